@@ -1,0 +1,5 @@
+import sys
+
+from job_helpers.cli import main
+
+sys.exit(main())

@@ -1,0 +1,100 @@
+"""``python -m job_helpers <command>``: the command line the Makefile wraps.
+
+Each command module registers its own sub-parser and a ``run(args, context)`` handler; this
+module only holds the options every command shares and turns known errors into one clear line
+and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+
+from job_helpers.control.config import ConfigError, Settings, load_settings
+from job_helpers.storage import Storage
+
+COMMAND_MODULES = (
+    "job_helpers.control.commands.config_cmd",
+    "job_helpers.control.commands.build_cmd",
+    "job_helpers.control.commands.runs_cmd",
+    "job_helpers.control.commands.sql_cmd",
+    "job_helpers.control.commands.sample_cmd",
+)
+
+
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit status 2, nothing created."""
+
+
+@dataclass
+class CliContext:
+    """What every command needs, loaded once and only when asked for."""
+
+    config_path: Path
+    profile: str | None
+    overrides: list[str]
+    console: Console = field(default_factory=lambda: Console(highlight=False))
+
+    @property
+    def repo_root(self) -> Path:
+        return self.config_path.resolve().parent
+
+    @property
+    def build_dir(self) -> Path:
+        return self.repo_root / "build"
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings(self.config_path, self.profile, self.overrides)
+
+    @cached_property
+    def boto3_session(self) -> Any:
+        """The AWS session of the profile (its AWS profile and region); boto3 honours AWS_ENDPOINT_URL."""
+        import boto3
+
+        settings = self.settings
+        if settings.profile == "aws":
+            return boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+        return boto3.Session()
+
+    @cached_property
+    def storage(self) -> Storage:
+        return Storage(boto3_session=self.boto3_session)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m job_helpers",
+        description="Build, run and clean up the project's Glue jobs, on AWS or on this machine.",
+    )
+    parser.add_argument("--config", type=Path, default=Path("config.yml"), help="config file (default: ./config.yml)")
+    parser.add_argument("--profile", choices=("local", "aws"), help="profile to use (default: config's default_profile)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="DOTTED.KEY=VALUE",
+        help="override one config value for this command (repeatable)",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    context = CliContext(args.config, args.profile, args.overrides)
+    try:
+        return args.handler(args, context)
+    except (UsageError, ConfigError) as error:
+        context.console.print(f"[bold red]error:[/] {error}")
+        return 2

@@ -1,0 +1,126 @@
+"""Build artifacts: a reproducible ``job_helpers.zip``, the job scripts and a manifest.
+
+Uploads go under ``<glue_assets>builds/<content hash>/``, so a new build never changes the code
+of a job already created, and an unchanged tree uploads nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from job_helpers.storage import Storage, join
+
+log = logging.getLogger(__name__)
+
+PACKAGE = "job_helpers"
+ZIP_NAME = "job_helpers.zip"
+MANIFEST_NAME = "manifest.json"
+FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
+
+
+class BuildMissing(Exception):
+    """No build, or no upload of it for this profile; the message says which make target to run."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """An uploaded build: where its package zip and scripts live."""
+
+    content_hash: str
+    base_url: str
+    scripts: tuple[str, ...]
+
+    @property
+    def zip_url(self) -> str:
+        return join(self.base_url, ZIP_NAME)
+
+    @property
+    def manifest_url(self) -> str:
+        return join(self.base_url, MANIFEST_NAME)
+
+    def script_url(self, script: str) -> str:
+        if script not in self.scripts:
+            raise BuildMissing(f"{script} is not in build {self.content_hash[:12]}; run `make build` again")
+        return join(self.base_url, script)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    artifact: Artifact
+    uploaded: bool
+    files: tuple[str, ...]
+
+
+def source_files(repo_root: Path) -> tuple[list[str], list[str]]:
+    """The package's Python files and the job scripts, as sorted repository-relative paths."""
+    package = sorted(
+        path.relative_to(repo_root).as_posix()
+        for path in (repo_root / PACKAGE).rglob("*.py")
+        if "__pycache__" not in path.parts
+    )
+    scripts = sorted(path.relative_to(repo_root).as_posix() for path in (repo_root / "jobs").glob("*.py"))
+    return package, scripts
+
+
+def content_hash(repo_root: Path, files: list[str]) -> str:
+    digest = hashlib.sha256()
+    for name in files:
+        digest.update(name.encode() + b"\0")
+        digest.update((repo_root / name).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def write_zip(repo_root: Path, package_files: list[str], target: Path) -> None:
+    """Entries sorted, fixed timestamps and modes: the same source gives the same bytes."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name in package_files:
+            info = zipfile.ZipInfo(name, date_time=FIXED_TIMESTAMP)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, (repo_root / name).read_bytes())
+
+
+def artifact_base(glue_assets_url: str, digest: str) -> str:
+    return join(glue_assets_url, f"builds/{digest[:16]}/")
+
+
+def build(repo_root: Path, build_dir: Path, glue_assets_url: str, storage: Storage) -> BuildResult:
+    """Write build/ and upload it unless the same content is already there."""
+    package_files, scripts = source_files(repo_root)
+    digest = content_hash(repo_root, package_files + scripts)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    write_zip(repo_root, package_files, build_dir / ZIP_NAME)
+    for script in scripts:
+        target = build_dir / script
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((repo_root / script).read_bytes())
+    manifest = {"content_hash": digest, "package": ZIP_NAME, "package_files": package_files, "scripts": scripts}
+    (build_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(scripts))
+    if storage.exists(artifact.manifest_url):
+        log.info("build %s is already uploaded to %s", digest[:12], artifact.base_url)
+        return BuildResult(artifact, uploaded=False, files=tuple(package_files + scripts))
+    storage.upload(build_dir / ZIP_NAME, artifact.zip_url)
+    for script in scripts:
+        storage.upload(build_dir / script, artifact.script_url(script))
+    storage.upload(build_dir / MANIFEST_NAME, artifact.manifest_url)
+    return BuildResult(artifact, uploaded=True, files=tuple(package_files + scripts))
+
+
+def current_artifact(build_dir: Path, glue_assets_url: str, storage: Storage) -> Artifact:
+    """The artifact of the last local build, checked to be uploaded for this profile."""
+    manifest_path = build_dir / MANIFEST_NAME
+    if not manifest_path.is_file():
+        raise BuildMissing(f"{manifest_path} not found: run `make build` first")
+    manifest = json.loads(manifest_path.read_text())
+    digest = manifest["content_hash"]
+    artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(manifest["scripts"]))
+    if not storage.exists(artifact.manifest_url):
+        raise BuildMissing(f"build {digest[:12]} is not uploaded to {artifact.base_url}: run `make build` for this profile")
+    return artifact

@@ -1,0 +1,52 @@
+"""`config check`, `config show` and `paths`: what the configuration resolves to for a profile."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import yaml
+from job_helpers.cli import CliContext
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    config = subparsers.add_parser("config", help="validate or print the resolved configuration")
+    actions = config.add_subparsers(dest="action", required=True, metavar="<action>")
+    check = actions.add_parser("check", help="validate config.yml for the profile; exit 2 naming each problem")
+    check.set_defaults(handler=run_check)
+    show = actions.add_parser("show", help="print the configuration resolved for the profile")
+    show.add_argument("--json", action="store_true", help="print JSON instead of YAML")
+    show.set_defaults(handler=run_show)
+
+    paths = subparsers.add_parser("paths", help="print every data set location, resolved for the profile")
+    paths.add_argument("--json", action="store_true", help="print a JSON object of dotted name -> URL")
+    paths.set_defaults(handler=run_paths)
+
+
+def run_check(args: argparse.Namespace, context: CliContext) -> int:
+    settings = context.settings
+    context.console.print(
+        f"config.yml is valid for profile [bold]{settings.profile}[/]: "
+        f"{len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"
+    )
+    return 0
+
+
+def run_show(args: argparse.Namespace, context: CliContext) -> int:
+    resolved = context.settings.resolved
+    if args.json:
+        print(json.dumps(resolved, indent=2))
+    else:
+        print(yaml.safe_dump(resolved, sort_keys=False), end="")
+    return 0
+
+
+def run_paths(args: argparse.Namespace, context: CliContext) -> int:
+    datasets = context.settings.datasets
+    if args.json:
+        print(json.dumps(datasets, indent=2))
+        return 0
+    width = max(map(len, datasets))
+    for name, url in datasets.items():
+        print(f"{name:<{width}}  {url}")
+    return 0

@@ -1,0 +1,328 @@
+"""config.yml: loaded once per command, expanded, overridden, validated, and turned into plain values.
+
+Nothing else reads the file. Jobs never see it: the control plane resolves locations to URLs and
+hands them to jobs as arguments.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+PROFILES = ("local", "aws")
+COMMANDS = ("glueetl", "pythonshell")
+WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+REFERENCE = re.compile(r"(?<!\$)\{([a-z0-9_.]+)\}")
+ARGUMENT_CHOICES = {
+    "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
+    "--series-source": ("asset_metadata", "list_time_series"),
+}
+
+
+class ConfigError(Exception):
+    """config.yml is missing, malformed or invalid; the message names each key and the fix."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job as the control plane creates it; arguments are resolved for the profile."""
+
+    key: str
+    name_prefix: str
+    script: str
+    command: str
+    worker_type: str
+    number_of_workers: int
+    timeout_minutes: int
+    max_concurrent_runs: int
+    date_ranged: bool
+    arguments: dict[str, str]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved configuration of one profile."""
+
+    profile: str
+    project_prefix: str
+    tag_key: str
+    tag_value: str
+    datasets: dict[str, str]
+    jobs: dict[str, JobSpec]
+    resolved: dict[str, Any] = field(repr=False)
+    athena_database: str = "glue_etl"
+    athena_workgroup: str = "primary"
+    lake_root: Path | None = None
+    max_parallel_runs: int = 1
+    aws_profile: str | None = None
+    region: str | None = None
+    glue_role_arn: str | None = None
+    glue_version: str | None = None
+    kms_key_arn: str | None = None
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {self.tag_key: self.tag_value}
+
+    def job(self, key: str) -> JobSpec:
+        if key not in self.jobs:
+            raise ConfigError(f"unknown job {key!r}: choose one of {', '.join(sorted(self.jobs))}")
+        return self.jobs[key]
+
+
+def load_settings(
+    path: Path,
+    profile: str | None = None,
+    overrides: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read config.yml, expand ${VAR}, apply ``dotted.key=value`` overrides, validate, resolve."""
+    environ = os.environ if environ is None else environ
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: no such file; run commands from the repository root or pass --config") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    document = _expand(raw, environ, "")
+    for override in overrides:
+        _apply_override(document, override)
+    return _resolve(document, profile, base_dir=path.resolve().parent)
+
+
+def _expand(value: Any, environ: Mapping[str, str], key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, environ, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, environ, key) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ and environ[name] != "":
+            return environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{key}: environment variable {name} is not set; set it or write ${{{name}:-default}}")
+
+    return ENV_REFERENCE.sub(substitute, value)
+
+
+def _apply_override(document: dict, override: str) -> None:
+    dotted, sep, text = override.partition("=")
+    if not sep or not dotted:
+        raise ConfigError(f"--set {override!r}: expected dotted.key=value")
+    node = document
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {dotted}: {part!r} holds a value, not a section")
+        node = child
+    value = yaml.safe_load(text) if text else ""
+    node[parts[-1]] = text if isinstance(value, (dict, list)) else value
+
+
+def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
+    problems: list[str] = []
+    profile = profile or document.get("default_profile") or "local"
+    if profile not in PROFILES:
+        raise ConfigError(f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)}")
+    profiles = document.get("profiles") or {}
+    options = profiles.get(profile) or {}
+
+    project = document.get("project") or {}
+    prefix = str(project.get("prefix") or "")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", prefix):
+        problems.append("project.prefix: must be 1-64 letters, digits, '-' or '_' (it starts every job name)")
+    tag = project.get("tag") or {}
+    tag_key = str(tag.get("key") or "source")
+    tag_value = str(tag.get("value") or prefix)
+
+    athena = document.get("athena") or {}
+    database = str(athena.get("database") or "glue_etl")
+    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
+        problems.append(f"athena.database: {database!r} must be lower case letters, digits and '_'")
+
+    lake_root = None
+    if profile == "local":
+        lake_root = Path(str(options.get("lake_root") or ".lake"))
+        if not lake_root.is_absolute():
+            lake_root = base_dir / lake_root
+        lake_root = lake_root.resolve()
+    datasets = _resolve_datasets(document, profile, lake_root, problems)
+    jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, datasets, problems)
+
+    settings: dict[str, Any] = {}
+    if profile == "local":
+        settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
+    else:
+        settings.update(_aws_settings(options, problems))
+    if problems:
+        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+    resolved = copy.deepcopy(document)
+    resolved["profile"] = profile
+    resolved["paths"] = datasets
+    return Settings(
+        profile=profile,
+        project_prefix=prefix,
+        tag_key=tag_key,
+        tag_value=tag_value,
+        datasets=datasets,
+        jobs=jobs,
+        resolved=resolved,
+        lake_root=lake_root,
+        athena_database=database,
+        athena_workgroup=str(athena.get("workgroup") or "primary"),
+        **settings,
+    )
+
+
+def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, problems: list[str]) -> dict[str, str]:
+    buckets = document.get("buckets") or {}
+    found: dict[str, str] = {}
+
+    def visit(node: Any, name: str) -> None:
+        if isinstance(node, dict) and "bucket" in node:
+            key = f"datasets.{name}"
+            logical = node["bucket"]
+            prefix = str(node.get("prefix") or "")
+            if logical not in buckets:
+                problems.append(f"{key}.bucket: {logical!r} is not declared under buckets ({', '.join(buckets)})")
+                return
+            bucket = str(buckets[logical])
+            if prefix and not prefix.endswith("/"):
+                problems.append(f"{key}.prefix: {prefix!r} must end with '/' (write {prefix}/)")
+                return
+            if prefix.startswith("/"):
+                problems.append(f"{key}.prefix: {prefix!r} must not start with '/'")
+                return
+            if profile == "local":
+                found[name] = (lake_root / bucket).as_uri() + "/" + prefix
+            elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
+                problems.append(f"buckets.{logical}: {bucket!r} is not a valid S3 bucket name")
+            else:
+                found[name] = f"s3://{bucket}/{prefix}"
+        elif isinstance(node, dict):
+            for child, value in node.items():
+                visit(value, f"{name}.{child}" if name else str(child))
+        else:
+            problems.append(f"datasets.{name}: expected {{bucket: ..., prefix: ...}}")
+
+    visit(document.get("datasets") or {}, "")
+    return found
+
+
+def _resolve_jobs(
+    document: dict, profile_arguments: dict, prefix: str, datasets: dict[str, str], problems: list[str]
+) -> dict[str, JobSpec]:
+    jobs: dict[str, JobSpec] = {}
+    for key, job in (document.get("jobs") or {}).items():
+        where = f"jobs.{key}"
+        if not isinstance(job, dict):
+            problems.append(f"{where}: expected a mapping of job settings")
+            continue
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
+            problems.append(f"{where}: job keys are lower case letters, digits and '_'")
+        command = job.get("command", "glueetl")
+        if command not in COMMANDS:
+            problems.append(f"{where}.command: {command!r} is not one of {', '.join(COMMANDS)}")
+        worker_type = job.get("worker_type", "G.1X")
+        if worker_type not in WORKER_TYPES:
+            problems.append(f"{where}.worker_type: {worker_type!r} is not one of {', '.join(WORKER_TYPES)}")
+        script = job.get("script")
+        if not script or not str(script).endswith(".py"):
+            problems.append(f"{where}.script: give the job's Python file, e.g. jobs/{key}.py")
+        arguments = {**(job.get("arguments") or {}), **(profile_arguments.get(key) or {})}
+        jobs[key] = JobSpec(
+            key=key,
+            name_prefix=str(job.get("name_prefix") or f"{prefix}-{key.replace('_', '-')}"),
+            script=str(script),
+            command=command,
+            worker_type=worker_type,
+            number_of_workers=_positive_int(job, "number_of_workers", 2, where, problems),
+            timeout_minutes=_positive_int(job, "timeout_minutes", 60, where, problems),
+            max_concurrent_runs=_positive_int(job, "max_concurrent_runs", 1, where, problems),
+            date_ranged=bool(job.get("date_ranged", False)),
+            arguments=_resolve_arguments(arguments, datasets, where, problems),
+            description=str(job.get("description") or ""),
+        )
+    return jobs
+
+
+def _resolve_arguments(arguments: dict, datasets: dict[str, str], where: str, problems: list[str]) -> dict[str, str]:
+    resolved: dict[str, str] = {}
+    for name, value in arguments.items():
+        if not str(name).startswith("--"):
+            problems.append(f"{where}.arguments.{name}: argument names start with '--'")
+            continue
+        text = str(value)
+        try:
+            text = render_references(text, datasets)
+        except ConfigError as error:
+            problems.append(f"{where}.arguments.{name}: {error}")
+        choices = ARGUMENT_CHOICES.get(name)
+        if choices and text not in choices:
+            problems.append(f"{where}.arguments.{name}: {text!r} is not one of {', '.join(choices)}")
+        resolved[name] = text
+    return resolved
+
+
+def render_references(text: str, values: Mapping[str, str]) -> str:
+    """Replace each ``{dotted.name}`` with its value; ``${...}`` (Athena's own templates) is left alone."""
+
+    def substitute(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigError(f"{{{name}}} is not defined; known names: {', '.join(sorted(values))}")
+        return values[name]
+
+    return REFERENCE.sub(substitute, text)
+
+
+def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
+    where = "profiles.aws"
+    role = str(options.get("glue_role_arn") or "")
+    if not IAM_ROLE_ARN.match(role):
+        problems.append(
+            f"{where}.glue_role_arn: {role!r} is not an IAM role ARN "
+            "(arn:aws:iam::<12-digit account>:role/<name>); set GLUE_ROLE_ARN or edit config.yml"
+        )
+    version = str(options.get("glue_version") or "")
+    if not re.fullmatch(r"\d+\.\d+", version) or tuple(map(int, version.split("."))) < (5, 0):
+        problems.append(f"{where}.glue_version: {version!r} must be 5.0 or newer (the jobs need Python 3.11)")
+    region = str(options.get("region") or "")
+    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
+        problems.append(f"{where}.region: {region!r} is not an AWS region such as us-east-1")
+    kms = str(options.get("kms_key_arn") or "") or None
+    if kms and not kms.startswith("arn:aws"):
+        problems.append(f"{where}.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
+    return {
+        "aws_profile": str(options.get("aws_profile") or "") or None,
+        "region": region,
+        "glue_role_arn": role,
+        "glue_version": version,
+        "kms_key_arn": kms,
+    }
+
+
+def _positive_int(node: dict, name: str, default: int, where: str, problems: list[str]) -> int:
+    value = node.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(f"{where}.{name}: {value!r} must be a positive whole number")
+        return default
+    return value

@@ -1,0 +1,102 @@
+"""Job start-up on AWS Glue or on a laptop: the only module that knows which one it is on.
+
+Job scripts resolve their arguments here with ``awsglue.utils.getResolvedOptions`` in both
+places. On Glue they also get a ``GlueContext`` and a ``Job`` that is initialised and committed
+around the work; locally (the local job runner sets ``JOB_HELPERS_RUNTIME=local``) they get a
+``SparkSession`` only when they ask for Spark. Job logic only ever sees plain values and, if
+it needs one, a ``SparkSession``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Sequence
+
+from awsglue.utils import getResolvedOptions
+
+RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
+
+log = logging.getLogger(__name__)
+
+
+class JobFailed(Exception):
+    """The job ran to its end but part of its work failed; the message says which part."""
+
+
+@dataclass
+class JobRun:
+    name: str
+    args: dict[str, str]
+    spark: Any = None
+    glue_context: Any = field(default=None, repr=False)
+
+
+def on_glue() -> bool:
+    return os.environ.get(RUNTIME_ENV, "glue") != "local"
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a line is logged; Glue and test runners swap it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stdout
+        super().emit(record)
+
+
+def configure_logging() -> None:
+    """Job log lines to stdout, once per process, leaving other handlers in place."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    if not any(isinstance(handler, _CurrentStdoutHandler) for handler in root.handlers):
+        handler = _CurrentStdoutHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
+def local_spark(app_name: str) -> Any:
+    """A local SparkSession with the settings the jobs rely on (UTC, dynamic partition overwrite)."""
+    from pyspark.sql import SparkSession
+
+    return (
+        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        .appName(app_name)
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+
+
+@contextmanager
+def start_job(argv: Sequence[str], options: Sequence[str], *, spark: bool) -> Iterator[JobRun]:
+    """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
+
+    A ``JobFailed`` raised inside is logged as one clear line and ends the process with status 1.
+    """
+    configure_logging()
+    args = getResolvedOptions(list(argv), ["JOB_NAME", *options])
+    name = args["JOB_NAME"]
+    if on_glue():
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from pyspark.context import SparkContext
+
+        glue_context = GlueContext(SparkContext.getOrCreate())
+        job = Job(glue_context)
+        job.init(name, args)
+        run = JobRun(name, args, glue_context.spark_session, glue_context)
+    else:
+        job = None
+        run = JobRun(name, args, local_spark(name) if spark else None)
+    try:
+        yield run
+    except JobFailed as failure:
+        log.error("%s failed: %s", name, failure)
+        raise SystemExit(1) from failure
+    if job is not None:
+        job.commit()

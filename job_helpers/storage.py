@@ -1,0 +1,185 @@
+"""Object storage addressed by URL: ``file://`` folders locally, ``s3://`` buckets on AWS.
+
+Every writer publishes atomically: a reader sees the old object or the whole new one, never a
+part. Locally that is a temporary file renamed into place; on S3 a single PUT (or a completed
+multipart upload) is already atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import unquote, urlparse
+
+TEMP_PREFIX = ".tmp-"
+
+
+class StorageError(Exception):
+    """A location could not be read or written; the message names it."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    url: str
+    size: int
+
+
+def join(base: str, *parts: str) -> str:
+    """Join URL path parts with single slashes, keeping a trailing slash on the last part."""
+    url = base
+    for part in parts:
+        url = url.rstrip("/") + "/" + part.lstrip("/")
+    return url
+
+
+def local_path(url: str) -> Path:
+    parsed = urlparse(url)
+    if parsed.scheme != "file":
+        raise StorageError(f"{url}: not a file:// URL")
+    return Path(unquote(parsed.path))
+
+
+def split_s3(url: str) -> tuple[str, str]:
+    parsed = urlparse(url)
+    if parsed.scheme != "s3" or not parsed.netloc:
+        raise StorageError(f"{url}: not an s3://bucket/key URL")
+    return parsed.netloc, parsed.path.lstrip("/")
+
+
+class Storage:
+    """Reads and writes ``file://`` and ``s3://`` URLs.
+
+    The S3 client is made on first use from the boto3 session passed in (or a default one), so
+    creating a Storage never touches AWS.
+    """
+
+    def __init__(self, boto3_session: Any = None, s3_client: Any = None) -> None:
+        self._session = boto3_session
+        self._s3 = s3_client
+
+    @property
+    def s3(self) -> Any:
+        if self._s3 is None:
+            import boto3
+            from botocore.config import Config
+
+            session = self._session or boto3.Session()
+            self._s3 = session.client(
+                "s3", config=Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=64)
+            )
+        return self._s3
+
+    def list(self, prefix_url: str) -> Iterator[StoredObject]:
+        """Every object under a prefix, sorted by URL; temporary files of unfinished writes are skipped."""
+        scheme = urlparse(prefix_url).scheme
+        if scheme == "file":
+            root = local_path(prefix_url)
+            if not root.exists():
+                return
+            found = []
+            for dirpath, _, filenames in os.walk(root):
+                for name in filenames:
+                    if name.startswith(TEMP_PREFIX):
+                        continue
+                    path = Path(dirpath, name)
+                    found.append(StoredObject(path.as_uri(), path.stat().st_size))
+            yield from sorted(found, key=lambda o: o.url)
+            return
+        bucket, prefix = split_s3(prefix_url)
+        paginator = self.s3.get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                yield StoredObject(f"s3://{bucket}/{item['Key']}", item["Size"])
+
+    def exists(self, url: str) -> bool:
+        if urlparse(url).scheme == "file":
+            return local_path(url).is_file()
+        bucket, key = split_s3(url)
+        try:
+            self.s3.head_object(Bucket=bucket, Key=key)
+        except self.s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def read_bytes(self, url: str) -> bytes:
+        try:
+            if urlparse(url).scheme == "file":
+                return local_path(url).read_bytes()
+            bucket, key = split_s3(url)
+            return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except FileNotFoundError as error:
+            raise StorageError(f"{url}: no such object") from error
+        except Exception as error:
+            if _is_missing_key(error):
+                raise StorageError(f"{url}: no such object") from error
+            raise
+
+    def read_text(self, url: str) -> str:
+        return self.read_bytes(url).decode("utf-8")
+
+    def download(self, url: str, path: Path) -> None:
+        """Copy an object to a local file, streaming rather than holding it in memory."""
+        if urlparse(url).scheme == "file":
+            shutil.copyfile(local_path(url), path)
+            return
+        bucket, key = split_s3(url)
+        self.s3.download_file(bucket, key, str(path))
+
+    def write_bytes(self, url: str, data: bytes) -> None:
+        if urlparse(url).scheme == "file":
+            target = local_path(url)
+            with _local_temp_beside(target) as temp:
+                temp.write_bytes(data)
+            return
+        bucket, key = split_s3(url)
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+
+    def write_text(self, url: str, text: str) -> None:
+        self.write_bytes(url, text.encode("utf-8"))
+
+    def upload(self, path: Path, url: str) -> None:
+        """Publish a local file at a URL atomically (multipart on S3 for large files)."""
+        if urlparse(url).scheme == "file":
+            target = local_path(url)
+            with _local_temp_beside(target) as temp:
+                shutil.copyfile(path, temp)
+            return
+        bucket, key = split_s3(url)
+        self.s3.upload_file(str(path), bucket, key)
+
+    def delete(self, url: str) -> None:
+        if urlparse(url).scheme == "file":
+            local_path(url).unlink(missing_ok=True)
+            return
+        bucket, key = split_s3(url)
+        self.s3.delete_object(Bucket=bucket, Key=key)
+
+
+class _local_temp_beside:
+    """A temporary path in the target's folder, renamed onto the target when the block succeeds."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __enter__(self) -> Path:
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.temp = self.target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{self.target.name}")
+        return self.temp
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        if exc_type is None:
+            os.replace(self.temp, self.target)
+        else:
+            self.temp.unlink(missing_ok=True)
+
+
+def _is_missing_key(error: Exception) -> bool:
+    response = getattr(error, "response", None)
+    return bool(response) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
+

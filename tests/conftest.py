@@ -1,0 +1,68 @@
+"""Fixtures shared by the whole suite: one SparkSession, one moto server, AWS settings that never reach AWS."""
+
+from __future__ import annotations
+
+import socket
+from typing import Iterator
+
+import boto3
+import pytest
+
+from job_helpers.storage import Storage
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may use real credentials, whatever the developer's shell holds."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free local port, shared by the session; tests reset it as they need."""
+    from moto.server import ThreadedMotoServer
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """The moto server, emptied, with ``AWS_ENDPOINT_URL`` pointing every boto3 client at it."""
+    import requests
+
+    requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
+    yield moto_endpoint
+
+
+@pytest.fixture
+def s3_storage(moto_server: str) -> Storage:
+    """Storage on moto's S3 with a bucket named ``lake``."""
+    session = boto3.Session(region_name="us-east-1")
+    session.client("s3").create_bucket(Bucket="lake")
+    return Storage(boto3_session=session)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The suite's one SparkSession, started as the local runtime starts it."""
+    from job_helpers.runtime import local_spark
+
+    session = local_spark("job-helpers-tests")
+    yield session
+    session.stop()
