@@ -86,7 +86,8 @@ class Storage:
                     if name.startswith(TEMP_PREFIX):
                         continue
                     path = Path(dirpath, name)
-                    found.append(StoredObject(path.as_uri(), path.stat().st_size))
+                    url = join(prefix_url, path.relative_to(root).as_posix())
+                    found.append(StoredObject(url, path.stat().st_size))
             yield from sorted(found, key=lambda o: o.url)
             return
         bucket, prefix = split_s3(prefix_url)
