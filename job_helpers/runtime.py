@@ -51,6 +51,7 @@ def configure_logging() -> None:
     """Job log lines to stdout, once per process, leaving other handlers in place."""
     root = logging.getLogger()
     root.setLevel(logging.INFO)
+    logging.getLogger("py4j").setLevel(logging.WARNING)
     if not any(isinstance(handler, _CurrentStdoutHandler) for handler in root.handlers):
         handler = _CurrentStdoutHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
