@@ -39,7 +39,7 @@ class CliContext:
     config_path: Path
     profile: str | None
     overrides: list[str]
-    console: Console = field(default_factory=lambda: Console(highlight=False))
+    console: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
 
     @property
     def repo_root(self) -> Path:

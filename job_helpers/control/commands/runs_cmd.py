@@ -1,0 +1,276 @@
+"""`execute`, `status` and `cleanup`: run a job over a date range in chunks, follow it, tidy up.
+
+The same commands work on both profiles: on aws every chunk is a Glue job, locally a process
+started by a local runner and recorded in the registry under the lake root. All console output
+(tables, progress) is here; the logic lives in ``plan``, ``runs``, ``cleanup`` and the backends.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import timedelta
+from typing import Sequence
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.build import BuildMissing, current_artifact
+from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
+from job_helpers.control.plan import PlanError, PlannedRun, job_tags, new_batch_id, plan_runs
+from job_helpers.control.runs import (
+    ENDED_STATES,
+    SUCCEEDED,
+    Backend,
+    BatchStatus,
+    RunStatus,
+    StartedRun,
+    StartFailed,
+    batch_status,
+    latest_batch,
+    wait_for_runs,
+)
+
+STATE_STYLES = {
+    "SUCCEEDED": "green",
+    "FAILED": "bold red",
+    "ERROR": "bold red",
+    "TIMEOUT": "bold red",
+    "EXPIRED": "red",
+    "STOPPED": "yellow",
+    "RUNNING": "cyan",
+    "STARTING": "cyan",
+    "STOPPING": "yellow",
+    "WAITING": "dim",
+}
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    execute = subparsers.add_parser(
+        "execute",
+        help="create and start one job per chunk of a date range",
+        description=(
+            "Split --from..--to into chunks of at most --days-per-job days and create and start one "
+            "job per chunk, named <name_prefix>-<batch>-<from>-<to> and tagged with the project tag, "
+            "the batch id and the job key. The batch id is the UTC start time with milliseconds, e.g. "
+            "20261125T101500.123Z. A job that is not date-ranged runs once without dates: give it "
+            "none of --from, --to and --days-per-job (an empty value counts as not given, as the "
+            "Makefile passes all three). Bad input exits with status 2 and creates nothing."
+        ),
+    )
+    execute.add_argument("--job", required=True, metavar="KEY", help="job key from config.yml")
+    execute.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day (date-ranged jobs only)")
+    execute.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day, inclusive (date-ranged jobs only)")
+    execute.add_argument(
+        "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
+    )
+    execute.add_argument("--wait", action="store_true", help="show progress until every run ends, then a summary")
+    execute.add_argument(
+        "--dry-run", action="store_true", help="print the plan and create nothing (no build or credentials needed)"
+    )
+    execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
+    execute.set_defaults(handler=run)
+
+    status = subparsers.add_parser(
+        "status",
+        help="summary of a batch's runs (the latest batch by default)",
+        description="Reads the runs of the jobs tagged with the batch id: chunk, state, duration and error.",
+    )
+    status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    status.set_defaults(handler=run)
+
+    clean = subparsers.add_parser(
+        "cleanup",
+        help="delete the project's jobs whose latest run has ended",
+        description=(
+            "Considers only jobs carrying the project tag. Jobs with a run still waiting or running are "
+            "skipped; jobs never started are kept unless --include-never-run is given."
+        ),
+    )
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed; delete nothing")
+    clean.add_argument("--include-never-run", action="store_true", help="also delete jobs that were never started")
+    clean.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, context: CliContext) -> int:
+    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup}
+    return handlers[args.command](args, context)
+
+
+def make_backend(context: CliContext) -> Backend:
+    """The backend of the profile, built only when a command needs it."""
+    settings = context.settings
+    if settings.profile == "local":
+        from job_helpers.control.local_backend import LocalBackend
+        from job_helpers.control.local_registry import Registry, registry_path
+
+        registry = Registry(registry_path(settings.lake_root))
+        return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
+    from job_helpers.control.glue_backend import GlueBackend
+
+    return GlueBackend.from_settings(settings, context.boto3_session)
+
+
+def execute(args: argparse.Namespace, context: CliContext) -> int:
+    settings = context.settings
+    job = settings.job(args.job)
+    if args.json and not args.dry_run:
+        raise UsageError("--json prints the plan: use it with --dry-run")
+    batch = new_batch_id()
+    try:
+        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
+    except PlanError as error:
+        raise UsageError(str(error)) from error
+    if args.dry_run:
+        _print_plan(context, job.key, batch, planned, as_json=args.json)
+        return 0
+    try:
+        artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
+        artifact.script_url(job.script)
+    except BuildMissing as error:
+        raise UsageError(str(error)) from error
+
+    backend = make_backend(context)
+    console = context.console
+    try:
+        with Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            console=console, transient=True,
+        ) as progress:
+            task = progress.add_task("Creating and starting jobs", total=len(planned))
+            started = backend.start_runs(
+                job, artifact, planned, job_tags(settings.tags, batch, job.key), lambda _: progress.advance(task)
+            )
+    except StartFailed as error:
+        console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
+        _print_started(context, backend, batch, error.started)
+        return 1
+    _print_started(context, backend, batch, started)
+    if not args.wait:
+        return 0
+    try:
+        final = _wait(context, backend, started)
+    except KeyboardInterrupt:
+        console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={batch}", soft_wrap=True)
+        return 130
+    _print_summary(context, backend, BatchStatus(batch, (job.key,), final, []))
+    return 0 if all(run.state == SUCCEEDED for run in final) else 1
+
+
+def status(args: argparse.Namespace, context: CliContext) -> int:
+    settings = context.settings
+    backend = make_backend(context)
+    batch = args.batch or latest_batch(backend, settings.tags)
+    if batch is None:
+        context.console.print("No batches yet: start one with `make execute`.")
+        return 0
+    found = batch_status(backend, settings.tags, batch)
+    if found is None:
+        raise UsageError(f"no project job carries batch {batch!r}: check the id, or omit --batch for the latest batch")
+    _print_summary(context, backend, found)
+    return 0
+
+
+def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
+    console = context.console
+
+    def report(result: CleanupResult) -> None:
+        reason = f" ({result.reason})" if result.action == SKIPPED else ""
+        console.print(f"{result.action} - Name: {result.job_name}{reason}", markup=False, soft_wrap=True)
+
+    results = cleanup(
+        make_backend(context),
+        context.settings.tags,
+        dry_run=args.dry_run,
+        include_never_run=args.include_never_run,
+        on_result=report,
+    )
+    skipped = sum(result.action == SKIPPED for result in results)
+    removed = len(results) - skipped
+    verb = "would remove" if args.dry_run else "removed"
+    console.print(f"{len(results)} project job(s): {removed} {verb}, {skipped} skipped", soft_wrap=True)
+    return 0
+
+
+def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([run.as_json() for run in planned], indent=2))
+        return
+    table = Table(title=f"Plan for {job_key}: {len(planned)} job(s), batch {batch} (dry run, nothing created)")
+    table.add_column("#", justify="right")
+    table.add_column("Name", overflow="fold")
+    table.add_column("From")
+    table.add_column("To")
+    for index, run in enumerate(planned, start=1):
+        row = run.as_json()
+        table.add_row(str(index), run.name, row["from"] or "-", row["to"] or "-")
+    context.console.print(table)
+
+
+def _print_started(context: CliContext, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
+    console = context.console
+    console.print(f"Started {len(started)} job(s) in batch {batch}:", soft_wrap=True)
+    for run in started:
+        console.print(f"  {run.job_name}  run {run.run_id}", markup=False, soft_wrap=True)
+        console.print(f"    follow: {backend.follow_hint(run.job_name)}", markup=False, soft_wrap=True)
+    console.print(f"Follow the batch with: make status batch={batch}", markup=False, soft_wrap=True)
+
+
+def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=context.console,
+    ) as progress:
+        task = progress.add_task("Waiting", total=len(started))
+
+        def update(states: list[RunStatus]) -> None:
+            counts: dict[str, int] = {}
+            for state in states:
+                counts[state.state] = counts.get(state.state, 0) + 1
+            description = ", ".join(f"{count} {state.lower()}" for state, count in sorted(counts.items()))
+            progress.update(task, completed=sum(s.state in ENDED_STATES for s in states), description=description)
+
+        return wait_for_runs(backend, started, update)
+
+
+def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) -> None:
+    table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
+    table.add_column("Chunk", no_wrap=True)
+    table.add_column("State", no_wrap=True)
+    table.add_column("Duration", justify="right", no_wrap=True)
+    table.add_column("Error", overflow="fold")
+    for run in found.runs:
+        table.add_row(
+            _chunk(run),
+            Text(run.state, style=STATE_STYLES.get(run.state, "")),
+            _duration(run.duration()),
+            Text(run.error or ""),
+        )
+    for name in found.never_started:
+        table.add_row(name, Text("NEVER STARTED", style="yellow"), "-", "")
+    console = context.console
+    console.print(table)
+    counts: dict[str, int] = {}
+    for run in found.runs:
+        counts[run.state] = counts.get(run.state, 0) + 1
+    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs", soft_wrap=True)
+    for run in found.runs:
+        if run.ended and run.state != SUCCEEDED:
+            console.print(f"  {run.state} {run.job_name}: {backend.follow_hint(run.job_name)}", markup=False, soft_wrap=True)
+
+
+def _chunk(run: RunStatus) -> str:
+    if run.from_date is None:
+        return "(no dates)"
+    if run.from_date == run.to_date:
+        return run.from_date
+    return f"{run.from_date} → {run.to_date}"
+
+
+def _duration(value: timedelta | None) -> str:
+    if value is None:
+        return "-"
+    seconds = int(value.total_seconds())
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

@@ -1,0 +1,261 @@
+"""The aws profile's backend: jobs and runs in AWS Glue.
+
+``GlueJobs`` is a thin layer over the Glue API (one method per call, pagination included);
+``GlueBackend`` uses it to create, start, watch and delete the project's jobs concurrently in a
+bounded thread pool. Throttling is left to botocore's adaptive retry mode; the two refusals it
+does not retry (too many concurrent runs, too many jobs) are retried here with jittered backoff.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import datetime, timezone
+from functools import cached_property
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from urllib.parse import quote
+
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from job_helpers.control.backoff import Backoff, retry
+from job_helpers.control.build import Artifact
+from job_helpers.control.config import JobSpec, Settings
+from job_helpers.control.plan import PlannedRun, default_arguments
+from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
+
+log = logging.getLogger(__name__)
+
+POOL_SIZE = 16
+CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=POOL_SIZE * 2)
+REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
+PYTHON_SHELL_CAPACITY = 1.0
+
+
+class GlueRefused(Exception):
+    """Glue kept refusing a job or run after every retry; the message says which quota to look at."""
+
+
+def glue_client(session: Any) -> Any:
+    """A Glue client from the profile's session, with adaptive retries for throttling."""
+    return session.client("glue", config=CLIENT_CONFIG)
+
+
+def error_code(error: Exception) -> str:
+    return error.response.get("Error", {}).get("Code", "") if isinstance(error, ClientError) else ""
+
+
+class GlueJobs:
+    """The Glue calls the backend needs, nothing more."""
+
+    def __init__(self, glue: Any, sts: Any) -> None:
+        self.glue = glue
+        self.sts = sts
+
+    @cached_property
+    def _job_arn_prefix(self) -> str:
+        account = self.sts.get_caller_identity()["Account"]
+        return f"arn:{self.glue.meta.partition}:glue:{self.glue.meta.region_name}:{account}:job/"
+
+    def create_job(self, definition: Mapping[str, Any]) -> None:
+        self.glue.create_job(**definition)
+
+    def start_run(self, job_name: str, arguments: Mapping[str, str]) -> str:
+        return self.glue.start_job_run(JobName=job_name, Arguments=dict(arguments))["JobRunId"]
+
+    def get_run(self, job_name: str, run_id: str) -> dict[str, Any]:
+        return self.glue.get_job_run(JobName=job_name, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
+
+    def job_names(self, tags: Mapping[str, str]) -> Iterator[str]:
+        """Names from ListJobs filtered by tags on the server side (every page)."""
+        for page in self.glue.get_paginator("list_jobs").paginate(Tags=dict(tags)):
+            yield from page.get("JobNames", [])
+
+    def job_tags(self, job_name: str) -> dict[str, str]:
+        return self.glue.get_tags(ResourceArn=self._job_arn_prefix + job_name).get("Tags", {})
+
+    def latest_run(self, job_name: str) -> dict[str, Any] | None:
+        """The job's most recently started run, or None if it was never started."""
+        latest = None
+        for page in self.glue.get_paginator("get_job_runs").paginate(JobName=job_name):
+            for run in page.get("JobRuns", []):
+                if latest is None or run["StartedOn"] > latest["StartedOn"]:
+                    latest = run
+        return latest
+
+    def delete_job(self, job_name: str) -> None:
+        self.glue.delete_job(JobName=job_name)
+
+
+def job_definition(
+    job: JobSpec, artifact: Artifact, name: str, role_arn: str, glue_version: str, tags: Mapping[str, str]
+) -> dict[str, Any]:
+    """The CreateJob request for one chunk of ``job``.
+
+    Run queuing is on so that runs above the account's concurrency quota wait in Glue's WAITING
+    state instead of being refused.
+    """
+    definition: dict[str, Any] = {
+        "Name": name,
+        "Description": job.description,
+        "Role": role_arn,
+        "Command": {
+            "Name": job.command,
+            "ScriptLocation": artifact.script_url(job.script),
+            "PythonVersion": "3.9" if job.command == "pythonshell" else "3",
+        },
+        "GlueVersion": glue_version,
+        "Timeout": job.timeout_minutes,
+        "ExecutionProperty": {"MaxConcurrentRuns": job.max_concurrent_runs},
+        "DefaultArguments": default_arguments(job, artifact.zip_url),
+        "JobRunQueuingEnabled": True,
+        "Tags": dict(tags),
+    }
+    if job.command == "pythonshell":
+        definition["MaxCapacity"] = PYTHON_SHELL_CAPACITY
+    else:
+        definition["WorkerType"] = job.worker_type
+        definition["NumberOfWorkers"] = job.number_of_workers
+    return definition
+
+
+def retry_refusals(
+    call: Callable[[], Any], backoff: Backoff, attempts: int, sleep: Callable[[float], None] = time.sleep
+) -> Any:
+    """Retry a call Glue refuses for a quota with jittered backoff; then fail naming the quota."""
+    try:
+        return retry(call, lambda e: error_code(e) in REFUSALS, backoff, attempts, sleep)
+    except ClientError as error:
+        if error_code(error) == "ResourceNumberLimitExceededException":
+            raise GlueRefused(
+                f"{error}; run `make cleanup` to delete finished jobs or raise the Glue jobs-per-account quota"
+            ) from error
+        if error_code(error) == "ConcurrentRunsExceededException":
+            raise GlueRefused(f"{error}; wait for running jobs to end or raise the concurrent-runs quota") from error
+        raise
+
+
+def run_status(job_name: str, run: Mapping[str, Any]) -> RunStatus:
+    return RunStatus(
+        job_name=job_name,
+        run_id=run["Id"],
+        state=run["JobRunState"],
+        arguments=run.get("Arguments", {}),
+        started_on=_aware(run.get("StartedOn")),
+        completed_on=_aware(run.get("CompletedOn")),
+        error=run.get("ErrorMessage"),
+    )
+
+
+def console_url(region: str, job_name: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/editor/job/{quote(job_name)}/runs"
+
+
+class GlueBackend:
+    """Jobs on AWS Glue; every call goes through ``GlueJobs``."""
+
+    poll_backoff = Backoff(base=2.0, cap=30.0)
+
+    def __init__(
+        self,
+        jobs: GlueJobs,
+        role_arn: str,
+        glue_version: str,
+        region: str,
+        pool_size: int = POOL_SIZE,
+        refusal_backoff: Backoff = Backoff(base=1.0, cap=30.0),
+        refusal_attempts: int = 8,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.jobs = jobs
+        self.role_arn = role_arn
+        self.glue_version = glue_version
+        self.region = region
+        self.pool_size = pool_size
+        self.refusal_backoff = refusal_backoff
+        self.refusal_attempts = refusal_attempts
+        self.sleep = sleep
+
+    @classmethod
+    def from_settings(cls, settings: Settings, session: Any) -> GlueBackend:
+        """The backend of the aws profile, on the clients of ``session``."""
+        jobs = GlueJobs(glue_client(session), session.client("sts", config=CLIENT_CONFIG))
+        return cls(jobs, settings.glue_role_arn or "", settings.glue_version or "", settings.region or "")
+
+    def start_runs(
+        self,
+        job: JobSpec,
+        artifact: Artifact,
+        planned: Sequence[PlannedRun],
+        tags: Mapping[str, str],
+        on_started: Callable[[StartedRun], None],
+    ) -> list[StartedRun]:
+        """Create and start every run in the pool; on the first hard failure stop submitting more."""
+        started: list[StartedRun] = []
+        lock = threading.Lock()
+
+        def create_and_start(run: PlannedRun) -> None:
+            definition = job_definition(job, artifact, run.name, self.role_arn, self.glue_version, tags)
+            retry_refusals(lambda: self.jobs.create_job(definition), self.refusal_backoff, self.refusal_attempts, self.sleep)
+            run_id = retry_refusals(
+                lambda: self.jobs.start_run(run.name, run.arguments), self.refusal_backoff, self.refusal_attempts, self.sleep
+            )
+            log.debug("created %s and started run %s", run.name, run_id)
+            result = StartedRun(run.name, run_id, run)
+            with lock:
+                started.append(result)
+                on_started(result)
+
+        with ThreadPoolExecutor(max_workers=min(self.pool_size, max(len(planned), 1))) as pool:
+            futures = [pool.submit(create_and_start, run) for run in planned]
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    break
+        failures = [(run, f.exception()) for run, f in zip(planned, futures) if not f.cancelled() and f.exception()]
+        if failures:
+            run, error = failures[0]
+            skipped = sum(f.cancelled() for f in futures)
+            raise StartFailed(
+                f"{len(failures)} job(s) could not be created or started, first {run.name}: {error}. "
+                f"{len(started)} of {len(planned)} started, {skipped} not attempted; "
+                "jobs created but never started are deleted by `cleanup --include-never-run`",
+                started,
+            )
+        order = {run.name: index for index, run in enumerate(planned)}
+        return sorted(started, key=lambda s: order[s.job_name])
+
+    def run_states(self, runs: Sequence[StartedRun]) -> list[RunStatus]:
+        return self._map(lambda run: run_status(run.job_name, self.jobs.get_run(run.job_name, run.run_id)), runs)
+
+    def tagged_jobs(self, tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """ListJobs narrows by tag on the server; GetTags per job confirms every tag matches."""
+        names = sorted(set(self.jobs.job_names(tags)))
+        found = dict(zip(names, self._map(self.jobs.job_tags, names)))
+        return {name: job_tags for name, job_tags in found.items() if all(job_tags.get(k) == v for k, v in tags.items())}
+
+    def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
+        names = list(job_names)
+        runs = self._map(self.jobs.latest_run, names)
+        return {name: None if run is None else run_status(name, run) for name, run in zip(names, runs)}
+
+    def delete_job(self, job_name: str) -> None:
+        self.jobs.delete_job(job_name)
+
+    def follow_hint(self, job_name: str) -> str:
+        return console_url(self.region, job_name)
+
+    def _map(self, call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        if not items:
+            return []
+        with ThreadPoolExecutor(max_workers=min(self.pool_size, len(items))) as pool:
+            return list(pool.map(call, items))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """botocore returns aware datetimes; moto and old responses may not."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)

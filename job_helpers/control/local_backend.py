@@ -1,0 +1,133 @@
+"""The local profile's backend: the same operations as on Glue, over the SQLite registry.
+
+Creating runs only queues them; detached runner processes (``local_runner``) execute them, at
+most ``max_parallel`` at once, and keep going after the command exits. Every call that looks at
+runs first makes sure enough runners are alive for the queue, so runs left waiting by a runner
+that died are picked up again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, Mapping, Sequence
+
+import job_helpers
+from job_helpers.control.backoff import Backoff
+from job_helpers.control.build import Artifact
+from job_helpers.control.config import JobSpec
+from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
+from job_helpers.control.plan import PlannedRun, default_arguments
+from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
+from job_helpers.storage import local_path
+
+log = logging.getLogger(__name__)
+
+RUNNER_MODULE = "job_helpers.control.local_runner"
+RUNNER_LOG = "local-runner.log"
+
+
+def log_path(logs_dir: Path, job_name: str) -> Path:
+    return logs_dir / f"{job_name}.log"
+
+
+class LocalBackend:
+    """Jobs in the local registry, run as processes on this machine."""
+
+    poll_backoff = Backoff(base=0.2, cap=2.0)
+
+    def __init__(
+        self,
+        registry: Registry,
+        logs_dir: Path,
+        workdir: Path,
+        max_parallel: int,
+        python: str = sys.executable,
+    ) -> None:
+        self.registry = registry
+        self.logs_dir = logs_dir
+        self.workdir = workdir
+        self.max_parallel = max_parallel
+        self.python = python
+        self._children: list[subprocess.Popen] = []
+
+    def start_runs(
+        self,
+        job: JobSpec,
+        artifact: Artifact,
+        planned: Sequence[PlannedRun],
+        tags: Mapping[str, str],
+        on_started: Callable[[StartedRun], None],
+    ) -> list[StartedRun]:
+        """Register every job and queue its run in one transaction, then start runners."""
+        script = str(local_path(artifact.script_url(job.script)))
+        package = str(local_path(artifact.zip_url))
+        arguments = default_arguments(job, artifact.zip_url)
+        new_runs = [
+            NewRun(
+                LocalJob(
+                    name=run.name,
+                    script_path=script,
+                    zip_path=package,
+                    default_arguments=arguments,
+                    timeout_seconds=job.timeout_minutes * 60,
+                    log_path=str(log_path(self.logs_dir, run.name)),
+                    workdir=str(self.workdir),
+                ),
+                dict(tags),
+                run.arguments,
+            )
+            for run in planned
+        ]
+        try:
+            run_ids = self.registry.add_runs(new_runs, self.max_parallel)
+        except RegistryError as error:
+            raise StartFailed(f"{error}; nothing was created", []) from error
+        started = [StartedRun(run.name, run_id, run) for run, run_id in zip(planned, run_ids)]
+        self._ensure_runners()
+        for run in started:
+            on_started(run)
+        return started
+
+    def run_states(self, runs: Sequence[StartedRun]) -> list[RunStatus]:
+        self._ensure_runners()
+        return self.registry.run_states([run.run_id for run in runs])
+
+    def tagged_jobs(self, tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        return self.registry.tagged_jobs(tags)
+
+    def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
+        self._ensure_runners()
+        return self.registry.latest_runs(job_names)
+
+    def delete_job(self, job_name: str) -> None:
+        self.registry.delete_job(job_name)
+
+    def follow_hint(self, job_name: str) -> str:
+        return str(log_path(self.logs_dir, job_name))
+
+    def _ensure_runners(self) -> None:
+        self._children = [child for child in self._children if child.poll() is None]
+        for pid in self.registry.start_runners(self.max_parallel, self._spawn_runner):
+            log.info("started local runner %d", pid)
+
+    def _spawn_runner(self) -> int:
+        """A runner in its own session (Ctrl-C on the command does not reach it), logging to the logs folder."""
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        package_root = str(Path(job_helpers.__file__).resolve().parent.parent)
+        python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
+        with (self.logs_dir / RUNNER_LOG).open("ab") as runner_log:
+            child = subprocess.Popen(
+                [self.python, "-m", RUNNER_MODULE, "--registry", str(self.registry.path)],
+                stdin=subprocess.DEVNULL,
+                stdout=runner_log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env={**os.environ, "PYTHONPATH": python_path},
+                start_new_session=True,
+            )
+        self._children.append(child)
+        return child.pid

@@ -1,0 +1,309 @@
+"""The local profile's stand-in for the Glue service: jobs, tags, runs and the run queue in SQLite.
+
+The database lives under the lake root and is shared by the CLI and every local runner process.
+WAL mode lets readers go on while one writer commits; every change that must not interleave
+with another (claiming a run slot, starting runners) is one ``BEGIN IMMEDIATE`` transaction.
+
+A run is WAITING until a runner claims it, which happens only while fewer than its
+``max_parallel`` runs are RUNNING. The runner's pid is recorded with the claim, so a run whose
+runner died is turned into ERROR instead of staying RUNNING forever.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
+
+from job_helpers.control.runs import ERROR, RUNNING, WAITING, RunStatus
+
+REGISTRY_FILE = Path("_registry") / "glue.sqlite"
+BUSY_TIMEOUT_SECONDS = 30
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    name TEXT PRIMARY KEY,
+    created_on TEXT NOT NULL,
+    definition TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS tags (
+    job_name TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (job_name, key)
+);
+CREATE TABLE IF NOT EXISTS runs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL UNIQUE,
+    job_name TEXT NOT NULL,
+    arguments TEXT NOT NULL,
+    state TEXT NOT NULL,
+    max_parallel INTEGER NOT NULL,
+    created_on TEXT NOT NULL,
+    started_on TEXT,
+    completed_on TEXT,
+    runner_pid INTEGER,
+    job_pid INTEGER,
+    exit_code INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_state ON runs (state, seq);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job_name, seq);
+CREATE TABLE IF NOT EXISTS runners (
+    pid INTEGER PRIMARY KEY,
+    started_on TEXT NOT NULL
+);
+"""
+
+
+class RegistryError(Exception):
+    """The local registry refused a change; the message says what to do."""
+
+
+def registry_path(lake_root: Path) -> Path:
+    return lake_root / REGISTRY_FILE
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie (an exited child nobody has waited for)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in ("Z", "X")
+
+
+@dataclass(frozen=True)
+class LocalJob:
+    """What a runner needs to start a job the way Glue would."""
+
+    name: str
+    script_path: str
+    zip_path: str
+    default_arguments: dict[str, str]
+    timeout_seconds: int
+    log_path: str
+    workdir: str
+
+
+@dataclass(frozen=True)
+class NewRun:
+    job: LocalJob
+    tags: dict[str, str]
+    arguments: dict[str, str]
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    run_id: str
+    job: LocalJob
+    arguments: dict[str, str]
+
+
+class Registry:
+    """All reads and writes of the registry database."""
+
+    def __init__(self, path: Path, alive: Callable[[int], bool] = pid_alive) -> None:
+        self.path = path
+        self.alive = alive
+        self._ready = False
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        if not self._ready:
+            connection.execute("PRAGMA journal_mode = WAL")
+            with _transaction(connection):
+                for statement in SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+            self._ready = True
+        return connection
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as connection, _transaction(connection):
+            yield connection
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with closing(self._connect()) as connection:
+            connection.execute("BEGIN")
+            try:
+                yield connection
+            finally:
+                connection.execute("COMMIT")
+
+    def add_runs(self, runs: Sequence[NewRun], max_parallel: int) -> list[str]:
+        """Create the jobs with their tags and queue one WAITING run each, all or nothing."""
+        now = utcnow().isoformat()
+        run_ids = []
+        with self._write() as db:
+            for run in runs:
+                try:
+                    db.execute(
+                        "INSERT INTO jobs (name, created_on, definition) VALUES (?, ?, ?)",
+                        (run.job.name, now, json.dumps(asdict(run.job))),
+                    )
+                except sqlite3.IntegrityError:
+                    raise RegistryError(f"a job named {run.job.name} already exists; start the batch again") from None
+                db.executemany(
+                    "INSERT INTO tags (job_name, key, value) VALUES (?, ?, ?)",
+                    [(run.job.name, key, value) for key, value in run.tags.items()],
+                )
+                run_id = "jr_" + secrets.token_hex(32)
+                db.execute(
+                    "INSERT INTO runs (run_id, job_name, arguments, state, max_parallel, created_on) VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, run.job.name, json.dumps(run.arguments), WAITING, max_parallel, now),
+                )
+                run_ids.append(run_id)
+        return run_ids
+
+    def run_states(self, run_ids: Sequence[str]) -> list[RunStatus]:
+        """States of the given runs, in the same order; dead runners are reaped first."""
+        with self._write() as db:
+            self._reap(db)
+        with self._read() as db:
+            query = "SELECT * FROM runs WHERE run_id IN (SELECT value FROM json_each(?))"
+            rows = {row["run_id"]: row for row in db.execute(query, (json.dumps(list(run_ids)),))}
+        missing = [run_id for run_id in run_ids if run_id not in rows]
+        if missing:
+            raise RegistryError(f"run {missing[0]} is not in {self.path}; was its job deleted?")
+        return [_status(rows[run_id]) for run_id in run_ids]
+
+    def tagged_jobs(self, tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        found: dict[str, dict[str, str]] = {}
+        with self._read() as db:
+            for row in db.execute("SELECT j.name, t.key, t.value FROM jobs j LEFT JOIN tags t ON t.job_name = j.name"):
+                job_tags = found.setdefault(row["name"], {})
+                if row["key"] is not None:
+                    job_tags[row["key"]] = row["value"]
+        return {name: job_tags for name, job_tags in found.items() if all(job_tags.get(k) == v for k, v in tags.items())}
+
+    def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
+        names = list(job_names)
+        with self._write() as db:
+            self._reap(db)
+        with self._read() as db:
+            query = (
+                "SELECT * FROM runs WHERE seq IN (SELECT MAX(seq) FROM runs "
+                "WHERE job_name IN (SELECT value FROM json_each(?)) GROUP BY job_name)"
+            )
+            latest = {row["job_name"]: _status(row) for row in db.execute(query, (json.dumps(names),))}
+        return {name: latest.get(name) for name in names}
+
+    def delete_job(self, job_name: str) -> None:
+        with self._write() as db:
+            for table, column in (("runs", "job_name"), ("tags", "job_name"), ("jobs", "name")):
+                db.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_name,))
+
+    def start_runners(self, max_parallel: int, spawn: Callable[[], int]) -> list[int]:
+        """Start enough runners for the queue, counting the live ones; returns the new pids.
+
+        Runs inside one write transaction, so two commands starting runners at once cannot
+        both see too few and overshoot.
+        """
+        with self._write() as db:
+            self._reap(db)
+            live = db.execute("SELECT COUNT(*) FROM runners").fetchone()[0]
+            active = db.execute("SELECT COUNT(*) FROM runs WHERE state IN (?, ?)", (WAITING, RUNNING)).fetchone()[0]
+            pids = [spawn() for _ in range(max(0, min(max_parallel, active) - live))]
+            now = utcnow().isoformat()
+            db.executemany("INSERT OR REPLACE INTO runners (pid, started_on) VALUES (?, ?)", [(pid, now) for pid in pids])
+        return pids
+
+    def claim_next(self, runner_pid: int) -> ClaimedRun | None:
+        """Move the oldest WAITING run to RUNNING for this runner if a slot is free.
+
+        Returns None, and signs the runner off, when nothing is waiting or every slot is taken:
+        the runners holding the slots go on to the waiting runs when they finish.
+        """
+        with self._write() as db:
+            self._reap(db)
+            running = db.execute("SELECT COUNT(*) FROM runs WHERE state = ?", (RUNNING,)).fetchone()[0]
+            row = db.execute(
+                "SELECT r.run_id, r.arguments, r.max_parallel, j.definition FROM runs r JOIN jobs j ON j.name = r.job_name "
+                "WHERE r.state = ? ORDER BY r.seq LIMIT 1",
+                (WAITING,),
+            ).fetchone()
+            if row is None or running >= row["max_parallel"]:
+                db.execute("DELETE FROM runners WHERE pid = ?", (runner_pid,))
+                return None
+            db.execute(
+                "UPDATE runs SET state = ?, started_on = ?, runner_pid = ? WHERE run_id = ?",
+                (RUNNING, utcnow().isoformat(), runner_pid, row["run_id"]),
+            )
+        return ClaimedRun(row["run_id"], LocalJob(**json.loads(row["definition"])), json.loads(row["arguments"]))
+
+    def record_job_pid(self, run_id: str, job_pid: int) -> None:
+        with self._write() as db:
+            db.execute("UPDATE runs SET job_pid = ? WHERE run_id = ?", (job_pid, run_id))
+
+    def finish(self, run_id: str, state: str, exit_code: int | None, error: str | None) -> None:
+        with self._write() as db:
+            db.execute(
+                "UPDATE runs SET state = ?, completed_on = ?, exit_code = ?, error = ? WHERE run_id = ?",
+                (state, utcnow().isoformat(), exit_code, error, run_id),
+            )
+
+    def sign_off(self, runner_pid: int) -> None:
+        with self._write() as db:
+            db.execute("DELETE FROM runners WHERE pid = ?", (runner_pid,))
+
+    def _reap(self, db: sqlite3.Connection) -> None:
+        """Forget dead runners and end the runs they left RUNNING with ERROR."""
+        for (pid,) in db.execute("SELECT pid FROM runners").fetchall():
+            if not self.alive(pid):
+                db.execute("DELETE FROM runners WHERE pid = ?", (pid,))
+        now = utcnow().isoformat()
+        for row in db.execute("SELECT run_id, runner_pid, job_pid FROM runs WHERE state = ?", (RUNNING,)).fetchall():
+            if not self.alive(row["runner_pid"]):
+                job = f"; its job process {row['job_pid']} may still be running" if row["job_pid"] else ""
+                db.execute(
+                    "UPDATE runs SET state = ?, completed_on = ?, error = ? WHERE run_id = ?",
+                    (ERROR, now, f"local runner (pid {row['runner_pid']}) died without recording an end{job}", row["run_id"]),
+                )
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _status(row: sqlite3.Row) -> RunStatus:
+    return RunStatus(
+        job_name=row["job_name"],
+        run_id=row["run_id"],
+        state=row["state"],
+        arguments=json.loads(row["arguments"]),
+        started_on=_time(row["started_on"]),
+        completed_on=_time(row["completed_on"]),
+        error=row["error"],
+    )
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None

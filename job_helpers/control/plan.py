@@ -1,0 +1,166 @@
+"""What ``execute`` will create: a date range cut into chunks, one named job run per chunk.
+
+Pure logic only (no AWS, no files), so every rule about dates, names and arguments is checked
+before anything is created and can be unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from job_helpers.control.config import JobSpec
+
+DATE_FORMAT = "%Y-%m-%d"
+MAX_NAME_BYTES = 255
+FROM_ARGUMENT = "--from-date"
+TO_ARGUMENT = "--to-date"
+BATCH_TAG = "batch"
+JOB_TAG = "job"
+UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+class PlanError(ValueError):
+    """The requested run cannot be planned; the message says which input to change."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """An inclusive range of days handled by one job run."""
+
+    start: date
+    end: date
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One job to create and start: its full name and, for date-ranged jobs, its chunk."""
+
+    name: str
+    chunk: Chunk | None
+
+    @property
+    def arguments(self) -> dict[str, str]:
+        """The run arguments Glue receives on top of the job's default arguments."""
+        if self.chunk is None:
+            return {}
+        return {FROM_ARGUMENT: self.chunk.start.strftime(DATE_FORMAT), TO_ARGUMENT: self.chunk.end.strftime(DATE_FORMAT)}
+
+    def as_json(self) -> dict[str, str | None]:
+        chunk = self.chunk
+        return {
+            "name": self.name,
+            "from": chunk.start.strftime(DATE_FORMAT) if chunk else None,
+            "to": chunk.end.strftime(DATE_FORMAT) if chunk else None,
+        }
+
+
+def parse_date(text: str, option: str) -> date:
+    """A ``YYYY-MM-DD`` date, or a PlanError naming the option and the expected form."""
+    try:
+        return datetime.strptime(text, DATE_FORMAT).date()
+    except (TypeError, ValueError):
+        raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD)") from None
+
+
+def parse_days(text: str) -> int:
+    """The --days-per-job value: a positive whole number."""
+    if not re.fullmatch(r"\s*\d+\s*", text or "") or int(text) < 1:
+        raise PlanError(f"--days-per-job {text!r}: expected a positive whole number of days")
+    return int(text)
+
+
+def split_range(start: date, end: date, days_per_job: int) -> list[Chunk]:
+    """Consecutive chunks of at most ``days_per_job`` days covering start..end; the last ends at ``end``."""
+    if isinstance(days_per_job, bool) or not isinstance(days_per_job, int) or days_per_job < 1:
+        raise PlanError(f"--days-per-job {days_per_job!r}: expected a positive whole number of days")
+    if start > end:
+        raise PlanError(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: swap them")
+    chunks = []
+    chunk_start = start
+    while chunk_start <= end:
+        chunk_end = min(chunk_start + timedelta(days=days_per_job - 1), end)
+        chunks.append(Chunk(chunk_start, chunk_end))
+        chunk_start = chunk_end + timedelta(days=1)
+    return chunks
+
+
+def new_batch_id(now: datetime | None = None) -> str:
+    """A UTC timestamp with milliseconds, e.g. ``20261125T101500.123Z``.
+
+    Milliseconds keep two batches started in the same second apart, and the fixed width makes
+    batch ids sort in time order, which is how ``status`` finds the latest one. A clash within
+    one millisecond is not silent: the job names collide and creation fails.
+    """
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def job_name(name_prefix: str, batch: str, chunk: Chunk | None) -> str:
+    """``<prefix>-<batch>-<from>-<to>`` with compact dates; without a chunk, ``<prefix>-<batch>``."""
+    name = f"{name_prefix}-{batch}"
+    if chunk is not None:
+        name += f"-{chunk.start:%Y%m%d}-{chunk.end:%Y%m%d}"
+    return name
+
+
+def check_job_name(name: str) -> None:
+    """Glue limits names to 255 bytes; locally the name is also a log file name."""
+    size = len(name.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise PlanError(
+            f"job name {name[:60]}... is {size} bytes, over Glue's limit of {MAX_NAME_BYTES}: "
+            "shorten project.prefix or the job's name_prefix in config.yml"
+        )
+    if UNSAFE_NAME.search(name):
+        raise PlanError(f"job name {name!r} contains '/', '\\' or a control character: change the job's name_prefix")
+
+
+def plan_runs(
+    job: JobSpec,
+    batch: str,
+    start: str | None,
+    end: str | None,
+    days_per_job: str | None,
+) -> list[PlannedRun]:
+    """Validate the request for ``job`` and return the runs to create, in date order.
+
+    A date-ranged job needs --from and --to (--days-per-job defaults to 1). A job that is not
+    date-ranged runs once without dates, so giving it any of the three is an error rather than
+    something silently ignored.
+    """
+    if not job.date_ranged:
+        given = [option for option, value in (("--from", start), ("--to", end), ("--days-per-job", days_per_job)) if value is not None]
+        if given:
+            raise PlanError(f"job {job.key!r} is not date-ranged and runs once without dates: drop {', '.join(given)}")
+        runs = [PlannedRun(job_name(job.name_prefix, batch, None), None)]
+    else:
+        missing = [option for option, value in (("--from", start), ("--to", end)) if value is None]
+        if missing:
+            raise PlanError(f"job {job.key!r} is date-ranged: give {' and '.join(missing)} (YYYY-MM-DD)")
+        days = 1 if days_per_job is None else parse_days(days_per_job)
+        chunks = split_range(parse_date(start, "--from"), parse_date(end, "--to"), days)
+        runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk) for chunk in chunks]
+    for run in runs:
+        check_job_name(run.name)
+    return runs
+
+
+def job_tags(project_tags: dict[str, str], batch: str, job_key: str) -> dict[str, str]:
+    """The tags every created job carries: the project's, its batch and its job key."""
+    return {**project_tags, BATCH_TAG: batch, JOB_TAG: job_key}
+
+
+def default_arguments(job: JobSpec, zip_url: str) -> dict[str, str]:
+    """The job's default arguments as Glue stores them; the local runner passes the same ones."""
+    return {
+        **job.arguments,
+        "--extra-py-files": zip_url,
+        "--job-language": "python",
+        "--enable-continuous-cloudwatch-log": "true",
+    }

@@ -1,0 +1,161 @@
+"""Job runs as the commands see them, whichever backend (Glue or the local registry) holds them.
+
+Both backends implement ``Backend``; finding a batch, waiting for its runs and reading their
+states are written once here against that interface.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Mapping, Protocol, Sequence
+
+from job_helpers.control.backoff import Backoff
+from job_helpers.control.build import Artifact
+from job_helpers.control.config import JobSpec
+from job_helpers.control.plan import BATCH_TAG, FROM_ARGUMENT, JOB_TAG, TO_ARGUMENT, PlannedRun
+
+WAITING = "WAITING"
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+ERROR = "ERROR"
+STOPPED = "STOPPED"
+TIMEOUT = "TIMEOUT"
+EXPIRED = "EXPIRED"
+ENDED_STATES = frozenset({SUCCEEDED, FAILED, ERROR, STOPPED, TIMEOUT, EXPIRED})
+
+
+class StartFailed(Exception):
+    """Some runs of a batch could not be created or started; ``started`` lists the ones that were."""
+
+    def __init__(self, message: str, started: Sequence["StartedRun"]) -> None:
+        super().__init__(message)
+        self.started = list(started)
+
+
+@dataclass(frozen=True)
+class StartedRun:
+    """A job created and started by ``execute``."""
+
+    job_name: str
+    run_id: str
+    planned: PlannedRun
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """The latest known state of one job run, with Glue's state names."""
+
+    job_name: str
+    run_id: str
+    state: str
+    arguments: Mapping[str, str]
+    started_on: datetime | None = None
+    completed_on: datetime | None = None
+    error: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in ENDED_STATES
+
+    @property
+    def from_date(self) -> str | None:
+        return self.arguments.get(FROM_ARGUMENT)
+
+    @property
+    def to_date(self) -> str | None:
+        return self.arguments.get(TO_ARGUMENT)
+
+    def duration(self, now: datetime | None = None) -> timedelta | None:
+        """Time since the run started, up to its end; None while it has not started."""
+        if self.started_on is None:
+            return None
+        end = self.completed_on if self.ended and self.completed_on else (now or datetime.now(timezone.utc))
+        return max(end - self.started_on, timedelta(0))
+
+
+class Backend(Protocol):
+    """Where jobs are created and run: AWS Glue, or the local registry and processes."""
+
+    poll_backoff: Backoff
+
+    def start_runs(
+        self,
+        job: JobSpec,
+        artifact: Artifact,
+        planned: Sequence[PlannedRun],
+        tags: Mapping[str, str],
+        on_started: Callable[[StartedRun], None],
+    ) -> list[StartedRun]:
+        """Create each job with ``tags`` and start one run of it; raises StartFailed on failures."""
+
+    def run_states(self, runs: Sequence[StartedRun]) -> list[RunStatus]:
+        """The current state of each run, in the same order."""
+
+    def tagged_jobs(self, tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+        """Every job carrying all of ``tags`` (checked per job), with all its tags."""
+
+    def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
+        """Each job's most recent run, or None for a job never started."""
+
+    def delete_job(self, job_name: str) -> None:
+        """Delete one job (its runs' history goes with it)."""
+
+    def follow_hint(self, job_name: str) -> str:
+        """Where to look at a job's run: a log path or a console URL."""
+
+
+def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | None:
+    """The newest batch id among the project's jobs (batch ids sort in time order)."""
+    batches = {tags[BATCH_TAG] for tags in backend.tagged_jobs(project_tags).values() if BATCH_TAG in tags}
+    return max(batches, default=None)
+
+
+@dataclass(frozen=True)
+class BatchStatus:
+    batch: str
+    job_keys: tuple[str, ...]
+    runs: list[RunStatus]
+    never_started: list[str]
+
+
+def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) -> BatchStatus | None:
+    """The runs of one batch, in date order; None when no project job carries that batch id."""
+    jobs = backend.tagged_jobs({**project_tags, BATCH_TAG: batch})
+    if not jobs:
+        return None
+    latest = backend.latest_runs(jobs)
+    runs = sorted((run for run in latest.values() if run is not None), key=lambda r: (r.from_date or "", r.job_name))
+    never = sorted(name for name, run in latest.items() if run is None)
+    keys = tuple(sorted({tags.get(JOB_TAG, "?") for tags in jobs.values()}))
+    return BatchStatus(batch, keys, runs, never)
+
+
+def wait_for_runs(
+    backend: Backend,
+    runs: Sequence[StartedRun],
+    on_update: Callable[[list[RunStatus]], None],
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[RunStatus]:
+    """Poll until every run has ended, reporting each poll; returns the final states.
+
+    Only unfinished runs are asked for again. The pause between polls grows with jittered
+    backoff while nothing changes and drops back to the shortest as soon as something does.
+    """
+    states: dict[str, RunStatus] = {}
+    attempt = 0
+    while True:
+        pending = [run for run in runs if run.run_id not in states or not states[run.run_id].ended]
+        changed = False
+        for status in backend.run_states(pending):
+            previous = states.get(status.run_id)
+            changed |= previous is None or previous.state != status.state
+            states[status.run_id] = status
+        current = [states[run.run_id] for run in runs]
+        on_update(current)
+        if all(status.ended for status in current):
+            return current
+        attempt = 0 if changed else attempt + 1
+        sleep(backend.poll_backoff.delay(attempt))

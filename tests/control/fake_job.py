@@ -1,0 +1,37 @@
+"""A tiny job for the local-profile tests.
+
+It records how it was started (arguments, environment, where ``job_helpers`` came from, start
+and end times) as ``<output>/<JOB_NAME>.json``, sleeps ``--sleep-seconds`` to stand in for work,
+and fails through ``JobFailed`` when its chunk starts on ``--fail-on``.
+"""
+
+import json
+import logging
+import os
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import job_helpers
+from job_helpers.runtime import JobFailed, start_job
+
+with start_job(sys.argv, ["from-date", "to-date", "output", "fail-on", "sleep-seconds"], spark=False) as run:
+    started = datetime.now(timezone.utc).isoformat()
+    logging.getLogger("fake_job").info("working on %s..%s", run.args["from_date"], run.args["to_date"])
+    print("a line on stderr", file=sys.stderr)
+    time.sleep(float(run.args["sleep_seconds"]))
+    record = {
+        "argv": sys.argv[1:],
+        "runtime": os.environ.get("JOB_HELPERS_RUNTIME"),
+        "pythonpath": os.environ.get("PYTHONPATH"),
+        "package": job_helpers.__file__,
+        "started": started,
+        "ended": datetime.now(timezone.utc).isoformat(),
+    }
+    output = Path(unquote(urlparse(run.args["output"]).path))
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{run.name}.json").write_text(json.dumps(record))
+    if run.args["from_date"] == run.args["fail_on"]:
+        raise JobFailed(f"chunk {run.args['from_date']}..{run.args['to_date']} failed on purpose")

@@ -1,0 +1,187 @@
+"""execute, status and cleanup on the aws profile, against the moto server."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+import boto3
+import pytest
+import requests
+
+from job_helpers.control.backoff import Backoff
+from job_helpers.control.build import current_artifact
+from job_helpers.control.glue_backend import GlueBackend, GlueJobs, GlueRefused, job_definition, retry_refusals
+from job_helpers.control.plan import PlannedRun, plan_runs
+from job_helpers.control.runs import StartFailed
+from job_helpers.storage import Storage
+
+TAGS_OF_PROJECT = {"source": "test-etl"}
+
+
+@pytest.fixture
+def glue(moto_server):
+    return boto3.client("glue", region_name="us-east-1")
+
+
+@pytest.fixture
+def runs_stay_starting(moto_endpoint):
+    """Make new Glue runs stay STARTING (moto otherwise ends them on the first read)."""
+
+    def hold() -> None:
+        transition = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 10**6}}
+        requests.post(f"{moto_endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10)
+
+    yield hold
+    requests.post(
+        f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10
+    )
+
+
+def job_tags(glue, name: str) -> dict[str, str]:
+    return glue.get_tags(ResourceArn=f"arn:aws:glue:us-east-1:123456789012:job/{name}")["Tags"]
+
+
+def all_job_names(glue) -> list[str]:
+    return sorted(n for page in glue.get_paginator("list_jobs").paginate() for n in page["JobNames"])
+
+
+def batch_of(output: str) -> str:
+    return re.search(r"batch (\d{8}T\d{6}\.\d{3}Z)", output).group(1)
+
+
+def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, glue, capsys):
+    assert built_on_moto.cli(
+        "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait",
+        profile="aws",
+    ) == 0
+    output = capsys.readouterr().out
+    batch = batch_of(output)
+    names = all_job_names(glue)
+    assert names == [f"test-etl-fake-{batch}-{span}" for span in ("20220101-20220103", "20220104-20220106", "20220107-20220107")]
+    assert output.count("SUCCEEDED") >= 3 and "gluestudio/home?region=us-east-1#/editor/job/" in output
+
+    base = re.search(r"s3://assets/glue/builds/[0-9a-f]{16}/", glue.get_job(JobName=names[0])["Job"]["Command"]["ScriptLocation"]).group(0)
+    for name, (start, end) in zip(names, [("2022-01-01", "2022-01-03"), ("2022-01-04", "2022-01-06"), ("2022-01-07", "2022-01-07")]):
+        job = glue.get_job(JobName=name)["Job"]
+        assert job["Role"] == "arn:aws:iam::123456789012:role/test-glue-jobs"
+        assert job["Command"] == {"Name": "glueetl", "ScriptLocation": base + "jobs/fake_job.py", "PythonVersion": "3"}
+        assert (job["GlueVersion"], job["WorkerType"], job["NumberOfWorkers"], job["Timeout"]) == ("5.1", "G.1X", 2, 5)
+        assert job["ExecutionProperty"] == {"MaxConcurrentRuns": 1}
+        assert job["DefaultArguments"] == {
+            "--output": "s3://scratch/out/",
+            "--fail-on": "never",
+            "--sleep-seconds": "0",
+            "--extra-py-files": base + "job_helpers.zip",
+            "--job-language": "python",
+            "--enable-continuous-cloudwatch-log": "true",
+        }
+        assert job_tags(glue, name) == {"source": "test-etl", "batch": batch, "job": "fake"}
+        (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
+        assert run["Arguments"]["--from-date"] == start and run["Arguments"]["--to-date"] == end
+
+    assert built_on_moto.cli("status", profile="aws") == 0
+    status = capsys.readouterr().out
+    assert f"Batch {batch} (fake)" in status and "2022-01-04 → 2022-01-06" in status and "3 SUCCEEDED" in status
+
+
+def test_365_one_day_chunks_are_created_started_and_cleaned_up_across_pages(built_on_moto, glue, capsys):
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-12-31", profile="aws") == 0
+    output = capsys.readouterr().out
+    assert "Started 365 job(s)" in output and "make status batch=" in output
+    names = all_job_names(glue)
+    assert len(names) == 365 and names[-1].endswith("-20221231-20221231")
+    assert all(len(glue.get_job_runs(JobName=name)["JobRuns"]) == 1 for name in names[::30])
+
+    assert built_on_moto.cli("cleanup", profile="aws") == 0
+    output = capsys.readouterr().out
+    assert output.count("REMOVED - Name: ") == 365 and "365 removed, 0 skipped" in output
+    assert all_job_names(glue) == []
+
+
+def test_cleanup_removes_only_ended_project_jobs(built_on_moto, glue, capsys, runs_stay_starting):
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", profile="aws") == 0
+    ended = all_job_names(glue)
+    for name in ended:
+        assert glue.get_job_runs(JobName=name)["JobRuns"][0]["JobRunState"] == "SUCCEEDED"
+
+    def create(name: str, tags: dict[str, str] | None) -> None:
+        extra = {"Tags": tags} if tags else {}
+        glue.create_job(Name=name, Role="arn:aws:iam::123456789012:role/r", Command={"Name": "glueetl"}, **extra)
+
+    create("untagged", None)
+    create("other-project", {"source": "someone-else"})
+    create("never-run", TAGS_OF_PROJECT)
+    for name in ("untagged", "other-project"):
+        glue.start_job_run(JobName=name)
+        glue.get_job_runs(JobName=name)
+    runs_stay_starting()
+    create("still-running", TAGS_OF_PROJECT)
+    glue.start_job_run(JobName="still-running")
+
+    assert built_on_moto.cli("cleanup", "--dry-run", profile="aws") == 0
+    output = capsys.readouterr().out
+    for name in ended:
+        assert f"WOULD REMOVE - Name: {name}" in output
+    assert "SKIPPED - Name: never-run (never run; pass --include-never-run to delete it)" in output
+    assert "SKIPPED - Name: still-running (latest run is STARTING)" in output
+    assert "untagged" not in output and "other-project" not in output
+    assert "2 would remove, 2 skipped" in output
+    assert len(all_job_names(glue)) == 6
+
+    assert built_on_moto.cli("cleanup", profile="aws") == 0
+    output = capsys.readouterr().out
+    assert [line for line in output.splitlines() if line.startswith("REMOVED")] == [f"REMOVED - Name: {n}" for n in ended]
+    assert all_job_names(glue) == ["never-run", "other-project", "still-running", "untagged"]
+
+    assert built_on_moto.cli("cleanup", "--include-never-run", profile="aws") == 0
+    assert "REMOVED - Name: never-run" in capsys.readouterr().out
+    assert all_job_names(glue) == ["other-project", "still-running", "untagged"]
+
+
+def test_refused_runs_are_retried_with_backoff_until_glue_accepts(glue, runs_stay_starting, moto_endpoint):
+    """A job allows one run at a time: the second start is refused until the first one ends."""
+    glue.create_job(
+        Name="busy", Role="arn:aws:iam::123456789012:role/r", Command={"Name": "glueetl"},
+        ExecutionProperty={"MaxConcurrentRuns": 1},
+    )
+    runs_stay_starting()
+    jobs = GlueJobs(glue, boto3.client("sts", region_name="us-east-1"))
+    first = jobs.start_run("busy", {})
+    waits: list[float] = []
+
+    def first_run_ends(delay: float) -> None:
+        waits.append(delay)
+        requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
+        assert jobs.get_run("busy", first)["JobRunState"] == "SUCCEEDED"
+
+    second = retry_refusals(lambda: jobs.start_run("busy", {}), Backoff(0.5, 2), 4, first_run_ends)
+    assert second != first and len(waits) == 1 and 0 <= waits[0] <= 0.5
+
+    runs_stay_starting()
+    with pytest.raises(GlueRefused, match="concurrent-runs quota"):
+        retry_refusals(lambda: jobs.start_run("busy", {}), Backoff(0.5, 2), 3, waits.append)
+    assert len(waits) == 3
+
+
+def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_moto, glue):
+    settings = built_on_moto.settings("aws")
+    job = settings.job("fake")
+    artifact = current_artifact(built_on_moto.build_dir, settings.datasets["glue_assets"], Storage(boto3.Session()))
+    backend = GlueBackend.from_settings(settings, boto3.Session(region_name="us-east-1"))
+    planned = plan_runs(job, "B", "2022-01-01", "2022-01-02", "1") + [PlannedRun("", None)]
+    with pytest.raises(StartFailed, match="1 job\\(s\\) could not be created or started") as failure:
+        backend.start_runs(job, artifact, planned, {"source": "test-etl"}, lambda run: None)
+    started = failure.value.started
+    assert {run.job_name for run in started} <= {run.name for run in planned[:2]}
+    for run in started:
+        assert glue.get_job_runs(JobName=run.job_name)["JobRuns"][0]["Id"] == run.run_id
+
+
+def test_python_shell_jobs_get_a_capacity_instead_of_workers(built_on_moto):
+    settings = built_on_moto.settings("aws")
+    shell = replace(settings.job("fake"), command="pythonshell")
+    artifact = current_artifact(built_on_moto.build_dir, settings.datasets["glue_assets"], Storage(boto3.Session()))
+    definition = job_definition(shell, artifact, "n", "arn:aws:iam::123456789012:role/r", "5.1", {"k": "v"})
+    assert definition["MaxCapacity"] == 1.0 and "WorkerType" not in definition and "NumberOfWorkers" not in definition
+    assert definition["Command"]["Name"] == "pythonshell" and definition["JobRunQueuingEnabled"] is True

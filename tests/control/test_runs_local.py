@@ -1,0 +1,212 @@
+"""execute, status and cleanup on the local profile: real runner and job processes, a real SQLite registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import pytest
+
+from job_helpers.control.backoff import Backoff
+from job_helpers.control.build import current_artifact
+from job_helpers.control.local_backend import LocalBackend
+from job_helpers.control.local_registry import LocalJob, NewRun, Registry
+from job_helpers.control.local_runner import serve
+from job_helpers.control.plan import plan_runs
+from job_helpers.control.runs import ENDED_STATES, StartFailed
+from job_helpers.storage import Storage
+
+DEADLINE_SECONDS = 60
+REPO = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
+
+
+def batch_of(output: str) -> str:
+    return re.search(r"batch (\d{8}T\d{6}\.\d{3}Z)", output).group(1)
+
+
+def records(project) -> dict[str, dict]:
+    out = project.lake_root / "scratch" / "out"
+    return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
+
+
+def eventually(check: Callable[[], T | None], what: str) -> T:
+    """Poll ``check`` with jittered backoff until it returns something, failing after a deadline."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    backoff = Backoff(0.05, 1.0)
+    attempt = 0
+    while (result := check()) is None:
+        assert time.monotonic() < deadline, f"{what} did not happen within {DEADLINE_SECONDS}s"
+        time.sleep(backoff.delay(attempt))
+        attempt += 1
+    return result
+
+
+def all_ended(registry: Registry, count: int) -> dict | None:
+    """The latest run of every job once there are ``count`` of them and all have ended, as `status` reads them."""
+    latest = registry.latest_runs(list(registry.tagged_jobs({})))
+    ended = len(latest) == count and all(run is not None and run.state in ENDED_STATES for run in latest.values())
+    return latest if ended else None
+
+
+def job_pid(database: Path, run_id: str) -> int | None:
+    with sqlite3.connect(database) as db:
+        row = db.execute("SELECT job_pid FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
+def start_runner(project) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "job_helpers.control.local_runner", "--registry", str(project.registry)],
+        cwd=REPO, start_new_session=True,
+    )
+
+
+def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
+    events = sorted([(start, 1) for start, _ in intervals] + [(end, -1) for _, end in intervals], key=lambda e: (e[0], e[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, capsys):
+    arguments = ["--set", "jobs.fake.arguments.--sleep-seconds=0.5", "execute", "--job", "fake"]
+    assert built.cli(*arguments, "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait") == 0
+    output = capsys.readouterr().out
+    batch = batch_of(output)
+    assert output.count("SUCCEEDED") >= 3 and "2022-01-07" in output
+
+    ran = records(built)
+    assert sorted(ran) == [f"test-etl-fake-{batch}-{span}" for span in ("20220101-20220103", "20220104-20220106", "20220107-20220107")]
+    first = ran[f"test-etl-fake-{batch}-20220101-20220103"]
+    argv = first["argv"]
+    options = dict(zip(argv[0::2], argv[1::2]))
+    assert argv[:2] == ["--JOB_NAME", f"test-etl-fake-{batch}-20220101-20220103"]
+    assert options["--from-date"] == "2022-01-01" and options["--to-date"] == "2022-01-03"
+    assert options["--output"] == (built.lake_root / "scratch").as_uri() + "/out/"
+    assert options["--extra-py-files"].endswith("/job_helpers.zip") and options["--job-language"] == "python"
+    assert options["--JOB_RUN_ID"].startswith("jr_")
+    assert first["runtime"] == "local"
+    assert first["pythonpath"].endswith("job_helpers.zip") and first["package"].startswith(first["pythonpath"])
+    intervals = [(datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["ended"])) for r in ran.values()]
+    assert max_overlap(intervals) <= 2, "max_parallel_runs is 2"
+    log = built.build_dir / "logs" / f"test-etl-fake-{batch}-20220104-20220106.log"
+    text = log.read_text()
+    assert "INFO fake_job: working on 2022-01-04..2022-01-06" in text and "a line on stderr" in text
+
+    assert built.cli("status") == 0
+    status = capsys.readouterr().out
+    assert f"Batch {batch} (fake)" in status and "2022-01-01 → 2022-01-03" in status and "3 SUCCEEDED" in status
+
+    assert built.cli("cleanup") == 0
+    output = capsys.readouterr().out
+    assert output.count("REMOVED - Name: ") == 3 and "3 removed, 0 skipped" in output
+    assert Registry(built.registry).tagged_jobs({}) == {}
+
+
+def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
+    fail = "jobs.fake.arguments.--fail-on=2022-01-04"
+    assert built.cli("--set", fail, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait") == 1
+    output = capsys.readouterr().out
+    assert "FAILED" in output and "chunk 2022-01-04..2022-01-06 failed on purpose" in output
+    assert "1 FAILED, 2 SUCCEEDED" in output
+    assert re.search(r"FAILED test-etl-fake-\S+-20220104-20220106: \S+\.log", output)
+
+    assert built.cli("status") == 0
+    assert "failed on purpose" in capsys.readouterr().out
+
+
+def test_runs_go_on_after_execute_exits_without_wait(built):
+    """execute runs in its own process here, so the runners must outlive it to finish the batch."""
+    command = built.cli_process(
+        "--set", "jobs.fake.arguments.--sleep-seconds=1", "execute", "--job", "fake",
+        "--from", "2022-03-01", "--to", "2022-03-05", "--days-per-job", "2",
+    )
+    result = subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Started 3 job(s)" in result.stdout and "make status batch=" in result.stdout
+    assert "build/logs/test-etl-fake-" in result.stdout
+
+    registry = Registry(built.registry)
+    latest = eventually(lambda: all_ended(registry, 3), "all three runs ending")
+    assert {run.state for run in latest.values()} == {"SUCCEEDED"}
+    assert len(records(built)) == 3
+
+
+def make_job(project, name: str, tmp_path: Path, timeout_seconds: int = 300, **arguments: str) -> NewRun:
+    zip_path = next((project.lake_root / "assets").rglob("job_helpers.zip"))
+    script = next((project.lake_root / "assets").rglob("fake_job.py"))
+    defaults = {"--output": (tmp_path / "out").as_uri(), "--fail-on": "never", "--sleep-seconds": "0", **arguments}
+    job = LocalJob(name, str(script), str(zip_path), defaults, timeout_seconds, str(tmp_path / f"{name}.log"), str(tmp_path))
+    return NewRun(job, {"source": "test-etl"}, {"--from-date": "2022-01-01", "--to-date": "2022-01-01"})
+
+
+def test_a_run_past_its_timeout_is_stopped_and_recorded_as_timeout(built, tmp_path):
+    registry = Registry(built.registry)
+    (run_id,) = registry.add_runs([make_job(built, "slow", tmp_path, timeout_seconds=1, **{"--sleep-seconds": "60"})], 1)
+    serve(registry, os.getpid())
+    (status,) = registry.run_states([run_id])
+    assert status.state == "TIMEOUT" and "timed out" in status.error
+
+
+def test_a_run_whose_runner_died_is_reported_as_error(built, tmp_path):
+    """The runner is killed while its job sleeps; reading the run turns RUNNING into ERROR."""
+    registry = Registry(built.registry)
+    (run_id,) = registry.add_runs([make_job(built, "orphan", tmp_path, **{"--sleep-seconds": "60"})], 1)
+    runner = start_runner(built)
+    job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
+    assert registry.run_states([run_id])[0].state == "RUNNING"
+    runner.kill()
+    runner.wait()
+    (status,) = registry.run_states([run_id])
+    assert status.state == "ERROR" and f"local runner (pid {runner.pid}) died" in status.error
+    assert f"job process {job} may still be running" in status.error
+    os.kill(job, signal.SIGKILL)
+
+
+def test_sigterm_to_a_runner_stops_its_run(built, tmp_path):
+    registry = Registry(built.registry)
+    (run_id,) = registry.add_runs([make_job(built, "stoppable", tmp_path, **{"--sleep-seconds": "60"})], 1)
+    runner = start_runner(built)
+    job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=DEADLINE_SECONDS) == 143
+    (status,) = registry.run_states([run_id])
+    assert status.state == "STOPPED" and status.error == "stopped: the local runner received SIGTERM"
+    with pytest.raises(ProcessLookupError):
+        os.kill(job, 0)
+
+
+def test_at_most_max_parallel_runs_are_claimed_and_the_oldest_goes_first(built, tmp_path):
+    registry = Registry(built.registry, alive=lambda pid: True)
+    ids = registry.add_runs([make_job(built, f"job-{i}", tmp_path) for i in range(3)], 2)
+    first, second = registry.claim_next(101), registry.claim_next(102)
+    assert [first.run_id, second.run_id] == ids[:2]
+    assert registry.claim_next(103) is None
+    registry.finish(first.run_id, "SUCCEEDED", 0, None)
+    assert registry.claim_next(101).run_id == ids[2]
+    assert [s.state for s in registry.run_states(ids)] == ["SUCCEEDED", "RUNNING", "RUNNING"]
+
+
+def test_a_clashing_job_name_creates_nothing(built, tmp_path):
+    settings = built.settings()
+    job = settings.job("fake")
+    artifact = current_artifact(built.build_dir, settings.datasets["glue_assets"], Storage())
+    backend = LocalBackend(Registry(built.registry), tmp_path / "logs", built.root, max_parallel=1)
+    planned = plan_runs(job, "B", "2022-01-01", "2022-01-01", "1")
+    backend.start_runs(job, artifact, planned, {"source": "test-etl"}, lambda run: None)
+    more = plan_runs(job, "B", "2021-12-31", "2022-01-01", "1")
+    with pytest.raises(StartFailed, match="already exists; start the batch again; nothing was created"):
+        backend.start_runs(job, artifact, more, {"source": "test-etl"}, lambda run: None)
+    assert list(backend.tagged_jobs({})) == [planned[0].name]
