@@ -13,7 +13,7 @@ CLI = JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m job_helpers $(GLOBAL)
 flag = $(if $(filter 1 yes true,$($(1))),$(2))
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo build execute status cleanup config config-check paths ddl query policy \
+.PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
         sample-data benchmark clean
 
 help:
@@ -25,7 +25,9 @@ help:
 	@echo "make status [batch=]      summary table of a batch (latest by default)"
 	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete ended, tagged jobs"
 	@echo "make config | config-check | paths | policy | ddl                     [profile=]"
-	@echo "make sample-data dataset=sitewise [days=7] [series=300] [start=YYYY-MM-DD]"
+	@echo "make sample-data dataset=sitewise|stedi|sensors [days=] [start=] [series=] [customers=] [sensors=] [hours=]"
+	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
+	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1]                [profile=]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
 
@@ -80,12 +82,19 @@ paths: setup
 ddl: setup
 	$(CLI) ddl
 
+pipeline: setup
+	$(CLI) pipeline --name "$(name)"
+
+query: setup
+	$(CLI) query $(if $(file),--file "$(file)",--sql "$(sql)") $(foreach p,$(params),--param $(p)) $(call flag,json,--json)
+
 policy: setup
 	$(CLI) policy
 
 sample-data: setup
-	$(CLI) sample-data --dataset "$(dataset)" $(if $(days),--days $(days)) $(if $(series),--series $(series)) \
-	  $(if $(start),--start $(start))
+	$(CLI) sample-data --dataset "$(dataset)" $(if $(days),--days $(days)) $(if $(start),--start $(start)) \
+	  $(if $(series),--series $(series)) $(if $(customers),--customers $(customers)) \
+	  $(if $(sensors),--sensors $(sensors)) $(if $(hours),--hours $(hours))
 
 benchmark: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) $$script || exit 1; done

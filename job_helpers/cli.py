@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.runs_cmd",
     "job_helpers.control.commands.sql_cmd",
     "job_helpers.control.commands.sample_cmd",
+    "job_helpers.control.commands.pipeline_cmd",
+    "job_helpers.control.commands.query_cmd",
 )
 
 

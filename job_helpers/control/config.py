@@ -165,7 +165,9 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
             lake_root = base_dir / lake_root
         lake_root = lake_root.resolve()
     datasets = _resolve_datasets(document, profile, lake_root, problems)
-    jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, datasets, problems)
+    references = {**datasets, **stedi_references(document, profile, base_dir, datasets, problems)}
+    jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
+    _check_pipelines(document, jobs, datasets, problems)
 
     settings: dict[str, Any] = {}
     if profile == "local":
@@ -326,3 +328,98 @@ def _positive_int(node: dict, name: str, default: int, where: str, problems: lis
         problems.append(f"{where}.{name}: {value!r} must be a positive whole number")
         return default
     return value
+
+
+STEDI_FORMATS = ("parquet", "json")
+
+
+@dataclass(frozen=True)
+class StediOptions:
+    """The ``stedi:`` block, validated: what the STEDI jobs write and how they protect identities."""
+
+    output_format: str
+    pseudonymise: bool
+    pseudonym_key: str
+    max_reject_share: float
+
+
+def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[str]) -> StediOptions:
+    """Validate ``stedi:`` and work out where the pseudonym key is for ``profile`` (never the key itself)."""
+    node = document.get("stedi") or {}
+    if not isinstance(node, dict):
+        problems.append("stedi: expected a mapping of STEDI job options")
+        node = {}
+    fmt = str(node.get("output_format", "parquet"))
+    if fmt not in STEDI_FORMATS:
+        problems.append(f"stedi.output_format: {fmt!r} is not one of {', '.join(STEDI_FORMATS)}")
+    pseudonymise = node.get("pseudonymise", True)
+    if not isinstance(pseudonymise, bool):
+        problems.append(f"stedi.pseudonymise: {pseudonymise!r} must be true or false")
+        pseudonymise = True
+    share = node.get("max_reject_share", 0.01)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        problems.append(f"stedi.max_reject_share: {share!r} must be a number from 0 to 1 (0.01 is 1%)")
+        share = 0.01
+    if profile == "local":
+        key_file = Path(str(node.get("pseudonym_key_file") or ".secrets/pseudonym.key"))
+        key = (key_file if key_file.is_absolute() else base_dir / key_file).resolve().as_uri()
+    else:
+        secret = str(node.get("pseudonym_secret") or "")
+        if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", secret):
+            problems.append(
+                f"stedi.pseudonym_secret: {secret!r} is not a Secrets Manager secret name; "
+                "set STEDI_PSEUDONYM_SECRET or edit config.yml"
+            )
+        key = f"secretsmanager:{secret}"
+    return StediOptions(fmt, pseudonymise, key, float(share))
+
+
+def stedi_references(
+    document: dict, profile: str, base_dir: Path, datasets: Mapping[str, str], problems: list[str]
+) -> dict[str, str]:
+    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name."""
+    options = stedi_options(document, profile, base_dir, problems)
+    references = {
+        "stedi.output_format": options.output_format,
+        "stedi.pseudonymise": "true" if options.pseudonymise else "false",
+        "stedi.pseudonym_key": options.pseudonym_key,
+        "stedi.max_reject_share": repr(options.max_reject_share),
+    }
+    for name in references:
+        if name in datasets:
+            problems.append(f"datasets.{name}: the name is taken by the stedi option {name}; rename the data set")
+    return references
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Jobs run in order by ``pipeline``, and the tables whose row counts its summary shows."""
+
+    name: str
+    jobs: tuple[str, ...]
+    tables: tuple[str, ...]
+    description: str = ""
+
+
+def _check_pipelines(document: dict, jobs: Mapping[str, JobSpec], datasets: Mapping[str, str], problems: list[str]) -> None:
+    for name, node in (document.get("pipelines") or {}).items():
+        where = f"pipelines.{name}"
+        if not isinstance(node, dict) or not isinstance(node.get("jobs"), list) or not node["jobs"]:
+            problems.append(f"{where}.jobs: give the list of job keys to run in order")
+            continue
+        for key in node["jobs"]:
+            if key not in jobs:
+                problems.append(f"{where}.jobs: {key!r} is not a job under jobs ({', '.join(sorted(jobs))})")
+        for table in node.get("tables") or []:
+            if table not in datasets:
+                problems.append(f"{where}.tables: {table!r} is not a data set (see `make paths`)")
+
+
+def pipeline_spec(settings: Settings, name: str) -> PipelineSpec:
+    """The named pipeline of config.yml (validated when the settings were loaded)."""
+    pipelines = settings.resolved.get("pipelines") or {}
+    if name not in pipelines:
+        known = ", ".join(sorted(pipelines)) or "none declared"
+        raise ConfigError(f"pipelines.{name}: no such pipeline in config.yml (known: {known})")
+    node = pipelines[name]
+    return PipelineSpec(name, tuple(node["jobs"]), tuple(node.get("tables") or ()), str(node.get("description") or ""))

@@ -8,7 +8,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 from job_helpers.control.config import Settings, render_references
 
@@ -28,13 +28,44 @@ class Statement:
     sql: str
 
 
+QUERY_FOLDERS = ("queries", "checks")
+JSON_SERDE_STORAGE = (
+    "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n"
+    "STORED AS\n"
+    "  INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'\n"
+    "  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'"
+)
+STORAGE_CLAUSES = {"parquet": "STORED AS PARQUET", "json": JSON_SERDE_STORAGE}
+
+
 def ddl_files(sql_dir: Path) -> list[Path]:
-    """Every DDL file, in a stable order; named queries (sql/**/queries/) are not DDL."""
-    return sorted(path for path in sql_dir.rglob("*.sql") if "queries" not in path.relative_to(sql_dir).parts)
+    """Every DDL file, in a stable order; named queries (sql/**/queries/, sql/**/checks/) are not DDL."""
+    return sorted(
+        path for path in sql_dir.rglob("*.sql") if not set(QUERY_FOLDERS) & set(path.relative_to(sql_dir).parts)
+    )
+
+
+def template_values(settings: Settings) -> dict[str, str]:
+    """Every ``{name}`` a SQL file may use: data set URLs, ``{database}`` and the STEDI table shapes.
+
+    The STEDI trusted and curated tables are stored as ``stedi.output_format`` says, and the
+    curated ones carry a pseudonym or the raw identifiers as ``stedi.pseudonymise`` says.
+    """
+    stedi = settings.resolved.get("stedi") or {}
+    pseudonymised = stedi.get("pseudonymise", True) is not False
+    return {
+        **settings.datasets,
+        "database": settings.athena_database,
+        "stedi.storage": STORAGE_CLAUSES[str(stedi.get("output_format", "parquet"))],
+        "stedi.customer_identity_columns": "`customerPseudonym` string"
+        if pseudonymised
+        else "`customerName` string,\n  `email` string,\n  `phone` string,\n  `birthDay` string",
+        "stedi.reading_owner_column": "`customerPseudonym` string" if pseudonymised else "`user` string",
+    }
 
 
 def render_statements(sql_dir: Path, settings: Settings) -> Iterator[Statement]:
-    values = {**settings.datasets, "database": settings.athena_database}
+    values = template_values(settings)
     for path in ddl_files(sql_dir):
         source = path.relative_to(sql_dir.parent).as_posix()
         try:
@@ -83,6 +114,10 @@ def run_on_athena(
         on_done(statement, status["State"])
 
 
+def _string_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _wait_for_query(athena: Any, query_id: str, max_delay: float = 5.0) -> dict:
     delay = 0.2
     while True:
@@ -91,3 +126,33 @@ def _wait_for_query(athena: Any, query_id: str, max_delay: float = 5.0) -> dict:
             return status
         time.sleep(random.uniform(0, delay))
         delay = min(max_delay, delay * 2)
+
+
+def query_on_athena(
+    athena: Any, sql: str, settings: Settings, params: Sequence[str] = ()
+) -> tuple[list[str], list[list[str | None]]]:
+    """Run one query in the configured database and return its column names and rows (every page).
+
+    ``params`` fill the query's ``?`` markers as string literals, as Spark binds them locally.
+    """
+    execution_parameters = {"ExecutionParameters": [_string_literal(p) for p in params]} if params else {}
+    query_id = athena.start_query_execution(
+        QueryString=sql,
+        **execution_parameters,
+        QueryExecutionContext={"Database": settings.athena_database},
+        WorkGroup=settings.athena_workgroup,
+        ResultConfiguration={"OutputLocation": settings.datasets["athena_results"]},
+    )["QueryExecutionId"]
+    status = _wait_for_query(athena, query_id)
+    if status["State"] != "SUCCEEDED":
+        raise DdlError(f"Athena query {query_id} {status['State']}: {status.get('StateChangeReason', 'no reason given')}")
+    columns: list[str] = []
+    rows: list[list[str | None]] = []
+    for page in athena.get_paginator("get_query_results").paginate(QueryExecutionId=query_id):
+        result = page["ResultSet"]
+        if not columns:
+            columns = [c["Name"] for c in result.get("ResultSetMetadata", {}).get("ColumnInfo", [])]
+        rows.extend([cell.get("VarCharValue") for cell in row["Data"]] for row in result.get("Rows", []))
+    if rows and rows[0] == columns:
+        rows = rows[1:]
+    return columns, rows

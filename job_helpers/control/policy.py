@@ -12,13 +12,26 @@ KMS_STATEMENT = "KmsForEncryptedBuckets"
 
 
 def policy_values(settings: Settings) -> dict[str, str]:
-    """For each data set: ``<name>.bucket_arn``, ``<name>.objects_arn`` and ``<name>.prefix``."""
-    values = {"region": settings.region or "", "kms_key_arn": settings.kms_key_arn or ""}
+    """ARNs the template refers to, per data set and for the secrets and tables the jobs read.
+
+    ``<name>.staging_arn`` covers the hidden sibling folders (``.staging-<leaf>-…``,
+    ``.trash-<leaf>-…``) that whole-table publishes rename through.
+    """
+    region = settings.region or ""
+    values = {"region": region, "kms_key_arn": settings.kms_key_arn or ""}
     for name, url in settings.datasets.items():
         bucket, prefix = split_s3(url)
+        parent, _, leaf = prefix.rstrip("/").rpartition("/")
         values[f"{name}.bucket_arn"] = f"arn:aws:s3:::{bucket}"
         values[f"{name}.objects_arn"] = f"arn:aws:s3:::{bucket}/{prefix}*"
-        values[f"{name}.prefix"] = f"{prefix}*"
+        values[f"{name}.staging_arn"] = f"arn:aws:s3:::{bucket}/{parent + '/' if parent else ''}.*-{leaf}-*"
+    secret = str((settings.resolved.get("stedi") or {}).get("pseudonym_secret") or "")
+    values["stedi.pseudonym_secret_arn"] = f"arn:aws:secretsmanager:{region}:*:secret:{secret}-*"
+    sensors = settings.jobs.get("sensor_timeseries_export")
+    if sensors is not None:
+        database = sensors.arguments.get("--timestream-database", "*")
+        table = sensors.arguments.get("--timestream-table", "*")
+        values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:*:database/{database}/table/{table}"
     return values
 
 

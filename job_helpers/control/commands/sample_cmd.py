@@ -9,18 +9,23 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.avro_blocks import count_records
 from job_helpers.sitewise.sample_data import write_cold_tier
+from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import local_path
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sample = subparsers.add_parser("sample-data", help="write generated input data into a data set's landing location")
-    sample.add_argument("--dataset", required=True, choices=("sitewise",), help="which data set to generate")
+    sample.add_argument("--dataset", required=True, choices=tuple(WRITERS), help="which data set to generate")
     sample.add_argument("--days", type=int, default=7, help="days of data (default 7)")
     sample.add_argument("--start", type=date.fromisoformat, default=date(2024, 3, 1), help="first day, YYYY-MM-DD")
     sample.add_argument("--series", type=int, default=300, help="sitewise: number of time series (default 300)")
     sample.add_argument("--records-per-file", type=int, default=200, help="sitewise: records per raw file")
+    sample.add_argument("--customers", type=int, default=500, help="stedi: number of customers (at least 100)")
+    sample.add_argument("--sensors", type=int, default=100, help="sensors: number of sensors (at most 100)")
+    sample.add_argument("--hours", type=int, default=24, help="sensors: hours of readings per day (1-24)")
     sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same data")
     sample.set_defaults(handler=run_sample)
 
@@ -30,8 +35,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sample(args: argparse.Namespace, context: CliContext) -> int:
-    if args.days < 1 or args.series < 1 or args.records_per_file < 1:
-        raise UsageError("--days, --series and --records-per-file must be positive")
+    if min(args.days, args.series, args.records_per_file, args.customers, args.sensors, args.hours) < 1:
+        raise UsageError("--days, --series, --records-per-file, --customers, --sensors and --hours must be positive")
+    return WRITERS[args.dataset](args, context)
+
+
+def _sample_sitewise(args: argparse.Namespace, context: CliContext) -> int:
     url = context.settings.datasets["sitewise.cold_tier"]
     with context.console.status(f"Writing {args.days} day(s) of {args.series} series to {url}"):
         summary = write_cold_tier(
@@ -43,6 +52,39 @@ def run_sample(args: argparse.Namespace, context: CliContext) -> int:
         f"{len(summary.disassociated)} disassociated series, under {url}"
     )
     return 0
+
+
+def _sample_stedi(args: argparse.Namespace, context: CliContext) -> int:
+    datasets = context.settings.datasets
+    urls = {name: datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
+    try:
+        written = write_stedi_landing(context.storage, urls, args.customers, args.seed)
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    context.console.print(f"Wrote STEDI landing data: {written}")
+    for name, url in urls.items():
+        context.console.print(f"  {name}: {url}")
+    return 0
+
+
+def _sample_sensors(args: argparse.Namespace, context: CliContext) -> int:
+    datasets = context.settings.datasets
+    try:
+        with context.console.status(f"Writing {args.days} day(s) of {args.sensors} sensors to {datasets['sensors.raw']}"):
+            summary = write_sensor_sample(
+                context.storage, datasets, args.start, args.days, args.seed, sensors=args.sensors, hours_per_day=args.hours
+            )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    context.console.print(
+        f"Wrote {summary.readings:,} readings of {summary.sensors} sensors in {summary.files} files "
+        f"({summary.bytes / 1e6:.1f} MB, {summary.defects} deliberate defects) under {datasets['sensors.raw']}, "
+        f"and the sensor_mapping and customer_data tables"
+    )
+    return 0
+
+
+WRITERS = {"sitewise": _sample_sitewise, "stedi": _sample_stedi, "sensors": _sample_sensors}
 
 
 def run_inspect(args: argparse.Namespace, context: CliContext) -> int:

@@ -16,7 +16,7 @@ from job_helpers.control.policy import render_policy
 def register(subparsers: argparse._SubParsersAction) -> None:
     ddl = subparsers.add_parser(
         "ddl",
-        help="render every sql/ DDL file from config; run it on Athena (aws) or parse-check it (local)",
+        help="render every sql/ DDL file from config; run it on Athena (aws) or register it in the local metastore (local)",
     )
     ddl.add_argument("--print", action="store_true", help="print the rendered statements and run nothing")
     ddl.set_defaults(handler=run_ddl)
@@ -41,11 +41,13 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
                 statements, athena, settings, lambda s, state: context.console.print(f"{state:<10} {s.source}")
             )
         else:
-            from job_helpers.runtime import local_spark
+            from job_helpers.control.local_sql import register as register_locally
+            from job_helpers.control.local_sql import sql_session
 
-            parse_check(statements, local_spark("ddl-check"))
-            for statement in statements:
-                context.console.print(f"PARSED     {statement.source}")
+            spark = sql_session(settings.lake_root)
+            parse_check(statements, spark)
+            for local in register_locally(spark, statements, settings.athena_database):
+                context.console.print(f"REGISTERED {local.source} as {local.table}")
     except DdlError as error:
         raise UsageError(str(error)) from error
     context.console.print(f"{len(statements)} statement(s) from {sql_dir} OK for profile {settings.profile}")

@@ -1,0 +1,78 @@
+"""`pipeline`: run a pipeline of config.yml end to end and print what each job did and every table's size."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.table import Table
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.build import BuildMissing
+from job_helpers.control.config import pipeline_spec
+from job_helpers.control.pipeline import JobOutcome, PipelineResult, run_local, run_on_backend, table_counts
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    pipeline = subparsers.add_parser(
+        "pipeline",
+        help="run a pipeline's jobs in order (locally in one process and Spark session; on aws start, wait, next)",
+    )
+    pipeline.add_argument("--name", required=True, help="pipeline name under pipelines: in config.yml, e.g. stedi")
+    pipeline.set_defaults(handler=run_pipeline)
+
+
+def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
+    settings = context.settings
+    spec = pipeline_spec(settings, args.name)
+    console = context.console
+
+    def on_job(outcome: JobOutcome) -> None:
+        colour = "green" if outcome.state == "SUCCEEDED" else "red"
+        console.print(f"[{colour}]{outcome.state:<10}[/] {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
+
+    if settings.profile == "aws":
+        from job_helpers.control.build import current_artifact
+        from job_helpers.control.glue_backend import GlueBackend
+        from job_helpers.control.plan import new_batch_id
+
+        try:
+            artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
+        except BuildMissing as error:
+            raise UsageError(str(error)) from error
+        backend = GlueBackend.from_settings(settings, context.boto3_session)
+        batch = new_batch_id()
+        console.print(f"Pipeline {spec.name}: batch {batch}, {len(spec.jobs)} job(s) on AWS Glue")
+        result = run_on_backend(settings, spec, backend, artifact, batch, context.storage, on_job=on_job)
+    else:
+        from job_helpers.runtime import local_spark
+
+        console.print(f"Pipeline {spec.name}: {len(spec.jobs)} job(s) in this process")
+        local_spark(f"pipeline-{spec.name}")
+        result = run_local(settings, spec, context.repo_root, context.storage, on_job=on_job)
+    print_summary(context, result, table_counts(settings.datasets, spec.tables, result.outcomes))
+    return 0 if result.succeeded else 1
+
+
+def print_summary(context: CliContext, result: PipelineResult, counts: dict[str, int | None]) -> None:
+    jobs = Table(title=f"pipeline {result.name}: {result.seconds:.1f}s")
+    for column in ("job", "state", "seconds", "read", "rejected", "excluded", "written"):
+        jobs.add_column(column, justify="left" if column in ("job", "state") else "right")
+    for outcome in result.outcomes:
+        report = outcome.report
+        jobs.add_row(
+            outcome.job,
+            outcome.state,
+            f"{outcome.seconds:.1f}",
+            f"{sum(report.read.values()):,}" if report else "",
+            f"{report.rejected:,}" if report else "",
+            f"{report.excluded:,}" if report else "",
+            f"{sum(report.written.values()):,}" if report else "",
+        )
+    tables = Table(title="tables")
+    tables.add_column("table")
+    tables.add_column("rows", justify="right")
+    tables.add_column("location")
+    for name, count in counts.items():
+        tables.add_row(name, "" if count is None else f"{count:,}", context.settings.datasets[name])
+    context.console.print(jobs)
+    context.console.print(tables)

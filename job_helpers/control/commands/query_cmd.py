@@ -1,0 +1,79 @@
+"""`query`: run one SQL query on Athena (aws) or on the local metastore (local) and print the result."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from botocore.config import Config
+from rich.table import Table
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.config import ConfigError, render_references
+from job_helpers.control.ddl import DdlError, query_on_athena, template_values
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    query = subparsers.add_parser(
+        "query", help="run a query ({database} and data set names are filled in) and print the result as a table"
+    )
+    source = query.add_mutually_exclusive_group(required=True)
+    source.add_argument("--sql", help="the query text")
+    source.add_argument("--file", type=Path, help="a .sql file holding one query, e.g. sql/stedi/checks/row_counts.sql")
+    query.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="VALUE",
+        help="value for the next ? in the query, as a string literal (repeatable, in order)",
+    )
+    query.add_argument("--json", action="store_true", help="print one JSON object with columns and rows instead")
+    query.set_defaults(handler=run_query_command)
+
+
+def query_text(args: argparse.Namespace, context: CliContext) -> str:
+    if args.file is not None:
+        path = args.file if args.file.is_absolute() else Path.cwd() / args.file
+        if not path.is_file():
+            raise UsageError(f"--file {args.file}: no such file")
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = args.sql
+    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip().rstrip(";")
+    if not body:
+        raise UsageError("the query is empty")
+    try:
+        return render_references(body, template_values(context.settings))
+    except ConfigError as error:
+        raise UsageError(f"{args.file or '--sql'}: {error}") from error
+
+
+def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
+    settings = context.settings
+    sql = query_text(args, context)
+    try:
+        if settings.profile == "aws":
+            athena = context.boto3_session.client("athena", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+            columns, rows = query_on_athena(athena, sql, settings, args.params)
+        else:
+            from job_helpers.control.local_sql import run_query, sql_session
+
+            columns, rows = run_query(sql_session(settings.lake_root), sql, settings.athena_database, args.params)
+    except DdlError as error:
+        raise UsageError(str(error)) from error
+    except Exception as error:
+        if type(error).__name__ not in ("AnalysisException", "ParseException"):
+            raise
+        raise UsageError(f"the query failed: {str(error).strip().splitlines()[0]}") from error
+    if args.json:
+        print(json.dumps({"columns": columns, "rows": rows}, default=str))
+        return 0
+    table = Table(caption=f"{len(rows)} row(s)")
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*["NULL" if value is None else str(value) for value in row])
+    context.console.print(table)
+    return 0

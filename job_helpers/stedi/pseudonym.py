@@ -1,0 +1,136 @@
+"""Keyed pseudonyms (HMAC-SHA256) for the curated zone, and where the key comes from.
+
+The key is looked up from a *source* the control plane passes as a job argument, never the key
+itself, so it appears in no argument list, log line or query plan:
+
+* the environment variable ``PSEUDONYM_KEY`` always wins;
+* ``file:///…/pseudonym.key``: a local key file, created with 32 random bytes (mode 600) on first
+  use and reused after;
+* ``secretsmanager:<name>``: an AWS Secrets Manager secret (its SecretString).
+
+Pseudonyms are computed on the driver for the distinct values (one per customer) and joined in,
+so the key never travels to executors inside a closure or a literal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping
+from urllib.parse import unquote, urlparse
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StringType, StructField, StructType
+
+from job_helpers.stedi.errors import StediError
+from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
+
+log = logging.getLogger(__name__)
+
+KEY_ENV = "PSEUDONYM_KEY"
+MIN_KEY_BYTES = 16
+SECRETS_PREFIX = "secretsmanager:"
+
+
+class PseudonymKeyError(StediError):
+    """No usable pseudonymisation key; the message names the source and how to provide one."""
+
+
+def pseudonym(key: bytes, value: str) -> str:
+    """The hex HMAC-SHA256 of ``value`` (UTF-8) under ``key``."""
+    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def resolve_key(
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    secrets_client: Callable[[], Any] | None = None,
+) -> bytes:
+    """The key from ``PSEUDONYM_KEY``, else from ``source`` (a key file URL or a Secrets Manager name)."""
+    environ = os.environ if environ is None else environ
+    if environ.get(KEY_ENV):
+        return _checked(environ[KEY_ENV].encode("utf-8"), f"environment variable {KEY_ENV}")
+    if source.startswith("file://"):
+        return _checked(_key_file(Path(unquote(urlparse(source).path))), source)
+    if source.startswith(SECRETS_PREFIX):
+        return _checked(_secret(source[len(SECRETS_PREFIX) :], secrets_client), source)
+    raise PseudonymKeyError(
+        f"--pseudonym-key {source!r}: expected file:///path/to/key or secretsmanager:<secret name> "
+        f"(or set {KEY_ENV})"
+    )
+
+
+def _checked(key: bytes, where: str) -> bytes:
+    if len(key) < MIN_KEY_BYTES:
+        raise PseudonymKeyError(f"the pseudonymisation key from {where} is shorter than {MIN_KEY_BYTES} bytes; use a longer one")
+    return key
+
+
+def _key_file(path: Path) -> bytes:
+    """Read the key file, creating it atomically (mode 600) if absent; concurrent first uses agree."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.with_name(f".tmp-{secrets.token_hex(8)}-{path.name}")
+        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+        try:
+            os.link(temp, path)
+            log.info("created a new random pseudonymisation key file at %s", path)
+        except FileExistsError:
+            pass
+        finally:
+            temp.unlink()
+    if path.stat().st_mode & 0o077:
+        raise PseudonymKeyError(f"{path}: the key file is readable by others; run chmod 600 {path}")
+    return path.read_text(encoding="utf-8").strip().encode("utf-8")
+
+
+def _secret(name: str, secrets_client: Callable[[], Any] | None) -> bytes:
+    if secrets_client is None:
+        import boto3
+
+        def secrets_client() -> Any:
+            return boto3.client("secretsmanager")
+
+    client = secrets_client()
+    try:
+        value = client.get_secret_value(SecretId=name)
+    except client.exceptions.ResourceNotFoundException as error:
+        raise PseudonymKeyError(
+            f"Secrets Manager has no secret {name!r}: create it (aws secretsmanager create-secret --name {name} "
+            "--secret-string <random text>) or change stedi.pseudonym_secret in config.yml"
+        ) from error
+    text = value.get("SecretString")
+    if not text:
+        raise PseudonymKeyError(f"secret {name!r} has no SecretString; store the key as text")
+    return text.encode("utf-8")
+
+
+def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, column: str) -> DataFrame:
+    """A small (``column``, customerPseudonym) table for the given distinct values."""
+    rows = [(value, pseudonym(key, value)) for value in sorted(set(values))]
+    schema = StructType([StructField(column, StringType(), False), StructField(PSEUDONYM_COLUMN, StringType(), False)])
+    return spark.createDataFrame(rows, schema)
+
+
+def replace_with_pseudonym(frame: DataFrame, column: str, table: DataFrame) -> DataFrame:
+    """``frame`` with ``column`` replaced by its pseudonym (first column) and no direct identifiers left.
+
+    An inner join: every value must be in ``table``; the caller builds the table from the same
+    rows, so nothing is lost.
+    """
+    joined = frame.join(table, column)
+    kept = [name for name in frame.columns if name not in IDENTIFIER_COLUMNS]
+    return joined.select(PSEUDONYM_COLUMN, *kept)
+
+
+def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:
+    """Replace ``column`` by its keyed pseudonym, computing pseudonyms for its distinct values on the driver."""
+    values = [row[0] for row in frame.select(column).distinct().collect() if row[0] is not None]
+    return replace_with_pseudonym(frame, column, pseudonym_table(spark, values, key, column))
+

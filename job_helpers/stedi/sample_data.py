@@ -1,0 +1,97 @@
+"""Generated STEDI landing data for the demo and the tests, shaped like the shared starter data.
+
+Besides the ordinary cases it injects the ones the pipeline must handle: customers who did not
+consent but have readings, consenting customers without readings, readings of unknown users and
+devices, a malformed line and a record without its key fields. Same seed, same files.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import datetime, timezone
+
+from job_helpers.storage import Storage, join
+
+START_MS = int(datetime(2022, 6, 18, tzinfo=timezone.utc).timestamp() * 1000)
+DAY_MS = 86_400_000
+DAYS = 2
+READINGS_PER_CUSTOMER = 12
+FIRST = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo")
+LAST = ("Khatib", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Singh", "Wu")
+
+
+def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, seed: int) -> dict:
+    """Write the three landing data sets (one file per day, customers in two files) and say what was written.
+
+    ``urls`` maps ``customer``, ``accelerometer`` and ``step_trainer`` to landing folder URLs.
+    Returns the number of lines written per data set and of each injected case.
+    """
+    if customers < 100:
+        raise ValueError(f"customers={customers}: give at least 100, so the injected bad lines stay under the 1% reject share")
+    rng = random.Random(seed)
+    people = [_customer(rng, index) for index in range(customers)]
+    for index, person in enumerate(people):
+        if index % 5 == 0:
+            person["shareWithResearchAsOfDate"] = None
+    no_readings = {person["email"] for index, person in enumerate(people) if index % 7 == 3}
+    accelerometer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
+    step_trainer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
+    for person in people:
+        if person["email"] in no_readings:
+            continue
+        for _ in range(READINGS_PER_CUSTOMER):
+            day = rng.randrange(DAYS)
+            instant = START_MS + day * DAY_MS + rng.randrange(DAY_MS)
+            axes = {axis: float(rng.choice((-1, 0, 1))) for axis in "xyz"}
+            accelerometer[day].append(json.dumps({"user": person["email"], "timestamp": instant, **axes}))
+            step_trainer[day].append(
+                json.dumps({"sensorReadingTime": instant, "serialNumber": person["serialNumber"], "distanceFromObject": rng.randrange(200, 260)})
+            )
+    strangers = 3
+    for number in range(strangers):
+        instant = START_MS + rng.randrange(DAY_MS)
+        accelerometer[0].append(json.dumps({"user": f"stranger{number}@example.com", "timestamp": instant, "x": 0.0, "y": 1.0, "z": 0.0}))
+        step_trainer[0].append(json.dumps({"sensorReadingTime": instant, "serialNumber": str(uuid.UUID(int=rng.getrandbits(128))), "distanceFromObject": 230}))
+    accelerometer[1].append('{"user": "broken@example.com", "timestamp": 16555')
+    accelerometer[1].append(json.dumps({"x": 1.0, "y": 0.0, "z": 0.0}))
+    step_trainer[1].append("not json at all")
+
+    customer_lines = [json.dumps(person) for person in people]
+    half = len(customer_lines) // 2
+    _write(storage, urls["customer"], "customer-1.json", customer_lines[:half])
+    _write(storage, urls["customer"], "customer-2.json", customer_lines[half:])
+    for day in range(DAYS):
+        _write(storage, urls["accelerometer"], f"accelerometer-day{day + 1}.json", accelerometer[day])
+        _write(storage, urls["step_trainer"], f"step_trainer-day{day + 1}.json", step_trainer[day])
+    return {
+        "customer": len(customer_lines),
+        "accelerometer": sum(map(len, accelerometer.values())),
+        "step_trainer": sum(map(len, step_trainer.values())),
+        "non_consenting": sum(1 for person in people if person["shareWithResearchAsOfDate"] is None),
+        "without_readings": len(no_readings),
+        "unknown_users": strangers,
+        "bad_lines": 3,
+    }
+
+
+def _customer(rng: random.Random, index: int) -> dict:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    registered = START_MS - rng.randrange(30) * DAY_MS
+    return {
+        "customerName": f"{first} {last}",
+        "email": f"{first}.{last}{index}@example.com",
+        "phone": "8015551212",
+        "birthDay": rng.choice(("1399-01-01", "1960-05-02", "1987-11-23", "2001-03-14")),
+        "serialNumber": str(uuid.UUID(int=rng.getrandbits(128))),
+        "registrationDate": registered,
+        "lastUpdateDate": registered,
+        "shareWithResearchAsOfDate": registered,
+        "shareWithPublicAsOfDate": registered if rng.random() < 0.5 else None,
+        "shareWithFriendsAsOfDate": registered if rng.random() < 0.5 else None,
+    }
+
+
+def _write(storage: Storage, folder: str, name: str, lines: list[str]) -> None:
+    storage.write_text(join(folder, name), "\n".join(lines) + "\n")

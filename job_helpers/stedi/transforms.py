@@ -1,0 +1,99 @@
+"""The five STEDI transforms as pure functions of DataFrames: no reading, writing or config here."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from job_helpers.stedi.schemas import (
+    ACCELEROMETER_LANDING,
+    ACCELEROMETER_TRUSTED,
+    CUSTOMER_LANDING,
+    PARTITION_COLUMN,
+    STEP_TRAINER_LANDING,
+    STEP_TRAINER_TRUSTED,
+)
+
+MS_PER_DAY = 86_400_000
+
+
+def reading_date(ms_column: str) -> F.Column:
+    """The UTC date of an epoch-millisecond column, whatever the session time zone."""
+    return F.expr(f"date_from_unix_date(CAST(floor(`{ms_column}` / {MS_PER_DAY}) AS INT))")
+
+
+def in_dates(readings: DataFrame, first: date | None, last: date | None) -> DataFrame:
+    """Readings dated first..last inclusive; all of them when no range is given."""
+    if first is None or last is None:
+        return readings
+    return readings.where(F.col(PARTITION_COLUMN).between(F.lit(first), F.lit(last)))
+
+
+def customer_trusted(customers: DataFrame) -> DataFrame:
+    """Customers who agreed to share their data for research (consent date present)."""
+    return customers.where(F.col("shareWithResearchAsOfDate").isNotNull()).select(*CUSTOMER_LANDING.fieldNames())
+
+
+def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
+    """Accelerometer readings of trusted customers, accelerometer fields only, dated."""
+    emails = trusted_customers.select(F.col("email").alias("user")).distinct()
+    return (
+        readings.join(emails, "user", "left_semi")
+        .withColumn("readingTime", F.timestamp_millis("timestamp"))
+        .withColumn(PARTITION_COLUMN, reading_date("timestamp"))
+        .select(*ACCELEROMETER_TRUSTED.fieldNames())
+    )
+
+
+def latest_per_customer(customers: DataFrame) -> DataFrame:
+    """One row per email: the most recently updated record, ties broken on every other field."""
+    order = [F.col("lastUpdateDate").desc_nulls_last(), F.col("registrationDate").desc_nulls_last()]
+    order += [F.col(name).asc_nulls_last() for name in CUSTOMER_LANDING.fieldNames() if name != "email"]
+    ranked = customers.withColumn("_rank", F.row_number().over(Window.partitionBy("email").orderBy(*order)))
+    return ranked.where(F.col("_rank") == 1).drop("_rank")
+
+
+def customer_curated(trusted_customers: DataFrame, trusted_readings: DataFrame) -> DataFrame:
+    """Trusted customers with at least one trusted accelerometer reading, one row per customer."""
+    users = trusted_readings.select(F.col("user").alias("email")).distinct()
+    return latest_per_customer(trusted_customers.join(users, "email", "left_semi")).select(*CUSTOMER_LANDING.fieldNames())
+
+
+def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
+    """Step-trainer readings of devices that belong to a curated customer, dated."""
+    devices = curated_customers.select("serialNumber").distinct()
+    return (
+        readings.join(devices, "serialNumber", "left_semi")
+        .withColumn("sensorReadingTimestamp", F.timestamp_millis("sensorReadingTime"))
+        .withColumn(PARTITION_COLUMN, reading_date("sensorReadingTime"))
+        .select(*STEP_TRAINER_TRUSTED.fieldNames())
+    )
+
+
+def machine_learning_curated(
+    step_readings: DataFrame, accelerometer_readings: DataFrame, owners: DataFrame, owner_column: str
+) -> DataFrame:
+    """Step-trainer readings joined to accelerometer readings taken at the same instant.
+
+    The join is ``sensorReadingTime = timestamp`` between readings of the same customer: the
+    device's owner (``owners``: serialNumber, ``owner_column``) is the accelerometer's user. Without
+    that condition a step-trainer reading would also pair with other customers' phones that
+    happened to record at the same millisecond.
+    """
+    step_fields = [*STEP_TRAINER_LANDING.fieldNames(), "sensorReadingTimestamp"]
+    accel_fields = [owner_column, *[n for n in ACCELEROMETER_LANDING.fieldNames() if n != "user"]]
+    step = step_readings.join(owners.select("serialNumber", owner_column), "serialNumber")
+    accel = accelerometer_readings.select(
+        *[F.col(name).alias(f"_a_{name}") for name in accel_fields], F.col(PARTITION_COLUMN).alias("_a_date")
+    )
+    joined = step.join(
+        accel,
+        (step["sensorReadingTime"] == accel["_a_timestamp"]) & (step[owner_column] == accel[f"_a_{owner_column}"]),
+    )
+    return joined.select(
+        *[step[name] for name in step_fields],
+        *[joined[f"_a_{name}"].alias(name) for name in accel_fields],
+        step[PARTITION_COLUMN],
+    )

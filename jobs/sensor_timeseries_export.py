@@ -1,0 +1,68 @@
+"""Glue job: sensor readings to one interpolated row per sensor and second, partitioned by hour.
+
+    python jobs/sensor_timeseries_export.py --JOB_NAME sensor-export \\
+        --from-date 2024-03-01 --to-date 2024-03-01 --source raw_json \\
+        --raw s3://bucket/raw/ --curated s3://bucket/curated/ --rejects s3://bucket/rejects/ \\
+        --timestream-database sensors --timestream-table readings
+
+``--source raw_json`` reads the JSON lines under ``--raw``; ``--source timestream`` queries the
+Timestream table instead. Both feed the same transform and write the same outputs.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Sequence
+
+from job_helpers import runtime
+from job_helpers.sensors.export import export_chunk
+from job_helpers.sensors.raw_source import list_raw_files, read_raw
+from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
+from job_helpers.storage import Storage, StorageError
+
+SOURCES = ("raw_json", "timestream")
+OPTIONS = [
+    "from-date",
+    "to-date",
+    "source",
+    "raw",
+    "curated",
+    "rejects",
+    "timestream-database",
+    "timestream-table",
+]
+
+
+def parse_day(args: dict[str, str], name: str) -> date:
+    value = args[name.replace("-", "_")]
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
+
+
+def main(argv: Sequence[str]) -> None:
+    with runtime.start_job(argv, OPTIONS, spark=True) as job:
+        args = job.args
+        first, last = parse_day(args, "from-date"), parse_day(args, "to-date")
+        if last < first:
+            raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}")
+        source = args["source"]
+        if source not in SOURCES:
+            raise runtime.JobFailed(f"--source {source!r} is not one of {', '.join(SOURCES)}")
+        try:
+            if source == "raw_json":
+                readings = read_raw(job.spark, list_raw_files(Storage(), args["raw"], first, last))
+            else:
+                client = timestream_client()
+                readings = read_timestream(
+                    job.spark, client, args["timestream_database"], args["timestream_table"], first, last
+                )
+        except (StorageError, TimestreamError) as error:
+            raise runtime.JobFailed(f"cannot read the {source} readings: {error}") from error
+        export_chunk(readings, first, last, args["curated"], args["rejects"])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

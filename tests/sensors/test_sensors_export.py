@@ -1,0 +1,132 @@
+"""End to end on generated raw files: the grid covers every second once, agrees with the raw
+readings, and reruns or overlapping chunks write exactly the same table."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from job_helpers.sensors.export import ExportSummary, export_chunk
+from job_helpers.sensors.raw_source import list_raw_files, read_raw
+from job_helpers.sensors.readings import STATUSES
+from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR, write_sensor_sample
+from job_helpers.storage import Storage, local_path
+
+DAY1, DAY2 = date(2024, 3, 1), date(2024, 3, 2)
+HOURS = 2
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("sensor-lake").as_uri()
+    urls = {
+        "sensors.raw": f"{root}/raw/",
+        "sensors.sensor_mapping": f"{root}/reference/sensor_mapping/",
+        "sensors.customer_data": f"{root}/reference/customer_data/",
+        "curated": f"{root}/curated/",
+        "overlap": f"{root}/overlap/",
+        "rejects": f"{root}/rejects/",
+    }
+    write_sensor_sample(Storage(), urls, DAY1, days=2, seed=11, sensors=3, hours_per_day=HOURS)
+    return urls
+
+
+def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
+    files = list_raw_files(Storage(), lake["sensors.raw"], first, last)
+    return export_chunk(read_raw(spark, files), first, last, lake[curated], lake["rejects"])
+
+
+def raw_buckets(raw_url: str) -> dict[tuple[str, int], tuple[float, str]]:
+    """Mean temperature and worst status per sensor and second, straight from the generated files."""
+    seen: dict[tuple[str, int], list] = defaultdict(list)
+    for path in sorted(local_path(raw_url).rglob("*")):
+        if not path.is_file():
+            continue
+        for line in path.read_text().splitlines():
+            try:
+                reading = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if reading["status"] in STATUSES and -50 <= reading["temperature"] <= 250:
+                seen[(reading["sensor_id"], reading["event_time"] // 1000)].append(reading)
+    return {
+        key: (
+            sum(r["temperature"] for r in readings) / len(readings),
+            max((r["status"] for r in readings), key=STATUSES.index),
+        )
+        for key, readings in seen.items()
+    }
+
+
+def table(spark, url: str) -> list[tuple]:
+    frame = spark.read.parquet(url).selectExpr(
+        "sensor_id", "CAST(unix_timestamp(time) AS BIGINT) AS second", "temperature", "status", "CAST(dt AS STRING)", "CAST(hour AS INT)"
+    )
+    return sorted(tuple(row) for row in frame.collect())
+
+
+@pytest.fixture(scope="module")
+def daily(spark, lake) -> tuple[list[ExportSummary], list[tuple]]:
+    summaries = [run(spark, lake, day, day, "curated") for day in (DAY1, DAY2)]
+    return summaries, table(spark, lake["curated"])
+
+
+def test_every_second_between_first_and_last_bucket_appears_exactly_once(daily, lake):
+    _, rows = daily
+    keys = [(sensor, second) for sensor, second, *_ in rows]
+    assert len(keys) == len(set(keys))
+    expected: dict[tuple[str, int], set[int]] = defaultdict(set)
+    for sensor, second in raw_buckets(lake["sensors.raw"]):
+        expected[(sensor, second // 3600)].add(second)
+    got: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for sensor, second, *_ in rows:
+        got[(sensor, second // 3600)].append(second)
+    assert set(got) == set(expected)
+    for window, seconds in expected.items():
+        assert sorted(got[window]) == list(range(min(seconds), max(seconds) + 1)), window
+
+
+def test_bucket_seconds_and_endpoints_equal_the_raw_readings(daily, lake):
+    _, rows = daily
+    buckets = raw_buckets(lake["sensors.raw"])
+    by_key = {(sensor, second): (temperature, status) for sensor, second, temperature, status, *_ in rows}
+    for key, (temperature, status) in buckets.items():
+        assert by_key[key][0] == pytest.approx(temperature, abs=1e-9), key
+        assert by_key[key][1] == status, key
+    windows: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for sensor, second, *_ in rows:
+        windows[(sensor, second // 3600)].append(second)
+    for (sensor, _), seconds in windows.items():
+        for end in (min(seconds), max(seconds)):
+            assert (sensor, end) in buckets
+
+
+def test_rows_are_partitioned_by_their_own_day_and_hour(daily):
+    _, rows = daily
+    for _, second, _, _, dt, hour in rows:
+        moment = datetime.fromtimestamp(second, timezone.utc)
+        assert (dt, hour) == (moment.date().isoformat(), moment.hour)
+
+
+def test_summary_counts_readings_rows_and_rejects(daily, lake):
+    summaries, rows = daily
+    assert [s.sensors for s in summaries] == [3, 3]
+    assert sum(s.rows_out for s in summaries) == len(rows)
+    assert [s.rejects for s in summaries] == [HOURS * DEFECTS_PER_HOUR] * 2
+    reasons = [json.loads(line)["reason"] for path in local_path(lake["rejects"]).rglob("*.json") for line in path.read_text().splitlines()]
+    assert len(reasons) == 2 * HOURS * DEFECTS_PER_HOUR
+    assert {reason.split(" ")[0] for reason in reasons} == {"malformed", "bad", "temperature"}
+
+
+def test_overlapping_chunk_and_rerun_write_identical_tables(spark, daily, lake):
+    _, rows = daily
+    run(spark, lake, DAY1, DAY2, "overlap")
+    assert table(spark, lake["overlap"]) == rows
+    run(spark, lake, DAY1, DAY1, "curated")
+    assert table(spark, lake["curated"]) == rows
+    files = [p for p in Path(local_path(lake["curated"])).rglob("*.parquet")]
+    assert len(files) == 2 * HOURS, "one file per dt/hour partition, none left from the first run"

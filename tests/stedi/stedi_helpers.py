@@ -1,0 +1,48 @@
+"""Helpers for the STEDI tests: a lake in a temporary folder, and running the pipeline in this process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from job_helpers.control.config import Settings, load_settings, pipeline_spec
+from job_helpers.control.pipeline import PipelineResult, run_local
+from job_helpers.storage import Storage
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO.parent / "shared" / "data" / "stedi"
+LANDINGS = ("customer", "accelerometer", "step_trainer")
+
+
+def lake_settings(lake: Path, key_file: Path, *overrides: str) -> Settings:
+    return load_settings(
+        REPO / "config.yml",
+        "local",
+        [f"stedi.pseudonym_key_file={key_file}", *overrides],
+        environ={"LAKE_ROOT": str(lake)},
+    )
+
+
+def write_key(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(0o600)
+    return path
+
+
+def run_pipeline(settings: Settings) -> PipelineResult:
+    result = run_local(settings, pipeline_spec(settings, "stedi"), REPO, Storage())
+    assert result.succeeded, [(o.job, o.state, o.error) for o in result.outcomes]
+    return result
+
+
+def shared_lake(root: Path) -> Path:
+    """A lake whose landing folders are links to ../shared (read in place, never copied)."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: the shared STEDI reference data sits beside the repository")
+    for name in LANDINGS:
+        folder = root / "stedi-lakehouse" / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "landing").symlink_to(SHARED / name / "landing", target_is_directory=True)
+    return root
+

@@ -1,0 +1,167 @@
+"""The pipeline on generated data with injected cases; expectations derived here in plain Python."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from job_helpers.control.config import pipeline_spec
+from job_helpers.control.pipeline import job_argv, load_script, table_counts
+from job_helpers.stedi.report import read_report
+from job_helpers.stedi.sample_data import write_stedi_landing
+from job_helpers.storage import Storage, local_path
+from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
+
+
+def landing_urls(settings) -> dict[str, str]:
+    return {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
+
+
+def parse_folder(url: str) -> tuple[list[dict], int]:
+    """Records with their key fields, and the count of every other non-blank line."""
+    records, bad = [], 0
+    for path in sorted(local_path(url).glob("*.json")):
+        for line in path.read_text().splitlines():
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            records.append(record)
+    return records, bad
+
+
+def expected_counts(settings) -> dict[str, int]:
+    urls = landing_urls(settings)
+    customers, bad_customers = parse_folder(urls["customer"])
+    accel, bad_accel = parse_folder(urls["accelerometer"])
+    steps, bad_steps = parse_folder(urls["step_trainer"])
+    bad_accel += sum(1 for r in accel if r.get("user") is None or r.get("timestamp") is None)
+    accel = [r for r in accel if r.get("user") is not None and r.get("timestamp") is not None]
+    consenting = {c["email"]: c for c in customers if c.get("shareWithResearchAsOfDate") is not None}
+    accel_trusted = [r for r in accel if r["user"] in consenting]
+    curated = {r["user"] for r in accel_trusted}
+    devices = {consenting[email]["serialNumber"]: email for email in curated}
+    steps_trusted = [r for r in steps if r["serialNumber"] in devices]
+    readings = {(r["user"], r["timestamp"]) for r in accel_trusted}
+    ml = [r for r in steps_trusted if (devices[r["serialNumber"]], r["sensorReadingTime"]) in readings]
+    return {
+        "stedi.customer_landing": len(customers) + bad_customers,
+        "stedi.accelerometer_landing": len(accel) + bad_accel,
+        "stedi.step_trainer_landing": len(steps) + bad_steps,
+        "stedi.customer_trusted": len(consenting),
+        "stedi.accelerometer_trusted": len(accel_trusted),
+        "stedi.customer_curated": len(curated),
+        "stedi.step_trainer_trusted": len(steps_trusted),
+        "stedi.machine_learning_curated": len(ml),
+        "rejected": bad_customers + bad_accel + bad_steps,
+    }
+
+
+@pytest.fixture(scope="module")
+def generated(small_shuffles, tmp_path_factory):
+    root = tmp_path_factory.mktemp("stedi-generated")
+    settings = lake_settings(root / "lake", write_key(root / "key", "generated-test-key-0123456789"))
+    written = write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=11)
+    result = run_pipeline(settings)
+    return settings, written, result, root
+
+
+def test_counts_match_an_independent_derivation(generated):
+    settings, written, result, _ = generated
+    expected = expected_counts(settings)
+    assert written["bad_lines"] == expected["rejected"] == 3
+    assert written["non_consenting"] > 0 and written["without_readings"] > 0
+    counts = table_counts(settings.datasets, pipeline_spec(settings, "stedi").tables, result.outcomes)
+    assert counts == {name: count for name, count in expected.items() if name != "rejected"}
+    assert sum(outcome.report.rejected for outcome in result.outcomes) == 3
+
+
+def test_rejects_carry_reason_and_source_file(generated, small_shuffles):
+    settings, _, _, _ = generated
+    rejects = small_shuffles.read.json(settings.datasets["stedi.rejects"] + "accelerometer_trusted/all/").collect()
+    reasons = sorted(row["reason"] for row in rejects)
+    assert reasons == ["malformed JSON", "missing key field: user, timestamp"]
+    assert all(row["source_file"].endswith("accelerometer-day2.json") for row in rejects)
+    report = read_report(Storage(), settings.jobs["stedi_step_trainer_trusted"].arguments["--report"])
+    assert report.rejected_by_reason == {"malformed JSON": 1}
+
+
+def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
+    settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "range-test-key-0123456789"))
+    write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=5)
+    for key in ("stedi_customer_trusted", "stedi_accelerometer_trusted"):
+        job = settings.job(key)
+        load_script(REPO / job.script).main(job_argv(job))
+    table = settings.datasets["stedi.accelerometer_trusted"]
+    before = _per_day(small_shuffles, table)
+    (local_path(settings.datasets["stedi.accelerometer_landing"]) / "accelerometer-day1.json").unlink()
+    load_script(REPO / job.script).main([*job_argv(job), "--from-date", "2022-06-18", "--to-date", "2022-06-18"])
+    after = _per_day(small_shuffles, table)
+    day1, day2 = date(2022, 6, 18), date(2022, 6, 19)
+    assert before[day1] > 0 and day1 not in after
+    assert after[day2] == before[day2] > 0
+    report = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
+    assert report.written == {table: 0} and report.rejected == 2
+
+
+def _per_day(spark, table: str) -> dict:
+    return {row["reading_date"]: row["count"] for row in spark.read.parquet(table).groupBy("reading_date").count().collect()}
+
+
+def test_too_many_rejects_fail_the_job_and_publish_nothing(small_shuffles, tmp_path, monkeypatch):
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
+    settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "reject-test-key-0123456789"), "stedi.max_reject_share=0.0001")
+    write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=3)
+    job = settings.job("stedi_accelerometer_trusted")
+    with pytest.raises(SystemExit) as stop:
+        load_script(REPO / job.script).main(job_argv(job))
+    assert stop.value.code == 1
+    assert not local_path(settings.datasets["stedi.accelerometer_trusted"]).exists()
+    report = read_report(Storage(), job.arguments["--report"])
+    assert report.status == "FAILED" and "over the allowed share" in report.message
+
+
+def test_ddl_registers_and_query_counts_match_the_job_reports(generated):
+    settings, _, result, root = generated
+    script = (
+        "import sys; from job_helpers.cli import main\n"
+        "assert main(sys.argv[1:4] + ['ddl']) == 0\n"
+        "assert main(sys.argv[1:4] + ['query', '--json', '--file', 'sql/stedi/checks/row_counts.sql']) == 0\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, "--set", f"stedi.pseudonym_key_file={root / 'key'}", "--profile=local"],
+        cwd=REPO,
+        env={**_environment(), "LAKE_ROOT": str(root / "lake")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+    counted = {f"{data}.{zone}": rows for data, zone, rows in answer["rows"]}
+    reported = table_counts(settings.datasets, pipeline_spec(settings, "stedi").tables, result.outcomes)
+    names = {
+        "customer.landing": "stedi.customer_landing",
+        "customer.trusted": "stedi.customer_trusted",
+        "customer.curated": "stedi.customer_curated",
+        "accelerometer.landing": "stedi.accelerometer_landing",
+        "accelerometer.trusted": "stedi.accelerometer_trusted",
+        "step_trainer.landing": "stedi.step_trainer_landing",
+        "step_trainer.trusted": "stedi.step_trainer_trusted",
+        "machine_learning.curated": "stedi.machine_learning_curated",
+    }
+    assert {names[key]: rows for key, rows in counted.items()} == reported
+
+
+def _environment() -> dict[str, str]:
+    return {**os.environ, "SPARK_SHUFFLE_PARTITIONS": "2", "PYTHONPATH": str(Path(REPO))}

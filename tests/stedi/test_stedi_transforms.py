@@ -1,0 +1,159 @@
+"""Each STEDI transform on small hand-made DataFrames, expected rows written out."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+from datetime import date
+
+import pytest
+
+from job_helpers.control.ddl import Statement
+from job_helpers.control.local_sql import translate_ddl, translate_query
+from job_helpers.stedi.landing import parse_landing
+from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
+from job_helpers.stedi.schemas import (
+    ACCELEROMETER_KEYS,
+    ACCELEROMETER_LANDING,
+    CUSTOMER_LANDING,
+    STEP_TRAINER_LANDING,
+)
+from job_helpers.stedi.tables import publish
+from job_helpers.stedi import transforms as t
+
+DAY = 1655510400000  # 2022-06-18T00:00:00Z
+
+
+def customers(spark, rows):
+    return spark.createDataFrame(rows, CUSTOMER_LANDING)
+
+
+def customer(name, email, serial, consent, updated=1):
+    return (name, email, "8015551212", "1399-01-01", serial, 1, updated, consent, None, None)
+
+
+def test_parse_landing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
+    lines = small_shuffles.createDataFrame(
+        [
+            ('{"user":"a@x","timestamp":5,"x":1.0,"y":0.0,"z":-1.0}', "f1"),
+            ("   ", "f1"),
+            ('{"user":"a@x","timestamp":', "f2"),
+            ('{"user":"a@x","timestamp":"soon"}', "f2"),
+            ('{"x":1.0}', "f3"),
+            ('{"user":"b@x","timestamp":6}', "f3"),
+        ],
+        "value string, source_file string",
+    )
+    records, rejects = parse_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
+    assert sorted(map(tuple, records.collect())) == [("a@x", 5, 1.0, 0.0, -1.0), ("b@x", 6, None, None, None)]
+    assert sorted((r.source_file, r.reason) for r in rejects.collect()) == [
+        ("f2", "malformed JSON"),
+        ("f2", "malformed JSON"),
+        ("f3", "missing key field: user, timestamp"),
+    ]
+
+
+def test_customer_trusted_keeps_consenting_customers(small_shuffles):
+    frame = customers(small_shuffles, [customer("A", "a@x", "s1", 10), customer("B", "b@x", "s2", None)])
+    assert [r.email for r in t.customer_trusted(frame).collect()] == ["a@x"]
+
+
+def test_accelerometer_trusted_keeps_readings_of_trusted_customers_with_dates(small_shuffles):
+    trusted = customers(small_shuffles, [customer("A", "a@x", "s1", 10)])
+    readings = small_shuffles.createDataFrame(
+        [("a@x", DAY + 1000, 1.0, 0.0, 0.0), ("z@x", DAY, 0.0, 0.0, 0.0), ("a@x", DAY - 1, 0.0, 1.0, 0.0)], ACCELEROMETER_LANDING
+    )
+    rows = sorted((r.user, r.timestamp, r.reading_date) for r in t.accelerometer_trusted(readings, trusted).collect())
+    assert rows == [("a@x", DAY - 1, date(2022, 6, 17)), ("a@x", DAY + 1000, date(2022, 6, 18))]
+
+
+def test_customer_curated_is_one_row_per_customer_with_readings(small_shuffles):
+    trusted = customers(
+        small_shuffles,
+        [customer("A old", "a@x", "s1", 10, 1), customer("A new", "a@x", "s1", 10, 2), customer("B", "b@x", "s2", 10)],
+    )
+    readings = small_shuffles.createDataFrame([("a@x",), ("a@x",)], "user string")
+    assert [(r.customerName, r.email) for r in t.customer_curated(trusted, readings).collect()] == [("A new", "a@x")]
+
+
+def test_step_trainer_trusted_keeps_devices_of_curated_customers(small_shuffles):
+    curated = customers(small_shuffles, [customer("A", "a@x", "s1", 10)])
+    readings = small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY, "s9", 240)], STEP_TRAINER_LANDING)
+    rows = [(r.serialNumber, r.distanceFromObject, r.reading_date) for r in t.step_trainer_trusted(readings, curated).collect()]
+    assert rows == [("s1", 230, date(2022, 6, 18))]
+
+
+def test_machine_learning_joins_same_instant_of_the_same_customer(small_shuffles):
+    curated = customers(small_shuffles, [customer("A", "a@x", "s1", 10), customer("B", "b@x", "s2", 10)])
+    step = t.step_trainer_trusted(
+        small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 5, "s1", 231)], STEP_TRAINER_LANDING), curated
+    )
+    accel = t.accelerometer_trusted(
+        small_shuffles.createDataFrame(
+            [("a@x", DAY, 1.0, 0.0, 0.0), ("b@x", DAY, 0.0, 1.0, 0.0), ("a@x", DAY + 7, 0.0, 0.0, 1.0)], ACCELEROMETER_LANDING
+        ),
+        curated,
+    )
+    owners = curated.selectExpr("serialNumber", "email AS user")
+    rows = [(r.sensorReadingTime, r.serialNumber, r.user, r.timestamp, r.x) for r in t.machine_learning_curated(step, accel, owners, "user").collect()]
+    assert rows == [(DAY, "s1", "a@x", DAY, 1.0)]
+
+
+def test_pseudonymise_replaces_email_and_drops_identifiers(small_shuffles):
+    key = b"k" * 32
+    frame = customers(small_shuffles, [customer("A", "a@x", "s1", 10)])
+    row = pseudonymise(small_shuffles, frame, "email", key).collect()[0].asDict()
+    assert row["customerPseudonym"] == hmac.new(key, b"a@x", hashlib.sha256).hexdigest()
+    assert not {"customerName", "email", "phone", "birthDay"} & row.keys()
+
+
+def test_key_comes_from_environment_then_a_private_generated_file(tmp_path):
+    source = (tmp_path / "secrets" / "pseudonym.key").as_uri()
+    assert resolve_key(source, environ={"PSEUDONYM_KEY": "e" * 20}) == b"e" * 20
+    first = resolve_key(source, environ={})
+    path = tmp_path / "secrets" / "pseudonym.key"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and len(first) == 64
+    assert resolve_key(source, environ={}) == first
+    with pytest.raises(PseudonymKeyError, match="shorter than 16 bytes"):
+        resolve_key(source, environ={"PSEUDONYM_KEY": "short"})
+
+
+def test_missing_secret_is_a_clear_error(moto_server):
+    import boto3
+
+    with pytest.raises(PseudonymKeyError, match="no secret 'stedi/key'.*create-secret"):
+        resolve_key("secretsmanager:stedi/key", environ={}, secrets_client=lambda: boto3.client("secretsmanager"))
+    client = boto3.client("secretsmanager")
+    client.create_secret(Name="stedi/key", SecretString="s" * 24)
+    assert resolve_key("secretsmanager:stedi/key", environ={}, secrets_client=lambda: client) == b"s" * 24
+
+
+def test_publish_replaces_the_table_or_only_the_dates_of_a_range(small_shuffles, tmp_path):
+    url = (tmp_path / "zone" / "table").as_uri() + "/"
+    frame = small_shuffles.createDataFrame([(1, date(2022, 6, 17)), (2, date(2022, 6, 18))], "v int, reading_date date")
+    publish(frame, url, "parquet", partitioned=True)
+    publish(frame, url, "parquet", partitioned=True)
+    assert sorted(r.v for r in small_shuffles.read.parquet(url).collect()) == [1, 2]
+    update = small_shuffles.createDataFrame([(3, date(2022, 6, 18))], "v int, reading_date date")
+    publish(update, url, "parquet", partitioned=True, first=date(2022, 6, 18), last=date(2022, 6, 18))
+    assert sorted(r.v for r in small_shuffles.read.parquet(url).collect()) == [1, 3]
+    assert sorted(p.name for p in (tmp_path / "zone").iterdir()) == ["table"]
+
+
+def test_athena_sql_is_translated_for_spark():
+    sql = """SELECT "user", from_unixtime("timestamp" / 1000), approx_distinct(x), date_diff('day', a, b) FROM t WHERE s = 'say "hi" from_unixtime('"""
+    assert translate_query(sql) == (
+        "SELECT `user`, timestamp_seconds(`timestamp` / 1000), approx_count_distinct(x), timestampdiff(day, a, b) "
+        """FROM t WHERE s = 'say "hi" from_unixtime('"""
+    )
+    statement = Statement(
+        "sql/x.sql",
+        "CREATE EXTERNAL TABLE IF NOT EXISTS `db`.`t` (\n  `a` string\n)\nPARTITIONED BY (`reading_date` string)\n"
+        "STORED AS PARQUET\nLOCATION 'file:///l/t/'\nTBLPROPERTIES ('projection.enabled'='true', "
+        "'storage.location.template'='file:///l/t/reading_date=${reading_date}/')",
+    )
+    local = translate_ddl(statement)
+    assert local.projected and local.table == "`db`.`t`"
+    assert "USING parquet" in local.sql and "PARTITIONED BY (`reading_date`)" in local.sql
