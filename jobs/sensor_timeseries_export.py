@@ -12,10 +12,9 @@ Timestream table instead. Both feed the same transform and write the same output
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import Sequence
 
-from job_helpers import runtime
+from job_helpers import job_arguments, runtime
 from job_helpers.sensors.export import export_chunk
 from job_helpers.sensors.raw_source import list_raw_files, read_raw
 from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
@@ -34,23 +33,11 @@ OPTIONS = [
 ]
 
 
-def parse_day(args: dict[str, str], name: str) -> date:
-    value = args[name.replace("-", "_")]
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
-
-
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, spark=True) as job:
         args = job.args
-        first, last = parse_day(args, "from-date"), parse_day(args, "to-date")
-        if last < first:
-            raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}")
-        source = args["source"]
-        if source not in SOURCES:
-            raise runtime.JobFailed(f"--source {source!r} is not one of {', '.join(SOURCES)}")
+        first, last = job_arguments.day_range(args)
+        source = job_arguments.choice(args, "source", SOURCES)
         try:
             if source == "raw_json":
                 readings = read_raw(job.spark, list_raw_files(Storage(), args["raw"], first, last))

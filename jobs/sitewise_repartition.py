@@ -11,10 +11,9 @@ Days that fail are named at the end and the job exits non-zero; the others are p
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import Sequence
 
-from job_helpers import runtime
+from job_helpers import job_arguments, runtime
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.repartition import repartition_days
 from job_helpers.sitewise.series import (
@@ -39,36 +38,12 @@ OPTIONS = [
 ]
 
 
-def parse_day(args: dict[str, str], name: str) -> date:
-    value = args[name.replace("-", "_")]
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
-
-
-def parse_choice(args: dict[str, str], name: str, choices: Sequence[str]) -> str:
-    value = args[name.replace("-", "_")]
-    if value not in choices:
-        raise runtime.JobFailed(f"--{name} {value!r} is not one of {', '.join(choices)}")
-    return value
-
-
-def parse_positive_int(args: dict[str, str], name: str) -> int:
-    value = args[name.replace("-", "_")]
-    if not value.isdigit() or int(value) < 1:
-        raise runtime.JobFailed(f"--{name} {value!r} must be a whole number of at least 1")
-    return int(value)
-
-
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, spark=False) as job:
-        first, last = parse_day(job.args, "from-date"), parse_day(job.args, "to-date")
-        if last < first:
-            raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}")
-        timeseries_type = parse_choice(job.args, "timeseries-type", TIMESERIES_TYPES)
-        source = parse_choice(job.args, "series-source", SERIES_SOURCES)
-        max_workers = parse_positive_int(job.args, "max-workers")
+        first, last = job_arguments.day_range(job.args)
+        timeseries_type = job_arguments.choice(job.args, "timeseries-type", TIMESERIES_TYPES)
+        source = job_arguments.choice(job.args, "series-source", SERIES_SOURCES)
+        max_workers = job_arguments.positive_int(job.args, "max-workers")
         layout = Layout(job.args["cold_tier"], job.args["repartitioned"], job.args["index"])
 
         storage = Storage()

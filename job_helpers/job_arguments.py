@@ -1,0 +1,46 @@
+"""Typed values from a job's resolved ``--name value`` arguments, with errors that name the argument.
+
+``getResolvedOptions`` hands every value over as a string keyed with ``_`` for ``-``; jobs turn
+them into dates, choices and numbers here, so a bad value fails the run with one clear line.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Mapping, Sequence
+
+from job_helpers.runtime import JobFailed
+
+
+def _value(args: Mapping[str, str], name: str) -> str:
+    return args[name.replace("-", "_")]
+
+
+def day(args: Mapping[str, str], name: str) -> date:
+    value = _value(args, name)
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
+
+
+def day_range(args: Mapping[str, str]) -> tuple[date, date]:
+    """``--from-date`` and ``--to-date``, both included, in order."""
+    first, last = day(args, "from-date"), day(args, "to-date")
+    if last < first:
+        raise JobFailed(f"--to-date {last} is before --from-date {first}")
+    return first, last
+
+
+def choice(args: Mapping[str, str], name: str, choices: Sequence[str]) -> str:
+    value = _value(args, name)
+    if value not in choices:
+        raise JobFailed(f"--{name} {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def positive_int(args: Mapping[str, str], name: str) -> int:
+    value = _value(args, name)
+    if not value.isdigit() or int(value) < 1:
+        raise JobFailed(f"--{name} {value!r} must be a whole number of at least 1")
+    return int(value)

@@ -1,0 +1,27 @@
+from datetime import date
+
+import pytest
+
+from job_helpers import job_arguments
+from job_helpers.runtime import JobFailed
+
+
+def test_dates_choices_and_numbers_are_typed():
+    args = {"from_date": "2024-02-28", "to_date": "2024-03-01", "mode": "fast", "max_workers": "8"}
+    assert job_arguments.day_range(args) == (date(2024, 2, 28), date(2024, 3, 1))
+    assert job_arguments.choice(args, "mode", ("fast", "slow")) == "fast"
+    assert job_arguments.positive_int(args, "max-workers") == 8
+
+
+@pytest.mark.parametrize(
+    "args, call, message",
+    [
+        ({"from_date": "2024-13-01", "to_date": "2024-01-01"}, job_arguments.day_range, r"--from-date '2024-13-01' is not a date"),
+        ({"from_date": "2024-01-02", "to_date": "2024-01-01"}, job_arguments.day_range, r"--to-date 2024-01-01 is before"),
+        ({"mode": "warp"}, lambda a: job_arguments.choice(a, "mode", ("fast",)), r"--mode 'warp' is not one of fast"),
+        ({"max_workers": "0"}, lambda a: job_arguments.positive_int(a, "max-workers"), r"--max-workers '0' must be"),
+    ],
+)
+def test_bad_values_name_the_argument(args, call, message):
+    with pytest.raises(JobFailed, match=message):
+        call(args)
