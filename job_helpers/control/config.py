@@ -377,7 +377,12 @@ def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[s
 def stedi_references(
     document: dict, profile: str, base_dir: Path, datasets: Mapping[str, str], problems: list[str]
 ) -> dict[str, str]:
-    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name."""
+    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name.
+
+    A config without a ``stedi:`` block (a project without the STEDI jobs) defines none of them.
+    """
+    if "stedi" not in document:
+        return {}
     options = stedi_options(document, profile, base_dir, problems)
     references = {
         "stedi.output_format": options.output_format,

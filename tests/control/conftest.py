@@ -42,9 +42,6 @@ profiles:
     region: us-east-1
     glue_role_arn: arn:aws:iam::123456789012:role/test-glue-jobs
     glue_version: "5.1"
-# Required by config validation on the aws profile, unused by these jobs.
-stedi:
-  pseudonym_secret: test-etl/pseudonym
 jobs:
   fake:
     script: jobs/fake_job.py
