@@ -14,7 +14,7 @@ flag = $(if $(filter 1 yes true,$($(1))),$(2))
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
-        sample-data benchmark clean
+        sample-data benchmark clean timestream-load monitor ingest restore verify
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
@@ -25,9 +25,14 @@ help:
 	@echo "make status [batch=]      summary table of a batch (latest by default)"
 	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete ended, tagged jobs"
 	@echo "make config | config-check | paths | policy | ddl                     [profile=]"
-	@echo "make sample-data dataset=sitewise|stedi|sensors [days=] [start=] [series=] [customers=] [sensors=] [hours=]"
+	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1]                [profile=]"
+	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
+	@echo "make restore subject= dataset= dest= [from=landing|archive] [wait=1]   restore one subject"
+	@echo "make verify dataset=      compare the ingest manifests with landing and archive"
+	@echo "make timestream-load from= to= [streams=acc,eda,temp] [dry_run=1]   Timestream batch loads   [profile=aws]"
+	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
 
@@ -94,7 +99,24 @@ policy: setup
 sample-data: setup
 	$(CLI) sample-data --dataset "$(dataset)" $(if $(days),--days $(days)) $(if $(start),--start $(start)) \
 	  $(if $(series),--series $(series)) $(if $(customers),--customers $(customers)) \
-	  $(if $(sensors),--sensors $(sensors)) $(if $(hours),--hours $(hours))
+	  $(if $(sensors),--sensors $(sensors)) $(if $(hours),--hours $(hours)) \
+	  $(if $(seconds_per_day),--seconds-per-day $(seconds_per_day))
+
+ingest: setup
+	$(CLI) ingest --src "$(src)" --dataset "$(dataset)" $(if $(depth),--depth $(depth)) $(call flag,dry_run,--dry-run)
+
+restore: setup
+	$(CLI) restore --subject "$(subject)" --dataset "$(dataset)" --dest "$(dest)" $(if $(from),--from $(from)) \
+	  $(call flag,wait,--wait)
+
+verify: setup
+	$(CLI) verify --dataset "$(dataset)"
+
+timestream-load: setup
+	$(CLI) timestream-load --from "$(from)" --to "$(to)" $(if $(streams),--streams $(streams)) $(call flag,dry_run,--dry-run)
+
+monitor: setup
+	$(CLI) monitor
 
 benchmark: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) $$script || exit 1; done

@@ -27,6 +27,8 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.sample_cmd",
     "job_helpers.control.commands.pipeline_cmd",
     "job_helpers.control.commands.query_cmd",
+    "job_helpers.control.commands.timestream_cmd",
+    "job_helpers.control.commands.ingest_cmd",
 )
 
 

@@ -168,6 +168,13 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
     references = {**datasets, **stedi_references(document, profile, base_dir, datasets, problems)}
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
     _check_pipelines(document, jobs, datasets, problems)
+    # The options of these two are validated by their own packages, which import this module's types.
+    from job_helpers.embrace.options import timestream_options
+    from job_helpers.ingest.settings import check_ingest_config
+
+    check_ingest_config(document, profile, base_dir, datasets, problems)
+    if "embrace" in document:
+        timestream_options(document, problems)
 
     settings: dict[str, Any] = {}
     if profile == "local":

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-import random
+import itertools
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from job_helpers.control.backoff import Backoff
 from job_helpers.control.config import Settings, render_references
 
 log = logging.getLogger(__name__)
 
 ENDED_QUERY_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+QUERY_POLL = Backoff(base=0.2, cap=5.0)
 STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
 
 
@@ -118,14 +120,12 @@ def _string_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _wait_for_query(athena: Any, query_id: str, max_delay: float = 5.0) -> dict:
-    delay = 0.2
-    while True:
+def _wait_for_query(athena: Any, query_id: str) -> dict:
+    for attempt in itertools.count():
         status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
         if status["State"] in ENDED_QUERY_STATES:
             return status
-        time.sleep(random.uniform(0, delay))
-        delay = min(max_delay, delay * 2)
+        time.sleep(QUERY_POLL.delay(attempt))
 
 
 def query_on_athena(

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from job_helpers.control.ddl import DdlError, Statement
+from job_helpers.storage import local_path
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,9 @@ JSON_OPTIONS = "OPTIONS (timestampFormat 'yyyy-MM-dd HH:mm:ss.SSS')"
 CREATE = re.compile(
     r"^CREATE\s+EXTERNAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\S+)\s*\((?P<columns>.*?)\)\s*"
     r"(?=PARTITIONED|ROW\s+FORMAT|STORED)(?:PARTITIONED\s+BY\s*\((?P<partitions>[^)]*)\)\s*)?"
-    r"(?:ROW\s+FORMAT\s+SERDE\s+'(?P<serde>[^']+)'\s*(?:WITH\s+SERDEPROPERTIES\s*\((?P<serdeprops>.*?)\)\s*)?)?"
-    r"STORED\s+AS\s+(?P<stored>.*?)\s*LOCATION\s+'(?P<location>[^']+)'\s*(?:TBLPROPERTIES\s*\((?P<props>.*)\))?\s*$",
+    r"(?:ROW\s+FORMAT\s+(?:SERDE\s+'(?P<serde>[^']+)'\s*(?:WITH\s+SERDEPROPERTIES\s*\((?P<serdeprops>.*?)\)\s*)?"
+    r"|DELIMITED\s+.*?(?=STORED|LOCATION)))?"
+    r"(?:STORED\s+AS\s+(?P<stored>.*?)\s*)?LOCATION\s+'(?P<location>[^']+)'\s*(?:TBLPROPERTIES\s*\((?P<props>.*)\))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
 QUERY_TRANSLATIONS = (
@@ -71,6 +73,7 @@ class LocalStatement:
     table: str
     sql: str
     projected: bool
+    location: str
 
 
 def metastore_dir(lake_root: Path) -> Path:
@@ -106,14 +109,14 @@ def translate_ddl(statement: Statement) -> LocalStatement:
     name, columns = match["name"], match["columns"].strip()
     props = match["props"] or ""
     projected = "'projection.enabled'='true'" in props.replace(" ", "") and _hive_style(match["partitions"] or "", props)
-    serde, stored = (match["serde"] or "").strip(), match["stored"].strip()
+    serde, stored = (match["serde"] or "").strip(), (match["stored"] or "").strip()
     if serde == OPENX_SERDE:
         using = f"json {JSON_OPTIONS}"
     elif not serde and stored.upper() == "PARQUET":
         using = "parquet"
     else:
         hive = re.sub(r"IF\s+NOT\s+EXISTS\s+", "", statement.sql.strip(), count=1, flags=re.IGNORECASE)
-        return LocalStatement(statement.source, name, hive, projected)
+        return LocalStatement(statement.source, name, hive, projected, match["location"])
     partition_names = ""
     if match["partitions"]:
         partitions = [part.strip() for part in match["partitions"].split(",") if part.strip()]
@@ -121,7 +124,7 @@ def translate_ddl(statement: Statement) -> LocalStatement:
         partition_names = f"PARTITIONED BY ({', '.join(part.split()[0] for part in partitions)})\n"
     mark = f"TBLPROPERTIES ('{PROJECTION_MARK}'='true')" if projected else ""
     sql = f"CREATE TABLE {name} (\n  {columns}\n)\nUSING {using}\n{partition_names}LOCATION '{match['location']}'\n{mark}"
-    return LocalStatement(statement.source, name, sql.strip(), projected)
+    return LocalStatement(statement.source, name, sql.strip(), projected, match["location"])
 
 
 def _hive_style(partitions: str, props: str) -> bool:
@@ -146,6 +149,9 @@ def register(spark: Any, statements: Iterable[Statement], database: str) -> list
     done = []
     for statement in statements:
         local = translate_ddl(statement)
+        if local.location.startswith("file:"):
+            # Athena accepts a location with nothing in it yet; a Spark file table needs the folder.
+            local_path(local.location).mkdir(parents=True, exist_ok=True)
         try:
             spark.sql(f"DROP TABLE IF EXISTS {local.table}")
             spark.sql(local.sql)

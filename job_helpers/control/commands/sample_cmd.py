@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.avro_blocks import count_records
 from job_helpers.sitewise.sample_data import write_cold_tier
@@ -26,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample.add_argument("--customers", type=int, default=500, help="stedi: number of customers (at least 100)")
     sample.add_argument("--sensors", type=int, default=100, help="sensors: number of sensors (at most 100)")
     sample.add_argument("--hours", type=int, default=24, help="sensors: hours of readings per day (1-24)")
+    sample.add_argument(
+        "--seconds-per-day", type=int, default=600, help="embrace: seconds recorded per day at real rates (up to 86400)"
+    )
     sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same data")
     sample.set_defaults(handler=run_sample)
 
@@ -35,8 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_sample(args: argparse.Namespace, context: CliContext) -> int:
-    if min(args.days, args.series, args.records_per_file, args.customers, args.sensors, args.hours) < 1:
-        raise UsageError("--days, --series, --records-per-file, --customers, --sensors and --hours must be positive")
+    counts = (args.days, args.series, args.records_per_file, args.customers, args.sensors, args.hours, args.seconds_per_day)
+    if min(counts) < 1:
+        raise UsageError("--days, --series, --records-per-file, --customers, --sensors, --hours and --seconds-per-day must be positive")
     return WRITERS[args.dataset](args, context)
 
 
@@ -84,7 +89,27 @@ def _sample_sensors(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
-WRITERS = {"sitewise": _sample_sitewise, "stedi": _sample_stedi, "sensors": _sample_sensors}
+def _sample_embrace(args: argparse.Namespace, context: CliContext) -> int:
+    url = context.settings.datasets["embrace.landing"]
+    try:
+        summary = write_embrace_sample(
+            context.storage, url, start=args.start, days=args.days, seconds_per_day=args.seconds_per_day, seed=args.seed
+        )
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    context.console.print(
+        f"Wrote {summary.url} ({summary.devices} devices; rows per stream {summary.rows}; "
+        f"injected perfect duplicates {summary.perfect}, missing values {summary.nan}, unclear {summary.unclear})"
+    )
+    return 0
+
+
+WRITERS = {
+    "sitewise": _sample_sitewise,
+    "stedi": _sample_stedi,
+    "sensors": _sample_sensors,
+    "embrace": _sample_embrace,
+}
 
 
 def run_inspect(args: argparse.Namespace, context: CliContext) -> int:

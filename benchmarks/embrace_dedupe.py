@@ -1,0 +1,163 @@
+"""Benchmark: embrace_dedupe (Spark, streamed from the zip) against the unzip-and-pandas way.
+
+Generates a month-shaped archive at the real rates (acc 32 Hz, eda 4 Hz, temp 1 Hz) with flaws
+injected, then runs, each in its own process so peak memory is its own: our job's chunk, and a
+baseline applying the same rules the way the earlier tool does (unzip to a stage folder, read
+each CSV whole as strings, duplicate masks, a stage copy per file, then a combine step). Both must
+give the same clean rows. Human lines first, then one JSON object on the last line.
+
+    python benchmarks/embrace_dedupe.py [--participants 2] [--days 1] [--seconds-per-day 86400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SITES = ("fc", "mgh", "bwh", "chop", "nyu", "ucsf")
+
+
+def generate(landing: Path, participants: int, days: int, seconds: int) -> dict:
+    from job_helpers.embrace.sample_data import write_embrace_sample
+    from job_helpers.storage import Storage
+
+    ids = tuple(f"{SITES[i % len(SITES)]}{100 + i:03d}" for i in range(participants))
+    summary = write_embrace_sample(Storage(), landing.as_uri() + "/", start=date(2024, 3, 1), days=days,
+                                   seconds_per_day=seconds, participants=ids, period_end=date(2024, 3, 31))
+    return {"archive": summary.url, "rows": summary.rows, "clean": summary.clean, "bytes": summary.bytes}
+
+
+def run_ours(landing: Path, lake: Path) -> dict:
+    from job_helpers.embrace.run import ChunkParams, run_chunk
+    from job_helpers.runtime import local_spark
+    from job_helpers.storage import Storage
+
+    spark = local_spark("embrace-benchmark")
+    names = ("clean", "timestream_ready", "duplicate_log", "wear_time", "devices", "rejects", "reports", "load_counts")
+    params = ChunkParams(first=date(2024, 3, 1), last=date(2024, 3, 31), landing=landing.as_uri() + "/",
+                         **{name: (lake / name).as_uri() + "/" for name in names})
+    summary = run_chunk(spark, Storage(), params)
+    clean = spark.read.parquet(params.clean)
+    check = {r["stream"]: [r["n"], r["ts"]] for r in clean.groupBy("stream").agg({"*": "count", "time_ms": "sum"})
+             .withColumnRenamed("count(1)", "n").withColumnRenamed("sum(time_ms)", "ts").collect()}
+    jvm_peak = _peak_mb(int(spark._jvm.java.lang.ProcessHandle.current().pid()))
+    spark.stop()
+    return {"clean": summary.clean_rows, "check": check, "peak_mb": jvm_peak + _peak_mb(os.getpid())}
+
+
+def _peak_mb(pid: int) -> float:
+    """A process's peak resident memory (VmHWM) in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
+
+
+def run_baseline(landing: Path, stage: Path) -> dict:
+    """The earlier tool's way: unzip, per-file pandas with string dtype and masks, stage, combine."""
+    import zipfile
+
+    import pandas as pd
+
+    unpacked = stage / "unzipped"
+    for archive in landing.glob("*.zip"):
+        with zipfile.ZipFile(archive) as handle:
+            handle.extractall(unpacked)
+    staged = stage / "deduped"
+    for path in sorted(unpacked.rglob("*.csv")):
+        stream = path.stem
+        if stream not in ("acc", "eda", "temp"):
+            continue
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        values = frame.columns[1:]
+        missing = frame[values].apply(lambda c: c.str.strip().str.lower().isin(["", "nan", "null", "na", "none"])).any(axis=1)
+        frame = frame[~missing].copy()
+        numbers = frame[values].astype(float)
+        if stream == "eda":
+            numbers = numbers.where(numbers != 0, 0.0)
+        numbers.insert(0, "ts", frame.iloc[:, 0].astype("int64"))
+        perfect = numbers.duplicated(keep=False)
+        same_time = numbers.duplicated(subset=["ts"], keep=False)
+        unclear_times = numbers.loc[same_time & ~perfect, "ts"]
+        unclear = numbers["ts"].isin(unclear_times) | (same_time & numbers.groupby("ts")[list(values)].transform("nunique").gt(1).any(axis=1))
+        kept = numbers[~unclear].drop_duplicates()
+        device, participant, site = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
+        kept.insert(1, "ppt_id", site.lower() + participant)
+        kept.insert(2, "dev_id", device)
+        target = staged / stream / f"{site}_{participant}_{device}.csv"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        kept.to_csv(target, index=False)
+    check = {}
+    for folder in sorted(staged.iterdir()):
+        combined = pd.concat([pd.read_csv(path, dtype=str) for path in sorted(folder.glob("*.csv"))])
+        combined.to_csv(stage / f"{folder.name}_combined.csv", index=False)
+        check[folder.name] = [len(combined), int(combined["ts"].astype("int64").sum())]
+    return {"check": check, "peak_mb": _peak_mb(os.getpid())}
+
+
+def measured(role: str, *args: str) -> tuple[dict, float, float]:
+    """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB.
+
+    The child reports its own peak (for ours: the Python driver plus the JVM; Spark's short-lived
+    Python workers are not counted)."""
+    started = time.perf_counter()
+    done = subprocess.run([sys.executable, __file__, "--role", role, *args], capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"the {role} run failed:\n" + "\n".join(done.stderr.splitlines()[-30:]))
+    out = done.stdout
+    seconds = time.perf_counter() - started
+    result = json.loads(out.strip().splitlines()[-1])
+    return result, seconds, result["peak_mb"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--participants", type=int, default=2)
+    parser.add_argument("--days", type=int, default=1)
+    parser.add_argument("--seconds-per-day", type=int, default=86_400)
+    parser.add_argument("--role", choices=("ours", "baseline"))
+    parser.add_argument("--landing", type=Path)
+    parser.add_argument("--work", type=Path)
+    args = parser.parse_args()
+    if args.role == "ours":
+        print(json.dumps(run_ours(args.landing, args.work)))
+        return
+    if args.role == "baseline":
+        print(json.dumps(run_baseline(args.landing, args.work)))
+        return
+    with tempfile.TemporaryDirectory(prefix="embrace-bench-") as scratch:
+        landing = Path(scratch, "landing")
+        started = time.perf_counter()
+        sample = generate(landing, args.participants, args.days, args.seconds_per_day)
+        rows = sum(sample["rows"].values())
+        print(f"generated {rows:,} rows ({sample['bytes'] / 1e6:.1f} MB zipped) in {time.perf_counter() - started:.1f} s")
+        base, base_s, base_mb = measured("baseline", "--landing", str(landing), "--work", str(Path(scratch, "stage")))
+        print(f"baseline (unzip + pandas + stage + combine): {base_s:.1f} s, peak {base_mb:.0f} MB")
+        ours, ours_s, ours_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
+        print(f"embrace_dedupe (Spark, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver + JVM)")
+        same = ours["check"] == base["check"] and ours["clean"] == sample["clean"]
+        print(f"same clean rows: {same}; speed-up {base_s / ours_s:.2f}x, memory ratio {ours_mb / base_mb:.2f}")
+        print(json.dumps({
+            "benchmark": "embrace_dedupe", "participants": args.participants, "days": args.days,
+            "seconds_per_day": args.seconds_per_day, "rows": rows, "zip_mb": round(sample["bytes"] / 1e6, 1),
+            "ours_seconds": round(ours_s, 1), "baseline_seconds": round(base_s, 1),
+            "ours_peak_mb": round(ours_mb), "baseline_peak_mb": round(base_mb),
+            "speedup": round(base_s / ours_s, 2), "memory_ratio": round(ours_mb / base_mb, 2), "same_rows": same,
+            "cores": os.cpu_count(),
+        }))
+        if not same:
+            raise SystemExit(f"outputs differ: ours {ours['check']} baseline {base['check']}")
+
+
+if __name__ == "__main__":
+    main()

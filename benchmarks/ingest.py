@@ -1,0 +1,219 @@
+"""Ingest throughput against moto's S3 server, compared with a sequential upload of the same files.
+
+Generates patient folders (a few large EDF files and many small text and video files), then, each
+in a fresh child process so peak memory is measured per run:
+  sequential  one file after another, one request at a time (boto3 with threads off)
+  ingest      the real ingest: hash, parallel (multipart) upload to landing, tar + DEEP_ARCHIVE copy
+Throughput is source bytes per second. Target: ingest's landing phase at least 3x the sequential
+upload, with peak memory bounded (far below the largest file). moto runs as its own process.
+Human lines first, one JSON object last.
+
+    .venv/bin/python benchmarks/ingest.py [--size-mb 2048] [--workers 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from job_helpers.ingest.edf import build_header  # noqa: E402
+
+MB = 1024 * 1024
+LARGE_FILES = 4
+LARGE_SHARE = 0.5
+SMALL_FILE = 256 * 1024
+PATIENTS = ("Smith_John", "maria LOPEZ", "Van Der Berg, Anna", "OKAFOR Chidi")
+
+
+def generate(root: Path, size: int) -> tuple[int, int, int]:
+    """Write the source tree; returns (files, bytes, largest file bytes)."""
+    block = os.urandom(MB)
+    large = int(size * LARGE_SHARE / LARGE_FILES)
+    small_count = int(size * (1 - LARGE_SHARE) / SMALL_FILE)
+    files = total = 0
+    start = datetime(2024, 3, 1, 8, 0, 0)
+    for index in range(LARGE_FILES):
+        name = PATIENTS[index % len(PATIENTS)]
+        folder = root / name / "EEG"
+        folder.mkdir(parents=True, exist_ok=True)
+        with open(folder / f"{name}_{index}.edf", "wb") as handle:
+            header = build_header(name.replace(" ", "_"), "EEG", start + timedelta(hours=index), 1, 1, 1, 8)
+            handle.write(header)
+            written = len(header)
+            while written < large:
+                chunk = block[: large - written]
+                handle.write(chunk)
+                written += len(chunk)
+        files, total = files + 1, total + large
+    for index in range(small_count):
+        name = PATIENTS[index % len(PATIENTS)]
+        folder = root / name / ("video" if index % 3 else "reports")
+        folder.mkdir(parents=True, exist_ok=True)
+        when = (start + timedelta(minutes=index)).strftime("%Y%m%dT%H%M%S")
+        suffix = "mp4" if index % 3 else "txt"
+        offset = (index * 4096) % (MB - SMALL_FILE)
+        (folder / f"{name}_{when}.{suffix}").write_bytes(block[offset : offset + SMALL_FILE])
+        files, total = files + 1, total + SMALL_FILE
+    return files, total, large
+
+
+def _client(endpoint: str):
+    import boto3
+    from botocore.config import Config
+
+    return boto3.Session(region_name="us-east-1").client(
+        "s3", endpoint_url=endpoint, config=Config(max_pool_connections=64, retries={"mode": "standard"})
+    )
+
+
+def sequential(endpoint: str, src: str, out: multiprocessing.Queue) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    client = _client(endpoint)
+    config = TransferConfig(use_threads=False, multipart_threshold=64 * MB, multipart_chunksize=8 * MB)
+    started = time.perf_counter()
+    for path in sorted(Path(src).rglob("*")):
+        if path.is_file():
+            client.upload_file(str(path), "sequential", path.relative_to(src).as_posix(), Config=config)
+    out.put({"seconds": time.perf_counter() - started,
+             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    from job_helpers.ingest.objects import S3Objects
+    from job_helpers.ingest.run import Targets, ingest, prepare, save_codes
+    from job_helpers.ingest.subjects import FileSubjectStore
+
+    marks: dict[str, float] = {}
+
+    class Phases:
+        def start(self, phase: str, files: int, size: int) -> None:
+            marks[phase] = time.perf_counter()
+
+        def advance(self, size: int) -> None:
+            pass
+
+        def file_done(self) -> None:
+            pass
+
+    config = TransferConfig(multipart_threshold=64 * MB, multipart_chunksize=8 * MB, max_concurrency=workers)
+    config.max_in_memory_upload_chunks = workers
+    store = S3Objects(_client(endpoint), config)
+    with tempfile.TemporaryDirectory() as secrets_dir:
+        subjects = FileSubjectStore(Path(secrets_dir, "map.json"))
+        started = time.perf_counter()
+        plan, new = prepare(Path(src), 1, subjects)
+        save_codes(subjects, new)
+        ingest(plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"),
+               store, store, workers, Phases())
+        ended = time.perf_counter()
+    store.close()
+    out.put({"seconds": ended - started, "landing_seconds": marks["archive"] - started,
+             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+
+
+def in_child(target, *args) -> dict:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    if process.exitcode:
+        raise SystemExit(f"{target.__name__} failed with exit status {process.exitcode}")
+    return result
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    import requests
+
+    port = free_port()
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for attempt in range(100):
+        try:
+            requests.get(f"{endpoint}/moto-api/", timeout=1)
+            return server, endpoint
+        except requests.ConnectionError:
+            time.sleep(0.05 * (attempt + 1))
+    server.terminate()
+    raise SystemExit("moto server did not start")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size-mb", type=int, default=512, help="generated source size (issue target: 2048)")
+    parser.add_argument("--workers", type=int, default=8)
+    args = parser.parse_args()
+    os.environ.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+    server, endpoint = start_moto()
+    try:
+        import requests
+
+        with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
+            src = Path(scratch, "src")
+            files, size, largest = generate(src, args.size_mb * MB)
+            print(f"generated {files} files, {size / MB:.0f} MB (largest {largest / MB:.0f} MB) in {src}")
+            client = _client(endpoint)
+            client.create_bucket(Bucket="sequential")
+            seq = in_child(sequential, endpoint, str(src))
+            print(f"sequential upload: {seq['seconds']:.1f}s, {size / MB / seq['seconds']:.1f} MB/s, "
+                  f"peak {seq['peak_rss_mb']:.0f} MB")
+            requests.post(f"{endpoint}/moto-api/reset", timeout=30)
+            for bucket in ("landing", "archive"):
+                client.create_bucket(Bucket=bucket)
+            run = in_child(ingest_run, endpoint, str(src), args.workers)
+            landing_rate = size / MB / run["landing_seconds"]
+            print(f"ingest landing phase: {run['landing_seconds']:.1f}s, {landing_rate:.1f} MB/s "
+                  f"({landing_rate / (size / MB / seq['seconds']):.1f}x sequential)")
+            print(f"ingest total (landing + tar + deep archive): {run['seconds']:.1f}s, "
+                  f"{size / MB / run['seconds']:.1f} MB/s, peak {run['peak_rss_mb']:.0f} MB")
+    finally:
+        server.terminate()
+        server.wait()
+    seq_rate = size / MB / seq["seconds"]
+    result = {
+        "benchmark": "ingest",
+        "files": files,
+        "size_mb": round(size / MB),
+        "largest_file_mb": round(largest / MB),
+        "workers": args.workers,
+        "sequential_s": round(seq["seconds"], 2),
+        "sequential_mb_s": round(seq_rate, 1),
+        "ingest_landing_s": round(run["landing_seconds"], 2),
+        "ingest_landing_mb_s": round(landing_rate, 1),
+        "ingest_total_s": round(run["seconds"], 2),
+        "ingest_total_mb_s": round(size / MB / run["seconds"], 1),
+        "speedup_landing": round(landing_rate / seq_rate, 2),
+        "speedup_total": round(seq["seconds"] / run["seconds"], 2),
+        "peak_rss_mb_sequential": round(seq["peak_rss_mb"]),
+        "peak_rss_mb_ingest": round(run["peak_rss_mb"]),
+        "target_speedup": 3.0,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""`ingest`, `restore` and `verify`: de-identified raw files into landing and deep archive, and back.
+
+Output shows subject codes, keys, counts and checksums only; source paths are printed with the
+patient's name replaced by ***.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.table import Table
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.backoff import Backoff
+from job_helpers.ingest.connect import object_store, subject_store
+from job_helpers.ingest.names import PatientNameError
+from job_helpers.ingest.plan import Plan, PlanError
+from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
+from job_helpers.ingest.run import IngestResult, Targets, ingest, prepare, save_codes
+from job_helpers.ingest.scan import SourceError
+from job_helpers.ingest.settings import IngestOptions, ingest_options
+from job_helpers.ingest.subjects import SubjectMapError
+
+RESTORE_POLL = Backoff(base=30.0, cap=900.0)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    command = subparsers.add_parser("ingest", help="de-identify a folder of patient folders into landing and archive")
+    command.add_argument("--src", required=True, type=Path, help="folder holding one folder per patient")
+    command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg (see ingest.<name> in `paths`)")
+    command.add_argument("--depth", type=int, help="levels below src at which patient folders sit (default: config)")
+    command.add_argument("--workers", type=int, help="files hashed and uploaded at once (default: config)")
+    command.add_argument("--dry-run", action="store_true", help="print the full rename plan; change nothing")
+    command.set_defaults(handler=run_ingest)
+
+    command = subparsers.add_parser("restore", help="restore one subject from landing or archive into a folder")
+    command.add_argument("--subject", required=True, help="8-digit subject code")
+    command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg")
+    command.add_argument("--dest", required=True, type=Path, help="folder to restore into (files must not exist yet)")
+    command.add_argument("--from", dest="source", choices=("landing", "archive"), default="landing",
+                         help="landing (default) or archive (aws: request, then rerun until restored)")
+    command.add_argument("--ingest", help="ingest id to restore (default: the subject's latest)")
+    command.add_argument("--wait", action="store_true", help="archive: poll with backoff until restored")
+    command.add_argument("--timeout-minutes", type=float, default=2880.0, help="how long --wait polls (default 48 h)")
+    command.set_defaults(handler=run_restore)
+
+    command = subparsers.add_parser("verify", help="compare every manifest of a data set with landing and archive")
+    command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg")
+    command.set_defaults(handler=run_verify)
+
+
+def _options(context: CliContext, dataset: str) -> tuple[IngestOptions, str]:
+    options = ingest_options(context.settings, context.repo_root)
+    return options, options.landing_url(dataset)
+
+
+class _RichProgress:
+    """Bytes and files per phase, updated from the upload threads."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.task = None
+        self.files = self.total_files = 0
+
+    def start(self, phase: str, files: int, size: int) -> None:
+        with self.lock:
+            self.files, self.total_files = 0, files
+            self.task = self.progress.add_task(phase, total=size, files=f"0/{files}")
+
+    def advance(self, size: int) -> None:
+        self.progress.update(self.task, advance=size)
+
+    def file_done(self) -> None:
+        with self.lock:
+            self.files += 1
+            self.progress.update(self.task, files=f"{self.files}/{self.total_files}")
+
+
+def _progress(context: CliContext) -> Progress:
+    return Progress(
+        TextColumn("{task.description:<8}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+        TextColumn("{task.fields[files]} files"), TimeElapsedColumn(), console=context.console,
+    )
+
+
+def print_plan(context: CliContext, plan: Plan) -> None:
+    for subject in plan.subjects:
+        status = "new code" if subject.new else "known code"
+        table = Table(title=f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
+                            f"{', '.join(subject.folders)}", title_justify="left")
+        for column in ("source (name as ***)", "landing key", "order from", "EDF header"):
+            table.add_column(column)
+        for planned in subject.files:
+            header = "name replaced" if planned.header_patch else ("kept" if planned.kind == "edf" else "")
+            table.add_row(planned.shown, planned.key, planned.time_from, header)
+        context.console.print(table)
+
+
+def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
+    options, landing_url = _options(context, args.dataset)
+    depth = args.depth or options.depth
+    workers = args.workers or options.max_workers
+    subjects = subject_store(options, context.boto3_session)
+    try:
+        plan, new = prepare(args.src.resolve(), depth, subjects)
+    except (PlanError, SourceError, SubjectMapError, PatientNameError) as error:
+        raise UsageError(str(error)) from error
+    print_plan(context, plan)
+    summary = f"{len(plan.subjects)} subject(s) ({len(new)} new), {len(plan.files)} file(s), {plan.size:,} bytes"
+    if args.dry_run:
+        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)")
+        return 0
+    if not plan.files:
+        raise UsageError(f"--src {args.src}: no files found in patient folders; nothing to ingest")
+    save_codes(subjects, new)
+    targets = Targets(args.dataset, landing_url, options.archive_url, options.archive_storage_class)
+    landing = object_store(landing_url, options, context.boto3_session)
+    archive = object_store(options.archive_url, options, context.boto3_session)
+    with _progress(context) as bar:
+        result = ingest(plan, args.src.resolve(), targets, landing, archive, workers, _RichProgress(bar))
+    print_result(context, result)
+    context.console.print(f"ingested {summary} into {landing_url}")
+    return 0
+
+
+def print_result(context: CliContext, result: IngestResult) -> None:
+    table = Table(title="ingest", title_justify="left")
+    for column in ("subject", "ingest id", "uploaded", "already there", "bytes uploaded", "archive"):
+        table.add_column(column, justify="right" if column in ("uploaded", "already there", "bytes uploaded") else "left")
+    for subject in result.subjects:
+        table.add_row(subject.code, subject.ingest_id, str(subject.uploaded), str(subject.skipped),
+                      f"{subject.uploaded_bytes:,}", "written" if subject.archive_uploaded else "already there")
+    context.console.print(table)
+
+
+def run_restore(args: argparse.Namespace, context: CliContext) -> int:
+    if not (args.subject.isdigit() and len(args.subject) == 8):
+        raise UsageError(f"--subject {args.subject!r}: give the 8-digit subject code")
+    options, landing_url = _options(context, args.dataset)
+    archive = object_store(options.archive_url, options, context.boto3_session)
+    dest = args.dest.resolve()
+    try:
+        manifest = choose_manifest(archive, options.archive_url, args.dataset, args.subject, args.ingest)
+        if args.source == "landing":
+            landing = object_store(landing_url, options, context.boto3_session)
+            placed = restore_landing(manifest, landing, landing_url, dest)
+            context.console.print(f"restored {len(placed)} file(s) of subject {args.subject} from landing into {dest}")
+            return 0
+        deadline = time.monotonic() + args.timeout_minutes * 60
+        attempt = 0
+        while True:
+            outcome = restore_archive(manifest, archive, options.archive_url, dest, options.restore_days,
+                                      options.restore_tier)
+            if outcome.state == "restored":
+                context.console.print(f"restored {len(outcome.files)} file(s) of subject {args.subject} "
+                                      f"from {outcome.url} (checksum verified) into {dest}")
+                return 0
+            context.console.print(f"archive copy {outcome.url}: restore {outcome.state}; "
+                                  + ("polling" if args.wait else "run the same command again later to continue"))
+            if not args.wait:
+                return 0
+            if time.monotonic() > deadline:
+                context.console.print("[red]timed out waiting for the archive restore; rerun later[/]")
+                return 1
+            time.sleep(RESTORE_POLL.delay(attempt))
+            attempt += 1
+    except RestoreError as error:
+        context.console.print(f"[bold red]error:[/] {error}")
+        return 1
+
+
+def run_verify(args: argparse.Namespace, context: CliContext) -> int:
+    options, landing_url = _options(context, args.dataset)
+    landing = object_store(landing_url, options, context.boto3_session)
+    archive = object_store(options.archive_url, options, context.boto3_session)
+    report = verify(args.dataset, landing, landing_url, archive, options.archive_url)
+    if report.problems:
+        table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
+        for column in ("problem", "object", "detail"):
+            table.add_column(column)
+        for problem in report.problems:
+            table.add_row(problem.kind, problem.url, problem.detail)
+        context.console.print(table)
+    context.console.print(f"{report.manifests} manifest(s), {report.objects} object(s) checked, "
+                          f"{len(report.problems)} problem(s)")
+    return 1 if report.problems else 0

@@ -1,0 +1,92 @@
+"""`timestream-load` and `monitor`: batch loads of the embrace_dedupe output into Amazon Timestream."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import date
+
+from botocore.config import Config
+from rich.table import Table
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.config import ConfigError
+from job_helpers.embrace.archives import Selection
+from job_helpers.embrace.options import timestream_options
+from job_helpers.embrace.timestream_load import LoadError, create_tasks, estimate_cost, notify_slack, plan_loads, wait_for_tasks
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    load = subparsers.add_parser("timestream-load", help="create one Timestream batch-load task per stream and day")
+    load.add_argument("--from", dest="first", required=True, type=date.fromisoformat, help="first day, YYYY-MM-DD")
+    load.add_argument("--to", dest="last", required=True, type=date.fromisoformat, help="last day, YYYY-MM-DD")
+    load.add_argument("--streams", default="all", help="acc,eda,temp (any of them) or all")
+    load.add_argument("--dry-run", action="store_true", help="print rows and the cost estimate; create nothing")
+    load.set_defaults(handler=run_load)
+    monitor = subparsers.add_parser("monitor", help="list running Timestream batch loads until none is left")
+    monitor.set_defaults(handler=run_monitor)
+
+
+def _options(context: CliContext):
+    problems: list[str] = []
+    options = timestream_options(context.settings.resolved, problems)
+    if problems:
+        raise ConfigError("; ".join(problems))
+    return options
+
+
+def _client(context: CliContext):
+    return context.boto3_session.client("timestream-write", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+
+
+def run_load(args: argparse.Namespace, context: CliContext) -> int:
+    if args.last < args.first:
+        raise UsageError(f"--to {args.last} is before --from {args.first}: swap them")
+    try:
+        streams = Selection.from_text(args.streams, "all", ".*").streams
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+    options = _options(context)
+    datasets = context.settings.datasets
+    loads = plan_loads(context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams)
+    table = Table("day", "stream", "export", "rows", title=f"Timestream loads into {options.database}.{options.table}")
+    for load in loads:
+        table.add_row(load.day, load.stream, load.export, f"{load.rows:,}")
+    context.console.print(table)
+    rows = sum(load.rows for load in loads)
+    context.console.print(f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
+                          f"at ${options.price_per_write} per write")
+    if args.dry_run or not loads:
+        if not loads:
+            context.console.print(f"nothing to load for {args.first}..{args.last}; run embrace_dedupe for those dates first")
+        return 0
+    report = datasets["embrace.timestream_reports"]
+    if not report.startswith("s3://") or not loads[0].prefix.startswith("s3://"):
+        raise UsageError("Timestream loads from S3 only: run with profile=aws (the local profile's data sets are folders)")
+    try:
+        for load, task_id in create_tasks(_client(context), loads, options.database, options.table, report):
+            context.console.print(f"{task_id}  {load.stream} {load.day} {load.export}")
+    except LoadError as error:
+        raise UsageError(str(error)) from error
+    context.console.print("follow them with `make monitor`")
+    return 0
+
+
+def run_monitor(args: argparse.Namespace, context: CliContext) -> int:
+    options = _options(context)
+
+    def show(tasks: list[dict]) -> None:
+        if not tasks:
+            context.console.print("no batch load is running")
+            return
+        table = Table("task", "status", "database.table", "created")
+        for task in tasks:
+            table.add_row(task["TaskId"], task["TaskStatus"], f"{task.get('DatabaseName')}.{task.get('TableName')}", str(task.get("CreationTime", "")))
+        context.console.print(table)
+
+    polls = wait_for_tasks(_client(context), show)
+    webhook = os.environ.get(options.slack_webhook_env) if options.slack_webhook_env else None
+    if notify_slack(webhook, f"Timestream batch loads into {options.database}.{options.table} have finished"):
+        context.console.print("completion notice sent to Slack")
+    context.console.print(f"done after {polls} poll(s)")
+    return 0

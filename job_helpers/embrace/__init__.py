@@ -1,0 +1,1 @@
+"""Embrace wearable exports: archive discovery, streamed reading, cleaning rules, outputs, Timestream loads."""

@@ -1,0 +1,149 @@
+"""Timestream batch loads of the batch-load-ready CSVs: plan, create, watch, notify.
+
+Every function takes its client and storage from the caller. One ``CreateBatchLoadTask`` loads
+one export's stream and day (``export=E/stream=S/date=D/``) as multi-measure records named after
+the stream, with dimensions ``ppt_id`` and ``dev_id``. The row counts come from the files the job
+wrote beside the data (``load_counts``), so a dry run reads no CSV.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import urllib.request
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Iterator, Sequence
+
+from job_helpers.control.backoff import Backoff
+from job_helpers.embrace.archives import MEASURES
+from job_helpers.storage import Storage, join, split_s3
+
+log = logging.getLogger(__name__)
+
+RUNNING = ("CREATED", "IN_PROGRESS", "PENDING_RESUME")
+COUNTS_FILE = re.compile(r"export=(?P<export>[^/]+)/stream=(?P<stream>[a-z]+)\.json$")
+
+
+class LoadError(Exception):
+    """A batch load cannot be planned or created; the message names the location or task."""
+
+
+@dataclass(frozen=True)
+class DayLoad:
+    """One batch-load task: an export's stream and day, where its files are, and its rows."""
+
+    export: str
+    stream: str
+    day: str
+    rows: int
+    prefix: str
+
+
+def plan_loads(storage: Storage, load_counts: str, ready: str, first: date, last: date, streams: Sequence[str]) -> list[DayLoad]:
+    """The days of ``first..last`` that have batch-load-ready rows, per export and stream."""
+    loads = []
+    for stored in storage.list(load_counts):
+        match = COUNTS_FILE.search(stored.url)
+        if not match or match["stream"] not in streams:
+            continue
+        counts = json.loads(storage.read_text(stored.url))
+        for day, rows in sorted(counts.items()):
+            if first.isoformat() <= day <= last.isoformat() and rows:
+                prefix = join(ready, f"export={match['export']}/stream={match['stream']}/date={day}/")
+                loads.append(DayLoad(match["export"], match["stream"], day, int(rows), prefix))
+    return sorted(loads, key=lambda load: (load.day, load.stream, load.export))
+
+
+def estimate_cost(loads: Sequence[DayLoad], price_per_write: float) -> float:
+    """USD for the loads: one write per multi-measure row (each well under 1 KB)."""
+    return sum(load.rows for load in loads) * price_per_write
+
+
+def task_request(load: DayLoad, database: str, table: str, report_prefix: str) -> dict[str, Any]:
+    """The CreateBatchLoadTask arguments for one day: multi-measure mapping, dimensions ppt_id and dev_id."""
+    bucket, key = split_s3(load.prefix)
+    report_bucket, report_key = split_s3(report_prefix)
+    return {
+        "TargetDatabaseName": database,
+        "TargetTableName": table,
+        "DataModelConfiguration": {
+            "DataModel": {
+                "TimeColumn": "time",
+                "TimeUnit": "MILLISECONDS",
+                "DimensionMappings": [
+                    {"SourceColumn": name, "DestinationColumn": name} for name in ("ppt_id", "dev_id")
+                ],
+                "MultiMeasureMappings": {
+                    "TargetMultiMeasureName": load.stream,
+                    "MultiMeasureAttributeMappings": [
+                        {"SourceColumn": name, "TargetMultiMeasureAttributeName": name, "MeasureValueType": "DOUBLE"}
+                        for name in MEASURES[load.stream]
+                    ],
+                },
+            }
+        },
+        "DataSourceConfiguration": {
+            "DataSourceS3Configuration": {"BucketName": bucket, "ObjectKeyPrefix": key},
+            "CsvConfiguration": {"ColumnSeparator": ","},
+            "DataFormat": "CSV",
+        },
+        "ReportConfiguration": {
+            "ReportS3Configuration": {"BucketName": report_bucket, "ObjectKeyPrefix": report_key.rstrip("/") or "reports"}
+        },
+    }
+
+
+def create_tasks(client: Any, loads: Sequence[DayLoad], database: str, table: str, report_prefix: str) -> Iterator[tuple[DayLoad, str]]:
+    """Create one task per load, yielding each task id as it is created."""
+    for load in loads:
+        try:
+            task_id = client.create_batch_load_task(**task_request(load, database, table, report_prefix))["TaskId"]
+        except client.exceptions.ClientError as error:
+            raise LoadError(f"cannot create the batch load of {load.prefix}: {error}") from error
+        log.info("batch load %s: %s", task_id, load.prefix)
+        yield load, task_id
+
+
+def running_tasks(client: Any) -> list[dict[str, Any]]:
+    """Every batch-load task that has not ended, following NextToken."""
+    tasks: list[dict[str, Any]] = []
+    for status in RUNNING:
+        token = None
+        while True:
+            page = client.list_batch_load_tasks(TaskStatus=status, **({"NextToken": token} if token else {}))
+            tasks.extend(page.get("BatchLoadTasks", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+    return tasks
+
+
+def wait_for_tasks(
+    client: Any,
+    on_poll: Callable[[list[dict[str, Any]]], None],
+    backoff: Backoff = Backoff(base=5.0, cap=120.0),
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Poll until no task is running, with jittered backoff between polls; returns the polls made."""
+    polls = 0
+    while True:
+        tasks = running_tasks(client)
+        polls += 1
+        on_poll(tasks)
+        if not tasks:
+            return polls
+        sleep(backoff.delay(polls - 1))
+
+
+def notify_slack(webhook_url: str | None, text: str, opener: Callable[..., Any] = urllib.request.urlopen) -> bool:
+    """Post ``text`` to a Slack incoming webhook; no URL, no call. Returns whether it posted."""
+    if not webhook_url:
+        return False
+    request = urllib.request.Request(
+        webhook_url, data=json.dumps({"text": text}).encode("utf-8"), headers={"Content-Type": "application/json"}
+    )
+    with opener(request, timeout=10):
+        return True

@@ -1,0 +1,64 @@
+"""One tar per subject per ingest: written deterministically (so a rerun gives the same bytes and
+checksum) and unpacked with the standard library's ``data`` filter (no absolute paths, links out of
+the tree or special files)."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from job_helpers.ingest.payload import CHUNK, open_payload
+
+
+@dataclass(frozen=True)
+class TarMember:
+    name: str
+    path: Path
+    patch: bytes | None
+    size: int
+    recorded: datetime | None
+
+
+class _HashingWriter:
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+
+def write_tar(members: Iterable[TarMember], target: Path) -> tuple[str, int]:
+    """Write the members in the given order; return the tar's SHA-256 and size.
+
+    Owner, group and mode are fixed (root, 640) and each member's time is its recording time (or
+    the epoch), so the bytes depend only on the content.
+    """
+    with open(target, "wb") as handle:
+        writer = _HashingWriter(handle)
+        with tarfile.open(fileobj=writer, mode="w|", format=tarfile.GNU_FORMAT, bufsize=CHUNK) as tar:  # type: ignore[call-overload]
+            for member in members:
+                info = tarfile.TarInfo(member.name)
+                info.size = member.size
+                info.mode = 0o640
+                info.uid = info.gid = 0
+                info.uname = info.gname = ""
+                info.mtime = int(member.recorded.replace(tzinfo=timezone.utc).timestamp()) if member.recorded else 0
+                with open_payload(member.path, member.patch) as source:
+                    tar.addfile(info, source)
+    return writer.digest.hexdigest(), writer.size
+
+
+def extract_tar(tar_path: Path, target: Path) -> list[str]:
+    """Unpack into ``target`` with the ``data`` filter; return the member names."""
+    with tarfile.open(tar_path, mode="r:") as tar:
+        names = [member.name for member in tar.getmembers() if member.isfile()]
+        tar.extractall(target, filter="data")
+    return names

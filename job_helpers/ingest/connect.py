@@ -1,0 +1,45 @@
+"""Build the stores ingest uses from resolved options and a boto3 session (clients made only when needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from job_helpers.ingest.objects import LocalObjects, S3Objects, objects_for
+from job_helpers.ingest.settings import IngestOptions
+from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
+
+
+def transfer_config(options: IngestOptions) -> Any:
+    """Multipart above the threshold, in parts of the chunk size, ``max_workers`` requests at once.
+
+    Patched EDF files are streamed, so the manager buffers their parts in memory: capping the
+    buffered parts at ``max_workers`` keeps memory at about workers x chunk size, whatever the file size.
+    """
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=options.multipart_threshold,
+        multipart_chunksize=options.multipart_chunk,
+        max_concurrency=options.max_workers,
+    )
+    config.max_in_memory_upload_chunks = options.max_workers
+    return config
+
+
+def _s3_client(session: Any) -> Any:
+    from botocore.config import Config
+
+    config = Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=64)
+    return session.client("s3", config=config)
+
+
+def object_store(url: str, options: IngestOptions, session: Any) -> LocalObjects | S3Objects:
+    return objects_for(url, lambda: _s3_client(session), transfer_config(options), options.kms_key_arn)
+
+
+def subject_store(options: IngestOptions, session: Any) -> SubjectStore:
+    if options.map_file is not None:
+        return FileSubjectStore(options.map_file)
+    if options.map_store == "s3":
+        return S3SubjectStore(_s3_client(session), options.s3_bucket, options.s3_key, options.kms_key_arn)
+    return SsmSubjectStore(session.client("ssm"), options.ssm_parameter, options.kms_key_arn)

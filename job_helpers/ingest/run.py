@@ -1,0 +1,186 @@
+"""Ingest at the edge: persist codes, upload the planned files, write each subject's tar and manifest.
+
+Order per subject: landing objects (skipped when already there with the same SHA-256), then the tar
+(skipped likewise), then the manifest last, so a manifest means a complete ingest. The source
+tree is only read.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Protocol
+
+from job_helpers.ingest.archive import TarMember, write_tar
+from job_helpers.ingest.manifest import (
+    ArchiveEntry,
+    Manifest,
+    ManifestFile,
+    archive_key,
+    ingest_id,
+    manifest_url,
+)
+from job_helpers.ingest.objects import LocalObjects, S3Objects
+from job_helpers.ingest.payload import sha256_of
+from job_helpers.ingest.plan import Plan, PlannedFile, SubjectPlan, build_plan, patient_folders, subject_keys
+from job_helpers.ingest.scan import scan_tree
+from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code
+from job_helpers.storage import join
+
+log = logging.getLogger(__name__)
+
+Store = LocalObjects | S3Objects
+
+
+class Progress(Protocol):
+    """What the CLI's progress bar implements; the library only reports."""
+
+    def start(self, phase: str, files: int, size: int) -> None: ...
+
+    def advance(self, size: int) -> None: ...
+
+    def file_done(self) -> None: ...
+
+
+class _Quiet:
+    def start(self, phase: str, files: int, size: int) -> None:
+        pass
+
+    def advance(self, size: int) -> None:
+        pass
+
+    def file_done(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where one data set's ingest goes: plain values resolved from config by the caller."""
+
+    dataset: str
+    landing_url: str
+    archive_url: str
+    archive_storage_class: str | None = None
+
+
+@dataclass
+class SubjectResult:
+    code: str
+    ingest_id: str
+    uploaded: int = 0
+    skipped: int = 0
+    uploaded_bytes: int = 0
+    archive_uploaded: bool = False
+    manifest_url: str = ""
+
+
+@dataclass
+class IngestResult:
+    subjects: list[SubjectResult] = field(default_factory=list)
+
+    @property
+    def uploaded(self) -> int:
+        return sum(s.uploaded for s in self.subjects)
+
+    @property
+    def skipped(self) -> int:
+        return sum(s.skipped for s in self.subjects)
+
+
+def prepare(src: Path, depth: int, subjects: SubjectStore,
+            draw: Callable[[], int] = draw_code) -> tuple[Plan, dict[str, str]]:
+    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved)."""
+    files = scan_tree(src)
+    keys = subject_keys(patient_folders(files, depth))
+    existing = subjects.load()
+    new = assign_codes(keys, existing, draw)
+    return build_plan(files, {**existing, **new}, depth, new), new
+
+
+def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:
+    """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them."""
+    if new:
+        subjects.save({**subjects.load(), **new})
+
+
+def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Store, workers: int = 8,
+           progress: Progress | None = None, now: Callable[[], datetime] | None = None) -> IngestResult:
+    """Upload every planned file, then one tar and one manifest per subject."""
+    progress = progress or _Quiet()
+    now = now or (lambda: datetime.now(timezone.utc))
+    checksums = _upload_landing(plan, src, targets, landing, workers, progress)
+    result = IngestResult()
+    progress.start("archive", len(plan.subjects), plan.size)
+    for subject in plan.subjects:
+        done = _archive_subject(subject, src, targets, archive, checksums, progress, now)
+        log.info("subject %s: %d file(s) uploaded, %d already in landing", done.code, done.uploaded, done.skipped)
+        result.subjects.append(done)
+    return result
+
+
+def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, workers: int,
+                    progress: Progress) -> dict[str, tuple[str, bool]]:
+    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded)."""
+    progress.start("landing", len(plan.files), plan.size)
+
+    def one(planned: PlannedFile) -> tuple[str, tuple[str, bool]]:
+        path = src / planned.source
+        sha256 = sha256_of(path, planned.header_patch)
+        url = join(targets.landing_url, planned.key)
+        found = landing.head(url)
+        if found is not None and found.sha256 == sha256 and found.size == planned.size:
+            progress.advance(planned.size)
+            progress.file_done()
+            return planned.key, (sha256, False)
+        landing.put_file(path, planned.header_patch, url, sha256, on_bytes=progress.advance)
+        progress.file_done()
+        return planned.key, (sha256, True)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest") as pool:
+        return dict(pool.map(one, plan.files))
+
+
+def _archive_subject(subject: SubjectPlan, src: Path, targets: Targets, archive: Store,
+                     checksums: dict[str, tuple[str, bool]], progress: Progress,
+                     now: Callable[[], datetime]) -> SubjectResult:
+    files = tuple(ManifestFile(f.key, checksums[f.key][0], f.size) for f in subject.files)
+    ingest = ingest_id((f.key, f.sha256) for f in files)
+    uploaded = [f for f in subject.files if checksums[f.key][1]]
+    result = SubjectResult(subject.code, ingest, len(uploaded), len(files) - len(uploaded), sum(f.size for f in uploaded))
+    key = archive_key(targets.dataset, subject.code, ingest)
+    tar_url = join(targets.archive_url, key)
+    result.manifest_url = manifest_url(targets.archive_url, targets.dataset, subject.code, ingest)
+    existing = archive.read_bytes(result.manifest_url)
+    if existing is not None:
+        entry = Manifest.from_json(existing, result.manifest_url).archive
+        found = archive.head(tar_url)
+        if found is not None and found.sha256 == entry.sha256 and found.size == entry.size:
+            progress.advance(subject.size)
+            progress.file_done()
+            return result
+    members = [TarMember(f.key, src / f.source, f.header_patch, f.size, f.recorded) for f in subject.files]
+    with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
+        tar_path = Path(scratch, f"{ingest}.tar")
+        sha256, size = write_tar(members, tar_path)
+        found = archive.head(tar_url)
+        if found is None or found.sha256 != sha256 or found.size != size:
+            archive.put_file(tar_path, None, tar_url, sha256, targets.archive_storage_class)
+            result.archive_uploaded = True
+    progress.advance(subject.size)
+    progress.file_done()
+    manifest = Manifest(
+        dataset=targets.dataset,
+        subject=subject.code,
+        ingest_id=ingest,
+        created=now().isoformat(timespec="seconds"),
+        files=files,
+        archive=ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD",
+                             tuple(f.key for f in subject.files)),
+    )
+    archive.put_bytes(result.manifest_url, manifest.to_json())
+    log.info("subject %s: archive %s written, manifest %s", subject.code, key, result.manifest_url)
+    return result

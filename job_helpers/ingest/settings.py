@@ -1,0 +1,140 @@
+"""The ``ingest:`` block of config.yml, validated and resolved for one profile into plain values.
+
+``check_ingest_config`` is meant to be called from ``config._resolve`` with its problem list, so
+``make config-check`` reports ingest mistakes with the rest; ``ingest_options`` is what the
+commands use.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from job_helpers.control.config import ConfigError, Settings
+
+MAP_STORES = ("ssm", "s3")
+RESTORE_TIERS = ("Bulk", "Standard")
+SSM_NAME = re.compile(r"[A-Za-z0-9/_.-]{1,1011}")
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    """Everything the ingest commands need, as plain values."""
+
+    profile: str
+    datasets: dict[str, str]
+    archive_url: str
+    archive_storage_class: str | None
+    depth: int
+    max_workers: int
+    multipart_threshold: int
+    multipart_chunk: int
+    restore_days: int
+    restore_tier: str
+    kms_key_arn: str | None
+    map_file: Path | None
+    map_store: str
+    ssm_parameter: str
+    s3_bucket: str
+    s3_key: str
+
+    def landing_url(self, dataset: str) -> str:
+        if dataset not in self.datasets:
+            known = ", ".join(sorted(self.datasets)) or "none: add one under datasets.ingest in config.yml"
+            raise ConfigError(f"--dataset {dataset!r}: not an ingest data set (known: {known})")
+        return self.datasets[dataset]
+
+
+def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Path, datasets: Mapping[str, str],
+                        problems: list[str]) -> IngestOptions | None:
+    """Validate ``ingest:`` against the resolved data sets, appending each problem; None when invalid."""
+    node = document.get("ingest")
+    if node is None:
+        return None
+    if not isinstance(node, dict):
+        problems.append("ingest: expected a mapping of ingest options")
+        return None
+    before = len(problems)
+    landing = {name[len("ingest."):]: url for name, url in datasets.items() if name.startswith("ingest.")}
+    archive_name = str(node.get("archive") or "")
+    if archive_name not in datasets:
+        problems.append(f"ingest.archive: {archive_name!r} is not a data set; declare it under datasets (see `make paths`)")
+    numbers = {
+        name: _positive(node, name, default, problems)
+        for name, default in (("depth", 1), ("max_workers", 8), ("multipart_threshold_mb", 64),
+                              ("multipart_chunk_mb", 8), ("restore_days", 7))
+    }
+    if numbers["multipart_chunk_mb"] < 5:
+        problems.append("ingest.multipart_chunk_mb: S3 parts are at least 5 MB; use 5 or more")
+    tier = str(node.get("restore_tier") or "Bulk")
+    if tier not in RESTORE_TIERS:
+        problems.append(f"ingest.restore_tier: {tier!r} is not one of {', '.join(RESTORE_TIERS)} (DEEP_ARCHIVE's tiers)")
+    kms = str(node.get("kms_key_arn") or "") or None
+    if profile == "aws" and kms is None:
+        kms = str(((document.get("profiles") or {}).get("aws") or {}).get("kms_key_arn") or "") or None
+    if kms and not kms.startswith("arn:aws"):
+        problems.append(f"ingest.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
+    subject_map = node.get("subject_map") or {}
+    map_file, store, parameter, bucket, key = None, "file", "", "", ""
+    if profile == "local":
+        map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
+        map_file = (map_file if map_file.is_absolute() else base_dir / map_file).resolve()
+        if any(map_file.as_uri().startswith(url) for url in datasets.values()):
+            problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
+    else:
+        store = str(subject_map.get("store") or "ssm")
+        if store not in MAP_STORES:
+            problems.append(f"ingest.subject_map.store: {store!r} is not one of {', '.join(MAP_STORES)}")
+        parameter = str(subject_map.get("ssm_parameter") or "")
+        if store == "ssm" and not SSM_NAME.fullmatch(parameter):
+            problems.append(f"ingest.subject_map.ssm_parameter: {parameter!r} is not an SSM parameter name")
+        s3_object = subject_map.get("s3_object") or {}
+        logical = s3_object.get("bucket")
+        bucket = str((document.get("buckets") or {}).get(logical, ""))
+        key = str(s3_object.get("key") or "")
+        if store == "s3" and (not bucket or not key):
+            problems.append("ingest.subject_map.s3_object: give {bucket: <logical bucket under buckets>, key: <object key>}")
+        if store == "s3" and not kms:
+            problems.append("ingest.subject_map.store: s3 needs ingest.kms_key_arn (the map is written with SSE-KMS)")
+    if len(problems) > before:
+        return None
+    return IngestOptions(
+        profile=profile,
+        datasets=landing,
+        archive_url=datasets[archive_name],
+        archive_storage_class="DEEP_ARCHIVE" if profile == "aws" else None,
+        depth=numbers["depth"],
+        max_workers=numbers["max_workers"],
+        multipart_threshold=numbers["multipart_threshold_mb"] * MB,
+        multipart_chunk=numbers["multipart_chunk_mb"] * MB,
+        restore_days=numbers["restore_days"],
+        restore_tier=tier,
+        kms_key_arn=kms,
+        map_file=map_file,
+        map_store=store,
+        ssm_parameter=parameter,
+        s3_bucket=bucket,
+        s3_key=key,
+    )
+
+
+def ingest_options(settings: Settings, base_dir: Path) -> IngestOptions:
+    """The resolved ``ingest:`` options of ``settings``; ConfigError naming every problem."""
+    problems: list[str] = []
+    options = check_ingest_config(settings.resolved, settings.profile, base_dir, settings.datasets, problems)
+    if problems:
+        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+    if options is None:
+        raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
+    return options
+
+
+def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str]) -> int:
+    value = node.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        problems.append(f"ingest.{name}: {value!r} must be a positive whole number")
+        return default
+    return value

@@ -1,0 +1,65 @@
+"""Glue job: clean a date range of Embrace exports and publish every output of their archives.
+
+    python jobs/embrace_dedupe.py --JOB_NAME embrace-dedupe --from-date 2019-08-01 --to-date 2019-08-31 \\
+        --landing s3://b/landing/ --clean s3://b/clean/ --timestream-ready s3://b/timestream/ \\
+        --duplicate-log s3://b/duplicate_log/ --wear-time s3://b/wear_time/ --devices s3://b/devices/ \\
+        --rejects s3://b/rejects/ --reports s3://b/reports/ --load-counts s3://b/load_counts/ \\
+        --streams all --participants all --participant-regex '.*' --max-csv-bytes 1073741824
+
+The run reads every archive whose export period overlaps the dates. It exits with status 1,
+naming them, when any archive failed; the other archives' outputs are published all the same.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from typing import Sequence
+
+from job_helpers import runtime
+from job_helpers.embrace.archives import ArchiveNameError, Selection
+from job_helpers.embrace.run import ChunkParams, run_chunk
+from job_helpers.storage import Storage
+
+OUTPUTS = ("landing", "clean", "timestream-ready", "duplicate-log", "wear-time", "devices", "rejects", "reports", "load-counts")
+OPTIONS = ["from-date", "to-date", *OUTPUTS, "streams", "participants", "participant-regex", "max-csv-bytes"]
+
+
+def params_from_args(args: dict[str, str]) -> ChunkParams:
+    """Check the arguments and turn them into plain values; JobFailed names the bad one."""
+    first, last = _day(args, "from-date"), _day(args, "to-date")
+    if last < first:
+        raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}: swap them")
+    try:
+        selection = Selection.from_text(args["streams"], args["participants"], args["participant_regex"])
+    except ValueError as error:
+        raise runtime.JobFailed(str(error)) from error
+    text = args["max_csv_bytes"]
+    if not text.isdigit() or int(text) < 1024:
+        raise runtime.JobFailed(f"--max-csv-bytes {text!r} must be a whole number of bytes, at least 1024 (1 GB is 1073741824)")
+    locations = {name.replace("-", "_"): args[name.replace("-", "_")] for name in OUTPUTS}
+    return ChunkParams(first=first, last=last, selection=selection, max_csv_bytes=int(text), **locations)
+
+
+def _day(args: dict[str, str], name: str) -> date:
+    value = args[name.replace("-", "_")]
+    try:
+        return date.fromisoformat(value)
+    except ValueError as error:
+        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
+
+
+def main(argv: Sequence[str]) -> None:
+    with runtime.start_job(argv, OPTIONS, spark=True) as job:
+        params = params_from_args(job.args)
+        try:
+            summary = run_chunk(job.spark, Storage(), params)
+        except ArchiveNameError as error:
+            raise runtime.JobFailed(f"{error}; rename or move it out of --landing {params.landing}") from error
+        if summary.failed:
+            names = "; ".join(f"{export}: {message}" for export, message in sorted(summary.failed.items()))
+            raise runtime.JobFailed(f"{len(summary.failed)} archive(s) failed, the others were published: {names}")
+
+
+if __name__ == "__main__":
+    main(sys.argv)

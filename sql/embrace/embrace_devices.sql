@@ -1,0 +1,22 @@
+-- Devices from each export's metadata.csv files.
+CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_devices` (
+  `ppt_id` string,
+  `dev_id` string,
+  `recorded_at` string,
+  `timezone_minutes` int,
+  `firmware_version` string,
+  `app` string,
+  `app_version` string,
+  `mobile_os` string,
+  `mobile_os_version` string,
+  `gtcs_algorithm_version` string,
+  `source_file` string
+)
+PARTITIONED BY (`export` string)
+STORED AS PARQUET
+LOCATION '{embrace.devices}'
+TBLPROPERTIES (
+  'projection.enabled'='true',
+  'projection.export.type'='injected',
+  'storage.location.template'='{embrace.devices}export=${export}/'
+);

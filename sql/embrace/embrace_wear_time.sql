@@ -1,0 +1,21 @@
+-- Minutes and share of each UTC day a device was worn, from 4 Hz EDA after dropping 10-second
+-- windows with more than 90% of values below 0.03 µS.
+CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_wear_time` (
+  `ppt_id` string,
+  `dev_id` string,
+  `day` string,
+  `minutes_worn` double,
+  `share_worn` double,
+  `samples` bigint,
+  `samples_worn` bigint,
+  `windows` bigint,
+  `windows_worn` bigint
+)
+PARTITIONED BY (`export` string)
+STORED AS PARQUET
+LOCATION '{embrace.wear_time}'
+TBLPROPERTIES (
+  'projection.enabled'='true',
+  'projection.export.type'='injected',
+  'storage.location.template'='{embrace.wear_time}export=${export}/'
+);

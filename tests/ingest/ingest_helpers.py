@@ -1,0 +1,54 @@
+"""Helpers of the ingest tests: generated patient folders: mixed-case names, times in names and EDF headers, nested folders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from job_helpers.ingest.edf import write_edf
+
+# folder name -> how the name is spelled in that patient's files.
+PATIENTS = {
+    "Smith_John": ("SMITH_JOHN", "john smith", "JohnSmith"),
+    "maria LOPEZ": ("Lopez-Maria", "MARIA_lopez", "marialopez"),
+    "Van Der Berg, Anna": ("anna_van_der_berg", "VANDERBERG ANNA", "Van-Der-Berg_Anna"),
+}
+# Words that identify a patient: none may appear anywhere the tests look.
+SENSITIVE = ("smith", "john", "lopez", "maria", "berg", "anna")
+
+
+def make_patient(folder: Path, spellings: tuple[str, str, str], day: int, large: int = 0) -> None:
+    """One patient's recordings, out of order on disk, in nested folders."""
+    a, b, c = spellings
+    eeg = folder / "EEG"
+    session = eeg / f"{b} session 2"
+    video, reports = folder / "video", folder / f"reports {c}"
+    for path in (eeg, session, video, reports):
+        path.mkdir(parents=True)
+    # EDF order comes from the header, not the name: "first" was recorded after "second".
+    write_edf(eeg / f"{a}_first.edf", f"X F 01-JAN-1970 {a}", f"Startdate 0{day}-MAR-2024 EEG {b}",
+              datetime(2024, 3, day, 14, 0, 0))
+    write_edf(eeg / f"{c}_second.EDF", f"{c}", "routine EEG", datetime(2024, 3, day, 9, 30, 0))
+    write_edf(session / f"{b}_2024-03-0{day}_1000.edf", f"patient {b}", f"recorded for {a}",
+              datetime(2024, 3, day + 1, 10, 0, 0), records=8 + large)
+    (video / f"{a}_20240301T101500.mp4").write_bytes(b"late video " * 100)
+    (video / f"{b.lower()}_20240301T081500.mp4").write_bytes(b"early video " * 100)
+    (reports / f"{c}-report-2024-03-01.txt").write_text("report text\n")
+    (reports / "notes.txt").write_text("undated notes\n")
+
+
+def make_src(root: Path) -> Path:
+    for day, (folder, spellings) in enumerate(PATIENTS.items(), start=1):
+        make_patient(root / folder, spellings, day)
+    return root
+
+
+def tree_digest(root: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file below root with its mode and content, to prove a run left it untouched."""
+    return {str(p.relative_to(root)): (p.stat().st_mode, p.read_bytes()) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def assert_no_names(text: str, where: str) -> None:
+    lowered = text.casefold()
+    for word in SENSITIVE:
+        assert word not in lowered, f"{word!r} found in {where}"

@@ -1,0 +1,210 @@
+"""Ingest on moto's S3 server: metadata, storage class, SSE-KMS, multipart, resume, restore flow, damage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from boto3.s3.transfer import TransferConfig
+from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
+
+from job_helpers.cli import main
+from job_helpers.ingest.objects import S3Objects
+from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
+from job_helpers.ingest.run import Targets, ingest, prepare, save_codes
+from job_helpers.ingest.subjects import FileSubjectStore
+
+REPO = Path(__file__).resolve().parents[2]
+LANDING, ARCHIVE = "s3://landing/eeg/", "s3://archive/"
+MB = 1024 * 1024
+
+
+@pytest.fixture
+def s3(moto_server: str):
+    client = boto3.Session(region_name="us-east-1").client("s3")
+    for bucket in ("landing", "archive"):
+        client.create_bucket(Bucket=bucket)
+    return client
+
+
+@pytest.fixture
+def kms_key(s3) -> str:
+    return boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+
+
+def stores(s3, kms_key: str | None = None) -> S3Objects:
+    config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, max_concurrency=4)
+    return S3Objects(s3, config, kms_key)
+
+
+def all_objects(s3, bucket: str) -> dict[str, dict]:
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
+
+
+def run_ingest(src: Path, store: S3Objects, map_file: Path):
+    subjects = FileSubjectStore(map_file)
+    plan, new = prepare(src, 1, subjects)
+    save_codes(subjects, new)
+    targets = Targets("eeg", LANDING, ARCHIVE, "DEEP_ARCHIVE")
+    return plan, ingest(plan, src, targets, store, store, workers=4)
+
+
+def test_ingest_to_s3_with_metadata_storage_class_and_kms(s3, kms_key: str, tmp_path: Path, caplog) -> None:
+    caplog.set_level(logging.DEBUG, logger="job_helpers")
+    src = tmp_path / "src"
+    make_patient(src / "Smith_John", PATIENTS["Smith_John"], 1, large=44_000)  # one EDF of about 11 MB
+    make_patient(src / "maria LOPEZ", PATIENTS["maria LOPEZ"], 2)
+    before = tree_digest(src)
+    plan, result = run_ingest(src, stores(s3, kms_key), tmp_path / "map.json")
+    assert tree_digest(src) == before
+    assert result.uploaded == 14 and result.skipped == 0
+
+    landing = all_objects(s3, "landing")
+    assert len(landing) == 14
+    local = {f.key: f for f in plan.files}
+    for key, head in landing.items():
+        assert_no_names(key, key)
+        planned = local[key.removeprefix("eeg/")]
+        body = s3.get_object(Bucket="landing", Key=key)["Body"].read()
+        assert head["Metadata"]["sha256"] == hashlib.sha256(body).hexdigest()
+        assert head["ContentLength"] == planned.size
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+        assert head.get("StorageClass", "STANDARD") == "STANDARD"
+        assert_no_names(body.decode("latin-1")[:256], key)
+    big = max(landing, key=lambda k: landing[k]["ContentLength"])
+    assert landing[big]["ContentLength"] > 10 * MB and landing[big]["ETag"].strip('"').endswith("-3")
+
+    archive = all_objects(s3, "archive")
+    tars = {k: h for k, h in archive.items() if k.endswith(".tar")}
+    manifests = {k: h for k, h in archive.items() if k.endswith(".json")}
+    assert len(tars) == 2 and len(manifests) == 2
+    assert all(h["StorageClass"] == "DEEP_ARCHIVE" for h in tars.values())
+    assert all(h.get("StorageClass", "STANDARD") == "STANDARD" for h in manifests.values())
+    for key in manifests:
+        body = s3.get_object(Bucket="archive", Key=key)["Body"].read()
+        assert_no_names(body.decode(), key)
+        manifest = json.loads(body)
+        assert tars[manifest["archive"]["key"]]["Metadata"]["sha256"] == manifest["archive"]["sha256"]
+        for entry in manifest["files"]:
+            assert landing[f"eeg/{entry['key']}"]["Metadata"]["sha256"] == entry["sha256"]
+    assert_no_names(caplog.text, "log")
+
+    report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
+    assert report.manifests == 2 and report.objects == 16 and report.problems == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+class FailingAfter(S3Objects):
+    """Uploads ``limit`` landing files, then fails as a lost connection would."""
+
+    def __init__(self, s3, limit: int) -> None:
+        super().__init__(s3, TransferConfig(), None)
+        self.limit = limit
+
+    def put_file(self, path, patch, url, sha256, storage_class=None, on_bytes=None) -> None:
+        if self.limit <= 0:
+            raise Interrupted(url)
+        self.limit -= 1
+        super().put_file(path, patch, url, sha256, storage_class, on_bytes)
+
+
+def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_path: Path) -> None:
+    map_file = tmp_path / "map.json"
+    with pytest.raises(Interrupted):
+        run_ingest(src, FailingAfter(s3, 9), map_file)
+    assert len(all_objects(s3, "landing")) == 9
+    assert "Contents" not in s3.list_objects_v2(Bucket="archive")
+    codes = json.loads(map_file.read_text())["subjects"]
+    first = {k: h["LastModified"] for k, h in all_objects(s3, "landing").items()}
+
+    _, result = run_ingest(src, stores(s3), map_file)
+    assert json.loads(map_file.read_text())["subjects"] == codes
+    assert (result.skipped, result.uploaded) == (9, 12)
+    after = all_objects(s3, "landing")
+    assert len(after) == 21 and all(after[k]["LastModified"] == t for k, t in first.items())
+    assert verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems == []
+
+    _, again = run_ingest(src, stores(s3), map_file)
+    assert again.uploaded == 0 and not any(s.archive_uploaded for s in again.subjects)
+
+
+@pytest.fixture
+def restore_in_two_steps(moto_server: str):
+    """moto's restores finish only after being looked at twice, as a real one takes hours."""
+    api = f"{moto_server}/moto-api/state-manager"
+    requests.post(f"{api}/set-transition", timeout=10,
+                  json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}})
+    yield
+    requests.post(f"{api}/unset-transition", timeout=10, json={"model_name": "s3::keyrestore"})
+
+
+def test_restore_from_landing_and_from_deep_archive(s3, src: Path, tmp_path: Path, restore_in_two_steps) -> None:
+    plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
+    code = plan.subjects[0].code
+    manifest = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
+    expected = {f.key: s3.get_object(Bucket="landing", Key=f"eeg/{f.key}")["Body"].read() for f in manifest.files}
+
+    placed = restore_landing(manifest, stores(s3), LANDING, tmp_path / "a")
+    assert {str(p.relative_to(tmp_path / "a")): p.read_bytes() for p in placed} == expected
+
+    states = []
+    while not states or states[-1] != "restored":
+        outcome = restore_archive(manifest, stores(s3), ARCHIVE, tmp_path / "b")
+        states.append(outcome.state)
+        assert len(states) < 10
+    assert states[0] == "requested" and "in-progress" in states
+    assert {str(p.relative_to(tmp_path / "b")): p.read_bytes() for p in outcome.files} == expected
+
+
+def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, tmp_path: Path) -> None:
+    plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
+    code = plan.subjects[0].code
+    manifest = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
+    key = manifest.archive.key
+    head = s3.head_object(Bucket="archive", Key=key)
+    # Same size and metadata, one flipped byte: only reading it back can tell.
+    s3.restore_object(Bucket="archive", Key=key, RestoreRequest={"Days": 1})
+    body = bytearray(s3.get_object(Bucket="archive", Key=key)["Body"].read())
+    body[600] ^= 0xFF
+    s3.put_object(Bucket="archive", Key=key, Body=bytes(body), Metadata=head["Metadata"])
+    assert verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems == []
+    with pytest.raises(RestoreError, match="SHA-256"):
+        restore_archive(manifest, stores(s3), ARCHIVE, tmp_path / "dest")
+    assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
+    assert not list(tmp_path.glob(".restore-*"))
+
+    s3.put_object(Bucket="archive", Key=key, Body=b"truncated", Metadata=head["Metadata"])
+    problems = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems
+    assert [(p.kind, p.url) for p in problems] == [("mismatch", f"{ARCHIVE}{key}")]
+    s3.delete_object(Bucket="landing", Key=f"eeg/{manifest.files[0].key}")
+    kinds = sorted(p.kind for p in verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems)
+    assert kinds == ["mismatch", "missing"]
+
+
+def test_aws_profile_cli_keeps_the_map_in_ssm(s3, kms_key: str, src: Path, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("INGEST_BUCKET", "landing")
+    monkeypatch.setenv("INGEST_ARCHIVE_BUCKET", "archive")
+    monkeypatch.setenv("INGEST_KMS_KEY_ARN", kms_key)
+    argv = ["--config", str(REPO / "config.yml"), "--profile", "aws", "ingest", "--src", str(src), "--dataset", "eeg"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert_no_names(out, "output")
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    parameter = ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)["Parameter"]
+    assert parameter["Type"] == "SecureString"
+    codes = json.loads(parameter["Value"])["subjects"]
+    assert len(set(codes.values())) == 3
+    landing_codes = {k.split("/")[1] for k in all_objects(s3, "landing")}
+    assert landing_codes == set(codes.values())
+    assert main(argv) == 0
+    assert json.loads(ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)
+                      ["Parameter"]["Value"])["subjects"] == codes

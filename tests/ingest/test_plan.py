@@ -1,0 +1,89 @@
+"""The rename plan: keys, numbering in recording order, EDF header patches, redaction, depth."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+
+import pytest
+from ingest_helpers import PATIENTS, assert_no_names, make_patient
+
+from job_helpers.ingest import edf
+from job_helpers.ingest.plan import PlanError, ScannedFile, build_plan, patient_folders, subject_keys
+from job_helpers.ingest.scan import scan_tree
+from job_helpers.ingest.subjects import assign_codes
+
+CODES = {"john smith": "11111111", "lopez maria": "22222222", "anna berg der van": "33333333"}
+
+
+def test_plan_of_generated_patients(src: Path) -> None:
+    files = scan_tree(src)
+    assert subject_keys(patient_folders(files, 1)) == set(CODES)
+    plan = build_plan(files, CODES, 1, new_keys={"john smith"})
+    assert [s.code for s in plan.subjects] == ["11111111", "22222222", "33333333"]
+    assert [s.new for s in plan.subjects] == [True, False, False]
+    smith = plan.subjects[0]
+    by_key = {f.key: f for f in smith.files}
+    assert sorted(by_key) == [
+        "11111111/EEG/11111111 session 2/11111111_3.edf",
+        "11111111/EEG/11111111_1.edf",
+        "11111111/EEG/11111111_2.edf",
+        "11111111/reports 11111111/11111111_1.txt",
+        "11111111/reports 11111111/11111111_2.txt",
+        "11111111/video/11111111_1.mp4",
+        "11111111/video/11111111_2.mp4",
+    ]
+    source = {f.key: f.source.name for f in smith.files}
+    # EDF order from the header: "second" was recorded at 09:30, "first" at 14:00, the session file next day.
+    assert source["11111111/EEG/11111111_1.edf"] == "JohnSmith_second.EDF"
+    assert source["11111111/EEG/11111111_2.edf"] == "SMITH_JOHN_first.edf"
+    # Other types from times in their names; undated files last.
+    assert source["11111111/video/11111111_1.mp4"] == "john smith_20240301T081500.mp4"
+    assert source["11111111/reports 11111111/11111111_2.txt"] == "notes.txt"
+    assert {f.time_from for f in smith.files} == {"header", "name", "none"}
+    for planned in plan.files:
+        assert_no_names(planned.key + planned.shown + repr(planned), planned.key)
+        if planned.kind == "edf":
+            header = edf.parse_header(planned.header_patch)
+            assert_no_names(header.patient + header.recording, planned.key)
+            assert planned.key.split("/")[0] in header.patient
+        else:
+            assert planned.header_patch is None
+    assert_no_names(" ".join(f for s in plan.subjects for f in s.folders), "folders")
+
+
+def test_same_patient_in_two_folders_is_one_subject(tmp_path: Path) -> None:
+    make_patient(tmp_path / "src" / "Smith_John", PATIENTS["Smith_John"], 1)
+    make_patient(tmp_path / "src" / "JOHN smith", PATIENTS["Smith_John"], 3)
+    plan = build_plan(scan_tree(tmp_path / "src"), CODES)
+    assert len(plan.subjects) == 1
+    keys = [f.key for f in plan.files]
+    assert len(keys) == len(set(keys)) == 14
+    assert "11111111/EEG/11111111_4.edf" in keys
+
+
+def test_patient_folders_at_a_deeper_level(tmp_path: Path) -> None:
+    make_patient(tmp_path / "src" / "site a" / "Smith_John", PATIENTS["Smith_John"], 1)
+    make_patient(tmp_path / "src" / "site b" / "maria LOPEZ", PATIENTS["maria LOPEZ"], 2)
+    files = scan_tree(tmp_path / "src")
+    plan = build_plan(files, CODES, depth=2)
+    assert {f.key.split("/")[0] for f in plan.files} == {"11111111", "22222222"}
+    assert all("site" not in f.key for f in plan.files)
+    with pytest.raises(PlanError, match="above the patient folders"):
+        build_plan(files + [ScannedFile(PurePosixPath("stray.txt"), 1)], CODES, depth=2)
+
+
+def test_unreadable_edf_stops_the_plan_without_naming_the_patient(tmp_path: Path) -> None:
+    folder = tmp_path / "src" / "Smith_John"
+    folder.mkdir(parents=True)
+    (folder / "smith_john.edf").write_bytes(b"not an edf")
+    with pytest.raises(PlanError) as caught:
+        build_plan(scan_tree(tmp_path / "src"), CODES)
+    assert "***" in str(caught.value)
+    assert_no_names(str(caught.value).replace(str(tmp_path), ""), "error")
+
+
+def test_plan_is_a_pure_function_of_tree_and_codes(src: Path) -> None:
+    files = scan_tree(src)
+    assert build_plan(files, CODES) == build_plan(list(reversed(files)), CODES)
+    other = {**CODES, **assign_codes(["x"], CODES)}
+    assert build_plan(files, other) == build_plan(files, CODES)
