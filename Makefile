@@ -7,8 +7,10 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 JAVA_HOME_FILE := $(VENV)/java_home
 
+# Every value from the command line reaches the shell single-quoted, so $, `, ; and | stay literal.
+q = '$(subst ','"'"',$(1))'
 # Options passed through to the CLI when given: profile=local|aws, set='dotted.key=value ...'
-GLOBAL = $(if $(profile),--profile $(profile)) $(foreach s,$(set),--set $(s))
+GLOBAL = $(if $(profile),--profile $(call q,$(profile))) $(foreach s,$(set),--set $(call q,$(s)))
 CLI = JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m job_helpers $(GLOBAL)
 flag = $(if $(filter 1 yes true,$($(1))),$(2))
 
@@ -66,11 +68,11 @@ build: setup
 	$(CLI) build
 
 execute: setup
-	$(CLI) execute --job "$(job)" --from "$(from)" --to "$(to)" --days-per-job "$(days_per_job)" \
+	$(CLI) execute --job $(call q,$(job)) --from $(call q,$(from)) --to $(call q,$(to)) --days-per-job $(call q,$(days_per_job)) \
 	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json)
 
 status: setup
-	$(CLI) status $(if $(batch),--batch $(batch))
+	$(CLI) status $(if $(batch),--batch $(call q,$(batch)))
 
 cleanup: setup
 	$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
@@ -88,32 +90,32 @@ ddl: setup
 	$(CLI) ddl
 
 pipeline: setup
-	$(CLI) pipeline --name "$(name)"
+	$(CLI) pipeline --name $(call q,$(name))
 
 query: setup
-	$(CLI) query $(if $(file),--file "$(file)",--sql "$(sql)") $(foreach p,$(params),--param $(p)) $(call flag,json,--json)
+	$(CLI) query $(if $(file),--file $(call q,$(file)),--sql $(call q,$(value sql))) $(foreach p,$(params),--param $(call q,$(p))) $(call flag,json,--json)
 
 policy: setup
 	$(CLI) policy
 
 sample-data: setup
-	$(CLI) sample-data --dataset "$(dataset)" $(if $(days),--days $(days)) $(if $(start),--start $(start)) \
-	  $(if $(series),--series $(series)) $(if $(customers),--customers $(customers)) \
-	  $(if $(sensors),--sensors $(sensors)) $(if $(hours),--hours $(hours)) \
-	  $(if $(seconds_per_day),--seconds-per-day $(seconds_per_day))
+	$(CLI) sample-data --dataset $(call q,$(dataset)) $(if $(days),--days $(call q,$(days))) $(if $(start),--start $(call q,$(start))) \
+	  $(if $(series),--series $(call q,$(series))) $(if $(customers),--customers $(call q,$(customers))) \
+	  $(if $(sensors),--sensors $(call q,$(sensors))) $(if $(hours),--hours $(call q,$(hours))) \
+	  $(if $(seconds_per_day),--seconds-per-day $(call q,$(seconds_per_day)))
 
 ingest: setup
-	$(CLI) ingest --src "$(src)" --dataset "$(dataset)" $(if $(depth),--depth $(depth)) $(call flag,dry_run,--dry-run)
+	$(CLI) ingest --src $(call q,$(src)) --dataset $(call q,$(dataset)) $(if $(depth),--depth $(call q,$(depth))) $(call flag,dry_run,--dry-run)
 
 restore: setup
-	$(CLI) restore --subject "$(subject)" --dataset "$(dataset)" --dest "$(dest)" $(if $(from),--from $(from)) \
+	$(CLI) restore --subject $(call q,$(subject)) --dataset $(call q,$(dataset)) --dest $(call q,$(dest)) $(if $(from),--from $(call q,$(from))) \
 	  $(call flag,wait,--wait)
 
 verify: setup
-	$(CLI) verify --dataset "$(dataset)"
+	$(CLI) verify --dataset $(call q,$(dataset))
 
 timestream-load: setup
-	$(CLI) timestream-load --from "$(from)" --to "$(to)" $(if $(streams),--streams $(streams)) $(call flag,dry_run,--dry-run)
+	$(CLI) timestream-load --from $(call q,$(from)) --to $(call q,$(to)) $(if $(streams),--streams $(call q,$(streams))) $(call flag,dry_run,--dry-run)
 
 monitor: setup
 	$(CLI) monitor

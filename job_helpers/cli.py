@@ -15,8 +15,10 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 
 from job_helpers.control.config import ConfigError, Settings, load_settings
+from job_helpers.control.local_registry import RegistryError
 from job_helpers.storage import Storage
 
 COMMAND_MODULES = (
@@ -99,6 +101,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     context = CliContext(args.config, args.profile, args.overrides)
     try:
         return args.handler(args, context)
-    except (UsageError, ConfigError) as error:
-        context.console.print(f"[bold red]error:[/] {error}")
+    except (UsageError, ConfigError, RegistryError) as error:
+        context.console.print("[bold red]error:[/]", escape(str(error)))
         return 2

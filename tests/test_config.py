@@ -73,3 +73,20 @@ def test_unknown_profile_and_job_are_named():
 def test_malformed_override_is_rejected():
     with pytest.raises(ConfigError, match="expected dotted.key=value"):
         load_settings(REPO_CONFIG, overrides=["project.prefix"], environ={})
+
+
+def test_a_set_job_argument_beats_the_profile_job_arguments():
+    settings = load_settings(
+        REPO_CONFIG, "aws", ["jobs.sitewise_repartition.arguments.--series-source=asset_metadata"], environ={}
+    )
+    assert settings.job("sitewise_repartition").arguments["--series-source"] == "asset_metadata"
+
+
+def test_job_arguments_from_set_stay_text_and_regex_braces_are_not_references():
+    settings = load_settings(
+        REPO_CONFIG,
+        overrides=["jobs.embrace_dedupe.arguments.--participant-regex=fc\\d{3}", "jobs.sitewise_repartition.arguments.--max-workers=[1"],
+        environ={},
+    )
+    assert settings.job("embrace_dedupe").arguments["--participant-regex"] == "fc\\d{3}"
+    assert settings.job("sitewise_repartition").arguments["--max-workers"] == "[1"

@@ -16,11 +16,11 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 PROFILES = ("local", "aws")
-COMMANDS = ("glueetl", "pythonshell")
+COMMANDS = ("glueetl",)
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-REFERENCE = re.compile(r"(?<!\$)\{([a-z0-9_.]+)\}")
+REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
 ARGUMENT_CHOICES = {
     "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
     "--series-source": ("asset_metadata", "list_time_series"),
@@ -98,6 +98,7 @@ def load_settings(
     document = _expand(raw, environ, "")
     for override in overrides:
         _apply_override(document, override)
+        _let_job_argument_override_win(document, override)
     return _resolve(document, profile, base_dir=path.resolve().parent)
 
 
@@ -133,8 +134,25 @@ def _apply_override(document: dict, override: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"--set {dotted}: {part!r} holds a value, not a section")
         node = child
-    value = yaml.safe_load(text) if text else ""
-    node[parts[-1]] = text if isinstance(value, (dict, list)) else value
+    if len(parts) > 2 and parts[-2] == "arguments":
+        node[parts[-1]] = text
+        return
+    try:
+        value = yaml.safe_load(text) if text else ""
+    except yaml.YAMLError:
+        value = text
+    node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value
+
+
+def _let_job_argument_override_win(document: dict, override: str) -> None:
+    """``--set jobs.J.arguments.A=V`` beats ``profiles.P.job_arguments.J.A``, which would otherwise be merged over it."""
+    parts = override.partition("=")[0].split(".")
+    if len(parts) != 4 or parts[0] != "jobs" or parts[2] != "arguments":
+        return
+    for options in (document.get("profiles") or {}).values():
+        job_arguments = ((options or {}).get("job_arguments") or {}).get(parts[1])
+        if isinstance(job_arguments, dict):
+            job_arguments.pop(parts[3], None)
 
 
 def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
@@ -249,7 +267,10 @@ def _resolve_jobs(
             problems.append(f"{where}: job keys are lower case letters, digits and '_'")
         command = job.get("command", "glueetl")
         if command not in COMMANDS:
-            problems.append(f"{where}.command: {command!r} is not one of {', '.join(COMMANDS)}")
+            problems.append(
+                f"{where}.command: {command!r} is not supported: Glue 5 runs Python 3.11 only in glueetl jobs "
+                "(Python shell jobs stop at Glue 3.0 and Python 3.9); use glueetl"
+            )
         worker_type = job.get("worker_type", "G.1X")
         if worker_type not in WORKER_TYPES:
             problems.append(f"{where}.worker_type: {worker_type!r} is not one of {', '.join(WORKER_TYPES)}")

@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 16
 CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=POOL_SIZE * 2)
 REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
-PYTHON_SHELL_CAPACITY = 1.0
 
 
 class GlueRefused(Exception):
@@ -104,7 +103,7 @@ def job_definition(
         "Command": {
             "Name": job.command,
             "ScriptLocation": artifact.script_url(job.script),
-            "PythonVersion": "3.9" if job.command == "pythonshell" else "3",
+            "PythonVersion": "3",
         },
         "GlueVersion": glue_version,
         "Timeout": job.timeout_minutes,
@@ -112,12 +111,9 @@ def job_definition(
         "DefaultArguments": default_arguments(job, artifact.zip_url),
         "JobRunQueuingEnabled": True,
         "Tags": dict(tags),
+        "WorkerType": job.worker_type,
+        "NumberOfWorkers": job.number_of_workers,
     }
-    if job.command == "pythonshell":
-        definition["MaxCapacity"] = PYTHON_SHELL_CAPACITY
-    else:
-        definition["WorkerType"] = job.worker_type
-        definition["NumberOfWorkers"] = job.number_of_workers
     return definition
 
 

@@ -9,6 +9,8 @@ from job_helpers.control.config import Settings, render_references
 from job_helpers.storage import split_s3
 
 KMS_STATEMENT = "KmsForEncryptedBuckets"
+# Listing is needed on every bucket a job touches: without it S3 answers 403, not 404, for a missing key.
+LIST_STATEMENT = "ListJobBuckets"
 
 
 def policy_values(settings: Settings) -> dict[str, str]:
@@ -36,8 +38,12 @@ def policy_values(settings: Settings) -> dict[str, str]:
 
 
 def render_policy(template: Path, settings: Settings) -> dict:
-    """The policy document; the KMS statement is left out when no key is configured."""
+    """The policy document: listing on every configured bucket; the KMS statement only with a key."""
     document = json.loads(render_references(template.read_text(encoding="utf-8"), policy_values(settings)))
+    buckets = sorted({f"arn:aws:s3:::{split_s3(url)[0]}" for url in settings.datasets.values()})
+    for statement in document["Statement"]:
+        if statement.get("Sid") == LIST_STATEMENT:
+            statement["Resource"] = buckets
     if not settings.kms_key_arn:
         document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != KMS_STATEMENT]
     return document

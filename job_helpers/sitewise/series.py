@@ -58,6 +58,11 @@ def from_asset_metadata(storage: Storage, layout: Layout, timeseries_type: str, 
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         per_file = list(pool.map(lambda url: _series_in_metadata(storage, url), urls))
     listed = frozenset(series for ids in per_file for series in ids)
+    if not listed and timeseries_type == ASSOCIATED:
+        raise SeriesSelectionError(
+            f"no associated series: {layout.asset_metadata()} holds no asset_*.ndjson listing a timeSeriesId; "
+            "check --cold-tier, or export the asset metadata first"
+        )
     if not urls:
         log.warning("no asset metadata under %s: every series counts as disassociated", layout.asset_metadata())
     log.info("asset metadata: %d files list %d associated time series", len(urls), len(listed))

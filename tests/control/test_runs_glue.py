@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 
 import boto3
 import pytest
@@ -11,7 +10,7 @@ import requests
 
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import current_artifact
-from job_helpers.control.glue_backend import GlueBackend, GlueJobs, GlueRefused, job_definition, retry_refusals
+from job_helpers.control.glue_backend import GlueBackend, GlueJobs, GlueRefused, retry_refusals
 from job_helpers.control.plan import PlannedRun, plan_runs
 from job_helpers.control.runs import StartFailed
 from job_helpers.storage import Storage
@@ -176,12 +175,3 @@ def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_m
     assert {run.job_name for run in started} <= {run.name for run in planned[:2]}
     for run in started:
         assert glue.get_job_runs(JobName=run.job_name)["JobRuns"][0]["Id"] == run.run_id
-
-
-def test_python_shell_jobs_get_a_capacity_instead_of_workers(built_on_moto):
-    settings = built_on_moto.settings("aws")
-    shell = replace(settings.job("fake"), command="pythonshell")
-    artifact = current_artifact(built_on_moto.build_dir, settings.datasets["glue_assets"], Storage(boto3.Session()))
-    definition = job_definition(shell, artifact, "n", "arn:aws:iam::123456789012:role/r", "5.1", {"k": "v"})
-    assert definition["MaxCapacity"] == 1.0 and "WorkerType" not in definition and "NumberOfWorkers" not in definition
-    assert definition["Command"]["Name"] == "pythonshell" and definition["JobRunQueuingEnabled"] is True

@@ -8,7 +8,6 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import boto3
-import pytest
 from botocore.stub import Stubber
 
 from job_helpers.sensors.export import export_chunk

@@ -50,6 +50,14 @@ def test_asset_metadata_line_without_series_id_is_named(tmp_path) -> None:
         from_asset_metadata(storage, Layout(cold, "", ""), "ASSOCIATED")
 
 
+def test_associated_with_no_asset_metadata_is_an_error_not_an_empty_run(tmp_path) -> None:
+    layout = Layout(tmp_path.as_uri() + "/cold", "", "")
+
+    with pytest.raises(SeriesSelectionError, match=r"no associated series: .*asset_metadata.* check --cold-tier"):
+        from_asset_metadata(Storage(), layout, "ASSOCIATED")
+    assert from_asset_metadata(Storage(), layout, "DISASSOCIATED").keeps("any-series")
+
+
 def test_unknown_type_and_source_are_refused(tmp_path) -> None:
     layout = Layout(tmp_path.as_uri(), "", "")
     with pytest.raises(SeriesSelectionError, match="'BOTH'"):
