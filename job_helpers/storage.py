@@ -44,10 +44,11 @@ def local_path(url: str) -> Path:
 
 
 def split_s3(url: str) -> tuple[str, str]:
-    parsed = urlparse(url)
-    if parsed.scheme != "s3" or not parsed.netloc:
+    """Bucket and key; split by hand because S3 keys may hold ``#`` and ``?``, which urlparse would cut."""
+    bucket, _, key = url.removeprefix("s3://").partition("/")
+    if not url.startswith("s3://") or not bucket:
         raise StorageError(f"{url}: not an s3://bucket/key URL")
-    return parsed.netloc, parsed.path.lstrip("/")
+    return bucket, key
 
 
 class Storage:

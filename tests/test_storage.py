@@ -38,3 +38,10 @@ def test_a_failed_local_write_leaves_neither_a_partial_file_nor_a_temporary(tmp_
     with pytest.raises(FileNotFoundError):
         storage.upload(source, target.as_uri())
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_s3_keys_keep_characters_that_urls_treat_specially(s3_storage):
+    url = "s3://lake/raw/run #3?final.json"
+    s3_storage.write_text(url, "x")
+    assert [o.url for o in s3_storage.list("s3://lake/raw/")] == [url]
+    assert s3_storage.read_text(url) == "x"
