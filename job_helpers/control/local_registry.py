@@ -70,12 +70,17 @@ def registry_path(lake_root: Path) -> Path:
     return lake_root / REGISTRY_FILE
 
 
+# /proc start times are in clock ticks and the recorded times come from another clock read.
+PID_CLOCK_SLACK_SECONDS = 2.0
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process exists and is not a zombie (an exited child nobody has waited for)."""
+def pid_alive(pid: int, since: datetime) -> bool:
+    """Whether the process recorded at ``since`` still runs: it exists, is not a zombie, and did
+    not start after ``since`` (which would make it another process that got the pid again)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -83,10 +88,12 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+    except (OSError, IndexError, StopIteration, ValueError):
         return True
-    return state not in ("Z", "X")
+    started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    return fields[0] not in ("Z", "X") and started <= since.timestamp() + PID_CLOCK_SLACK_SECONDS
 
 
 @dataclass(frozen=True)
@@ -119,7 +126,7 @@ class ClaimedRun:
 class Registry:
     """All reads and writes of the registry database."""
 
-    def __init__(self, path: Path, alive: Callable[[int], bool] = pid_alive) -> None:
+    def __init__(self, path: Path, alive: Callable[[int, datetime], bool] = pid_alive) -> None:
         self.path = path
         self.alive = alive
         self._ready = False
@@ -269,12 +276,13 @@ class Registry:
 
     def _reap(self, db: sqlite3.Connection) -> None:
         """Forget dead runners and end the runs they left RUNNING with ERROR."""
-        for (pid,) in db.execute("SELECT pid FROM runners").fetchall():
-            if not self.alive(pid):
+        for pid, started_on in db.execute("SELECT pid, started_on FROM runners").fetchall():
+            if not self.alive(pid, datetime.fromisoformat(started_on)):
                 db.execute("DELETE FROM runners WHERE pid = ?", (pid,))
         now = utcnow().isoformat()
-        for row in db.execute("SELECT run_id, runner_pid, job_pid FROM runs WHERE state = ?", (RUNNING,)).fetchall():
-            if not self.alive(row["runner_pid"]):
+        running = db.execute("SELECT run_id, runner_pid, job_pid, started_on FROM runs WHERE state = ?", (RUNNING,))
+        for row in running.fetchall():
+            if not self.alive(row["runner_pid"], datetime.fromisoformat(row["started_on"])):
                 job = f"; its job process {row['job_pid']} may still be running" if row["job_pid"] else ""
                 db.execute(
                     "UPDATE runs SET state = ?, completed_on = ?, error = ? WHERE run_id = ?",

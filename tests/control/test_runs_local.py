@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -19,7 +19,7 @@ import pytest
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import current_artifact
 from job_helpers.control.local_backend import LocalBackend
-from job_helpers.control.local_registry import LocalJob, NewRun, Registry
+from job_helpers.control.local_registry import LocalJob, NewRun, Registry, pid_alive, utcnow
 from job_helpers.control.local_runner import serve
 from job_helpers.control.plan import plan_runs
 from job_helpers.control.runs import ENDED_STATES, StartFailed
@@ -189,7 +189,7 @@ def test_sigterm_to_a_runner_stops_its_run(built, tmp_path):
 
 
 def test_at_most_max_parallel_runs_are_claimed_and_the_oldest_goes_first(built, tmp_path):
-    registry = Registry(built.registry, alive=lambda pid: True)
+    registry = Registry(built.registry, alive=lambda pid, since: True)
     ids = registry.add_runs([make_job(built, f"job-{i}", tmp_path) for i in range(3)], 2)
     first, second = registry.claim_next(101), registry.claim_next(102)
     assert [first.run_id, second.run_id] == ids[:2]
@@ -210,3 +210,9 @@ def test_a_clashing_job_name_creates_nothing(built, tmp_path):
     with pytest.raises(StartFailed, match="already exists; start the batch again; nothing was created"):
         backend.start_runs(job, artifact, more, {"source": "test-etl"}, lambda run: None)
     assert list(backend.tagged_jobs({})) == [planned[0].name]
+
+
+def test_a_pid_taken_by_a_newer_process_does_not_keep_a_run_alive():
+    """The test process stands in for an unrelated process that got a dead runner's pid again."""
+    assert pid_alive(os.getpid(), utcnow())
+    assert not pid_alive(os.getpid(), datetime(2000, 1, 1, tzinfo=timezone.utc))
