@@ -50,17 +50,8 @@ def run_ours(landing: Path, lake: Path) -> dict:
     clean = spark.read.parquet(params.clean)
     check = {r["stream"]: [r["n"], r["ts"]] for r in clean.groupBy("stream").agg({"*": "count", "time_ms": "sum"})
              .withColumnRenamed("count(1)", "n").withColumnRenamed("sum(time_ms)", "ts").collect()}
-    jvm_peak = _peak_mb(int(spark._jvm.java.lang.ProcessHandle.current().pid()))
     spark.stop()
-    return {"clean": summary.clean_rows, "check": check, "peak_mb": jvm_peak + _peak_mb(os.getpid())}
-
-
-def _peak_mb(pid: int) -> float:
-    """A process's peak resident memory (VmHWM) in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/{pid}/status has no VmHWM line")
+    return {"clean": summary.clean_rows, "check": check}
 
 
 def run_baseline(landing: Path, stage: Path) -> dict:
@@ -102,22 +93,47 @@ def run_baseline(landing: Path, stage: Path) -> dict:
         combined = pd.concat([pd.read_csv(path, dtype=str) for path in sorted(folder.glob("*.csv"))])
         combined.to_csv(stage / f"{folder.name}_combined.csv", index=False)
         check[folder.name] = [len(combined), int(combined["ts"].astype("int64").sum())]
-    return {"check": check, "peak_mb": _peak_mb(os.getpid())}
+    return {"check": check}
 
 
 def measured(role: str, *args: str) -> tuple[dict, float, float]:
     """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB.
 
-    The child reports its own peak (for ours: the Python driver plus the JVM; Spark's short-lived
-    Python workers are not counted)."""
+    Memory is the largest sum of resident memory over the child and all its descendants (for ours:
+    the driver, the JVM and Spark's Python workers), sampled every 20 ms."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, "--role", role, *args], capture_output=True, text=True)
-    if done.returncode:
-        raise SystemExit(f"the {role} run failed:\n" + "\n".join(done.stderr.splitlines()[-30:]))
-    out = done.stdout
+    child = subprocess.Popen([sys.executable, __file__, "--role", role, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, _tree_rss(child.pid))
+        time.sleep(0.02)
+    out, err = child.communicate()
     seconds = time.perf_counter() - started
-    result = json.loads(out.strip().splitlines()[-1])
-    return result, seconds, result["peak_mb"]
+    if child.returncode:
+        raise SystemExit(f"the {role} run failed:\n" + "\n".join(err.splitlines()[-30:]))
+    return json.loads(out.strip().splitlines()[-1]), seconds, peak / 1e6
+
+
+def _tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and every process below it."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21]) * page
+    total, frontier = 0, [root]
+    while frontier:
+        pid = frontier.pop()
+        total += rss.get(pid, 0)
+        frontier += [child for child, parent in parents.items() if parent == pid]
+    return total
 
 
 def main() -> None:
@@ -144,7 +160,7 @@ def main() -> None:
         base, base_s, base_mb = measured("baseline", "--landing", str(landing), "--work", str(Path(scratch, "stage")))
         print(f"baseline (unzip + pandas + stage + combine): {base_s:.1f} s, peak {base_mb:.0f} MB")
         ours, ours_s, ours_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
-        print(f"embrace_dedupe (Spark, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver + JVM)")
+        print(f"embrace_dedupe (Spark tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver, JVM and workers)")
         same = ours["check"] == base["check"] and ours["clean"] == sample["clean"]
         print(f"same clean rows: {same}; speed-up {base_s / ours_s:.2f}x, memory ratio {ours_mb / base_mb:.2f}")
         print(json.dumps({

@@ -62,6 +62,12 @@ def local_spark(app_name: str) -> Any:
     """A local SparkSession with the settings the jobs rely on (UTC, dynamic partition overwrite)."""
     from pyspark.sql import SparkSession
 
+    # Python workers run the driver's interpreter (the venv's), so they see the same packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    # Workers (and pyarrow in them) hand large arrays back to the OS as soon as they are freed,
+    # so a worker's memory follows the day of readings it is cleaning, not the largest it has seen.
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     return (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)

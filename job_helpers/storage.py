@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import unquote, urlparse
 
 TEMP_PREFIX = ".tmp-"
@@ -154,6 +155,29 @@ class Storage:
             return
         bucket, key = split_s3(url)
         self.s3.upload_file(str(path), bucket, key)
+
+    def write_with(self, url: str, write: Callable[[Path], None]) -> None:
+        """Publish what ``write`` puts in a local file at ``url``, atomically, without holding it in memory."""
+        if urlparse(url).scheme == "file":
+            with _local_temp_beside(local_path(url)) as temp:
+                write(temp)
+            return
+        with tempfile.TemporaryDirectory(prefix="job-helpers-") as scratch:
+            path = Path(scratch, url.rsplit("/", 1)[-1] or "object")
+            write(path)
+            self.upload(path, url)
+
+    def move(self, source: str, target: str) -> None:
+        """Move an object within one scheme: a rename locally, a server-side copy and delete on S3."""
+        if urlparse(source).scheme == "file":
+            destination = local_path(target)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(local_path(source), destination)
+            return
+        source_bucket, source_key = split_s3(source)
+        bucket, key = split_s3(target)
+        self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+        self.s3.delete_object(Bucket=source_bucket, Key=source_key)
 
     def delete(self, url: str) -> None:
         if urlparse(url).scheme == "file":

@@ -31,6 +31,17 @@ def test_writes_replace_whole_objects_and_missing_reads_name_the_url(root):
         storage.read_bytes(url)
 
 
+def test_write_with_publishes_what_the_writer_put_in_a_file_and_move_renames(root):
+    storage, base = root
+    staged, final = join(base, "_staging/run/part-1.csv"), join(base, "table/part-1.csv")
+    storage.write_with(staged, lambda path: path.write_text("time,value\n1,2\n"))
+    storage.write_text(final, "old")
+    storage.move(staged, final)
+    assert storage.read_text(final) == "time,value\n1,2\n"
+    assert not storage.exists(staged)
+    assert [o.url for o in storage.list(base)] == [final]
+
+
 def test_a_failed_local_write_leaves_neither_a_partial_file_nor_a_temporary(tmp_path):
     storage = Storage()
     target = tmp_path / "out" / "data.avro"

@@ -1,70 +1,98 @@
-"""Publishing a chunk's outputs so that a rerun or an overlapping chunk replaces, never adds.
+"""Writing a chunk's files aside and publishing them so that a rerun replaces, never adds.
 
-Every output is partitioned with ``export=<archive stem>`` first. A chunk writes with dynamic
-partition overwrite (Spark stages the files and moves whole partitions into place at commit),
-then deletes the partitions under the prefixes it owns (``export=E/`` or ``export=E/stream=S/``)
-that this run did not produce, e.g. a day that no longer has clean rows.
+Every output is partitioned with ``export=<archive stem>`` first. Tasks write their files under
+``<table>/_staging/<run id>/`` (readers skip folders starting with ``_``), with names that depend
+only on the participant and device, so a retried task or a rerun writes the same names. Once every
+task is done, ``publish`` moves the files of the archives that succeeded into place and then deletes
+whatever else lies under the partitions the chunk owns: older files and days no longer produced.
+A crash before the move leaves the published tables as they were; a crash during it leaves at
+most new files beside old ones, and the rerun's publish removes the old ones.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import re
+from pathlib import Path
 from typing import Iterable, Sequence
 
-from pyspark.sql import DataFrame
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import csv
 
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
-# Java prints a double in at most 24 characters (-1.2345678901234567E-308) and a long in 20.
+STAGING = "_staging"
+# Rows converted to Arrow at a time when writing, which bounds a writer's memory.
+SLICE_ROWS = 1 << 20
+# A double is printed in at most 24 characters (-1.2345678901234567e-308) and a long in 20.
 DOUBLE_WIDTH = 24
 TIME_WIDTH = 20
+CLEAN_MEASURES = ("x", "y", "z", "eda", "temp")
+CLEAN_SCHEMA = pa.schema(
+    [
+        ("ppt_id", pa.string()),
+        ("dev_id", pa.string()),
+        ("time_ms", pa.int64()),
+        ("time", pa.timestamp("ms", tz="UTC")),
+        *[(name, pa.float64()) for name in CLEAN_MEASURES],
+    ]
+)
 
 
 def partition_folder(values: Sequence[tuple[str, str]]) -> str:
-    """``export=E/stream=S/`` from ``(column, value)`` pairs, as Spark names the folders."""
+    """``export=E/stream=S/`` from ``(column, value)`` pairs, as Hive-style readers expect."""
     return "".join(f"{column}={value}/" for column, value in values)
 
 
-def replace_partitions(
-    frame: DataFrame,
-    url: str,
-    fmt: str,
-    partition_by: Sequence[str],
-    owned: Iterable[str],
-    produced: set[str],
-    storage: Storage,
-    **options: str,
+def staging_url(table_url: str, run_id: str) -> str:
+    return join(table_url, STAGING, run_id) + "/"
+
+
+def file_stem(ppt_id: str, dev_id: str) -> str:
+    """``part-<ppt>-<dev>-<hash>``: readable, safe in any store, and distinct for distinct devices."""
+    digest = hashlib.sha1(f"{ppt_id}\0{dev_id}".encode()).hexdigest()[:8]
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ppt_id}-{dev_id}")
+    return f"part-{safe}-{digest}"
+
+
+def write_clean_day(
+    storage: Storage, url: str, ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray
 ) -> None:
-    """Write ``frame`` over its own partitions, then drop the owned partitions it did not produce.
+    """One device-day of clean readings as Parquet, built and written a slice at a time."""
 
-    ``owned`` are partition prefixes this run is responsible for; ``produced`` the full partition
-    folders it wrote (both relative to ``url``, as ``partition_folder`` spells them).
-    """
-    writer = frame.write.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy(*partition_by)
-    for key, value in options.items():
-        writer = writer.option(key, value)
-    if produced:
-        writer.format(fmt).save(url)
-    removed = drop_stale(storage, url, owned, produced, len(partition_by))
-    if removed:
-        log.info("removed %d file(s) of partitions no longer produced under %s", removed, url)
+    def write(path: Path) -> None:
+        with pq.ParquetWriter(path, CLEAN_SCHEMA) as writer:
+            for start in range(0, len(ts), SLICE_ROWS):
+                writer.write_table(_clean_slice(ppt_id, dev_id, stream, ts, values, start, start + SLICE_ROWS))
+
+    storage.write_with(url, write)
 
 
-def drop_stale(storage: Storage, url: str, owned: Iterable[str], produced: set[str], levels: int) -> int:
-    """Delete the files under each owned prefix whose partition folder (``levels`` deep) is not in ``produced``."""
-    removed = 0
-    root = url.rstrip("/") + "/"
-    for prefix in owned:
-        for stored in storage.list(join(url, prefix)):
-            parts = stored.url[len(root) :].split("/")[:-1]
-            folder = "".join(part + "/" for part in parts[:levels])
-            if folder not in produced:
-                storage.delete(stored.url)
-                removed += 1
-    return removed
+def _clean_slice(ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray, start: int, end: int) -> pa.Table:
+    """Rows ``start:end`` with every measure column (null where the stream has no such measure)."""
+    times = pa.array(ts[start:end], type=pa.int64())
+    rows = len(times)
+    measures = {name: values[start:end, index] for index, name in enumerate(MEASURES[stream])}
+    columns = [
+        _repeated(ppt_id, rows),
+        _repeated(dev_id, rows),
+        times,
+        times.cast(pa.timestamp("ms", tz="UTC")),
+        *[pa.array(measures[name]) if name in measures else pa.nulls(rows, pa.float64()) for name in CLEAN_MEASURES],
+    ]
+    return pa.Table.from_arrays(columns, schema=CLEAN_SCHEMA)
+
+
+def timestream_columns(stream: str) -> tuple[str, ...]:
+    """The batch-load CSV columns of ``stream``: time in ms, the two dimensions, its measures."""
+    return ("time", "ppt_id", "dev_id", *MEASURES[stream])
 
 
 def rows_per_file(stream: str, id_width: int, max_bytes: int) -> int:
@@ -74,18 +102,75 @@ def rows_per_file(stream: str, id_width: int, max_bytes: int) -> int:
     limit whatever the values are.
     """
     header = len(",".join(timestream_columns(stream))) + 1
-    row = TIME_WIDTH + 1 + id_width + 4 + 1 + len(MEASURES[stream]) * (DOUBLE_WIDTH + 1) + 1
+    row = TIME_WIDTH + 1 + id_width + 1 + 1 + len(MEASURES[stream]) * (DOUBLE_WIDTH + 1) + 1
     if max_bytes < header + row:
         raise ValueError(f"--max-csv-bytes {max_bytes} cannot hold even one {stream} row; give at least {header + row}")
     return (max_bytes - header) // row
 
 
-def timestream_columns(stream: str) -> tuple[str, ...]:
-    """The batch-load CSV columns of ``stream``: time in ms, the two dimensions, its measures."""
-    return ("time", "ppt_id", "dev_id", *MEASURES[stream])
+def write_timestream_csv(
+    storage: Storage, folder_url: str, stem: str, ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray, max_bytes: int
+) -> list[str]:
+    """The batch-load CSV files of one device-day, each within ``max_bytes``; returns their names."""
+    limit = rows_per_file(stream, len(ppt_id) + len(dev_id), max_bytes)
+    header = (",".join(timestream_columns(stream)) + "\n").encode()
+    options = csv.WriteOptions(include_header=False, quoting_style="none")
+    columns = ["time_ms", "ppt_id", "dev_id", *MEASURES[stream]]
+
+    def write(path: Path, first: int, last: int) -> None:
+        # pyarrow quotes header names whatever the quoting style, so the header is written here.
+        with pa.OSFile(str(path), "wb") as sink:
+            sink.write(header)
+            for start in range(first, last, SLICE_ROWS):
+                piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, min(start + SLICE_ROWS, last))
+                csv.write_csv(piece.select(columns), sink, options)
+
+    names = []
+    for number, first in enumerate(range(0, len(ts), limit)):
+        name = f"{stem}-{number:04d}.csv"
+        storage.write_with(join(folder_url, name), lambda path, first=first: write(path, first, min(first + limit, len(ts))))
+        names.append(name)
+    return names
 
 
-def timestream_frame(clean: DataFrame, stream: str) -> DataFrame:
-    """The clean rows of one stream, shaped as the batch-load CSV (plus the partition columns)."""
-    columns = [clean["time_ms"].alias("time"), "ppt_id", "dev_id", *MEASURES[stream], "export", "stream", "date"]
-    return clean.where(clean["stream"] == stream).select(*columns)
+def write_parquet(storage: Storage, url: str, table: pa.Table) -> None:
+    storage.write_with(url, lambda path: pq.write_table(table, path))
+
+
+def write_json_lines(storage: Storage, url: str, records: Iterable[dict]) -> None:
+    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records)
+    storage.write_text(url, text)
+
+
+def publish(storage: Storage, table_url: str, run_id: str, staged: dict[str, set[str]], owned: Iterable[str]) -> int:
+    """Move the staged files into place, then delete every other file under the owned prefixes.
+
+    ``staged`` maps partition folders (``export=E/stream=S/date=D/``) to file names; ``owned`` are
+    the prefixes (``export=E/`` or ``export=E/stream=S/``) whose content this run decides.
+    Returns the number of files deleted.
+    """
+    staging = staging_url(table_url, run_id)
+    for folder, names in sorted(staged.items()):
+        for name in sorted(names):
+            storage.move(join(staging, folder + name), join(table_url, folder + name))
+    root = table_url.rstrip("/") + "/"
+    removed = 0
+    for prefix in owned:
+        for stored in storage.list(join(table_url, prefix)):
+            folder, _, name = stored.url[len(root) :].rpartition("/")
+            if name not in staged.get(folder + "/", ()):
+                storage.delete(stored.url)
+                removed += 1
+    if removed:
+        log.info("removed %d file(s) no longer produced under %s", removed, table_url)
+    return removed
+
+
+def discard_staging(storage: Storage, table_url: str, run_id: str) -> None:
+    """Delete what is left of a run's staging folder (the files of archives that failed)."""
+    for stored in storage.list(staging_url(table_url, run_id)):
+        storage.delete(stored.url)
+
+
+def _repeated(text: str, rows: int) -> pa.Array:
+    return pa.DictionaryArray.from_arrays(np.zeros(rows, dtype=np.int32), pa.array([text])).cast(pa.string())

@@ -1,28 +1,28 @@
 """One chunk of the embrace_dedupe job: archives of the chunk's dates in, every output replaced.
 
-The chunk owns the archives whose export period overlaps its dates. Whatever those archives
-produced before is replaced (see ``outputs``), so reruns and overlapping backfills give the same
-tables. An archive that cannot be read (corrupt zip, bad CRC, a header not matching its stream)
-fails alone: its old outputs stay untouched, the others are published, and the summary names it.
+The chunk owns the archives whose export period overlaps its dates. Spark spreads the archives'
+device streams over tasks (see ``members``), each writing aside; the driver then writes the small
+tables and publishes everything (see ``outputs``), so reruns and overlapping backfills give the
+same tables. An archive that cannot be read (corrupt zip, bad CRC, a header not matching its
+stream) fails alone: its old outputs stay untouched, the others are published, and the summary
+names it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from typing import Any
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import SparkSession
 
-from job_helpers.embrace import cleaning
+from job_helpers.embrace import outputs, tables
 from job_helpers.embrace.archives import Archive, Selection, select_archives
-from job_helpers.embrace.outputs import partition_folder, replace_partitions, rows_per_file, timestream_frame
-from job_helpers.embrace.reader import ERROR, read_blocks
+from job_helpers.embrace.cleaning import DayCounts
+from job_helpers.embrace.members import GroupResult, MemberGroup, Targets, UnreadableArchive, member_groups, process_groups
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -86,22 +86,25 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
     summary.archives = [archive.export for archive in archives]
     summary.ignored_objects = ignored
     log.info("%s: %d archive(s) overlap the chunk: %s", params.scope, len(archives), ", ".join(summary.archives) or "none")
-    # Persist the parsed lines, not the blocks: Spark's cache builds batches of 10,000 rows, which
-    # for multi-megabyte blocks would hold whole members in memory.
-    lines = cleaning.parse_lines(read_blocks(spark, archives, params.selection)).persist(StorageLevel.MEMORY_AND_DISK)
-    grouped = None
+    groups: list[MemberGroup] = []
+    for archive in archives:
+        try:
+            groups += member_groups(archive, params.selection, storage)
+        except UnreadableArchive as error:
+            summary.failed[archive.export] = str(error)
+    run_id = f"{params.scope}-{uuid.uuid4().hex[:12]}"
+    targets = Targets(run_id, params.clean, params.timestream_ready, params.rejects, params.max_csv_bytes)
     try:
-        for row in lines.where(F.col("kind") == ERROR).select("export", "record").collect():
-            summary.failed.setdefault(row["export"], row["record"])
+        results = _clean_in_tasks(spark, groups, targets)
+        for result in results:
+            if result.error:
+                summary.failed.setdefault(result.export, result.error)
         good = [archive for archive in archives if archive.export not in summary.failed]
         if good:
-            readings = lines.where(F.col("export").isin([a.export for a in good]))
-            grouped = cleaning.group_timestamps(readings).persist(StorageLevel.MEMORY_AND_DISK)
-            _publish(storage, params, summary, good, readings, grouped)
+            _publish(storage, params, summary, good, [r for r in results if r.export not in summary.failed], run_id)
     finally:
-        lines.unpersist()
-        if grouped is not None:
-            grouped.unpersist()
+        for url in (params.clean, params.timestream_ready, params.rejects, params.duplicate_log, params.wear_time, params.devices):
+            outputs.discard_staging(storage, url, run_id)
     storage.write_text(join(params.reports, f"{params.scope}.json"), summary.to_json() + "\n")
     for export, message in summary.failed.items():
         log.error("archive %s failed: %s", export, message)
@@ -109,89 +112,93 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
     return summary
 
 
-def _publish(
-    storage: Storage, params: ChunkParams, summary: ChunkSummary, archives: list[Archive], readings: DataFrame, grouped: DataFrame
-) -> None:
+def _clean_in_tasks(spark: SparkSession, groups: list[MemberGroup], targets: Targets) -> list[GroupResult]:
+    """One task per device stream, largest first; an archive's metadata files share one task."""
+    if not groups:
+        return []
+    streams = sorted((g for g in groups if g.kind != "metadata"), key=lambda g: -g.size)
+    metadata: dict[str, list[MemberGroup]] = defaultdict(list)
+    for group in groups:
+        if group.kind == "metadata":
+            metadata[group.archive.export].append(group)
+    work = [[group] for group in streams] + list(metadata.values())
+    log.info("%d device stream(s) in %d task(s)", len(streams), len(work))
+    return spark.sparkContext.parallelize(work, len(work)).flatMap(lambda part: process_groups(part, targets)).collect()
+
+
+def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archives: list[Archive], results: list[GroupResult], run_id: str) -> None:
     streams = params.selection.streams
     exports = [archive.export for archive in archives]
-    per_stream = [(export, stream) for export in exports for stream in streams]
-    stream_prefixes = [partition_folder([("export", e), ("stream", s)]) for e, s in per_stream]
-    export_prefixes = [partition_folder([("export", e)]) for e in exports]
+    stream_prefixes = [outputs.partition_folder([("export", e), ("stream", s)]) for e in exports for s in streams]
+    export_prefixes = [outputs.partition_folder([("export", e)]) for e in exports]
+    per_day = _count_days(results)
+    _summarise(summary, archives, results, per_day)
 
-    shared = F.col("n_ok") > 1
-    counts = grouped.groupBy("export", "stream", "date").agg(
-        F.count_if(F.col("kept")).alias("clean"),
-        F.sum(F.col("n_ok") + F.col("n_nan")).alias("valid_lines"),
-        F.sum(F.when(shared, F.col("n_ok")).otherwise(0)).alias("total_dupes"),
-        F.sum(F.when(shared & F.col("kept"), F.col("n_ok")).otherwise(0)).alias("perfect"),
-        F.sum("n_nan").alias("nan"),
-        F.sum(F.when(shared & ~F.col("kept"), F.col("n_ok")).otherwise(0)).alias("unclear"),
-        F.max(F.length("ppt_id") + F.length("dev_id")).alias("id_width"),
-    ).collect()
-    produced = {_folder(r, "export", "stream", "date") for r in counts if r["clean"]}
-    _count_rows(summary, archives, counts)
+    for url, attribute in ((params.clean, "clean_files"), (params.timestream_ready, "timestream_files"), (params.rejects, "reject_files")):
+        staged: dict[str, set[str]] = defaultdict(set)
+        for result in results:
+            for folder, names in getattr(result, attribute).items():
+                staged[folder] |= names
+        outputs.publish(storage, url, run_id, staged, stream_prefixes)
 
-    reject_rows = cleaning.rejects(readings)
-    reject_counts = reject_rows.groupBy("export", "stream", "file").count().collect()
-    for row in reject_counts:
-        summary.rejects[f"{row['export']}.zip/{row['file']}"] = row["count"]
-        summary.rows_read[row["stream"]] = summary.rows_read.get(row["stream"], 0) + row["count"]
-    reject_parts = {_folder(r, "export", "stream") for r in reject_counts}
-    replace_partitions(reject_rows, params.rejects, "json", ("export", "stream"), stream_prefixes, reject_parts, storage)
+    logs = {
+        outputs.partition_folder([("export", export), ("stream", stream)]): table
+        for (export, stream), table in tables.duplicate_log(results).items()
+    }
+    _publish_small(storage, params.duplicate_log, run_id, logs, stream_prefixes)
+    if "eda" in streams:
+        worn = {outputs.partition_folder([("export", e)]): t for e, t in tables.wear_time(results).items()}
+        summary.written["wear_time"] = _publish_small(storage, params.wear_time, run_id, worn, export_prefixes)
+    found = {outputs.partition_folder([("export", e)]): t for e, t in tables.devices(results).items()}
+    summary.written["devices"] = _publish_small(storage, params.devices, run_id, found, export_prefixes)
 
-    clean = cleaning.clean_readings(grouped)
-    replace_partitions(clean, params.clean, "parquet", ("export", "stream", "date"), stream_prefixes, produced, storage)
-    summary.written["clean"] = sum(r["clean"] for r in counts)
-
-    id_width = max((r["id_width"] for r in counts), default=0)
-    for stream in streams:
-        mine = {folder for folder in produced if f"/stream={stream}/" in folder}
-        owned = [prefix for prefix in stream_prefixes if prefix.endswith(f"stream={stream}/")]
-        limit = rows_per_file(stream, id_width, params.max_csv_bytes)
-        replace_partitions(
-            timestream_frame(clean, stream), params.timestream_ready, "csv", ("export", "stream", "date"), owned, mine,
-            storage, header="true", maxRecordsPerFile=str(limit),
-        )
-        for export in exports:
-            rows = {r["date"]: r["clean"] for r in counts if r["export"] == export and r["stream"] == stream and r["clean"]}
+    for export in exports:
+        for stream in streams:
+            rows = {day: counts.clean for (e, s, day), counts in sorted(per_day.items()) if e == export and s == stream and counts.clean}
             url = join(params.load_counts, f"export={export}", f"stream={stream}.json")
             storage.write_text(url, json.dumps(rows, sort_keys=True) + "\n")
-    summary.written["timestream_ready"] = summary.written["clean"]
-
-    log_parts = {_folder(r, "export", "stream") for r in counts}
-    replace_partitions(cleaning.duplicate_log(grouped), params.duplicate_log, "parquet", ("export", "stream"), stream_prefixes, log_parts, storage)
-
-    if "eda" in streams:
-        worn = cleaning.wear_time(clean)
-        summary.written["wear_time"] = _replace_by_export(worn, params.wear_time, export_prefixes, storage)
-    summary.written["devices"] = _replace_by_export(cleaning.devices(readings), params.devices, export_prefixes, storage)
 
 
-def _folder(row: Any, *columns: str) -> str:
-    return partition_folder([(column, row[column]) for column in columns])
+def _publish_small(storage: Storage, url: str, run_id: str, by_folder: dict, owned: list[str]) -> int:
+    """Write one Parquet file per partition aside, publish them; returns the rows written."""
+    name = "part-00000.parquet"
+    for folder, table in by_folder.items():
+        outputs.write_parquet(storage, join(outputs.staging_url(url, run_id), folder + name), table)
+    outputs.publish(storage, url, run_id, {folder: {name} for folder in by_folder}, owned)
+    return sum(table.num_rows for table in by_folder.values())
 
 
-def _replace_by_export(frame: DataFrame, url: str, owned: list[str], storage: Storage) -> int:
-    """Publish a table partitioned by export only; returns its row count."""
-    per_export = frame.groupBy("export").count().collect()
-    replace_partitions(frame, url, "parquet", ("export",), owned, {_folder(r, "export") for r in per_export}, storage)
-    return sum(r["count"] for r in per_export)
+def _count_days(results: list[GroupResult]) -> dict[tuple[str, str, str], DayCounts]:
+    """The day counts summed per (export, stream, date)."""
+    totals: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0] * 6)
+    for result in results:
+        for day, counts in result.days.items():
+            sums = totals[(result.export, result.kind, day)]
+            for index, value in enumerate(asdict(counts).values()):
+                sums[index] += value
+    return {key: DayCounts(*sums) for key, sums in totals.items()}
 
 
-def _count_rows(summary: ChunkSummary, archives: list[Archive], counts: list) -> None:
+def _summarise(summary: ChunkSummary, archives: list[Archive], results: list[GroupResult], per_day: dict) -> None:
     periods = {archive.export: (archive.start.isoformat(), archive.end.isoformat()) for archive in archives}
     read: dict[str, int] = defaultdict(int)
     clean: dict[str, int] = defaultdict(int)
     outside: dict[str, int] = defaultdict(int)
-    for row in counts:
-        read[row["stream"]] += row["valid_lines"]
-        clean[row["stream"]] += row["clean"]
-        start, end = periods[row["export"]]
-        if not start <= row["date"] <= end:
-            outside[row["export"]] += row["clean"]
-    for name in ("total_dupes", "perfect", "nan", "unclear"):
-        summary.duplicates[name] = sum(row[name] for row in counts)
-    summary.duplicates["total_rows"] = sum(row["valid_lines"] for row in counts)
+    duplicates: dict[str, int] = defaultdict(int)
+    for (export, stream, day), counts in per_day.items():
+        read[stream] += counts.total_rows
+        clean[stream] += counts.clean
+        start, end = periods[export]
+        if not start <= day <= end:
+            outside[export] += counts.clean
+        for name in ("total_rows", "total_dupes", "perfect", "nan", "unclear"):
+            duplicates[name] += getattr(counts, name)
+    for result in results:
+        for member, count in result.rejects.items():
+            summary.rejects[f"{result.export}.zip/{member}"] = count
+            read[result.kind] += count
     summary.rows_read.update(read)
     summary.clean_rows.update(clean)
     summary.outside_period.update(outside)
+    summary.duplicates.update(duplicates)
+    summary.written["clean"] = summary.written["timestream_ready"] = sum(clean.values())

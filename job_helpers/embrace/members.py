@@ -1,0 +1,181 @@
+"""The work of one Spark task: clean a device's stream from inside its archive and write it aside.
+
+The driver groups the selected members by export, participant, device and stream (the key every
+rule works within) and deals the groups out to tasks. A task streams each member out of the zip
+(ranged GETs on S3, never unpacked to disk), parses it with pyarrow, cleans it one UTC day at a
+time, writes the day's clean Parquet and batch-load CSV under the staging folders, and returns the
+counts the driver needs for the small tables and the summary. An archive that cannot be read (bad
+zip, bad CRC, a header that is not its stream's) comes back as an error naming it; the driver then
+publishes nothing of that archive.
+"""
+
+from __future__ import annotations
+
+import csv as text_csv
+import io
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from job_helpers.embrace import outputs
+from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, parse_member
+from job_helpers.embrace.cleaning import DAY_MS, DayCounts, WearDay, clean_day, wear_day
+from job_helpers.embrace.day_buffer import DayBuffer
+from job_helpers.embrace.parsing import HeaderMismatch, Reject, parse_stream
+from job_helpers.embrace.reader import open_archive
+from job_helpers.storage import Storage, join
+
+DEVICE_COLUMNS = {
+    "Datetime (UTC)": "recorded_at",
+    "Timezone (minutes)": "timezone_minutes",
+    "Embrace firmware version": "firmware_version",
+    "App": "app",
+    "App version": "app_version",
+    "Mobile OS": "mobile_os",
+    "Mobile OS version": "mobile_os_version",
+    "GTCS algorithm version": "gtcs_algorithm_version",
+}
+
+
+@dataclass(frozen=True)
+class MemberGroup:
+    """The members of one export holding one participant's device and stream (usually one file)."""
+
+    archive: Archive
+    ppt_id: str
+    dev_id: str
+    kind: str
+    names: tuple[str, ...]
+    size: int
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Where a task writes: the staging folders of the run, and the batch-load file size limit."""
+
+    run_id: str
+    clean: str
+    timestream_ready: str
+    rejects: str
+    max_csv_bytes: int
+
+
+@dataclass
+class GroupResult:
+    """What one group produced, for the driver's tables and summary."""
+
+    export: str
+    ppt_id: str
+    dev_id: str
+    kind: str
+    error: str | None = None
+    days: dict[str, DayCounts] = field(default_factory=dict)
+    wear: dict[str, WearDay] = field(default_factory=dict)
+    rejects: dict[str, int] = field(default_factory=dict)
+    devices: list[dict] = field(default_factory=list)
+    clean_files: dict[str, set[str]] = field(default_factory=dict)
+    timestream_files: dict[str, set[str]] = field(default_factory=dict)
+    reject_files: dict[str, set[str]] = field(default_factory=dict)
+
+
+class UnreadableArchive(Exception):
+    """An archive whose central directory cannot be read."""
+
+
+def member_groups(archive: Archive, selection: Selection, storage: Storage) -> list[MemberGroup]:
+    """The selected members of ``archive``, grouped by participant, device and stream."""
+    try:
+        with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+            infos = archive_zip.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise UnreadableArchive(f"{archive.url}: not a readable zip archive ({error}); replace the file and rerun") from error
+    found: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    for info in infos:
+        member = parse_member(info.filename)
+        if member is not None and selection.wants(member):
+            found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((info.filename, info.file_size))
+    return [
+        MemberGroup(archive, ppt_id, dev_id, kind, tuple(name for name, _ in files), sum(size for _, size in files))
+        for (ppt_id, dev_id, kind), files in sorted(found.items())
+    ]
+
+
+def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Storage | None = None) -> Iterator[GroupResult]:
+    """Clean every group of a task, opening each archive once for all its groups."""
+    storage = storage or Storage()
+    by_archive: dict[str, list[MemberGroup]] = {}
+    for group in groups:
+        by_archive.setdefault(group.archive.url, []).append(group)
+    for members in by_archive.values():
+        archive = members[0].archive
+        try:
+            with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+                for group in members:
+                    yield _process(archive_zip, group, targets, storage)
+        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
+            yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: {error}")
+
+
+def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets, storage: Storage) -> GroupResult:
+    result = GroupResult(group.archive.export, group.ppt_id, group.dev_id, group.kind)
+    if group.kind == METADATA:
+        for name in group.names:
+            result.devices += _device_records(group, name, archive_zip.read(name))
+        return result
+    stem = outputs.file_stem(group.ppt_id, group.dev_id)
+    stream_folder = outputs.partition_folder([("export", group.archive.export), ("stream", group.kind)])
+    with tempfile.TemporaryDirectory(prefix="embrace-days-") as scratch:
+        buffer = DayBuffer(Path(scratch), len(MEASURES[group.kind]))
+        rejects: list[tuple[str, Reject]] = []
+        for name in group.names:
+            with archive_zip.open(name) as raw:
+                for block in parse_stream(raw, group.kind, name):
+                    buffer.add(block)
+                    rejects += [(name, reject) for reject in block.rejects]
+        for day_number, ts, values, missing in buffer.days():
+            day = datetime.fromtimestamp(day_number * DAY_MS / 1000, timezone.utc).date().isoformat()
+            kept_ts, kept_values, counts = clean_day(ts, values, missing)
+            del ts, values, missing
+            result.days[day] = counts
+            if not counts.clean:
+                continue
+            folder = stream_folder + outputs.partition_folder([("date", day)])
+            name = f"{stem}.parquet"
+            clean_url = join(outputs.staging_url(targets.clean, targets.run_id), folder + name)
+            outputs.write_clean_day(storage, clean_url, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values)
+            result.clean_files.setdefault(folder, set()).add(name)
+            staged = join(outputs.staging_url(targets.timestream_ready, targets.run_id), folder)
+            names = outputs.write_timestream_csv(
+                storage, staged, stem, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values, targets.max_csv_bytes
+            )
+            result.timestream_files.setdefault(folder, set()).update(names)
+            if group.kind == "eda":
+                result.wear[day] = wear_day(kept_ts, kept_values[:, 0])
+    if rejects:
+        name = f"{stem}.json"
+        records = [
+            {"ppt_id": group.ppt_id, "dev_id": group.dev_id, "file": member, "line": r.line, "reason": r.reason, "record": r.record}
+            for member, r in rejects
+        ]
+        outputs.write_json_lines(storage, join(outputs.staging_url(targets.rejects, targets.run_id), stream_folder + name), records)
+        result.reject_files[stream_folder] = {name}
+        for member, _ in rejects:
+            result.rejects[member] = result.rejects.get(member, 0) + 1
+    return result
+
+
+def _device_records(group: MemberGroup, name: str, body: bytes) -> list[dict]:
+    rows = list(text_csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
+    records = []
+    for row in rows:
+        record = {"ppt_id": group.ppt_id, "dev_id": group.dev_id}
+        for header, column in DEVICE_COLUMNS.items():
+            record[column] = row.get(header)
+        zone = (record["timezone_minutes"] or "").strip()
+        record["timezone_minutes"] = int(zone) if zone.lstrip("+-").isdigit() else None
+        record["source_file"] = name
+        records.append(record)
+    return records

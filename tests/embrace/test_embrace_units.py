@@ -1,0 +1,72 @@
+"""Parsing, cleaning and the day buffer on small hand-written inputs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+from job_helpers.embrace.cleaning import DAY_MS, clean_day
+from job_helpers.embrace.day_buffer import DayBuffer
+from job_helpers.embrace.parsing import HeaderMismatch, parse_stream
+
+EDA = "Unix Timestamp (UTC),EDA (microS)\n"
+ACC = "Unix Timestamp (UTC),x (g),y (g),z (g)\n"
+
+
+def parse(text: str, stream: str):
+    blocks = list(parse_stream(io.BytesIO(text.encode()), stream, "U/FC/1/D/x.csv"))
+    ts = np.concatenate([b.ts for b in blocks])
+    values = np.concatenate([b.values for b in blocks])
+    missing = np.concatenate([b.missing for b in blocks])
+    rejects = [(r.line, r.reason, r.record) for b in blocks for r in b.rejects]
+    return ts, values, missing, rejects
+
+
+def test_rejects_name_their_line_reason_and_text_and_blank_lines_are_skipped():
+    text = EDA + "1000, 0.5 \n\n2000,abc\n3000,1,2\n4000,inf\nx,0.1\n,0.2\n5000,NaN\n6000,-0.0\n"
+    ts, values, missing, rejects = parse(text, "eda")
+    assert rejects == [
+        (4, "first value is not a number", "2000,abc"),
+        (5, "expected 2 fields", "3000,1,2"),
+        (6, "first value is not a number", "4000,inf"),
+        (7, "timestamp is not whole epoch milliseconds", "x,0.1"),
+        (8, "no timestamp", ",0.2"),
+    ]
+    assert ts.tolist() == [1000, 5000, 6000]
+    assert missing.tolist() == [False, True, False]
+    assert values[0, 0] == 0.5
+    assert values[2, 0] == 0.0 and not np.signbit(values[2, 0])
+
+
+def test_a_header_of_another_stream_is_refused_with_the_file_name():
+    with pytest.raises(HeaderMismatch, match="U/FC/1/D/x.csv"):
+        parse(ACC + "1,2,3,4\n", "eda")
+
+
+def test_clean_day_keeps_perfect_copies_once_and_drops_unclear_and_missing_rows():
+    ts = np.array([30, 10, 10, 20, 20, 40, 40, 40])
+    values = np.array([[3.0], [1.0], [1.0], [2.0], [2.5], [4.0], [np.nan], [4.0]])
+    missing = np.isnan(values[:, 0])
+    kept_ts, kept_values, counts = clean_day(ts, values, missing)
+    assert kept_ts.tolist() == [10, 30, 40]
+    assert kept_values[:, 0].tolist() == [1.0, 3.0, 4.0]
+    assert (counts.total_rows, counts.total_dupes, counts.perfect, counts.nan, counts.unclear, counts.clean) == (8, 6, 4, 1, 2, 3)
+
+
+def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
+    rng = np.random.default_rng(3)
+    blocks = []
+    for start in range(0, 3 * DAY_MS, DAY_MS // 2):
+        ts = np.sort(rng.integers(start, start + DAY_MS // 2 + 1000, 500))
+        blocks.append(type("Block", (), {"ts": ts, "values": rng.random((500, 3)), "missing": rng.random(500) < 0.1})())
+    kept, spilled = DayBuffer(tmp_path / "a", 3), DayBuffer(tmp_path / "b", 3, budget_bytes=10_000)
+    for block in blocks:
+        kept.add(block)
+        spilled.add(block)
+    assert any((tmp_path / "b").iterdir())
+    for (day_a, *arrays_a), (day_b, *arrays_b) in zip(kept.days(), spilled.days(), strict=True):
+        assert day_a == day_b
+        assert all(np.array_equal(a, b) for a, b in zip(arrays_a, arrays_b))
+        assert (arrays_a[0] // DAY_MS == day_a).all()
