@@ -1,4 +1,4 @@
-"""Benchmark: embrace_dedupe (Spark, streamed from the zip) against the unzip-and-pandas way.
+"""Benchmark: embrace_dedupe (Spark tasks on pyarrow, streamed from the zip) against the unzip-and-pandas way.
 
 Generates a month-shaped archive at the real rates (acc 32 Hz, eda 4 Hz, temp 1 Hz) with flaws
 injected, then runs, each in its own process so peak memory is its own: our job's chunk, and a
@@ -6,7 +6,7 @@ baseline applying the same rules the way the earlier tool does (unzip to a stage
 each CSV whole as strings, duplicate masks, a stage copy per file, then a combine step). Both must
 give the same clean rows. Human lines first, then one JSON object on the last line.
 
-    python benchmarks/embrace_dedupe.py [--participants 2] [--days 1] [--seconds-per-day 86400]
+    python benchmarks/embrace_dedupe.py [--participants 8] [--days 1] [--seconds-per-day 86400]
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ def _tree_rss(root: int) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--participants", type=int, default=2)
+    parser.add_argument("--participants", type=int, default=8)
     parser.add_argument("--days", type=int, default=1)
     parser.add_argument("--seconds-per-day", type=int, default=86_400)
     parser.add_argument("--role", choices=("ours", "baseline"))
