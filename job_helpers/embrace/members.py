@@ -26,6 +26,7 @@ from job_helpers.embrace.cleaning import DAY_MS, DayCounts, WearDay, clean_day, 
 from job_helpers.embrace.day_buffer import DayBuffer
 from job_helpers.embrace.parsing import HeaderMismatch, Reject, parse_stream
 from job_helpers.embrace.reader import open_archive
+from job_helpers.publish import staging_url
 from job_helpers.storage import Storage, join
 
 DEVICE_COLUMNS = {
@@ -144,10 +145,10 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
                 continue
             folder = stream_folder + outputs.partition_folder([("date", day)])
             name = f"{stem}.parquet"
-            clean_url = join(outputs.staging_url(targets.clean, targets.run_id), folder + name)
+            clean_url = join(staging_url(targets.clean, targets.run_id), folder + name)
             outputs.write_clean_day(storage, clean_url, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values)
             result.clean_files.setdefault(folder, set()).add(name)
-            staged = join(outputs.staging_url(targets.timestream_ready, targets.run_id), folder)
+            staged = join(staging_url(targets.timestream_ready, targets.run_id), folder)
             names = outputs.write_timestream_csv(
                 storage, staged, stem, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values, targets.max_csv_bytes
             )
@@ -160,7 +161,7 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
             {"ppt_id": group.ppt_id, "dev_id": group.dev_id, "file": member, "line": r.line, "reason": r.reason, "record": r.record}
             for member, r in rejects
         ]
-        outputs.write_json_lines(storage, join(outputs.staging_url(targets.rejects, targets.run_id), stream_folder + name), records)
+        outputs.write_json_lines(storage, join(staging_url(targets.rejects, targets.run_id), stream_folder + name), records)
         result.reject_files[stream_folder] = {name}
         for member, _ in rejects:
             result.rejects[member] = result.rejects.get(member, 0) + 1

@@ -1,19 +1,13 @@
-"""Writing a chunk's files aside and publishing them so that a rerun replaces, never adds.
+"""The files a chunk writes: clean Parquet, batch-load CSV and rejects of one device-day.
 
-Every output is partitioned with ``export=<archive stem>`` first. Tasks write their files under
-``<table>/_staging/<run id>/`` (readers skip folders starting with ``_``), with names that depend
-only on the participant and device, so a retried task or a rerun writes the same names. Once every
-task is done, ``publish`` moves the files of the archives that succeeded into place and then deletes
-whatever else lies under the partitions the chunk owns: older files and days no longer produced.
-A crash before the move leaves the published tables as they were; a crash during it leaves at
-most new files beside old ones, and the rerun's publish removes the old ones.
+Every output is partitioned with ``export=<archive stem>`` first, and files are named after the
+participant and device, so a rerun writes the same names (see ``job_helpers.publish``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import re
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -26,9 +20,6 @@ from pyarrow import csv
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.storage import Storage, join
 
-log = logging.getLogger(__name__)
-
-STAGING = "_staging"
 # Rows converted to Arrow at a time when writing, which bounds a writer's memory.
 SLICE_ROWS = 1 << 20
 # A double is printed in at most 24 characters (-1.2345678901234567e-308) and a long in 20.
@@ -49,10 +40,6 @@ CLEAN_SCHEMA = pa.schema(
 def partition_folder(values: Sequence[tuple[str, str]]) -> str:
     """``export=E/stream=S/`` from ``(column, value)`` pairs, as Hive-style readers expect."""
     return "".join(f"{column}={value}/" for column, value in values)
-
-
-def staging_url(table_url: str, run_id: str) -> str:
-    return join(table_url, STAGING, run_id) + "/"
 
 
 def file_stem(ppt_id: str, dev_id: str) -> str:
@@ -140,36 +127,6 @@ def write_parquet(storage: Storage, url: str, table: pa.Table) -> None:
 def write_json_lines(storage: Storage, url: str, records: Iterable[dict]) -> None:
     text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records)
     storage.write_text(url, text)
-
-
-def publish(storage: Storage, table_url: str, run_id: str, staged: dict[str, set[str]], owned: Iterable[str]) -> int:
-    """Move the staged files into place, then delete every other file under the owned prefixes.
-
-    ``staged`` maps partition folders (``export=E/stream=S/date=D/``) to file names; ``owned`` are
-    the prefixes (``export=E/`` or ``export=E/stream=S/``) whose content this run decides.
-    Returns the number of files deleted.
-    """
-    staging = staging_url(table_url, run_id)
-    for folder, names in sorted(staged.items()):
-        for name in sorted(names):
-            storage.move(join(staging, folder + name), join(table_url, folder + name))
-    root = table_url.rstrip("/") + "/"
-    removed = 0
-    for prefix in owned:
-        for stored in storage.list(join(table_url, prefix)):
-            folder, _, name = stored.url[len(root) :].rpartition("/")
-            if name not in staged.get(folder + "/", ()):
-                storage.delete(stored.url)
-                removed += 1
-    if removed:
-        log.info("removed %d file(s) no longer produced under %s", removed, table_url)
-    return removed
-
-
-def discard_staging(storage: Storage, table_url: str, run_id: str) -> None:
-    """Delete what is left of a run's staging folder (the files of archives that failed)."""
-    for stored in storage.list(staging_url(table_url, run_id)):
-        storage.delete(stored.url)
 
 
 def _repeated(text: str, rows: int) -> pa.Array:

@@ -23,6 +23,7 @@ from job_helpers.embrace import outputs, tables
 from job_helpers.embrace.archives import Archive, Selection, select_archives
 from job_helpers.embrace.cleaning import DayCounts
 from job_helpers.embrace.members import GroupResult, MemberGroup, Targets, UnreadableArchive, member_groups, process_groups
+from job_helpers.publish import discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,7 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
             _publish(storage, params, summary, good, [r for r in results if r.export not in summary.failed], run_id)
     finally:
         for url in (params.clean, params.timestream_ready, params.rejects, params.duplicate_log, params.wear_time, params.devices):
-            outputs.discard_staging(storage, url, run_id)
+            discard_staging(storage, url, run_id)
     storage.write_text(join(params.reports, f"{params.scope}.json"), summary.to_json() + "\n")
     for export, message in summary.failed.items():
         log.error("archive %s failed: %s", export, message)
@@ -139,7 +140,7 @@ def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archi
         for result in results:
             for folder, names in getattr(result, attribute).items():
                 staged[folder] |= names
-        outputs.publish(storage, url, run_id, staged, stream_prefixes)
+        publish(storage, url, run_id, staged, stream_prefixes)
 
     logs = {
         outputs.partition_folder([("export", export), ("stream", stream)]): table
@@ -163,8 +164,8 @@ def _publish_small(storage: Storage, url: str, run_id: str, by_folder: dict, own
     """Write one Parquet file per partition aside, publish them; returns the rows written."""
     name = "part-00000.parquet"
     for folder, table in by_folder.items():
-        outputs.write_parquet(storage, join(outputs.staging_url(url, run_id), folder + name), table)
-    outputs.publish(storage, url, run_id, {folder: {name} for folder in by_folder}, owned)
+        outputs.write_parquet(storage, join(staging_url(url, run_id), folder + name), table)
+    publish(storage, url, run_id, {folder: {name} for folder in by_folder}, owned)
     return sum(table.num_rows for table in by_folder.values())
 
 
