@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from process_memory import run_measured  # noqa: E402
 
 SITES = ("fc", "mgh", "bwh", "chop", "nyu", "ucsf")
 
@@ -97,43 +98,12 @@ def run_baseline(landing: Path, stage: Path) -> dict:
 
 
 def measured(role: str, *args: str) -> tuple[dict, float, float]:
-    """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB.
-
-    Memory is the largest sum of resident memory over the child and all its descendants (for ours:
-    the driver, the JVM and Spark's Python workers), sampled every 20 ms."""
-    started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--role", role, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while child.poll() is None:
-        peak = max(peak, _tree_rss(child.pid))
-        time.sleep(0.02)
-    out, err = child.communicate()
-    seconds = time.perf_counter() - started
-    if child.returncode:
-        raise SystemExit(f"the {role} run failed:\n" + "\n".join(err.splitlines()[-30:]))
-    return json.loads(out.strip().splitlines()[-1]), seconds, peak / 1e6
-
-
-def _tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and every process below it."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * page
-    total, frontier = 0, [root]
-    while frontier:
-        pid = frontier.pop()
-        total += rss.get(pid, 0)
-        frontier += [child for child, parent in parents.items() if parent == pid]
-    return total
+    """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB
+    (the whole process tree: for ours the driver, the JVM and Spark's Python workers)."""
+    run = run_measured([sys.executable, __file__, "--role", role, *args])
+    if run.returncode:
+        raise SystemExit(f"the {role} run failed:\n" + "\n".join(run.stderr.splitlines()[-30:]))
+    return json.loads(run.stdout.strip().splitlines()[-1]), run.seconds, run.peak_mb
 
 
 def main() -> None:

@@ -15,8 +15,8 @@ import sys
 from typing import Sequence
 
 from job_helpers import job_arguments, runtime
-from job_helpers.sensors.export import export_chunk
-from job_helpers.sensors.raw_source import list_raw_files, read_raw
+from job_helpers.sensors.export import export_chunk, raw_batches
+from job_helpers.sensors.raw_source import list_raw_files
 from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
 from job_helpers.storage import Storage, StorageError
 
@@ -40,15 +40,14 @@ def main(argv: Sequence[str]) -> None:
         source = job_arguments.choice(args, "source", SOURCES)
         try:
             if source == "raw_json":
-                readings = read_raw(job.spark, list_raw_files(Storage(), args["raw"], first, last))
+                files = list_raw_files(Storage(), args["raw"], first, last)
+                batches = raw_batches(files, first, last, tasks=2 * job.spark.sparkContext.defaultParallelism)
             else:
                 client = timestream_client()
-                readings = read_timestream(
-                    job.spark, client, args["timestream_database"], args["timestream_table"], first, last
-                )
+                batches = read_timestream(client, args["timestream_database"], args["timestream_table"], first, last)
         except (StorageError, TimestreamError) as error:
             raise runtime.JobFailed(f"cannot read the {source} readings: {error}") from error
-        export_chunk(readings, first, last, args["curated"], args["rejects"])
+        export_chunk(job.spark, batches, first, last, args["curated"], args["rejects"])
 
 
 if __name__ == "__main__":

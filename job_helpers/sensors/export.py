@@ -1,26 +1,36 @@
 """One chunk of days: readings from either source to the curated table and the rejects location.
 
 Ownership makes reruns and overlapping chunks safe: a usable reading belongs to the chunk whose
-days contain its event time, a reject to the chunk whose days contain its ``arrival`` hour.
-Both outputs are written with dynamic partition overwrite, so a chunk replaces exactly the
-``dt/hour`` partitions it produces and never touches another chunk's.
+days contain its event time, a reject to the chunk whose days contain its arrival hour. Spark
+runs one task per few consecutive hours; each task loads its readings (see ``HourBatch``), grids
+them with ``second_grid`` and writes one Parquet file per ``dt/hour`` and one rejects file per
+arrival hour aside. The driver then publishes them (``job_helpers.publish``): every hour of the
+chunk is replaced whole, so an hour that no longer has readings is emptied rather than left stale.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import math
+import uuid
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Protocol
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame, DataFrameWriter
-from pyspark.sql import Observation
-from pyspark.sql import functions as F
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
-from job_helpers.sensors.readings import hour_partition
-from job_helpers.sensors.transform import to_second_grid
+from job_helpers.publish import discard_staging, publish, staging_url
+from job_helpers.sensors.readings import READING_SCHEMA, Reject
+from job_helpers.sensors.raw_source import folder_hour, read_raw_file
+from job_helpers.sensors.transform import second_grid
+from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
+
+HOUR_MS = 3_600_000
+PART = "part-00000"
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,58 @@ class ExportSummary:
         )
 
 
+class HourBatch(Protocol):
+    """Consecutive event hours (epoch s) and how to load their readings inside a task."""
+
+    hours: tuple[int, ...]
+
+    def load(self, storage: Storage) -> tuple[pa.Table, list[Reject]]:
+        """Usable readings (at least those of ``hours``) and the rejects filed under ``hours``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RawBatch:
+    """Raw objects by folder hour: the batch's own hours and the hour after them (late arrivals)."""
+
+    hours: tuple[int, ...]
+    files: tuple[tuple[int, tuple[str, ...]], ...]
+
+    def load(self, storage: Storage) -> tuple[pa.Table, list[Reject]]:
+        tables, rejects = [], []
+        for hour, urls in self.files:
+            for url in urls:
+                usable, bad = read_raw_file(storage, url, hour)
+                tables.append(usable)
+                if hour in self.hours:
+                    rejects += bad
+        return pa.concat_tables(tables) if tables else READING_SCHEMA.empty_table(), rejects
+
+
+@dataclass(frozen=True)
+class QueriedBatch:
+    """Readings already fetched (from Timestream) for the batch's hours."""
+
+    hours: tuple[int, ...]
+    readings: pa.Table
+    rejects: tuple[Reject, ...] = ()
+
+    def load(self, storage: Storage) -> tuple[pa.Table, list[Reject]]:
+        return self.readings, list(self.rejects)
+
+
+@dataclass
+class HourResult:
+    """What one task wrote: partitions by table, and the counts for the summary."""
+
+    curated: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    sensors: set[str] = field(default_factory=set)
+    readings: int = 0
+    rows: int = 0
+    rejects: int = 0
+
+
 def chunk_bounds(first: date, last: date) -> tuple[int, int]:
     """The chunk's half-open range in epoch seconds: [first 00:00, day after last 00:00) UTC."""
     start = datetime.combine(first, time(), timezone.utc)
@@ -46,39 +108,88 @@ def chunk_bounds(first: date, last: date) -> tuple[int, int]:
     return int(start.timestamp()), int(end.timestamp())
 
 
-def export_chunk(readings: DataFrame, first: date, last: date, curated_url: str, rejects_url: str) -> ExportSummary:
-    """Write the chunk's grid to ``curated_url`` and its rejects to ``rejects_url``; return the counts.
-
-    ``readings`` has the columns of ``readings.FRAME_SCHEMA``, from either source.
-    """
+def chunk_hour_starts(first: date, last: date) -> list[int]:
     start, end = chunk_bounds(first, last)
-    usable = F.col("reason").isNull()
-    owned = F.when(usable, (F.col("event_time") >= start * 1000) & (F.col("event_time") < end * 1000)).otherwise(
-        (F.col("arrival") >= start) & (F.col("arrival") < end)
-    )
-    chunk = readings.where(owned).persist(StorageLevel.MEMORY_AND_DISK)
+    return list(range(start, end, 3600))
+
+
+def raw_batches(files: list[str], first: date, last: date, tasks: int) -> list[RawBatch]:
+    """The chunk's hours in about ``tasks`` runs of consecutive hours, each with its raw objects."""
+    by_hour: dict[int, list[str]] = {}
+    for url in files:
+        by_hour.setdefault(folder_hour(url), []).append(url)
+    hours = chunk_hour_starts(first, last)
+    size = max(1, math.ceil(len(hours) / max(1, tasks)))
+    batches = []
+    for start in range(0, len(hours), size):
+        own = tuple(hours[start : start + size])
+        folders = [*own, own[-1] + 3600]
+        found = tuple((hour, tuple(by_hour[hour])) for hour in folders if hour in by_hour)
+        if any(hour in own for hour, _ in found):
+            batches.append(RawBatch(own, found))
+    return batches
+
+
+def partition(hour: int) -> str:
+    """``dt=YYYY-MM-DD/hour=HH/`` of an epoch second."""
+    moment = datetime.fromtimestamp(hour, timezone.utc)
+    return f"dt={moment:%Y-%m-%d}/hour={moment:%H}/"
+
+
+def export_chunk(
+    spark: Any, batches: list[HourBatch], first: date, last: date, curated_url: str, rejects_url: str, storage: Storage | None = None
+) -> ExportSummary:
+    """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts."""
+    storage = storage or Storage()
+    run_id = f"{first}_{last}-{uuid.uuid4().hex[:12]}"
     try:
-        counts = chunk.agg(
-            F.count_if(usable).alias("readings"),
-            F.count_if(~usable).alias("rejects"),
-            F.count_distinct(F.when(usable, F.col("sensor_id"))).alias("sensors"),
-        ).first()
-        if counts["rejects"]:
-            dt, hour = hour_partition(F.col("arrival"))
-            rejected = chunk.where(~usable).select("reason", "source", "record", dt.alias("dt"), hour.alias("hour"))
-            _overwrite_partitions(rejected.write.format("json"), rejects_url)
-            log.warning("%d reading(s) rejected for %s..%s, see %s", counts["rejects"], first, last, rejects_url)
-        written = Observation("rows_out")
-        grid = to_second_grid(chunk.where(usable).select("sensor_id", "temperature", "status", "event_time"))
-        _overwrite_partitions(grid.observe(written, F.count(F.lit(1)).alias("rows")).write.format("parquet"), curated_url)
-        rows_out = written.get["rows"] if counts["readings"] else 0
+        results = (
+            spark.sparkContext.parallelize(batches, max(1, len(batches)))
+            .map(lambda batch: export_batch(batch, curated_url, rejects_url, run_id))
+            .collect()
+            if batches
+            else []
+        )
+        owned = [partition(hour) for hour in chunk_hour_starts(first, last)]
+        publish(storage, curated_url, run_id, {folder: {PART + ".parquet"} for r in results for folder in r.curated}, owned)
+        publish(storage, rejects_url, run_id, {folder: {PART + ".json"} for r in results for folder in r.rejected}, owned)
     finally:
-        chunk.unpersist()
-    summary = ExportSummary(first, last, counts["sensors"], counts["readings"], rows_out, counts["rejects"])
+        discard_staging(storage, curated_url, run_id)
+        discard_staging(storage, rejects_url, run_id)
+    sensors = set().union(*(r.sensors for r in results)) if results else set()
+    summary = ExportSummary(
+        first, last, len(sensors), sum(r.readings for r in results), sum(r.rows for r in results), sum(r.rejects for r in results)
+    )
+    if summary.rejects:
+        log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, first, last, rejects_url)
     log.info("%s -> %s", summary.line(), curated_url)
     return summary
 
 
-def _overwrite_partitions(writer: DataFrameWriter, url: str) -> None:
-    """Replace only the dt/hour partitions present in the data, whatever the session's default."""
-    writer.mode("overwrite").option("partitionOverwriteMode", "dynamic").partitionBy("dt", "hour").save(url)
+def export_batch(batch: HourBatch, curated_url: str, rejects_url: str, run_id: str, storage: Storage | None = None) -> HourResult:
+    """Inside a task: load the batch, grid each of its hours and write the files aside."""
+    storage = storage or Storage()
+    readings, rejects = batch.load(storage)
+    result = HourResult()
+    event_hour = pc.divide(readings["event_time"], HOUR_MS)
+    for hour in batch.hours:
+        mine = readings.filter(pc.equal(event_hour, hour // 3600))
+        if mine.num_rows:
+            grid = second_grid(mine)
+            folder = partition(hour)
+            url = join(staging_url(curated_url, run_id), folder + PART + ".parquet")
+            storage.write_with(url, lambda path, grid=grid: pq.write_table(grid, path))
+            result.curated.append(folder)
+            result.sensors |= set(pc.unique(mine["sensor_id"]).to_pylist())
+            result.readings += mine.num_rows
+            result.rows += grid.num_rows
+    by_hour: dict[int, list[Reject]] = {}
+    for reject in rejects:
+        by_hour.setdefault(reject.arrival - reject.arrival % 3600, []).append(reject)
+    for hour, found in sorted(by_hour.items()):
+        folder = partition(hour)
+        text = "".join(reject.to_json() + "\n" for reject in found)
+        storage.write_text(join(staging_url(rejects_url, run_id), folder + PART + ".json"), text)
+        result.rejected.append(folder)
+        result.rejects += len(found)
+    return result

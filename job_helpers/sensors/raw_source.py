@@ -10,21 +10,25 @@ otherwise be sure to see it.
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import re
 from datetime import date, datetime, time, timedelta, timezone
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyarrow import json as pj
 
-from job_helpers.sensors.readings import FRAME_SCHEMA, READING_SCHEMA, reject_reason
+from job_helpers.sensors.readings import MALFORMED, READING_SCHEMA, Reject, reject_reasons, split_rejects
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
-CORRUPT = "_corrupt_record"
+LATE = "event_time is outside its folder's hour and the hour before (over an hour late, or early)"
+MAX_REPARSES = 50
 _FOLDER = r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$"
 
 
@@ -52,40 +56,65 @@ def list_raw_files(storage: Storage, raw_url: str, first: date, last: date) -> l
     return files
 
 
-def read_raw(spark: SparkSession, files: list[str]) -> DataFrame:
-    """Parse raw JSON lines into readings with a ``reason`` for each one that cannot be used.
+def read_raw_file(storage: Storage, url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
+    """The usable readings of one raw object, and its rejects filed under ``arrival`` (epoch s).
 
-    Columns as ``FRAME_SCHEMA``: ``record`` is the line itself for malformed JSON and the parsed
-    fields as JSON for other rejects; ``arrival`` is the epoch second of the folder's hour.
-    Spark's own JSON reader parses each line once (``from_json`` over text lines would be
-    re-evaluated by every filter the optimizer pushes down).
+    pyarrow parses the whole object at once. A line it refuses (broken JSON, a field of the wrong
+    type) is named by its row in the error, set aside as a reject and the rest parsed again; an
+    error without a row sends the object through the line-by-line parser instead.
     """
-    schema = StructType([*READING_SCHEMA.fields, StructField(CORRUPT, StringType())])
-    if not files:
-        return spark.createDataFrame([], FRAME_SCHEMA)
-    raw = (
-        spark.read.schema(schema)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT)
-        .json(files)
+    lines = [line for line in storage.read_bytes(url).split(b"\n") if line.strip()]
+    rejects: list[Reject] = []
+    table = None
+    while table is None and len(rejects) <= MAX_REPARSES:
+        try:
+            table = _parse_lines(lines)
+        except pa.ArrowInvalid as error:
+            row = re.search(r" in row (\d+)", str(error))
+            if row is None:
+                break
+            bad = lines.pop(int(row.group(1)))
+            rejects.append(Reject(MALFORMED, url, bad.decode("utf-8", errors="replace"), arrival))
+    if table is None:
+        table, unreadable = _parse_line_by_line(lines, url, arrival)
+        rejects += unreadable
+    late = pc.or_(
+        pc.less(table["event_time"], (arrival - 3600) * 1000), pc.greater_equal(table["event_time"], (arrival + 3600) * 1000)
     )
-    source = F.col("_metadata.file_path")
-    folder = [F.regexp_extract(source, _FOLDER, group).cast("int") for group in (1, 2, 3, 4)]
-    readings = raw.select(
-        *READING_SCHEMA.fieldNames(),
-        CORRUPT,
-        source.alias("source"),
-        (F.unix_date(F.make_date(*folder[:3])).cast("long") * 86400 + folder[3] * 3600).alias("arrival"),
-    )
-    late = (F.col("event_time") < (F.col("arrival") - 3600) * 1000) | (
-        F.col("event_time") >= (F.col("arrival") + 3600) * 1000
-    )
-    reason = F.when(F.col(CORRUPT).isNotNull(), F.lit("malformed JSON, or a field of the wrong type")).otherwise(
-        reject_reason(
-            F.when(late, F.lit("event_time is outside its folder's hour and the hour before (over an hour late, or early)"))
-        )
-    )
-    record = F.when(reason.isNotNull(), F.coalesce(F.col(CORRUPT), F.to_json(F.struct(*READING_SCHEMA.fieldNames()))))
-    return readings.select(
-        *READING_SCHEMA.fieldNames(), "source", record.alias("record"), reason.alias("reason"), "arrival"
-    )
+    extra = pc.if_else(pc.fill_null(late, False), pa.scalar(LATE), pa.scalar(None, pa.string()))
+    usable, invalid = split_rejects(table, reject_reasons(table, extra), url, arrival)
+    return usable, rejects + invalid
+
+
+def _parse_lines(lines: list[bytes]) -> pa.Table:
+    body = b"\n".join(lines)
+    options = pj.ParseOptions(explicit_schema=READING_SCHEMA, unexpected_field_behavior="ignore")
+    return pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1), parse_options=options)
+
+
+def _parse_line_by_line(lines: list[bytes], url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
+    """The slow, sure way: each line on its own, with the types the schema asks for."""
+    kinds = {"sensor_id": (str,), "temperature": (int, float), "status": (str,), "event_time": (int,)}
+    rows, rejects = [], []
+    for line in lines:
+        try:
+            value = json.loads(line)
+        except ValueError:
+            value = None
+        fields = {name: value.get(name) for name in kinds} if isinstance(value, dict) else None
+        if fields is None or any(
+            v is not None and (isinstance(v, bool) or not isinstance(v, kinds[name])) for name, v in fields.items()
+        ):
+            rejects.append(Reject(MALFORMED, url, line.decode("utf-8", errors="replace"), arrival))
+            continue
+        rows.append(fields)
+    return pa.Table.from_pylist(rows, schema=READING_SCHEMA), rejects
+
+
+def folder_hour(url: str) -> int:
+    """The epoch second of the arrival hour a raw object's folder names."""
+    match = re.search(_FOLDER, url)
+    if match is None:
+        raise ValueError(f"{url}: not under a YYYY/MM/DD/HH/ folder")
+    year, month, day, hour = (int(group) for group in match.groups())
+    return int(datetime(year, month, day, hour, tzinfo=timezone.utc).timestamp())

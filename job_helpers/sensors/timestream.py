@@ -14,11 +14,10 @@ import logging
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterator
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
-from pyspark.sql.types import StringType, StructField, StructType
+import pyarrow as pa
 
-from job_helpers.sensors.readings import reject_reason
+from job_helpers.sensors.export import QueriedBatch, chunk_hour_starts
+from job_helpers.sensors.readings import READING_SCHEMA, reject_reasons, split_rejects
 
 log = logging.getLogger(__name__)
 
@@ -72,34 +71,36 @@ def query_rows(client: Any, query: str) -> Iterator[tuple[str | None, ...]]:
             yield tuple(_scalar(data[position]) for position in positions)
 
 
-def read_timestream(spark: SparkSession, client: Any, database: str, table: str, first: date, last: date) -> DataFrame:
-    """The chunk's readings from Timestream, with the same columns and checks as the raw source."""
-    rows: list[tuple[str | None, ...]] = []
-    for query in hour_queries(database, table, first, last):
-        rows.extend(query_rows(client, query))
-    log.info("%d reading(s) from Timestream %s.%s for %s..%s", len(rows), database, table, first, last)
-    text = spark.createDataFrame(rows, StructType([StructField(name, StringType()) for name in COLUMNS]))
-    readings = text.select(
-        "sensor_id",
-        F.col("temperature").cast("double").alias("temperature"),
-        "status",
-        F.col("event_time").cast("long").alias("event_time"),
-        F.lit(f"timestream:{database}.{table}").alias("source"),
-        F.to_json(F.struct(*COLUMNS)).alias("text"),
-    )
-    reason = reject_reason()
-    return readings.select(
-        "sensor_id",
-        "temperature",
-        "status",
-        "event_time",
-        "source",
-        F.when(reason.isNotNull(), F.col("text")).alias("record"),
-        reason.alias("reason"),
-        F.coalesce(F.floor(F.col("event_time") / 1000), F.lit(_ms(datetime.combine(first, time(), timezone.utc)) // 1000))
-        .cast("long")
-        .alias("arrival"),
-    )
+def read_timestream(client: Any, database: str, table: str, first: date, last: date) -> list[QueriedBatch]:
+    """The chunk's readings from Timestream, one batch per hour, checked like the raw source's."""
+    source = f"timestream:{database}.{table}"
+    batches = []
+    total = 0
+    for hour, query in zip(chunk_hour_starts(first, last), hour_queries(database, table, first, last)):
+        rows = [dict(zip(COLUMNS, row)) for row in query_rows(client, query)]
+        if not rows:
+            continue
+        total += len(rows)
+        typed = pa.Table.from_pylist(
+            [
+                {"sensor_id": r["sensor_id"], "temperature": _number(r["temperature"], float), "status": r["status"],
+                 "event_time": _number(r["event_time"], int)}
+                for r in rows
+            ],
+            schema=READING_SCHEMA,
+        )
+        usable, rejects = split_rejects(typed, reject_reasons(typed), source, hour)
+        batches.append(QueriedBatch((hour,), usable, tuple(rejects)))
+    log.info("%d reading(s) from Timestream %s.%s for %s..%s", total, database, table, first, last)
+    return batches
+
+
+def _number(text: str | None, kind: type) -> Any:
+    """The value of a scalar string, or None when it is missing or not a number of that kind."""
+    try:
+        return None if text is None else kind(text)
+    except ValueError:
+        return None
 
 
 def _scalar(datum: dict) -> str | None:

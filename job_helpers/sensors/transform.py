@@ -4,75 +4,73 @@ This is the whole-second form of Timestream's ``INTERPOLATE_LINEAR`` (temperatur
 ``INTERPOLATE_LOCF`` (status) over ``SEQUENCE(min(time), max(time), 1s)``, per sensor and UTC hour:
 
 1. Readings are bucketed to their whole UTC second: temperature averaged, the worst status kept.
-2. Each bucket is joined to the sensor's next bucket in the same hour (``lead``), and expanded
-   with ``sequence`` + ``explode`` into one row per second up to, not including, that next bucket;
-   the last bucket of the hour expands to itself. So every second from the first to the last
-   bucket of the hour appears exactly once, and gaps are never bridged across an hour boundary.
+2. Each bucket is paired with the sensor's next bucket in the same hour and expanded into one row
+   per second up to, not including, that next bucket; the last bucket of the hour expands to
+   itself. So every second from the first to the last bucket of the hour appears exactly once,
+   and gaps are never bridged across an hour boundary.
 3. Temperature moves linearly from the bucket to the next one; status stays the bucket's.
 
-Everything is Spark-native: one shuffle (by hour, which also puts each output partition in one
-task, so each ``dt/hour`` folder gets one file), one sort for the window, no Python UDFs.
+All of it is a few sorts and vectorised numpy operations over the readings of a task.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, Window
-from pyspark.sql import functions as F
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from job_helpers.sensors.readings import STATUSES, hour_partition
+from job_helpers.sensors.readings import STATUSES
 
-_EXACT = "decimal(38,18)"
+GRID_SCHEMA = pa.schema(
+    [("sensor_id", pa.string()), ("time", pa.timestamp("s", tz="UTC")), ("temperature", pa.float64()), ("status", pa.string())]
+)
 
 
-def to_second_grid(readings: DataFrame) -> DataFrame:
-    """Valid readings (sensor_id, temperature, status, event_time in epoch ms) to one row per sensor and second.
+def second_grid(readings: pa.Table) -> pa.Table:
+    """Valid readings (``sensor_id``, ``temperature``, ``status``, ``event_time`` in epoch ms) to
+    one row per sensor and second, ordered by sensor and time.
 
-    Output columns: ``sensor_id``, ``time`` (timestamp), ``temperature``, ``status`` and the
-    partition columns ``dt`` and ``hour``. The result depends only on the set of readings, not on
-    their order or partitioning, so reruns and overlapping chunks write identical rows.
+    The result depends only on the set of readings, not on their order: the readings of a busy
+    second are summed in order of value.
     """
-    second = F.floor(F.col("event_time") / 1000)
-    dt, hour = hour_partition(F.col("second"))
-    rank = F.when(F.col("status") == STATUSES[2], 3).when(F.col("status") == STATUSES[1], 2).otherwise(1)
-    buckets = (
-        readings.select("sensor_id", "temperature", rank.alias("rank"), second.alias("second"))
-        .withColumn("dt", dt)
-        .withColumn("hour", hour)
-        .repartition("dt", "hour")
-        .groupBy("dt", "hour", "sensor_id", "second")
-        .agg(
-            F.count(F.lit(1)).alias("readings"),
-            F.min("temperature").alias("single"),
-            # A sum of doubles depends on the order rows arrive in; an exact decimal sum does not.
-            F.avg(F.col("temperature").cast(_EXACT)).alias("mean"),
-            F.max("rank").alias("rank"),
-        )
-        .select(
-            "dt",
-            "hour",
-            "sensor_id",
-            "second",
-            "rank",
-            F.when(F.col("readings") == 1, F.col("single")).otherwise(F.col("mean").cast("double")).alias("temperature"),
-        )
-    )
-    window = Window.partitionBy("dt", "hour", "sensor_id").orderBy("second")
-    spans = buckets.withColumns(
-        {
-            "next_second": F.lead("second").over(window),
-            "next_temperature": F.lead("temperature").over(window),
-        }
-    ).withColumn("span", F.coalesce(F.col("next_second") - F.col("second"), F.lit(1)))
-    grid = spans.select("*", F.explode(F.sequence(F.lit(0), F.col("span") - 1)).alias("offset"))
-    temperature = F.when(F.col("next_second").isNull(), F.col("temperature")).otherwise(
-        F.col("temperature")
-        + (F.col("next_temperature") - F.col("temperature")) * F.col("offset") / F.col("span")
-    )
-    return grid.select(
-        "sensor_id",
-        F.timestamp_seconds(F.col("second") + F.col("offset")).alias("time"),
-        temperature.alias("temperature"),
-        F.element_at(F.array(*[F.lit(status) for status in STATUSES]), F.col("rank")).alias("status"),
-        "dt",
-        "hour",
+    if readings.num_rows == 0:
+        return GRID_SCHEMA.empty_table()
+    encoded = pc.dictionary_encode(readings["sensor_id"]).combine_chunks()
+    codes = encoded.indices.to_numpy(zero_copy_only=False)
+    names = encoded.dictionary
+    second = readings["event_time"].to_numpy() // 1000
+    temperature = readings["temperature"].to_numpy()
+    rank = np.zeros(readings.num_rows, dtype=np.int8)
+    for value, status in enumerate(STATUSES):
+        rank[pc.equal(readings["status"], status).to_numpy(zero_copy_only=False)] = value
+    # Sensor names sort in dictionary order; sort the codes by name so the output is by sensor.
+    by_name = np.argsort(np.argsort(names.to_pylist()))
+    codes = by_name[codes]
+    order = np.lexsort((temperature, second, codes))
+    codes, second, temperature, rank = codes[order], second[order], temperature[order], rank[order]
+
+    starts = np.flatnonzero(np.r_[True, (codes[1:] != codes[:-1]) | (second[1:] != second[:-1])])
+    copies = np.diff(np.r_[starts, len(second)])
+    bucket_code, bucket_second = codes[starts], second[starts]
+    bucket_temperature = np.add.reduceat(temperature, starts) / copies
+    bucket_rank = np.maximum.reduceat(rank, starts)
+
+    continues = np.r_[(bucket_code[1:] == bucket_code[:-1]) & (bucket_second[1:] // 3600 == bucket_second[:-1] // 3600), False]
+    span = np.where(continues, np.r_[bucket_second[1:], 0] - bucket_second, 1)
+    next_temperature = np.where(continues, np.r_[bucket_temperature[1:], 0.0], bucket_temperature)
+    source = np.repeat(np.arange(len(starts)), span)
+    offset = np.arange(len(source)) - np.repeat(np.cumsum(span) - span, span)
+    base = bucket_temperature[source]
+    moved = base + (next_temperature[source] - base) * offset / span[source]
+    grid_temperature = np.where(continues[source], moved, base)
+
+    sorted_names = pa.array(sorted(names.to_pylist()), pa.string())
+    return pa.Table.from_arrays(
+        [
+            pc.take(sorted_names, pa.array(bucket_code[source])),
+            pa.array(bucket_second[source] + offset, pa.int64()).cast(pa.timestamp("s", tz="UTC")),
+            pa.array(grid_temperature, pa.float64()),
+            pc.take(pa.array(STATUSES), pa.array(bucket_rank[source])),
+        ],
+        schema=GRID_SCHEMA,
     )

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.sensors.export import ExportSummary, export_chunk
-from job_helpers.sensors.raw_source import list_raw_files, read_raw
+from job_helpers.sensors.export import ExportSummary, export_chunk, raw_batches
+from job_helpers.sensors.raw_source import list_raw_files
 from job_helpers.sensors.readings import STATUSES
 from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR, write_sensor_sample
 from job_helpers.storage import Storage, local_path
@@ -37,7 +37,7 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
     files = list_raw_files(Storage(), lake["sensors.raw"], first, last)
-    return export_chunk(read_raw(spark, files), first, last, lake[curated], lake["rejects"])
+    return export_chunk(spark, raw_batches(files, first, last, tasks=2), first, last, lake[curated], lake["rejects"])
 
 
 def raw_buckets(raw_url: str) -> dict[tuple[str, int], tuple[float, str]]:

@@ -7,13 +7,14 @@ from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from job_helpers.control.config import load_settings, render_references
 from job_helpers.control.ddl import parse_check, render_statements
 from job_helpers.control.local_sql import translate_query
 from job_helpers.sensors.readings import READING_SCHEMA
-from job_helpers.sensors.transform import to_second_grid
+from job_helpers.sensors.transform import second_grid
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "data" / "sensors"
@@ -51,7 +52,11 @@ def test_customer_join_query_returns_every_mapped_sensor(spark):
         )
     ]
     readings.append(("sensor-unmapped", 20.0, "OK", hour))
-    to_second_grid(spark.createDataFrame(readings, READING_SCHEMA)).createOrReplaceGlobalTempView("sensor_timeseries")
+    grid = second_grid(pa.Table.from_pylist([dict(zip(READING_SCHEMA.names, r)) for r in readings], schema=READING_SCHEMA))
+    rows = [(*r.values(), f"{r['time']:%Y-%m-%d}", f"{r['time']:%H}") for r in grid.to_pylist()]
+    spark.createDataFrame(
+        rows, "sensor_id string, time timestamp, temperature double, status string, dt string, hour string"
+    ).createOrReplaceGlobalTempView("sensor_timeseries")
     spark.createDataFrame(sorted(mapping.items()), "sensor_id string, customer_id string").createOrReplaceGlobalTempView(
         "sensor_mapping"
     )

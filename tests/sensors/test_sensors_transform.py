@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import pytest
-from pyspark.sql import functions as F
 
 from job_helpers.sensors.readings import READING_SCHEMA
-from job_helpers.sensors.transform import to_second_grid
+from job_helpers.sensors.transform import second_grid
 
 T0 = datetime(2024, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
 MIDNIGHT = datetime(2024, 3, 2, tzinfo=timezone.utc)
@@ -18,17 +18,17 @@ def ms(moment: datetime, seconds: float = 0.0) -> int:
     return int(moment.timestamp() * 1000 + round(seconds * 1000))
 
 
-def grid(spark, readings: list[tuple]) -> list[tuple]:
+def grid(readings: list[tuple]) -> list[tuple]:
     """Run the transform and return (sensor, 'HH:MM:SS', temperature, status, dt, hour) sorted by sensor and time."""
-    frame = spark.createDataFrame(readings, READING_SCHEMA)
-    out = to_second_grid(frame).select(
-        "sensor_id", F.date_format("time", "HH:mm:ss"), "temperature", "status", "dt", "hour"
+    table = second_grid(pa.Table.from_pylist([dict(zip(READING_SCHEMA.names, r)) for r in readings], schema=READING_SCHEMA))
+    return sorted(
+        (r["sensor_id"], f"{r['time']:%H:%M:%S}", r["temperature"], r["status"], r["time"].date().isoformat(), f"{r['time']:%H}")
+        for r in table.to_pylist()
     )
-    return sorted(tuple(row) for row in out.collect())
 
 
-def test_gap_is_interpolated_linearly_and_status_carried_forward(spark):
-    rows = grid(spark, [("s1", 10.0, "OK", ms(T0, 0.2)), ("s1", 20.0, "WARNING", ms(T0, 4.7))])
+def test_gap_is_interpolated_linearly_and_status_carried_forward():
+    rows = grid([("s1", 10.0, "OK", ms(T0, 0.2)), ("s1", 20.0, "WARNING", ms(T0, 4.7))])
     assert rows == [
         ("s1", "10:00:00", 10.0, "OK", "2024-03-01", "10"),
         ("s1", "10:00:01", 12.5, "OK", "2024-03-01", "10"),
@@ -38,9 +38,8 @@ def test_gap_is_interpolated_linearly_and_status_carried_forward(spark):
     ]
 
 
-def test_error_is_carried_through_a_gap_until_the_next_bucket(spark):
+def test_error_is_carried_through_a_gap_until_the_next_bucket():
     rows = grid(
-        spark,
         [("s1", 150.0, "ERROR", ms(T0)), ("s1", 120.0, "OK", ms(T0, 3)), ("s1", 90.0, "WARNING", ms(T0, 4))],
     )
     assert [(r[1], r[2], r[3]) for r in rows] == [
@@ -52,14 +51,13 @@ def test_error_is_carried_through_a_gap_until_the_next_bucket(spark):
     ]
 
 
-def test_a_single_reading_gives_one_row_with_its_own_values(spark):
-    rows = grid(spark, [("s1", 42.125, "WARNING", ms(T0, 7.999))])
+def test_a_single_reading_gives_one_row_with_its_own_values():
+    rows = grid([("s1", 42.125, "WARNING", ms(T0, 7.999))])
     assert rows == [("s1", "10:00:07", 42.125, "WARNING", "2024-03-01", "10")]
 
 
-def test_readings_in_one_second_are_averaged_and_the_worst_status_kept(spark):
+def test_readings_in_one_second_are_averaged_and_the_worst_status_kept():
     rows = grid(
-        spark,
         [
             ("s1", 10.0, "OK", ms(T0, 0.1)),
             ("s1", 14.0, "ERROR", ms(T0, 0.9)),
@@ -76,9 +74,8 @@ def test_readings_in_one_second_are_averaged_and_the_worst_status_kept(spark):
     ]
 
 
-def test_windows_end_at_hour_and_day_boundaries_without_bridging_them(spark):
+def test_windows_end_at_hour_and_day_boundaries_without_bridging_them():
     rows = grid(
-        spark,
         [
             ("s1", 30.0, "OK", ms(MIDNIGHT, -3600 - 1)),  # 22:59:59, alone in hour 22
             ("s1", 10.0, "OK", ms(MIDNIGHT, -2.5)),  # 23:59:57.5
@@ -98,7 +95,7 @@ def test_windows_end_at_hour_and_day_boundaries_without_bridging_them(spark):
     ]
 
 
-def test_sensors_are_gridded_independently_and_input_order_does_not_matter(spark):
+def test_sensors_are_gridded_independently_and_input_order_does_not_matter():
     readings = [
         ("a", 10.0, "OK", ms(T0)),
         ("b", 100.0, "OK", ms(T0, 1)),
@@ -106,8 +103,8 @@ def test_sensors_are_gridded_independently_and_input_order_does_not_matter(spark
         ("b", 70.0, "ERROR", ms(T0, 4)),
         ("a", 20.0, "OK", ms(T0, 2.5)),
     ]
-    forward = grid(spark, readings)
-    assert grid(spark, list(reversed(readings))) == forward
+    forward = grid(readings)
+    assert grid(list(reversed(readings))) == forward
     assert [(r[0], r[1], r[2], r[3]) for r in forward] == [
         ("a", "10:00:00", 10.0, "OK"),
         ("a", "10:00:01", 15.0, "OK"),
@@ -120,8 +117,8 @@ def test_sensors_are_gridded_independently_and_input_order_does_not_matter(spark
 
 
 @pytest.mark.parametrize("temperatures", [(0.1, 0.2, 0.3), (1e-3, 1e3, 7.77)])
-def test_the_mean_of_a_busy_second_does_not_depend_on_row_order(spark, temperatures):
-    first = grid(spark, [("s", t, "OK", ms(T0, 0.1 * n)) for n, t in enumerate(temperatures)])
-    last = grid(spark, [("s", t, "OK", ms(T0, 0.1 * n)) for n, t in enumerate(reversed(temperatures))])
+def test_the_mean_of_a_busy_second_does_not_depend_on_row_order(temperatures):
+    first = grid([("s", t, "OK", ms(T0, 0.1 * n)) for n, t in enumerate(temperatures)])
+    last = grid([("s", t, "OK", ms(T0, 0.1 * n)) for n, t in enumerate(reversed(temperatures))])
     assert first == last
     assert first[0][2] == pytest.approx(sum(temperatures) / 3, rel=1e-12)

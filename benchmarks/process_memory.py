@@ -1,0 +1,59 @@
+"""Peak memory of a child process and everything it starts (a JVM, Spark's Python workers).
+
+``getrusage`` only reports the largest single descendant, which misses work spread over worker
+processes; sampling the resident memory of the whole process tree does not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+SAMPLE_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class Measured:
+    stdout: str
+    stderr: str
+    returncode: int
+    seconds: float
+    peak_mb: float
+
+
+def run_measured(command: Sequence[str], env: dict[str, str] | None = None) -> Measured:
+    """Run ``command`` to the end; its output, wall time and the peak resident MB of its process tree."""
+    started = time.perf_counter()
+    child = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    peak = 0
+    while child.poll() is None:
+        peak = max(peak, tree_rss(child.pid))
+        time.sleep(SAMPLE_SECONDS)
+    out, err = child.communicate()
+    return Measured(out, err, child.returncode, time.perf_counter() - started, peak / 1e6)
+
+
+def tree_rss(root: int) -> int:
+    """Resident bytes of ``root`` and every process below it."""
+    parents: dict[int, int] = {}
+    rss: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        rss[int(entry.name)] = int(fields[21]) * page
+    total, frontier = 0, [root]
+    while frontier:
+        pid = frontier.pop()
+        total += rss.get(pid, 0)
+        frontier += [child for child, parent in parents.items() if parent == pid]
+    return total
