@@ -15,7 +15,7 @@ import sys
 from typing import Sequence
 
 from job_helpers import job_arguments, runtime
-from job_helpers.sensors.export import export_chunk, raw_batches
+from job_helpers.sensors.export import NoReadings, export_chunk, raw_batches
 from job_helpers.sensors.raw_source import list_raw_files
 from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
 from job_helpers.storage import Storage, StorageError
@@ -47,7 +47,10 @@ def main(argv: Sequence[str]) -> None:
                 batches = read_timestream(client, args["timestream_database"], args["timestream_table"], first, last)
         except (StorageError, TimestreamError) as error:
             raise runtime.JobFailed(f"cannot read the {source} readings: {error}") from error
-        export_chunk(job.spark, batches, first, last, args["curated"], args["rejects"])
+        try:
+            export_chunk(job.spark, batches, first, last, args["curated"], args["rejects"])
+        except NoReadings as error:
+            raise runtime.JobFailed(f"{error} (--source {source})") from error
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ def select_archives(objects: Iterable[StoredObject], first: date, last: date) ->
 
 def parse_member(name: str) -> Member | None:
     """What a zip entry holds, or None for folders, system files and files of other streams."""
-    parts = name.split("/")
+    parts = name.replace("\\", "/").split("/")
     if len(parts) < 5 or not parts[-1].endswith(".csv"):
         return None
     _study, site, participant, device, leaf = parts[-5:]
@@ -109,7 +109,7 @@ class Selection:
     def wants(self, member: Member) -> bool:
         if member.kind != METADATA and member.kind not in self.streams:
             return False
-        if self.participants and member.ppt_id not in self.participants:
+        if self.participants and member.ppt_id.lower() not in self.participants:
             return False
         return re.fullmatch(self.participant_regex, member.ppt_id) is not None
 

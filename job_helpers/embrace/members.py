@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import csv as text_csv
 import io
+import json
+import re
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, TextIO
 
 from job_helpers.embrace import outputs
 from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, parse_member
@@ -29,6 +31,7 @@ from job_helpers.embrace.reader import open_archive
 from job_helpers.publish import staging_url
 from job_helpers.storage import Storage, join
 
+UNSAFE_ID = re.compile(r'[,"\r\n]')
 DEVICE_COLUMNS = {
     "Datetime (UTC)": "recorded_at",
     "Timezone (minutes)": "timezone_minutes",
@@ -94,10 +97,24 @@ def member_groups(archive: Archive, selection: Selection, storage: Storage) -> l
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise UnreadableArchive(f"{archive.url}: not a readable zip archive ({error}); replace the file and rerun") from error
     found: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    streams = 0
     for info in infos:
         member = parse_member(info.filename)
-        if member is not None and selection.wants(member):
+        if member is None:
+            continue
+        streams += member.kind != METADATA
+        if UNSAFE_ID.search(member.ppt_id + member.dev_id):
+            raise UnreadableArchive(
+                f"{archive.url}: {info.filename}: participant and device folder names go into the batch-load CSVs "
+                "and cannot hold commas, quotes or line breaks; rename the folders and rerun"
+            )
+        if selection.wants(member):
             found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((info.filename, info.file_size))
+    if not streams:
+        raise UnreadableArchive(
+            f"{archive.url}: no member is laid out as [<top folder>/]<study>/<SITE>/<participant>/<device>/"
+            "{acc,eda,temp}.csv; check the archive's contents and rerun"
+        )
     return [
         MemberGroup(archive, ppt_id, dev_id, kind, tuple(name for name, _ in files), sum(size for _, size in files))
         for (ppt_id, dev_id, kind), files in sorted(found.items())
@@ -118,6 +135,8 @@ def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Sto
                     yield _process(archive_zip, group, targets, storage)
         except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
             yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: {error}")
+        except Exception as error:  # noqa: BLE001 - any other failure (corrupt deflate data, bad text) fails this archive only
+            yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun")
 
 
 def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets, storage: Storage) -> GroupResult:
@@ -130,12 +149,15 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
     stream_folder = outputs.partition_folder([("export", group.archive.export), ("stream", group.kind)])
     with tempfile.TemporaryDirectory(prefix="embrace-days-") as scratch:
         buffer = DayBuffer(Path(scratch), len(MEASURES[group.kind]))
-        rejects: list[tuple[str, Reject]] = []
-        for name in group.names:
-            with archive_zip.open(name) as raw:
-                for block in parse_stream(raw, group.kind, name):
-                    buffer.add(block)
-                    rejects += [(name, reject) for reject in block.rejects]
+        rejects_path = Path(scratch, "rejects.json")
+        with open(rejects_path, "w", encoding="utf-8") as rejects:
+            for name in group.names:
+                with archive_zip.open(name) as raw:
+                    for block in parse_stream(raw, group.kind, name):
+                        buffer.add(block)
+                        _write_rejects(rejects, group, name, block.rejects)
+                        if block.rejects:
+                            result.rejects[name] = result.rejects.get(name, 0) + len(block.rejects)
         for day_number, ts, values, missing in buffer.days():
             day = datetime.fromtimestamp(day_number * DAY_MS / 1000, timezone.utc).date().isoformat()
             kept_ts, kept_values, counts = clean_day(ts, values, missing)
@@ -155,17 +177,18 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
             result.timestream_files.setdefault(folder, set()).update(names)
             if group.kind == "eda":
                 result.wear[day] = wear_day(kept_ts, kept_values[:, 0])
-    if rejects:
-        name = f"{stem}.json"
-        records = [
-            {"ppt_id": group.ppt_id, "dev_id": group.dev_id, "file": member, "line": r.line, "reason": r.reason, "record": r.record}
-            for member, r in rejects
-        ]
-        outputs.write_json_lines(storage, join(staging_url(targets.rejects, targets.run_id), stream_folder + name), records)
-        result.reject_files[stream_folder] = {name}
-        for member, _ in rejects:
-            result.rejects[member] = result.rejects.get(member, 0) + 1
+        if result.rejects:
+            name = f"{stem}.json"
+            storage.upload(rejects_path, join(staging_url(targets.rejects, targets.run_id), stream_folder + name))
+            result.reject_files[stream_folder] = {name}
     return result
+
+
+def _write_rejects(handle: TextIO, group: MemberGroup, member: str, rejects: list[Reject]) -> None:
+    """Append a block's rejects as JSON lines: rejects go to a local file, not to memory."""
+    for r in rejects:
+        record = {"ppt_id": group.ppt_id, "dev_id": group.dev_id, "file": member, "line": r.line, "reason": r.reason, "record": r.record}
+        handle.write(json.dumps(record, sort_keys=True) + "\n")
 
 
 def _device_records(group: MemberGroup, name: str, body: bytes) -> list[dict]:

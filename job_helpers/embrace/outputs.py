@@ -7,10 +7,9 @@ participant and device, so a rerun writes the same names (see ``job_helpers.publ
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -22,8 +21,8 @@ from job_helpers.storage import Storage, join
 
 # Rows converted to Arrow at a time when writing, which bounds a writer's memory.
 SLICE_ROWS = 1 << 20
-# A double is printed in at most 24 characters (-1.2345678901234567e-308) and a long in 20.
-DOUBLE_WIDTH = 24
+# pyarrow prints a double in at most 25 characters (-0.0000012345678901234567) and a long in 20.
+DOUBLE_WIDTH = 25
 TIME_WIDTH = 20
 CLEAN_MEASURES = ("x", "y", "z", "eda", "temp")
 CLEAN_SCHEMA = pa.schema(
@@ -99,7 +98,7 @@ def write_timestream_csv(
     storage: Storage, folder_url: str, stem: str, ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray, max_bytes: int
 ) -> list[str]:
     """The batch-load CSV files of one device-day, each within ``max_bytes``; returns their names."""
-    limit = rows_per_file(stream, len(ppt_id) + len(dev_id), max_bytes)
+    limit = rows_per_file(stream, len(ppt_id.encode()) + len(dev_id.encode()), max_bytes)
     header = (",".join(timestream_columns(stream)) + "\n").encode()
     options = csv.WriteOptions(include_header=False, quoting_style="none")
     columns = ["time_ms", "ppt_id", "dev_id", *MEASURES[stream]]
@@ -122,11 +121,6 @@ def write_timestream_csv(
 
 def write_parquet(storage: Storage, url: str, table: pa.Table) -> None:
     storage.write_with(url, lambda path: pq.write_table(table, path))
-
-
-def write_json_lines(storage: Storage, url: str, records: Iterable[dict]) -> None:
-    text = "".join(json.dumps(record, sort_keys=True) + "\n" for record in records)
-    storage.write_text(url, text)
 
 
 def _repeated(text: str, rows: int) -> pa.Array:

@@ -22,6 +22,8 @@ from job_helpers.embrace.archives import HEADERS
 MISSING_TEXT = ["", "nan", "null", "na", "none"]
 NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 WHOLE_MILLISECONDS = r"^[0-9]{1,18}$"
+# The last millisecond of year 9999: later "timestamps" are other units (µs, ns) or noise.
+MAX_MS = 253_402_300_799_999
 BLOCK_BYTES = 4 << 20
 ORDINALS = ("first", "second", "third")
 
@@ -48,11 +50,17 @@ class ParsedBlock:
 
 
 def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]:
-    """Check the header of ``raw`` (a member opened in binary) and parse the lines after it."""
-    header = raw.readline().decode("utf-8-sig").strip()
+    """Check the header of ``raw`` (a member opened in binary) and parse the lines after it.
+
+    An empty member, or one with only its header, holds no readings and yields nothing.
+    """
+    first = raw.readline()
+    if not first:
+        return
+    header = first.decode("utf-8-sig").strip()
     expected = ",".join(HEADERS[stream])
     if header != expected:
-        raise HeaderMismatch(f"{name}: header {header!r} is not the {stream} header {expected!r}; fix or remove the file and rerun")
+        raise HeaderMismatch(f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun")
     width = len(HEADERS[stream])
     names = [f"f{i}" for i in range(width)]
     wrong_width: list[tuple[int, str]] = []
@@ -61,31 +69,48 @@ def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]
         wrong_width.append((row.number, row.text))
         return "skip"
 
-    reader = csv.open_csv(
-        raw,
-        read_options=csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
-        parse_options=csv.ParseOptions(ignore_empty_lines=False, invalid_row_handler=keep_wrong_width),
-        convert_options=csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
-    )
+    try:
+        reader = csv.open_csv(
+            raw,
+            read_options=csv.ReadOptions(column_names=names, block_size=BLOCK_BYTES, use_threads=False),
+            # No quoting: the exports never quote, and a stray quote must not swallow the lines after it.
+            parse_options=csv.ParseOptions(quote_char=False, ignore_empty_lines=False, invalid_row_handler=keep_wrong_width),
+            convert_options=csv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid as error:
+        if "Empty CSV file" in str(error):
+            return
+        raise
     rows_before = 0
     reported = 0
     for batch in reader:
         parsed = parse_block(batch, stream)
-        # Data line numbers count every physical line; rows skipped for their width are not in
-        # the batch, so each reject's row index is shifted past the skipped lines before it.
-        skipped = sorted(number for number, _ in wrong_width)
-        for reject in parsed.rejects:
-            line = rows_before + reject.line
-            for number in skipped:
-                if number <= line:
-                    line += 1
-            reject.line = line + 1
-        for number, text in wrong_width[reported:]:
-            parsed.rejects.append(Reject(number + 1, f"expected {width} fields", text))
+        _number_lines(parsed.rejects, rows_before, [number for number, _ in wrong_width])
+        parsed.rejects += [Reject(number + 1, f"expected {width} fields", text) for number, text in wrong_width[reported:]]
         reported = len(wrong_width)
         parsed.rejects.sort(key=lambda reject: reject.line)
         rows_before += batch.num_rows
         yield parsed
+    if wrong_width[reported:]:
+        empty = ParsedBlock(np.empty(0, dtype=np.int64), np.empty((0, width - 1)), np.empty(0, dtype=bool))
+        empty.rejects = [Reject(number + 1, f"expected {width} fields", text) for number, text in wrong_width[reported:]]
+        yield empty
+
+
+def _number_lines(rejects: list[Reject], rows_before: int, skipped: list[int]) -> None:
+    """Turn each reject's row in its block into its line in the file (the header is line 1).
+
+    Lines skipped for their width are not rows, so a row's line is its number among the rows plus
+    the skipped lines before it: those whose number, less the skipped lines before them, is at
+    most the row's number.
+    """
+    if not rejects:
+        return
+    order = np.sort(np.asarray(skipped, dtype=np.int64))
+    shifted = order - np.arange(len(order))
+    for reject in rejects:
+        row = rows_before + reject.line
+        reject.line = row + int(np.searchsorted(shifted, row, side="right")) + 1
 
 
 def parse_block(batch: pa.RecordBatch, stream: str) -> ParsedBlock:
@@ -135,14 +160,16 @@ def _whole_ms(text: pa.Array) -> tuple[np.ndarray, _Checked]:
     """
     try:
         ts = pc.cast(text, pa.int64())
-        if (pc.min(ts).as_py() or 0) >= 0:
+        if (pc.min(ts).as_py() or 0) >= 0 and (pc.max(ts).as_py() or 0) <= MAX_MS:
             values = ts.to_numpy(zero_copy_only=False)
             return values, _Checked(values, *_constant_flags(len(text)))
     except pa.ArrowInvalid:
         pass
     trimmed, empty, missing = _trimmed(text)
-    ok = pc.fill_null(pc.match_substring_regex(trimmed, WHOLE_MILLISECONDS), False)
-    ts = pc.cast(pc.if_else(ok, trimmed, pa.scalar(None, pa.string())), pa.int64())
+    matches = pc.fill_null(pc.match_substring_regex(trimmed, WHOLE_MILLISECONDS), False)
+    ts = pc.cast(pc.if_else(matches, trimmed, pa.scalar(None, pa.string())), pa.int64())
+    ok = pc.fill_null(pc.less_equal(ts, MAX_MS), False)
+    ts = pc.if_else(ok, ts, pa.scalar(None, pa.int64()))
     values = pc.fill_null(ts, 0).to_numpy(zero_copy_only=False)
     return values, _Checked(values, empty, missing, ok)
 
@@ -168,7 +195,8 @@ def _finite_number(text: pa.Array) -> _Checked:
 
 
 def _trimmed(text: pa.Array) -> tuple[pa.Array, pa.Array, pa.Array]:
-    trimmed = pc.utf8_trim_whitespace(text)
+    """The text without surrounding blanks or quotes, and where it is empty or a missing-value word."""
+    trimmed = pc.utf8_trim(text, characters=' \t\r"')
     empty = pc.equal(pc.utf8_length(trimmed), 0)
     missing = pc.is_in(pc.utf8_lower(trimmed), value_set=pa.array(MISSING_TEXT))
     return trimmed, empty, missing

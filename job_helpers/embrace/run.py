@@ -68,6 +68,7 @@ class ChunkSummary:
     duplicates: dict[str, int] = field(default_factory=dict)
     written: dict[str, int] = field(default_factory=dict)
     ignored_objects: list[str] = field(default_factory=list)
+    unselected: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -90,9 +91,15 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
     groups: list[MemberGroup] = []
     for archive in archives:
         try:
-            groups += member_groups(archive, params.selection, storage)
+            found = member_groups(archive, params.selection, storage)
         except UnreadableArchive as error:
             summary.failed[archive.export] = str(error)
+            continue
+        if not found:
+            # Nothing selected from this archive (a participant filter): leave its outputs alone.
+            summary.unselected.append(archive.export)
+            log.info("%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export)
+        groups += found
     run_id = f"{params.scope}-{uuid.uuid4().hex[:12]}"
     targets = Targets(run_id, params.clean, params.timestream_ready, params.rejects, params.max_csv_bytes)
     try:
@@ -100,7 +107,7 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
         for result in results:
             if result.error:
                 summary.failed.setdefault(result.export, result.error)
-        good = [archive for archive in archives if archive.export not in summary.failed]
+        good = [a for a in archives if a.export not in summary.failed and a.export not in summary.unselected]
         if good:
             _publish(storage, params, summary, good, [r for r in results if r.export not in summary.failed], run_id)
     finally:

@@ -33,6 +33,10 @@ HOUR_MS = 3_600_000
 PART = "part-00000"
 
 
+class NoReadings(Exception):
+    """A chunk found nothing to read; publishing would empty every hour of it, so it stops instead."""
+
+
 @dataclass(frozen=True)
 class ExportSummary:
     first: date
@@ -125,7 +129,7 @@ def raw_batches(files: list[str], first: date, last: date, tasks: int) -> list[R
         own = tuple(hours[start : start + size])
         folders = [*own, own[-1] + 3600]
         found = tuple((hour, tuple(by_hour[hour])) for hour in folders if hour in by_hour)
-        if any(hour in own for hour, _ in found):
+        if found:
             batches.append(RawBatch(own, found))
     return batches
 
@@ -140,15 +144,15 @@ def export_chunk(
     spark: Any, batches: list[HourBatch], first: date, last: date, curated_url: str, rejects_url: str, storage: Storage | None = None
 ) -> ExportSummary:
     """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts."""
+    if not batches:
+        raise NoReadings(f"no readings at all for {first}..{last}: check the source location or table; nothing was changed")
     storage = storage or Storage()
     run_id = f"{first}_{last}-{uuid.uuid4().hex[:12]}"
     try:
         results = (
-            spark.sparkContext.parallelize(batches, max(1, len(batches)))
+            spark.sparkContext.parallelize(batches, len(batches))
             .map(lambda batch: export_batch(batch, curated_url, rejects_url, run_id))
             .collect()
-            if batches
-            else []
         )
         owned = [partition(hour) for hour in chunk_hour_starts(first, last)]
         publish(storage, curated_url, run_id, {folder: {PART + ".parquet"} for r in results for folder in r.curated}, owned)
@@ -156,7 +160,7 @@ def export_chunk(
     finally:
         discard_staging(storage, curated_url, run_id)
         discard_staging(storage, rejects_url, run_id)
-    sensors = set().union(*(r.sensors for r in results)) if results else set()
+    sensors = set().union(*(r.sensors for r in results))
     summary = ExportSummary(
         first, last, len(sensors), sum(r.readings for r in results), sum(r.rows for r in results), sum(r.rejects for r in results)
     )

@@ -28,8 +28,9 @@ from job_helpers.storage import Storage, join
 log = logging.getLogger(__name__)
 
 LATE = "event_time is outside its folder's hour and the hour before (over an hour late, or early)"
-MAX_REPARSES = 50
-_FOLDER = r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$"
+MAX_REPARSES = 10
+_KINDS = {"sensor_id": (str,), "temperature": (int, float), "status": (str,), "event_time": (int,)}
+_FOLDER = r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/"
 
 
 def hour_prefix(raw_url: str, hour: datetime) -> str:
@@ -45,12 +46,13 @@ def chunk_hours(first: date, last: date) -> list[datetime]:
 
 
 def list_raw_files(storage: Storage, raw_url: str, first: date, last: date) -> list[str]:
-    """Every raw object a chunk reads, in URL order."""
+    """Every raw object a chunk reads, in URL order (files and folders named ``.*`` or ``_*`` skipped)."""
     files = []
     for hour in chunk_hours(first, last):
-        for stored in storage.list(hour_prefix(raw_url, hour)):
-            name = PurePosixPath(urlparse(stored.url).path).name
-            if not name.startswith((".", "_")) and stored.size > 0:
+        prefix = hour_prefix(raw_url, hour)
+        for stored in storage.list(prefix):
+            parts = PurePosixPath(urlparse(stored.url[len(prefix) :]).path).parts
+            if not any(part.startswith((".", "_")) for part in parts) and stored.size > 0:
                 files.append(stored.url)
     log.info("%d raw file(s) under %s for %s..%s", len(files), raw_url, first, last)
     return files
@@ -60,21 +62,27 @@ def read_raw_file(storage: Storage, url: str, arrival: int) -> tuple[pa.Table, l
     """The usable readings of one raw object, and its rejects filed under ``arrival`` (epoch s).
 
     pyarrow parses the whole object at once. A line it refuses (broken JSON, a field of the wrong
-    type) is named by its row in the error, set aside as a reject and the rest parsed again; an
-    error without a row sends the object through the line-by-line parser instead.
+    type) is named by its row in the error, checked, set aside as a reject and the rest parsed
+    again. Anything else (an error without a row, a row that is not one line, text that is not
+    UTF-8, too many bad lines) sends the object through the line-by-line parser instead.
     """
     lines = [line for line in storage.read_bytes(url).split(b"\n") if line.strip()]
     rejects: list[Reject] = []
     table = None
     while table is None and len(rejects) <= MAX_REPARSES:
         try:
-            table = _parse_lines(lines)
+            parsed = _parse_lines(lines)
+            parsed.validate(full=True)
         except pa.ArrowInvalid as error:
             row = re.search(r" in row (\d+)", str(error))
-            if row is None:
+            if row is None or int(row.group(1)) >= len(lines) or _line_fields(lines[int(row.group(1))]) is not None:
                 break
             bad = lines.pop(int(row.group(1)))
             rejects.append(Reject(MALFORMED, url, bad.decode("utf-8", errors="replace"), arrival))
+            continue
+        if parsed.num_rows != len(lines):
+            break
+        table = parsed
     if table is None:
         table, unreadable = _parse_line_by_line(lines, url, arrival)
         rejects += unreadable
@@ -94,21 +102,48 @@ def _parse_lines(lines: list[bytes]) -> pa.Table:
 
 def _parse_line_by_line(lines: list[bytes], url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
     """The slow, sure way: each line on its own, with the types the schema asks for."""
-    kinds = {"sensor_id": (str,), "temperature": (int, float), "status": (str,), "event_time": (int,)}
     rows, rejects = [], []
     for line in lines:
-        try:
-            value = json.loads(line)
-        except ValueError:
-            value = None
-        fields = {name: value.get(name) for name in kinds} if isinstance(value, dict) else None
-        if fields is None or any(
-            v is not None and (isinstance(v, bool) or not isinstance(v, kinds[name])) for name, v in fields.items()
-        ):
+        fields = _line_fields(line)
+        if fields is None:
             rejects.append(Reject(MALFORMED, url, line.decode("utf-8", errors="replace"), arrival))
-            continue
-        rows.append(fields)
+        else:
+            rows.append(fields)
     return pa.Table.from_pylist(rows, schema=READING_SCHEMA), rejects
+
+
+def _line_fields(line: bytes) -> dict | None:
+    """The reading's fields when the line is one JSON object whose fields have the schema's types."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    fields = {name: value.get(name) for name in READING_SCHEMA.names}
+    for name, field in fields.items():
+        if field is None:
+            continue
+        if isinstance(field, bool) or not isinstance(field, _KINDS[name]):
+            return None
+        if isinstance(field, int) and not -(2**63) <= field < 2**63:
+            return None
+        if isinstance(field, str) and not _encodable(field):
+            return None
+    if isinstance(fields["temperature"], int):
+        try:
+            fields["temperature"] = float(fields["temperature"])
+        except OverflowError:
+            return None
+    return fields
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def folder_hour(url: str) -> int:

@@ -48,7 +48,7 @@ def reject_reasons(readings: pa.Table, extra: pa.ChunkedArray | pa.Array | None 
     """
     sensor, temperature, status, event_time = (readings[name] for name in READING_SCHEMA.names)
     checks = [
-        (pc.or_(pc.is_null(sensor), pc.equal(pc.utf8_trim_whitespace(sensor), "")), "missing field: sensor_id"),
+        (pc.or_kleene(pc.is_null(sensor), pc.equal(pc.utf8_trim_whitespace(sensor), "")), "missing field: sensor_id"),
         (pc.is_null(temperature), "missing field: temperature"),
         (pc.is_null(status), "missing field: status"),
         (pc.is_null(event_time), "missing field: event_time"),

@@ -43,8 +43,10 @@ def second_grid(readings: pa.Table) -> pa.Table:
     rank = np.zeros(readings.num_rows, dtype=np.int8)
     for value, status in enumerate(STATUSES):
         rank[pc.equal(readings["status"], status).to_numpy(zero_copy_only=False)] = value
-    # Sensor names sort in dictionary order; sort the codes by name so the output is by sensor.
-    by_name = np.argsort(np.argsort(names.to_pylist()))
+    # Number the sensors in name order (Arrow compares the bytes), so the output is by sensor.
+    name_order = pc.array_sort_indices(names).to_numpy()
+    by_name = np.empty_like(name_order)
+    by_name[name_order] = np.arange(len(name_order))
     codes = by_name[codes]
     order = np.lexsort((temperature, second, codes))
     codes, second, temperature, rank = codes[order], second[order], temperature[order], rank[order]
@@ -64,7 +66,7 @@ def second_grid(readings: pa.Table) -> pa.Table:
     moved = base + (next_temperature[source] - base) * offset / span[source]
     grid_temperature = np.where(continues[source], moved, base)
 
-    sorted_names = pa.array(sorted(names.to_pylist()), pa.string())
+    sorted_names = pc.take(names, pa.array(name_order))
     return pa.Table.from_arrays(
         [
             pc.take(sorted_names, pa.array(bucket_code[source])),

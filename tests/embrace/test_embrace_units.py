@@ -70,3 +70,26 @@ def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
         assert day_a == day_b
         assert all(np.array_equal(a, b) for a, b in zip(arrays_a, arrays_b))
         assert (arrays_a[0] // DAY_MS == day_a).all()
+
+
+def test_empty_and_header_only_members_hold_no_readings():
+    assert list(parse_stream(io.BytesIO(b""), "eda", "e.csv")) == []
+    assert list(parse_stream(io.BytesIO(EDA.encode()), "eda", "e.csv")) == []
+
+
+def test_wrong_widths_alone_stray_quotes_and_far_timestamps_are_all_rejects():
+    *_, rejects = parse(EDA + "1000,0.5,\n2000,0.6,\n", "eda")
+    assert rejects == [(2, "expected 2 fields", "1000,0.5,"), (3, "expected 2 fields", "2000,0.6,")]
+    lines = ["1000,0.5", '2000,"0.6', "3000,0.7", '"4000",0.8', "1709251200000000,0.9"] + [f"{5000 + n},1.0" for n in range(1000)]
+    ts, _, _, rejects = parse(EDA + "\n".join(lines) + "\n", "eda")
+    assert len(ts) == 1004  # quotes around a value are dropped, so only the far timestamp is refused
+    assert rejects == [(6, "timestamp is not whole epoch milliseconds", "1709251200000000,0.9")]
+
+
+def test_line_numbers_count_the_lines_skipped_for_their_width():
+    lines = []
+    for n in range(3000):
+        lines.append(f"{n},1,2" if n % 3 == 0 else (f"{n},x" if n % 3 == 1 else f"{n},0.5"))
+    *_, rejects = parse(EDA + "\n".join(lines) + "\n", "eda")
+    assert [line for line, *_ in rejects] == [n + 2 for n in range(3000) if n % 3 != 2]
+    assert all(record == lines[line - 2] for line, _, record in rejects)

@@ -1,0 +1,62 @@
+"""Archive members the task side must take, refuse or fail alone, and batch-load files that stay within their limit."""
+
+from __future__ import annotations
+
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from job_helpers.embrace.archives import Archive, Selection
+from job_helpers.embrace.members import Targets, UnreadableArchive, member_groups, process_groups
+from job_helpers.embrace.outputs import write_timestream_csv
+from job_helpers.storage import Storage
+
+EDA = "Unix Timestamp (UTC),EDA (microS)\n"
+
+
+def archive(tmp_path: Path, members: dict[str, bytes]) -> Archive:
+    path = tmp_path / "Sensors_U02_ALLSITES_20240301_20240331.zip"
+    with zipfile.ZipFile(path, "w") as handle:
+        for name, body in members.items():
+            handle.writestr(name, body)
+    return Archive(path.as_uri(), path.stem, "U02", "ALLSITES", date(2024, 3, 1), date(2024, 3, 31))
+
+
+def test_windows_separators_and_participant_case_are_understood(tmp_path):
+    found = archive(tmp_path, {"U02\\FC\\P096\\D1\\eda.csv": (EDA + "1709251200000,0.5\n").encode()})
+    groups = member_groups(found, Selection.from_text("all", "FCp096", ".*"), Storage())
+    assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcP096", "D1", "eda")]
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [("U02/FC/096/D,1/eda.csv", "cannot hold commas"), ("readme/ACC.txt", "no member is laid out")],
+)
+def test_archives_that_would_publish_wrong_or_nothing_are_refused(tmp_path, name, message):
+    with pytest.raises(UnreadableArchive, match=message):
+        member_groups(archive(tmp_path, {name: EDA.encode()}), Selection(), Storage())
+
+
+def test_a_header_only_member_is_empty_and_unreadable_text_fails_its_archive(tmp_path):
+    members = {"U02/FC/096/D1/eda.csv": EDA.encode(), "U02/FC/096/D1/temp.csv": b"Unix Timestamp (UTC),Degrees (\xc2\xb0C)\n17092512\xff00000,30\n"}
+    found = archive(tmp_path, members)
+    targets = Targets("run", (tmp_path / "clean").as_uri() + "/", (tmp_path / "ts").as_uri() + "/", (tmp_path / "rej").as_uri() + "/", 1 << 30)
+    eda = [g for g in member_groups(found, Selection(), Storage()) if g.kind == "eda"]
+    results = list(process_groups(eda, targets))
+    assert [(r.error, r.days) for r in results] == [(None, {})]
+    temp = [g for g in member_groups(found, Selection(), Storage()) if g.kind == "temp"]
+    (failed,) = process_groups(temp, targets)
+    assert failed.export == found.export and found.url in failed.error and "replace the file" in failed.error
+
+
+def test_batch_load_files_stay_within_the_limit_for_the_widest_values(tmp_path):
+    ts = np.arange(1709251200000, 1709251200000 + 500, dtype=np.int64)
+    values = np.full((500, 3), -1.2345678901234567e-6)
+    folder = tmp_path / "ts"
+    names = write_timestream_csv(Storage(), folder.as_uri() + "/", "part-x", "fc096", "設備設備設備", "acc", ts, values, 4096)
+    sizes = [(folder / name).stat().st_size for name in names]
+    assert len(sizes) > 1 and max(sizes) <= 4096
+    assert sum(len((folder / name).read_text().splitlines()) - 1 for name in names) == 500

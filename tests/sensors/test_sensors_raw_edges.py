@@ -1,0 +1,64 @@
+"""Raw objects that are hard to read, and chunk edges where readings could be lost or emptied."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from job_helpers.sensors.export import NoReadings, export_chunk, raw_batches
+from job_helpers.sensors.raw_source import folder_hour, list_raw_files, read_raw_file
+from job_helpers.storage import Storage
+
+DAY = date(2024, 3, 1)
+HOUR3 = datetime(2024, 3, 1, 3, tzinfo=timezone.utc)
+
+
+def reading(sensor: str | None, seconds: float, temperature: float = 20.0) -> str:
+    fields = {"sensor_id": sensor, "temperature": temperature, "status": "OK", "event_time": int((HOUR3.timestamp() + seconds) * 1000)}
+    return json.dumps({k: v for k, v in fields.items() if v is not None})
+
+
+def write(root: Path, name: str, body: bytes) -> str:
+    path = root / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return path.as_uri()
+
+
+def test_lines_pyarrow_cannot_take_become_rejects_and_the_rest_is_kept(tmp_path):
+    lines = [
+        reading("s1", 1).encode(),
+        (reading("s1", 2) + reading("s1", 3)).encode(),  # two objects on one line
+        b'{"sensor_id": "s1", "temperature": 20.0, "status": "OK", "event_time": 100000000000000000000}',
+        b'{"sensor_id": "s\xff1", "temperature": 20.0, "status": "OK", "event_time": 1709262000000}',
+        reading(None, 4).encode(),
+        *[reading("s1", 5 + n).encode() for n in range(60)],
+    ]
+    url = write(tmp_path, "2024/03/01/03/firehose-1", b"\n".join(lines) + b"\n")
+    usable, rejects = read_raw_file(Storage(), url, folder_hour(url))
+    assert usable.num_rows == 61
+    assert sorted(r.reason for r in rejects) == ["malformed JSON, or a field of the wrong type"] * 3 + ["missing field: sensor_id"]
+    assert {r.arrival for r in rejects} == {int(HOUR3.timestamp())}
+
+
+def test_late_readings_of_an_hour_without_its_own_folder_are_kept(spark, tmp_path):
+    raw = tmp_path / "raw"
+    write(raw, "2024/03/01/04/firehose-1", (reading("s1", 3590) + "\n" + reading("s1", 3599) + "\n").encode())
+    write(raw, "2024/03/01/04/_temporary/part-0", b"not json\n")
+    files = list_raw_files(Storage(), raw.as_uri() + "/", DAY, DAY)
+    assert [url.rsplit("/", 1)[1] for url in files] == ["firehose-1"]
+    summary = export_chunk(spark, raw_batches(files, DAY, DAY, tasks=24), DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+    assert (summary.readings_in, summary.rows_out, summary.rejects) == (2, 10, 0)
+    assert [p.parent.name for p in (tmp_path / "c").rglob("*.parquet")] == ["hour=03"]
+
+
+def test_a_chunk_with_nothing_to_read_stops_before_emptying_its_hours(spark, tmp_path):
+    curated = tmp_path / "c" / "dt=2024-03-01" / "hour=05" / "part-00000.parquet"
+    curated.parent.mkdir(parents=True)
+    curated.write_bytes(b"kept")
+    with pytest.raises(NoReadings, match="2024-03-01..2024-03-01"):
+        export_chunk(spark, [], DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+    assert curated.read_bytes() == b"kept"
