@@ -61,31 +61,17 @@ def list_raw_files(storage: Storage, raw_url: str, first: date, last: date) -> l
 def read_raw_file(storage: Storage, url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
     """The usable readings of one raw object, and its rejects filed under ``arrival`` (epoch s).
 
-    pyarrow parses the whole object at once. A line it refuses (broken JSON, a field of the wrong
-    type) is named by its row in the error, checked, set aside as a reject and the rest parsed
-    again. Anything else (an error without a row, a row that is not one line, text that is not
-    UTF-8, too many bad lines) sends the object through the line-by-line parser instead.
+    pyarrow parses the whole object at once, and nearly always that is all. Otherwise the object
+    is split into lines: a line pyarrow refuses (broken JSON, a field of the wrong type) is named
+    by its row in the error, checked, set aside as a reject and the rest parsed again. Anything
+    else (an error without a row, a row that is not one line, text that is not UTF-8, too many
+    bad lines) sends the object through the line-by-line parser instead.
     """
-    lines = [line for line in storage.read_bytes(url).split(b"\n") if line.strip()]
+    body = storage.read_bytes(url)
+    table, row = _parse(body, body.count(b"\n") + (not body.endswith(b"\n")))
     rejects: list[Reject] = []
-    table = None
-    while table is None and len(rejects) <= MAX_REPARSES:
-        try:
-            parsed = _parse_lines(lines)
-            parsed.validate(full=True)
-        except pa.ArrowInvalid as error:
-            row = re.search(r" in row (\d+)", str(error))
-            if row is None or int(row.group(1)) >= len(lines) or _line_fields(lines[int(row.group(1))]) is not None:
-                break
-            bad = lines.pop(int(row.group(1)))
-            rejects.append(Reject(MALFORMED, url, bad.decode("utf-8", errors="replace"), arrival))
-            continue
-        if parsed.num_rows != len(lines):
-            break
-        table = parsed
     if table is None:
-        table, unreadable = _parse_line_by_line(lines, url, arrival)
-        rejects += unreadable
+        table, rejects = _parse_by_lines([line for line in body.split(b"\n") if line.strip()], row, url, arrival)
     late = pc.or_(
         pc.less(table["event_time"], (arrival - 3600) * 1000), pc.greater_equal(table["event_time"], (arrival + 3600) * 1000)
     )
@@ -94,10 +80,36 @@ def read_raw_file(storage: Storage, url: str, arrival: int) -> tuple[pa.Table, l
     return usable, rejects + invalid
 
 
-def _parse_lines(lines: list[bytes]) -> pa.Table:
-    body = b"\n".join(lines)
+def _parse(body: bytes, lines: int) -> tuple[pa.Table | None, int | None]:
+    """The readings when pyarrow takes all of ``body`` as valid text, one reading a line; otherwise
+    None and the row pyarrow named as bad, if it named one."""
     options = pj.ParseOptions(explicit_schema=READING_SCHEMA, unexpected_field_behavior="ignore")
-    return pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1), parse_options=options)
+    try:
+        table = pj.read_json(io.BytesIO(body), read_options=pj.ReadOptions(block_size=len(body) + 1), parse_options=options)
+        table.validate(full=True)
+    except pa.ArrowInvalid as error:
+        row = re.search(r" in row (\d+)", str(error))
+        return None, int(row.group(1)) if row else None
+    return (table, None) if table.num_rows == lines else (None, None)
+
+
+def _parse_by_lines(lines: list[bytes], row: int | None, url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
+    """Set aside the lines pyarrow names as bad (``row``, first), re-parsing the rest; the
+    line-by-line parser otherwise. pyarrow numbers rows among the non-blank lines."""
+    rejects: list[Reject] = []
+    if row is None:  # the whole object failed without naming a row, e.g. for its blank lines
+        table, row = _parse(b"\n".join(lines), len(lines))
+        if table is not None:
+            return table, rejects
+    while len(rejects) <= MAX_REPARSES:
+        if row is None or row >= len(lines) or _line_fields(lines[row]) is not None:
+            break
+        rejects.append(Reject(MALFORMED, url, lines.pop(row).decode("utf-8", errors="replace"), arrival))
+        table, row = _parse(b"\n".join(lines), len(lines))
+        if table is not None:
+            return table, rejects
+    table, unreadable = _parse_line_by_line(lines, url, arrival)
+    return table, rejects + unreadable
 
 
 def _parse_line_by_line(lines: list[bytes], url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:

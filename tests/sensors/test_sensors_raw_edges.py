@@ -62,3 +62,12 @@ def test_a_chunk_with_nothing_to_read_stops_before_emptying_its_hours(spark, tmp
     with pytest.raises(NoReadings, match="2024-03-01..2024-03-01"):
         export_chunk(spark, [], DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
     assert curated.read_bytes() == b"kept"
+
+
+def test_blank_lines_and_a_clean_object_read_the_same(tmp_path):
+    lines = [reading("s1", n) for n in range(5)]
+    clean = write(tmp_path, "2024/03/01/03/a", ("\n".join(lines) + "\n").encode())
+    spaced = write(tmp_path, "2024/03/01/03/b", ("\n\n".join(lines) + "\n\n  \n").encode())
+    read = [read_raw_file(Storage(), url, folder_hour(url)) for url in (clean, spaced)]
+    assert read[0][0].equals(read[1][0]) and read[0][0].num_rows == 5
+    assert read[0][1] == read[1][1] == []
