@@ -7,21 +7,29 @@ be merged by writing one header and re-framing every block with the new file's s
 that is a byte copy, far cheaper than decoding and re-encoding each record. fastavro reads the
 headers; the block framing is done here because fastavro has no block copy that keeps the
 compressed bytes as they are.
+
+A snappy block ends with the big-endian CRC-32 of its uncompressed data. Readers such as
+fastavro do not check it, so a flipped byte would be copied and only break a query later;
+every snappy block is therefore decompressed (with cramjam, the library fastavro itself uses
+for snappy) and its checksum compared while it is copied. Other codecs carry no checksum.
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Iterable
+from typing import Any, BinaryIO, Callable, Iterable
 
+import cramjam
 import fastavro
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
 MAX_VARINT_SIZE = 10
 COPY_CHUNK = 1 << 20
+CRC_SIZE = 4
 
 
 class CorruptAvroFile(Exception):
@@ -95,6 +103,31 @@ def write_header(out: BinaryIO, schema_json: bytes, codec: str, sync: bytes) -> 
     out.write(sync)
 
 
+BlockCheck = Callable[[bytes], str | None]
+"""Given a block's data, the reason it is corrupt, or None if it is sound."""
+
+
+def snappy_block_problem(data: bytes) -> str | None:
+    """Why a snappy block is corrupt (its data does not decompress, or fails its CRC-32), or None."""
+    if len(data) < CRC_SIZE:
+        return f"is shorter than its {CRC_SIZE}-byte CRC-32"
+    view = memoryview(data)
+    try:
+        plain = cramjam.snappy.decompress_raw(view[:-CRC_SIZE])
+    except cramjam.DecompressionError as error:
+        return f"is not valid snappy data ({error})"
+    expected = int.from_bytes(view[-CRC_SIZE:], "big")
+    actual = zlib.crc32(plain)
+    if actual != expected:
+        return f"fails its CRC-32 check (stored {expected:08x}, computed {actual:08x} over the uncompressed data)"
+    return None
+
+
+def block_check(codec: str) -> BlockCheck | None:
+    """The check for a codec's blocks; None for codecs that store no checksum."""
+    return snappy_block_problem if codec == "snappy" else None
+
+
 @dataclass
 class MergeStats:
     files: int = 0
@@ -124,7 +157,9 @@ class BlockMerger:
         with open(path, "rb") as stream:
             header = read_header(stream, label)
             self._check_compatible(header, label)
-            records, blocks = walk_blocks(stream, header.sync, label, self.out, self.sync)
+            records, blocks = walk_blocks(
+                stream, header.sync, label, self.out, self.sync, check=block_check(header.codec)
+            )
         self.stats.files += 1
         self.stats.blocks += blocks
         self.stats.records += records
@@ -169,13 +204,19 @@ def count_records(path: Path, label: str) -> int:
 
 
 def walk_blocks(
-    stream: BinaryIO, sync: bytes, label: str, out: BinaryIO | None = None, out_sync: bytes = b""
+    stream: BinaryIO,
+    sync: bytes,
+    label: str,
+    out: BinaryIO | None = None,
+    out_sync: bytes = b"",
+    check: BlockCheck | None = None,
 ) -> tuple[int, int]:
     """Walk the blocks after a header, checking each one's framing; return records and blocks.
 
     With ``out`` every block is written there, re-framed with ``out_sync``; without, block data
-    is skipped unread. A sync marker that differs from the header's, or a file that ends inside
-    a block, raises ``CorruptAvroFile`` naming ``label``.
+    is skipped unread unless ``check`` needs it. A sync marker that differs from the header's, a
+    file that ends inside a block, or a block ``check`` finds corrupt raises ``CorruptAvroFile``
+    naming ``label``. A checked block is held in memory whole, as its writer held it.
     """
     file_size = os.fstat(stream.fileno()).st_size
     records = blocks = 0
@@ -201,12 +242,16 @@ def walk_blocks(
                 f"{label}: truncated; the block at byte {block_start} needs {size} data bytes and a sync marker "
                 f"but the file ends at byte {file_size}"
             )
-        # Small blocks go out in one write once their sync marker is checked; large ones stream.
+        # Checked and small blocks are read whole and go out in one write once their sync marker is
+        # checked; large unchecked ones stream.
         frame, data = head[:data_offset], b""
-        if out is None:
-            stream.seek(size, os.SEEK_CUR)
-        elif size <= COPY_CHUNK:
+        if check is not None or (out is not None and size <= COPY_CHUNK):
             data = stream.read(size)
+            problem = check(data) if check is not None else None
+            if problem is not None:
+                raise CorruptAvroFile(f"{label}: the block at byte {block_start} {problem}")
+        elif out is None:
+            stream.seek(size, os.SEEK_CUR)
         else:
             out.write(frame)
             frame = b""

@@ -161,3 +161,58 @@ def test_schema_mismatch_is_named(tmp_path: Path) -> None:
         merge_avro_files(
             [("raw-key", tmp_path / "raw.avro"), ("other-key", tmp_path / "other.avro")], tmp_path / "out.avro"
         )
+
+
+def first_block(path: Path) -> tuple[int, int]:
+    """Where the first block's data starts in a container file, and its size (checksum included)."""
+    with open(path, "rb") as stream:
+        fastavro.reader(stream)
+        header_end = stream.tell()
+    data = path.read_bytes()
+    _, after_count = decode_long(data, header_end)
+    size, data_start = decode_long(data, after_count)
+    return data_start, size
+
+
+def flip_byte(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_flipped_checksum_byte_of_a_snappy_block_is_named(tmp_path: Path) -> None:
+    write_raw_file(tmp_path / "good.avro", 0, 100)
+    write_raw_file(tmp_path / "bad.avro", 1, 300)
+    data_start, size = first_block(tmp_path / "bad.avro")
+    flip_byte(tmp_path / "bad.avro", data_start + size - 1)
+
+    with pytest.raises(CorruptAvroFile, match=r"raw/day/bad-key.avro: the block at byte \d+ fails its CRC-32 check"):
+        merge_avro_files(
+            [("good", tmp_path / "good.avro"), ("raw/day/bad-key.avro", tmp_path / "bad.avro")], tmp_path / "out.avro"
+        )
+
+
+def test_flipped_data_byte_of_a_snappy_block_is_named(tmp_path: Path) -> None:
+    records = write_raw_file(tmp_path / "bad.avro", 1, 300)
+    data_start, size = first_block(tmp_path / "bad.avro")
+    flip_byte(tmp_path / "bad.avro", data_start + size // 2)
+    with open(tmp_path / "bad.avro", "rb") as stream:
+        assert list(fastavro.reader(stream)) != records, "the flipped byte should change what a reader sees"
+
+    with pytest.raises(CorruptAvroFile, match=r"bad-key: the block at byte \d+ (fails its CRC-32 check|is not valid snappy)"):
+        merge_avro_files([("bad-key", tmp_path / "bad.avro")], tmp_path / "out.avro")
+
+
+def test_checksums_of_large_snappy_blocks_are_checked(tmp_path: Path) -> None:
+    rng = random.Random(6)
+    big = {**write_raw_file(tmp_path / "small.avro", 0, 1)[0], "stringValue": "".join(
+        rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1_500_000)
+    )}
+    with open(tmp_path / "big.avro", "wb") as out:
+        fastavro.writer(out, raw_schema(), [big], codec="snappy", sync_interval=4_000_000)
+    data_start, size = first_block(tmp_path / "big.avro")
+    assert size > 1 << 20, "the block should be larger than the copy chunk"
+    flip_byte(tmp_path / "big.avro", data_start + size - 2)
+
+    with pytest.raises(CorruptAvroFile, match="big-key: the block at byte .* fails its CRC-32 check"):
+        merge_avro_files([("big-key", tmp_path / "big.avro")], tmp_path / "out.avro")

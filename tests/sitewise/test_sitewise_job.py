@@ -15,6 +15,7 @@ from pathlib import Path
 import fastavro
 import pytest
 
+from job_helpers.sitewise.avro_blocks import decode_long
 from job_helpers.sitewise.day_index import MANIFEST, read_day_index
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.repartition import repartition_days
@@ -218,6 +219,25 @@ def test_truncated_file_fails_only_its_day(lake: Lake) -> None:
 
     assert parse_raw_key(victim).key in message
     assert "truncated" in message and str(LAST_DAY) in message
+    assert output_urls(lake, LAST_DAY) == []
+    assert not lake.storage.exists(join(lake.layout.index_day(LAST_DAY), MANIFEST))
+    assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
+
+
+def test_flipped_byte_in_a_snappy_block_fails_only_its_day(lake: Lake) -> None:
+    victim = raw_urls(lake, LAST_DAY, lake.written.associated)[1]
+    data = bytearray(lake.storage.read_bytes(victim))
+    stream = io.BytesIO(bytes(data))
+    fastavro.reader(stream)
+    _, after_count = decode_long(data, stream.tell())
+    size, data_start = decode_long(data, after_count)
+    data[data_start + size // 2] ^= 0x01
+    lake.storage.write_bytes(victim, bytes(data))
+
+    message = failure_of(job_argv(lake.layout))
+
+    assert parse_raw_key(victim).key in message and str(LAST_DAY) in message
+    assert "is not valid snappy data" in message or "fails its CRC-32 check" in message
     assert output_urls(lake, LAST_DAY) == []
     assert not lake.storage.exists(join(lake.layout.index_day(LAST_DAY), MANIFEST))
     assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
