@@ -3,10 +3,16 @@
 Every writer publishes atomically: a reader sees the old object or the whole new one, never a
 part. Locally that is a temporary file renamed into place; on S3 a single PUT (or a completed
 multipart upload) is already atomic.
+
+``read_versioned`` and ``write_if`` make a compare-and-swap for small commit records that several
+runs may update at once: on S3 a conditional PUT (``If-None-Match: *`` to create,
+``If-Match: <ETag>`` to replace); locally a lock on the object's folder around compare and rename.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import shutil
 import tempfile
@@ -21,6 +27,18 @@ TEMP_PREFIX = ".tmp-"
 
 class StorageError(Exception):
     """A location could not be read or written; the message names it."""
+
+
+class WriteConflict(StorageError):
+    """A conditional write found the object changed since it was read: read it again, then retry."""
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object's bytes and the version token that ``Storage.write_if`` compares against."""
+
+    data: bytes
+    version: str
 
 
 @dataclass(frozen=True)
@@ -146,6 +164,51 @@ class Storage:
     def write_text(self, url: str, text: str) -> None:
         self.write_bytes(url, text.encode("utf-8"))
 
+    def read_versioned(self, url: str) -> Versioned | None:
+        """The object with its version token (the ETag on S3, a content hash locally); None if absent."""
+        if urlparse(url).scheme == "file":
+            try:
+                data = local_path(url).read_bytes()
+            except FileNotFoundError:
+                return None
+            return Versioned(data, _content_version(data))
+        bucket, key = split_s3(url)
+        try:
+            response = self.s3.get_object(Bucket=bucket, Key=key)
+        except Exception as error:
+            if _is_missing_key(error):
+                return None
+            raise
+        return Versioned(response["Body"].read(), response["ETag"])
+
+    def write_if(self, url: str, data: bytes, version: str | None) -> str:
+        """Write ``data`` only if the object is still at ``version`` (None: only if there is none yet).
+
+        Returns the new version. Raises ``WriteConflict`` if another writer got there first, so the
+        caller can read the object again and decide whether to retry.
+        """
+        if urlparse(url).scheme == "file":
+            target = local_path(url)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with _folder_lock(target.parent):
+                current = self.read_versioned(url)
+                if (current.version if current else None) != version:
+                    raise WriteConflict(f"{url}: changed since it was read (expected version {version})")
+                with _local_temp_beside(target) as temp:
+                    temp.write_bytes(data)
+            return _content_version(data)
+        bucket, key = split_s3(url)
+        condition = {"IfNoneMatch": "*"} if version is None else {"IfMatch": version}
+        try:
+            response = self.s3.put_object(Bucket=bucket, Key=key, Body=data, **condition)
+        except self.s3.exceptions.ClientError as error:
+            code = error.response["Error"]["Code"]
+            # 412: the condition failed; 409: a concurrent conditional write won; NoSuchKey: If-Match on a deleted object.
+            if code in ("PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey", "412", "409"):
+                raise WriteConflict(f"{url}: changed since it was read ({code})") from error
+            raise
+        return response["ETag"]
+
     def upload(self, path: Path, url: str) -> None:
         """Publish a local file at a URL atomically (multipart on S3 for large files)."""
         if urlparse(url).scheme == "file":
@@ -203,6 +266,24 @@ class _local_temp_beside:
             os.replace(self.temp, self.target)
         else:
             self.temp.unlink(missing_ok=True)
+
+
+class _folder_lock:
+    """An exclusive ``flock`` on a folder: the kernel drops it when its holder exits, even when killed."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __enter__(self) -> None:
+        self.fd = os.open(self.folder, os.O_RDONLY)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *_: Any) -> None:
+        os.close(self.fd)
+
+
+def _content_version(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _is_missing_key(error: Exception) -> bool:
