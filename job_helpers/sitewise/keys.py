@@ -15,6 +15,9 @@ from datetime import date
 from job_helpers.storage import join
 
 RAW_FOLDER = "raw"
+# Outputs wait here until committed. Athena reads only the partition folders, and Hive-style
+# readers skip folders whose names start with ``_``, so nothing here is ever queried.
+STAGING_FOLDER = "_staging"
 RAW_FORM = "raw/startYear=Y/startMonth=M/startDay=D/seriesBucket=XX/raw_<timeSeriesId>_<startTimestamp>_<quality>.avro"
 # The id is matched greedily, so the timestamp and quality are the last two ``_`` fields.
 _RAW_PATH = re.compile(
@@ -81,6 +84,9 @@ class Layout:
 
     def output_day(self, day: date) -> str:
         return join(self.repartitioned, day_partition(day))
+
+    def staging_day(self, day: date) -> str:
+        return join(self.repartitioned, STAGING_FOLDER, day_partition(day))
 
     def index_day(self, day: date) -> str:
         return join(self.index, day_partition(day))

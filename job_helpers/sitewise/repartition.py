@@ -14,14 +14,17 @@ from pathlib import Path
 
 from job_helpers.sitewise.avro_blocks import CorruptAvroFile, IncompatibleAvroFile
 from job_helpers.sitewise.day_index import DayIndexError
-from job_helpers.sitewise.day_merge import AfterDataUpload, DayResult, DownloadFailed, merge_day
+from job_helpers.sitewise.day_merge import AfterDataUpload, ConcurrentDayUpdate, DayResult, DownloadFailed, merge_day
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.series import SeriesFilter
+from job_helpers.sitewise.work_dir import run_work_dir
 from job_helpers.storage import Storage, StorageError
 
 PARALLEL_DAYS = 4
 
-EXPECTED_FAILURES = (CorruptAvroFile, IncompatibleAvroFile, DayIndexError, DownloadFailed, StorageError)
+EXPECTED_FAILURES = (
+    CorruptAvroFile, IncompatibleAvroFile, DayIndexError, DownloadFailed, StorageError, ConcurrentDayUpdate
+)
 
 log = logging.getLogger(__name__)
 
@@ -73,18 +76,22 @@ def repartition_days(
     """Merge every day from ``first`` to ``last``; never raises for one day's failure, reports it.
 
     ``max_workers`` bounds the downloads in flight across all days; ``parallel_days`` bounds the
-    days reviewed and merged at once. ``after_data_upload`` runs between a day's data upload and
-    its index update (tests use it to stand in for a crash there).
+    days reviewed and merged at once. Downloads go to a folder of this run under ``work_dir``
+    (the system's temporary folder by default), removed when the run ends.
+    ``after_data_upload`` runs between a day's staging upload and its commit (tests use it to
+    stand in for a crash there, or to let another run commit the day meanwhile).
     """
     days = days_between(first, last)
     log.info("repartitioning %d days, %s to %s: %s", len(days), first, last, series_filter.description)
     summary = RunSummary()
-    with ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="download") as downloads:
+    with run_work_dir(work_dir) as run_dir, ThreadPoolExecutor(
+        max_workers=max(1, max_workers), thread_name_prefix="download"
+    ) as downloads:
         with ThreadPoolExecutor(max_workers=max(1, min(parallel_days, len(days))), thread_name_prefix="day") as pool:
             futures = {
                 day: pool.submit(
                     merge_day, storage, layout, day, series_filter, downloads,
-                    work_dir=work_dir, after_data_upload=after_data_upload,
+                    work_dir=run_dir, after_data_upload=after_data_upload,
                 )
                 for day in days
             }

@@ -5,128 +5,39 @@ from __future__ import annotations
 import io
 import json
 import os
-import random
 import subprocess
 import sys
-from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date
 from pathlib import Path
 
 import fastavro
-import pytest
 
 from job_helpers.sitewise.avro_blocks import decode_long
 from job_helpers.sitewise.day_index import MANIFEST, read_day_index
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.repartition import repartition_days
-from job_helpers.sitewise.sample_data import (
-    ColdTierSummary,
-    encode_raw_file,
-    plan_series,
-    raw_key,
-    raw_records,
-    write_cold_tier,
-)
+from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import Storage, join
 from jobs.sitewise_repartition import main
-
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = str(REPO / "jobs" / "sitewise_repartition.py")
-FIRST_DAY = date(2024, 1, 31)
-LAST_DAY = FIRST_DAY + timedelta(days=1)
-SERIES = 12
-SEED = 3
-
-
-@dataclass(frozen=True)
-class Lake:
-    storage: Storage
-    layout: Layout
-    written: ColdTierSummary
-
-
-@pytest.fixture(autouse=True)
-def local_runtime(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-
-
-@pytest.fixture(params=["local", "s3"])
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Lake:
-    """Two days, across a month end, of a small generated cold tier on local files or moto S3."""
-    if request.param == "local":
-        storage, base = Storage(), tmp_path.as_uri()
-    else:
-        storage, base = request.getfixturevalue("s3_storage"), "s3://lake"
-    layout = Layout(f"{base}/cold", f"{base}/repartitioned", f"{base}/index")
-    written = write_cold_tier(storage, layout.cold_tier, FIRST_DAY, 2, SERIES, records_per_file=20, seed=SEED)
-    return Lake(storage, layout, written)
-
-
-def job_argv(
-    layout: Layout,
-    timeseries_type: str = "ASSOCIATED",
-    first: date | str = FIRST_DAY,
-    last: date | str = LAST_DAY,
-) -> list[str]:
-    return [
-        SCRIPT,
-        "--JOB_NAME", "sitewise-repartition-test",
-        "--from-date", str(first),
-        "--to-date", str(last),
-        "--cold-tier", layout.cold_tier,
-        "--repartitioned", layout.repartitioned,
-        "--index", layout.index,
-        "--timeseries-type", timeseries_type,
-        "--series-source", "asset_metadata",
-        "--max-workers", "3",
-    ]
-
-
-def failure_of(argv: list[str]) -> str:
-    """Run the job expecting it to fail; return the message it failed with."""
-    with pytest.raises(SystemExit) as stopped:
-        main(argv)
-    assert stopped.value.code == 1
-    return str(stopped.value.__cause__)
-
-
-def read_avro(storage: Storage, url: str) -> list[dict]:
-    return list(fastavro.reader(io.BytesIO(storage.read_bytes(url))))
-
-
-def in_order(records: list[dict]) -> list[dict]:
-    return sorted(records, key=lambda r: (r["seriesId"], r["timeInSeconds"], r["offsetInNanos"], r["quality"]))
-
-
-def raw_urls(lake: Lake, day: date, series: tuple[str, ...]) -> list[str]:
-    return [o.url for o in lake.storage.list(lake.layout.raw_day(day)) if parse_raw_key(o.url).series_id in series]
-
-
-def input_records(lake: Lake, day: date, series: tuple[str, ...]) -> list[dict]:
-    return in_order([record for url in raw_urls(lake, day, series) for record in read_avro(lake.storage, url)])
-
-
-def output_urls(lake: Lake, day: date) -> list[str]:
-    return [o.url for o in lake.storage.list(lake.layout.output_day(day))]
-
-
-def output_records(lake: Lake, day: date) -> list[dict]:
-    return in_order([record for url in output_urls(lake, day) for record in read_avro(lake.storage, url)])
-
-
-def snapshot(lake: Lake) -> dict[str, bytes]:
-    urls = [o.url for root in (lake.layout.repartitioned, lake.layout.index) for o in lake.storage.list(root)]
-    return {url: lake.storage.read_bytes(url) for url in urls}
-
-
-def add_late_file(lake: Lake, day: date, hour: int = 23) -> list[dict]:
-    """A raw file for an associated series, arriving after the day was merged."""
-    spec = next(spec for spec in plan_series(SERIES, SEED) if spec.associated and "_" in spec.series_id)
-    start = int(datetime.combine(day, time(hour, 59, 30), tzinfo=timezone.utc).timestamp())
-    records = raw_records(spec, start, "GOOD", 7, random.Random(99))
-    lake.storage.write_bytes(join(lake.layout.cold_tier, raw_key(spec, day, start, "GOOD")), encode_raw_file(records))
-    return records
+from sitewise_helpers import (
+    FIRST_DAY,
+    LAST_DAY,
+    SCRIPT,
+    REPO,
+    SEED,
+    Lake,
+    add_late_file,
+    failure_of,
+    input_records,
+    job_argv,
+    output_records,
+    output_urls,
+    raw_urls,
+    read_avro,
+    snapshot,
+    staged_urls,
+)
 
 
 def test_every_record_of_the_selected_series_is_merged_once(lake: Lake) -> None:
@@ -166,10 +77,10 @@ def test_rerun_changes_nothing(lake: Lake) -> None:
     assert snapshot(lake) == before
 
 
-def test_crash_between_data_and_index_then_rerun_leaves_one_copy(lake: Lake) -> None:
-    def crash_on_first_day(day: date, output_url: str) -> None:
+def test_crash_between_upload_and_commit_shows_nothing_then_rerun_publishes_one_copy(lake: Lake) -> None:
+    def crash_on_first_day(day: date, staged_url: str) -> None:
         if day == FIRST_DAY:
-            raise RuntimeError(f"simulated crash after publishing {output_url}")
+            raise RuntimeError(f"simulated crash after staging {staged_url}")
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
     crashed = repartition_days(
@@ -177,18 +88,21 @@ def test_crash_between_data_and_index_then_rerun_leaves_one_copy(lake: Lake) -> 
         max_workers=2, after_data_upload=crash_on_first_day,
     )
     assert list(crashed.failed) == [FIRST_DAY]
-    (orphan,) = output_urls(lake, FIRST_DAY)
+    assert output_urls(lake, FIRST_DAY) == [], "an uncommitted file must not be where Athena reads"
+    (orphan,) = staged_urls(lake, FIRST_DAY)
+    assert "/_staging/" in orphan
     assert not lake.storage.exists(join(lake.layout.index_day(FIRST_DAY), MANIFEST))
     late = add_late_file(lake, FIRST_DAY)
 
     main(job_argv(lake.layout))
 
-    (merged,) = output_urls(lake, FIRST_DAY)
-    assert merged != orphan, "with the late file the rerun merges a different key set, so the leftover must go"
+    assert len(output_urls(lake, FIRST_DAY)) == 1
     expected = input_records(lake, FIRST_DAY, lake.written.associated)
     assert output_records(lake, FIRST_DAY) == expected
     assert all(record in expected for record in late)
     assert output_records(lake, LAST_DAY) == input_records(lake, LAST_DAY, lake.written.associated)
+    assert staged_urls(lake, FIRST_DAY) == [orphan], "a recent staged file may belong to a live run, so it stays"
+    assert staged_urls(lake, LAST_DAY) == []
 
 
 def test_late_file_is_merged_by_the_next_run_into_a_new_file(lake: Lake) -> None:
