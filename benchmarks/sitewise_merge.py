@@ -4,7 +4,8 @@
 
 Generates one day of snappy raw files (one file per series) in a temporary folder, then times:
 
-* our merge (``merge_avro_files``: headers read, blocks copied with a new sync marker);
+* our merge (``merge_avro_files``: headers read, every snappy block decompressed to check its
+  CRC-32, blocks copied with a new sync marker);
 * the record-by-record approach of earlier implementations: the ``avro`` reference library
   decoding and re-encoding every record (timed on a subset and extrapolated per record, as
   the whole day would take minutes);
@@ -39,7 +40,7 @@ from job_helpers.sitewise.sample_data import encode_raw_file, plan_series, raw_r
 
 DAY = date(2024, 1, 5)
 SPEEDUP_TARGET = 100.0
-RAW_COPY_TARGET = 5.0
+RAW_COPY_TARGET = 10.0
 MEMORY_TARGET = 1.25
 
 
@@ -193,7 +194,7 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         "peak_rss_ratio_4x_to_1x": round(memory_ratio, 3),
         "targets": {
             "speedup_vs_record_baseline_at_least_100": speedup >= SPEEDUP_TARGET,
-            "within_5x_of_raw_copy": versus_copy <= RAW_COPY_TARGET,
+            "within_10x_of_raw_copy": versus_copy <= RAW_COPY_TARGET,
             "peak_rss_4x_at_most_1_25x_of_1x": memory_ratio <= MEMORY_TARGET,
         },
     }
