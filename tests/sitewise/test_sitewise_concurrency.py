@@ -9,16 +9,20 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from datetime import date
+from pathlib import Path
 
 from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
-from job_helpers.sitewise.keys import parse_raw_key
+from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.repartition import RunSummary, repartition_days
+from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.sitewise.staging import staged_url
-from job_helpers.storage import join
+from job_helpers.storage import Storage, WriteConflict, join
 from jobs.sitewise_repartition import main
 from sitewise_helpers import (
     FIRST_DAY,
+    SEED,
+    SERIES,
     Lake,
     add_late_file,
     failure_of,
@@ -169,3 +173,29 @@ def test_old_staged_leftovers_are_removed_and_recent_ones_kept(lake: Lake) -> No
 
     assert staged_urls(lake, FIRST_DAY) == [recent]
     assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
+
+
+class AnswerLostOnce(Storage):
+    """Local storage whose first conditional write lands but reports a conflict, like a retried PUT."""
+
+    lost = False
+
+    def write_if(self, url: str, data: bytes, version: str | None) -> str:
+        new_version = super().write_if(url, data, version)
+        if not self.lost:
+            self.lost = True
+            raise WriteConflict(f"{url}: changed since it was read (the first answer was lost)")
+        return new_version
+
+
+def test_commit_whose_answer_was_lost_counts_once(tmp_path: Path) -> None:
+    storage, base = AnswerLostOnce(), tmp_path.as_uri()
+    layout = Layout(f"{base}/cold", f"{base}/repartitioned", f"{base}/index")
+    written = write_cold_tier(storage, layout.cold_tier, FIRST_DAY, 1, SERIES, records_per_file=20, seed=SEED)
+    lake = Lake(storage, layout, written)
+    series_filter = from_asset_metadata(storage, layout, "ASSOCIATED")
+
+    summary = repartition_days(storage, layout, FIRST_DAY, FIRST_DAY, series_filter, max_workers=2)
+
+    assert storage.lost and not summary.failed and len(summary.merged) == 1
+    assert_published_exactly_once(lake, written.associated)
