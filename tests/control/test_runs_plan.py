@@ -166,17 +166,21 @@ def test_backoff_delays_are_jittered_below_the_capped_bound():
     assert max(delays[:20]) <= 0.5 and len(set(delays)) == len(delays)
 
 
-def _status(state: str) -> RunStatus:
-    return RunStatus("j", "jr_1", state, {})
+def _status(state: str, started: int = 1) -> RunStatus:
+    return RunStatus("j", f"jr_{started}", state, {}, started_on=datetime(2022, 1, 1, started, tzinfo=timezone.utc))
 
 
-def test_cleanup_deletes_ended_jobs_only():
-    for state in ("SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT"):
-        assert decide("j", _status(state), include_never_run=False)[0]
+def test_cleanup_deletes_jobs_all_of_whose_runs_ended():
+    for state in ("SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT", "EXPIRED"):
+        assert decide("j", [_status("FAILED", 1), _status(state, 2)], include_never_run=False) == (
+            True, f"every run ended, the latest {state}"
+        )
     for state in ("WAITING", "STARTING", "RUNNING", "STOPPING"):
-        assert decide("j", _status(state), include_never_run=True) == (False, f"latest run is {state}")
-    assert decide("j", None, include_never_run=False)[0] is False
-    assert decide("j", None, include_never_run=True) == (True, "never run")
+        assert decide("j", [_status(state)], include_never_run=True) == (False, f"a run is still {state}")
+        assert decide("j", [_status(state, 1), _status("SUCCEEDED", 2)], include_never_run=True)[0] is False
+    assert decide("j", [_status("RUNNING", 1), _status("STARTING", 2)], True)[1] == "a run is still RUNNING and STARTING"
+    assert decide("j", [], include_never_run=False)[0] is False
+    assert decide("j", [], include_never_run=True) == (True, "never run")
 
 
 def test_the_error_message_is_the_last_error_line_of_the_log():
