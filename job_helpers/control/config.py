@@ -93,6 +93,7 @@ class Settings:
     glue_role_arn: str | None = None
     glue_version: str | None = None
     kms_key_arn: str | None = None
+    examples: tuple[str, ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -248,6 +249,7 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
     else:
         settings.update(_aws_settings(options, problems))
+        settings["examples"] = example_values(document.get("buckets") or {}, options)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     resolved = copy.deepcopy(document)
@@ -398,6 +400,39 @@ def render_references(text: str, values: Mapping[str, str]) -> str:
         return values[name]
 
     return REFERENCE.sub(substitute, text)
+
+
+# The example values config.yml ships with: fine against an emulator, never meant for a real account.
+EXAMPLE_ACCOUNT = "123456789012"
+EXAMPLE_BUCKETS = frozenset({
+    "glue-etl-assets", "sitewise-cold-tier", "stedi-lakehouse", "sensor-timeseries-lake", "embrace-wearables",
+    "clinical-ingest-landing", "clinical-ingest-archive",
+})
+
+
+def example_values(buckets: Mapping[str, Any], aws_options: Mapping[str, Any]) -> tuple[str, ...]:
+    """One line per aws setting still holding an example value: the documentation account, a shipped bucket name."""
+    found = [
+        f"profiles.aws.{key}: {value} is in the example account {EXAMPLE_ACCOUNT}; set {env} or edit config.yml"
+        for key, env in (("glue_role_arn", "GLUE_ROLE_ARN"), ("kms_key_arn", "KMS_KEY_ARN"))
+        if f":{EXAMPLE_ACCOUNT}:" in (value := str(aws_options.get(key) or ""))
+    ]
+    found += [
+        f"buckets.{name}: {bucket} is the example name; give your bucket in config.yml or its environment variable"
+        for name, bucket in buckets.items()
+        if str(bucket) in EXAMPLE_BUCKETS
+    ]
+    return tuple(found)
+
+
+def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to create AWS resources with example values, except against an emulator (AWS_ENDPOINT_URL set)."""
+    environ = os.environ if environ is None else environ
+    if settings.profile == "aws" and settings.examples and not environ.get("AWS_ENDPOINT_URL"):
+        raise ConfigError(
+            "the aws profile still has example values from config.yml; give real ones before creating AWS "
+            "resources (with AWS_ENDPOINT_URL set, as for moto, examples are allowed):\n  " + "\n  ".join(settings.examples)
+        )
 
 
 AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments")

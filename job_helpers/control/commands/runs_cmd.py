@@ -19,6 +19,7 @@ from rich.text import Text
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
+from job_helpers.control.config import refuse_examples
 from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
 from job_helpers.control.runs import (
     ENDED_STATES,
@@ -128,6 +129,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     if args.dry_run:
         _print_plan(context, job.key, batch, planned, as_json=args.json)
         return 0
+    refuse_examples(settings)
     try:
         artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
         artifact.script_url(job.script)
