@@ -354,7 +354,7 @@ class Registry:
                 continue
             runner = f"local runner (pid {row['runner_pid']}) died"
             if row["job_pid"] is None:
-                error = f"{runner} before starting the job"
+                error = f"{runner} before recording its job process"
             elif self.job_alive(row["job_pid"], row["job_started"]):
                 error = f"{runner}; its job process {row['job_pid']} still runs, but its end will not be recorded"
                 db.execute("UPDATE runs SET error = ? WHERE run_id = ?", (error, row["run_id"]))

@@ -192,6 +192,23 @@ def test_a_run_whose_runner_died_stays_running_while_its_job_lives_and_is_never_
     assert "REMOVED - Name: orphan" in capsys.readouterr().out
 
 
+def test_a_dead_runner_s_run_ends_by_what_is_known_of_its_job_process(built, tmp_path):
+    """Runner and job liveness stubbed: no job recorded, job alive, job gone."""
+    job_lives = {"value": True}
+    dead_runner = Registry(built.registry, alive=lambda pid, since: False, job_alive=lambda pid, start: job_lives["value"])
+    claiming = Registry(built.registry, alive=lambda pid, since: True)
+    first, second = claiming.add_runs([make_job(built, f"job-{i}", tmp_path) for i in range(2)], 2)
+    claiming.claim_next(101)
+    claiming.claim_next(102)
+    claiming.record_job_pid(second, 202, 12345)
+    states = dead_runner.run_states([first, second])
+    assert [s.state for s in states] == ["ERROR", "RUNNING"]
+    assert states[0].error == "local runner (pid 101) died before recording its job process"
+    job_lives["value"] = False
+    (ended,) = dead_runner.run_states([second])
+    assert ended.state == "ERROR" and "job process 202 ended without a recorded exit status" in ended.error
+
+
 def test_sigterm_to_a_runner_stops_its_run(built, tmp_path):
     registry = Registry(built.registry)
     (run_id,) = registry.add_runs([make_job(built, "stoppable", tmp_path, **{"--sleep-seconds": "60"})], 1)
