@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.control.config import ConfigError, load_settings
+from job_helpers.control.config import ConfigError, load_settings, refuse_examples
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
 
@@ -136,3 +136,13 @@ def test_glue_installs_the_pyarrow_that_requirements_pin():
     pinned = [line for line in (REPO_CONFIG.parent / "requirements.txt").read_text().splitlines() if line.startswith("pyarrow==")]
     for job in ("embrace_dedupe", "sensor_timeseries_export"):
         assert settings.job(job).arguments["--additional-python-modules"] == pinned[0]
+
+
+def test_example_values_are_refused_on_real_aws_only():
+    settings = load_settings(REPO_CONFIG, "aws", ["buckets.stedi=acme-stedi"], environ={})
+    assert any(line.startswith("buckets.assets: glue-etl-assets is the example name") for line in settings.examples)
+    assert not any(line.startswith("buckets.stedi:") for line in settings.examples)
+    with pytest.raises(ConfigError, match=r"example values(.|\n)*profiles.aws.glue_role_arn: .*example account 123456789012"):
+        refuse_examples(settings, environ={})
+    refuse_examples(settings, environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    refuse_examples(load_settings(REPO_CONFIG, "local", environ={}), environ={})
