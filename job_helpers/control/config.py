@@ -7,6 +7,7 @@ hands them to jobs as arguments.
 from __future__ import annotations
 
 import copy
+import difflib
 import os
 import re
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ import yaml
 
 PROFILES = ("local", "aws")
 COMMANDS = ("glueetl",)
-WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+# The worker types of Glue 5 Spark batch jobs (AWS Glue docs: worker types, CreateJob's WorkerType).
+WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+NOT_FOR_BATCH_JOBS = {"G.025X": "Glue runs it for streaming jobs only", "Z.2X": "Glue runs it for Ray jobs only"}
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
@@ -29,6 +32,27 @@ ARGUMENT_CHOICES = {
 
 class ConfigError(Exception):
     """config.yml is missing, malformed or invalid; the message names each key and the fix."""
+
+
+UNKNOWN_KEY = "unknown key"
+
+
+def check_keys(node: Any, known: Iterable[str], where: str, problems: list[str]) -> None:
+    """Report each key of the mapping ``node`` (at dotted path ``where``) that ``known`` does not list.
+
+    Every section parser calls this with the keys it reads, declared next to it, so a misspelt
+    key is an error that suggests the closest known one instead of a value silently ignored.
+    """
+    if not isinstance(node, Mapping):
+        return
+    known = tuple(known)
+    prefix = f"{where}." if where else ""
+    for key in node:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
+        hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys here: {', '.join(known) or 'none'}"
+        problems.append(f"{prefix}{key}: {UNKNOWN_KEY}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -63,11 +87,13 @@ class Settings:
     athena_workgroup: str = "primary"
     lake_root: Path | None = None
     max_parallel_runs: int = 1
+    max_jobs_per_batch: int = 400
     aws_profile: str | None = None
     region: str | None = None
     glue_role_arn: str | None = None
     glue_version: str | None = None
     kms_key_arn: str | None = None
+    examples: tuple[str, ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -99,7 +125,8 @@ def load_settings(
     for override in overrides:
         _apply_override(document, override)
         _let_job_argument_override_win(document, override)
-    return _resolve(document, profile, base_dir=path.resolve().parent)
+    overridden = [override.partition("=")[0] for override in overrides]
+    return _resolve(document, profile, base_dir=path.resolve().parent, overridden=overridden)
 
 
 def _expand(value: Any, environ: Mapping[str, str], key: str) -> Any:
@@ -155,23 +182,41 @@ def _let_job_argument_override_win(document: dict, override: str) -> None:
             job_arguments.pop(parts[3], None)
 
 
-def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
+# The sections of config.yml; each section's own keys are declared next to the code that reads it.
+TOP_LEVEL_KEYS = (
+    "default_profile", "project", "athena", "buckets", "datasets", "profiles", "jobs", "pipelines", "stedi", "ingest",
+    "embrace",
+)
+PROJECT_KEYS = ("prefix", "tag", "max_jobs_per_batch")
+TAG_KEYS = ("key", "value")
+ATHENA_KEYS = ("database", "workgroup")
+LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments")
+
+
+def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: Iterable[str] = ()) -> Settings:
     problems: list[str] = []
+    check_keys(document, TOP_LEVEL_KEYS, "", problems)
     profile = profile or document.get("default_profile") or "local"
     if profile not in PROFILES:
         raise ConfigError(f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)}")
     profiles = document.get("profiles") or {}
     options = profiles.get(profile) or {}
+    check_keys(profiles, PROFILES, "profiles", problems)
+    check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
+    check_keys(profiles.get("aws"), AWS_PROFILE_KEYS, "profiles.aws", problems)
 
     project = document.get("project") or {}
+    check_keys(project, PROJECT_KEYS, "project", problems)
     prefix = str(project.get("prefix") or "")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", prefix):
         problems.append("project.prefix: must be 1-64 letters, digits, '-' or '_' (it starts every job name)")
     tag = project.get("tag") or {}
+    check_keys(tag, TAG_KEYS, "project.tag", problems)
     tag_key = str(tag.get("key") or "source")
     tag_value = str(tag.get("value") or prefix)
 
     athena = document.get("athena") or {}
+    check_keys(athena, ATHENA_KEYS, "athena", problems)
     database = str(athena.get("database") or "glue_etl")
     if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
         problems.append(f"athena.database: {database!r} must be lower case letters, digits and '_'")
@@ -185,6 +230,9 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     references = {**datasets, **stedi_references(document, profile, base_dir, datasets, problems)}
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
+    for name, node in profiles.items():
+        if isinstance(node, dict):
+            check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
     _check_pipelines(document, jobs, datasets, problems)
     # The options of these two are validated by their own packages, which import this module's types.
     from job_helpers.embrace.options import timestream_options
@@ -194,13 +242,16 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
     if "embrace" in document:
         timestream_options(document, problems)
 
-    settings: dict[str, Any] = {}
+    settings: dict[str, Any] = {
+        "max_jobs_per_batch": _positive_int(project, "max_jobs_per_batch", 400, "project", problems),
+    }
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
     else:
         settings.update(_aws_settings(options, problems))
+        settings["examples"] = example_values(document.get("buckets") or {}, options)
     if problems:
-        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     resolved = copy.deepcopy(document)
     resolved["profile"] = profile
     resolved["paths"] = datasets
@@ -219,6 +270,21 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
     )
 
 
+def _name_overrides(problems: list[str], overridden: Iterable[str]) -> list[str]:
+    """Say ``--set`` in front of an unknown key that an override brought in, so the user looks there."""
+    dotted = tuple(overridden)
+
+    def named(problem: str) -> str:
+        path, _, rest = problem.partition(": ")
+        from_set = any(key == path or key.startswith(path + ".") for key in dotted)
+        return f"--set {problem}" if from_set and rest.startswith(UNKNOWN_KEY) else problem
+
+    return [named(problem) for problem in problems]
+
+
+DATASET_KEYS = ("bucket", "prefix")
+
+
 def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, problems: list[str]) -> dict[str, str]:
     buckets = document.get("buckets") or {}
     found: dict[str, str] = {}
@@ -226,6 +292,7 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
     def visit(node: Any, name: str) -> None:
         if isinstance(node, dict) and "bucket" in node:
             key = f"datasets.{name}"
+            check_keys(node, DATASET_KEYS, key, problems)
             logical = node["bucket"]
             prefix = str(node.get("prefix") or "")
             if logical not in buckets:
@@ -254,6 +321,12 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
     return found
 
 
+JOB_KEYS = (
+    "script", "description", "command", "worker_type", "number_of_workers", "timeout_minutes", "max_concurrent_runs",
+    "date_ranged", "arguments", "name_prefix",
+)
+
+
 def _resolve_jobs(
     document: dict, profile_arguments: dict, prefix: str, datasets: dict[str, str], problems: list[str]
 ) -> dict[str, JobSpec]:
@@ -265,6 +338,7 @@ def _resolve_jobs(
             continue
         if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
             problems.append(f"{where}: job keys are lower case letters, digits and '_'")
+        check_keys(job, JOB_KEYS, where, problems)
         command = job.get("command", "glueetl")
         if command not in COMMANDS:
             problems.append(
@@ -273,7 +347,11 @@ def _resolve_jobs(
             )
         worker_type = job.get("worker_type", "G.1X")
         if worker_type not in WORKER_TYPES:
-            problems.append(f"{where}.worker_type: {worker_type!r} is not one of {', '.join(WORKER_TYPES)}")
+            why = f" ({NOT_FOR_BATCH_JOBS[worker_type]})" if worker_type in NOT_FOR_BATCH_JOBS else ""
+            problems.append(
+                f"{where}.worker_type: {worker_type!r} is not a worker type of Glue 5 batch jobs{why}; "
+                f"use one of {', '.join(WORKER_TYPES)}"
+            )
         script = job.get("script")
         if not script or not str(script).endswith(".py"):
             problems.append(f"{where}.script: give the job's Python file, e.g. jobs/{key}.py")
@@ -324,6 +402,42 @@ def render_references(text: str, values: Mapping[str, str]) -> str:
     return REFERENCE.sub(substitute, text)
 
 
+# The example values config.yml ships with: fine against an emulator, never meant for a real account.
+EXAMPLE_ACCOUNT = "123456789012"
+EXAMPLE_BUCKETS = frozenset({
+    "glue-etl-assets", "sitewise-cold-tier", "stedi-lakehouse", "sensor-timeseries-lake", "embrace-wearables",
+    "clinical-ingest-landing", "clinical-ingest-archive",
+})
+
+
+def example_values(buckets: Mapping[str, Any], aws_options: Mapping[str, Any]) -> tuple[str, ...]:
+    """One line per aws setting still holding an example value: the documentation account, a shipped bucket name."""
+    found = [
+        f"profiles.aws.{key}: {value} is in the example account {EXAMPLE_ACCOUNT}; set {env} or edit config.yml"
+        for key, env in (("glue_role_arn", "GLUE_ROLE_ARN"), ("kms_key_arn", "KMS_KEY_ARN"))
+        if f":{EXAMPLE_ACCOUNT}:" in (value := str(aws_options.get(key) or ""))
+    ]
+    found += [
+        f"buckets.{name}: {bucket} is the example name; give your bucket in config.yml or its environment variable"
+        for name, bucket in buckets.items()
+        if str(bucket) in EXAMPLE_BUCKETS
+    ]
+    return tuple(found)
+
+
+def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    """Refuse to create AWS resources with example values, except against an emulator (AWS_ENDPOINT_URL set)."""
+    environ = os.environ if environ is None else environ
+    if settings.profile == "aws" and settings.examples and not environ.get("AWS_ENDPOINT_URL"):
+        raise ConfigError(
+            "the aws profile still has example values from config.yml; give real ones before creating AWS "
+            "resources (with AWS_ENDPOINT_URL set, as for moto, examples are allowed):\n  " + "\n  ".join(settings.examples)
+        )
+
+
+AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments")
+
+
 def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
     where = "profiles.aws"
     role = str(options.get("glue_role_arn") or "")
@@ -359,6 +473,7 @@ def _positive_int(node: dict, name: str, default: int, where: str, problems: lis
 
 
 STEDI_FORMATS = ("parquet", "json")
+STEDI_KEYS = ("output_format", "pseudonymise", "pseudonym_key_file", "pseudonym_secret", "max_reject_share")
 
 
 @dataclass(frozen=True)
@@ -377,6 +492,7 @@ def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[s
     if not isinstance(node, dict):
         problems.append("stedi: expected a mapping of STEDI job options")
         node = {}
+    check_keys(node, STEDI_KEYS, "stedi", problems)
     fmt = str(node.get("output_format", "parquet"))
     if fmt not in STEDI_FORMATS:
         problems.append(f"stedi.output_format: {fmt!r} is not one of {', '.join(STEDI_FORMATS)}")
@@ -434,9 +550,13 @@ class PipelineSpec:
     description: str = ""
 
 
+PIPELINE_KEYS = ("description", "jobs", "tables")
+
+
 def _check_pipelines(document: dict, jobs: Mapping[str, JobSpec], datasets: Mapping[str, str], problems: list[str]) -> None:
     for name, node in (document.get("pipelines") or {}).items():
         where = f"pipelines.{name}"
+        check_keys(node, PIPELINE_KEYS, where, problems)
         if not isinstance(node, dict) or not isinstance(node.get("jobs"), list) or not node["jobs"]:
             problems.append(f"{where}.jobs: give the list of job keys to run in order")
             continue

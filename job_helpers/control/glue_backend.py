@@ -75,14 +75,15 @@ class GlueJobs:
     def job_tags(self, job_name: str) -> dict[str, str]:
         return self.glue.get_tags(ResourceArn=self._job_arn_prefix + job_name).get("Tags", {})
 
+    def runs(self, job_name: str) -> list[dict[str, Any]]:
+        """Every run of the job (every page), oldest first."""
+        pages = self.glue.get_paginator("get_job_runs").paginate(JobName=job_name)
+        return sorted((run for page in pages for run in page.get("JobRuns", [])), key=lambda run: run["StartedOn"])
+
     def latest_run(self, job_name: str) -> dict[str, Any] | None:
         """The job's most recently started run, or None if it was never started."""
-        latest = None
-        for page in self.glue.get_paginator("get_job_runs").paginate(JobName=job_name):
-            for run in page.get("JobRuns", []):
-                if latest is None or run["StartedOn"] > latest["StartedOn"]:
-                    latest = run
-        return latest
+        runs = self.runs(job_name)
+        return runs[-1] if runs else None
 
     def delete_job(self, job_name: str) -> None:
         self.glue.delete_job(JobName=job_name)
@@ -236,6 +237,11 @@ class GlueBackend:
         names = list(job_names)
         runs = self._map(self.jobs.latest_run, names)
         return {name: None if run is None else run_status(name, run) for name, run in zip(names, runs)}
+
+    def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
+        names = list(job_names)
+        runs = self._map(self.jobs.runs, names)
+        return {name: [run_status(name, run) for run in job_runs] for name, job_runs in zip(names, runs)}
 
     def delete_job(self, job_name: str) -> None:
         self.jobs.delete_job(job_name)

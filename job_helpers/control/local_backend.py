@@ -103,6 +103,10 @@ class LocalBackend:
         self._ensure_runners()
         return self.registry.latest_runs(job_names)
 
+    def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
+        self._ensure_runners()
+        return self.registry.job_runs(job_names)
+
     def delete_job(self, job_name: str) -> None:
         self.registry.delete_job(job_name)
 

@@ -5,8 +5,10 @@ WAL mode lets readers go on while one writer commits; every change that must not
 with another (claiming a run slot, starting runners) is one ``BEGIN IMMEDIATE`` transaction.
 
 A run is WAITING until a runner claims it, which happens only while fewer than its
-``max_parallel`` runs are RUNNING. The runner's pid is recorded with the claim, so a run whose
-runner died is turned into ERROR instead of staying RUNNING forever.
+``max_parallel`` runs are RUNNING. The runner's pid is recorded with the claim, and the job
+process's pid and start time once it is started. A run whose runner died stays RUNNING while its
+job process lives (nobody can record its end, but it still works and holds its slot), and turns
+into ERROR once that process is gone too; a job with a run WAITING or RUNNING is never deleted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
-from job_helpers.control.runs import ERROR, RUNNING, WAITING, RunStatus
+from job_helpers.control.runs import ERROR, RUNNING, WAITING, JobActive, RunStatus
 
 REGISTRY_FILE = Path("_registry") / "glue.sqlite"
 BUSY_TIMEOUT_SECONDS = 30
@@ -50,6 +52,7 @@ CREATE TABLE IF NOT EXISTS runs (
     completed_on TEXT,
     runner_pid INTEGER,
     job_pid INTEGER,
+    job_started INTEGER,
     exit_code INTEGER,
     error TEXT
 );
@@ -87,13 +90,49 @@ def pid_alive(pid: int, since: datetime) -> bool:
         return False
     except PermissionError:
         return True
+    fields = _stat_fields(pid)
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
     except (OSError, IndexError, StopIteration, ValueError):
         return True
+    if fields is None:
+        return False
     started = boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
     return fields[0] not in ("Z", "X") and started <= since.timestamp() + PID_CLOCK_SLACK_SECONDS
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat from the state on (field 3), or None without /proc or the process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_start(pid: int) -> int | None:
+    """When the process started, in clock ticks after boot (/proc/<pid>/stat field 22); None if unknown.
+
+    With the pid it names one process for good: a later process given the same pid starts later.
+    """
+    fields = _stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def same_process_alive(pid: int, start: int | None) -> bool:
+    """Whether the process that had ``pid`` and started at ``start`` still runs (and is not a zombie).
+
+    Without /proc (or without a recorded start) only the pid can be checked.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    fields = _stat_fields(pid)
+    if fields is None:
+        return not Path("/proc/self/stat").exists()
+    return fields[0] not in ("Z", "X") and (start is None or int(fields[19]) == start)
 
 
 @dataclass(frozen=True)
@@ -126,9 +165,15 @@ class ClaimedRun:
 class Registry:
     """All reads and writes of the registry database."""
 
-    def __init__(self, path: Path, alive: Callable[[int, datetime], bool] = pid_alive) -> None:
+    def __init__(
+        self,
+        path: Path,
+        alive: Callable[[int, datetime], bool] = pid_alive,
+        job_alive: Callable[[int, int | None], bool] = same_process_alive,
+    ) -> None:
         self.path = path
         self.alive = alive
+        self.job_alive = job_alive
         self._ready = False
 
     def _connect(self) -> sqlite3.Connection:
@@ -141,6 +186,9 @@ class Registry:
                 for statement in SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
+                columns = {row["name"] for row in connection.execute("PRAGMA table_info(runs)")}
+                if "job_started" not in columns:
+                    connection.execute("ALTER TABLE runs ADD COLUMN job_started INTEGER")
             self._ready = True
         return connection
 
@@ -216,8 +264,27 @@ class Registry:
             latest = {row["job_name"]: _status(row) for row in db.execute(query, (json.dumps(names),))}
         return {name: latest.get(name) for name in names}
 
-    def delete_job(self, job_name: str) -> None:
+    def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
+        """Every run of each job, oldest first; dead runners are reaped first."""
+        names = list(job_names)
         with self._write() as db:
+            self._reap(db)
+        found: dict[str, list[RunStatus]] = {name: [] for name in names}
+        with self._read() as db:
+            query = "SELECT * FROM runs WHERE job_name IN (SELECT value FROM json_each(?)) ORDER BY seq"
+            for row in db.execute(query, (json.dumps(names),)):
+                found[row["job_name"]].append(_status(row))
+        return found
+
+    def delete_job(self, job_name: str) -> None:
+        """Delete the job with its tags and runs, unless one of its runs is still waiting or running."""
+        with self._write() as db:
+            self._reap(db)
+            active = db.execute(
+                "SELECT run_id, state FROM runs WHERE job_name = ? AND state IN (?, ?)", (job_name, WAITING, RUNNING)
+            ).fetchone()
+            if active is not None:
+                raise JobActive(f"run {active['run_id']} of {job_name} is {active['state']}; the job was not deleted")
             for table, column in (("runs", "job_name"), ("tags", "job_name"), ("jobs", "name")):
                 db.execute(f"DELETE FROM {table} WHERE {column} = ?", (job_name,))
 
@@ -259,9 +326,10 @@ class Registry:
             )
         return ClaimedRun(row["run_id"], LocalJob(**json.loads(row["definition"])), json.loads(row["arguments"]))
 
-    def record_job_pid(self, run_id: str, job_pid: int) -> None:
+    def record_job_pid(self, run_id: str, job_pid: int, job_started: int | None) -> None:
+        """Remember the job's process by its pid and start time, so it is recognised for as long as it lives."""
         with self._write() as db:
-            db.execute("UPDATE runs SET job_pid = ? WHERE run_id = ?", (job_pid, run_id))
+            db.execute("UPDATE runs SET job_pid = ?, job_started = ? WHERE run_id = ?", (job_pid, job_started, run_id))
 
     def finish(self, run_id: str, state: str, exit_code: int | None, error: str | None) -> None:
         with self._write() as db:
@@ -275,19 +343,27 @@ class Registry:
             db.execute("DELETE FROM runners WHERE pid = ?", (runner_pid,))
 
     def _reap(self, db: sqlite3.Connection) -> None:
-        """Forget dead runners and end the runs they left RUNNING with ERROR."""
+        """Forget dead runners; end with ERROR the runs they left RUNNING whose job process is gone too."""
         for pid, started_on in db.execute("SELECT pid, started_on FROM runners").fetchall():
             if not self.alive(pid, datetime.fromisoformat(started_on)):
                 db.execute("DELETE FROM runners WHERE pid = ?", (pid,))
         now = utcnow().isoformat()
-        running = db.execute("SELECT run_id, runner_pid, job_pid, started_on FROM runs WHERE state = ?", (RUNNING,))
+        running = db.execute("SELECT run_id, runner_pid, job_pid, job_started, started_on FROM runs WHERE state = ?", (RUNNING,))
         for row in running.fetchall():
-            if not self.alive(row["runner_pid"], datetime.fromisoformat(row["started_on"])):
-                job = f"; its job process {row['job_pid']} may still be running" if row["job_pid"] else ""
-                db.execute(
-                    "UPDATE runs SET state = ?, completed_on = ?, error = ? WHERE run_id = ?",
-                    (ERROR, now, f"local runner (pid {row['runner_pid']}) died without recording an end{job}", row["run_id"]),
-                )
+            if self.alive(row["runner_pid"], datetime.fromisoformat(row["started_on"])):
+                continue
+            runner = f"local runner (pid {row['runner_pid']}) died"
+            if row["job_pid"] is None:
+                error = f"{runner} before recording its job process"
+            elif self.job_alive(row["job_pid"], row["job_started"]):
+                error = f"{runner}; its job process {row['job_pid']} still runs, but its end will not be recorded"
+                db.execute("UPDATE runs SET error = ? WHERE run_id = ?", (error, row["run_id"]))
+                continue
+            else:
+                error = f"{runner}; its job process {row['job_pid']} ended without a recorded exit status (see its log)"
+            db.execute(
+                "UPDATE runs SET state = ?, completed_on = ?, error = ? WHERE run_id = ?", (ERROR, now, error, row["run_id"])
+            )
 
 
 @contextmanager

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from job_helpers.control.local_registry import ClaimedRun, Registry
+from job_helpers.control.local_registry import ClaimedRun, Registry, process_start
 from job_helpers.control.runs import ERROR, FAILED, STOPPED, SUCCEEDED, TIMEOUT
 from job_helpers.runtime import RUNTIME_ENV
 
@@ -99,7 +99,7 @@ def execute(registry: Registry, claimed: ClaimedRun) -> str:
         except OSError as error:
             registry.finish(claimed.run_id, ERROR, None, f"could not start {job.script_path}: {error}")
             return ERROR
-        registry.record_job_pid(claimed.run_id, process.pid)
+        registry.record_job_pid(claimed.run_id, process.pid, process_start(process.pid))
         try:
             code = process.wait(timeout=job.timeout_seconds)
         except subprocess.TimeoutExpired:

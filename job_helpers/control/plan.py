@@ -13,6 +13,10 @@ from datetime import date, datetime, timedelta, timezone
 from job_helpers.control.config import JobSpec
 
 DATE_FORMAT = "%Y-%m-%d"
+# Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
+LAST_DAY = date.max - timedelta(days=1)
+# A chunk never needs more days than the calendar holds.
+MAX_DAYS_PER_JOB = (date.max - date.min).days + 1
 MAX_NAME_BYTES = 255
 FROM_ARGUMENT = "--from-date"
 TO_ARGUMENT = "--to-date"
@@ -63,16 +67,22 @@ class PlannedRun:
 def parse_date(text: str, option: str) -> date:
     """A ``YYYY-MM-DD`` date, or a PlanError naming the option and the expected form."""
     try:
-        return datetime.strptime(text, DATE_FORMAT).date()
+        day = datetime.strptime(text, DATE_FORMAT).date()
     except (TypeError, ValueError):
         raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD)") from None
+    if day > LAST_DAY:
+        raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")
+    return day
 
 
 def parse_days(text: str) -> int:
-    """The --days-per-job value: a positive whole number."""
-    if not re.fullmatch(r"\s*\d+\s*", text or "") or int(text) < 1:
+    """The --days-per-job value: a positive whole number, at most the days of the whole calendar."""
+    digits = (text or "").strip().lstrip("0")
+    if not re.fullmatch(r"\s*\d+\s*", text or "") or not digits:
         raise PlanError(f"--days-per-job {text!r}: expected a positive whole number of days")
-    return int(text)
+    if len(digits) > len(str(MAX_DAYS_PER_JOB)) or int(digits) > MAX_DAYS_PER_JOB:
+        raise PlanError(f"--days-per-job {text!r}: at most {MAX_DAYS_PER_JOB} (every day from year 1 to 9999)")
+    return int(digits)
 
 
 def split_range(start: date, end: date, days_per_job: int) -> list[Chunk]:
@@ -83,11 +93,12 @@ def split_range(start: date, end: date, days_per_job: int) -> list[Chunk]:
         raise PlanError(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: swap them")
     chunks = []
     chunk_start = start
-    while chunk_start <= end:
-        chunk_end = min(chunk_start + timedelta(days=days_per_job - 1), end)
+    while True:
+        chunk_end = chunk_start + timedelta(days=min(days_per_job - 1, (end - chunk_start).days))
         chunks.append(Chunk(chunk_start, chunk_end))
+        if chunk_end == end:
+            return chunks
         chunk_start = chunk_end + timedelta(days=1)
-    return chunks
 
 
 def new_batch_id(now: datetime | None = None) -> str:
@@ -149,6 +160,15 @@ def plan_runs(
     for run in runs:
         check_job_name(run.name)
     return runs
+
+
+def check_batch_size(runs: int, limit: int, confirmed: bool) -> None:
+    """Refuse, unless confirmed, a batch of more jobs than ``limit``: thousands of jobs are rarely meant."""
+    if runs > limit and not confirmed:
+        raise PlanError(
+            f"this batch would create {runs} jobs, over the limit of {limit} (project.max_jobs_per_batch in "
+            "config.yml): pass --yes (make: yes=1) to start them anyway, or give a larger --days-per-job"
+        )
 
 
 def job_tags(project_tags: dict[str, str], batch: str, job_key: str) -> dict[str, str]:

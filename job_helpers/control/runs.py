@@ -27,6 +27,10 @@ EXPIRED = "EXPIRED"
 ENDED_STATES = frozenset({SUCCEEDED, FAILED, ERROR, STOPPED, TIMEOUT, EXPIRED})
 
 
+class JobActive(Exception):
+    """A job was not deleted because one of its runs is still waiting or running."""
+
+
 class StartFailed(Exception):
     """Some runs of a batch could not be created or started; ``started`` lists the ones that were."""
 
@@ -100,8 +104,11 @@ class Backend(Protocol):
     def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
         """Each job's most recent run, or None for a job never started."""
 
+    def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
+        """Every run of each job, oldest first (an empty list for a job never started)."""
+
     def delete_job(self, job_name: str) -> None:
-        """Delete one job (its runs' history goes with it)."""
+        """Delete one job (its runs' history goes with it); JobActive if the backend sees a run still active."""
 
     def follow_hint(self, job_name: str) -> str:
         """Where to look at a job's run: a log path or a console URL."""

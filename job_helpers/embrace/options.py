@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from job_helpers.control.config import check_keys
+
+# The keys of embrace: and embrace.timestream; config-check refuses any other.
+EMBRACE_KEYS = ("timestream",)
+TIMESTREAM_KEYS = ("database", "table", "price_per_write", "slack_webhook_env")
+
 
 @dataclass(frozen=True)
 class TimestreamOptions:
@@ -18,10 +24,12 @@ class TimestreamOptions:
 
 def timestream_options(document: dict, problems: list[str]) -> TimestreamOptions:
     """Check ``embrace.timestream``; each problem names its key and the fix."""
+    check_keys(document.get("embrace"), EMBRACE_KEYS, "embrace", problems)
     node = (document.get("embrace") or {}).get("timestream") or {}
     if not isinstance(node, dict):
         problems.append("embrace.timestream: expected a mapping with database, table and price_per_write")
         node = {}
+    check_keys(node, TIMESTREAM_KEYS, "embrace.timestream", problems)
     names = {}
     for key in ("database", "table"):
         value = str(node.get(key) or "")

@@ -12,12 +12,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from job_helpers.control.config import ConfigError, Settings
+from job_helpers.control.config import ConfigError, Settings, check_keys
 
 MAP_STORES = ("ssm", "s3")
 RESTORE_TIERS = ("Bulk", "Standard")
 SSM_NAME = re.compile(r"[A-Za-z0-9/_.-]{1,1011}")
 MB = 1024 * 1024
+# The keys of ingest:, ingest.subject_map and its s3_object; config-check refuses any other.
+INGEST_KEYS = ("archive", "depth", "max_workers", "multipart_threshold_mb", "multipart_chunk_mb", "restore_days",
+               "restore_tier", "kms_key_arn", "subject_map")
+SUBJECT_MAP_KEYS = ("file", "store", "ssm_parameter", "s3_object")
+S3_OBJECT_KEYS = ("bucket", "key")
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Pat
         problems.append("ingest: expected a mapping of ingest options")
         return None
     before = len(problems)
+    check_keys(node, INGEST_KEYS, "ingest", problems)
+    check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
+    check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
     landing = {name[len("ingest."):]: url for name, url in datasets.items() if name.startswith("ingest.")}
     archive_name = str(node.get("archive") or "")
     if archive_name not in datasets:

@@ -25,10 +25,11 @@ def glue(moto_server):
 
 @pytest.fixture
 def runs_stay_starting(moto_endpoint):
-    """Make new Glue runs stay STARTING (moto otherwise ends them on the first read)."""
+    """Make Glue runs stay STARTING (moto otherwise ends them on the first read); ``reads`` lets each
+    run move on one state after that many reads of it instead."""
 
-    def hold() -> None:
-        transition = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": 10**6}}
+    def hold(reads: int = 10**6) -> None:
+        transition = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": reads}}
         requests.post(f"{moto_endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10)
 
     yield hold
@@ -123,7 +124,7 @@ def test_cleanup_removes_only_ended_project_jobs(built_on_moto, glue, capsys, ru
     for name in ended:
         assert f"WOULD REMOVE - Name: {name}" in output
     assert "SKIPPED - Name: never-run (never run; pass --include-never-run to delete it)" in output
-    assert "SKIPPED - Name: still-running (latest run is STARTING)" in output
+    assert "SKIPPED - Name: still-running (a run is still STARTING)" in output
     assert "untagged" not in output and "other-project" not in output
     assert "2 would remove, 2 skipped" in output
     assert len(all_job_names(glue)) == 6
@@ -136,6 +137,27 @@ def test_cleanup_removes_only_ended_project_jobs(built_on_moto, glue, capsys, ru
     assert built_on_moto.cli("cleanup", "--include-never-run", profile="aws") == 0
     assert "REMOVED - Name: never-run" in capsys.readouterr().out
     assert all_job_names(glue) == ["other-project", "still-running", "untagged"]
+
+
+def test_cleanup_keeps_a_job_whose_older_run_is_still_starting(built_on_moto, glue, capsys, runs_stay_starting):
+    """The newer run SUCCEEDED, but the older one has not ended: the job must stay."""
+    glue.create_job(
+        Name="two-runs", Role="arn:aws:iam::123456789012:role/r", Command={"Name": "glueetl"},
+        ExecutionProperty={"MaxConcurrentRuns": 2}, Tags=TAGS_OF_PROJECT,
+    )
+    runs_stay_starting()
+    older = glue.start_job_run(JobName="two-runs")["JobRunId"]
+    newer = glue.start_job_run(JobName="two-runs")["JobRunId"]
+    runs_stay_starting(reads=1)
+    states = [glue.get_job_run(JobName="two-runs", RunId=newer)["JobRun"]["JobRunState"] for _ in range(2)]
+    assert states == ["RUNNING", "SUCCEEDED"]
+    runs_stay_starting()
+    runs = {run["Id"]: run["JobRunState"] for run in glue.get_job_runs(JobName="two-runs")["JobRuns"]}
+    assert runs == {older: "STARTING", newer: "SUCCEEDED"}
+
+    assert built_on_moto.cli("cleanup", profile="aws") == 0
+    assert "SKIPPED - Name: two-runs (a run is still STARTING)" in capsys.readouterr().out
+    assert all_job_names(glue) == ["two-runs"]
 
 
 def test_refused_runs_are_retried_with_backoff_until_glue_accepts(glue, runs_stay_starting, moto_endpoint):

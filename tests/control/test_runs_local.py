@@ -19,10 +19,18 @@ import pytest
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import current_artifact
 from job_helpers.control.local_backend import LocalBackend
-from job_helpers.control.local_registry import LocalJob, NewRun, Registry, pid_alive, utcnow
+from job_helpers.control.local_registry import (
+    LocalJob,
+    NewRun,
+    Registry,
+    pid_alive,
+    process_start,
+    same_process_alive,
+    utcnow,
+)
 from job_helpers.control.local_runner import serve
 from job_helpers.control.plan import plan_runs
-from job_helpers.control.runs import ENDED_STATES, StartFailed
+from job_helpers.control.runs import ENDED_STATES, JobActive, StartFailed
 from job_helpers.storage import Storage
 
 DEADLINE_SECONDS = 60
@@ -160,19 +168,45 @@ def test_a_run_past_its_timeout_is_stopped_and_recorded_as_timeout(built, tmp_pa
     assert status.state == "TIMEOUT" and "timed out" in status.error
 
 
-def test_a_run_whose_runner_died_is_reported_as_error(built, tmp_path):
-    """The runner is killed while its job sleeps; reading the run turns RUNNING into ERROR."""
+def test_a_run_whose_runner_died_stays_running_while_its_job_lives_and_is_never_cleaned_up(built, tmp_path, capsys):
+    """The runner is killed while its job sleeps: the run is RUNNING until the job process is gone, then ERROR."""
     registry = Registry(built.registry)
     (run_id,) = registry.add_runs([make_job(built, "orphan", tmp_path, **{"--sleep-seconds": "60"})], 1)
     runner = start_runner(built)
     job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
-    assert registry.run_states([run_id])[0].state == "RUNNING"
     runner.kill()
     runner.wait()
     (status,) = registry.run_states([run_id])
-    assert status.state == "ERROR" and f"local runner (pid {runner.pid}) died" in status.error
-    assert f"job process {job} may still be running" in status.error
+    assert status.state == "RUNNING" and f"its job process {job} still runs" in status.error
+    assert built.cli("cleanup") == 0
+    assert "SKIPPED - Name: orphan (a run is still RUNNING)" in capsys.readouterr().out
+    with pytest.raises(JobActive, match="is RUNNING; the job was not deleted"):
+        registry.delete_job("orphan")
+    assert list(registry.tagged_jobs({})) == ["orphan"]
+
     os.kill(job, signal.SIGKILL)
+    ended = eventually(lambda: next((s for s in registry.run_states([run_id]) if s.state != "RUNNING"), None), "the run ending")
+    assert ended.state == "ERROR" and f"local runner (pid {runner.pid}) died" in ended.error
+    assert f"job process {job} ended without a recorded exit status" in ended.error
+    assert built.cli("cleanup") == 0
+    assert "REMOVED - Name: orphan" in capsys.readouterr().out
+
+
+def test_a_dead_runner_s_run_ends_by_what_is_known_of_its_job_process(built, tmp_path):
+    """Runner and job liveness stubbed: no job recorded, job alive, job gone."""
+    job_lives = {"value": True}
+    dead_runner = Registry(built.registry, alive=lambda pid, since: False, job_alive=lambda pid, start: job_lives["value"])
+    claiming = Registry(built.registry, alive=lambda pid, since: True)
+    first, second = claiming.add_runs([make_job(built, f"job-{i}", tmp_path) for i in range(2)], 2)
+    claiming.claim_next(101)
+    claiming.claim_next(102)
+    claiming.record_job_pid(second, 202, 12345)
+    states = dead_runner.run_states([first, second])
+    assert [s.state for s in states] == ["ERROR", "RUNNING"]
+    assert states[0].error == "local runner (pid 101) died before recording its job process"
+    job_lives["value"] = False
+    (ended,) = dead_runner.run_states([second])
+    assert ended.state == "ERROR" and "job process 202 ended without a recorded exit status" in ended.error
 
 
 def test_sigterm_to_a_runner_stops_its_run(built, tmp_path):
@@ -213,6 +247,9 @@ def test_a_clashing_job_name_creates_nothing(built, tmp_path):
 
 
 def test_a_pid_taken_by_a_newer_process_does_not_keep_a_run_alive():
-    """The test process stands in for an unrelated process that got a dead runner's pid again."""
+    """The test process stands in for an unrelated process that got a dead runner's or job's pid again."""
     assert pid_alive(os.getpid(), utcnow())
     assert not pid_alive(os.getpid(), datetime(2000, 1, 1, tzinfo=timezone.utc))
+    start = process_start(os.getpid())
+    assert same_process_alive(os.getpid(), start)
+    assert not same_process_alive(os.getpid(), start - 1)

@@ -15,7 +15,9 @@ from job_helpers.control.cleanup import decide
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_runner import last_error_line
 from job_helpers.control.plan import (
+    MAX_DAYS_PER_JOB,
     PlanError,
+    check_batch_size,
     check_job_name,
     job_name,
     new_batch_id,
@@ -73,11 +75,30 @@ def test_a_range_shorter_than_a_chunk_is_one_job_ending_at_to():
         ("2022-01-01", "2022-01-02", "-2", "positive whole number"),
         ("2022-01-01", "2022-01-02", "1.5", "positive whole number"),
         ("2022-01-01", None, "1", "give --to"),
+        ("2022-01-01", "2022-01-02", "1000000000", "--days-per-job '1000000000': at most 3652059"),
+        ("2022-01-01", "2022-01-02", "9" * 5000, "--days-per-job '9999.*: at most"),
+        ("9999-12-31", "9999-12-31", "1", "--from '9999-12-31': the last day a job can cover is 9999-12-30"),
+        ("2022-01-01", "9999-12-31", "1", "--to '9999-12-31'"),
     ],
 )
 def test_bad_dates_and_day_counts_are_refused(start, end, days, message):
     with pytest.raises(PlanError, match=message):
         plan_runs(JOB, "b", start, end, days)
+
+
+def test_chunks_reach_the_calendar_end_without_overflow():
+    chunks = split_range(date(9999, 12, 1), date.max, 30)
+    assert [(c.start, c.end) for c in chunks] == [(date(9999, 12, 1), date(9999, 12, 30)), (date.max, date.max)]
+    (whole,) = split_range(date.min, date.max, MAX_DAYS_PER_JOB)
+    assert whole.days == MAX_DAYS_PER_JOB
+    assert len(plan_runs(JOB, "b", "2022-01-01", "2022-01-03", str(MAX_DAYS_PER_JOB))) == 1
+
+
+def test_a_batch_over_the_limit_needs_confirming():
+    check_batch_size(400, 400, confirmed=False)
+    check_batch_size(7305, 400, confirmed=True)
+    with pytest.raises(PlanError, match=r"7305 jobs, over the limit of 400 \(project.max_jobs_per_batch.*--yes \(make: yes=1\)"):
+        check_batch_size(7305, 400, confirmed=False)
 
 
 def test_names_carry_prefix_batch_and_compact_dates():
@@ -145,17 +166,21 @@ def test_backoff_delays_are_jittered_below_the_capped_bound():
     assert max(delays[:20]) <= 0.5 and len(set(delays)) == len(delays)
 
 
-def _status(state: str) -> RunStatus:
-    return RunStatus("j", "jr_1", state, {})
+def _status(state: str, started: int = 1) -> RunStatus:
+    return RunStatus("j", f"jr_{started}", state, {}, started_on=datetime(2022, 1, 1, started, tzinfo=timezone.utc))
 
 
-def test_cleanup_deletes_ended_jobs_only():
-    for state in ("SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT"):
-        assert decide("j", _status(state), include_never_run=False)[0]
+def test_cleanup_deletes_jobs_all_of_whose_runs_ended():
+    for state in ("SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT", "EXPIRED"):
+        assert decide("j", [_status("FAILED", 1), _status(state, 2)], include_never_run=False) == (
+            True, f"every run ended, the latest {state}"
+        )
     for state in ("WAITING", "STARTING", "RUNNING", "STOPPING"):
-        assert decide("j", _status(state), include_never_run=True) == (False, f"latest run is {state}")
-    assert decide("j", None, include_never_run=False)[0] is False
-    assert decide("j", None, include_never_run=True) == (True, "never run")
+        assert decide("j", [_status(state)], include_never_run=True) == (False, f"a run is still {state}")
+        assert decide("j", [_status(state, 1), _status("SUCCEEDED", 2)], include_never_run=True)[0] is False
+    assert decide("j", [_status("RUNNING", 1), _status("STARTING", 2)], True)[1] == "a run is still RUNNING and STARTING"
+    assert decide("j", [], include_never_run=False)[0] is False
+    assert decide("j", [], include_never_run=True) == (True, "never run")
 
 
 def test_the_error_message_is_the_last_error_line_of_the_log():
@@ -183,11 +208,14 @@ class TestCliRefusesBadInput:
             ["--from", "2022-01-01", "--to", "2022-01-02", "--days-per-job", "0"],
             ["--from", "2022-01-01", "--to", "2022-01-02", "--days-per-job", "two"],
             ["--from", "2022-01-01"],
+            ["--from", "2022-01-01", "--to", "2022-01-02", "--days-per-job", "1000000000"],
+            ["--from", "9999-12-31", "--to", "9999-12-31"],
         ],
     )
     def test_locally(self, built, capsys, arguments):
         assert built.cli("execute", "--job", "fake", *arguments) == 2
-        assert "error:" in capsys.readouterr().out
+        output = capsys.readouterr().out
+        assert "error:" in output and "Traceback" not in output
         assert not built.registry.exists()
 
     def test_unknown_job_name_too_long_and_dates_for_an_undated_job(self, built, capsys):
@@ -199,6 +227,20 @@ class TestCliRefusesBadInput:
         assert built.cli("execute", "--job", "once", "--from", "2022-01-01", "--to", "2022-01-02") == 2
         assert "not date-ranged" in capsys.readouterr().out
         assert not built.registry.exists()
+
+    def test_a_batch_over_the_limit_without_yes(self, built, capsys):
+        twenty_years = ["--from", "2000-01-01", "--to", "2019-12-31", "--days-per-job", "1"]
+        assert built.cli("execute", "--job", "fake", *twenty_years) == 2
+        output = capsys.readouterr().out
+        assert "would create 7305 jobs, over the limit of 400" in output and "--yes (make: yes=1)" in output
+        three = ["--from", "2022-01-01", "--to", "2022-01-03"]
+        assert built.cli("--set", "project.max_jobs_per_batch=2", "execute", "--job", "fake", *three) == 2
+        assert "3 jobs, over the limit of 2" in capsys.readouterr().out
+        assert not built.registry.exists()
+        assert built.cli("execute", "--job", "fake", *twenty_years, "--dry-run", "--json") == 0
+        assert len(json.loads(capsys.readouterr().out)) == 7305
+        assert built.cli("--set", "project.max_jobs_per_batch=2", "execute", "--job", "fake", *three, "--yes", "--wait") == 0
+        assert "3 SUCCEEDED" in capsys.readouterr().out
 
     def test_without_a_build(self, project, capsys):
         assert project.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02") == 2

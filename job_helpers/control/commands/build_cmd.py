@@ -6,6 +6,7 @@ import argparse
 
 from job_helpers.cli import CliContext
 from job_helpers.control.build import build
+from job_helpers.control.config import refuse_examples
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
+    refuse_examples(context.settings)
     result = build(context.repo_root, context.build_dir, context.settings.datasets["glue_assets"], context.storage)
     artifact = result.artifact
     context.console.print(f"Built {len(result.files)} files into {context.build_dir} (content {artifact.content_hash[:16]})")

@@ -6,6 +6,8 @@ import argparse
 import json
 
 import yaml
+from rich.markup import escape
+
 from job_helpers.cli import CliContext
 
 
@@ -24,7 +26,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace, context: CliContext) -> int:
+    """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute."""
     settings = context.settings
+    for example in settings.examples:
+        context.messages.print(f"[yellow]warning:[/] {escape(example)}")
+    if settings.examples:
+        context.messages.print("build and execute refuse to create AWS resources with these examples")
     context.console.print(
         f"config.yml is valid for profile [bold]{settings.profile}[/]: "
         f"{len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"

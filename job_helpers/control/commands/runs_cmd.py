@@ -19,7 +19,8 @@ from rich.text import Text
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.plan import PlanError, PlannedRun, job_tags, new_batch_id, plan_runs
+from job_helpers.control.config import refuse_examples
+from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -71,6 +72,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dry-run", action="store_true", help="print the plan and create nothing (no build or credentials needed)"
     )
     execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
+    execute.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
     execute.set_defaults(handler=run)
 
     status = subparsers.add_parser(
@@ -121,11 +123,13 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     batch = new_batch_id()
     try:
         planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
+        check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
     except PlanError as error:
         raise UsageError(str(error)) from error
     if args.dry_run:
         _print_plan(context, job.key, batch, planned, as_json=args.json)
         return 0
+    refuse_examples(settings)
     try:
         artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
         artifact.script_url(job.script)
