@@ -69,7 +69,7 @@ build: setup
 
 execute: setup
 	$(CLI) execute --job $(call q,$(job)) --from $(call q,$(from)) --to $(call q,$(to)) --days-per-job $(call q,$(days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json)
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,debug,--debug)
 
 status: setup
 	$(CLI) status $(if $(batch),--batch $(call q,$(batch)))
@@ -78,13 +78,13 @@ cleanup: setup
 	$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
 
 config: setup
-	$(CLI) config show $(call flag,json,--json)
+	$(CLI) config show $(call flag,json,--json) $(call flag,debug,--debug)
 
 config-check: setup
 	$(CLI) config check
 
 paths: setup
-	$(CLI) paths $(call flag,json,--json)
+	$(CLI) paths $(call flag,json,--json) $(call flag,debug,--debug)
 
 ddl: setup
 	$(CLI) ddl
@@ -93,7 +93,7 @@ pipeline: setup
 	$(CLI) pipeline --name $(call q,$(name))
 
 query: setup
-	$(CLI) query $(if $(file),--file $(call q,$(file)),--sql $(call q,$(value sql))) $(foreach p,$(params),--param $(call q,$(p))) $(call flag,json,--json)
+	$(CLI) query $(if $(file),--file $(call q,$(file)),--sql $(call q,$(value sql))) $(foreach p,$(params),--param $(call q,$(p))) $(call flag,json,--json) $(call flag,debug,--debug)
 
 policy: setup
 	$(CLI) policy
