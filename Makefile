@@ -12,7 +12,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -42,7 +42,7 @@ help:
 	@echo "make config [json=1] | config-check | paths [json=1] | policy | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
-	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1]                [profile=]"
+	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
 	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
 	@echo "make restore subject= dataset= dest= [from=landing|archive] [wait=1]   restore one subject"
 	@echo "make verify dataset=      compare the ingest manifests with landing and archive"
@@ -111,7 +111,7 @@ pipeline: setup
 
 query: setup
 	@$(CLI) query $(if $(call v,file),--file $(call q,$(call v,file)),--sql $(call q,$(call v,sql))) \
-	  $(foreach p,$(call v,params),--param $(call q,$(p))) $(call flag,json,--json)
+	  $(foreach p,$(call v,params),--param $(call q,$(p))) $(call flag,json,--json) $(call flag,debug,--debug)
 
 policy: setup
 	@$(CLI) policy

@@ -20,13 +20,11 @@ DDL
   * other Hive SerDe tables (the SiteWise Avro table) are created as written, as Hive tables.
 
 Queries
-  * ``"identifier"`` → `` `identifier` `` (Athena quotes names with double quotes, Spark with backticks)
-  * ``from_unixtime(x)`` → ``timestamp_seconds(x)`` (Athena returns a timestamp, Spark a string)
-  * ``from_iso8601_timestamp(x)`` → ``to_timestamp(x)``
-  * ``to_unixtime(x)`` → ``unix_timestamp(x)``
-  * ``approx_distinct(x)`` → ``approx_count_distinct(x)``
-  * ``cardinality(x)`` → ``size(x)``
-  * ``date_diff('unit', a, b)`` → ``timestampdiff(unit, a, b)``
+  * sqlglot transpiles Athena's dialect (Trino) to Spark SQL: quoted identifiers, string literals
+    with doubled quotes, ``approx_distinct``, ``cardinality``, ``date_diff``, ``to_unixtime``,
+    ``from_iso8601_timestamp`` and the rest of what both engines can express.
+  * ``from_unixtime(x)`` → ``timestamp_seconds(x)``, which keeps fractional seconds as Athena does.
+  * Only the tables a query names have their partitions recovered before it runs.
 """
 
 from __future__ import annotations
@@ -37,6 +35,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
 
 from job_helpers.control.ddl import DdlError, Statement
 from job_helpers.storage import local_path
@@ -54,15 +56,21 @@ CREATE = re.compile(
     r"(?:STORED\s+AS\s+(?P<stored>.*?)\s*)?LOCATION\s+'(?P<location>[^']+)'\s*(?:TBLPROPERTIES\s*\((?P<props>.*)\))?\s*$",
     re.IGNORECASE | re.DOTALL,
 )
-QUERY_TRANSLATIONS = (
-    (re.compile(r"\bfrom_unixtime\s*\(", re.IGNORECASE), "timestamp_seconds("),
-    (re.compile(r"\bfrom_iso8601_timestamp\s*\(", re.IGNORECASE), "to_timestamp("),
-    (re.compile(r"\bto_unixtime\s*\(", re.IGNORECASE), "unix_timestamp("),
-    (re.compile(r"\bapprox_distinct\s*\(", re.IGNORECASE), "approx_count_distinct("),
-    (re.compile(r"\bcardinality\s*\(", re.IGNORECASE), "size("),
-)
-DATE_DIFF = re.compile(r"\bdate_diff\s*\(\s*'(\w+)'\s*,", re.IGNORECASE)
-LITERAL = re.compile(r"('(?:[^']|'')*')")
+# Spark's log4j settings for the CLI's session: errors only, and not the harmless
+# "Failed to find data source: avro" that every Hive Avro table registration logs.
+QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+
+
+class _LocalSpark(Spark):
+    """Spark SQL as sqlglot writes it, but ``from_unixtime`` keeps fractional seconds like Athena's."""
+
+    class Generator(Spark.Generator):
+        TRANSFORMS = {
+            **Spark.Generator.TRANSFORMS,
+            exp.UnixToTime: lambda self, e: self.func("TIMESTAMP_SECONDS", e.this)
+            if e.args.get("scale") is None and e.args.get("format") is None
+            else Spark.Generator.TRANSFORMS[exp.UnixToTime](self, e),
+        }
 
 
 @dataclass(frozen=True)
@@ -80,22 +88,29 @@ def metastore_dir(lake_root: Path) -> Path:
     return lake_root / "_metastore"
 
 
-def sql_session(lake_root: Path, app_name: str = "job-helpers-sql") -> Any:
-    """A Spark session on the lake's embedded Derby metastore (one process at a time can open it)."""
+def sql_session(lake_root: Path, app_name: str = "job-helpers-sql", *, debug: bool = False) -> Any:
+    """A Spark session on the lake's embedded Derby metastore (one process at a time can open it).
+
+    Spark's own log lines and progress bars are off unless ``debug``, so a command prints its result only.
+    """
     from pyspark.sql import SparkSession
 
     home = metastore_dir(lake_root)
     home.mkdir(parents=True, exist_ok=True)
+    java_options = f"-Dderby.system.home={home}"
+    if not debug:
+        java_options += f" -Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
     return (
         SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
         .config("spark.sql.catalogImplementation", "hive")
         .config("spark.sql.warehouse.dir", (home / "warehouse").as_uri())
         .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={home}")
+        .config("spark.driver.extraJavaOptions", java_options)
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", str(debug).lower())
         .enableHiveSupport()
         .getOrCreate()
     )
@@ -163,31 +178,44 @@ def register(spark: Any, statements: Iterable[Statement], database: str) -> list
     return done
 
 
-def refresh_projected(spark: Any, database: str) -> None:
-    """Recover the partitions of every projected table, as Athena finds them at query time."""
+def refresh_projected(spark: Any, database: str, tables: Iterable[str]) -> None:
+    """Recover the partitions of those named tables that are projected, as Athena finds them at query time."""
     if not spark.catalog.databaseExists(database):
         return
-    for table in spark.catalog.listTables(database):
-        properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES `{database}`.`{table.name}`").collect()}
+    existing = {table.name.lower() for table in spark.catalog.listTables(database)}
+    for name in sorted({table.lower() for table in tables} & existing):
+        properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES `{database}`.`{name}`").collect()}
         if properties.get(PROJECTION_MARK) == "true" or properties.get("projection.enabled") == "true":
-            spark.sql(f"MSCK REPAIR TABLE `{database}`.`{table.name}`")
+            spark.sql(f"MSCK REPAIR TABLE `{database}`.`{name}`")
+
+
+def _parse(sql: str) -> exp.Expression:
+    try:
+        return sqlglot.parse_one(sql, read="athena")
+    except sqlglot.errors.ParseError as error:
+        detail = error.errors[0]["description"] if error.errors else str(error)
+        raise DdlError(f"the query does not parse as Athena SQL: {detail}") from error
 
 
 def translate_query(sql: str) -> str:
-    """Athena query text in Spark SQL's dialect; single-quoted literals are left exactly as written."""
-    parts = LITERAL.split(DATE_DIFF.sub(r"timestampdiff(\1,", sql))
-    for index in range(0, len(parts), 2):
-        text = re.sub(r'"([^"]+)"', r"`\1`", parts[index])
-        for pattern, replacement in QUERY_TRANSLATIONS:
-            text = pattern.sub(replacement, text)
-        parts[index] = text
-    return "".join(parts)
+    """Athena query text in Spark SQL's dialect."""
+    return _parse(sql).sql(dialect=_LocalSpark)
+
+
+def query_tables(sql: str, database: str) -> set[str]:
+    """The names of the tables a query reads from ``database`` (named with it or with no database)."""
+    return {
+        table.name
+        for table in _parse(sql).find_all(exp.Table)
+        if table.name and (not table.db or table.db.lower() == database.lower())
+    }
 
 
 def run_query(spark: Any, sql: str, database: str, params: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
     """Translate and run one query in ``database``, ``params`` filling its ``?`` markers; returns columns and rows."""
-    refresh_projected(spark, database)
+    sql = sql.strip().rstrip(";")
+    refresh_projected(spark, database, query_tables(sql, database))
     if spark.catalog.databaseExists(database):
         spark.catalog.setCurrentDatabase(database)
-    frame = spark.sql(translate_query(sql.strip().rstrip(";")), args=list(params) or None)
+    frame = spark.sql(translate_query(sql), args=list(params) or None)
     return frame.columns, [list(row) for row in frame.collect()]

@@ -145,7 +145,7 @@ def test_publish_replaces_the_table_or_only_the_dates_of_a_range(small_shuffles,
 def test_athena_sql_is_translated_for_spark():
     sql = """SELECT "user", from_unixtime("timestamp" / 1000), approx_distinct(x), date_diff('day', a, b) FROM t WHERE s = 'say "hi" from_unixtime('"""
     assert translate_query(sql) == (
-        "SELECT `user`, timestamp_seconds(`timestamp` / 1000), approx_count_distinct(x), timestampdiff(day, a, b) "
+        "SELECT `user`, TIMESTAMP_SECONDS(`timestamp` / 1000), APPROX_COUNT_DISTINCT(x), DATEDIFF(DAY, a, b) "
         """FROM t WHERE s = 'say "hi" from_unixtime('"""
     )
     statement = Statement(

@@ -30,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="value for the next ? in the query, as a string literal (repeatable, in order)",
     )
     query.add_argument("--json", action="store_true", help="print one JSON object with columns and rows instead")
+    query.add_argument("--debug", action="store_true", help="show Spark's log lines and progress bars (local profile)")
     query.set_defaults(handler=run_query_command)
 
 
@@ -60,7 +61,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
         else:
             from job_helpers.control.local_sql import run_query, sql_session
 
-            columns, rows = run_query(sql_session(settings.lake_root), sql, settings.athena_database, args.params)
+            columns, rows = run_query(sql_session(settings.lake_root, debug=args.debug), sql, settings.athena_database, args.params)
     except DdlError as error:
         raise UsageError(str(error)) from error
     except Exception as error:
