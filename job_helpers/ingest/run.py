@@ -28,7 +28,7 @@ from job_helpers.ingest.objects import LocalObjects, S3Objects
 from job_helpers.ingest.payload import sha256_of
 from job_helpers.ingest.plan import Plan, PlannedFile, SubjectPlan, build_plan, patient_folders, subject_keys
 from job_helpers.ingest.scan import scan_tree
-from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code
+from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code, placeholder_codes
 from job_helpers.storage import join
 
 log = logging.getLogger(__name__)
@@ -91,14 +91,21 @@ class IngestResult:
         return sum(s.skipped for s in self.subjects)
 
 
-def prepare(src: Path, depth: int, subjects: SubjectStore,
-            draw: Callable[[], int] = draw_code) -> tuple[Plan, dict[str, str]]:
-    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved)."""
-    files = scan_tree(src)
-    keys = subject_keys(patient_folders(files, depth))
+def prepare(src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], int] = draw_code,
+            dry_run: bool = False) -> tuple[Plan, dict[str, str]]:
+    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved).
+
+    A dry run draws no codes: new subjects get placeholders (``<new-1>``…), so it never shows a
+    number that the real run would not use.
+    """
+    tree = scan_tree(src)
+    keys = subject_keys(patient_folders(tree.files, depth))
     existing = subjects.load()
-    new = assign_codes(keys, existing, draw)
-    return build_plan(files, {**existing, **new}, depth, new), new
+    new = placeholder_codes(keys, existing) if dry_run else assign_codes(keys, existing, draw)
+    plan = build_plan(tree.files, {**existing, **new}, depth, new, tree.skipped)
+    for entry in plan.skipped:
+        log.warning("not ingested: %s", entry)
+    return plan, new
 
 
 def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:

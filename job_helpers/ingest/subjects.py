@@ -46,6 +46,11 @@ def assign_codes(keys: Iterable[str], existing: Mapping[str, str],
     return new
 
 
+def placeholder_codes(keys: Iterable[str], existing: Mapping[str, str]) -> dict[str, str]:
+    """Stand-ins (``<new-1>``, ``<new-2>``…) for the keys not yet in ``existing``, for a dry run."""
+    return {key: f"<new-{n}>" for n, key in enumerate(sorted(set(keys) - set(existing)), start=1)}
+
+
 def _decode(text: str, where: str) -> dict[str, str]:
     try:
         document = json.loads(text)

@@ -40,11 +40,35 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
     assert status == 0
     assert "dry run: 3 subject(s) (3 new), 21 file(s)" in out
-    assert out.count("(new code)") == 3 and "***" in out
+    assert out.count("(new: code drawn at ingest)") == 3 and "***" in out
+    assert "<new-3>" in out and "<new-4>" not in out and "…" not in out
     assert_no_names(out, "printed plan")
     assert_no_names(caplog.text, "log")
     assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
     assert tree_digest(src) == before
+
+    # The dry run showed no number: none of the codes the ingest then draws appears in it.
+    assert cli("ingest", "--src", str(src), "--dataset", "eeg")[0] == 0
+    codes = json.loads(cli.map_file.read_text())["subjects"].values()
+    assert not [code for code in codes if code in out]
+    status, again = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and all(f"subject {code} (known code)" in again for code in codes)
+
+
+def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path,
+                                                                        caplog) -> None:
+    (src / "Smith_John" / "link.txt").symlink_to(src / "Smith_John" / "reports JohnSmith" / "notes.txt")
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and "not ingested (1):" in out and "***/link.txt (symbolic link, not followed)" in out
+    assert "not ingested: ***/link.txt (symbolic link, not followed)" in caplog.text
+
+    (src / "maria LOPEZ" / "video" / "drlopez").mkdir()
+    (src / "maria LOPEZ" / "video" / "drlopez" / "clip.mp4").write_bytes(b"clip")
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 2
+    assert "refusing to upload: 1 file(s)" in out and "***/video/dr***/clip.mp4" in out
+    assert_no_names(out, "output")
+    assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
 
 
 def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Path, caplog) -> None:
