@@ -11,6 +11,7 @@ from ingest_helpers import assert_no_names, tree_digest
 
 from job_helpers.cli import main
 from job_helpers.ingest import edf
+from job_helpers.ingest.objects import LocalObjects
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -130,6 +131,38 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     assert status == 1 and "SHA-256" in out
     assert lake_files(tmp_path / "bad") == {}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".restore-")]
+
+
+def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_path: Path, monkeypatch) -> None:
+    put_file = LocalObjects.put_file
+    calls = []
+
+    def failing_after_9(self, *args, **kwargs):
+        if len(calls) >= 9:
+            raise ConnectionError("connection lost")
+        calls.append(args)
+        return put_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalObjects, "put_file", failing_after_9)
+    with pytest.raises(ConnectionError):
+        cli("ingest", "--src", str(src), "--dataset", "eeg", "--workers", "1")
+    monkeypatch.setattr(LocalObjects, "put_file", put_file)
+    assert len(lake_files(tmp_path / "lake")) == 9
+
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 1 and "0 manifest(s)" in out and "9 problem(s)" in out and out.count("unlisted") == 9
+
+    # Resuming the ingest completes it: verify is clean again.
+    assert cli("ingest", "--src", str(src), "--dataset", "eeg")[0] == 0
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 0 and "0 problem(s)" in out
+
+    # A stray object under the archive's data set prefix is unlisted too.
+    stray = tmp_path / "lake" / "clinical-ingest-archive" / "eeg" / "12345678" / "stray.tar"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"x")
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 1 and "1 problem(s)" in out and out.count("unlisted") == 1
 
 
 def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:

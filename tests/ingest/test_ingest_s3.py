@@ -123,6 +123,12 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
         run_ingest(src, FailingAfter(s3, 9), map_file)
     assert len(all_objects(s3, "landing")) == 9
     assert "Contents" not in s3.list_objects_v2(Bucket="archive")
+    # No manifest names these objects yet: verify lists every one of them.
+    report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
+    assert report.manifests == 0
+    assert sorted(p.url for p in report.problems if p.kind == "unlisted") == sorted(
+        f"s3://landing/{key}" for key in all_objects(s3, "landing"))
+    assert len(report.problems) == 9
     codes = json.loads(map_file.read_text())["subjects"]
     first = {k: h["LastModified"] for k, h in all_objects(s3, "landing").items()}
 

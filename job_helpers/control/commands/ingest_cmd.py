@@ -188,7 +188,7 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     if report.problems:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
         for column in ("problem", "object", "detail"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for problem in report.problems:
             table.add_row(problem.kind, problem.url, problem.detail)
         context.console.print(table)
