@@ -109,9 +109,11 @@ def prepare(src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], in
 
 
 def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:
-    """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them."""
-    if new:
-        subjects.save({**subjects.load(), **new})
+    """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them.
+
+    The store refuses (``SubjectMapConflict``) if the map changed since ``prepare`` read it.
+    """
+    subjects.add(new)
 
 
 def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Store, workers: int = 8,

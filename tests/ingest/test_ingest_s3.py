@@ -196,21 +196,26 @@ def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, 
     assert kinds == ["mismatch", "missing"]
 
 
-def test_aws_profile_cli_keeps_the_map_in_ssm(s3, kms_key: str, src: Path, monkeypatch, capsys) -> None:
+def test_aws_profile_cli_keeps_the_map_in_s3(s3, kms_key: str, src: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("INGEST_BUCKET", "landing")
     monkeypatch.setenv("INGEST_ARCHIVE_BUCKET", "archive")
     monkeypatch.setenv("INGEST_KMS_KEY_ARN", kms_key)
     argv = ["--config", str(REPO / "config.yml"), "--profile", "aws", "ingest", "--src", str(src), "--dataset", "eeg"]
+    assert main(argv) == 2
+    assert "versioning" in capsys.readouterr().out
+    assert "Contents" not in s3.list_objects_v2(Bucket="landing")
+
+    s3.put_bucket_versioning(Bucket="archive", VersioningConfiguration={"Status": "Enabled"})
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert_no_names(out, "output")
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    parameter = ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)["Parameter"]
-    assert parameter["Type"] == "SecureString"
-    codes = json.loads(parameter["Value"])["subjects"]
+    head = s3.head_object(Bucket="archive", Key="subject-map/subject_map.json")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+    codes = json.loads(s3.get_object(Bucket="archive", Key="subject-map/subject_map.json")["Body"].read())["subjects"]
     assert len(set(codes.values())) == 3
     landing_codes = {k.split("/")[1] for k in all_objects(s3, "landing")}
     assert landing_codes == set(codes.values())
     assert main(argv) == 0
-    assert json.loads(ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)
-                      ["Parameter"]["Value"])["subjects"] == codes
+    again = json.loads(s3.get_object(Bucket="archive", Key="subject-map/subject_map.json")["Body"].read())["subjects"]
+    assert again == codes
+    assert main(["--config", str(REPO / "config.yml"), "--profile", "aws", "verify", "--dataset", "eeg"]) == 0

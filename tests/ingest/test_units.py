@@ -95,7 +95,7 @@ def test_codes_are_eight_digits_distinct_and_never_reuse_a_taken_code() -> None:
 def test_subject_map_file_is_private_and_refused_when_readable_by_others(tmp_path: Path) -> None:
     store = FileSubjectStore(tmp_path / "secret" / "map.json")
     assert store.load() == {}
-    store.save({"john smith": "12345678"})
+    store.add({"john smith": "12345678"})
     assert store.path.stat().st_mode & 0o777 == 0o600
     assert store.path.parent.stat().st_mode & 0o077 == 0
     assert store.load() == {"john smith": "12345678"}

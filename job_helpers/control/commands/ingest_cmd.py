@@ -123,7 +123,10 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
         return 0
     if not plan.files:
         raise UsageError(f"--src {args.src}: no files found in patient folders; nothing to ingest")
-    save_codes(subjects, new)
+    try:
+        save_codes(subjects, new)
+    except SubjectMapError as error:
+        raise UsageError(str(error)) from error
     targets = Targets(args.dataset, landing_url, options.archive_url, options.archive_storage_class)
     landing = object_store(landing_url, options, context.boto3_session)
     archive = object_store(options.archive_url, options, context.boto3_session)
