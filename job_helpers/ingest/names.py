@@ -10,7 +10,8 @@ word an ``e`` after a, o or u may be there or not, so Müller, Mueller, MULLER a
 word. ``PatientName.replace`` replaces:
 
 * the whole name: every word, in any order, with separators or none between them, anywhere, also
-  inside longer names (``EEG_SMITHJOHN_2024``);
+  inside longer names (``EEG_SMITHJOHN_2024``); likewise its name words alone, without numbers
+  and particles (``Van Der Berg, Anna 1985`` → ``Berg Anna``);
 * each word of two letters or more on its own, between non-letters (the surname alone, ``Smith``),
   with initials of the other words next to it (``Smith_J``, ``J.Smith``, ``SMITHJ``). A single
   letter is never replaced on its own, nor a particle (van, der, de…) outside the whole name.
@@ -77,6 +78,13 @@ def _word_pattern(core: str) -> str:
     return "".join(re.escape(char) + ("e?" if char in "aou" else "") for char in core)
 
 
+def _orders(found: list[str]) -> list[tuple[str, ...]]:
+    """Every order of a few words; first-to-last and last-to-first of more."""
+    if len(found) <= MAX_PERMUTED_WORDS:
+        return list(itertools.permutations(found))
+    return [tuple(found), tuple(reversed(found))]
+
+
 def _alternation(patterns: list[str]) -> str:
     return "|".join(sorted(set(patterns), key=len, reverse=True))
 
@@ -90,8 +98,9 @@ class PatientName:
             raise PatientNameError("a patient folder name has no letters or digits; rename the folder")
         cores = [_core(fold(word)[0]) for word in found]
         names = [core for core in cores if core.isalpha() and core not in PARTICLES]
-        orders = itertools.permutations(cores) if len(cores) <= MAX_PERMUTED_WORDS else [cores, cores[::-1]]
-        whole = _alternation([_JOIN.join(map(_word_pattern, order)) for order in orders])
+        wholes = [cores] + ([names] if len(names) > 1 and names != cores else [])
+        whole = _alternation([_JOIN.join(map(_word_pattern, order)) for found_words in wholes
+                              for order in _orders(found_words)])
         if len(cores) == 1:
             whole = f"{_NOT_LETTER_BEFORE}(?:{whole}){_NOT_LETTER_AFTER}"
         alone = []

@@ -10,7 +10,6 @@ that is refused (``NameLeakError``), so nothing of such a plan is uploaded.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +17,7 @@ from pathlib import PurePosixPath
 from typing import Iterable, Mapping
 
 from job_helpers.ingest import edf
-from job_helpers.ingest.names import REDACTED, PatientName, subject_key, time_from_name
+from job_helpers.ingest.names import PatientName, subject_key, time_from_name
 
 
 class PlanError(Exception):

@@ -60,6 +60,12 @@ def test_accents_and_case() -> None:
     assert name.replace("Dupré", "C") == "C"
 
 
+def test_name_words_without_numbers_and_particles_are_the_whole_name_too() -> None:
+    assert PatientName("Smith_John_1985").replace("John Smith", "C") == "C"
+    assert PatientName("Smith_John_1985").replace("smith-john-1985.edf", "C") == "C.edf"
+    assert PatientName("Van Der Berg, Anna").replace("anna.berg", "C") == "C"
+
+
 def test_particles_only_with_the_whole_name() -> None:
     name = PatientName("Van Der Berg, Anna")
     assert name.replace("VANDERBERG ANNA", "C") == "C"
