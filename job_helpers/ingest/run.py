@@ -133,14 +133,21 @@ def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Sto
 
 def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, workers: int,
                     progress: Progress) -> dict[str, tuple[str, bool]]:
-    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded)."""
+    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded).
+
+    Each subject's landing prefix is listed first (one request per 1,000 objects), and only objects
+    already there are asked for their checksum: a first ingest sends no request per file but its upload.
+    """
     progress.start("landing", len(plan.files), plan.size)
+
+    def listed(subject: SubjectPlan) -> set[str]:
+        return set(landing.list(join(targets.landing_url, f"{subject.code}/")))
 
     def one(planned: PlannedFile) -> tuple[str, tuple[str, bool]]:
         path = src / planned.source
         sha256 = sha256_of(path, planned.header_patch)
         url = join(targets.landing_url, planned.key)
-        found = landing.head(url)
+        found = landing.head(url) if url in existing else None
         if found is not None and found.sha256 == sha256 and found.size == planned.size:
             progress.advance(planned.size)
             progress.file_done()
@@ -150,6 +157,7 @@ def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, wor
         return planned.key, (sha256, True)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest") as pool:
+        existing: set[str] = set().union(*pool.map(listed, plan.subjects))
         return dict(pool.map(one, plan.files))
 
 

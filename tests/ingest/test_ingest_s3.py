@@ -47,12 +47,12 @@ def all_objects(s3, bucket: str) -> dict[str, dict]:
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
 
-def run_ingest(src: Path, store: S3Objects, map_file: Path):
+def run_ingest(src: Path, store: S3Objects, map_file: Path, archive: S3Objects | None = None):
     subjects = FileSubjectStore(map_file)
     plan, new = prepare(src, 1, subjects)
     save_codes(subjects, new)
     targets = Targets("eeg", LANDING, ARCHIVE, "DEEP_ARCHIVE")
-    return plan, ingest(plan, src, targets, store, store, workers=4)
+    return plan, ingest(plan, src, targets, store, archive or store, workers=4)
 
 
 def test_ingest_to_s3_with_metadata_storage_class_and_kms(s3, kms_key: str, tmp_path: Path, caplog) -> None:
@@ -141,6 +141,26 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
 
     _, again = run_ingest(src, stores(s3), map_file)
     assert again.uploaded == 0 and not any(s.archive_uploaded for s in again.subjects)
+
+
+class Counting(S3Objects):
+    """Counts the checksum look-ups (HEAD requests) made on landing."""
+
+    heads = 0
+
+    def head(self, url):
+        self.heads += 1
+        return super().head(url)
+
+
+def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, tmp_path: Path) -> None:
+    map_file = tmp_path / "map.json"
+    landing = Counting(s3, TransferConfig(), None)
+    plan, result = run_ingest(src, landing, map_file, archive=stores(s3))
+    assert (landing.heads, result.uploaded) == (0, 21)
+    again = Counting(s3, TransferConfig(), None)
+    _, result = run_ingest(src, again, map_file, archive=stores(s3))
+    assert (again.heads, result.uploaded, result.skipped) == (21, 0, 21)
 
 
 @pytest.fixture
