@@ -92,8 +92,8 @@ def _progress(context: CliContext) -> Progress:
 def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
     for subject in plan.subjects:
         status = "known code" if not subject.new else ("new: code drawn at ingest" if dry_run else "new code")
-        table = Table(title=f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
-                            f"{', '.join(subject.folders)}", title_justify="left")
+        table = Table(title=Text(f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
+                                 f"{', '.join(subject.folders)}"), title_justify="left")
         for column in ("source (name as ***)", "landing key", "order from", "EDF header"):
             table.add_column(column, overflow="fold")
         for planned in subject.files:
