@@ -1,4 +1,4 @@
-"""The fixed 256-byte EDF header: an exact reader, a patcher for its identity fields, and a generator.
+"""The fixed 256-byte EDF header: an exact reader, a writer of its identity fields, and a generator.
 
 Only the fields this package needs are parsed. The layout (EDF 1992 / EDF+): 8-byte version,
 80-byte local patient identification, 80-byte local recording identification, 8-byte start date
@@ -13,7 +13,6 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 FIXED_HEADER_BYTES = 256
 PATIENT = slice(8, 88)
@@ -21,6 +20,7 @@ RECORDING = slice(88, 168)
 START_DATE = slice(168, 176)
 START_TIME = slice(176, 184)
 HEADER_BYTES = slice(184, 192)
+RESERVED = slice(192, 236)
 SIGNAL_COUNT = slice(252, 256)
 
 
@@ -77,18 +77,20 @@ def _start(date: str, time: str) -> datetime | None:
         return None
 
 
-def patched(header: EdfHeader, rewrite: Callable[[str], str]) -> bytes | None:
-    """The 256 header bytes with ``rewrite`` applied to the patient and recording fields; None if unchanged.
+def with_identity(header: EdfHeader, code: str) -> bytes | None:
+    """The 256 header bytes with both identity fields set to ``code``, whatever they held; None if already so.
 
-    A rewritten field longer than 80 characters is cut to 80, as the layout demands.
+    EDF+ files (reserved field starting ``EDF+``) keep the subfield layout EDF+ readers expect, every
+    subfield but the code unknown (``X``): patient ``<code> X X X``, recording ``Startdate X <code> X X``.
     """
-    patient, recording = rewrite(header.patient), rewrite(header.recording)
-    if patient == header.patient and recording == header.recording:
-        return None
+    if header.raw[RESERVED].startswith(b"EDF+"):
+        patient, recording = f"{code} X X X", f"Startdate X {code} X X"
+    else:
+        patient = recording = code
     raw = bytearray(header.raw)
     raw[PATIENT] = _field(patient, 80)
     raw[RECORDING] = _field(recording, 80)
-    return bytes(raw)
+    return None if bytes(raw) == header.raw else bytes(raw)
 
 
 def _field(text: str, width: int) -> bytes:

@@ -32,13 +32,18 @@ class RestoreError(Exception):
 
 def find_manifests(archive: Store, archive_url: str, dataset: str, code: str | None = None) -> list[Manifest]:
     """Every manifest of the data set (or of one subject), oldest first."""
+    return [manifest for _, manifest in _manifests_with_urls(archive, archive_url, dataset, code)]
+
+
+def _manifests_with_urls(archive: Store, archive_url: str, dataset: str,
+                         code: str | None = None) -> list[tuple[str, Manifest]]:
     found = []
     for url in archive.list(manifests_prefix(archive_url, dataset, code)):
         if url.endswith(".json"):
             data = archive.read_bytes(url)
             if data is not None:
-                found.append(Manifest.from_json(data, url))
-    return sorted(found, key=lambda m: (m.created, m.ingest_id))
+                found.append((url, Manifest.from_json(data, url)))
+    return sorted(found, key=lambda pair: (pair[1].created, pair[1].ingest_id))
 
 
 def choose_manifest(archive: Store, archive_url: str, dataset: str, code: str, ingest: str | None = None) -> Manifest:
@@ -155,13 +160,16 @@ class VerifyReport:
 
 
 def verify(dataset: str, landing: Store, landing_url: str, archive: Store, archive_url: str) -> VerifyReport:
-    """Compare every manifest with the landing objects and archive tars: missing, size, checksum, unlisted."""
+    """Compare every manifest with the landing objects and archive tars: missing, size, checksum, unlisted.
+
+    Unlisted objects are looked for under the whole landing location and the data set's archive
+    prefix, so the objects of an ingest stopped before its manifests were written are found too.
+    """
     report = VerifyReport()
     listed: set[str] = set()
-    codes: set[str] = set()
-    for manifest in find_manifests(archive, archive_url, dataset):
+    for manifest_url, manifest in _manifests_with_urls(archive, archive_url, dataset):
         report.manifests += 1
-        codes.add(manifest.subject)
+        listed.add(manifest_url)
         checks = [(join(landing_url, f.key), f.size, f.sha256, landing) for f in manifest.files]
         checks.append((join(archive_url, manifest.archive.key), manifest.archive.size, manifest.archive.sha256, archive))
         for url, size, sha256, store in checks:
@@ -174,9 +182,9 @@ def verify(dataset: str, landing: Store, landing_url: str, archive: Store, archi
                 report.problems.append(Problem("mismatch", url, f"size {found.size}, manifest says {size}"))
             elif found.sha256 != sha256:
                 report.problems.append(Problem("mismatch", url, "SHA-256 differs from the manifest"))
-    for code in sorted(codes):
-        for url in landing.list(join(landing_url, f"{code}/")):
+    for where, store, prefix in (("landing", landing, landing_url), ("archive", archive, join(archive_url, f"{dataset}/"))):
+        for url in store.list(prefix):
             if url not in listed:
-                report.problems.append(Problem("unlisted", url, "in landing, in no manifest"))
+                report.problems.append(Problem("unlisted", url, f"in {where}, in no manifest (an interrupted "
+                                                                "ingest? rerun it, or delete the object)"))
     return report
-

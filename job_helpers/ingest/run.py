@@ -28,7 +28,7 @@ from job_helpers.ingest.objects import LocalObjects, S3Objects
 from job_helpers.ingest.payload import sha256_of
 from job_helpers.ingest.plan import Plan, PlannedFile, SubjectPlan, build_plan, patient_folders, subject_keys
 from job_helpers.ingest.scan import scan_tree
-from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code
+from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code, placeholder_codes
 from job_helpers.storage import join
 
 log = logging.getLogger(__name__)
@@ -91,20 +91,29 @@ class IngestResult:
         return sum(s.skipped for s in self.subjects)
 
 
-def prepare(src: Path, depth: int, subjects: SubjectStore,
-            draw: Callable[[], int] = draw_code) -> tuple[Plan, dict[str, str]]:
-    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved)."""
-    files = scan_tree(src)
-    keys = subject_keys(patient_folders(files, depth))
+def prepare(src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], int] = draw_code,
+            dry_run: bool = False) -> tuple[Plan, dict[str, str]]:
+    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved).
+
+    A dry run draws no codes: new subjects get placeholders (``<new-1>``…), so it never shows a
+    number that the real run would not use.
+    """
+    tree = scan_tree(src)
+    keys = subject_keys(patient_folders(tree.files, depth))
     existing = subjects.load()
-    new = assign_codes(keys, existing, draw)
-    return build_plan(files, {**existing, **new}, depth, new), new
+    new = placeholder_codes(keys, existing) if dry_run else assign_codes(keys, existing, draw)
+    plan = build_plan(tree.files, {**existing, **new}, depth, new, tree.skipped)
+    for entry in plan.skipped:
+        log.warning("not ingested: %s", entry)
+    return plan, new
 
 
 def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:
-    """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them."""
-    if new:
-        subjects.save({**subjects.load(), **new})
+    """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them.
+
+    The store refuses (``SubjectMapConflict``) if the map changed since ``prepare`` read it.
+    """
+    subjects.add(new)
 
 
 def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Store, workers: int = 8,
@@ -124,14 +133,21 @@ def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Sto
 
 def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, workers: int,
                     progress: Progress) -> dict[str, tuple[str, bool]]:
-    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded)."""
+    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded).
+
+    Each subject's landing prefix is listed first (one request per 1,000 objects), and only objects
+    already there are asked for their checksum: a first ingest sends no request per file but its upload.
+    """
     progress.start("landing", len(plan.files), plan.size)
+
+    def listed(subject: SubjectPlan) -> set[str]:
+        return set(landing.list(join(targets.landing_url, f"{subject.code}/")))
 
     def one(planned: PlannedFile) -> tuple[str, tuple[str, bool]]:
         path = src / planned.source
         sha256 = sha256_of(path, planned.header_patch)
         url = join(targets.landing_url, planned.key)
-        found = landing.head(url)
+        found = landing.head(url) if url in existing else None
         if found is not None and found.sha256 == sha256 and found.size == planned.size:
             progress.advance(planned.size)
             progress.file_done()
@@ -141,6 +157,7 @@ def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, wor
         return planned.key, (sha256, True)
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest") as pool:
+        existing: set[str] = set().union(*pool.map(listed, plan.subjects))
         return dict(pool.map(one, plan.files))
 
 

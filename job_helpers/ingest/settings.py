@@ -93,7 +93,7 @@ def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Pat
         if any(map_file.as_uri().startswith(url) for url in datasets.values()):
             problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
     else:
-        store = str(subject_map.get("store") or "ssm")
+        store = str(subject_map.get("store") or "s3")
         if store not in MAP_STORES:
             problems.append(f"ingest.subject_map.store: {store!r} is not one of {', '.join(MAP_STORES)}")
         parameter = str(subject_map.get("ssm_parameter") or "")
@@ -105,8 +105,6 @@ def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Pat
         key = str(s3_object.get("key") or "")
         if store == "s3" and (not bucket or not key):
             problems.append("ingest.subject_map.s3_object: give {bucket: <logical bucket under buckets>, key: <object key>}")
-        if store == "s3" and not kms:
-            problems.append("ingest.subject_map.store: s3 needs ingest.kms_key_arn (the map is written with SSE-KMS)")
     if len(problems) > before:
         return None
     return IngestOptions(

@@ -2,12 +2,16 @@
 
 Codes are drawn with ``secrets`` so they carry nothing about the patient or the order of arrival,
 and are checked against every code already given so two patients never share one. The map itself
-is never logged, printed or written next to the data: locally a mode-600 JSON file, on aws an SSM
-SecureString parameter or an S3 object encrypted with SSE-KMS.
+is never logged, printed or written next to the data: locally a mode-600 JSON file, on aws an S3
+object encrypted with SSE-KMS in a versioned bucket (or, for up to about 250 subjects, an SSM
+SecureString parameter). Every store refuses to write new codes over a map that changed since it
+was read.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -18,7 +22,7 @@ from typing import Any, Callable, Iterable, Mapping, Protocol
 log = logging.getLogger(__name__)
 
 CODE_LOW, CODE_HIGH = 10_000_000, 99_999_999
-SSM_STANDARD_LIMIT = 4096
+SSM_STANDARD_LIMIT, SSM_ADVANCED_LIMIT = 4096, 8192
 
 
 class SubjectMapError(Exception):
@@ -46,6 +50,11 @@ def assign_codes(keys: Iterable[str], existing: Mapping[str, str],
     return new
 
 
+def placeholder_codes(keys: Iterable[str], existing: Mapping[str, str]) -> dict[str, str]:
+    """Stand-ins (``<new-1>``, ``<new-2>``…) for the keys not yet in ``existing``, for a dry run."""
+    return {key: f"<new-{n}>" for n, key in enumerate(sorted(set(keys) - set(existing)), start=1)}
+
+
 def _decode(text: str, where: str) -> dict[str, str]:
     try:
         document = json.loads(text)
@@ -61,74 +70,163 @@ def _encode(subjects: Mapping[str, str]) -> str:
     return json.dumps({"version": 1, "subjects": dict(sorted(subjects.items()))}, indent=1)
 
 
+class SubjectMapConflict(SubjectMapError):
+    """The map changed between reading it and writing new codes: another ingest ran at the same time."""
+
+
 class SubjectStore(Protocol):
     def load(self) -> dict[str, str]: ...
 
-    def save(self, subjects: Mapping[str, str]) -> None: ...
+    def add(self, new: Mapping[str, str]) -> None: ...
 
 
-class FileSubjectStore:
-    """A JSON file readable by its owner only (mode 600, in a mode-700 folder), written atomically."""
+class _GuardedStore:
+    """``load`` remembers which version of the map it read; ``add`` writes that version plus the new codes,
+    and only if the stored map is still that version, so two ingests never overwrite each other's codes."""
+
+    where = ""
+
+    def __init__(self) -> None:
+        self._subjects: dict[str, str] | None = None
+        self._version: Any = None
+
+    def _read(self) -> tuple[str | None, Any]:
+        raise NotImplementedError
+
+    def _write(self, text: str, version: Any) -> Any:
+        """Write ``text`` if the stored map is ``version`` (None: absent); return the new version."""
+        raise NotImplementedError
+
+    def load(self) -> dict[str, str]:
+        text, self._version = self._read()
+        self._subjects = _decode(text, self.where) if text is not None else {}
+        return dict(self._subjects)
+
+    def add(self, new: Mapping[str, str]) -> None:
+        if not new:
+            return
+        if self._subjects is None:
+            self.load()
+        assert self._subjects is not None
+        taken = set(self._subjects.values())
+        if set(new) & set(self._subjects) or set(new.values()) & taken:
+            raise SubjectMapConflict(f"{self.where}: a new subject or code is already in the map; "
+                                     "run the ingest again to plan with the map as it is now")
+        merged = {**self._subjects, **new}
+        self._version = self._write(_encode(merged), self._version)
+        self._subjects = merged
+        log.info("subject map saved to %s: %d subject(s)", self.where, len(merged))
+
+    def _conflict(self) -> SubjectMapConflict:
+        return SubjectMapConflict(f"{self.where} changed since this ingest read it (another ingest at the same "
+                                  "time?); nothing was uploaded: run the ingest again")
+
+
+class FileSubjectStore(_GuardedStore):
+    """A JSON file readable by its owner only (mode 600, in a mode-700 folder), written atomically under a lock."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
+        self.where = str(path)
 
-    def load(self) -> dict[str, str]:
+    def _read(self) -> tuple[str | None, Any]:
         if not self.path.exists():
-            return {}
+            return None, None
         if self.path.stat().st_mode & 0o077:
             raise SubjectMapError(f"{self.path}: the subject map is readable by others; run chmod 600 {self.path}")
-        return _decode(self.path.read_text(encoding="utf-8"), str(self.path))
+        data = self.path.read_bytes()
+        return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
 
-    def save(self, subjects: Mapping[str, str]) -> None:
+    def _write(self, text: str, version: Any) -> Any:
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        temp = self.path.with_name(f".tmp-{secrets.token_hex(8)}-{self.path.name}")
-        descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        lock = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(_encode(subjects))
-            os.replace(temp, self.path)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            current = hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path.exists() else None
+            if current != version:
+                raise self._conflict()
+            data = text.encode("utf-8")
+            temp = self.path.with_name(f".tmp-{secrets.token_hex(8)}-{self.path.name}")
+            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(descriptor, "wb") as handle:
+                    handle.write(data)
+                os.replace(temp, self.path)
+            finally:
+                temp.unlink(missing_ok=True)
+            return hashlib.sha256(data).hexdigest()
         finally:
-            temp.unlink(missing_ok=True)
-        log.info("subject map saved: %d subject(s)", len(subjects))
+            os.close(lock)
 
 
-class SsmSubjectStore:
-    """An SSM SecureString parameter, encrypted with the given KMS key (or the account's default)."""
-
-    def __init__(self, ssm: Any, name: str, kms_key_id: str | None = None) -> None:
-        self.ssm, self.name, self.kms_key_id = ssm, name, kms_key_id
-
-    def load(self) -> dict[str, str]:
-        try:
-            value = self.ssm.get_parameter(Name=self.name, WithDecryption=True)["Parameter"]["Value"]
-        except self.ssm.exceptions.ParameterNotFound:
-            return {}
-        return _decode(value, f"SSM parameter {self.name}")
-
-    def save(self, subjects: Mapping[str, str]) -> None:
-        value = _encode(subjects)
-        extra = {"KeyId": self.kms_key_id} if self.kms_key_id else {}
-        tier = "Standard" if len(value.encode()) <= SSM_STANDARD_LIMIT else "Advanced"
-        self.ssm.put_parameter(Name=self.name, Value=value, Type="SecureString", Overwrite=True, Tier=tier, **extra)
-        log.info("subject map saved to SSM parameter %s: %d subject(s)", self.name, len(subjects))
-
-
-class S3SubjectStore:
-    """One S3 object, always written with SSE-KMS."""
+class S3SubjectStore(_GuardedStore):
+    """One S3 object in a versioned bucket, written with SSE-KMS (the given key, else the bucket's aws/s3 key)
+    and a conditional write (If-Match on the ETag read, If-None-Match when new). It has no size limit."""
 
     def __init__(self, s3: Any, bucket: str, key: str, kms_key_id: str | None = None) -> None:
+        super().__init__()
         self.s3, self.bucket, self.key, self.kms_key_id = s3, bucket, key, kms_key_id
+        self.where = f"s3://{bucket}/{key}"
 
-    def load(self) -> dict[str, str]:
+    def _read(self) -> tuple[str | None, Any]:
+        status = self.s3.get_bucket_versioning(Bucket=self.bucket).get("Status")
+        if status != "Enabled":
+            raise SubjectMapError(
+                f"{self.where}: bucket {self.bucket} has versioning {(status or 'never enabled').lower()}; the subject "
+                "map needs a versioned bucket so that any earlier map can be recovered. Run: aws s3api "
+                f"put-bucket-versioning --bucket {self.bucket} --versioning-configuration Status=Enabled"
+            )
         try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
+            response = self.s3.get_object(Bucket=self.bucket, Key=self.key)
         except self.s3.exceptions.NoSuchKey:
-            return {}
-        return _decode(body.decode("utf-8"), f"s3://{self.bucket}/{self.key}")
+            return None, None
+        return response["Body"].read().decode("utf-8"), response["ETag"]
 
-    def save(self, subjects: Mapping[str, str]) -> None:
+    def _write(self, text: str, version: Any) -> Any:
+        condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
         extra = {"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
-        self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=_encode(subjects).encode("utf-8"),
-                           ServerSideEncryption="aws:kms", ContentType="application/json", **extra)
-        log.info("subject map saved to s3://%s/%s: %d subject(s)", self.bucket, self.key, len(subjects))
+        try:
+            response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=text.encode("utf-8"),
+                                          ServerSideEncryption="aws:kms", ContentType="application/json",
+                                          **condition, **extra)
+        except self.s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
+                raise self._conflict() from error
+            raise
+        return response["ETag"]
+
+
+class SsmSubjectStore(_GuardedStore):
+    """An SSM SecureString parameter, for small maps only: a parameter holds at most 8 KB (advanced tier),
+    about 250 subjects, and the map is refused beyond. Its version is checked before writing, which
+    narrows but does not close the window in which two ingests could both write; the s3 store closes it."""
+
+    def __init__(self, ssm: Any, name: str, kms_key_id: str | None = None) -> None:
+        super().__init__()
+        self.ssm, self.name, self.kms_key_id = ssm, name, kms_key_id
+        self.where = f"SSM parameter {name}"
+
+    def _read(self) -> tuple[str | None, Any]:
+        try:
+            parameter = self.ssm.get_parameter(Name=self.name, WithDecryption=True)["Parameter"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return None, None
+        return parameter["Value"], parameter["Version"]
+
+    def _write(self, text: str, version: Any) -> Any:
+        size = len(text.encode("utf-8"))
+        if size > SSM_ADVANCED_LIMIT:
+            raise SubjectMapError(
+                f"{self.where}: the subject map would be {size:,} bytes ({len(json.loads(text)['subjects']):,} subjects); an SSM "
+                f"parameter holds at most 8 KB ({SSM_ADVANCED_LIMIT:,} bytes, advanced tier). Nothing was uploaded. "
+                "Keep the map in S3: set ingest.subject_map.store: s3 in config.yml and copy this parameter's "
+                "value to the s3_object first (see README, De-identified ingest)"
+            )
+        if self._read()[1] != version:
+            raise self._conflict()
+        extra = {"KeyId": self.kms_key_id} if self.kms_key_id else {}
+        tier = "Standard" if size <= SSM_STANDARD_LIMIT else "Advanced"
+        response = self.ssm.put_parameter(Name=self.name, Value=text, Type="SecureString", Overwrite=version is not None,
+                                          Tier=tier, **extra)
+        return response["Version"]

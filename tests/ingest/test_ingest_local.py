@@ -11,6 +11,7 @@ from ingest_helpers import assert_no_names, tree_digest
 
 from job_helpers.cli import main
 from job_helpers.ingest import edf
+from job_helpers.ingest.objects import LocalObjects
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -40,11 +41,35 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
     assert status == 0
     assert "dry run: 3 subject(s) (3 new), 21 file(s)" in out
-    assert out.count("(new code)") == 3 and "***" in out
+    assert out.count("(new: code drawn at ingest)") == 3 and "***" in out
+    assert "<new-3>" in out and "<new-4>" not in out and "…" not in out
     assert_no_names(out, "printed plan")
     assert_no_names(caplog.text, "log")
     assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
     assert tree_digest(src) == before
+
+    # The dry run showed no number: none of the codes the ingest then draws appears in it.
+    assert cli("ingest", "--src", str(src), "--dataset", "eeg")[0] == 0
+    codes = json.loads(cli.map_file.read_text())["subjects"].values()
+    assert not [code for code in codes if code in out]
+    status, again = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and all(f"subject {code} (known code)" in again for code in codes)
+
+
+def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path,
+                                                                        caplog) -> None:
+    (src / "Smith_John" / "link.txt").symlink_to(src / "Smith_John" / "reports JohnSmith" / "notes.txt")
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and "not ingested (1):" in out and "***/link.txt (symbolic link, not followed)" in out
+    assert "not ingested: ***/link.txt (symbolic link, not followed)" in caplog.text
+
+    (src / "maria LOPEZ" / "video" / "drlopez").mkdir()
+    (src / "maria LOPEZ" / "video" / "drlopez" / "clip.mp4").write_bytes(b"clip")
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 2
+    assert "refusing to upload: 1 file(s)" in out and "***/video/dr***/clip.mp4" in out
+    assert_no_names(out, "output")
+    assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
 
 
 def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Path, caplog) -> None:
@@ -106,6 +131,38 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     assert status == 1 and "SHA-256" in out
     assert lake_files(tmp_path / "bad") == {}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".restore-")]
+
+
+def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_path: Path, monkeypatch) -> None:
+    put_file = LocalObjects.put_file
+    calls = []
+
+    def failing_after_9(self, *args, **kwargs):
+        if len(calls) >= 9:
+            raise ConnectionError("connection lost")
+        calls.append(args)
+        return put_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(LocalObjects, "put_file", failing_after_9)
+    with pytest.raises(ConnectionError):
+        cli("ingest", "--src", str(src), "--dataset", "eeg", "--workers", "1")
+    monkeypatch.setattr(LocalObjects, "put_file", put_file)
+    assert len(lake_files(tmp_path / "lake")) == 9
+
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 1 and "0 manifest(s)" in out and "9 problem(s)" in out and out.count("unlisted") == 9
+
+    # Resuming the ingest completes it: verify is clean again.
+    assert cli("ingest", "--src", str(src), "--dataset", "eeg")[0] == 0
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 0 and "0 problem(s)" in out
+
+    # A stray object under the archive's data set prefix is unlisted too.
+    stray = tmp_path / "lake" / "clinical-ingest-archive" / "eeg" / "12345678" / "stray.tar"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"x")
+    status, out = cli("verify", "--dataset", "eeg")
+    assert status == 1 and "1 problem(s)" in out and out.count("unlisted") == 1
 
 
 def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:

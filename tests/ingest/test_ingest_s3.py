@@ -47,12 +47,12 @@ def all_objects(s3, bucket: str) -> dict[str, dict]:
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
 
-def run_ingest(src: Path, store: S3Objects, map_file: Path):
+def run_ingest(src: Path, store: S3Objects, map_file: Path, archive: S3Objects | None = None):
     subjects = FileSubjectStore(map_file)
     plan, new = prepare(src, 1, subjects)
     save_codes(subjects, new)
     targets = Targets("eeg", LANDING, ARCHIVE, "DEEP_ARCHIVE")
-    return plan, ingest(plan, src, targets, store, store, workers=4)
+    return plan, ingest(plan, src, targets, store, archive or store, workers=4)
 
 
 def test_ingest_to_s3_with_metadata_storage_class_and_kms(s3, kms_key: str, tmp_path: Path, caplog) -> None:
@@ -123,6 +123,12 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
         run_ingest(src, FailingAfter(s3, 9), map_file)
     assert len(all_objects(s3, "landing")) == 9
     assert "Contents" not in s3.list_objects_v2(Bucket="archive")
+    # No manifest names these objects yet: verify lists every one of them.
+    report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
+    assert report.manifests == 0
+    assert sorted(p.url for p in report.problems if p.kind == "unlisted") == sorted(
+        f"s3://landing/{key}" for key in all_objects(s3, "landing"))
+    assert len(report.problems) == 9
     codes = json.loads(map_file.read_text())["subjects"]
     first = {k: h["LastModified"] for k, h in all_objects(s3, "landing").items()}
 
@@ -135,6 +141,26 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
 
     _, again = run_ingest(src, stores(s3), map_file)
     assert again.uploaded == 0 and not any(s.archive_uploaded for s in again.subjects)
+
+
+class Counting(S3Objects):
+    """Counts the checksum look-ups (HEAD requests) made on landing."""
+
+    heads = 0
+
+    def head(self, url):
+        self.heads += 1
+        return super().head(url)
+
+
+def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, tmp_path: Path) -> None:
+    map_file = tmp_path / "map.json"
+    landing = Counting(s3, TransferConfig(), None)
+    plan, result = run_ingest(src, landing, map_file, archive=stores(s3))
+    assert (landing.heads, result.uploaded) == (0, 21)
+    again = Counting(s3, TransferConfig(), None)
+    _, result = run_ingest(src, again, map_file, archive=stores(s3))
+    assert (again.heads, result.uploaded, result.skipped) == (21, 0, 21)
 
 
 @pytest.fixture
@@ -190,21 +216,26 @@ def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, 
     assert kinds == ["mismatch", "missing"]
 
 
-def test_aws_profile_cli_keeps_the_map_in_ssm(s3, kms_key: str, src: Path, monkeypatch, capsys) -> None:
+def test_aws_profile_cli_keeps_the_map_in_s3(s3, kms_key: str, src: Path, monkeypatch, capsys) -> None:
     monkeypatch.setenv("INGEST_BUCKET", "landing")
     monkeypatch.setenv("INGEST_ARCHIVE_BUCKET", "archive")
     monkeypatch.setenv("INGEST_KMS_KEY_ARN", kms_key)
     argv = ["--config", str(REPO / "config.yml"), "--profile", "aws", "ingest", "--src", str(src), "--dataset", "eeg"]
+    assert main(argv) == 2
+    assert "versioning" in capsys.readouterr().out
+    assert "Contents" not in s3.list_objects_v2(Bucket="landing")
+
+    s3.put_bucket_versioning(Bucket="archive", VersioningConfiguration={"Status": "Enabled"})
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert_no_names(out, "output")
-    ssm = boto3.client("ssm", region_name="us-east-1")
-    parameter = ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)["Parameter"]
-    assert parameter["Type"] == "SecureString"
-    codes = json.loads(parameter["Value"])["subjects"]
+    head = s3.head_object(Bucket="archive", Key="subject-map/subject_map.json")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+    codes = json.loads(s3.get_object(Bucket="archive", Key="subject-map/subject_map.json")["Body"].read())["subjects"]
     assert len(set(codes.values())) == 3
     landing_codes = {k.split("/")[1] for k in all_objects(s3, "landing")}
     assert landing_codes == set(codes.values())
     assert main(argv) == 0
-    assert json.loads(ssm.get_parameter(Name="/glue-etl/ingest/subject-map", WithDecryption=True)
-                      ["Parameter"]["Value"])["subjects"] == codes
+    again = json.loads(s3.get_object(Bucket="archive", Key="subject-map/subject_map.json")["Body"].read())["subjects"]
+    assert again == codes
+    assert main(["--config", str(REPO / "config.yml"), "--profile", "aws", "verify", "--dataset", "eeg"]) == 0

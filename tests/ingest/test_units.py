@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from job_helpers.ingest import edf
-from job_helpers.ingest.names import name_matcher, replace_name, subject_key, time_from_name
+from job_helpers.ingest.names import subject_key, time_from_name
 from job_helpers.ingest.payload import PatchedReader, open_payload, sha256_of
 from job_helpers.ingest.subjects import FileSubjectStore, SubjectMapError, assign_codes
 
@@ -44,32 +44,23 @@ def test_edf_reader_rejects_non_edf() -> None:
         edf.parse_header(b"0       ", "x.edf")
 
 
-def test_edf_patch_replaces_both_fields_and_keeps_everything_else() -> None:
+def test_edf_identity_fields_set_to_the_code_and_everything_else_kept() -> None:
     raw = edf.build_header("MCH-1 F 01-JAN-1970 Lopez_Maria", "EEG of MARIA LOPEZ", datetime(2024, 1, 2), 1, 1, 1, 8)
     header = edf.parse_header(raw)
-    matcher = name_matcher("maria LOPEZ")
-    patched = edf.patched(header, lambda text: replace_name(text, matcher, "12345678"))
+    patched = edf.with_identity(header, "12345678")
     assert patched is not None and len(patched) == 256
     again = edf.parse_header(patched)
-    assert again.patient == "MCH-1 F 01-JAN-1970 12345678"
-    assert again.recording == "EEG of 12345678"
+    assert (again.patient, again.recording) == ("12345678", "12345678")
     assert patched[:8] == raw[:8] and patched[168:] == raw[168:256]
-    assert edf.patched(again, lambda text: replace_name(text, matcher, "12345678")) is None
+    assert edf.with_identity(again, "12345678") is None
 
 
-def test_edf_patch_cuts_overlong_field_to_80() -> None:
-    header = edf.parse_header(edf.build_header("Li " * 26, "", datetime(2024, 1, 2), 1, 1, 1, 8))
-    patched = edf.patched(header, lambda text: replace_name(text, name_matcher("Li"), "12345678"))
-    assert patched is not None and len(patched) == 256 and patched[8:88].startswith(b"12345678 12345678")
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["Smith_John.edf", "SMITHJOHN", "john-smith_1", "eeg_JOHN.SMITH_2024", "Smith, John", "x_smith john_y"],
-)
-def test_name_matched_case_insensitively_in_any_order_inside_longer_names(text: str) -> None:
-    result = replace_name(text, name_matcher("Smith_John"), "CODE")
-    assert "CODE" in result and "smith" not in result.lower() and "john" not in result.lower()
+def test_edf_plus_keeps_the_subfield_layout() -> None:
+    raw = bytearray(edf.build_header("MCH-0234567 F 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561",
+                                     datetime(2002, 3, 2), 1, 1, 1, 8))
+    raw[192:197] = b"EDF+C"
+    again = edf.parse_header(edf.with_identity(edf.parse_header(bytes(raw)), "12345678"))
+    assert (again.patient, again.recording) == ("12345678 X X X", "Startdate X 12345678 X X")
 
 
 def test_subject_key_is_order_and_case_free() -> None:
@@ -104,7 +95,7 @@ def test_codes_are_eight_digits_distinct_and_never_reuse_a_taken_code() -> None:
 def test_subject_map_file_is_private_and_refused_when_readable_by_others(tmp_path: Path) -> None:
     store = FileSubjectStore(tmp_path / "secret" / "map.json")
     assert store.load() == {}
-    store.save({"john smith": "12345678"})
+    store.add({"john smith": "12345678"})
     assert store.path.stat().st_mode & 0o777 == 0o600
     assert store.path.parent.stat().st_mode & 0o077 == 0
     assert store.load() == {"john smith": "12345678"}

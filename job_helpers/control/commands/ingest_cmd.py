@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
 from rich.table import Table
+from rich.text import Text
 
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.backoff import Backoff
@@ -88,17 +89,21 @@ def _progress(context: CliContext) -> Progress:
     )
 
 
-def print_plan(context: CliContext, plan: Plan) -> None:
+def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
     for subject in plan.subjects:
-        status = "new code" if subject.new else "known code"
-        table = Table(title=f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
-                            f"{', '.join(subject.folders)}", title_justify="left")
+        status = "known code" if not subject.new else ("new: code drawn at ingest" if dry_run else "new code")
+        table = Table(title=Text(f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
+                                 f"{', '.join(subject.folders)}"), title_justify="left")
         for column in ("source (name as ***)", "landing key", "order from", "EDF header"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for planned in subject.files:
-            header = "name replaced" if planned.header_patch else ("kept" if planned.kind == "edf" else "")
-            table.add_row(planned.shown, planned.key, planned.time_from, header)
+            header = "fields set to code" if planned.header_patch else ("kept" if planned.kind == "edf" else "")
+            table.add_row(Text(planned.shown), Text(planned.key), planned.time_from, header)
         context.console.print(table)
+    if plan.skipped:
+        context.console.print(f"[yellow]not ingested ({len(plan.skipped)}):[/]")
+        for entry in plan.skipped:
+            context.console.print(f"  {entry}", markup=False, highlight=False)
 
 
 def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
@@ -107,17 +112,21 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     workers = args.workers or options.max_workers
     subjects = subject_store(options, context.boto3_session)
     try:
-        plan, new = prepare(args.src.resolve(), depth, subjects)
+        plan, new = prepare(args.src.resolve(), depth, subjects, dry_run=args.dry_run)
     except (PlanError, SourceError, SubjectMapError, PatientNameError) as error:
         raise UsageError(str(error)) from error
-    print_plan(context, plan)
+    print_plan(context, plan, args.dry_run)
     summary = f"{len(plan.subjects)} subject(s) ({len(new)} new), {len(plan.files)} file(s), {plan.size:,} bytes"
     if args.dry_run:
-        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)")
+        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)",
+                              markup=False)
         return 0
     if not plan.files:
         raise UsageError(f"--src {args.src}: no files found in patient folders; nothing to ingest")
-    save_codes(subjects, new)
+    try:
+        save_codes(subjects, new)
+    except SubjectMapError as error:
+        raise UsageError(str(error)) from error
     targets = Targets(args.dataset, landing_url, options.archive_url, options.archive_storage_class)
     landing = object_store(landing_url, options, context.boto3_session)
     archive = object_store(options.archive_url, options, context.boto3_session)
@@ -182,7 +191,7 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     if report.problems:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
         for column in ("problem", "object", "detail"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for problem in report.problems:
             table.add_row(problem.kind, problem.url, problem.detail)
         context.console.print(table)
