@@ -90,10 +90,3 @@ def test_job_arguments_from_set_stay_text_and_regex_braces_are_not_references():
     )
     assert settings.job("embrace_dedupe").arguments["--participant-regex"] == "fc\\d{3}"
     assert settings.job("sitewise_repartition").arguments["--max-workers"] == "[1"
-
-
-def test_glue_installs_the_pyarrow_that_requirements_pin():
-    settings = load_settings(REPO_CONFIG, "aws", environ={})
-    pinned = [line for line in (REPO_CONFIG.parent / "requirements.txt").read_text().splitlines() if line.startswith("pyarrow==")]
-    for job in ("embrace_dedupe", "sensor_timeseries_export"):
-        assert settings.job(job).arguments["--additional-python-modules"] == pinned[0]
