@@ -96,7 +96,7 @@ query: setup
 	$(CLI) query $(if $(file),--file $(call q,$(file)),--sql $(call q,$(value sql))) $(foreach p,$(params),--param $(call q,$(p))) $(call flag,json,--json)
 
 policy: setup
-	$(CLI) policy
+	$(CLI) policy $(if $(who),--who $(call q,$(who)))
 
 sample-data: setup
 	$(CLI) sample-data --dataset $(call q,$(dataset)) $(if $(days),--days $(call q,$(days))) $(if $(start),--start $(call q,$(start))) \
