@@ -12,7 +12,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -114,7 +114,7 @@ query: setup
 	  $(foreach p,$(call v,params),--param $(call q,$(p))) $(call flag,json,--json) $(call flag,debug,--debug)
 
 policy: setup
-	@$(CLI) policy
+	@$(CLI) policy $(call opt,who,--who)
 
 sample-data: setup
 	@$(CLI) sample-data --dataset $(call q,$(call v,dataset)) $(call opt,days,--days) $(call opt,start,--start) \

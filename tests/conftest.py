@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Iterator
 
 import boto3
+import botocore.session
 import pytest
 
 from job_helpers.storage import Storage
+from aws_requests import Recorder
+
+AWS_REQUESTS = Recorder()
 
 
 def _free_port() -> int:
@@ -26,6 +32,34 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _validate_every_client() -> Iterator[Recorder]:
+    """Every botocore client made in this process checks its requests against the service model."""
+    create_client = botocore.session.Session.create_client
+
+    def create_validated_client(self, *args, **kwargs):
+        client = create_client(self, *args, **kwargs)
+        client.meta.events.register_last("before-parameter-build", AWS_REQUESTS.on_call)
+        return client
+
+    botocore.session.Session.create_client = create_validated_client
+    yield AWS_REQUESTS
+    botocore.session.Session.create_client = create_client
+    if os.environ.get("AWS_REQUESTS_LOG"):
+        lines = [f"{origin} {service}:{operation}" for service, operation, origin in AWS_REQUESTS.calls]
+        Path(os.environ["AWS_REQUESTS_LOG"]).write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(autouse=True)
+def aws_requests_follow_the_model(_validate_every_client: Recorder) -> Iterator[Recorder]:
+    """Fails the test when a request it made breaks the model (length, pattern, enum, …)."""
+    _validate_every_client.reset()
+    yield _validate_every_client
+    found = _validate_every_client.reset()
+    if found:
+        pytest.fail("AWS requests the real service would refuse:\n  " + "\n  ".join(sorted(set(found))), pytrace=False)
 
 
 @pytest.fixture(scope="session")

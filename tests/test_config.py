@@ -131,13 +131,6 @@ def test_job_arguments_from_set_stay_text_and_regex_braces_are_not_references():
     assert settings.job("sitewise_repartition").arguments["--max-workers"] == "[1"
 
 
-def test_glue_installs_the_pyarrow_that_requirements_pin():
-    settings = load_settings(REPO_CONFIG, "aws", environ={})
-    pinned = [line for line in (REPO_CONFIG.parent / "requirements.txt").read_text().splitlines() if line.startswith("pyarrow==")]
-    for job in ("embrace_dedupe", "sensor_timeseries_export"):
-        assert settings.job(job).arguments["--additional-python-modules"] == pinned[0]
-
-
 def test_example_values_are_refused_on_real_aws_only():
     settings = load_settings(REPO_CONFIG, "aws", ["buckets.stedi=acme-stedi"], environ={})
     assert any(line.startswith("buckets.assets: glue-etl-assets is the example name") for line in settings.examples)

@@ -1,13 +1,16 @@
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.ddl import DdlError, parse_check, render_statements, run_on_athena
 from job_helpers.control.policy import render_policy
+from job_helpers.control.table_definition import from_ddl, table_input
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,17 +34,87 @@ def test_a_statement_that_does_not_parse_is_named(spark, tmp_path):
         parse_check(list(render_statements(tmp_path / "sql", settings)), spark)
 
 
-def test_ddl_runs_on_athena_with_s3_locations(moto_server):
-    settings = load_settings(REPO / "config.yml", "aws", environ={})
+def _athena_and_glue():
     athena = boto3.client("athena", region_name="us-east-1")
-    ran = []
-    run_on_athena(list(render_statements(REPO / "sql", settings)), athena, settings, lambda s, _: ran.append(s))
-    assert ran[0].sql == "CREATE DATABASE IF NOT EXISTS `glue_etl`"
-    executed = [
+    glue = boto3.client("glue", region_name="us-east-1")
+    sent = []
+    athena.meta.events.register(
+        "provide-client-params.athena.StartQueryExecution", lambda params, **_: sent.append(params["QueryString"])
+    )
+    return athena, glue, sent
+
+
+def test_ddl_creates_every_missing_table_on_athena_with_s3_locations(moto_server):
+    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    athena, glue, sent = _athena_and_glue()
+    statements = list(render_statements(REPO / "sql", settings))
+    outcomes = []
+    run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: outcomes.append((s.source, outcome)))
+    assert outcomes[0] == ("(database)", "SUCCEEDED")
+    assert outcomes[1:] == [(s.source, "CREATED") for s in statements]
+    assert sent == ["CREATE DATABASE IF NOT EXISTS `glue_etl`", *(s.sql for s in statements)]
+    executed = {
         athena.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Query"]
         for q in athena.list_query_executions()["QueryExecutionIds"]
-    ]
+    }
+    assert set(sent) <= executed
     assert any("LOCATION 's3://sitewise-cold-tier/repartitioned/data/'" in q for q in executed)
+
+
+def test_ddl_replaces_only_the_tables_whose_definition_changed(moto_server):
+    """moto's Athena runs no SQL, so the existing state is written into moto's Glue catalog as
+    Athena would have written it from the old DDL, and the test checks what is read from the
+    catalog and which statements are sent; that real Athena stores exactly what ``table_input``
+    writes is not something moto can show."""
+    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    old = load_settings(REPO / "config.yml", "aws", ["stedi.output_format=json", "buckets.sensors=old-sensors"], environ={})
+    athena, glue, sent = _athena_and_glue()
+    glue.create_database(DatabaseInput={"Name": "glue_etl"})
+    for statement in render_statements(REPO / "sql", old):
+        definition = from_ddl(statement.sql)
+        if definition.name == "sitewise_repartitioned":
+            definition = replace(definition, columns=definition.columns[:-1] + (("recordversion", "int"),))
+        glue.create_table(DatabaseName="glue_etl", TableInput=table_input(definition))
+    statements = list(render_statements(REPO / "sql", settings))
+    outcomes = {}
+    run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: outcomes.__setitem__(s.source, (outcome, changes)))
+
+    assert outcomes["sql/stedi/customer_landing.sql"] == ("UNCHANGED", [])
+    assert outcomes["sql/embrace/embrace_clean.sql"] == ("UNCHANGED", [])
+    outcome, changes = outcomes["sql/sitewise_repartitioned.sql"]
+    assert outcome == "REPLACED" and len(changes) == 1
+    assert changes[0].startswith("columns: ") and "recordversion int -> " in changes[0] and changes[0].endswith("recordversion bigint")
+    outcome, changes = outcomes["sql/stedi/customer_trusted.sql"]
+    assert outcome == "REPLACED"
+    assert "SerDe: org.openx.data.jsonserde.JsonSerDe -> org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe" in changes
+    outcome, changes = outcomes["sql/sensors/sensor_mapping.sql"]
+    assert (outcome, changes) == (
+        "REPLACED",
+        ["location: s3://old-sensors/reference/sensor_mapping/ -> s3://sensor-timeseries-lake/reference/sensor_mapping/"],
+    )
+    replaced = {source for source, (outcome, _) in outcomes.items() if outcome == "REPLACED"}
+    assert replaced == {
+        "sql/sitewise_repartitioned.sql",
+        *(s.source for s in statements if "stedi-lakehouse" in s.sql and "STORED AS PARQUET" in s.sql),
+        *(s.source for s in statements if "sensor-timeseries-lake" in s.sql),
+    }
+    by_source = {s.source: s for s in statements}
+    expected = ["CREATE DATABASE IF NOT EXISTS `glue_etl`"]
+    for statement in statements:
+        if statement.source in replaced:
+            name = from_ddl(statement.sql).name
+            expected += [f"DROP TABLE IF EXISTS `glue_etl`.`{name}`", by_source[statement.source].sql]
+    assert sent == expected
+
+
+def test_a_table_whose_catalog_entry_cannot_be_read_is_named(moto_server):
+    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    athena, glue, _ = _athena_and_glue()
+    statements = [s for s in render_statements(REPO / "sql", settings) if s.source == "sql/sitewise_repartitioned.sql"]
+    with Stubber(glue) as stub:
+        stub.add_client_error("get_table", "AccessDeniedException", "not allowed")
+        with pytest.raises(DdlError, match="sql/sitewise_repartitioned.sql: cannot read glue_etl.sitewise_repartitioned"):
+            run_on_athena(statements, athena, glue, settings)
 
 
 def test_policy_is_scoped_to_the_configured_buckets():
@@ -50,10 +123,22 @@ def test_policy_is_scoped_to_the_configured_buckets():
     assert re.search(r"\{[a-z0-9_.]+\}", json.dumps(policy)) is None
     resources = [r for s in policy["Statement"] for r in (s["Resource"] if isinstance(s["Resource"], list) else [])]
     assert "arn:aws:s3:::plant-cold/repartitioned/data/*" in resources
-    assert "arn:aws:s3:::plant-cold/*" in resources
+    assert "arn:aws:s3:::plant-cold/raw/*" in resources
+    assert "arn:aws:s3:::plant-cold" in resources
     assert not any(s["Sid"] == "KmsForEncryptedBuckets" for s in policy["Statement"])
     with_kms = render_policy(
         REPO / "glue_role_policy.json",
         load_settings(REPO / "config.yml", "aws", ["profiles.aws.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/k"], environ={}),
     )
     assert any(s["Sid"] == "KmsForEncryptedBuckets" for s in with_kms["Statement"])
+
+
+def test_make_policy_renders_either_policy(capsys):
+    from job_helpers.cli import main
+
+    assert main(["--profile", "aws", "policy", "--who", "operator"]) == 0
+    operator = json.loads(capsys.readouterr().out)
+    assert any(s["Sid"] == "PassTheJobRole" for s in operator["Statement"])
+    assert main(["policy"]) == 0
+    role = json.loads(capsys.readouterr().out)
+    assert any(s["Sid"] == "ReadInputs" for s in role["Statement"])

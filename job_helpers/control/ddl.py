@@ -1,4 +1,4 @@
-"""Athena DDL in sql/: rendered from config, run on Athena, or parse-checked locally by Spark's SQL parser."""
+"""Athena DDL in sql/: rendered from config, applied to Athena and the Glue catalog, or parse-checked locally by Spark's SQL parser."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
+from botocore.exceptions import ClientError
+
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.config import Settings, render_references
+from job_helpers.control.table_definition import DefinitionError, differences, from_catalog, from_ddl
 
 log = logging.getLogger(__name__)
 
@@ -97,23 +100,56 @@ def parse_check(statements: list[Statement], spark: Any) -> None:
 def run_on_athena(
     statements: list[Statement],
     athena: Any,
+    glue: Any,
     settings: Settings,
-    on_done: Callable[[Statement, str], None] = lambda statement, state: None,
+    on_done: Callable[[Statement, str, list[str]], None] = lambda statement, outcome, changes: None,
 ) -> None:
-    """Create the database, then run each statement and wait for it, backing off with jitter."""
-    output = settings.datasets["athena_results"]
+    """Create the database, then bring each table in the Glue catalog to its DDL's definition.
+
+    A missing table is created; one whose definition differs (columns, partition keys, location,
+    SerDe and formats, the properties the DDL sets) is dropped and created again (an external
+    table's data stays where it is); an unchanged one is left alone. ``on_done`` gets each
+    statement with ``CREATED``, ``REPLACED`` (and what changed) or ``UNCHANGED``.
+    """
     database = Statement("(database)", f"CREATE DATABASE IF NOT EXISTS `{settings.athena_database}`")
-    for statement in [database, *statements]:
-        query_id = athena.start_query_execution(
-            QueryString=statement.sql,
-            WorkGroup=settings.athena_workgroup,
-            ResultConfiguration={"OutputLocation": output},
-        )["QueryExecutionId"]
-        status = _wait_for_query(athena, query_id)
-        if status["State"] != "SUCCEEDED":
-            reason = status.get("StateChangeReason", "no reason given")
-            raise DdlError(f"{statement.source}: Athena query {query_id} {status['State']}: {reason}")
-        on_done(statement, status["State"])
+    _run_query(athena, settings, database)
+    on_done(database, "SUCCEEDED", [])
+    for statement in statements:
+        try:
+            wanted = from_ddl(statement.sql)
+        except DefinitionError as error:
+            raise DdlError(f"{statement.source}: {error}") from error
+        held = _catalog_table(glue, wanted.database, wanted.name, statement.source)
+        if held is None:
+            _run_query(athena, settings, statement)
+            on_done(statement, "CREATED", [])
+            continue
+        changes = differences(wanted, from_catalog(held))
+        if changes:
+            _run_query(athena, settings, Statement(statement.source, f"DROP TABLE IF EXISTS `{wanted.database}`.`{wanted.name}`"))
+            _run_query(athena, settings, statement)
+        on_done(statement, "REPLACED" if changes else "UNCHANGED", changes)
+
+
+def _catalog_table(glue: Any, database: str, name: str, source: str) -> dict | None:
+    try:
+        return glue.get_table(DatabaseName=database, Name=name)["Table"]
+    except glue.exceptions.EntityNotFoundException:
+        return None
+    except ClientError as error:
+        raise DdlError(f"{source}: cannot read {database}.{name} from the Glue catalog: {error}") from error
+
+
+def _run_query(athena: Any, settings: Settings, statement: Statement) -> None:
+    query_id = athena.start_query_execution(
+        QueryString=statement.sql,
+        WorkGroup=settings.athena_workgroup,
+        ResultConfiguration={"OutputLocation": settings.datasets["athena_results"]},
+    )["QueryExecutionId"]
+    status = _wait_for_query(athena, query_id)
+    if status["State"] != "SUCCEEDED":
+        reason = status.get("StateChangeReason", "no reason given")
+        raise DdlError(f"{statement.source}: Athena query {query_id} {status['State']}: {reason}")
 
 
 def _string_literal(value: str) -> str:

@@ -1,49 +1,152 @@
-"""glue_role_policy.json rendered for the configured buckets: least privilege for what the jobs do."""
+"""The two IAM policies, rendered for the configured buckets: least privilege for what the code does.
+
+``glue-role`` (glue_role_policy.json) is what the Glue jobs run as; ``operator``
+(operator_policy.json) is what the person running ``make`` needs for build, execute, status,
+cleanup, ddl, query, pipeline, timestream-load, monitor, ingest, restore and verify.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Iterable
 
 from job_helpers.control.config import Settings, render_references
+from job_helpers.control.ddl import render_statements
 from job_helpers.storage import split_s3
 
-KMS_STATEMENT = "KmsForEncryptedBuckets"
-# Listing is needed on every bucket a job touches: without it S3 answers 403, not 404, for a missing key.
-LIST_STATEMENT = "ListJobBuckets"
+TEMPLATES = {"glue-role": "glue_role_policy.json", "operator": "operator_policy.json"}
+# The jobs use the profile's key; the operator also the ingest key (ingest.kms_key_arn).
+JOB_KMS_STATEMENT, OPERATOR_KMS_STATEMENT = "KmsForEncryptedBuckets", "KmsForEncryptedData"
+# Listing is needed on every bucket the policy reads or writes: without it S3 answers 403, not
+# 404, for a missing key. Filled in with the buckets of the policy's own object ARNs.
+LIST_STATEMENT = "ListBuckets"
+JOB_CODE_STATEMENT = "ReadJobCode"
+JOBS_STATEMENT = "ManageProjectJobs"
+TABLES_STATEMENT = "ReadTableData"
+INGEST_STATEMENT = "IngestObjects"
+OBJECT_ARN = re.compile(r"^arn:aws:s3:::([^/]+)/")
+LOCATION = re.compile(r"LOCATION\s+'(s3://[^']+)'", re.IGNORECASE)
+
+
+class PolicyError(Exception):
+    """The policy cannot be rendered from this configuration; the message names the key."""
+
+
+def _account(settings: Settings) -> str:
+    match = re.match(r"^arn:aws[\w-]*:iam::(\d{12}):role/", settings.glue_role_arn or "")
+    if match is None:
+        raise PolicyError(f"profiles.aws.glue_role_arn: {settings.glue_role_arn!r} is not an IAM role ARN; set GLUE_ROLE_ARN")
+    return match.group(1)
+
+
+def _objects_arn(url: str) -> str:
+    bucket, prefix = split_s3(url)
+    return f"arn:aws:s3:::{bucket}/{prefix}*"
 
 
 def policy_values(settings: Settings) -> dict[str, str]:
-    """ARNs the template refers to, per data set and for the secrets and tables the jobs read.
+    """ARNs the templates refer to, per data set and for the role, tables, secrets and parameters.
 
-    ``<name>.staging_arn`` covers the hidden sibling folders (``.staging-<leaf>-…``,
-    ``.trash-<leaf>-…``) that whole-table publishes rename through.
+    ``<name>.prefix_arn`` is the data set's folder without the trailing ``*`` (for narrower
+    folders below it); ``<name>.staging_arn`` covers the hidden sibling folders
+    (``.staging-<leaf>-…``, ``.trash-<leaf>-…``) that whole-table publishes rename through.
     """
     region = settings.region or ""
-    values = {"region": region, "kms_key_arn": settings.kms_key_arn or ""}
+    account = _account(settings)
+    values = {
+        "region": region,
+        "account": account,
+        "glue_role_arn": settings.glue_role_arn,
+        "athena.workgroup_arn": f"arn:aws:athena:{region}:{account}:workgroup/{settings.athena_workgroup}",
+        "glue.catalog_arn": f"arn:aws:glue:{region}:{account}:catalog",
+        "glue.database_arn": f"arn:aws:glue:{region}:{account}:database/{settings.athena_database}",
+        "glue.tables_arn": f"arn:aws:glue:{region}:{account}:table/{settings.athena_database}/*",
+    }
     for name, url in settings.datasets.items():
         bucket, prefix = split_s3(url)
         parent, _, leaf = prefix.rstrip("/").rpartition("/")
         values[f"{name}.bucket_arn"] = f"arn:aws:s3:::{bucket}"
+        values[f"{name}.prefix_arn"] = f"arn:aws:s3:::{bucket}/{prefix}"
         values[f"{name}.objects_arn"] = f"arn:aws:s3:::{bucket}/{prefix}*"
         values[f"{name}.staging_arn"] = f"arn:aws:s3:::{bucket}/{parent + '/' if parent else ''}.*-{leaf}-*"
     secret = str((settings.resolved.get("stedi") or {}).get("pseudonym_secret") or "")
-    values["stedi.pseudonym_secret_arn"] = f"arn:aws:secretsmanager:{region}:*:secret:{secret}-*"
+    values["stedi.pseudonym_secret_arn"] = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-*"
     sensors = settings.jobs.get("sensor_timeseries_export")
     if sensors is not None:
         database = sensors.arguments.get("--timestream-database", "*")
         table = sensors.arguments.get("--timestream-table", "*")
-        values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:*:database/{database}/table/{table}"
+        values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
+    timestream = ((settings.resolved.get("embrace") or {}).get("timestream")) or {}
+    values["embrace.timestream_table_arn"] = (
+        f"arn:aws:timestream:{region}:{account}:database/{timestream.get('database', '*')}/table/{timestream.get('table', '*')}"
+    )
+    subject_map = ((settings.resolved.get("ingest") or {}).get("subject_map")) or {}
+    parameter = "/" + str(subject_map.get("ssm_parameter") or "").lstrip("/")
+    values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
     return values
 
 
-def render_policy(template: Path, settings: Settings) -> dict:
-    """The policy document: listing on every configured bucket; the KMS statement only with a key."""
+def _ingest_objects(settings: Settings) -> list[str]:
+    ingest = settings.resolved.get("ingest") or {}
+    names = [name for name in settings.datasets if name.startswith("ingest.")]
+    names += [str(ingest.get("archive") or "")]
+    return sorted({_objects_arn(settings.datasets[name]) for name in names if name in settings.datasets})
+
+
+def _kms_keys(settings: Settings) -> list[str]:
+    ingest_key = str((settings.resolved.get("ingest") or {}).get("kms_key_arn") or "")
+    return sorted({key for key in (settings.kms_key_arn or "", ingest_key) if key})
+
+
+def _table_objects(sql_dir: Path, settings: Settings) -> list[str]:
+    """Every S3 location a DDL file gives a table, as the object ARN Athena reads."""
+    locations = {match for statement in render_statements(sql_dir, settings) for match in LOCATION.findall(statement.sql)}
+    return sorted(_objects_arn(url) for url in locations)
+
+
+def _resources(statement: dict) -> list[str]:
+    resource = statement.get("Resource", [])
+    return [resource] if isinstance(resource, str) else list(resource)
+
+
+def _buckets(statements: Iterable[dict]) -> list[str]:
+    found = set()
+    for statement in statements:
+        if statement.get("Sid") == JOB_CODE_STATEMENT:
+            continue
+        for arn in _resources(statement):
+            match = OBJECT_ARN.match(arn)
+            if match:
+                found.add(f"arn:aws:s3:::{match.group(1)}")
+    return sorted(found)
+
+
+def render_policy(template: Path, settings: Settings, sql_dir: Path | None = None) -> dict:
+    """The policy document of ``template`` for ``settings``.
+
+    Statements whose resources depend on more than one value are filled in here: the project's
+    job names, the tables' locations (from ``sql_dir``), the ingest data sets and, last, listing
+    on every bucket the other statements touch. A statement left with no resource (a KMS one
+    when no key is set) is dropped.
+    """
     document = json.loads(render_references(template.read_text(encoding="utf-8"), policy_values(settings)))
-    buckets = sorted({f"arn:aws:s3:::{split_s3(url)[0]}" for url in settings.datasets.values()})
+    account, region = _account(settings), settings.region
+    fills = {
+        JOBS_STATEMENT: lambda: sorted(
+            {f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-*" for job in settings.jobs.values()}
+        ),
+        TABLES_STATEMENT: lambda: _table_objects(sql_dir or template.parent / "sql", settings),
+        INGEST_STATEMENT: lambda: _ingest_objects(settings),
+        JOB_KMS_STATEMENT: lambda: [settings.kms_key_arn] if settings.kms_key_arn else [],
+        OPERATOR_KMS_STATEMENT: lambda: _kms_keys(settings),
+    }
+    for statement in document["Statement"]:
+        if statement.get("Sid") in fills:
+            statement["Resource"] = fills[statement["Sid"]]()
+    document["Statement"] = [s for s in document["Statement"] if s["Resource"] != []]
     for statement in document["Statement"]:
         if statement.get("Sid") == LIST_STATEMENT:
-            statement["Resource"] = buckets
-    if not settings.kms_key_arn:
-        document["Statement"] = [s for s in document["Statement"] if s.get("Sid") != KMS_STATEMENT]
+            statement["Resource"] = _buckets(document["Statement"])
     return document

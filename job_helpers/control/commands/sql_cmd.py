@@ -1,4 +1,4 @@
-"""`ddl` and `policy`: the Athena tables and the Glue role policy, rendered from config."""
+"""`ddl` and `policy`: the Athena tables and the two IAM policies, rendered from config."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from botocore.config import Config
 
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import load_settings
-from job_helpers.control.ddl import DdlError, parse_check, render_statements, run_on_athena
-from job_helpers.control.policy import render_policy
+from job_helpers.control.ddl import DdlError, Statement, parse_check, render_statements, run_on_athena
+from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,7 +21,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ddl.add_argument("--print", action="store_true", help="print the rendered statements and run nothing")
     ddl.set_defaults(handler=run_ddl)
     policy = subparsers.add_parser(
-        "policy", help="print glue_role_policy.json rendered for the aws profile's buckets, region and KMS key"
+        "policy", help="print an IAM policy rendered for the aws profile's buckets, region, account and KMS key"
+    )
+    policy.add_argument(
+        "--who",
+        choices=sorted(TEMPLATES),
+        default="glue-role",
+        help="glue-role: what the Glue jobs run as (glue_role_policy.json); operator: what the person running make needs "
+        "(operator_policy.json)",
     )
     policy.set_defaults(handler=run_policy)
 
@@ -36,10 +43,10 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
                 print(f"-- {statement.source}\n{statement.sql};\n")
             return 0
         if settings.profile == "aws":
-            athena = context.boto3_session.client("athena", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
-            run_on_athena(
-                statements, athena, settings, lambda s, state: context.console.print(f"{state:<10} {s.source}")
-            )
+            config = Config(retries={"mode": "adaptive", "max_attempts": 10})
+            athena = context.boto3_session.client("athena", config=config)
+            glue = context.boto3_session.client("glue", config=config)
+            run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: _print_outcome(context, s, outcome, changes))
         else:
             from job_helpers.control.local_sql import register as register_locally
             from job_helpers.control.local_sql import sql_session
@@ -54,9 +61,19 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
+def _print_outcome(context: CliContext, statement: Statement, outcome: str, changes: list[str]) -> None:
+    context.console.print(f"{outcome:<10} {statement.source}", markup=False)
+    for change in changes:
+        context.console.print(f"           {change}", markup=False)
+
+
 def run_policy(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     if settings.profile != "aws":
         settings = load_settings(context.config_path, "aws", context.overrides)
-    print(json.dumps(render_policy(context.repo_root / "glue_role_policy.json", settings), indent=2))
+    try:
+        document = render_policy(context.repo_root / TEMPLATES[args.who], settings, context.repo_root / "sql")
+    except (PolicyError, DdlError) as error:
+        raise UsageError(str(error)) from error
+    print(json.dumps(document, indent=2))
     return 0
