@@ -39,7 +39,7 @@ help:
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
 	@echo "make status [batch=]      summary table of a batch (latest by default)"
 	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
-	@echo "make config [json=1] | config-check | paths [json=1] | policy | ddl      [profile=]"
+	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"

@@ -185,7 +185,7 @@ def test_refused_runs_are_retried_with_backoff_until_glue_accepts(glue, runs_sta
     assert len(waits) == 3
 
 
-def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_moto, glue):
+def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_moto, glue, aws_requests_follow_the_model):
     settings = built_on_moto.settings("aws")
     job = settings.job("fake")
     artifact = current_artifact(built_on_moto.build_dir, settings.datasets["glue_assets"], Storage(boto3.Session()))
@@ -193,6 +193,7 @@ def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_m
     planned = plan_runs(job, "B", "2022-01-01", "2022-01-02", "1") + [PlannedRun("", None)]
     with pytest.raises(StartFailed, match="1 job\\(s\\) could not be created or started") as failure:
         backend.start_runs(job, artifact, planned, {"source": "test-etl"}, lambda run: None)
+    assert aws_requests_follow_the_model.reset() == ["glue:CreateJob Name: 0 characters, fewer than the minimum 1"]
     started = failure.value.started
     assert {run.job_name for run in started} <= {run.name for run in planned[:2]}
     for run in started:

@@ -87,13 +87,13 @@ def test_list_time_series_reads_every_page() -> None:
     with Stubber(client) as stubber:
         stubber.add_response(
             "list_time_series",
-            {"TimeSeriesSummaries": [summary(D1), summary(D2)], "nextToken": "page-2"},
+            {"TimeSeriesSummaries": [summary(D1), summary(D2)], "nextToken": "cGFnZS0y"},
             {"timeSeriesType": "DISASSOCIATED"},
         )
         stubber.add_response(
             "list_time_series",
             {"TimeSeriesSummaries": [summary(D3)]},
-            {"timeSeriesType": "DISASSOCIATED", "nextToken": "page-2"},
+            {"timeSeriesType": "DISASSOCIATED", "nextToken": "cGFnZS0y"},
         )
 
         chosen = from_list_time_series(client, "DISASSOCIATED")
