@@ -1,7 +1,8 @@
 """The STEDI pipeline on the shared starter data, then on the same data scaled ×10, with per-job seconds.
 
 Targets on two cores: the shared data end to end (Spark start included) under 60 s; ×10 under 4×
-that. The scaled copy gives each customer nine twins (own email and device) with the same readings,
+that. Without ../shared beside the repository it runs on generated landing data of the same number
+of customers (956) and says so. The scaled copy gives each customer nine twins (own email and device) with the same readings,
 so the shape (consent share, readings per customer, join rate) stays the same. Human lines first,
 one JSON object last.
 
@@ -23,11 +24,13 @@ sys.path.insert(0, str(REPO))
 from job_helpers.control.config import load_settings, pipeline_spec  # noqa: E402
 from job_helpers.control.pipeline import run_local, table_counts  # noqa: E402
 from job_helpers.runtime import local_spark  # noqa: E402
+from job_helpers.stedi.sample_data import write_stedi_landing  # noqa: E402
 from job_helpers.storage import Storage  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data" / "stedi"
 LANDINGS = ("customer", "accelerometer", "step_trainer")
 SCALE = 10
+SHARED_CUSTOMERS = 956
 
 
 def scaled_copy(source: Path, target: Path, factor: int) -> None:
@@ -64,25 +67,35 @@ def run(lake: Path, key_file: Path) -> dict:
     }
 
 
+def landing_source(root: Path) -> tuple[Path, str]:
+    """The shared starter data if it is beside the repository, else generated data of its size."""
+    if SHARED.is_dir():
+        return SHARED, "shared"
+    print(f"{SHARED} is absent: running on generated landing data of {SHARED_CUSTOMERS} customers instead")
+    generated = root / "generated"
+    urls = {name: (generated / name / "landing").as_uri() + "/" for name in LANDINGS}
+    write_stedi_landing(Storage(), urls, customers=SHARED_CUSTOMERS, seed=1)
+    return generated, "generated"
+
+
 def main() -> None:
-    if not SHARED.is_dir():
-        raise SystemExit(f"{SHARED} is absent: the benchmark runs on the shared STEDI data beside the repository")
     with tempfile.TemporaryDirectory(prefix="stedi-bench-") as scratch:
         root = Path(scratch)
+        source, data = landing_source(root)
         key = root / "pseudonym.key"
         shared_lake = root / "shared"
         for name in LANDINGS:
             folder = shared_lake / "stedi-lakehouse" / name
             folder.mkdir(parents=True)
-            (folder / "landing").symlink_to(SHARED / name / "landing", target_is_directory=True)
+            (folder / "landing").symlink_to(source / name / "landing", target_is_directory=True)
         local_spark("stedi-benchmark")
         spark_ready = time.perf_counter() - STARTED
         shared = run(shared_lake, key)
         end_to_end = time.perf_counter() - STARTED
-        print(f"shared data: Spark ready in {spark_ready:.1f}s, pipeline {shared['seconds']:.1f}s, end to end {end_to_end:.1f}s")
+        print(f"{data} data: Spark ready in {spark_ready:.1f}s, pipeline {shared['seconds']:.1f}s, end to end {end_to_end:.1f}s")
         for job, seconds in shared["jobs"].items():
             print(f"  {job:<34} {seconds:6.1f}s")
-        scaled_copy(SHARED, root / "scaled", SCALE)
+        scaled_copy(source, root / "scaled", SCALE)
         scaled = run(root / "scaled", key)
         print(f"x{SCALE} data: pipeline {scaled['seconds']:.1f}s ({scaled['seconds'] / end_to_end:.2f}x the shared end to end)")
         for job, seconds in scaled["jobs"].items():
@@ -93,6 +106,7 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "stedi_pipeline",
+                "data": data,
                 "spark_start_s": round(spark_ready, 2),
                 "shared_end_to_end_s": round(end_to_end, 2),
                 "shared_pipeline_s": shared["seconds"],
