@@ -28,7 +28,7 @@ MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
-        sample-data benchmark clean timestream-load monitor ingest restore verify
+        sample-data inspect benchmark clean timestream-load monitor ingest restore verify
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
@@ -41,6 +41,7 @@ help:
 	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
+	@echo "make inspect dataset=      list a data set's files with sizes and Avro record counts (e.g. sitewise.repartitioned)"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
 	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
@@ -128,6 +129,9 @@ ingest: setup
 restore: setup
 	@$(CLI) restore --subject $(call q,$(call v,subject)) --dataset $(call q,$(call v,dataset)) \
 	  --dest $(call q,$(call v,dest)) $(call opt,from,--from) $(call flag,wait,--wait)
+
+inspect: setup
+	@$(CLI) inspect --dataset $(call q,$(call v,dataset))
 
 verify: setup
 	@$(CLI) verify --dataset $(call q,$(call v,dataset))
