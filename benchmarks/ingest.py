@@ -93,8 +93,7 @@ def sequential(endpoint: str, src: str, out: multiprocessing.Queue) -> None:
     for path in sorted(Path(src).rglob("*")):
         if path.is_file():
             client.upload_file(str(path), "sequential", path.relative_to(src).as_posix(), Config=config)
-    out.put({"seconds": time.perf_counter() - started,
-             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    out.put({"seconds": time.perf_counter() - started, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
 
 
 def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue) -> None:
@@ -124,12 +123,18 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
         started = time.perf_counter()
         plan, new = prepare(Path(src), 1, subjects)
         save_codes(subjects, new)
-        ingest(plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"),
-               store, store, workers, Phases())
+        ingest(
+            plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"), store, store, workers, Phases()
+        )
         ended = time.perf_counter()
     store.close()
-    out.put({"seconds": ended - started, "landing_seconds": marks["archive"] - started,
-             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024})
+    out.put(
+        {
+            "seconds": ended - started,
+            "landing_seconds": marks["archive"] - started,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+    )
 
 
 def in_child(target, *args) -> dict:
@@ -225,8 +230,9 @@ def start_moto() -> tuple[subprocess.Popen, int]:
     import requests
 
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     for attempt in range(100):
         try:
             requests.get(f"http://127.0.0.1:{port}/moto-api/", timeout=1)
@@ -253,10 +259,12 @@ def measure(moto_port: int, server: subprocess.Popen, src: Path, size: int, work
             client.create_bucket(Bucket=bucket)
         run = in_child(ingest_run, endpoint, str(src), workers)
     seq_rate, landing_rate = size / MB / seq["seconds"], size / MB / run["landing_seconds"]
-    print(f"{latency_ms} ms per answer: sequential upload {seq['seconds']:.1f}s ({seq_rate:.1f} MB/s, "
-          f"peak {seq['peak_rss_mb']:.0f} MB, moto busy {moto_share:.0%} of a core); ingest landing phase "
-          f"{run['landing_seconds']:.1f}s ({landing_rate:.1f} MB/s, {landing_rate / seq_rate:.1f}x sequential); "
-          f"whole ingest with tar and archive copy {run['seconds']:.1f}s, peak {run['peak_rss_mb']:.0f} MB")
+    print(
+        f"{latency_ms} ms per answer: sequential upload {seq['seconds']:.1f}s ({seq_rate:.1f} MB/s, "
+        f"peak {seq['peak_rss_mb']:.0f} MB, moto busy {moto_share:.0%} of a core); ingest landing phase "
+        f"{run['landing_seconds']:.1f}s ({landing_rate:.1f} MB/s, {landing_rate / seq_rate:.1f}x sequential); "
+        f"whole ingest with tar and archive copy {run['seconds']:.1f}s, peak {run['peak_rss_mb']:.0f} MB"
+    )
     return {
         "latency_ms": latency_ms,
         "sequential_s": round(seq["seconds"], 2),
@@ -283,16 +291,20 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
             src = Path(scratch, "src")
             files, size, largest = generate(src, args.size_mb * MB)
-            print(f"generated {files} files, {size / MB:.0f} MB (largest {largest / MB:.0f} MB); "
-                  f"{args.workers} workers; moto behind a proxy on 127.0.0.1")
+            print(
+                f"generated {files} files, {size / MB:.0f} MB (largest {largest / MB:.0f} MB); "
+                f"{args.workers} workers; moto behind a proxy on 127.0.0.1"
+            )
             runs = [measure(moto_port, server, src, size, args.workers, latency) for latency in (0, args.latency_ms)]
     finally:
         server.terminate()
         server.wait()
     slow = runs[-1]
-    print(f"target: ingest landing >= 3x sequential at {args.latency_ms} ms: "
-          f"{'met' if slow['speedup_landing'] >= 3 else 'not met'} ({slow['speedup_landing']:.1f}x), "
-          f"peak memory {slow['peak_rss_mb_ingest']} MB with files of {largest / MB:.0f} MB")
+    print(
+        f"target: ingest landing >= 3x sequential at {args.latency_ms} ms: "
+        f"{'met' if slow['speedup_landing'] >= 3 else 'not met'} ({slow['speedup_landing']:.1f}x), "
+        f"peak memory {slow['peak_rss_mb_ingest']} MB with files of {largest / MB:.0f} MB"
+    )
     result = {
         "benchmark": "ingest",
         "files": files,

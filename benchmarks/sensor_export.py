@@ -26,14 +26,15 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from job_helpers.sensors.sample_data import write_sensor_sample  # noqa: E402
 from process_memory import run_measured  # noqa: E402
+
+from job_helpers.sensors.sample_data import write_sensor_sample  # noqa: E402
 from job_helpers.storage import Storage  # noqa: E402
 
 DAY1 = date(2024, 3, 1)
@@ -50,10 +51,25 @@ def child_job(root: Path, day: str) -> dict:
 
     sensor_timeseries_export.main(
         [
-            "job", "--JOB_NAME", f"bench-{day}", "--from-date", day, "--to-date", day, "--source", "raw_json",
-            "--raw", (root / "raw").as_uri() + "/", "--curated", (root / "curated").as_uri() + "/",
-            "--rejects", (root / "rejects").as_uri() + "/",
-            "--timestream-database", "unused", "--timestream-table", "unused",
+            "job",
+            "--JOB_NAME",
+            f"bench-{day}",
+            "--from-date",
+            day,
+            "--to-date",
+            day,
+            "--source",
+            "raw_json",
+            "--raw",
+            (root / "raw").as_uri() + "/",
+            "--curated",
+            (root / "curated").as_uri() + "/",
+            "--rejects",
+            (root / "rejects").as_uri() + "/",
+            "--timestream-database",
+            "unused",
+            "--timestream-table",
+            "unused",
         ]
     )
     _stop_jvm(SparkContext)
@@ -64,7 +80,7 @@ def child_pandas(root: Path, day: str) -> dict:
     """The baseline: plain pandas, per sensor and hour, written the way a notebook would."""
     import pandas as pd
 
-    first = datetime.combine(date.fromisoformat(day), datetime.min.time(), timezone.utc)
+    first = datetime.combine(date.fromisoformat(day), datetime.min.time(), UTC)
     records = []
     for n in range(25):
         folder = root / "raw" / f"{first + timedelta(hours=n):%Y/%m/%d/%H}"
@@ -95,10 +111,7 @@ def child_pandas(root: Path, day: str) -> dict:
     result = pd.concat(out)
     result["status"] = result["rank"].astype(int).map(dict(enumerate(STATUSES)))
     sample = result[result["sensor_id"].isin(SAMPLE_SENSORS)].reset_index()
-    rows = [
-        [r.sensor_id, int(r.time.timestamp()), float(r.temperature), r.status]
-        for r in sample.itertuples(index=False)
-    ]
+    rows = [[r.sensor_id, int(r.time.timestamp()), float(r.temperature), r.status] for r in sample.itertuples(index=False)]
     (root / f"pandas-sample-{day}.json").write_text(json.dumps(rows))
     return {"rows": len(result)}
 

@@ -29,9 +29,9 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from datetime import date, datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
@@ -47,7 +47,7 @@ MEMORY_TARGET = 1.25
 def generate_day(folder: Path, series: int, records: int, seed: int) -> list[Path]:
     """One raw file per series, ``records`` readings each, snappy compressed."""
     folder.mkdir(parents=True)
-    start = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=timezone.utc).timestamp())
+    start = int(datetime(DAY.year, DAY.month, DAY.day, tzinfo=UTC).timestamp())
     rng = random.Random(seed)
     paths = []
     for spec in plan_series(series, seed):
@@ -120,15 +120,27 @@ def measure_memory(folder: Path, output: Path) -> None:
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"files": len(paths), "bytes": output.stat().st_size, "rss_after_imports_kib": before,
-                      "peak_rss_kib": peak, "python_alloc_peak_kib": traced_peak // 1024}))
+    print(
+        json.dumps(
+            {
+                "files": len(paths),
+                "bytes": output.stat().st_size,
+                "rss_after_imports_kib": before,
+                "peak_rss_kib": peak,
+                "python_alloc_peak_kib": traced_peak // 1024,
+            }
+        )
+    )
 
 
 def describe_memory(size: str, figures: dict) -> None:
-    print(f"our merge of a {size} day ({figures['files']} files, {figures['bytes'] / 1e6:.1f} MB out): "
-          f"peak RSS {figures['peak_rss_kib'] / 1024:.1f} MiB (interpreter and imports alone "
-          f"{figures['rss_after_imports_kib'] / 1024:.1f} MiB), peak Python allocations during the merge "
-          f"{figures['python_alloc_peak_kib']} KiB", flush=True)
+    print(
+        f"our merge of a {size} day ({figures['files']} files, {figures['bytes'] / 1e6:.1f} MB out): "
+        f"peak RSS {figures['peak_rss_kib'] / 1024:.1f} MiB (interpreter and imports alone "
+        f"{figures['rss_after_imports_kib'] / 1024:.1f} MiB), peak Python allocations during the merge "
+        f"{figures['python_alloc_peak_kib']} KiB",
+        flush=True,
+    )
 
 
 def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
@@ -138,8 +150,11 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         paths = generate_day(root / "day", series, records, seed)
         day_bytes = sum(path.stat().st_size for path in paths)
         total_records = series * records
-        print(f"generated {len(paths)} files, {total_records} records, {day_bytes / 1e6:.1f} MB "
-              f"in {time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"generated {len(paths)} files, {total_records} records, {day_bytes / 1e6:.1f} MB "
+            f"in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
 
         merged = root / "merged.avro"
         ours = best_of(3, lambda: our_merge(paths, merged))
@@ -155,8 +170,11 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         subset_records = record_by_record(subset, root / "rewritten.avro")
         subset_seconds = time.perf_counter() - started
         baseline = subset_seconds / subset_records * total_records
-        print(f"record-by-record (avro reference library): {subset_seconds:.2f} s for {len(subset)} files, "
-              f"{subset_records} records; extrapolated to the day: {baseline:.1f} s", flush=True)
+        print(
+            f"record-by-record (avro reference library): {subset_seconds:.2f} s for {len(subset)} files, "
+            f"{subset_records} records; extrapolated to the day: {baseline:.1f} s",
+            flush=True,
+        )
 
         one_day = peak_rss_of_merge(root / "day", root / "mem-1x.avro")
         describe_memory("1x", one_day)

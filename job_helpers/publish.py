@@ -11,7 +11,7 @@ at most new files beside old ones, and the rerun's publish removes the old ones.
 from __future__ import annotations
 
 import logging
-from typing import Iterable
+from collections.abc import Iterable
 
 from job_helpers.storage import Storage, join
 

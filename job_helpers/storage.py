@@ -17,9 +17,10 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 TEMP_PREFIX = ".tmp-"
@@ -289,4 +290,3 @@ def _content_version(data: bytes) -> str:
 def _is_missing_key(error: Exception) -> bool:
     response = getattr(error, "response", None)
     return bool(response) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
-

@@ -13,8 +13,8 @@ naming them, when any archive failed; the other archives' outputs are published 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
 
 from job_helpers import runtime
 from job_helpers.embrace.archives import ArchiveNameError, Selection

@@ -12,7 +12,7 @@ Timestream table instead. Both feed the same transform and write the same output
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.sensors.export import NoReadings, export_chunk, raw_batches

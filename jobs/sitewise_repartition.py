@@ -11,7 +11,7 @@ Days that fail are named at the end and the job exits non-zero; the others are p
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.sitewise.keys import Layout
@@ -19,8 +19,8 @@ from job_helpers.sitewise.repartition import repartition_days
 from job_helpers.sitewise.series import (
     LIST_TIME_SERIES,
     SERIES_SOURCES,
-    SeriesSelectionError,
     TIMESERIES_TYPES,
+    SeriesSelectionError,
     load_series_filter,
     sitewise_client,
 )

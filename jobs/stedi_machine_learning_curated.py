@@ -14,7 +14,7 @@ the same one the curated customer table carries.
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType

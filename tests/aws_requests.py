@@ -14,8 +14,9 @@ import functools
 import os
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import regex
 
@@ -58,7 +59,7 @@ def _called_from_project() -> bool:
 SURROGATE_PAIR = regex.compile(r"\\u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})", regex.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pattern(pattern: str) -> Any:
     """A model's pattern, to match the whole value as AWS's services do.
 

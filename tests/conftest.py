@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import botocore.session
 import pytest
+from aws_requests import Recorder
 
 from job_helpers.storage import Storage
-from aws_requests import Recorder
 
 AWS_REQUESTS = Recorder()
 

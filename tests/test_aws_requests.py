@@ -1,9 +1,8 @@
 """The suite's request validator: a request the real service refuses fails the test that made it."""
 
 import boto3
-from botocore.stub import Stubber
-
 from aws_requests import violations
+from botocore.stub import Stubber
 
 
 def _input(service: str, operation: str):
@@ -43,7 +42,9 @@ def test_a_valid_request_has_no_violation():
     }
     assert list(violations(shape, request)) == []
     request["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] = "export=a/"
-    assert [v.split(":")[0] for v in violations(shape, request)] == ["DataSourceConfiguration.DataSourceS3Configuration.ObjectKeyPrefix"]
+    assert [v.split(":")[0] for v in violations(shape, request)] == [
+        "DataSourceConfiguration.DataSourceS3Configuration.ObjectKeyPrefix"
+    ]
 
 
 def test_the_fixture_fails_the_test_whose_request_breaks_the_model(aws_requests_follow_the_model):

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
-from project_imports import REPO, reachable
 
 GLUE_MODULES = REPO / "glue_python_modules.txt"
 MODULES_OPTION = "--additional-python-modules"
@@ -107,9 +107,7 @@ def import_failures(script: Path, distributions: set[str]) -> list[str]:
         "script": str(script),
         "imports": sorted({(s.module, s.source, s.line) for s in sites}),
     }
-    done = subprocess.run(
-        [sys.executable, "-c", CHECK, json.dumps(spec)], cwd=REPO, capture_output=True, text=True, timeout=300
-    )
+    done = subprocess.run([sys.executable, "-c", CHECK, json.dumps(spec)], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -118,7 +116,9 @@ def import_failures(script: Path, distributions: set[str]) -> list[str]:
 def test_the_job_imports_with_only_what_glue_51_provides_and_what_it_requests(name):
     job = _aws_jobs()[name]
     failures = import_failures(REPO / job.script, set(_pins(GLUE_MODULES)) | set(_requested(job)))
-    assert failures == [], f"{name} would fail on Glue 5.1; add the module to {MODULES_OPTION} in config.yml:\n" + "\n".join(failures)
+    assert failures == [], f"{name} would fail on Glue 5.1; add the module to {MODULES_OPTION} in config.yml:\n" + "\n".join(
+        failures
+    )
 
 
 def test_the_check_refuses_a_module_glue_does_not_provide(tmp_path):

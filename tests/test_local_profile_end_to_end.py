@@ -31,21 +31,47 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def test_sample_build_execute_wait_inspect_cleanup(repo_copy):
-    sample = cli(repo_copy, "sample-data", "--dataset", "sitewise", "--days", "3", "--start", "2024-02-28",
-                 "--series", "24", "--records-per-file", "10")
+    sample = cli(
+        repo_copy,
+        "sample-data",
+        "--dataset",
+        "sitewise",
+        "--days",
+        "3",
+        "--start",
+        "2024-02-28",
+        "--series",
+        "24",
+        "--records-per-file",
+        "10",
+    )
     assert sample.returncode == 0, sample.stdout + sample.stderr
     assert cli(repo_copy, "build").returncode == 0
 
-    run = cli(repo_copy, "execute", "--job", "sitewise_repartition", "--from", "2024-02-28", "--to", "2024-03-01",
-              "--days-per-job", "2", "--wait")
+    run = cli(
+        repo_copy,
+        "execute",
+        "--job",
+        "sitewise_repartition",
+        "--from",
+        "2024-02-28",
+        "--to",
+        "2024-03-01",
+        "--days-per-job",
+        "2",
+        "--wait",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.stdout.count("SUCCEEDED") >= 2
 
     merged = sorted((repo_copy / "lake" / "sitewise-cold-tier" / "repartitioned" / "data").rglob("*.avro"))
     assert [p.parent.name for p in merged] == ["startDay=28", "startDay=29", "startDay=1"]
     records = [r for path in merged for r in fastavro.reader(path.open("rb"))]
-    raw = [r for path in (repo_copy / "lake" / "sitewise-cold-tier" / "raw").rglob("*.avro")
-           for r in fastavro.reader(path.open("rb"))]
+    raw = [
+        r
+        for path in (repo_copy / "lake" / "sitewise-cold-tier" / "raw").rglob("*.avro")
+        for r in fastavro.reader(path.open("rb"))
+    ]
     index_series = set()
     for listing in (repo_copy / "lake" / "sitewise-cold-tier" / "repartitioned" / "index").rglob("timeseries.txt"):
         index_series |= set(listing.read_text().split())

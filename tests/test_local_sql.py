@@ -23,7 +23,7 @@ def test_athena_literals_identifiers_and_functions_run_on_spark(spark):
         """SELECT 'it''s' AS "quoted", "n" AS "user", from_unixtime(1500.25) AS at, """
         """date_diff('day', DATE '2024-03-01', DATE '2024-03-04') AS days, cardinality(ARRAY[1, 2]) AS size, """
         """approx_distinct(n) AS distinct_n FROM (SELECT 1 AS n) AS t WHERE 'say "hi" from_unixtime(' <> '' """
-        "GROUP BY \"n\""
+        'GROUP BY "n"'
     )
     row = spark.sql(translate_query(sql)).collect()[0].asDict()
     assert row == {
@@ -41,7 +41,7 @@ def test_the_readme_and_named_queries_translate():
         if {"queries", "checks"} & set(path.relative_to(REPO / "sql").parts):
             text = path.read_text(encoding="utf-8").replace("{database}", "db")
             assert "SELECT" in translate_query(text).upper(), path
-    assert translate_query('SELECT stream, sum(total_rows) FROM embrace_duplicate_log GROUP BY stream')
+    assert translate_query("SELECT stream, sum(total_rows) FROM embrace_duplicate_log GROUP BY stream")
 
 
 def test_query_tables_names_the_tables_of_the_database_only():

@@ -77,13 +77,19 @@ def test_ddl_replaces_only_the_tables_whose_definition_changed(moto_server):
         glue.create_table(DatabaseName="glue_etl", TableInput=table_input(definition))
     statements = list(render_statements(REPO / "sql", settings))
     outcomes = {}
-    run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: outcomes.__setitem__(s.source, (outcome, changes)))
+    run_on_athena(
+        statements, athena, glue, settings, lambda s, outcome, changes: outcomes.__setitem__(s.source, (outcome, changes))
+    )
 
     assert outcomes["sql/stedi/customer_landing.sql"] == ("UNCHANGED", [])
     assert outcomes["sql/embrace/embrace_clean.sql"] == ("UNCHANGED", [])
     outcome, changes = outcomes["sql/sitewise_repartitioned.sql"]
     assert outcome == "REPLACED" and len(changes) == 1
-    assert changes[0].startswith("columns: ") and "recordversion int -> " in changes[0] and changes[0].endswith("recordversion bigint")
+    assert (
+        changes[0].startswith("columns: ")
+        and "recordversion int -> " in changes[0]
+        and changes[0].endswith("recordversion bigint")
+    )
     outcome, changes = outcomes["sql/stedi/customer_trusted.sql"]
     assert outcome == "REPLACED"
     assert "SerDe: org.openx.data.jsonserde.JsonSerDe -> org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe" in changes
@@ -128,7 +134,9 @@ def test_policy_is_scoped_to_the_configured_buckets():
     assert not any(s["Sid"] == "KmsForEncryptedBuckets" for s in policy["Statement"])
     with_kms = render_policy(
         REPO / "glue_role_policy.json",
-        load_settings(REPO / "config.yml", "aws", ["profiles.aws.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/k"], environ={}),
+        load_settings(
+            REPO / "config.yml", "aws", ["profiles.aws.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/k"], environ={}
+        ),
     )
     assert any(s["Sid"] == "KmsForEncryptedBuckets" for s in with_kms["Statement"])
 

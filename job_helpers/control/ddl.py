@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import itertools
+import logging
 import re
 import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -45,9 +46,7 @@ STORAGE_CLAUSES = {"parquet": "STORED AS PARQUET", "json": JSON_SERDE_STORAGE}
 
 def ddl_files(sql_dir: Path) -> list[Path]:
     """Every DDL file, in a stable order; named queries (sql/**/queries/, sql/**/checks/) are not DDL."""
-    return sorted(
-        path for path in sql_dir.rglob("*.sql") if not set(QUERY_FOLDERS) & set(path.relative_to(sql_dir).parts)
-    )
+    return sorted(path for path in sql_dir.rglob("*.sql") if not set(QUERY_FOLDERS) & set(path.relative_to(sql_dir).parts))
 
 
 def template_values(settings: Settings) -> dict[str, str]:

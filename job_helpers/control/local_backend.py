@@ -12,8 +12,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 import job_helpers
 from job_helpers.control.backoff import Backoff

@@ -18,9 +18,9 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from job_helpers.control.local_registry import ClaimedRun, Registry, process_start
 from job_helpers.control.runs import ERROR, FAILED, STOPPED, SUCCEEDED, TIMEOUT

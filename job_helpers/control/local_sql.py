@@ -32,9 +32,10 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import sqlglot
 from sqlglot import exp
@@ -67,9 +68,11 @@ class _LocalSpark(Spark):
     class Generator(Spark.Generator):
         TRANSFORMS = {
             **Spark.Generator.TRANSFORMS,
-            exp.UnixToTime: lambda self, e: self.func("TIMESTAMP_SECONDS", e.this)
-            if e.args.get("scale") is None and e.args.get("format") is None
-            else Spark.Generator.TRANSFORMS[exp.UnixToTime](self, e),
+            exp.UnixToTime: lambda self, e: (
+                self.func("TIMESTAMP_SECONDS", e.this)
+                if e.args.get("scale") is None and e.args.get("format") is None
+                else Spark.Generator.TRANSFORMS[exp.UnixToTime](self, e)
+            ),
         }
 
 

@@ -12,11 +12,11 @@ import importlib.util
 import logging
 import os
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Callable, Iterator, Mapping, Sequence
 
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec, PipelineSpec, Settings
@@ -184,4 +184,3 @@ def table_counts(datasets: Mapping[str, str], tables: Sequence[str], outcomes: S
         url = datasets[table]
         counts[table] = written.get(url, read.get(url))
     return counts
-

@@ -9,8 +9,8 @@ budget plus one day of one device, whatever the size of the member.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 

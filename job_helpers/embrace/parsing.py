@@ -9,8 +9,9 @@ Blank lines carry nothing and are skipped.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -60,7 +61,9 @@ def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]
     header = first.decode("utf-8-sig").strip()
     expected = ",".join(HEADERS[stream])
     if header != expected:
-        raise HeaderMismatch(f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun")
+        raise HeaderMismatch(
+            f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun"
+        )
     width = len(HEADERS[stream])
     names = [f"f{i}" for i in range(width)]
     wrong_width: list[tuple[int, str]] = []
@@ -121,7 +124,9 @@ def parse_block(batch: pa.RecordBatch, stream: str) -> ParsedBlock:
     checked = [ts_checked, *measures]
     blank = _all(c.empty for c in checked)
     reason = pc.if_else(ts_checked.missing, pa.scalar("no timestamp"), pa.scalar(None, pa.string()))
-    reason = pc.coalesce(reason, pc.if_else(ts_checked.ok, pa.scalar(None, pa.string()), pa.scalar("timestamp is not whole epoch milliseconds")))
+    reason = pc.coalesce(
+        reason, pc.if_else(ts_checked.ok, pa.scalar(None, pa.string()), pa.scalar("timestamp is not whole epoch milliseconds"))
+    )
     for ordinal, measure in zip(ORDINALS, measures):
         bad = pc.and_(pc.invert(measure.missing), pc.invert(measure.ok))
         reason = pc.coalesce(reason, pc.if_else(bad, pa.scalar(f"{ordinal} value is not a number"), pa.scalar(None, pa.string())))

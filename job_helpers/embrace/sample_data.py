@@ -13,7 +13,7 @@ import random
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from job_helpers.embrace.archives import HEADERS
@@ -81,7 +81,10 @@ def write_embrace_sample(
                     rng = random.Random(f"{seed}-{ppt_id}")
                     summary.devices += 1
                     folder = f"{prefix}{study}/{site.upper()}/{number}/{device}/"
-                    archive.writestr(folder + "metadata.csv", f"{METADATA_HEADER}\n{start}T00:00:00Z,-240,1.3.5602,Mate,2.2.3,iOS,17.1,0.6.4724\n")
+                    archive.writestr(
+                        folder + "metadata.csv",
+                        f"{METADATA_HEADER}\n{start}T00:00:00Z,-240,1.3.5602,Mate,2.2.3,iOS,17.1,0.6.4724\n",
+                    )
                     for stream in RATES:
                         with archive.open(folder + f"{stream}.csv", "w") as handle:
                             _write_stream(handle, stream, start, days, seconds_per_day, inject, rng, summary)
@@ -97,13 +100,15 @@ def _split_id(ppt_id: str) -> tuple[str, str]:
     return ppt_id[:cut], ppt_id[cut:]
 
 
-def _write_stream(handle, stream: str, start: date, days: int, seconds: int, inject: bool, rng: random.Random, summary: SampleSummary) -> None:
+def _write_stream(
+    handle, stream: str, start: date, days: int, seconds: int, inject: bool, rng: random.Random, summary: SampleSummary
+) -> None:
     rate = RATES[stream]
     width = len(HEADERS[stream]) - 1
     handle.write((",".join(HEADERS[stream]) + "\n").encode("utf-8"))
     rows = perfect = nan = unclear = 0
     for day in range(days):
-        midnight = int(datetime.combine(start + timedelta(days=day), time(), timezone.utc).timestamp() * 1000)
+        midnight = int(datetime.combine(start + timedelta(days=day), time(), UTC).timestamp() * 1000)
         lines = []
         for index in range(seconds * rate):
             ts = midnight + index * 1000 // rate

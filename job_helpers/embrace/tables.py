@@ -7,7 +7,7 @@ record, so the tasks return their counts and the driver writes these tables itse
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 import pyarrow as pa
 
@@ -19,7 +19,13 @@ DUPLICATE_LOG = pa.schema(
     + [(name, pa.int64()) for name in ("total_rows", "total_dupes", "perfect", "nan", "unclear")]
 )
 WEAR_TIME = pa.schema(
-    [("ppt_id", pa.string()), ("dev_id", pa.string()), ("day", pa.string()), ("minutes_worn", pa.float64()), ("share_worn", pa.float64())]
+    [
+        ("ppt_id", pa.string()),
+        ("dev_id", pa.string()),
+        ("day", pa.string()),
+        ("minutes_worn", pa.float64()),
+        ("share_worn", pa.float64()),
+    ]
     + [(name, pa.int64()) for name in ("samples", "samples_worn", "windows", "windows_worn")]
 )
 DEVICES = pa.schema(
@@ -50,11 +56,19 @@ def wear_time(results: Iterable[GroupResult]) -> dict[str, pa.Table]:
     rows: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         for day, wear in sorted(result.wear.items()):
-            rows[result.export].append({
-                "ppt_id": result.ppt_id, "dev_id": result.dev_id, "day": day,
-                "minutes_worn": wear.minutes_worn, "share_worn": wear.share_worn, "samples": wear.samples,
-                "samples_worn": wear.samples_worn, "windows": wear.windows, "windows_worn": wear.windows_worn,
-            })
+            rows[result.export].append(
+                {
+                    "ppt_id": result.ppt_id,
+                    "dev_id": result.dev_id,
+                    "day": day,
+                    "minutes_worn": wear.minutes_worn,
+                    "share_worn": wear.share_worn,
+                    "samples": wear.samples,
+                    "samples_worn": wear.samples_worn,
+                    "windows": wear.windows,
+                    "windows_worn": wear.windows_worn,
+                }
+            )
     return {export: pa.Table.from_pylist(found, schema=WEAR_TIME) for export, found in rows.items()}
 
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import tarfile
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from job_helpers.ingest.payload import CHUNK, open_payload
 
@@ -50,7 +51,7 @@ def write_tar(members: Iterable[TarMember], target: Path) -> tuple[str, int]:
                 info.mode = 0o640
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
-                info.mtime = int(member.recorded.replace(tzinfo=timezone.utc).timestamp()) if member.recorded else 0
+                info.mtime = int(member.recorded.replace(tzinfo=UTC).timestamp()) if member.recorded else 0
                 with open_payload(member.path, member.patch) as source:
                     tar.addfile(info, source)
     return writer.digest.hexdigest(), writer.size

@@ -97,8 +97,9 @@ def _field(text: str, width: int) -> bytes:
     return text.encode("ascii", errors="replace")[:width].ljust(width, b" ")
 
 
-def build_header(patient: str, recording: str, start: datetime, records: int, duration_s: int, signals: int,
-                 samples_per_record: int) -> bytes:
+def build_header(
+    patient: str, recording: str, start: datetime, records: int, duration_s: int, signals: int, samples_per_record: int
+) -> bytes:
     """A complete, valid EDF header (fixed part and per-signal part) for generated test recordings."""
     header_bytes = FIXED_HEADER_BYTES * (1 + signals)
     fixed = b"".join(
@@ -131,8 +132,16 @@ def build_header(patient: str, recording: str, start: datetime, records: int, du
     return fixed + per_signal
 
 
-def write_edf(path: Path, patient: str, recording: str, start: datetime, records: int = 4, duration_s: int = 1,
-              signals: int = 2, samples_per_record: int = 64) -> None:
+def write_edf(
+    path: Path,
+    patient: str,
+    recording: str,
+    start: datetime,
+    records: int = 4,
+    duration_s: int = 1,
+    signals: int = 2,
+    samples_per_record: int = 64,
+) -> None:
     """Write a small, valid EDF file with a deterministic 16-bit signal, for tests and benchmarks."""
     header = build_header(patient, recording, start, records, duration_s, signals, samples_per_record)
     sample = bytes((i * 37 + 11) % 256 for i in range(2 * samples_per_record))

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Iterable
 
 from job_helpers.storage import join
 
@@ -51,7 +51,7 @@ class Manifest:
         return json.dumps(document, indent=1).encode("utf-8")
 
     @classmethod
-    def from_json(cls, data: bytes, where: str) -> "Manifest":
+    def from_json(cls, data: bytes, where: str) -> Manifest:
         try:
             document = json.loads(data)
             archive = document["archive"]
@@ -61,8 +61,9 @@ class Manifest:
                 ingest_id=document["ingest_id"],
                 created=document["created"],
                 files=tuple(ManifestFile(f["key"], f["sha256"], int(f["size"])) for f in document["files"]),
-                archive=ArchiveEntry(archive["key"], archive["sha256"], int(archive["size"]),
-                                     archive["storage_class"], tuple(archive["members"])),
+                archive=ArchiveEntry(
+                    archive["key"], archive["sha256"], int(archive["size"]), archive["storage_class"], tuple(archive["members"])
+                ),
             )
         except (ValueError, KeyError, TypeError) as error:
             raise ValueError(f"{where}: not an ingest manifest ({error})") from error
@@ -72,7 +73,7 @@ def ingest_id(files: Iterable[tuple[str, str]]) -> str:
     """16 hex digits naming one subject's ingest: a hash of its sorted (key, sha256) pairs."""
     digest = hashlib.sha256()
     for key, sha256 in sorted(files):
-        digest.update(f"{key}\t{sha256}\n".encode("utf-8"))
+        digest.update(f"{key}\t{sha256}\n".encode())
     return digest.hexdigest()[:16]
 
 

@@ -34,9 +34,7 @@ SEPARATORS = r"[\s_.,-]"
 MAX_PERMUTED_WORDS = 4
 REDACTED = "***"
 GERMAN = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
-PARTICLES = frozenset(
-    "al bin da das de del della den der di do dos du el ibn la le lo st ten ter van vom von zu zum zur".split()
-)
+PARTICLES = frozenset("al bin da das de del della den der di do dos du el ibn la le lo st ten ter van vom von zu zum zur".split())
 _JOIN = f"{SEPARATORS}*"
 _NOT_LETTER_BEFORE, _NOT_LETTER_AFTER = "(?<![a-z])", "(?![a-z])"
 
@@ -99,8 +97,7 @@ class PatientName:
         cores = [_core(fold(word)[0]) for word in found]
         names = [core for core in cores if core.isalpha() and core not in PARTICLES]
         wholes = [cores] + ([names] if len(names) > 1 and names != cores else [])
-        whole = _alternation([_JOIN.join(map(_word_pattern, order)) for found_words in wholes
-                              for order in _orders(found_words)])
+        whole = _alternation([_JOIN.join(map(_word_pattern, order)) for found_words in wholes for order in _orders(found_words)])
         if len(cores) == 1:
             whole = f"{_NOT_LETTER_BEFORE}(?:{whole}){_NOT_LETTER_AFTER}"
         alone = []
@@ -160,8 +157,12 @@ def time_from_name(name: str) -> datetime | None:
         parts = match.groupdict()
         try:
             return datetime(
-                int(parts["y"]), int(parts["m"]), int(parts["d"]),
-                int(parts["H"] or 0), int(parts["M"] or 0), int(parts["S"] or 0),
+                int(parts["y"]),
+                int(parts["m"]),
+                int(parts["d"]),
+                int(parts["H"] or 0),
+                int(parts["M"] or 0),
+                int(parts["S"] or 0),
             )
         except ValueError:
             continue

@@ -12,9 +12,10 @@ import hashlib
 import io
 import os
 import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 from job_helpers.ingest.payload import CHUNK, open_payload, sha256_of
@@ -57,8 +58,15 @@ class LocalObjects:
             return None
         return ObjectInfo(path.stat().st_size, sha256_of(path))
 
-    def put_file(self, path: Path, patch: bytes | None, url: str, sha256: str, storage_class: str | None = None,
-                 on_bytes: OnBytes | None = None) -> None:
+    def put_file(
+        self,
+        path: Path,
+        patch: bytes | None,
+        url: str,
+        sha256: str,
+        storage_class: str | None = None,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
         with open_payload(path, patch) as source:
             self._write(local_path(url), source, on_bytes)
 
@@ -139,8 +147,15 @@ class S3Objects:
             return {}
         return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id}
 
-    def put_file(self, path: Path, patch: bytes | None, url: str, sha256: str, storage_class: str | None = None,
-                 on_bytes: OnBytes | None = None) -> None:
+    def put_file(
+        self,
+        path: Path,
+        patch: bytes | None,
+        url: str,
+        sha256: str,
+        storage_class: str | None = None,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
         bucket, key = split_s3(url)
         extra = {"Metadata": {"sha256": sha256}, **self._encryption()}
         if storage_class:
@@ -176,9 +191,7 @@ class S3Objects:
 
     def request_restore(self, url: str, days: int, tier: str) -> None:
         bucket, key = split_s3(url)
-        self.s3.restore_object(
-            Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}}
-        )
+        self.s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
 
 
 def _subscribers(on_bytes: OnBytes | None) -> list[Any]:
@@ -193,8 +206,9 @@ def _subscribers(on_bytes: OnBytes | None) -> list[Any]:
     return [Progress()]
 
 
-def objects_for(url: str, s3_client: Callable[[], Any], transfer_config: Any = None,
-                kms_key_id: str | None = None) -> LocalObjects | S3Objects:
+def objects_for(
+    url: str, s3_client: Callable[[], Any], transfer_config: Any = None, kms_key_id: str | None = None
+) -> LocalObjects | S3Objects:
     """The store for a URL's scheme; the S3 client is only made when an ``s3://`` URL needs it."""
     scheme = urlparse(url).scheme
     if scheme == "file":
@@ -202,4 +216,3 @@ def objects_for(url: str, s3_client: Callable[[], Any], transfer_config: Any = N
     if scheme == "s3":
         return S3Objects(s3_client(), transfer_config, kms_key_id)
     raise ValueError(f"{url}: expected a file:// or s3:// URL")
-

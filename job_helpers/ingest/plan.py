@@ -11,10 +11,10 @@ that is refused (``NameLeakError``), so nothing of such a plan is uploaded.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Iterable, Mapping
 
 from job_helpers.ingest import edf
 from job_helpers.ingest.names import PatientName, subject_key, time_from_name
@@ -111,8 +111,13 @@ def subject_keys(folders: Iterable[PurePosixPath]) -> set[str]:
     return {subject_key(folder.name) for folder in folders}
 
 
-def build_plan(files: Iterable[ScannedFile], codes: Mapping[str, str], depth: int = 1,
-               new_keys: Iterable[str] = (), skipped: Iterable[Skipped] = ()) -> Plan:
+def build_plan(
+    files: Iterable[ScannedFile],
+    codes: Mapping[str, str],
+    depth: int = 1,
+    new_keys: Iterable[str] = (),
+    skipped: Iterable[Skipped] = (),
+) -> Plan:
     """Rename every file of every patient; ``codes`` maps subject keys to 8-digit codes.
 
     ``skipped`` entries are carried into the plan, their paths masked, so that they are shown.
@@ -138,8 +143,9 @@ def build_plan(files: Iterable[ScannedFile], codes: Mapping[str, str], depth: in
             + "\n  ".join(sorted(leaks))
         )
     every_name = [name for found in names.values() for name in found]
-    shown_skipped = tuple(f"{_mask(str(entry.path), _names_of(entry.path, depth) + every_name)} ({entry.reason})"
-                          for entry in skipped)
+    shown_skipped = tuple(
+        f"{_mask(str(entry.path), _names_of(entry.path, depth) + every_name)} ({entry.reason})" for entry in skipped
+    )
     return Plan(tuple(sorted(subjects, key=lambda s: s.code)), shown_skipped)
 
 
@@ -153,9 +159,11 @@ def _mask(text: str, names: Iterable[PatientName]) -> str:
     return text
 
 
-def _subject_plan(code: str, new: bool, members: list[tuple[PurePosixPath, ScannedFile]],
-                  names: list[PatientName]) -> tuple[SubjectPlan, list[str]]:
+def _subject_plan(
+    code: str, new: bool, members: list[tuple[PurePosixPath, ScannedFile]], names: list[PatientName]
+) -> tuple[SubjectPlan, list[str]]:
     """One subject's files, and the (masked) files that would still carry a word of the name."""
+
     def rewrite(text: str) -> str:
         for name in names:
             text = name.replace(text, code)

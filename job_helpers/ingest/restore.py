@@ -11,10 +11,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Iterator
 
 from job_helpers.ingest.archive import extract_tar
 from job_helpers.ingest.manifest import Manifest, manifests_prefix
@@ -35,8 +35,7 @@ def find_manifests(archive: Store, archive_url: str, dataset: str, code: str | N
     return [manifest for _, manifest in _manifests_with_urls(archive, archive_url, dataset, code)]
 
 
-def _manifests_with_urls(archive: Store, archive_url: str, dataset: str,
-                         code: str | None = None) -> list[tuple[str, Manifest]]:
+def _manifests_with_urls(archive: Store, archive_url: str, dataset: str, code: str | None = None) -> list[tuple[str, Manifest]]:
     found = []
     for url in archive.list(manifests_prefix(archive_url, dataset, code)):
         if url.endswith(".json"):
@@ -84,8 +83,9 @@ def _publish(stage: Path, dest: Path, keys: list[str]) -> list[Path]:
     return placed
 
 
-def restore_landing(manifest: Manifest, landing: Store, landing_url: str, dest: Path,
-                    on_bytes: OnBytes | None = None) -> list[Path]:
+def restore_landing(
+    manifest: Manifest, landing: Store, landing_url: str, dest: Path, on_bytes: OnBytes | None = None
+) -> list[Path]:
     """Download every landing object of the manifest, check each SHA-256, then place them in ``dest``."""
     keys = [f.key for f in manifest.files]
     _check_free(dest, keys)
@@ -98,8 +98,10 @@ def restore_landing(manifest: Manifest, landing: Store, landing_url: str, dest: 
                 raise RestoreError(f"{url}: missing from landing; restore from the archive with --from archive")
             landing.download(url, target, on_bytes)
             if sha256_of(target) != entry.sha256:
-                raise RestoreError(f"{url}: SHA-256 differs from the manifest; nothing was restored, "
-                                   "restore from the archive with --from archive")
+                raise RestoreError(
+                    f"{url}: SHA-256 differs from the manifest; nothing was restored, "
+                    "restore from the archive with --from archive"
+                )
         placed = _publish(stage, dest, keys)
     log.info("subject %s: %d file(s) restored from landing", manifest.subject, len(placed))
     return placed
@@ -114,8 +116,15 @@ class ArchiveRestore:
     files: tuple[Path, ...] = ()
 
 
-def restore_archive(manifest: Manifest, archive: Store, archive_url: str, dest: Path, days: int = 7,
-                    tier: str = "Bulk", on_bytes: OnBytes | None = None) -> ArchiveRestore:
+def restore_archive(
+    manifest: Manifest,
+    archive: Store,
+    archive_url: str,
+    dest: Path,
+    days: int = 7,
+    tier: str = "Bulk",
+    on_bytes: OnBytes | None = None,
+) -> ArchiveRestore:
     """Move the subject's tar one step on: request its restore, report progress, or download, check and unpack."""
     url = join(archive_url, manifest.archive.key)
     found = archive.head(url)
@@ -134,8 +143,10 @@ def restore_archive(manifest: Manifest, archive: Store, archive_url: str, dest: 
         archive.download(url, tar_path, on_bytes)
         digest = sha256_of(tar_path)
         if digest != manifest.archive.sha256:
-            raise RestoreError(f"{url}: SHA-256 {digest[:12]}… differs from the manifest's "
-                               f"{manifest.archive.sha256[:12]}…; the archive copy is damaged, nothing was restored")
+            raise RestoreError(
+                f"{url}: SHA-256 {digest[:12]}… differs from the manifest's "
+                f"{manifest.archive.sha256[:12]}…; the archive copy is damaged, nothing was restored"
+            )
         unpacked = stage / "unpacked"
         names = extract_tar(tar_path, unpacked)
         if sorted(names) != sorted(manifest.archive.members):
@@ -185,6 +196,9 @@ def verify(dataset: str, landing: Store, landing_url: str, archive: Store, archi
     for where, store, prefix in (("landing", landing, landing_url), ("archive", archive, join(archive_url, f"{dataset}/"))):
         for url in store.list(prefix):
             if url not in listed:
-                report.problems.append(Problem("unlisted", url, f"in {where}, in no manifest (an interrupted "
-                                                                "ingest? rerun it, or delete the object)"))
+                report.problems.append(
+                    Problem(
+                        "unlisted", url, f"in {where}, in no manifest (an interrupted ingest? rerun it, or delete the object)"
+                    )
+                )
     return report

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from job_helpers.ingest.archive import TarMember, write_tar
 from job_helpers.ingest.manifest import (
@@ -91,8 +92,9 @@ class IngestResult:
         return sum(s.skipped for s in self.subjects)
 
 
-def prepare(src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], int] = draw_code,
-            dry_run: bool = False) -> tuple[Plan, dict[str, str]]:
+def prepare(
+    src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], int] = draw_code, dry_run: bool = False
+) -> tuple[Plan, dict[str, str]]:
     """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved).
 
     A dry run draws no codes: new subjects get placeholders (``<new-1>``…), so it never shows a
@@ -116,11 +118,19 @@ def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:
     subjects.add(new)
 
 
-def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Store, workers: int = 8,
-           progress: Progress | None = None, now: Callable[[], datetime] | None = None) -> IngestResult:
+def ingest(
+    plan: Plan,
+    src: Path,
+    targets: Targets,
+    landing: Store,
+    archive: Store,
+    workers: int = 8,
+    progress: Progress | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> IngestResult:
     """Upload every planned file, then one tar and one manifest per subject."""
     progress = progress or _Quiet()
-    now = now or (lambda: datetime.now(timezone.utc))
+    now = now or (lambda: datetime.now(UTC))
     checksums = _upload_landing(plan, src, targets, landing, workers, progress)
     result = IngestResult()
     progress.start("archive", len(plan.subjects), plan.size)
@@ -131,8 +141,9 @@ def ingest(plan: Plan, src: Path, targets: Targets, landing: Store, archive: Sto
     return result
 
 
-def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, workers: int,
-                    progress: Progress) -> dict[str, tuple[str, bool]]:
+def _upload_landing(
+    plan: Plan, src: Path, targets: Targets, landing: Store, workers: int, progress: Progress
+) -> dict[str, tuple[str, bool]]:
     """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded).
 
     Each subject's landing prefix is listed first (one request per 1,000 objects), and only objects
@@ -161,9 +172,15 @@ def _upload_landing(plan: Plan, src: Path, targets: Targets, landing: Store, wor
         return dict(pool.map(one, plan.files))
 
 
-def _archive_subject(subject: SubjectPlan, src: Path, targets: Targets, archive: Store,
-                     checksums: dict[str, tuple[str, bool]], progress: Progress,
-                     now: Callable[[], datetime]) -> SubjectResult:
+def _archive_subject(
+    subject: SubjectPlan,
+    src: Path,
+    targets: Targets,
+    archive: Store,
+    checksums: dict[str, tuple[str, bool]],
+    progress: Progress,
+    now: Callable[[], datetime],
+) -> SubjectResult:
     files = tuple(ManifestFile(f.key, checksums[f.key][0], f.size) for f in subject.files)
     ingest = ingest_id((f.key, f.sha256) for f in files)
     uploaded = [f for f in subject.files if checksums[f.key][1]]
@@ -195,8 +212,7 @@ def _archive_subject(subject: SubjectPlan, src: Path, targets: Targets, archive:
         ingest_id=ingest,
         created=now().isoformat(timespec="seconds"),
         files=files,
-        archive=ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD",
-                             tuple(f.key for f in subject.files)),
+        archive=ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in subject.files)),
     )
     archive.put_bytes(result.manifest_url, manifest.to_json())
     log.info("subject %s: archive %s written, manifest %s", subject.code, key, result.manifest_url)

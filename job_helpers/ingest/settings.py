@@ -8,9 +8,10 @@ commands use.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from job_helpers.control.config import ConfigError, Settings, check_keys
 
@@ -19,8 +20,17 @@ RESTORE_TIERS = ("Bulk", "Standard")
 SSM_NAME = re.compile(r"[A-Za-z0-9/_.-]{1,1011}")
 MB = 1024 * 1024
 # The keys of ingest:, ingest.subject_map and its s3_object; config-check refuses any other.
-INGEST_KEYS = ("archive", "depth", "max_workers", "multipart_threshold_mb", "multipart_chunk_mb", "restore_days",
-               "restore_tier", "kms_key_arn", "subject_map")
+INGEST_KEYS = (
+    "archive",
+    "depth",
+    "max_workers",
+    "multipart_threshold_mb",
+    "multipart_chunk_mb",
+    "restore_days",
+    "restore_tier",
+    "kms_key_arn",
+    "subject_map",
+)
 SUBJECT_MAP_KEYS = ("file", "store", "ssm_parameter", "s3_object")
 S3_OBJECT_KEYS = ("bucket", "key")
 
@@ -53,8 +63,9 @@ class IngestOptions:
         return self.datasets[dataset]
 
 
-def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Path, datasets: Mapping[str, str],
-                        problems: list[str]) -> IngestOptions | None:
+def check_ingest_config(
+    document: Mapping[str, Any], profile: str, base_dir: Path, datasets: Mapping[str, str], problems: list[str]
+) -> IngestOptions | None:
     """Validate ``ingest:`` against the resolved data sets, appending each problem; None when invalid."""
     node = document.get("ingest")
     if node is None:
@@ -66,14 +77,19 @@ def check_ingest_config(document: Mapping[str, Any], profile: str, base_dir: Pat
     check_keys(node, INGEST_KEYS, "ingest", problems)
     check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
     check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
-    landing = {name[len("ingest."):]: url for name, url in datasets.items() if name.startswith("ingest.")}
+    landing = {name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")}
     archive_name = str(node.get("archive") or "")
     if archive_name not in datasets:
         problems.append(f"ingest.archive: {archive_name!r} is not a data set; declare it under datasets (see `make paths`)")
     numbers = {
         name: _positive(node, name, default, problems)
-        for name, default in (("depth", 1), ("max_workers", 8), ("multipart_threshold_mb", 64),
-                              ("multipart_chunk_mb", 8), ("restore_days", 7))
+        for name, default in (
+            ("depth", 1),
+            ("max_workers", 8),
+            ("multipart_threshold_mb", 64),
+            ("multipart_chunk_mb", 8),
+            ("restore_days", 7),
+        )
     }
     if numbers["multipart_chunk_mb"] < 5:
         problems.append("ingest.multipart_chunk_mb: S3 parts are at least 5 MB; use 5 or more")

@@ -16,8 +16,9 @@ import json
 import logging
 import os
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +34,7 @@ def draw_code() -> int:
     return CODE_LOW + secrets.randbelow(CODE_HIGH - CODE_LOW + 1)
 
 
-def assign_codes(keys: Iterable[str], existing: Mapping[str, str],
-                 draw: Callable[[], int] = draw_code) -> dict[str, str]:
+def assign_codes(keys: Iterable[str], existing: Mapping[str, str], draw: Callable[[], int] = draw_code) -> dict[str, str]:
     """Codes for the keys not yet in ``existing``: new, distinct, never one already given."""
     taken = set(existing.values())
     new: dict[str, str] = {}
@@ -110,16 +110,20 @@ class _GuardedStore:
         assert self._subjects is not None
         taken = set(self._subjects.values())
         if set(new) & set(self._subjects) or set(new.values()) & taken:
-            raise SubjectMapConflict(f"{self.where}: a new subject or code is already in the map; "
-                                     "run the ingest again to plan with the map as it is now")
+            raise SubjectMapConflict(
+                f"{self.where}: a new subject or code is already in the map; "
+                "run the ingest again to plan with the map as it is now"
+            )
         merged = {**self._subjects, **new}
         self._version = self._write(_encode(merged), self._version)
         self._subjects = merged
         log.info("subject map saved to %s: %d subject(s)", self.where, len(merged))
 
     def _conflict(self) -> SubjectMapConflict:
-        return SubjectMapConflict(f"{self.where} changed since this ingest read it (another ingest at the same "
-                                  "time?); nothing was uploaded: run the ingest again")
+        return SubjectMapConflict(
+            f"{self.where} changed since this ingest read it (another ingest at the same "
+            "time?); nothing was uploaded: run the ingest again"
+        )
 
 
 class FileSubjectStore(_GuardedStore):
@@ -187,9 +191,15 @@ class S3SubjectStore(_GuardedStore):
         condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
         extra = {"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
         try:
-            response = self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=text.encode("utf-8"),
-                                          ServerSideEncryption="aws:kms", ContentType="application/json",
-                                          **condition, **extra)
+            response = self.s3.put_object(
+                Bucket=self.bucket,
+                Key=self.key,
+                Body=text.encode("utf-8"),
+                ServerSideEncryption="aws:kms",
+                ContentType="application/json",
+                **condition,
+                **extra,
+            )
         except self.s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
                 raise self._conflict() from error
@@ -227,6 +237,7 @@ class SsmSubjectStore(_GuardedStore):
             raise self._conflict()
         extra = {"KeyId": self.kms_key_id} if self.kms_key_id else {}
         tier = "Standard" if size <= SSM_STANDARD_LIMIT else "Advanced"
-        response = self.ssm.put_parameter(Name=self.name, Value=text, Type="SecureString", Overwrite=version is not None,
-                                          Tier=tier, **extra)
+        response = self.ssm.put_parameter(
+            Name=self.name, Value=text, Type="SecureString", Overwrite=version is not None, Tier=tier, **extra
+        )
         return response["Version"]

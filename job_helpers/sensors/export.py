@@ -14,7 +14,7 @@ import logging
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -22,8 +22,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from job_helpers.publish import discard_staging, publish, staging_url
-from job_helpers.sensors.readings import READING_SCHEMA, Reject
 from job_helpers.sensors.raw_source import folder_hour, read_raw_file
+from job_helpers.sensors.readings import READING_SCHEMA, Reject
 from job_helpers.sensors.transform import second_grid
 from job_helpers.storage import Storage, join
 
@@ -107,8 +107,8 @@ class HourResult:
 
 def chunk_bounds(first: date, last: date) -> tuple[int, int]:
     """The chunk's half-open range in epoch seconds: [first 00:00, day after last 00:00) UTC."""
-    start = datetime.combine(first, time(), timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+    start = datetime.combine(first, time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), UTC)
     return int(start.timestamp()), int(end.timestamp())
 
 
@@ -136,12 +136,18 @@ def raw_batches(files: list[str], first: date, last: date, tasks: int) -> list[R
 
 def partition(hour: int) -> str:
     """``dt=YYYY-MM-DD/hour=HH/`` of an epoch second."""
-    moment = datetime.fromtimestamp(hour, timezone.utc)
+    moment = datetime.fromtimestamp(hour, UTC)
     return f"dt={moment:%Y-%m-%d}/hour={moment:%H}/"
 
 
 def export_chunk(
-    spark: Any, batches: list[HourBatch], first: date, last: date, curated_url: str, rejects_url: str, storage: Storage | None = None
+    spark: Any,
+    batches: list[HourBatch],
+    first: date,
+    last: date,
+    curated_url: str,
+    rejects_url: str,
+    storage: Storage | None = None,
 ) -> ExportSummary:
     """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts."""
     if not batches:

@@ -14,7 +14,7 @@ import io
 import json
 import logging
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import PurePosixPath
 from urllib.parse import urlparse
 
@@ -40,7 +40,7 @@ def hour_prefix(raw_url: str, hour: datetime) -> str:
 
 def chunk_hours(first: date, last: date) -> list[datetime]:
     """The arrival hours a chunk reads: every hour of its days and the first hour after them."""
-    start = datetime.combine(first, time(), timezone.utc)
+    start = datetime.combine(first, time(), UTC)
     count = ((last - first).days + 1) * 24 + 1
     return [start + timedelta(hours=n) for n in range(count)]
 
@@ -164,4 +164,4 @@ def folder_hour(url: str) -> int:
     if match is None:
         raise ValueError(f"{url}: not under a YYYY/MM/DD/HH/ folder")
     year, month, day, hour = (int(group) for group in match.groups())
-    return int(datetime(year, month, day, hour, tzinfo=timezone.utc).timestamp())
+    return int(datetime(year, month, day, hour, tzinfo=UTC).timestamp())

@@ -53,7 +53,9 @@ def reject_reasons(readings: pa.Table, extra: pa.ChunkedArray | pa.Array | None 
         (pc.is_null(status), "missing field: status"),
         (pc.is_null(event_time), "missing field: event_time"),
         (
-            pc.or_(pc.is_nan(temperature), pc.or_(pc.less(temperature, MIN_TEMPERATURE), pc.greater(temperature, MAX_TEMPERATURE))),
+            pc.or_(
+                pc.is_nan(temperature), pc.or_(pc.less(temperature, MIN_TEMPERATURE), pc.greater(temperature, MAX_TEMPERATURE))
+            ),
             f"temperature out of range [{MIN_TEMPERATURE:g}, {MAX_TEMPERATURE:g}]",
         ),
         (pc.invert(pc.is_in(status, value_set=pa.array(STATUSES))), f"bad status (expected one of {', '.join(STATUSES)})"),

@@ -16,7 +16,7 @@ import io
 import logging
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from job_helpers.storage import Storage, join
 
@@ -75,7 +75,7 @@ def write_sensor_sample(
     write_reference_tables(storage, urls, ids, rng)
     walk = _Walk(ids, rng)
     hours = [
-        datetime.combine(start + timedelta(days=day), time(hour), timezone.utc)
+        datetime.combine(start + timedelta(days=day), time(hour), UTC)
         for day in range(days)
         for hour in range(hours_per_day)
     ]
@@ -162,7 +162,9 @@ class _Walk:
                     else:
                         roll = draw()
                         status = "OK" if roll >= 0.015 else "WARNING" if roll >= 0.005 else "ERROR"
-                    line = f'{quoted[index]}{value:.2f}, "status": "{status}", "event_time": {second * 1000 + int(draw() * 1000)}}}'
+                    line = (
+                        f'{quoted[index]}{value:.2f}, "status": "{status}", "event_time": {second * 1000 + int(draw() * 1000)}}}'
+                    )
                     count += 1
                     if tail is not None and draw() < 0.5:
                         tail.append(line)

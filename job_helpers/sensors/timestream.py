@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pyarrow as pa
 
@@ -43,15 +44,13 @@ def timestream_client(boto3_session: Any = None) -> Any:
 
 def hour_queries(database: str, table: str, first: date, last: date) -> list[str]:
     """One query per UTC hour of the chunk, in time order."""
-    start = datetime.combine(first, time(), timezone.utc)
+    start = datetime.combine(first, time(), UTC)
     hours = ((last - first).days + 1) * 24
     queries = []
     for n in range(hours):
         begin = start + timedelta(hours=n)
         end = begin + timedelta(hours=1)
-        queries.append(
-            QUERY.format(database=database, table=table, start=_ms(begin), end=_ms(end))
-        )
+        queries.append(QUERY.format(database=database, table=table, start=_ms(begin), end=_ms(end)))
     return queries
 
 
@@ -83,8 +82,12 @@ def read_timestream(client: Any, database: str, table: str, first: date, last: d
         total += len(rows)
         typed = pa.Table.from_pylist(
             [
-                {"sensor_id": r["sensor_id"], "temperature": _number(r["temperature"], float), "status": r["status"],
-                 "event_time": _number(r["event_time"], int)}
+                {
+                    "sensor_id": r["sensor_id"],
+                    "temperature": _number(r["temperature"], float),
+                    "status": r["status"],
+                    "event_time": _number(r["event_time"], int),
+                }
                 for r in rows
             ],
             schema=READING_SCHEMA,

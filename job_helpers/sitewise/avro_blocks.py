@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import os
 import zlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, Callable, Iterable
+from typing import Any, BinaryIO
 
 import cramjam
 import fastavro
@@ -157,9 +158,7 @@ class BlockMerger:
         with open(path, "rb") as stream:
             header = read_header(stream, label)
             self._check_compatible(header, label)
-            records, blocks = walk_blocks(
-                stream, header.sync, label, self.out, self.sync, check=block_check(header.codec)
-            )
+            records, blocks = walk_blocks(stream, header.sync, label, self.out, self.sync, check=block_check(header.codec))
         self.stats.files += 1
         self.stats.blocks += blocks
         self.stats.records += records
@@ -230,9 +229,7 @@ def walk_blocks(
             count, after_count = decode_long(head)
             size, data_offset = decode_long(head, after_count)
         except (EOFError, ValueError) as error:
-            raise CorruptAvroFile(
-                f"{label}: truncated or corrupt block header at byte {block_start} ({error})"
-            ) from error
+            raise CorruptAvroFile(f"{label}: truncated or corrupt block header at byte {block_start} ({error})") from error
         if count < 0 or size < 0:
             raise CorruptAvroFile(f"{label}: corrupt block header at byte {block_start} (count {count}, size {size})")
         stream.seek(data_offset - len(head), os.SEEK_CUR)
@@ -257,9 +254,7 @@ def walk_blocks(
             frame = b""
             _copy_exact(stream, out, size)
         if stream.read(SYNC_SIZE) != sync:
-            raise CorruptAvroFile(
-                f"{label}: the sync marker after the block at byte {block_start} does not match the header's"
-            )
+            raise CorruptAvroFile(f"{label}: the sync marker after the block at byte {block_start} does not match the header's")
         if out is not None:
             out.write(b"".join((frame, data, out_sync)))
         records += count

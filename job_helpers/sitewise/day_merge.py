@@ -15,11 +15,11 @@ import hashlib
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Executor, Future, wait
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable
 
 from job_helpers.sitewise.avro_blocks import COPY_CHUNK, BlockMerger
 from job_helpers.sitewise.day_index import (
@@ -121,7 +121,7 @@ def review_day(storage: Storage, layout: Layout, day: date, series_filter: Serie
     index = read_day_index(storage, layout.index_day(day))
     finish_committed_moves(storage, layout, day, index, set(published))
     remove_uncommitted_outputs(storage, layout.output_day(day), published, index)
-    remove_expired_staging(storage, layout.staging_day(day), staged, index, datetime.now(timezone.utc))
+    remove_expired_staging(storage, layout.staging_day(day), staged, index, datetime.now(UTC))
     if index.files and not series_list_is_current(storage, layout.index_day(day), index):
         publish_series_list(storage, layout.index_day(day), index)
     merged_keys = index.merged_keys()
@@ -131,7 +131,10 @@ def review_day(storage: Storage, layout: Layout, day: date, series_filter: Serie
     )
     log.info(
         "%s: %d raw keys found, %d of the selected series, %d of those already merged",
-        day, len(raw_files), len(selected), len(selected) - len(new),
+        day,
+        len(raw_files),
+        len(selected),
+        len(selected) - len(new),
     )
     return DayReview(index, new)
 
@@ -155,9 +158,12 @@ def merge_day(
         new_series = {raw.series_id for raw in review.new}
         log.info(
             "%s: %d new files of %d series, %d of them series new to the day",
-            day, len(review.new), len(new_series), len(new_series - review.index.series()),
+            day,
+            len(review.new),
+            len(new_series),
+            len(new_series - review.index.series()),
         )
-        run = new_run(datetime.now(timezone.utc))
+        run = new_run(datetime.now(UTC))
         with tempfile.TemporaryDirectory(prefix=f"{day}-", dir=work_dir) as temp:
             staged = merge_and_stage(storage, layout, day, review.new, downloads, Path(temp), run)
         if after_data_upload is not None:
@@ -166,7 +172,11 @@ def merge_day(
         if committed is None:
             log.warning(
                 "%s: another run committed some of these raw keys first; dropping %s and merging what is still new "
-                "(attempt %d of %d)", day, staged.url, attempt, MERGE_ATTEMPTS,
+                "(attempt %d of %d)",
+                day,
+                staged.url,
+                attempt,
+                MERGE_ATTEMPTS,
             )
             storage.delete(staged.url)
             continue
@@ -174,7 +184,12 @@ def merge_day(
         publish_series_list(storage, layout.index_day(day), committed)
         log.info("%s: index updated, %d files now merged for the day", day, len(committed.files))
         return DayResult(
-            day, True, len(staged.merged.keys), staged.merged.records, staged.bytes_in, staged.bytes_out,
+            day,
+            True,
+            len(staged.merged.keys),
+            staged.merged.records,
+            staged.bytes_in,
+            staged.bytes_out,
             join(layout.output_day(day), staged.name),
         )
     raise ConcurrentDayUpdate(
@@ -211,7 +226,12 @@ def merge_and_stage(
     bytes_out = output.stat().st_size
     log.info(
         "%s: merged %d records in %d blocks into %s, %d bytes, in %.2f s",
-        day, stats.records, stats.blocks, name, bytes_out, time.perf_counter() - started,
+        day,
+        stats.records,
+        stats.blocks,
+        name,
+        bytes_out,
+        time.perf_counter() - started,
     )
 
     url = staged_url(layout, day, run, name)
@@ -247,9 +267,7 @@ def commit_staged(storage: Storage, layout: Layout, day: date, index: DayIndex, 
 def download_all(storage: Storage, files: list[RawFile], folder: Path, downloads: Executor) -> list[Path]:
     """Stream every file to its own local path, in parallel; on the first failure cancel the rest."""
     paths = [folder / f"input-{number:07d}.avro" for number in range(len(files))]
-    futures: list[Future[None]] = [
-        downloads.submit(storage.download, raw.url, path) for raw, path in zip(files, paths)
-    ]
+    futures: list[Future[None]] = [downloads.submit(storage.download, raw.url, path) for raw, path in zip(files, paths)]
     _, pending = wait(futures, return_when=FIRST_EXCEPTION)
     for future in pending:
         future.cancel()
@@ -266,7 +284,7 @@ class DownloadFailed(Exception):
 
 def files_in(storage: Storage, folder_url: str) -> list[str]:
     """Names of the files directly in a folder (not in its sub-folders)."""
-    names = (obj.url[len(folder_url):] for obj in storage.list(folder_url) if obj.url.startswith(folder_url))
+    names = (obj.url[len(folder_url) :] for obj in storage.list(folder_url) if obj.url.startswith(folder_url))
     return [name for name in names if name and "/" not in name]
 
 

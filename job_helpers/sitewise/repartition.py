@@ -22,9 +22,7 @@ from job_helpers.storage import Storage, StorageError
 
 PARALLEL_DAYS = 4
 
-EXPECTED_FAILURES = (
-    CorruptAvroFile, IncompatibleAvroFile, DayIndexError, DownloadFailed, StorageError, ConcurrentDayUpdate
-)
+EXPECTED_FAILURES = (CorruptAvroFile, IncompatibleAvroFile, DayIndexError, DownloadFailed, StorageError, ConcurrentDayUpdate)
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +82,21 @@ def repartition_days(
     days = days_between(first, last)
     log.info("repartitioning %d days, %s to %s: %s", len(days), first, last, series_filter.description)
     summary = RunSummary()
-    with run_work_dir(work_dir) as run_dir, ThreadPoolExecutor(
-        max_workers=max(1, max_workers), thread_name_prefix="download"
-    ) as downloads:
+    with (
+        run_work_dir(work_dir) as run_dir,
+        ThreadPoolExecutor(max_workers=max(1, max_workers), thread_name_prefix="download") as downloads,
+    ):
         with ThreadPoolExecutor(max_workers=max(1, min(parallel_days, len(days))), thread_name_prefix="day") as pool:
             futures = {
                 day: pool.submit(
-                    merge_day, storage, layout, day, series_filter, downloads,
-                    work_dir=run_dir, after_data_upload=after_data_upload,
+                    merge_day,
+                    storage,
+                    layout,
+                    day,
+                    series_filter,
+                    downloads,
+                    work_dir=run_dir,
+                    after_data_upload=after_data_upload,
                 )
                 for day in days
             }

@@ -16,8 +16,8 @@ import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import fastavro
@@ -47,6 +47,7 @@ DATA_TYPES = ("DOUBLE", "DOUBLE", "DOUBLE", "INTEGER", "BOOLEAN", "STRING", "STR
 STATES = ("RUNNING", "IDLE", "FAULT", "MAINTENANCE")
 PROPERTIES_PER_ASSET = 4
 FILE_SPAN_SECONDS = 3600
+
 
 @dataclass(frozen=True)
 class SeriesSpec:
@@ -132,10 +133,7 @@ def encode_raw_file(records: list[dict]) -> bytes:
 
 def raw_key(spec: SeriesSpec, day: date, start_timestamp: int, quality: str) -> str:
     """The key of a raw file relative to the cold tier."""
-    return (
-        f"raw/{day_partition(day)}seriesBucket={spec.bucket}/"
-        f"raw_{spec.series_id}_{start_timestamp}_{quality}.avro"
-    )
+    return f"raw/{day_partition(day)}seriesBucket={spec.bucket}/raw_{spec.series_id}_{start_timestamp}_{quality}.avro"
 
 
 def write_cold_tier(
@@ -172,7 +170,7 @@ def write_cold_tier(
 
 
 def _raw_day(specs: list[SeriesSpec], day: date, records_per_file: int, rng: random.Random) -> list[tuple[str, bytes]]:
-    midnight = int(datetime.combine(day, time(0), tzinfo=timezone.utc).timestamp())
+    midnight = int(datetime.combine(day, time(0), tzinfo=UTC).timestamp())
     written = []
     for spec in specs:
         for hour in sorted(rng.sample(range(24), 1 + (rng.random() < 0.3))):

@@ -94,9 +94,7 @@ def sitewise_client(session: Any = None) -> Any:
     import boto3
     from botocore.config import Config
 
-    return (session or boto3.Session()).client(
-        "iotsitewise", config=Config(retries={"mode": "adaptive", "max_attempts": 10})
-    )
+    return (session or boto3.Session()).client("iotsitewise", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
 
 
 def from_list_time_series(client: Any, timeseries_type: str) -> SeriesFilter:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.sitewise.day_index import DayIndex, DayIndexError, MergedFile
 from job_helpers.sitewise.keys import Layout
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 def new_run(now: datetime) -> str:
     """A token naming one attempt of one run, starting with the UTC time it began."""
-    return f"{now.astimezone(timezone.utc).strftime(_RUN_TIME)}-{uuid.uuid4().hex[:12]}"
+    return f"{now.astimezone(UTC).strftime(_RUN_TIME)}-{uuid.uuid4().hex[:12]}"
 
 
 def staged_url(layout: Layout, day: date, run: str, name: str) -> str:
@@ -51,9 +51,7 @@ def move_into_place(storage: Storage, layout: Layout, day: date, name: str, merg
     log.info("%s: published %s", day, target)
 
 
-def finish_committed_moves(
-    storage: Storage, layout: Layout, day: date, index: DayIndex, published: set[str]
-) -> None:
+def finish_committed_moves(storage: Storage, layout: Layout, day: date, index: DayIndex, published: set[str]) -> None:
     """Move the files the manifest commits but the day's folder lacks: a run died after committing them.
 
     ``published`` holds the names listed in the day's folder before ``index`` was read.
@@ -64,9 +62,7 @@ def finish_committed_moves(
             move_into_place(storage, layout, day, name, merged)
 
 
-def remove_expired_staging(
-    storage: Storage, staging_day_url: str, staged: list[str], index: DayIndex, now: datetime
-) -> None:
+def remove_expired_staging(storage: Storage, staging_day_url: str, staged: list[str], index: DayIndex, now: datetime) -> None:
     """Delete staged files older than ``STAGING_EXPIRY`` that the manifest does not commit.
 
     ``staged`` names the staging folder's files, listed before ``index`` was read.
@@ -76,7 +72,7 @@ def remove_expired_staging(
         match = _STAGED_NAME.match(name)
         if match is None or match["run"] in committed_runs:
             continue
-        started = datetime.strptime(match["time"], _RUN_TIME).replace(tzinfo=timezone.utc)
+        started = datetime.strptime(match["time"], _RUN_TIME).replace(tzinfo=UTC)
         if now - started > STAGING_EXPIRY:
             url = join(staging_day_url, name)
             log.warning("deleting %s: staged by a run that never committed it and ended long ago", url)

@@ -12,9 +12,9 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 RUN_FOLDER_PREFIX = "sitewise-run-"
 _RUN_FOLDER = re.compile(rf"^{RUN_FOLDER_PREFIX}(?P<pid>\d+)-")

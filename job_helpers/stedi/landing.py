@@ -39,7 +39,6 @@ def parse_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -
 
 def _reason(keys: tuple[str, ...]) -> Column:
     missing = F.concat_ws(", ", *[F.when(F.col(f"r.{key}").isNull(), F.lit(key)) for key in keys])
-    return (
-        F.when(F.col("r").isNull() | F.col(f"r.{CORRUPT}").isNotNull(), F.lit(MALFORMED))
-        .when(missing != "", F.concat(F.lit("missing key field: "), missing))
+    return F.when(F.col("r").isNull() | F.col(f"r.{CORRUPT}").isNotNull(), F.lit(MALFORMED)).when(
+        missing != "", F.concat(F.lit("missing key field: "), missing)
     )

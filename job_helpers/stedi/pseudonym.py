@@ -19,8 +19,9 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
@@ -59,8 +60,7 @@ def resolve_key(
     if source.startswith(SECRETS_PREFIX):
         return _checked(_secret(source[len(SECRETS_PREFIX) :], secrets_client), source)
     raise PseudonymKeyError(
-        f"--pseudonym-key {source!r}: expected file:///path/to/key or secretsmanager:<secret name> "
-        f"(or set {KEY_ENV})"
+        f"--pseudonym-key {source!r}: expected file:///path/to/key or secretsmanager:<secret name> (or set {KEY_ENV})"
     )
 
 
@@ -133,4 +133,3 @@ def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes)
     """Replace ``column`` by its keyed pseudonym, computing pseudonyms for its distinct values on the driver."""
     values = [row[0] for row in frame.select(column).distinct().collect() if row[0] is not None]
     return replace_with_pseudonym(frame, column, pseudonym_table(spark, values, key, column))
-

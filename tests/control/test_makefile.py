@@ -85,7 +85,10 @@ def test_a_failing_command_runs_no_value_either(make_env, tmp_path):
 def test_help_shows_every_option(make_env):
     help_text = make("-s", "help", env=make_env).stdout
     for line_start, option in [
-        ("make execute", "json=1"), ("make execute", "yes=1"), ("make config", "json=1"), ("make query", "json=1"),
+        ("make execute", "json=1"),
+        ("make execute", "yes=1"),
+        ("make config", "json=1"),
+        ("make query", "json=1"),
     ]:
         assert any(line.startswith(line_start) and option in line for line in help_text.splitlines()), option
     assert re.search(r"paths \[json=1\]", help_text)
@@ -134,7 +137,10 @@ def test_config_check_warns_of_example_values_and_build_and_execute_refuse_them(
     check = make("-s", "config-check", "profile=aws", env=make_env)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "config.yml is valid for profile aws" in check.stdout
-    assert "warning: profiles.aws.glue_role_arn: arn:aws:iam::123456789012:role/glue-etl-jobs is in the example account" in check.stderr
+    assert (
+        "warning: profiles.aws.glue_role_arn: arn:aws:iam::123456789012:role/glue-etl-jobs is in the example account"
+        in check.stderr
+    )
     assert "warning: buckets.assets: glue-etl-assets is the example name" in check.stderr
 
     for arguments in (["build"], ["execute", "job=sitewise_repartition", "from=2024-03-01", "to=2024-03-01"]):
@@ -144,7 +150,11 @@ def test_config_check_warns_of_example_values_and_build_and_execute_refuse_them(
         assert "buckets.sitewise: sitewise-cold-tier is the example name" in result.stdout
 
     real = {**make_env, "GLUE_ROLE_ARN": "arn:aws:iam::210987654321:role/etl"}
-    real.update({f"{name}_BUCKET": f"acme-{name.lower().replace('_', '-')}" for name in (
-        "ASSETS", "SITEWISE", "STEDI", "SENSORS", "EMBRACE", "INGEST", "INGEST_ARCHIVE")})
+    real.update(
+        {
+            f"{name}_BUCKET": f"acme-{name.lower().replace('_', '-')}"
+            for name in ("ASSETS", "SITEWISE", "STEDI", "SENSORS", "EMBRACE", "INGEST", "INGEST_ARCHIVE")
+        }
+    )
     check = make("-s", "config-check", "profile=aws", env=real)
     assert check.returncode == 0 and check.stderr == ""

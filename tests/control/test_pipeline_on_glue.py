@@ -24,13 +24,19 @@ def test_jobs_start_in_order_each_after_the_previous_ended(built_on_moto):
         seen_jobs_when_started.append(sorted(glue.list_jobs()["JobNames"]))
 
     result = run_on_backend(
-        settings, PipelineSpec("two", ("once", "fake"), ()), backend, artifact, "20260101T000000.000Z", storage,
-        on_job=on_job, sleep=lambda seconds: None,
+        settings,
+        PipelineSpec("two", ("once", "fake"), ()),
+        backend,
+        artifact,
+        "20260101T000000.000Z",
+        storage,
+        on_job=on_job,
+        sleep=lambda seconds: None,
     )
 
     assert [o.state for o in result.outcomes] == ["SUCCEEDED", "SUCCEEDED"]
     assert len(seen_jobs_when_started[0]) == 1 and len(seen_jobs_when_started[1]) == 2
     first, second = seen_jobs_when_started[1]
-    assert {glue.get_tags(ResourceArn=f"arn:aws:glue:us-east-1:123456789012:job/{n}")["Tags"]["job"] for n in (first, second)} == {
-        "once", "fake"
-    }
+    assert {
+        glue.get_tags(ResourceArn=f"arn:aws:glue:us-east-1:123456789012:job/{n}")["Tags"]["job"] for n in (first, second)
+    } == {"once", "fake"}

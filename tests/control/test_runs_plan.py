@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import boto3
 import pytest
@@ -133,8 +133,8 @@ def test_a_job_that_is_not_date_ranged_runs_once_and_refuses_dates():
 
 
 def test_batch_ids_sort_in_time_order_to_the_millisecond():
-    first = new_batch_id(datetime(2026, 11, 25, 10, 15, 0, 999_000, tzinfo=timezone.utc))
-    second = new_batch_id(datetime(2026, 11, 25, 10, 15, 1, 0, tzinfo=timezone.utc))
+    first = new_batch_id(datetime(2026, 11, 25, 10, 15, 0, 999_000, tzinfo=UTC))
+    second = new_batch_id(datetime(2026, 11, 25, 10, 15, 1, 0, tzinfo=UTC))
     assert first == "20261125T101500.999Z" and second == "20261125T101501.000Z"
     assert first < second
 
@@ -167,13 +167,14 @@ def test_backoff_delays_are_jittered_below_the_capped_bound():
 
 
 def _status(state: str, started: int = 1) -> RunStatus:
-    return RunStatus("j", f"jr_{started}", state, {}, started_on=datetime(2022, 1, 1, started, tzinfo=timezone.utc))
+    return RunStatus("j", f"jr_{started}", state, {}, started_on=datetime(2022, 1, 1, started, tzinfo=UTC))
 
 
 def test_cleanup_deletes_jobs_all_of_whose_runs_ended():
     for state in ("SUCCEEDED", "FAILED", "STOPPED", "ERROR", "TIMEOUT", "EXPIRED"):
         assert decide("j", [_status("FAILED", 1), _status(state, 2)], include_never_run=False) == (
-            True, f"every run ended, the latest {state}"
+            True,
+            f"every run ended, the latest {state}",
         )
     for state in ("WAITING", "STARTING", "RUNNING", "STOPPING"):
         assert decide("j", [_status(state)], include_never_run=True) == (False, f"a run is still {state}")
@@ -250,12 +251,20 @@ class TestCliRefusesBadInput:
     def test_on_glue(self, built_on_moto, capsys):
         glue = boto3.client("glue", region_name="us-east-1")
         assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-13-01", "--to", "2022-12-31", profile="aws") == 2
-        assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--json", profile="aws") == 2
+        assert (
+            built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--json", profile="aws")
+            == 2
+        )
         assert glue.list_jobs()["JobNames"] == []
 
 
 def test_dry_run_prints_the_plan_as_json_or_a_table_and_needs_no_build(project, capsys):
-    assert project.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-31", "--days-per-job", "5", "--dry-run", "--json") == 0
+    assert (
+        project.cli(
+            "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-31", "--days-per-job", "5", "--dry-run", "--json"
+        )
+        == 0
+    )
     plan = json.loads(capsys.readouterr().out)
     assert len(plan) == 7 and set(plan[0]) == {"name", "from", "to"}
     assert (plan[0]["from"], plan[-1]["from"], plan[-1]["to"]) == ("2022-01-01", "2022-01-31", "2022-01-31")
@@ -265,6 +274,11 @@ def test_dry_run_prints_the_plan_as_json_or_a_table_and_needs_no_build(project, 
     empty = ["--from", "", "--to", "", "--days-per-job", ""]
     assert project.cli("execute", "--job", "once", *empty, "--dry-run", "--json") == 0
     assert json.loads(capsys.readouterr().out)[0]["from"] is None
-    assert project.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--days-per-job", "", "--dry-run", "--json") == 0
+    assert (
+        project.cli(
+            "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--days-per-job", "", "--dry-run", "--json"
+        )
+        == 0
+    )
     assert len(json.loads(capsys.readouterr().out)) == 3
     assert not project.registry.exists()

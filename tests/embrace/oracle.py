@@ -6,7 +6,7 @@ import csv
 import io
 import zipfile
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 MISSING = {"", "nan", "null", "na", "none"}
@@ -57,8 +57,8 @@ def expected(archive: Path) -> tuple[Counter, dict, int]:
 
 
 def _month(ts: int) -> str:
-    return datetime.fromtimestamp(ts / 1000, timezone.utc).strftime("%Y-%m")
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m")
 
 
 def _day(ts: int) -> str:
-    return datetime.fromtimestamp(ts / 1000, timezone.utc).strftime("%Y%m%d")
+    return datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y%m%d")

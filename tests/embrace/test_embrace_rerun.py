@@ -28,10 +28,24 @@ def snapshot(spark, lake):
 def test_rerun_and_overlapping_chunks_give_identical_output(small_spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
-    march = write_embrace_sample(storage, landing.as_uri() + "/", start=date(2024, 3, 30), days=2, seconds_per_day=20,
-                                 participants=("fc157",), period_end=date(2024, 3, 31))
-    april = write_embrace_sample(storage, landing.as_uri() + "/", start=date(2024, 4, 1), days=1, seconds_per_day=20,
-                                 participants=("fc157",), period_end=date(2024, 4, 30))
+    march = write_embrace_sample(
+        storage,
+        landing.as_uri() + "/",
+        start=date(2024, 3, 30),
+        days=2,
+        seconds_per_day=20,
+        participants=("fc157",),
+        period_end=date(2024, 3, 31),
+    )
+    april = write_embrace_sample(
+        storage,
+        landing.as_uri() + "/",
+        start=date(2024, 4, 1),
+        days=1,
+        seconds_per_day=20,
+        participants=("fc157",),
+        period_end=date(2024, 4, 30),
+    )
     options = {"selection": Selection(streams=("eda",))}
     whole = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 4, 30), **options)
     first = run_chunk(small_spark, storage, whole)
@@ -48,11 +62,20 @@ def test_rerun_and_overlapping_chunks_give_identical_output(small_spark, tmp_pat
 def test_a_day_no_longer_produced_is_removed(small_spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
-    write_embrace_sample(storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20, participants=("fc096",))
+    write_embrace_sample(
+        storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20, participants=("fc096",)
+    )
     params = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 2), selection=Selection(streams=("temp",)))
     run_chunk(small_spark, storage, params)
-    shorter = write_embrace_sample(storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=1, seconds_per_day=20,
-                                   participants=("fc096",), period_end=date(2024, 3, 2))
+    shorter = write_embrace_sample(
+        storage,
+        landing.as_uri() + "/",
+        start=date(2024, 3, 1),
+        days=1,
+        seconds_per_day=20,
+        participants=("fc096",),
+        period_end=date(2024, 3, 2),
+    )
     run_chunk(small_spark, storage, params)
     dates = {r["date"] for r in small_spark.read.parquet(str(lake / "clean")).select("date").distinct().collect()}
     assert {str(d) for d in dates} == {"2024-03-01"}

@@ -42,7 +42,13 @@ def test_duplicate_log_follows_the_rules(shared_run, small_spark, export):
     _, log, _ = expected(SHARED / f"{export}.zip")
     rows = small_spark.read.parquet(params.duplicate_log).where(f"export = '{export}'").collect()
     found = {
-        (r["ppt_id"], r["dev_id"], r["month"], r["stream"]): (r["total_rows"], r["total_dupes"], r["perfect"], r["nan"], r["unclear"])
+        (r["ppt_id"], r["dev_id"], r["month"], r["stream"]): (
+            r["total_rows"],
+            r["total_dupes"],
+            r["perfect"],
+            r["nan"],
+            r["unclear"],
+        )
         for r in rows
     }
     assert found == log
@@ -63,7 +69,10 @@ def test_september_top_folder_gives_the_same_structure(shared_run, small_spark):
     for url in (params.clean, params.duplicate_log, params.devices, params.wear_time):
         frame = small_spark.read.parquet(url)
         by_export = {
-            export: sorted((r["ppt_id"], r["dev_id"]) for r in frame.where(f"export = '{export}'").select("ppt_id", "dev_id").distinct().collect())
+            export: sorted(
+                (r["ppt_id"], r["dev_id"])
+                for r in frame.where(f"export = '{export}'").select("ppt_id", "dev_id").distinct().collect()
+            )
             for export in (AUGUST, SEPTEMBER)
         }
         assert len(by_export[AUGUST]) == len(by_export[SEPTEMBER]) == 6

@@ -16,7 +16,14 @@ from botocore.stub import Stubber
 from job_helpers import cli
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.commands import timestream_cmd
-from job_helpers.embrace.timestream_load import create_tasks, estimate_cost, notify_slack, plan_loads, task_request, wait_for_tasks
+from job_helpers.embrace.timestream_load import (
+    create_tasks,
+    estimate_cost,
+    notify_slack,
+    plan_loads,
+    task_request,
+    wait_for_tasks,
+)
 
 BUCKET = "embrace-wearables"
 EXPORT = "Sensors_U02_ALLSITES_20240301_20240331"
@@ -34,25 +41,37 @@ def lake(moto_server):
 
 
 def _stubbed_client():
-    client = boto3.client("timestream-write", region_name="us-east-1", endpoint_url="https://ingest.timestream.us-east-1.amazonaws.com")
+    client = boto3.client(
+        "timestream-write", region_name="us-east-1", endpoint_url="https://ingest.timestream.us-east-1.amazonaws.com"
+    )
     return client, Stubber(client)
 
 
 def test_plan_picks_the_days_and_streams_asked_for(lake):
     from job_helpers.storage import Storage
 
-    loads = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda"))
-    assert [(l.stream, l.day, l.rows) for l in loads] == [("acc", "2024-03-01", 1000), ("eda", "2024-03-01", 40), ("acc", "2024-03-02", 500)]
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda")
+    )
+    assert [(l.stream, l.day, l.rows) for l in loads] == [
+        ("acc", "2024-03-01", 1000),
+        ("eda", "2024-03-01", 40),
+        ("acc", "2024-03-02", 500),
+    ]
     assert loads[0].prefix == f"s3://{BUCKET}/ready/export={EXPORT}/stream=acc/date=2024-03-01/"
     assert estimate_cost(loads, 0.5e-6) == pytest.approx(1540 * 0.5e-6)
-    only_eda = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",))
+    only_eda = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",)
+    )
     assert [l.day for l in only_eda] == ["2024-03-01", "2024-04-01"]
 
 
 def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     from job_helpers.storage import Storage
 
-    loads = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("acc", "eda"))
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("acc", "eda")
+    )
     client, stubber = _stubbed_client()
     for number, load in enumerate(loads):
         request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
@@ -67,7 +86,8 @@ def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     assert model["MultiMeasureMappings"]["TargetMultiMeasureName"] == "acc"
     assert [m["SourceColumn"] for m in model["MultiMeasureMappings"]["MultiMeasureAttributeMappings"]] == ["x", "y", "z"]
     assert acc["DataSourceConfiguration"]["DataSourceS3Configuration"] == {
-        "BucketName": BUCKET, "ObjectKeyPrefix": f"ready/export={EXPORT}/stream=acc/date=2024-03-01/"
+        "BucketName": BUCKET,
+        "ObjectKeyPrefix": f"ready/export={EXPORT}/stream=acc/date=2024-03-01/",
     }
 
 
@@ -100,5 +120,7 @@ def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(m
         def __exit__(self, *args):
             return False
 
-    assert notify_slack("https://hooks.slack.example/x", "done", opener=lambda request, timeout: posted.append(request) or Response())
+    assert notify_slack(
+        "https://hooks.slack.example/x", "done", opener=lambda request, timeout: posted.append(request) or Response()
+    )
     assert json.loads(posted[0].data) == {"text": "done"}

@@ -26,11 +26,17 @@ def make_patient(folder: Path, spellings: tuple[str, str, str], day: int, large:
     for path in (eeg, session, video, reports):
         path.mkdir(parents=True)
     # EDF order comes from the header, not the name: "first" was recorded after "second".
-    write_edf(eeg / f"{a}_first.edf", f"X F 01-JAN-1970 {a}", f"Startdate 0{day}-MAR-2024 EEG {b}",
-              datetime(2024, 3, day, 14, 0, 0))
+    write_edf(
+        eeg / f"{a}_first.edf", f"X F 01-JAN-1970 {a}", f"Startdate 0{day}-MAR-2024 EEG {b}", datetime(2024, 3, day, 14, 0, 0)
+    )
     write_edf(eeg / f"{c}_second.EDF", f"{c}", "routine EEG", datetime(2024, 3, day, 9, 30, 0))
-    write_edf(session / f"{b}_2024-03-0{day}_1000.edf", f"patient {b}", f"recorded for {a}",
-              datetime(2024, 3, day + 1, 10, 0, 0), records=8 + large)
+    write_edf(
+        session / f"{b}_2024-03-0{day}_1000.edf",
+        f"patient {b}",
+        f"recorded for {a}",
+        datetime(2024, 3, day + 1, 10, 0, 0),
+        records=8 + large,
+    )
     (video / f"{a}_20240301T101500.mp4").write_bytes(b"late video " * 100)
     (video / f"{b.lower()}_20240301T081500.mp4").write_bytes(b"early video " * 100)
     (reports / f"{c}-report-2024-03-01.txt").write_text("report text\n")

@@ -127,7 +127,8 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
     report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
     assert report.manifests == 0
     assert sorted(p.url for p in report.problems if p.kind == "unlisted") == sorted(
-        f"s3://landing/{key}" for key in all_objects(s3, "landing"))
+        f"s3://landing/{key}" for key in all_objects(s3, "landing")
+    )
     assert len(report.problems) == 9
     codes = json.loads(map_file.read_text())["subjects"]
     first = {k: h["LastModified"] for k, h in all_objects(s3, "landing").items()}
@@ -167,8 +168,11 @@ def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, t
 def restore_in_two_steps(moto_server: str):
     """moto's restores finish only after being looked at twice, as a real one takes hours."""
     api = f"{moto_server}/moto-api/state-manager"
-    requests.post(f"{api}/set-transition", timeout=10,
-                  json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}})
+    requests.post(
+        f"{api}/set-transition",
+        timeout=10,
+        json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}},
+    )
     yield
     requests.post(f"{api}/unset-transition", timeout=10, json={"model_name": "s3::keyrestore"})
 

@@ -19,8 +19,17 @@ def test_fold_writes_umlauts_out_and_transliterates_the_rest() -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "Mueller Juergen session", "MULLER_JURGEN", "müller, jürgen", "JuergenMueller", "Muller J",
-        "mueller", "EEG_MULLER_2024", "J.Mueller", "J_Müller.edf", "MuellerJ", "jurgen",
+        "Mueller Juergen session",
+        "MULLER_JURGEN",
+        "müller, jürgen",
+        "JuergenMueller",
+        "Muller J",
+        "mueller",
+        "EEG_MULLER_2024",
+        "J.Mueller",
+        "J_Müller.edf",
+        "MuellerJ",
+        "jurgen",
     ],
 )
 def test_german_name_found_in_every_spelling(text: str) -> None:
@@ -77,12 +86,12 @@ def test_particles_only_with_the_whole_name() -> None:
 @pytest.mark.parametrize(
     ("text", "leaks"),
     [
-        ("drsmith_notes", True),        # 4+ letters: anywhere, even inside another word
+        ("drsmith_notes", True),  # 4+ letters: anywhere, even inside another word
         ("Smithsonian", True),
         ("EEG_MUELLERJ2", True),
-        ("sleep study", False),         # 3 letters: only as a word of its own
+        ("sleep study", False),  # 3 letters: only as a word of its own
         ("Lee_2", True),
-        ("clinic Li", False),           # 2 letters: replaced as a word, never refused
+        ("clinic Li", False),  # 2 letters: replaced as a word, never refused
         ("12345678_1.edf", False),
     ],
 )

@@ -119,8 +119,9 @@ def test_name_spelled_differently_in_folders_and_headers_is_replaced(tmp_path: P
 def test_edf_identity_fields_become_the_code_whatever_they_hold(tmp_path: Path) -> None:
     folder = tmp_path / "src" / "Smith_John"
     folder.mkdir(parents=True)
-    edf.write_edf(folder / "x.edf", "MCH-0234567 M 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561 BK/JOP",
-                  datetime(2002, 3, 2))
+    edf.write_edf(
+        folder / "x.edf", "MCH-0234567 M 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561 BK/JOP", datetime(2002, 3, 2)
+    )
     header = edf.parse_header(build_plan(scan_tree(tmp_path / "src").files, CODES).files[0].header_patch)
     assert (header.patient, header.recording) == ("11111111", "11111111")
 
@@ -147,5 +148,4 @@ def test_symbolic_links_are_reported_in_the_plan(tmp_path: Path) -> None:
     tree = scan_tree(tmp_path / "src")
     plan = build_plan(tree.files, CODES, skipped=tree.skipped)
     assert [f.key for f in plan.files] == ["11111111/11111111_1.txt"]
-    assert plan.skipped == ("***/linked dir (symbolic link, not followed)",
-                            "***/***_link.txt (symbolic link, not followed)")
+    assert plan.skipped == ("***/linked dir (symbolic link, not followed)", "***/***_link.txt (symbolic link, not followed)")

@@ -17,8 +17,15 @@ from job_helpers.ingest.subjects import FileSubjectStore, SubjectMapError, assig
 
 def test_edf_header_round_trip_and_layout(tmp_path: Path) -> None:
     path = tmp_path / "r.edf"
-    edf.write_edf(path, "X M 02-MAY-1951 Smith_John", "Startdate 02-MAR-2024 EEG", datetime(2024, 3, 2, 9, 5, 7),
-                  records=3, signals=2, samples_per_record=64)
+    edf.write_edf(
+        path,
+        "X M 02-MAY-1951 Smith_John",
+        "Startdate 02-MAR-2024 EEG",
+        datetime(2024, 3, 2, 9, 5, 7),
+        records=3,
+        signals=2,
+        samples_per_record=64,
+    )
     raw = path.read_bytes()
     assert raw[168:184] == b"02.03.2409.05.07"
     assert int(raw[184:192]) == 256 * 3
@@ -56,8 +63,11 @@ def test_edf_identity_fields_set_to_the_code_and_everything_else_kept() -> None:
 
 
 def test_edf_plus_keeps_the_subfield_layout() -> None:
-    raw = bytearray(edf.build_header("MCH-0234567 F 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561",
-                                     datetime(2002, 3, 2), 1, 1, 1, 8))
+    raw = bytearray(
+        edf.build_header(
+            "MCH-0234567 F 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561", datetime(2002, 3, 2), 1, 1, 1, 8
+        )
+    )
     raw[192:197] = b"EDF+C"
     again = edf.parse_header(edf.with_identity(edf.parse_header(bytes(raw)), "12345678"))
     assert (again.patient, again.recording) == ("12345678 X X X", "Startdate X 12345678 X X")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,12 @@ def raw_buckets(raw_url: str) -> dict[tuple[str, int], tuple[float, str]]:
 
 def table(spark, url: str) -> list[tuple]:
     frame = spark.read.parquet(url).selectExpr(
-        "sensor_id", "CAST(unix_timestamp(time) AS BIGINT) AS second", "temperature", "status", "CAST(dt AS STRING)", "CAST(hour AS INT)"
+        "sensor_id",
+        "CAST(unix_timestamp(time) AS BIGINT) AS second",
+        "temperature",
+        "status",
+        "CAST(dt AS STRING)",
+        "CAST(hour AS INT)",
     )
     return sorted(tuple(row) for row in frame.collect())
 
@@ -108,7 +113,7 @@ def test_bucket_seconds_and_endpoints_equal_the_raw_readings(daily, lake):
 def test_rows_are_partitioned_by_their_own_day_and_hour(daily):
     _, rows = daily
     for _, second, _, _, dt, hour in rows:
-        moment = datetime.fromtimestamp(second, timezone.utc)
+        moment = datetime.fromtimestamp(second, UTC)
         assert (dt, hour) == (moment.date().isoformat(), moment.hour)
 
 
@@ -117,7 +122,11 @@ def test_summary_counts_readings_rows_and_rejects(daily, lake):
     assert [s.sensors for s in summaries] == [3, 3]
     assert sum(s.rows_out for s in summaries) == len(rows)
     assert [s.rejects for s in summaries] == [HOURS * DEFECTS_PER_HOUR] * 2
-    reasons = [json.loads(line)["reason"] for path in local_path(lake["rejects"]).rglob("*.json") for line in path.read_text().splitlines()]
+    reasons = [
+        json.loads(line)["reason"]
+        for path in local_path(lake["rejects"]).rglob("*.json")
+        for line in path.read_text().splitlines()
+    ]
     assert len(reasons) == 2 * HOURS * DEFECTS_PER_HOUR
     assert {reason.split(" ")[0] for reason in reasons} == {"malformed", "bad", "temperature"}
 

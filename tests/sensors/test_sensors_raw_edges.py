@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -13,11 +13,16 @@ from job_helpers.sensors.raw_source import folder_hour, list_raw_files, read_raw
 from job_helpers.storage import Storage
 
 DAY = date(2024, 3, 1)
-HOUR3 = datetime(2024, 3, 1, 3, tzinfo=timezone.utc)
+HOUR3 = datetime(2024, 3, 1, 3, tzinfo=UTC)
 
 
 def reading(sensor: str | None, seconds: float, temperature: float = 20.0) -> str:
-    fields = {"sensor_id": sensor, "temperature": temperature, "status": "OK", "event_time": int((HOUR3.timestamp() + seconds) * 1000)}
+    fields = {
+        "sensor_id": sensor,
+        "temperature": temperature,
+        "status": "OK",
+        "event_time": int((HOUR3.timestamp() + seconds) * 1000),
+    }
     return json.dumps({k: v for k, v in fields.items() if v is not None})
 
 
@@ -40,7 +45,9 @@ def test_lines_pyarrow_cannot_take_become_rejects_and_the_rest_is_kept(tmp_path)
     url = write(tmp_path, "2024/03/01/03/firehose-1", b"\n".join(lines) + b"\n")
     usable, rejects = read_raw_file(Storage(), url, folder_hour(url))
     assert usable.num_rows == 61
-    assert sorted(r.reason for r in rejects) == ["malformed JSON, or a field of the wrong type"] * 3 + ["missing field: sensor_id"]
+    assert sorted(r.reason for r in rejects) == ["malformed JSON, or a field of the wrong type"] * 3 + [
+        "missing field: sensor_id"
+    ]
     assert {r.arrival for r in rejects} == {int(HOUR3.timestamp())}
 
 
@@ -50,7 +57,9 @@ def test_late_readings_of_an_hour_without_its_own_folder_are_kept(spark, tmp_pat
     write(raw, "2024/03/01/04/_temporary/part-0", b"not json\n")
     files = list_raw_files(Storage(), raw.as_uri() + "/", DAY, DAY)
     assert [url.rsplit("/", 1)[1] for url in files] == ["firehose-1"]
-    summary = export_chunk(spark, raw_batches(files, DAY, DAY, tasks=24), DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+    summary = export_chunk(
+        spark, raw_batches(files, DAY, DAY, tasks=24), DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/"
+    )
     assert (summary.readings_in, summary.rows_out, summary.rejects) == (2, 10, 0)
     assert [p.parent.name for p in (tmp_path / "c").rglob("*.parquet")] == ["hour=03"]
 

@@ -4,7 +4,7 @@ Timestream Query API through botocore's Stubber, each feeding the same export.""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import boto3
@@ -15,7 +15,7 @@ from job_helpers.sensors.raw_source import list_raw_files
 from job_helpers.sensors.timestream import hour_queries, read_timestream, timestream_client
 from job_helpers.storage import Storage
 
-MIDNIGHT = datetime(2024, 3, 2, tzinfo=timezone.utc)
+MIDNIGHT = datetime(2024, 3, 2, tzinfo=UTC)
 
 
 def ms(seconds: float) -> int:
@@ -27,15 +27,17 @@ def line(sensor: str, temperature: float, status: str, at: float) -> str:
 
 
 def curated(spark, url: str) -> list[tuple]:
-    frame = spark.read.parquet(url).selectExpr(
-        "sensor_id", "date_format(time, 'yyyy-MM-dd HH:mm:ss')", "temperature", "status"
-    )
+    frame = spark.read.parquet(url).selectExpr("sensor_id", "date_format(time, 'yyyy-MM-dd HH:mm:ss')", "temperature", "status")
     return sorted(tuple(row) for row in frame.collect())
 
 
 def rejects(url: str) -> list[dict]:
     return sorted(
-        (json.loads(text) for path in Path(url.removeprefix("file://")).rglob("*.json") for text in path.read_text().splitlines()),
+        (
+            json.loads(text)
+            for path in Path(url.removeprefix("file://")).rglob("*.json")
+            for text in path.read_text().splitlines()
+        ),
         key=lambda reject: reject["reason"],
     )
 
@@ -106,8 +108,7 @@ def page(rows: list[tuple], token: str | None = None) -> dict:
         "QueryId": "q-1",
         "ColumnInfo": COLUMN_INFO,
         "Rows": [
-            {"Data": [{"NullValue": True} if value is None else {"ScalarValue": str(value)} for value in row]}
-            for row in rows
+            {"Data": [{"NullValue": True} if value is None else {"ScalarValue": str(value)} for value in row]} for row in rows
         ],
         "QueryStatus": {"ProgressPercentage": 100.0, "CumulativeBytesScanned": 1, "CumulativeBytesMetered": 1},
     }
@@ -122,7 +123,7 @@ def test_timestream_pages_feed_the_same_export(spark, tmp_path):
     day = date(2024, 3, 1)
     queries = hour_queries("sensors", "readings", day, day)
     assert len(queries) == 24 and 'FROM "sensors"."readings"' in queries[0]
-    base = int(datetime(2024, 3, 1, tzinfo=timezone.utc).timestamp() * 1000)
+    base = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
     with Stubber(client) as stub:
         for hour, query in enumerate(queries):
             if hour == 0:

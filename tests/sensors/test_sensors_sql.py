@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,7 +42,7 @@ def test_customer_join_query_returns_every_mapped_sensor(spark):
         mapping = {row["sensor_id"]: row["customer_id"] for row in csv.DictReader(handle)}
     with open(SHARED / "customer_data.csv", encoding="utf-8-sig", newline="") as handle:
         customers = list(csv.DictReader(handle))
-    hour = int(datetime(2024, 3, 1, 6, tzinfo=timezone.utc).timestamp() * 1000)
+    hour = int(datetime(2024, 3, 1, 6, tzinfo=UTC).timestamp() * 1000)
     readings = [
         row
         for number, sensor in enumerate(sorted(mapping))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pyarrow as pa
 import pytest
@@ -10,8 +10,8 @@ import pytest
 from job_helpers.sensors.readings import READING_SCHEMA
 from job_helpers.sensors.transform import second_grid
 
-T0 = datetime(2024, 3, 1, 10, 0, 0, tzinfo=timezone.utc)
-MIDNIGHT = datetime(2024, 3, 2, tzinfo=timezone.utc)
+T0 = datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC)
+MIDNIGHT = datetime(2024, 3, 2, tzinfo=UTC)
 
 
 def ms(moment: datetime, seconds: float = 0.0) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sitewise_helpers import FIRST_DAY, SEED, SERIES, Lake
 
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.storage import Storage
-from sitewise_helpers import FIRST_DAY, SEED, SERIES, Lake
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import random
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import fastavro
@@ -39,15 +39,24 @@ def job_argv(
 ) -> list[str]:
     return [
         SCRIPT,
-        "--JOB_NAME", "sitewise-repartition-test",
-        "--from-date", str(first),
-        "--to-date", str(last),
-        "--cold-tier", layout.cold_tier,
-        "--repartitioned", layout.repartitioned,
-        "--index", layout.index,
-        "--timeseries-type", timeseries_type,
-        "--series-source", "asset_metadata",
-        "--max-workers", "3",
+        "--JOB_NAME",
+        "sitewise-repartition-test",
+        "--from-date",
+        str(first),
+        "--to-date",
+        str(last),
+        "--cold-tier",
+        layout.cold_tier,
+        "--repartitioned",
+        layout.repartitioned,
+        "--index",
+        layout.index,
+        "--timeseries-type",
+        timeseries_type,
+        "--series-source",
+        "asset_metadata",
+        "--max-workers",
+        "3",
     ]
 
 
@@ -91,12 +100,10 @@ def snapshot(lake: Lake) -> dict[str, bytes]:
 def add_late_file(lake: Lake, day: date, hour: int = 23) -> list[dict]:
     """A raw file for an associated series, arriving after the day was merged."""
     spec = next(spec for spec in plan_series(SERIES, SEED) if spec.associated and "_" in spec.series_id)
-    start = int(datetime.combine(day, time(hour, 59, 30), tzinfo=timezone.utc).timestamp())
+    start = int(datetime.combine(day, time(hour, 59, 30), tzinfo=UTC).timestamp())
     records = raw_records(spec, start, "GOOD", 7, random.Random(99))
     lake.storage.write_bytes(join(lake.layout.cold_tier, raw_key(spec, day, start, "GOOD")), encode_raw_file(records))
     return records
-
-
 
 
 def staged_urls(lake: Lake, day: date) -> list[str]:

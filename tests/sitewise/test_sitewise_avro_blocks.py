@@ -45,9 +45,7 @@ def test_decoding_starts_at_an_offset_and_refuses_bad_varints() -> None:
         decode_long(b"\xff" * 11)
 
 
-def write_raw_file(
-    path: Path, series_number: int, count: int, codec: str = "snappy", sync_interval: int = 2000
-) -> list[dict]:
+def write_raw_file(path: Path, series_number: int, count: int, codec: str = "snappy", sync_interval: int = 2000) -> list[dict]:
     """Raw records of one sample series, written with a small sync interval to get several blocks."""
     spec = plan_series(series_number + 1, seed=7)[series_number]
     records = raw_records(spec, 1_704_412_800 + 3600 * series_number, "GOOD", count, random.Random(series_number))
@@ -77,9 +75,10 @@ def test_merged_file_holds_every_record_in_file_order(tmp_path: Path) -> None:
 
 def test_blocks_larger_than_the_copy_chunk_are_streamed(tmp_path: Path) -> None:
     rng = random.Random(5)
-    big = {**write_raw_file(tmp_path / "small.avro", 0, 1)[0], "stringValue": "".join(
-        rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1_500_000)
-    )}
+    big = {
+        **write_raw_file(tmp_path / "small.avro", 0, 1)[0],
+        "stringValue": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1_500_000)),
+    }
     with open(tmp_path / "big.avro", "wb") as out:
         fastavro.writer(out, raw_schema(), [big, big], codec="snappy", sync_interval=4_000_000)
     output = tmp_path / "merged.avro"
@@ -158,9 +157,7 @@ def test_schema_mismatch_is_named(tmp_path: Path) -> None:
         fastavro.writer(out, other, [{"x": 1}], codec="snappy")
 
     with pytest.raises(IncompatibleAvroFile, match="other-key: schema differs from that of raw-key"):
-        merge_avro_files(
-            [("raw-key", tmp_path / "raw.avro"), ("other-key", tmp_path / "other.avro")], tmp_path / "out.avro"
-        )
+        merge_avro_files([("raw-key", tmp_path / "raw.avro"), ("other-key", tmp_path / "other.avro")], tmp_path / "out.avro")
 
 
 def first_block(path: Path) -> tuple[int, int]:
@@ -205,9 +202,10 @@ def test_flipped_data_byte_of_a_snappy_block_is_named(tmp_path: Path) -> None:
 
 def test_checksums_of_large_snappy_blocks_are_checked(tmp_path: Path) -> None:
     rng = random.Random(6)
-    big = {**write_raw_file(tmp_path / "small.avro", 0, 1)[0], "stringValue": "".join(
-        rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1_500_000)
-    )}
+    big = {
+        **write_raw_file(tmp_path / "small.avro", 0, 1)[0],
+        "stringValue": "".join(rng.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(1_500_000)),
+    }
     with open(tmp_path / "big.avro", "wb") as out:
         fastavro.writer(out, raw_schema(), [big], codec="snappy", sync_interval=4_000_000)
     data_start, size = first_block(tmp_path / "big.avro")

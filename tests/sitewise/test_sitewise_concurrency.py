@@ -11,14 +11,6 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
-from job_helpers.sitewise.keys import Layout, parse_raw_key
-from job_helpers.sitewise.repartition import RunSummary, repartition_days
-from job_helpers.sitewise.sample_data import write_cold_tier
-from job_helpers.sitewise.series import from_asset_metadata
-from job_helpers.sitewise.staging import staged_url
-from job_helpers.storage import Storage, WriteConflict, join
-from jobs.sitewise_repartition import main
 from sitewise_helpers import (
     FIRST_DAY,
     SEED,
@@ -34,6 +26,15 @@ from sitewise_helpers import (
     snapshot,
     staged_urls,
 )
+
+from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
+from job_helpers.sitewise.keys import Layout, parse_raw_key
+from job_helpers.sitewise.repartition import RunSummary, repartition_days
+from job_helpers.sitewise.sample_data import write_cold_tier
+from job_helpers.sitewise.series import from_asset_metadata
+from job_helpers.sitewise.staging import staged_url
+from job_helpers.storage import Storage, WriteConflict, join
+from jobs.sitewise_repartition import main
 
 WAIT_SECONDS = 120
 
@@ -126,8 +127,13 @@ def test_run_that_keeps_losing_the_day_gives_up_and_publishes_nothing_twice(lake
         add_late_file(lake, day, hour=len(other_runs))
 
     losing = repartition_days(
-        lake.storage, lake.layout, FIRST_DAY, FIRST_DAY, series_filter,
-        max_workers=2, after_data_upload=another_run_commits_first,
+        lake.storage,
+        lake.layout,
+        FIRST_DAY,
+        FIRST_DAY,
+        series_filter,
+        max_workers=2,
+        after_data_upload=another_run_commits_first,
     )
 
     assert "other runs committed raw keys of this day 5 times" in losing.failed[FIRST_DAY]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -67,7 +67,7 @@ def test_unknown_type_and_source_are_refused(tmp_path) -> None:
 
 
 def summary(series_id: str) -> dict:
-    moment = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    moment = datetime(2024, 1, 1, tzinfo=UTC)
     return {
         "timeSeriesId": series_id,
         "dataType": "DOUBLE",

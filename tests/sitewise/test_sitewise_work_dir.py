@@ -10,13 +10,14 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
+from sitewise_helpers import FIRST_DAY, LAST_DAY, REPO, SEED, SERIES, Lake, input_records, output_records, raw_urls
+
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.repartition import repartition_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import SeriesFilter, from_asset_metadata
 from job_helpers.sitewise.work_dir import RUN_FOLDER_PREFIX
 from job_helpers.storage import Storage
-from sitewise_helpers import FIRST_DAY, LAST_DAY, REPO, SEED, SERIES, Lake, input_records, output_records, raw_urls
 
 # A run in its own process that is killed (SIGKILL, no clean-up) after its third download.
 KILLED_RUN = textwrap.dedent(
@@ -58,14 +59,16 @@ def test_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path: Path) -> No
 
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_RUN, base, str(work), FIRST_DAY.isoformat()],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert any(path.is_file() for path in work.rglob("*")), "the killed run should have left its downloads"
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
-    summary = repartition_days(lake.storage, lake.layout, FIRST_DAY, FIRST_DAY, series_filter,
-                               max_workers=2, work_dir=work)
+    summary = repartition_days(lake.storage, lake.layout, FIRST_DAY, FIRST_DAY, series_filter, max_workers=2, work_dir=work)
 
     assert not summary.failed
     assert list(work.iterdir()) == []
@@ -83,8 +86,9 @@ def test_failing_run_leaves_no_local_files(lake: Lake, tmp_path: Path) -> None:
         raise RuntimeError(f"simulated failure after staging {staged_url}")
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
-    summary = repartition_days(lake.storage, lake.layout, FIRST_DAY, LAST_DAY, series_filter,
-                               max_workers=2, work_dir=work, after_data_upload=crash)
+    summary = repartition_days(
+        lake.storage, lake.layout, FIRST_DAY, LAST_DAY, series_filter, max_workers=2, work_dir=work, after_data_upload=crash
+    )
 
     assert set(summary.failed) == {FIRST_DAY, LAST_DAY}
     assert list(work.iterdir()) == []

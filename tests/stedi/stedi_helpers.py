@@ -45,4 +45,3 @@ def shared_lake(root: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "landing").symlink_to(SHARED / name / "landing", target_is_directory=True)
     return root
-

@@ -10,13 +10,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
 from job_helpers.stedi.report import read_report
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
-from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
 
 
 def landing_urls(settings) -> dict[str, str]:
@@ -120,7 +120,9 @@ def _per_day(spark, table: str) -> dict:
 
 def test_too_many_rejects_fail_the_job_and_publish_nothing(small_shuffles, tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-    settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "reject-test-key-0123456789"), "stedi.max_reject_share=0.0001")
+    settings = lake_settings(
+        tmp_path / "lake", write_key(tmp_path / "key", "reject-test-key-0123456789"), "stedi.max_reject_share=0.0001"
+    )
     write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=3)
     job = settings.job("stedi_accelerometer_trusted")
     with pytest.raises(SystemExit) as stop:

@@ -12,6 +12,7 @@ import pytest
 
 from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_ddl, translate_query
+from job_helpers.stedi import transforms as t
 from job_helpers.stedi.landing import parse_landing
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
@@ -21,7 +22,6 @@ from job_helpers.stedi.schemas import (
     STEP_TRAINER_LANDING,
 )
 from job_helpers.stedi.tables import publish
-from job_helpers.stedi import transforms as t
 
 DAY = 1655510400000  # 2022-06-18T00:00:00Z
 
@@ -97,7 +97,10 @@ def test_machine_learning_joins_same_instant_of_the_same_customer(small_shuffles
         curated,
     )
     owners = curated.selectExpr("serialNumber", "email AS user")
-    rows = [(r.sensorReadingTime, r.serialNumber, r.user, r.timestamp, r.x) for r in t.machine_learning_curated(step, accel, owners, "user").collect()]
+    rows = [
+        (r.sensorReadingTime, r.serialNumber, r.user, r.timestamp, r.x)
+        for r in t.machine_learning_curated(step, accel, owners, "user").collect()
+    ]
     assert rows == [(DAY, "s1", "a@x", DAY, 1.0)]
 
 

@@ -41,16 +41,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_sample(args: argparse.Namespace, context: CliContext) -> int:
     counts = (args.days, args.series, args.records_per_file, args.customers, args.sensors, args.hours, args.seconds_per_day)
     if min(counts) < 1:
-        raise UsageError("--days, --series, --records-per-file, --customers, --sensors, --hours and --seconds-per-day must be positive")
+        raise UsageError(
+            "--days, --series, --records-per-file, --customers, --sensors, --hours and --seconds-per-day must be positive"
+        )
     return WRITERS[args.dataset](args, context)
 
 
 def _sample_sitewise(args: argparse.Namespace, context: CliContext) -> int:
     url = context.settings.datasets["sitewise.cold_tier"]
     with context.console.status(f"Writing {args.days} day(s) of {args.series} series to {url}"):
-        summary = write_cold_tier(
-            context.storage, url, args.start, args.days, args.series, args.records_per_file, seed=args.seed
-        )
+        summary = write_cold_tier(context.storage, url, args.start, args.days, args.series, args.records_per_file, seed=args.seed)
     context.console.print(
         f"Wrote {summary.files} raw files, {summary.records:,} records ({summary.bytes / 1e6:.1f} MB) for "
         f"{summary.days[0]}..{summary.days[-1]}: {len(summary.associated)} associated and "

@@ -46,7 +46,9 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
             config = Config(retries={"mode": "adaptive", "max_attempts": 10})
             athena = context.boto3_session.client("athena", config=config)
             glue = context.boto3_session.client("glue", config=config)
-            run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: _print_outcome(context, s, outcome, changes))
+            run_on_athena(
+                statements, athena, glue, settings, lambda s, outcome, changes: _print_outcome(context, s, outcome, changes)
+            )
         else:
             from job_helpers.control.local_sql import register as register_locally
             from job_helpers.control.local_sql import sql_session

@@ -48,14 +48,18 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError(str(error)) from error
     options = _options(context)
     datasets = context.settings.datasets
-    loads = plan_loads(context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams)
+    loads = plan_loads(
+        context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams
+    )
     table = Table("day", "stream", "export", "rows", title=f"Timestream loads into {options.database}.{options.table}")
     for load in loads:
         table.add_row(load.day, load.stream, load.export, f"{load.rows:,}")
     context.console.print(table)
     rows = sum(load.rows for load in loads)
-    context.console.print(f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
-                          f"at ${options.price_per_write} per write")
+    context.console.print(
+        f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
+        f"at ${options.price_per_write} per write"
+    )
     if args.dry_run or not loads:
         if not loads:
             context.console.print(f"nothing to load for {args.first}..{args.last}; run embrace_dedupe for those dates first")
@@ -81,7 +85,12 @@ def run_monitor(args: argparse.Namespace, context: CliContext) -> int:
             return
         table = Table("task", "status", "database.table", "created")
         for task in tasks:
-            table.add_row(task["TaskId"], task["TaskStatus"], f"{task.get('DatabaseName')}.{task.get('TableName')}", str(task.get("CreationTime", "")))
+            table.add_row(
+                task["TaskId"],
+                task["TaskStatus"],
+                f"{task.get('DatabaseName')}.{task.get('TableName')}",
+                str(task.get("CreationTime", "")),
+            )
         context.console.print(table)
 
     polls = wait_for_tasks(_client(context), show)
