@@ -100,6 +100,13 @@ class Settings:
     def tags(self) -> dict[str, str]:
         return {self.tag_key: self.tag_value}
 
+    @property
+    def lake(self) -> Path:
+        """The local lake folder; only the local profile has one."""
+        if self.lake_root is None:
+            raise ConfigError(f"profile {self.profile} has no local lake folder (profiles.local.lake_root)")
+        return self.lake_root
+
     def job(self, key: str) -> JobSpec:
         if key not in self.jobs:
             raise ConfigError(f"unknown job {key!r}: choose one of {', '.join(sorted(self.jobs))}")
@@ -315,7 +322,7 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
             if prefix.startswith("/"):
                 problems.append(f"{key}.prefix: {prefix!r} must not start with '/'")
                 return
-            if profile == "local":
+            if lake_root is not None:
                 found[name] = (lake_root / bucket).as_uri() + "/" + prefix
             elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
                 problems.append(f"buckets.{logical}: {bucket!r} is not a valid S3 bucket name")

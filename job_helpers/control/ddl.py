@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import re
 import time
@@ -21,6 +20,7 @@ log = logging.getLogger(__name__)
 
 ENDED_QUERY_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 QUERY_POLL = Backoff(base=0.2, cap=5.0)
+QUERY_TIMEOUT_SECONDS = 30 * 60
 STATEMENT_END = re.compile(r";\s*$", re.MULTILINE)
 
 
@@ -156,11 +156,16 @@ def _string_literal(value: str) -> str:
 
 
 def _wait_for_query(athena: Any, query_id: str) -> dict:
-    for attempt in itertools.count():
+    deadline = time.monotonic() + QUERY_TIMEOUT_SECONDS
+    attempt = 0
+    while True:
         status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
         if status["State"] in ENDED_QUERY_STATES:
             return status
+        if time.monotonic() > deadline:
+            raise DdlError(f"Athena query {query_id} is still {status['State']} after {QUERY_TIMEOUT_SECONDS // 60} minutes")
         time.sleep(QUERY_POLL.delay(attempt))
+        attempt += 1
 
 
 def query_on_athena(

@@ -65,7 +65,7 @@ QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
 class _LocalSpark(Spark):
     """Spark SQL as sqlglot writes it, but ``from_unixtime`` keeps fractional seconds like Athena's."""
 
-    class Generator(Spark.Generator):
+    class Generator(Spark.Generator):  # type: ignore[valid-type,misc]  # sqlglot builds its dialect classes at import
         TRANSFORMS = {
             **Spark.Generator.TRANSFORMS,
             exp.UnixToTime: lambda self, e: (
@@ -192,7 +192,7 @@ def refresh_projected(spark: Any, database: str, tables: Iterable[str]) -> None:
             spark.sql(f"MSCK REPAIR TABLE `{database}`.`{name}`")
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Expr:
     try:
         return sqlglot.parse_one(sql, read="athena")
     except sqlglot.errors.ParseError as error:

@@ -58,7 +58,7 @@ def policy_values(settings: Settings) -> dict[str, str]:
     values = {
         "region": region,
         "account": account,
-        "glue_role_arn": settings.glue_role_arn,
+        "glue_role_arn": settings.glue_role_arn or "",
         "athena.workgroup_arn": f"arn:aws:athena:{region}:{account}:workgroup/{settings.athena_workgroup}",
         "glue.catalog_arn": f"arn:aws:glue:{region}:{account}:catalog",
         "glue.database_arn": f"arn:aws:glue:{region}:{account}:database/{settings.athena_database}",
@@ -85,6 +85,9 @@ def policy_values(settings: Settings) -> dict[str, str]:
     subject_map = ((settings.resolved.get("ingest") or {}).get("subject_map")) or {}
     parameter = "/" + str(subject_map.get("ssm_parameter") or "").lstrip("/")
     values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
+    s3_object = subject_map.get("s3_object") or {}
+    bucket = str((settings.resolved.get("buckets") or {}).get(s3_object.get("bucket", ""), "*"))
+    values["ingest.subject_map_bucket_arn"] = f"arn:aws:s3:::{bucket}"
     return values
 
 

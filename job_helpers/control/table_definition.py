@@ -58,9 +58,11 @@ class TableDefinition:
 
 def _split_top_level(text: str) -> list[str]:
     """Split on commas outside ``<…>`` and ``(…)`` (struct, map and decimal types have commas)."""
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
-        depth += char in "<(" and 1 or char in ">)" and -1 or 0
+        depth += 1 if char in "<(" else -1 if char in ">)" else 0
         if char == "," and depth == 0:
             parts.append("".join(current))
             current = []

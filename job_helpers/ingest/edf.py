@@ -72,7 +72,8 @@ def _start(date: str, time: str) -> datetime | None:
     # EDF's year clipping: 85-99 are 1985-1999, 00-84 are 2000-2084.
     year = 1900 + yy if yy >= 85 else 2000 + yy
     try:
-        return datetime(year, month, day, *(int(g) for g in match_time.groups()))
+        hour, minute, second = (int(g) for g in match_time.groups())
+        return datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
 

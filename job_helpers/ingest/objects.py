@@ -199,9 +199,11 @@ def _subscribers(on_bytes: OnBytes | None) -> list[Any]:
         return []
     from s3transfer.subscribers import BaseSubscriber
 
+    report = on_bytes
+
     class Progress(BaseSubscriber):
         def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
-            on_bytes(bytes_transferred)
+            report(bytes_transferred)
 
     return [Progress()]
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 CHUNK = 1024 * 1024
 
@@ -34,7 +34,7 @@ class PatchedReader(io.RawIOBase):
         self._position = self._handle.seek(offset, whence)
         return self._position
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer: Any) -> int:
         self._handle.seek(self._position)
         count = self._handle.readinto(buffer)
         if count and self._position < len(self._patch):

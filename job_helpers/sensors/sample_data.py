@@ -75,9 +75,7 @@ def write_sensor_sample(
     write_reference_tables(storage, urls, ids, rng)
     walk = _Walk(ids, rng)
     hours = [
-        datetime.combine(start + timedelta(days=day), time(hour), UTC)
-        for day in range(days)
-        for hour in range(hours_per_day)
+        datetime.combine(start + timedelta(days=day), time(hour), UTC) for day in range(days) for hour in range(hours_per_day)
     ]
     files = readings = defects = size = 0
     late: list[str] = []

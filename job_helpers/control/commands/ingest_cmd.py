@@ -11,7 +11,15 @@ import threading
 import time
 from pathlib import Path
 
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn, TransferSpeedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -70,7 +78,7 @@ class _RichProgress:
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
         self.lock = threading.Lock()
-        self.task = None
+        self.task = TaskID(0)
         self.files = self.total_files = 0
 
     def start(self, phase: str, files: int, size: int) -> None:

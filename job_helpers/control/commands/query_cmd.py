@@ -61,9 +61,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
         else:
             from job_helpers.control.local_sql import run_query, sql_session
 
-            columns, rows = run_query(
-                sql_session(settings.lake_root, debug=args.debug), sql, settings.athena_database, args.params
-            )
+            columns, rows = run_query(sql_session(settings.lake, debug=args.debug), sql, settings.athena_database, args.params)
     except DdlError as error:
         raise UsageError(str(error)) from error
     except Exception as error:

@@ -53,7 +53,7 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
             from job_helpers.control.local_sql import register as register_locally
             from job_helpers.control.local_sql import sql_session
 
-            spark = sql_session(settings.lake_root)
+            spark = sql_session(settings.lake)
             parse_check(statements, spark)
             for local in register_locally(spark, statements, settings.athena_database):
                 context.console.print(f"REGISTERED {local.source} as {local.table}")
