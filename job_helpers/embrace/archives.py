@@ -35,6 +35,10 @@ class ArchiveNameError(ValueError):
 class UnsafeMemberPath(ValueError):
     """A stream or metadata member whose path cannot name a participant and device (``..``, ``.``, ``//``, absolute)."""
 
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
 
 @dataclass(frozen=True)
 class Archive:
@@ -105,7 +109,7 @@ def parse_member(name: str) -> Member | None:
         return None
     problem = _path_problem(parts)
     if problem:
-        raise UnsafeMemberPath(f"member path {problem}; the folders must be <study>/<SITE>/<participant>/<device>/")
+        raise UnsafeMemberPath(kind, f"member path {problem}; the folders must be <study>/<SITE>/<participant>/<device>/")
     if len(parts) < 5:
         return None
     _study, site, participant, device, _leaf = parts[-5:]

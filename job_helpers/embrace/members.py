@@ -150,9 +150,8 @@ def member_groups(archive: Archive, selection: Selection, storage: Storage) -> A
         try:
             member = parse_member(info.filename)
         except UnsafeMemberPath as error:
-            kind = info.filename.replace("\\", "/").rsplit("/", 1)[-1][: -len(".csv")]
-            if kind == METADATA or kind in selection.streams:
-                refused.append(RefusedMember(label, kind, str(error)))
+            if error.kind == METADATA or error.kind in selection.streams:
+                refused.append(RefusedMember(label, error.kind, str(error)))
                 log.warning("%s: %s refused: %s", archive.url, label, error)
             continue
         if member is None:
