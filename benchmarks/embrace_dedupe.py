@@ -38,8 +38,15 @@ def generate(landing: Path, participants: int, days: int, seconds: int) -> dict:
     from job_helpers.storage import Storage
 
     ids = tuple(f"{SITES[i % len(SITES)]}{100 + i:03d}" for i in range(participants))
-    summary = write_embrace_sample(Storage(), landing.as_uri() + "/", start=date(2024, 3, 1), days=days,
-                                   seconds_per_day=seconds, participants=ids, period_end=date(2024, 3, 31))
+    summary = write_embrace_sample(
+        Storage(),
+        landing.as_uri() + "/",
+        start=date(2024, 3, 1),
+        days=days,
+        seconds_per_day=seconds,
+        participants=ids,
+        period_end=date(2024, 3, 31),
+    )
     return {"archive": summary.url, "rows": summary.rows, "clean": summary.clean, "bytes": summary.bytes}
 
 
@@ -65,15 +72,25 @@ def run_ours(landing: Path, lake: Path) -> dict:
 
     spark = local_spark("embrace-benchmark")
     names = ("clean", "timestream_ready", "duplicate_log", "wear_time", "devices", "rejects", "reports", "load_counts")
-    params = ChunkParams(first=date(2024, 3, 1), last=date(2024, 3, 31), landing=landing.as_uri() + "/",
-                         **{name: (lake / name).as_uri() + "/" for name in names})
+    params = ChunkParams(
+        first=date(2024, 3, 1),
+        last=date(2024, 3, 31),
+        landing=landing.as_uri() + "/",
+        **{name: (lake / name).as_uri() + "/" for name in names},
+    )
     summary = run_chunk(spark, Storage(), params)
     if not summary.clean_rows:
         spark.stop()
         return {"clean": summary.clean_rows, "rejects": sum(summary.rejects.values()), "failed": summary.failed}
     clean = spark.read.parquet(params.clean)
-    check = {r["stream"]: [r["n"], r["ts"]] for r in clean.groupBy("stream").agg({"*": "count", "time_ms": "sum"})
-             .withColumnRenamed("count(1)", "n").withColumnRenamed("sum(time_ms)", "ts").collect()}
+    check = {
+        r["stream"]: [r["n"], r["ts"]]
+        for r in clean.groupBy("stream")
+        .agg({"*": "count", "time_ms": "sum"})
+        .withColumnRenamed("count(1)", "n")
+        .withColumnRenamed("sum(time_ms)", "ts")
+        .collect()
+    }
     spark.stop()
     return {"clean": summary.clean_rows, "check": check}
 
@@ -104,7 +121,9 @@ def run_baseline(landing: Path, stage: Path) -> dict:
         perfect = numbers.duplicated(keep=False)
         same_time = numbers.duplicated(subset=["ts"], keep=False)
         unclear_times = numbers.loc[same_time & ~perfect, "ts"]
-        unclear = numbers["ts"].isin(unclear_times) | (same_time & numbers.groupby("ts")[list(values)].transform("nunique").gt(1).any(axis=1))
+        unclear = numbers["ts"].isin(unclear_times) | (
+            same_time & numbers.groupby("ts")[list(values)].transform("nunique").gt(1).any(axis=1)
+        )
         kept = numbers[~unclear].drop_duplicates()
         device, participant, site = path.parent.name, path.parent.parent.name, path.parent.parent.parent.name
         kept.insert(1, "ppt_id", site.lower() + participant)
@@ -137,10 +156,19 @@ def wrong_width(rows: int) -> None:
         print(f"generated {rows:,} wrong-width lines ({sample['bytes'] / 1e3:.0f} KB zipped)")
         ours, seconds, peak_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
         print(f"embrace_dedupe: {seconds:.1f} s, peak {peak_mb:.0f} MB (driver, JVM and workers), {ours['rejects']:,} reject(s)")
-        print(json.dumps({
-            "benchmark": "embrace_dedupe_wrong_width", "rows": rows, "zip_kb": round(sample["bytes"] / 1e3),
-            "ours_seconds": round(seconds, 1), "ours_peak_mb": round(peak_mb), "rejects": ours["rejects"], "cores": os.cpu_count(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "embrace_dedupe_wrong_width",
+                    "rows": rows,
+                    "zip_kb": round(sample["bytes"] / 1e3),
+                    "ours_seconds": round(seconds, 1),
+                    "ours_peak_mb": round(peak_mb),
+                    "rejects": ours["rejects"],
+                    "cores": os.cpu_count(),
+                }
+            )
+        )
         if ours["rejects"] != rows:
             raise SystemExit(f"expected {rows:,} rejects, the run counted {ours['rejects']:,}")
 
@@ -153,7 +181,9 @@ def main() -> None:
     parser.add_argument("--role", choices=("ours", "baseline"))
     parser.add_argument("--landing", type=Path)
     parser.add_argument("--work", type=Path)
-    parser.add_argument("--wrong-width-rows", type=int, default=0, help="measure ours on one member of this many wrong-width lines")
+    parser.add_argument(
+        "--wrong-width-rows", type=int, default=0, help="measure ours on one member of this many wrong-width lines"
+    )
     args = parser.parse_args()
     if args.role == "ours":
         print(json.dumps(run_ours(args.landing, args.work)))
@@ -173,17 +203,31 @@ def main() -> None:
         base, base_s, base_mb = measured("baseline", "--landing", str(landing), "--work", str(Path(scratch, "stage")))
         print(f"baseline (unzip + pandas + stage + combine): {base_s:.1f} s, peak {base_mb:.0f} MB")
         ours, ours_s, ours_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
-        print(f"embrace_dedupe (Spark tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver, JVM and workers)")
+        print(
+            f"embrace_dedupe (Spark tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver, JVM and workers)"
+        )
         same = ours["check"] == base["check"] and ours["clean"] == sample["clean"]
         print(f"same clean rows: {same}; speed-up {base_s / ours_s:.2f}x, memory ratio {ours_mb / base_mb:.2f}")
-        print(json.dumps({
-            "benchmark": "embrace_dedupe", "participants": args.participants, "days": args.days,
-            "seconds_per_day": args.seconds_per_day, "rows": rows, "zip_mb": round(sample["bytes"] / 1e6, 1),
-            "ours_seconds": round(ours_s, 1), "baseline_seconds": round(base_s, 1),
-            "ours_peak_mb": round(ours_mb), "baseline_peak_mb": round(base_mb),
-            "speedup": round(base_s / ours_s, 2), "memory_ratio": round(ours_mb / base_mb, 2), "same_rows": same,
-            "cores": os.cpu_count(),
-        }))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "embrace_dedupe",
+                    "participants": args.participants,
+                    "days": args.days,
+                    "seconds_per_day": args.seconds_per_day,
+                    "rows": rows,
+                    "zip_mb": round(sample["bytes"] / 1e6, 1),
+                    "ours_seconds": round(ours_s, 1),
+                    "baseline_seconds": round(base_s, 1),
+                    "ours_peak_mb": round(ours_mb),
+                    "baseline_peak_mb": round(base_mb),
+                    "speedup": round(base_s / ours_s, 2),
+                    "memory_ratio": round(ours_mb / base_mb, 2),
+                    "same_rows": same,
+                    "cores": os.cpu_count(),
+                }
+            )
+        )
         if not same:
             raise SystemExit(f"outputs differ: ours {ours['check']} baseline {base['check']}")
 

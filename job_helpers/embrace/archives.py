@@ -9,9 +9,9 @@ replaced as a unit.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Iterable
 
 from job_helpers.storage import StoredObject
 

@@ -21,10 +21,11 @@ import logging
 import re
 import tempfile
 import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator, TextIO
+from typing import TextIO
 
 from job_helpers.embrace import outputs
 from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, UnsafeMemberPath, parse_member
@@ -194,7 +195,13 @@ def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Sto
         except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
             yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: {error}")
         except Exception as error:  # noqa: BLE001 - any other failure (corrupt deflate data, bad text) fails this archive only
-            yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun")
+            yield GroupResult(
+                archive.export,
+                "",
+                "",
+                "",
+                error=f"{archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun",
+            )
 
 
 def _process(
@@ -225,7 +232,7 @@ def _process(
                         if block.in_seconds and entry.label not in result.in_seconds:
                             result.in_seconds.append(entry.label)
         for day_number, ts, values, missing in buffer.days():
-            day = datetime.fromtimestamp(day_number * DAY_MS / 1000, timezone.utc).date().isoformat()
+            day = datetime.fromtimestamp(day_number * DAY_MS / 1000, UTC).date().isoformat()
             kept_ts, kept_values, counts = clean_day(ts, values, missing)
             del ts, values, missing
             result.days[day] = counts
@@ -254,7 +261,14 @@ def _process(
 def _write_rejects(handle: TextIO, group: MemberGroup, member: str, rejects: list[Reject]) -> None:
     """Append a batch of rejects as JSON lines: rejects go to a local file, not to memory."""
     for r in rejects:
-        record = {"ppt_id": group.ppt_id, "dev_id": group.dev_id, "file": member, "line": r.line, "reason": r.reason, "record": r.record}
+        record = {
+            "ppt_id": group.ppt_id,
+            "dev_id": group.dev_id,
+            "file": member,
+            "line": r.line,
+            "reason": r.reason,
+            "record": r.record,
+        }
         handle.write(json.dumps(record, sort_keys=True) + "\n")
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -102,7 +102,15 @@ def rows_per_file(stream: str, id_width: int, max_bytes: int) -> int:
 
 
 def write_timestream_csv(
-    storage: Storage, folder_url: str, stem: str, ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray, max_bytes: int
+    storage: Storage,
+    folder_url: str,
+    stem: str,
+    ppt_id: str,
+    dev_id: str,
+    stream: str,
+    ts: np.ndarray,
+    values: np.ndarray,
+    max_bytes: int,
 ) -> list[str]:
     """The batch-load CSV files of one device-day, each within ``max_bytes``; returns their names."""
     limit = rows_per_file(stream, len(ppt_id.encode()) + len(dev_id.encode()), max_bytes)

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Callable, Iterator
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -82,7 +83,9 @@ def parse_stream(raw: BinaryIO, stream: str, name: str, rejects: RejectSink) -> 
     header = first.decode("utf-8-sig").strip()
     expected = ",".join(HEADERS[stream])
     if header != expected:
-        raise HeaderMismatch(f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun")
+        raise HeaderMismatch(
+            f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun"
+        )
     width = len(HEADERS[stream])
     names = [f"f{i}" for i in range(width)]
     skipped = _SkippedLines()
@@ -169,7 +172,9 @@ class _SkippedLines:
             self._folded += self._counts.popleft()
 
 
-def parse_block(batch: pa.RecordBatch, stream: str, in_seconds: bool | None = None) -> tuple[ParsedBlock, list[Reject], bool | None]:
+def parse_block(
+    batch: pa.RecordBatch, stream: str, in_seconds: bool | None = None
+) -> tuple[ParsedBlock, list[Reject], bool | None]:
     """Typed arrays of one block of text columns, its rejects (with their 1-based row in the block)
     and whether the member's timestamps are seconds (decided here when ``in_seconds`` is None)."""
     raw = [batch.column(i) for i in range(batch.num_columns)]
@@ -183,9 +188,15 @@ def parse_block(batch: pa.RecordBatch, stream: str, in_seconds: bool | None = No
         median = np.median(ts[well_formed])
         in_seconds = bool(SECONDS_FROM <= median < SECONDS_UNTIL)
     other_unit = well_formed & (seconds_like != bool(in_seconds))
-    unit_reason = "timestamp is not in seconds like the member's" if in_seconds else "timestamp looks like seconds (10 or 11 digits) in a member in milliseconds"
+    unit_reason = (
+        "timestamp is not in seconds like the member's"
+        if in_seconds
+        else "timestamp looks like seconds (10 or 11 digits) in a member in milliseconds"
+    )
     reason = pc.if_else(ts_checked.missing, pa.scalar("no timestamp"), pa.scalar(None, pa.string()))
-    reason = pc.coalesce(reason, pc.if_else(ts_checked.ok, pa.scalar(None, pa.string()), pa.scalar("timestamp is not whole epoch milliseconds")))
+    reason = pc.coalesce(
+        reason, pc.if_else(ts_checked.ok, pa.scalar(None, pa.string()), pa.scalar("timestamp is not whole epoch milliseconds"))
+    )
     if other_unit.any():
         reason = pc.coalesce(reason, pc.if_else(pa.array(other_unit), pa.scalar(unit_reason), pa.scalar(None, pa.string())))
     for ordinal, measure in zip(ORDINALS, measures):

@@ -22,7 +22,15 @@ from pyspark.sql import SparkSession
 from job_helpers.embrace import outputs, tables
 from job_helpers.embrace.archives import Archive, Selection, select_archives
 from job_helpers.embrace.cleaning import DayCounts
-from job_helpers.embrace.members import GroupResult, MemberGroup, RefusedMember, Targets, UnreadableArchive, member_groups, process_groups
+from job_helpers.embrace.members import (
+    GroupResult,
+    MemberGroup,
+    RefusedMember,
+    Targets,
+    UnreadableArchive,
+    member_groups,
+    process_groups,
+)
 from job_helpers.publish import discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
 
@@ -107,7 +115,9 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
         if not found:
             # Nothing selected from this archive (a participant filter): leave its outputs alone.
             summary.unselected.append(archive.export)
-            log.info("%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export)
+            log.info(
+                "%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export
+            )
         groups += found
     run_id = f"{params.scope}-{uuid.uuid4().hex[:12]}"
     targets = Targets(run_id, params.clean, params.timestream_ready, params.rejects, params.max_csv_bytes)
@@ -121,7 +131,14 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
             good_results = [r for r in results if r.export not in summary.failed]
             _publish(storage, params, summary, good, good_results, {a.export: refused[a.export] for a in good}, run_id)
     finally:
-        for url in (params.clean, params.timestream_ready, params.rejects, params.duplicate_log, params.wear_time, params.devices):
+        for url in (
+            params.clean,
+            params.timestream_ready,
+            params.rejects,
+            params.duplicate_log,
+            params.wear_time,
+            params.devices,
+        ):
             discard_staging(storage, url, run_id)
     storage.write_text(join(params.reports, f"{params.scope}.json"), summary.to_json() + "\n")
     for export, message in summary.failed.items():
@@ -190,7 +207,11 @@ def _publish(
 
     for export in exports:
         for stream in streams:
-            rows = {day: counts.clean for (e, s, day), counts in sorted(per_day.items()) if e == export and s == stream and counts.clean}
+            rows = {
+                day: counts.clean
+                for (e, s, day), counts in sorted(per_day.items())
+                if e == export and s == stream and counts.clean
+            }
             storage.write_text(join(params.load_counts, export, f"{stream}.json"), json.dumps(rows, sort_keys=True) + "\n")
             # The counts of the former export=/stream= layout would plan loads of folders no longer written.
             storage.delete(join(params.load_counts, f"export={export}", f"stream={stream}.json"))

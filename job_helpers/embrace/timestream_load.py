@@ -14,9 +14,10 @@ import logging
 import re
 import time
 import urllib.request
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from job_helpers.control.backoff import Backoff
 from job_helpers.embrace.archives import MEASURES
@@ -76,9 +77,7 @@ def task_request(load: DayLoad, database: str, table: str, report_prefix: str) -
             "DataModel": {
                 "TimeColumn": "time",
                 "TimeUnit": "MILLISECONDS",
-                "DimensionMappings": [
-                    {"SourceColumn": name, "DestinationColumn": name} for name in ("ppt_id", "dev_id")
-                ],
+                "DimensionMappings": [{"SourceColumn": name, "DestinationColumn": name} for name in ("ppt_id", "dev_id")],
                 "MultiMeasureMappings": {
                     "TargetMultiMeasureName": load.stream,
                     "MultiMeasureAttributeMappings": [
@@ -99,7 +98,9 @@ def task_request(load: DayLoad, database: str, table: str, report_prefix: str) -
     }
 
 
-def create_tasks(client: Any, loads: Sequence[DayLoad], database: str, table: str, report_prefix: str) -> Iterator[tuple[DayLoad, str]]:
+def create_tasks(
+    client: Any, loads: Sequence[DayLoad], database: str, table: str, report_prefix: str
+) -> Iterator[tuple[DayLoad, str]]:
     """Create one task per load, yielding each task id as it is created."""
     for load in loads:
         try:

@@ -13,10 +13,9 @@ from embrace_helpers import job_argv
 from oracle import expected
 from pyspark.sql import functions as F
 
+import jobs.embrace_dedupe as job
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
-
-import jobs.embrace_dedupe as job
 
 CORRUPT = "Sensors_U02_FC_20240301_20240331.zip"
 WRONG_HEADER = "Sensors_U02_MGH_20240301_20240331.zip"
@@ -29,8 +28,15 @@ def generated(small_spark, tmp_path_factory):
     """One month with a good generated archive, a corrupt one, a header mismatch and a non-numeric value."""
     root = tmp_path_factory.mktemp("embrace-generated")
     landing, lake = root / "landing", root / "lake"
-    summary = write_embrace_sample(Storage(), landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20,
-                                   participants=("fc096", "fc157"), period_end=date(2024, 3, 31))
+    summary = write_embrace_sample(
+        Storage(),
+        landing.as_uri() + "/",
+        start=date(2024, 3, 1),
+        days=2,
+        seconds_per_day=20,
+        participants=("fc096", "fc157"),
+        period_end=date(2024, 3, 31),
+    )
     (landing / CORRUPT).write_bytes(b"PK\x03\x04 this is not a zip archive")
     with zipfile.ZipFile(landing / WRONG_HEADER, "w") as archive:
         archive.writestr("U02/MGH/200/DEV1/eda.csv", "Unix Timestamp (UTC),x (g),y (g),z (g)\n1709251200000,1,2,3\n")
@@ -77,9 +83,10 @@ def test_every_injected_flaw_is_counted_exactly(job_result, generated, small_spa
     landing, lake, summary = generated
     log = small_spark.read.parquet(str(lake / "duplicate_log")).where(f"export = '{summary.export}'")
     totals = {
-        r["stream"]: r for r in log.groupBy("stream").agg(
-            *[F.sum(c).alias(c) for c in ("total_rows", "perfect", "nan", "unclear", "total_dupes")]
-        ).collect()
+        r["stream"]: r
+        for r in log.groupBy("stream")
+        .agg(*[F.sum(c).alias(c) for c in ("total_rows", "perfect", "nan", "unclear", "total_dupes")])
+        .collect()
     }
     for stream in ("acc", "eda", "temp"):
         assert totals[stream]["total_rows"] == summary.rows[stream]
@@ -97,7 +104,11 @@ def test_every_injected_flaw_is_counted_exactly(job_result, generated, small_spa
 
 def test_negative_zero_eda_becomes_zero(job_result, generated, small_spark):
     _, lake, summary = generated
-    zeros = small_spark.read.parquet(str(lake / "clean")).where(f"export = '{summary.export}' AND stream = 'eda' AND eda = 0").collect()
+    zeros = (
+        small_spark.read.parquet(str(lake / "clean"))
+        .where(f"export = '{summary.export}' AND stream = 'eda' AND eda = 0")
+        .collect()
+    )
     assert len(zeros) == summary.devices
     assert all(math.copysign(1.0, r["eda"]) == 1.0 for r in zeros)
 
@@ -111,7 +122,10 @@ def test_two_devices_at_the_same_instants_are_kept_apart(job_result, generated, 
 
 def test_off_wrist_window_is_dropped_from_wear_time(job_result, generated, small_spark):
     _, lake, summary = generated
-    worn = {(r["ppt_id"], r["dev_id"], r["day"]): r for r in small_spark.read.parquet(str(lake / "wear_time")).where(f"export = '{summary.export}'").collect()}
+    worn = {
+        (r["ppt_id"], r["dev_id"], r["day"]): r
+        for r in small_spark.read.parquet(str(lake / "wear_time")).where(f"export = '{summary.export}'").collect()
+    }
     assert len(worn) == summary.devices * 2
     first_day = worn[("fc096", "2M4Y4111FK", "2024-03-01")]
     second_day = worn[("fc096", "2M4Y4111FK", "2024-03-02")]

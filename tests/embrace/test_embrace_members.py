@@ -41,9 +41,14 @@ def test_archives_that_would_publish_wrong_or_nothing_are_refused(tmp_path, name
 
 
 def test_a_header_only_member_is_empty_and_unreadable_text_fails_its_archive(tmp_path):
-    members = {"U02/FC/096/D1/eda.csv": EDA.encode(), "U02/FC/096/D1/temp.csv": b"Unix Timestamp (UTC),Degrees (\xc2\xb0C)\n17092512\xff00000,30\n"}
+    members = {
+        "U02/FC/096/D1/eda.csv": EDA.encode(),
+        "U02/FC/096/D1/temp.csv": b"Unix Timestamp (UTC),Degrees (\xc2\xb0C)\n17092512\xff00000,30\n",
+    }
     found = archive(tmp_path, members)
-    targets = Targets("run", (tmp_path / "clean").as_uri() + "/", (tmp_path / "ts").as_uri() + "/", (tmp_path / "rej").as_uri() + "/", 1 << 30)
+    targets = Targets(
+        "run", (tmp_path / "clean").as_uri() + "/", (tmp_path / "ts").as_uri() + "/", (tmp_path / "rej").as_uri() + "/", 1 << 30
+    )
     eda = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "eda"]
     results = list(process_groups(eda, targets))
     assert [(r.error, r.days) for r in results] == [(None, {})]

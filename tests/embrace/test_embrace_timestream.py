@@ -17,7 +17,14 @@ from botocore.stub import Stubber
 from job_helpers import cli
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.commands import timestream_cmd
-from job_helpers.embrace.timestream_load import create_tasks, estimate_cost, notify_slack, plan_loads, task_request, wait_for_tasks
+from job_helpers.embrace.timestream_load import (
+    create_tasks,
+    estimate_cost,
+    notify_slack,
+    plan_loads,
+    task_request,
+    wait_for_tasks,
+)
 
 BUCKET = "embrace-wearables"
 EXPORT = "Sensors_U02_ALLSITES_20240301_20240331"
@@ -32,30 +39,46 @@ def lake(moto_server):
     for stream, days in counts.items():
         s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/{stream}.json", Body=json.dumps(days))
     # Counts of the former export=/stream= layout name folders no longer written: never planned.
-    s3.put_object(Bucket=BUCKET, Key="load_counts/export=Sensors_U02_FC_20240301_20240331/stream=acc.json", Body=json.dumps({"2024-03-01": 9}))
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="load_counts/export=Sensors_U02_FC_20240301_20240331/stream=acc.json",
+        Body=json.dumps({"2024-03-01": 9}),
+    )
     return session
 
 
 def _stubbed_client():
-    client = boto3.client("timestream-write", region_name="us-east-1", endpoint_url="https://ingest.timestream.us-east-1.amazonaws.com")
+    client = boto3.client(
+        "timestream-write", region_name="us-east-1", endpoint_url="https://ingest.timestream.us-east-1.amazonaws.com"
+    )
     return client, Stubber(client)
 
 
 def test_plan_picks_the_days_and_streams_asked_for(lake):
     from job_helpers.storage import Storage
 
-    loads = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda"))
-    assert [(l.stream, l.day, l.rows) for l in loads] == [("acc", "2024-03-01", 1000), ("eda", "2024-03-01", 40), ("acc", "2024-03-02", 500)]
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda")
+    )
+    assert [(l.stream, l.day, l.rows) for l in loads] == [
+        ("acc", "2024-03-01", 1000),
+        ("eda", "2024-03-01", 40),
+        ("acc", "2024-03-02", 500),
+    ]
     assert loads[0].prefix == f"s3://{BUCKET}/ready/{EXPORT}/acc/2024-03-01/"
     assert estimate_cost(loads, 0.5e-6) == pytest.approx(1540 * 0.5e-6)
-    only_eda = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",))
+    only_eda = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",)
+    )
     assert [l.day for l in only_eda] == ["2024-03-01", "2024-04-01"]
 
 
 def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     from job_helpers.storage import Storage
 
-    loads = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("acc", "eda"))
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("acc", "eda")
+    )
     client, stubber = _stubbed_client()
     for number, load in enumerate(loads):
         request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
@@ -70,7 +93,8 @@ def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     assert model["MultiMeasureMappings"]["TargetMultiMeasureName"] == "acc"
     assert [m["SourceColumn"] for m in model["MultiMeasureMappings"]["MultiMeasureAttributeMappings"]] == ["x", "y", "z"]
     assert acc["DataSourceConfiguration"]["DataSourceS3Configuration"] == {
-        "BucketName": BUCKET, "ObjectKeyPrefix": f"ready/{EXPORT}/acc/2024-03-01/"
+        "BucketName": BUCKET,
+        "ObjectKeyPrefix": f"ready/{EXPORT}/acc/2024-03-01/",
     }
 
 
@@ -88,13 +112,19 @@ def model_violations(shape, value, path: str) -> list[str]:
         problems = [f"{path}.{name}: required" for name in shape.required_members if name not in value]
         for name, item in value.items():
             member = shape.members.get(name)
-            problems += [f"{path}.{name}: not in the model"] if member is None else model_violations(member, item, f"{path}.{name}")
+            problems += (
+                [f"{path}.{name}: not in the model"] if member is None else model_violations(member, item, f"{path}.{name}")
+            )
         return problems
     if kind == "list":
-        problems = [f"{path}: {len(value)} item(s), outside {meta.get('min', 0)}..{meta.get('max', 'any')}"] if not (
-            meta.get("min", 0) <= len(value) <= meta.get("max", len(value))
-        ) else []
-        return problems + [p for index, item in enumerate(value) for p in model_violations(shape.member, item, f"{path}[{index}]")]
+        problems = (
+            [f"{path}: {len(value)} item(s), outside {meta.get('min', 0)}..{meta.get('max', 'any')}"]
+            if not (meta.get("min", 0) <= len(value) <= meta.get("max", len(value)))
+            else []
+        )
+        return problems + [
+            p for index, item in enumerate(value) for p in model_violations(shape.member, item, f"{path}[{index}]")
+        ]
     if kind == "string":
         if not isinstance(value, str):
             return [f"{path}: expected a string"]
@@ -114,14 +144,27 @@ def test_every_create_batch_load_task_parameter_is_one_the_api_accepts(lake):
     """Issue 10.2: the former export=/stream=/date= prefix broke ObjectKeyPrefix's pattern, refusing every load."""
     from job_helpers.storage import Storage
 
-    shape = boto3.client("timestream-write", region_name="us-east-1").meta.service_model.operation_model("CreateBatchLoadTask").input_shape
-    loads = plan_loads(Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/timestream_ready/", date(2024, 3, 1), date(2024, 4, 30), ("acc", "eda", "temp"))
+    shape = (
+        boto3.client("timestream-write", region_name="us-east-1")
+        .meta.service_model.operation_model("CreateBatchLoadTask")
+        .input_shape
+    )
+    loads = plan_loads(
+        Storage(lake),
+        f"s3://{BUCKET}/load_counts/",
+        f"s3://{BUCKET}/timestream_ready/",
+        date(2024, 3, 1),
+        date(2024, 4, 30),
+        ("acc", "eda", "temp"),
+    )
     assert {load.stream for load in loads} == {"acc", "eda"}
     for load in loads:
         request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
         assert model_violations(shape, request, "CreateBatchLoadTask") == []
     former = task_request(loads[0], "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
-    former["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] = f"ready/export={EXPORT}/stream=acc/date=2024-03-01/"
+    former["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] = (
+        f"ready/export={EXPORT}/stream=acc/date=2024-03-01/"
+    )
     (problem,) = model_violations(shape, former, "CreateBatchLoadTask")
     assert "ObjectKeyPrefix" in problem
 
@@ -155,5 +198,7 @@ def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(m
         def __exit__(self, *args):
             return False
 
-    assert notify_slack("https://hooks.slack.example/x", "done", opener=lambda request, timeout: posted.append(request) or Response())
+    assert notify_slack(
+        "https://hooks.slack.example/x", "done", opener=lambda request, timeout: posted.append(request) or Response()
+    )
     assert json.loads(posted[0].data) == {"text": "done"}
