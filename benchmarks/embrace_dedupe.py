@@ -7,6 +7,11 @@ each CSV whole as strings, duplicate masks, a stage copy per file, then a combin
 give the same clean rows. Human lines first, then one JSON object on the last line.
 
     python benchmarks/embrace_dedupe.py [--participants 8] [--days 1] [--seconds-per-day 86400]
+
+``--wrong-width-rows N`` instead measures our chunk alone on an archive whose one EDA member holds
+N lines of three fields (issue 9.16: each is a reject, and memory must not grow with them).
+
+    python benchmarks/embrace_dedupe.py --wrong-width-rows 10000000
 """
 
 from __future__ import annotations
@@ -45,6 +50,21 @@ def generate(landing: Path, participants: int, days: int, seconds: int) -> dict:
     return {"archive": summary.url, "rows": summary.rows, "clean": summary.clean, "bytes": summary.bytes}
 
 
+def generate_wrong_width(landing: Path, rows: int) -> dict:
+    """One archive whose only member is an EDA file of ``rows`` lines with a field too many."""
+    import zipfile
+
+    landing.mkdir(parents=True, exist_ok=True)
+    path = landing / "Sensors_U02_FC_20240301_20240331.zip"
+    line = b"1709251200000,0.5,9\n"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("U02/FC/006/devF/eda.csv", "w", force_zip64=True) as member:
+            member.write(b"Unix Timestamp (UTC),EDA (microS)\n")
+            for start in range(0, rows, 100_000):
+                member.write(line * min(100_000, rows - start))
+    return {"archive": path.as_uri(), "rows": rows, "bytes": path.stat().st_size}
+
+
 def run_ours(landing: Path, lake: Path) -> dict:
     from job_helpers.embrace.run import ChunkParams, run_chunk
     from job_helpers.runtime import local_spark
@@ -59,6 +79,9 @@ def run_ours(landing: Path, lake: Path) -> dict:
         **{name: (lake / name).as_uri() + "/" for name in names},
     )
     summary = run_chunk(spark, Storage(), params)
+    if not summary.clean_rows:
+        spark.stop()
+        return {"clean": summary.clean_rows, "rejects": sum(summary.rejects.values()), "failed": summary.failed}
     clean = spark.read.parquet(params.clean)
     check = {
         r["stream"]: [r["n"], r["ts"]]
@@ -125,6 +148,31 @@ def measured(role: str, *args: str) -> tuple[dict, float, float]:
     return json.loads(run.stdout.strip().splitlines()[-1]), run.seconds, run.peak_mb
 
 
+def wrong_width(rows: int) -> None:
+    """Our chunk on one member of ``rows`` wrong-width lines: time, peak memory of the process tree, rejects."""
+    with tempfile.TemporaryDirectory(prefix="embrace-bench-") as scratch:
+        landing = Path(scratch, "landing")
+        sample = generate_wrong_width(landing, rows)
+        print(f"generated {rows:,} wrong-width lines ({sample['bytes'] / 1e3:.0f} KB zipped)")
+        ours, seconds, peak_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
+        print(f"embrace_dedupe: {seconds:.1f} s, peak {peak_mb:.0f} MB (driver, JVM and workers), {ours['rejects']:,} reject(s)")
+        print(
+            json.dumps(
+                {
+                    "benchmark": "embrace_dedupe_wrong_width",
+                    "rows": rows,
+                    "zip_kb": round(sample["bytes"] / 1e3),
+                    "ours_seconds": round(seconds, 1),
+                    "ours_peak_mb": round(peak_mb),
+                    "rejects": ours["rejects"],
+                    "cores": os.cpu_count(),
+                }
+            )
+        )
+        if ours["rejects"] != rows:
+            raise SystemExit(f"expected {rows:,} rejects, the run counted {ours['rejects']:,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--participants", type=int, default=8)
@@ -133,12 +181,18 @@ def main() -> None:
     parser.add_argument("--role", choices=("ours", "baseline"))
     parser.add_argument("--landing", type=Path)
     parser.add_argument("--work", type=Path)
+    parser.add_argument(
+        "--wrong-width-rows", type=int, default=0, help="measure ours on one member of this many wrong-width lines"
+    )
     args = parser.parse_args()
     if args.role == "ours":
         print(json.dumps(run_ours(args.landing, args.work)))
         return
     if args.role == "baseline":
         print(json.dumps(run_baseline(args.landing, args.work)))
+        return
+    if args.wrong_width_rows:
+        wrong_width(args.wrong_width_rows)
         return
     with tempfile.TemporaryDirectory(prefix="embrace-bench-") as scratch:
         landing = Path(scratch, "landing")

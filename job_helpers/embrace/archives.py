@@ -24,11 +24,20 @@ HEADERS = {
     "eda": ("Unix Timestamp (UTC)", "EDA (microS)"),
     "temp": ("Unix Timestamp (UTC)", "Degrees (°C)"),
 }
+DRIVE = re.compile(r"^[A-Za-z]:$")
 MEASURES = {"acc": ("x", "y", "z"), "eda": ("eda",), "temp": ("temp",)}
 
 
 class ArchiveNameError(ValueError):
     """An object in the landing location is not named like an Embrace export."""
+
+
+class UnsafeMemberPath(ValueError):
+    """A stream or metadata member whose path cannot name a participant and device (``..``, ``.``, ``//``, absolute)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -87,15 +96,35 @@ def select_archives(objects: Iterable[StoredObject], first: date, last: date) ->
 
 
 def parse_member(name: str) -> Member | None:
-    """What a zip entry holds, or None for folders, system files and files of other streams."""
+    """What a zip entry holds, or None for folders, system files and files of other streams.
+
+    A stream or metadata file whose path has a ``.``, ``..`` or empty segment, or is absolute,
+    raises UnsafeMemberPath: its folders would publish ids such as ``..`` or ``fc..``.
+    """
     parts = name.replace("\\", "/").split("/")
-    if len(parts) < 5 or not parts[-1].endswith(".csv"):
+    if not parts[-1].endswith(".csv"):
         return None
-    _study, site, participant, device, leaf = parts[-5:]
-    kind = leaf[: -len(".csv")]
-    if kind not in STREAMS and kind != METADATA or not (site and participant and device):
+    kind = parts[-1][: -len(".csv")]
+    if kind not in STREAMS and kind != METADATA:
         return None
+    problem = _path_problem(parts)
+    if problem:
+        raise UnsafeMemberPath(kind, f"member path {problem}; the folders must be <study>/<SITE>/<participant>/<device>/")
+    if len(parts) < 5:
+        return None
+    _study, site, participant, device, _leaf = parts[-5:]
     return Member(name, f"{site.lower()}{participant}", device, kind)
+
+
+def _path_problem(parts: list[str]) -> str | None:
+    if parts[0] == "" or DRIVE.match(parts[0]):
+        return "is absolute"
+    for segment in (".", ".."):
+        if segment in parts:
+            return f"has a {segment!r} segment"
+    if "" in parts:
+        return "has an empty segment (//)"
+    return None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ time, writes the day's clean Parquet and batch-load CSV under the staging folder
 counts the driver needs for the small tables and the summary. An archive that cannot be read (bad
 zip, bad CRC, a header that is not its stream's) comes back as an error naming it; the driver then
 publishes nothing of that archive.
+
+Members are opened by their entry in the central directory, never by name: an archive may hold two
+entries of the same name (an export appended to), and both are read, as one stream of that device.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import csv as text_csv
 import io
 import json
+import logging
 import re
 import tempfile
 import zipfile
@@ -24,13 +28,15 @@ from pathlib import Path
 from typing import TextIO
 
 from job_helpers.embrace import outputs
-from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, parse_member
+from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, UnsafeMemberPath, parse_member
 from job_helpers.embrace.cleaning import DAY_MS, DayCounts, WearDay, clean_day, wear_day
 from job_helpers.embrace.day_buffer import DayBuffer
 from job_helpers.embrace.parsing import HeaderMismatch, Reject, parse_stream
 from job_helpers.embrace.reader import open_archive
 from job_helpers.publish import staging_url
 from job_helpers.storage import Storage, join
+
+log = logging.getLogger(__name__)
 
 UNSAFE_ID = re.compile(r'[,"\r\n]')
 DEVICE_COLUMNS = {
@@ -46,6 +52,19 @@ DEVICE_COLUMNS = {
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One zip entry: its name, where its local header starts, and the name its rejects and report lines carry.
+
+    The offset tells apart entries of the same name; their label is ``<name>#<n>``, n counting the
+    entries of that name in central-directory order.
+    """
+
+    name: str
+    offset: int
+    label: str
+
+
+@dataclass(frozen=True)
 class MemberGroup:
     """The members of one export holding one participant's device and stream (usually one file)."""
 
@@ -53,8 +72,26 @@ class MemberGroup:
     ppt_id: str
     dev_id: str
     kind: str
-    names: tuple[str, ...]
+    entries: tuple[Entry, ...]
     size: int
+
+
+@dataclass(frozen=True)
+class RefusedMember:
+    """A member whose path cannot name a participant and device: a reject of its stream, never read."""
+
+    name: str
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ArchiveMembers:
+    """What the central directory of an archive holds for a run: groups to clean, refused members, repeated names."""
+
+    groups: list[MemberGroup]
+    refused: list[RefusedMember]
+    repeated: dict[str, int]
 
 
 @dataclass(frozen=True)
@@ -80,6 +117,7 @@ class GroupResult:
     days: dict[str, DayCounts] = field(default_factory=dict)
     wear: dict[str, WearDay] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
+    in_seconds: list[str] = field(default_factory=list)
     devices: list[dict] = field(default_factory=list)
     clean_files: dict[str, set[str]] = field(default_factory=dict)
     timestream_files: dict[str, set[str]] = field(default_factory=dict)
@@ -90,17 +128,33 @@ class UnreadableArchive(Exception):
     """An archive whose central directory cannot be read."""
 
 
-def member_groups(archive: Archive, selection: Selection, storage: Storage) -> list[MemberGroup]:
-    """The selected members of ``archive``, grouped by participant, device and stream."""
+def member_groups(archive: Archive, selection: Selection, storage: Storage) -> ArchiveMembers:
+    """The selected members of ``archive`` grouped by participant, device and stream, and the refused ones."""
     try:
         with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
             infos = archive_zip.infolist()
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise UnreadableArchive(f"{archive.url}: not a readable zip archive ({error}); replace the file and rerun") from error
-    found: dict[tuple[str, str, str], list[tuple[str, int]]] = {}
+    entries_of: dict[str, int] = {}
+    for info in infos:
+        entries_of[info.filename] = entries_of.get(info.filename, 0) + 1
+    repeated = {name: count for name, count in entries_of.items() if count > 1}
+    for name, count in sorted(repeated.items()):
+        log.warning("%s: %d entries are named %s; all are read, as one stream of that device", archive.url, count, name)
+    found: dict[tuple[str, str, str], list[tuple[Entry, int]]] = {}
+    refused: list[RefusedMember] = []
+    seen: dict[str, int] = {}
     streams = 0
     for info in infos:
-        member = parse_member(info.filename)
+        seen[info.filename] = seen.get(info.filename, 0) + 1
+        label = f"{info.filename}#{seen[info.filename]}" if info.filename in repeated else info.filename
+        try:
+            member = parse_member(info.filename)
+        except UnsafeMemberPath as error:
+            if error.kind == METADATA or error.kind in selection.streams:
+                refused.append(RefusedMember(label, error.kind, str(error)))
+                log.warning("%s: %s refused: %s", archive.url, label, error)
+            continue
         if member is None:
             continue
         streams += member.kind != METADATA
@@ -110,16 +164,19 @@ def member_groups(archive: Archive, selection: Selection, storage: Storage) -> l
                 "and cannot hold commas, quotes or line breaks; rename the folders and rerun"
             )
         if selection.wants(member):
-            found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((info.filename, info.file_size))
+            entry = Entry(info.filename, info.header_offset, label)
+            found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((entry, info.file_size))
     if not streams:
+        refusals = f" ({len(refused)} refused for their paths)" if refused else ""
         raise UnreadableArchive(
             f"{archive.url}: no member is laid out as [<top folder>/]<study>/<SITE>/<participant>/<device>/"
-            "{acc,eda,temp}.csv; check the archive's contents and rerun"
+            f"{{acc,eda,temp}}.csv{refusals}; check the archive's contents and rerun"
         )
-    return [
-        MemberGroup(archive, ppt_id, dev_id, kind, tuple(name for name, _ in files), sum(size for _, size in files))
+    groups = [
+        MemberGroup(archive, ppt_id, dev_id, kind, tuple(entry for entry, _ in files), sum(size for _, size in files))
         for (ppt_id, dev_id, kind), files in sorted(found.items())
     ]
+    return ArchiveMembers(groups, refused, repeated)
 
 
 def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Storage | None = None) -> Iterator[GroupResult]:
@@ -132,8 +189,9 @@ def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Sto
         archive = members[0].archive
         try:
             with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+                by_offset = {info.header_offset: info for info in archive_zip.infolist()}
                 for group in members:
-                    yield _process(archive_zip, group, targets, storage)
+                    yield _process(archive_zip, by_offset, group, targets, storage)
         except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
             yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: {error}")
         except Exception as error:  # noqa: BLE001 - any other failure (corrupt deflate data, bad text) fails this archive only
@@ -146,11 +204,13 @@ def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Sto
             )
 
 
-def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets, storage: Storage) -> GroupResult:
+def _process(
+    archive_zip: zipfile.ZipFile, by_offset: dict[int, zipfile.ZipInfo], group: MemberGroup, targets: Targets, storage: Storage
+) -> GroupResult:
     result = GroupResult(group.archive.export, group.ppt_id, group.dev_id, group.kind)
     if group.kind == METADATA:
-        for name in group.names:
-            result.devices += _device_records(group, name, archive_zip.read(name))
+        for entry in group.entries:
+            result.devices += _device_records(group, entry.label, archive_zip.read(by_offset[entry.offset]))
         return result
     stem = outputs.file_stem(group.ppt_id, group.dev_id)
     stream_folder = outputs.partition_folder([("export", group.archive.export), ("stream", group.kind)])
@@ -158,13 +218,19 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
         buffer = DayBuffer(Path(scratch), len(MEASURES[group.kind]))
         rejects_path = Path(scratch, "rejects.json")
         with open(rejects_path, "w", encoding="utf-8") as rejects:
-            for name in group.names:
-                with archive_zip.open(name) as raw:
-                    for block in parse_stream(raw, group.kind, name):
+            for entry in group.entries:
+
+                def keep(found: list[Reject], label: str = entry.label) -> None:
+                    if not found:
+                        return
+                    _write_rejects(rejects, group, label, found)
+                    result.rejects[label] = result.rejects.get(label, 0) + len(found)
+
+                with archive_zip.open(by_offset[entry.offset]) as raw:
+                    for block in parse_stream(raw, group.kind, entry.label, keep):
                         buffer.add(block)
-                        _write_rejects(rejects, group, name, block.rejects)
-                        if block.rejects:
-                            result.rejects[name] = result.rejects.get(name, 0) + len(block.rejects)
+                        if block.in_seconds and entry.label not in result.in_seconds:
+                            result.in_seconds.append(entry.label)
         for day_number, ts, values, missing in buffer.days():
             day = datetime.fromtimestamp(day_number * DAY_MS / 1000, UTC).date().isoformat()
             kept_ts, kept_values, counts = clean_day(ts, values, missing)
@@ -177,11 +243,12 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
             clean_url = join(staging_url(targets.clean, targets.run_id), folder + name)
             outputs.write_clean_day(storage, clean_url, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values)
             result.clean_files.setdefault(folder, set()).add(name)
-            staged = join(staging_url(targets.timestream_ready, targets.run_id), folder)
+            ready = outputs.load_folder(group.archive.export, group.kind, day)
+            staged = join(staging_url(targets.timestream_ready, targets.run_id), ready)
             names = outputs.write_timestream_csv(
                 storage, staged, stem, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values, targets.max_csv_bytes
             )
-            result.timestream_files.setdefault(folder, set()).update(names)
+            result.timestream_files.setdefault(ready, set()).update(names)
             if group.kind == "eda":
                 result.wear[day] = wear_day(kept_ts, kept_values[:, 0])
         if result.rejects:
@@ -192,7 +259,7 @@ def _process(archive_zip: zipfile.ZipFile, group: MemberGroup, targets: Targets,
 
 
 def _write_rejects(handle: TextIO, group: MemberGroup, member: str, rejects: list[Reject]) -> None:
-    """Append a block's rejects as JSON lines: rejects go to a local file, not to memory."""
+    """Append a batch of rejects as JSON lines: rejects go to a local file, not to memory."""
     for r in rejects:
         record = {
             "ppt_id": group.ppt_id,

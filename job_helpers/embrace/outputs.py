@@ -1,7 +1,9 @@
 """The files a chunk writes: clean Parquet, batch-load CSV and rejects of one device-day.
 
-Every output is partitioned with ``export=<archive stem>`` first, and files are named after the
-participant and device, so a rerun writes the same names (see ``job_helpers.publish``).
+Every output is partitioned by export (the archive stem) first, and files are named after the
+participant and device, so a rerun writes the same names (see ``job_helpers.publish``). The
+batch-load-ready files sit in bare-value folders (``<export>/<stream>/<date>/``): Timestream's
+CreateBatchLoadTask refuses an ObjectKeyPrefix holding ``=``; every other output is Hive-style.
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ CLEAN_SCHEMA = pa.schema(
 def partition_folder(values: Sequence[tuple[str, str]]) -> str:
     """``export=E/stream=S/`` from ``(column, value)`` pairs, as Hive-style readers expect."""
     return "".join(f"{column}={value}/" for column, value in values)
+
+
+def load_folder(export: str, stream: str, day: str | None = None) -> str:
+    """``<export>/<stream>/[<date>/]`` of the batch-load-ready files and their row counts."""
+    return "".join(f"{value}/" for value in (export, stream, day) if value is not None)
 
 
 def file_stem(ppt_id: str, dev_id: str) -> str:

@@ -3,14 +3,23 @@
 pyarrow's CSV reader splits and converts the lines in C++, so Python never touches a reading; each
 block comes back as numpy arrays of timestamps, values and a missing-value mask. Lines that cannot
 be used (wrong number of fields, no whole-number timestamp, a value that is present but not a
-finite number) come back as rejects with their line number in the file, their reason and text.
+finite number) go to the caller's reject sink with their line number in the file, their reason and
+text, in batches of at most ``REJECT_BATCH``, so memory does not grow with the number of rejects.
 Blank lines carry nothing and are skipped.
+
+Timestamps are epoch milliseconds, or epoch seconds in some exports. A member's unit is that of
+the median timestamp of its first block with usable timestamps: 10 or 11 digits (1e9 to 1e11,
+2001-09-09 to year 5138 as seconds, 1970-01-12 to 1973-03-03 as milliseconds) is seconds, which
+are turned into milliseconds; anything else is milliseconds. A line whose timestamp is of the
+other unit than its member's is a reject.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import BinaryIO
 
 import numpy as np
@@ -20,12 +29,18 @@ from pyarrow import csv
 
 from job_helpers.embrace.archives import HEADERS
 
+log = logging.getLogger(__name__)
+
 MISSING_TEXT = ["", "nan", "null", "na", "none"]
 NUMBER = r"^[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?$"
 WHOLE_MILLISECONDS = r"^[0-9]{1,18}$"
 # The last millisecond of year 9999: later "timestamps" are other units (µs, ns) or noise.
 MAX_MS = 253_402_300_799_999
+# Timestamps in [SECONDS_FROM, SECONDS_UNTIL) are epoch seconds (10 or 11 digits).
+SECONDS_FROM = 10**9
+SECONDS_UNTIL = 10**11
 BLOCK_BYTES = 4 << 20
+REJECT_BATCH = 4096
 ORDINALS = ("first", "second", "third")
 
 
@@ -33,7 +48,7 @@ class HeaderMismatch(ValueError):
     """A member's header is not its stream's header."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Reject:
     line: int
     reason: str
@@ -42,18 +57,25 @@ class Reject:
 
 @dataclass
 class ParsedBlock:
-    """The usable lines of one block: epoch ms, values (one column per measure) and missing rows."""
+    """The usable lines of one block: epoch ms, values (one column per measure) and missing rows.
+
+    ``in_seconds`` says the member's timestamps were seconds (turned into ms here).
+    """
 
     ts: np.ndarray
     values: np.ndarray
     missing: np.ndarray
-    rejects: list[Reject] = field(default_factory=list)
+    in_seconds: bool = False
 
 
-def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]:
+RejectSink = Callable[[list[Reject]], None]
+
+
+def parse_stream(raw: BinaryIO, stream: str, name: str, rejects: RejectSink) -> Iterator[ParsedBlock]:
     """Check the header of ``raw`` (a member opened in binary) and parse the lines after it.
 
-    An empty member, or one with only its header, holds no readings and yields nothing.
+    Rejects go to ``rejects`` as they are found. An empty member, or one with only its header,
+    holds no readings and yields nothing.
     """
     first = raw.readline()
     if not first:
@@ -66,10 +88,16 @@ def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]
         )
     width = len(HEADERS[stream])
     names = [f"f{i}" for i in range(width)]
-    wrong_width: list[tuple[int, str]] = []
+    skipped = _SkippedLines()
+    pending: list[Reject] = []
+    wrong_width = f"expected {width} fields"
 
     def keep_wrong_width(row: csv.InvalidRow) -> str:
-        wrong_width.append((row.number, row.text))
+        skipped.add(row.number)
+        pending.append(Reject(row.number + 1, wrong_width, row.text))
+        if len(pending) >= REJECT_BATCH:
+            rejects(pending[:])
+            pending.clear()
         return "skip"
 
     try:
@@ -85,48 +113,92 @@ def parse_stream(raw: BinaryIO, stream: str, name: str) -> Iterator[ParsedBlock]
             return
         raise
     rows_before = 0
-    reported = 0
+    in_seconds: bool | None = None
     for batch in reader:
-        parsed = parse_block(batch, stream)
-        _number_lines(parsed.rejects, rows_before, [number for number, _ in wrong_width])
-        parsed.rejects += [Reject(number + 1, f"expected {width} fields", text) for number, text in wrong_width[reported:]]
-        reported = len(wrong_width)
-        parsed.rejects.sort(key=lambda reject: reject.line)
+        decided = in_seconds is not None
+        parsed, found, in_seconds = parse_block(batch, stream, in_seconds)
+        if in_seconds and not decided:
+            log.info("%s: timestamps are epoch seconds; they are read as seconds x 1000", name)
+        if found:
+            lines = skipped.lines_of(rows_before + np.array([reject.line for reject in found], dtype=np.int64))
+            for reject, line in zip(found, lines.tolist()):
+                reject.line = line
+        found += pending
+        pending.clear()
+        if found:
+            found.sort(key=lambda reject: reject.line)
+            rejects(found)
         rows_before += batch.num_rows
+        skipped.forget_before(rows_before + 1)
         yield parsed
-    if wrong_width[reported:]:
-        empty = ParsedBlock(np.empty(0, dtype=np.int64), np.empty((0, width - 1)), np.empty(0, dtype=bool))
-        empty.rejects = [Reject(number + 1, f"expected {width} fields", text) for number, text in wrong_width[reported:]]
-        yield empty
+    if pending:
+        rejects(pending)
 
 
-def _number_lines(rejects: list[Reject], rows_before: int, skipped: list[int]) -> None:
-    """Turn each reject's row in its block into its line in the file (the header is line 1).
+class _SkippedLines:
+    """The lines skipped for their width, as much as numbering later rows needs: bounded, not one per line.
 
-    Lines skipped for their width are not rows, so a row's line is its number among the rows plus
-    the skipped lines before it: those whose number, less the skipped lines before them, is at
-    most the row's number.
+    A skipped line is kept as its number less the skipped lines before it (its "shift"); a row's
+    line is its number among the rows plus the skipped lines whose shift is at most that number.
+    Consecutive skipped lines share a shift and are kept as one run, and runs that precede every
+    row still to come are folded into a count.
     """
-    if not rejects:
-        return
-    order = np.sort(np.asarray(skipped, dtype=np.int64))
-    shifted = order - np.arange(len(order))
-    for reject in rejects:
-        row = rows_before + reject.line
-        reject.line = row + int(np.searchsorted(shifted, row, side="right")) + 1
+
+    def __init__(self) -> None:
+        self._total = 0
+        self._folded = 0
+        self._shifts: deque[int] = deque()
+        self._counts: deque[int] = deque()
+
+    def add(self, number: int) -> None:
+        shift = number - self._total
+        self._total += 1
+        if self._shifts and self._shifts[-1] == shift:
+            self._counts[-1] += 1
+        else:
+            self._shifts.append(shift)
+            self._counts.append(1)
+
+    def lines_of(self, rows: np.ndarray) -> np.ndarray:
+        """The lines in the file (the header is line 1) of 1-based ``rows`` among the rows."""
+        shifts = np.fromiter(self._shifts, dtype=np.int64, count=len(self._shifts))
+        skipped = np.r_[0, np.cumsum(np.fromiter(self._counts, dtype=np.int64, count=len(self._counts)))]
+        return rows + self._folded + skipped[np.searchsorted(shifts, rows, side="right")] + 1
+
+    def forget_before(self, row: int) -> None:
+        """Fold the runs that come before ``row``, the first row still to be numbered."""
+        while self._shifts and self._shifts[0] <= row:
+            self._shifts.popleft()
+            self._folded += self._counts.popleft()
 
 
-def parse_block(batch: pa.RecordBatch, stream: str) -> ParsedBlock:
-    """Typed arrays of one block of text columns; rejects carry their 1-based row in the block."""
+def parse_block(
+    batch: pa.RecordBatch, stream: str, in_seconds: bool | None = None
+) -> tuple[ParsedBlock, list[Reject], bool | None]:
+    """Typed arrays of one block of text columns, its rejects (with their 1-based row in the block)
+    and whether the member's timestamps are seconds (decided here when ``in_seconds`` is None)."""
     raw = [batch.column(i) for i in range(batch.num_columns)]
     ts, ts_checked = _whole_ms(raw[0])
     measures = [_finite_number(column) for column in raw[1:]]
     checked = [ts_checked, *measures]
     blank = _all(c.empty for c in checked)
+    well_formed = ts_checked.ok.to_numpy(zero_copy_only=False)
+    seconds_like = (ts >= SECONDS_FROM) & (ts < SECONDS_UNTIL)
+    if in_seconds is None and well_formed.any():
+        median = np.median(ts[well_formed])
+        in_seconds = bool(SECONDS_FROM <= median < SECONDS_UNTIL)
+    other_unit = well_formed & (seconds_like != bool(in_seconds))
+    unit_reason = (
+        "timestamp is not in seconds like the member's"
+        if in_seconds
+        else "timestamp looks like seconds (10 or 11 digits) in a member in milliseconds"
+    )
     reason = pc.if_else(ts_checked.missing, pa.scalar("no timestamp"), pa.scalar(None, pa.string()))
     reason = pc.coalesce(
         reason, pc.if_else(ts_checked.ok, pa.scalar(None, pa.string()), pa.scalar("timestamp is not whole epoch milliseconds"))
     )
+    if other_unit.any():
+        reason = pc.coalesce(reason, pc.if_else(pa.array(other_unit), pa.scalar(unit_reason), pa.scalar(None, pa.string())))
     for ordinal, measure in zip(ORDINALS, measures):
         bad = pc.and_(pc.invert(measure.missing), pc.invert(measure.ok))
         reason = pc.coalesce(reason, pc.if_else(bad, pa.scalar(f"{ordinal} value is not a number"), pa.scalar(None, pa.string())))
@@ -135,17 +207,20 @@ def parse_block(batch: pa.RecordBatch, stream: str) -> ParsedBlock:
     usable = ~rejected & ~blank.to_numpy(zero_copy_only=False)
     rejects = []
     if rejected.any():
-        reasons = reason.to_pylist()
-        columns = [column.to_pylist() for column in raw]
-        for index in np.flatnonzero(rejected):
-            rejects.append(Reject(int(index) + 1, reasons[index], ",".join(column[index] for column in columns)))
+        where = pa.array(rejected)
+        reasons = pc.filter(reason, where).to_pylist()
+        columns = [pc.filter(column, where).to_pylist() for column in raw]
+        for index, row in enumerate(np.flatnonzero(rejected).tolist()):
+            rejects.append(Reject(row + 1, reasons[index], ",".join(column[index] for column in columns)))
     matrix = np.column_stack([measure.values for measure in measures])
     missing = _any(measure.missing for measure in measures).to_numpy(zero_copy_only=False)
     if not usable.all():
         ts, matrix, missing = ts[usable], matrix[usable], missing[usable]
+    if in_seconds:
+        ts = ts * 1000
     if stream == "eda":
         matrix[matrix == 0] = 0.0
-    return ParsedBlock(ts, matrix, missing, rejects)
+    return ParsedBlock(ts, matrix, missing, bool(in_seconds)), rejects, in_seconds
 
 
 @dataclass

@@ -5,7 +5,7 @@ device streams over tasks (see ``members``), each writing aside; the driver then
 tables and publishes everything (see ``outputs``), so reruns and overlapping backfills give the
 same tables. An archive that cannot be read (corrupt zip, bad CRC, a header not matching its
 stream) fails alone: its old outputs stay untouched, the others are published, and the summary
-names it.
+names it. Members refused for their paths are rejects of their stream, written by the driver.
 """
 
 from __future__ import annotations
@@ -22,7 +22,15 @@ from pyspark.sql import SparkSession
 from job_helpers.embrace import outputs, tables
 from job_helpers.embrace.archives import Archive, Selection, select_archives
 from job_helpers.embrace.cleaning import DayCounts
-from job_helpers.embrace.members import GroupResult, MemberGroup, Targets, UnreadableArchive, member_groups, process_groups
+from job_helpers.embrace.members import (
+    GroupResult,
+    MemberGroup,
+    RefusedMember,
+    Targets,
+    UnreadableArchive,
+    member_groups,
+    process_groups,
+)
 from job_helpers.publish import discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
 
@@ -69,6 +77,9 @@ class ChunkSummary:
     written: dict[str, int] = field(default_factory=dict)
     ignored_objects: list[str] = field(default_factory=list)
     unselected: list[str] = field(default_factory=list)
+    refused_members: dict[str, str] = field(default_factory=dict)
+    repeated_members: dict[str, int] = field(default_factory=dict)
+    timestamps_in_seconds: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -77,7 +88,8 @@ class ChunkSummary:
         return (
             f"{self.first}..{self.last}: {len(self.archives)} archive(s), {len(self.failed)} failed, "
             f"{sum(self.rows_read.values()):,} row(s) read, {sum(self.clean_rows.values()):,} clean, "
-            f"{sum(self.rejects.values()):,} reject(s), {sum(self.outside_period.values()):,} outside their export period"
+            f"{sum(self.rejects.values()):,} reject(s), {sum(self.outside_period.values()):,} outside their export period, "
+            f"{len(self.refused_members)} member(s) refused for their paths, {len(self.repeated_members)} name(s) on several members"
         )
 
 
@@ -89,12 +101,17 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
     summary.ignored_objects = ignored
     log.info("%s: %d archive(s) overlap the chunk: %s", params.scope, len(archives), ", ".join(summary.archives) or "none")
     groups: list[MemberGroup] = []
+    refused: dict[str, list[RefusedMember]] = {}
     for archive in archives:
         try:
-            found = member_groups(archive, params.selection, storage)
+            members = member_groups(archive, params.selection, storage)
         except UnreadableArchive as error:
             summary.failed[archive.export] = str(error)
             continue
+        found = members.groups
+        refused[archive.export] = members.refused
+        summary.refused_members.update({f"{archive.export}.zip/{m.name}": m.reason for m in members.refused})
+        summary.repeated_members.update({f"{archive.export}.zip/{name}": count for name, count in members.repeated.items()})
         if not found:
             # Nothing selected from this archive (a participant filter): leave its outputs alone.
             summary.unselected.append(archive.export)
@@ -111,7 +128,8 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
                 summary.failed.setdefault(result.export, result.error)
         good = [a for a in archives if a.export not in summary.failed and a.export not in summary.unselected]
         if good:
-            _publish(storage, params, summary, good, [r for r in results if r.export not in summary.failed], run_id)
+            good_results = [r for r in results if r.export not in summary.failed]
+            _publish(storage, params, summary, good, good_results, {a.export: refused[a.export] for a in good}, run_id)
     finally:
         for url in (
             params.clean,
@@ -144,7 +162,13 @@ def _clean_in_tasks(spark: SparkSession, groups: list[MemberGroup], targets: Tar
 
 
 def _publish(
-    storage: Storage, params: ChunkParams, summary: ChunkSummary, archives: list[Archive], results: list[GroupResult], run_id: str
+    storage: Storage,
+    params: ChunkParams,
+    summary: ChunkSummary,
+    archives: list[Archive],
+    results: list[GroupResult],
+    refused: dict[str, list[RefusedMember]],
+    run_id: str,
 ) -> None:
     streams = params.selection.streams
     exports = [archive.export for archive in archives]
@@ -153,16 +177,22 @@ def _publish(
     per_day = _count_days(results)
     _summarise(summary, archives, results, per_day)
 
-    for url, attribute in (
-        (params.clean, "clean_files"),
-        (params.timestream_ready, "timestream_files"),
-        (params.rejects, "reject_files"),
+    # The batch-load-ready output also owns its former export=/stream= folders, so a rerun clears them.
+    ready_prefixes = [outputs.load_folder(e, s) for e in exports for s in streams] + stream_prefixes
+    refusals = _stage_refused(storage, params.rejects, run_id, refused)
+    for url, attribute, owned in (
+        (params.clean, "clean_files", stream_prefixes),
+        (params.timestream_ready, "timestream_files", ready_prefixes),
+        (params.rejects, "reject_files", stream_prefixes),
     ):
         staged: dict[str, set[str]] = defaultdict(set)
         for result in results:
             for folder, names in getattr(result, attribute).items():
                 staged[folder] |= names
-        publish(storage, url, run_id, staged, stream_prefixes)
+        if url == params.rejects:
+            for folder, name in refusals.items():
+                staged[folder].add(name)
+        publish(storage, url, run_id, staged, owned)
 
     logs = {
         outputs.partition_folder([("export", export), ("stream", stream)]): table
@@ -182,8 +212,25 @@ def _publish(
                 for (e, s, day), counts in sorted(per_day.items())
                 if e == export and s == stream and counts.clean
             }
-            url = join(params.load_counts, f"export={export}", f"stream={stream}.json")
-            storage.write_text(url, json.dumps(rows, sort_keys=True) + "\n")
+            storage.write_text(join(params.load_counts, export, f"{stream}.json"), json.dumps(rows, sort_keys=True) + "\n")
+            # The counts of the former export=/stream= layout would plan loads of folders no longer written.
+            storage.delete(join(params.load_counts, f"export={export}", f"stream={stream}.json"))
+
+
+def _stage_refused(storage: Storage, rejects_url: str, run_id: str, refused: dict[str, list[RefusedMember]]) -> dict[str, str]:
+    """Stage one rejects file per export and stream of the members refused for their paths; returns folder -> name."""
+    name = "part-refused-members.json"
+    lines: dict[str, list[str]] = defaultdict(list)
+    for export, members in refused.items():
+        for member in members:
+            if member.kind == "metadata":
+                continue
+            folder = outputs.partition_folder([("export", export), ("stream", member.kind)])
+            record = {"ppt_id": None, "dev_id": None, "file": member.name, "line": None, "reason": member.reason, "record": None}
+            lines[folder].append(json.dumps(record, sort_keys=True))
+    for folder, found in lines.items():
+        storage.write_text(join(staging_url(rejects_url, run_id), folder + name), "\n".join(found) + "\n")
+    return {folder: name for folder in lines}
 
 
 def _publish_small(storage: Storage, url: str, run_id: str, by_folder: dict, owned: list[str]) -> int:
@@ -224,6 +271,8 @@ def _summarise(summary: ChunkSummary, archives: list[Archive], results: list[Gro
         for member, count in result.rejects.items():
             summary.rejects[f"{result.export}.zip/{member}"] = count
             read[result.kind] += count
+        summary.timestamps_in_seconds += [f"{result.export}.zip/{member}" for member in result.in_seconds]
+    summary.timestamps_in_seconds.sort()
     summary.rows_read.update(read)
     summary.clean_rows.update(clean)
     summary.outside_period.update(outside)

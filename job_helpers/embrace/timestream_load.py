@@ -1,9 +1,10 @@
 """Timestream batch loads of the batch-load-ready CSVs: plan, create, watch, notify.
 
 Every function takes its client and storage from the caller. One ``CreateBatchLoadTask`` loads
-one export's stream and day (``export=E/stream=S/date=D/``) as multi-measure records named after
-the stream, with dimensions ``ppt_id`` and ``dev_id``. The row counts come from the files the job
-wrote beside the data (``load_counts``), so a dry run reads no CSV.
+one export's stream and day (``<export>/<stream>/<date>/``: the API's ObjectKeyPrefix pattern
+allows no ``=``) as multi-measure records named after the stream, with dimensions ``ppt_id`` and
+``dev_id``. The row counts come from the files the job wrote beside the data
+(``load_counts/<export>/<stream>.json``), so a dry run reads no CSV.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from typing import Any
 
 from job_helpers.control.backoff import Backoff
 from job_helpers.embrace.archives import MEASURES
+from job_helpers.embrace.outputs import load_folder
 from job_helpers.storage import Storage, join, split_s3
 
 log = logging.getLogger(__name__)
 
 RUNNING = ("CREATED", "IN_PROGRESS", "PENDING_RESUME")
-COUNTS_FILE = re.compile(r"export=(?P<export>[^/]+)/stream=(?P<stream>[a-z]+)\.json$")
+COUNTS_FILE = re.compile(r"(?P<export>[^/=]+)/(?P<stream>[a-z]+)\.json")
 
 
 class LoadError(Exception):
@@ -46,14 +48,15 @@ class DayLoad:
 def plan_loads(storage: Storage, load_counts: str, ready: str, first: date, last: date, streams: Sequence[str]) -> list[DayLoad]:
     """The days of ``first..last`` that have batch-load-ready rows, per export and stream."""
     loads = []
+    root = load_counts.rstrip("/") + "/"
     for stored in storage.list(load_counts):
-        match = COUNTS_FILE.search(stored.url)
+        match = COUNTS_FILE.fullmatch(stored.url[len(root) :])
         if not match or match["stream"] not in streams:
             continue
         counts = json.loads(storage.read_text(stored.url))
         for day, rows in sorted(counts.items()):
             if first.isoformat() <= day <= last.isoformat() and rows:
-                prefix = join(ready, f"export={match['export']}/stream={match['stream']}/date={day}/")
+                prefix = join(ready, load_folder(match["export"], match["stream"], day))
                 loads.append(DayLoad(match["export"], match["stream"], day, int(rows), prefix))
     return sorted(loads, key=lambda load: (load.day, load.stream, load.export))
 

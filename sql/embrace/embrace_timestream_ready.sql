@@ -1,5 +1,7 @@
 -- The Timestream batch-load CSV files (header row skipped), for checking a load before it starts.
 -- Columns beyond the stream's own are null: acc has x, y, z; eda has eda in x; temp has temp in x.
+-- Folders are bare values (<export>/<stream>/<date>/): CreateBatchLoadTask's ObjectKeyPrefix allows
+-- no '=', so the partitions come only from projection and its template. export is injected.
 CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_timestream_ready` (
   `time` bigint,
   `ppt_id` string,
@@ -23,5 +25,5 @@ TBLPROPERTIES (
   'projection.date.range'='2015-01-01,NOW',
   'projection.date.interval'='1',
   'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='{embrace.timestream_ready}export=${export}/stream=${stream}/date=${date}/'
+  'storage.location.template'='{embrace.timestream_ready}${export}/${stream}/${date}/'
 );

@@ -137,9 +137,9 @@ def test_off_wrist_window_is_dropped_from_wear_time(job_result, generated, small
 
 def test_timestream_csv_has_the_batch_load_columns(job_result, generated):
     _, lake, summary = generated
-    folder = lake / "timestream_ready" / f"export={summary.export}" / "stream=acc" / "date=2024-03-01"
+    folder = lake / "timestream_ready" / summary.export / "acc" / "2024-03-01"
     files = sorted(folder.glob("part-*.csv"))
     header = files[0].read_text().splitlines()[0]
     assert header == "time,ppt_id,dev_id,x,y,z"
-    counts = json.loads((lake / "load_counts" / f"export={summary.export}" / "stream=acc.json").read_text())
+    counts = json.loads((lake / "load_counts" / summary.export / "acc.json").read_text())
     assert sum(len(f.read_text().splitlines()) - 1 for f in files) == counts["2024-03-01"]

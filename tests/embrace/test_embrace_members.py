@@ -27,7 +27,7 @@ def archive(tmp_path: Path, members: dict[str, bytes]) -> Archive:
 
 def test_windows_separators_and_participant_case_are_understood(tmp_path):
     found = archive(tmp_path, {"U02\\FC\\P096\\D1\\eda.csv": (EDA + "1709251200000,0.5\n").encode()})
-    groups = member_groups(found, Selection.from_text("all", "FCp096", ".*"), Storage())
+    groups = member_groups(found, Selection.from_text("all", "FCp096", ".*"), Storage()).groups
     assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcP096", "D1", "eda")]
 
 
@@ -49,10 +49,10 @@ def test_a_header_only_member_is_empty_and_unreadable_text_fails_its_archive(tmp
     targets = Targets(
         "run", (tmp_path / "clean").as_uri() + "/", (tmp_path / "ts").as_uri() + "/", (tmp_path / "rej").as_uri() + "/", 1 << 30
     )
-    eda = [g for g in member_groups(found, Selection(), Storage()) if g.kind == "eda"]
+    eda = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "eda"]
     results = list(process_groups(eda, targets))
     assert [(r.error, r.days) for r in results] == [(None, {})]
-    temp = [g for g in member_groups(found, Selection(), Storage()) if g.kind == "temp"]
+    temp = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "temp"]
     (failed,) = process_groups(temp, targets)
     assert failed.export == found.export and found.url in failed.error and "replace the file" in failed.error
 

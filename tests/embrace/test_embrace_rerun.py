@@ -80,3 +80,28 @@ def test_a_day_no_longer_produced_is_removed(small_spark, tmp_path):
     dates = {r["date"] for r in small_spark.read.parquet(str(lake / "clean")).select("date").distinct().collect()}
     assert {str(d) for d in dates} == {"2024-03-01"}
     assert small_spark.read.parquet(str(lake / "clean")).count() == shorter.clean["temp"]
+
+
+def test_a_rerun_clears_the_former_batch_load_layout(small_spark, tmp_path):
+    """Batch-load files and counts of the former export=/stream=/date= layout go when their export is rerun."""
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    storage = Storage()
+    sample = write_embrace_sample(
+        storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=1, seconds_per_day=20, participants=("fc096",)
+    )
+    former = lake / "timestream_ready" / f"export={sample.export}" / "stream=temp" / "date=2024-03-01" / "part-old-0000.csv"
+    former_counts = lake / "load_counts" / f"export={sample.export}" / "stream=temp.json"
+    for path in (former, former_counts):
+        path.parent.mkdir(parents=True)
+        path.write_text("written by an earlier version\n")
+    run_chunk(
+        small_spark,
+        storage,
+        chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 1), selection=Selection(streams=("temp",))),
+    )
+    assert not former.exists() and not former_counts.exists()
+    ready = sorted(
+        path.relative_to(lake / "timestream_ready").parent.as_posix() for path in (lake / "timestream_ready").rglob("*.csv")
+    )
+    assert ready == [f"{sample.export}/temp/2024-03-01"]
+    assert (lake / "load_counts" / sample.export / "temp.json").is_file()

@@ -6,6 +6,7 @@ from embrace_helpers import REPO
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.ddl import parse_check, render_statements
+from job_helpers.control.local_sql import translate_ddl
 
 
 def test_embrace_ddl_renders_and_parses_with_projection(spark):
@@ -20,5 +21,15 @@ def test_embrace_ddl_renders_and_parses_with_projection(spark):
             (statement,) = [s for s in statements if s.source == f"sql/embrace/embrace_{name}.sql"]
             assert f"LOCATION '{url}'" in statement.sql and url.startswith(scheme)
             assert "'projection.enabled'='true'" in statement.sql
-            assert f"'storage.location.template'='{url}export=${{export}}/" in statement.sql
+            first_folder = "${export}/" if name == "timestream_ready" else "export=${export}/"
+            assert f"'storage.location.template'='{url}{first_folder}" in statement.sql
         parse_check(statements, spark)
+
+
+def test_locally_only_the_bare_value_batch_load_table_goes_without_recovered_partitions():
+    """The batch-load-ready folders have no key=, so the local engine cannot recover them: that table reads as empty locally."""
+    settings = load_settings(REPO / "config.yml", "local")
+    statements = [s for s in render_statements(REPO / "sql", settings) if s.source.startswith("sql/embrace/")]
+    projected = {s.source.rsplit("/", 1)[-1]: translate_ddl(s).projected for s in statements}
+    assert projected.pop("embrace_timestream_ready.sql") is False
+    assert projected and all(projected.values())

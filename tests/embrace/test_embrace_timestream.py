@@ -7,6 +7,7 @@ the Timestream client is botocore's Stubber, which also checks every request aga
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import boto3
@@ -36,7 +37,13 @@ def lake(moto_server):
     s3.create_bucket(Bucket=BUCKET)
     counts = {"acc": {"2024-03-01": 1000, "2024-03-02": 500}, "eda": {"2024-03-01": 40, "2024-04-01": 7}}
     for stream, days in counts.items():
-        s3.put_object(Bucket=BUCKET, Key=f"load_counts/export={EXPORT}/stream={stream}.json", Body=json.dumps(days))
+        s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/{stream}.json", Body=json.dumps(days))
+    # Counts of the former export=/stream= layout name folders no longer written: never planned.
+    s3.put_object(
+        Bucket=BUCKET,
+        Key="load_counts/export=Sensors_U02_FC_20240301_20240331/stream=acc.json",
+        Body=json.dumps({"2024-03-01": 9}),
+    )
     return session
 
 
@@ -53,17 +60,17 @@ def test_plan_picks_the_days_and_streams_asked_for(lake):
     loads = plan_loads(
         Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda")
     )
-    assert [(l.stream, l.day, l.rows) for l in loads] == [
+    assert [(load.stream, load.day, load.rows) for load in loads] == [
         ("acc", "2024-03-01", 1000),
         ("eda", "2024-03-01", 40),
         ("acc", "2024-03-02", 500),
     ]
-    assert loads[0].prefix == f"s3://{BUCKET}/ready/export={EXPORT}/stream=acc/date=2024-03-01/"
+    assert loads[0].prefix == f"s3://{BUCKET}/ready/{EXPORT}/acc/2024-03-01/"
     assert estimate_cost(loads, 0.5e-6) == pytest.approx(1540 * 0.5e-6)
     only_eda = plan_loads(
         Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",)
     )
-    assert [l.day for l in only_eda] == ["2024-03-01", "2024-04-01"]
+    assert [load.day for load in only_eda] == ["2024-03-01", "2024-04-01"]
 
 
 def test_tasks_are_created_with_the_multi_measure_mapping(lake):
@@ -87,8 +94,79 @@ def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     assert [m["SourceColumn"] for m in model["MultiMeasureMappings"]["MultiMeasureAttributeMappings"]] == ["x", "y", "z"]
     assert acc["DataSourceConfiguration"]["DataSourceS3Configuration"] == {
         "BucketName": BUCKET,
-        "ObjectKeyPrefix": f"ready/export={EXPORT}/stream=acc/date=2024-03-01/",
+        "ObjectKeyPrefix": f"ready/{EXPORT}/acc/2024-03-01/",
     }
+
+
+def model_violations(shape, value, path: str) -> list[str]:
+    """Where ``value`` breaks ``shape`` of a botocore model: required members, types, lengths, patterns, enums.
+
+    botocore checks only types and required members before sending; the service also applies the
+    rest (patterns as whole-string matches), so a request that passes the Stubber can still be refused.
+    """
+    kind = shape.type_name
+    meta = shape.metadata
+    if kind == "structure":
+        if not isinstance(value, dict):
+            return [f"{path}: expected a structure"]
+        problems = [f"{path}.{name}: required" for name in shape.required_members if name not in value]
+        for name, item in value.items():
+            member = shape.members.get(name)
+            problems += (
+                [f"{path}.{name}: not in the model"] if member is None else model_violations(member, item, f"{path}.{name}")
+            )
+        return problems
+    if kind == "list":
+        problems = (
+            [f"{path}: {len(value)} item(s), outside {meta.get('min', 0)}..{meta.get('max', 'any')}"]
+            if not (meta.get("min", 0) <= len(value) <= meta.get("max", len(value)))
+            else []
+        )
+        return problems + [
+            p for index, item in enumerate(value) for p in model_violations(shape.member, item, f"{path}[{index}]")
+        ]
+    if kind == "string":
+        if not isinstance(value, str):
+            return [f"{path}: expected a string"]
+        problems = []
+        if not meta.get("min", 0) <= len(value) <= meta.get("max", len(value)):
+            problems.append(f"{path}: length {len(value)} outside {meta.get('min', 0)}..{meta.get('max', 'any')}")
+        if "pattern" in meta and not re.fullmatch(meta["pattern"], value):
+            problems.append(f"{path}: {value!r} does not match {meta['pattern']}")
+        if shape.enum and value not in shape.enum:
+            problems.append(f"{path}: {value!r} is not one of {shape.enum}")
+        return problems
+    expected = {"boolean": bool, "long": int, "integer": int, "double": float}.get(kind)
+    return [f"{path}: expected {kind}"] if expected and not isinstance(value, expected) else []
+
+
+def test_every_create_batch_load_task_parameter_is_one_the_api_accepts(lake):
+    """Issue 10.2: the former export=/stream=/date= prefix broke ObjectKeyPrefix's pattern, refusing every load."""
+    from job_helpers.storage import Storage
+
+    shape = (
+        boto3.client("timestream-write", region_name="us-east-1")
+        .meta.service_model.operation_model("CreateBatchLoadTask")
+        .input_shape
+    )
+    loads = plan_loads(
+        Storage(lake),
+        f"s3://{BUCKET}/load_counts/",
+        f"s3://{BUCKET}/timestream_ready/",
+        date(2024, 3, 1),
+        date(2024, 4, 30),
+        ("acc", "eda", "temp"),
+    )
+    assert {load.stream for load in loads} == {"acc", "eda"}
+    for load in loads:
+        request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
+        assert model_violations(shape, request, "CreateBatchLoadTask") == []
+    former = task_request(loads[0], "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
+    former["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] = (
+        f"ready/export={EXPORT}/stream=acc/date=2024-03-01/"
+    )
+    (problem,) = model_violations(shape, former, "CreateBatchLoadTask")
+    assert "ObjectKeyPrefix" in problem
 
 
 def test_dry_run_prints_rows_and_cost_and_creates_nothing(lake, monkeypatch, capsys):

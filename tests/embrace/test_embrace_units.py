@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from job_helpers.embrace.archives import HEADERS
 from job_helpers.embrace.cleaning import DAY_MS, clean_day
 from job_helpers.embrace.day_buffer import DayBuffer
-from job_helpers.embrace.parsing import HeaderMismatch, parse_stream
+from job_helpers.embrace.parsing import REJECT_BATCH, HeaderMismatch, parse_stream
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 ACC = "Unix Timestamp (UTC),x (g),y (g),z (g)\n"
+REPO = Path(__file__).resolve().parents[2]
 
 
 def parse(text: str, stream: str):
-    blocks = list(parse_stream(io.BytesIO(text.encode()), stream, "U/FC/1/D/x.csv"))
-    ts = np.concatenate([b.ts for b in blocks])
-    values = np.concatenate([b.values for b in blocks])
-    missing = np.concatenate([b.missing for b in blocks])
-    rejects = [(r.line, r.reason, r.record) for b in blocks for r in b.rejects]
+    found = []
+    blocks = list(parse_stream(io.BytesIO(text.encode()), stream, "U/FC/1/D/x.csv", found.extend))
+    width = len(HEADERS[stream]) - 1
+    ts = np.concatenate([np.empty(0, dtype=np.int64)] + [b.ts for b in blocks])
+    values = np.concatenate([np.empty((0, width))] + [b.values for b in blocks])
+    missing = np.concatenate([np.empty(0, dtype=bool)] + [b.missing for b in blocks])
+    rejects = sorted((r.line, r.reason, r.record) for r in found)
     return ts, values, missing, rejects
 
 
@@ -73,8 +80,8 @@ def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
 
 
 def test_empty_and_header_only_members_hold_no_readings():
-    assert list(parse_stream(io.BytesIO(b""), "eda", "e.csv")) == []
-    assert list(parse_stream(io.BytesIO(EDA.encode()), "eda", "e.csv")) == []
+    assert list(parse_stream(io.BytesIO(b""), "eda", "e.csv", pytest.fail)) == []
+    assert list(parse_stream(io.BytesIO(EDA.encode()), "eda", "e.csv", pytest.fail)) == []
 
 
 def test_wrong_widths_alone_stray_quotes_and_far_timestamps_are_all_rejects():
@@ -93,3 +100,46 @@ def test_line_numbers_count_the_lines_skipped_for_their_width():
     *_, rejects = parse(EDA + "\n".join(lines) + "\n", "eda")
     assert [line for line, *_ in rejects] == [n + 2 for n in range(3000) if n % 3 != 2]
     assert all(record == lines[line - 2] for line, _, record in rejects)
+
+
+def test_a_member_in_seconds_is_read_as_seconds_and_rows_of_the_other_unit_are_rejects():
+    ts, _, _, rejects = parse(EDA + "1709251200,0.5\n1709251201,0.6\n1709251202000,0.7\n1709251203,0.8\n", "eda")
+    assert ts.tolist() == [1709251200000, 1709251201000, 1709251203000]
+    assert rejects == [(4, "timestamp is not in seconds like the member's", "1709251202000,0.7")]
+    ts, _, _, rejects = parse(EDA + "1709251200000,0.5\n1709251201,0.6\n", "eda")
+    assert ts.tolist() == [1709251200000]
+    assert rejects == [(3, "timestamp looks like seconds (10 or 11 digits) in a member in milliseconds", "1709251201,0.6")]
+
+
+MEMORY_CHECK = """
+import sys, tracemalloc
+from job_helpers.embrace.parsing import parse_stream
+seen = [0, 0]
+def sink(batch):
+    seen[0] += len(batch)
+    seen[1] = max(seen[1], len(batch))
+tracemalloc.start()
+with open(sys.argv[1], "rb") as raw:
+    blocks = sum(1 for _ in parse_stream(raw, "eda", "eda.csv", sink))
+print(blocks, seen[0], seen[1], tracemalloc.get_traced_memory()[1])
+"""
+
+
+def test_memory_stays_bounded_whatever_the_number_of_wrong_width_rows(tmp_path):
+    """A member of 400,000 wrong-width rows (issue 9.16): rejects leave in batches, nothing grows with them.
+
+    pyarrow reads its 4 MB blocks through the Python file, which alone traces about 16 MB at peak;
+    holding the rejects would add well over 100 MB.
+    """
+    rows = 400_000
+    member = tmp_path / "eda.csv"
+    with open(member, "w") as handle:
+        handle.write(EDA)
+        for _ in range(rows // 1000):
+            handle.write("1709251200000,0.5,9\n" * 1000)
+    done = subprocess.run([sys.executable, "-c", MEMORY_CHECK, str(member)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    blocks, rejects, largest_batch, peak_bytes = map(int, done.stdout.split())
+    assert (blocks, rejects) == (0, rows)
+    assert largest_batch <= REJECT_BATCH
+    assert peak_bytes < 32 << 20, f"parsing held {peak_bytes / 1e6:.0f} MB of Python objects for {rows:,} rejects"
