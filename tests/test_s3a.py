@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 
@@ -139,3 +140,22 @@ def test_local_runner_options_are_validated_by_config_check(tmp_path):
     settings = load_settings(REPO / "config.yml", "aws", environ={"S3A_PACKAGES": "org.apache.hadoop:hadoop-aws:3.3.4"})
     options = local_on_aws.checked_options(settings.resolved["profiles"]["aws"])
     assert options == local_on_aws.LocalRunnerOptions(2, (), "org.apache.hadoop:hadoop-aws:3.3.4")
+
+
+def make_dry_run(*args: str) -> str:
+    done = subprocess.run(["make", "-n", "-B", *args], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.replace("\\\n", " ")
+
+
+def test_make_setup_installs_the_jars_wheel_without_its_dependencies():
+    assert re.search(r"pip install .*--no-deps .*sagemaker-pyspark==1\.4\.5", make_dry_run("setup"))
+
+
+@pytest.mark.parametrize("target", ["execute", "status", "cleanup"])
+def test_make_passes_the_runner_on(target):
+    lines = make_dry_run(target, "profile=aws", "runner=local", "job=j", "from=2024-01-01", "to=2024-01-01", "days_per_job=1").splitlines()
+    (command,) = [line for line in lines if "-m job_helpers" in line and f" {target} " in line + " "]
+    assert re.search(r"--runner '?local'?", command)
+    without = make_dry_run(target, "profile=aws", "job=j", "from=2024-01-01", "to=2024-01-01", "days_per_job=1")
+    assert "--runner" not in without

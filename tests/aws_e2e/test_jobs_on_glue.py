@@ -86,8 +86,8 @@ def emulated(project: AwsProject, tmp_path_factory: pytest.TempPathFactory) -> d
                     result.runs.append(run_job(glue, s3, name, workdir, project.env))
                     if result.runs[-1].returncode != 0:
                         return result
-        except AssertionError as error:
-            result.error = str(error)
+        except Exception as error:  # reported by the group's test, with the job that raised it
+            result.error = f"{type(error).__name__}: {error}"
         return result
 
     with ThreadPoolExecutor(max_workers=2) as pool:
