@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import job_helpers
 from job_helpers.control.backoff import Backoff
-from job_helpers.control.build import Artifact
+from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
 from job_helpers.control.plan import PlannedRun, default_arguments
@@ -77,7 +77,7 @@ class LocalBackend:
     ) -> list[StartedRun]:
         """Register every job and queue its run in one transaction, then start runners."""
         script = str(self._local_copy(artifact, artifact.script_url(job.script), job.script))
-        package = str(self._local_copy(artifact, artifact.zip_url, artifact.zip_url.rsplit("/", 1)[-1]))
+        package = str(self._local_copy(artifact, artifact.zip_url, ZIP_NAME))
         arguments = default_arguments(job, artifact.zip_url)
         new_runs = [
             NewRun(
@@ -132,7 +132,11 @@ class LocalBackend:
         if not target.is_file():
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".tmp-{os.getpid()}-{target.name}")
-            self.storage.download(url, partial)
+            try:
+                self.storage.download(url, partial)
+            except Exception as error:  # any S3 or disk error, named with the object and its cause
+                partial.unlink(missing_ok=True)
+                raise StartFailed(f"could not fetch {url} into {target.parent}: {error}; nothing was created", []) from error
             os.replace(partial, target)
         return target
 

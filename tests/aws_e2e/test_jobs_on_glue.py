@@ -16,6 +16,7 @@ import pytest
 
 from aws_project import UNTAGGED_JOB, AwsProject
 from glue_emulator import EmulatedRun, run_job
+from job_helpers.control.ddl import render_statements
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.sample_data import write_cold_tier
@@ -213,6 +214,9 @@ def test_embrace_duplicate_log_and_clean_rows(project, emulated, tmp_path):
 
 
 def test_no_s3a_scheme_reaches_any_output(project, emulated):
+    statements = list(render_statements(project.root / "sql", project.settings("aws")))
+    assert statements and all("s3a://" not in statement.sql for statement in statements)
+    assert any("LOCATION 's3://" in statement.sql for statement in statements)
     written = [url for bucket in ("stedi-lakehouse", "embrace-wearables", "sensor-timeseries-lake") for url in project.keys(f"s3://{bucket}/")]
     texts = [url for url in written if url.endswith((".json", ".txt", ".csv"))]
     assert texts

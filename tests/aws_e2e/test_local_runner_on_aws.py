@@ -11,7 +11,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from aws_project import UNTAGGED_JOB, AwsProject
-from job_helpers.control.local_registry import registry_path
+from job_helpers.control.local_registry import Registry, registry_path
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
@@ -61,15 +61,18 @@ def test_a_spark_job_reads_and_writes_s3_through_s3a(project, tmp_path):
 
 
 def test_status_and_cleanup_use_the_local_registry_and_leave_glue_alone(project):
+    project.execute("sitewise_repartition", "2024-03-02", "2024-03-02", "1", sets=SITEWISE_FROM_METADATA, runner="local", wait=True)
     status = project.cli("status", "--runner", "local")
     assert status.returncode == 0, status.stdout + status.stderr
-    assert "SUCCEEDED" in status.stdout
-    assert registry_path(project.root / "build" / "aws-local").is_file()
+    assert "1 SUCCEEDED" in status.stdout
+    registry = Registry(registry_path(project.root / "build" / "aws-local"))
+    jobs = registry.tagged_jobs({"source": "glue-etl"})
+    assert jobs
 
     cleanup = project.cli("cleanup", "--runner", "local")
     assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
-    assert cleanup.stdout.count("REMOVED - Name: ") == 3
-    assert "REMOVED" not in project.cli("cleanup", "--runner", "local").stdout
+    assert cleanup.stdout.count("REMOVED - Name: ") == len(jobs)
+    assert registry.tagged_jobs({"source": "glue-etl"}) == {}
     assert project.client("glue").list_jobs()["JobNames"] == [UNTAGGED_JOB]
 
 
