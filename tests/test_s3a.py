@@ -59,6 +59,23 @@ def test_temporary_credentials_region_and_emulator_endpoint(tmp_path):
     assert not any("s3a://" in value for value in settings.values())
 
 
+def test_a_named_aws_profile_gives_s3a_its_keys_and_region(tmp_path, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name)
+    (tmp_path / "credentials").write_text("[analytics]\naws_access_key_id = PROFILEKEY\naws_secret_access_key = PROFILESECRET\n")
+    (tmp_path / "config").write_text("[profile analytics]\nregion = ap-southeast-2\n")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "config"))
+    monkeypatch.setenv("AWS_PROFILE", "analytics")
+    jar = tmp_path / "hadoop-aws.jar"
+    jar.write_bytes(b"jar")
+    settings = s3a.spark_settings({s3a.JARS_ENV: str(jar)})
+    assert settings["spark.hadoop.fs.s3a.access.key"] == "PROFILEKEY"
+    assert settings["spark.hadoop.fs.s3a.secret.key"] == "PROFILESECRET"
+    assert settings["spark.hadoop.fs.s3a.aws.credentials.provider"] == s3a.SIMPLE_CREDENTIALS
+    assert settings["spark.hadoop.fs.s3a.endpoint"] == "s3.ap-southeast-2.amazonaws.com"
+
+
 def test_the_s3_specific_endpoint_wins_over_the_global_one():
     identity = s3a.boto3_identity(
         {"AWS_ENDPOINT_URL": "http://global:1", "AWS_ENDPOINT_URL_S3": "https://s3only:2"},
