@@ -77,6 +77,7 @@ def test_status_and_cleanup_use_the_local_registry_and_leave_glue_alone(project)
 
 
 def test_the_local_profile_has_no_glue_runner(project):
-    refused = project.cli("status", "--runner", "glue", profile="local")
-    assert refused.returncode == 2
-    assert "--runner glue needs --profile aws" in refused.stdout
+    for command in (("status",), ("execute", "--job", "sitewise_repartition", "--from", "2024-03-01", "--to", "2024-03-01", "--dry-run")):
+        refused = project.cli(*command, "--runner", "glue", profile="local")
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "--runner glue needs --profile aws" in refused.stdout

@@ -116,10 +116,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
 def make_backend(context: CliContext, runner: str | None = None) -> Backend:
     """The backend of the profile and runner, built only when a command needs it."""
     settings = context.settings
-    try:
-        runner = choose_runner(settings.profile, runner)
-    except RunnerError as error:
-        raise UsageError(str(error)) from error
+    runner = _runner(context, runner)
     if settings.profile == "local":
         from job_helpers.control.local_backend import LocalBackend
         from job_helpers.control.local_registry import Registry, registry_path
@@ -131,6 +128,13 @@ def make_backend(context: CliContext, runner: str | None = None) -> Backend:
     from job_helpers.control.glue_backend import GlueBackend
 
     return GlueBackend.from_settings(settings, context.boto3_session)
+
+
+def _runner(context: CliContext, runner: str | None) -> str:
+    try:
+        return choose_runner(context.settings.profile, runner)
+    except RunnerError as error:
+        raise UsageError(str(error)) from error
 
 
 def _local_backend_on_aws(context: CliContext) -> Backend:
@@ -161,6 +165,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     job = settings.job(args.job)
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
+    _runner(context, args.runner)
     batch = new_batch_id()
     try:
         planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
