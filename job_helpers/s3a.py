@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 JARS_ENV = "JOB_HELPERS_S3A_JARS"
 PACKAGES_ENV = "JOB_HELPERS_S3A_PACKAGES"

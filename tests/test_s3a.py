@@ -45,7 +45,9 @@ def test_no_jars_named_means_no_settings_and_no_credential_lookup():
 def test_temporary_credentials_region_and_emulator_endpoint(tmp_path):
     jar = tmp_path / "hadoop-aws.jar"
     jar.write_bytes(b"jar")
-    session = boto3.Session(aws_access_key_id="AK", aws_secret_access_key="SK", aws_session_token="TOKEN", region_name="eu-west-1")
+    session = boto3.Session(
+        aws_access_key_id="AK", aws_secret_access_key="SK", aws_session_token="TOKEN", region_name="eu-west-1"
+    )
     settings = s3a.spark_settings({s3a.JARS_ENV: str(jar), "AWS_ENDPOINT_URL": "http://127.0.0.1:5000"}, session)
     assert settings["spark.driver.extraClassPath"] == settings["spark.executor.extraClassPath"] == str(jar)
     assert settings["spark.hadoop.fs.s3.impl"] == s3a.S3A_FILESYSTEM
@@ -107,7 +109,9 @@ def test_maven_packages_replace_the_jars():
     assert s3a.jar_settings({s3a.PACKAGES_ENV: "org.apache.hadoop:hadoop-aws:3.3.4", s3a.JARS_ENV: "/x.jar"}) == {
         "spark.jars.packages": "org.apache.hadoop:hadoop-aws:3.3.4"
     }
-    assert s3a.environment(packages="org.apache.hadoop:hadoop-aws:3.3.4") == {s3a.PACKAGES_ENV: "org.apache.hadoop:hadoop-aws:3.3.4"}
+    assert s3a.environment(packages="org.apache.hadoop:hadoop-aws:3.3.4") == {
+        s3a.PACKAGES_ENV: "org.apache.hadoop:hadoop-aws:3.3.4"
+    }
 
 
 def test_a_missing_jar_is_named(tmp_path):
@@ -145,7 +149,11 @@ def test_job_environment_carries_region_profile_and_the_jars():
 def test_local_runner_options_are_validated_by_config_check(tmp_path):
     config = (REPO / "config.yml").read_text()
     assert "      max_parallel_runs: 2\n" in config
-    bad = config.replace("      max_parallel_runs: 2\n", "      max_parallel_runs: 0\n      s3a_jars: hadoop-aws.zip\n      s3a_packages: hadoop-aws\n", 1)
+    bad = config.replace(
+        "      max_parallel_runs: 2\n",
+        "      max_parallel_runs: 0\n      s3a_jars: hadoop-aws.zip\n      s3a_packages: hadoop-aws\n",
+        1,
+    )
     bad = bad.replace("      s3a_jars: ${S3A_JARS:-}\n", "").replace("      s3a_packages: ${S3A_PACKAGES:-}\n", "")
     (tmp_path / "config.yml").write_text(bad)
     with pytest.raises(ConfigError) as error:
@@ -171,7 +179,9 @@ def test_make_setup_installs_the_jars_wheel_without_its_dependencies():
 
 @pytest.mark.parametrize("target", ["execute", "status", "cleanup"])
 def test_make_passes_the_runner_on(target):
-    lines = make_dry_run(target, "profile=aws", "runner=local", "job=j", "from=2024-01-01", "to=2024-01-01", "days_per_job=1").splitlines()
+    lines = make_dry_run(
+        target, "profile=aws", "runner=local", "job=j", "from=2024-01-01", "to=2024-01-01", "days_per_job=1"
+    ).splitlines()
     (command,) = [line for line in lines if "-m job_helpers" in line and f" {target} " in line + " "]
     assert re.search(r"--runner '?local'?", command)
     without = make_dry_run(target, "profile=aws", "job=j", "from=2024-01-01", "to=2024-01-01", "days_per_job=1")

@@ -16,8 +16,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 from urllib.parse import urlparse
 
 import job_helpers

@@ -8,9 +8,10 @@ Options live under ``profiles.aws.local_runner`` in config.yml.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from job_helpers import s3a
 

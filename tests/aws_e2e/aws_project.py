@@ -61,10 +61,17 @@ class AwsProject:
     def cli(self, *args: str, profile: str = "aws", timeout: int = 600) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "job_helpers", "--profile", profile, *args],
-            cwd=self.root, env=self.env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
+            cwd=self.root,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
 
-    def execute(self, job: str, *dates: str, sets: tuple[str, ...] = (), runner: str | None = None, wait: bool = False) -> list[str]:
+    def execute(
+        self, job: str, *dates: str, sets: tuple[str, ...] = (), runner: str | None = None, wait: bool = False
+    ) -> list[str]:
         """Run ``execute`` and return the names of the jobs it started, in date order."""
         options = [f"--set={override}" for override in sets]
         command = [*options, "execute", "--job", job]
@@ -91,7 +98,7 @@ class AwsProject:
         s3 = self.client("s3")
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                path = target / item["Key"][len(prefix):]
+                path = target / item["Key"][len(prefix) :]
                 path.parent.mkdir(parents=True, exist_ok=True)
                 s3.download_file(bucket, item["Key"], str(path))
         return target

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import shutil
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
-
 from aws_project import PSEUDONYM_SECRET, REPO, UNTAGGED_JOB, AwsProject, environment, stop_local_runners
 
 
@@ -34,7 +33,9 @@ def aws_project(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
         s3.create_bucket(Bucket=bucket)
     project.client("secretsmanager").create_secret(Name=PSEUDONYM_SECRET, SecretString="aws-e2e-test-key-0123456789")
     project.client("glue").create_job(
-        Name=UNTAGGED_JOB, Role="arn:aws:iam::123456789012:role/other", Command={"Name": "glueetl", "ScriptLocation": "s3://elsewhere/job.py"}
+        Name=UNTAGGED_JOB,
+        Role="arn:aws:iam::123456789012:role/other",
+        Command={"Name": "glueetl", "ScriptLocation": "s3://elsewhere/job.py"},
     )
     built = project.cli("build")
     assert built.returncode == 0, built.stdout + built.stderr

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from job_helpers import s3a
 from job_helpers.runtime import RUNTIME_ENV

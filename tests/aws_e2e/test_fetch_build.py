@@ -16,8 +16,14 @@ JOB = JobSpec("fake", "t-fake", "jobs/fake.py", "glueetl", "G.1X", 2, 5, 1, Fals
 
 
 def backend(tmp_path, storage):
-    return LocalBackend(Registry(registry_path(tmp_path / "root")), tmp_path / "logs", tmp_path, 1,
-                        storage=storage, fetched_builds=tmp_path / "builds")
+    return LocalBackend(
+        Registry(registry_path(tmp_path / "root")),
+        tmp_path / "logs",
+        tmp_path,
+        1,
+        storage=storage,
+        fetched_builds=tmp_path / "builds",
+    )
 
 
 def test_a_missing_build_object_is_named_and_nothing_is_created(s3_storage, tmp_path):

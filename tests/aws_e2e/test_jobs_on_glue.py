@@ -7,15 +7,15 @@ import json
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import fastavro
 import pyarrow.dataset as ds
 import pytest
-
 from aws_project import UNTAGGED_JOB, AwsProject
 from glue_emulator import EmulatedRun, run_job
+
 from job_helpers.control.ddl import render_statements
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.sensors.sample_data import write_sensor_sample
@@ -67,8 +67,15 @@ def project(aws_project: AwsProject) -> AwsProject:
     write_cold_tier(storage, local["sitewise.cold_tier"], SITEWISE_FIRST, days=3, series=24, records_per_file=10)
     write_sensor_sample(storage, local, SENSORS_FIRST, days=2, seed=11, sensors=3, hours_per_day=2)
     write_stedi_landing(storage, {n: local[f"stedi.{n}_landing"] for n in ("customer", "accelerometer", "step_trainer")}, 100, 11)
-    write_embrace_sample(storage, local["embrace.landing"], start=EMBRACE_FIRST, days=2, seconds_per_day=20,
-                         participants=("fc096", "fc157"), period_end=date(2024, 3, 31))
+    write_embrace_sample(
+        storage,
+        local["embrace.landing"],
+        start=EMBRACE_FIRST,
+        days=2,
+        seconds_per_day=20,
+        participants=("fc096", "fc157"),
+        period_end=date(2024, 3, 31),
+    )
     aws_project.upload_lake()
     return aws_project
 
@@ -143,8 +150,16 @@ def test_sensor_grid_covers_every_second_once_with_the_raw_values(project, emula
 
     table = dataset(project.mirror(project.settings("aws").datasets["sensors.curated"], tmp_path / "curated")).to_table()
     seconds = [int(moment.timestamp()) for moment in table["time"].to_pylist()]
-    rows = list(zip(table["sensor_id"].to_pylist(), seconds, table["temperature"].to_pylist(), table["status"].to_pylist(),
-                    table["dt"].to_pylist(), table["hour"].to_pylist()))
+    rows = list(
+        zip(
+            table["sensor_id"].to_pylist(),
+            seconds,
+            table["temperature"].to_pylist(),
+            table["status"].to_pylist(),
+            table["dt"].to_pylist(),
+            table["hour"].to_pylist(),
+        )
+    )
     keys = [(sensor, second) for sensor, second, *_ in rows]
     assert len(keys) == len(set(keys))
     buckets = raw_buckets(project.settings("local").datasets["sensors.raw"])
@@ -162,7 +177,7 @@ def test_sensor_grid_covers_every_second_once_with_the_raw_values(project, emula
         assert by_key[key][0] == pytest.approx(temperature, abs=1e-9), key
         assert by_key[key][1] == status, key
     for _, second, _, _, dt, hour in rows:
-        moment = datetime.fromtimestamp(second, timezone.utc)
+        moment = datetime.fromtimestamp(second, UTC)
         assert (str(dt), int(hour)) == (moment.date().isoformat(), moment.hour)
 
 
@@ -173,7 +188,13 @@ def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
 
     expected = expected_counts(project.settings("local"))
     aws = project.settings("aws")
-    for table in ("customer_trusted", "accelerometer_trusted", "customer_curated", "step_trainer_trusted", "machine_learning_curated"):
+    for table in (
+        "customer_trusted",
+        "accelerometer_trusted",
+        "customer_curated",
+        "step_trainer_trusted",
+        "machine_learning_curated",
+    ):
         folder = project.mirror(aws.datasets[f"stedi.{table}"], tmp_path / table)
         assert dataset(folder).count_rows() == expected[f"stedi.{table}"], table
     storage = Storage(boto3_session=project.session, s3_client=project.client("s3"))
@@ -183,7 +204,9 @@ def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
     )
     assert rejected == expected["rejected"] == 3
     rejects_folder = project.mirror(aws.datasets["stedi.rejects"], tmp_path / "rejects")
-    sources = {json.loads(line)["source_file"] for path in rejects_folder.rglob("*.json") for line in path.read_text().splitlines()}
+    sources = {
+        json.loads(line)["source_file"] for path in rejects_folder.rglob("*.json") for line in path.read_text().splitlines()
+    }
     assert sources and all(source.startswith("s3://stedi-lakehouse/") for source in sources), sources
 
 
@@ -217,7 +240,11 @@ def test_no_s3a_scheme_reaches_any_output(project, emulated):
     statements = list(render_statements(project.root / "sql", project.settings("aws")))
     assert statements and all("s3a://" not in statement.sql for statement in statements)
     assert any("LOCATION 's3://" in statement.sql for statement in statements)
-    written = [url for bucket in ("stedi-lakehouse", "embrace-wearables", "sensor-timeseries-lake") for url in project.keys(f"s3://{bucket}/")]
+    written = [
+        url
+        for bucket in ("stedi-lakehouse", "embrace-wearables", "sensor-timeseries-lake")
+        for url in project.keys(f"s3://{bucket}/")
+    ]
     texts = [url for url in written if url.endswith((".json", ".txt", ".csv"))]
     assert texts
     s3 = project.client("s3")

@@ -9,8 +9,8 @@ from datetime import date
 import fastavro
 import pyarrow.dataset as ds
 import pytest
-
 from aws_project import UNTAGGED_JOB, AwsProject
+
 from job_helpers.control.local_registry import Registry, registry_path
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
@@ -30,16 +30,20 @@ def project(aws_project: AwsProject) -> AwsProject:
 
 
 def test_a_plain_python_job_runs_locally_against_s3(project, tmp_path):
-    names = project.execute("sitewise_repartition", "2024-03-01", "2024-03-02", "1", sets=SITEWISE_FROM_METADATA,
-                            runner="local", wait=True)
+    names = project.execute(
+        "sitewise_repartition", "2024-03-01", "2024-03-02", "1", sets=SITEWISE_FROM_METADATA, runner="local", wait=True
+    )
     assert len(names) == 2
     assert project.client("glue").list_jobs()["JobNames"] == [UNTAGGED_JOB]
     aws = project.settings("aws").datasets
     merged = sorted(project.mirror(aws["sitewise.repartitioned"], tmp_path / "merged").rglob("*.avro"))
     assert [p.parent.name for p in merged] == ["startDay=1", "startDay=2"]
     raw_folder = project.lake / "sitewise-cold-tier" / "raw"
-    index = {line for path in project.mirror(aws["sitewise.index"], tmp_path / "index").rglob("timeseries.txt")
-             for line in path.read_text().split()}
+    index = {
+        line
+        for path in project.mirror(aws["sitewise.index"], tmp_path / "index").rglob("timeseries.txt")
+        for line in path.read_text().split()
+    }
     merged_count = sum(1 for path in merged for _ in fastavro.reader(path.open("rb")))
     raw_count = sum(1 for path in raw_folder.rglob("*.avro") for r in fastavro.reader(path.open("rb")) if r["seriesId"] in index)
     assert merged_count == raw_count > 0
@@ -61,7 +65,9 @@ def test_a_spark_job_reads_and_writes_s3_through_s3a(project, tmp_path):
 
 
 def test_status_and_cleanup_use_the_local_registry_and_leave_glue_alone(project):
-    project.execute("sitewise_repartition", "2024-03-02", "2024-03-02", "1", sets=SITEWISE_FROM_METADATA, runner="local", wait=True)
+    project.execute(
+        "sitewise_repartition", "2024-03-02", "2024-03-02", "1", sets=SITEWISE_FROM_METADATA, runner="local", wait=True
+    )
     status = project.cli("status", "--runner", "local")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "1 SUCCEEDED" in status.stdout
@@ -77,7 +83,10 @@ def test_status_and_cleanup_use_the_local_registry_and_leave_glue_alone(project)
 
 
 def test_the_local_profile_has_no_glue_runner(project):
-    for command in (("status",), ("execute", "--job", "sitewise_repartition", "--from", "2024-03-01", "--to", "2024-03-01", "--dry-run")):
+    for command in (
+        ("status",),
+        ("execute", "--job", "sitewise_repartition", "--from", "2024-03-01", "--to", "2024-03-01", "--dry-run"),
+    ):
         refused = project.cli(*command, "--runner", "glue", profile="local")
         assert refused.returncode == 2, refused.stdout + refused.stderr
         assert "--runner glue needs --profile aws" in refused.stdout

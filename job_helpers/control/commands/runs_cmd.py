@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Sequence
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -184,8 +184,12 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     console = context.console
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task("Creating and starting jobs", total=len(planned))
             started = backend.start_runs(
@@ -268,7 +272,11 @@ def _print_started(context: CliContext, backend: Backend, batch: str, started: S
 
 def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=context.console,
     ) as progress:
         task = progress.add_task("Waiting", total=len(started))
