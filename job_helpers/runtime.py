@@ -60,8 +60,14 @@ def configure_logging() -> None:
 
 
 def local_spark(app_name: str) -> Any:
-    """A local SparkSession with the settings the jobs rely on (UTC, dynamic partition overwrite)."""
+    """A local SparkSession with the settings the jobs rely on (UTC, dynamic partition overwrite).
+
+    When the environment names the S3A jars (the aws profile's local runner does), the session
+    also reads and writes ``s3://`` as the boto3 identity; see ``job_helpers.s3a``.
+    """
     from pyspark.sql import SparkSession
+
+    from job_helpers import s3a
 
     # Python workers run the driver's interpreter (the venv's), so they see the same packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -69,8 +75,11 @@ def local_spark(app_name: str) -> Any:
     # so a worker's memory follows the day of readings it is cleaning, not the largest it has seen.
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    builder = SparkSession.builder
+    for key, value in s3a.spark_settings(os.environ).items():
+        builder = builder.config(key, value)
     return (
-        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
+        builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
         .config("spark.sql.session.timeZone", "UTC")

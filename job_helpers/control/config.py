@@ -265,8 +265,11 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
     else:
+        from job_helpers.control.local_on_aws import local_runner_options
+
         settings.update(_aws_settings(options, problems))
         settings["examples"] = example_values(document.get("buckets") or {}, options)
+        local_runner_options(options, problems)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     resolved = copy.deepcopy(document)

@@ -4,6 +4,10 @@ Creating runs only queues them; detached runner processes (``local_runner``) exe
 most ``max_parallel`` at once, and keep going after the command exits. Every call that looks at
 runs first makes sure enough runners are alive for the queue, so runs left waiting by a runner
 that died are picked up again.
+
+The aws profile's local runner (``--runner local``) uses the same backend with a registry of its
+own: its build lives on S3, so the script and package are fetched once per build into a local
+folder, as Glue fetches them, and the runners pass the profile's environment on to every job.
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlparse
 
 import job_helpers
 from job_helpers.control.backoff import Backoff
-from job_helpers.control.build import Artifact
+from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
 from job_helpers.control.plan import PlannedRun, default_arguments
 from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
-from job_helpers.storage import local_path
+from job_helpers.storage import Storage, local_path
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +51,20 @@ class LocalBackend:
         workdir: Path,
         max_parallel: int,
         python: str = sys.executable,
+        environment: Mapping[str, str] | None = None,
+        storage: Storage | None = None,
+        fetched_builds: Path | None = None,
     ) -> None:
+        """``environment`` is added to the runners' (and so the jobs'); ``storage`` and
+        ``fetched_builds`` are needed only for builds that are not on the local disk."""
         self.registry = registry
         self.logs_dir = logs_dir
         self.workdir = workdir
         self.max_parallel = max_parallel
         self.python = python
+        self.environment = dict(environment or {})
+        self.storage = storage
+        self.fetched_builds = fetched_builds
         self._children: list[subprocess.Popen] = []
 
     def start_runs(
@@ -63,8 +76,8 @@ class LocalBackend:
         on_started: Callable[[StartedRun], None],
     ) -> list[StartedRun]:
         """Register every job and queue its run in one transaction, then start runners."""
-        script = str(local_path(artifact.script_url(job.script)))
-        package = str(local_path(artifact.zip_url))
+        script = str(self._local_copy(artifact, artifact.script_url(job.script), job.script))
+        package = str(self._local_copy(artifact, artifact.zip_url, ZIP_NAME))
         arguments = default_arguments(job, artifact.zip_url)
         new_runs = [
             NewRun(
@@ -113,6 +126,24 @@ class LocalBackend:
     def follow_hint(self, job_name: str) -> str:
         return str(log_path(self.logs_dir, job_name))
 
+    def _local_copy(self, artifact: Artifact, url: str, name: str) -> Path:
+        """The file itself for a local build; for one on S3 a copy under the build's hash, fetched once."""
+        if urlparse(url).scheme == "file":
+            return local_path(url)
+        if self.storage is None or self.fetched_builds is None:
+            raise StartFailed(f"{url}: a build on S3 needs storage and a folder to fetch it into; nothing was created", [])
+        target = self.fetched_builds / artifact.content_hash[:16] / name
+        if not target.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+            try:
+                self.storage.download(url, partial)
+            except Exception as error:  # any S3 or disk error, named with the object and its cause
+                partial.unlink(missing_ok=True)
+                raise StartFailed(f"could not fetch {url} into {target.parent}: {error}; nothing was created", []) from error
+            os.replace(partial, target)
+        return target
+
     def _ensure_runners(self) -> None:
         self._children = [child for child in self._children if child.poll() is None]
         for pid in self.registry.start_runners(self.max_parallel, self._spawn_runner):
@@ -130,7 +161,7 @@ class LocalBackend:
                 stdout=runner_log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-                env={**os.environ, "PYTHONPATH": python_path},
+                env={**os.environ, **self.environment, "PYTHONPATH": python_path},
                 start_new_session=True,
             )
         self._children.append(child)

@@ -1,8 +1,9 @@
 """`execute`, `status` and `cleanup`: run a job over a date range in chunks, follow it, tidy up.
 
 The same commands work on both profiles: on aws every chunk is a Glue job, locally a process
-started by a local runner and recorded in the registry under the lake root. All console output
-(tables, progress) is here; the logic lives in ``plan``, ``runs``, ``cleanup`` and the backends.
+started by a local runner and recorded in the registry under the lake root; ``--runner local``
+on aws runs the chunks as local processes too, against the profile's S3 locations. All console
+output (tables, progress) is here; the logic lives in ``plan``, ``runs``, ``cleanup`` and the backends.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import refuse_examples
+from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
 from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
 from job_helpers.control.runs import (
     ENDED_STATES,
@@ -73,6 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
     execute.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
+    _add_runner(execute)
     execute.set_defaults(handler=run)
 
     status = subparsers.add_parser(
@@ -81,6 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads the runs of the jobs tagged with the batch id: chunk, state, duration and error.",
     )
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    _add_runner(status)
     status.set_defaults(handler=run)
 
     clean = subparsers.add_parser(
@@ -93,7 +97,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed; delete nothing")
     clean.add_argument("--include-never-run", action="store_true", help="also delete jobs that were never started")
+    _add_runner(clean)
     clean.set_defaults(handler=run)
+
+
+def _add_runner(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        help="where the chunks run: glue (the aws default) or local processes (the local profile always; "
+        "on aws against its S3 locations, with their own registry)",
+    )
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
@@ -101,18 +115,51 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
     return handlers[args.command](args, context)
 
 
-def make_backend(context: CliContext) -> Backend:
-    """The backend of the profile, built only when a command needs it."""
+def make_backend(context: CliContext, runner: str | None = None) -> Backend:
+    """The backend of the profile and runner, built only when a command needs it."""
     settings = context.settings
+    runner = _runner(context, runner)
     if settings.profile == "local":
         from job_helpers.control.local_backend import LocalBackend
         from job_helpers.control.local_registry import Registry, registry_path
 
         registry = Registry(registry_path(settings.lake_root))
         return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
+    if runner == "local":
+        return _local_backend_on_aws(context)
     from job_helpers.control.glue_backend import GlueBackend
 
     return GlueBackend.from_settings(settings, context.boto3_session)
+
+
+def _runner(context: CliContext, runner: str | None) -> str:
+    try:
+        return choose_runner(context.settings.profile, runner)
+    except RunnerError as error:
+        raise UsageError(str(error)) from error
+
+
+def _local_backend_on_aws(context: CliContext) -> Backend:
+    from job_helpers.control import local_on_aws
+    from job_helpers.control.local_backend import LocalBackend
+    from job_helpers.control.local_registry import Registry, registry_path
+
+    settings = context.settings
+    try:
+        options = local_on_aws.checked_options((settings.resolved.get("profiles") or {}).get("aws") or {})
+        environment = local_on_aws.job_environment(options, settings.region, settings.aws_profile)
+    except RunnerError as error:
+        raise UsageError(str(error)) from error
+    root = local_on_aws.root(context.build_dir)
+    return LocalBackend(
+        Registry(registry_path(root)),
+        context.build_dir / "logs",
+        context.repo_root,
+        options.max_parallel_runs,
+        environment=environment,
+        storage=context.storage,
+        fetched_builds=root / "builds",
+    )
 
 
 def execute(args: argparse.Namespace, context: CliContext) -> int:
@@ -120,6 +167,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     job = settings.job(args.job)
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
+    _runner(context, args.runner)
     batch = new_batch_id()
     try:
         planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
@@ -136,7 +184,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     except BuildMissing as error:
         raise UsageError(str(error)) from error
 
-    backend = make_backend(context)
+    backend = make_backend(context, args.runner)
     console = context.console
     try:
         with Progress(
@@ -169,7 +217,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
 
 def status(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
-    backend = make_backend(context)
+    backend = make_backend(context, args.runner)
     batch = args.batch or latest_batch(backend, settings.tags)
     if batch is None:
         context.console.print("No batches yet: start one with `make execute`.")
@@ -189,7 +237,7 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
         console.print(f"{result.action} - Name: {result.job_name}{reason}", markup=False, soft_wrap=True)
 
     results = cleanup(
-        make_backend(context),
+        make_backend(context, args.runner),
         context.settings.tags,
         dry_run=args.dry_run,
         include_never_run=args.include_never_run,

@@ -1,0 +1,94 @@
+"""``--runner local`` on the aws profile: chunks run on this machine against the profile's S3 locations.
+
+The jobs, the registry and the runners are the local profile's; what differs is what the runners
+pass on to each job: the profile's region and AWS profile (so boto3 in the job resolves the same
+identity as the command) and the variables that give a local SparkSession S3A (``job_helpers.s3a``).
+Options live under ``profiles.aws.local_runner`` in config.yml.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from job_helpers import s3a
+
+GLUE = "glue"
+LOCAL = "local"
+RUNNERS = (GLUE, LOCAL)
+# Under the build folder: the registry of runs started this way and the builds fetched from S3 for them.
+ROOT = "aws-local"
+OPTIONS_KEY = "profiles.aws.local_runner"
+
+
+class RunnerError(ValueError):
+    """The runner cannot be used with this profile or its options; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class LocalRunnerOptions:
+    max_parallel_runs: int = 2
+    s3a_jars: tuple[str, ...] = ()
+    s3a_packages: str = ""
+
+
+def choose_runner(profile: str, runner: str | None) -> str:
+    """Glue by default on aws; the local profile has no Glue to run on."""
+    if runner is None:
+        return GLUE if profile == "aws" else LOCAL
+    if runner not in RUNNERS:
+        raise RunnerError(f"--runner {runner!r}: use one of {', '.join(RUNNERS)}")
+    if profile == "local" and runner == GLUE:
+        raise RunnerError("--runner glue needs --profile aws: the local profile always runs its jobs locally")
+    return runner
+
+
+def local_runner_options(aws_options: Mapping[str, Any], problems: list[str]) -> LocalRunnerOptions:
+    """The ``local_runner`` section of the aws profile; each bad value is added to ``problems``."""
+    section = aws_options.get("local_runner") or {}
+    if not isinstance(section, Mapping):
+        problems.append(f"{OPTIONS_KEY}: expected a mapping (max_parallel_runs, s3a_jars, s3a_packages)")
+        return LocalRunnerOptions()
+    parallel = section.get("max_parallel_runs", 2)
+    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
+        problems.append(f"{OPTIONS_KEY}.max_parallel_runs: {parallel!r} must be a positive whole number")
+        parallel = 1
+    jars_value = section.get("s3a_jars") or ""
+    jars = tuple(path.strip() for path in str(jars_value).split(",") if path.strip())
+    for path in jars:
+        if not path.endswith(".jar"):
+            problems.append(f"{OPTIONS_KEY}.s3a_jars: {path!r} is not a .jar file (comma-separated jar paths)")
+    packages = str(section.get("s3a_packages") or "").strip()
+    for coordinate in filter(None, (part.strip() for part in packages.split(","))):
+        if coordinate.count(":") != 2:
+            problems.append(f"{OPTIONS_KEY}.s3a_packages: {coordinate!r} is not Maven coordinates group:artifact:version")
+    return LocalRunnerOptions(parallel, jars, packages)
+
+
+def checked_options(aws_options: Mapping[str, Any]) -> LocalRunnerOptions:
+    """The ``local_runner`` options, or a RunnerError naming every bad value."""
+    problems: list[str] = []
+    options = local_runner_options(aws_options, problems)
+    if problems:
+        raise RunnerError("; ".join(problems))
+    return options
+
+
+def job_environment(options: LocalRunnerOptions, region: str | None, aws_profile: str | None) -> dict[str, str]:
+    """What the runners add to their environment, and so to every job's, on the aws profile."""
+    try:
+        environment = s3a.environment(list(options.s3a_jars), options.s3a_packages)
+    except s3a.S3ASetupError as error:
+        raise RunnerError(str(error)) from error
+    if region:
+        environment["AWS_REGION"] = environment["AWS_DEFAULT_REGION"] = region
+    if aws_profile:
+        environment["AWS_PROFILE"] = aws_profile
+    return environment
+
+
+def root(build_dir: Path) -> Path:
+    """Where the aws profile's local registry and fetched builds live."""
+    return build_dir / ROOT
