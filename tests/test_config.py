@@ -94,6 +94,10 @@ def test_every_glue_5_batch_worker_type_is_accepted():
             r"job_arguments.sitewise_repartiton: .*job_arguments\.sitewise_repartition\?",
         ),
         ("pipelines.stedi.table=[]", r"--set pipelines.stedi.table: .* pipelines.stedi.tables\?"),
+        (
+            "profiles.aws.local_runner.s3a_jar=x.jar",
+            r"--set profiles.aws.local_runner.s3a_jar: .* profiles.aws.local_runner.s3a_jars\?",
+        ),
     ],
 )
 def test_unknown_keys_are_errors_that_suggest_the_closest_key(override, message):

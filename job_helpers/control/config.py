@@ -221,6 +221,7 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     check_keys(profiles, PROFILES, "profiles", problems)
     check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
     check_keys(profiles.get("aws"), AWS_PROFILE_KEYS, "profiles.aws", problems)
+    check_keys((profiles.get("aws") or {}).get("local_runner"), LOCAL_RUNNER_KEYS, "profiles.aws.local_runner", problems)
 
     project = document.get("project") or {}
     check_keys(project, PROJECT_KEYS, "project", problems)
@@ -470,7 +471,8 @@ def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None
         )
 
 
-AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments")
+LOCAL_RUNNER_KEYS = ("max_parallel_runs", "s3a_jars", "s3a_packages")
+AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments", "local_runner")
 
 
 def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:

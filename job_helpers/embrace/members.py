@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from job_helpers.embrace import outputs
 from job_helpers.embrace.archives import MEASURES, METADATA, Archive, Selection, UnsafeMemberPath, parse_member
@@ -276,7 +276,7 @@ def _device_records(group: MemberGroup, name: str, body: bytes) -> list[dict]:
     rows = list(text_csv.DictReader(io.StringIO(body.decode("utf-8-sig"))))
     records = []
     for row in rows:
-        record = {"ppt_id": group.ppt_id, "dev_id": group.dev_id}
+        record: dict[str, Any] = {"ppt_id": group.ppt_id, "dev_id": group.dev_id}
         for header, column in DEVICE_COLUMNS.items():
             record[column] = row.get(header)
         zone = (record["timezone_minutes"] or "").strip()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -129,7 +130,7 @@ def write_timestream_csv(
     names = []
     for number, first in enumerate(range(0, len(ts), limit)):
         name = f"{stem}-{number:04d}.csv"
-        storage.write_with(join(folder_url, name), lambda path, first=first: write(path, first, min(first + limit, len(ts))))
+        storage.write_with(join(folder_url, name), partial(write, first=first, last=min(first + limit, len(ts))))
         names.append(name)
     return names
 

@@ -20,7 +20,7 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 import pyarrow as pa
@@ -71,7 +71,7 @@ class ParsedBlock:
 RejectSink = Callable[[list[Reject]], None]
 
 
-def parse_stream(raw: BinaryIO, stream: str, name: str, rejects: RejectSink) -> Iterator[ParsedBlock]:
+def parse_stream(raw: IO[bytes], stream: str, name: str, rejects: RejectSink) -> Iterator[ParsedBlock]:
     """Check the header of ``raw`` (a member opened in binary) and parse the lines after it.
 
     Rejects go to ``rejects`` as they are found. An empty member, or one with only its header,

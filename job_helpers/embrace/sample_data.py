@@ -131,9 +131,9 @@ def _write_stream(
             lines.append(",".join(fields))
             unclear += 2
             if stream == "eda":
-                ts = lines[first + 5].split(",")[0]
-                lines[first + 5] = f"{ts},-0.0"
-                lines.append(f"{ts},0.0")
+                instant = lines[first + 5].split(",")[0]
+                lines[first + 5] = f"{instant},-0.0"
+                lines.append(f"{instant},0.0")
                 perfect += 2
                 summary.off_wrist_windows += 1
         rows += len(lines)
