@@ -5,7 +5,7 @@ Partitioned by reading date; with --from-date/--to-date only those dates are rec
     python jobs/stedi_step_trainer_trusted.py --JOB_NAME stedi-step-trainer-trusted \\
         --step-trainer-landing s3://bucket/step_trainer/landing/ --customer-curated s3://bucket/customer/curated/ \\
         --step-trainer-trusted s3://bucket/step_trainer/trusted/ --rejects s3://bucket/rejects/step_trainer_trusted/ \\
-        --report s3://bucket/reports/step_trainer_trusted/ --output-format parquet --max-reject-share 0.01 \\
+        --report s3://bucket/reports/step_trainer_trusted/ --output-format parquet --allow-shrink false --max-reject-share 0.01 \\
         [--from-date 2022-06-18 --to-date 2022-06-18]
 """
 
@@ -34,10 +34,10 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         landing = load_landing(
             spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params, report, "sensorReadingTime"
         )
-        settle_rejects(landing, args["rejects"], max_share, params, report)
+        settle_rejects(landing, storage, args["rejects"], max_share, params, report)
         customers = read_table(spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
         trusted = step_trainer_trusted(landing.records, customers)
-        written = publish_counted(trusted, args["step_trainer_trusted"], params, report, partitioned=True)
+        written = publish_counted(trusted, storage, args["step_trainer_trusted"], params, report, partitioned=True)
         report.excluded = landing.records.count() - written
 
 
