@@ -48,7 +48,7 @@ class ShrinkGuard:
     bytes of the files they replace, unless ``allowed`` (then it is only logged)."""
 
     allowed: bool = False
-    min_share: float = 0.5
+    min_share: float = 0.1
 
 
 def new_run_id(scope: str) -> str:

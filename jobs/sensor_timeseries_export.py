@@ -8,7 +8,7 @@
 ``--source raw_json`` reads the JSON lines under ``--raw``; ``--source timestream`` queries the
 Timestream table instead. Both feed the same transform and write the same outputs. Hours whose raw
 objects are gone keep their published partitions, and a run whose curated files would hold under
-half of what they replace is refused; ``--allow-shrink true`` publishes what the input holds now.
+a tenth of what they replace is refused; ``--allow-shrink true`` publishes what the input holds now.
 """
 
 from __future__ import annotations

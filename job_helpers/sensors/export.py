@@ -10,7 +10,7 @@ chunk is replaced whole, so an hour that no longer has readings is emptied rathe
 Raw objects expire (lifecycle rules) while the curated table is kept, so an hour whose own raw
 folder is empty is not the chunk's to decide: its published partition and rejects are kept and the
 summary names it. ``allow_shrink`` replaces those hours too, and lets the curated table shrink
-under half of what it replaces, which the shrink guard otherwise refuses.
+under a tenth of what it replaces, which the shrink guard otherwise refuses.
 """
 
 from __future__ import annotations

@@ -182,7 +182,7 @@ def publish_counted(
 ) -> int:
     """Publish ``frame`` (the run's dates only when partitioned and ranged) and record its row count.
 
-    The shrink guard refuses a run whose files hold under half the bytes of those they replace
+    The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace
     (landing data that expired or went missing), unless ``--allow-shrink true``.
     """
     frame = frame.cache()
