@@ -23,7 +23,7 @@ from job_helpers.embrace import outputs, tables
 from job_helpers.embrace.archives import Archive, Selection, select_archives
 from job_helpers.embrace.cleaning import DayCounts
 from job_helpers.embrace.members import GroupResult, MemberGroup, Targets, UnreadableArchive, member_groups, process_groups
-from job_helpers.publish import discard_staging, publish, staging_url
+from job_helpers.publish import ShrinkGuard, discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ChunkParams:
     load_counts: str
     selection: Selection = Selection()
     max_csv_bytes: int = 1 << 30
+    allow_shrink: bool = False
 
     @property
     def scope(self) -> str:
@@ -147,7 +148,9 @@ def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archi
         for result in results:
             for folder, names in getattr(result, attribute).items():
                 staged[folder] |= names
-        publish(storage, url, run_id, staged, stream_prefixes)
+        # Clean goes first: refused, nothing of the run is published.
+        guard = ShrinkGuard(allowed=params.allow_shrink) if url == params.clean else None
+        publish(storage, url, run_id, staged, stream_prefixes, shrink_guard=guard)
 
     logs = {
         outputs.partition_folder([("export", export), ("stream", stream)]): table
