@@ -99,15 +99,21 @@ class QueriedBatch:
         return self.readings, list(self.rejects)
 
 
+@dataclass(frozen=True)
+class HourCount:
+    """What one hour's curated file holds."""
+
+    readings: int
+    rows: int
+    sensors: frozenset[str]
+
+
 @dataclass
 class HourResult:
-    """What one task wrote: partitions by table, and the counts for the summary."""
+    """What one task wrote: curated partitions with their counts, rejects partitions and their count."""
 
-    curated: list[str] = field(default_factory=list)
+    curated: dict[str, HourCount] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
-    sensors: set[str] = field(default_factory=set)
-    readings: int = 0
-    rows: int = 0
     rejects: int = 0
 
 
@@ -179,7 +185,8 @@ def export_chunk(
             .map(lambda batch: export_batch(batch, curated_url, rejects_url, run_id))
             .collect()
         )
-        curated = {folder: {PART + ".parquet"} for r in results for folder in r.curated if folder not in kept}
+        counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
+        curated = {folder: {PART + ".parquet"} for folder in counts}
         owned = [partition(hour) for hour in hours if partition(hour) not in kept]
         publish(storage, curated_url, run_id, curated, owned, shrink_guard=ShrinkGuard(allowed=allow_shrink))
         read = [partition(hour) for hour in hours if allow_shrink or hour not in unread]
@@ -187,13 +194,12 @@ def export_chunk(
     finally:
         discard_staging(storage, curated_url, run_id)
         discard_staging(storage, rejects_url, run_id)
-    sensors = set().union(*(r.sensors for r in results))
     summary = ExportSummary(
         first,
         last,
-        len(sensors),
-        sum(r.readings for r in results),
-        sum(r.rows for r in results),
+        len(frozenset().union(*(count.sensors for count in counts.values()))),
+        sum(count.readings for count in counts.values()),
+        sum(count.rows for count in counts.values()),
         sum(r.rejects for r in results),
         tuple(sorted(kept)),
     )
@@ -221,10 +227,7 @@ def export_batch(batch: HourBatch, curated_url: str, rejects_url: str, run_id: s
             folder = partition(hour)
             url = join(staging_url(curated_url, run_id), folder + PART + ".parquet")
             storage.write_with(url, lambda path, grid=grid: pq.write_table(grid, path))
-            result.curated.append(folder)
-            result.sensors |= set(pc.unique(mine["sensor_id"]).to_pylist())
-            result.readings += mine.num_rows
-            result.rows += grid.num_rows
+            result.curated[folder] = HourCount(mine.num_rows, grid.num_rows, frozenset(pc.unique(mine["sensor_id"]).to_pylist()))
     by_hour: dict[int, list[Reject]] = {}
     for reject in rejects:
         by_hour.setdefault(reject.arrival - reject.arrival % 3600, []).append(reject)

@@ -52,7 +52,7 @@ def files(url: str) -> dict[str, bytes]:
 
 
 def test_a_rerun_after_raw_hours_expired_keeps_their_published_hours_and_says_so(spark, lake, caplog):
-    export(spark, lake)
+    first = export(spark, lake)
     curated, rejects = files(lake["curated"]), files(lake["rejects"])
     assert {name.rsplit("/", 1)[0] + "/" for name in curated} >= set(EXPIRED)
     for hour in ("00", "01", "02"):
@@ -64,6 +64,8 @@ def test_a_rerun_after_raw_hours_expired_keeps_their_published_hours_and_says_so
     assert "kept 3 published hour(s)" in caplog.text
     assert files(lake["curated"]) == curated
     assert files(lake["rejects"]) == rejects
+    hour3 = spark.read.parquet(lake["curated"] + "dt=2024-03-01/hour=03/").count()
+    assert summary.rows_out == hour3 < first.rows_out, "only what was published is counted"
 
     summary = export(spark, lake, allow_shrink=True)
     assert summary.kept == ()
