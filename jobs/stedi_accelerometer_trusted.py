@@ -16,7 +16,16 @@ from typing import Sequence
 
 from pyspark.sql import SparkSession
 
-from job_helpers.stedi.run import RunParams, load_landing, parse_share, publish_counted, reporting, run_script, settle_rejects
+from job_helpers.stedi.run import (
+    RunParams,
+    check_rejects,
+    load_landing,
+    parse_share,
+    publish_counted,
+    publish_rejects,
+    reporting,
+    run_script,
+)
 from job_helpers.stedi.schemas import ACCELEROMETER_KEYS, ACCELEROMETER_LANDING, CUSTOMER_TRUSTED
 from job_helpers.stedi.tables import read_table
 from job_helpers.stedi.transforms import accelerometer_trusted
@@ -32,12 +41,13 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         landing = load_landing(
             spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params, report, "timestamp"
         )
-        settle_rejects(landing, storage, args["rejects"], max_share, params, report)
+        check_rejects(landing, storage, args["rejects"], max_share, params, report)
         customers = read_table(
             spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
         )
         trusted = accelerometer_trusted(landing.records, customers)
         written = publish_counted(trusted, storage, args["accelerometer_trusted"], params, report, partitioned=True)
+        publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
 
 

@@ -164,17 +164,23 @@ def load_landing(
     return Landing(records, rejects, lines)
 
 
-def settle_rejects(
+def check_rejects(
     landing: Landing, storage: Storage, rejects_folder: str, max_share: float, params: RunParams, report: JobReport
 ) -> None:
-    """Publish the run's rejects (replacing the last run's, however fewer), then fail if they exceed ``max_share`` of the lines."""
-    publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
+    """Fail when the rejects exceed ``max_share`` of the lines, publishing them (and nothing else) to look at."""
     if landing.lines and report.rejected / landing.lines > max_share:
+        publish_rejects(landing, storage, rejects_folder, params)
         reasons = ", ".join(f"{count} {reason}" for reason, count in report.rejected_by_reason.items())
         raise RejectsExceeded(
             f"{report.rejected} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
             f"{max_share:.2%}; see {rejects_folder}{params.scope}/ and fix the input, or raise stedi.max_reject_share"
         )
+
+
+def publish_rejects(landing: Landing, storage: Storage, rejects_folder: str, params: RunParams) -> None:
+    """Publish the run's rejects, replacing the last run's however fewer; after the table, so a refused
+    table leaves them as they were."""
+    publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
 
 
 def publish_counted(

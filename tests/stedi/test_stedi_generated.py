@@ -164,6 +164,8 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     assert _per_day(small_shuffles, table) == before
     refused = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
     assert refused.status == "FAILED" and "reading_date=2022-06-18/" in refused.message and "--allow-shrink true" in refused.message
+    rejects = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted" / "2022-06-18_2022-06-18"
+    assert not [p for p in rejects.rglob("*") if p.is_file() and "_staging" not in p.parts], "a refused run publishes nothing"
     load_script(REPO / job.script).main([*one_day, "--allow-shrink", "true"])
     after = _per_day(small_shuffles, table)
     day1, day2 = date(2022, 6, 18), date(2022, 6, 19)
@@ -171,6 +173,7 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     assert after[day2] == before[day2] > 0
     report = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
     assert report.written == {table: 0} and report.rejected == 2
+    assert len(small_shuffles.read.json(str(rejects)).collect()) == 2
 
 
 def _per_day(spark, table: str) -> dict:
