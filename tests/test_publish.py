@@ -6,7 +6,7 @@ import pytest
 
 from job_helpers import publish as publishing
 from job_helpers.publish import PublishError, ShrinkGuard, ShrinkRefused, new_run_id, publish, staging_url
-from job_helpers.storage import Storage, join
+from job_helpers.storage import Storage
 
 OLD = {
     "dt=1/part-a.parquet": "old 1a",
