@@ -11,9 +11,10 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 TEMP_PREFIX = ".tmp-"
@@ -254,7 +255,11 @@ def _local_objects(prefix_url: str) -> Iterator[StoredObject]:
 
 def _remove_empty_folders(path: Path, partial: bool) -> None:
     """Remove the empty folders at and below ``path`` (or below every folder whose name starts with it)."""
-    tops = [entry for entry in path.parent.iterdir() if entry.name.startswith(path.name)] if partial and path.parent.is_dir() else [path]
+    tops = (
+        [entry for entry in path.parent.iterdir() if entry.name.startswith(path.name)]
+        if partial and path.parent.is_dir()
+        else [path]
+    )
     for top in tops:
         if not top.is_dir():
             continue
@@ -268,4 +273,3 @@ def _remove_empty_folders(path: Path, partial: bool) -> None:
 def _is_missing_key(error: Exception) -> bool:
     response = getattr(error, "response", None)
     return bool(response) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
-

@@ -13,8 +13,8 @@ naming them, when any archive failed; the other archives' outputs are published 
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import date
-from typing import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import ArchiveNameError, Selection
@@ -41,7 +41,9 @@ def params_from_args(args: dict[str, str]) -> ChunkParams:
         raise runtime.JobFailed(f"--max-csv-bytes {text!r} must be a whole number of bytes, at least 1024 (1 GB is 1073741824)")
     locations = {name.replace("-", "_"): args[name.replace("-", "_")] for name in OUTPUTS}
     allow_shrink = "allow_shrink" in args and job_arguments.switch(args, "allow-shrink")
-    return ChunkParams(first=first, last=last, selection=selection, max_csv_bytes=int(text), allow_shrink=allow_shrink, **locations)
+    return ChunkParams(
+        first=first, last=last, selection=selection, max_csv_bytes=int(text), allow_shrink=allow_shrink, **locations
+    )
 
 
 def _day(args: dict[str, str], name: str) -> date:

@@ -14,7 +14,7 @@ a tenth of what they replace is refused; ``--allow-shrink true`` publishes what 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.publish import PublishError

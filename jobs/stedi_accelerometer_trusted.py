@@ -12,7 +12,7 @@ Partitioned by reading date; with --from-date/--to-date only those dates are rec
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
@@ -42,9 +42,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
             spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params, report, "timestamp"
         )
         check_rejects(landing, storage, args["rejects"], max_share, params, report)
-        customers = read_table(
-            spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
-        )
+        customers = read_table(spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted")
         trusted = accelerometer_trusted(landing.records, customers)
         written = publish_counted(trusted, storage, args["accelerometer_trusted"], params, report, partitioned=True)
         publish_rejects(landing, storage, args["rejects"], params)

@@ -12,7 +12,7 @@ phone and birth date are dropped; --pseudonym-key names where the key is (never 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 

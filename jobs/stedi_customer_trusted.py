@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
@@ -36,7 +36,9 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
     with reporting(storage, name, params) as report:
         landing = load_landing(spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS, params, report)
         check_rejects(landing, storage, args["rejects"], max_share, params, report)
-        written = publish_counted(customer_trusted(landing.records), storage, args["customer_trusted"], params, report, partitioned=False)
+        written = publish_counted(
+            customer_trusted(landing.records), storage, args["customer_trusted"], params, report, partitioned=False
+        )
         publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
 

@@ -15,7 +15,7 @@ alone, the course rubric's join (43,681 rows on the shared data instead of 40,98
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType

@@ -12,7 +12,7 @@ Partitioned by reading date; with --from-date/--to-date only those dates are rec
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType

@@ -18,11 +18,19 @@ def test_dates_choices_and_numbers_are_typed():
 @pytest.mark.parametrize(
     "args, call, message",
     [
-        ({"from_date": "2024-13-01", "to_date": "2024-01-01"}, job_arguments.day_range, r"--from-date '2024-13-01' is not a date"),
+        (
+            {"from_date": "2024-13-01", "to_date": "2024-01-01"},
+            job_arguments.day_range,
+            r"--from-date '2024-13-01' is not a date",
+        ),
         ({"from_date": "2024-01-02", "to_date": "2024-01-01"}, job_arguments.day_range, r"--to-date 2024-01-01 is before"),
         ({"mode": "warp"}, lambda a: job_arguments.choice(a, "mode", ("fast",)), r"--mode 'warp' is not one of fast"),
         ({"max_workers": "0"}, lambda a: job_arguments.positive_int(a, "max-workers"), r"--max-workers '0' must be"),
-        ({"allow_shrink": "yes"}, lambda a: job_arguments.switch(a, "allow-shrink"), r"--allow-shrink 'yes' must be true or false"),
+        (
+            {"allow_shrink": "yes"},
+            lambda a: job_arguments.switch(a, "allow-shrink"),
+            r"--allow-shrink 'yes' must be true or false",
+        ),
     ],
 )
 def test_bad_values_name_the_argument(args, call, message):

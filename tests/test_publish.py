@@ -123,7 +123,10 @@ def test_the_shrink_guard_refuses_naming_the_table_and_sizes_and_changes_nothing
     run = new_run_id(SCOPE)
     staged = stage(storage, table, run, {"dt=1/part-00000.parquet": "tiny"})
     before = published(storage, table)
-    with pytest.raises(ShrinkRefused, match=r"table/: this run would replace 4 file\(s\) of 2,200 bytes under 3 owned .* with 1 file\(s\) of 4 bytes.*--allow-shrink true"):
+    with pytest.raises(
+        ShrinkRefused,
+        match=r"table/: this run would replace 4 file\(s\) of 2,200 bytes under 3 owned .* with 1 file\(s\) of 4 bytes.*--allow-shrink true",
+    ):
         publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard())
     assert published(storage, table) == before
     publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard(allowed=True))

@@ -18,14 +18,20 @@ OUTPUTS = ("clean", "timestream_ready", "duplicate_log", "wear_time", "devices",
 
 
 def files(folder: Path) -> dict[str, bytes]:
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file() and "_staging" not in p.parts}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file() and "_staging" not in p.parts
+    }
 
 
 def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     urls = {name: (lake / name).as_uri() + "/" for name in OUTPUTS}
     params = ChunkParams(
-        first=date(2024, 3, 1), last=date(2024, 3, 2), landing=landing.as_uri() + "/", selection=Selection(streams=("temp",)), **urls
+        first=date(2024, 3, 1),
+        last=date(2024, 3, 2),
+        landing=landing.as_uri() + "/",
+        selection=Selection(streams=("temp",)),
+        **urls,
     )
     sample = {"start": date(2024, 3, 1), "days": 2, "participants": ("fc096",), "period_end": date(2024, 3, 2)}
     write_embrace_sample(Storage(), landing.as_uri() + "/", seconds_per_day=3000, **sample)

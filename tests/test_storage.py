@@ -73,7 +73,9 @@ def test_delete_many_sends_a_thousand_keys_per_s3_call(s3_storage):
     for key in keys:
         s3_storage.s3.put_object(Bucket="lake", Key=key, Body=b"x")
     calls = []
-    s3_storage.s3.meta.events.register("provide-client-params.s3.DeleteObjects", lambda params, **_: calls.append(len(params["Delete"]["Objects"])))
+    s3_storage.s3.meta.events.register(
+        "provide-client-params.s3.DeleteObjects", lambda params, **_: calls.append(len(params["Delete"]["Objects"]))
+    )
     s3_storage.delete_many(f"s3://lake/{key}" for key in keys)
     assert calls == [1000, 1]
     assert list(s3_storage.list("s3://lake/")) == []

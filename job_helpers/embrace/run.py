@@ -99,7 +99,9 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
         if not found:
             # Nothing selected from this archive (a participant filter): leave its outputs alone.
             summary.unselected.append(archive.export)
-            log.info("%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export)
+            log.info(
+                "%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export
+            )
         groups += found
     run_id = f"{params.scope}-{uuid.uuid4().hex[:12]}"
     targets = Targets(run_id, params.clean, params.timestream_ready, params.rejects, params.max_csv_bytes)
@@ -112,7 +114,14 @@ def run_chunk(spark: SparkSession, storage: Storage, params: ChunkParams) -> Chu
         if good:
             _publish(storage, params, summary, good, [r for r in results if r.export not in summary.failed], run_id)
     finally:
-        for url in (params.clean, params.timestream_ready, params.rejects, params.duplicate_log, params.wear_time, params.devices):
+        for url in (
+            params.clean,
+            params.timestream_ready,
+            params.rejects,
+            params.duplicate_log,
+            params.wear_time,
+            params.devices,
+        ):
             discard_staging(storage, url, run_id)
     storage.write_text(join(params.reports, f"{params.scope}.json"), summary.to_json() + "\n")
     for export, message in summary.failed.items():
@@ -135,7 +144,9 @@ def _clean_in_tasks(spark: SparkSession, groups: list[MemberGroup], targets: Tar
     return spark.sparkContext.parallelize(work, len(work)).flatMap(lambda part: process_groups(part, targets)).collect()
 
 
-def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archives: list[Archive], results: list[GroupResult], run_id: str) -> None:
+def _publish(
+    storage: Storage, params: ChunkParams, summary: ChunkSummary, archives: list[Archive], results: list[GroupResult], run_id: str
+) -> None:
     streams = params.selection.streams
     exports = [archive.export for archive in archives]
     stream_prefixes = [outputs.partition_folder([("export", e), ("stream", s)]) for e in exports for s in streams]
@@ -143,7 +154,11 @@ def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archi
     per_day = _count_days(results)
     _summarise(summary, archives, results, per_day)
 
-    for url, attribute in ((params.clean, "clean_files"), (params.timestream_ready, "timestream_files"), (params.rejects, "reject_files")):
+    for url, attribute in (
+        (params.clean, "clean_files"),
+        (params.timestream_ready, "timestream_files"),
+        (params.rejects, "reject_files"),
+    ):
         staged: dict[str, set[str]] = defaultdict(set)
         for result in results:
             for folder, names in getattr(result, attribute).items():
@@ -165,7 +180,11 @@ def _publish(storage: Storage, params: ChunkParams, summary: ChunkSummary, archi
 
     for export in exports:
         for stream in streams:
-            rows = {day: counts.clean for (e, s, day), counts in sorted(per_day.items()) if e == export and s == stream and counts.clean}
+            rows = {
+                day: counts.clean
+                for (e, s, day), counts in sorted(per_day.items())
+                if e == export and s == stream and counts.clean
+            }
             url = join(params.load_counts, f"export={export}", f"stream={stream}.json")
             storage.write_text(url, json.dumps(rows, sort_keys=True) + "\n")
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -26,8 +26,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from job_helpers.publish import ShrinkGuard, discard_staging, new_run_id, publish, staging_url
-from job_helpers.sensors.readings import READING_SCHEMA, Reject
 from job_helpers.sensors.raw_source import folder_hour, read_raw_file
+from job_helpers.sensors.readings import READING_SCHEMA, Reject
 from job_helpers.sensors.transform import second_grid
 from job_helpers.storage import Storage, join
 
@@ -119,8 +119,8 @@ class HourResult:
 
 def chunk_bounds(first: date, last: date) -> tuple[int, int]:
     """The chunk's half-open range in epoch seconds: [first 00:00, day after last 00:00) UTC."""
-    start = datetime.combine(first, time(), timezone.utc)
-    end = datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+    start = datetime.combine(first, time(), UTC)
+    end = datetime.combine(last + timedelta(days=1), time(), UTC)
     return int(start.timestamp()), int(end.timestamp())
 
 
@@ -153,7 +153,7 @@ def hours_without_raw(files: list[str], first: date, last: date) -> set[int]:
 
 def partition(hour: int) -> str:
     """``dt=YYYY-MM-DD/hour=HH/`` of an epoch second."""
-    moment = datetime.fromtimestamp(hour, timezone.utc)
+    moment = datetime.fromtimestamp(hour, UTC)
     return f"dt={moment:%Y-%m-%d}/hour={moment:%H}/"
 
 
@@ -208,7 +208,9 @@ def export_chunk(
     if kept:
         log.warning(
             "kept %d published hour(s) of %s whose raw objects are gone (rerun with --allow-shrink true to replace them): %s",
-            len(kept), curated_url, " ".join(sorted(kept)),
+            len(kept),
+            curated_url,
+            " ".join(sorted(kept)),
         )
     log.info("%s -> %s", summary.line(), curated_url)
     return summary

@@ -20,8 +20,9 @@ import hmac
 import logging
 import os
 import secrets
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
@@ -62,8 +63,7 @@ def resolve_key(
     if source.startswith(SECRETS_PREFIX):
         return _checked(_secret(source[len(SECRETS_PREFIX) :], secrets_client), source)
     raise PseudonymKeyError(
-        f"--pseudonym-key {source!r}: expected file:///path/to/key or secretsmanager:<secret name> "
-        f"(or set {KEY_ENV})"
+        f"--pseudonym-key {source!r}: expected file:///path/to/key or secretsmanager:<secret name> (or set {KEY_ENV})"
     )
 
 
@@ -132,4 +132,3 @@ def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes)
     joined = keyed.join(pseudonym_table(spark, values, key, KEY_COLUMN), KEY_COLUMN)
     kept = [name for name in frame.columns if name not in IDENTIFIER_COLUMNS]
     return joined.select(PSEUDONYM_COLUMN, *kept)
-

@@ -7,10 +7,10 @@ transforms; nothing here knows whether it runs on Glue or on a laptop.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -123,7 +123,12 @@ def reporting(storage: Storage, job_name: str, params: RunParams) -> Iterator[Jo
     write_report(storage, params.report_folder, report)
     log.info(
         "%s %s: read %s, rejected %d, excluded %d, wrote %s",
-        job_name, report.scope, report.read, report.rejected, report.excluded, report.written,
+        job_name,
+        report.scope,
+        report.read,
+        report.rejected,
+        report.excluded,
+        report.written,
     )
 
 
@@ -183,9 +188,7 @@ def publish_rejects(landing: Landing, storage: Storage, rejects_folder: str, par
     publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
 
 
-def publish_counted(
-    frame: DataFrame, storage: Storage, url: str, params: RunParams, report: JobReport, partitioned: bool
-) -> int:
+def publish_counted(frame: DataFrame, storage: Storage, url: str, params: RunParams, report: JobReport, partitioned: bool) -> int:
     """Publish ``frame`` (the run's dates only when partitioned and ranged) and record its row count.
 
     The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from job_helpers.storage import Storage, join
 
-START_MS = int(datetime(2022, 6, 18, tzinfo=timezone.utc).timestamp() * 1000)
+START_MS = int(datetime(2022, 6, 18, tzinfo=UTC).timestamp() * 1000)
 DAY_MS = 86_400_000
 DAYS = 2
 READINGS_PER_CUSTOMER = 12
@@ -59,13 +59,29 @@ def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, 
             user = person["email"].upper() if person["email"] == shouting and number % 2 else person["email"]
             accelerometer[day].append(json.dumps({"user": user, "timestamp": instant, **axes}))
             step_trainer[day].append(
-                json.dumps({"sensorReadingTime": instant, "serialNumber": person["serialNumber"], "distanceFromObject": rng.randrange(200, 260)})
+                json.dumps(
+                    {
+                        "sensorReadingTime": instant,
+                        "serialNumber": person["serialNumber"],
+                        "distanceFromObject": rng.randrange(200, 260),
+                    }
+                )
             )
     strangers = 3
     for number in range(strangers):
         instant = START_MS + rng.randrange(DAY_MS)
-        accelerometer[0].append(json.dumps({"user": f"stranger{number}@example.com", "timestamp": instant, "x": 0.0, "y": 1.0, "z": 0.0}))
-        step_trainer[0].append(json.dumps({"sensorReadingTime": instant, "serialNumber": str(uuid.UUID(int=rng.getrandbits(128))), "distanceFromObject": 230}))
+        accelerometer[0].append(
+            json.dumps({"user": f"stranger{number}@example.com", "timestamp": instant, "x": 0.0, "y": 1.0, "z": 0.0})
+        )
+        step_trainer[0].append(
+            json.dumps(
+                {
+                    "sensorReadingTime": instant,
+                    "serialNumber": str(uuid.UUID(int=rng.getrandbits(128))),
+                    "distanceFromObject": 230,
+                }
+            )
+        )
     accelerometer[1].append('{"user": "broken@example.com", "timestamp": 16555')
     accelerometer[1].append(json.dumps({"x": 1.0, "y": 0.0, "z": 0.0}))
     step_trainer[1].append("not json at all")

@@ -95,7 +95,9 @@ def remove_old_layout(storage: Storage, url: str) -> None:
     for kind in OLD_LAYOUT:
         count = storage.delete_prefix(f"{parent}/{kind}{leaf}-")
         if count:
-            log.warning("removed %d file(s) of %s/%s%s-* left by an interrupted run of an earlier version", count, parent, kind, leaf)
+            log.warning(
+                "removed %d file(s) of %s/%s%s-* left by an interrupted run of an earlier version", count, parent, kind, leaf
+            )
 
 
 def _days(first: date, last: date) -> list[date]:

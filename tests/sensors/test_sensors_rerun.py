@@ -84,7 +84,9 @@ def test_a_rerun_whose_raw_objects_were_cut_short_is_refused_unless_allowed(spar
             hour = folder_hour(path.as_uri()) * 1000
             own = [line for line in path.read_text().splitlines() if _event_time(line) in range(hour, hour + 3_600_000)]
             path.write_text("".join(line + "\n" for line in own[:20]))
-    with pytest.raises(ShrinkRefused, match=r"curated/: this run would replace 4 file\(s\) of .* bytes under 24 owned partition\(s\)"):
+    with pytest.raises(
+        ShrinkRefused, match=r"curated/: this run would replace 4 file\(s\) of .* bytes under 24 owned partition\(s\)"
+    ):
         export(spark, lake)
     assert files(lake["curated"]) == curated
     export(spark, lake, allow_shrink=True)

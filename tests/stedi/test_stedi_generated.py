@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
@@ -18,8 +19,6 @@ from job_helpers.stedi.pseudonym import pseudonym
 from job_helpers.stedi.report import read_report
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
-from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
-
 
 GENERATED_KEY = "generated-test-key-0123456789"
 
@@ -163,7 +162,9 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
         load_script(REPO / job.script).main(one_day)
     assert _per_day(small_shuffles, table) == before
     refused = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
-    assert refused.status == "FAILED" and "reading_date=2022-06-18/" in refused.message and "--allow-shrink true" in refused.message
+    assert (
+        refused.status == "FAILED" and "reading_date=2022-06-18/" in refused.message and "--allow-shrink true" in refused.message
+    )
     rejects = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted" / "2022-06-18_2022-06-18"
     assert not [p for p in rejects.rglob("*") if p.is_file() and "_staging" not in p.parts], "a refused run publishes nothing"
     load_script(REPO / job.script).main([*one_day, "--allow-shrink", "true"])
@@ -182,7 +183,9 @@ def _per_day(spark, table: str) -> dict:
 
 def test_too_many_rejects_fail_the_job_and_publish_nothing(small_shuffles, tmp_path, monkeypatch):
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-    settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "reject-test-key-0123456789"), "stedi.max_reject_share=0.0001")
+    settings = lake_settings(
+        tmp_path / "lake", write_key(tmp_path / "key", "reject-test-key-0123456789"), "stedi.max_reject_share=0.0001"
+    )
     write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=3)
     job = settings.job("stedi_accelerometer_trusted")
     with pytest.raises(SystemExit) as stop:

@@ -7,14 +7,14 @@ from collections import Counter
 from datetime import date
 
 import pytest
+from stedi_helpers import REPO, lake_settings, write_key
+from test_publish import DyingStorage, Killed
 
 from job_helpers.control.pipeline import load_script
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
 from job_helpers.stedi.tables import publish_table
 from job_helpers.storage import Storage, local_path
-from stedi_helpers import REPO, lake_settings, write_key
-from test_publish import DyingStorage, Killed
 
 
 def resolved(job) -> dict[str, str]:
@@ -25,7 +25,9 @@ def rows(spark, url: str) -> Counter:
     return Counter(map(tuple, spark.read.schema(CUSTOMER_TRUSTED).parquet(url).collect()))
 
 
-def test_customer_trusted_killed_at_any_point_of_its_publish_keeps_a_table_and_the_rerun_leaves_one_copy(small_shuffles, tmp_path):
+def test_customer_trusted_killed_at_any_point_of_its_publish_keeps_a_table_and_the_rerun_leaves_one_copy(
+    small_shuffles, tmp_path
+):
     settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "publish-test-key-0123456789"))
     landing = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
     job = settings.job("stedi_customer_trusted")
@@ -62,7 +64,9 @@ def test_customer_trusted_killed_at_any_point_of_its_publish_keeps_a_table_and_t
         assert files and all(name.startswith("part-") for name in files), (budget, files)
 
 
-def test_publish_table_killed_after_any_operation_keeps_old_or_new_per_date_and_the_rerun_leaves_one_copy(small_shuffles, tmp_path):
+def test_publish_table_killed_after_any_operation_keeps_old_or_new_per_date_and_the_rerun_leaves_one_copy(
+    small_shuffles, tmp_path
+):
     url = (tmp_path / "table").as_uri() + "/"
     day1, day2, day3 = date(2022, 6, 18), date(2022, 6, 19), date(2022, 6, 20)
     old = [(1, day1), (2, day1), (3, day2), (4, day3)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyspark.sql import functions as F
+from stedi_helpers import REPO, lake_settings, run_pipeline, shared_lake, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
@@ -16,7 +17,6 @@ from job_helpers.stedi.schemas import (
     curated_customer_schema,
     machine_learning_schema,
 )
-from stedi_helpers import REPO, lake_settings, run_pipeline, shared_lake, write_key
 
 KEY = "first-test-key-0123456789abcdef"
 OTHER_KEY = "second-test-key-fedcba9876543210"

@@ -12,6 +12,7 @@ import pytest
 
 from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_ddl, translate_query
+from job_helpers.stedi import transforms as t
 from job_helpers.stedi.landing import parse_landing
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
@@ -22,7 +23,6 @@ from job_helpers.stedi.schemas import (
 )
 from job_helpers.stedi.tables import publish_table
 from job_helpers.storage import Storage
-from job_helpers.stedi import transforms as t
 
 DAY = 1655510400000  # 2022-06-18T00:00:00Z
 
@@ -98,7 +98,10 @@ def test_machine_learning_joins_same_instant_of_the_same_customer(small_shuffles
         curated,
     )
     owners = curated.selectExpr("serialNumber", "email AS user")
-    rows = [(r.sensorReadingTime, r.serialNumber, r.user, r.timestamp, r.x) for r in t.machine_learning_curated(step, accel, owners, "user").collect()]
+    rows = [
+        (r.sensorReadingTime, r.serialNumber, r.user, r.timestamp, r.x)
+        for r in t.machine_learning_curated(step, accel, owners, "user").collect()
+    ]
     assert rows == [(DAY, "s1", "a@x", DAY, 1.0)]
 
 
@@ -165,7 +168,11 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     key = b"k" * 32
     trusted = customers(
         small_shuffles,
-        [customer("A old", "Ana@X.com", "s1", 10, 1), customer("A new", " ana@x.COM ", "s1", 10, 2), customer("B", "b@x", "s2", 10)],
+        [
+            customer("A old", "Ana@X.com", "s1", 10, 1),
+            customer("A new", " ana@x.COM ", "s1", 10, 2),
+            customer("B", "b@x", "s2", 10),
+        ],
     )
     readings = small_shuffles.createDataFrame(
         [("ANA@X.COM", DAY, 1.0, 0.0, 0.0), ("ana@x.com", DAY + 1, 0.0, 1.0, 0.0), ("nobody@x", DAY, 0.0, 0.0, 1.0)],
@@ -178,7 +185,9 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     expected = hmac.new(key, b"ana@x.com", hashlib.sha256).hexdigest()
     assert [r.customerPseudonym for r in pseudonymise(small_shuffles, curated, "email", key).collect()] == [expected]
     assert {r.customerPseudonym for r in pseudonymise(small_shuffles, accel, "user", key).collect()} == {expected}
-    step = t.step_trainer_trusted(small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 1, "s1", 231)], STEP_TRAINER_LANDING), curated)
+    step = t.step_trainer_trusted(
+        small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 1, "s1", 231)], STEP_TRAINER_LANDING), curated
+    )
     owners = curated.selectExpr("serialNumber", "email AS user")
     ml = t.machine_learning_curated(step, accel, owners, "user")
     assert sorted((r.sensorReadingTime, r.user) for r in ml.collect()) == [(DAY, "ANA@X.COM"), (DAY + 1, "ana@x.com")]
