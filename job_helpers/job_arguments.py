@@ -44,3 +44,11 @@ def positive_int(args: Mapping[str, str], name: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise JobFailed(f"--{name} {value!r} must be a whole number of at least 1")
     return int(value)
+
+
+def switch(args: Mapping[str, str], name: str) -> bool:
+    """``true`` or ``false`` (any case, surrounding spaces ignored)."""
+    value = _value(args, name).strip().lower()
+    if value not in ("true", "false"):
+        raise JobFailed(f"--{name} {_value(args, name)!r} must be true or false")
+    return value == "true"

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,10 +42,14 @@ class Versioned:
     version: str
 
 
+DELETE_BATCH = 1000  # keys per S3 DeleteObjects call, the API's limit
+
+
 @dataclass(frozen=True)
 class StoredObject:
     url: str
     size: int
+    modified: float = 0.0  # epoch seconds of the last write
 
 
 def join(base: str, *parts: str) -> str:
@@ -95,27 +99,20 @@ class Storage:
         return self._s3
 
     def list(self, prefix_url: str) -> Iterator[StoredObject]:
-        """Every object under a prefix, sorted by URL; temporary files of unfinished writes are skipped."""
+        """Every object under a prefix, sorted by URL; temporary files of unfinished writes are skipped.
+
+        As on S3, a prefix that does not end in ``/`` also matches names that merely start with it
+        (``…/.trash-trusted-`` lists every ``.trash-trusted-<id>/`` folder), unless it is a folder.
+        """
         scheme = urlparse(prefix_url).scheme
         if scheme == "file":
-            root = local_path(prefix_url)
-            if not root.exists():
-                return
-            found = []
-            for dirpath, _, filenames in os.walk(root):
-                for name in filenames:
-                    if name.startswith(TEMP_PREFIX):
-                        continue
-                    path = Path(dirpath, name)
-                    url = join(prefix_url, path.relative_to(root).as_posix())
-                    found.append(StoredObject(url, path.stat().st_size))
-            yield from sorted(found, key=lambda o: o.url)
+            yield from sorted(_local_objects(prefix_url), key=lambda o: o.url)
             return
         bucket, prefix = split_s3(prefix_url)
         paginator = self.s3.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield StoredObject(f"s3://{bucket}/{item['Key']}", item["Size"])
+                yield StoredObject(f"s3://{bucket}/{item['Key']}", item["Size"], item["LastModified"].timestamp())
 
     def exists(self, url: str) -> bool:
         if urlparse(url).scheme == "file":
@@ -250,6 +247,32 @@ class Storage:
         bucket, key = split_s3(url)
         self.s3.delete_object(Bucket=bucket, Key=key)
 
+    def delete_many(self, urls: Iterable[str]) -> None:
+        """Delete objects (missing ones are fine): one unlink each locally, 1,000 keys per call on S3."""
+        by_bucket: dict[str, list[str]] = {}
+        for url in urls:
+            if urlparse(url).scheme == "file":
+                local_path(url).unlink(missing_ok=True)
+                continue
+            bucket, key = split_s3(url)
+            by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in by_bucket.items():
+            for start in range(0, len(keys), DELETE_BATCH):
+                batch = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+                answer = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                errors = answer.get("Errors", [])
+                if errors:
+                    named = ", ".join(f"s3://{bucket}/{e['Key']} ({e.get('Code')}: {e.get('Message')})" for e in errors[:5])
+                    raise StorageError(f"{len(errors)} object(s) could not be deleted, e.g. {named}; check delete access")
+
+    def delete_prefix(self, prefix_url: str) -> int:
+        """Delete everything under a prefix (see ``list``), and locally the folders it leaves empty; returns the count."""
+        found = [stored.url for stored in self.list(prefix_url)]
+        self.delete_many(found)
+        if urlparse(prefix_url).scheme == "file":
+            _remove_empty_folders(local_path(prefix_url), partial=not prefix_url.endswith("/"))
+        return len(found)
+
 
 class _local_temp_beside:
     """A temporary path in the target's folder, renamed onto the target when the block succeeds."""
@@ -285,6 +308,47 @@ class _folder_lock:
 
 def _content_version(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def _local_objects(prefix_url: str) -> Iterator[StoredObject]:
+    root = local_path(prefix_url)
+    if root.is_dir():
+        roots = [(root, prefix_url)]
+    elif prefix_url.endswith("/") or not root.parent.is_dir():
+        return
+    else:
+        base = prefix_url[: len(prefix_url) - len(root.name)]
+        roots = [(entry, base + entry.name) for entry in root.parent.iterdir() if entry.name.startswith(root.name)]
+    for top, top_url in roots:
+        if top.is_file():
+            if not top.name.startswith(TEMP_PREFIX):
+                stat = top.stat()
+                yield StoredObject(top_url, stat.st_size, stat.st_mtime)
+            continue
+        for dirpath, _, filenames in os.walk(top):
+            for name in filenames:
+                if name.startswith(TEMP_PREFIX):
+                    continue
+                path = Path(dirpath, name)
+                stat = path.stat()
+                yield StoredObject(join(top_url, path.relative_to(top).as_posix()), stat.st_size, stat.st_mtime)
+
+
+def _remove_empty_folders(path: Path, partial: bool) -> None:
+    """Remove the empty folders at and below ``path`` (or below every folder whose name starts with it)."""
+    tops = (
+        [entry for entry in path.parent.iterdir() if entry.name.startswith(path.name)]
+        if partial and path.parent.is_dir()
+        else [path]
+    )
+    for top in tops:
+        if not top.is_dir():
+            continue
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda walked: -len(walked[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError:
+                pass
 
 
 def _is_missing_key(error: Exception) -> bool:

@@ -6,7 +6,7 @@ phone and birth date are dropped; --pseudonym-key names where the key is (never 
     python jobs/stedi_customer_curated.py --JOB_NAME stedi-customer-curated \\
         --customer-trusted s3://bucket/customer/trusted/ --accelerometer-trusted s3://bucket/accelerometer/trusted/ \\
         --customer-curated s3://bucket/customer/curated/ --report s3://bucket/reports/customer_curated/ \\
-        --output-format parquet --pseudonymise true --pseudonym-key secretsmanager:glue-etl/stedi/pseudonym-key
+        --output-format parquet --allow-shrink false --pseudonymise true --pseudonym-key secretsmanager:glue-etl/stedi/pseudonym-key
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         if key is not None:
             curated = pseudonymise(spark, curated, "email", key)
         report.read[args["customer_trusted"]] = customers.count()
-        written = publish_counted(curated, args["customer_curated"], params, report, partitioned=False)
+        written = publish_counted(curated, storage, args["customer_curated"], params, report, partitioned=False)
         report.excluded = report.read[args["customer_trusted"]] - written
 
 

@@ -5,7 +5,7 @@ Partitioned by reading date; with --from-date/--to-date only those dates are rec
     python jobs/stedi_step_trainer_trusted.py --JOB_NAME stedi-step-trainer-trusted \\
         --step-trainer-landing s3://bucket/step_trainer/landing/ --customer-curated s3://bucket/customer/curated/ \\
         --step-trainer-trusted s3://bucket/step_trainer/trusted/ --rejects s3://bucket/rejects/step_trainer_trusted/ \\
-        --report s3://bucket/reports/step_trainer_trusted/ --output-format parquet --max-reject-share 0.01 \\
+        --report s3://bucket/reports/step_trainer_trusted/ --output-format parquet --allow-shrink false --max-reject-share 0.01 \\
         [--from-date 2022-06-18 --to-date 2022-06-18]
 """
 
@@ -17,7 +17,16 @@ from collections.abc import Sequence
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
-from job_helpers.stedi.run import RunParams, load_landing, parse_share, publish_counted, reporting, run_script, settle_rejects
+from job_helpers.stedi.run import (
+    RunParams,
+    check_rejects,
+    load_landing,
+    parse_share,
+    publish_counted,
+    publish_rejects,
+    reporting,
+    run_script,
+)
 from job_helpers.stedi.schemas import STEP_TRAINER_KEYS, STEP_TRAINER_LANDING
 from job_helpers.stedi.tables import read_table
 from job_helpers.stedi.transforms import step_trainer_trusted
@@ -34,10 +43,11 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         landing = load_landing(
             spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params, report, "sensorReadingTime"
         )
-        settle_rejects(landing, args["rejects"], max_share, params, report)
+        check_rejects(landing, storage, args["rejects"], max_share, params, report)
         customers = read_table(spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
         trusted = step_trainer_trusted(landing.records, customers)
-        written = publish_counted(trusted, args["step_trainer_trusted"], params, report, partitioned=True)
+        written = publish_counted(trusted, storage, args["step_trainer_trusted"], params, report, partitioned=True)
+        publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
 
 

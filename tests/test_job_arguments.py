@@ -11,6 +11,8 @@ def test_dates_choices_and_numbers_are_typed():
     assert job_arguments.day_range(args) == (date(2024, 2, 28), date(2024, 3, 1))
     assert job_arguments.choice(args, "mode", ("fast", "slow")) == "fast"
     assert job_arguments.positive_int(args, "max-workers") == 8
+    assert job_arguments.switch({"allow_shrink": " True"}, "allow-shrink") is True
+    assert job_arguments.switch({"allow_shrink": "false"}, "allow-shrink") is False
 
 
 @pytest.mark.parametrize(
@@ -24,6 +26,11 @@ def test_dates_choices_and_numbers_are_typed():
         ({"from_date": "2024-01-02", "to_date": "2024-01-01"}, job_arguments.day_range, r"--to-date 2024-01-01 is before"),
         ({"mode": "warp"}, lambda a: job_arguments.choice(a, "mode", ("fast",)), r"--mode 'warp' is not one of fast"),
         ({"max_workers": "0"}, lambda a: job_arguments.positive_int(a, "max-workers"), r"--max-workers '0' must be"),
+        (
+            {"allow_shrink": "yes"},
+            lambda a: job_arguments.switch(a, "allow-shrink"),
+            r"--allow-shrink 'yes' must be true or false",
+        ),
     ],
 )
 def test_bad_values_name_the_argument(args, call, message):

@@ -510,7 +510,8 @@ def _positive_int(node: dict, name: str, default: int, where: str, problems: lis
 
 
 STEDI_FORMATS = ("parquet", "json")
-STEDI_KEYS = ("output_format", "pseudonymise", "pseudonym_key_file", "pseudonym_secret", "max_reject_share")
+STEDI_KEYS = ("output_format", "pseudonymise", "pseudonym_key_file", "pseudonym_secret", "max_reject_share", "ml_join")
+STEDI_ML_JOINS = ("owner-and-time", "time-only")
 
 
 @dataclass(frozen=True)
@@ -521,6 +522,7 @@ class StediOptions:
     pseudonymise: bool
     pseudonym_key: str
     max_reject_share: float
+    ml_join: str = STEDI_ML_JOINS[0]
 
 
 def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[str]) -> StediOptions:
@@ -541,6 +543,9 @@ def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[s
     if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
         problems.append(f"stedi.max_reject_share: {share!r} must be a number from 0 to 1 (0.01 is 1%)")
         share = 0.01
+    ml_join = str(node.get("ml_join", STEDI_ML_JOINS[0]))
+    if ml_join not in STEDI_ML_JOINS:
+        problems.append(f"stedi.ml_join: {ml_join!r} is not one of {', '.join(STEDI_ML_JOINS)}")
     if profile == "local":
         key_file = Path(str(node.get("pseudonym_key_file") or ".secrets/pseudonym.key"))
         key = (key_file if key_file.is_absolute() else base_dir / key_file).resolve().as_uri()
@@ -552,7 +557,7 @@ def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[s
                 "set STEDI_PSEUDONYM_SECRET or edit config.yml"
             )
         key = f"secretsmanager:{secret}"
-    return StediOptions(fmt, pseudonymise, key, float(share))
+    return StediOptions(fmt, pseudonymise, key, float(share), ml_join)
 
 
 def stedi_references(
@@ -570,6 +575,7 @@ def stedi_references(
         "stedi.pseudonymise": "true" if options.pseudonymise else "false",
         "stedi.pseudonym_key": options.pseudonym_key,
         "stedi.max_reject_share": repr(options.max_reject_share),
+        "stedi.ml_join": options.ml_join,
     }
     for name in references:
         if name in datasets:

@@ -31,7 +31,7 @@ from job_helpers.embrace.members import (
     member_groups,
     process_groups,
 )
-from job_helpers.publish import discard_staging, publish, staging_url
+from job_helpers.publish import ShrinkGuard, discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class ChunkParams:
     load_counts: str
     selection: Selection = Selection()
     max_csv_bytes: int = 1 << 30
+    allow_shrink: bool = False
 
     @property
     def scope(self) -> str:
@@ -192,7 +193,9 @@ def _publish(
         if url == params.rejects:
             for folder, name in refusals.items():
                 staged[folder].add(name)
-        publish(storage, url, run_id, staged, owned)
+        # Clean goes first: refused, nothing of the run is published.
+        guard = ShrinkGuard(allowed=params.allow_shrink) if url == params.clean else None
+        publish(storage, url, run_id, staged, owned, shrink_guard=guard)
 
     logs = {
         outputs.partition_folder([("export", export), ("stream", stream)]): table

@@ -6,13 +6,17 @@ runs one task per few consecutive hours; each task loads its readings (see ``Hou
 them with ``second_grid`` and writes one Parquet file per ``dt/hour`` and one rejects file per
 arrival hour aside. The driver then publishes them (``job_helpers.publish``): every hour of the
 chunk is replaced whole, so an hour that no longer has readings is emptied rather than left stale.
+
+Raw objects expire (lifecycle rules) while the curated table is kept, so an hour whose own raw
+folder is empty is not the chunk's to decide: its published partition and rejects are kept and the
+summary names it. ``allow_shrink`` replaces those hours too, and lets the curated table shrink
+under a tenth of what it replaces, which the shrink guard otherwise refuses.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
@@ -21,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from job_helpers.publish import discard_staging, publish, staging_url
+from job_helpers.publish import ShrinkGuard, discard_staging, new_run_id, publish, staging_url
 from job_helpers.sensors.raw_source import folder_hour, read_raw_file
 from job_helpers.sensors.readings import READING_SCHEMA, Reject
 from job_helpers.sensors.transform import second_grid
@@ -45,11 +49,13 @@ class ExportSummary:
     readings_in: int
     rows_out: int
     rejects: int
+    kept: tuple[str, ...] = ()
 
     def line(self) -> str:
+        kept = f", {len(self.kept)} published hour(s) kept, their raw objects gone: {' '.join(self.kept)}" if self.kept else ""
         return (
             f"{self.first}..{self.last}: {self.sensors} sensor(s), {self.readings_in:,} reading(s) in, "
-            f"{self.rows_out:,} row(s) out, {self.rejects:,} reject(s)"
+            f"{self.rows_out:,} row(s) out, {self.rejects:,} reject(s){kept}"
         )
 
 
@@ -93,15 +99,21 @@ class QueriedBatch:
         return self.readings, list(self.rejects)
 
 
+@dataclass(frozen=True)
+class HourCount:
+    """What one hour's curated file holds."""
+
+    readings: int
+    rows: int
+    sensors: frozenset[str]
+
+
 @dataclass
 class HourResult:
-    """What one task wrote: partitions by table, and the counts for the summary."""
+    """What one task wrote: curated partitions with their counts, rejects partitions and their count."""
 
-    curated: list[str] = field(default_factory=list)
+    curated: dict[str, HourCount] = field(default_factory=dict)
     rejected: list[str] = field(default_factory=list)
-    sensors: set[str] = field(default_factory=set)
-    readings: int = 0
-    rows: int = 0
     rejects: int = 0
 
 
@@ -134,6 +146,11 @@ def raw_batches(files: list[str], first: date, last: date, tasks: int) -> list[R
     return batches
 
 
+def hours_without_raw(files: list[str], first: date, last: date) -> set[int]:
+    """The chunk's hours whose own arrival folder holds no raw object (expired, or never written)."""
+    return set(chunk_hour_starts(first, last)) - {folder_hour(url) for url in files}
+
+
 def partition(hour: int) -> str:
     """``dt=YYYY-MM-DD/hour=HH/`` of an epoch second."""
     moment = datetime.fromtimestamp(hour, UTC)
@@ -148,30 +165,53 @@ def export_chunk(
     curated_url: str,
     rejects_url: str,
     storage: Storage | None = None,
+    *,
+    unread: set[int] | frozenset[int] = frozenset(),
+    allow_shrink: bool = False,
 ) -> ExportSummary:
-    """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts."""
+    """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts.
+
+    ``unread`` are hours without raw objects of their own: published ones are kept unless ``allow_shrink``.
+    """
     if not batches:
         raise NoReadings(f"no readings at all for {first}..{last}: check the source location or table; nothing was changed")
     storage = storage or Storage()
-    run_id = f"{first}_{last}-{uuid.uuid4().hex[:12]}"
+    run_id = new_run_id(f"{first}_{last}")
+    hours = chunk_hour_starts(first, last)
+    kept = set() if allow_shrink else {partition(h) for h in unread if next(storage.list(join(curated_url, partition(h))), None)}
     try:
         results = (
             spark.sparkContext.parallelize(batches, len(batches))
             .map(lambda batch: export_batch(batch, curated_url, rejects_url, run_id))
             .collect()
         )
-        owned = [partition(hour) for hour in chunk_hour_starts(first, last)]
-        publish(storage, curated_url, run_id, {folder: {PART + ".parquet"} for r in results for folder in r.curated}, owned)
-        publish(storage, rejects_url, run_id, {folder: {PART + ".json"} for r in results for folder in r.rejected}, owned)
+        counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
+        curated = {folder: {PART + ".parquet"} for folder in counts}
+        owned = [partition(hour) for hour in hours if partition(hour) not in kept]
+        publish(storage, curated_url, run_id, curated, owned, shrink_guard=ShrinkGuard(allowed=allow_shrink))
+        read = [partition(hour) for hour in hours if allow_shrink or hour not in unread]
+        publish(storage, rejects_url, run_id, {folder: {PART + ".json"} for r in results for folder in r.rejected}, read)
     finally:
         discard_staging(storage, curated_url, run_id)
         discard_staging(storage, rejects_url, run_id)
-    sensors = set().union(*(r.sensors for r in results))
     summary = ExportSummary(
-        first, last, len(sensors), sum(r.readings for r in results), sum(r.rows for r in results), sum(r.rejects for r in results)
+        first,
+        last,
+        len(frozenset().union(*(count.sensors for count in counts.values()))),
+        sum(count.readings for count in counts.values()),
+        sum(count.rows for count in counts.values()),
+        sum(r.rejects for r in results),
+        tuple(sorted(kept)),
     )
     if summary.rejects:
         log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, first, last, rejects_url)
+    if kept:
+        log.warning(
+            "kept %d published hour(s) of %s whose raw objects are gone (rerun with --allow-shrink true to replace them): %s",
+            len(kept),
+            curated_url,
+            " ".join(sorted(kept)),
+        )
     log.info("%s -> %s", summary.line(), curated_url)
     return summary
 
@@ -189,10 +229,7 @@ def export_batch(batch: HourBatch, curated_url: str, rejects_url: str, run_id: s
             folder = partition(hour)
             url = join(staging_url(curated_url, run_id), folder + PART + ".parquet")
             storage.write_with(url, lambda path, grid=grid: pq.write_table(grid, path))
-            result.curated.append(folder)
-            result.sensors |= set(pc.unique(mine["sensor_id"]).to_pylist())
-            result.readings += mine.num_rows
-            result.rows += grid.num_rows
+            result.curated[folder] = HourCount(mine.num_rows, grid.num_rows, frozenset(pc.unique(mine["sensor_id"]).to_pylist()))
     by_hour: dict[int, list[Reject]] = {}
     for reject in rejects:
         by_hour.setdefault(reject.arrival - reject.arrival % 3600, []).append(reject)

@@ -9,7 +9,8 @@ itself, so it appears in no argument list, log line or query plan:
 * ``secretsmanager:<name>``: an AWS Secrets Manager secret (its SecretString).
 
 Pseudonyms are computed on the driver for the distinct values (one per customer) and joined in,
-so the key never travels to executors inside a closure or a literal.
+so the key never travels to executors inside a closure or a literal. The value pseudonymised is the
+email as a key (trimmed, lower-cased), so a customer's casings share one pseudonym.
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers.stedi.errors import StediError
 from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
+from job_helpers.stedi.transforms import email_key
 
 log = logging.getLogger(__name__)
 
 KEY_ENV = "PSEUDONYM_KEY"
 MIN_KEY_BYTES = 16
 SECRETS_PREFIX = "secretsmanager:"
+KEY_COLUMN = "_email_key"
 
 
 class PseudonymKeyError(StediError):
@@ -118,18 +121,14 @@ def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, colu
     return spark.createDataFrame(rows, schema)
 
 
-def replace_with_pseudonym(frame: DataFrame, column: str, table: DataFrame) -> DataFrame:
-    """``frame`` with ``column`` replaced by its pseudonym (first column) and no direct identifiers left.
+def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:
+    """Replace ``column`` (an email) by the keyed pseudonym of its key form, and drop direct identifiers.
 
-    An inner join: every value must be in ``table``; the caller builds the table from the same
-    rows, so nothing is lost.
+    Pseudonyms are computed on the driver for the distinct keys and joined in (an inner join on
+    a table built from the same rows, so nothing is lost but rows without an email).
     """
-    joined = frame.join(table, column)
+    keyed = frame.withColumn(KEY_COLUMN, email_key(column))
+    values = [row[0] for row in keyed.select(KEY_COLUMN).distinct().collect() if row[0] is not None]
+    joined = keyed.join(pseudonym_table(spark, values, key, KEY_COLUMN), KEY_COLUMN)
     kept = [name for name in frame.columns if name not in IDENTIFIER_COLUMNS]
     return joined.select(PSEUDONYM_COLUMN, *kept)
-
-
-def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:
-    """Replace ``column`` by its keyed pseudonym, computing pseudonyms for its distinct values on the driver."""
-    values = [row[0] for row in frame.select(column).distinct().collect() if row[0] is not None]
-    return replace_with_pseudonym(frame, column, pseudonym_table(spark, values, key, column))

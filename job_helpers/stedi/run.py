@@ -15,19 +15,21 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
+from job_helpers import job_arguments
+from job_helpers.publish import ShrinkGuard
 from job_helpers.stedi.errors import StediError
 from job_helpers.stedi.landing import parse_landing, read_lines
 from job_helpers.stedi.pseudonym import resolve_key
 from job_helpers.stedi.report import FAILED, JobReport, scope_name, write_report
 from job_helpers.stedi.schemas import PARTITION_COLUMN
-from job_helpers.stedi.tables import FORMATS, publish
+from job_helpers.stedi.tables import FORMATS, publish_table
 from job_helpers.stedi.transforms import in_dates, reading_date
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
 DATE_OPTIONS = ("from-date", "to-date")
-COMMON_OPTIONS = ("output-format", "report")
+COMMON_OPTIONS = ("output-format", "report", "allow-shrink")
 
 
 JobBody = Callable[[SparkSession, str, dict[str, str], Storage], None]
@@ -66,6 +68,7 @@ class RunParams:
     report_folder: str
     first: date | None = None
     last: date | None = None
+    allow_shrink: bool = False
 
     @property
     def scope(self) -> str:
@@ -86,7 +89,7 @@ class RunParams:
         last = _date(args, "to_date") if "to_date" in args else None
         if first and last and last < first:
             raise StediError(f"--to-date {last} is before --from-date {first}: swap them")
-        return cls(fmt, args["report"], first, last)
+        return cls(fmt, args["report"], first, last, job_arguments.switch(args, "allow-shrink"))
 
 
 def _date(args: dict[str, str], name: str) -> date:
@@ -105,13 +108,6 @@ def parse_share(text: str) -> float:
     if not 0.0 <= share <= 1.0:
         raise StediError(f"--max-reject-share {text!r} must be a number from 0 to 1, e.g. 0.01 for 1%")
     return share
-
-
-def parse_switch(text: str, option: str) -> bool:
-    value = text.strip().lower()
-    if value not in ("true", "false"):
-        raise StediError(f"--{option} {text!r} must be true or false")
-    return value == "true"
 
 
 @contextmanager
@@ -173,10 +169,12 @@ def load_landing(
     return Landing(records, rejects, lines)
 
 
-def settle_rejects(landing: Landing, rejects_folder: str, max_share: float, params: RunParams, report: JobReport) -> None:
-    """Publish the run's rejects (replacing the last run's), then fail if they exceed ``max_share`` of the lines."""
-    publish(landing.rejects, join(rejects_folder, params.scope + "/"), "json")
+def check_rejects(
+    landing: Landing, storage: Storage, rejects_folder: str, max_share: float, params: RunParams, report: JobReport
+) -> None:
+    """Fail when the rejects exceed ``max_share`` of the lines, publishing them (and nothing else) to look at."""
     if landing.lines and report.rejected / landing.lines > max_share:
+        publish_rejects(landing, storage, rejects_folder, params)
         reasons = ", ".join(f"{count} {reason}" for reason, count in report.rejected_by_reason.items())
         raise RejectsExceeded(
             f"{report.rejected} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
@@ -184,14 +182,27 @@ def settle_rejects(landing: Landing, rejects_folder: str, max_share: float, para
         )
 
 
-def publish_counted(frame: DataFrame, url: str, params: RunParams, report: JobReport, partitioned: bool) -> int:
-    """Publish ``frame`` (the run's dates only when partitioned and ranged) and record its row count."""
+def publish_rejects(landing: Landing, storage: Storage, rejects_folder: str, params: RunParams) -> None:
+    """Publish the run's rejects, replacing the last run's however fewer; after the table, so a refused
+    table leaves them as they were."""
+    publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
+
+
+def publish_counted(frame: DataFrame, storage: Storage, url: str, params: RunParams, report: JobReport, partitioned: bool) -> int:
+    """Publish ``frame`` (the run's dates only when partitioned and ranged) and record its row count.
+
+    The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace
+    (landing data that expired or went missing), unless ``--allow-shrink true``.
+    """
     frame = frame.cache()
     count = frame.count()
+    guard = ShrinkGuard(allowed=params.allow_shrink)
     if partitioned:
-        publish(frame, url, params.output_format, partitioned=True, first=params.first, last=params.last)
+        publish_table(
+            frame, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last, shrink_guard=guard
+        )
     else:
-        publish(frame, url, params.output_format)
+        publish_table(frame, storage, url, params.output_format, shrink_guard=guard)
     frame.unpersist()
     report.written[url] = count
     return count
@@ -199,6 +210,6 @@ def publish_counted(frame: DataFrame, url: str, params: RunParams, report: JobRe
 
 def pseudonym_key(args: dict[str, str]) -> bytes | None:
     """The key when ``--pseudonymise true``; None when pseudonymisation is switched off."""
-    if not parse_switch(args["pseudonymise"], "pseudonymise"):
+    if not job_arguments.switch(args, "pseudonymise"):
         return None
     return resolve_key(args["pseudonym_key"])

@@ -2,7 +2,10 @@
 
 Besides the ordinary cases it injects the ones the pipeline must handle: customers who did not
 consent but have readings, consenting customers without readings, readings of unknown users and
-devices, a malformed line and a record without its key fields. Same seed, same files.
+devices, a malformed line and a record without its key fields, one customer registered again
+under an upper-cased email, another whose phone reports every other reading in upper case, and two
+customers with a reading at the same millisecond (which a join on time alone pairs across them).
+Same seed, same files.
 """
 
 from __future__ import annotations
@@ -36,16 +39,25 @@ def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, 
         if index % 5 == 0:
             person["shareWithResearchAsOfDate"] = None
     no_readings = {person["email"] for index, person in enumerate(people) if index % 7 == 3}
+    # Customer 1 registered again: same device, its email upper-cased and padded, updated a day later.
+    again = {**people[1], "email": f" {people[1]['email'].upper()} ", "lastUpdateDate": people[1]["lastUpdateDate"] + DAY_MS}
+    shouting = people[2]["email"]
+    first_instants: dict[str, int] = {}
     accelerometer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
     step_trainer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
     for person in people:
         if person["email"] in no_readings:
             continue
-        for _ in range(READINGS_PER_CUSTOMER):
+        for number in range(READINGS_PER_CUSTOMER):
             day = rng.randrange(DAYS)
             instant = START_MS + day * DAY_MS + rng.randrange(DAY_MS)
+            if person is people[6] and number == 0:  # the same millisecond as customer 4's first reading
+                instant = first_instants[people[4]["email"]]
+                day = (instant - START_MS) // DAY_MS
+            first_instants.setdefault(person["email"], instant)
             axes = {axis: float(rng.choice((-1, 0, 1))) for axis in "xyz"}
-            accelerometer[day].append(json.dumps({"user": person["email"], "timestamp": instant, **axes}))
+            user = person["email"].upper() if person["email"] == shouting and number % 2 else person["email"]
+            accelerometer[day].append(json.dumps({"user": user, "timestamp": instant, **axes}))
             step_trainer[day].append(
                 json.dumps(
                     {
@@ -74,7 +86,7 @@ def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, 
     accelerometer[1].append(json.dumps({"x": 1.0, "y": 0.0, "z": 0.0}))
     step_trainer[1].append("not json at all")
 
-    customer_lines = [json.dumps(person) for person in people]
+    customer_lines = [json.dumps(person) for person in [*people, again]]
     half = len(customer_lines) // 2
     _write(storage, urls["customer"], "customer-1.json", customer_lines[:half])
     _write(storage, urls["customer"], "customer-2.json", customer_lines[half:])
@@ -89,6 +101,8 @@ def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, 
         "without_readings": len(no_readings),
         "unknown_users": strangers,
         "bad_lines": 3,
+        "case_variants": 2,
+        "shared_instants": 1,
     }
 
 

@@ -1,21 +1,16 @@
-"""Reading and atomically publishing STEDI tables through Hadoop's FileSystem (file:// and s3://).
+"""Reading STEDI tables, and publishing them through ``job_helpers.publish`` (file:// and s3://).
 
-A write goes to a hidden sibling folder first (``.staging-<leaf>-<id>``, outside the table's
-prefix, so neither Athena nor Spark sees it) and is then committed by renames:
-
-* a whole-table write replaces the table folder: old folder renamed aside, new one renamed in,
-  old one deleted;
-* a date-ranged write replaces exactly the ``reading_date=…`` partitions of the range (dynamic
-  partition overwrite), deleting a partition of the range that now has no rows.
-
-Locally a rename is atomic; on S3 Hadoop copies then deletes, so the window is the copy of one
-folder, never a half-written file, and a failed write leaves the published table untouched.
+Spark writes a run's table under ``<table>/_staging/<run id>/`` (readers skip ``_`` folders);
+``publish`` then moves the files into place and deletes what the run's partitions no longer hold:
+the whole table, or the ``reading_date=…`` partitions of a date range (a date of the range without
+rows is emptied). Spark's part files carry a random id, so a rerun, even after a run killed while
+publishing, deletes every file of those partitions that is not its own: one copy is left.
+A reader sees old or new files of a partition throughout, never neither.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,12 +18,16 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
+from job_helpers.publish import PublishError, ShrinkGuard, discard_staging, new_run_id, publish, staging_url
 from job_helpers.stedi.errors import StediError
+from job_helpers.stedi.report import scope_name
 from job_helpers.stedi.schemas import PARTITION_COLUMN
+from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
 
 FORMATS = ("parquet", "json")
+OLD_LAYOUT = (".staging-", ".trash-")
 
 
 class TableError(StediError):
@@ -45,67 +44,64 @@ def read_table(spark: SparkSession, url: str, fmt: str, schema: StructType, prod
         raise TableError(f"{url}: cannot read it as {fmt}: {error}") from error
 
 
-def publish(
+def publish_table(
     frame: DataFrame,
+    storage: Storage,
     url: str,
     fmt: str,
     *,
     partitioned: bool = False,
     first: date | None = None,
     last: date | None = None,
+    shrink_guard: ShrinkGuard | None = None,
 ) -> None:
-    """Write ``frame`` aside, then commit it at ``url``: the whole table, or the dates first..last."""
+    """Write ``frame`` aside, then publish it at ``url``: the whole table, or the dates first..last."""
     if fmt not in FORMATS:
         raise TableError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
-    spark = frame.sparkSession
-    staging = _sibling(url, f".staging-{_leaf(url)}-{uuid.uuid4().hex}")
-    writer = frame.write.mode("errorifexists").format(fmt)
-    if partitioned:
-        writer = writer.partitionBy(PARTITION_COLUMN)
-    writer.save(staging)
-    fs = _filesystem(spark, url)
+    ranged = partitioned and first is not None and last is not None
+    run_id = new_run_id(scope_name(first, last) if ranged else "all")
+    staging = staging_url(url, run_id)
+    remove_old_layout(storage, url)
     try:
-        if first is None or last is None:
-            _swap(spark, fs, staging, url)
-        else:
-            day = first
-            while day <= last:
-                partition = f"{PARTITION_COLUMN}={day.isoformat()}/"
-                _swap(spark, fs, staging + partition, url + partition)
-                day += timedelta(days=1)
+        writer = frame.write.mode("errorifexists").format(fmt)
+        if partitioned:
+            writer = writer.partitionBy(PARTITION_COLUMN)
+        writer.save(staging)
+        owned = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in _days(first, last)] if ranged else [""]
+        publish(storage, url, run_id, staged_files(storage, staging), owned, shrink_guard=shrink_guard)
+    except PublishError as error:
+        raise TableError(str(error)) from error
     finally:
-        fs.delete(_path(spark, staging), True)
-    log.info("published %s (%s)", url, "whole table" if first is None else f"{first}..{last}")
+        discard_staging(storage, url, run_id)
+    log.info("published %s (%s)", url, f"{first}..{last}" if ranged else "whole table")
 
 
-def _swap(spark: SparkSession, fs: Any, new: str, target: str) -> None:
-    """Replace ``target`` by ``new`` (which may be absent: the target is then removed)."""
-    target_path = _path(spark, target)
-    trash = None
-    if fs.exists(target_path):
-        trash = _path(spark, _sibling(target, f".trash-{_leaf(target)}-{uuid.uuid4().hex}"))
-        if not fs.rename(target_path, trash):
-            raise TableError(f"{target}: could not move the old version aside; check write access")
-    new_path = _path(spark, new)
-    if fs.exists(new_path):
-        fs.mkdirs(target_path.getParent())
-        if not fs.rename(new_path, target_path):
-            if trash is not None:
-                fs.rename(trash, target_path)
-            raise TableError(f"{target}: could not move the new version in; the old one is kept")
-    if trash is not None:
-        fs.delete(trash, True)
+def staged_files(storage: Storage, staging: str) -> dict[str, set[str]]:
+    """The data files Spark wrote under ``staging`` by folder; its markers and checksums (``_*``, ``.*``) left out."""
+    staged: dict[str, set[str]] = {}
+    for stored in storage.list(staging):
+        folder, _, name = stored.url[len(staging) :].rpartition("/")
+        if not name.startswith(("_", ".")):
+            staged.setdefault(folder, set()).add(name)
+    return staged
 
 
-def _leaf(url: str) -> str:
-    return url.rstrip("/").rsplit("/", 1)[-1]
-
-
-def _sibling(url: str, name: str) -> str:
+def remove_old_layout(storage: Storage, url: str) -> None:
+    """Delete the ``.staging-<table>-*`` and ``.trash-<table>-*`` siblings earlier versions left after a crash
+    (a trash folder may hold a whole old table, PII included)."""
     parent, _, leaf = url.rstrip("/").rpartition("/")
-    if not leaf or parent.endswith(":/") or parent.endswith(":"):
-        raise TableError(f"{url}: a table needs its own folder below the bucket or lake root")
-    return f"{parent}/{name}/"
+    if not leaf or parent.endswith(":") or parent.endswith(":/"):
+        return  # a table at the root of a bucket had no siblings
+    for kind in OLD_LAYOUT:
+        count = storage.delete_prefix(f"{parent}/{kind}{leaf}-")
+        if count:
+            log.warning(
+                "removed %d file(s) of %s/%s%s-* left by an interrupted run of an earlier version", count, parent, kind, leaf
+            )
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _path(spark: SparkSession, url: str) -> Any:

@@ -24,6 +24,11 @@ def reading_date(ms_column: str) -> F.Column:
     return F.expr(f"date_from_unix_date(CAST(floor(`{ms_column}` / {MS_PER_DAY}) AS INT))")
 
 
+def email_key(column: str) -> F.Column:
+    """An email as a key: trimmed and lower-cased, so one customer's casings compare equal."""
+    return F.lower(F.trim(F.col(column)))
+
+
 def in_dates(readings: DataFrame, first: date | None, last: date | None) -> DataFrame:
     """Readings dated first..last inclusive; all of them when no range is given."""
     if first is None or last is None:
@@ -37,10 +42,11 @@ def customer_trusted(customers: DataFrame) -> DataFrame:
 
 
 def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
-    """Accelerometer readings of trusted customers, accelerometer fields only, dated."""
-    emails = trusted_customers.select(F.col("email").alias("user")).distinct()
+    """Accelerometer readings of trusted customers (emails compared as keys), accelerometer fields only, dated."""
+    emails = trusted_customers.select(email_key("email").alias("_key")).distinct()
     return (
-        readings.join(emails, "user", "left_semi")
+        readings.withColumn("_key", email_key("user"))
+        .join(emails, "_key", "left_semi")
         .withColumn("readingTime", F.timestamp_millis("timestamp"))
         .withColumn(PARTITION_COLUMN, reading_date("timestamp"))
         .select(*ACCELEROMETER_TRUSTED.fieldNames())
@@ -48,17 +54,18 @@ def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> 
 
 
 def latest_per_customer(customers: DataFrame) -> DataFrame:
-    """One row per email: the most recently updated record, ties broken on every other field."""
+    """One row per email key: the most recently updated record, ties broken on every other field."""
     order = [F.col("lastUpdateDate").desc_nulls_last(), F.col("registrationDate").desc_nulls_last()]
     order += [F.col(name).asc_nulls_last() for name in CUSTOMER_LANDING.fieldNames() if name != "email"]
-    ranked = customers.withColumn("_rank", F.row_number().over(Window.partitionBy("email").orderBy(*order)))
+    ranked = customers.withColumn("_rank", F.row_number().over(Window.partitionBy(email_key("email")).orderBy(*order)))
     return ranked.where(F.col("_rank") == 1).drop("_rank")
 
 
 def customer_curated(trusted_customers: DataFrame, trusted_readings: DataFrame) -> DataFrame:
     """Trusted customers with at least one trusted accelerometer reading, one row per customer."""
-    users = trusted_readings.select(F.col("user").alias("email")).distinct()
-    return latest_per_customer(trusted_customers.join(users, "email", "left_semi")).select(*CUSTOMER_LANDING.fieldNames())
+    users = trusted_readings.select(email_key("user").alias("_key")).distinct()
+    with_readings = trusted_customers.withColumn("_key", email_key("email")).join(users, "_key", "left_semi")
+    return latest_per_customer(with_readings).select(*CUSTOMER_LANDING.fieldNames())
 
 
 def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
@@ -72,26 +79,37 @@ def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> D
     )
 
 
+ML_JOINS = ("owner-and-time", "time-only")
+
+
 def machine_learning_curated(
-    step_readings: DataFrame, accelerometer_readings: DataFrame, owners: DataFrame, owner_column: str
+    step_readings: DataFrame,
+    accelerometer_readings: DataFrame,
+    owners: DataFrame,
+    owner_column: str,
+    join: str = ML_JOINS[0],
 ) -> DataFrame:
     """Step-trainer readings joined to accelerometer readings taken at the same instant.
 
     The join is ``sensorReadingTime = timestamp`` between readings of the same customer: the
     device's owner (``owners``: serialNumber, ``owner_column``) is the accelerometer's user. Without
     that condition a step-trainer reading would also pair with other customers' phones that
-    happened to record at the same millisecond.
+    happened to record at the same millisecond. Owners compare as email keys (pseudonyms are
+    lower-case hex already, so the same comparison serves both). ``join="time-only"`` drops the
+    owner condition: the course rubric's join, kept to reproduce its published count.
     """
+    if join not in ML_JOINS:
+        raise ValueError(f"join {join!r} is not one of {', '.join(ML_JOINS)}")
     step_fields = [*STEP_TRAINER_LANDING.fieldNames(), "sensorReadingTimestamp"]
     accel_fields = [owner_column, *[n for n in ACCELEROMETER_LANDING.fieldNames() if n != "user"]]
     step = step_readings.join(owners.select("serialNumber", owner_column), "serialNumber")
     accel = accelerometer_readings.select(
         *[F.col(name).alias(f"_a_{name}") for name in accel_fields], F.col(PARTITION_COLUMN).alias("_a_date")
     )
-    joined = step.join(
-        accel,
-        (step["sensorReadingTime"] == accel["_a_timestamp"]) & (step[owner_column] == accel[f"_a_{owner_column}"]),
-    )
+    condition = step["sensorReadingTime"] == accel["_a_timestamp"]
+    if join == "owner-and-time":
+        condition &= F.lower(F.trim(step[owner_column])) == F.lower(F.trim(accel[f"_a_{owner_column}"]))
+    joined = step.join(accel, condition)
     return joined.select(
         *[step[name] for name in step_fields],
         *[joined[f"_a_{name}"].alias(name) for name in accel_fields],

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +15,12 @@ from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
+from job_helpers.stedi.pseudonym import pseudonym
 from job_helpers.stedi.report import read_report
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
+
+GENERATED_KEY = "generated-test-key-0123456789"
 
 
 def landing_urls(settings) -> dict[str, str]:
@@ -39,6 +43,10 @@ def parse_folder(url: str) -> tuple[list[dict], int]:
     return records, bad
 
 
+def key(email: str) -> str:
+    return email.strip().lower()
+
+
 def expected_counts(settings) -> dict[str, int]:
     urls = landing_urls(settings)
     customers, bad_customers = parse_folder(urls["customer"])
@@ -46,13 +54,18 @@ def expected_counts(settings) -> dict[str, int]:
     steps, bad_steps = parse_folder(urls["step_trainer"])
     bad_accel += sum(1 for r in accel if r.get("user") is None or r.get("timestamp") is None)
     accel = [r for r in accel if r.get("user") is not None and r.get("timestamp") is not None]
-    consenting = {c["email"]: c for c in customers if c.get("shareWithResearchAsOfDate") is not None}
-    accel_trusted = [r for r in accel if r["user"] in consenting]
-    curated = {r["user"] for r in accel_trusted}
-    devices = {consenting[email]["serialNumber"]: email for email in curated}
+    consenting = [c for c in customers if c.get("shareWithResearchAsOfDate") is not None]
+    latest: dict[str, dict] = {}
+    for record in sorted(consenting, key=lambda c: c["lastUpdateDate"]):
+        latest[key(record["email"])] = record
+    accel_trusted = [r for r in accel if key(r["user"]) in latest]
+    curated = {key(r["user"]) for r in accel_trusted}
+    devices = {latest[email]["serialNumber"]: email for email in curated}
     steps_trusted = [r for r in steps if r["serialNumber"] in devices]
-    readings = {(r["user"], r["timestamp"]) for r in accel_trusted}
+    readings = {(key(r["user"]), r["timestamp"]) for r in accel_trusted}
     ml = [r for r in steps_trusted if (devices[r["serialNumber"]], r["sensorReadingTime"]) in readings]
+    at_instant = Counter(r["timestamp"] for r in accel_trusted)
+    time_only = sum(at_instant[r["sensorReadingTime"]] for r in steps_trusted)
     return {
         "stedi.customer_landing": len(customers) + bad_customers,
         "stedi.accelerometer_landing": len(accel) + bad_accel,
@@ -63,13 +76,14 @@ def expected_counts(settings) -> dict[str, int]:
         "stedi.step_trainer_trusted": len(steps_trusted),
         "stedi.machine_learning_curated": len(ml),
         "rejected": bad_customers + bad_accel + bad_steps,
+        "time_only": time_only,
     }
 
 
 @pytest.fixture(scope="module")
 def generated(small_shuffles, tmp_path_factory):
     root = tmp_path_factory.mktemp("stedi-generated")
-    settings = lake_settings(root / "lake", write_key(root / "key", "generated-test-key-0123456789"))
+    settings = lake_settings(root / "lake", write_key(root / "key", GENERATED_KEY))
     written = write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=11)
     result = run_pipeline(settings)
     return settings, written, result, root
@@ -79,10 +93,48 @@ def test_counts_match_an_independent_derivation(generated):
     settings, written, result, _ = generated
     expected = expected_counts(settings)
     assert written["bad_lines"] == expected["rejected"] == 3
-    assert written["non_consenting"] > 0 and written["without_readings"] > 0
+    assert written["non_consenting"] > 0 and written["without_readings"] > 0 and written["case_variants"] == 2
     counts = table_counts(settings.datasets, pipeline_spec(settings, "stedi").tables, result.outcomes)
-    assert counts == {name: count for name, count in expected.items() if name != "rejected"}
+    assert counts == {name: count for name, count in expected.items() if name.startswith("stedi.")}
     assert sum(outcome.report.rejected for outcome in result.outcomes) == 3
+
+
+def test_a_customer_under_two_email_casings_is_one_curated_customer_with_all_readings(generated, small_shuffles):
+    settings = generated[0]
+    customers, _ = parse_folder(landing_urls(settings)["customer"])
+    accel, _ = parse_folder(landing_urls(settings)["accelerometer"])
+    forms = defaultdict(set)
+    for email in [c["email"] for c in customers] + [r["user"] for r in accel if r.get("user")]:
+        forms[key(email)].add(email)
+    mixed = sorted(email for email, seen in forms.items() if len(seen) > 1)
+    assert len(mixed) == 2  # one registered again in upper case, one whose phone reports in upper case
+    names = {pseudonym(GENERATED_KEY.encode(), email): email for email in mixed}
+    curated = [r["customerPseudonym"] for r in small_shuffles.read.parquet(settings.datasets["stedi.customer_curated"]).collect()]
+    assert sorted(p for p in curated if p in names) == sorted(names)
+    readings = Counter(key(r["user"]) for r in accel if r.get("user") and key(r["user"]) in mixed)
+    trusted = small_shuffles.read.parquet(settings.datasets["stedi.accelerometer_trusted"]).collect()
+    assert Counter(key(r["user"]) for r in trusted if key(r["user"]) in mixed) == readings
+    ml = small_shuffles.read.parquet(settings.datasets["stedi.machine_learning_curated"]).collect()
+    assert Counter(names[r["customerPseudonym"]] for r in ml if r["customerPseudonym"] in names) == readings
+
+
+def test_the_rubric_join_on_time_alone_also_pairs_other_customers_readings(generated, small_shuffles, monkeypatch):
+    settings, written, result, root = generated
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
+    rubric = lake_settings(
+        root / "lake",
+        root / "key",
+        "stedi.ml_join=time-only",
+        "datasets.stedi.machine_learning_curated.prefix=step_trainer/curated_time_only/",
+        "datasets.stedi.reports.prefix=reports_time_only/",
+    )
+    job = rubric.job("stedi_machine_learning_curated")
+    assert job.arguments["--ml-join"] == "time-only"
+    load_script(REPO / job.script).main(job_argv(job))
+    expected = expected_counts(settings)
+    rows = small_shuffles.read.parquet(rubric.datasets["stedi.machine_learning_curated"]).count()
+    assert rows == expected["time_only"] == expected["stedi.machine_learning_curated"] + 2 * written["shared_instants"]
+    assert read_report(Storage(), job.arguments["--report"]).written == {rubric.datasets["stedi.machine_learning_curated"]: rows}
 
 
 def test_rejects_carry_reason_and_source_file(generated, small_shuffles):
@@ -105,13 +157,24 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     table = settings.datasets["stedi.accelerometer_trusted"]
     before = _per_day(small_shuffles, table)
     (local_path(settings.datasets["stedi.accelerometer_landing"]) / "accelerometer-day1.json").unlink()
-    load_script(REPO / job.script).main([*job_argv(job), "--from-date", "2022-06-18", "--to-date", "2022-06-18"])
+    one_day = [*job_argv(job), "--from-date", "2022-06-18", "--to-date", "2022-06-18"]
+    with pytest.raises(SystemExit):
+        load_script(REPO / job.script).main(one_day)
+    assert _per_day(small_shuffles, table) == before
+    refused = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
+    assert (
+        refused.status == "FAILED" and "reading_date=2022-06-18/" in refused.message and "--allow-shrink true" in refused.message
+    )
+    rejects = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted" / "2022-06-18_2022-06-18"
+    assert not [p for p in rejects.rglob("*") if p.is_file() and "_staging" not in p.parts], "a refused run publishes nothing"
+    load_script(REPO / job.script).main([*one_day, "--allow-shrink", "true"])
     after = _per_day(small_shuffles, table)
     day1, day2 = date(2022, 6, 18), date(2022, 6, 19)
     assert before[day1] > 0 and day1 not in after
     assert after[day2] == before[day2] > 0
     report = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
     assert report.written == {table: 0} and report.rejected == 2
+    assert len(small_shuffles.read.json(str(rejects)).collect()) == 2
 
 
 def _per_day(spark, table: str) -> dict:

@@ -74,7 +74,7 @@ def test_invariants(shared_run, small_shuffles):
     assert t["stedi.step_trainer_trusted"].join(devices, "serialNumber", "left_anti").count() == 0
     key = KEY.encode()
     readers = t["stedi.accelerometer_trusted"].select("user").distinct().collect()
-    with_readings = {pseudonym(key, row["user"]) for row in readers}
+    with_readings = {pseudonym(key, row["user"].strip().lower()) for row in readers}
     curated = {row["customerPseudonym"] for row in t["stedi.customer_curated"].collect()}
     assert curated == with_readings
     ml = t["stedi.machine_learning_curated"]
@@ -91,6 +91,21 @@ def test_second_run_gives_identical_outputs(shared_run, small_shuffles):
     settings, _, _, snapshot, _ = shared_run
     again = {name: sorted(map(tuple, frame.collect())) for name, frame in read_tables(small_shuffles, settings).items()}
     assert again == snapshot
+
+
+def test_the_rubric_join_on_time_alone_gives_the_published_count(shared_run, small_shuffles, monkeypatch):
+    settings, _, _, _, root = shared_run
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
+    rubric = lake_settings(
+        root / "lake",
+        root / "key",
+        "stedi.ml_join=time-only",
+        "datasets.stedi.machine_learning_curated.prefix=step_trainer/curated_time_only/",
+        "datasets.stedi.reports.prefix=reports_time_only/",
+    )
+    job = rubric.job("stedi_machine_learning_curated")
+    load_script(REPO / job.script).main(job_argv(job))
+    assert small_shuffles.read.parquet(rubric.datasets["stedi.machine_learning_curated"]).count() == 43_681
 
 
 def test_pseudonyms_are_stable_per_key_and_differ_across_keys(shared_run, small_shuffles, monkeypatch):

@@ -21,7 +21,8 @@ from job_helpers.stedi.schemas import (
     CUSTOMER_LANDING,
     STEP_TRAINER_LANDING,
 )
-from job_helpers.stedi.tables import publish
+from job_helpers.stedi.tables import publish_table
+from job_helpers.storage import Storage
 
 DAY = 1655510400000  # 2022-06-18T00:00:00Z
 
@@ -136,13 +137,14 @@ def test_missing_secret_is_a_clear_error(moto_server):
 def test_publish_replaces_the_table_or_only_the_dates_of_a_range(small_shuffles, tmp_path):
     url = (tmp_path / "zone" / "table").as_uri() + "/"
     frame = small_shuffles.createDataFrame([(1, date(2022, 6, 17)), (2, date(2022, 6, 18))], "v int, reading_date date")
-    publish(frame, url, "parquet", partitioned=True)
-    publish(frame, url, "parquet", partitioned=True)
+    publish_table(frame, Storage(), url, "parquet", partitioned=True)
+    publish_table(frame, Storage(), url, "parquet", partitioned=True)
     assert sorted(r.v for r in small_shuffles.read.parquet(url).collect()) == [1, 2]
     update = small_shuffles.createDataFrame([(3, date(2022, 6, 18))], "v int, reading_date date")
-    publish(update, url, "parquet", partitioned=True, first=date(2022, 6, 18), last=date(2022, 6, 18))
+    publish_table(update, Storage(), url, "parquet", partitioned=True, first=date(2022, 6, 18), last=date(2022, 6, 18))
     assert sorted(r.v for r in small_shuffles.read.parquet(url).collect()) == [1, 3]
     assert sorted(p.name for p in (tmp_path / "zone").iterdir()) == ["table"]
+    assert [p.name for p in (tmp_path / "zone" / "table" / "_staging").iterdir()] == []
 
 
 def test_athena_sql_is_translated_for_spark():
@@ -160,3 +162,32 @@ def test_athena_sql_is_translated_for_spark():
     local = translate_ddl(statement)
     assert local.projected and local.table == "`db`.`t`"
     assert "USING parquet" in local.sql and "PARTITIONED BY (`reading_date`)" in local.sql
+
+
+def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffles):
+    key = b"k" * 32
+    trusted = customers(
+        small_shuffles,
+        [
+            customer("A old", "Ana@X.com", "s1", 10, 1),
+            customer("A new", " ana@x.COM ", "s1", 10, 2),
+            customer("B", "b@x", "s2", 10),
+        ],
+    )
+    readings = small_shuffles.createDataFrame(
+        [("ANA@X.COM", DAY, 1.0, 0.0, 0.0), ("ana@x.com", DAY + 1, 0.0, 1.0, 0.0), ("nobody@x", DAY, 0.0, 0.0, 1.0)],
+        ACCELEROMETER_LANDING,
+    )
+    accel = t.accelerometer_trusted(readings, trusted)
+    assert sorted(r.user for r in accel.collect()) == ["ANA@X.COM", "ana@x.com"]
+    curated = t.customer_curated(trusted, accel)
+    assert [(r.customerName, r.email) for r in curated.collect()] == [("A new", " ana@x.COM ")]
+    expected = hmac.new(key, b"ana@x.com", hashlib.sha256).hexdigest()
+    assert [r.customerPseudonym for r in pseudonymise(small_shuffles, curated, "email", key).collect()] == [expected]
+    assert {r.customerPseudonym for r in pseudonymise(small_shuffles, accel, "user", key).collect()} == {expected}
+    step = t.step_trainer_trusted(
+        small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 1, "s1", 231)], STEP_TRAINER_LANDING), curated
+    )
+    owners = curated.selectExpr("serialNumber", "email AS user")
+    ml = t.machine_learning_curated(step, accel, owners, "user")
+    assert sorted((r.sensorReadingTime, r.user) for r in ml.collect()) == [(DAY, "ANA@X.COM"), (DAY + 1, "ana@x.com")]
