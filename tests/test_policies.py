@@ -31,6 +31,7 @@ S3_ACTIONS = {
     "HeadObject": ["s3:GetObject"],
     "ListObjectsV2": ["s3:ListBucket"],
     "CopyObject": ["s3:GetObject", "s3:PutObject"],
+    "DeleteObjects": ["s3:DeleteObject"],
     "CreateMultipartUpload": ["s3:PutObject"],
     "UploadPart": ["s3:PutObject"],
     "CompleteMultipartUpload": ["s3:PutObject"],

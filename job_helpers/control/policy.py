@@ -51,7 +51,8 @@ def policy_values(settings: Settings) -> dict[str, str]:
 
     ``<name>.prefix_arn`` is the data set's folder without the trailing ``*`` (for narrower
     folders below it); ``<name>.staging_arn`` covers the hidden sibling folders
-    (``.staging-<leaf>-…``, ``.trash-<leaf>-…``) that whole-table publishes rename through.
+    (``.staging-<leaf>-…``, ``.trash-<leaf>-…``) that earlier STEDI publishes renamed through and
+    left behind after a crash; a run deletes what it finds there.
     """
     region = settings.region or ""
     account = _account(settings)
