@@ -31,12 +31,13 @@ S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
 S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
+.PHONY: help setup test lint demo build execute status cleanup config config-check paths ddl query pipeline policy \
         sample-data inspect benchmark clean timestream-load monitor ingest restore verify
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
 	@echo "make test                 run the test suite"
+	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
 	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=] [runner=local|glue]"
@@ -83,6 +84,11 @@ $(S3A_READY): $(READY)
 
 test: setup
 	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q
+
+lint: setup
+	@$(PY) -m ruff check job_helpers jobs tests benchmarks
+	@$(PY) -m ruff format --check job_helpers jobs tests benchmarks
+	@$(PY) -m mypy
 
 demo: setup
 	@$(CLI) sample-data --dataset sitewise --days 7 --start 2024-03-01

@@ -352,5 +352,5 @@ def _remove_empty_folders(path: Path, partial: bool) -> None:
 
 
 def _is_missing_key(error: Exception) -> bool:
-    response = getattr(error, "response", None)
-    return bool(response) and response.get("Error", {}).get("Code") in ("NoSuchKey", "404")
+    response = getattr(error, "response", None) or {}
+    return response.get("Error", {}).get("Code") in ("NoSuchKey", "404")

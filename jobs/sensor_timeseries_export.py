@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.publish import PublishError
-from job_helpers.sensors.export import NoReadings, export_chunk, hours_without_raw, raw_batches
+from job_helpers.sensors.export import HourBatch, NoReadings, export_chunk, hours_without_raw, raw_batches
 from job_helpers.sensors.raw_source import list_raw_files
 from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
 from job_helpers.storage import Storage, StorageError
@@ -44,6 +44,7 @@ def main(argv: Sequence[str]) -> None:
         source = job_arguments.choice(args, "source", SOURCES)
         allow_shrink = job_arguments.switch(args, "allow-shrink")
         unread: set[int] = set()
+        batches: Sequence[HourBatch]
         try:
             if source == "raw_json":
                 files = list_raw_files(Storage(), args["raw"], first, last)

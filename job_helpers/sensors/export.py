@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import pyarrow as pa
@@ -62,7 +64,8 @@ class ExportSummary:
 class HourBatch(Protocol):
     """Consecutive event hours (epoch s) and how to load their readings inside a task."""
 
-    hours: tuple[int, ...]
+    @property
+    def hours(self) -> tuple[int, ...]: ...
 
     def load(self, storage: Storage) -> tuple[pa.Table, list[Reject]]:
         """Usable readings (at least those of ``hours``) and the rejects filed under ``hours``."""
@@ -159,7 +162,7 @@ def partition(hour: int) -> str:
 
 def export_chunk(
     spark: Any,
-    batches: list[HourBatch],
+    batches: Sequence[HourBatch],
     first: date,
     last: date,
     curated_url: str,
@@ -228,7 +231,7 @@ def export_batch(batch: HourBatch, curated_url: str, rejects_url: str, run_id: s
             grid = second_grid(mine)
             folder = partition(hour)
             url = join(staging_url(curated_url, run_id), folder + PART + ".parquet")
-            storage.write_with(url, lambda path, grid=grid: pq.write_table(grid, path))
+            storage.write_with(url, partial(pq.write_table, grid))
             result.curated[folder] = HourCount(mine.num_rows, grid.num_rows, frozenset(pc.unique(mine["sensor_id"]).to_pylist()))
     by_hour: dict[int, list[Reject]] = {}
     for reject in rejects:

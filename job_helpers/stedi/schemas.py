@@ -7,6 +7,7 @@ epoch-millisecond one and the ``reading_date`` partition column.
 from __future__ import annotations
 
 from pyspark.sql.types import (
+    DataType,
     DateType,
     DoubleType,
     IntegerType,
@@ -23,7 +24,7 @@ PSEUDONYM_COLUMN = "customerPseudonym"
 IDENTIFIER_COLUMNS = ("customerName", "email", "phone", "birthDay", "user")
 
 
-def _struct(*fields: tuple[str, object]) -> StructType:
+def _struct(*fields: tuple[str, DataType]) -> StructType:
     return StructType([StructField(name, kind, True) for name, kind in fields])
 
 

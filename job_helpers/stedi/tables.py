@@ -58,7 +58,8 @@ def publish_table(
     """Write ``frame`` aside, then publish it at ``url``: the whole table, or the dates first..last."""
     if fmt not in FORMATS:
         raise TableError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
-    ranged = partitioned and first is not None and last is not None
+    days = _days(first, last) if partitioned and first is not None and last is not None else None
+    ranged = days is not None
     run_id = new_run_id(scope_name(first, last) if ranged else "all")
     staging = staging_url(url, run_id)
     remove_old_layout(storage, url)
@@ -67,7 +68,7 @@ def publish_table(
         if partitioned:
             writer = writer.partitionBy(PARTITION_COLUMN)
         writer.save(staging)
-        owned = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in _days(first, last)] if ranged else [""]
+        owned = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in days] if days is not None else [""]
         publish(storage, url, run_id, staged_files(storage, staging), owned, shrink_guard=shrink_guard)
     except PublishError as error:
         raise TableError(str(error)) from error
@@ -105,7 +106,8 @@ def _days(first: date, last: date) -> list[date]:
 
 
 def _path(spark: SparkSession, url: str) -> Any:
-    return spark._jvm.org.apache.hadoop.fs.Path(url)
+    jvm: Any = spark._jvm
+    return jvm.org.apache.hadoop.fs.Path(url)
 
 
 def _filesystem(spark: SparkSession, url: str) -> Any:
