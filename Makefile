@@ -27,7 +27,7 @@ opt = $(if $(call v,$(1)),$(2) $(call q,$(call v,$(1))))
 MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo build execute status cleanup config config-check paths ddl query pipeline policy \
+.PHONY: help setup test demo build execute status retry cleanup config config-check paths ddl query pipeline policy \
         sample-data benchmark clean timestream-load monitor ingest restore verify
 
 help:
@@ -38,6 +38,7 @@ help:
 	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
 	@echo "make status [batch=]      summary table of a batch (latest by default)"
+	@echo "make retry [batch=] [wait=1]   start again the chunks whose latest run failed"
 	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
@@ -90,6 +91,9 @@ execute: setup
 
 status: setup
 	@$(CLI) status $(call opt,batch,--batch)
+
+retry: setup
+	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait)
 
 cleanup: setup
 	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)

@@ -20,7 +20,7 @@ from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
-from job_helpers.control.plan import PlannedRun, default_arguments
+from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
 from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
 from job_helpers.storage import local_path
 
@@ -107,11 +107,26 @@ class LocalBackend:
         self._ensure_runners()
         return self.registry.job_runs(job_names)
 
+    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
+        """Queue a new run of each run's job with its arguments; the job keeps its script and package."""
+        try:
+            run_ids = self.registry.add_reruns([(run.job_name, run.arguments) for run in runs], self.max_parallel)
+        except RegistryError as error:
+            raise StartFailed(str(error), []) from error
+        started = [StartedRun(run.job_name, run_id, rerun_of(run.job_name, dict(run.arguments))) for run, run_id in zip(runs, run_ids)]
+        self._ensure_runners()
+        for run in started:
+            on_started(run)
+        return started
+
     def delete_job(self, job_name: str) -> None:
         self.registry.delete_job(job_name)
 
     def follow_hint(self, job_name: str) -> str:
         return str(log_path(self.logs_dir, job_name))
+
+    def run_log(self, run: RunStatus) -> str:
+        return str(log_path(self.logs_dir, run.job_name))
 
     def _ensure_runners(self) -> None:
         self._children = [child for child in self._children if child.poll() is None]

@@ -231,6 +231,22 @@ class Registry:
                 run_ids.append(run_id)
         return run_ids
 
+    def add_reruns(self, reruns: Sequence[tuple[str, Mapping[str, str]]], max_parallel: int) -> list[str]:
+        """Queue one more WAITING run of each existing job with the given arguments, all or nothing."""
+        now = utcnow().isoformat()
+        run_ids = []
+        with self._write() as db:
+            for job_name, arguments in reruns:
+                if db.execute("SELECT 1 FROM jobs WHERE name = ?", (job_name,)).fetchone() is None:
+                    raise RegistryError(f"job {job_name} is not in {self.path} (deleted by cleanup?); nothing was started")
+                run_id = "jr_" + secrets.token_hex(32)
+                db.execute(
+                    "INSERT INTO runs (run_id, job_name, arguments, state, max_parallel, created_on) VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, job_name, json.dumps(dict(arguments)), WAITING, max_parallel, now),
+                )
+                run_ids.append(run_id)
+        return run_ids
+
     def run_states(self, run_ids: Sequence[str]) -> list[RunStatus]:
         """States of the given runs, in the same order; dead runners are reaped first."""
         with self._write() as db:

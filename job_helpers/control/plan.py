@@ -64,6 +64,14 @@ class PlannedRun:
         }
 
 
+def rerun_of(name: str, arguments: dict[str, str]) -> PlannedRun:
+    """The planned run behind an existing run of job ``name``, from the dates it was started with."""
+    start, end = arguments.get(FROM_ARGUMENT), arguments.get(TO_ARGUMENT)
+    if not start or not end:
+        return PlannedRun(name, None)
+    return PlannedRun(name, Chunk(parse_date(start, FROM_ARGUMENT), parse_date(end, TO_ARGUMENT)))
+
+
 def parse_date(text: str, option: str) -> date:
     """A ``YYYY-MM-DD`` date, or a PlanError naming the option and the expected form."""
     try:

@@ -198,3 +198,42 @@ def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_m
     assert {run.job_name for run in started} <= {run.name for run in planned[:2]}
     for run in started:
         assert glue.get_job_runs(JobName=run.job_name)["JobRuns"][0]["Id"] == run.run_id
+
+
+def moto_runs(name: str) -> list:
+    """The moto server runs in this process: its Glue job runs, to set their end state as a real failure would."""
+    from moto.glue.models import glue_backends
+
+    return glue_backends["123456789012"]["us-east-1"].jobs[name].job_runs
+
+
+def end_runs_as_glue_would(moto_endpoint: str, failing: list[str]) -> None:
+    """Runs of ``failing`` jobs end FAILED, the others SUCCEEDED at their next read."""
+    for name in failing:
+        run = moto_runs(name)[-1]
+        run.status = "FAILED"
+    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
+
+
+def test_retry_starts_again_only_the_failed_chunks_on_their_own_jobs(
+    built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint
+):
+    runs_stay_starting()
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-10", profile="aws") == 0
+    batch = batch_of(capsys.readouterr().out)
+    names = all_job_names(glue)
+    failing = [names[1], names[4], names[8]]
+    end_runs_as_glue_would(moto_endpoint, failing)
+    assert built_on_moto.cli("status", "--batch", batch, profile="aws") == 0
+    assert "3 FAILED, 7 SUCCEEDED" in capsys.readouterr().out
+    definitions = {name: glue.get_job(JobName=name)["Job"] for name in names}
+
+    assert built_on_moto.cli("retry", "--wait", profile="aws") == 0
+    output = capsys.readouterr().out
+    assert "Retrying 3 of 10 chunk(s)" in output and "10 SUCCEEDED" in output
+    assert all_job_names(glue) == names
+    for name in names:
+        runs = sorted(glue.get_job_runs(JobName=name)["JobRuns"], key=lambda run: run["StartedOn"])
+        assert [run["JobRunState"] for run in runs] == (["FAILED", "SUCCEEDED"] if name in failing else ["SUCCEEDED"])
+        assert runs[-1]["Arguments"]["--from-date"] == runs[0]["Arguments"]["--from-date"]
+        assert glue.get_job(JobName=name)["Job"] == definitions[name]

@@ -253,3 +253,33 @@ def test_a_pid_taken_by_a_newer_process_does_not_keep_a_run_alive():
     start = process_start(os.getpid())
     assert same_process_alive(os.getpid(), start)
     assert not same_process_alive(os.getpid(), start - 1)
+
+
+def test_retry_starts_again_only_the_failed_chunks_of_a_batch(built, capsys):
+    """10 chunks, 3 made to fail by a file; the file removed, retry reruns exactly those 3 on their own jobs."""
+    out = built.lake_root / "scratch" / "out"
+    out.mkdir(parents=True)
+    failing = ["2022-01-02", "2022-01-05", "2022-01-09"]
+    for day in failing:
+        (out / f"fail-{day}").write_text("")
+    assert built.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-10", "--wait") == 1
+    batch = batch_of(capsys.readouterr().out)
+    registry = Registry(built.registry)
+    first = registry.latest_runs(list(registry.tagged_jobs({})))
+    assert sorted(run.from_date for run in first.values() if run.state == "FAILED") == failing
+
+    for day in failing:
+        (out / f"fail-{day}").unlink()
+    assert built.cli("retry", "--batch", batch, "--wait") == 0
+    output = capsys.readouterr().out
+    assert "Retrying 3 of 10 chunk(s)" in output and "10 SUCCEEDED" in output
+    history = registry.job_runs(list(registry.tagged_jobs({})))
+    assert len(history) == 10 and sum(len(runs) for runs in history.values()) == 13
+    retried = {runs[0].from_date: runs for runs in history.values() if len(runs) == 2}
+    assert sorted(retried) == failing
+    for runs in retried.values():
+        assert [run.state for run in runs] == ["FAILED", "SUCCEEDED"] and runs[1].arguments == runs[0].arguments
+
+    assert built.cli("retry", "--batch", batch) == 0
+    assert "Nothing to retry" in capsys.readouterr().out
+    assert sum(len(runs) for runs in registry.job_runs(list(registry.tagged_jobs({}))).values()) == 13

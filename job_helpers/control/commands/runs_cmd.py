@@ -31,6 +31,8 @@ from job_helpers.control.runs import (
     StartFailed,
     batch_status,
     latest_batch,
+    retry_batch,
+    to_retry,
     wait_for_runs,
 )
 
@@ -83,6 +85,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
     status.set_defaults(handler=run)
 
+    again = subparsers.add_parser(
+        "retry",
+        help="start again the chunks of a batch whose latest run failed",
+        description=(
+            "Starts one new run of each chunk of the batch whose latest run ended FAILED, ERROR, TIMEOUT or "
+            "STOPPED, on the job the batch created (same build, same arguments). Succeeded and still "
+            "active chunks are left alone."
+        ),
+    )
+    again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    again.add_argument("--wait", action="store_true", help="show progress until every new run ends, then a summary")
+    again.set_defaults(handler=run)
+
     clean = subparsers.add_parser(
         "cleanup",
         help="delete the project's jobs whose latest run has ended",
@@ -97,7 +112,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
-    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup}
+    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup, "retry": retry}
     return handlers[args.command](args, context)
 
 
@@ -159,22 +174,70 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     except KeyboardInterrupt:
         console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={batch}", soft_wrap=True)
         return 130
-    _print_summary(context, backend, BatchStatus(batch, (job.key,), final, []))
+    return _final_summary(context, backend, batch, final)
+
+
+def _final_summary(context: CliContext, backend: Backend, batch: str, final: Sequence[RunStatus]) -> int:
+    """The batch as status shows it once the waited-for runs have ended; 0 when all of them succeeded."""
+    found = batch_status(backend, context.settings.tags, batch)
+    if found is not None:
+        _print_summary(context, backend, found)
     return 0 if all(run.state == SUCCEEDED for run in final) else 1
 
 
-def status(args: argparse.Namespace, context: CliContext) -> int:
-    settings = context.settings
-    backend = make_backend(context)
-    batch = args.batch or latest_batch(backend, settings.tags)
+def _find_batch(backend: Backend, context: CliContext, batch: str | None) -> BatchStatus | None:
+    """The asked-for batch (the latest by default); None when there is no batch at all."""
+    batch = batch or latest_batch(backend, context.settings.tags)
     if batch is None:
-        context.console.print("No batches yet: start one with `make execute`.")
-        return 0
-    found = batch_status(backend, settings.tags, batch)
+        return None
+    found = batch_status(backend, context.settings.tags, batch)
     if found is None:
         raise UsageError(f"no project job carries batch {batch!r}: check the id, or omit --batch for the latest batch")
+    return found
+
+
+def status(args: argparse.Namespace, context: CliContext) -> int:
+    backend = make_backend(context)
+    found = _find_batch(backend, context, args.batch)
+    if found is None:
+        context.console.print("No batches yet: start one with `make execute`.")
+        return 0
     _print_summary(context, backend, found)
     return 0
+
+
+def retry(args: argparse.Namespace, context: CliContext) -> int:
+    backend = make_backend(context)
+    found = _find_batch(backend, context, args.batch)
+    console = context.console
+    if found is None:
+        console.print("No batches yet: start one with `make execute`.")
+        return 0
+    failed = to_retry(found)
+    if not failed:
+        console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
+        return 0
+    refuse_examples(context.settings)
+    console.print(
+        f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
+        "the others are left alone.",
+        soft_wrap=True,
+    )
+    try:
+        started = retry_batch(backend, found, lambda _: None)
+    except StartFailed as error:
+        console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
+        _print_started(context, backend, found.batch, error.started)
+        return 1
+    _print_started(context, backend, found.batch, started)
+    if not args.wait:
+        return 0
+    try:
+        final = _wait(context, backend, started)
+    except KeyboardInterrupt:
+        console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={found.batch}", soft_wrap=True)
+        return 130
+    return _final_summary(context, backend, found.batch, final)
 
 
 def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
@@ -243,17 +306,19 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
     table.add_column("Chunk", no_wrap=True)
     table.add_column("State", no_wrap=True)
+    table.add_column("Attempts", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("Error", overflow="fold")
     for run in found.runs:
         table.add_row(
             _chunk(run),
             Text(run.state, style=STATE_STYLES.get(run.state, "")),
+            str(len(found.attempts_of(run))),
             _duration(run.duration()),
             Text(run.error or ""),
         )
     for name in found.never_started:
-        table.add_row(name, Text("NEVER STARTED", style="yellow"), "-", "")
+        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "")
     console = context.console
     console.print(table)
     counts: dict[str, int] = {}
