@@ -12,7 +12,8 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who \
+          execution_class
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -35,18 +36,18 @@ help:
 	@echo "make test                 run the test suite"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [profile=]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=]      summary table of a batch (latest by default)"
-	@echo "make retry [batch=] [wait=1]   start again the chunks whose latest run failed"
-	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active"
+	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch"
+	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
+	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
 	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
 	@echo "make restore subject= dataset= dest= [from=landing|archive] [wait=1]   restore one subject"
-	@echo "make verify dataset=      compare the ingest manifests with landing and archive"
+	@echo "make verify dataset= [json=1]   compare the ingest manifests with landing and archive"
 	@echo "make timestream-load from= to= [streams=acc,eda,temp] [dry_run=1]   Timestream batch loads   [profile=aws]"
 	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
@@ -87,16 +88,17 @@ build: setup
 execute: setup
 	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
 	  --days-per-job $(call q,$(call v,days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes)
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) \
+	  $(call opt,execution_class,--execution-class)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch)
+	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json)
 
 retry: setup
-	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait)
+	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)
 
 cleanup: setup
-	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run)
+	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(call flag,json,--json)
 
 config: setup
 	@$(CLI) config show $(call flag,json,--json)
@@ -134,7 +136,7 @@ restore: setup
 	  --dest $(call q,$(call v,dest)) $(call opt,from,--from) $(call flag,wait,--wait)
 
 verify: setup
-	@$(CLI) verify --dataset $(call q,$(call v,dataset))
+	@$(CLI) verify --dataset $(call q,$(call v,dataset)) $(call flag,json,--json)
 
 timestream-load: setup
 	@$(CLI) timestream-load --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) $(call opt,streams,--streams) \

@@ -116,6 +116,7 @@ def job_definition(
         "Tags": dict(tags),
         "WorkerType": job.worker_type,
         "NumberOfWorkers": job.number_of_workers,
+        "ExecutionClass": job.execution_class,
     }
     return definition
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import boto3
@@ -237,3 +238,70 @@ def test_retry_starts_again_only_the_failed_chunks_on_their_own_jobs(
         assert [run["JobRunState"] for run in runs] == (["FAILED", "SUCCEEDED"] if name in failing else ["SUCCEEDED"])
         assert runs[-1]["Arguments"]["--from-date"] == runs[0]["Arguments"]["--from-date"]
         assert glue.get_job(JobName=name)["Job"] == definitions[name]
+
+
+@pytest.fixture
+def runs_report_like_glue(monkeypatch):
+    """moto's job runs lack what real Glue returns for them: ErrorMessage, DPUSeconds, ExecutionClass.
+
+    A run given ``error`` or ``dpu_seconds`` attributes reports them; every run reports its job's class.
+    """
+    from moto.glue.models import FakeJobRun, glue_backends
+
+    as_dict = FakeJobRun.as_dict
+
+    def with_glue_fields(run):
+        found = as_dict(run)
+        job = glue_backends["123456789012"]["us-east-1"].jobs[run.job_name]
+        found["ExecutionClass"] = job.execution_class
+        for attribute, key in (("error", "ErrorMessage"), ("dpu_seconds", "DPUSeconds")):
+            if hasattr(run, attribute):
+                found[key] = getattr(run, attribute)
+        return found
+
+    monkeypatch.setattr(FakeJobRun, "as_dict", with_glue_fields)
+
+
+def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
+    built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint, runs_report_like_glue
+):
+    runs_stay_starting()
+    assert built_on_moto.cli(
+        "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--execution-class", "flex", profile="aws"
+    ) == 0
+    batch = batch_of(capsys.readouterr().out)
+    names = all_job_names(glue)
+    assert {glue.get_job(JobName=name)["Job"]["ExecutionClass"] for name in names} == {"FLEX"}
+    moto_runs(names[0])[-1].dpu_seconds = 7200.0
+    moto_runs(names[1])[-1].error = "AnalysisException: <Path> does not exist & more"
+    end_runs_as_glue_would(moto_endpoint, [names[1]])
+
+    assert built_on_moto.cli("status", "--json", profile="aws") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["batch"] == batch and summary["counts"] == {"FAILED": 1, "SUCCEEDED": 2}
+    first, failed, last = summary["chunks"]
+    assert first["dpu_hours"] == 2.0 and first["attempts"] == 1
+    # moto's runs report ExecutionTime 123 s on 2 G.1X workers: 123 * 2 * 1 / 3600 DPU-hours.
+    assert last["dpu_hours"] == round(123 * 2 / 3600, 6)
+    assert summary["dpu_hours"] == round(2.0 + 2 * 123 * 2 / 3600, 6)
+    assert summary["price_usd"] == pytest.approx(summary["dpu_hours"] * 0.29, abs=1e-5)
+    run_id = failed["runs"][0]["run_id"]
+    assert failed["error"] == "AnalysisException: <Path> does not exist & more"
+    assert failed["log"] == (
+        f"CloudWatch /aws-glue/jobs/error stream {run_id}; https://us-east-1.console.aws.amazon.com/gluestudio/home"
+        f"?region=us-east-1#/job/{names[1]}/run/{run_id}"
+    )
+
+    assert built_on_moto.cli("status", profile="aws") == 0
+    table = capsys.readouterr().out
+    assert "DPU-hours" in table and "Attempts" in table and f"FAILED {names[1]}: CloudWatch /aws-glue/jobs/error" in table
+    assert f"{summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f}" in table
+
+
+def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue, capsys):
+    code = built_on_moto.cli(
+        "--set", "jobs.fake.worker_type=G.4X", "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01",
+        "--execution-class", "FLEX", profile="aws",
+    )
+    assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().out
+    assert all_job_names(glue) == []

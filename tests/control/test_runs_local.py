@@ -117,6 +117,10 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
     status = capsys.readouterr().out
     assert f"Batch {batch} (fake)" in status and "2022-01-01 → 2022-01-03" in status and "3 SUCCEEDED" in status
 
+    assert built.cli("cleanup", "--dry-run", "--json") == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["removed"], found["skipped"]) == (3, 0) and {job["action"] for job in found["jobs"]} == {"WOULD REMOVE"}
+
     assert built.cli("cleanup") == 0
     output = capsys.readouterr().out
     assert output.count("REMOVED - Name: ") == 3 and "3 removed, 0 skipped" in output
@@ -133,6 +137,10 @@ def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
 
     assert built.cli("status") == 0
     assert "failed on purpose" in capsys.readouterr().out
+    assert built.cli("status", "--json") == 0
+    failed = [chunk for chunk in json.loads(capsys.readouterr().out)["chunks"] if chunk["state"] == "FAILED"]
+    assert [chunk["error"] for chunk in failed] == [f"{failed[0]['job_name']} failed: chunk 2022-01-04..2022-01-06 failed on purpose"]
+    assert failed[0]["log"] == str(built.build_dir / "logs" / f"{failed[0]['job_name']}.log")
 
 
 def test_runs_go_on_after_execute_exits_without_wait(built):
@@ -280,6 +288,18 @@ def test_retry_starts_again_only_the_failed_chunks_of_a_batch(built, capsys):
     for runs in retried.values():
         assert [run.state for run in runs] == ["FAILED", "SUCCEEDED"] and runs[1].arguments == runs[0].arguments
 
-    assert built.cli("retry", "--batch", batch) == 0
-    assert "Nothing to retry" in capsys.readouterr().out
+    assert built.cli("status", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"] == {"SUCCEEDED": 10} and len(summary["chunks"]) == 10
+    for chunk in summary["chunks"]:
+        runs = history[chunk["job_name"]]
+        assert chunk["attempts"] == len(runs) == (2 if chunk["from"] in failing else 1)
+        # fake is configured with 2 G.1X workers: execution seconds x 2 workers x 1 DPU.
+        expected = sum(run.execution_seconds for run in runs) * 2 / 3600
+        assert chunk["dpu_hours"] == pytest.approx(expected, abs=1e-6) and chunk["dpu_hours"] > 0
+        assert chunk["price_usd"] == pytest.approx(expected * 0.44, abs=1e-5)
+        assert [run["state"] for run in chunk["runs"]] == [run.state for run in runs]
+
+    assert built.cli("retry", "--batch", batch, "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"batch": batch, "retried": []}
     assert sum(len(runs) for runs in registry.job_runs(list(registry.tagged_jobs({}))).values()) == 13

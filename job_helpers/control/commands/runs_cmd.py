@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import argparse
 import json
-from datetime import timedelta
+from dataclasses import replace
 from typing import Sequence
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.config import refuse_examples
+from job_helpers.control.config import execution_class_problem, refuse_examples
+from job_helpers.control.cost import Rates
 from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
+from job_helpers.control.summary import batch_summary
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -75,6 +78,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
     execute.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
+    execute.add_argument(
+        "--execution-class", dest="execution_class", type=str.upper, metavar="STANDARD|FLEX",
+        help="Glue execution class of this batch's jobs (default: the job's execution_class, else STANDARD)",
+    )
     execute.set_defaults(handler=run)
 
     status = subparsers.add_parser(
@@ -83,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Reads the runs of the jobs tagged with the batch id: chunk, state, duration and error.",
     )
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    status.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on standard output)")
     status.set_defaults(handler=run)
 
     again = subparsers.add_parser(
@@ -96,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
     again.add_argument("--wait", action="store_true", help="show progress until every new run ends, then a summary")
+    again.add_argument("--json", action="store_true", help="print the started runs (and the summary) as JSON")
     again.set_defaults(handler=run)
 
     clean = subparsers.add_parser(
@@ -108,6 +117,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed; delete nothing")
     clean.add_argument("--include-never-run", action="store_true", help="also delete jobs that were never started")
+    clean.add_argument("--json", action="store_true", help="print one JSON object per job as a list (nothing else)")
     clean.set_defaults(handler=run)
 
 
@@ -133,6 +143,11 @@ def make_backend(context: CliContext) -> Backend:
 def execute(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     job = settings.job(args.job)
+    if args.execution_class:
+        problem = execution_class_problem(args.execution_class, job.worker_type)
+        if problem:
+            raise UsageError(f"--execution-class: {problem}")
+        job = replace(job, execution_class=args.execution_class)
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
     batch = new_batch_id()
@@ -164,24 +179,23 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
             )
     except StartFailed as error:
         console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
-        _print_started(context, backend, batch, error.started)
+        _print_started(context.console, backend, batch, error.started)
         return 1
-    _print_started(context, backend, batch, started)
+    _print_started(context.console, backend, batch, started)
     if not args.wait:
         return 0
     try:
-        final = _wait(context, backend, started)
+        final = _wait(context.console, backend, started)
     except KeyboardInterrupt:
         console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={batch}", soft_wrap=True)
         return 130
-    return _final_summary(context, backend, batch, final)
-
-
-def _final_summary(context: CliContext, backend: Backend, batch: str, final: Sequence[RunStatus]) -> int:
-    """The batch as status shows it once the waited-for runs have ended; 0 when all of them succeeded."""
-    found = batch_status(backend, context.settings.tags, batch)
+    found = batch_status(backend, settings.tags, batch)
     if found is not None:
         _print_summary(context, backend, found)
+    return _exit_status(final)
+
+
+def _exit_status(final: Sequence[RunStatus]) -> int:
     return 0 if all(run.state == SUCCEEDED for run in final) else 1
 
 
@@ -200,23 +214,30 @@ def status(args: argparse.Namespace, context: CliContext) -> int:
     backend = make_backend(context)
     found = _find_batch(backend, context, args.batch)
     if found is None:
-        context.console.print("No batches yet: start one with `make execute`.")
+        if args.json:
+            print(json.dumps(None))
+        else:
+            context.console.print("No batches yet: start one with `make execute`.")
         return 0
-    _print_summary(context, backend, found)
+    if args.json:
+        print(json.dumps(summarise(context, backend, found), indent=2))
+    else:
+        _print_summary(context, backend, found)
     return 0
 
 
 def retry(args: argparse.Namespace, context: CliContext) -> int:
+    """Restart the failed chunks; with --json the talk goes to standard error and the data to standard output."""
     backend = make_backend(context)
     found = _find_batch(backend, context, args.batch)
-    console = context.console
+    console = context.messages if args.json else context.console
     if found is None:
         console.print("No batches yet: start one with `make execute`.")
-        return 0
+        return _print_json({"batch": None, "retried": []}) if args.json else 0
     failed = to_retry(found)
     if not failed:
         console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
-        return 0
+        return _print_json({"batch": found.batch, "retried": []}) if args.json else 0
     refuse_examples(context.settings)
     console.print(
         f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
@@ -227,21 +248,43 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
         started = retry_batch(backend, found, lambda _: None)
     except StartFailed as error:
         console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
-        _print_started(context, backend, found.batch, error.started)
+        _print_started(console, backend, found.batch, error.started)
+        if args.json:
+            _print_json({"batch": found.batch, "retried": _started_json(error.started), "error": str(error)})
         return 1
-    _print_started(context, backend, found.batch, started)
+    _print_started(console, backend, found.batch, started)
+    result: dict = {"batch": found.batch, "retried": _started_json(started)}
     if not args.wait:
-        return 0
+        return _print_json(result) if args.json else 0
     try:
-        final = _wait(context, backend, started)
+        final = _wait(console, backend, started)
     except KeyboardInterrupt:
         console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={found.batch}", soft_wrap=True)
         return 130
-    return _final_summary(context, backend, found.batch, final)
+    after = batch_status(backend, context.settings.tags, found.batch)
+    if args.json:
+        _print_json({**result, "summary": summarise(context, backend, after) if after else None})
+    elif after is not None:
+        _print_summary(context, backend, after)
+    return _exit_status(final)
+
+
+def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
+    settings = context.settings
+    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log)
+
+
+def _print_json(data: object) -> int:
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+def _started_json(started: Sequence[StartedRun]) -> list[dict]:
+    return [{"job_name": run.job_name, "run_id": run.run_id, **run.planned.as_json()} for run in started]
 
 
 def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
-    console = context.console
+    console = context.messages if args.json else context.console
 
     def report(result: CleanupResult) -> None:
         reason = f" ({result.reason})" if result.action == SKIPPED else ""
@@ -258,6 +301,9 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
     removed = len(results) - skipped
     verb = "would remove" if args.dry_run else "removed"
     console.print(f"{len(results)} project job(s): {removed} {verb}, {skipped} skipped", soft_wrap=True)
+    if args.json:
+        rows = [{"job_name": r.job_name, "action": r.action, "reason": r.reason} for r in results]
+        _print_json({"dry_run": args.dry_run, "removed": removed, "skipped": skipped, "jobs": rows})
     return 0
 
 
@@ -276,8 +322,7 @@ def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence
     context.console.print(table)
 
 
-def _print_started(context: CliContext, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
-    console = context.console
+def _print_started(console: Console, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
     console.print(f"Started {len(started)} job(s) in batch {batch}:", soft_wrap=True)
     for run in started:
         console.print(f"  {run.job_name}  run {run.run_id}", markup=False, soft_wrap=True)
@@ -285,10 +330,10 @@ def _print_started(context: CliContext, backend: Backend, batch: str, started: S
     console.print(f"Follow the batch with: make status batch={batch}", markup=False, soft_wrap=True)
 
 
-def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
+def _wait(console: Console, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
     with Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=context.console,
+        console=console,
     ) as progress:
         task = progress.add_task("Waiting", total=len(started))
 
@@ -303,43 +348,49 @@ def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) 
 
 
 def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) -> None:
+    """The batch's table (one row per chunk), its counts and cost, then where each failure's log is."""
+    summary = summarise(context, backend, found)
     table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
     table.add_column("Chunk", no_wrap=True)
     table.add_column("State", no_wrap=True)
     table.add_column("Attempts", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
+    table.add_column("DPU-hours", justify="right", no_wrap=True)
     table.add_column("Error", overflow="fold")
-    for run in found.runs:
+    for chunk in summary["chunks"]:
         table.add_row(
-            _chunk(run),
-            Text(run.state, style=STATE_STYLES.get(run.state, "")),
-            str(len(found.attempts_of(run))),
-            _duration(run.duration()),
-            Text(run.error or ""),
+            chunk_label(chunk["from"], chunk["to"]),
+            Text(chunk["state"], style=STATE_STYLES.get(chunk["state"], "")),
+            str(chunk["attempts"]),
+            _duration(chunk["duration_seconds"]),
+            f"{chunk['dpu_hours']:.3f}",
+            Text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "")
+        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "-", "")
     console = context.console
     console.print(table)
-    counts: dict[str, int] = {}
-    for run in found.runs:
-        counts[run.state] = counts.get(run.state, 0) + 1
-    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs", soft_wrap=True)
-    for run in found.runs:
-        if run.ended and run.state != SUCCEEDED:
-            console.print(f"  {run.state} {run.job_name}: {backend.follow_hint(run.job_name)}", markup=False, soft_wrap=True)
+    counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
+    console.print(
+        f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} "
+        f"(${summary['rates_usd_per_dpu_hour']['STANDARD']}/DPU-hour, Flex ${summary['rates_usd_per_dpu_hour']['FLEX']})",
+        soft_wrap=True,
+    )
+    for chunk in summary["chunks"]:
+        if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
+            console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
 
 
-def _chunk(run: RunStatus) -> str:
-    if run.from_date is None:
+def chunk_label(start: str | None, end: str | None) -> str:
+    if start is None:
         return "(no dates)"
-    if run.from_date == run.to_date:
-        return run.from_date
-    return f"{run.from_date} → {run.to_date}"
+    if start == end:
+        return start
+    return f"{start} → {end}"
 
 
-def _duration(value: timedelta | None) -> str:
-    if value is None:
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
         return "-"
-    seconds = int(value.total_seconds())
+    seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

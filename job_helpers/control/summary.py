@@ -1,0 +1,76 @@
+"""A batch as plain data: per chunk its attempts, duration, DPU-hours, price, error and log.
+
+``status`` prints it as a table or JSON and ``report`` draws it, so all three show the same
+figures. Pure logic: the caller passes where each run's log is.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from job_helpers.control.config import JobSpec
+from job_helpers.control.cost import Rates, dpu_hours, execution_class, price
+from job_helpers.control.runs import SUCCEEDED, BatchStatus, RunStatus
+
+
+def batch_summary(
+    found: BatchStatus, jobs: Mapping[str, JobSpec], rates: Rates, run_log: Callable[[RunStatus], str]
+) -> dict[str, Any]:
+    """The JSON-ready summary of a batch; ``jobs`` are the configured jobs by key, for the local estimate."""
+    chunks = []
+    total_hours = total_price = 0.0
+    for latest in found.runs:
+        job = jobs.get(found.job_of.get(latest.job_name, ""))
+        attempts = list(found.attempts_of(latest))
+        hours, cost = price(attempts, job, rates)
+        total_hours += hours
+        total_price += cost
+        duration = latest.duration()
+        chunks.append({
+            "job_name": latest.job_name,
+            "job": found.job_of.get(latest.job_name),
+            "from": latest.from_date,
+            "to": latest.to_date,
+            "state": latest.state,
+            "attempts": len(attempts),
+            "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
+            "dpu_hours": round(hours, 6),
+            "price_usd": round(cost, 6),
+            "error": latest.error,
+            "log": run_log(latest),
+            "runs": [_attempt(run, job) for run in attempts],
+        })
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk["state"]] = counts.get(chunk["state"], 0) + 1
+    return {
+        "batch": found.batch,
+        "jobs": list(found.job_keys),
+        "chunks": chunks,
+        "never_started": list(found.never_started),
+        "counts": dict(sorted(counts.items())),
+        "succeeded": all(chunk["state"] == SUCCEEDED for chunk in chunks) and not found.never_started,
+        "dpu_hours": round(total_hours, 6),
+        "price_usd": round(total_price, 6),
+        "rates_usd_per_dpu_hour": {"STANDARD": rates.standard, "FLEX": rates.flex},
+    }
+
+
+def _attempt(run: RunStatus, job: JobSpec | None) -> dict[str, Any]:
+    duration = run.duration()
+    hours = dpu_hours(run, job)
+    return {
+        "run_id": run.run_id,
+        "state": run.state,
+        "started_on": _iso(run.started_on),
+        "completed_on": _iso(run.completed_on),
+        "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
+        "dpu_hours": None if hours is None else round(hours, 6),
+        "execution_class": execution_class(run, job),
+        "error": run.error,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
