@@ -28,7 +28,7 @@ opt = $(if $(call v,$(1)),$(2) $(call q,$(call v,$(1))))
 MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo build execute status retry cleanup config config-check paths ddl query pipeline policy \
+.PHONY: help setup test demo build execute status retry report cleanup config config-check paths ddl query pipeline policy \
         sample-data benchmark clean timestream-load monitor ingest restore verify
 
 help:
@@ -40,6 +40,7 @@ help:
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
 	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
+	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
 	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
@@ -96,6 +97,9 @@ status: setup
 
 retry: setup
 	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)
+
+report: setup
+	@$(CLI) report $(call opt,batch,--batch)
 
 cleanup: setup
 	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(call flag,json,--json)

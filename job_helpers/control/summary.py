@@ -39,7 +39,7 @@ def batch_summary(
             "price_usd": round(cost, 6),
             "error": latest.error,
             "log": run_log(latest),
-            "runs": [_attempt(run, job) for run in attempts],
+            "runs": [_attempt(run, job, run_log) for run in attempts],
         })
     counts: dict[str, int] = {}
     for chunk in chunks:
@@ -57,7 +57,14 @@ def batch_summary(
     }
 
 
-def _attempt(run: RunStatus, job: JobSpec | None) -> dict[str, Any]:
+def chunk_label(start: str | None, end: str | None) -> str:
+    """A chunk's dates as one short text: one day, a range, or (no dates) for a job run once."""
+    if start is None:
+        return "(no dates)"
+    return start if start == end else f"{start} → {end}"
+
+
+def _attempt(run: RunStatus, job: JobSpec | None, run_log: Callable[[RunStatus], str]) -> dict[str, Any]:
     duration = run.duration()
     hours = dpu_hours(run, job)
     return {
@@ -69,6 +76,7 @@ def _attempt(run: RunStatus, job: JobSpec | None) -> dict[str, Any]:
         "dpu_hours": None if hours is None else round(hours, 6),
         "execution_class": execution_class(run, job),
         "error": run.error,
+        "log": run_log(run),
     }
 
 

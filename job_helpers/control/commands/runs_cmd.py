@@ -22,8 +22,9 @@ from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import execution_class_problem, refuse_examples
 from job_helpers.control.cost import Rates
+from job_helpers.control.report import render
 from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
-from job_helpers.control.summary import batch_summary
+from job_helpers.control.summary import batch_summary, chunk_label
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -107,6 +108,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     again.add_argument("--json", action="store_true", help="print the started runs (and the summary) as JSON")
     again.set_defaults(handler=run)
 
+    page = subparsers.add_parser(
+        "report",
+        help="write a batch's timeline, DPU-hours and failures as one HTML file under build/reports/",
+        description="A self-contained page (inline CSS and SVG, nothing fetched) drawn from the same data as status --json.",
+    )
+    page.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    page.set_defaults(handler=run)
+
     clean = subparsers.add_parser(
         "cleanup",
         help="delete the project's jobs whose latest run has ended",
@@ -122,7 +131,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
-    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup, "retry": retry}
+    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup, "retry": retry, "report": write_report}
     return handlers[args.command](args, context)
 
 
@@ -269,6 +278,23 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     return _exit_status(final)
 
 
+def write_report(args: argparse.Namespace, context: CliContext) -> int:
+    """Write the page aside and move it into place, so a reader never sees half a report."""
+    backend = make_backend(context)
+    found = _find_batch(backend, context, args.batch)
+    if found is None:
+        raise UsageError("no batches yet: start one with `make execute`")
+    page = render(summarise(context, backend, found))
+    reports = context.build_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    target = reports / f"batch-{found.batch}.html"
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(target)
+    context.console.print(str(target), markup=False, soft_wrap=True)
+    return 0
+
+
 def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
     settings = context.settings
     return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log)
@@ -379,14 +405,6 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     for chunk in summary["chunks"]:
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
             console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
-
-
-def chunk_label(start: str | None, end: str | None) -> str:
-    if start is None:
-        return "(no dates)"
-    if start == end:
-        return start
-    return f"{start} → {end}"
 
 
 def _duration(seconds: float | None) -> str:
