@@ -13,7 +13,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who \
-          execution_class
+          execution_class cron lag_days
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -28,7 +28,7 @@ opt = $(if $(call v,$(1)),$(2) $(call q,$(call v,$(1))))
 MAKEFLAGS += --no-print-directory
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo build execute status retry report cleanup config config-check paths ddl query pipeline policy \
+.PHONY: help setup test demo build execute status retry report schedule unschedule cleanup config config-check paths ddl query pipeline policy \
         sample-data benchmark clean timestream-load monitor ingest restore verify
 
 help:
@@ -41,6 +41,9 @@ help:
 	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
 	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
+	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   daily Glue trigger (local: crontab line)"
+	@echo "make unschedule job=      remove the job's trigger and the job it starts"
+	@echo "                          Dates take YYYY-MM-DD, today, yesterday or today-N (UTC): from=today-7 to=yesterday"
 	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
@@ -100,6 +103,13 @@ retry: setup
 
 report: setup
 	@$(CLI) report $(call opt,batch,--batch)
+
+schedule: setup
+	@$(CLI) schedule --job $(call q,$(call v,job)) --cron $(call q,$(call v,cron)) $(call opt,lag_days,--lag-days) \
+	  $(call opt,days_per_job,--days-per-job)
+
+unschedule: setup
+	@$(CLI) unschedule --job $(call q,$(call v,job))
 
 cleanup: setup
 	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(call flag,json,--json)

@@ -13,10 +13,9 @@ naming them, when any archive failed; the other archives' outputs are published 
 from __future__ import annotations
 
 import sys
-from datetime import date
 from typing import Sequence
 
-from job_helpers import runtime
+from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import ArchiveNameError, Selection
 from job_helpers.embrace.run import ChunkParams, run_chunk
 from job_helpers.storage import Storage
@@ -27,9 +26,7 @@ OPTIONS = ["from-date", "to-date", *OUTPUTS, "streams", "participants", "partici
 
 def params_from_args(args: dict[str, str]) -> ChunkParams:
     """Check the arguments and turn them into plain values; JobFailed names the bad one."""
-    first, last = _day(args, "from-date"), _day(args, "to-date")
-    if last < first:
-        raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}: swap them")
+    first, last = job_arguments.day_range(args)
     try:
         selection = Selection.from_text(args["streams"], args["participants"], args["participant_regex"])
     except ValueError as error:
@@ -39,14 +36,6 @@ def params_from_args(args: dict[str, str]) -> ChunkParams:
         raise runtime.JobFailed(f"--max-csv-bytes {text!r} must be a whole number of bytes, at least 1024 (1 GB is 1073741824)")
     locations = {name.replace("-", "_"): args[name.replace("-", "_")] for name in OUTPUTS}
     return ChunkParams(first=first, last=last, selection=selection, max_csv_bytes=int(text), **locations)
-
-
-def _day(args: dict[str, str], name: str) -> date:
-    value = args[name.replace("-", "_")]
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
 
 
 def main(argv: Sequence[str]) -> None:

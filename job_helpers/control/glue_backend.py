@@ -90,6 +90,24 @@ class GlueJobs:
     def delete_job(self, job_name: str) -> None:
         self.glue.delete_job(JobName=job_name)
 
+    def create_trigger(self, request: Mapping[str, Any]) -> None:
+        self.glue.create_trigger(**request)
+
+    def trigger(self, name: str) -> dict[str, Any] | None:
+        """The trigger, or None when there is none of that name."""
+        try:
+            return self.glue.get_trigger(Name=name)["Trigger"]
+        except ClientError as error:
+            if error_code(error) == "EntityNotFoundException":
+                return None
+            raise
+
+    def trigger_tags(self, name: str) -> dict[str, str]:
+        return self.glue.get_tags(ResourceArn=self._job_arn_prefix.replace(":job/", ":trigger/") + name).get("Tags", {})
+
+    def delete_trigger(self, name: str) -> None:
+        self.glue.delete_trigger(Name=name)
+
 
 def job_definition(
     job: JobSpec, artifact: Artifact, name: str, role_arn: str, glue_version: str, tags: Mapping[str, str]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 from job_helpers.control.config import JobSpec
+from job_helpers.relative_dates import is_relative, resolve_day, utc_today
 
 DATE_FORMAT = "%Y-%m-%d"
 # Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
@@ -22,6 +23,8 @@ FROM_ARGUMENT = "--from-date"
 TO_ARGUMENT = "--to-date"
 BATCH_TAG = "batch"
 JOB_TAG = "job"
+# Carried by the job a schedule starts (its value is the job key); cleanup never deletes such a job.
+SCHEDULE_TAG = "schedule"
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -72,12 +75,15 @@ def rerun_of(name: str, arguments: dict[str, str]) -> PlannedRun:
     return PlannedRun(name, Chunk(parse_date(start, FROM_ARGUMENT), parse_date(end, TO_ARGUMENT)))
 
 
-def parse_date(text: str, option: str) -> date:
-    """A ``YYYY-MM-DD`` date, or a PlanError naming the option and the expected form."""
+def parse_date(text: str, option: str, today: date | None = None) -> date:
+    """A ``YYYY-MM-DD`` date, or ``today``, ``yesterday``, ``today-N`` (UTC, against ``today`` when given).
+
+    Anything else is a PlanError naming the option and the accepted forms.
+    """
     try:
-        day = datetime.strptime(text, DATE_FORMAT).date()
+        day = resolve_day(text, today) if is_relative(text) else datetime.strptime(text, DATE_FORMAT).date()
     except (TypeError, ValueError):
-        raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD)") from None
+        raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
     if day > LAST_DAY:
         raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")
     return day
@@ -146,8 +152,12 @@ def plan_runs(
     start: str | None,
     end: str | None,
     days_per_job: str | None,
+    today: date | None = None,
 ) -> list[PlannedRun]:
     """Validate the request for ``job`` and return the runs to create, in date order.
+
+    Relative dates (``today-7``, ``yesterday``) are resolved here, once, against ``today``
+    (default: the current UTC date), so every chunk of the batch sees the same day.
 
     A date-ranged job needs --from and --to (--days-per-job defaults to 1). A job that is not
     date-ranged runs once without dates, so giving it any of the three is an error rather than
@@ -163,7 +173,8 @@ def plan_runs(
         if missing:
             raise PlanError(f"job {job.key!r} is date-ranged: give {' and '.join(missing)} (YYYY-MM-DD)")
         days = 1 if days_per_job is None else parse_days(days_per_job)
-        chunks = split_range(parse_date(start, "--from"), parse_date(end, "--to"), days)
+        today = today or utc_today()
+        chunks = split_range(parse_date(start, "--from", today), parse_date(end, "--to", today), days)
         runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk) for chunk in chunks]
     for run in runs:
         check_job_name(run.name)
@@ -176,6 +187,20 @@ def check_batch_size(runs: int, limit: int, confirmed: bool) -> None:
         raise PlanError(
             f"this batch would create {runs} jobs, over the limit of {limit} (project.max_jobs_per_batch in "
             "config.yml): pass --yes (make: yes=1) to start them anyway, or give a larger --days-per-job"
+        )
+
+
+def check_project_jobs(existing: int, new: int, limit: int) -> None:
+    """Refuse a batch that would take the project past ``limit`` jobs, before anything is created.
+
+    Glue allows 1,000 jobs per account by default; past it, creation fails halfway through a batch.
+    """
+    if existing + new > limit:
+        raise PlanError(
+            f"the project has {existing} job(s) and this batch would add {new}, over the limit of {limit} "
+            "(project.max_project_jobs in config.yml; Glue allows 1,000 jobs per account by default): run "
+            "`make cleanup` to delete the jobs whose runs ended, or give a larger --days-per-job (make: days_per_job=) "
+            "for fewer, longer chunks"
         )
 
 

@@ -23,7 +23,16 @@ from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import execution_class_problem, refuse_examples
 from job_helpers.control.cost import Rates
 from job_helpers.control.report import render
-from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
+from job_helpers.control.plan import (
+    PlanError,
+    PlannedRun,
+    check_batch_size,
+    check_project_jobs,
+    job_tags,
+    new_batch_id,
+    plan_runs,
+)
+from job_helpers.relative_dates import is_relative, utc_today
 from job_helpers.control.summary import batch_summary, chunk_label
 from job_helpers.control.runs import (
     ENDED_STATES,
@@ -160,11 +169,13 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
     batch = new_batch_id()
+    today = utc_today()
     try:
-        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
+        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today)
         check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
     except PlanError as error:
         raise UsageError(str(error)) from error
+    _print_resolved(context.messages if args.json else context.console, args, planned)
     if args.dry_run:
         _print_plan(context, job.key, batch, planned, as_json=args.json)
         return 0
@@ -176,6 +187,10 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError(str(error)) from error
 
     backend = make_backend(context)
+    try:
+        check_project_jobs(len(backend.tagged_jobs(settings.tags)), len(planned), settings.max_project_jobs)
+    except PlanError as error:
+        raise UsageError(str(error)) from error
     console = context.console
     try:
         with Progress(
@@ -331,6 +346,17 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
         rows = [{"job_name": r.job_name, "action": r.action, "reason": r.reason} for r in results]
         _print_json({"dry_run": args.dry_run, "removed": removed, "skipped": skipped, "jobs": rows})
     return 0
+
+
+def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequence[PlannedRun]) -> None:
+    """Say which days relative dates stood for: they were resolved once, when the batch was planned."""
+    chunks = [run.chunk for run in planned if run.chunk is not None]
+    given = [(option, text, day) for option, text, day in (
+        ("--from", args.start, chunks[0].start if chunks else None), ("--to", args.end, chunks[-1].end if chunks else None),
+    ) if text and day and is_relative(text)]
+    if given:
+        resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
+        console.print(f"Dates resolved in UTC: {resolved}", markup=False, soft_wrap=True)
 
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:
