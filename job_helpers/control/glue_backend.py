@@ -129,7 +129,7 @@ def job_definition(
         "GlueVersion": glue_version,
         "Timeout": job.timeout_minutes,
         "ExecutionProperty": {"MaxConcurrentRuns": job.max_concurrent_runs},
-        "DefaultArguments": default_arguments(job, artifact.zip_url),
+        "DefaultArguments": default_arguments(job, artifact.zip_url, artifact.run_reports_url),
         "JobRunQueuingEnabled": True,
         "Tags": dict(tags),
         "WorkerType": job.worker_type,

@@ -65,7 +65,7 @@ class LocalBackend:
         """Register every job and queue its run in one transaction, then start runners."""
         script = str(local_path(artifact.script_url(job.script)))
         package = str(local_path(artifact.zip_url))
-        arguments = default_arguments(job, artifact.zip_url)
+        arguments = default_arguments(job, artifact.zip_url, artifact.run_reports_url)
         new_runs = [
             NewRun(
                 LocalJob(

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from job_helpers.control.config import JobSpec
 from job_helpers.relative_dates import is_relative, resolve_day, utc_today
+from job_helpers.run_report import RUN_REPORTS_ARGUMENT
 
 DATE_FORMAT = "%Y-%m-%d"
 # Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
@@ -209,11 +210,17 @@ def job_tags(project_tags: dict[str, str], batch: str, job_key: str) -> dict[str
     return {**project_tags, BATCH_TAG: batch, JOB_TAG: job_key}
 
 
-def default_arguments(job: JobSpec, zip_url: str) -> dict[str, str]:
-    """The job's default arguments as Glue stores them; the local runner passes the same ones."""
-    return {
+def default_arguments(job: JobSpec, zip_url: str, run_reports_url: str = "") -> dict[str, str]:
+    """The job's default arguments as Glue stores them; the local runner passes the same ones.
+
+    ``--run-reports`` tells the job where to write what it read and wrote, for ``status``.
+    """
+    arguments = {
         **job.arguments,
         "--extra-py-files": zip_url,
         "--job-language": "python",
         "--enable-continuous-cloudwatch-log": "true",
     }
+    if run_reports_url:
+        arguments[RUN_REPORTS_ARGUMENT] = run_reports_url
+    return arguments

@@ -15,9 +15,18 @@ from job_helpers.control.runs import SUCCEEDED, BatchStatus, RunStatus
 
 
 def batch_summary(
-    found: BatchStatus, jobs: Mapping[str, JobSpec], rates: Rates, run_log: Callable[[RunStatus], str]
+    found: BatchStatus,
+    jobs: Mapping[str, JobSpec],
+    rates: Rates,
+    run_log: Callable[[RunStatus], str],
+    records: Mapping[str, Mapping[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """The JSON-ready summary of a batch; ``jobs`` are the configured jobs by key, for the local estimate."""
+    """The JSON-ready summary of a batch.
+
+    ``jobs`` are the configured jobs by key, for the local estimate; ``records`` the run reports
+    by run id (what a run read and wrote, when its job counts records).
+    """
+    records = records or {}
     chunks = []
     total_hours = total_price = 0.0
     for latest in found.runs:
@@ -27,6 +36,7 @@ def batch_summary(
         total_hours += hours
         total_price += cost
         duration = latest.duration()
+        counted = records.get(latest.run_id) or {}
         chunks.append({
             "job_name": latest.job_name,
             "job": found.job_of.get(latest.job_name),
@@ -39,6 +49,9 @@ def batch_summary(
             "price_usd": round(cost, 6),
             "error": latest.error,
             "log": run_log(latest),
+            "records_read": counted.get("read"),
+            "records_written": counted.get("written"),
+            "nothing_to_read": latest.state == SUCCEEDED and counted.get("read") == 0,
             "runs": [_attempt(run, job, run_log) for run in attempts],
         })
     counts: dict[str, int] = {}

@@ -76,6 +76,7 @@ def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, 
             "--extra-py-files": base + "job_helpers.zip",
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
+            "--run-reports": "s3://assets/glue/runs/",
         }
         assert job_tags(glue, name) == {"source": "test-etl", "batch": batch, "job": "fake"}
         (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
@@ -305,3 +306,19 @@ def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue
     )
     assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().out
     assert all_job_names(glue) == []
+
+
+def test_status_reads_the_records_each_glue_run_reported(built_on_moto, glue, capsys):
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--wait", profile="aws") == 0
+    capsys.readouterr()
+    names = all_job_names(glue)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name, read in zip(names, (0, 1234)):
+        (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
+        body = json.dumps({"read": read, "written": read})
+        s3.put_object(Bucket="assets", Key=f"glue/runs/{name}/{run['Id']}.json", Body=body.encode())
+
+    assert built_on_moto.cli("status", profile="aws") == 0
+    table = capsys.readouterr().out
+    assert "SUCCEEDED, nothing to read" in table and "1,234 → 1,234" in table
+    assert "2 SUCCEEDED (1 with nothing to read)" in table

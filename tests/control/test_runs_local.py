@@ -303,3 +303,21 @@ def test_retry_starts_again_only_the_failed_chunks_of_a_batch(built, capsys):
     assert built.cli("retry", "--batch", batch, "--json") == 0
     assert json.loads(capsys.readouterr().out) == {"batch": batch, "retried": []}
     assert sum(len(runs) for runs in registry.job_runs(list(registry.tagged_jobs({}))).values()) == 13
+
+
+def test_a_chunk_that_read_nothing_is_shown_as_such_with_the_records_of_each_chunk(built, capsys):
+    out = built.lake_root / "scratch" / "out"
+    out.mkdir(parents=True)
+    (out / "empty-2022-01-02").write_text("")
+    assert built.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--wait") == 0
+    output = capsys.readouterr().out
+    assert "SUCCEEDED, nothing to read" in output and "3 SUCCEEDED (1 with nothing to read)" in output
+    assert output.count("10 → 10") == 2
+
+    assert built.cli("status", "--json") == 0
+    chunks = {chunk["from"]: chunk for chunk in json.loads(capsys.readouterr().out)["chunks"]}
+    assert [(c["records_read"], c["records_written"], c["nothing_to_read"]) for c in chunks.values()] == [
+        (10, 10, False), (0, 0, True), (10, 10, False)
+    ]
+    reports = sorted((built.lake_root / "assets" / "glue" / "runs").glob("*/*.json"))
+    assert len(reports) == 3 and {path.stem for path in reports} == {c["runs"][0]["run_id"] for c in chunks.values()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Sequence
 
@@ -33,6 +34,7 @@ from job_helpers.control.plan import (
     plan_runs,
 )
 from job_helpers.relative_dates import is_relative, utc_today
+from job_helpers.run_report import read_report, report_url, reports_prefix
 from job_helpers.control.summary import batch_summary, chunk_label
 from job_helpers.control.runs import (
     ENDED_STATES,
@@ -312,7 +314,23 @@ def write_report(args: argparse.Namespace, context: CliContext) -> int:
 
 def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
     settings = context.settings
-    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log)
+    records = _run_reports(context, [run for run in found.runs if run.state == SUCCEEDED])
+    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log, records)
+
+
+def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, dict]:
+    """The record counts the given runs wrote (reads run in parallel: a batch may have hundreds)."""
+    if not runs:
+        return {}
+    prefix = reports_prefix(context.settings.datasets["glue_assets"])
+    storage = context.storage
+
+    def read(run: RunStatus) -> dict | None:
+        return read_report(storage, report_url(prefix, run.job_name, run.run_id))
+
+    with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
+        found = dict(zip((run.run_id for run in runs), pool.map(read, runs)))
+    return {run_id: counts for run_id, counts in found.items() if counts is not None}
 
 
 def _print_json(data: object) -> int:
@@ -408,21 +426,27 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     table.add_column("Attempts", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("DPU-hours", justify="right", no_wrap=True)
+    table.add_column("Records", justify="right", no_wrap=True)
     table.add_column("Error", overflow="fold")
     for chunk in summary["chunks"]:
+        state = f"{chunk['state']}, nothing to read" if chunk["nothing_to_read"] else chunk["state"]
         table.add_row(
             chunk_label(chunk["from"], chunk["to"]),
-            Text(chunk["state"], style=STATE_STYLES.get(chunk["state"], "")),
+            Text(state, style="yellow" if chunk["nothing_to_read"] else STATE_STYLES.get(chunk["state"], "")),
             str(chunk["attempts"]),
             _duration(chunk["duration_seconds"]),
             f"{chunk['dpu_hours']:.3f}",
+            _records(chunk),
             Text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "-", "")
+        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "-", "-", "")
     console = context.console
     console.print(table)
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
+    empty = sum(chunk["nothing_to_read"] for chunk in summary["chunks"])
+    if empty:
+        counts += f" ({empty} with nothing to read)"
     console.print(
         f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} "
         f"(${summary['rates_usd_per_dpu_hour']['STANDARD']}/DPU-hour, Flex ${summary['rates_usd_per_dpu_hour']['FLEX']})",
@@ -431,6 +455,13 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     for chunk in summary["chunks"]:
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
             console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
+
+
+def _records(chunk: dict) -> str:
+    """``read → written`` from the run's report; ``-`` when its job does not count records."""
+    if chunk["records_read"] is None:
+        return "-"
+    return f"{chunk['records_read']:,} → {chunk['records_written']:,}"
 
 
 def _duration(seconds: float | None) -> str:
