@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from html import escape
 from typing import Any, Mapping
 
-from job_helpers.control.summary import chunk_label
+from job_helpers.control.summary import chunk_label, usd
 
 STATE_COLOURS = {
     "SUCCEEDED": "#2e7d32",
@@ -48,7 +48,7 @@ def render(summary: Mapping[str, Any], now: datetime | None = None) -> str:
         f"<title>Batch {escape(summary['batch'])}</title><style>{CSS}</style></head><body>",
         f"<h1>Batch {escape(summary['batch'])} ({escape(', '.join(summary['jobs']))})</h1>",
         f"<p class=totals>{escape(counts)}; {summary['dpu_hours']:.3f} DPU-hours, about "
-        f"{_usd(summary['price_usd'])}. Generated {now:%Y-%m-%d %H:%M} UTC.</p>",
+        f"{usd(summary['price_usd'])}. Generated {now:%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Timeline</h2>",
         _legend(chunks),
         _timeline(chunks, now),
@@ -118,9 +118,10 @@ def _dpu_bars(chunks: list) -> str:
         bar = f"<svg width=300 height=12><rect width={width:.1f} height=12 fill='#5c6bc0'></rect></svg>"
         rows.append(
             f"<tr><td>{escape(_label(chunk))}</td><td class=num>{chunk['attempts']}</td>"
-            f"<td class=num>{chunk['dpu_hours']:.3f}</td><td class=num>{_usd(chunk['price_usd'])}</td><td>{bar}</td></tr>"
+            f"<td class=num>{chunk['dpu_hours']:.3f}</td><td class=num>{usd(chunk['price_usd'])}</td>"
+            f"<td class=num>{_records(chunk)}</td><td>{bar}</td></tr>"
         )
-    head = "<tr><th>Chunk</th><th>Attempts</th><th>DPU-hours</th><th>Price</th><th></th></tr>"
+    head = "<tr><th>Chunk</th><th>Attempts</th><th>DPU-hours</th><th>Price</th><th>Records read → written</th><th></th></tr>"
     return f"<table>{head}{''.join(rows)}</table>"
 
 
@@ -140,9 +141,12 @@ def _failures(chunks: list) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
-def _usd(amount: float) -> str:
-    """Cents, or four decimals for the fractions of a cent that short test runs cost."""
-    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+def _records(chunk: Mapping[str, Any]) -> str:
+    if chunk.get("records_read") is None:
+        return "-"
+    if chunk["nothing_to_read"]:
+        return "nothing to read"
+    return escape(f"{chunk['records_read']:,} → {chunk['records_written']:,}")
 
 
 def _colour(state: str) -> str:

@@ -70,6 +70,11 @@ def batch_summary(
     }
 
 
+def usd(amount: float) -> str:
+    """Cents, or four decimals for the fractions of a cent that short runs cost."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
 def chunk_label(start: str | None, end: str | None) -> str:
     """A chunk's dates as one short text: one day, a range, or (no dates) for a job run once."""
     if start is None:

@@ -75,6 +75,7 @@ def test_report_of_a_retried_batch_shows_every_chunk_attempt_and_failure_in_chro
     assert dom.count("<rect") == 6 + 4, "one bar per attempt (4 chunks, 2 retried) and one DPU bar per chunk"
     assert dom.count("failed on purpose") == 3, "the first 2022-01-02 attempt and both of 2022-01-03"
     assert "1 FAILED, 3 SUCCEEDED" in dom and "DPU-hours" in dom
+    assert dom.count("10 → 10") == 3, "the records of the 3 succeeded chunks"
 
     screenshot = tmp_path / "report.png"
     chromium(f"--screenshot={screenshot}", "--window-size=1000,800", page.as_uri(), profile=tmp_path / "chromium")

@@ -35,7 +35,7 @@ from job_helpers.control.plan import (
 )
 from job_helpers.relative_dates import is_relative, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
-from job_helpers.control.summary import batch_summary, chunk_label
+from job_helpers.control.summary import batch_summary, chunk_label, usd
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -448,7 +448,7 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     if empty:
         counts += f" ({empty} with nothing to read)"
     console.print(
-        f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} "
+        f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about {usd(summary['price_usd'])} "
         f"(${summary['rates_usd_per_dpu_hour']['STANDARD']}/DPU-hour, Flex ${summary['rates_usd_per_dpu_hour']['FLEX']})",
         soft_wrap=True,
     )
