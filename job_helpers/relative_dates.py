@@ -6,6 +6,7 @@ every day; ``execute`` resolves them once when it plans a batch, a job script wh
 
 from __future__ import annotations
 
+import argparse
 import re
 from datetime import date, datetime, timedelta, timezone
 
@@ -40,6 +41,14 @@ def resolve_day(text: str, today: date | None = None) -> date:
         return today - timedelta(days=days)
     except OverflowError:
         raise NotADate(f"{text!r} is before year 1") from None
+
+
+def day_option(text: str) -> date:
+    """An argparse ``type``: the date now (UTC), or a usage error listing the accepted forms."""
+    try:
+        return resolve_day(text)
+    except NotADate as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _refuse(text: str) -> date:

@@ -154,3 +154,14 @@ def test_schedule_creates_a_tagged_trigger_and_job_that_cleanup_leaves_alone(bui
     assert glue.get_triggers()["Triggers"] == [] and glue.list_jobs()["JobNames"] == []
     assert built_on_moto.cli("unschedule", "--job", "fake", profile="aws") == 0
     assert "has no schedule" in capsys.readouterr().out
+
+
+def test_command_line_dates_take_relative_forms_too():
+    import argparse
+
+    from job_helpers.relative_dates import day_option
+
+    assert day_option("2024-03-01") == date(2024, 3, 1)
+    assert abs(day_option("today") - datetime.now(timezone.utc).date()) <= timedelta(days=1)
+    with pytest.raises(argparse.ArgumentTypeError, match="give YYYY-MM-DD, today, yesterday or today-N"):
+        day_option("soon")
