@@ -16,6 +16,8 @@ from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import FROM_ARGUMENT, SCHEDULE_TAG, TO_ARGUMENT, PlanError, check_job_name
 
 # Glue's cron: minutes hours day-of-month month day-of-week year, with `?` in one of the day fields.
+# Relative dates go back at most this many days (today-999999), which the jobs resolve.
+MAX_DAYS_BACK = 999_999
 CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
 
 
@@ -36,6 +38,8 @@ def window_arguments(lag_days: int, days_per_job: int) -> dict[str, str]:
         raise PlanError(f"--lag-days {lag_days}: give 0 (today) or more days back")
     if days_per_job < 1:
         raise PlanError(f"--days-per-job {days_per_job}: give at least 1")
+    if lag_days + days_per_job - 1 > MAX_DAYS_BACK:
+        raise PlanError(f"--lag-days plus --days-per-job reach back more than {MAX_DAYS_BACK} days: give smaller ones")
     return {FROM_ARGUMENT: relative_day(lag_days + days_per_job - 1), TO_ARGUMENT: relative_day(lag_days)}
 
 

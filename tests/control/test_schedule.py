@@ -123,6 +123,11 @@ def test_schedule_locally_prints_the_crontab_line_and_installs_nothing(project, 
     assert "crontab -e" in captured.err
     assert project.cli("schedule", "--job", "once", "--cron", "30 2 * * ? *") == 2
     assert "not date-ranged" in capsys.readouterr().out
+    for lag in ("-1", "x", "9" * 5000):
+        assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * ? *", "--lag-days", lag) == 2
+        assert "--lag-days" in capsys.readouterr().out
+    assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * *") == 2
+    assert "six fields" in capsys.readouterr().out
 
 
 def test_schedule_creates_a_tagged_trigger_and_job_that_cleanup_leaves_alone(built_on_moto, capsys):

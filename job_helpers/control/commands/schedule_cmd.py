@@ -16,6 +16,7 @@ from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import refuse_examples
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days
 from job_helpers.control.schedule import (
+    MAX_DAYS_BACK,
     crontab_line,
     schedule_name,
     schedule_tags,
@@ -51,25 +52,16 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     if not job.date_ranged:
         raise UsageError(f"job {job.key!r} is not date-ranged: a schedule passes it a window of days")
     lag = (args.lag_days or "").strip()
-    if not lag.isdigit():
-        raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 or more")
+    if not lag.isdigit() or len(lag) > len(str(MAX_DAYS_BACK)):
+        raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 to {MAX_DAYS_BACK}")
     try:
         days = parse_days(args.days_per_job or "1")
         arguments = window_arguments(int(lag), days)
         if settings.profile == "local":
-            line = crontab_line(args.cron, context.repo_root, job, arguments, days)
-        else:
-            request = trigger_request(job, args.cron, arguments, schedule_tags(settings.tags, job))
+            return _print_crontab_line(context, crontab_line(args.cron, context.repo_root, job, arguments, days))
+        request = trigger_request(job, args.cron, arguments, schedule_tags(settings.tags, job))
     except PlanError as error:
         raise UsageError(str(error)) from error
-    if settings.profile == "local":
-        context.messages.print(
-            "Nothing installed. Add this line with `crontab -e` (crontab runs in the machine's time zone, "
-            "Glue's cron in UTC):",
-            soft_wrap=True,
-        )
-        print(line)
-        return 0
     refuse_examples(settings)
     try:
         artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
@@ -99,6 +91,16 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
         f"  every run covers {arguments['--from-date']} to {arguments['--to-date']}, resolved when the run starts",
         markup=False, soft_wrap=True,
     )
+    return 0
+
+
+def _print_crontab_line(context: CliContext, line: str) -> int:
+    """The line alone on standard output, so `make schedule … >> mycrontab` works; the advice on standard error."""
+    context.messages.print(
+        "Nothing installed. Add this line with `crontab -e` (crontab runs in the machine's time zone, Glue's cron in UTC):",
+        soft_wrap=True,
+    )
+    print(line)
     return 0
 
 
