@@ -79,8 +79,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     execute.add_argument("--job", required=True, metavar="KEY", help="job key from config.yml")
-    execute.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day (date-ranged jobs only)")
-    execute.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day, inclusive (date-ranged jobs only)")
+    execute.add_argument(
+        "--from", dest="start", metavar="DATE", help="first day: YYYY-MM-DD, today, yesterday or today-N in UTC (date-ranged jobs only)"
+    )
+    execute.add_argument("--to", dest="end", metavar="DATE", help="last day, inclusive, in the same forms (date-ranged jobs only)")
     execute.add_argument(
         "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
     )
@@ -99,7 +101,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status = subparsers.add_parser(
         "status",
         help="summary of a batch's runs (the latest batch by default)",
-        description="Reads the runs of the jobs tagged with the batch id: chunk, state, duration and error.",
+        description=(
+            "Reads every run of the jobs tagged with the batch id: per chunk its state, attempts, duration, "
+            "DPU-hours, records read and written and error, then the batch's cost and where each failure's log is."
+        ),
     )
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
     status.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on standard output)")
@@ -137,7 +142,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed; delete nothing")
     clean.add_argument("--include-never-run", action="store_true", help="also delete jobs that were never started")
-    clean.add_argument("--json", action="store_true", help="print one JSON object per job as a list (nothing else)")
+    clean.add_argument("--json", action="store_true", help="print the counts and one entry per job as JSON (nothing else)")
     clean.set_defaults(handler=run)
 
 
