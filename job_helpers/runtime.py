@@ -118,10 +118,18 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, spark: bool) -> It
 
 
 def _report_records(argv: Sequence[str], name: str, records: dict[str, int]) -> None:
-    """Write the run's record counts where ``execute`` asked (``--run-reports``), when the job counted them."""
+    """Write the run's record counts where ``execute`` asked (``--run-reports``), when the job counted them.
+
+    The work is committed by then, so a report that cannot be written is a warning, not a failed run.
+    """
     from job_helpers.run_report import RUN_ID_ARGUMENT, RUN_REPORTS_ARGUMENT, optional_argument, report_url, write_report
     from job_helpers.storage import Storage
 
     prefix, run_id = optional_argument(argv, RUN_REPORTS_ARGUMENT), optional_argument(argv, RUN_ID_ARGUMENT)
-    if records and prefix and run_id:
-        write_report(Storage(), report_url(prefix, name, run_id), records)
+    if not (records and prefix and run_id):
+        return
+    url = report_url(prefix, name, run_id)
+    try:
+        write_report(Storage(), url, records)
+    except Exception as error:
+        log.warning("could not write the run report %s (status will show no records for this run): %s", url, error)

@@ -40,3 +40,24 @@ def test_glue_is_the_default_runtime(monkeypatch):
     assert runtime.on_glue()
     monkeypatch.setenv(runtime.RUNTIME_ENV, "local")
     assert not runtime.on_glue()
+
+
+def test_counted_records_are_written_per_run_where_execute_asks(local_runtime, tmp_path, caplog):
+    import json
+
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j-1", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.count_records(read=0, written=0)
+    assert json.loads((reports / "j-1" / "jr_1.json").read_text()) == {"read": 0, "written": 0}
+
+    with runtime.start_job(["job.py", "--JOB_NAME", "j-2", "--JOB_RUN_ID", "jr_2"], [], spark=False) as run:
+        run.count_records(read=5, written=5)
+    assert not (reports / "j-2").exists(), "without --run-reports nothing is written"
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    argv = ["job.py", "--JOB_NAME", "j-3", "--JOB_RUN_ID", "jr_3", "--run-reports", blocked.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.count_records(read=1, written=1)
+    assert any("could not write the run report" in message for message in caplog.messages)
