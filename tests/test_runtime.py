@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from awsglue.utils import GlueArgumentError
 
@@ -6,7 +8,14 @@ from job_helpers import runtime
 
 @pytest.fixture
 def local_runtime(monkeypatch):
+    """The local runtime; afterwards the stdout log handler start_job adds is removed again."""
     monkeypatch.setenv(runtime.RUNTIME_ENV, "local")
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
 
 
 def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runtime, spark):
