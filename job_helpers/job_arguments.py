@@ -6,8 +6,8 @@ them into dates, choices and numbers here, so a bad value fails the run with one
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import date
-from typing import Mapping, Sequence
 
 from job_helpers.relative_dates import FORMS, NotADate, resolve_day, utc_today
 from job_helpers.runtime import JobFailed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 RELATIVE = re.compile(r"today(?:-(\d{1,6}))?|yesterday")
 FORMS = "YYYY-MM-DD, today, yesterday or today-N"
@@ -19,7 +19,7 @@ class NotADate(ValueError):
 
 
 def utc_today() -> date:
-    return datetime.now(timezone.utc).date()
+    return datetime.now(UTC).date()
 
 
 def is_relative(text: str) -> bool:

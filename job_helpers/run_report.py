@@ -7,7 +7,7 @@ one file per run, so a retry never overwrites or doubles the figures of an earli
 from __future__ import annotations
 
 import json
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from job_helpers.storage import Storage, StorageError, join
 

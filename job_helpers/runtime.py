@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from awsglue.utils import getResolvedOptions
 

@@ -13,7 +13,7 @@ naming them, when any archive failed; the other archives' outputs are published 
 from __future__ import annotations
 
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import ArchiveNameError, Selection

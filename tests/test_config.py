@@ -52,7 +52,10 @@ def test_environment_variables_are_expanded_and_a_missing_one_is_named(tmp_path)
         ),
         ("profiles.aws.glue_role_arn=arn:aws:iam::123456789012:user/bob", r"glue_role_arn: .* is not an IAM role ARN"),
         ("profiles.aws.glue_version=4.0", r"glue_version: '4.0' must be 5.0 or newer"),
-        ("jobs.sitewise_repartition.worker_type=G.3X", r"worker_type: 'G.3X' is not a worker type of Glue 5 batch jobs; use one of G.1X"),
+        (
+            "jobs.sitewise_repartition.worker_type=G.3X",
+            r"worker_type: 'G.3X' is not a worker type of Glue 5 batch jobs; use one of G.1X",
+        ),
         (
             "jobs.sitewise_repartition.worker_type=G.025X",
             r"worker_type: 'G.025X' is not a worker type of Glue 5 batch jobs \(Glue runs it for streaming jobs only\)",
@@ -86,7 +89,10 @@ def test_every_glue_5_batch_worker_type_is_accepted():
         ("datasets.sitewise.index.prefx=a/", r"--set datasets.sitewise.index.prefx: .* datasets.sitewise.index.prefix\?"),
         ("ingest.subject_map.stor=s3", r"--set ingest.subject_map.stor: .* ingest.subject_map.store\?"),
         ("embrace.timestream.tabel=x", r"--set embrace.timestream.tabel: .* embrace.timestream.table\?"),
-        ("profiles.aws.job_arguments.sitewise_repartiton.--x=1", r"job_arguments.sitewise_repartiton: .*job_arguments\.sitewise_repartition\?"),
+        (
+            "profiles.aws.job_arguments.sitewise_repartiton.--x=1",
+            r"job_arguments.sitewise_repartiton: .*job_arguments\.sitewise_repartition\?",
+        ),
         ("pipelines.stedi.table=[]", r"--set pipelines.stedi.table: .* pipelines.stedi.tables\?"),
     ],
 )
@@ -124,7 +130,10 @@ def test_a_set_job_argument_beats_the_profile_job_arguments():
 def test_job_arguments_from_set_stay_text_and_regex_braces_are_not_references():
     settings = load_settings(
         REPO_CONFIG,
-        overrides=["jobs.embrace_dedupe.arguments.--participant-regex=fc\\d{3}", "jobs.sitewise_repartition.arguments.--max-workers=[1"],
+        overrides=[
+            "jobs.embrace_dedupe.arguments.--participant-regex=fc\\d{3}",
+            "jobs.sitewise_repartition.arguments.--max-workers=[1",
+        ],
         environ={},
     )
     assert settings.job("embrace_dedupe").arguments["--participant-regex"] == "fc\\d{3}"

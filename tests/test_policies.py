@@ -11,17 +11,17 @@ from __future__ import annotations
 import ast
 import fnmatch
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore import xform_name
 from parliament import analyze_policy_string
+from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.policy import TEMPLATES, render_policy
-from project_imports import REPO, reachable
 
 SERVICES = ("s3", "glue", "athena", "timestream-write", "timestream-query", "iotsitewise", "secretsmanager", "ssm", "sts")
 # Method names more than one of those services has: the one the project means.
@@ -78,7 +78,7 @@ INDIRECT = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operations() -> dict[str, list[tuple[str, str]]]:
     session = boto3.Session(region_name="us-east-1")
     methods: dict[str, list[tuple[str, str]]] = {}
@@ -89,7 +89,7 @@ def _operations() -> dict[str, list[tuple[str, str]]]:
     return methods
 
 
-@lru_cache(maxsize=None)
+@cache
 def _prefix(service: str) -> str:
     model = boto3.Session(region_name="us-east-1").client(service).meta.service_model
     return model.signing_name or model.endpoint_prefix

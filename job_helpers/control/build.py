@@ -62,9 +62,7 @@ class BuildResult:
 def source_files(repo_root: Path) -> tuple[list[str], list[str]]:
     """The package's Python files and the job scripts, as sorted repository-relative paths."""
     package = sorted(
-        path.relative_to(repo_root).as_posix()
-        for path in (repo_root / PACKAGE).rglob("*.py")
-        if "__pycache__" not in path.parts
+        path.relative_to(repo_root).as_posix() for path in (repo_root / PACKAGE).rglob("*.py") if "__pycache__" not in path.parts
     )
     scripts = sorted(path.relative_to(repo_root).as_posix() for path in (repo_root / "jobs").glob("*.py"))
     return package, scripts

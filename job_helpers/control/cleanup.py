@@ -10,9 +10,9 @@ since it may be a run someone is about to start. The job of a schedule is never 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 
 from job_helpers.control.plan import SCHEDULE_TAG
 from job_helpers.control.runs import Backend, JobActive, RunStatus
@@ -40,7 +40,7 @@ def decide(job_name: str, runs: Sequence[RunStatus], include_never_run: bool) ->
     active = sorted({run.state for run in runs if not run.ended})
     if active:
         return False, f"a run is still {' and '.join(active)}"
-    oldest = datetime.min.replace(tzinfo=timezone.utc)
+    oldest = datetime.min.replace(tzinfo=UTC)
     latest = max(runs, key=lambda run: run.started_on or oldest)
     return True, f"every run ended, the latest {latest.state}"
 

@@ -10,9 +10,10 @@ import copy
 import difflib
 import os
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -192,11 +193,25 @@ def _let_job_argument_override_win(document: dict, override: str) -> None:
 
 # The sections of config.yml; each section's own keys are declared next to the code that reads it.
 TOP_LEVEL_KEYS = (
-    "default_profile", "project", "athena", "buckets", "datasets", "profiles", "jobs", "pipelines", "stedi", "ingest",
+    "default_profile",
+    "project",
+    "athena",
+    "buckets",
+    "datasets",
+    "profiles",
+    "jobs",
+    "pipelines",
+    "stedi",
+    "ingest",
     "embrace",
 )
 PROJECT_KEYS = (
-    "prefix", "tag", "max_jobs_per_batch", "max_project_jobs", "price_per_dpu_hour", "flex_price_per_dpu_hour",
+    "prefix",
+    "tag",
+    "max_jobs_per_batch",
+    "max_project_jobs",
+    "price_per_dpu_hour",
+    "flex_price_per_dpu_hour",
 )
 TAG_KEYS = ("key", "value")
 ATHENA_KEYS = ("database", "workgroup")
@@ -335,8 +350,17 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
 
 
 JOB_KEYS = (
-    "script", "description", "command", "worker_type", "number_of_workers", "timeout_minutes", "max_concurrent_runs",
-    "date_ranged", "arguments", "name_prefix", "execution_class",
+    "script",
+    "description",
+    "command",
+    "worker_type",
+    "number_of_workers",
+    "timeout_minutes",
+    "max_concurrent_runs",
+    "date_ranged",
+    "arguments",
+    "name_prefix",
+    "execution_class",
 )
 
 
@@ -431,10 +455,17 @@ def render_references(text: str, values: Mapping[str, str]) -> str:
 
 # The example values config.yml ships with: fine against an emulator, never meant for a real account.
 EXAMPLE_ACCOUNT = "123456789012"
-EXAMPLE_BUCKETS = frozenset({
-    "glue-etl-assets", "sitewise-cold-tier", "stedi-lakehouse", "sensor-timeseries-lake", "embrace-wearables",
-    "clinical-ingest-landing", "clinical-ingest-archive",
-})
+EXAMPLE_BUCKETS = frozenset(
+    {
+        "glue-etl-assets",
+        "sitewise-cold-tier",
+        "stedi-lakehouse",
+        "sensor-timeseries-lake",
+        "embrace-wearables",
+        "clinical-ingest-landing",
+        "clinical-ingest-archive",
+    }
+)
 
 
 def example_values(buckets: Mapping[str, Any], aws_options: Mapping[str, Any]) -> tuple[str, ...]:

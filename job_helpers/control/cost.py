@@ -7,16 +7,24 @@ type, which is how Glue bills them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from job_helpers.control.config import JobSpec, Settings
 from job_helpers.control.runs import RunStatus
 
 # DPUs per worker (AWS Glue docs, "AWS Glue worker types"); R workers count in M-DPUs.
 DPU_PER_WORKER = {
-    "G.1X": 1, "G.2X": 2, "G.4X": 4, "G.8X": 8, "G.12X": 12, "G.16X": 16,
-    "R.1X": 1, "R.2X": 2, "R.4X": 4, "R.8X": 8,
+    "G.1X": 1,
+    "G.2X": 2,
+    "G.4X": 4,
+    "G.8X": 8,
+    "G.12X": 12,
+    "G.16X": 16,
+    "R.1X": 1,
+    "R.2X": 2,
+    "R.4X": 4,
+    "R.8X": 8,
 }
 FLEX = "FLEX"
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from botocore.config import Config
@@ -139,9 +140,7 @@ def job_definition(
     return definition
 
 
-def retry_refusals(
-    call: Callable[[], Any], backoff: Backoff, attempts: int, sleep: Callable[[float], None] = time.sleep
-) -> Any:
+def retry_refusals(call: Callable[[], Any], backoff: Backoff, attempts: int, sleep: Callable[[float], None] = time.sleep) -> Any:
     """Retry a call Glue refuses for a quota with jittered backoff; then fail naming the quota."""
     try:
         return retry(call, lambda e: error_code(e) in REFUSALS, backoff, attempts, sleep)
@@ -327,4 +326,4 @@ def _aware(value: datetime | None) -> datetime | None:
     """botocore returns aware datetimes; moto and old responses may not."""
     if value is None or value.tzinfo is not None:
         return value
-    return value.replace(tzinfo=timezone.utc)
+    return value.replace(tzinfo=UTC)

@@ -12,8 +12,8 @@ import logging
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Mapping, Sequence
 
 import job_helpers
 from job_helpers.control.backoff import Backoff
@@ -116,7 +116,9 @@ class LocalBackend:
             run_ids = self.registry.add_reruns([(run.job_name, run.arguments) for run in runs], self.max_parallel)
         except RegistryError as error:
             raise StartFailed(str(error), []) from error
-        started = [StartedRun(run.job_name, run_id, rerun_of(run.job_name, dict(run.arguments))) for run, run_id in zip(runs, run_ids)]
+        started = [
+            StartedRun(run.job_name, run_id, rerun_of(run.job_name, dict(run.arguments))) for run, run_id in zip(runs, run_ids)
+        ]
         self._ensure_runners()
         for run in started:
             on_started(run)

@@ -17,11 +17,11 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from job_helpers.control.runs import ERROR, RUNNING, WAITING, JobActive, RunStatus
 
@@ -80,7 +80,7 @@ PID_CLOCK_SLACK_SECONDS = 2.0
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def pid_alive(pid: int, since: datetime) -> bool:

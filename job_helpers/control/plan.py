@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.control.config import JobSpec
 from job_helpers.relative_dates import is_relative, resolve_day, utc_today
@@ -123,7 +123,7 @@ def new_batch_id(now: datetime | None = None) -> str:
     batch ids sort in time order, which is how ``status`` finds the latest one. A clash within
     one millisecond is not silent: the job names collide and creation fails.
     """
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     return now.strftime("%Y%m%dT%H%M%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
@@ -165,7 +165,9 @@ def plan_runs(
     something silently ignored.
     """
     if not job.date_ranged:
-        given = [option for option, value in (("--from", start), ("--to", end), ("--days-per-job", days_per_job)) if value is not None]
+        given = [
+            option for option, value in (("--from", start), ("--to", end), ("--days-per-job", days_per_job)) if value is not None
+        ]
         if given:
             raise PlanError(f"job {job.key!r} is not date-ranged and runs once without dates: drop {', '.join(given)}")
         runs = [PlannedRun(job_name(job.name_prefix, batch, None), None)]

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from job_helpers.control.config import Settings, render_references
 from job_helpers.control.ddl import render_statements

@@ -7,9 +7,10 @@ from a bucket. Built from the same summary ``status --json`` prints; every text 
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from html import escape
-from typing import Any, Mapping
+from typing import Any
 
 from job_helpers.control.summary import chunk_label, usd
 
@@ -40,7 +41,7 @@ td.num{text-align:right}td:first-child,td.num{white-space:nowrap}pre{white-space
 
 def render(summary: Mapping[str, Any], now: datetime | None = None) -> str:
     """The HTML page of one batch summary (as ``summary.batch_summary`` returns it)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     chunks = summary["chunks"]
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
     parts = [

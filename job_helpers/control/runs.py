@@ -7,9 +7,10 @@ states are written once here against that interface.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Mapping, Protocol, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import Artifact
@@ -36,7 +37,7 @@ class JobActive(Exception):
 class StartFailed(Exception):
     """Some runs of a batch could not be created or started; ``started`` lists the ones that were."""
 
-    def __init__(self, message: str, started: Sequence["StartedRun"]) -> None:
+    def __init__(self, message: str, started: Sequence[StartedRun]) -> None:
         super().__init__(message)
         self.started = list(started)
 
@@ -83,7 +84,7 @@ class RunStatus:
         """Time since the run started, up to its end; None while it has not started."""
         if self.started_on is None:
             return None
-        end = self.completed_on if self.ended and self.completed_on else (now or datetime.now(timezone.utc))
+        end = self.completed_on if self.ended and self.completed_on else (now or datetime.now(UTC))
         return max(end - self.started_on, timedelta(0))
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import FROM_ARGUMENT, SCHEDULE_TAG, TO_ARGUMENT, PlanError, check_job_name
@@ -54,9 +55,7 @@ def glue_cron(text: str) -> list[str]:
     return fields
 
 
-def trigger_request(
-    job: JobSpec, cron: str, arguments: Mapping[str, str], tags: Mapping[str, str]
-) -> dict[str, Any]:
+def trigger_request(job: JobSpec, cron: str, arguments: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, Any]:
     """The CreateTrigger request: SCHEDULED, started on creation, tagged like the schedule's job."""
     name = schedule_name(job)
     return {
@@ -91,6 +90,7 @@ def crontab_line(cron: str, repo_root: Path, job: JobSpec, arguments: Mapping[st
 
 def _crontab_weekday(field: str) -> str:
     """Glue counts days of the week 1-7 from Sunday, crontab 0-6: shift the numbers, keep names and steps."""
+
     def shift(token: str) -> str:
         base, slash, step = token.partition("/")
         return re.sub(r"\d+", lambda m: str(int(m.group()) - 1), base) + slash + step

@@ -6,8 +6,9 @@ figures. Pure logic: the caller passes where each run's log is.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from job_helpers.control.config import JobSpec
 from job_helpers.control.cost import Rates, dpu_hours, execution_class, price
@@ -37,23 +38,25 @@ def batch_summary(
         total_price += cost
         duration = latest.duration()
         counted = records.get(latest.run_id) or {}
-        chunks.append({
-            "job_name": latest.job_name,
-            "job": found.job_of.get(latest.job_name),
-            "from": latest.from_date,
-            "to": latest.to_date,
-            "state": latest.state,
-            "attempts": len(attempts),
-            "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
-            "dpu_hours": round(hours, 6),
-            "price_usd": round(cost, 6),
-            "error": latest.error,
-            "log": run_log(latest),
-            "records_read": counted.get("read"),
-            "records_written": counted.get("written"),
-            "nothing_to_read": latest.state == SUCCEEDED and counted.get("read") == 0,
-            "runs": [_attempt(run, job, run_log) for run in attempts],
-        })
+        chunks.append(
+            {
+                "job_name": latest.job_name,
+                "job": found.job_of.get(latest.job_name),
+                "from": latest.from_date,
+                "to": latest.to_date,
+                "state": latest.state,
+                "attempts": len(attempts),
+                "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
+                "dpu_hours": round(hours, 6),
+                "price_usd": round(cost, 6),
+                "error": latest.error,
+                "log": run_log(latest),
+                "records_read": counted.get("read"),
+                "records_written": counted.get("written"),
+                "nothing_to_read": latest.state == SUCCEEDED and counted.get("read") == 0,
+                "runs": [_attempt(run, job, run_log) for run in attempts],
+            }
+        )
     counts: dict[str, int] = {}
     for chunk in chunks:
         counts[chunk["state"]] = counts.get(chunk["state"], 0) + 1

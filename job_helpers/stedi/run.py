@@ -7,10 +7,10 @@ transforms; nothing here knows whether it runs on Glue or on a laptop.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterator, Sequence
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
@@ -128,7 +128,12 @@ def reporting(storage: Storage, job_name: str, params: RunParams) -> Iterator[Jo
     write_report(storage, params.report_folder, report)
     log.info(
         "%s %s: read %s, rejected %d, excluded %d, wrote %s",
-        job_name, report.scope, report.read, report.rejected, report.excluded, report.written,
+        job_name,
+        report.scope,
+        report.read,
+        report.rejected,
+        report.excluded,
+        report.written,
     )
 
 
@@ -191,7 +196,6 @@ def publish_counted(frame: DataFrame, url: str, params: RunParams, report: JobRe
     frame.unpersist()
     report.written[url] = count
     return count
-
 
 
 def pseudonym_key(args: dict[str, str]) -> bytes | None:

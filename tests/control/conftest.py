@@ -7,9 +7,9 @@ import shutil
 import signal
 import sqlite3
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import boto3
 import pytest

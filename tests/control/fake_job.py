@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -20,7 +20,7 @@ import job_helpers
 from job_helpers.runtime import JobFailed, start_job
 
 with start_job(sys.argv, ["from-date", "to-date", "output", "fail-on", "sleep-seconds"], spark=False) as run:
-    started = datetime.now(timezone.utc).isoformat()
+    started = datetime.now(UTC).isoformat()
     logging.getLogger("fake_job").info("working on %s..%s", run.args["from_date"], run.args["to_date"])
     print("a line on stderr", file=sys.stderr)
     time.sleep(float(run.args["sleep_seconds"]))
@@ -30,7 +30,7 @@ with start_job(sys.argv, ["from-date", "to-date", "output", "fail-on", "sleep-se
         "pythonpath": os.environ.get("PYTHONPATH"),
         "package": job_helpers.__file__,
         "started": started,
-        "ended": datetime.now(timezone.utc).isoformat(),
+        "ended": datetime.now(UTC).isoformat(),
     }
     output = Path(unquote(urlparse(run.args["output"]).path))
     output.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from job_helpers.control.config import JobSpec
 from job_helpers.control.cost import DPU_PER_WORKER, Rates, dpu_hours, price
 from job_helpers.control.runs import RunStatus
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 JOB = JobSpec("j", "p-j", "jobs/j.py", "glueetl", "G.2X", 5, 60, 1, True, {})
 
 
@@ -18,10 +18,21 @@ def run(**fields) -> RunStatus:
     return RunStatus("p-j-1", "jr_1", "SUCCEEDED", {}, **fields)
 
 
-@pytest.mark.parametrize("worker_type, dpus", [
-    ("G.1X", 1), ("G.2X", 2), ("G.4X", 4), ("G.8X", 8), ("G.12X", 12), ("G.16X", 16),
-    ("R.1X", 1), ("R.2X", 2), ("R.4X", 4), ("R.8X", 8),
-])
+@pytest.mark.parametrize(
+    "worker_type, dpus",
+    [
+        ("G.1X", 1),
+        ("G.2X", 2),
+        ("G.4X", 4),
+        ("G.8X", 8),
+        ("G.12X", 12),
+        ("G.16X", 16),
+        ("R.1X", 1),
+        ("R.2X", 2),
+        ("R.4X", 4),
+        ("R.8X", 8),
+    ],
+)
 def test_an_hour_on_ten_workers_is_ten_times_the_worker_s_dpus(worker_type, dpus):
     assert DPU_PER_WORKER[worker_type] == dpus
     assert dpu_hours(run(execution_seconds=3600, worker_type=worker_type, number_of_workers=10), None) == 10 * dpus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,8 +13,14 @@ import pytest
 from job_helpers.control.report import render
 
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 )
 
 
@@ -25,29 +31,54 @@ def chromium(*arguments: str, profile: Path) -> str:
         pytest.skip("chromium is not installed (.ci/run installs Debian's chromium package)")
     done = subprocess.run(
         [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *arguments],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return done.stdout
 
 
 def run(state: str, start: str, end: str | None, error: str | None = None) -> dict:
     return {
-        "run_id": f"jr_{start}", "state": state, "started_on": start, "completed_on": end, "duration_seconds": 60.0,
-        "dpu_hours": 0.1, "execution_class": "STANDARD", "error": error, "log": f"/logs/{start}.log",
+        "run_id": f"jr_{start}",
+        "state": state,
+        "started_on": start,
+        "completed_on": end,
+        "duration_seconds": 60.0,
+        "dpu_hours": 0.1,
+        "execution_class": "STANDARD",
+        "error": error,
+        "log": f"/logs/{start}.log",
     }
 
 
 def test_every_text_from_a_run_is_escaped():
     hostile = "<script>alert('x')</script> & <b>bold</b>"
     summary = {
-        "batch": "B<1>", "jobs": ["fake"], "counts": {"FAILED": 1}, "dpu_hours": 0.1, "price_usd": 0.04,
-        "chunks": [{
-            "job_name": "job<&>", "job": "fake", "from": "2022-01-01", "to": "2022-01-01", "state": "FAILED",
-            "attempts": 1, "duration_seconds": 60.0, "dpu_hours": 0.1, "price_usd": 0.04, "error": hostile, "log": "<log>",
-            "runs": [run("FAILED", "2022-01-01T00:00:00+00:00", "2022-01-01T00:01:00+00:00", hostile)],
-        }],
+        "batch": "B<1>",
+        "jobs": ["fake"],
+        "counts": {"FAILED": 1},
+        "dpu_hours": 0.1,
+        "price_usd": 0.04,
+        "chunks": [
+            {
+                "job_name": "job<&>",
+                "job": "fake",
+                "from": "2022-01-01",
+                "to": "2022-01-01",
+                "state": "FAILED",
+                "attempts": 1,
+                "duration_seconds": 60.0,
+                "dpu_hours": 0.1,
+                "price_usd": 0.04,
+                "error": hostile,
+                "log": "<log>",
+                "runs": [run("FAILED", "2022-01-01T00:00:00+00:00", "2022-01-01T00:01:00+00:00", hostile)],
+            }
+        ],
     }
-    page = render(summary, datetime(2022, 1, 2, tzinfo=timezone.utc))
+    page = render(summary, datetime(2022, 1, 2, tzinfo=UTC))
     assert "<script" not in page and "<b>" not in page and "B<1>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert not re.search(r"(src|href)=|https?://|@import|url\(", page), "the page fetches nothing"

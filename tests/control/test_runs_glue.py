@@ -34,9 +34,7 @@ def runs_stay_starting(moto_endpoint):
         requests.post(f"{moto_endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10)
 
     yield hold
-    requests.post(
-        f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10
-    )
+    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
 
 
 def job_tags(glue, name: str) -> dict[str, str]:
@@ -52,18 +50,34 @@ def batch_of(output: str) -> str:
 
 
 def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, glue, capsys):
-    assert built_on_moto.cli(
-        "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait",
-        profile="aws",
-    ) == 0
+    assert (
+        built_on_moto.cli(
+            "execute",
+            "--job",
+            "fake",
+            "--from",
+            "2022-01-01",
+            "--to",
+            "2022-01-07",
+            "--days-per-job",
+            "3",
+            "--wait",
+            profile="aws",
+        )
+        == 0
+    )
     output = capsys.readouterr().out
     batch = batch_of(output)
     names = all_job_names(glue)
     assert names == [f"test-etl-fake-{batch}-{span}" for span in ("20220101-20220103", "20220104-20220106", "20220107-20220107")]
     assert output.count("SUCCEEDED") >= 3 and "gluestudio/home?region=us-east-1#/editor/job/" in output
 
-    base = re.search(r"s3://assets/glue/builds/[0-9a-f]{16}/", glue.get_job(JobName=names[0])["Job"]["Command"]["ScriptLocation"]).group(0)
-    for name, (start, end) in zip(names, [("2022-01-01", "2022-01-03"), ("2022-01-04", "2022-01-06"), ("2022-01-07", "2022-01-07")]):
+    base = re.search(
+        r"s3://assets/glue/builds/[0-9a-f]{16}/", glue.get_job(JobName=names[0])["Job"]["Command"]["ScriptLocation"]
+    ).group(0)
+    for name, (start, end) in zip(
+        names, [("2022-01-01", "2022-01-03"), ("2022-01-04", "2022-01-06"), ("2022-01-07", "2022-01-07")]
+    ):
         job = glue.get_job(JobName=name)["Job"]
         assert job["Role"] == "arn:aws:iam::123456789012:role/test-glue-jobs"
         assert job["Command"] == {"Name": "glueetl", "ScriptLocation": base + "jobs/fake_job.py", "PythonVersion": "3"}
@@ -144,8 +158,11 @@ def test_cleanup_removes_only_ended_project_jobs(built_on_moto, glue, capsys, ru
 def test_cleanup_keeps_a_job_whose_older_run_is_still_starting(built_on_moto, glue, capsys, runs_stay_starting):
     """The newer run SUCCEEDED, but the older one has not ended: the job must stay."""
     glue.create_job(
-        Name="two-runs", Role="arn:aws:iam::123456789012:role/r", Command={"Name": "glueetl"},
-        ExecutionProperty={"MaxConcurrentRuns": 2}, Tags=TAGS_OF_PROJECT,
+        Name="two-runs",
+        Role="arn:aws:iam::123456789012:role/r",
+        Command={"Name": "glueetl"},
+        ExecutionProperty={"MaxConcurrentRuns": 2},
+        Tags=TAGS_OF_PROJECT,
     )
     runs_stay_starting()
     older = glue.start_job_run(JobName="two-runs")["JobRunId"]
@@ -165,7 +182,9 @@ def test_cleanup_keeps_a_job_whose_older_run_is_still_starting(built_on_moto, gl
 def test_refused_runs_are_retried_with_backoff_until_glue_accepts(glue, runs_stay_starting, moto_endpoint):
     """A job allows one run at a time: the second start is refused until the first one ends."""
     glue.create_job(
-        Name="busy", Role="arn:aws:iam::123456789012:role/r", Command={"Name": "glueetl"},
+        Name="busy",
+        Role="arn:aws:iam::123456789012:role/r",
+        Command={"Name": "glueetl"},
         ExecutionProperty={"MaxConcurrentRuns": 1},
     )
     runs_stay_starting()
@@ -175,7 +194,9 @@ def test_refused_runs_are_retried_with_backoff_until_glue_accepts(glue, runs_sta
 
     def first_run_ends(delay: float) -> None:
         waits.append(delay)
-        requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
+        requests.post(
+            f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10
+        )
         assert jobs.get_run("busy", first)["JobRunState"] == "SUCCEEDED"
 
     second = retry_refusals(lambda: jobs.start_run("busy", {}), Backoff(0.5, 2), 4, first_run_ends)
@@ -267,9 +288,12 @@ def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
     built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint, runs_report_like_glue
 ):
     runs_stay_starting()
-    assert built_on_moto.cli(
-        "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--execution-class", "flex", profile="aws"
-    ) == 0
+    assert (
+        built_on_moto.cli(
+            "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--execution-class", "flex", profile="aws"
+        )
+        == 0
+    )
     batch = batch_of(capsys.readouterr().out)
     names = all_job_names(glue)
     assert {glue.get_job(JobName=name)["Job"]["ExecutionClass"] for name in names} == {"FLEX"}
@@ -301,15 +325,27 @@ def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
 
 def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue, capsys):
     code = built_on_moto.cli(
-        "--set", "jobs.fake.worker_type=G.4X", "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01",
-        "--execution-class", "FLEX", profile="aws",
+        "--set",
+        "jobs.fake.worker_type=G.4X",
+        "execute",
+        "--job",
+        "fake",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-01-01",
+        "--execution-class",
+        "FLEX",
+        profile="aws",
     )
     assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().out
     assert all_job_names(glue) == []
 
 
 def test_status_reads_the_records_each_glue_run_reported(built_on_moto, glue, capsys):
-    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--wait", profile="aws") == 0
+    assert (
+        built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--wait", profile="aws") == 0
+    )
     capsys.readouterr()
     names = all_job_names(glue)
     s3 = boto3.client("s3", region_name="us-east-1")

@@ -10,9 +10,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -75,7 +76,8 @@ def job_pid(database: Path, run_id: str) -> int | None:
 def start_runner(project) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "job_helpers.control.local_runner", "--registry", str(project.registry)],
-        cwd=REPO, start_new_session=True,
+        cwd=REPO,
+        start_new_session=True,
     )
 
 
@@ -96,7 +98,9 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
     assert output.count("SUCCEEDED") >= 3 and "2022-01-07" in output
 
     ran = records(built)
-    assert sorted(ran) == [f"test-etl-fake-{batch}-{span}" for span in ("20220101-20220103", "20220104-20220106", "20220107-20220107")]
+    assert sorted(ran) == [
+        f"test-etl-fake-{batch}-{span}" for span in ("20220101-20220103", "20220104-20220106", "20220107-20220107")
+    ]
     first = ran[f"test-etl-fake-{batch}-20220101-20220103"]
     argv = first["argv"]
     options = dict(zip(argv[0::2], argv[1::2]))
@@ -129,7 +133,23 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
 
 def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
     fail = "jobs.fake.arguments.--fail-on=2022-01-04"
-    assert built.cli("--set", fail, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait") == 1
+    assert (
+        built.cli(
+            "--set",
+            fail,
+            "execute",
+            "--job",
+            "fake",
+            "--from",
+            "2022-01-01",
+            "--to",
+            "2022-01-07",
+            "--days-per-job",
+            "3",
+            "--wait",
+        )
+        == 1
+    )
     output = capsys.readouterr().out
     assert "FAILED" in output and "chunk 2022-01-04..2022-01-06 failed on purpose" in output
     assert "1 FAILED, 2 SUCCEEDED" in output
@@ -139,15 +159,26 @@ def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
     assert "failed on purpose" in capsys.readouterr().out
     assert built.cli("status", "--json") == 0
     failed = [chunk for chunk in json.loads(capsys.readouterr().out)["chunks"] if chunk["state"] == "FAILED"]
-    assert [chunk["error"] for chunk in failed] == [f"{failed[0]['job_name']} failed: chunk 2022-01-04..2022-01-06 failed on purpose"]
+    assert [chunk["error"] for chunk in failed] == [
+        f"{failed[0]['job_name']} failed: chunk 2022-01-04..2022-01-06 failed on purpose"
+    ]
     assert failed[0]["log"] == str(built.build_dir / "logs" / f"{failed[0]['job_name']}.log")
 
 
 def test_runs_go_on_after_execute_exits_without_wait(built):
     """execute runs in its own process here, so the runners must outlive it to finish the batch."""
     command = built.cli_process(
-        "--set", "jobs.fake.arguments.--sleep-seconds=1", "execute", "--job", "fake",
-        "--from", "2022-03-01", "--to", "2022-03-05", "--days-per-job", "2",
+        "--set",
+        "jobs.fake.arguments.--sleep-seconds=1",
+        "execute",
+        "--job",
+        "fake",
+        "--from",
+        "2022-03-01",
+        "--to",
+        "2022-03-05",
+        "--days-per-job",
+        "2",
     )
     result = subprocess.run(command, capture_output=True, text=True, timeout=DEADLINE_SECONDS, cwd=REPO)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -257,7 +288,7 @@ def test_a_clashing_job_name_creates_nothing(built, tmp_path):
 def test_a_pid_taken_by_a_newer_process_does_not_keep_a_run_alive():
     """The test process stands in for an unrelated process that got a dead runner's or job's pid again."""
     assert pid_alive(os.getpid(), utcnow())
-    assert not pid_alive(os.getpid(), datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert not pid_alive(os.getpid(), datetime(2000, 1, 1, tzinfo=UTC))
     start = process_start(os.getpid())
     assert same_process_alive(os.getpid(), start)
     assert not same_process_alive(os.getpid(), start - 1)
@@ -317,7 +348,9 @@ def test_a_chunk_that_read_nothing_is_shown_as_such_with_the_records_of_each_chu
     assert built.cli("status", "--json") == 0
     chunks = {chunk["from"]: chunk for chunk in json.loads(capsys.readouterr().out)["chunks"]}
     assert [(c["records_read"], c["records_written"], c["nothing_to_read"]) for c in chunks.values()] == [
-        (10, 10, False), (0, 0, True), (10, 10, False)
+        (10, 10, False),
+        (0, 0, True),
+        (10, 10, False),
     ]
     reports = sorted((built.lake_root / "assets" / "glue" / "runs").glob("*/*.json"))
     assert len(reports) == 3 and {path.stem for path in reports} == {c["runs"][0]["run_id"] for c in chunks.values()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import pytest
@@ -20,10 +20,17 @@ JOB = JobSpec("fake", "test-etl-fake", "jobs/fake_job.py", "glueetl", "G.1X", 2,
 TODAY = date(2026, 3, 1)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("today", TODAY), ("yesterday", date(2026, 2, 28)), ("today-0", TODAY), ("today-7", date(2026, 2, 22)),
-    ("today-365", date(2025, 3, 1)), (" 2024-02-29 ", date(2024, 2, 29)),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("today", TODAY),
+        ("yesterday", date(2026, 2, 28)),
+        ("today-0", TODAY),
+        ("today-7", date(2026, 2, 22)),
+        ("today-365", date(2025, 3, 1)),
+        (" 2024-02-29 ", date(2024, 2, 29)),
+    ],
+)
 def test_relative_dates_count_back_from_today(text, expected):
     assert resolve_day(text, TODAY) == expected
 
@@ -41,7 +48,9 @@ def test_execute_resolves_relative_dates_once_when_it_plans_the_batch():
         {"--from-date": "2026-02-25", "--to-date": "2026-02-27"},
         {"--from-date": "2026-02-28", "--to-date": "2026-02-28"},
     ]
-    with pytest.raises(PlanError, match=re.escape("--from 'today+1': expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N")):
+    with pytest.raises(
+        PlanError, match=re.escape("--from 'today+1': expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N")
+    ):
         plan_runs(JOB, "B", "today+1", "today", None, TODAY)
 
 
@@ -60,9 +69,14 @@ def test_the_window_ends_lag_days_before_the_run_date():
         window_arguments(-1, 1)
 
 
-@pytest.mark.parametrize("cron, message", [
-    ("0 3 * * *", "six fields"), ("0 3 * * * *", "'\\?' in day-of-month or day-of-week"), ("0 3 * * ? * ;rm", "six fields"),
-])
+@pytest.mark.parametrize(
+    "cron, message",
+    [
+        ("0 3 * * *", "six fields"),
+        ("0 3 * * * *", "'\\?' in day-of-month or day-of-week"),
+        ("0 3 * * ? * ;rm", "six fields"),
+    ],
+)
 def test_a_cron_glue_would_refuse_is_a_plan_error(cron, message):
     with pytest.raises(PlanError, match=message):
         glue_cron(cron)
@@ -107,7 +121,7 @@ def test_execute_shows_what_relative_dates_stood_for(built, capsys):
     found = re.search(r"--from today-2 = (\S+), --to yesterday = (\S+)", output)
     today = date.fromisoformat(found.group(2)) + timedelta(days=1)
     assert date.fromisoformat(found.group(1)) == today - timedelta(days=2)
-    assert abs(today - datetime.now(timezone.utc).date()) <= timedelta(days=1)
+    assert abs(today - datetime.now(UTC).date()) <= timedelta(days=1)
     assert built.cli("execute", "--job", "fake", "--from", "today-2", "--to", "yesterday", "--dry-run", "--json") == 0
     plan = json.loads(capsys.readouterr().out)
     assert [run["from"] for run in plan] == [found.group(1), str(today - timedelta(days=2) + timedelta(days=1))]
@@ -148,7 +162,10 @@ def test_schedule_creates_a_tagged_trigger_and_job_that_cleanup_leaves_alone(bui
     run_id = glue.start_job_run(JobName="test-etl-fake-scheduled", Arguments=trigger["Actions"][0]["Arguments"])["JobRunId"]
     assert glue.get_job_run(JobName="test-etl-fake-scheduled", RunId=run_id)["JobRun"]["JobRunState"] == "SUCCEEDED"
     assert built_on_moto.cli("cleanup", "--include-never-run", profile="aws") == 0
-    assert "SKIPPED - Name: test-etl-fake-scheduled (started by a schedule; `make unschedule job=fake` removes it)" in capsys.readouterr().out
+    assert (
+        "SKIPPED - Name: test-etl-fake-scheduled (started by a schedule; `make unschedule job=fake` removes it)"
+        in capsys.readouterr().out
+    )
     assert glue.get_job(JobName="test-etl-fake-scheduled")
 
     assert built_on_moto.cli("schedule", "--job", "fake", "--cron", "0 4 * * ? *", profile="aws") == 2
@@ -167,6 +184,6 @@ def test_command_line_dates_take_relative_forms_too():
     from job_helpers.relative_dates import day_option
 
     assert day_option("2024-03-01") == date(2024, 3, 1)
-    assert abs(day_option("today") - datetime.now(timezone.utc).date()) <= timedelta(days=1)
+    assert abs(day_option("today") - datetime.now(UTC).date()) <= timedelta(days=1)
     with pytest.raises(argparse.ArgumentTypeError, match="give YYYY-MM-DD, today, yesterday or today-N"):
         day_option("soon")

@@ -24,8 +24,9 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
     map_file = tmp_path / "secrets" / "subject_map.json"
 
     def run(*argv: str) -> tuple[int, str]:
-        status = main(["--config", str(REPO / "config.yml"), "--profile", "local",
-                       "--set", f"ingest.subject_map.file={map_file}", *argv])
+        status = main(
+            ["--config", str(REPO / "config.yml"), "--profile", "local", "--set", f"ingest.subject_map.file={map_file}", *argv]
+        )
         return status, capsys.readouterr().out
 
     run.map_file = map_file  # type: ignore[attr-defined]
@@ -56,8 +57,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     assert status == 0 and all(f"subject {code} (known code)" in again for code in codes)
 
 
-def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path,
-                                                                        caplog) -> None:
+def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path, caplog) -> None:
     (src / "Smith_John" / "link.txt").symlink_to(src / "Smith_John" / "reports JohnSmith" / "notes.txt")
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
     assert status == 0 and "not ingested (1):" in out and "***/link.txt (symbolic link, not followed)" in out
@@ -112,8 +112,9 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
 
     status, out = cli("restore", "--subject", code, "--dataset", "eeg", "--dest", str(tmp_path / "from-landing"))
     assert status == 0, out
-    status, out = cli("restore", "--subject", code, "--dataset", "eeg", "--dest", str(tmp_path / "from-archive"),
-                      "--from", "archive")
+    status, out = cli(
+        "restore", "--subject", code, "--dataset", "eeg", "--dest", str(tmp_path / "from-archive"), "--from", "archive"
+    )
     assert status == 0, out
     expected = {k.split("eeg/", 1)[1]: v for k, v in stored.items() if k.startswith(f"clinical-ingest-landing/eeg/{code}/")}
     assert lake_files(tmp_path / "from-landing") == expected
@@ -126,8 +127,7 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     tar.write_bytes(tar.read_bytes()[:-1024] + b"\1" * 1024)
     status, out = cli("verify", "--dataset", "eeg")
     assert status == 1 and "2 problem(s)" in out and out.count("mismatch") == 2
-    status, out = cli("restore", "--subject", code, "--dataset", "eeg", "--dest", str(tmp_path / "bad"),
-                      "--from", "archive")
+    status, out = cli("restore", "--subject", code, "--dataset", "eeg", "--dest", str(tmp_path / "bad"), "--from", "archive")
     assert status == 1 and "SHA-256" in out
     assert lake_files(tmp_path / "bad") == {}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".restore-")]
@@ -165,8 +165,12 @@ def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_pat
     assert status == 1 and "1 problem(s)" in out and out.count("unlisted") == 1
     status, out = cli("verify", "--dataset", "eeg", "--json")
     # A job started in this process earlier in the session may have left log lines on stdout.
-    found, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "dataset"'):])
-    assert status == 1 and [p["problem"] for p in found["problems"]] == ["unlisted"] and found["problems"][0]["object"].endswith("stray.tar")
+    found, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "dataset"') :])
+    assert (
+        status == 1
+        and [p["problem"] for p in found["problems"]] == ["unlisted"]
+        and found["problems"][0]["object"].endswith("stray.tar")
+    )
 
 
 def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:

@@ -11,20 +11,11 @@ from datetime import date
 from pathlib import Path
 
 import fastavro
-
-from job_helpers.sitewise.avro_blocks import decode_long
-from job_helpers.sitewise.day_index import MANIFEST, read_day_index
-from job_helpers.sitewise.keys import Layout, parse_raw_key
-from job_helpers.sitewise.repartition import repartition_days
-from job_helpers.sitewise.sample_data import write_cold_tier
-from job_helpers.sitewise.series import from_asset_metadata
-from job_helpers.storage import Storage, join
-from jobs.sitewise_repartition import main
 from sitewise_helpers import (
     FIRST_DAY,
     LAST_DAY,
-    SCRIPT,
     REPO,
+    SCRIPT,
     SEED,
     Lake,
     add_late_file,
@@ -38,6 +29,15 @@ from sitewise_helpers import (
     snapshot,
     staged_urls,
 )
+
+from job_helpers.sitewise.avro_blocks import decode_long
+from job_helpers.sitewise.day_index import MANIFEST, read_day_index
+from job_helpers.sitewise.keys import Layout, parse_raw_key
+from job_helpers.sitewise.repartition import repartition_days
+from job_helpers.sitewise.sample_data import write_cold_tier
+from job_helpers.sitewise.series import from_asset_metadata
+from job_helpers.storage import Storage, join
+from jobs.sitewise_repartition import main
 
 
 def test_every_record_of_the_selected_series_is_merged_once(lake: Lake) -> None:
@@ -62,9 +62,7 @@ def test_merged_file_groups_each_series_in_time_order(lake: Lake) -> None:
     assert [r["seriesId"] for r in records] == sorted(r["seriesId"] for r in records)
     for earlier, later in zip(records, records[1:]):
         if earlier["seriesId"] == later["seriesId"] and earlier["quality"] == later["quality"]:
-            assert (earlier["timeInSeconds"], earlier["offsetInNanos"]) < (
-                later["timeInSeconds"], later["offsetInNanos"]
-            )
+            assert (earlier["timeInSeconds"], earlier["offsetInNanos"]) < (later["timeInSeconds"], later["offsetInNanos"])
     assert fastavro.reader(io.BytesIO(lake.storage.read_bytes(url))).codec == "snappy"
 
 
@@ -84,8 +82,13 @@ def test_crash_between_upload_and_commit_shows_nothing_then_rerun_publishes_one_
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
     crashed = repartition_days(
-        lake.storage, lake.layout, FIRST_DAY, LAST_DAY, series_filter,
-        max_workers=2, after_data_upload=crash_on_first_day,
+        lake.storage,
+        lake.layout,
+        FIRST_DAY,
+        LAST_DAY,
+        series_filter,
+        max_workers=2,
+        after_data_upload=crash_on_first_day,
     )
     assert list(crashed.failed) == [FIRST_DAY]
     assert output_urls(lake, FIRST_DAY) == [], "an uncommitted file must not be where Athena reads"
@@ -164,9 +167,7 @@ def test_associated_and_disassociated_runs_split_the_day(lake: Lake) -> None:
     for day in (FIRST_DAY, LAST_DAY):
         index = read_day_index(lake.storage, lake.layout.index_day(day))
         assert len(index.files) == 2
-        by_file = {
-            name: {parse_raw_key(key).series_id for key in merged.keys} for name, merged in index.files.items()
-        }
+        by_file = {name: {parse_raw_key(key).series_id for key in merged.keys} for name, merged in index.files.items()}
         associated = [series for series in by_file.values() if series <= set(lake.written.associated)]
         disassociated = [series for series in by_file.values() if series <= set(lake.written.disassociated)]
         assert len(associated) == 1 and len(disassociated) == 1
@@ -188,9 +189,24 @@ def test_script_runs_as_a_process_and_reports_failure_by_exit_code(tmp_path: Pat
     storage, base = Storage(), tmp_path.as_uri()
     write_cold_tier(storage, f"{base}/cold", FIRST_DAY, 1, 6, 10, seed=SEED)
     args = [
-        sys.executable, SCRIPT, "--JOB_NAME", "process-test", "--to-date", FIRST_DAY.isoformat(),
-        "--cold-tier", f"{base}/cold", "--repartitioned", f"{base}/out", "--index", f"{base}/index",
-        "--timeseries-type", "DISASSOCIATED", "--series-source", "asset_metadata", "--max-workers", "2",
+        sys.executable,
+        SCRIPT,
+        "--JOB_NAME",
+        "process-test",
+        "--to-date",
+        FIRST_DAY.isoformat(),
+        "--cold-tier",
+        f"{base}/cold",
+        "--repartitioned",
+        f"{base}/out",
+        "--index",
+        f"{base}/index",
+        "--timeseries-type",
+        "DISASSOCIATED",
+        "--series-source",
+        "asset_metadata",
+        "--max-workers",
+        "2",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO), "JOB_HELPERS_RUNTIME": "local"}
 

@@ -43,8 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--subject", required=True, help="8-digit subject code")
     command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg")
     command.add_argument("--dest", required=True, type=Path, help="folder to restore into (files must not exist yet)")
-    command.add_argument("--from", dest="source", choices=("landing", "archive"), default="landing",
-                         help="landing (default) or archive (aws: request, then rerun until restored)")
+    command.add_argument(
+        "--from",
+        dest="source",
+        choices=("landing", "archive"),
+        default="landing",
+        help="landing (default) or archive (aws: request, then rerun until restored)",
+    )
     command.add_argument("--ingest", help="ingest id to restore (default: the subject's latest)")
     command.add_argument("--wait", action="store_true", help="archive: poll with backoff until restored")
     command.add_argument("--timeout-minutes", type=float, default=2880.0, help="how long --wait polls (default 48 h)")
@@ -86,16 +91,23 @@ class _RichProgress:
 
 def _progress(context: CliContext) -> Progress:
     return Progress(
-        TextColumn("{task.description:<8}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-        TextColumn("{task.fields[files]} files"), TimeElapsedColumn(), console=context.console,
+        TextColumn("{task.description:<8}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TextColumn("{task.fields[files]} files"),
+        TimeElapsedColumn(),
+        console=context.console,
     )
 
 
 def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
     for subject in plan.subjects:
         status = "known code" if not subject.new else ("new: code drawn at ingest" if dry_run else "new code")
-        table = Table(title=Text(f"subject {subject.code} ({status}): {len(subject.files)} file(s) from "
-                                 f"{', '.join(subject.folders)}"), title_justify="left")
+        table = Table(
+            title=Text(f"subject {subject.code} ({status}): {len(subject.files)} file(s) from {', '.join(subject.folders)}"),
+            title_justify="left",
+        )
         for column in ("source (name as ***)", "landing key", "order from", "EDF header"):
             table.add_column(column, overflow="fold")
         for planned in subject.files:
@@ -120,8 +132,7 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     print_plan(context, plan, args.dry_run)
     summary = f"{len(plan.subjects)} subject(s) ({len(new)} new), {len(plan.files)} file(s), {plan.size:,} bytes"
     if args.dry_run:
-        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)",
-                              markup=False)
+        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)", markup=False)
         return 0
     if not plan.files:
         raise UsageError(f"--src {args.src}: no files found in patient folders; nothing to ingest")
@@ -144,8 +155,14 @@ def print_result(context: CliContext, result: IngestResult) -> None:
     for column in ("subject", "ingest id", "uploaded", "already there", "bytes uploaded", "archive"):
         table.add_column(column, justify="right" if column in ("uploaded", "already there", "bytes uploaded") else "left")
     for subject in result.subjects:
-        table.add_row(subject.code, subject.ingest_id, str(subject.uploaded), str(subject.skipped),
-                      f"{subject.uploaded_bytes:,}", "written" if subject.archive_uploaded else "already there")
+        table.add_row(
+            subject.code,
+            subject.ingest_id,
+            str(subject.uploaded),
+            str(subject.skipped),
+            f"{subject.uploaded_bytes:,}",
+            "written" if subject.archive_uploaded else "already there",
+        )
     context.console.print(table)
 
 
@@ -165,14 +182,17 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
         deadline = time.monotonic() + args.timeout_minutes * 60
         attempt = 0
         while True:
-            outcome = restore_archive(manifest, archive, options.archive_url, dest, options.restore_days,
-                                      options.restore_tier)
+            outcome = restore_archive(manifest, archive, options.archive_url, dest, options.restore_days, options.restore_tier)
             if outcome.state == "restored":
-                context.console.print(f"restored {len(outcome.files)} file(s) of subject {args.subject} "
-                                      f"from {outcome.url} (checksum verified) into {dest}")
+                context.console.print(
+                    f"restored {len(outcome.files)} file(s) of subject {args.subject} "
+                    f"from {outcome.url} (checksum verified) into {dest}"
+                )
                 return 0
-            context.console.print(f"archive copy {outcome.url}: restore {outcome.state}; "
-                                  + ("polling" if args.wait else "run the same command again later to continue"))
+            context.console.print(
+                f"archive copy {outcome.url}: restore {outcome.state}; "
+                + ("polling" if args.wait else "run the same command again later to continue")
+            )
             if not args.wait:
                 return 0
             if time.monotonic() > deadline:
@@ -191,10 +211,17 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     archive = object_store(options.archive_url, options, context.boto3_session)
     report = verify(args.dataset, landing, landing_url, archive, options.archive_url)
     if args.json:
-        print(json.dumps({
-            "dataset": args.dataset, "manifests": report.manifests, "objects": report.objects,
-            "problems": [{"problem": p.kind, "object": p.url, "detail": p.detail} for p in report.problems],
-        }, indent=2))
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "manifests": report.manifests,
+                    "objects": report.objects,
+                    "problems": [{"problem": p.kind, "object": p.url, "detail": p.detail} for p in report.problems],
+                },
+                indent=2,
+            )
+        )
         return 1 if report.problems else 0
     if report.problems:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
@@ -203,6 +230,7 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
         for problem in report.problems:
             table.add_row(problem.kind, problem.url, problem.detail)
         context.console.print(table)
-    context.console.print(f"{report.manifests} manifest(s), {report.objects} object(s) checked, "
-                          f"{len(report.problems)} problem(s)")
+    context.console.print(
+        f"{report.manifests} manifest(s), {report.objects} object(s) checked, {len(report.problems)} problem(s)"
+    )
     return 1 if report.problems else 0

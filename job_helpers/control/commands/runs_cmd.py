@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from typing import Sequence
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
@@ -23,7 +23,6 @@ from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import execution_class_problem, refuse_examples
 from job_helpers.control.cost import Rates
-from job_helpers.control.report import render
 from job_helpers.control.plan import (
     PlanError,
     PlannedRun,
@@ -33,9 +32,7 @@ from job_helpers.control.plan import (
     new_batch_id,
     plan_runs,
 )
-from job_helpers.relative_dates import is_relative, utc_today
-from job_helpers.run_report import read_report, report_url, reports_prefix
-from job_helpers.control.summary import batch_summary, chunk_label, usd
+from job_helpers.control.report import render
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -50,6 +47,9 @@ from job_helpers.control.runs import (
     to_retry,
     wait_for_runs,
 )
+from job_helpers.control.summary import batch_summary, chunk_label, usd
+from job_helpers.relative_dates import is_relative, utc_today
+from job_helpers.run_report import read_report, report_url, reports_prefix
 
 STATE_STYLES = {
     "SUCCEEDED": "green",
@@ -80,9 +80,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     execute.add_argument("--job", required=True, metavar="KEY", help="job key from config.yml")
     execute.add_argument(
-        "--from", dest="start", metavar="DATE", help="first day: YYYY-MM-DD, today, yesterday or today-N in UTC (date-ranged jobs only)"
+        "--from",
+        dest="start",
+        metavar="DATE",
+        help="first day: YYYY-MM-DD, today, yesterday or today-N in UTC (date-ranged jobs only)",
     )
-    execute.add_argument("--to", dest="end", metavar="DATE", help="last day, inclusive, in the same forms (date-ranged jobs only)")
+    execute.add_argument(
+        "--to", dest="end", metavar="DATE", help="last day, inclusive, in the same forms (date-ranged jobs only)"
+    )
     execute.add_argument(
         "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
     )
@@ -93,7 +98,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
     execute.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
     execute.add_argument(
-        "--execution-class", dest="execution_class", type=str.upper, metavar="STANDARD|FLEX",
+        "--execution-class",
+        dest="execution_class",
+        type=str.upper,
+        metavar="STANDARD|FLEX",
         help="Glue execution class of this batch's jobs (default: the job's execution_class, else STANDARD)",
     )
     execute.set_defaults(handler=run)
@@ -201,8 +209,12 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     console = context.console
     try:
         with Progress(
-            SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            console=console, transient=True,
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
         ) as progress:
             task = progress.add_task("Creating and starting jobs", total=len(planned))
             started = backend.start_runs(
@@ -374,9 +386,14 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
 def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequence[PlannedRun]) -> None:
     """Say which days relative dates stood for: they were resolved once, when the batch was planned."""
     chunks = [run.chunk for run in planned if run.chunk is not None]
-    given = [(option, text, day) for option, text, day in (
-        ("--from", args.start, chunks[0].start if chunks else None), ("--to", args.end, chunks[-1].end if chunks else None),
-    ) if text and day and is_relative(text)]
+    given = [
+        (option, text, day)
+        for option, text, day in (
+            ("--from", args.start, chunks[0].start if chunks else None),
+            ("--to", args.end, chunks[-1].end if chunks else None),
+        )
+        if text and day and is_relative(text)
+    ]
     if given:
         resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
         console.print(f"Dates resolved in UTC: {resolved}", markup=False, soft_wrap=True)
@@ -407,7 +424,11 @@ def _print_started(console: Console, backend: Backend, batch: str, started: Sequ
 
 def _wait(console: Console, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         console=console,
     ) as progress:
         task = progress.add_task("Waiting", total=len(started))

@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample = subparsers.add_parser("sample-data", help="write generated input data into a data set's landing location")
     sample.add_argument("--dataset", required=True, choices=tuple(WRITERS), help="which data set to generate")
     sample.add_argument("--days", type=int, default=7, help="days of data (default 7)")
-    sample.add_argument("--start", type=day_option, default=date(2024, 3, 1), help="first day: YYYY-MM-DD, today, yesterday or today-N")
+    sample.add_argument(
+        "--start", type=day_option, default=date(2024, 3, 1), help="first day: YYYY-MM-DD, today, yesterday or today-N"
+    )
     sample.add_argument("--series", type=int, default=300, help="sitewise: number of time series (default 300)")
     sample.add_argument("--records-per-file", type=int, default=200, help="sitewise: records per raw file")
     sample.add_argument("--customers", type=int, default=500, help="stedi: number of customers (at least 100)")
@@ -42,16 +44,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_sample(args: argparse.Namespace, context: CliContext) -> int:
     counts = (args.days, args.series, args.records_per_file, args.customers, args.sensors, args.hours, args.seconds_per_day)
     if min(counts) < 1:
-        raise UsageError("--days, --series, --records-per-file, --customers, --sensors, --hours and --seconds-per-day must be positive")
+        raise UsageError(
+            "--days, --series, --records-per-file, --customers, --sensors, --hours and --seconds-per-day must be positive"
+        )
     return WRITERS[args.dataset](args, context)
 
 
 def _sample_sitewise(args: argparse.Namespace, context: CliContext) -> int:
     url = context.settings.datasets["sitewise.cold_tier"]
     with context.console.status(f"Writing {args.days} day(s) of {args.series} series to {url}"):
-        summary = write_cold_tier(
-            context.storage, url, args.start, args.days, args.series, args.records_per_file, seed=args.seed
-        )
+        summary = write_cold_tier(context.storage, url, args.start, args.days, args.series, args.records_per_file, seed=args.seed)
     context.console.print(
         f"Wrote {summary.files} raw files, {summary.records:,} records ({summary.bytes / 1e6:.1f} MB) for "
         f"{summary.days[0]}..{summary.days[-1]}: {len(summary.associated)} associated and "

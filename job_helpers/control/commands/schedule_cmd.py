@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     command.add_argument("--job", required=True, metavar="KEY", help="date-ranged job key from config.yml")
     command.add_argument("--cron", required=True, help="Glue cron, six fields in UTC, e.g. '0 3 * * ? *'")
-    command.add_argument("--lag-days", default="1", metavar="N", help="the window ends N days before the run date (default 1: yesterday)")
+    command.add_argument(
+        "--lag-days", default="1", metavar="N", help="the window ends N days before the run date (default 1: yesterday)"
+    )
     command.add_argument("--days-per-job", default="1", metavar="N", help="days in the window (default 1)")
     command.set_defaults(handler=schedule)
 
@@ -79,17 +81,22 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     try:
         jobs.create_job(definition)
     except ClientError as error:
-        raise UsageError(f"could not create the schedule's job {name}: {error}; `make unschedule job={job.key}` clears a leftover") from error
+        raise UsageError(
+            f"could not create the schedule's job {name}: {error}; `make unschedule job={job.key}` clears a leftover"
+        ) from error
     try:
         jobs.create_trigger(request)
     except ClientError:
         jobs.delete_job(name)
         raise
     console = context.console
-    console.print(f"Scheduled {job.key}: trigger {name} ({request['Schedule']}, UTC) starts job {name}", markup=False, soft_wrap=True)
+    console.print(
+        f"Scheduled {job.key}: trigger {name} ({request['Schedule']}, UTC) starts job {name}", markup=False, soft_wrap=True
+    )
     console.print(
         f"  every run covers {arguments['--from-date']} to {arguments['--to-date']}, resolved when the run starts",
-        markup=False, soft_wrap=True,
+        markup=False,
+        soft_wrap=True,
     )
     return 0
 
@@ -108,7 +115,9 @@ def unschedule(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     job = settings.job(args.job)
     if settings.profile == "local":
-        context.console.print(f"Nothing is installed locally: remove the `make execute job={job.key}` line with `crontab -e`.", soft_wrap=True)
+        context.console.print(
+            f"Nothing is installed locally: remove the `make execute job={job.key}` line with `crontab -e`.", soft_wrap=True
+        )
         return 0
     from job_helpers.control.glue_backend import GlueJobs, glue_client
 
@@ -126,7 +135,9 @@ def unschedule(args: argparse.Namespace, context: CliContext) -> int:
     if removed:
         context.console.print(f"Unscheduled {job.key}: removed {' and '.join(removed)}", markup=False, soft_wrap=True)
     else:
-        context.console.print(f"{job.key} has no schedule of this project (no tagged trigger or job {name})", markup=False, soft_wrap=True)
+        context.console.print(
+            f"{job.key} has no schedule of this project (no tagged trigger or job {name})", markup=False, soft_wrap=True
+        )
     return 0
 
 

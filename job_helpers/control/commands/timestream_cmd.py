@@ -18,8 +18,12 @@ from job_helpers.relative_dates import day_option
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     load = subparsers.add_parser("timestream-load", help="create one Timestream batch-load task per stream and day")
-    load.add_argument("--from", dest="first", required=True, type=day_option, help="first day: YYYY-MM-DD, today, yesterday or today-N")
-    load.add_argument("--to", dest="last", required=True, type=day_option, help="last day: YYYY-MM-DD, today, yesterday or today-N")
+    load.add_argument(
+        "--from", dest="first", required=True, type=day_option, help="first day: YYYY-MM-DD, today, yesterday or today-N"
+    )
+    load.add_argument(
+        "--to", dest="last", required=True, type=day_option, help="last day: YYYY-MM-DD, today, yesterday or today-N"
+    )
     load.add_argument("--streams", default="all", help="acc,eda,temp (any of them) or all")
     load.add_argument("--dry-run", action="store_true", help="print rows and the cost estimate; create nothing")
     load.set_defaults(handler=run_load)
@@ -48,14 +52,18 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError(str(error)) from error
     options = _options(context)
     datasets = context.settings.datasets
-    loads = plan_loads(context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams)
+    loads = plan_loads(
+        context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams
+    )
     table = Table("day", "stream", "export", "rows", title=f"Timestream loads into {options.database}.{options.table}")
     for load in loads:
         table.add_row(load.day, load.stream, load.export, f"{load.rows:,}")
     context.console.print(table)
     rows = sum(load.rows for load in loads)
-    context.console.print(f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
-                          f"at ${options.price_per_write} per write")
+    context.console.print(
+        f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
+        f"at ${options.price_per_write} per write"
+    )
     if args.dry_run or not loads:
         if not loads:
             context.console.print(f"nothing to load for {args.first}..{args.last}; run embrace_dedupe for those dates first")
@@ -81,7 +89,12 @@ def run_monitor(args: argparse.Namespace, context: CliContext) -> int:
             return
         table = Table("task", "status", "database.table", "created")
         for task in tasks:
-            table.add_row(task["TaskId"], task["TaskStatus"], f"{task.get('DatabaseName')}.{task.get('TableName')}", str(task.get("CreationTime", "")))
+            table.add_row(
+                task["TaskId"],
+                task["TaskStatus"],
+                f"{task.get('DatabaseName')}.{task.get('TableName')}",
+                str(task.get("CreationTime", "")),
+            )
         context.console.print(table)
 
     polls = wait_for_tasks(_client(context), show)
