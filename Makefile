@@ -12,7 +12,8 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner
+          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
+          execution_class cron lag_days
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -31,8 +32,8 @@ S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
 S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo build execute status cleanup config config-check paths ddl query pipeline policy \
-        sample-data inspect benchmark clean timestream-load monitor ingest restore verify
+.PHONY: help setup test lint demo build execute status retry report schedule unschedule cleanup config config-check paths ddl \
+        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
@@ -40,10 +41,15 @@ help:
 	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [profile=] [runner=local|glue]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=]      summary table of a batch (latest by default)    [runner=]"
-	@echo "make cleanup [dry_run=1] [include_never_run=1]   delete tagged jobs none of whose runs is active  [runner=]"
+	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch  [runner=]"
+	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
+	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
+	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   daily Glue trigger (local: crontab line)"
+	@echo "make unschedule job=      remove the job's trigger and the job it starts"
+	@echo "                          Dates take YYYY-MM-DD, today, yesterday or today-N (UTC): from=today-7 to=yesterday"
+	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active  [runner=]"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
 	@echo "make inspect dataset=      list a data set's files with sizes and Avro record counts (e.g. sitewise.repartitioned)"
@@ -51,7 +57,7 @@ help:
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
 	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
 	@echo "make restore subject= dataset= dest= [from=landing|archive] [wait=1]   restore one subject"
-	@echo "make verify dataset=      compare the ingest manifests with landing and archive"
+	@echo "make verify dataset= [json=1]   compare the ingest manifests with landing and archive"
 	@echo "make timestream-load from= to= [streams=acc,eda,temp] [dry_run=1]   Timestream batch loads   [profile=aws]"
 	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
@@ -103,13 +109,27 @@ build: setup
 execute: setup
 	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
 	  --days-per-job $(call q,$(call v,days_per_job)) \
-	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) $(RUNNER)
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) \
+	  $(call opt,execution_class,--execution-class) $(RUNNER)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch) $(RUNNER)
+	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(RUNNER)
+
+retry: setup
+	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)
+
+report: setup
+	@$(CLI) report $(call opt,batch,--batch)
+
+schedule: setup
+	@$(CLI) schedule --job $(call q,$(call v,job)) --cron $(call q,$(call v,cron)) $(call opt,lag_days,--lag-days) \
+	  $(call opt,days_per_job,--days-per-job)
+
+unschedule: setup
+	@$(CLI) unschedule --job $(call q,$(call v,job))
 
 cleanup: setup
-	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(RUNNER)
+	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(call flag,json,--json) $(RUNNER)
 
 config: setup
 	@$(CLI) config show $(call flag,json,--json)
@@ -150,7 +170,7 @@ inspect: setup
 	@$(CLI) inspect --dataset $(call q,$(call v,dataset))
 
 verify: setup
-	@$(CLI) verify --dataset $(call q,$(call v,dataset))
+	@$(CLI) verify --dataset $(call q,$(call v,dataset)) $(call flag,json,--json)
 
 timestream-load: setup
 	@$(CLI) timestream-load --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) $(call opt,streams,--streams) \

@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.config_cmd",
     "job_helpers.control.commands.build_cmd",
     "job_helpers.control.commands.runs_cmd",
+    "job_helpers.control.commands.schedule_cmd",
     "job_helpers.control.commands.sql_cmd",
     "job_helpers.control.commands.sample_cmd",
     "job_helpers.control.commands.pipeline_cmd",

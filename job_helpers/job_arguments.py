@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
+from job_helpers.relative_dates import FORMS, NotADate, resolve_day, utc_today
 from job_helpers.runtime import JobFailed
 
 
@@ -16,17 +17,22 @@ def _value(args: Mapping[str, str], name: str) -> str:
     return args[name.replace("-", "_")]
 
 
-def day(args: Mapping[str, str], name: str) -> date:
+def day(args: Mapping[str, str], name: str, today: date | None = None) -> date:
+    """A date argument: ``YYYY-MM-DD``, or ``today``, ``yesterday``, ``today-N`` resolved now (UTC).
+
+    Relative dates let one scheduled trigger pass the same arguments every day.
+    """
     value = _value(args, name)
     try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
+        return resolve_day(value, today)
+    except NotADate as error:
+        raise JobFailed(f"--{name} {value!r} is not a date; give {FORMS}") from error
 
 
-def day_range(args: Mapping[str, str]) -> tuple[date, date]:
-    """``--from-date`` and ``--to-date``, both included, in order."""
-    first, last = day(args, "from-date"), day(args, "to-date")
+def day_range(args: Mapping[str, str], today: date | None = None) -> tuple[date, date]:
+    """``--from-date`` and ``--to-date``, both included, in order; relative ones resolved against one today."""
+    today = today or utc_today()
+    first, last = day(args, "from-date", today), day(args, "to-date", today)
     if last < first:
         raise JobFailed(f"--to-date {last} is before --from-date {first}")
     return first, last

@@ -34,6 +34,11 @@ class JobRun:
     args: dict[str, str]
     spark: Any = None
     glue_context: Any = field(default=None, repr=False)
+    records: dict[str, int] = field(default_factory=dict)
+
+    def count_records(self, read: int, written: int) -> None:
+        """Record what the run read and wrote; ``status`` shows it (0 read: "nothing to read")."""
+        self.records = {"read": read, "written": written}
 
 
 def on_glue() -> bool:
@@ -119,3 +124,22 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, spark: bool) -> It
         raise SystemExit(1) from failure
     if job is not None:
         job.commit()
+    _report_records(argv, name, run.records)
+
+
+def _report_records(argv: Sequence[str], name: str, records: dict[str, int]) -> None:
+    """Write the run's record counts where ``execute`` asked (``--run-reports``), when the job counted them.
+
+    The work is committed by then, so a report that cannot be written is a warning, not a failed run.
+    """
+    from job_helpers.run_report import RUN_ID_ARGUMENT, RUN_REPORTS_ARGUMENT, optional_argument, report_url, write_report
+    from job_helpers.storage import Storage
+
+    prefix, run_id = optional_argument(argv, RUN_REPORTS_ARGUMENT), optional_argument(argv, RUN_ID_ARGUMENT)
+    if not (records and prefix and run_id):
+        return
+    url = report_url(prefix, name, run_id)
+    try:
+        write_report(Storage(), url, records)
+    except Exception as error:
+        log.warning("could not write the run report %s (status will show no records for this run): %s", url, error)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from datetime import date
 
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import ArchiveNameError, Selection
@@ -29,9 +28,7 @@ OPTIONAL = ["allow-shrink"]  # false when absent
 
 def params_from_args(args: dict[str, str]) -> ChunkParams:
     """Check the arguments and turn them into plain values; JobFailed names the bad one."""
-    first, last = _day(args, "from-date"), _day(args, "to-date")
-    if last < first:
-        raise runtime.JobFailed(f"--to-date {last} is before --from-date {first}: swap them")
+    first, last = job_arguments.day_range(args)
     try:
         selection = Selection.from_text(args["streams"], args["participants"], args["participant_regex"])
     except ValueError as error:
@@ -44,14 +41,6 @@ def params_from_args(args: dict[str, str]) -> ChunkParams:
     return ChunkParams(
         first=first, last=last, selection=selection, max_csv_bytes=int(text), allow_shrink=allow_shrink, **locations
     )
-
-
-def _day(args: dict[str, str], name: str) -> date:
-    value = args[name.replace("-", "_")]
-    try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise runtime.JobFailed(f"--{name} {value!r} is not a date; give it as YYYY-MM-DD") from error
 
 
 def main(argv: Sequence[str]) -> None:

@@ -152,3 +152,26 @@ def test_example_values_are_refused_on_real_aws_only():
         refuse_examples(settings, environ={})
     refuse_examples(settings, environ={"AWS_ENDPOINT_URL": "http://127.0.0.1:5000"})
     refuse_examples(load_settings(REPO_CONFIG, "local", environ={}), environ={})
+
+
+def test_execution_class_and_prices_are_checked(tmp_path):
+    """FLEX runs only on G.1X and G.2X; prices are non-negative numbers with Glue's list prices as defaults."""
+    from job_helpers.control.config import ConfigError, load_settings
+
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "project: {prefix: p, tag: {key: k, value: v}, price_per_dpu_hour: -1}\n"
+        "jobs:\n  a: {script: jobs/a.py, worker_type: G.4X, execution_class: FLEX}\n"
+        "  b: {script: jobs/b.py, execution_class: flexible}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, "local")
+    message = str(error.value)
+    assert "jobs.a.execution_class: Glue runs FLEX on G.1X and G.2X workers only, not G.4X" in message
+    assert "jobs.b.execution_class: 'flexible' is not a Glue execution class" in message
+    assert "project.price_per_dpu_hour: -1 must be a price" in message
+    config.write_text("project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py, execution_class: FLEX}\n")
+    settings = load_settings(config, "local")
+    assert settings.jobs["a"].execution_class == "FLEX"
+    assert (settings.price_per_dpu_hour, settings.flex_price_per_dpu_hour, settings.max_project_jobs) == (0.44, 0.29, 900)

@@ -220,8 +220,10 @@ def test_the_job_role_reads_only_what_the_jobs_read():
     assert not any("reference/" in r for r in resources), "the sensor reference tables are read by Athena only"
     assert not any("clinical-ingest" in r for r in resources), "no job touches the ingest buckets"
     listing = next(s for s in policy["Statement"] if s["Sid"] == "ListBuckets")
+    assert "arn:aws:s3:::glue-etl-assets/glue/runs/*" in resources, "jobs write their run reports (records read and written)"
     assert listing["Resource"] == [
         "arn:aws:s3:::embrace-wearables",
+        "arn:aws:s3:::glue-etl-assets",
         "arn:aws:s3:::sensor-timeseries-lake",
         "arn:aws:s3:::sitewise-cold-tier",
         "arn:aws:s3:::stedi-lakehouse",

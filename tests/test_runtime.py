@@ -1,3 +1,5 @@
+import logging
+
 import pytest
 from awsglue.utils import GlueArgumentError
 
@@ -6,7 +8,14 @@ from job_helpers import runtime
 
 @pytest.fixture
 def local_runtime(monkeypatch):
+    """The local runtime; afterwards the stdout log handler start_job adds is removed again."""
     monkeypatch.setenv(runtime.RUNTIME_ENV, "local")
+    root = logging.getLogger()
+    before = list(root.handlers)
+    yield
+    for handler in root.handlers[:]:
+        if handler not in before:
+            root.removeHandler(handler)
 
 
 def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runtime, spark):
@@ -40,3 +49,24 @@ def test_glue_is_the_default_runtime(monkeypatch):
     assert runtime.on_glue()
     monkeypatch.setenv(runtime.RUNTIME_ENV, "local")
     assert not runtime.on_glue()
+
+
+def test_counted_records_are_written_per_run_where_execute_asks(local_runtime, tmp_path, caplog):
+    import json
+
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j-1", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.count_records(read=0, written=0)
+    assert json.loads((reports / "j-1" / "jr_1.json").read_text()) == {"read": 0, "written": 0}
+
+    with runtime.start_job(["job.py", "--JOB_NAME", "j-2", "--JOB_RUN_ID", "jr_2"], [], spark=False) as run:
+        run.count_records(read=5, written=5)
+    assert not (reports / "j-2").exists(), "without --run-reports nothing is written"
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    argv = ["job.py", "--JOB_NAME", "j-3", "--JOB_RUN_ID", "jr_3", "--run-reports", blocked.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.count_records(read=1, written=1)
+    assert any("could not write the run report" in message for message in caplog.messages)

@@ -13,6 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from job_helpers.run_report import reports_prefix
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class Artifact:
     content_hash: str
     base_url: str
     scripts: tuple[str, ...]
+    # Where the jobs of this build write their run reports (records read and written).
+    run_reports_url: str = ""
 
     @property
     def zip_url(self) -> str:
@@ -100,7 +103,7 @@ def build(repo_root: Path, build_dir: Path, glue_assets_url: str, storage: Stora
     manifest = {"content_hash": digest, "package": ZIP_NAME, "package_files": package_files, "scripts": scripts}
     (build_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
 
-    artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(scripts))
+    artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(scripts), reports_prefix(glue_assets_url))
     if storage.exists(artifact.manifest_url):
         log.info("build %s is already uploaded to %s", digest[:12], artifact.base_url)
         return BuildResult(artifact, uploaded=False, files=tuple(package_files + scripts))
@@ -118,7 +121,9 @@ def current_artifact(build_dir: Path, glue_assets_url: str, storage: Storage) ->
         raise BuildMissing(f"{manifest_path} not found: run `make build` first")
     manifest = json.loads(manifest_path.read_text())
     digest = manifest["content_hash"]
-    artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(manifest["scripts"]))
+    artifact = Artifact(
+        digest, artifact_base(glue_assets_url, digest), tuple(manifest["scripts"]), reports_prefix(glue_assets_url)
+    )
     if not storage.exists(artifact.manifest_url):
         raise BuildMissing(f"build {digest[:12]} is not uploaded to {artifact.base_url}: run `make build` for this profile")
     return artifact

@@ -3,7 +3,8 @@
 Only jobs carrying the project tag are considered, and only those none of whose runs is still
 active (waiting, starting, running or stopping) are deleted: every run counts, not only the
 latest, since an older run may still be going. A job never started is deleted only on request,
-since it may be a run someone is about to start.
+since it may be a run someone is about to start. The job of a schedule is never deleted here:
+``unschedule`` removes it with its trigger.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from job_helpers.control.plan import SCHEDULE_TAG
 from job_helpers.control.runs import Backend, JobActive, RunStatus
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,8 @@ def cleanup(
     results = []
     for name in sorted(jobs):
         deletable, reason = decide(name, runs[name], include_never_run)
+        if SCHEDULE_TAG in jobs[name]:
+            deletable, reason = False, f"started by a schedule; `make unschedule job={jobs[name][SCHEDULE_TAG]}` removes it"
         if not deletable:
             result = CleanupResult(name, SKIPPED, reason)
         elif dry_run:

@@ -21,6 +21,9 @@ PROFILES = ("local", "aws")
 COMMANDS = ("glueetl",)
 # The worker types of Glue 5 Spark batch jobs (AWS Glue docs: worker types, CreateJob's WorkerType).
 WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
+# Glue runs Flex (spare capacity, lower price) for glueetl jobs of Glue 3.0+ on these worker types only.
+EXECUTION_CLASSES = ("STANDARD", "FLEX")
+FLEX_WORKER_TYPES = ("G.1X", "G.2X")
 NOT_FOR_BATCH_JOBS = {"G.025X": "Glue runs it for streaming jobs only", "Z.2X": "Glue runs it for Ray jobs only"}
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -71,6 +74,7 @@ class JobSpec:
     date_ranged: bool
     arguments: dict[str, str]
     description: str = ""
+    execution_class: str = "STANDARD"
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,10 @@ class Settings:
     lake_root: Path | None = None
     max_parallel_runs: int = 1
     max_jobs_per_batch: int = 400
+    # Glue's default quota is 1,000 jobs per account; execute refuses a batch that would pass this.
+    max_project_jobs: int = 900
+    price_per_dpu_hour: float = 0.44
+    flex_price_per_dpu_hour: float = 0.29
     aws_profile: str | None = None
     region: str | None = None
     glue_role_arn: str | None = None
@@ -204,7 +212,14 @@ TOP_LEVEL_KEYS = (
     "ingest",
     "embrace",
 )
-PROJECT_KEYS = ("prefix", "tag", "max_jobs_per_batch")
+PROJECT_KEYS = (
+    "prefix",
+    "tag",
+    "max_jobs_per_batch",
+    "max_project_jobs",
+    "price_per_dpu_hour",
+    "flex_price_per_dpu_hour",
+)
 TAG_KEYS = ("key", "value")
 ATHENA_KEYS = ("database", "workgroup")
 LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments")
@@ -262,6 +277,9 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
 
     settings: dict[str, Any] = {
         "max_jobs_per_batch": _positive_int(project, "max_jobs_per_batch", 400, "project", problems),
+        "max_project_jobs": _positive_int(project, "max_project_jobs", 900, "project", problems),
+        "price_per_dpu_hour": _price(project, "price_per_dpu_hour", 0.44, problems),
+        "flex_price_per_dpu_hour": _price(project, "flex_price_per_dpu_hour", 0.29, problems),
     }
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
@@ -353,6 +371,7 @@ JOB_KEYS = (
     "date_ranged",
     "arguments",
     "name_prefix",
+    "execution_class",
 )
 
 
@@ -381,6 +400,10 @@ def _resolve_jobs(
                 f"{where}.worker_type: {worker_type!r} is not a worker type of Glue 5 batch jobs{why}; "
                 f"use one of {', '.join(WORKER_TYPES)}"
             )
+        execution_class = str(job.get("execution_class", "STANDARD"))
+        problem = execution_class_problem(execution_class, worker_type)
+        if problem:
+            problems.append(f"{where}.execution_class: {problem}")
         script = job.get("script")
         if not script or not str(script).endswith(".py"):
             problems.append(f"{where}.script: give the job's Python file, e.g. jobs/{key}.py")
@@ -397,8 +420,18 @@ def _resolve_jobs(
             date_ranged=bool(job.get("date_ranged", False)),
             arguments=_resolve_arguments(arguments, datasets, where, problems),
             description=str(job.get("description") or ""),
+            execution_class=execution_class,
         )
     return jobs
+
+
+def execution_class_problem(execution_class: str, worker_type: str) -> str | None:
+    """Why Glue would refuse this execution class for the worker type, or None."""
+    if execution_class not in EXECUTION_CLASSES:
+        return f"{execution_class!r} is not a Glue execution class; use {' or '.join(EXECUTION_CLASSES)}"
+    if execution_class == "FLEX" and worker_type not in FLEX_WORKER_TYPES:
+        return f"Glue runs FLEX on {' and '.join(FLEX_WORKER_TYPES)} workers only, not {worker_type}: change worker_type or use STANDARD"
+    return None
 
 
 def _resolve_arguments(arguments: dict, datasets: dict[str, str], where: str, problems: list[str]) -> dict[str, str]:
@@ -499,6 +532,14 @@ def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
         "glue_version": version,
         "kms_key_arn": kms,
     }
+
+
+def _price(node: dict, name: str, default: float, problems: list[str]) -> float:
+    value = node.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        problems.append(f"project.{name}: {value!r} must be a price in USD per DPU-hour, e.g. {default}")
+        return default
+    return float(value)
 
 
 def _positive_int(node: dict, name: str, default: int, where: str, problems: list[str]) -> int:

@@ -24,13 +24,15 @@ from botocore.exceptions import ClientError
 from job_helpers.control.backoff import Backoff, retry
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec, Settings
-from job_helpers.control.plan import PlannedRun, default_arguments
-from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
+from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
+from job_helpers.control.runs import SUCCEEDED, RunStatus, StartedRun, StartFailed
 
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 16
 CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=POOL_SIZE * 2)
+ERROR_LOG_GROUP = "/aws-glue/jobs/error"
+OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
 
 
@@ -89,6 +91,24 @@ class GlueJobs:
     def delete_job(self, job_name: str) -> None:
         self.glue.delete_job(JobName=job_name)
 
+    def create_trigger(self, request: Mapping[str, Any]) -> None:
+        self.glue.create_trigger(**request)
+
+    def trigger(self, name: str) -> dict[str, Any] | None:
+        """The trigger, or None when there is none of that name."""
+        try:
+            return self.glue.get_trigger(Name=name)["Trigger"]
+        except ClientError as error:
+            if error_code(error) == "EntityNotFoundException":
+                return None
+            raise
+
+    def trigger_tags(self, name: str) -> dict[str, str]:
+        return self.glue.get_tags(ResourceArn=self._job_arn_prefix.replace(":job/", ":trigger/") + name).get("Tags", {})
+
+    def delete_trigger(self, name: str) -> None:
+        self.glue.delete_trigger(Name=name)
+
 
 def job_definition(
     job: JobSpec, artifact: Artifact, name: str, role_arn: str, glue_version: str, tags: Mapping[str, str]
@@ -110,11 +130,12 @@ def job_definition(
         "GlueVersion": glue_version,
         "Timeout": job.timeout_minutes,
         "ExecutionProperty": {"MaxConcurrentRuns": job.max_concurrent_runs},
-        "DefaultArguments": default_arguments(job, artifact.zip_url),
+        "DefaultArguments": default_arguments(job, artifact.zip_url, artifact.run_reports_url),
         "JobRunQueuingEnabled": True,
         "Tags": dict(tags),
         "WorkerType": job.worker_type,
         "NumberOfWorkers": job.number_of_workers,
+        "ExecutionClass": job.execution_class,
     }
     return definition
 
@@ -142,11 +163,26 @@ def run_status(job_name: str, run: Mapping[str, Any]) -> RunStatus:
         started_on=_aware(run.get("StartedOn")),
         completed_on=_aware(run.get("CompletedOn")),
         error=run.get("ErrorMessage"),
+        execution_seconds=run.get("ExecutionTime"),
+        dpu_seconds=run.get("DPUSeconds"),
+        worker_type=run.get("WorkerType"),
+        number_of_workers=run.get("NumberOfWorkers"),
+        execution_class=run.get("ExecutionClass"),
     )
 
 
 def console_url(region: str, job_name: str) -> str:
     return f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/editor/job/{quote(job_name)}/runs"
+
+
+def run_console_url(region: str, job_name: str, run_id: str) -> str:
+    return f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/job/{quote(job_name)}/run/{run_id}"
+
+
+def run_log(region: str, run: RunStatus) -> str:
+    """Glue writes a run's stderr to the error log group and its stdout to the output group, stream = run id."""
+    group = ERROR_LOG_GROUP if run.state != SUCCEEDED else OUTPUT_LOG_GROUP
+    return f"CloudWatch {group} stream {run.run_id}; {run_console_url(region, run.job_name, run.run_id)}"
 
 
 class GlueBackend:
@@ -189,23 +225,52 @@ class GlueBackend:
         on_started: Callable[[StartedRun], None],
     ) -> list[StartedRun]:
         """Create and start every run in the pool; on the first hard failure stop submitting more."""
+
+        def create_and_start(run: PlannedRun) -> StartedRun:
+            definition = job_definition(job, artifact, run.name, self.role_arn, self.glue_version, tags)
+            retry_refusals(lambda: self.jobs.create_job(definition), self.refusal_backoff, self.refusal_attempts, self.sleep)
+            return self._start(run.name, run.arguments, run)
+
+        failure = "jobs created but never started are deleted by `cleanup --include-never-run`"
+        return self._in_pool(planned, create_and_start, on_started, "created or started", failure)
+
+    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
+        """StartJobRun again on each run's job with that run's arguments: same definition, same build."""
+        planned = [rerun_of(run.job_name, dict(run.arguments)) for run in runs]
+        arguments = {run.job_name: dict(run.arguments) for run in runs}
+
+        def start(run: PlannedRun) -> StartedRun:
+            return self._start(run.name, arguments[run.name], run)
+
+        return self._in_pool(planned, start, on_started, "started again", "run `retry` again for the rest")
+
+    def _start(self, job_name: str, arguments: Mapping[str, str], planned: PlannedRun) -> StartedRun:
+        run_id = retry_refusals(
+            lambda: self.jobs.start_run(job_name, arguments), self.refusal_backoff, self.refusal_attempts, self.sleep
+        )
+        log.debug("started run %s of %s", run_id, job_name)
+        return StartedRun(job_name, run_id, planned)
+
+    def _in_pool(
+        self,
+        planned: Sequence[PlannedRun],
+        start: Callable[[PlannedRun], StartedRun],
+        on_started: Callable[[StartedRun], None],
+        what: str,
+        hint: str,
+    ) -> list[StartedRun]:
+        """Run ``start`` for every planned run in the pool; the first failure stops submitting more."""
         started: list[StartedRun] = []
         lock = threading.Lock()
 
-        def create_and_start(run: PlannedRun) -> None:
-            definition = job_definition(job, artifact, run.name, self.role_arn, self.glue_version, tags)
-            retry_refusals(lambda: self.jobs.create_job(definition), self.refusal_backoff, self.refusal_attempts, self.sleep)
-            run_id = retry_refusals(
-                lambda: self.jobs.start_run(run.name, run.arguments), self.refusal_backoff, self.refusal_attempts, self.sleep
-            )
-            log.debug("created %s and started run %s", run.name, run_id)
-            result = StartedRun(run.name, run_id, run)
+        def one(run: PlannedRun) -> None:
+            result = start(run)
             with lock:
                 started.append(result)
                 on_started(result)
 
         with ThreadPoolExecutor(max_workers=min(self.pool_size, max(len(planned), 1))) as pool:
-            futures = [pool.submit(create_and_start, run) for run in planned]
+            futures = [pool.submit(one, run) for run in planned]
             for future in as_completed(futures):
                 if future.exception() is not None:
                     pool.shutdown(wait=True, cancel_futures=True)
@@ -215,9 +280,8 @@ class GlueBackend:
             run, error = failures[0]
             skipped = sum(f.cancelled() for f in futures)
             raise StartFailed(
-                f"{len(failures)} job(s) could not be created or started, first {run.name}: {error}. "
-                f"{len(started)} of {len(planned)} started, {skipped} not attempted; "
-                "jobs created but never started are deleted by `cleanup --include-never-run`",
+                f"{len(failures)} job(s) could not be {what}, first {run.name}: {error}. "
+                f"{len(started)} of {len(planned)} started, {skipped} not attempted; {hint}",
                 started,
             )
         order = {run.name: index for index, run in enumerate(planned)}
@@ -247,6 +311,9 @@ class GlueBackend:
 
     def follow_hint(self, job_name: str) -> str:
         return console_url(self.region, job_name)
+
+    def run_log(self, run: RunStatus) -> str:
+        return run_log(self.region, run)
 
     def _map(self, call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if not items:

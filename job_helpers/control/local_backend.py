@@ -25,7 +25,7 @@ from job_helpers.control.backoff import Backoff
 from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
-from job_helpers.control.plan import PlannedRun, default_arguments
+from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
 from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
 from job_helpers.storage import Storage, local_path
 
@@ -78,7 +78,7 @@ class LocalBackend:
         """Register every job and queue its run in one transaction, then start runners."""
         script = str(self._local_copy(artifact, artifact.script_url(job.script), job.script))
         package = str(self._local_copy(artifact, artifact.zip_url, ZIP_NAME))
-        arguments = default_arguments(job, artifact.zip_url)
+        arguments = default_arguments(job, artifact.zip_url, artifact.run_reports_url)
         new_runs = [
             NewRun(
                 LocalJob(
@@ -89,6 +89,9 @@ class LocalBackend:
                     timeout_seconds=job.timeout_minutes * 60,
                     log_path=str(log_path(self.logs_dir, run.name)),
                     workdir=str(self.workdir),
+                    worker_type=job.worker_type,
+                    number_of_workers=job.number_of_workers,
+                    execution_class=job.execution_class,
                 ),
                 dict(tags),
                 run.arguments,
@@ -120,6 +123,20 @@ class LocalBackend:
         self._ensure_runners()
         return self.registry.job_runs(job_names)
 
+    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
+        """Queue a new run of each run's job with its arguments; the job keeps its script and package."""
+        try:
+            run_ids = self.registry.add_reruns([(run.job_name, run.arguments) for run in runs], self.max_parallel)
+        except RegistryError as error:
+            raise StartFailed(str(error), []) from error
+        started = [
+            StartedRun(run.job_name, run_id, rerun_of(run.job_name, dict(run.arguments))) for run, run_id in zip(runs, run_ids)
+        ]
+        self._ensure_runners()
+        for run in started:
+            on_started(run)
+        return started
+
     def delete_job(self, job_name: str) -> None:
         self.registry.delete_job(job_name)
 
@@ -143,6 +160,9 @@ class LocalBackend:
                 raise StartFailed(f"could not fetch {url} into {target.parent}: {error}; nothing was created", []) from error
             os.replace(partial, target)
         return target
+
+    def run_log(self, run: RunStatus) -> str:
+        return str(log_path(self.logs_dir, run.job_name))
 
     def _ensure_runners(self) -> None:
         self._children = [child for child in self._children if child.poll() is None]

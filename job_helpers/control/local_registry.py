@@ -26,6 +26,8 @@ from pathlib import Path
 from job_helpers.control.runs import ERROR, RUNNING, WAITING, JobActive, RunStatus
 
 REGISTRY_FILE = Path("_registry") / "glue.sqlite"
+# Runs with their job's definition, which holds the worker type, workers and execution class.
+SELECT_RUNS = "SELECT runs.*, jobs.definition AS definition FROM runs LEFT JOIN jobs ON jobs.name = runs.job_name"
 BUSY_TIMEOUT_SECONDS = 30
 
 SCHEMA = """
@@ -146,6 +148,9 @@ class LocalJob:
     timeout_seconds: int
     log_path: str
     workdir: str
+    worker_type: str | None = None
+    number_of_workers: int | None = None
+    execution_class: str = "STANDARD"
 
 
 @dataclass(frozen=True)
@@ -231,12 +236,28 @@ class Registry:
                 run_ids.append(run_id)
         return run_ids
 
+    def add_reruns(self, reruns: Sequence[tuple[str, Mapping[str, str]]], max_parallel: int) -> list[str]:
+        """Queue one more WAITING run of each existing job with the given arguments, all or nothing."""
+        now = utcnow().isoformat()
+        run_ids = []
+        with self._write() as db:
+            for job_name, arguments in reruns:
+                if db.execute("SELECT 1 FROM jobs WHERE name = ?", (job_name,)).fetchone() is None:
+                    raise RegistryError(f"job {job_name} is not in {self.path} (deleted by cleanup?); nothing was started")
+                run_id = "jr_" + secrets.token_hex(32)
+                db.execute(
+                    "INSERT INTO runs (run_id, job_name, arguments, state, max_parallel, created_on) VALUES (?, ?, ?, ?, ?, ?)",
+                    (run_id, job_name, json.dumps(dict(arguments)), WAITING, max_parallel, now),
+                )
+                run_ids.append(run_id)
+        return run_ids
+
     def run_states(self, run_ids: Sequence[str]) -> list[RunStatus]:
         """States of the given runs, in the same order; dead runners are reaped first."""
         with self._write() as db:
             self._reap(db)
         with self._read() as db:
-            query = "SELECT * FROM runs WHERE run_id IN (SELECT value FROM json_each(?))"
+            query = SELECT_RUNS + " WHERE run_id IN (SELECT value FROM json_each(?))"
             rows = {row["run_id"]: row for row in db.execute(query, (json.dumps(list(run_ids)),))}
         missing = [run_id for run_id in run_ids if run_id not in rows]
         if missing:
@@ -258,7 +279,7 @@ class Registry:
             self._reap(db)
         with self._read() as db:
             query = (
-                "SELECT * FROM runs WHERE seq IN (SELECT MAX(seq) FROM runs "
+                SELECT_RUNS + " WHERE seq IN (SELECT MAX(seq) FROM runs "
                 "WHERE job_name IN (SELECT value FROM json_each(?)) GROUP BY job_name)"
             )
             latest = {row["job_name"]: _status(row) for row in db.execute(query, (json.dumps(names),))}
@@ -271,7 +292,7 @@ class Registry:
             self._reap(db)
         found: dict[str, list[RunStatus]] = {name: [] for name in names}
         with self._read() as db:
-            query = "SELECT * FROM runs WHERE job_name IN (SELECT value FROM json_each(?)) ORDER BY seq"
+            query = SELECT_RUNS + " WHERE job_name IN (SELECT value FROM json_each(?)) ORDER BY seq"
             for row in db.execute(query, (json.dumps(names),)):
                 found[row["job_name"]].append(_status(row))
         return found
@@ -378,14 +399,20 @@ def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
 
 
 def _status(row: sqlite3.Row) -> RunStatus:
+    definition = json.loads(row["definition"] or "{}")
+    started, completed = _time(row["started_on"]), _time(row["completed_on"])
     return RunStatus(
         job_name=row["job_name"],
         run_id=row["run_id"],
         state=row["state"],
         arguments=json.loads(row["arguments"]),
-        started_on=_time(row["started_on"]),
-        completed_on=_time(row["completed_on"]),
+        started_on=started,
+        completed_on=completed,
         error=row["error"],
+        execution_seconds=(completed - started).total_seconds() if started and completed else None,
+        worker_type=definition.get("worker_type"),
+        number_of_workers=definition.get("number_of_workers"),
+        execution_class=definition.get("execution_class"),
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.control.config import JobSpec
+from job_helpers.relative_dates import is_relative, resolve_day, utc_today
+from job_helpers.run_report import RUN_REPORTS_ARGUMENT
 
 DATE_FORMAT = "%Y-%m-%d"
 # Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
@@ -22,6 +24,8 @@ FROM_ARGUMENT = "--from-date"
 TO_ARGUMENT = "--to-date"
 BATCH_TAG = "batch"
 JOB_TAG = "job"
+# Carried by the job a schedule starts (its value is the job key); cleanup never deletes such a job.
+SCHEDULE_TAG = "schedule"
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -64,12 +68,23 @@ class PlannedRun:
         }
 
 
-def parse_date(text: str, option: str) -> date:
-    """A ``YYYY-MM-DD`` date, or a PlanError naming the option and the expected form."""
+def rerun_of(name: str, arguments: dict[str, str]) -> PlannedRun:
+    """The planned run behind an existing run of job ``name``, from the dates it was started with."""
+    start, end = arguments.get(FROM_ARGUMENT), arguments.get(TO_ARGUMENT)
+    if not start or not end:
+        return PlannedRun(name, None)
+    return PlannedRun(name, Chunk(parse_date(start, FROM_ARGUMENT), parse_date(end, TO_ARGUMENT)))
+
+
+def parse_date(text: str, option: str, today: date | None = None) -> date:
+    """A ``YYYY-MM-DD`` date, or ``today``, ``yesterday``, ``today-N`` (UTC, against ``today`` when given).
+
+    Anything else is a PlanError naming the option and the accepted forms.
+    """
     try:
-        day = datetime.strptime(text, DATE_FORMAT).date()
+        day = resolve_day(text, today) if is_relative(text) else datetime.strptime(text, DATE_FORMAT).date()
     except (TypeError, ValueError):
-        raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD)") from None
+        raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
     if day > LAST_DAY:
         raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")
     return day
@@ -138,8 +153,12 @@ def plan_runs(
     start: str | None,
     end: str | None,
     days_per_job: str | None,
+    today: date | None = None,
 ) -> list[PlannedRun]:
     """Validate the request for ``job`` and return the runs to create, in date order.
+
+    Relative dates (``today-7``, ``yesterday``) are resolved here, once, against ``today``
+    (default: the current UTC date), so every chunk of the batch sees the same day.
 
     A date-ranged job needs --from and --to (--days-per-job defaults to 1). A job that is not
     date-ranged runs once without dates, so giving it any of the three is an error rather than
@@ -157,7 +176,8 @@ def plan_runs(
         if missing:
             raise PlanError(f"job {job.key!r} is date-ranged: give {' and '.join(missing)} (YYYY-MM-DD)")
         days = 1 if days_per_job is None else parse_days(days_per_job)
-        chunks = split_range(parse_date(start, "--from"), parse_date(end, "--to"), days)
+        today = today or utc_today()
+        chunks = split_range(parse_date(start, "--from", today), parse_date(end, "--to", today), days)
         runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk) for chunk in chunks]
     for run in runs:
         check_job_name(run.name)
@@ -173,16 +193,36 @@ def check_batch_size(runs: int, limit: int, confirmed: bool) -> None:
         )
 
 
+def check_project_jobs(existing: int, new: int, limit: int) -> None:
+    """Refuse a batch that would take the project past ``limit`` jobs, before anything is created.
+
+    Glue allows 1,000 jobs per account by default; past it, creation fails halfway through a batch.
+    """
+    if existing + new > limit:
+        raise PlanError(
+            f"the project has {existing} job(s) and this batch would add {new}, over the limit of {limit} "
+            "(project.max_project_jobs in config.yml; Glue allows 1,000 jobs per account by default): run "
+            "`make cleanup` to delete the jobs whose runs ended, or give a larger --days-per-job (make: days_per_job=) "
+            "for fewer, longer chunks"
+        )
+
+
 def job_tags(project_tags: dict[str, str], batch: str, job_key: str) -> dict[str, str]:
     """The tags every created job carries: the project's, its batch and its job key."""
     return {**project_tags, BATCH_TAG: batch, JOB_TAG: job_key}
 
 
-def default_arguments(job: JobSpec, zip_url: str) -> dict[str, str]:
-    """The job's default arguments as Glue stores them; the local runner passes the same ones."""
-    return {
+def default_arguments(job: JobSpec, zip_url: str, run_reports_url: str = "") -> dict[str, str]:
+    """The job's default arguments as Glue stores them; the local runner passes the same ones.
+
+    ``--run-reports`` tells the job where to write what it read and wrote, for ``status``.
+    """
+    arguments = {
         **job.arguments,
         "--extra-py-files": zip_url,
         "--job-language": "python",
         "--enable-continuous-cloudwatch-log": "true",
     }
+    if run_reports_url:
+        arguments[RUN_REPORTS_ARGUMENT] = run_reports_url
+    return arguments

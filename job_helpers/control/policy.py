@@ -24,6 +24,7 @@ JOB_KMS_STATEMENT, OPERATOR_KMS_STATEMENT = "KmsForEncryptedBuckets", "KmsForEnc
 LIST_STATEMENT = "ListBuckets"
 JOB_CODE_STATEMENT = "ReadJobCode"
 JOBS_STATEMENT = "ManageProjectJobs"
+SCHEDULES_STATEMENT = "ManageProjectSchedules"
 TABLES_STATEMENT = "ReadTableData"
 INGEST_STATEMENT = "IngestObjects"
 OBJECT_ARN = re.compile(r"^arn:aws:s3:::([^/]+)/")
@@ -140,6 +141,9 @@ def render_policy(template: Path, settings: Settings, sql_dir: Path | None = Non
     fills = {
         JOBS_STATEMENT: lambda: sorted(
             {f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-*" for job in settings.jobs.values()}
+        ),
+        SCHEDULES_STATEMENT: lambda: sorted(
+            {f"arn:aws:glue:{region}:{account}:trigger/{job.name_prefix}-scheduled" for job in settings.jobs.values()}
         ),
         TABLES_STATEMENT: lambda: _table_objects(sql_dir or template.parent / "sql", settings),
         INGEST_STATEMENT: lambda: _ingest_objects(settings),

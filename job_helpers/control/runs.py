@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -26,6 +26,8 @@ STOPPED = "STOPPED"
 TIMEOUT = "TIMEOUT"
 EXPIRED = "EXPIRED"
 ENDED_STATES = frozenset({SUCCEEDED, FAILED, ERROR, STOPPED, TIMEOUT, EXPIRED})
+# A chunk whose latest run ended in one of these is started again by ``retry``.
+RETRYABLE_STATES = frozenset({FAILED, ERROR, STOPPED, TIMEOUT})
 
 
 class JobActive(Exception):
@@ -60,6 +62,11 @@ class RunStatus:
     started_on: datetime | None = None
     completed_on: datetime | None = None
     error: str | None = None
+    execution_seconds: float | None = None
+    dpu_seconds: float | None = None
+    worker_type: str | None = None
+    number_of_workers: int | None = None
+    execution_class: str | None = None
 
     @property
     def ended(self) -> bool:
@@ -108,11 +115,17 @@ class Backend(Protocol):
     def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
         """Every run of each job, oldest first (an empty list for a job never started)."""
 
+    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
+        """Start one new run of each run's job with the same run arguments; raises StartFailed on failures."""
+
     def delete_job(self, job_name: str) -> None:
         """Delete one job (its runs' history goes with it); JobActive if the backend sees a run still active."""
 
     def follow_hint(self, job_name: str) -> str:
         """Where to look at a job's run: a log path or a console URL."""
+
+    def run_log(self, run: RunStatus) -> str:
+        """Where one run's log is: a CloudWatch group and stream with the run's console URL, or a file."""
 
 
 def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | None:
@@ -123,10 +136,17 @@ def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | Non
 
 @dataclass(frozen=True)
 class BatchStatus:
+    """A batch's chunks: the latest run of each (``runs``, in date order) and every attempt per job."""
+
     batch: str
     job_keys: tuple[str, ...]
     runs: list[RunStatus]
     never_started: list[str]
+    attempts: Mapping[str, Sequence[RunStatus]] = field(default_factory=dict)
+    job_of: Mapping[str, str] = field(default_factory=dict)
+
+    def attempts_of(self, run: RunStatus) -> Sequence[RunStatus]:
+        return self.attempts.get(run.job_name) or [run]
 
 
 def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) -> BatchStatus | None:
@@ -134,11 +154,22 @@ def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) 
     jobs = backend.tagged_jobs({**project_tags, BATCH_TAG: batch})
     if not jobs:
         return None
-    latest = backend.latest_runs(jobs)
-    runs = sorted((run for run in latest.values() if run is not None), key=lambda r: (r.from_date or "", r.job_name))
-    never = sorted(name for name, run in latest.items() if run is None)
+    history = backend.job_runs(jobs)
+    runs = sorted((runs[-1] for runs in history.values() if runs), key=lambda r: (r.from_date or "", r.job_name))
+    never = sorted(name for name, runs in history.items() if not runs)
     keys = tuple(sorted({tags.get(JOB_TAG, "?") for tags in jobs.values()}))
-    return BatchStatus(batch, keys, runs, never)
+    job_of = {name: tags.get(JOB_TAG, "?") for name, tags in jobs.items()}
+    return BatchStatus(batch, keys, runs, never, history, job_of)
+
+
+def to_retry(found: BatchStatus) -> list[RunStatus]:
+    """The latest runs of a batch that ended without succeeding, in date order."""
+    return [run for run in found.runs if run.state in RETRYABLE_STATES]
+
+
+def retry_batch(backend: Backend, found: BatchStatus, on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
+    """Start the failed chunks of a batch again on their own jobs (same build, same arguments)."""
+    return backend.restart_runs(to_retry(found), on_started)
 
 
 def wait_for_runs(

@@ -17,6 +17,7 @@ from pyspark.sql.types import StructType
 
 from job_helpers import job_arguments
 from job_helpers.publish import ShrinkGuard
+from job_helpers.relative_dates import FORMS, NotADate, resolve_day
 from job_helpers.stedi.errors import StediError
 from job_helpers.stedi.landing import parse_landing, read_lines
 from job_helpers.stedi.pseudonym import resolve_key
@@ -95,9 +96,9 @@ class RunParams:
 def _date(args: dict[str, str], name: str) -> date:
     value = args[name]
     try:
-        return date.fromisoformat(value)
-    except ValueError as error:
-        raise StediError(f"--{name.replace('_', '-')} {value!r} is not a date; give it as YYYY-MM-DD") from error
+        return resolve_day(value)
+    except NotADate as error:
+        raise StediError(f"--{name.replace('_', '-')} {value!r} is not a date; give {FORMS}") from error
 
 
 def parse_share(text: str) -> float:

@@ -64,7 +64,7 @@ jobs:
 """
 
 
-RUNS_COMMANDS = ("job_helpers.control.commands.runs_cmd",)
+RUNS_COMMANDS = ("job_helpers.control.commands.runs_cmd", "job_helpers.control.commands.schedule_cmd")
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,9 @@
 
 It records how it was started (arguments, environment, where ``job_helpers`` came from, start
 and end times) as ``<output>/<JOB_NAME>.json``, sleeps ``--sleep-seconds`` to stand in for work,
-and fails through ``JobFailed`` when its chunk starts on ``--fail-on``.
+and fails through ``JobFailed`` when its chunk starts on ``--fail-on`` or a file
+``<output>/fail-<from-date>`` exists (remove the file to "fix" the chunk for a retry). It counts
+10 records read and written, or none when ``<output>/empty-<from-date>`` exists.
 """
 
 import json
@@ -33,5 +35,7 @@ with start_job(sys.argv, ["from-date", "to-date", "output", "fail-on", "sleep-se
     output = Path(unquote(urlparse(run.args["output"]).path))
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{run.name}.json").write_text(json.dumps(record))
-    if run.args["from_date"] == run.args["fail_on"]:
+    read = 0 if (output / f"empty-{run.args['from_date']}").exists() else 10
+    run.count_records(read=read, written=read)
+    if run.args["from_date"] == run.args["fail_on"] or (output / f"fail-{run.args['from_date']}").exists():
         raise JobFailed(f"chunk {run.args['from_date']}..{run.args['to_date']} failed on purpose")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import boto3
@@ -89,6 +90,7 @@ def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, 
             "--extra-py-files": base + "job_helpers.zip",
             "--job-language": "python",
             "--enable-continuous-cloudwatch-log": "true",
+            "--run-reports": "s3://assets/glue/runs/",
         }
         assert job_tags(glue, name) == {"source": "test-etl", "batch": batch, "job": "fake"}
         (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
@@ -219,3 +221,140 @@ def test_a_failed_create_stops_the_batch_and_reports_what_was_started(built_on_m
     assert {run.job_name for run in started} <= {run.name for run in planned[:2]}
     for run in started:
         assert glue.get_job_runs(JobName=run.job_name)["JobRuns"][0]["Id"] == run.run_id
+
+
+def moto_runs(name: str) -> list:
+    """The moto server runs in this process: its Glue job runs, to set their end state as a real failure would."""
+    from moto.glue.models import glue_backends
+
+    return glue_backends["123456789012"]["us-east-1"].jobs[name].job_runs
+
+
+def end_runs_as_glue_would(moto_endpoint: str, failing: list[str]) -> None:
+    """Runs of ``failing`` jobs end FAILED, the others SUCCEEDED at their next read."""
+    for name in failing:
+        run = moto_runs(name)[-1]
+        run.status = "FAILED"
+    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
+
+
+def test_retry_starts_again_only_the_failed_chunks_on_their_own_jobs(
+    built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint
+):
+    runs_stay_starting()
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-10", profile="aws") == 0
+    batch = batch_of(capsys.readouterr().out)
+    names = all_job_names(glue)
+    failing = [names[1], names[4], names[8]]
+    end_runs_as_glue_would(moto_endpoint, failing)
+    assert built_on_moto.cli("status", "--batch", batch, profile="aws") == 0
+    assert "3 FAILED, 7 SUCCEEDED" in capsys.readouterr().out
+    definitions = {name: glue.get_job(JobName=name)["Job"] for name in names}
+
+    assert built_on_moto.cli("retry", "--wait", profile="aws") == 0
+    output = capsys.readouterr().out
+    assert "Retrying 3 of 10 chunk(s)" in output and "10 SUCCEEDED" in output
+    assert all_job_names(glue) == names
+    for name in names:
+        runs = sorted(glue.get_job_runs(JobName=name)["JobRuns"], key=lambda run: run["StartedOn"])
+        assert [run["JobRunState"] for run in runs] == (["FAILED", "SUCCEEDED"] if name in failing else ["SUCCEEDED"])
+        assert runs[-1]["Arguments"]["--from-date"] == runs[0]["Arguments"]["--from-date"]
+        assert glue.get_job(JobName=name)["Job"] == definitions[name]
+
+
+@pytest.fixture
+def runs_report_like_glue(monkeypatch):
+    """moto's job runs lack what real Glue returns for them: ErrorMessage, DPUSeconds, ExecutionClass.
+
+    A run given ``error`` or ``dpu_seconds`` attributes reports them; every run reports its job's class.
+    """
+    from moto.glue.models import FakeJobRun, glue_backends
+
+    as_dict = FakeJobRun.as_dict
+
+    def with_glue_fields(run):
+        found = as_dict(run)
+        job = glue_backends["123456789012"]["us-east-1"].jobs[run.job_name]
+        found["ExecutionClass"] = job.execution_class
+        for attribute, key in (("error", "ErrorMessage"), ("dpu_seconds", "DPUSeconds")):
+            if hasattr(run, attribute):
+                found[key] = getattr(run, attribute)
+        return found
+
+    monkeypatch.setattr(FakeJobRun, "as_dict", with_glue_fields)
+
+
+def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
+    built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint, runs_report_like_glue
+):
+    runs_stay_starting()
+    assert (
+        built_on_moto.cli(
+            "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--execution-class", "flex", profile="aws"
+        )
+        == 0
+    )
+    batch = batch_of(capsys.readouterr().out)
+    names = all_job_names(glue)
+    assert {glue.get_job(JobName=name)["Job"]["ExecutionClass"] for name in names} == {"FLEX"}
+    moto_runs(names[0])[-1].dpu_seconds = 7200.0
+    moto_runs(names[1])[-1].error = "AnalysisException: <Path> does not exist & more"
+    end_runs_as_glue_would(moto_endpoint, [names[1]])
+
+    assert built_on_moto.cli("status", "--json", profile="aws") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["batch"] == batch and summary["counts"] == {"FAILED": 1, "SUCCEEDED": 2}
+    first, failed, last = summary["chunks"]
+    assert first["dpu_hours"] == 2.0 and first["attempts"] == 1
+    # moto's runs report ExecutionTime 123 s on 2 G.1X workers: 123 * 2 * 1 / 3600 DPU-hours.
+    assert last["dpu_hours"] == round(123 * 2 / 3600, 6)
+    assert summary["dpu_hours"] == round(2.0 + 2 * 123 * 2 / 3600, 6)
+    assert summary["price_usd"] == pytest.approx(summary["dpu_hours"] * 0.29, abs=1e-5)
+    run_id = failed["runs"][0]["run_id"]
+    assert failed["error"] == "AnalysisException: <Path> does not exist & more"
+    assert failed["log"] == (
+        f"CloudWatch /aws-glue/jobs/error stream {run_id}; https://us-east-1.console.aws.amazon.com/gluestudio/home"
+        f"?region=us-east-1#/job/{names[1]}/run/{run_id}"
+    )
+
+    assert built_on_moto.cli("status", profile="aws") == 0
+    table = capsys.readouterr().out
+    assert "DPU-hours" in table and "Attempts" in table and f"FAILED {names[1]}: CloudWatch /aws-glue/jobs/error" in table
+    assert f"{summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} ($0.44/DPU-hour, Flex $0.29)" in table
+
+
+def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue, capsys):
+    code = built_on_moto.cli(
+        "--set",
+        "jobs.fake.worker_type=G.4X",
+        "execute",
+        "--job",
+        "fake",
+        "--from",
+        "2022-01-01",
+        "--to",
+        "2022-01-01",
+        "--execution-class",
+        "FLEX",
+        profile="aws",
+    )
+    assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().out
+    assert all_job_names(glue) == []
+
+
+def test_status_reads_the_records_each_glue_run_reported(built_on_moto, glue, capsys):
+    assert (
+        built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--wait", profile="aws") == 0
+    )
+    capsys.readouterr()
+    names = all_job_names(glue)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name, read in zip(names, (0, 1234)):
+        (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
+        body = json.dumps({"read": read, "written": read})
+        s3.put_object(Bucket="assets", Key=f"glue/runs/{name}/{run['Id']}.json", Body=body.encode())
+
+    assert built_on_moto.cli("status", profile="aws") == 0
+    table = capsys.readouterr().out
+    assert "SUCCEEDED, nothing to read" in table and "1,234 → 1,234" in table
+    assert "2 SUCCEEDED (1 with nothing to read)" in table

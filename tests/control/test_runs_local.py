@@ -121,6 +121,10 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
     status = capsys.readouterr().out
     assert f"Batch {batch} (fake)" in status and "2022-01-01 → 2022-01-03" in status and "3 SUCCEEDED" in status
 
+    assert built.cli("cleanup", "--dry-run", "--json") == 0
+    found = json.loads(capsys.readouterr().out)
+    assert (found["removed"], found["skipped"]) == (3, 0) and {job["action"] for job in found["jobs"]} == {"WOULD REMOVE"}
+
     assert built.cli("cleanup") == 0
     output = capsys.readouterr().out
     assert output.count("REMOVED - Name: ") == 3 and "3 removed, 0 skipped" in output
@@ -153,6 +157,12 @@ def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
 
     assert built.cli("status") == 0
     assert "failed on purpose" in capsys.readouterr().out
+    assert built.cli("status", "--json") == 0
+    failed = [chunk for chunk in json.loads(capsys.readouterr().out)["chunks"] if chunk["state"] == "FAILED"]
+    assert [chunk["error"] for chunk in failed] == [
+        f"{failed[0]['job_name']} failed: chunk 2022-01-04..2022-01-06 failed on purpose"
+    ]
+    assert failed[0]["log"] == str(built.build_dir / "logs" / f"{failed[0]['job_name']}.log")
 
 
 def test_runs_go_on_after_execute_exits_without_wait(built):
@@ -282,3 +292,65 @@ def test_a_pid_taken_by_a_newer_process_does_not_keep_a_run_alive():
     start = process_start(os.getpid())
     assert same_process_alive(os.getpid(), start)
     assert not same_process_alive(os.getpid(), start - 1)
+
+
+def test_retry_starts_again_only_the_failed_chunks_of_a_batch(built, capsys):
+    """10 chunks, 3 made to fail by a file; the file removed, retry reruns exactly those 3 on their own jobs."""
+    out = built.lake_root / "scratch" / "out"
+    out.mkdir(parents=True)
+    failing = ["2022-01-02", "2022-01-05", "2022-01-09"]
+    for day in failing:
+        (out / f"fail-{day}").write_text("")
+    assert built.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-10", "--wait") == 1
+    batch = batch_of(capsys.readouterr().out)
+    registry = Registry(built.registry)
+    first = registry.latest_runs(list(registry.tagged_jobs({})))
+    assert sorted(run.from_date for run in first.values() if run.state == "FAILED") == failing
+
+    for day in failing:
+        (out / f"fail-{day}").unlink()
+    assert built.cli("retry", "--batch", batch, "--wait") == 0
+    output = capsys.readouterr().out
+    assert "Retrying 3 of 10 chunk(s)" in output and "10 SUCCEEDED" in output
+    history = registry.job_runs(list(registry.tagged_jobs({})))
+    assert len(history) == 10 and sum(len(runs) for runs in history.values()) == 13
+    retried = {runs[0].from_date: runs for runs in history.values() if len(runs) == 2}
+    assert sorted(retried) == failing
+    for runs in retried.values():
+        assert [run.state for run in runs] == ["FAILED", "SUCCEEDED"] and runs[1].arguments == runs[0].arguments
+
+    assert built.cli("status", "--json") == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["counts"] == {"SUCCEEDED": 10} and len(summary["chunks"]) == 10
+    for chunk in summary["chunks"]:
+        runs = history[chunk["job_name"]]
+        assert chunk["attempts"] == len(runs) == (2 if chunk["from"] in failing else 1)
+        # fake is configured with 2 G.1X workers: execution seconds x 2 workers x 1 DPU.
+        expected = sum(run.execution_seconds for run in runs) * 2 / 3600
+        assert chunk["dpu_hours"] == pytest.approx(expected, abs=1e-6) and chunk["dpu_hours"] > 0
+        assert chunk["price_usd"] == pytest.approx(expected * 0.44, abs=1e-5)
+        assert [run["state"] for run in chunk["runs"]] == [run.state for run in runs]
+
+    assert built.cli("retry", "--batch", batch, "--json") == 0
+    assert json.loads(capsys.readouterr().out) == {"batch": batch, "retried": []}
+    assert sum(len(runs) for runs in registry.job_runs(list(registry.tagged_jobs({}))).values()) == 13
+
+
+def test_a_chunk_that_read_nothing_is_shown_as_such_with_the_records_of_each_chunk(built, capsys):
+    out = built.lake_root / "scratch" / "out"
+    out.mkdir(parents=True)
+    (out / "empty-2022-01-02").write_text("")
+    assert built.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--wait") == 0
+    output = capsys.readouterr().out
+    assert "SUCCEEDED, nothing to read" in output and "3 SUCCEEDED (1 with nothing to read)" in output
+    assert output.count("10 → 10") == 2
+
+    assert built.cli("status", "--json") == 0
+    chunks = {chunk["from"]: chunk for chunk in json.loads(capsys.readouterr().out)["chunks"]}
+    assert [(c["records_read"], c["records_written"], c["nothing_to_read"]) for c in chunks.values()] == [
+        (10, 10, False),
+        (0, 0, True),
+        (10, 10, False),
+    ]
+    reports = sorted((built.lake_root / "assets" / "glue" / "runs").glob("*/*.json"))
+    assert len(reports) == 3 and {path.stem for path in reports} == {c["runs"][0]["run_id"] for c in chunks.values()}

@@ -163,6 +163,14 @@ def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_pat
     stray.write_bytes(b"x")
     status, out = cli("verify", "--dataset", "eeg")
     assert status == 1 and "1 problem(s)" in out and out.count("unlisted") == 1
+    status, out = cli("verify", "--dataset", "eeg", "--json")
+    # A job started in this process earlier in the session may have left log lines on stdout.
+    found, _ = json.JSONDecoder().raw_decode(out[out.index('{\n  "dataset"') :])
+    assert (
+        status == 1
+        and [p["problem"] for p in found["problems"]] == ["unlisted"]
+        and found["problems"][0]["object"].endswith("stray.tar")
+    )
 
 
 def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:

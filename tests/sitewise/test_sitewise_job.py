@@ -211,11 +211,11 @@ def test_script_runs_as_a_process_and_reports_failure_by_exit_code(tmp_path: Pat
     env = {**os.environ, "PYTHONPATH": str(REPO), "JOB_HELPERS_RUNTIME": "local"}
 
     ok = subprocess.run([*args, "--from-date", str(FIRST_DAY)], env=env, capture_output=True, text=True, timeout=60)
-    bad = subprocess.run([*args, "--from-date", "yesterday"], env=env, capture_output=True, text=True, timeout=60)
+    bad = subprocess.run([*args, "--from-date", "last-week"], env=env, capture_output=True, text=True, timeout=60)
 
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "summary: days merged 1, skipped 0, failed 0" in ok.stdout
     manifest = json.loads(storage.read_text(f"{base}/index/startYear=2024/startMonth=1/startDay=31/{MANIFEST}"))
     assert len(manifest["files"]) == 1
     assert bad.returncode == 1
-    assert "--from-date 'yesterday' is not a date" in bad.stdout + bad.stderr
+    assert "--from-date 'last-week' is not a date" in bad.stdout + bad.stderr

@@ -7,6 +7,7 @@ patient's name replaced by ***.
 from __future__ import annotations
 
 import argparse
+import json
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     command = subparsers.add_parser("verify", help="compare every manifest of a data set with landing and archive")
     command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg")
+    command.add_argument("--json", action="store_true", help="print the counts and problems as JSON (nothing else)")
     command.set_defaults(handler=run_verify)
 
 
@@ -216,6 +218,19 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     landing = object_store(landing_url, options, context.boto3_session)
     archive = object_store(options.archive_url, options, context.boto3_session)
     report = verify(args.dataset, landing, landing_url, archive, options.archive_url)
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "dataset": args.dataset,
+                    "manifests": report.manifests,
+                    "objects": report.objects,
+                    "problems": [{"problem": p.kind, "object": p.url, "detail": p.detail} for p in report.problems],
+                },
+                indent=2,
+            )
+        )
+        return 1 if report.problems else 0
     if report.problems:
         table = Table(title=f"{len(report.problems)} problem(s)", title_justify="left")
         for column in ("problem", "object", "detail"):

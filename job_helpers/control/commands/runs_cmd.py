@@ -11,8 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
@@ -20,9 +22,19 @@ from rich.text import Text
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.config import refuse_examples
+from job_helpers.control.config import execution_class_problem, refuse_examples
+from job_helpers.control.cost import Rates
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
-from job_helpers.control.plan import PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
+from job_helpers.control.plan import (
+    PlanError,
+    PlannedRun,
+    check_batch_size,
+    check_project_jobs,
+    job_tags,
+    new_batch_id,
+    plan_runs,
+)
+from job_helpers.control.report import render
 from job_helpers.control.runs import (
     ENDED_STATES,
     SUCCEEDED,
@@ -33,8 +45,13 @@ from job_helpers.control.runs import (
     StartFailed,
     batch_status,
     latest_batch,
+    retry_batch,
+    to_retry,
     wait_for_runs,
 )
+from job_helpers.control.summary import batch_summary, chunk_label, usd
+from job_helpers.relative_dates import is_relative, utc_today
+from job_helpers.run_report import read_report, report_url, reports_prefix
 
 STATE_STYLES = {
     "SUCCEEDED": "green",
@@ -64,8 +81,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     execute.add_argument("--job", required=True, metavar="KEY", help="job key from config.yml")
-    execute.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day (date-ranged jobs only)")
-    execute.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day, inclusive (date-ranged jobs only)")
+    execute.add_argument(
+        "--from",
+        dest="start",
+        metavar="DATE",
+        help="first day: YYYY-MM-DD, today, yesterday or today-N in UTC (date-ranged jobs only)",
+    )
+    execute.add_argument(
+        "--to", dest="end", metavar="DATE", help="last day, inclusive, in the same forms (date-ranged jobs only)"
+    )
     execute.add_argument(
         "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
     )
@@ -76,16 +100,49 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     execute.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
     execute.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
     _add_runner(execute)
+    execute.add_argument(
+        "--execution-class",
+        dest="execution_class",
+        type=str.upper,
+        metavar="STANDARD|FLEX",
+        help="Glue execution class of this batch's jobs (default: the job's execution_class, else STANDARD)",
+    )
     execute.set_defaults(handler=run)
 
     status = subparsers.add_parser(
         "status",
         help="summary of a batch's runs (the latest batch by default)",
-        description="Reads the runs of the jobs tagged with the batch id: chunk, state, duration and error.",
+        description=(
+            "Reads every run of the jobs tagged with the batch id: per chunk its state, attempts, duration, "
+            "DPU-hours, records read and written and error, then the batch's cost and where each failure's log is."
+        ),
     )
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
     _add_runner(status)
+    status.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on standard output)")
     status.set_defaults(handler=run)
+
+    again = subparsers.add_parser(
+        "retry",
+        help="start again the chunks of a batch whose latest run failed",
+        description=(
+            "Starts one new run of each chunk of the batch whose latest run ended FAILED, ERROR, TIMEOUT or "
+            "STOPPED, on the job the batch created (same build, same arguments). Succeeded and still "
+            "active chunks are left alone."
+        ),
+    )
+    again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    again.add_argument("--wait", action="store_true", help="show progress until every new run ends, then a summary")
+    again.add_argument("--json", action="store_true", help="print the started runs (and the summary) as JSON")
+    again.set_defaults(handler=run)
+
+    page = subparsers.add_parser(
+        "report",
+        help="write a batch's timeline, DPU-hours and failures as one HTML file under build/reports/",
+        description="A self-contained page (inline CSS and SVG, nothing fetched) drawn from the same data as status --json.",
+    )
+    page.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    page.set_defaults(handler=run)
 
     clean = subparsers.add_parser(
         "cleanup",
@@ -98,6 +155,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed; delete nothing")
     clean.add_argument("--include-never-run", action="store_true", help="also delete jobs that were never started")
     _add_runner(clean)
+    clean.add_argument("--json", action="store_true", help="print the counts and one entry per job as JSON (nothing else)")
     clean.set_defaults(handler=run)
 
 
@@ -111,7 +169,7 @@ def _add_runner(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
-    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup}
+    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup, "retry": retry, "report": write_report}
     return handlers[args.command](args, context)
 
 
@@ -165,15 +223,22 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
 def execute(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     job = settings.job(args.job)
+    if args.execution_class:
+        problem = execution_class_problem(args.execution_class, job.worker_type)
+        if problem:
+            raise UsageError(f"--execution-class: {problem}")
+        job = replace(job, execution_class=args.execution_class)
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
     _runner(context, args.runner)
     batch = new_batch_id()
+    today = utc_today()
     try:
-        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None)
+        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today)
         check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
     except PlanError as error:
         raise UsageError(str(error)) from error
+    _print_resolved(context.messages if args.json else context.console, args, planned)
     if args.dry_run:
         _print_plan(context, job.key, batch, planned, as_json=args.json)
         return 0
@@ -185,6 +250,10 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError(str(error)) from error
 
     backend = make_backend(context, args.runner)
+    try:
+        check_project_jobs(len(backend.tagged_jobs(settings.tags)), len(planned), settings.max_project_jobs)
+    except PlanError as error:
+        raise UsageError(str(error)) from error
     console = context.console
     try:
         with Progress(
@@ -201,36 +270,145 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
             )
     except StartFailed as error:
         console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
-        _print_started(context, backend, batch, error.started)
+        _print_started(context.console, backend, batch, error.started)
         return 1
-    _print_started(context, backend, batch, started)
+    _print_started(context.console, backend, batch, started)
     if not args.wait:
         return 0
     try:
-        final = _wait(context, backend, started)
+        final = _wait(context.console, backend, started)
     except KeyboardInterrupt:
         console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={batch}", soft_wrap=True)
         return 130
-    _print_summary(context, backend, BatchStatus(batch, (job.key,), final, []))
+    found = batch_status(backend, settings.tags, batch)
+    if found is not None:
+        _print_summary(context, backend, found)
+    return _exit_status(final)
+
+
+def _exit_status(final: Sequence[RunStatus]) -> int:
     return 0 if all(run.state == SUCCEEDED for run in final) else 1
 
 
-def status(args: argparse.Namespace, context: CliContext) -> int:
-    settings = context.settings
-    backend = make_backend(context, args.runner)
-    batch = args.batch or latest_batch(backend, settings.tags)
+def _find_batch(backend: Backend, context: CliContext, batch: str | None) -> BatchStatus | None:
+    """The asked-for batch (the latest by default); None when there is no batch at all."""
+    batch = batch or latest_batch(backend, context.settings.tags)
     if batch is None:
-        context.console.print("No batches yet: start one with `make execute`.")
-        return 0
-    found = batch_status(backend, settings.tags, batch)
+        return None
+    found = batch_status(backend, context.settings.tags, batch)
     if found is None:
         raise UsageError(f"no project job carries batch {batch!r}: check the id, or omit --batch for the latest batch")
-    _print_summary(context, backend, found)
+    return found
+
+
+def status(args: argparse.Namespace, context: CliContext) -> int:
+    backend = make_backend(context, args.runner)
+    found = _find_batch(backend, context, args.batch)
+    if found is None:
+        if args.json:
+            print(json.dumps(None))
+        else:
+            context.console.print("No batches yet: start one with `make execute`.")
+        return 0
+    if args.json:
+        print(json.dumps(summarise(context, backend, found), indent=2))
+    else:
+        _print_summary(context, backend, found)
     return 0
 
 
+def retry(args: argparse.Namespace, context: CliContext) -> int:
+    """Restart the failed chunks; with --json the talk goes to standard error and the data to standard output."""
+    backend = make_backend(context)
+    found = _find_batch(backend, context, args.batch)
+    console = context.messages if args.json else context.console
+    if found is None:
+        console.print("No batches yet: start one with `make execute`.")
+        return _print_json({"batch": None, "retried": []}) if args.json else 0
+    failed = to_retry(found)
+    if not failed:
+        console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
+        return _print_json({"batch": found.batch, "retried": []}) if args.json else 0
+    refuse_examples(context.settings)
+    console.print(
+        f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
+        "the others are left alone.",
+        soft_wrap=True,
+    )
+    try:
+        started = retry_batch(backend, found, lambda _: None)
+    except StartFailed as error:
+        console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
+        _print_started(console, backend, found.batch, error.started)
+        if args.json:
+            _print_json({"batch": found.batch, "retried": _started_json(error.started), "error": str(error)})
+        return 1
+    _print_started(console, backend, found.batch, started)
+    result: dict = {"batch": found.batch, "retried": _started_json(started)}
+    if not args.wait:
+        return _print_json(result) if args.json else 0
+    try:
+        final = _wait(console, backend, started)
+    except KeyboardInterrupt:
+        console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={found.batch}", soft_wrap=True)
+        return 130
+    after = batch_status(backend, context.settings.tags, found.batch)
+    if args.json:
+        _print_json({**result, "summary": summarise(context, backend, after) if after else None})
+    elif after is not None:
+        _print_summary(context, backend, after)
+    return _exit_status(final)
+
+
+def write_report(args: argparse.Namespace, context: CliContext) -> int:
+    """Write the page aside and move it into place, so a reader never sees half a report."""
+    backend = make_backend(context)
+    found = _find_batch(backend, context, args.batch)
+    if found is None:
+        raise UsageError("no batches yet: start one with `make execute`")
+    page = render(summarise(context, backend, found))
+    reports = context.build_dir / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    target = reports / f"batch-{found.batch}.html"
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_text(page, encoding="utf-8")
+    partial.replace(target)
+    context.console.print(str(target), markup=False, soft_wrap=True)
+    return 0
+
+
+def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
+    settings = context.settings
+    records = _run_reports(context, [run for run in found.runs if run.state == SUCCEEDED])
+    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log, records)
+
+
+def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, dict]:
+    """The record counts the given runs wrote (reads run in parallel: a batch may have hundreds)."""
+    if not runs:
+        return {}
+    prefix = reports_prefix(context.settings.datasets["glue_assets"])
+    storage = context.storage
+
+    def read(run: RunStatus) -> dict | None:
+        return read_report(storage, report_url(prefix, run.job_name, run.run_id))
+
+    with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
+        found = dict(zip((run.run_id for run in runs), pool.map(read, runs)))
+    return {run_id: counts for run_id, counts in found.items() if counts is not None}
+
+
+def _print_json(data: object) -> int:
+    print(json.dumps(data, indent=2))
+    return 0
+
+
+def _started_json(started: Sequence[StartedRun]) -> list[dict]:
+    return [{"job_name": run.job_name, "run_id": run.run_id, **run.planned.as_json()} for run in started]
+
+
 def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
-    console = context.console
+    console = context.messages if args.json else context.console
 
     def report(result: CleanupResult) -> None:
         reason = f" ({result.reason})" if result.action == SKIPPED else ""
@@ -247,7 +425,26 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
     removed = len(results) - skipped
     verb = "would remove" if args.dry_run else "removed"
     console.print(f"{len(results)} project job(s): {removed} {verb}, {skipped} skipped", soft_wrap=True)
+    if args.json:
+        rows = [{"job_name": r.job_name, "action": r.action, "reason": r.reason} for r in results]
+        _print_json({"dry_run": args.dry_run, "removed": removed, "skipped": skipped, "jobs": rows})
     return 0
+
+
+def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequence[PlannedRun]) -> None:
+    """Say which days relative dates stood for: they were resolved once, when the batch was planned."""
+    chunks = [run.chunk for run in planned if run.chunk is not None]
+    given = [
+        (option, text, day)
+        for option, text, day in (
+            ("--from", args.start, chunks[0].start if chunks else None),
+            ("--to", args.end, chunks[-1].end if chunks else None),
+        )
+        if text and day and is_relative(text)
+    ]
+    if given:
+        resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
+        console.print(f"Dates resolved in UTC: {resolved}", markup=False, soft_wrap=True)
 
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:
@@ -265,8 +462,7 @@ def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence
     context.console.print(table)
 
 
-def _print_started(context: CliContext, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
-    console = context.console
+def _print_started(console: Console, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
     console.print(f"Started {len(started)} job(s) in batch {batch}:", soft_wrap=True)
     for run in started:
         console.print(f"  {run.job_name}  run {run.run_id}", markup=False, soft_wrap=True)
@@ -274,14 +470,14 @@ def _print_started(context: CliContext, backend: Backend, batch: str, started: S
     console.print(f"Follow the batch with: make status batch={batch}", markup=False, soft_wrap=True)
 
 
-def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
+def _wait(console: Console, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=context.console,
+        console=console,
     ) as progress:
         task = progress.add_task("Waiting", total=len(started))
 
@@ -296,41 +492,54 @@ def _wait(context: CliContext, backend: Backend, started: Sequence[StartedRun]) 
 
 
 def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) -> None:
+    """The batch's table (one row per chunk), its counts and cost, then where each failure's log is."""
+    summary = summarise(context, backend, found)
     table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
     table.add_column("Chunk", no_wrap=True)
     table.add_column("State", no_wrap=True)
+    table.add_column("Attempts", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
+    table.add_column("DPU-hours", justify="right", no_wrap=True)
+    table.add_column("Records", justify="right", no_wrap=True)
     table.add_column("Error", overflow="fold")
-    for run in found.runs:
+    for chunk in summary["chunks"]:
+        state = f"{chunk['state']}, nothing to read" if chunk["nothing_to_read"] else chunk["state"]
         table.add_row(
-            _chunk(run),
-            Text(run.state, style=STATE_STYLES.get(run.state, "")),
-            _duration(run.duration()),
-            Text(run.error or ""),
+            chunk_label(chunk["from"], chunk["to"]),
+            Text(state, style="yellow" if chunk["nothing_to_read"] else STATE_STYLES.get(chunk["state"], "")),
+            str(chunk["attempts"]),
+            _duration(chunk["duration_seconds"]),
+            f"{chunk['dpu_hours']:.3f}",
+            _records(chunk),
+            Text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, Text("NEVER STARTED", style="yellow"), "-", "")
+        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "-", "-", "")
     console = context.console
     console.print(table)
-    counts: dict[str, int] = {}
-    for run in found.runs:
-        counts[run.state] = counts.get(run.state, 0) + 1
-    console.print(", ".join(f"{count} {state}" for state, count in sorted(counts.items())) or "no runs", soft_wrap=True)
-    for run in found.runs:
-        if run.ended and run.state != SUCCEEDED:
-            console.print(f"  {run.state} {run.job_name}: {backend.follow_hint(run.job_name)}", markup=False, soft_wrap=True)
+    counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
+    empty = sum(chunk["nothing_to_read"] for chunk in summary["chunks"])
+    if empty:
+        counts += f" ({empty} with nothing to read)"
+    console.print(
+        f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about {usd(summary['price_usd'])} "
+        f"(${summary['rates_usd_per_dpu_hour']['STANDARD']}/DPU-hour, Flex ${summary['rates_usd_per_dpu_hour']['FLEX']})",
+        soft_wrap=True,
+    )
+    for chunk in summary["chunks"]:
+        if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
+            console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
 
 
-def _chunk(run: RunStatus) -> str:
-    if run.from_date is None:
-        return "(no dates)"
-    if run.from_date == run.to_date:
-        return run.from_date
-    return f"{run.from_date} → {run.to_date}"
-
-
-def _duration(value: timedelta | None) -> str:
-    if value is None:
+def _records(chunk: dict) -> str:
+    """``read → written`` from the run's report; ``-`` when its job does not count records."""
+    if chunk["records_read"] is None:
         return "-"
-    seconds = int(value.total_seconds())
+    return f"{chunk['records_read']:,} → {chunk['records_written']:,}"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

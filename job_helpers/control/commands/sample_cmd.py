@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.embrace.sample_data import write_embrace_sample
+from job_helpers.relative_dates import day_option
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.avro_blocks import count_records
 from job_helpers.sitewise.sample_data import write_cold_tier
@@ -21,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sample = subparsers.add_parser("sample-data", help="write generated input data into a data set's landing location")
     sample.add_argument("--dataset", required=True, choices=tuple(WRITERS), help="which data set to generate")
     sample.add_argument("--days", type=int, default=7, help="days of data (default 7)")
-    sample.add_argument("--start", type=date.fromisoformat, default=date(2024, 3, 1), help="first day, YYYY-MM-DD")
+    sample.add_argument(
+        "--start", type=day_option, default=date(2024, 3, 1), help="first day: YYYY-MM-DD, today, yesterday or today-N"
+    )
     sample.add_argument("--series", type=int, default=300, help="sitewise: number of time series (default 300)")
     sample.add_argument("--records-per-file", type=int, default=200, help="sitewise: records per raw file")
     sample.add_argument("--customers", type=int, default=500, help="stedi: number of customers (at least 100)")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from datetime import date
 
 from botocore.config import Config
 from rich.table import Table
@@ -14,12 +13,17 @@ from job_helpers.control.config import ConfigError
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.options import timestream_options
 from job_helpers.embrace.timestream_load import LoadError, create_tasks, estimate_cost, notify_slack, plan_loads, wait_for_tasks
+from job_helpers.relative_dates import day_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     load = subparsers.add_parser("timestream-load", help="create one Timestream batch-load task per stream and day")
-    load.add_argument("--from", dest="first", required=True, type=date.fromisoformat, help="first day, YYYY-MM-DD")
-    load.add_argument("--to", dest="last", required=True, type=date.fromisoformat, help="last day, YYYY-MM-DD")
+    load.add_argument(
+        "--from", dest="first", required=True, type=day_option, help="first day: YYYY-MM-DD, today, yesterday or today-N"
+    )
+    load.add_argument(
+        "--to", dest="last", required=True, type=day_option, help="last day: YYYY-MM-DD, today, yesterday or today-N"
+    )
     load.add_argument("--streams", default="all", help="acc,eda,temp (any of them) or all")
     load.add_argument("--dry-run", action="store_true", help="print rows and the cost estimate; create nothing")
     load.set_defaults(handler=run_load)

@@ -1,0 +1,105 @@
+"""A batch as plain data: per chunk its attempts, duration, DPU-hours, price, error and log.
+
+``status`` prints it as a table or JSON and ``report`` draws it, so all three show the same
+figures. Pure logic: the caller passes where each run's log is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+from job_helpers.control.config import JobSpec
+from job_helpers.control.cost import Rates, dpu_hours, execution_class, price
+from job_helpers.control.runs import SUCCEEDED, BatchStatus, RunStatus
+
+
+def batch_summary(
+    found: BatchStatus,
+    jobs: Mapping[str, JobSpec],
+    rates: Rates,
+    run_log: Callable[[RunStatus], str],
+    records: Mapping[str, Mapping[str, int]] | None = None,
+) -> dict[str, Any]:
+    """The JSON-ready summary of a batch.
+
+    ``jobs`` are the configured jobs by key, for the local estimate; ``records`` the run reports
+    by run id (what a run read and wrote, when its job counts records).
+    """
+    records = records or {}
+    chunks = []
+    total_hours = total_price = 0.0
+    for latest in found.runs:
+        job = jobs.get(found.job_of.get(latest.job_name, ""))
+        attempts = list(found.attempts_of(latest))
+        hours, cost = price(attempts, job, rates)
+        total_hours += hours
+        total_price += cost
+        duration = latest.duration()
+        counted = records.get(latest.run_id) or {}
+        chunks.append(
+            {
+                "job_name": latest.job_name,
+                "job": found.job_of.get(latest.job_name),
+                "from": latest.from_date,
+                "to": latest.to_date,
+                "state": latest.state,
+                "attempts": len(attempts),
+                "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
+                "dpu_hours": round(hours, 6),
+                "price_usd": round(cost, 6),
+                "error": latest.error,
+                "log": run_log(latest),
+                "records_read": counted.get("read"),
+                "records_written": counted.get("written"),
+                "nothing_to_read": latest.state == SUCCEEDED and counted.get("read") == 0,
+                "runs": [_attempt(run, job, run_log) for run in attempts],
+            }
+        )
+    counts: dict[str, int] = {}
+    for chunk in chunks:
+        counts[chunk["state"]] = counts.get(chunk["state"], 0) + 1
+    return {
+        "batch": found.batch,
+        "jobs": list(found.job_keys),
+        "chunks": chunks,
+        "never_started": list(found.never_started),
+        "counts": dict(sorted(counts.items())),
+        "succeeded": all(chunk["state"] == SUCCEEDED for chunk in chunks) and not found.never_started,
+        "dpu_hours": round(total_hours, 6),
+        "price_usd": round(total_price, 6),
+        "rates_usd_per_dpu_hour": {"STANDARD": rates.standard, "FLEX": rates.flex},
+    }
+
+
+def usd(amount: float) -> str:
+    """Cents, or four decimals for the fractions of a cent that short runs cost."""
+    return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
+
+
+def chunk_label(start: str | None, end: str | None) -> str:
+    """A chunk's dates as one short text: one day, a range, or (no dates) for a job run once."""
+    if start is None:
+        return "(no dates)"
+    return start if start == end else f"{start} → {end}"
+
+
+def _attempt(run: RunStatus, job: JobSpec | None, run_log: Callable[[RunStatus], str]) -> dict[str, Any]:
+    duration = run.duration()
+    hours = dpu_hours(run, job)
+    return {
+        "run_id": run.run_id,
+        "state": run.state,
+        "started_on": _iso(run.started_on),
+        "completed_on": _iso(run.completed_on),
+        "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
+        "dpu_hours": None if hours is None else round(hours, 6),
+        "execution_class": execution_class(run, job),
+        "error": run.error,
+        "log": run_log(run),
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
