@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import re
 from datetime import UTC, date, datetime, timedelta
+from typing import NoReturn
 
 RELATIVE = re.compile(r"today(?:-(\d{1,6}))?|yesterday")
 FORMS = "YYYY-MM-DD, today, yesterday or today-N"
@@ -51,5 +52,5 @@ def day_option(text: str) -> date:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
-def _refuse(text: str) -> date:
+def _refuse(text: str) -> NoReturn:
     raise NotADate(f"{text!r} is not a date: give {FORMS}")

@@ -172,8 +172,8 @@ def plan_runs(
             raise PlanError(f"job {job.key!r} is not date-ranged and runs once without dates: drop {', '.join(given)}")
         runs = [PlannedRun(job_name(job.name_prefix, batch, None), None)]
     else:
-        missing = [option for option, value in (("--from", start), ("--to", end)) if value is None]
-        if missing:
+        if start is None or end is None:
+            missing = [option for option, value in (("--from", start), ("--to", end)) if value is None]
             raise PlanError(f"job {job.key!r} is date-ranged: give {' and '.join(missing)} (YYYY-MM-DD)")
         days = 1 if days_per_job is None else parse_days(days_per_job)
         today = today or utc_today()

@@ -28,7 +28,7 @@ def batch_summary(
     by run id (what a run read and wrote, when its job counts records).
     """
     records = records or {}
-    chunks = []
+    chunks: list[dict[str, Any]] = []
     total_hours = total_price = 0.0
     for latest in found.runs:
         job = jobs.get(found.job_of.get(latest.job_name, ""))

@@ -181,7 +181,7 @@ def make_backend(context: CliContext, runner: str | None = None) -> Backend:
         from job_helpers.control.local_backend import LocalBackend
         from job_helpers.control.local_registry import Registry, registry_path
 
-        registry = Registry(registry_path(settings.lake_root))
+        registry = Registry(registry_path(settings.lake))
         return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
     if runner == "local":
         return _local_backend_on_aws(context)
