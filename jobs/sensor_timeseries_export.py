@@ -56,13 +56,14 @@ def main(argv: Sequence[str]) -> None:
         except (StorageError, TimestreamError) as error:
             raise runtime.JobFailed(f"cannot read the {source} readings: {error}") from error
         try:
-            export_chunk(
+            summary = export_chunk(
                 job.spark, batches, first, last, args["curated"], args["rejects"], unread=unread, allow_shrink=allow_shrink
             )
         except NoReadings as error:
             raise runtime.JobFailed(f"{error} (--source {source})") from error
         except PublishError as error:
             raise runtime.JobFailed(str(error)) from error
+        job.count_records(summary.readings_in, summary.rows_out)
 
 
 if __name__ == "__main__":

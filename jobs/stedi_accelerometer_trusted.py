@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from job_helpers.stedi.report import JobReport
 from job_helpers.stedi.run import (
     RunParams,
     check_rejects,
@@ -34,7 +35,7 @@ from job_helpers.storage import Storage
 OPTIONS = ["accelerometer-landing", "customer-trusted", "accelerometer-trusted", "rejects", "max-reject-share"]
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> None:
+def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
     params = RunParams.from_args(args, ranged=True)
     max_share = parse_share(args["max_reject_share"])
     with reporting(storage, name, params) as report:
@@ -47,6 +48,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         written = publish_counted(trusted, storage, args["accelerometer_trusted"], params, report, partitioned=True)
         publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
+    return report
 
 
 def main(argv: Sequence[str]) -> None:

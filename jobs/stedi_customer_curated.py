@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pyspark.sql import SparkSession
 
 from job_helpers.stedi.pseudonym import pseudonymise
+from job_helpers.stedi.report import JobReport
 from job_helpers.stedi.run import RunParams, pseudonym_key, publish_counted, reporting, run_script
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from job_helpers.stedi.tables import read_table
@@ -26,7 +27,7 @@ from job_helpers.storage import Storage
 OPTIONS = ["customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> None:
+def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
     params = RunParams.from_args(args, ranged=False)
     key = pseudonym_key(args)
     with reporting(storage, name, params) as report:
@@ -41,6 +42,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         report.read[args["customer_trusted"]] = customers.count()
         written = publish_counted(curated, storage, args["customer_curated"], params, report, partitioned=False)
         report.excluded = report.read[args["customer_trusted"]] - written
+    return report
 
 
 def main(argv: Sequence[str]) -> None:

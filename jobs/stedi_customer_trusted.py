@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from pyspark.sql import SparkSession
 
+from job_helpers.stedi.report import JobReport
 from job_helpers.stedi.run import (
     RunParams,
     check_rejects,
@@ -30,7 +31,7 @@ from job_helpers.storage import Storage
 OPTIONS = ["customer-landing", "customer-trusted", "rejects", "max-reject-share"]
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> None:
+def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
     params = RunParams.from_args(args, ranged=False)
     max_share = parse_share(args["max_reject_share"])
     with reporting(storage, name, params) as report:
@@ -41,6 +42,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         )
         publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
+    return report
 
 
 def main(argv: Sequence[str]) -> None:

@@ -22,6 +22,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers import job_arguments
 from job_helpers.stedi.pseudonym import pseudonymise
+from job_helpers.stedi.report import JobReport
 from job_helpers.stedi.run import RunParams, pseudonym_key, publish_counted, reporting, run_script
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED
 from job_helpers.stedi.tables import read_table
@@ -39,7 +40,7 @@ OPTIONS = [
 ]
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> None:
+def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
     params = RunParams.from_args(args, ranged=True)
     key = pseudonym_key(args)
     join = job_arguments.choice(args, "ml-join", ML_JOINS)
@@ -68,6 +69,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         publish_counted(ml, storage, args["machine_learning_curated"], params, report, partitioned=True)
         matched = ml.select("serialNumber", "sensorReadingTime").distinct()
         report.excluded = step.join(matched, ["serialNumber", "sensorReadingTime"], "left_anti").count()
+    return report
 
 
 def main(argv: Sequence[str]) -> None:

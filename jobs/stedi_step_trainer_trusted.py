@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pyspark.sql import SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
+from job_helpers.stedi.report import JobReport
 from job_helpers.stedi.run import (
     RunParams,
     check_rejects,
@@ -36,7 +37,7 @@ OPTIONS = ["step-trainer-landing", "customer-curated", "step-trainer-trusted", "
 DEVICES = StructType([StructField("serialNumber", StringType(), True)])
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> None:
+def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
     params = RunParams.from_args(args, ranged=True)
     max_share = parse_share(args["max_reject_share"])
     with reporting(storage, name, params) as report:
@@ -49,6 +50,7 @@ def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) 
         written = publish_counted(trusted, storage, args["step_trainer_trusted"], params, report, partitioned=True)
         publish_rejects(landing, storage, args["rejects"], params)
         report.excluded = landing.records.count() - written
+    return report
 
 
 def main(argv: Sequence[str]) -> None:

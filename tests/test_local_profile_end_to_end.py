@@ -1,5 +1,6 @@
 """The demo's path on the local profile, through the CLI, with the real SiteWise job."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -56,13 +57,13 @@ def test_sample_build_execute_wait_inspect_cleanup(repo_copy):
         "--from",
         "2024-02-28",
         "--to",
-        "2024-03-01",
+        "2024-03-03",
         "--days-per-job",
         "2",
         "--wait",
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.stdout.count("SUCCEEDED") >= 2
+    assert run.stdout.count("SUCCEEDED") >= 3
 
     merged = sorted((repo_copy / "lake" / "sitewise-cold-tier" / "repartitioned" / "data").rglob("*.avro"))
     assert [p.parent.name for p in merged] == ["startDay=28", "startDay=29", "startDay=1"]
@@ -82,8 +83,17 @@ def test_sample_build_execute_wait_inspect_cleanup(repo_copy):
     assert f"{len(records):,} Avro records" in inspect.stdout
 
     status = cli(repo_copy, "status")
-    assert status.returncode == 0 and status.stdout.count("SUCCEEDED") >= 2
+    assert status.returncode == 0 and status.stdout.count("SUCCEEDED") >= 3
+    assert status.stdout.count("SUCCEEDED, nothing to read") == 1 and "(1 with nothing to read)" in status.stdout
+    chunks = json.loads(cli(repo_copy, "status", "--json").stdout)["chunks"]
+    read = {(chunk["from"], chunk["to"]): (chunk["records_read"], chunk["nothing_to_read"]) for chunk in chunks}
+    in_month = {
+        month: sum(1 for path in merged if f"startMonth={month}" in str(path) for _ in fastavro.reader(path.open("rb")))
+        for month in (2, 3)
+    }
+    per_chunk = {("2024-02-28", "2024-02-29"): in_month[2], ("2024-03-01", "2024-03-02"): in_month[3]}
+    assert read == {**{k: (v, False) for k, v in per_chunk.items()}, ("2024-03-03", "2024-03-03"): (0, True)}
     cleanup = cli(repo_copy, "cleanup")
     assert cleanup.returncode == 0
-    assert cleanup.stdout.count("REMOVED - Name: glue-etl-sitewise-repartition-") == 2
+    assert cleanup.stdout.count("REMOVED - Name: glue-etl-sitewise-repartition-") == 3
     assert "REMOVED" not in cli(repo_copy, "cleanup").stdout

@@ -33,7 +33,7 @@ DATE_OPTIONS = ("from-date", "to-date")
 COMMON_OPTIONS = ("output-format", "report", "allow-shrink")
 
 
-JobBody = Callable[[SparkSession, str, dict[str, str], Storage], None]
+JobBody = Callable[[SparkSession, str, dict[str, str], Storage], JobReport]
 
 
 class RejectsExceeded(StediError):
@@ -56,9 +56,10 @@ def run_script(argv: Sequence[str], options: Sequence[str], body: JobBody) -> No
 
     with runtime.start_job(argv, job_options(argv, options), spark=True) as job:
         try:
-            body(job.spark, job.name, job.args, Storage())
+            report = body(job.spark, job.name, job.args, Storage())
         except StediError as error:
             raise runtime.JobFailed(str(error)) from error
+        job.count_records(sum(report.read.values()), sum(report.written.values()))
 
 
 @dataclass(frozen=True)
