@@ -18,7 +18,7 @@ unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(orig
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
 # Options passed through to the CLI when given: profile=local|aws, set='dotted.key=value ...'
-GLOBAL = $(if $(call v,profile),--profile $(call q,$(call v,profile))) $(foreach s,$(call v,set),--set $(call q,$(s)))
+GLOBAL = $(if $(call v,profile),--profile $(call q,$(call v,profile))) $(foreach s,$(call v,set),--set $(call q,$(s))) $(call flag,debug,--debug)
 CLI = JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m job_helpers $(GLOBAL)
 flag = $(if $(filter 1 yes true,$(call v,$(1))),$(2))
 # `--option 'value'` when the variable is given, nothing otherwise.
@@ -62,6 +62,7 @@ help:
 	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
+	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: Spark's log too)."
 	@echo "Targets print their data alone on standard output: make paths json=1 | python3 -m json.tool"
 
 setup: $(READY) $(S3A_READY)

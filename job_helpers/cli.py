@@ -17,9 +17,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from rich.console import Console
 from rich.markup import escape
 
+from job_helpers.control.aws_errors import describe
 from job_helpers.control.config import ConfigError, Settings, load_settings
 from job_helpers.control.local_registry import RegistryError
 from job_helpers.storage import Storage
@@ -105,6 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DOTTED.KEY=VALUE",
         help="override one config value for this command (repeatable)",
     )
+    parser.add_argument(
+        "--debug",
+        dest="debug_errors",
+        action="store_true",
+        help="show the traceback of an AWS error instead of its one-line summary",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
@@ -120,3 +128,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ConfigError, RegistryError) as error:
         context.console.print("[bold red]error:[/]", escape(str(error)))
         return 2
+    except (BotoCoreError, ClientError) as error:
+        described = describe(error)
+        if args.debug_errors or described is None:
+            raise
+        line, status = described
+        context.console.print("[bold red]error:[/]", escape(line))
+        return status
