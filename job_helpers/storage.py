@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from job_helpers.aws import client
+
 TEMP_PREFIX = ".tmp-"
 
 
@@ -89,13 +91,7 @@ class Storage:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            import boto3
-            from botocore.config import Config
-
-            session = self._session or boto3.Session()
-            self._s3 = session.client(
-                "s3", config=Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=64)
-            )
+            self._s3 = client("s3", self._session, max_pool_connections=64)
         return self._s3
 
     def list(self, prefix_url: str) -> Iterator[StoredObject]:

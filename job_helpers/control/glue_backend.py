@@ -18,9 +18,9 @@ from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from job_helpers.aws import client
 from job_helpers.control.backoff import Backoff, retry
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec, Settings
@@ -30,7 +30,6 @@ from job_helpers.control.runs import SUCCEEDED, RunStatus, StartedRun, StartFail
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 16
-CLIENT_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 10}, max_pool_connections=POOL_SIZE * 2)
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
@@ -42,7 +41,7 @@ class GlueRefused(Exception):
 
 def glue_client(session: Any) -> Any:
     """A Glue client from the profile's session, with adaptive retries for throttling."""
-    return session.client("glue", config=CLIENT_CONFIG)
+    return client("glue", session, max_pool_connections=POOL_SIZE * 2)
 
 
 def error_code(error: Exception) -> str:
@@ -213,7 +212,7 @@ class GlueBackend:
     @classmethod
     def from_settings(cls, settings: Settings, session: Any) -> GlueBackend:
         """The backend of the aws profile, on the clients of ``session``."""
-        jobs = GlueJobs(glue_client(session), session.client("sts", config=CLIENT_CONFIG))
+        jobs = GlueJobs(glue_client(session), client("sts", session))
         return cls(jobs, settings.glue_role_arn or "", settings.glue_version or "", settings.region or "")
 
     def start_runs(

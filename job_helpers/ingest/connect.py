@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from job_helpers.aws import client
 from job_helpers.ingest.objects import LocalObjects, S3Objects, objects_for
 from job_helpers.ingest.settings import IngestOptions
 from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
@@ -27,10 +28,7 @@ def transfer_config(options: IngestOptions) -> Any:
 
 
 def _s3_client(session: Any) -> Any:
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": 10}, max_pool_connections=64)
-    return session.client("s3", config=config)
+    return client("s3", session, max_pool_connections=64)
 
 
 def object_store(url: str, options: IngestOptions, session: Any) -> LocalObjects | S3Objects:
@@ -42,4 +40,4 @@ def subject_store(options: IngestOptions, session: Any) -> SubjectStore:
         return FileSubjectStore(options.map_file)
     if options.map_store == "s3":
         return S3SubjectStore(_s3_client(session), options.s3_bucket, options.s3_key, options.kms_key_arn)
-    return SsmSubjectStore(session.client("ssm"), options.ssm_parameter, options.kms_key_arn)
+    return SsmSubjectStore(client("ssm", session), options.ssm_parameter, options.kms_key_arn)

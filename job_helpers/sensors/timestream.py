@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from job_helpers.aws import client
 from job_helpers.sensors.export import QueriedBatch, chunk_hour_starts
 from job_helpers.sensors.readings import READING_SCHEMA, reject_reasons, split_rejects
 
@@ -35,11 +36,7 @@ class TimestreamError(Exception):
 
 def timestream_client(boto3_session: Any = None) -> Any:
     """A Timestream query client that backs off on throttling by itself (adaptive retries)."""
-    import boto3
-    from botocore.config import Config
-
-    session = boto3_session or boto3.Session()
-    return session.client("timestream-query", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    return client("timestream-query", boto3_session)
 
 
 def hour_queries(database: str, table: str, first: date, last: date) -> list[str]:

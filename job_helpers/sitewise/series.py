@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from job_helpers.aws import client
 from job_helpers.sitewise.keys import Layout
 from job_helpers.storage import Storage
 
@@ -91,10 +92,7 @@ def _series_in_metadata(storage: Storage, url: str) -> list[str]:
 
 def sitewise_client(session: Any = None) -> Any:
     """An IoT SiteWise client that backs off adaptively when ListTimeSeries is throttled."""
-    import boto3
-    from botocore.config import Config
-
-    return (session or boto3.Session()).client("iotsitewise", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    return client("iotsitewise", session)
 
 
 def from_list_time_series(client: Any, timeseries_type: str) -> SeriesFilter:

@@ -28,6 +28,7 @@ from urllib.parse import unquote, urlparse
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
+from job_helpers.aws import client
 from job_helpers.stedi.errors import StediError
 from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
 from job_helpers.stedi.transforms import email_key
@@ -95,15 +96,14 @@ def _key_file(path: Path) -> bytes:
 
 def _secret(name: str, secrets_client: Callable[[], Any] | None) -> bytes:
     if secrets_client is None:
-        import boto3
 
         def secrets_client() -> Any:
-            return boto3.client("secretsmanager")
+            return client("secretsmanager")
 
-    client = secrets_client()
+    secrets = secrets_client()
     try:
-        value = client.get_secret_value(SecretId=name)
-    except client.exceptions.ResourceNotFoundException as error:
+        value = secrets.get_secret_value(SecretId=name)
+    except secrets.exceptions.ResourceNotFoundException as error:
         raise PseudonymKeyError(
             f"Secrets Manager has no secret {name!r}: create it (aws secretsmanager create-secret --name {name} "
             "--secret-string <random text>) or change stedi.pseudonym_secret in config.yml"

@@ -6,9 +6,9 @@ import argparse
 import json
 from pathlib import Path
 
-from botocore.config import Config
 from rich.table import Table
 
+from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, render_references
 from job_helpers.control.ddl import DdlError, query_on_athena, template_values
@@ -56,7 +56,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     sql = query_text(args, context)
     try:
         if settings.profile == "aws":
-            athena = context.boto3_session.client("athena", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+            athena = client("athena", context.boto3_session)
             columns, rows = query_on_athena(athena, sql, settings, args.params)
         else:
             from job_helpers.control.local_sql import run_query, sql_session

@@ -11,6 +11,7 @@ import argparse
 
 from botocore.exceptions import ClientError
 
+from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import refuse_examples
@@ -73,7 +74,7 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     from job_helpers.control.glue_backend import GlueJobs, glue_client, job_definition
 
     session = context.boto3_session
-    jobs = GlueJobs(glue_client(session), session.client("sts"))
+    jobs = GlueJobs(glue_client(session), client("sts", session))
     name = schedule_name(job)
     if jobs.trigger(name) is not None:
         raise UsageError(f"{job.key} is already scheduled (trigger {name}): `make unschedule job={job.key}` first")
@@ -122,7 +123,7 @@ def unschedule(args: argparse.Namespace, context: CliContext) -> int:
     from job_helpers.control.glue_backend import GlueJobs, glue_client
 
     session = context.boto3_session
-    jobs = GlueJobs(glue_client(session), session.client("sts"))
+    jobs = GlueJobs(glue_client(session), client("sts", session))
     name = schedule_name(job)
     ours = {**settings.tags, SCHEDULE_TAG: job.key}
     removed = []

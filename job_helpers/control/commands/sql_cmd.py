@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from botocore.config import Config
-
+from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import load_settings
 from job_helpers.control.ddl import DdlError, Statement, parse_check, render_statements, run_on_athena
@@ -43,9 +42,8 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
                 print(f"-- {statement.source}\n{statement.sql};\n")
             return 0
         if settings.profile == "aws":
-            config = Config(retries={"mode": "adaptive", "max_attempts": 10})
-            athena = context.boto3_session.client("athena", config=config)
-            glue = context.boto3_session.client("glue", config=config)
+            athena = client("athena", context.boto3_session)
+            glue = client("glue", context.boto3_session)
             run_on_athena(
                 statements, athena, glue, settings, lambda s, outcome, changes: _print_outcome(context, s, outcome, changes)
             )

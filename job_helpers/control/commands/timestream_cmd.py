@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from botocore.config import Config
 from rich.table import Table
 
+from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError
 from job_helpers.embrace.archives import Selection
@@ -40,7 +40,7 @@ def _options(context: CliContext):
 
 
 def _client(context: CliContext):
-    return context.boto3_session.client("timestream-write", config=Config(retries={"mode": "adaptive", "max_attempts": 10}))
+    return client("timestream-write", context.boto3_session)
 
 
 def run_load(args: argparse.Namespace, context: CliContext) -> int:
