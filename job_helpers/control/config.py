@@ -82,7 +82,6 @@ class Settings:
     """The resolved configuration of one profile."""
 
     profile: str
-    project_prefix: str
     tag_key: str
     tag_value: str
     datasets: dict[str, str]
@@ -296,7 +295,6 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     resolved["paths"] = datasets
     return Settings(
         profile=profile,
-        project_prefix=prefix,
         tag_key=tag_key,
         tag_value=tag_value,
         datasets=datasets,

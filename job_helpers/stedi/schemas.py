@@ -64,8 +64,6 @@ STEP_TRAINER_TRUSTED = _struct(
     (PARTITION_COLUMN, DateType()),
 )
 
-REJECTS = _struct(("source_file", StringType()), ("reason", StringType()), ("record", StringType()))
-
 
 def curated_customer_schema(pseudonymise: bool) -> StructType:
     """Curated customers: the trusted fields, minus direct identifiers when pseudonymised."""
