@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -20,7 +18,6 @@ from pathlib import Path
 import boto3
 
 from job_helpers.control.config import Settings, load_settings
-from job_helpers.control.local_registry import registry_path
 from job_helpers.storage import join
 
 REPO = Path(__file__).resolve().parents[2]
@@ -126,18 +123,3 @@ def environment(endpoint: str, root: Path) -> dict[str, str]:
         JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
     )
     return env
-
-
-def stop_local_runners(root: Path) -> None:
-    """Kill any runner or job the local-runner tests left behind, found through their registry."""
-    database = registry_path(root)
-    if not database.exists():
-        return
-    with sqlite3.connect(database) as db:
-        pids = [row[0] for row in db.execute("SELECT pid FROM runners")]
-        pids += [row[0] for row in db.execute("SELECT job_pid FROM runs WHERE state = 'RUNNING' AND job_pid IS NOT NULL")]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass

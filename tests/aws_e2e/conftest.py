@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from aws_project import PSEUDONYM_SECRET, REPO, UNTAGGED_JOB, AwsProject, environment, stop_local_runners
+from aws_project import PSEUDONYM_SECRET, REPO, UNTAGGED_JOB, AwsProject, environment
+from local_runners import stop_local_runners
+
+from job_helpers.control.local_registry import registry_path
 
 
 @pytest.fixture(scope="module")
@@ -40,4 +43,4 @@ def aws_project(moto_endpoint: str, tmp_path_factory: pytest.TempPathFactory) ->
     built = project.cli("build")
     assert built.returncode == 0, built.stdout + built.stderr
     yield project
-    stop_local_runners(root / "build" / "aws-local")
+    stop_local_runners(registry_path(root / "build" / "aws-local"))

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import sqlite3
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from local_runners import stop_local_runners
 
 from job_helpers import cli
 from job_helpers.control.build import build
@@ -122,20 +120,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
     (root / "config.yml").write_text(CONFIG.format(lake_root=lake_root), encoding="utf-8")
     project = Project(root, lake_root)
     yield project
-    _kill_leftovers(project.registry)
-
-
-def _kill_leftovers(database: Path) -> None:
-    if not database.exists():
-        return
-    with sqlite3.connect(database) as db:
-        pids = [row[0] for row in db.execute("SELECT pid FROM runners")]
-        pids += [row[0] for row in db.execute("SELECT job_pid FROM runs WHERE state = 'RUNNING' AND job_pid IS NOT NULL")]
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    stop_local_runners(project.registry)
 
 
 @pytest.fixture
