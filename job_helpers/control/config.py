@@ -7,7 +7,6 @@ hands them to jobs as arguments.
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -16,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, check_keys
+from job_helpers.embrace.options import timestream_options
+from job_helpers.ingest.settings import check_ingest_config
 
 PROFILES = ("local", "aws")
 COMMANDS = ("glueetl",)
@@ -32,31 +35,6 @@ ARGUMENT_CHOICES = {
     "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
     "--series-source": ("asset_metadata", "list_time_series"),
 }
-
-
-class ConfigError(Exception):
-    """config.yml is missing, malformed or invalid; the message names each key and the fix."""
-
-
-UNKNOWN_KEY = "unknown key"
-
-
-def check_keys(node: Any, known: Iterable[str], where: str, problems: list[str]) -> None:
-    """Report each key of the mapping ``node`` (at dotted path ``where``) that ``known`` does not list.
-
-    Every section parser calls this with the keys it reads, declared next to it, so a misspelt
-    key is an error that suggests the closest known one instead of a value silently ignored.
-    """
-    if not isinstance(node, Mapping):
-        return
-    known = tuple(known)
-    prefix = f"{where}." if where else ""
-    for key in node:
-        if key in known:
-            continue
-        close = difflib.get_close_matches(str(key), known, n=1, cutoff=0.6)
-        hint = f"did you mean {prefix}{close[0]}?" if close else f"known keys here: {', '.join(known) or 'none'}"
-        problems.append(f"{prefix}{key}: {UNKNOWN_KEY}; {hint}")
 
 
 @dataclass(frozen=True)
@@ -266,10 +244,7 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
         if isinstance(node, dict):
             check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
     _check_pipelines(document, jobs, datasets, problems)
-    # The options of these two are validated by their own packages, which import this module's types.
-    from job_helpers.embrace.options import timestream_options
-    from job_helpers.ingest.settings import check_ingest_config
-
+    # The options of these two are validated by their own packages.
     check_ingest_config(document, profile, base_dir, datasets, problems)
     if "embrace" in document:
         timestream_options(document, problems)

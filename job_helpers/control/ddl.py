@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.config import Settings, render_references
 from job_helpers.control.table_definition import DefinitionError, differences, from_catalog, from_ddl
 

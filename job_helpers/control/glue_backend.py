@@ -21,7 +21,7 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 
 from job_helpers.aws import client
-from job_helpers.control.backoff import Backoff, retry
+from job_helpers.backoff import Backoff, retry
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec, Settings
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of

@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import job_helpers
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError

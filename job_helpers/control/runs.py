@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import BATCH_TAG, FROM_ARGUMENT, JOB_TAG, TO_ARGUMENT, PlannedRun

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from job_helpers.control.config import check_keys
+from job_helpers.config_keys import check_keys
 
 # The keys of embrace: and embrace.timestream; config-check refuses any other.
 EMBRACE_KEYS = ("timestream",)

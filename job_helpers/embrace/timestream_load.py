@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.outputs import load_folder
 from job_helpers.storage import Storage, join, split_s3

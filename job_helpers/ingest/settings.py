@@ -1,8 +1,8 @@
 """The ``ingest:`` block of config.yml, validated and resolved for one profile into plain values.
 
-``check_ingest_config`` is meant to be called from ``config._resolve`` with its problem list, so
-``make config-check`` reports ingest mistakes with the rest; ``ingest_options`` is what the
-commands use.
+``check_ingest_config`` is called from the control plane's config check with its problem list, so
+``make config-check`` reports ingest mistakes with the rest, and by the ingest commands for the
+resolved options.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from job_helpers.control.config import ConfigError, Settings, check_keys
+from job_helpers.config_keys import ConfigError, check_keys
 
 MAP_STORES = ("ssm", "s3")
 RESTORE_TIERS = ("Bulk", "Standard")
@@ -141,17 +141,6 @@ def check_ingest_config(
         s3_bucket=bucket,
         s3_key=key,
     )
-
-
-def ingest_options(settings: Settings, base_dir: Path) -> IngestOptions:
-    """The resolved ``ingest:`` options of ``settings``; ConfigError naming every problem."""
-    problems: list[str] = []
-    options = check_ingest_config(settings.resolved, settings.profile, base_dir, settings.datasets, problems)
-    if problems:
-        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
-    if options is None:
-        raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
-    return options
 
 
 def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str]) -> int:

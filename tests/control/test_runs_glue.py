@@ -9,7 +9,7 @@ import boto3
 import pytest
 import requests
 
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.build import current_artifact
 from job_helpers.control.glue_backend import GlueBackend, GlueJobs, GlueRefused, retry_refusals
 from job_helpers.control.plan import PlannedRun, plan_runs

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 import pytest
 
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.build import current_artifact
 from job_helpers.control.local_backend import LocalBackend
 from job_helpers.control.local_registry import (

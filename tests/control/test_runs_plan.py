@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime
 import boto3
 import pytest
 
-from job_helpers.control.backoff import Backoff, retry
+from job_helpers.backoff import Backoff, retry
 from job_helpers.control.cleanup import decide
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_runner import last_error_line

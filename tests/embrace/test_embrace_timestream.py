@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from job_helpers import cli
-from job_helpers.control.backoff import Backoff
+from job_helpers.backoff import Backoff
 from job_helpers.control.commands import timestream_cmd
 from job_helpers.embrace.timestream_load import (
     create_tasks,

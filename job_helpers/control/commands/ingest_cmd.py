@@ -24,15 +24,16 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from job_helpers.backoff import Backoff
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.backoff import Backoff
+from job_helpers.control.config import ConfigError, Settings
 from job_helpers.ingest.connect import object_store, subject_store
 from job_helpers.ingest.names import PatientNameError
 from job_helpers.ingest.plan import Plan, PlanError
 from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
 from job_helpers.ingest.run import IngestResult, Targets, ingest, prepare, save_codes
 from job_helpers.ingest.scan import SourceError
-from job_helpers.ingest.settings import IngestOptions, ingest_options
+from job_helpers.ingest.settings import IngestOptions, check_ingest_config
 from job_helpers.ingest.subjects import SubjectMapError
 
 RESTORE_POLL = Backoff(base=30.0, cap=900.0)
@@ -67,6 +68,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.add_argument("--dataset", required=True, help="ingest data set, e.g. eeg")
     command.add_argument("--json", action="store_true", help="print the counts and problems as JSON (nothing else)")
     command.set_defaults(handler=run_verify)
+
+
+def ingest_options(settings: Settings, base_dir: Path) -> IngestOptions:
+    """The resolved ``ingest:`` options of ``settings``; ConfigError naming every problem."""
+    problems: list[str] = []
+    options = check_ingest_config(settings.resolved, settings.profile, base_dir, settings.datasets, problems)
+    if problems:
+        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+    if options is None:
+        raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
+    return options
 
 
 def _options(context: CliContext, dataset: str) -> tuple[IngestOptions, str]:
