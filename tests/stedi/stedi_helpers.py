@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.control.config import Settings, load_settings, pipeline_spec
-from job_helpers.control.pipeline import PipelineResult, run_local
+from job_helpers.control.config import JobSpec, Settings, load_settings, pipeline_spec
+from job_helpers.control.pipeline import PipelineResult, job_argv, load_script, run_local
 from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,3 +45,18 @@ def shared_lake(root: Path) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "landing").symlink_to(SHARED / name / "landing", target_is_directory=True)
     return root
+
+
+def run_time_only_join(root: Path) -> tuple[Settings, JobSpec]:
+    """Run the machine-learning job of the lake under ``root`` with the rubric's join on time alone,
+    into its own table and reports; returns those settings and the job."""
+    rubric = lake_settings(
+        root / "lake",
+        root / "key",
+        "stedi.ml_join=time-only",
+        "datasets.stedi.machine_learning_curated.prefix=step_trainer/curated_time_only/",
+        "datasets.stedi.reports.prefix=reports_time_only/",
+    )
+    job = rubric.job("stedi_machine_learning_curated")
+    load_script(REPO / job.script).main(job_argv(job))
+    return rubric, job

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from stedi_helpers import REPO, lake_settings, run_pipeline, write_key
+from stedi_helpers import REPO, lake_settings, run_pipeline, run_time_only_join, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
@@ -121,16 +121,8 @@ def test_a_customer_under_two_email_casings_is_one_curated_customer_with_all_rea
 def test_the_rubric_join_on_time_alone_also_pairs_other_customers_readings(generated, small_shuffles, monkeypatch):
     settings, written, result, root = generated
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-    rubric = lake_settings(
-        root / "lake",
-        root / "key",
-        "stedi.ml_join=time-only",
-        "datasets.stedi.machine_learning_curated.prefix=step_trainer/curated_time_only/",
-        "datasets.stedi.reports.prefix=reports_time_only/",
-    )
-    job = rubric.job("stedi_machine_learning_curated")
+    rubric, job = run_time_only_join(root)
     assert job.arguments["--ml-join"] == "time-only"
-    load_script(REPO / job.script).main(job_argv(job))
     expected = expected_counts(settings)
     rows = small_shuffles.read.parquet(rubric.datasets["stedi.machine_learning_curated"]).count()
     assert rows == expected["time_only"] == expected["stedi.machine_learning_curated"] + 2 * written["shared_instants"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from pyspark.sql import functions as F
-from stedi_helpers import REPO, lake_settings, run_pipeline, shared_lake, write_key
+from stedi_helpers import REPO, lake_settings, run_pipeline, run_time_only_join, shared_lake, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
@@ -96,15 +96,7 @@ def test_second_run_gives_identical_outputs(shared_run, small_shuffles):
 def test_the_rubric_join_on_time_alone_gives_the_published_count(shared_run, small_shuffles, monkeypatch):
     settings, _, _, _, root = shared_run
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-    rubric = lake_settings(
-        root / "lake",
-        root / "key",
-        "stedi.ml_join=time-only",
-        "datasets.stedi.machine_learning_curated.prefix=step_trainer/curated_time_only/",
-        "datasets.stedi.reports.prefix=reports_time_only/",
-    )
-    job = rubric.job("stedi_machine_learning_curated")
-    load_script(REPO / job.script).main(job_argv(job))
+    rubric, _ = run_time_only_join(root)
     assert small_shuffles.read.parquet(rubric.datasets["stedi.machine_learning_curated"]).count() == 43_681
 
 
