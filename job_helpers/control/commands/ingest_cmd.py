@@ -26,7 +26,7 @@ from rich.text import Text
 
 from job_helpers.backoff import Backoff
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.config import ConfigError, Settings
+from job_helpers.control.config import ConfigError, Settings, refuse_examples
 from job_helpers.ingest.connect import object_store, subject_store
 from job_helpers.ingest.names import PatientNameError
 from job_helpers.ingest.plan import Plan, PlanError
@@ -141,6 +141,8 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
 
 
 def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
+    if not args.dry_run:
+        refuse_examples(context.settings)
     options, landing_url = _options(context, args.dataset)
     depth = args.depth or options.depth
     workers = args.workers or options.max_workers

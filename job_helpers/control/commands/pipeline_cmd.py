@@ -8,7 +8,7 @@ from rich.table import Table
 
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing
-from job_helpers.control.config import pipeline_spec
+from job_helpers.control.config import pipeline_spec, refuse_examples
 from job_helpers.control.pipeline import JobOutcome, PipelineResult, run_local, run_on_backend, table_counts
 
 
@@ -31,6 +31,7 @@ def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
         console.print(f"[{colour}]{outcome.state:<10}[/] {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
 
     if settings.profile == "aws":
+        refuse_examples(settings)
         from job_helpers.control.build import current_artifact
         from job_helpers.control.glue_backend import GlueBackend
         from job_helpers.control.plan import new_batch_id

@@ -7,7 +7,7 @@ import json
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.config import load_settings
+from job_helpers.control.config import load_settings, refuse_examples
 from job_helpers.control.ddl import DdlError, Statement, parse_check, render_statements, run_on_athena
 from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
 
@@ -42,6 +42,7 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
                 print(f"-- {statement.source}\n{statement.sql};\n")
             return 0
         if settings.profile == "aws":
+            refuse_examples(settings)
             athena = client("athena", context.boto3_session)
             glue = client("glue", context.boto3_session)
             run_on_athena(

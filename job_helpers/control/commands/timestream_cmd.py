@@ -9,7 +9,7 @@ from rich.table import Table
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.config import ConfigError
+from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.options import timestream_options
 from job_helpers.embrace.timestream_load import LoadError, create_tasks, estimate_cost, notify_slack, plan_loads, wait_for_tasks
@@ -44,6 +44,8 @@ def _client(context: CliContext):
 
 
 def run_load(args: argparse.Namespace, context: CliContext) -> int:
+    if not args.dry_run:
+        refuse_examples(context.settings)
     if args.last < args.first:
         raise UsageError(f"--to {args.last} is before --from {args.first}: swap them")
     try:
