@@ -31,7 +31,7 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
     for example in settings.examples:
         context.messages.print(f"[yellow]warning:[/] {escape(example)}")
     if settings.examples:
-        context.messages.print("build and execute refuse to create AWS resources with these examples")
+        context.messages.print("commands that write to AWS refuse to run with these examples")
     context.console.print(
         f"config.yml is valid for profile [bold]{settings.profile}[/]: "
         f"{len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"
