@@ -49,3 +49,37 @@ def retry(
             if attempt >= attempts or not retryable(error):
                 raise
             sleep(backoff.delay(attempt - 1))
+
+
+class DeadlinePassed(Exception):
+    """What was polled for had not ended by the deadline."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A poll's answer while the thing waited for has not ended; ``changed`` restarts the backoff."""
+
+    changed: bool = False
+
+
+def poll(
+    check: Callable[[], T | Pending],
+    backoff: Backoff,
+    deadline: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> T:
+    """Call ``check`` until it returns a result, sleeping a jittered delay between calls.
+
+    The delay grows while nothing changes and drops back to the shortest when ``check`` says
+    something did. ``deadline`` is a ``clock()`` time; passing it raises ``DeadlinePassed``.
+    """
+    attempt = 0
+    while True:
+        answer = check()
+        if not isinstance(answer, Pending):
+            return answer
+        if deadline is not None and clock() > deadline:
+            raise DeadlinePassed(f"still waiting after the deadline ({attempt + 1} checks)")
+        attempt = 0 if answer.changed else attempt + 1
+        sleep(backoff.delay(attempt))

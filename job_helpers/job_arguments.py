@@ -46,10 +46,7 @@ def choice(args: Mapping[str, str], name: str, choices: Sequence[str]) -> str:
 
 
 def positive_int(args: Mapping[str, str], name: str) -> int:
-    value = _value(args, name)
-    if not value.isdigit() or int(value) < 1:
-        raise JobFailed(f"--{name} {value!r} must be a whole number of at least 1")
-    return int(value)
+    return whole_number(args, name, 1)
 
 
 def switch(args: Mapping[str, str], name: str) -> bool:
@@ -58,3 +55,38 @@ def switch(args: Mapping[str, str], name: str) -> bool:
     if value not in ("true", "false"):
         raise JobFailed(f"--{name} {_value(args, name)!r} must be true or false")
     return value == "true"
+
+
+def optional_day_range(args: Mapping[str, str], today: date | None = None) -> tuple[date, date] | None:
+    """``--from-date`` and ``--to-date`` when both are given, None when neither is."""
+    given = [name for name in ("from-date", "to-date") if name.replace("-", "_") in args]
+    if not given:
+        return None
+    if len(given) == 1:
+        raise JobFailed(f"--{given[0]} needs its partner: give both --from-date and --to-date, or neither")
+    return day_range(args, today)
+
+
+def whole_number(args: Mapping[str, str], name: str, minimum: int, hint: str = "") -> int:
+    """A whole number of at least ``minimum``; ``hint`` shows the user a sensible value."""
+    value = _value(args, name)
+    if not value.isdigit() or int(value) < minimum:
+        raise JobFailed(f"--{name} {value!r} must be a whole number of at least {minimum}{f' ({hint})' if hint else ''}")
+    return int(value)
+
+
+def share(args: Mapping[str, str], name: str) -> float:
+    """A share from 0 to 1 (0.01 is 1%)."""
+    value = _value(args, name)
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1.0
+    if not 0.0 <= number <= 1.0:
+        raise JobFailed(f"--{name} {value!r} must be a number from 0 to 1, e.g. 0.01 for 1%")
+    return number
+
+
+def optional_switch(args: Mapping[str, str], name: str) -> bool:
+    """A ``switch`` that is false when the argument is not given."""
+    return name.replace("-", "_") in args and switch(args, name)

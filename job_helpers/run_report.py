@@ -1,18 +1,70 @@
-"""What one job run processed: written by the job when it ends well, read by ``status``.
+"""What one job run did: the one report type, written by ``runtime.start_job`` for every job.
 
 A run's report lives at ``<glue_assets>runs/<job name>/<run id>.json``; the run id makes it
 one file per run, so a retry never overwrites or doubles the figures of an earlier attempt.
+``status``, ``report`` and ``pipeline`` read it there. A job that also keeps a report beside its
+data (STEDI, Embrace) names a folder, and the same report is written there as ``<scope>.json``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
 
 from job_helpers.storage import Storage, StorageError, join
 
 RUN_REPORTS_ARGUMENT = "--run-reports"
 RUN_ID_ARGUMENT = "--JOB_RUN_ID"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+
+
+def scope_name(first: date | None, last: date | None) -> str:
+    """``all`` for a whole-table run, ``<from>_<to>`` for a date-ranged one."""
+    return "all" if first is None or last is None else f"{first.isoformat()}_{last.isoformat()}"
+
+
+@dataclass
+class RunReport:
+    """Counts of one run. ``read`` and ``written`` are keyed by the input or output they count.
+
+    ``rejected`` counts records set aside, by reason; ``excluded`` records a rule left out
+    (no consent, no match); ``failed`` names the units (days, archives) that failed, with why.
+    ``details`` holds what only one job knows (Embrace's refused members, for example).
+    """
+
+    job: str = ""
+    scope: str = "all"
+    status: str = SUCCEEDED
+    message: str = ""
+    read: dict[str, int] = field(default_factory=dict)
+    written: dict[str, int] = field(default_factory=dict)
+    rejected: dict[str, int] = field(default_factory=dict)
+    excluded: int = 0
+    failed: dict[str, str] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def records_read(self) -> int:
+        return sum(self.read.values())
+
+    @property
+    def records_written(self) -> int:
+        return sum(self.written.values())
+
+    @property
+    def records_rejected(self) -> int:
+        return sum(self.rejected.values())
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> RunReport:
+        return cls(**json.loads(text))
 
 
 def reports_prefix(glue_assets_url: str) -> str:
@@ -23,6 +75,10 @@ def report_url(prefix: str, job_name: str, run_id: str) -> str:
     return join(prefix, f"{job_name}/{run_id}.json")
 
 
+def scope_report_url(folder: str, scope: str) -> str:
+    return join(folder, f"{scope}.json")
+
+
 def optional_argument(argv: Sequence[str], name: str) -> str | None:
     """The value after ``name`` in argv, if given: getResolvedOptions only takes required options."""
     for index, item in enumerate(argv[:-1]):
@@ -31,13 +87,13 @@ def optional_argument(argv: Sequence[str], name: str) -> str | None:
     return None
 
 
-def write_report(storage: Storage, url: str, records: Mapping[str, int]) -> None:
-    storage.write_text(url, json.dumps(dict(records), sort_keys=True))
+def write_report(storage: Storage, url: str, report: RunReport) -> None:
+    storage.write_text(url, report.to_json())
 
 
-def read_report(storage: Storage, url: str) -> dict[str, int] | None:
-    """The run's figures, or None when the run wrote none (an older job, a failed run)."""
+def read_report(storage: Storage, url: str) -> RunReport | None:
+    """The run's report, or None when the run wrote none (a run that was killed, or is still running)."""
     try:
-        return json.loads(storage.read_text(url))
+        return RunReport.from_json(storage.read_text(url))
     except StorageError:
         return None

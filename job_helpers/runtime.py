@@ -19,6 +19,18 @@ from typing import Any
 
 from awsglue.utils import getResolvedOptions
 
+from job_helpers.run_report import (
+    FAILED,
+    RUN_ID_ARGUMENT,
+    RUN_REPORTS_ARGUMENT,
+    RunReport,
+    optional_argument,
+    report_url,
+    scope_report_url,
+    write_report,
+)
+from job_helpers.storage import Storage
+
 RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
 
 log = logging.getLogger(__name__)
@@ -30,15 +42,17 @@ class JobFailed(Exception):
 
 @dataclass
 class JobRun:
+    """One run as its script sees it: resolved arguments, Spark if asked for, and the report it fills.
+
+    ``report_folder``, when the job sets it, is where the report is also kept beside the data.
+    """
+
     name: str
     args: dict[str, str]
     spark: Any = None
     glue_context: Any = field(default=None, repr=False)
-    records: dict[str, int] = field(default_factory=dict)
-
-    def count_records(self, read: int, written: int) -> None:
-        """Record what the run read and wrote; ``status`` shows it (0 read: "nothing to read")."""
-        self.records = {"read": read, "written": written}
+    report: RunReport = field(default_factory=RunReport)
+    report_folder: str | None = None
 
 
 def on_glue() -> bool:
@@ -97,13 +111,16 @@ def local_spark(app_name: str) -> Any:
 
 
 @contextmanager
-def start_job(argv: Sequence[str], options: Sequence[str], *, spark: bool) -> Iterator[JobRun]:
+def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence[str] = (), spark: bool) -> Iterator[JobRun]:
     """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
 
-    A ``JobFailed`` raised inside is logged as one clear line and ends the process with status 1.
+    ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones).
+    The run's report is written when it ends, failed or not. A ``JobFailed`` raised inside is
+    logged as one clear line and ends the process with status 1.
     """
     configure_logging()
-    args = getResolvedOptions(list(argv), ["JOB_NAME", *options])
+    given = [name for name in optional if f"--{name}" in argv]
+    args = getResolvedOptions(list(argv), ["JOB_NAME", *options, *given])
     name = args["JOB_NAME"]
     if on_glue():
         from awsglue.context import GlueContext
@@ -117,29 +134,34 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, spark: bool) -> It
     else:
         job = None
         run = JobRun(name, args, local_spark(name) if spark else None)
+    run.report.job = name
     try:
         yield run
-    except JobFailed as failure:
-        log.error("%s failed: %s", name, failure)
-        raise SystemExit(1) from failure
+    except Exception as failure:
+        run.report.status = FAILED
+        run.report.message = str(failure) if isinstance(failure, JobFailed) else f"{type(failure).__name__}: {failure}"
+        _write_reports(argv, run)
+        if isinstance(failure, JobFailed):
+            log.error("%s failed: %s", name, failure)
+            raise SystemExit(1) from failure
+        raise
     if job is not None:
         job.commit()
-    _report_records(argv, name, run.records)
+    _write_reports(argv, run)
 
 
-def _report_records(argv: Sequence[str], name: str, records: dict[str, int]) -> None:
-    """Write the run's record counts where ``execute`` asked (``--run-reports``), when the job counted them.
+def _write_reports(argv: Sequence[str], run: JobRun) -> None:
+    """Write the report where ``execute`` asked (``--run-reports``) and in the job's own report folder.
 
     The work is committed by then, so a report that cannot be written is a warning, not a failed run.
     """
-    from job_helpers.run_report import RUN_ID_ARGUMENT, RUN_REPORTS_ARGUMENT, optional_argument, report_url, write_report
-    from job_helpers.storage import Storage
-
     prefix, run_id = optional_argument(argv, RUN_REPORTS_ARGUMENT), optional_argument(argv, RUN_ID_ARGUMENT)
-    if not (records and prefix and run_id):
-        return
-    url = report_url(prefix, name, run_id)
-    try:
-        write_report(Storage(), url, records)
-    except Exception as error:
-        log.warning("could not write the run report %s (status will show no records for this run): %s", url, error)
+    urls = [report_url(prefix, run.name, run_id)] if prefix and run_id else []
+    if run.report_folder:
+        urls.append(scope_report_url(run.report_folder, run.report.scope))
+    storage = Storage()
+    for url in urls:
+        try:
+            write_report(storage, url, run.report)
+        except Exception as error:
+            log.warning("could not write the run report %s (status will show no records for this run): %s", url, error)

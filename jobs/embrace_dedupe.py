@@ -49,7 +49,8 @@ def main(argv: Sequence[str]) -> None:
         params = params_from_args(job.args)
         try:
             summary = run_chunk(job.spark, Storage(), params)
-            job.count_records(sum(summary.rows_read.values()), sum(summary.written.values()))
+            job.report.read.update(summary.rows_read)
+            job.report.written.update(summary.written)
         except ArchiveNameError as error:
             raise runtime.JobFailed(f"{error}; rename or move it out of --landing {params.landing}") from error
         except PublishError as error:

@@ -63,7 +63,8 @@ def main(argv: Sequence[str]) -> None:
             raise runtime.JobFailed(f"{error} (--source {source})") from error
         except PublishError as error:
             raise runtime.JobFailed(str(error)) from error
-        job.count_records(summary.readings_in, summary.rows_out)
+        job.report.read[args["raw"] if source == "raw_json" else args["timestream_table"]] = summary.readings_in
+        job.report.written[args["curated"]] = summary.rows_out
 
 
 if __name__ == "__main__":

@@ -55,7 +55,8 @@ def main(argv: Sequence[str]) -> None:
         except (SeriesSelectionError, StorageError) as error:
             raise runtime.JobFailed(f"cannot select the series to merge: {error}") from error
         summary = repartition_days(storage, layout, first, last, series_filter, max_workers=max_workers)
-        job.count_records(summary.records, summary.records)
+        job.report.read[layout.cold_tier] = summary.records
+        job.report.written[layout.repartitioned] = summary.records
         if summary.failed:
             failed = "; ".join(f"{day}: {reason}" for day, reason in sorted(summary.failed.items()))
             raise runtime.JobFailed(f"{len(summary.failed)} of the days failed, the others were published. {failed}")

@@ -36,3 +36,17 @@ def test_dates_choices_and_numbers_are_typed():
 def test_bad_values_name_the_argument(args, call, message):
     with pytest.raises(JobFailed, match=message):
         call(args)
+
+
+def test_optional_values_shares_and_bounded_numbers():
+    assert job_arguments.optional_day_range({}) is None
+    assert job_arguments.optional_day_range({"from_date": "2024-01-01", "to_date": "2024-01-01"}) == (date(2024, 1, 1),) * 2
+    with pytest.raises(JobFailed, match="--to-date needs its partner"):
+        job_arguments.optional_day_range({"to_date": "2024-01-01"})
+    assert job_arguments.share({"max_reject_share": "0.25"}, "max-reject-share") == 0.25
+    with pytest.raises(JobFailed, match=r"--max-reject-share '1.5' must be a number from 0 to 1"):
+        job_arguments.share({"max_reject_share": "1.5"}, "max-reject-share")
+    with pytest.raises(JobFailed, match=r"--max-csv-bytes '10' must be a whole number of at least 1024 \(1 GB"):
+        job_arguments.whole_number({"max_csv_bytes": "10"}, "max-csv-bytes", 1024, "1 GB is 1073741824")
+    assert job_arguments.optional_switch({}, "allow-shrink") is False
+    assert job_arguments.optional_switch({"allow_shrink": "true"}, "allow-shrink") is True

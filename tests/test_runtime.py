@@ -4,6 +4,7 @@ import pytest
 from awsglue.utils import GlueArgumentError
 
 from job_helpers import runtime
+from job_helpers.run_report import RunReport
 
 
 @pytest.fixture
@@ -51,22 +52,35 @@ def test_glue_is_the_default_runtime(monkeypatch):
     assert not runtime.on_glue()
 
 
-def test_counted_records_are_written_per_run_where_execute_asks(local_runtime, tmp_path, caplog):
-    import json
-
+def test_the_run_report_is_written_per_run_where_execute_asks(local_runtime, tmp_path, caplog):
     reports = tmp_path / "runs"
     argv = ["job.py", "--JOB_NAME", "j-1", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
     with runtime.start_job(argv, [], spark=False) as run:
-        run.count_records(read=0, written=0)
-    assert json.loads((reports / "j-1" / "jr_1.json").read_text()) == {"read": 0, "written": 0}
+        run.report.read["in"] = 0
+    written = RunReport.from_json((reports / "j-1" / "jr_1.json").read_text())
+    assert (written.job, written.status, written.read, written.records_written) == ("j-1", "SUCCEEDED", {"in": 0}, 0)
 
     with runtime.start_job(["job.py", "--JOB_NAME", "j-2", "--JOB_RUN_ID", "jr_2"], [], spark=False) as run:
-        run.count_records(read=5, written=5)
+        run.report.read["in"] = 5
     assert not (reports / "j-2").exists(), "without --run-reports nothing is written"
 
     blocked = tmp_path / "file"
     blocked.write_text("")
     argv = ["job.py", "--JOB_NAME", "j-3", "--JOB_RUN_ID", "jr_3", "--run-reports", blocked.as_uri() + "/"]
     with runtime.start_job(argv, [], spark=False) as run:
-        run.count_records(read=1, written=1)
+        run.report.read["in"] = 1
     assert any("could not write the run report" in message for message in caplog.messages)
+
+
+def test_a_failed_run_reports_why_here_and_in_the_jobs_report_folder(local_runtime, tmp_path):
+    reports, folder = tmp_path / "runs", tmp_path / "reports"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_9", "--run-reports", reports.as_uri() + "/", "--day", "x"]
+    with pytest.raises(SystemExit):
+        with runtime.start_job(argv, [], optional=["day", "absent"], spark=False) as run:
+            assert run.args["day"] == "x" and "absent" not in run.args
+            run.report_folder = folder.as_uri() + "/"
+            run.report.scope = "2024-01-01_2024-01-02"
+            raise runtime.JobFailed("day 2024-01-02 failed")
+    for path in (reports / "j" / "jr_9.json", folder / "2024-01-01_2024-01-02.json"):
+        report = RunReport.from_json(path.read_text())
+        assert (report.status, report.message) == ("FAILED", "day 2024-01-02 failed")

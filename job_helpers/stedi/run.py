@@ -59,7 +59,8 @@ def run_script(argv: Sequence[str], options: Sequence[str], body: JobBody) -> No
             report = body(job.spark, job.name, job.args, Storage())
         except StediError as error:
             raise runtime.JobFailed(str(error)) from error
-        job.count_records(sum(report.read.values()), sum(report.written.values()))
+        job.report.read.update(report.read)
+        job.report.written.update(report.written)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ with start_job(sys.argv, ["from-date", "to-date", "output", "fail-on", "sleep-se
     output.mkdir(parents=True, exist_ok=True)
     (output / f"{run.name}.json").write_text(json.dumps(record))
     read = 0 if (output / f"empty-{run.args['from_date']}").exists() else 10
-    run.count_records(read=read, written=read)
+    run.report.read["input"] = read
+    run.report.written[run.args["output"]] = read
     if run.args["from_date"] == run.args["fail_on"] or (output / f"fail-{run.args['from_date']}").exists():
         raise JobFailed(f"chunk {run.args['from_date']}..{run.args['to_date']} failed on purpose")

@@ -14,6 +14,7 @@ from job_helpers.control.build import current_artifact
 from job_helpers.control.glue_backend import GlueBackend, GlueJobs, GlueRefused, retry_refusals
 from job_helpers.control.plan import PlannedRun, plan_runs
 from job_helpers.control.runs import StartFailed
+from job_helpers.run_report import RunReport
 from job_helpers.storage import Storage
 
 TAGS_OF_PROJECT = {"source": "test-etl"}
@@ -351,7 +352,7 @@ def test_status_reads_the_records_each_glue_run_reported(built_on_moto, glue, ca
     s3 = boto3.client("s3", region_name="us-east-1")
     for name, read in zip(names, (0, 1234)):
         (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
-        body = json.dumps({"read": read, "written": read})
+        body = RunReport(job=name, read={"in": read}, written={"out": read}).to_json()
         s3.put_object(Bucket="assets", Key=f"glue/runs/{name}/{run['Id']}.json", Body=body.encode())
 
     assert built_on_moto.cli("status", profile="aws") == 0

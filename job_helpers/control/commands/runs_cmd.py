@@ -391,7 +391,8 @@ def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, di
     storage = context.storage
 
     def read(run: RunStatus) -> dict | None:
-        return read_report(storage, report_url(prefix, run.job_name, run.run_id))
+        report = read_report(storage, report_url(prefix, run.job_name, run.run_id))
+        return None if report is None else {"read": report.records_read, "written": report.records_written}
 
     with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
         found = dict(zip((run.run_id for run in runs), pool.map(read, runs)))
