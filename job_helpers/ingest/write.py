@@ -140,8 +140,11 @@ def _upload_landing(
             progress.advance(planned.size)
             progress.file_done()
             return planned.key, (sha256, False)
-        with open_payload(path, planned.header_patch) as payload:
-            storage.upload(payload, url, sha256=sha256, on_bytes=progress.advance)
+        if planned.header_patch is None:  # by name, so the transfer manager reads parts straight from the file
+            storage.upload(path, url, sha256=sha256, on_bytes=progress.advance)
+        else:
+            with open_payload(path, planned.header_patch) as payload:
+                storage.upload(payload, url, sha256=sha256, on_bytes=progress.advance)
         progress.file_done()
         return planned.key, (sha256, True)
 
