@@ -27,7 +27,7 @@ from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
-# A deep-archive restore takes hours: look every 30 s at first, at most every 15 minutes.
+# A deep-archive restore takes hours: look again within a minute at first, then at most every 15 minutes.
 RESTORE_POLL = Backoff(base=30.0, cap=900.0)
 
 
