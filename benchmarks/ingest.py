@@ -34,7 +34,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from job_helpers.ingest.edf import build_header  # noqa: E402
+from job_helpers.ingest.sample_data import build_header  # noqa: E402
 
 MB = 1024 * 1024
 LARGE_FILES = 4
@@ -99,9 +99,10 @@ def sequential(endpoint: str, src: str, out: multiprocessing.Queue) -> None:
 def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue) -> None:
     from boto3.s3.transfer import TransferConfig
 
-    from job_helpers.ingest.objects import S3Objects
-    from job_helpers.ingest.run import Targets, ingest, prepare, save_codes
+    from job_helpers.ingest.read import prepare
     from job_helpers.ingest.subjects import FileSubjectStore
+    from job_helpers.ingest.write import Targets, ingest, save_codes
+    from job_helpers.storage import Storage
 
     marks: dict[str, float] = {}
 
@@ -117,17 +118,15 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
 
     config = TransferConfig(multipart_threshold=64 * MB, multipart_chunksize=8 * MB, max_concurrency=workers)
     config.max_in_memory_upload_chunks = workers
-    store = S3Objects(_client(endpoint), config)
+    storage = Storage(s3_client=_client(endpoint), transfer_config=config)
     with tempfile.TemporaryDirectory() as secrets_dir:
         subjects = FileSubjectStore(Path(secrets_dir, "map.json"))
         started = time.perf_counter()
         plan, new = prepare(Path(src), 1, subjects)
         save_codes(subjects, new)
-        ingest(
-            plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"), store, store, workers, Phases()
-        )
+        ingest(plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"), storage, workers, Phases())
         ended = time.perf_counter()
-    store.close()
+    storage.close()
     out.put(
         {
             "seconds": ended - started,

@@ -7,6 +7,11 @@ multipart upload) is already atomic.
 ``read_versioned`` and ``write_if`` make a compare-and-swap for small commit records that several
 runs may update at once: on S3 a conditional PUT (``If-None-Match: *`` to create,
 ``If-Match: <ETag>`` to replace); locally a lock on the object's folder around compare and rename.
+
+``head`` says what an object is without reading it on S3 (size, the SHA-256 its writer recorded,
+storage class, restore state); ``request_restore`` asks S3 to bring an archived object back. Uploads
+and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
+stays bounded by part size times concurrency.
 """
 
 from __future__ import annotations
@@ -16,16 +21,21 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 from job_helpers.aws import client
 
 TEMP_PREFIX = ".tmp-"
+COPY_CHUNK = 1024 * 1024
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+OnBytes = Callable[[int], None]
+_MANAGER_LOCK = threading.Lock()  # module-level, so a Storage stays picklable
 
 
 class StorageError(Exception):
@@ -52,6 +62,33 @@ class StoredObject:
     url: str
     size: int
     modified: float = 0.0  # epoch seconds of the last write
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What ``Storage.head`` says about one object.
+
+    ``sha256``: locally computed from the file; on S3 the ``x-amz-meta-sha256`` its writer recorded
+    (``write_bytes`` always, ``upload`` when given one), else None. ``restore``: S3's restore header.
+    """
+
+    size: int
+    sha256: str | None
+    storage_class: str = "STANDARD"
+    restore: str | None = None
+
+    @property
+    def archived(self) -> bool:
+        return self.storage_class in ARCHIVE_CLASSES
+
+    @property
+    def restore_state(self) -> str:
+        """``none`` (not requested), ``in-progress`` or ``available`` for archived objects; else ``available``."""
+        if not self.archived:
+            return "available"
+        if not self.restore:
+            return "none"
+        return "in-progress" if 'ongoing-request="true"' in self.restore else "available"
 
 
 def join(base: str, *parts: str) -> str:
@@ -81,18 +118,57 @@ class Storage:
     """Reads and writes ``file://`` and ``s3://`` URLs.
 
     The S3 client is made on first use from the boto3 session passed in (or a default one), so
-    creating a Storage never touches AWS.
+    creating a Storage never touches AWS. ``transfer_config`` (a boto3 ``TransferConfig``) sets the
+    multipart sizes and concurrency of uploads and downloads; ``kms_key_id`` encrypts every S3 write
+    with SSE-KMS. Local files are created with ``file_mode`` and missing folders with ``folder_mode``
+    (both before the umask; the defaults are the operating system's).
     """
 
-    def __init__(self, boto3_session: Any = None, s3_client: Any = None) -> None:
+    def __init__(
+        self,
+        boto3_session: Any = None,
+        s3_client: Any = None,
+        *,
+        transfer_config: Any = None,
+        kms_key_id: str | None = None,
+        file_mode: int = 0o666,
+        folder_mode: int = 0o777,
+    ) -> None:
         self._session = boto3_session
         self._s3 = s3_client
+        self._transfer_config = transfer_config
+        self._manager: Any = None
+        self.kms_key_id = kms_key_id
+        self.file_mode, self.folder_mode = file_mode, folder_mode
 
     @property
     def s3(self) -> Any:
         if self._s3 is None:
             self._s3 = client("s3", self._session, max_pool_connections=64)
         return self._s3
+
+    @property
+    def transfers(self) -> Any:
+        """The one transfer manager of this Storage's uploads and downloads, made on first use."""
+        with _MANAGER_LOCK:
+            if self._manager is None:
+                from boto3.s3.transfer import TransferConfig, create_transfer_manager
+
+                self._manager = create_transfer_manager(self.s3, self._transfer_config or TransferConfig())
+            return self._manager
+
+    def close(self) -> None:
+        """Stop the transfer manager's threads, if it was made; the Storage makes a new one when used again."""
+        with _MANAGER_LOCK:
+            manager, self._manager = self._manager, None
+        if manager is not None:
+            manager.shutdown()
+
+    def _encryption(self) -> dict[str, str]:
+        return {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
+
+    def _temp_beside(self, target: Path) -> _local_temp_beside:
+        return _local_temp_beside(target, self.file_mode, self.folder_mode)
 
     def list(self, prefix_url: str) -> Iterator[StoredObject]:
         """Every object under a prefix, sorted by URL; temporary files of unfinished writes are skipped.
@@ -113,14 +189,29 @@ class Storage:
     def exists(self, url: str) -> bool:
         if urlparse(url).scheme == "file":
             return local_path(url).is_file()
+        return self.head(url) is not None
+
+    def head(self, url: str) -> ObjectInfo | None:
+        """What the object is (see ``ObjectInfo``), or None if there is none; locally this reads the file to hash it."""
+        if urlparse(url).scheme == "file":
+            path = local_path(url)
+            if not path.is_file():
+                return None
+            with open(path, "rb") as handle:
+                return ObjectInfo(os.fstat(handle.fileno()).st_size, hashlib.file_digest(handle, "sha256").hexdigest())
         bucket, key = split_s3(url)
         try:
-            self.s3.head_object(Bucket=bucket, Key=key)
+            response = self.s3.head_object(Bucket=bucket, Key=key)
         except self.s3.exceptions.ClientError as error:
             if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-                return False
+                return None
             raise
-        return True
+        return ObjectInfo(
+            size=response["ContentLength"],
+            sha256=response.get("Metadata", {}).get("sha256"),
+            storage_class=response.get("StorageClass") or "STANDARD",
+            restore=response.get("Restore"),
+        )
 
     def read_bytes(self, url: str) -> bytes:
         try:
@@ -144,16 +235,17 @@ class Storage:
             shutil.copyfile(local_path(url), path)
             return
         bucket, key = split_s3(url)
-        self.s3.download_file(bucket, key, str(path))
+        self.transfers.download(bucket, key, str(path)).result()
 
     def write_bytes(self, url: str, data: bytes) -> None:
+        """Publish ``data`` at ``url``; on S3 with its SHA-256 as ``x-amz-meta-sha256``."""
         if urlparse(url).scheme == "file":
-            target = local_path(url)
-            with _local_temp_beside(target) as temp:
+            with self._temp_beside(local_path(url)) as temp:
                 temp.write_bytes(data)
             return
         bucket, key = split_s3(url)
-        self.s3.put_object(Bucket=bucket, Key=key, Body=data)
+        sha256 = hashlib.sha256(data).hexdigest()
+        self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": sha256}, **self._encryption())
 
     def write_text(self, url: str, text: str) -> None:
         self.write_bytes(url, text.encode("utf-8"))
@@ -183,18 +275,18 @@ class Storage:
         """
         if urlparse(url).scheme == "file":
             target = local_path(url)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_folders(target.parent, self.folder_mode)
             with _folder_lock(target.parent):
                 current = self.read_versioned(url)
                 if (current.version if current else None) != version:
                     raise WriteConflict(f"{url}: changed since it was read (expected version {version})")
-                with _local_temp_beside(target) as temp:
+                with self._temp_beside(target) as temp:
                     temp.write_bytes(data)
             return _content_version(data)
         bucket, key = split_s3(url)
         condition = {"IfNoneMatch": "*"} if version is None else {"IfMatch": version}
         try:
-            response = self.s3.put_object(Bucket=bucket, Key=key, Body=data, **condition)
+            response = self.s3.put_object(Bucket=bucket, Key=key, Body=data, **condition, **self._encryption())
         except self.s3.exceptions.ClientError as error:
             code = error.response["Error"]["Code"]
             # 412: the condition failed; 409: a concurrent conditional write won; NoSuchKey: If-Match on a deleted object.
@@ -203,20 +295,44 @@ class Storage:
             raise
         return response["ETag"]
 
-    def upload(self, path: Path, url: str) -> None:
-        """Publish a local file at a URL atomically (multipart on S3 for large files)."""
+    def upload(
+        self,
+        source: Path | BinaryIO,
+        url: str,
+        *,
+        sha256: str | None = None,
+        storage_class: str | None = None,
+        on_bytes: OnBytes | None = None,
+    ) -> None:
+        """Publish a local file, or a seekable stream the caller closes, at a URL atomically.
+
+        On S3 it goes through the shared transfer manager (multipart above its threshold), with
+        ``sha256`` recorded as ``x-amz-meta-sha256`` and ``storage_class`` set when given; a local
+        folder has no storage classes. ``on_bytes`` is told every chunk of bytes sent.
+        """
         if urlparse(url).scheme == "file":
-            target = local_path(url)
-            with _local_temp_beside(target) as temp:
-                shutil.copyfile(path, temp)
+            with self._temp_beside(local_path(url)) as temp:
+                if isinstance(source, Path) and on_bytes is None:
+                    shutil.copyfile(source, temp)
+                elif isinstance(source, Path):
+                    with open(source, "rb") as stream:
+                        _copy(stream, temp, on_bytes)
+                else:
+                    _copy(source, temp, on_bytes)
             return
         bucket, key = split_s3(url)
-        self.s3.upload_file(str(path), bucket, key)
+        extra: dict[str, Any] = self._encryption()
+        if sha256:
+            extra["Metadata"] = {"sha256": sha256}
+        if storage_class:
+            extra["StorageClass"] = storage_class
+        body = str(source) if isinstance(source, Path) else source
+        self.transfers.upload(body, bucket, key, extra_args=extra, subscribers=_subscribers(on_bytes)).result()
 
     def write_with(self, url: str, write: Callable[[Path], None]) -> None:
         """Publish what ``write`` puts in a local file at ``url``, atomically, without holding it in memory."""
         if urlparse(url).scheme == "file":
-            with _local_temp_beside(local_path(url)) as temp:
+            with self._temp_beside(local_path(url)) as temp:
                 write(temp)
             return
         with tempfile.TemporaryDirectory(prefix="job-helpers-") as scratch:
@@ -228,13 +344,20 @@ class Storage:
         """Move an object within one scheme: a rename locally, a server-side copy and delete on S3."""
         if urlparse(source).scheme == "file":
             destination = local_path(target)
-            destination.parent.mkdir(parents=True, exist_ok=True)
+            _make_folders(destination.parent, self.folder_mode)
             os.replace(local_path(source), destination)
             return
         source_bucket, source_key = split_s3(source)
         bucket, key = split_s3(target)
-        self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key)
+        self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key, ExtraArgs=self._encryption() or None)
         self.s3.delete_object(Bucket=source_bucket, Key=source_key)
+
+    def request_restore(self, url: str, days: int, tier: str) -> None:
+        """Ask S3 to make an archived object readable for ``days`` days, at retrieval ``tier`` (``Bulk``, ``Standard``)."""
+        if urlparse(url).scheme == "file":
+            raise StorageError(f"{url}: local objects are always available; nothing to restore")
+        bucket, key = split_s3(url)
+        self.s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
 
     def delete(self, url: str) -> None:
         if urlparse(url).scheme == "file":
@@ -271,14 +394,16 @@ class Storage:
 
 
 class _local_temp_beside:
-    """A temporary path in the target's folder, renamed onto the target when the block succeeds."""
+    """A temporary file (created empty with ``file_mode``) in the target's folder, renamed onto the
+    target when the block succeeds."""
 
-    def __init__(self, target: Path) -> None:
-        self.target = target
+    def __init__(self, target: Path, file_mode: int, folder_mode: int) -> None:
+        self.target, self.file_mode, self.folder_mode = target, file_mode, folder_mode
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
+        _make_folders(self.target.parent, self.folder_mode)
         self.temp = self.target.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{self.target.name}")
+        os.close(os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, self.file_mode))
         return self.temp
 
     def __exit__(self, exc_type: Any, *_: Any) -> None:
@@ -300,6 +425,37 @@ class _folder_lock:
 
     def __exit__(self, *_: Any) -> None:
         os.close(self.fd)
+
+
+def _make_folders(folder: Path, mode: int) -> None:
+    """Create ``folder`` and its missing parents, each with ``mode``."""
+    if folder.is_dir():
+        return
+    _make_folders(folder.parent, mode)
+    folder.mkdir(mode=mode, exist_ok=True)
+
+
+def _copy(source: BinaryIO, target: Path, on_bytes: OnBytes | None) -> None:
+    with open(target, "wb") as handle:
+        while chunk := source.read(COPY_CHUNK):
+            handle.write(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+
+
+def _subscribers(on_bytes: OnBytes | None) -> list[Any]:
+    """A transfer subscriber reporting every chunk sent to ``on_bytes``."""
+    if on_bytes is None:
+        return []
+    from s3transfer.subscribers import BaseSubscriber
+
+    report = on_bytes
+
+    class Progress(BaseSubscriber):
+        def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+            report(bytes_transferred)
+
+    return [Progress()]
 
 
 def _content_version(data: bytes) -> str:

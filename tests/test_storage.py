@@ -1,6 +1,9 @@
+import hashlib
+
+import boto3
 import pytest
 
-from job_helpers.storage import Storage, StorageError, join, local_path
+from job_helpers.storage import ObjectInfo, Storage, StorageError, join, local_path
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -102,3 +105,66 @@ def test_delete_prefix_of_a_folder_removes_it_whole(root):
     assert [o.url for o in storage.list(base)] == [join(base, "t/_staging/run-2/part.parquet")]
     if base.startswith("file://"):
         assert [p.name for p in local_path(join(base, "t/_staging/")).iterdir()] == ["run-2"]
+
+
+def test_head_says_size_checksum_and_storage_class_or_none(root):
+    storage, base = root
+    url = join(base, "landing/a.bin")
+    assert storage.head(url) is None
+    storage.write_bytes(url, b"payload")
+    found = storage.head(url)
+    assert found == ObjectInfo(7, hashlib.sha256(b"payload").hexdigest())
+    assert not found.archived and found.restore_state == "available"
+
+
+def test_upload_from_a_file_or_a_stream_with_checksum_and_progress(root, tmp_path):
+    storage, base = root
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x" * 3_000_000)
+    sent = []
+    storage.upload(source, join(base, "a/file.bin"), sha256="f" * 64, on_bytes=sent.append)
+    assert sum(sent) == 3_000_000
+    with open(source, "rb") as stream:
+        storage.upload(stream, join(base, "a/stream.bin"), sha256="f" * 64)
+    for name in ("file.bin", "stream.bin"):
+        found = storage.head(join(base, "a", name))
+        assert found is not None and found.size == 3_000_000
+        # Locally the checksum is the file's; on S3 the one the writer recorded.
+        expected = hashlib.sha256(source.read_bytes()).hexdigest() if base.startswith("file:") else "f" * 64
+        assert found.sha256 == expected
+    target = tmp_path / "back.bin"
+    storage.download(join(base, "a/stream.bin"), target)
+    assert target.read_bytes() == source.read_bytes()
+
+
+def test_local_files_and_folders_get_the_storage_modes(tmp_path):
+    storage = Storage(file_mode=0o640, folder_mode=0o750)
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"x")
+    base = tmp_path.as_uri() + "/lake/"
+    storage.upload(source, join(base, "d/e/one.bin"))
+    storage.write_bytes(join(base, "d/two.json"), b"{}")
+    assert (tmp_path / "lake").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "lake/d/e").stat().st_mode & 0o777 == 0o750
+    assert (tmp_path / "lake/d/e/one.bin").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "lake/d/two.json").stat().st_mode & 0o777 == 0o640
+    with pytest.raises(StorageError, match="always available"):
+        storage.request_restore(join(base, "d/two.json"), 1, "Bulk")
+
+
+def test_s3_uploads_carry_storage_class_and_kms_and_archived_objects_are_restored(s3_storage, tmp_path):
+    kms_key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
+    storage = Storage(s3_client=s3_storage.s3, kms_key_id=kms_key)
+    source = tmp_path / "archive.tar"
+    source.write_bytes(b"tar")
+    url = "s3://lake/archive/one.tar"
+    storage.upload(source, url, sha256="a" * 64, storage_class="DEEP_ARCHIVE")
+    storage.write_bytes("s3://lake/archive/one.json", b"{}")
+    for key in ("archive/one.tar", "archive/one.json"):
+        head = storage.s3.head_object(Bucket="lake", Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
+    found = storage.head(url)
+    assert found is not None and found.archived and found.restore_state == "none" and found.sha256 == "a" * 64
+    storage.request_restore(url, 1, "Bulk")
+    assert storage.head(url).restore_state in ("in-progress", "available")
+    storage.close()

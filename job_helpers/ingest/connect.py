@@ -1,13 +1,16 @@
-"""Build the stores ingest uses from resolved options and a boto3 session (clients made only when needed)."""
+"""Build the storage and subject map ingest uses from resolved options and a boto3 session (clients made only when needed)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from job_helpers.aws import client
-from job_helpers.ingest.objects import LocalObjects, S3Objects, objects_for
 from job_helpers.ingest.settings import IngestOptions
 from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
+from job_helpers.storage import Storage
+
+# Local landing and archive files are readable by the owner's group only, never world-writable.
+FILE_MODE, FOLDER_MODE = 0o640, 0o750
 
 
 def transfer_config(options: IngestOptions) -> Any:
@@ -27,17 +30,20 @@ def transfer_config(options: IngestOptions) -> Any:
     return config
 
 
-def _s3_client(session: Any) -> Any:
-    return client("s3", session, max_pool_connections=64)
-
-
-def object_store(url: str, options: IngestOptions, session: Any) -> LocalObjects | S3Objects:
-    return objects_for(url, lambda: _s3_client(session), transfer_config(options), options.kms_key_arn)
+def object_storage(options: IngestOptions, session: Any) -> Storage:
+    """The Storage of landing and archive: ingest's transfer sizes, SSE-KMS with the ingest key, private local files."""
+    return Storage(
+        session,
+        transfer_config=transfer_config(options),
+        kms_key_id=options.kms_key_arn,
+        file_mode=FILE_MODE,
+        folder_mode=FOLDER_MODE,
+    )
 
 
 def subject_store(options: IngestOptions, session: Any) -> SubjectStore:
     if options.map_file is not None:
         return FileSubjectStore(options.map_file)
     if options.map_store == "s3":
-        return S3SubjectStore(_s3_client(session), options.s3_bucket, options.s3_key, options.kms_key_arn)
+        return S3SubjectStore(client("s3", session), options.s3_bucket, options.s3_key, options.kms_key_arn)
     return SsmSubjectStore(client("ssm", session), options.ssm_parameter, options.kms_key_arn)

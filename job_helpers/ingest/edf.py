@@ -1,4 +1,4 @@
-"""The fixed 256-byte EDF header: an exact reader, a writer of its identity fields, and a generator.
+"""The fixed 256-byte EDF header: an exact reader and a writer of its identity fields.
 
 Only the fields this package needs are parsed. The layout (EDF 1992 / EDF+): 8-byte version,
 80-byte local patient identification, 80-byte local recording identification, 8-byte start date
@@ -89,64 +89,11 @@ def with_identity(header: EdfHeader, code: str) -> bytes | None:
     else:
         patient = recording = code
     raw = bytearray(header.raw)
-    raw[PATIENT] = _field(patient, 80)
-    raw[RECORDING] = _field(recording, 80)
+    raw[PATIENT] = ascii_field(patient, 80)
+    raw[RECORDING] = ascii_field(recording, 80)
     return None if bytes(raw) == header.raw else bytes(raw)
 
 
-def _field(text: str, width: int) -> bytes:
+def ascii_field(text: str, width: int) -> bytes:
+    """``text`` as one header field: ASCII, cut or padded with spaces on the right to ``width`` bytes."""
     return text.encode("ascii", errors="replace")[:width].ljust(width, b" ")
-
-
-def build_header(
-    patient: str, recording: str, start: datetime, records: int, duration_s: int, signals: int, samples_per_record: int
-) -> bytes:
-    """A complete, valid EDF header (fixed part and per-signal part) for generated test recordings."""
-    header_bytes = FIXED_HEADER_BYTES * (1 + signals)
-    fixed = b"".join(
-        (
-            _field("0", 8),
-            _field(patient, 80),
-            _field(recording, 80),
-            _field(start.strftime("%d.%m.%y"), 8),
-            _field(start.strftime("%H.%M.%S"), 8),
-            _field(str(header_bytes), 8),
-            _field("", 44),
-            _field(str(records), 8),
-            _field(str(duration_s), 8),
-            _field(str(signals), 4),
-        )
-    )
-    columns = (
-        (16, lambda i: f"EEG C{i}"),
-        (80, lambda i: "AgAgCl electrode"),
-        (8, lambda i: "uV"),
-        (8, lambda i: "-3200"),
-        (8, lambda i: "3200"),
-        (8, lambda i: "-32768"),
-        (8, lambda i: "32767"),
-        (80, lambda i: "HP:0.1Hz LP:75Hz"),
-        (8, lambda i: str(samples_per_record)),
-        (32, lambda i: ""),
-    )
-    per_signal = b"".join(_field(value(i), width) for width, value in columns for i in range(signals))
-    return fixed + per_signal
-
-
-def write_edf(
-    path: Path,
-    patient: str,
-    recording: str,
-    start: datetime,
-    records: int = 4,
-    duration_s: int = 1,
-    signals: int = 2,
-    samples_per_record: int = 64,
-) -> None:
-    """Write a small, valid EDF file with a deterministic 16-bit signal, for tests and benchmarks."""
-    header = build_header(patient, recording, start, records, duration_s, signals, samples_per_record)
-    sample = bytes((i * 37 + 11) % 256 for i in range(2 * samples_per_record))
-    with open(path, "wb") as handle:
-        handle.write(header)
-        for _ in range(records * signals):
-            handle.write(sample)

@@ -1,8 +1,9 @@
-"""Restore a subject from landing or archive into a folder, and verify what the locations hold.
+"""Restore a subject from landing or archive into a folder.
 
 Restores download into a private staging folder beside ``dest`` and move files into ``dest`` only
 after every checksum matched, so a mismatch or an interruption leaves nothing partial in ``dest``.
-Verification reads manifests and object metadata (locally: the files' checksums), never the archive.
+An archived tar is restored in steps (request, wait hours, download): ``restore_archive`` takes one
+step, ``wait_for_archive`` polls it with backoff until the files are restored or a deadline passes.
 """
 
 from __future__ import annotations
@@ -11,43 +12,32 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from job_helpers.backoff import Backoff, Pending, poll
 from job_helpers.ingest.archive import extract_tar
-from job_helpers.ingest.manifest import Manifest, manifests_prefix
-from job_helpers.ingest.objects import OnBytes
+from job_helpers.ingest.manifest import Manifest
 from job_helpers.ingest.payload import sha256_of
-from job_helpers.ingest.run import Store
-from job_helpers.storage import join
+from job_helpers.ingest.read import find_manifests
+from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
+
+# A deep-archive restore takes hours: look again within a minute at first, then at most every 15 minutes.
+RESTORE_POLL = Backoff(base=30.0, cap=900.0)
 
 
 class RestoreError(Exception):
     """A restore cannot go ahead or failed a check; ``dest`` holds nothing from it."""
 
 
-def find_manifests(archive: Store, archive_url: str, dataset: str, code: str | None = None) -> list[Manifest]:
-    """Every manifest of the data set (or of one subject), oldest first."""
-    return [manifest for _, manifest in _manifests_with_urls(archive, archive_url, dataset, code)]
-
-
-def _manifests_with_urls(archive: Store, archive_url: str, dataset: str, code: str | None = None) -> list[tuple[str, Manifest]]:
-    found = []
-    for url in archive.list(manifests_prefix(archive_url, dataset, code)):
-        if url.endswith(".json"):
-            data = archive.read_bytes(url)
-            if data is not None:
-                found.append((url, Manifest.from_json(data, url)))
-    return sorted(found, key=lambda pair: (pair[1].created, pair[1].ingest_id))
-
-
-def choose_manifest(archive: Store, archive_url: str, dataset: str, code: str, ingest: str | None = None) -> Manifest:
+def choose_manifest(storage: Storage, archive_url: str, dataset: str, code: str, ingest: str | None = None) -> Manifest:
     """The subject's latest manifest, or the one of ``ingest``."""
-    manifests = find_manifests(archive, archive_url, dataset, code)
+    manifests = find_manifests(storage, archive_url, dataset, code)
     if ingest:
         manifests = [m for m in manifests if m.ingest_id == ingest]
     if not manifests:
@@ -83,9 +73,7 @@ def _publish(stage: Path, dest: Path, keys: list[str]) -> list[Path]:
     return placed
 
 
-def restore_landing(
-    manifest: Manifest, landing: Store, landing_url: str, dest: Path, on_bytes: OnBytes | None = None
-) -> list[Path]:
+def restore_landing(manifest: Manifest, storage: Storage, landing_url: str, dest: Path) -> list[Path]:
     """Download every landing object of the manifest, check each SHA-256, then place them in ``dest``."""
     keys = [f.key for f in manifest.files]
     _check_free(dest, keys)
@@ -94,9 +82,9 @@ def restore_landing(
             target = stage / entry.key
             target.parent.mkdir(parents=True, exist_ok=True)
             url = join(landing_url, entry.key)
-            if landing.head(url) is None:
+            if not storage.exists(url):
                 raise RestoreError(f"{url}: missing from landing; restore from the archive with --from archive")
-            landing.download(url, target, on_bytes)
+            storage.download(url, target)
             if sha256_of(target) != entry.sha256:
                 raise RestoreError(
                     f"{url}: SHA-256 differs from the manifest; nothing was restored, "
@@ -117,22 +105,16 @@ class ArchiveRestore:
 
 
 def restore_archive(
-    manifest: Manifest,
-    archive: Store,
-    archive_url: str,
-    dest: Path,
-    days: int = 7,
-    tier: str = "Bulk",
-    on_bytes: OnBytes | None = None,
+    manifest: Manifest, storage: Storage, archive_url: str, dest: Path, days: int = 7, tier: str = "Bulk"
 ) -> ArchiveRestore:
     """Move the subject's tar one step on: request its restore, report progress, or download, check and unpack."""
     url = join(archive_url, manifest.archive.key)
-    found = archive.head(url)
+    found = storage.head(url)
     if found is None:
         raise RestoreError(f"{url}: the archive object is missing; run `make verify dataset={manifest.dataset}`")
     state = found.restore_state
     if state == "none":
-        archive.request_restore(url, days, tier)
+        storage.request_restore(url, days, tier)
         log.info("subject %s: restore of %s requested (%s tier, %d days)", manifest.subject, url, tier, days)
         return ArchiveRestore("requested", url)
     if state == "in-progress":
@@ -140,7 +122,7 @@ def restore_archive(
     _check_free(dest, list(manifest.archive.members))
     with _staging(dest) as stage:
         tar_path = stage / "archive.tar"
-        archive.download(url, tar_path, on_bytes)
+        storage.download(url, tar_path)
         digest = sha256_of(tar_path)
         if digest != manifest.archive.sha256:
             raise RestoreError(
@@ -156,49 +138,29 @@ def restore_archive(
     return ArchiveRestore("restored", url, tuple(placed))
 
 
-@dataclass(frozen=True)
-class Problem:
-    kind: str
-    url: str
-    detail: str
+def wait_for_archive(
+    manifest: Manifest,
+    storage: Storage,
+    archive_url: str,
+    dest: Path,
+    timeout: float,
+    on_pending: Callable[[ArchiveRestore], None],
+    days: int = 7,
+    tier: str = "Bulk",
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> ArchiveRestore:
+    """Step the archive restore (``restore_archive``) with backoff until the files are restored.
 
-
-@dataclass
-class VerifyReport:
-    manifests: int = 0
-    objects: int = 0
-    problems: list[Problem] = field(default_factory=list)
-
-
-def verify(dataset: str, landing: Store, landing_url: str, archive: Store, archive_url: str) -> VerifyReport:
-    """Compare every manifest with the landing objects and archive tars: missing, size, checksum, unlisted.
-
-    Unlisted objects are looked for under the whole landing location and the data set's archive
-    prefix, so the objects of an ingest stopped before its manifests were written are found too.
+    ``on_pending`` is told every step that left the restore requested or in progress. Raises
+    ``backoff.DeadlinePassed`` when ``timeout`` seconds have passed without the files restored.
     """
-    report = VerifyReport()
-    listed: set[str] = set()
-    for manifest_url, manifest in _manifests_with_urls(archive, archive_url, dataset):
-        report.manifests += 1
-        listed.add(manifest_url)
-        checks = [(join(landing_url, f.key), f.size, f.sha256, landing) for f in manifest.files]
-        checks.append((join(archive_url, manifest.archive.key), manifest.archive.size, manifest.archive.sha256, archive))
-        for url, size, sha256, store in checks:
-            listed.add(url)
-            report.objects += 1
-            found = store.head(url)
-            if found is None:
-                report.problems.append(Problem("missing", url, "in the manifest, not in the location"))
-            elif found.size != size:
-                report.problems.append(Problem("mismatch", url, f"size {found.size}, manifest says {size}"))
-            elif found.sha256 != sha256:
-                report.problems.append(Problem("mismatch", url, "SHA-256 differs from the manifest"))
-    for where, store, prefix in (("landing", landing, landing_url), ("archive", archive, join(archive_url, f"{dataset}/"))):
-        for url in store.list(prefix):
-            if url not in listed:
-                report.problems.append(
-                    Problem(
-                        "unlisted", url, f"in {where}, in no manifest (an interrupted ingest? rerun it, or delete the object)"
-                    )
-                )
-    return report
+
+    def step() -> ArchiveRestore | Pending:
+        outcome = restore_archive(manifest, storage, archive_url, dest, days, tier)
+        if outcome.state == "restored":
+            return outcome
+        on_pending(outcome)
+        return Pending()
+
+    return poll(step, RESTORE_POLL, deadline=clock() + timeout, sleep=sleep, clock=clock)

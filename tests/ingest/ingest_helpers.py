@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from job_helpers.ingest.edf import write_edf
+from job_helpers.ingest.sample_data import build_header
 
 # folder name -> how the name is spelled in that patient's files.
 PATIENTS = {
@@ -15,6 +15,25 @@ PATIENTS = {
 }
 # Words that identify a patient: none may appear anywhere the tests look.
 SENSITIVE = ("smith", "john", "lopez", "maria", "berg", "anna")
+
+
+def write_edf(
+    path: Path,
+    patient: str,
+    recording: str,
+    start: datetime,
+    records: int = 4,
+    duration_s: int = 1,
+    signals: int = 2,
+    samples_per_record: int = 64,
+) -> None:
+    """Write a small, valid EDF file with a deterministic 16-bit signal."""
+    header = build_header(patient, recording, start, records, duration_s, signals, samples_per_record)
+    sample = bytes((i * 37 + 11) % 256 for i in range(2 * samples_per_record))
+    with open(path, "wb") as handle:
+        handle.write(header)
+        for _ in range(records * signals):
+            handle.write(sample)
 
 
 def make_patient(folder: Path, spellings: tuple[str, str, str], day: int, large: int = 0) -> None:

@@ -11,7 +11,7 @@ from ingest_helpers import assert_no_names, tree_digest
 
 from job_helpers.cli import main
 from job_helpers.ingest import edf
-from job_helpers.ingest.objects import LocalObjects
+from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -134,19 +134,19 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
 
 
 def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_path: Path, monkeypatch) -> None:
-    put_file = LocalObjects.put_file
+    upload = Storage.upload
     calls = []
 
     def failing_after_9(self, *args, **kwargs):
         if len(calls) >= 9:
             raise ConnectionError("connection lost")
         calls.append(args)
-        return put_file(self, *args, **kwargs)
+        return upload(self, *args, **kwargs)
 
-    monkeypatch.setattr(LocalObjects, "put_file", failing_after_9)
+    monkeypatch.setattr(Storage, "upload", failing_after_9)
     with pytest.raises(ConnectionError):
         cli("ingest", "--src", str(src), "--dataset", "eeg", "--workers", "1")
-    monkeypatch.setattr(LocalObjects, "put_file", put_file)
+    monkeypatch.setattr(Storage, "upload", upload)
     assert len(lake_files(tmp_path / "lake")) == 9
 
     status, out = cli("verify", "--dataset", "eeg")

@@ -13,11 +13,14 @@ import requests
 from boto3.s3.transfer import TransferConfig
 from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
 
+from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import main
-from job_helpers.ingest.objects import S3Objects
-from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
-from job_helpers.ingest.run import Targets, ingest, prepare, save_codes
+from job_helpers.ingest.read import prepare
+from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, wait_for_archive
 from job_helpers.ingest.subjects import FileSubjectStore
+from job_helpers.ingest.verify import verify
+from job_helpers.ingest.write import Targets, ingest, save_codes
+from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
 LANDING, ARCHIVE = "s3://landing/eeg/", "s3://archive/"
@@ -37,9 +40,9 @@ def kms_key(s3) -> str:
     return boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
 
 
-def stores(s3, kms_key: str | None = None) -> S3Objects:
+def stores(s3, kms_key: str | None = None) -> Storage:
     config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, max_concurrency=4)
-    return S3Objects(s3, config, kms_key)
+    return Storage(s3_client=s3, transfer_config=config, kms_key_id=kms_key)
 
 
 def all_objects(s3, bucket: str) -> dict[str, dict]:
@@ -47,12 +50,12 @@ def all_objects(s3, bucket: str) -> dict[str, dict]:
     return {key: s3.head_object(Bucket=bucket, Key=key) for key in keys}
 
 
-def run_ingest(src: Path, store: S3Objects, map_file: Path, archive: S3Objects | None = None):
+def run_ingest(src: Path, storage: Storage, map_file: Path):
     subjects = FileSubjectStore(map_file)
     plan, new = prepare(src, 1, subjects)
     save_codes(subjects, new)
     targets = Targets("eeg", LANDING, ARCHIVE, "DEEP_ARCHIVE")
-    return plan, ingest(plan, src, targets, store, archive or store, workers=4)
+    return plan, ingest(plan, src, targets, storage, workers=4)
 
 
 def test_ingest_to_s3_with_metadata_storage_class_and_kms(s3, kms_key: str, tmp_path: Path, caplog) -> None:
@@ -95,7 +98,7 @@ def test_ingest_to_s3_with_metadata_storage_class_and_kms(s3, kms_key: str, tmp_
             assert landing[f"eeg/{entry['key']}"]["Metadata"]["sha256"] == entry["sha256"]
     assert_no_names(caplog.text, "log")
 
-    report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
+    report = verify("eeg", stores(s3), LANDING, ARCHIVE)
     assert report.manifests == 2 and report.objects == 16 and report.problems == []
 
 
@@ -103,18 +106,18 @@ class Interrupted(Exception):
     pass
 
 
-class FailingAfter(S3Objects):
+class FailingAfter(Storage):
     """Uploads ``limit`` landing files, then fails as a lost connection would."""
 
     def __init__(self, s3, limit: int) -> None:
-        super().__init__(s3, TransferConfig(), None)
+        super().__init__(s3_client=s3)
         self.limit = limit
 
-    def put_file(self, path, patch, url, sha256, storage_class=None, on_bytes=None) -> None:
+    def upload(self, source, url, **options) -> None:
         if self.limit <= 0:
             raise Interrupted(url)
         self.limit -= 1
-        super().put_file(path, patch, url, sha256, storage_class, on_bytes)
+        super().upload(source, url, **options)
 
 
 def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_path: Path) -> None:
@@ -124,7 +127,7 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
     assert len(all_objects(s3, "landing")) == 9
     assert "Contents" not in s3.list_objects_v2(Bucket="archive")
     # No manifest names these objects yet: verify lists every one of them.
-    report = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE)
+    report = verify("eeg", stores(s3), LANDING, ARCHIVE)
     assert report.manifests == 0
     assert sorted(p.url for p in report.problems if p.kind == "unlisted") == sorted(
         f"s3://landing/{key}" for key in all_objects(s3, "landing")
@@ -138,29 +141,29 @@ def test_interrupted_ingest_resumes_and_skips_what_is_there(s3, src: Path, tmp_p
     assert (result.skipped, result.uploaded) == (9, 12)
     after = all_objects(s3, "landing")
     assert len(after) == 21 and all(after[k]["LastModified"] == t for k, t in first.items())
-    assert verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems == []
+    assert verify("eeg", stores(s3), LANDING, ARCHIVE).problems == []
 
     _, again = run_ingest(src, stores(s3), map_file)
     assert again.uploaded == 0 and not any(s.archive_uploaded for s in again.subjects)
 
 
-class Counting(S3Objects):
+class Counting(Storage):
     """Counts the checksum look-ups (HEAD requests) made on landing."""
 
     heads = 0
 
     def head(self, url):
-        self.heads += 1
+        self.heads += url.startswith(LANDING)
         return super().head(url)
 
 
 def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, tmp_path: Path) -> None:
     map_file = tmp_path / "map.json"
-    landing = Counting(s3, TransferConfig(), None)
-    plan, result = run_ingest(src, landing, map_file, archive=stores(s3))
+    landing = Counting(s3_client=s3)
+    plan, result = run_ingest(src, landing, map_file)
     assert (landing.heads, result.uploaded) == (0, 21)
-    again = Counting(s3, TransferConfig(), None)
-    _, result = run_ingest(src, again, map_file, archive=stores(s3))
+    again = Counting(s3_client=s3)
+    _, result = run_ingest(src, again, map_file)
     assert (again.heads, result.uploaded, result.skipped) == (21, 0, 21)
 
 
@@ -195,6 +198,47 @@ def test_restore_from_landing_and_from_deep_archive(s3, src: Path, tmp_path: Pat
     assert {str(p.relative_to(tmp_path / "b")): p.read_bytes() for p in outcome.files} == expected
 
 
+def test_waiting_for_the_archive_polls_until_restored_or_the_deadline(
+    s3, src: Path, tmp_path: Path, restore_in_two_steps
+) -> None:
+    plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
+    first, second = (choose_manifest(stores(s3), ARCHIVE, "eeg", s.code) for s in plan.subjects[:2])
+
+    pending, slept = [], []
+    outcome = wait_for_archive(first, stores(s3), ARCHIVE, tmp_path / "a", 3600, pending.append, sleep=slept.append)
+    assert outcome.state == "restored" and len(outcome.files) == len(first.files)
+    assert pending[0].state == "requested" and len(slept) == len(pending)
+    assert all(0 <= delay <= 900 for delay in slept)
+
+    ticks = iter(range(0, 10_000, 100))
+    with pytest.raises(DeadlinePassed):
+        wait_for_archive(
+            second, stores(s3), ARCHIVE, tmp_path / "b", 150, pending.append, sleep=slept.append, clock=lambda: next(ticks)
+        )
+    assert not (tmp_path / "b").exists()
+
+
+def test_restore_command_waits_until_its_timeout(
+    s3, kms_key: str, src: Path, tmp_path: Path, monkeypatch, capsys, restore_in_two_steps
+) -> None:
+    monkeypatch.setenv("INGEST_BUCKET", "landing")
+    monkeypatch.setenv("INGEST_ARCHIVE_BUCKET", "archive")
+    monkeypatch.setenv("INGEST_KMS_KEY_ARN", kms_key)
+    s3.put_bucket_versioning(Bucket="archive", VersioningConfiguration={"Status": "Enabled"})
+    base = ["--config", str(REPO / "config.yml"), "--profile", "aws"]
+    assert main([*base, "ingest", "--src", str(src), "--dataset", "eeg"]) == 0
+    codes = json.loads(s3.get_object(Bucket="archive", Key="subject-map/subject_map.json")["Body"].read())["subjects"]
+    capsys.readouterr()
+    restore = [*base, "restore", "--subject", min(codes.values()), "--dataset", "eeg", "--dest", str(tmp_path / "d")]
+
+    assert main([*restore, "--from", "archive"]) == 0
+    assert "restore requested; run the same command again later to continue" in capsys.readouterr().out
+    assert main([*restore, "--from", "archive", "--wait", "--timeout-minutes", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "; polling" in out and "timed out waiting for the archive restore; rerun later" in out
+    assert not (tmp_path / "d").exists()
+
+
 def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, tmp_path: Path) -> None:
     plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
     code = plan.subjects[0].code
@@ -206,17 +250,17 @@ def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, 
     body = bytearray(s3.get_object(Bucket="archive", Key=key)["Body"].read())
     body[600] ^= 0xFF
     s3.put_object(Bucket="archive", Key=key, Body=bytes(body), Metadata=head["Metadata"])
-    assert verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems == []
+    assert verify("eeg", stores(s3), LANDING, ARCHIVE).problems == []
     with pytest.raises(RestoreError, match="SHA-256"):
         restore_archive(manifest, stores(s3), ARCHIVE, tmp_path / "dest")
     assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
     assert not list(tmp_path.glob(".restore-*"))
 
     s3.put_object(Bucket="archive", Key=key, Body=b"truncated", Metadata=head["Metadata"])
-    problems = verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems
+    problems = verify("eeg", stores(s3), LANDING, ARCHIVE).problems
     assert [(p.kind, p.url) for p in problems] == [("mismatch", f"{ARCHIVE}{key}")]
     s3.delete_object(Bucket="landing", Key=f"eeg/{manifest.files[0].key}")
-    kinds = sorted(p.kind for p in verify("eeg", stores(s3), LANDING, stores(s3), ARCHIVE).problems)
+    kinds = sorted(p.kind for p in verify("eeg", stores(s3), LANDING, ARCHIVE).problems)
     assert kinds == ["mismatch", "missing"]
 
 

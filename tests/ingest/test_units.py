@@ -8,16 +8,18 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from ingest_helpers import write_edf
 
 from job_helpers.ingest import edf
 from job_helpers.ingest.names import subject_key, time_from_name
 from job_helpers.ingest.payload import PatchedReader, open_payload, sha256_of
+from job_helpers.ingest.sample_data import build_header
 from job_helpers.ingest.subjects import FileSubjectStore, SubjectMapError, assign_codes
 
 
 def test_edf_header_round_trip_and_layout(tmp_path: Path) -> None:
     path = tmp_path / "r.edf"
-    edf.write_edf(
+    write_edf(
         path,
         "X M 02-MAY-1951 Smith_John",
         "Startdate 02-MAR-2024 EEG",
@@ -38,7 +40,7 @@ def test_edf_header_round_trip_and_layout(tmp_path: Path) -> None:
 
 
 def test_edf_year_clipping_and_bad_dates() -> None:
-    raw = bytearray(edf.build_header("p", "r", datetime(1999, 12, 31, 23, 59, 59), 1, 1, 1, 8)[:256])
+    raw = bytearray(build_header("p", "r", datetime(1999, 12, 31, 23, 59, 59), 1, 1, 1, 8)[:256])
     assert edf.parse_header(bytes(raw)).start == datetime(1999, 12, 31, 23, 59, 59)
     raw[168:176] = b"31.02.24"
     assert edf.parse_header(bytes(raw)).start is None
@@ -52,7 +54,7 @@ def test_edf_reader_rejects_non_edf() -> None:
 
 
 def test_edf_identity_fields_set_to_the_code_and_everything_else_kept() -> None:
-    raw = edf.build_header("MCH-1 F 01-JAN-1970 Lopez_Maria", "EEG of MARIA LOPEZ", datetime(2024, 1, 2), 1, 1, 1, 8)
+    raw = build_header("MCH-1 F 01-JAN-1970 Lopez_Maria", "EEG of MARIA LOPEZ", datetime(2024, 1, 2), 1, 1, 1, 8)
     header = edf.parse_header(raw)
     patched = edf.with_identity(header, "12345678")
     assert patched is not None and len(patched) == 256
@@ -64,9 +66,7 @@ def test_edf_identity_fields_set_to_the_code_and_everything_else_kept() -> None:
 
 def test_edf_plus_keeps_the_subfield_layout() -> None:
     raw = bytearray(
-        edf.build_header(
-            "MCH-0234567 F 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561", datetime(2002, 3, 2), 1, 1, 1, 8
-        )
+        build_header("MCH-0234567 F 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561", datetime(2002, 3, 2), 1, 1, 1, 8)
     )
     raw[192:197] = b"EDF+C"
     again = edf.parse_header(edf.with_identity(edf.parse_header(bytes(raw)), "12345678"))

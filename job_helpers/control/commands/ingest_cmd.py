@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import json
 import threading
-import time
 from pathlib import Path
 
 from rich.progress import (
@@ -24,19 +23,25 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, Settings, refuse_examples
-from job_helpers.ingest.connect import object_store, subject_store
+from job_helpers.ingest.connect import object_storage, subject_store
 from job_helpers.ingest.names import PatientNameError
-from job_helpers.ingest.plan import Plan, PlanError
-from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
-from job_helpers.ingest.run import IngestResult, Targets, ingest, prepare, save_codes
-from job_helpers.ingest.scan import SourceError
+from job_helpers.ingest.read import SourceError, prepare
+from job_helpers.ingest.restore import (
+    ArchiveRestore,
+    RestoreError,
+    choose_manifest,
+    restore_archive,
+    restore_landing,
+    wait_for_archive,
+)
 from job_helpers.ingest.settings import IngestOptions, check_ingest_config
 from job_helpers.ingest.subjects import SubjectMapError
-
-RESTORE_POLL = Backoff(base=30.0, cap=900.0)
+from job_helpers.ingest.transform import Plan, PlanError
+from job_helpers.ingest.verify import verify
+from job_helpers.ingest.write import IngestResult, Targets, ingest, save_codes
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -163,10 +168,9 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     except SubjectMapError as error:
         raise UsageError(str(error)) from error
     targets = Targets(args.dataset, landing_url, options.archive_url, options.archive_storage_class)
-    landing = object_store(landing_url, options, context.boto3_session)
-    archive = object_store(options.archive_url, options, context.boto3_session)
+    storage = object_storage(options, context.boto3_session)
     with _progress(context) as bar:
-        result = ingest(plan, args.src.resolve(), targets, landing, archive, workers, _RichProgress(bar))
+        result = ingest(plan, args.src.resolve(), targets, storage, workers, _RichProgress(bar))
     print_result(context, result)
     context.console.print(f"ingested {summary} into {landing_url}")
     return 0
@@ -192,36 +196,41 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
     if not (args.subject.isdigit() and len(args.subject) == 8):
         raise UsageError(f"--subject {args.subject!r}: give the 8-digit subject code")
     options, landing_url = _options(context, args.dataset)
-    archive = object_store(options.archive_url, options, context.boto3_session)
+    storage = object_storage(options, context.boto3_session)
     dest = args.dest.resolve()
     try:
-        manifest = choose_manifest(archive, options.archive_url, args.dataset, args.subject, args.ingest)
+        manifest = choose_manifest(storage, options.archive_url, args.dataset, args.subject, args.ingest)
         if args.source == "landing":
-            landing = object_store(landing_url, options, context.boto3_session)
-            placed = restore_landing(manifest, landing, landing_url, dest)
+            placed = restore_landing(manifest, storage, landing_url, dest)
             context.console.print(f"restored {len(placed)} file(s) of subject {args.subject} from landing into {dest}")
             return 0
-        deadline = time.monotonic() + args.timeout_minutes * 60
-        attempt = 0
-        while True:
-            outcome = restore_archive(manifest, archive, options.archive_url, dest, options.restore_days, options.restore_tier)
-            if outcome.state == "restored":
-                context.console.print(
-                    f"restored {len(outcome.files)} file(s) of subject {args.subject} "
-                    f"from {outcome.url} (checksum verified) into {dest}"
-                )
-                return 0
-            context.console.print(
-                f"archive copy {outcome.url}: restore {outcome.state}; "
-                + ("polling" if args.wait else "run the same command again later to continue")
+
+        def pending(outcome: ArchiveRestore, next_step: str) -> None:
+            context.console.print(f"archive copy {outcome.url}: restore {outcome.state}; {next_step}")
+
+        if args.wait:
+            outcome = wait_for_archive(
+                manifest,
+                storage,
+                options.archive_url,
+                dest,
+                args.timeout_minutes * 60,
+                lambda found: pending(found, "polling"),
+                options.restore_days,
+                options.restore_tier,
             )
-            if not args.wait:
+        else:
+            outcome = restore_archive(manifest, storage, options.archive_url, dest, options.restore_days, options.restore_tier)
+            if outcome.state != "restored":
+                pending(outcome, "run the same command again later to continue")
                 return 0
-            if time.monotonic() > deadline:
-                context.console.print("[red]timed out waiting for the archive restore; rerun later[/]")
-                return 1
-            time.sleep(RESTORE_POLL.delay(attempt))
-            attempt += 1
+        context.console.print(
+            f"restored {len(outcome.files)} file(s) of subject {args.subject} from {outcome.url} (checksum verified) into {dest}"
+        )
+        return 0
+    except DeadlinePassed:
+        context.console.print("[red]timed out waiting for the archive restore; rerun later[/]")
+        return 1
     except RestoreError as error:
         context.console.print(f"[bold red]error:[/] {error}")
         return 1
@@ -229,9 +238,7 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
 
 def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     options, landing_url = _options(context, args.dataset)
-    landing = object_store(landing_url, options, context.boto3_session)
-    archive = object_store(options.archive_url, options, context.boto3_session)
-    report = verify(args.dataset, landing, landing_url, archive, options.archive_url)
+    report = verify(args.dataset, object_storage(options, context.boto3_session), landing_url, options.archive_url)
     if args.json:
         print(
             json.dumps(

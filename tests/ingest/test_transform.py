@@ -6,12 +6,12 @@ from datetime import datetime
 from pathlib import Path, PurePosixPath
 
 import pytest
-from ingest_helpers import PATIENTS, assert_no_names, make_patient
+from ingest_helpers import PATIENTS, assert_no_names, make_patient, write_edf
 
 from job_helpers.ingest import edf
-from job_helpers.ingest.plan import PlanError, ScannedFile, build_plan, patient_folders, subject_keys
-from job_helpers.ingest.scan import scan_tree
+from job_helpers.ingest.read import scan_tree
 from job_helpers.ingest.subjects import assign_codes
+from job_helpers.ingest.transform import PlanError, ScannedFile, build_plan, patient_folders, subject_keys
 
 CODES = {"john smith": "11111111", "lopez maria": "22222222", "anna berg der van": "33333333"}
 
@@ -96,8 +96,8 @@ def make_mueller(folder: Path) -> None:
     surname = folder / "Müller"
     for path in (session, surname):
         path.mkdir(parents=True)
-    edf.write_edf(session / "a.edf", "MULLER_JURGEN", "Startdate 01-MAR-2024 Klinik Dr. Weiss", datetime(2024, 3, 1))
-    edf.write_edf(surname / "b.edf", "X M 01-JAN-1970 Muller_J", "EEG J.Mueller", datetime(2024, 3, 2))
+    write_edf(session / "a.edf", "MULLER_JURGEN", "Startdate 01-MAR-2024 Klinik Dr. Weiss", datetime(2024, 3, 1))
+    write_edf(surname / "b.edf", "X M 01-JAN-1970 Muller_J", "EEG J.Mueller", datetime(2024, 3, 2))
     (surname / "J_Mueller notes.txt").write_text("notes\n")
 
 
@@ -119,7 +119,7 @@ def test_name_spelled_differently_in_folders_and_headers_is_replaced(tmp_path: P
 def test_edf_identity_fields_become_the_code_whatever_they_hold(tmp_path: Path) -> None:
     folder = tmp_path / "src" / "Smith_John"
     folder.mkdir(parents=True)
-    edf.write_edf(
+    write_edf(
         folder / "x.edf", "MCH-0234567 M 02-MAY-1951 Haagse_Harry", "Startdate 02-MAR-2002 EMG561 BK/JOP", datetime(2002, 3, 2)
     )
     header = edf.parse_header(build_plan(scan_tree(tmp_path / "src").files, CODES).files[0].header_patch)

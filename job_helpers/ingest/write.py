@@ -1,4 +1,4 @@
-"""Ingest at the edge: persist codes, upload the planned files, write each subject's tar and manifest.
+"""Publishing an ingest: persist codes, upload the planned files, write each subject's tar and manifest.
 
 Order per subject: landing objects (skipped when already there with the same SHA-256), then the tar
 (skipped likewise), then the manifest last, so a manifest means a complete ingest. The source
@@ -25,16 +25,12 @@ from job_helpers.ingest.manifest import (
     ingest_id,
     manifest_url,
 )
-from job_helpers.ingest.objects import LocalObjects, S3Objects
-from job_helpers.ingest.payload import sha256_of
-from job_helpers.ingest.plan import Plan, PlannedFile, SubjectPlan, build_plan, patient_folders, subject_keys
-from job_helpers.ingest.scan import scan_tree
-from job_helpers.ingest.subjects import SubjectStore, assign_codes, draw_code, placeholder_codes
-from job_helpers.storage import join
+from job_helpers.ingest.payload import open_payload, sha256_of
+from job_helpers.ingest.subjects import SubjectStore
+from job_helpers.ingest.transform import Plan, PlannedFile, SubjectPlan
+from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
-
-Store = LocalObjects | S3Objects
 
 
 class Progress(Protocol):
@@ -92,28 +88,10 @@ class IngestResult:
         return sum(s.skipped for s in self.subjects)
 
 
-def prepare(
-    src: Path, depth: int, subjects: SubjectStore, draw: Callable[[], int] = draw_code, dry_run: bool = False
-) -> tuple[Plan, dict[str, str]]:
-    """Scan ``src`` and plan it; returns the plan and the new subject codes (not yet saved).
-
-    A dry run draws no codes: new subjects get placeholders (``<new-1>``…), so it never shows a
-    number that the real run would not use.
-    """
-    tree = scan_tree(src)
-    keys = subject_keys(patient_folders(tree.files, depth))
-    existing = subjects.load()
-    new = placeholder_codes(keys, existing) if dry_run else assign_codes(keys, existing, draw)
-    plan = build_plan(tree.files, {**existing, **new}, depth, new, tree.skipped)
-    for entry in plan.skipped:
-        log.warning("not ingested: %s", entry)
-    return plan, new
-
-
 def save_codes(subjects: SubjectStore, new: dict[str, str]) -> None:
     """Add new codes to the map before anything is uploaded, so a resumed ingest reuses them.
 
-    The store refuses (``SubjectMapConflict``) if the map changed since ``prepare`` read it.
+    The store refuses (``SubjectMapConflict``) if the map changed since ``read.prepare`` read it.
     """
     subjects.add(new)
 
@@ -122,27 +100,26 @@ def ingest(
     plan: Plan,
     src: Path,
     targets: Targets,
-    landing: Store,
-    archive: Store,
+    storage: Storage,
     workers: int = 8,
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> IngestResult:
-    """Upload every planned file, then one tar and one manifest per subject."""
+    """Upload every planned file to landing, then one tar and one manifest per subject to the archive."""
     progress = progress or _Quiet()
     now = now or (lambda: datetime.now(UTC))
-    checksums = _upload_landing(plan, src, targets, landing, workers, progress)
+    checksums = _upload_landing(plan, src, targets, storage, workers, progress)
     result = IngestResult()
     progress.start("archive", len(plan.subjects), plan.size)
     for subject in plan.subjects:
-        done = _archive_subject(subject, src, targets, archive, checksums, progress, now)
+        done = _archive_subject(subject, src, targets, storage, checksums, progress, now)
         log.info("subject %s: %d file(s) uploaded, %d already in landing", done.code, done.uploaded, done.skipped)
         result.subjects.append(done)
     return result
 
 
 def _upload_landing(
-    plan: Plan, src: Path, targets: Targets, landing: Store, workers: int, progress: Progress
+    plan: Plan, src: Path, targets: Targets, storage: Storage, workers: int, progress: Progress
 ) -> dict[str, tuple[str, bool]]:
     """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded).
 
@@ -152,18 +129,22 @@ def _upload_landing(
     progress.start("landing", len(plan.files), plan.size)
 
     def listed(subject: SubjectPlan) -> set[str]:
-        return set(landing.list(join(targets.landing_url, f"{subject.code}/")))
+        return {stored.url for stored in storage.list(join(targets.landing_url, f"{subject.code}/"))}
 
     def one(planned: PlannedFile) -> tuple[str, tuple[str, bool]]:
         path = src / planned.source
         sha256 = sha256_of(path, planned.header_patch)
         url = join(targets.landing_url, planned.key)
-        found = landing.head(url) if url in existing else None
+        found = storage.head(url) if url in existing else None
         if found is not None and found.sha256 == sha256 and found.size == planned.size:
             progress.advance(planned.size)
             progress.file_done()
             return planned.key, (sha256, False)
-        landing.put_file(path, planned.header_patch, url, sha256, on_bytes=progress.advance)
+        if planned.header_patch is None:  # by name, so the transfer manager reads parts straight from the file
+            storage.upload(path, url, sha256=sha256, on_bytes=progress.advance)
+        else:
+            with open_payload(path, planned.header_patch) as payload:
+                storage.upload(payload, url, sha256=sha256, on_bytes=progress.advance)
         progress.file_done()
         return planned.key, (sha256, True)
 
@@ -176,7 +157,7 @@ def _archive_subject(
     subject: SubjectPlan,
     src: Path,
     targets: Targets,
-    archive: Store,
+    storage: Storage,
     checksums: dict[str, tuple[str, bool]],
     progress: Progress,
     now: Callable[[], datetime],
@@ -188,10 +169,9 @@ def _archive_subject(
     key = archive_key(targets.dataset, subject.code, ingest)
     tar_url = join(targets.archive_url, key)
     result.manifest_url = manifest_url(targets.archive_url, targets.dataset, subject.code, ingest)
-    existing = archive.read_bytes(result.manifest_url)
-    if existing is not None:
-        entry = Manifest.from_json(existing, result.manifest_url).archive
-        found = archive.head(tar_url)
+    if storage.exists(result.manifest_url):
+        entry = Manifest.from_json(storage.read_bytes(result.manifest_url), result.manifest_url).archive
+        found = storage.head(tar_url)
         if found is not None and found.sha256 == entry.sha256 and found.size == entry.size:
             progress.advance(subject.size)
             progress.file_done()
@@ -200,9 +180,9 @@ def _archive_subject(
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         tar_path = Path(scratch, f"{ingest}.tar")
         sha256, size = write_tar(members, tar_path)
-        found = archive.head(tar_url)
+        found = storage.head(tar_url)
         if found is None or found.sha256 != sha256 or found.size != size:
-            archive.put_file(tar_path, None, tar_url, sha256, targets.archive_storage_class)
+            storage.upload(tar_path, tar_url, sha256=sha256, storage_class=targets.archive_storage_class)
             result.archive_uploaded = True
     progress.advance(subject.size)
     progress.file_done()
@@ -214,6 +194,6 @@ def _archive_subject(
         files=files,
         archive=ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in subject.files)),
     )
-    archive.put_bytes(result.manifest_url, manifest.to_json())
+    storage.write_bytes(result.manifest_url, manifest.to_json())
     log.info("subject %s: archive %s written, manifest %s", subject.code, key, result.manifest_url)
     return result

@@ -1,4 +1,4 @@
-"""The rename plan: a pure function of the scanned file tree and the subject codes.
+"""The de-identifying rename plan: a pure function of the scanned file tree and the subject codes.
 
 Patient folders sit ``depth`` levels below ``src``; everything beneath one belongs to that patient.
 Each file becomes ``<code>/<folders, name replaced>/<code>_<n>.<ext>``, where ``n`` numbers the
