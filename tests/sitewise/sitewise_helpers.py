@@ -13,6 +13,7 @@ import fastavro
 import pytest
 
 from job_helpers.sitewise import write
+from job_helpers.sitewise.day_index import DayIndex
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.sample_data import ColdTierSummary, encode_raw_file, plan_series, raw_key, raw_records
 from job_helpers.storage import Storage, join
@@ -120,7 +121,7 @@ def before_each_commit(monkeypatch: pytest.MonkeyPatch, hook: Callable[[date, st
     """
     commit_staged = write.commit_staged
 
-    def hooked(storage: Storage, layout: Layout, day: date, index, staged: write.Staged):
+    def hooked(storage: Storage, layout: Layout, day: date, index: DayIndex, staged: write.Staged) -> DayIndex | None:
         hook(day, staged.url)
         return commit_staged(storage, layout, day, index, staged)
 
