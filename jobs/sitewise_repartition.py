@@ -13,53 +13,39 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from job_helpers import job_arguments, runtime
-from job_helpers.sitewise.keys import Layout
-from job_helpers.sitewise.repartition import repartition_days
-from job_helpers.sitewise.series import (
-    LIST_TIME_SERIES,
-    SERIES_SOURCES,
-    TIMESERIES_TYPES,
-    SeriesSelectionError,
-    load_series_filter,
-    sitewise_client,
-)
+from job_helpers import runtime
+from job_helpers.run_report import RunReport, scope_name
+from job_helpers.sitewise import day_merge, parameters, read, transform
+from job_helpers.sitewise.day_merge import RunSummary
+from job_helpers.sitewise.series import SeriesSelectionError
 from job_helpers.storage import Storage, StorageError
-
-OPTIONS = [
-    "from-date",
-    "to-date",
-    "cold-tier",
-    "repartitioned",
-    "index",
-    "timeseries-type",
-    "series-source",
-    "max-workers",
-]
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, spark=False) as job:
-        first, last = job_arguments.day_range(job.args)
-        timeseries_type = job_arguments.choice(job.args, "timeseries-type", TIMESERIES_TYPES)
-        source = job_arguments.choice(job.args, "series-source", SERIES_SOURCES)
-        max_workers = job_arguments.positive_int(job.args, "max-workers")
-        layout = Layout(job.args["cold_tier"], job.args["repartitioned"], job.args["index"])
-
+    with runtime.start_job(argv, parameters.OPTIONS, optional=parameters.OPTIONAL, spark=False) as job:
+        params = parameters.from_args(job.args)
         storage = Storage()
-        client = sitewise_client() if source == LIST_TIME_SERIES else None
         try:
-            series_filter = load_series_filter(
-                source, timeseries_type, storage=storage, layout=layout, client=client, max_workers=max_workers
-            )
+            series_filter = read.series_filter(storage, params)
         except (SeriesSelectionError, StorageError) as error:
             raise runtime.JobFailed(f"cannot select the series to merge: {error}") from error
-        summary = repartition_days(storage, layout, first, last, series_filter, max_workers=max_workers)
-        job.report.read[layout.cold_tier] = summary.records
-        job.report.written[layout.repartitioned] = summary.records
+        days = transform.days_between(params.first, params.last)
+        # Each day on its own, in parallel: read what it holds and has committed → transform: pick the
+        # raw files still to merge and copy their Avro blocks into one file → write: stage, commit, publish.
+        summary = day_merge.merge_days(storage, params.layout, days, series_filter, max_workers=params.max_workers)
+        report(job.report, params, summary)
         if summary.failed:
             failed = "; ".join(f"{day}: {reason}" for day, reason in sorted(summary.failed.items()))
             raise runtime.JobFailed(f"{len(summary.failed)} of the days failed, the others were published. {failed}")
+
+
+def report(run_report: RunReport, params: parameters.Parameters, summary: RunSummary) -> None:
+    """Records merged, counted under the cold tier they came from and the folder they went to."""
+    run_report.scope = scope_name(params.first, params.last)
+    run_report.read[params.layout.cold_tier] = summary.records
+    run_report.written[params.layout.repartitioned] = summary.records
+    run_report.failed = {day.isoformat(): reason for day, reason in sorted(summary.failed.items())}
+    run_report.details = {"days_merged": len(summary.merged), "days_skipped": len(summary.skipped), "files": summary.files}
 
 
 if __name__ == "__main__":

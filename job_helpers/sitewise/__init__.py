@@ -1,9 +1,11 @@
 """Repartitioning of the AWS IoT SiteWise cold tier: many small raw Avro files per day become one.
 
-Modules, each with one job: ``keys`` (where files live and what their names say),
-``avro_blocks`` (container files merged block by block, snappy checksums checked), ``series``
-(which time series a run takes), ``day_index`` (what each day has committed, changed only by
-conditional writes), ``staging`` (outputs waiting for their commit), ``day_merge`` (one day, end
-to end), ``work_dir`` (a run's local folder), ``repartition`` (a chunk of days in parallel) and
-``sample_data`` (a synthetic cold tier).
+The job's steps: ``parameters`` (its typed arguments), ``read`` (the series a run takes, what a
+day holds and has committed, the raw files), ``transform`` (which days and files, what the merged
+file is called; no I/O), ``write`` (staging, the conditional commit, moving into place, clearing
+what dead runs left) and ``day_merge`` (the days in parallel, each read → merged → written on
+its own). Domain pieces: ``keys`` (where files live and what their names say), ``avro_blocks``
+(container files merged block by block, snappy checksums checked), ``series`` (associated or
+disassociated series), ``day_index`` (the day's manifest, changed only by conditional writes),
+``work_dir`` (a run's local folder) and ``sample_data`` (a synthetic cold tier).
 """

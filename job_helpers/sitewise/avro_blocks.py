@@ -186,7 +186,11 @@ class BlockMerger:
 
 
 def merge_avro_files(sources: Iterable[tuple[str, Path]], output: Path, sync: bytes | None = None) -> MergeStats:
-    """Merge ``(label, path)`` inputs, in the given order, into one container file at ``output``."""
+    """Merge ``(label, path)`` inputs, in the given order, into one container file at ``output``.
+
+    Each input is taken from ``sources`` only once the one before it is copied, so the caller
+    may delete an input as soon as the next is asked for.
+    """
     with open(output, "wb", buffering=COPY_CHUNK) as out:
         merger = BlockMerger(out, sync)
         for label, path in sources:

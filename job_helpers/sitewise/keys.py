@@ -18,6 +18,9 @@ RAW_FOLDER = "raw"
 # Outputs wait here until committed. Athena reads only the partition folders, and Hive-style
 # readers skip folders whose names start with ``_``, so nothing here is ever queried.
 STAGING_FOLDER = "_staging"
+# A merged file is ``merged_<hash of its raw keys>.avro``.
+OUTPUT_PREFIX = "merged_"
+OUTPUT_SUFFIX = ".avro"
 RAW_FORM = "raw/startYear=Y/startMonth=M/startDay=D/seriesBucket=XX/raw_<timeSeriesId>_<startTimestamp>_<quality>.avro"
 # The id is matched greedily, so the timestamp and quality are the last two ``_`` fields.
 _RAW_PATH = re.compile(

@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from job_helpers.aws import client
 from job_helpers.sitewise.keys import Layout
 from job_helpers.storage import Storage
 
@@ -88,11 +87,6 @@ def _series_in_metadata(storage: Storage, url: str) -> list[str]:
             raise SeriesSelectionError(f"{url} line {number}: no timeSeriesId string in this property entry")
         found.append(series_id)
     return found
-
-
-def sitewise_client(session: Any = None) -> Any:
-    """An IoT SiteWise client that backs off adaptively when ListTimeSeries is throttled."""
-    return client("iotsitewise", session)
 
 
 def from_list_time_series(client: Any, timeseries_type: str) -> SeriesFilter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -11,6 +12,8 @@ from pathlib import Path
 import fastavro
 import pytest
 
+from job_helpers.sitewise import write
+from job_helpers.sitewise.day_index import DayIndex
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.sample_data import ColdTierSummary, encode_raw_file, plan_series, raw_key, raw_records
 from job_helpers.storage import Storage, join
@@ -108,3 +111,18 @@ def add_late_file(lake: Lake, day: date, hour: int = 23) -> list[dict]:
 
 def staged_urls(lake: Lake, day: date) -> list[str]:
     return [o.url for o in lake.storage.list(lake.layout.staging_day(day))]
+
+
+def before_each_commit(monkeypatch: pytest.MonkeyPatch, hook: Callable[[date, str], None]) -> None:
+    """Call ``hook(day, staged_url)`` whenever a run is about to commit its staged file.
+
+    That is the point between upload and commit where a run may die, or another run may commit
+    the day first; the hook stands in for either by raising, or by running other work meanwhile.
+    """
+    commit_staged = write.commit_staged
+
+    def hooked(storage: Storage, layout: Layout, day: date, index: DayIndex, staged: write.Staged) -> DayIndex | None:
+        hook(day, staged.url)
+        return commit_staged(storage, layout, day, index, staged)
+
+    monkeypatch.setattr(write, "commit_staged", hooked)

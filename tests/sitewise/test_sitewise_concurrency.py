@@ -1,7 +1,7 @@
 """Runs of the same day that overlap, interleaved deterministically, on local files and moto S3.
 
 A run is paused in a thread right after it uploaded its merged file and before it commits it
-(the job's ``after_data_upload`` point); other runs work on the day meanwhile, then it resumes.
+(``before_each_commit``); other runs work on the day meanwhile, then it resumes.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ from collections import Counter
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sitewise_helpers import (
     FIRST_DAY,
     SEED,
     SERIES,
     Lake,
     add_late_file,
+    before_each_commit,
     failure_of,
     input_records,
     job_argv,
@@ -28,11 +30,11 @@ from sitewise_helpers import (
 )
 
 from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
+from job_helpers.sitewise.day_merge import RunSummary, merge_days
 from job_helpers.sitewise.keys import Layout, parse_raw_key
-from job_helpers.sitewise.repartition import RunSummary, repartition_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
-from job_helpers.sitewise.staging import staged_url
+from job_helpers.sitewise.write import staged_url
 from job_helpers.storage import Storage, WriteConflict, join
 from jobs.sitewise_repartition import main
 
@@ -40,13 +42,19 @@ WAIT_SECONDS = 120
 
 
 class PausedRun:
-    """A run of one day in a thread that stops after its first upload until ``finish`` is called."""
+    """A run of one day in a thread that stops after its first upload until ``finish`` is called.
 
-    def __init__(self, lake: Lake, timeseries_type: str = "ASSOCIATED", day: date = FIRST_DAY) -> None:
+    Only the first commit of the test waits, so runs started meanwhile commit at once.
+    """
+
+    def __init__(
+        self, monkeypatch: pytest.MonkeyPatch, lake: Lake, timeseries_type: str = "ASSOCIATED", day: date = FIRST_DAY
+    ) -> None:
         self.uploaded, self.resume = threading.Event(), threading.Event()
         self.summary: RunSummary | None = None
         self.error: BaseException | None = None
         series_filter = from_asset_metadata(lake.storage, lake.layout, timeseries_type)
+        before_each_commit(monkeypatch, self._pause)
         self.thread = threading.Thread(
             target=self._run, args=(lake, series_filter, day), name=f"paused-{timeseries_type}", daemon=True
         )
@@ -61,9 +69,7 @@ class PausedRun:
 
     def _run(self, lake: Lake, series_filter, day: date) -> None:
         try:
-            self.summary = repartition_days(
-                lake.storage, lake.layout, day, day, series_filter, max_workers=2, after_data_upload=self._pause
-            )
+            self.summary = merge_days(lake.storage, lake.layout, [day], series_filter, max_workers=2)
         except BaseException as error:
             self.error = error
 
@@ -94,8 +100,8 @@ def assert_published_exactly_once(lake: Lake, series: tuple[str, ...]) -> None:
     assert staged_urls(lake, FIRST_DAY) == []
 
 
-def test_run_that_merges_the_day_while_another_waits_to_commit_loses_nothing(lake: Lake) -> None:
-    paused = PausedRun(lake)
+def test_run_that_merges_the_day_while_another_waits_to_commit_loses_nothing(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    paused = PausedRun(monkeypatch, lake)
     add_late_file(lake, FIRST_DAY)
 
     main(one_day_argv(lake))
@@ -107,8 +113,8 @@ def test_run_that_merges_the_day_while_another_waits_to_commit_loses_nothing(lak
     assert first_run.merged == [], "everything the paused run merged was committed by the other run"
 
 
-def test_runs_of_disjoint_series_both_commit_their_files(lake: Lake) -> None:
-    paused = PausedRun(lake, "ASSOCIATED")
+def test_runs_of_disjoint_series_both_commit_their_files(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    paused = PausedRun(monkeypatch, lake, "ASSOCIATED")
 
     main(one_day_argv(lake, "DISASSOCIATED"))
     first_run = paused.finish()
@@ -118,23 +124,24 @@ def test_runs_of_disjoint_series_both_commit_their_files(lake: Lake) -> None:
     assert len(read_day_index(lake.storage, lake.layout.index_day(FIRST_DAY)).files) == 2
 
 
-def test_run_that_keeps_losing_the_day_gives_up_and_publishes_nothing_twice(lake: Lake) -> None:
+def test_run_that_keeps_losing_the_day_gives_up_and_publishes_nothing_twice(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
     other_runs: list[RunSummary] = []
+    other_run_going = threading.Event()
 
     def another_run_commits_first(day: date, _: str) -> None:
-        other_runs.append(repartition_days(lake.storage, lake.layout, day, day, series_filter, max_workers=2))
+        if other_run_going.is_set():
+            return  # the other run's own commit
+        other_run_going.set()
+        try:
+            other_runs.append(merge_days(lake.storage, lake.layout, [day], series_filter, max_workers=2))
+        finally:
+            other_run_going.clear()
         add_late_file(lake, day, hour=len(other_runs))
 
-    losing = repartition_days(
-        lake.storage,
-        lake.layout,
-        FIRST_DAY,
-        FIRST_DAY,
-        series_filter,
-        max_workers=2,
-        after_data_upload=another_run_commits_first,
-    )
+    with monkeypatch.context() as interleaved:
+        before_each_commit(interleaved, another_run_commits_first)
+        losing = merge_days(lake.storage, lake.layout, [FIRST_DAY], series_filter, max_workers=2)
 
     assert "other runs committed raw keys of this day 5 times" in losing.failed[FIRST_DAY]
     assert all(len(run.merged) == 1 and not run.failed for run in other_runs)
@@ -201,7 +208,7 @@ def test_commit_whose_answer_was_lost_counts_once(tmp_path: Path) -> None:
     lake = Lake(storage, layout, written)
     series_filter = from_asset_metadata(storage, layout, "ASSOCIATED")
 
-    summary = repartition_days(storage, layout, FIRST_DAY, FIRST_DAY, series_filter, max_workers=2)
+    summary = merge_days(storage, layout, [FIRST_DAY], series_filter, max_workers=2)
 
     assert storage.lost and not summary.failed and len(summary.merged) == 1
     assert_published_exactly_once(lake, written.associated)

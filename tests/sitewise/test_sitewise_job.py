@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import fastavro
+import pytest
 from sitewise_helpers import (
     FIRST_DAY,
     LAST_DAY,
@@ -19,6 +20,7 @@ from sitewise_helpers import (
     SEED,
     Lake,
     add_late_file,
+    before_each_commit,
     failure_of,
     input_records,
     job_argv,
@@ -30,10 +32,11 @@ from sitewise_helpers import (
     staged_urls,
 )
 
+from job_helpers.run_report import read_report, report_url
 from job_helpers.sitewise.avro_blocks import decode_long
 from job_helpers.sitewise.day_index import MANIFEST, read_day_index
+from job_helpers.sitewise.day_merge import merge_days
 from job_helpers.sitewise.keys import Layout, parse_raw_key
-from job_helpers.sitewise.repartition import repartition_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import Storage, join
@@ -75,21 +78,17 @@ def test_rerun_changes_nothing(lake: Lake) -> None:
     assert snapshot(lake) == before
 
 
-def test_crash_between_upload_and_commit_shows_nothing_then_rerun_publishes_one_copy(lake: Lake) -> None:
+def test_crash_between_upload_and_commit_shows_nothing_then_rerun_publishes_one_copy(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def crash_on_first_day(day: date, staged_url: str) -> None:
         if day == FIRST_DAY:
             raise RuntimeError(f"simulated crash after staging {staged_url}")
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
-    crashed = repartition_days(
-        lake.storage,
-        lake.layout,
-        FIRST_DAY,
-        LAST_DAY,
-        series_filter,
-        max_workers=2,
-        after_data_upload=crash_on_first_day,
-    )
+    with monkeypatch.context() as crashing:
+        before_each_commit(crashing, crash_on_first_day)
+        crashed = merge_days(lake.storage, lake.layout, [FIRST_DAY, LAST_DAY], series_filter, max_workers=2)
     assert list(crashed.failed) == [FIRST_DAY]
     assert output_urls(lake, FIRST_DAY) == [], "an uncommitted file must not be where Athena reads"
     (orphan,) = staged_urls(lake, FIRST_DAY)
@@ -139,6 +138,22 @@ def test_truncated_file_fails_only_its_day(lake: Lake) -> None:
     assert output_urls(lake, LAST_DAY) == []
     assert not lake.storage.exists(join(lake.layout.index_day(LAST_DAY), MANIFEST))
     assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
+
+
+def test_run_report_counts_the_records_merged_and_names_the_failed_day(lake: Lake, tmp_path: Path) -> None:
+    victim = raw_urls(lake, LAST_DAY, lake.written.associated)[0]
+    lake.storage.write_bytes(victim, lake.storage.read_bytes(victim)[:-25])
+    reports = tmp_path.as_uri() + "/reports/"
+
+    message = failure_of([*job_argv(lake.layout), "--JOB_RUN_ID", "jr_1", "--run-reports", reports])
+
+    report = read_report(Storage(), report_url(reports, "sitewise-repartition-test", "jr_1"))
+    assert report is not None and report.status == "FAILED" and report.message == message
+    merged = len(input_records(lake, FIRST_DAY, lake.written.associated))
+    assert report.read == {lake.layout.cold_tier: merged}
+    assert report.written == {lake.layout.repartitioned: merged}
+    assert list(report.failed) == [LAST_DAY.isoformat()] and parse_raw_key(victim).key in report.failed[LAST_DAY.isoformat()]
+    assert report.scope == f"{FIRST_DAY}_{LAST_DAY}"
 
 
 def test_flipped_byte_in_a_snappy_block_fails_only_its_day(lake: Lake) -> None:

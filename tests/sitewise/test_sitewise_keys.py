@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from job_helpers.sitewise.day_merge import list_raw_files
 from job_helpers.sitewise.keys import Layout, NotARawFile, day_partition, parse_raw_key
+from job_helpers.sitewise.read import list_raw_files
 from job_helpers.storage import Storage, join
 
 RAW_DAY = "raw/startYear=2024/startMonth=1/startDay=5/seriesBucket=3f"

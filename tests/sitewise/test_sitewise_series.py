@@ -9,13 +9,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from job_helpers.aws import client
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.series import (
     SeriesSelectionError,
     from_asset_metadata,
     from_list_time_series,
     load_series_filter,
-    sitewise_client,
 )
 from job_helpers.storage import Storage, join
 
@@ -83,8 +83,8 @@ D3 = "f0e1d2c3-b4a5-4968-8776-655443322110"
 
 
 def test_list_time_series_reads_every_page() -> None:
-    client = sitewise_client(boto3.Session(region_name="us-east-1"))
-    with Stubber(client) as stubber:
+    sitewise = client("iotsitewise", boto3.Session(region_name="us-east-1"))
+    with Stubber(sitewise) as stubber:
         stubber.add_response(
             "list_time_series",
             {"TimeSeriesSummaries": [summary(D1), summary(D2)], "nextToken": "cGFnZS0y"},
@@ -96,7 +96,7 @@ def test_list_time_series_reads_every_page() -> None:
             {"timeSeriesType": "DISASSOCIATED", "nextToken": "cGFnZS0y"},
         )
 
-        chosen = from_list_time_series(client, "DISASSOCIATED")
+        chosen = from_list_time_series(sitewise, "DISASSOCIATED")
 
         stubber.assert_no_pending_responses()
     assert chosen.listed == {D1, D2, D3}
@@ -104,6 +104,6 @@ def test_list_time_series_reads_every_page() -> None:
 
 
 def test_sitewise_client_backs_off_adaptively() -> None:
-    client = sitewise_client(boto3.Session(region_name="us-east-1"))
+    sitewise = client("iotsitewise", boto3.Session(region_name="us-east-1"))
 
-    assert client.meta.config.retries["mode"] == "adaptive"
+    assert sitewise.meta.config.retries["mode"] == "adaptive"

@@ -10,10 +10,22 @@ import textwrap
 from datetime import date
 from pathlib import Path
 
-from sitewise_helpers import FIRST_DAY, LAST_DAY, REPO, SEED, SERIES, Lake, input_records, output_records, raw_urls
+import pytest
+from sitewise_helpers import (
+    FIRST_DAY,
+    LAST_DAY,
+    REPO,
+    SEED,
+    SERIES,
+    Lake,
+    before_each_commit,
+    input_records,
+    output_records,
+    raw_urls,
+)
 
+from job_helpers.sitewise.day_merge import merge_days
 from job_helpers.sitewise.keys import Layout
-from job_helpers.sitewise.repartition import repartition_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import SeriesFilter, from_asset_metadata
 from job_helpers.sitewise.work_dir import RUN_FOLDER_PREFIX
@@ -25,8 +37,8 @@ KILLED_RUN = textwrap.dedent(
     import os, signal, sys
     from datetime import date
     from pathlib import Path
+    from job_helpers.sitewise.day_merge import merge_days
     from job_helpers.sitewise.keys import Layout
-    from job_helpers.sitewise.repartition import repartition_days
     from job_helpers.sitewise.series import from_asset_metadata
     from job_helpers.storage import Storage
 
@@ -42,8 +54,7 @@ KILLED_RUN = textwrap.dedent(
     base, work = sys.argv[1], Path(sys.argv[2])
     storage, layout = DiesMidDownload(), Layout(f"{base}/cold", f"{base}/repartitioned", f"{base}/index")
     day = date.fromisoformat(sys.argv[3])
-    repartition_days(storage, layout, day, day, from_asset_metadata(storage, layout, "ASSOCIATED"),
-                     max_workers=1, work_dir=work)
+    merge_days(storage, layout, [day], from_asset_metadata(storage, layout, "ASSOCIATED"), max_workers=1, work_dir=work)
     """
 )
 
@@ -68,14 +79,14 @@ def test_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path: Path) -> No
     assert any(path.is_file() for path in work.rglob("*")), "the killed run should have left its downloads"
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
-    summary = repartition_days(lake.storage, lake.layout, FIRST_DAY, FIRST_DAY, series_filter, max_workers=2, work_dir=work)
+    summary = merge_days(lake.storage, lake.layout, [FIRST_DAY], series_filter, max_workers=2, work_dir=work)
 
     assert not summary.failed
     assert list(work.iterdir()) == []
     assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
 
 
-def test_failing_run_leaves_no_local_files(lake: Lake, tmp_path: Path) -> None:
+def test_failing_run_leaves_no_local_files(lake: Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     victim = raw_urls(lake, LAST_DAY, lake.written.associated)[0]
     data = lake.storage.read_bytes(victim)
     lake.storage.write_bytes(victim, data[: len(data) - 25])
@@ -86,9 +97,8 @@ def test_failing_run_leaves_no_local_files(lake: Lake, tmp_path: Path) -> None:
         raise RuntimeError(f"simulated failure after staging {staged_url}")
 
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
-    summary = repartition_days(
-        lake.storage, lake.layout, FIRST_DAY, LAST_DAY, series_filter, max_workers=2, work_dir=work, after_data_upload=crash
-    )
+    before_each_commit(monkeypatch, crash)
+    summary = merge_days(lake.storage, lake.layout, [FIRST_DAY, LAST_DAY], series_filter, max_workers=2, work_dir=work)
 
     assert set(summary.failed) == {FIRST_DAY, LAST_DAY}
     assert list(work.iterdir()) == []
@@ -103,7 +113,7 @@ def test_folders_of_live_processes_are_kept(tmp_path: Path) -> None:
     layout_root = tmp_path.as_uri()
     layout = Layout(f"{layout_root}/cold", f"{layout_root}/out", f"{layout_root}/index")
     nothing = SeriesFilter(frozenset(), keep_listed=True, description="no series")
-    summary = repartition_days(Storage(), layout, FIRST_DAY, FIRST_DAY, nothing, max_workers=1, work_dir=tmp_path)
+    summary = merge_days(Storage(), layout, [FIRST_DAY], nothing, max_workers=1, work_dir=tmp_path)
 
     assert summary.skipped == [FIRST_DAY]
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted([live.name, unrelated.name])

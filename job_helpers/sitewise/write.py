@@ -1,0 +1,174 @@
+"""Publishing a day's merged file: staged, committed by a conditional manifest write, then moved into place.
+
+A merged file is uploaded to a staging folder that Athena never reads, named
+``<run>-merged_<hash>.avro``, where ``<run>`` (``YYYYmmddTHHMMSSZ-<hex>``) belongs to one attempt
+of one run: a run that loses a commit race deletes only its own file, and the time in the name
+tells how old a file left by a killed run is. The manifest records the run of each file it
+commits; the file is then moved into the day's folder, so Athena never sees a file that is not
+committed. What a run that died left behind is finished or removed by the next run of the day.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from job_helpers.sitewise.day_index import (
+    DayIndex,
+    DayIndexError,
+    MergedFile,
+    commit_day_index,
+    publish_series_list,
+    read_day_index,
+    series_list_is_current,
+)
+from job_helpers.sitewise.keys import OUTPUT_PREFIX, OUTPUT_SUFFIX, Layout
+from job_helpers.sitewise.read import DayState
+from job_helpers.storage import Storage, WriteConflict, join
+
+COMMIT_ATTEMPTS = 5
+# Far longer than any run needs between staging a file and committing it (seconds), so a file
+# this old that the manifest does not name was left by a run that no longer exists.
+STAGING_EXPIRY = timedelta(days=2)
+_RUN_TIME = "%Y%m%dT%H%M%SZ"
+_STAGED_NAME = re.compile(r"^(?P<run>(?P<time>\d{8}T\d{6}Z)-[0-9a-f]{12})-(?P<name>[^/]+)$")
+
+log = logging.getLogger(__name__)
+
+
+class ConcurrentDayUpdate(Exception):
+    """Other runs kept committing the day while this one merged it; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A merged file uploaded to staging, waiting for its commit; ``bytes`` is its size."""
+
+    name: str
+    url: str
+    merged: MergedFile
+    bytes: int
+
+
+def new_run(now: datetime) -> str:
+    """A token naming one attempt of one run, starting with the UTC time it began."""
+    return f"{now.astimezone(UTC).strftime(_RUN_TIME)}-{uuid.uuid4().hex[:12]}"
+
+
+def staged_url(layout: Layout, day: date, run: str, name: str) -> str:
+    return join(layout.staging_day(day), f"{run}-{name}")
+
+
+def finish_earlier_runs(storage: Storage, layout: Layout, day: date, state: DayState) -> None:
+    """Finish or remove what runs that died left in the day: files committed but not moved,
+    files moved but not committed, staged files long abandoned, a series list not rewritten."""
+    finish_committed_moves(storage, layout, day, state.index, set(state.published))
+    remove_uncommitted_outputs(storage, layout.output_day(day), state.published, state.index)
+    remove_expired_staging(storage, layout.staging_day(day), state.staged, state.index, datetime.now(UTC))
+    if state.index.files and not series_list_is_current(storage, layout.index_day(day), state.index):
+        publish_series_list(storage, layout.index_day(day), state.index)
+
+
+def stage(storage: Storage, layout: Layout, day: date, path: Path, merged: MergedFile) -> Staged:
+    """Upload a merged local file to the day's staging folder, under the name of its run."""
+    url, size = staged_url(layout, day, merged.run, path.name), path.stat().st_size
+    started = time.perf_counter()
+    storage.upload(path, url)
+    log.info("%s: staged %s in %.2f s", day, url, time.perf_counter() - started)
+    return Staged(path.name, url, merged, size)
+
+
+def commit_staged(storage: Storage, layout: Layout, day: date, index: DayIndex, staged: Staged) -> DayIndex | None:
+    """Add the staged file to the manifest read as ``index``; None if another run committed some of its keys.
+
+    When the manifest changed since it was read, it is read again and, if the other run's files
+    hold none of these keys, the file is committed beside them.
+    """
+    for _ in range(COMMIT_ATTEMPTS):
+        if not index.merged_keys().isdisjoint(staged.merged.keys):
+            return None
+        try:
+            return commit_day_index(storage, layout.index_day(day), index.with_file(staged.name, staged.merged))
+        except WriteConflict as conflict:
+            log.info("%s: the manifest changed since it was read (%s); reading it again", day, conflict)
+        index = read_day_index(storage, layout.index_day(day))
+        if index.files.get(staged.name) == staged.merged:
+            return index  # the write had landed; only its answer was lost
+    storage.delete(staged.url)
+    raise ConcurrentDayUpdate(
+        f"{day}: the manifest changed {COMMIT_ATTEMPTS} times in a row while this run tried to commit to it; "
+        "this run published nothing for the day. Run the day again once the other runs have ended."
+    )
+
+
+def drop(storage: Storage, staged: Staged) -> None:
+    """Delete a staged file that will never be committed."""
+    storage.delete(staged.url)
+
+
+def publish(storage: Storage, layout: Layout, day: date, staged: Staged, committed: DayIndex) -> str:
+    """Move a committed file into the day's folder and list the day's series; return its URL."""
+    move_into_place(storage, layout, day, staged.name, staged.merged)
+    publish_series_list(storage, layout.index_day(day), committed)
+    return join(layout.output_day(day), staged.name)
+
+
+def move_into_place(storage: Storage, layout: Layout, day: date, name: str, merged: MergedFile) -> None:
+    """Move a committed file from staging into the day's folder; done already by another run is fine."""
+    source, target = staged_url(layout, day, merged.run, name), join(layout.output_day(day), name)
+    try:
+        storage.move(source, target)
+    except Exception as error:
+        if storage.exists(target):
+            return
+        raise DayIndexError(
+            f"{target}: committed in the day's manifest, but neither it nor its staged copy {source} can be moved "
+            f"into place ({error}); restore the file, or remove its entry from the manifest to merge its keys again"
+        ) from error
+    log.info("%s: published %s", day, target)
+
+
+def finish_committed_moves(storage: Storage, layout: Layout, day: date, index: DayIndex, published: set[str]) -> None:
+    """Move the files the manifest commits but the day's folder lacks: a run died after committing them.
+
+    ``published`` holds the names listed in the day's folder before ``index`` was read.
+    """
+    for name, merged in sorted(index.files.items()):
+        if merged.run and name not in published:
+            log.warning("%s: %s is committed but was not moved into place; moving it now", day, name)
+            move_into_place(storage, layout, day, name, merged)
+
+
+def remove_uncommitted_outputs(storage: Storage, output_day_url: str, published: list[str], index: DayIndex) -> None:
+    """Delete merged files in the day's folder that the manifest does not name.
+
+    Files are only moved there once committed, so these are leftovers of the job's earlier
+    versions, which wrote them in place before committing, from a run that died in between.
+    """
+    for name in published:
+        if name.startswith(OUTPUT_PREFIX) and name.endswith(OUTPUT_SUFFIX) and name not in index.files:
+            url = join(output_day_url, name)
+            log.warning("deleting %s: not in the day's manifest, left by a run that did not finish", url)
+            storage.delete(url)
+
+
+def remove_expired_staging(storage: Storage, staging_day_url: str, staged: list[str], index: DayIndex, now: datetime) -> None:
+    """Delete staged files older than ``STAGING_EXPIRY`` that the manifest does not commit.
+
+    ``staged`` names the staging folder's files, listed before ``index`` was read.
+    """
+    committed_runs = {merged.run for merged in index.files.values()}
+    for name in staged:
+        match = _STAGED_NAME.match(name)
+        if match is None or match["run"] in committed_runs:
+            continue
+        started = datetime.strptime(match["time"], _RUN_TIME).replace(tzinfo=UTC)
+        if now - started > STAGING_EXPIRY:
+            url = join(staging_day_url, name)
+            log.warning("deleting %s: staged by a run that never committed it and ended long ago", url)
+            storage.delete(url)
