@@ -55,12 +55,12 @@ def template_values(settings: Settings) -> dict[str, str]:
     The STEDI trusted and curated tables are stored as ``stedi.output_format`` says, and the
     curated ones carry a pseudonym or the raw identifiers as ``stedi.pseudonymise`` says.
     """
-    stedi = settings.resolved.get("stedi") or {}
-    pseudonymised = stedi.get("pseudonymise", True) is not False
+    pseudonymised = settings.stedi.pseudonymise if settings.stedi else True
+    output_format = settings.stedi.output_format if settings.stedi else "parquet"
     return {
         **settings.datasets,
         "database": settings.athena_database,
-        "stedi.storage": STORAGE_CLAUSES[str(stedi.get("output_format", "parquet"))],
+        "stedi.storage": STORAGE_CLAUSES[output_format],
         "stedi.customer_identity_columns": "`customerPseudonym` string"
         if pseudonymised
         else "`customerName` string,\n  `email` string,\n  `phone` string,\n  `birthDay` string",

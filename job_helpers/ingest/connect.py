@@ -6,11 +6,11 @@ from typing import Any
 
 from job_helpers.aws import client
 from job_helpers.ingest.objects import LocalObjects, S3Objects, objects_for
-from job_helpers.ingest.settings import IngestOptions
+from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
 
 
-def transfer_config(options: IngestOptions) -> Any:
+def transfer_config(options: IngestSettings) -> Any:
     """Multipart above the threshold, in parts of the chunk size, ``max_workers`` requests at once.
 
     Patched EDF files are streamed, so the manager buffers their parts in memory: capping the
@@ -31,11 +31,11 @@ def _s3_client(session: Any) -> Any:
     return client("s3", session, max_pool_connections=64)
 
 
-def object_store(url: str, options: IngestOptions, session: Any) -> LocalObjects | S3Objects:
+def object_store(url: str, options: IngestSettings, session: Any) -> LocalObjects | S3Objects:
     return objects_for(url, lambda: _s3_client(session), transfer_config(options), options.kms_key_arn)
 
 
-def subject_store(options: IngestOptions, session: Any) -> SubjectStore:
+def subject_store(options: IngestSettings, session: Any) -> SubjectStore:
     if options.map_file is not None:
         return FileSubjectStore(options.map_file)
     if options.map_store == "s3":

@@ -26,14 +26,14 @@ from rich.text import Text
 
 from job_helpers.backoff import Backoff
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.config import ConfigError, Settings, refuse_examples
+from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.ingest.connect import object_store, subject_store
 from job_helpers.ingest.names import PatientNameError
 from job_helpers.ingest.plan import Plan, PlanError
 from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, verify
 from job_helpers.ingest.run import IngestResult, Targets, ingest, prepare, save_codes
 from job_helpers.ingest.scan import SourceError
-from job_helpers.ingest.settings import IngestOptions, check_ingest_config
+from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import SubjectMapError
 
 RESTORE_POLL = Backoff(base=30.0, cap=900.0)
@@ -70,19 +70,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.set_defaults(handler=run_verify)
 
 
-def ingest_options(settings: Settings, base_dir: Path) -> IngestOptions:
-    """The resolved ``ingest:`` options of ``settings``; ConfigError naming every problem."""
-    problems: list[str] = []
-    options = check_ingest_config(settings.resolved, settings.profile, base_dir, settings.datasets, problems)
-    if problems:
-        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+def _options(context: CliContext, dataset: str) -> tuple[IngestSettings, str]:
+    """The ``ingest:`` settings (parsed with config.yml) and the landing URL of ``dataset``."""
+    options = context.settings.ingest
     if options is None:
         raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
-    return options
-
-
-def _options(context: CliContext, dataset: str) -> tuple[IngestOptions, str]:
-    options = ingest_options(context.settings, context.repo_root)
     return options, options.landing_url(dataset)
 
 
