@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import Backoff, DeadlinePassed, Pending, poll
 from job_helpers.control.config import Settings, render_references
 from job_helpers.control.table_definition import DefinitionError, differences, from_catalog, from_ddl
 
@@ -156,16 +156,19 @@ def _string_literal(value: str) -> str:
 
 
 def _wait_for_query(athena: Any, query_id: str) -> dict:
-    deadline = time.monotonic() + QUERY_TIMEOUT_SECONDS
-    attempt = 0
-    while True:
+    """The query's final status; DdlError if it has not ended within QUERY_TIMEOUT_SECONDS."""
+    state = "QUEUED"
+
+    def check() -> dict | Pending:
+        nonlocal state
         status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if status["State"] in ENDED_QUERY_STATES:
-            return status
-        if time.monotonic() > deadline:
-            raise DdlError(f"Athena query {query_id} is still {status['State']} after {QUERY_TIMEOUT_SECONDS // 60} minutes")
-        time.sleep(QUERY_POLL.delay(attempt))
-        attempt += 1
+        state = status["State"]
+        return status if state in ENDED_QUERY_STATES else Pending()
+
+    try:
+        return poll(check, QUERY_POLL, deadline=time.monotonic() + QUERY_TIMEOUT_SECONDS)
+    except DeadlinePassed as error:
+        raise DdlError(f"Athena query {query_id} is still {state} after {QUERY_TIMEOUT_SECONDS // 60} minutes") from error
 
 
 def query_on_athena(
