@@ -1,12 +1,18 @@
-"""Config errors and the unknown-key check, shared by the control plane and the data sets' own sections.
+"""Config errors, the unknown-key check and what a section parser is given, shared by the control plane and the domains.
 
-It sits below both, so a data set package can check its section without importing the control plane.
+It sits below both, so a domain package parses its own section of config.yml without importing the
+control plane. Every section parser has one signature, ``parse(node, context, problems)``: ``node``
+is the section as written (after ``${VAR}`` expansion and ``--set``), ``context`` the values resolved
+around it, and each problem is appended to ``problems`` with its dotted key, so ``make config-check``
+reports every mistake of the file at once.
 """
 
 from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 
@@ -15,6 +21,22 @@ class ConfigError(Exception):
 
 
 UNKNOWN_KEY = "unknown key"
+
+
+@dataclass(frozen=True)
+class SectionContext:
+    """What a section may refer to outside itself, resolved for one profile.
+
+    ``base_dir`` is the folder of config.yml (relative files are found from there), ``datasets`` the
+    data set URLs by dotted name, ``buckets`` the ``buckets:`` section (logical name → bucket) and
+    ``aws_kms_key_arn`` the aws profile's KMS key (``profiles.aws.kms_key_arn``).
+    """
+
+    profile: str
+    base_dir: Path
+    datasets: Mapping[str, str]
+    buckets: Mapping[str, Any]
+    aws_kms_key_arn: str | None = None
 
 
 def check_keys(node: Any, known: Iterable[str], where: str, problems: list[str]) -> None:

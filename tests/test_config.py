@@ -175,3 +175,24 @@ def test_execution_class_and_prices_are_checked(tmp_path):
     settings = load_settings(config, "local")
     assert settings.jobs["a"].execution_class == "FLEX"
     assert (settings.price_per_dpu_hour, settings.flex_price_per_dpu_hour, settings.max_project_jobs) == (0.44, 0.29, 900)
+
+
+def test_each_domain_section_is_parsed_once_and_kept_typed_on_the_settings():
+    aws = load_settings(REPO_CONFIG, "aws", environ={"STEDI_PSEUDONYM_SECRET": "stedi/key"})
+    assert aws.stedi is not None and aws.stedi.pseudonym_key == "secretsmanager:stedi/key"
+    assert aws.job("stedi_customer_curated").arguments["--pseudonym-key"] == aws.stedi.pseudonym_key
+    assert aws.embrace is not None and aws.embrace.timestream.database
+    assert aws.ingest is not None and aws.ingest.archive_storage_class == "DEEP_ARCHIVE"
+    assert aws.local_runner is not None and aws.local_runner.max_parallel_runs == 2
+    local = load_settings(REPO_CONFIG, "local", environ={})
+    assert local.ingest is not None and local.ingest.map_file is not None
+    assert local.local_runner is None
+    assert local.pipelines["stedi"].jobs
+
+
+def test_a_section_absent_from_the_file_is_none(tmp_path):
+    config = tmp_path / "config.yml"
+    config.write_text("project: {prefix: p}\njobs:\n  a: {script: jobs/a.py}\n", encoding="utf-8")
+    settings = load_settings(config, "local", environ={})
+    assert (settings.stedi, settings.embrace, settings.ingest, settings.local_runner) == (None, None, None, None)
+    assert settings.pipelines == {}

@@ -139,7 +139,7 @@ def test_runner_defaults_and_refusals():
 
 
 def test_job_environment_carries_region_profile_and_the_jars():
-    options = local_on_aws.LocalRunnerOptions()
+    options = local_on_aws.LocalRunnerSettings()
     environment = local_on_aws.job_environment(options, "eu-west-1", "analytics")
     assert environment["AWS_REGION"] == environment["AWS_DEFAULT_REGION"] == "eu-west-1"
     assert environment["AWS_PROFILE"] == "analytics"
@@ -163,8 +163,7 @@ def test_local_runner_options_are_validated_by_config_check(tmp_path):
     assert "'hadoop-aws.zip' is not a .jar file" in message
     assert "'hadoop-aws' is not Maven coordinates" in message
     settings = load_settings(REPO / "config.yml", "aws", environ={"S3A_PACKAGES": "org.apache.hadoop:hadoop-aws:3.3.4"})
-    options = local_on_aws.checked_options(settings.resolved["profiles"]["aws"])
-    assert options == local_on_aws.LocalRunnerOptions(2, (), "org.apache.hadoop:hadoop-aws:3.3.4")
+    assert settings.local_runner == local_on_aws.LocalRunnerSettings(2, (), "org.apache.hadoop:hadoop-aws:3.3.4")
 
 
 def make_dry_run(*args: str) -> str:

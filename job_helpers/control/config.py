@@ -1,7 +1,8 @@
 """config.yml: loaded once per command, expanded, overridden, validated, and turned into plain values.
 
 Nothing else reads the file. Jobs never see it: the control plane resolves locations to URLs and
-hands them to jobs as arguments.
+hands them to jobs as arguments. The sections a domain owns (``SECTIONS``) are parsed by that
+domain's ``settings.parse`` and kept, typed, on ``Settings``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from typing import Any
 
 import yaml
 
-from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, check_keys
-from job_helpers.embrace.options import timestream_options
-from job_helpers.ingest.settings import check_ingest_config
+from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, SectionContext, check_keys
+from job_helpers.control import local_on_aws
+from job_helpers.control.local_on_aws import LocalRunnerSettings
+from job_helpers.embrace import settings as embrace_settings
+from job_helpers.embrace.settings import EmbraceSettings
+from job_helpers.ingest import settings as ingest_settings
+from job_helpers.ingest.settings import IngestSettings
+from job_helpers.stedi import settings as stedi_settings
+from job_helpers.stedi.settings import StediSettings
 
 PROFILES = ("local", "aws")
 COMMANDS = ("glueetl",)
@@ -64,6 +71,7 @@ class Settings:
     tag_value: str
     datasets: dict[str, str]
     jobs: dict[str, JobSpec]
+    pipelines: dict[str, PipelineSpec]
     resolved: dict[str, Any] = field(repr=False)
     athena_database: str = "glue_etl"
     athena_workgroup: str = "primary"
@@ -80,6 +88,11 @@ class Settings:
     glue_version: str | None = None
     kms_key_arn: str | None = None
     examples: tuple[str, ...] = ()
+    # The sections of SECTIONS, parsed; None when config.yml has no such section.
+    stedi: StediSettings | None = None
+    ingest: IngestSettings | None = None
+    embrace: EmbraceSettings | None = None
+    local_runner: LocalRunnerSettings | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -175,6 +188,14 @@ def _let_job_argument_override_win(document: dict, override: str) -> None:
             job_arguments.pop(parts[3], None)
 
 
+# Each section a domain owns: where it is in config.yml → the domain's parser. Its result is kept on
+# Settings under the last part of the path.
+SECTIONS = {
+    "stedi": stedi_settings.parse,
+    "ingest": ingest_settings.parse,
+    "embrace": embrace_settings.parse,
+    "profiles.aws.local_runner": local_on_aws.parse,
+}
 # The sections of config.yml; each section's own keys are declared next to the code that reads it.
 TOP_LEVEL_KEYS = (
     "default_profile",
@@ -213,7 +234,6 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     check_keys(profiles, PROFILES, "profiles", problems)
     check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
     check_keys(profiles.get("aws"), AWS_PROFILE_KEYS, "profiles.aws", problems)
-    check_keys((profiles.get("aws") or {}).get("local_runner"), LOCAL_RUNNER_KEYS, "profiles.aws.local_runner", problems)
 
     project = document.get("project") or {}
     check_keys(project, PROJECT_KEYS, "project", problems)
@@ -238,16 +258,15 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
             lake_root = base_dir / lake_root
         lake_root = lake_root.resolve()
     datasets = _resolve_datasets(document, profile, lake_root, problems)
-    references = {**datasets, **stedi_references(document, profile, base_dir, datasets, problems)}
+    aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
+    context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
+    sections = _parse_sections(document, context, problems)
+    references = {**datasets, **_stedi_references(sections["stedi"], datasets, problems)}
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
     for name, node in profiles.items():
         if isinstance(node, dict):
             check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
-    _check_pipelines(document, jobs, datasets, problems)
-    # The options of these two are validated by their own packages.
-    check_ingest_config(document, profile, base_dir, datasets, problems)
-    if "embrace" in document:
-        timestream_options(document, problems)
+    pipelines = _resolve_pipelines(document, jobs, datasets, problems)
 
     settings: dict[str, Any] = {
         "max_jobs_per_batch": _positive_int(project, "max_jobs_per_batch", 400, "project", problems),
@@ -258,11 +277,8 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
     else:
-        from job_helpers.control.local_on_aws import local_runner_options
-
         settings.update(_aws_settings(options, problems))
         settings["examples"] = example_values(document.get("buckets") or {}, options)
-        local_runner_options(options, problems)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     resolved = copy.deepcopy(document)
@@ -274,12 +290,38 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
         tag_value=tag_value,
         datasets=datasets,
         jobs=jobs,
+        pipelines=pipelines,
         resolved=resolved,
         lake_root=lake_root,
         athena_database=database,
         athena_workgroup=str(athena.get("workgroup") or "primary"),
         **settings,
+        **sections,
     )
+
+
+def _parse_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
+    """Each section of SECTIONS that config.yml has, parsed by its domain, by its Settings name."""
+    parsed: dict[str, Any] = {}
+    for path, parse in SECTIONS.items():
+        *parents, name = path.split(".")
+        node: Any = document
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        parsed[name] = parse(node[name], context, problems) if isinstance(node, dict) and name in node else None
+    return parsed
+
+
+def _stedi_references(stedi: StediSettings | None, datasets: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name.
+
+    A config without a ``stedi:`` block (a project without the STEDI jobs) defines none of them.
+    """
+    references = stedi.references() if stedi else {}
+    for name in references:
+        if name in datasets:
+            problems.append(f"datasets.{name}: the name is taken by the stedi option {name}; rename the data set")
+    return references
 
 
 def _name_overrides(problems: list[str], overridden: Iterable[str]) -> list[str]:
@@ -477,7 +519,6 @@ def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None
         )
 
 
-LOCAL_RUNNER_KEYS = ("max_parallel_runs", "s3a_jars", "s3a_packages")
 AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments", "local_runner")
 
 
@@ -523,80 +564,6 @@ def _positive_int(node: dict, name: str, default: int, where: str, problems: lis
     return value
 
 
-STEDI_FORMATS = ("parquet", "json")
-STEDI_KEYS = ("output_format", "pseudonymise", "pseudonym_key_file", "pseudonym_secret", "max_reject_share", "ml_join")
-STEDI_ML_JOINS = ("owner-and-time", "time-only")
-
-
-@dataclass(frozen=True)
-class StediOptions:
-    """The ``stedi:`` block, validated: what the STEDI jobs write and how they protect identities."""
-
-    output_format: str
-    pseudonymise: bool
-    pseudonym_key: str
-    max_reject_share: float
-    ml_join: str = STEDI_ML_JOINS[0]
-
-
-def stedi_options(document: dict, profile: str, base_dir: Path, problems: list[str]) -> StediOptions:
-    """Validate ``stedi:`` and work out where the pseudonym key is for ``profile`` (never the key itself)."""
-    node = document.get("stedi") or {}
-    if not isinstance(node, dict):
-        problems.append("stedi: expected a mapping of STEDI job options")
-        node = {}
-    check_keys(node, STEDI_KEYS, "stedi", problems)
-    fmt = str(node.get("output_format", "parquet"))
-    if fmt not in STEDI_FORMATS:
-        problems.append(f"stedi.output_format: {fmt!r} is not one of {', '.join(STEDI_FORMATS)}")
-    pseudonymise = node.get("pseudonymise", True)
-    if not isinstance(pseudonymise, bool):
-        problems.append(f"stedi.pseudonymise: {pseudonymise!r} must be true or false")
-        pseudonymise = True
-    share = node.get("max_reject_share", 0.01)
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        problems.append(f"stedi.max_reject_share: {share!r} must be a number from 0 to 1 (0.01 is 1%)")
-        share = 0.01
-    ml_join = str(node.get("ml_join", STEDI_ML_JOINS[0]))
-    if ml_join not in STEDI_ML_JOINS:
-        problems.append(f"stedi.ml_join: {ml_join!r} is not one of {', '.join(STEDI_ML_JOINS)}")
-    if profile == "local":
-        key_file = Path(str(node.get("pseudonym_key_file") or ".secrets/pseudonym.key"))
-        key = (key_file if key_file.is_absolute() else base_dir / key_file).resolve().as_uri()
-    else:
-        secret = str(node.get("pseudonym_secret") or "")
-        if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", secret):
-            problems.append(
-                f"stedi.pseudonym_secret: {secret!r} is not a Secrets Manager secret name; "
-                "set STEDI_PSEUDONYM_SECRET or edit config.yml"
-            )
-        key = f"secretsmanager:{secret}"
-    return StediOptions(fmt, pseudonymise, key, float(share), ml_join)
-
-
-def stedi_references(
-    document: dict, profile: str, base_dir: Path, datasets: Mapping[str, str], problems: list[str]
-) -> dict[str, str]:
-    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name.
-
-    A config without a ``stedi:`` block (a project without the STEDI jobs) defines none of them.
-    """
-    if "stedi" not in document:
-        return {}
-    options = stedi_options(document, profile, base_dir, problems)
-    references = {
-        "stedi.output_format": options.output_format,
-        "stedi.pseudonymise": "true" if options.pseudonymise else "false",
-        "stedi.pseudonym_key": options.pseudonym_key,
-        "stedi.max_reject_share": repr(options.max_reject_share),
-        "stedi.ml_join": options.ml_join,
-    }
-    for name in references:
-        if name in datasets:
-            problems.append(f"datasets.{name}: the name is taken by the stedi option {name}; rename the data set")
-    return references
-
-
 @dataclass(frozen=True)
 class PipelineSpec:
     """Jobs run in order by ``pipeline``, and the tables whose row counts its summary shows."""
@@ -610,7 +577,10 @@ class PipelineSpec:
 PIPELINE_KEYS = ("description", "jobs", "tables")
 
 
-def _check_pipelines(document: dict, jobs: Mapping[str, JobSpec], datasets: Mapping[str, str], problems: list[str]) -> None:
+def _resolve_pipelines(
+    document: dict, jobs: Mapping[str, JobSpec], datasets: Mapping[str, str], problems: list[str]
+) -> dict[str, PipelineSpec]:
+    pipelines: dict[str, PipelineSpec] = {}
     for name, node in (document.get("pipelines") or {}).items():
         where = f"pipelines.{name}"
         check_keys(node, PIPELINE_KEYS, where, problems)
@@ -623,13 +593,15 @@ def _check_pipelines(document: dict, jobs: Mapping[str, JobSpec], datasets: Mapp
         for table in node.get("tables") or []:
             if table not in datasets:
                 problems.append(f"{where}.tables: {table!r} is not a data set (see `make paths`)")
+        pipelines[name] = PipelineSpec(
+            name, tuple(node["jobs"]), tuple(node.get("tables") or ()), str(node.get("description") or "")
+        )
+    return pipelines
 
 
 def pipeline_spec(settings: Settings, name: str) -> PipelineSpec:
-    """The named pipeline of config.yml (validated when the settings were loaded)."""
-    pipelines = settings.resolved.get("pipelines") or {}
-    if name not in pipelines:
-        known = ", ".join(sorted(pipelines)) or "none declared"
+    """The named pipeline of config.yml."""
+    if name not in settings.pipelines:
+        known = ", ".join(sorted(settings.pipelines)) or "none declared"
         raise ConfigError(f"pipelines.{name}: no such pipeline in config.yml (known: {known})")
-    node = pipelines[name]
-    return PipelineSpec(name, tuple(node["jobs"]), tuple(node.get("tables") or ()), str(node.get("description") or ""))
+    return settings.pipelines[name]

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import Backoff, DeadlinePassed, Pending, poll
 from job_helpers.control.config import Settings, render_references
 from job_helpers.control.table_definition import DefinitionError, differences, from_catalog, from_ddl
 
@@ -55,12 +55,12 @@ def template_values(settings: Settings) -> dict[str, str]:
     The STEDI trusted and curated tables are stored as ``stedi.output_format`` says, and the
     curated ones carry a pseudonym or the raw identifiers as ``stedi.pseudonymise`` says.
     """
-    stedi = settings.resolved.get("stedi") or {}
-    pseudonymised = stedi.get("pseudonymise", True) is not False
+    pseudonymised = settings.stedi.pseudonymise if settings.stedi else True
+    output_format = settings.stedi.output_format if settings.stedi else "parquet"
     return {
         **settings.datasets,
         "database": settings.athena_database,
-        "stedi.storage": STORAGE_CLAUSES[str(stedi.get("output_format", "parquet"))],
+        "stedi.storage": STORAGE_CLAUSES[output_format],
         "stedi.customer_identity_columns": "`customerPseudonym` string"
         if pseudonymised
         else "`customerName` string,\n  `email` string,\n  `phone` string,\n  `birthDay` string",
@@ -156,16 +156,19 @@ def _string_literal(value: str) -> str:
 
 
 def _wait_for_query(athena: Any, query_id: str) -> dict:
-    deadline = time.monotonic() + QUERY_TIMEOUT_SECONDS
-    attempt = 0
-    while True:
+    """The query's final status; DdlError if it has not ended within QUERY_TIMEOUT_SECONDS."""
+    state = "QUEUED"
+
+    def check() -> dict | Pending:
+        nonlocal state
         status = athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]["Status"]
-        if status["State"] in ENDED_QUERY_STATES:
-            return status
-        if time.monotonic() > deadline:
-            raise DdlError(f"Athena query {query_id} is still {status['State']} after {QUERY_TIMEOUT_SECONDS // 60} minutes")
-        time.sleep(QUERY_POLL.delay(attempt))
-        attempt += 1
+        state = status["State"]
+        return status if state in ENDED_QUERY_STATES else Pending()
+
+    try:
+        return poll(check, QUERY_POLL, deadline=time.monotonic() + QUERY_TIMEOUT_SECONDS)
+    except DeadlinePassed as error:
+        raise DdlError(f"Athena query {query_id} is still {state} after {QUERY_TIMEOUT_SECONDS // 60} minutes") from error
 
 
 def query_on_athena(

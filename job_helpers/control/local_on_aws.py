@@ -14,13 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from job_helpers import s3a
+from job_helpers.config_keys import SectionContext, check_keys
 
 GLUE = "glue"
 LOCAL = "local"
 RUNNERS = (GLUE, LOCAL)
 # Under the build folder: the registry of runs started this way and the builds fetched from S3 for them.
 ROOT = "aws-local"
-OPTIONS_KEY = "profiles.aws.local_runner"
+SECTION = "profiles.aws.local_runner"
+KEYS = ("max_parallel_runs", "s3a_jars", "s3a_packages")
 
 
 class RunnerError(ValueError):
@@ -28,7 +30,9 @@ class RunnerError(ValueError):
 
 
 @dataclass(frozen=True)
-class LocalRunnerOptions:
+class LocalRunnerSettings:
+    """The ``profiles.aws.local_runner`` block, validated; the defaults stand when it is absent."""
+
     max_parallel_runs: int = 2
     s3a_jars: tuple[str, ...] = ()
     s3a_packages: str = ""
@@ -45,38 +49,36 @@ def choose_runner(profile: str, runner: str | None) -> str:
     return runner
 
 
-def local_runner_options(aws_options: Mapping[str, Any], problems: list[str]) -> LocalRunnerOptions:
-    """The ``local_runner`` section of the aws profile; each bad value is added to ``problems``."""
-    section = aws_options.get("local_runner") or {}
-    if not isinstance(section, Mapping):
-        problems.append(f"{OPTIONS_KEY}: expected a mapping (max_parallel_runs, s3a_jars, s3a_packages)")
-        return LocalRunnerOptions()
-    parallel = section.get("max_parallel_runs", 2)
+def parse(node: Any, context: SectionContext, problems: list[str]) -> LocalRunnerSettings | None:
+    """The ``local_runner`` section of the aws profile; each bad value is added to ``problems``.
+
+    Other profiles check only its keys and have no such settings: they run every job locally anyway.
+    """
+    check_keys(node, KEYS, SECTION, problems)
+    if context.profile != "aws":
+        return None
+    if node is None:
+        node = {}
+    if not isinstance(node, Mapping):
+        problems.append(f"{SECTION}: expected a mapping (max_parallel_runs, s3a_jars, s3a_packages)")
+        return LocalRunnerSettings()
+    parallel = node.get("max_parallel_runs", 2)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
-        problems.append(f"{OPTIONS_KEY}.max_parallel_runs: {parallel!r} must be a positive whole number")
+        problems.append(f"{SECTION}.max_parallel_runs: {parallel!r} must be a positive whole number")
         parallel = 1
-    jars_value = section.get("s3a_jars") or ""
+    jars_value = node.get("s3a_jars") or ""
     jars = tuple(path.strip() for path in str(jars_value).split(",") if path.strip())
     for path in jars:
         if not path.endswith(".jar"):
-            problems.append(f"{OPTIONS_KEY}.s3a_jars: {path!r} is not a .jar file (comma-separated jar paths)")
-    packages = str(section.get("s3a_packages") or "").strip()
+            problems.append(f"{SECTION}.s3a_jars: {path!r} is not a .jar file (comma-separated jar paths)")
+    packages = str(node.get("s3a_packages") or "").strip()
     for coordinate in filter(None, (part.strip() for part in packages.split(","))):
         if coordinate.count(":") != 2:
-            problems.append(f"{OPTIONS_KEY}.s3a_packages: {coordinate!r} is not Maven coordinates group:artifact:version")
-    return LocalRunnerOptions(parallel, jars, packages)
+            problems.append(f"{SECTION}.s3a_packages: {coordinate!r} is not Maven coordinates group:artifact:version")
+    return LocalRunnerSettings(parallel, jars, packages)
 
 
-def checked_options(aws_options: Mapping[str, Any]) -> LocalRunnerOptions:
-    """The ``local_runner`` options, or a RunnerError naming every bad value."""
-    problems: list[str] = []
-    options = local_runner_options(aws_options, problems)
-    if problems:
-        raise RunnerError("; ".join(problems))
-    return options
-
-
-def job_environment(options: LocalRunnerOptions, region: str | None, aws_profile: str | None) -> dict[str, str]:
+def job_environment(options: LocalRunnerSettings, region: str | None, aws_profile: str | None) -> dict[str, str]:
     """What the runners add to their environment, and so to every job's, on the aws profile."""
     try:
         environment = s3a.environment(list(options.s3a_jars), options.s3a_packages)

@@ -73,36 +73,34 @@ def policy_values(settings: Settings) -> dict[str, str]:
         values[f"{name}.prefix_arn"] = f"arn:aws:s3:::{bucket}/{prefix}"
         values[f"{name}.objects_arn"] = f"arn:aws:s3:::{bucket}/{prefix}*"
         values[f"{name}.staging_arn"] = f"arn:aws:s3:::{bucket}/{parent + '/' if parent else ''}.*-{leaf}-*"
-    secret = str((settings.resolved.get("stedi") or {}).get("pseudonym_secret") or "")
+    secret = settings.stedi.pseudonym_secret if settings.stedi else ""
     values["stedi.pseudonym_secret_arn"] = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-*"
     sensors = settings.jobs.get("sensor_timeseries_export")
     if sensors is not None:
         database = sensors.arguments.get("--timestream-database", "*")
         table = sensors.arguments.get("--timestream-table", "*")
         values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
-    timestream = ((settings.resolved.get("embrace") or {}).get("timestream")) or {}
-    values["embrace.timestream_table_arn"] = (
-        f"arn:aws:timestream:{region}:{account}:database/{timestream.get('database', '*')}/table/{timestream.get('table', '*')}"
-    )
-    subject_map = ((settings.resolved.get("ingest") or {}).get("subject_map")) or {}
-    parameter = "/" + str(subject_map.get("ssm_parameter") or "").lstrip("/")
+    timestream = settings.embrace.timestream if settings.embrace else None
+    database, table = (timestream.database, timestream.table) if timestream else ("*", "*")
+    values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
+    ingest = settings.ingest
+    parameter = "/" + (ingest.ssm_parameter if ingest else "").lstrip("/")
     values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
-    s3_object = subject_map.get("s3_object") or {}
-    bucket = str((settings.resolved.get("buckets") or {}).get(s3_object.get("bucket", ""), "*"))
-    values["ingest.subject_map_bucket_arn"] = f"arn:aws:s3:::{bucket}"
+    values["ingest.subject_map_bucket_arn"] = f"arn:aws:s3:::{(ingest.s3_bucket if ingest else '') or '*'}"
     return values
 
 
 def _ingest_objects(settings: Settings) -> list[str]:
-    ingest = settings.resolved.get("ingest") or {}
-    names = [name for name in settings.datasets if name.startswith("ingest.")]
-    names += [str(ingest.get("archive") or "")]
-    return sorted({_objects_arn(settings.datasets[name]) for name in names if name in settings.datasets})
+    urls = [url for name, url in settings.datasets.items() if name.startswith("ingest.")]
+    if settings.ingest and settings.ingest.archive_url:
+        urls.append(settings.ingest.archive_url)
+    return sorted({_objects_arn(url) for url in urls})
 
 
 def _kms_keys(settings: Settings) -> list[str]:
-    ingest_key = str((settings.resolved.get("ingest") or {}).get("kms_key_arn") or "")
-    return sorted({key for key in (settings.kms_key_arn or "", ingest_key) if key})
+    """The profile's key and the ingest one (``ingest.kms_key_arn``, which falls back to the profile's)."""
+    ingest_key = settings.ingest.kms_key_arn if settings.ingest else None
+    return sorted({key for key in (settings.kms_key_arn, ingest_key) if key})
 
 
 def _table_objects(sql_dir: Path, settings: Settings) -> list[str]:

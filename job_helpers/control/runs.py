@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import Backoff, Pending, poll
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import BATCH_TAG, FROM_ARGUMENT, JOB_TAG, TO_ARGUMENT, PlannedRun
@@ -184,8 +184,8 @@ def wait_for_runs(
     backoff while nothing changes and drops back to the shortest as soon as something does.
     """
     states: dict[str, RunStatus] = {}
-    attempt = 0
-    while True:
+
+    def check() -> list[RunStatus] | Pending:
         pending = [run for run in runs if run.run_id not in states or not states[run.run_id].ended]
         changed = False
         for status in backend.run_states(pending):
@@ -194,7 +194,6 @@ def wait_for_runs(
             states[status.run_id] = status
         current = [states[run.run_id] for run in runs]
         on_update(current)
-        if all(status.ended for status in current):
-            return current
-        attempt = 0 if changed else attempt + 1
-        sleep(backend.poll_backoff.delay(attempt))
+        return current if all(status.ended for status in current) else Pending(changed=changed)
+
+    return poll(check, backend.poll_backoff, sleep=sleep)

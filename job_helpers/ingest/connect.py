@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from job_helpers.aws import client
-from job_helpers.ingest.settings import IngestOptions
+from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
 from job_helpers.storage import Storage
 
@@ -13,7 +13,7 @@ from job_helpers.storage import Storage
 FILE_MODE, FOLDER_MODE = 0o640, 0o750
 
 
-def transfer_config(options: IngestOptions) -> Any:
+def transfer_config(options: IngestSettings) -> Any:
     """Multipart above the threshold, in parts of the chunk size, ``max_workers`` requests at once.
 
     Patched EDF files are streamed, so the manager buffers their parts in memory: capping the
@@ -30,7 +30,7 @@ def transfer_config(options: IngestOptions) -> Any:
     return config
 
 
-def object_storage(options: IngestOptions, session: Any) -> Storage:
+def object_storage(options: IngestSettings, session: Any) -> Storage:
     """The Storage of landing and archive: ingest's transfer sizes, SSE-KMS with the ingest key, private local files."""
     return Storage(
         session,
@@ -41,7 +41,7 @@ def object_storage(options: IngestOptions, session: Any) -> Storage:
     )
 
 
-def subject_store(options: IngestOptions, session: Any) -> SubjectStore:
+def subject_store(options: IngestSettings, session: Any) -> SubjectStore:
     if options.map_file is not None:
         return FileSubjectStore(options.map_file)
     if options.map_store == "s3":

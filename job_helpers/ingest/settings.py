@@ -1,8 +1,7 @@
-"""The ``ingest:`` block of config.yml, validated and resolved for one profile into plain values.
+"""The ``ingest:`` section of config.yml, parsed and resolved for one profile into plain values.
 
-``check_ingest_config`` is called from the control plane's config check with its problem list, so
-``make config-check`` reports ingest mistakes with the rest, and by the ingest commands for the
-resolved options.
+The control plane parses it with the rest of config.yml (so ``make config-check`` reports ingest
+mistakes with the others) and the ingest commands take the result from the loaded settings.
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from job_helpers.config_keys import ConfigError, check_keys
+from job_helpers.config_keys import ConfigError, SectionContext, check_keys
 
 MAP_STORES = ("ssm", "s3")
 RESTORE_TIERS = ("Bulk", "Standard")
 SSM_NAME = re.compile(r"[A-Za-z0-9/_.-]{1,1011}")
 MB = 1024 * 1024
 # The keys of ingest:, ingest.subject_map and its s3_object; config-check refuses any other.
-INGEST_KEYS = (
+KEYS = (
     "archive",
     "depth",
     "max_workers",
@@ -36,7 +35,7 @@ S3_OBJECT_KEYS = ("bucket", "key")
 
 
 @dataclass(frozen=True)
-class IngestOptions:
+class IngestSettings:
     """Everything the ingest commands need, as plain values."""
 
     profile: str
@@ -63,18 +62,15 @@ class IngestOptions:
         return self.datasets[dataset]
 
 
-def check_ingest_config(
-    document: Mapping[str, Any], profile: str, base_dir: Path, datasets: Mapping[str, str], problems: list[str]
-) -> IngestOptions | None:
-    """Validate ``ingest:`` against the resolved data sets, appending each problem; None when invalid."""
-    node = document.get("ingest")
+def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSettings:
+    """Validate ``ingest:`` against the resolved data sets, appending each problem."""
     if node is None:
-        return None
+        node = {}
     if not isinstance(node, dict):
         problems.append("ingest: expected a mapping of ingest options")
-        return None
-    before = len(problems)
-    check_keys(node, INGEST_KEYS, "ingest", problems)
+        node = {}
+    profile, datasets = context.profile, context.datasets
+    check_keys(node, KEYS, "ingest", problems)
     check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
     check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
     landing = {name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")}
@@ -98,14 +94,14 @@ def check_ingest_config(
         problems.append(f"ingest.restore_tier: {tier!r} is not one of {', '.join(RESTORE_TIERS)} (DEEP_ARCHIVE's tiers)")
     kms = str(node.get("kms_key_arn") or "") or None
     if profile == "aws" and kms is None:
-        kms = str(((document.get("profiles") or {}).get("aws") or {}).get("kms_key_arn") or "") or None
+        kms = context.aws_kms_key_arn
     if kms and not kms.startswith("arn:aws"):
         problems.append(f"ingest.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
     subject_map = node.get("subject_map") or {}
     map_file, store, parameter, bucket, key = None, "file", "", "", ""
     if profile == "local":
         map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
-        map_file = (map_file if map_file.is_absolute() else base_dir / map_file).resolve()
+        map_file = (map_file if map_file.is_absolute() else context.base_dir / map_file).resolve()
         if any(map_file.as_uri().startswith(url) for url in datasets.values()):
             problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
     else:
@@ -117,16 +113,14 @@ def check_ingest_config(
             problems.append(f"ingest.subject_map.ssm_parameter: {parameter!r} is not an SSM parameter name")
         s3_object = subject_map.get("s3_object") or {}
         logical = s3_object.get("bucket")
-        bucket = str((document.get("buckets") or {}).get(logical, ""))
+        bucket = str(context.buckets.get(str(logical or ""), ""))
         key = str(s3_object.get("key") or "")
         if store == "s3" and (not bucket or not key):
             problems.append("ingest.subject_map.s3_object: give {bucket: <logical bucket under buckets>, key: <object key>}")
-    if len(problems) > before:
-        return None
-    return IngestOptions(
+    return IngestSettings(
         profile=profile,
         datasets=landing,
-        archive_url=datasets[archive_name],
+        archive_url=datasets.get(archive_name, ""),
         archive_storage_class="DEEP_ARCHIVE" if profile == "aws" else None,
         depth=numbers["depth"],
         max_workers=numbers["max_workers"],

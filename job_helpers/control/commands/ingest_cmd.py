@@ -25,7 +25,7 @@ from rich.text import Text
 
 from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.config import ConfigError, Settings, refuse_examples
+from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.ingest.connect import object_storage, subject_store
 from job_helpers.ingest.names import PatientNameError
 from job_helpers.ingest.read import SourceError, prepare
@@ -37,7 +37,7 @@ from job_helpers.ingest.restore import (
     restore_landing,
     wait_for_archive,
 )
-from job_helpers.ingest.settings import IngestOptions, check_ingest_config
+from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import SubjectMapError
 from job_helpers.ingest.transform import Plan, PlanError
 from job_helpers.ingest.verify import verify
@@ -75,19 +75,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command.set_defaults(handler=run_verify)
 
 
-def ingest_options(settings: Settings, base_dir: Path) -> IngestOptions:
-    """The resolved ``ingest:`` options of ``settings``; ConfigError naming every problem."""
-    problems: list[str] = []
-    options = check_ingest_config(settings.resolved, settings.profile, base_dir, settings.datasets, problems)
-    if problems:
-        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(problems))
+def _options(context: CliContext, dataset: str) -> tuple[IngestSettings, str]:
+    """The ``ingest:`` settings (parsed with config.yml) and the landing URL of ``dataset``."""
+    options = context.settings.ingest
     if options is None:
         raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
-    return options
-
-
-def _options(context: CliContext, dataset: str) -> tuple[IngestOptions, str]:
-    options = ingest_options(context.settings, context.repo_root)
     return options, options.landing_url(dataset)
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import local_on_aws
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import execution_class_problem, refuse_examples
@@ -198,13 +199,12 @@ def _runner(context: CliContext, runner: str | None) -> str:
 
 
 def _local_backend_on_aws(context: CliContext) -> Backend:
-    from job_helpers.control import local_on_aws
     from job_helpers.control.local_backend import LocalBackend
     from job_helpers.control.local_registry import Registry, registry_path
 
     settings = context.settings
     try:
-        options = local_on_aws.checked_options((settings.resolved.get("profiles") or {}).get("aws") or {})
+        options = settings.local_runner or local_on_aws.LocalRunnerSettings()
         environment = local_on_aws.job_environment(options, settings.region, settings.aws_profile)
     except RunnerError as error:
         raise UsageError(str(error)) from error

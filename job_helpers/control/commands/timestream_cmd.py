@@ -11,7 +11,7 @@ from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.embrace.archives import Selection
-from job_helpers.embrace.options import timestream_options
+from job_helpers.embrace.settings import TimestreamSettings
 from job_helpers.embrace.timestream_load import LoadError, create_tasks, estimate_cost, notify_slack, plan_loads, wait_for_tasks
 from job_helpers.relative_dates import day_option
 
@@ -31,12 +31,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     monitor.set_defaults(handler=run_monitor)
 
 
-def _options(context: CliContext):
-    problems: list[str] = []
-    options = timestream_options(context.settings.resolved, problems)
-    if problems:
-        raise ConfigError("; ".join(problems))
-    return options
+def _options(context: CliContext) -> TimestreamSettings:
+    """``embrace.timestream`` (parsed with config.yml)."""
+    embrace = context.settings.embrace
+    if embrace is None:
+        raise ConfigError("config.yml has no embrace: section; add embrace.timestream (database, table)")
+    return embrace.timestream
 
 
 def _client(context: CliContext):
