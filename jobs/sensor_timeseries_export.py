@@ -20,7 +20,6 @@ from job_helpers import runtime
 from job_helpers.publish import PublishError
 from job_helpers.run_report import scope_name
 from job_helpers.sensors import parameters, read, transform, write
-from job_helpers.sensors.parameters import Parameters
 from job_helpers.sensors.timestream import TimestreamError, timestream_client
 from job_helpers.storage import Storage, StorageError
 
@@ -47,7 +46,7 @@ def main(argv: Sequence[str]) -> None:
             job.report.details["kept_hours_raw_gone"] = list(summary.kept)
 
 
-def read_chunk(storage: Storage, params: Parameters, tasks: int) -> read.Chunk:
+def read_chunk(storage: Storage, params: parameters.Parameters, tasks: int) -> read.Chunk:
     """The chunk's readings from ``--source``, in about ``tasks`` batches of hours."""
     try:
         if params.source == parameters.RAW_JSON:
