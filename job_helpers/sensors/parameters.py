@@ -19,17 +19,16 @@ OPTIONS = (
     "rejects",
     "timestream-database",
     "timestream-table",
-    "allow-shrink",
 )
-OPTIONAL: tuple[str, ...] = ()
+OPTIONAL = ("allow-shrink",)
 
 
 @dataclass(frozen=True)
 class Parameters:
     """``source`` is ``raw_json`` (JSON lines under ``raw``) or ``timestream`` (the database's table).
 
-    ``allow_shrink`` publishes what the input holds now: hours whose raw objects are gone are
-    emptied, and the curated table may shrink under a tenth of what it replaces.
+    ``allow_shrink`` (false unless given) publishes what the input holds now: hours whose raw
+    objects are gone are emptied, and the curated table may shrink under a tenth of what it replaces.
     """
 
     first: date
@@ -54,5 +53,5 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         args["rejects"],
         args["timestream_database"],
         args["timestream_table"],
-        job_arguments.switch(args, "allow-shrink"),
+        job_arguments.optional_switch(args, "allow-shrink"),
     )

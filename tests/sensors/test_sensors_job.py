@@ -41,7 +41,7 @@ def run(lake: dict[str, str], run_id: str, source: str = "raw_json") -> None:
             *("--JOB_NAME", "sensor-export", "--JOB_RUN_ID", run_id, "--run-reports", lake["reports"]),
             *("--from-date", DAY.isoformat(), "--to-date", DAY.isoformat(), "--source", source),
             *("--raw", lake["sensors.raw"], "--curated", lake["curated"], "--rejects", lake["rejects"]),
-            *("--timestream-database", "sensors", "--timestream-table", "readings", "--allow-shrink", "false"),
+            *("--timestream-database", "sensors", "--timestream-table", "readings"),  # --allow-shrink: false when absent
         ]
     )
 
