@@ -16,55 +16,46 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from job_helpers import job_arguments, runtime
+from job_helpers import runtime
 from job_helpers.publish import PublishError
-from job_helpers.sensors.export import HourBatch, NoReadings, export_chunk, hours_without_raw, raw_batches
-from job_helpers.sensors.raw_source import list_raw_files
-from job_helpers.sensors.timestream import TimestreamError, read_timestream, timestream_client
+from job_helpers.run_report import scope_name
+from job_helpers.sensors import parameters, read, transform, write
+from job_helpers.sensors.timestream import TimestreamError, timestream_client
 from job_helpers.storage import Storage, StorageError
-
-SOURCES = ("raw_json", "timestream")
-OPTIONS = [
-    "from-date",
-    "to-date",
-    "source",
-    "raw",
-    "curated",
-    "rejects",
-    "timestream-database",
-    "timestream-table",
-    "allow-shrink",
-]
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, spark=True) as job:
-        args = job.args
-        first, last = job_arguments.day_range(args)
-        source = job_arguments.choice(args, "source", SOURCES)
-        allow_shrink = job_arguments.switch(args, "allow-shrink")
-        unread: set[int] = set()
-        batches: Sequence[HourBatch]
+    with runtime.start_job(argv, parameters.OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        params = parameters.from_args(job.args)
+        job.report.scope = scope_name(params.first, params.last)
+        storage = Storage()
+        chunk = read_chunk(storage, params, tasks=2 * job.spark.sparkContext.defaultParallelism)
         try:
-            if source == "raw_json":
-                files = list_raw_files(Storage(), args["raw"], first, last)
-                batches = raw_batches(files, first, last, tasks=2 * job.spark.sparkContext.defaultParallelism)
-                unread = hours_without_raw(files, first, last)
-            else:
-                client = timestream_client()
-                batches = read_timestream(client, args["timestream_database"], args["timestream_table"], first, last)
-        except (StorageError, TimestreamError) as error:
-            raise runtime.JobFailed(f"cannot read the {source} readings: {error}") from error
-        try:
-            summary = export_chunk(
-                job.spark, batches, first, last, args["curated"], args["rejects"], unread=unread, allow_shrink=allow_shrink
+            # Each task loads one batch of hours, grids them with transform.hour_grids and writes them aside.
+            summary = write.export_chunk(
+                job.spark, storage, chunk, transform.hour_grids, params.curated, params.rejects, allow_shrink=params.allow_shrink
             )
-        except NoReadings as error:
-            raise runtime.JobFailed(f"{error} (--source {source})") from error
+        except write.NoReadings as error:
+            raise runtime.JobFailed(f"{error} (--source {params.source})") from error
         except PublishError as error:
             raise runtime.JobFailed(str(error)) from error
-        job.report.read[args["raw"] if source == "raw_json" else args["timestream_table"]] = summary.readings_in
-        job.report.written[args["curated"]] = summary.rows_out
+        job.report.read[chunk.source] = summary.readings_in
+        job.report.written[params.curated] = summary.rows_out
+        job.report.rejected = summary.reasons
+        if summary.kept:
+            job.report.details["kept_hours_raw_gone"] = list(summary.kept)
+
+
+def read_chunk(storage: Storage, params: parameters.Parameters, tasks: int) -> read.Chunk:
+    """The chunk's readings from ``--source``, in about ``tasks`` batches of hours."""
+    try:
+        if params.source == parameters.RAW_JSON:
+            return read.raw_chunk(storage, params.raw, params.first, params.last, tasks)
+        return read.timestream_chunk(
+            timestream_client(), params.timestream_database, params.timestream_table, params.first, params.last
+        )
+    except (StorageError, TimestreamError) as error:
+        raise runtime.JobFailed(f"cannot read the {params.source} readings: {error}") from error
 
 
 if __name__ == "__main__":

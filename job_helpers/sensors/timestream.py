@@ -1,4 +1,4 @@
-"""Readings from an Amazon Timestream table through the Query API, shaped like the raw source.
+"""The Amazon Timestream Query API pieces: the client, one query per hour, its pages as rows shaped like raw readings.
 
 The table is expected in the load generator's multi-measure form: dimension ``sensor_id`` and
 measures ``temperature`` (DOUBLE) and ``status`` (VARCHAR). A chunk is queried one hour at a
@@ -10,18 +10,14 @@ botocore's adaptive retry mode rather than sleeps of our own.
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pyarrow as pa
 
 from job_helpers.aws import client
-from job_helpers.sensors.export import QueriedBatch, chunk_hour_starts
-from job_helpers.sensors.readings import READING_SCHEMA, reject_reasons, split_rejects
-
-log = logging.getLogger(__name__)
+from job_helpers.sensors.transform import READING_SCHEMA
 
 COLUMNS = ("sensor_id", "temperature", "status", "event_time")
 QUERY = (
@@ -67,32 +63,20 @@ def query_rows(client: Any, query: str) -> Iterator[tuple[str | None, ...]]:
             yield tuple(_scalar(data[position]) for position in positions)
 
 
-def read_timestream(client: Any, database: str, table: str, first: date, last: date) -> list[QueriedBatch]:
-    """The chunk's readings from Timestream, one batch per hour, checked like the raw source's."""
-    source = f"timestream:{database}.{table}"
-    batches = []
-    total = 0
-    for hour, query in zip(chunk_hour_starts(first, last), hour_queries(database, table, first, last)):
-        rows = [dict(zip(COLUMNS, row)) for row in query_rows(client, query)]
-        if not rows:
-            continue
-        total += len(rows)
-        typed = pa.Table.from_pylist(
-            [
-                {
-                    "sensor_id": r["sensor_id"],
-                    "temperature": _number(r["temperature"], float),
-                    "status": r["status"],
-                    "event_time": _number(r["event_time"], int),
-                }
-                for r in rows
-            ],
-            schema=READING_SCHEMA,
-        )
-        usable, rejects = split_rejects(typed, reject_reasons(typed), source, hour)
-        batches.append(QueriedBatch((hour,), usable, tuple(rejects)))
-    log.info("%d reading(s) from Timestream %s.%s for %s..%s", total, database, table, first, last)
-    return batches
+def readings_table(rows: Iterable[tuple[str | None, ...]]) -> pa.Table:
+    """Rows as ``query_rows`` yields them, typed like raw readings; a value that is not a number becomes null."""
+    return pa.Table.from_pylist(
+        [
+            {
+                "sensor_id": sensor_id,
+                "temperature": _number(temperature, float),
+                "status": status,
+                "event_time": _number(event_time, int),
+            }
+            for sensor_id, temperature, status, event_time in rows
+        ],
+        schema=READING_SCHEMA,
+    )
 
 
 def _number(text: str | None, kind: type) -> Any:

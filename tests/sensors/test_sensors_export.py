@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.sensors.export import ExportSummary, export_chunk, raw_batches
-from job_helpers.sensors.raw_source import list_raw_files
-from job_helpers.sensors.readings import STATUSES
+from job_helpers.sensors.read import raw_chunk
 from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR, write_sensor_sample
+from job_helpers.sensors.transform import STATUSES, hour_grids
+from job_helpers.sensors.write import ExportSummary, export_chunk
 from job_helpers.storage import Storage, local_path
 
 DAY1, DAY2 = date(2024, 3, 1), date(2024, 3, 2)
@@ -36,8 +36,8 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
-    files = list_raw_files(Storage(), lake["sensors.raw"], first, last)
-    return export_chunk(spark, raw_batches(files, first, last, tasks=2), first, last, lake[curated], lake["rejects"])
+    chunk = raw_chunk(Storage(), lake["sensors.raw"], first, last, tasks=2)
+    return export_chunk(spark, Storage(), chunk, hour_grids, lake[curated], lake["rejects"])
 
 
 def raw_buckets(raw_url: str) -> dict[tuple[str, int], tuple[float, str]]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.sensors.export import NoReadings, export_chunk, raw_batches
-from job_helpers.sensors.raw_source import folder_hour, list_raw_files, read_raw_file
+from job_helpers.sensors.read import Chunk, folder_hour, list_raw_files, raw_chunk, read_raw_file
+from job_helpers.sensors.transform import hour_grids
+from job_helpers.sensors.write import NoReadings, export_chunk
 from job_helpers.storage import Storage
 
 DAY = date(2024, 3, 1)
@@ -57,9 +58,8 @@ def test_late_readings_of_an_hour_without_its_own_folder_are_kept(spark, tmp_pat
     write(raw, "2024/03/01/04/_temporary/part-0", b"not json\n")
     files = list_raw_files(Storage(), raw.as_uri() + "/", DAY, DAY)
     assert [url.rsplit("/", 1)[1] for url in files] == ["firehose-1"]
-    summary = export_chunk(
-        spark, raw_batches(files, DAY, DAY, tasks=24), DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/"
-    )
+    chunk = raw_chunk(Storage(), raw.as_uri() + "/", DAY, DAY, tasks=24)
+    summary = export_chunk(spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
     assert (summary.readings_in, summary.rows_out, summary.rejects) == (2, 10, 0)
     assert [p.parent.name for p in (tmp_path / "c").rglob("*.parquet")] == ["hour=03"]
 
@@ -69,7 +69,8 @@ def test_a_chunk_with_nothing_to_read_stops_before_emptying_its_hours(spark, tmp
     curated.parent.mkdir(parents=True)
     curated.write_bytes(b"kept")
     with pytest.raises(NoReadings, match="2024-03-01..2024-03-01"):
-        export_chunk(spark, [], DAY, DAY, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+        chunk = Chunk((tmp_path / "raw").as_uri() + "/", DAY, DAY, [])
+        export_chunk(spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
     assert curated.read_bytes() == b"kept"
 
 

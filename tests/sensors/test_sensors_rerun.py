@@ -9,9 +9,10 @@ from datetime import date
 import pytest
 
 from job_helpers.publish import ShrinkRefused
-from job_helpers.sensors.export import ExportSummary, export_chunk, hours_without_raw, raw_batches
-from job_helpers.sensors.raw_source import folder_hour, list_raw_files
+from job_helpers.sensors.read import folder_hour, raw_chunk
 from job_helpers.sensors.sample_data import write_sensor_sample
+from job_helpers.sensors.transform import hour_grids
+from job_helpers.sensors.write import ExportSummary, export_chunk
 from job_helpers.storage import Storage, local_path
 
 DAY = date(2024, 3, 1)
@@ -33,10 +34,8 @@ def lake(tmp_path) -> dict[str, str]:
 
 
 def export(spark, lake: dict[str, str], allow_shrink: bool = False) -> ExportSummary:
-    files = list_raw_files(Storage(), lake["sensors.raw"], DAY, DAY)
-    batches = raw_batches(files, DAY, DAY, tasks=2)
-    unread = hours_without_raw(files, DAY, DAY)
-    return export_chunk(spark, batches, DAY, DAY, lake["curated"], lake["rejects"], unread=unread, allow_shrink=allow_shrink)
+    chunk = raw_chunk(Storage(), lake["sensors.raw"], DAY, DAY, tasks=2)
+    return export_chunk(spark, Storage(), chunk, hour_grids, lake["curated"], lake["rejects"], allow_shrink=allow_shrink)
 
 
 def _event_time(line: str) -> int:

@@ -10,9 +10,10 @@ from pathlib import Path
 import boto3
 from botocore.stub import Stubber
 
-from job_helpers.sensors.export import export_chunk, raw_batches
-from job_helpers.sensors.raw_source import list_raw_files
-from job_helpers.sensors.timestream import hour_queries, read_timestream, timestream_client
+from job_helpers.sensors.read import Chunk, list_raw_files, raw_batches, timestream_chunk
+from job_helpers.sensors.timestream import hour_queries, timestream_client
+from job_helpers.sensors.transform import hour_grids
+from job_helpers.sensors.write import export_chunk
 from job_helpers.storage import Storage
 
 MIDNIGHT = datetime(2024, 3, 2, tzinfo=UTC)
@@ -70,7 +71,9 @@ def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_
         "firehose-1-2024-03-01-23-00-00-abc",
         "firehose-1-2024-03-02-00-05-00-def",
     ]
-    first = export_chunk(spark, raw_batches(listed, day1, day1, tasks=2), day1, day1, out, bad)
+    first = export_chunk(
+        spark, storage, Chunk(raw.as_uri(), day1, day1, raw_batches(listed, day1, day1, tasks=2)), hour_grids, out, bad
+    )
     assert (first.readings_in, first.rows_out, first.rejects) == (2, 2, 0)
     assert curated(spark, out) == [
         ("s1", "2024-03-01 23:59:58", 10.0, "OK"),
@@ -78,7 +81,9 @@ def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_
     ]
 
     listed = list_raw_files(storage, raw.as_uri() + "/", day2, day2)
-    second = export_chunk(spark, raw_batches(listed, day2, day2, tasks=2), day2, day2, out, bad)
+    second = export_chunk(
+        spark, storage, Chunk(raw.as_uri(), day2, day2, raw_batches(listed, day2, day2, tasks=2)), hour_grids, out, bad
+    )
     assert (second.sensors, second.readings_in, second.rejects) == (1, 2, 3)
     assert curated(spark, out)[2:] == [
         ("s1", "2024-03-02 00:00:01", 20.0, "OK"),
@@ -141,8 +146,10 @@ def test_timestream_pages_feed_the_same_export(spark, tmp_path):
                 )
             else:
                 stub.add_response("query", page([]), {"QueryString": query})
-        batches = read_timestream(client, "sensors", "readings", day, day)
-        summary = export_chunk(spark, batches, day, day, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+        chunk = timestream_chunk(client, "sensors", "readings", day, day)
+        summary = export_chunk(
+            spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/"
+        )
         stub.assert_no_pending_responses()
     assert (summary.sensors, summary.readings_in, summary.rows_out, summary.rejects) == (1, 2, 4, 2)
     assert curated(spark, (tmp_path / "c").as_uri()) == [

@@ -13,8 +13,7 @@ import pytest
 from job_helpers.control.config import load_settings, render_references
 from job_helpers.control.ddl import parse_check, render_statements
 from job_helpers.control.local_sql import translate_query
-from job_helpers.sensors.readings import READING_SCHEMA
-from job_helpers.sensors.transform import second_grid
+from job_helpers.sensors.transform import READING_SCHEMA, second_grid
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "data" / "sensors"

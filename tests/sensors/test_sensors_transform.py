@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pytest
 
-from job_helpers.sensors.readings import READING_SCHEMA
-from job_helpers.sensors.transform import second_grid
+from job_helpers.sensors.transform import READING_SCHEMA, second_grid
 
 T0 = datetime(2024, 3, 1, 10, 0, 0, tzinfo=UTC)
 MIDNIGHT = datetime(2024, 3, 2, tzinfo=UTC)

@@ -1,0 +1,57 @@
+"""The export's parameters: a chunk of days, where its readings come from, and where the grid and rejects go."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+
+from job_helpers import job_arguments
+
+RAW_JSON, TIMESTREAM = "raw_json", "timestream"
+SOURCES = (RAW_JSON, TIMESTREAM)
+OPTIONS = (
+    "from-date",
+    "to-date",
+    "source",
+    "raw",
+    "curated",
+    "rejects",
+    "timestream-database",
+    "timestream-table",
+)
+OPTIONAL = ("allow-shrink",)
+
+
+@dataclass(frozen=True)
+class Parameters:
+    """``source`` is ``raw_json`` (JSON lines under ``raw``) or ``timestream`` (the database's table).
+
+    ``allow_shrink`` (false unless given) publishes what the input holds now: hours whose raw
+    objects are gone are emptied, and the curated table may shrink under a tenth of what it replaces.
+    """
+
+    first: date
+    last: date
+    source: str
+    raw: str
+    curated: str
+    rejects: str
+    timestream_database: str
+    timestream_table: str
+    allow_shrink: bool
+
+
+def from_args(args: Mapping[str, str]) -> Parameters:
+    first, last = job_arguments.day_range(args)
+    return Parameters(
+        first,
+        last,
+        job_arguments.choice(args, "source", SOURCES),
+        args["raw"],
+        args["curated"],
+        args["rejects"],
+        args["timestream_database"],
+        args["timestream_table"],
+        job_arguments.optional_switch(args, "allow-shrink"),
+    )

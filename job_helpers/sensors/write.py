@@ -1,0 +1,165 @@
+"""Publishing one chunk of days: the curated hours and the rejects, written aside in tasks, then published whole.
+
+Ownership makes reruns and overlapping chunks safe: a usable reading belongs to the chunk whose
+days contain its event time, a reject to the chunk whose days contain its arrival hour. Spark
+runs one task per batch of consecutive hours (``read.HourBatch``); each task loads its readings,
+grids them (the transform it is given) and writes one Parquet file per ``dt/hour`` and one rejects
+file per arrival hour aside. The driver then publishes them (``job_helpers.publish``): every hour
+of the chunk is replaced whole, so an hour that no longer has readings is emptied rather than
+left stale.
+
+Raw objects expire (lifecycle rules) while the curated table is kept, so an hour whose own raw
+folder is empty is not the chunk's to decide: its published partition and rejects are kept and the
+summary names it. ``allow_shrink`` replaces those hours too, and lets the curated table shrink
+under a tenth of what it replaces, which the shrink guard otherwise refuses.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from functools import partial
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from job_helpers.publish import ShrinkGuard, discard_staging, new_run_id, publish, staging_url
+from job_helpers.sensors.hours import chunk_hour_starts, partition
+from job_helpers.sensors.read import Chunk, HourBatch
+from job_helpers.sensors.transform import HourGrid, Reject
+from job_helpers.storage import Storage, join
+
+log = logging.getLogger(__name__)
+
+PART = "part-00000"
+
+Grids = Callable[[pa.Table, tuple[int, ...]], Iterable[HourGrid]]
+"""How a task turns its readings into the grids of its hours (``transform.hour_grids``)."""
+
+
+class NoReadings(Exception):
+    """A chunk found nothing to read; publishing would empty every hour of it, so it stops instead."""
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    first: date
+    last: date
+    sensors: int
+    readings_in: int
+    rows_out: int
+    rejects: int
+    kept: tuple[str, ...] = ()
+    reasons: dict[str, int] = field(default_factory=dict)
+    """Rejects by reason."""
+
+    def line(self) -> str:
+        kept = f", {len(self.kept)} published hour(s) kept, their raw objects gone: {' '.join(self.kept)}" if self.kept else ""
+        return (
+            f"{self.first}..{self.last}: {self.sensors} sensor(s), {self.readings_in:,} reading(s) in, "
+            f"{self.rows_out:,} row(s) out, {self.rejects:,} reject(s){kept}"
+        )
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """What one hour's curated file holds."""
+
+    readings: int
+    rows: int
+    sensors: frozenset[str]
+
+
+@dataclass
+class StagedFiles:
+    """What one task wrote aside: curated partitions with their counts, rejects partitions, rejects by reason."""
+
+    curated: dict[str, HourCount] = field(default_factory=dict)
+    rejected: list[str] = field(default_factory=list)
+    reasons: Counter[str] = field(default_factory=Counter)
+
+
+def export_chunk(
+    spark: Any,
+    storage: Storage,
+    chunk: Chunk,
+    grids: Grids,
+    curated_url: str,
+    rejects_url: str,
+    *,
+    allow_shrink: bool = False,
+) -> ExportSummary:
+    """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts.
+
+    The chunk's hours without raw objects keep their published partitions unless ``allow_shrink``.
+    """
+    first, last = chunk.first, chunk.last
+    if not chunk.batches:
+        raise NoReadings(f"no readings at all for {first}..{last}: check the source location or table; nothing was changed")
+    run_id = new_run_id(f"{first}_{last}")
+    hours = chunk_hour_starts(first, last)
+    unread = chunk.unread
+    kept = set() if allow_shrink else {partition(h) for h in unread if next(storage.list(join(curated_url, partition(h))), None)}
+    try:
+        results = (
+            spark.sparkContext.parallelize(chunk.batches, len(chunk.batches))
+            .map(lambda batch: stage_batch(batch, grids, curated_url, rejects_url, run_id))
+            .collect()
+        )
+        counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
+        curated = {folder: {PART + ".parquet"} for folder in counts}
+        owned = [partition(hour) for hour in hours if partition(hour) not in kept]
+        publish(storage, curated_url, run_id, curated, owned, shrink_guard=ShrinkGuard(allowed=allow_shrink))
+        read = [partition(hour) for hour in hours if allow_shrink or hour not in unread]
+        publish(storage, rejects_url, run_id, {folder: {PART + ".json"} for r in results for folder in r.rejected}, read)
+    finally:
+        discard_staging(storage, curated_url, run_id)
+        discard_staging(storage, rejects_url, run_id)
+    reasons: Counter[str] = sum((r.reasons for r in results), Counter())
+    summary = ExportSummary(
+        first,
+        last,
+        len(frozenset().union(*(count.sensors for count in counts.values()))),
+        sum(count.readings for count in counts.values()),
+        sum(count.rows for count in counts.values()),
+        reasons.total(),
+        tuple(sorted(kept)),
+        dict(sorted(reasons.items())),
+    )
+    if summary.rejects:
+        log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, first, last, rejects_url)
+    if kept:
+        log.warning(
+            "kept %d published hour(s) of %s whose raw objects are gone (rerun with --allow-shrink true to replace them): %s",
+            len(kept),
+            curated_url,
+            " ".join(sorted(kept)),
+        )
+    log.info("%s -> %s", summary.line(), curated_url)
+    return summary
+
+
+def stage_batch(batch: HourBatch, grids: Grids, curated_url: str, rejects_url: str, run_id: str) -> StagedFiles:
+    """Inside a task: load the batch, grid each of its hours and write the files aside."""
+    storage = Storage()
+    readings, rejects = batch.load(storage)
+    staged = StagedFiles()
+    for grid in grids(readings, batch.hours):
+        folder = partition(grid.hour)
+        url = join(staging_url(curated_url, run_id), folder + PART + ".parquet")
+        storage.write_with(url, partial(pq.write_table, grid.rows))
+        staged.curated[folder] = HourCount(grid.readings, grid.rows.num_rows, grid.sensors)
+    by_hour: dict[int, list[Reject]] = {}
+    for reject in rejects:
+        by_hour.setdefault(reject.arrival - reject.arrival % 3600, []).append(reject)
+    for hour, found in sorted(by_hour.items()):
+        folder = partition(hour)
+        text = "".join(reject.to_json() + "\n" for reject in found)
+        storage.write_text(join(staging_url(rejects_url, run_id), folder + PART + ".json"), text)
+        staged.rejected.append(folder)
+        staged.reasons.update(reject.reason for reject in found)
+    return staged
