@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from job_helpers.control.config import load_settings, pipeline_spec  # noqa: E402
-from job_helpers.control.pipeline import run_local, table_counts  # noqa: E402
+from job_helpers.control.pipeline import LocalRunner, run_jobs, table_counts  # noqa: E402
 from job_helpers.runtime import local_spark  # noqa: E402
 from job_helpers.stedi.sample_data import write_stedi_landing  # noqa: E402
 from job_helpers.storage import Storage  # noqa: E402
@@ -57,7 +57,7 @@ def run(lake: Path, key_file: Path) -> dict:
         REPO / "config.yml", "local", [f"stedi.pseudonym_key_file={key_file}"], environ={"LAKE_ROOT": str(lake)}
     )
     spec = pipeline_spec(settings, "stedi")
-    result = run_local(settings, spec, REPO, Storage())
+    result = run_jobs(settings, spec, LocalRunner(REPO), Storage())
     if not result.succeeded:
         raise SystemExit(f"pipeline failed: {[(o.job, o.state, o.error) for o in result.outcomes]}")
     return {

@@ -14,45 +14,46 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
-
-from job_helpers.stedi.report import JobReport
-from job_helpers.stedi.run import (
-    RunParams,
-    check_rejects,
-    load_landing,
-    parse_share,
-    publish_counted,
-    publish_rejects,
-    reporting,
-    run_script,
-)
+from job_helpers import runtime
+from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_KEYS, ACCELEROMETER_LANDING, CUSTOMER_TRUSTED
-from job_helpers.stedi.tables import read_table
-from job_helpers.stedi.transforms import accelerometer_trusted
 from job_helpers.storage import Storage
 
-OPTIONS = ["accelerometer-landing", "customer-trusted", "accelerometer-trusted", "rejects", "max-reject-share"]
-
-
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
-    params = RunParams.from_args(args, ranged=True)
-    max_share = parse_share(args["max_reject_share"])
-    with reporting(storage, name, params) as report:
-        landing = load_landing(
-            spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params, report, "timestamp"
-        )
-        check_rejects(landing, storage, args["rejects"], max_share, params, report)
-        customers = read_table(spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted")
-        trusted = accelerometer_trusted(landing.records, customers)
-        written = publish_counted(trusted, storage, args["accelerometer_trusted"], params, report, partitioned=True)
-        publish_rejects(landing, storage, args["rejects"], params)
-        report.excluded = landing.records.count() - written
-    return report
+OPTIONS = [
+    *parameters.OPTIONS,
+    "accelerometer-landing",
+    "customer-trusted",
+    "accelerometer-trusted",
+    "rejects",
+    "max-reject-share",
+]
 
 
 def main(argv: Sequence[str]) -> None:
-    run_script(argv, OPTIONS, run)
+    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        args, report = job.args, job.report
+        params = parameters.from_args(args, ranged=True)
+        max_share = parameters.max_reject_share(args)
+        report.scope, job.report_folder = params.scope, params.report_folder
+        storage = Storage()
+
+        landing = read.landing(
+            job.spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params.days, "timestamp"
+        )
+        report.read[args["accelerometer_landing"]] = landing.read
+        report.rejected.update(landing.rejected)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+        customers = read.read_table(
+            job.spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
+        )
+
+        trusted = transform.accelerometer_trusted(landing.records, customers)
+
+        written = write.table(trusted, storage, args["accelerometer_trusted"], params, partitioned=True)
+        write.rejects(landing, storage, args["rejects"], params)
+
+        report.written[args["accelerometer_trusted"]] = written
+        report.excluded = landing.records.count() - written
 
 
 if __name__ == "__main__":

@@ -14,39 +14,37 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
-
-from job_helpers.stedi.pseudonym import pseudonymise
-from job_helpers.stedi.report import JobReport
-from job_helpers.stedi.run import RunParams, pseudonym_key, publish_counted, reporting, run_script
+from job_helpers import runtime
+from job_helpers.stedi import parameters, pseudonym, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
-from job_helpers.stedi.tables import read_table
-from job_helpers.stedi.transforms import customer_curated
 from job_helpers.storage import Storage
 
-OPTIONS = ["customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
-
-
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
-    params = RunParams.from_args(args, ranged=False)
-    key = pseudonym_key(args)
-    with reporting(storage, name, params) as report:
-        fmt = params.output_format
-        customers = read_table(spark, args["customer_trusted"], fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
-        readings = read_table(
-            spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
-        ).select("user")
-        curated = customer_curated(customers, readings)
-        if key is not None:
-            curated = pseudonymise(spark, curated, "email", key)
-        report.read[args["customer_trusted"]] = customers.count()
-        written = publish_counted(curated, storage, args["customer_curated"], params, report, partitioned=False)
-        report.excluded = report.read[args["customer_trusted"]] - written
-    return report
+OPTIONS = [*parameters.OPTIONS, "customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
 
 
 def main(argv: Sequence[str]) -> None:
-    run_script(argv, OPTIONS, run)
+    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        args, report, spark = job.args, job.report, job.spark
+        params = parameters.from_args(args, ranged=False)
+        key_source = parameters.pseudonym_key_source(args)
+        report.scope, job.report_folder = params.scope, params.report_folder
+        fmt = params.output_format
+
+        key = pseudonym.resolve_key(key_source) if key_source is not None else None
+        customers = read.read_table(spark, args["customer_trusted"], fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
+        readings = read.read_table(
+            spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
+        ).select("user")
+
+        curated = transform.customer_curated(customers, readings)
+        if key is not None:
+            curated = pseudonym.pseudonymise(spark, curated, "email", key)
+
+        report.read[args["customer_trusted"]] = customers.count()
+        written = write.table(curated, Storage(), args["customer_curated"], params, partitioned=False)
+
+        report.written[args["customer_curated"]] = written
+        report.excluded = report.read[args["customer_trusted"]] - written
 
 
 if __name__ == "__main__":

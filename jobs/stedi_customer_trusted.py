@@ -11,42 +11,34 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
-
-from job_helpers.stedi.report import JobReport
-from job_helpers.stedi.run import (
-    RunParams,
-    check_rejects,
-    load_landing,
-    parse_share,
-    publish_counted,
-    publish_rejects,
-    reporting,
-    run_script,
-)
+from job_helpers import runtime
+from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import CUSTOMER_KEYS, CUSTOMER_LANDING
-from job_helpers.stedi.transforms import customer_trusted
 from job_helpers.storage import Storage
 
-OPTIONS = ["customer-landing", "customer-trusted", "rejects", "max-reject-share"]
-
-
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
-    params = RunParams.from_args(args, ranged=False)
-    max_share = parse_share(args["max_reject_share"])
-    with reporting(storage, name, params) as report:
-        landing = load_landing(spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS, params, report)
-        check_rejects(landing, storage, args["rejects"], max_share, params, report)
-        written = publish_counted(
-            customer_trusted(landing.records), storage, args["customer_trusted"], params, report, partitioned=False
-        )
-        publish_rejects(landing, storage, args["rejects"], params)
-        report.excluded = landing.records.count() - written
-    return report
+OPTIONS = [*parameters.OPTIONS, "customer-landing", "customer-trusted", "rejects", "max-reject-share"]
 
 
 def main(argv: Sequence[str]) -> None:
-    run_script(argv, OPTIONS, run)
+    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        args, report = job.args, job.report
+        params = parameters.from_args(args, ranged=False)
+        max_share = parameters.max_reject_share(args)
+        report.scope, job.report_folder = params.scope, params.report_folder
+        storage = Storage()
+
+        landing = read.landing(job.spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS)
+        report.read[args["customer_landing"]] = landing.read
+        report.rejected.update(landing.rejected)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+
+        trusted = transform.customer_trusted(landing.records)
+
+        written = write.table(trusted, storage, args["customer_trusted"], params, partitioned=False)
+        write.rejects(landing, storage, args["rejects"], params)
+
+        report.written[args["customer_trusted"]] = written
+        report.excluded = landing.records.count() - written
 
 
 if __name__ == "__main__":

@@ -17,19 +17,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
-
-from job_helpers import job_arguments
-from job_helpers.stedi.pseudonym import pseudonymise
-from job_helpers.stedi.report import JobReport
-from job_helpers.stedi.run import RunParams, pseudonym_key, publish_counted, reporting, run_script
-from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED
-from job_helpers.stedi.tables import read_table
-from job_helpers.stedi.transforms import ML_JOINS, in_dates, machine_learning_curated
+from job_helpers import runtime
+from job_helpers.stedi import parameters, pseudonym, read, transform, write
+from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED, owners_schema
 from job_helpers.storage import Storage
 
 OPTIONS = [
+    *parameters.OPTIONS,
     "step-trainer-trusted",
     "accelerometer-trusted",
     "customer-curated",
@@ -40,40 +34,41 @@ OPTIONS = [
 ]
 
 
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
-    params = RunParams.from_args(args, ranged=True)
-    key = pseudonym_key(args)
-    join = job_arguments.choice(args, "ml-join", ML_JOINS)
-    with reporting(storage, name, params) as report:
+def main(argv: Sequence[str]) -> None:
+    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        args, report, spark = job.args, job.report, job.spark
+        params = parameters.from_args(args, ranged=True)
+        key_source = parameters.pseudonym_key_source(args)
+        join = parameters.ml_join(args)
+        report.scope, job.report_folder = params.scope, params.report_folder
         fmt = params.output_format
-        step = in_dates(
-            read_table(spark, args["step_trainer_trusted"], fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
+
+        key = pseudonym.resolve_key(key_source) if key_source is not None else None
+        step = transform.in_dates(
+            read.read_table(spark, args["step_trainer_trusted"], fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
             params.first,
             params.last,
         )
-        accel = in_dates(
-            read_table(spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
+        accel = transform.in_dates(
+            read.read_table(spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
             params.first,
             params.last,
         )
         owner = PSEUDONYM_COLUMN if key is not None else "email"
-        owners_schema = StructType([StructField("serialNumber", StringType()), StructField(owner, StringType())])
-        owners = read_table(spark, args["customer_curated"], fmt, owners_schema, "stedi_customer_curated")
+        owners = read.read_table(spark, args["customer_curated"], fmt, owners_schema(owner), "stedi_customer_curated")
+
         if key is not None:
-            accel = pseudonymise(spark, accel, "user", key)
+            accel = pseudonym.pseudonymise(spark, accel, "user", key)
         else:
             owners, owner = owners.withColumnRenamed("email", "user"), "user"
-        ml = machine_learning_curated(step, accel, owners, owner, join)
+        ml = transform.machine_learning_curated(step, accel, owners, owner, join)
+
         report.read[args["step_trainer_trusted"]] = step.count()
         report.read[args["accelerometer_trusted"]] = accel.count()
-        publish_counted(ml, storage, args["machine_learning_curated"], params, report, partitioned=True)
-        matched = ml.select("serialNumber", "sensorReadingTime").distinct()
-        report.excluded = step.join(matched, ["serialNumber", "sensorReadingTime"], "left_anti").count()
-    return report
+        written = write.table(ml, Storage(), args["machine_learning_curated"], params, partitioned=True)
 
-
-def main(argv: Sequence[str]) -> None:
-    run_script(argv, OPTIONS, run)
+        report.written[args["machine_learning_curated"]] = written
+        report.excluded = transform.unmatched_step_readings(step, ml).count()
 
 
 if __name__ == "__main__":

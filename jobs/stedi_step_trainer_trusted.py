@@ -14,47 +14,44 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from pyspark.sql import SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
-
-from job_helpers.stedi.report import JobReport
-from job_helpers.stedi.run import (
-    RunParams,
-    check_rejects,
-    load_landing,
-    parse_share,
-    publish_counted,
-    publish_rejects,
-    reporting,
-    run_script,
-)
-from job_helpers.stedi.schemas import STEP_TRAINER_KEYS, STEP_TRAINER_LANDING
-from job_helpers.stedi.tables import read_table
-from job_helpers.stedi.transforms import step_trainer_trusted
+from job_helpers import runtime
+from job_helpers.stedi import parameters, read, transform, write
+from job_helpers.stedi.schemas import DEVICES, STEP_TRAINER_KEYS, STEP_TRAINER_LANDING
 from job_helpers.storage import Storage
 
-OPTIONS = ["step-trainer-landing", "customer-curated", "step-trainer-trusted", "rejects", "max-reject-share"]
-DEVICES = StructType([StructField("serialNumber", StringType(), True)])
-
-
-def run(spark: SparkSession, name: str, args: dict[str, str], storage: Storage) -> JobReport:
-    params = RunParams.from_args(args, ranged=True)
-    max_share = parse_share(args["max_reject_share"])
-    with reporting(storage, name, params) as report:
-        landing = load_landing(
-            spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params, report, "sensorReadingTime"
-        )
-        check_rejects(landing, storage, args["rejects"], max_share, params, report)
-        customers = read_table(spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
-        trusted = step_trainer_trusted(landing.records, customers)
-        written = publish_counted(trusted, storage, args["step_trainer_trusted"], params, report, partitioned=True)
-        publish_rejects(landing, storage, args["rejects"], params)
-        report.excluded = landing.records.count() - written
-    return report
+OPTIONS = [
+    *parameters.OPTIONS,
+    "step-trainer-landing",
+    "customer-curated",
+    "step-trainer-trusted",
+    "rejects",
+    "max-reject-share",
+]
 
 
 def main(argv: Sequence[str]) -> None:
-    run_script(argv, OPTIONS, run)
+    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+        args, report = job.args, job.report
+        params = parameters.from_args(args, ranged=True)
+        max_share = parameters.max_reject_share(args)
+        report.scope, job.report_folder = params.scope, params.report_folder
+        storage = Storage()
+
+        landing = read.landing(
+            job.spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params.days, "sensorReadingTime"
+        )
+        report.read[args["step_trainer_landing"]] = landing.read
+        report.rejected.update(landing.rejected)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+        devices = read.read_table(job.spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
+
+        trusted = transform.step_trainer_trusted(landing.records, devices)
+
+        written = write.table(trusted, storage, args["step_trainer_trusted"], params, partitioned=True)
+        write.rejects(landing, storage, args["rejects"], params)
+
+        report.written[args["step_trainer_trusted"]] = written
+        report.excluded = landing.records.count() - written
 
 
 if __name__ == "__main__":

@@ -29,9 +29,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers.aws import client
-from job_helpers.stedi.errors import StediError
+from job_helpers.runtime import JobFailed
 from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
-from job_helpers.stedi.transforms import email_key
+from job_helpers.stedi.transform import email_key
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ SECRETS_PREFIX = "secretsmanager:"
 KEY_COLUMN = "_email_key"
 
 
-class PseudonymKeyError(StediError):
+class PseudonymKeyError(JobFailed):
     """No usable pseudonymisation key; the message names the source and how to provide one."""
 
 

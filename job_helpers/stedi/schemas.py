@@ -18,6 +18,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+FORMATS = ("parquet", "json")  # what trusted and curated tables may be stored as
 PARTITION_COLUMN = "reading_date"
 PSEUDONYM_COLUMN = "customerPseudonym"
 # Direct identifiers that curated tables never carry while pseudonymisation is on.
@@ -63,6 +64,14 @@ STEP_TRAINER_TRUSTED = _struct(
     ("sensorReadingTimestamp", TimestampType()),
     (PARTITION_COLUMN, DateType()),
 )
+
+# What the step-trainer job needs of curated customers: their devices.
+DEVICES = _struct(("serialNumber", StringType()))
+
+
+def owners_schema(owner_column: str) -> StructType:
+    """Curated customers as the ML job reads them: each device and its owner (email or pseudonym)."""
+    return _struct(("serialNumber", StringType()), (owner_column, StringType()))
 
 
 def curated_customer_schema(pseudonymise: bool) -> StructType:

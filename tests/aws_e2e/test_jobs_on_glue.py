@@ -18,9 +18,9 @@ from glue_emulator import EmulatedRun, run_job
 
 from job_helpers.control.ddl import render_statements
 from job_helpers.embrace.sample_data import write_embrace_sample
+from job_helpers.run_report import read_report, scope_report_url
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.sample_data import write_cold_tier
-from job_helpers.stedi.report import read_report
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
 
@@ -198,10 +198,12 @@ def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
         folder = project.mirror(aws.datasets[f"stedi.{table}"], tmp_path / table)
         assert dataset(folder).count_rows() == expected[f"stedi.{table}"], table
     storage = Storage(boto3_session=project.session, s3_client=project.client("s3"))
-    rejected = sum(
-        read_report(storage, aws.jobs[job].arguments["--report"], "_".join(dates[:2]) if dates else "all").rejected
+    reports = [
+        read_report(storage, scope_report_url(aws.jobs[job].arguments["--report"], "_".join(dates[:2]) if dates else "all"))
         for job, dates in STEDI_JOBS
-    )
+    ]
+    assert None not in reports
+    rejected = sum(report.records_rejected for report in reports if report is not None)
     assert rejected == expected["rejected"] == 3
     rejects_folder = project.mirror(aws.datasets["stedi.rejects"], tmp_path / "rejects")
     sources = {

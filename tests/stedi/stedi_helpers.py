@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from job_helpers.control.config import JobSpec, Settings, load_settings, pipeline_spec
-from job_helpers.control.pipeline import PipelineResult, job_argv, load_script, run_local
+from job_helpers.control.pipeline import LocalRunner, PipelineResult, job_argv, load_script, run_jobs
+from job_helpers.run_report import RunReport, read_report, scope_report_url
 from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -31,9 +32,16 @@ def write_key(path: Path, text: str) -> Path:
 
 
 def run_pipeline(settings: Settings) -> PipelineResult:
-    result = run_local(settings, pipeline_spec(settings, "stedi"), REPO, Storage())
+    result = run_jobs(settings, pipeline_spec(settings, "stedi"), LocalRunner(REPO), Storage())
     assert result.succeeded, [(o.job, o.state, o.error) for o in result.outcomes]
     return result
+
+
+def folder_report(job: JobSpec, scope: str = "all") -> RunReport:
+    """The report a STEDI job keeps in its ``--report`` folder for ``scope``."""
+    report = read_report(Storage(), scope_report_url(job.arguments["--report"], scope))
+    assert report is not None, f"{job.key} wrote no {scope} report in {job.arguments['--report']}"
+    return report
 
 
 def shared_lake(root: Path) -> Path:

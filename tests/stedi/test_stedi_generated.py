@@ -11,12 +11,11 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from stedi_helpers import REPO, lake_settings, run_pipeline, run_time_only_join, write_key
+from stedi_helpers import REPO, folder_report, lake_settings, run_pipeline, run_time_only_join, write_key
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
 from job_helpers.stedi.pseudonym import pseudonym
-from job_helpers.stedi.report import read_report
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 
@@ -96,7 +95,9 @@ def test_counts_match_an_independent_derivation(generated):
     assert written["non_consenting"] > 0 and written["without_readings"] > 0 and written["case_variants"] == 2
     counts = table_counts(settings.datasets, pipeline_spec(settings, "stedi").tables, result.outcomes)
     assert counts == {name: count for name, count in expected.items() if name.startswith("stedi.")}
-    assert sum(outcome.report.rejected for outcome in result.outcomes) == 3
+    for outcome in result.outcomes:  # the run's report, read by run id, is the one kept beside the data
+        assert outcome.report == folder_report(settings.job(outcome.job)), outcome.job
+    assert sum(outcome.report.records_rejected for outcome in result.outcomes) == 3
 
 
 def test_a_customer_under_two_email_casings_is_one_curated_customer_with_all_readings(generated, small_shuffles):
@@ -126,7 +127,7 @@ def test_the_rubric_join_on_time_alone_also_pairs_other_customers_readings(gener
     expected = expected_counts(settings)
     rows = small_shuffles.read.parquet(rubric.datasets["stedi.machine_learning_curated"]).count()
     assert rows == expected["time_only"] == expected["stedi.machine_learning_curated"] + 2 * written["shared_instants"]
-    assert read_report(Storage(), job.arguments["--report"]).written == {rubric.datasets["stedi.machine_learning_curated"]: rows}
+    assert folder_report(job).written == {rubric.datasets["stedi.machine_learning_curated"]: rows}
 
 
 def test_rejects_carry_reason_and_source_file(generated, small_shuffles):
@@ -135,8 +136,8 @@ def test_rejects_carry_reason_and_source_file(generated, small_shuffles):
     reasons = sorted(row["reason"] for row in rejects)
     assert reasons == ["malformed JSON", "missing key field: user, timestamp"]
     assert all(row["source_file"].endswith("accelerometer-day2.json") for row in rejects)
-    report = read_report(Storage(), settings.jobs["stedi_step_trainer_trusted"].arguments["--report"])
-    assert report.rejected_by_reason == {"malformed JSON": 1}
+    report = folder_report(settings.jobs["stedi_step_trainer_trusted"])
+    assert report.rejected == {"malformed JSON": 1}
 
 
 def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypatch):
@@ -153,7 +154,7 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     with pytest.raises(SystemExit):
         load_script(REPO / job.script).main(one_day)
     assert _per_day(small_shuffles, table) == before
-    refused = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
+    refused = folder_report(job, "2022-06-18_2022-06-18")
     assert (
         refused.status == "FAILED" and "reading_date=2022-06-18/" in refused.message and "--allow-shrink true" in refused.message
     )
@@ -164,8 +165,8 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     day1, day2 = date(2022, 6, 18), date(2022, 6, 19)
     assert before[day1] > 0 and day1 not in after
     assert after[day2] == before[day2] > 0
-    report = read_report(Storage(), job.arguments["--report"], "2022-06-18_2022-06-18")
-    assert report.written == {table: 0} and report.rejected == 2
+    report = folder_report(job, "2022-06-18_2022-06-18")
+    assert report.written == {table: 0} and report.records_rejected == 2
     assert len(small_shuffles.read.json(str(rejects)).collect()) == 2
 
 
@@ -184,7 +185,7 @@ def test_too_many_rejects_fail_the_job_and_publish_nothing(small_shuffles, tmp_p
         load_script(REPO / job.script).main(job_argv(job))
     assert stop.value.code == 1
     assert not local_path(settings.datasets["stedi.accelerometer_trusted"]).exists()
-    report = read_report(Storage(), job.arguments["--report"])
+    report = folder_report(job)
     assert report.status == "FAILED" and "over the allowed share" in report.message
 
 

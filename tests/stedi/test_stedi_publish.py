@@ -10,15 +10,11 @@ import pytest
 from stedi_helpers import REPO, lake_settings, write_key
 from test_publish import DyingStorage, Killed
 
-from job_helpers.control.pipeline import load_script
+from job_helpers.control.pipeline import job_argv, load_script
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
-from job_helpers.stedi.tables import publish_table
+from job_helpers.stedi.write import publish_table
 from job_helpers.storage import Storage, local_path
-
-
-def resolved(job) -> dict[str, str]:
-    return {name.lstrip("-").replace("-", "_"): value for name, value in job.arguments.items()}
 
 
 def rows(spark, url: str) -> Counter:
@@ -26,19 +22,21 @@ def rows(spark, url: str) -> Counter:
 
 
 def test_customer_trusted_killed_at_any_point_of_its_publish_keeps_a_table_and_the_rerun_leaves_one_copy(
-    small_shuffles, tmp_path
+    small_shuffles, tmp_path, monkeypatch
 ):
     settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "publish-test-key-0123456789"))
     landing = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
     job = settings.job("stedi_customer_trusted")
-    script, args, table = load_script(REPO / job.script), resolved(job), settings.datasets["stedi.customer_trusted"]
+    script, table = load_script(REPO / job.script), settings.datasets["stedi.customer_trusted"]
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
     old_layout = local_path(table).parent / ".trash-trusted-0123abcd" / "part-00000.parquet"
     old_layout.parent.mkdir(parents=True)
     old_layout.write_text("an old table with PII, left by a crash of an earlier version")
 
     def run(seed: int, storage: Storage) -> None:
         write_stedi_landing(Storage(), landing, customers=100 + seed, seed=seed)
-        script.run(small_shuffles, job.key, args, storage)
+        monkeypatch.setattr(script, "Storage", lambda: storage)  # the job publishes through ``storage``
+        script.main(job_argv(job))
 
     run(1, Storage())
     assert not old_layout.parent.exists()

@@ -60,7 +60,7 @@ def test_summary_counts_every_table(shared_run):
     spec = pipeline_spec(settings, "stedi")
     assert table_counts(settings.datasets, spec.tables, first.outcomes) == expected
     assert table_counts(settings.datasets, spec.tables, second.outcomes) == expected
-    assert all(outcome.report.rejected == 0 for outcome in first.outcomes)
+    assert all(outcome.report.records_rejected == 0 for outcome in first.outcomes)
 
 
 def test_invariants(shared_run, small_shuffles):

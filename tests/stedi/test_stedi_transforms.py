@@ -12,8 +12,7 @@ import pytest
 
 from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_ddl, translate_query
-from job_helpers.stedi import transforms as t
-from job_helpers.stedi.landing import parse_landing
+from job_helpers.stedi import transform as t
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
     ACCELEROMETER_KEYS,
@@ -21,7 +20,7 @@ from job_helpers.stedi.schemas import (
     CUSTOMER_LANDING,
     STEP_TRAINER_LANDING,
 )
-from job_helpers.stedi.tables import publish_table
+from job_helpers.stedi.write import publish_table
 from job_helpers.storage import Storage
 
 DAY = 1655510400000  # 2022-06-18T00:00:00Z
@@ -47,7 +46,7 @@ def test_parse_landing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
         ],
         "value string, source_file string",
     )
-    records, rejects = parse_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
+    records, rejects = t.parse_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
     assert sorted(map(tuple, records.collect())) == [("a@x", 5, 1.0, 0.0, -1.0), ("b@x", 6, None, None, None)]
     assert sorted((r.source_file, r.reason) for r in rejects.collect()) == [
         ("f2", "malformed JSON"),

@@ -9,7 +9,7 @@ from rich.table import Table
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing
 from job_helpers.control.config import pipeline_spec, refuse_examples
-from job_helpers.control.pipeline import JobOutcome, PipelineResult, run_local, run_on_backend, table_counts
+from job_helpers.control.pipeline import BackendRunner, JobOutcome, LocalRunner, PipelineResult, Runner, run_jobs, table_counts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
         colour = "green" if outcome.state == "SUCCEEDED" else "red"
         console.print(f"[{colour}]{outcome.state:<10}[/] {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
 
+    runner: Runner
     if settings.profile == "aws":
         refuse_examples(settings)
         from job_helpers.control.build import current_artifact
@@ -43,13 +44,14 @@ def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
         backend = GlueBackend.from_settings(settings, context.boto3_session)
         batch = new_batch_id()
         console.print(f"Pipeline {spec.name}: batch {batch}, {len(spec.jobs)} job(s) on AWS Glue")
-        result = run_on_backend(settings, spec, backend, artifact, batch, context.storage, on_job=on_job)
+        runner = BackendRunner(settings, backend, artifact, batch)
     else:
         from job_helpers.runtime import local_spark
 
         console.print(f"Pipeline {spec.name}: {len(spec.jobs)} job(s) in this process")
         local_spark(f"pipeline-{spec.name}")
-        result = run_local(settings, spec, context.repo_root, context.storage, on_job=on_job)
+        runner = LocalRunner(context.repo_root)
+    result = run_jobs(settings, spec, runner, context.storage, on_job=on_job)
     print_summary(context, result, table_counts(settings.datasets, spec.tables, result.outcomes))
     return 0 if result.succeeded else 1
 
@@ -64,10 +66,10 @@ def print_summary(context: CliContext, result: PipelineResult, counts: dict[str,
             outcome.job,
             outcome.state,
             f"{outcome.seconds:.1f}",
-            f"{sum(report.read.values()):,}" if report else "",
-            f"{report.rejected:,}" if report else "",
+            f"{report.records_read:,}" if report else "",
+            f"{report.records_rejected:,}" if report else "",
             f"{report.excluded:,}" if report else "",
-            f"{sum(report.written.values()):,}" if report else "",
+            f"{report.records_written:,}" if report else "",
         )
     tables = Table(title="tables")
     tables.add_column("table")

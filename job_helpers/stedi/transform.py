@@ -1,11 +1,16 @@
-"""The five STEDI transforms as pure functions of DataFrames: no reading, writing or config here."""
+"""The STEDI transforms as pure functions of DataFrames: no reading, writing or config here.
+
+Landing lines are parsed one at a time, so a bad line becomes a reject instead of a failure;
+the five jobs' own transforms follow.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers.stedi.schemas import (
     ACCELEROMETER_LANDING,
@@ -17,6 +22,33 @@ from job_helpers.stedi.schemas import (
 )
 
 MS_PER_DAY = 86_400_000
+CORRUPT = "_corrupt_record"
+MALFORMED = "malformed JSON"
+
+
+def parse_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -> tuple[DataFrame, DataFrame]:
+    """Split landing lines (``value``, ``source_file``) into records of ``schema`` and rejects (source_file, reason, record).
+
+    Blank lines are not records and are skipped. A line that is not a JSON object, or whose fields
+    do not fit the schema, is rejected as malformed; one without a key field names the missing
+    fields. Nothing else is dropped.
+    """
+    parse_schema = StructType([*schema.fields, StructField(CORRUPT, StringType(), True)])
+    options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
+    parsed = lines.where(F.trim("value") != "").select(
+        "source_file", "value", F.from_json("value", parse_schema, options).alias("r")
+    )
+    parsed = parsed.withColumn("reason", _reason(keys))
+    records = parsed.where(F.col("reason").isNull()).select(*[F.col(f"r.{f.name}").alias(f.name) for f in schema.fields])
+    rejects = parsed.where(F.col("reason").isNotNull()).select("source_file", "reason", F.col("value").alias("record"))
+    return records, rejects
+
+
+def _reason(keys: tuple[str, ...]) -> Column:
+    missing = F.concat_ws(", ", *[F.when(F.col(f"r.{key}").isNull(), F.lit(key)) for key in keys])
+    return F.when(F.col("r").isNull() | F.col(f"r.{CORRUPT}").isNotNull(), F.lit(MALFORMED)).when(
+        missing != "", F.concat(F.lit("missing key field: "), missing)
+    )
 
 
 def reading_date(ms_column: str) -> F.Column:
@@ -115,3 +147,9 @@ def machine_learning_curated(
         *[joined[f"_a_{name}"].alias(name) for name in accel_fields],
         step[PARTITION_COLUMN],
     )
+
+
+def unmatched_step_readings(step_readings: DataFrame, machine_learning: DataFrame) -> DataFrame:
+    """Step-trainer readings that no accelerometer reading paired with (the ML table's exclusions)."""
+    matched = machine_learning.select("serialNumber", "sensorReadingTime").distinct()
+    return step_readings.join(matched, ["serialNumber", "sensorReadingTime"], "left_anti")

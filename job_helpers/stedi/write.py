@@ -1,4 +1,4 @@
-"""Reading STEDI tables, and publishing them through ``job_helpers.publish`` (file:// and s3://).
+"""Publishing the STEDI tables and rejects through ``job_helpers.publish`` (file:// and s3://).
 
 Spark writes a run's table under ``<table>/_staging/<run id>/`` (readers skip ``_`` folders);
 ``publish`` then moves the files into place and deletes what the run's partitions no longer hold:
@@ -12,36 +12,59 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from typing import Any
 
-from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StructType
-from pyspark.sql.utils import AnalysisException
+from pyspark.sql import DataFrame
 
 from job_helpers.publish import PublishError, ShrinkGuard, discard_staging, new_run_id, publish, staging_url
-from job_helpers.stedi.errors import StediError
-from job_helpers.stedi.report import scope_name
-from job_helpers.stedi.schemas import PARTITION_COLUMN
-from job_helpers.storage import Storage
+from job_helpers.run_report import scope_name
+from job_helpers.runtime import JobFailed
+from job_helpers.stedi.parameters import Parameters
+from job_helpers.stedi.read import Landing
+from job_helpers.stedi.schemas import FORMATS, PARTITION_COLUMN
+from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("parquet", "json")
 OLD_LAYOUT = (".staging-", ".trash-")
 
 
-class TableError(StediError):
-    """A table could not be read or published; the message names its location."""
+def table(frame: DataFrame, storage: Storage, url: str, params: Parameters, *, partitioned: bool) -> int:
+    """Publish ``frame`` (the run's dates only when partitioned and ranged) and return its row count.
+
+    The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace
+    (landing data that expired or went missing), unless ``--allow-shrink true``.
+    """
+    frame = frame.cache()
+    count = frame.count()
+    guard = ShrinkGuard(allowed=params.allow_shrink)
+    if partitioned:
+        publish_table(
+            frame, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last, shrink_guard=guard
+        )
+    else:
+        publish_table(frame, storage, url, params.output_format, shrink_guard=guard)
+    frame.unpersist()
+    return count
 
 
-def read_table(spark: SparkSession, url: str, fmt: str, schema: StructType, produced_by: str) -> DataFrame:
-    """A published table with its declared schema; a clear error naming the job when it is missing."""
-    if not _filesystem(spark, url).exists(_path(spark, url)):
-        raise TableError(f"{url}: no table there yet; run {produced_by} first")
-    try:
-        return spark.read.schema(schema).format(fmt).load(url)
-    except AnalysisException as error:
-        raise TableError(f"{url}: cannot read it as {fmt}: {error}") from error
+def rejects(landing: Landing, storage: Storage, rejects_folder: str, params: Parameters) -> None:
+    """Publish the run's rejects at ``<rejects_folder><scope>/``, replacing the last run's however fewer.
+
+    Called after the table, so a refused table leaves them as they were.
+    """
+    publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
+
+
+def check_reject_share(landing: Landing, storage: Storage, rejects_folder: str, max_share: float, params: Parameters) -> None:
+    """Fail when the rejects exceed ``max_share`` of the lines, publishing them (and nothing else) to look at."""
+    total = sum(landing.rejected.values())
+    if landing.lines and total / landing.lines > max_share:
+        rejects(landing, storage, rejects_folder, params)
+        reasons = ", ".join(f"{count} {reason}" for reason, count in landing.rejected.items())
+        raise JobFailed(
+            f"{total} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
+            f"{max_share:.2%}; see {rejects_folder}{params.scope}/ and fix the input, or raise stedi.max_reject_share"
+        )
 
 
 def publish_table(
@@ -57,7 +80,7 @@ def publish_table(
 ) -> None:
     """Write ``frame`` aside, then publish it at ``url``: the whole table, or the dates first..last."""
     if fmt not in FORMATS:
-        raise TableError(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
+        raise JobFailed(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
     days = _days(first, last) if partitioned and first is not None and last is not None else None
     ranged = days is not None
     run_id = new_run_id(scope_name(first, last) if ranged else "all")
@@ -71,7 +94,7 @@ def publish_table(
         owned = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in days] if days is not None else [""]
         publish(storage, url, run_id, staged_files(storage, staging), owned, shrink_guard=shrink_guard)
     except PublishError as error:
-        raise TableError(str(error)) from error
+        raise JobFailed(str(error)) from error
     finally:
         discard_staging(storage, url, run_id)
     log.info("published %s (%s)", url, f"{first}..{last}" if ranged else "whole table")
@@ -103,12 +126,3 @@ def remove_old_layout(storage: Storage, url: str) -> None:
 
 def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
-
-
-def _path(spark: SparkSession, url: str) -> Any:
-    jvm: Any = spark._jvm
-    return jvm.org.apache.hadoop.fs.Path(url)
-
-
-def _filesystem(spark: SparkSession, url: str) -> Any:
-    return _path(spark, url).getFileSystem(spark._jsc.hadoopConfiguration())
