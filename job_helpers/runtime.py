@@ -159,6 +159,16 @@ def _write_reports(argv: Sequence[str], run: JobRun) -> None:
     urls = [report_url(prefix, run.name, run_id)] if prefix and run_id else []
     if run.report_folder:
         urls.append(scope_report_url(run.report_folder, run.report.scope))
+    report = run.report
+    log.info(
+        "%s %s: read %d, rejected %d, excluded %d, wrote %d",
+        run.name,
+        report.status,
+        report.records_read,
+        report.records_rejected,
+        report.excluded,
+        report.records_written,
+    )
     storage = Storage()
     for url in urls:
         try:

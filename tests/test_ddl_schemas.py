@@ -41,15 +41,14 @@ from job_helpers.control.table_definition import TableDefinition, from_ddl
 from job_helpers.embrace.archives import HEADERS as EMBRACE_HEADERS
 from job_helpers.embrace.sample_data import METADATA_HEADER
 from job_helpers.sensors import sample_data as sensors_sample
-from job_helpers.sensors.export import partition as sensors_partition
-from job_helpers.sensors.raw_source import hour_prefix
-from job_helpers.sensors.readings import READING_SCHEMA
-from job_helpers.sensors.transform import GRID_SCHEMA
+from job_helpers.sensors.hours import partition as sensors_partition
+from job_helpers.sensors.read import hour_prefix
+from job_helpers.sensors.transform import GRID_SCHEMA, READING_SCHEMA
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.sample_data import RAW_SCHEMA as SITEWISE_RAW_SCHEMA
 from job_helpers.stedi import schemas as stedi
 from job_helpers.stedi.pseudonym import pseudonymise
-from job_helpers.stedi.transforms import (
+from job_helpers.stedi.transform import (
     accelerometer_trusted,
     customer_curated,
     customer_trusted,

@@ -70,6 +70,7 @@ def test_the_run_report_is_written_per_run_where_execute_asks(local_runtime, tmp
     with runtime.start_job(argv, [], spark=False) as run:
         run.report.read["in"] = 1
     assert any("could not write the run report" in message for message in caplog.messages)
+    assert "j-3 SUCCEEDED: read 1, rejected 0, excluded 0, wrote 0" in caplog.messages
 
 
 def test_a_failed_run_reports_why_here_and_in_the_jobs_report_folder(local_runtime, tmp_path):
