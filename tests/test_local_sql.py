@@ -96,3 +96,24 @@ def test_ddl_and_query_print_only_their_results_and_refresh_only_named_tables(tm
     assert json.loads(answer) == {"columns": ["n"], "rows": [[1]]}
     assert json.loads(partitions) == {"accelerometer_trusted": 1, "step_trainer_trusted": 0}
     assert completed.stderr.strip() == "", completed.stderr[-3000:]
+
+
+def test_a_stedi_json_table_reads_back_its_timestamps_through_the_ddl(spark, tmp_path):
+    from job_helpers.control.config import load_settings
+    from job_helpers.control.ddl import render_statements
+    from job_helpers.control.local_sql import register
+    from job_helpers.stedi.write import publish_table
+    from job_helpers.storage import Storage
+
+    overrides = [f"profiles.local.lake_root={tmp_path}", "stedi.output_format=json", "athena.database=stedi_json"]
+    settings = load_settings(REPO / "config.yml", "local", overrides)
+    at = datetime(2022, 6, 18, 1, 2, 3, 456000)
+    frame = spark.createDataFrame(
+        [("a@b.c", 1655514123456, 0.1, 0.2, 0.3, at, at.date())],
+        "user string, timestamp bigint, x double, y double, z double, readingTime timestamp, reading_date date",
+    )
+    publish_table(frame, Storage(), settings.datasets["stedi.accelerometer_trusted"], "json", partitioned=True)
+    statements = [s for s in render_statements(REPO / "sql", settings) if s.source.endswith("accelerometer_trusted.sql")]
+    register(spark, statements, "stedi_json")
+    (row,) = spark.sql("SELECT readingTime, reading_date FROM stedi_json.accelerometer_trusted").collect()
+    assert (row["readingTime"], row["reading_date"]) == (at, "2022-06-18")

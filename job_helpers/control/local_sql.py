@@ -42,13 +42,14 @@ from sqlglot import exp
 from sqlglot.dialects.spark import Spark
 
 from job_helpers.control.ddl import DdlError, Statement
+from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
 from job_helpers.storage import local_path
 
 log = logging.getLogger(__name__)
 
 PROJECTION_MARK = "job_helpers.partition_projection"
 OPENX_SERDE = "org.openx.data.jsonserde.JsonSerDe"
-JSON_OPTIONS = "OPTIONS (timestampFormat 'yyyy-MM-dd HH:mm:ss.SSS')"
+JSON_OPTIONS = f"OPTIONS (timestampFormat '{JSON_TIMESTAMP_FORMAT}')"
 CREATE = re.compile(
     r"^CREATE\s+EXTERNAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\S+)\s*\((?P<columns>.*?)\)\s*"
     r"(?=PARTITIONED|ROW\s+FORMAT|STORED)(?:PARTITIONED\s+BY\s*\((?P<partitions>[^)]*)\)\s*)?"

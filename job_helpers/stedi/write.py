@@ -20,7 +20,7 @@ from job_helpers.run_report import scope_name
 from job_helpers.runtime import JobFailed
 from job_helpers.stedi.parameters import Parameters
 from job_helpers.stedi.read import Landing
-from job_helpers.stedi.schemas import FORMATS, PARTITION_COLUMN
+from job_helpers.stedi.schemas import FORMATS, JSON_TIMESTAMP_FORMAT, PARTITION_COLUMN
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ def publish_table(
     remove_old_layout(storage, url)
     try:
         writer = frame.write.mode("errorifexists").format(fmt)
+        if fmt == "json":
+            writer = writer.option("timestampFormat", JSON_TIMESTAMP_FORMAT)
         if partitioned:
             writer = writer.partitionBy(PARTITION_COLUMN)
         writer.save(staging)
