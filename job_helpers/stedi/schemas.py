@@ -19,8 +19,8 @@ from pyspark.sql.types import (
 )
 
 FORMATS = ("parquet", "json")  # what trusted and curated tables may be stored as
-# JSON tables carry timestamps in the java.sql.Timestamp form, the one Athena's JSON SerDes read
-# without a timestamp.formats property (Spark's default ISO form with "T" and a zone is not).
+# JSON tables carry timestamps in the java.sql.Timestamp form: Athena's JSON SerDes read it, and so
+# does the local engine's JSON table (Spark's default ISO form with "T" and a zone reads back NULL there).
 JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss.SSS"
 PARTITION_COLUMN = "reading_date"
 PSEUDONYM_COLUMN = "customerPseudonym"
