@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -23,10 +24,12 @@ from pyarrow import csv
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.members import RefusedMember
 from job_helpers.embrace.outputs import EXPORT, FROM_TASKS, STAGED, STREAM, owned_folders, partition_folder
-from job_helpers.embrace.parameters import Parameters
 from job_helpers.embrace.transform import DayCounts
 from job_helpers.publish import ShrinkGuard, discard_staging, publish, staging_url
 from job_helpers.storage import Storage, join
+
+if TYPE_CHECKING:  # the tasks import this module; they need no job arguments
+    from job_helpers.embrace.parameters import Parameters
 
 # Rows converted to Arrow at a time when writing, which bounds a writer's memory.
 SLICE_ROWS = 1 << 20
