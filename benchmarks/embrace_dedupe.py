@@ -66,23 +66,27 @@ def generate_wrong_width(landing: Path, rows: int) -> dict:
 
 
 def run_ours(landing: Path, lake: Path) -> dict:
-    from job_helpers.embrace.run import ChunkParams, run_chunk
+    from job_helpers.embrace import chunk, read
+    from job_helpers.embrace.outputs import OUTPUTS
+    from job_helpers.embrace.parameters import Parameters
     from job_helpers.runtime import local_spark
     from job_helpers.storage import Storage
 
     spark = local_spark("embrace-benchmark")
-    names = ("clean", "timestream_ready", "duplicate_log", "wear_time", "devices", "rejects", "reports", "load_counts")
-    params = ChunkParams(
+    params = Parameters(
         first=date(2024, 3, 1),
         last=date(2024, 3, 31),
         landing=landing.as_uri() + "/",
-        **{name: (lake / name).as_uri() + "/" for name in names},
+        outputs={name: (lake / name).as_uri() + "/" for name in OUTPUTS},
     )
-    summary = run_chunk(spark, Storage(), params)
+    storage = Storage()
+    summary = chunk.clean_and_publish(
+        spark, storage, read.landing_archives(storage, params.landing, params.first, params.last), params
+    )
     if not summary.clean_rows:
         spark.stop()
-        return {"clean": summary.clean_rows, "rejects": sum(summary.rejects.values()), "failed": summary.failed}
-    clean = spark.read.parquet(params.clean)
+        return {"clean": dict(summary.clean_rows), "rejects": summary.rejected.total(), "failed": summary.failed}
+    clean = spark.read.parquet(params.outputs["clean"])
     check = {
         r["stream"]: [r["n"], r["ts"]]
         for r in clean.groupBy("stream")
@@ -92,7 +96,7 @@ def run_ours(landing: Path, lake: Path) -> dict:
         .collect()
     }
     spark.stop()
-    return {"clean": summary.clean_rows, "check": check}
+    return {"clean": dict(summary.clean_rows), "check": check}
 
 
 def run_baseline(landing: Path, stage: Path) -> dict:

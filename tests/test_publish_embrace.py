@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from job_helpers.embrace import chunk, read
 from job_helpers.embrace.archives import Selection
-from job_helpers.embrace.run import ChunkParams, run_chunk
+from job_helpers.embrace.outputs import OUTPUTS, STAGED
+from job_helpers.embrace.parameters import Parameters
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.publish import ShrinkRefused
 from job_helpers.storage import Storage
-
-OUTPUTS = ("clean", "timestream_ready", "duplicate_log", "wear_time", "devices", "rejects", "reports", "load_counts")
 
 
 def files(folder: Path) -> dict[str, bytes]:
@@ -23,24 +23,28 @@ def files(folder: Path) -> dict[str, bytes]:
     }
 
 
+def run_chunk(spark, params: Parameters) -> chunk.ChunkResult:
+    landing = read.landing_archives(Storage(), params.landing, params.first, params.last)
+    return chunk.clean_and_publish(spark, Storage(), landing, params)
+
+
 def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
-    urls = {name: (lake / name).as_uri() + "/" for name in OUTPUTS}
-    params = ChunkParams(
+    params = Parameters(
         first=date(2024, 3, 1),
         last=date(2024, 3, 2),
         landing=landing.as_uri() + "/",
+        outputs={name: (lake / name).as_uri() + "/" for name in OUTPUTS},
         selection=Selection(streams=("temp",)),
-        **urls,
     )
     sample = {"start": date(2024, 3, 1), "days": 2, "participants": ("fc096",), "period_end": date(2024, 3, 2)}
     write_embrace_sample(Storage(), landing.as_uri() + "/", seconds_per_day=3000, **sample)
-    run_chunk(spark, Storage(), params)
+    run_chunk(spark, params)
     before = files(lake / "clean")
     write_embrace_sample(Storage(), landing.as_uri() + "/", seconds_per_day=20, **sample)
-    published = {name: files(lake / name) for name in OUTPUTS if name not in ("reports", "load_counts")}
+    published = {name: files(lake / name) for name in STAGED}
     with pytest.raises(ShrinkRefused, match=r"clean/: this run would replace .*--allow-shrink true"):
-        run_chunk(spark, Storage(), params)
+        run_chunk(spark, params)
     assert {name: files(lake / name) for name in published} == published
-    run_chunk(spark, Storage(), replace(params, allow_shrink=True))
+    run_chunk(spark, replace(params, allow_shrink=True))
     assert sum(map(len, files(lake / "clean").values())) < sum(map(len, before.values())) / 10

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from job_helpers.embrace.cleaning import DAY_MS
-from job_helpers.embrace.parsing import ParsedBlock
+from job_helpers.embrace.transform import DAY_MS, ParsedBlock
 
 BUDGET_BYTES = 256 << 20
 

@@ -1,22 +1,23 @@
 """The small tables of a chunk, built on the driver from what the tasks counted.
 
 The duplicate log, wear time and devices hold one row per device and month, day or metadata
-record, so the tasks return their counts and the driver writes these tables itself.
+record, so the tasks return their counts and the driver builds these tables itself, one per
+partition folder of its output.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import pyarrow as pa
 
-from job_helpers.embrace.cleaning import DayCounts
-from job_helpers.embrace.members import DEVICE_COLUMNS, GroupResult
+from job_helpers.embrace.outputs import EXPORT, STREAM, partition_folder
+from job_helpers.embrace.stream_tasks import GroupResult
+from job_helpers.embrace.transform import DEVICE_COLUMNS, DUPLICATE_COUNTS, DayCounts
 
 DUPLICATE_LOG = pa.schema(
-    [("ppt_id", pa.string()), ("dev_id", pa.string()), ("month", pa.string())]
-    + [(name, pa.int64()) for name in ("total_rows", "total_dupes", "perfect", "nan", "unclear")]
+    [("ppt_id", pa.string()), ("dev_id", pa.string()), ("month", pa.string())] + [(name, pa.int64()) for name in DUPLICATE_COUNTS]
 )
 WEAR_TIME = pa.schema(
     [
@@ -35,19 +36,31 @@ DEVICES = pa.schema(
 )
 
 
-def duplicate_log(results: Iterable[GroupResult]) -> dict[tuple[str, str], pa.Table]:
-    """Per (export, stream): one row per participant, device and month, summed over its days."""
-    months: dict[tuple[str, str], dict[tuple[str, str, str], list[int]]] = defaultdict(lambda: defaultdict(lambda: [0] * 5))
+def small_tables(results: Sequence[GroupResult], streams: Sequence[str]) -> dict[str, dict[str, pa.Table]]:
+    """Every small table by output and partition folder; wear time only when EDA was read."""
+    built = {"duplicate_log": duplicate_log(results)}
+    if "eda" in streams:
+        built["wear_time"] = wear_time(results)
+    built["devices"] = devices(results)
+    return built
+
+
+def duplicate_log(results: Iterable[GroupResult]) -> dict[str, pa.Table]:
+    """Per export and stream: one row per participant, device and month, summed over its days."""
+    months: dict[str, dict[tuple[str, str, str], DayCounts]] = defaultdict(lambda: defaultdict(DayCounts))
     for result in results:
+        folder = partition_folder([(EXPORT, result.export), (STREAM, result.kind)])
         for day, counts in result.days.items():
-            sums = months[(result.export, result.kind)][(result.ppt_id, result.dev_id, day[:7])]
-            for index, value in enumerate(_log_counts(counts)):
-                sums[index] += value
+            months[folder][(result.ppt_id, result.dev_id, day[:7])] += counts
     return {
-        key: pa.Table.from_pylist(
-            [dict(zip(DUPLICATE_LOG.names, [*row_key, *sums])) for row_key, sums in sorted(rows.items())], schema=DUPLICATE_LOG
+        folder: pa.Table.from_pylist(
+            [
+                {"ppt_id": ppt_id, "dev_id": dev_id, "month": month, **counts.duplicates()}
+                for (ppt_id, dev_id, month), counts in sorted(rows.items())
+            ],
+            schema=DUPLICATE_LOG,
         )
-        for key, rows in months.items()
+        for folder, rows in months.items()
     }
 
 
@@ -56,7 +69,7 @@ def wear_time(results: Iterable[GroupResult]) -> dict[str, pa.Table]:
     rows: dict[str, list[dict]] = defaultdict(list)
     for result in results:
         for day, wear in sorted(result.wear.items()):
-            rows[result.export].append(
+            rows[partition_folder([(EXPORT, result.export)])].append(
                 {
                     "ppt_id": result.ppt_id,
                     "dev_id": result.dev_id,
@@ -69,16 +82,12 @@ def wear_time(results: Iterable[GroupResult]) -> dict[str, pa.Table]:
                     "windows_worn": wear.windows_worn,
                 }
             )
-    return {export: pa.Table.from_pylist(found, schema=WEAR_TIME) for export, found in rows.items()}
+    return {folder: pa.Table.from_pylist(found, schema=WEAR_TIME) for folder, found in rows.items()}
 
 
 def devices(results: Iterable[GroupResult]) -> dict[str, pa.Table]:
     """Per export: one row per metadata.csv record."""
     rows: dict[str, list[dict]] = defaultdict(list)
     for result in results:
-        rows[result.export] += result.devices
-    return {export: pa.Table.from_pylist(found, schema=DEVICES) for export, found in rows.items() if found}
-
-
-def _log_counts(counts: DayCounts) -> tuple[int, int, int, int, int]:
-    return counts.total_rows, counts.total_dupes, counts.perfect, counts.nan, counts.unclear
+        rows[partition_folder([(EXPORT, result.export)])] += result.devices
+    return {folder: pa.Table.from_pylist(found, schema=DEVICES) for folder, found in rows.items() if found}

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import Backoff, Pending, poll
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.outputs import load_folder
 from job_helpers.storage import Storage, join, split_s3
@@ -129,17 +129,30 @@ def wait_for_tasks(
     client: Any,
     on_poll: Callable[[list[dict[str, Any]]], None],
     backoff: Backoff = Backoff(base=5.0, cap=120.0),
+    deadline: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Poll until no task is running, with jittered backoff between polls; returns the polls made."""
+    """Poll until no task is running; returns the polls made.
+
+    The jittered delay between polls grows while the running tasks stay the same and drops back
+    when one starts or ends. ``deadline`` (a ``clock()`` time) raises ``DeadlinePassed`` once passed.
+    """
     polls = 0
-    while True:
+    previous: set[str] | None = None
+
+    def check() -> int | Pending:
+        nonlocal polls, previous
         tasks = running_tasks(client)
         polls += 1
         on_poll(tasks)
         if not tasks:
             return polls
-        sleep(backoff.delay(polls - 1))
+        running = {task["TaskId"] for task in tasks}
+        changed, previous = running != previous, running
+        return Pending(changed=changed)
+
+    return poll(check, backoff, deadline=deadline, sleep=sleep, clock=clock)
 
 
 def notify_slack(webhook_url: str | None, text: str, opener: Callable[..., Any] = urllib.request.urlopen) -> bool:

@@ -236,6 +236,11 @@ def test_embrace_duplicate_log_and_clean_rows(project, emulated, tmp_path):
             if row["stream"] == stream:
                 got.update({name: row[name] for name in expected_totals})
         assert got == expected_totals, stream
+    storage = Storage(boto3_session=project.session, s3_client=project.client("s3"))
+    report = read_report(storage, scope_report_url(aws["embrace.reports"], "2024-03-01_2024-03-31"))
+    assert report is not None and report.status == "SUCCEEDED"
+    assert report.written["clean"] == sum(oracle_clean.values()) and not report.failed
+    assert report.details["archives"] == [export] and report.details["outside_period"] == {}
 
 
 def test_no_s3a_scheme_reaches_any_output(project, emulated):

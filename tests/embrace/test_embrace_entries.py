@@ -8,11 +8,11 @@ import zipfile
 from datetime import date
 
 import pytest
-from embrace_helpers import chunk_params
+from embrace_helpers import job_argv
 
+import jobs.embrace_dedupe as job
 from job_helpers.embrace.archives import Archive, Selection
-from job_helpers.embrace.members import member_groups
-from job_helpers.embrace.run import run_chunk
+from job_helpers.embrace.read import member_groups
 from job_helpers.storage import Storage
 
 EXPORT = "Sensors_U02_FC_20240301_20240331"
@@ -48,32 +48,34 @@ def write_archive(path) -> None:
 
 @pytest.fixture(scope="module")
 def run(small_spark, tmp_path_factory):
+    """The job run on the archive; its report, as published in the reports folder."""
     root = tmp_path_factory.mktemp("embrace-entries")
     landing, lake = root / "landing", root / "lake"
     landing.mkdir()
     write_archive(landing / f"{EXPORT}.zip")
-    params = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 31))
-    summary = run_chunk(small_spark, Storage(), params)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JOB_HELPERS_RUNTIME", "local")
+        job.main(job_argv(landing, lake, "2024-03-01", "2024-03-31"))
     report = json.loads((lake / "reports" / "2024-03-01_2024-03-31.json").read_text())
-    return lake, summary, report
+    return lake, report
 
 
 def test_two_members_of_one_name_are_both_read_as_one_stream(run, small_spark):
-    lake, summary, report = run
-    assert not summary.failed
+    lake, report = run
+    assert report["status"] == "SUCCEEDED" and not report["failed"]
     clean = small_spark.read.parquet(str(lake / "clean")).where("ppt_id = 'fc006' AND stream = 'eda'")
     assert clean.count() == 20
     (log,) = small_spark.read.parquet(str(lake / "duplicate_log")).where("ppt_id = 'fc006'").collect()
     assert (log["total_rows"], log["perfect"], log["total_dupes"]) == (20, 0, 0)
-    assert report["repeated_members"] == {f"{EXPORT}.zip/{REPEATED}": 2}
-    assert report["rejects"][f"{EXPORT}.zip/{REPEATED}#2"] == 1
+    assert report["details"]["repeated_members"] == {f"{EXPORT}.zip/{REPEATED}": 2}
+    assert report["details"]["rejects_by_file"][f"{EXPORT}.zip/{REPEATED}#2"] == 1
     (reject,) = small_spark.read.json(str(lake / "rejects")).where(f"file = '{REPEATED}#2'").collect()
     assert (reject["line"], reject["record"]) == (12, "1709251300000,0.1,9")
 
 
 def test_members_with_unsafe_paths_are_refused_as_rejects_and_the_rest_is_published(run, small_spark):
-    lake, summary, report = run
-    refused = report["refused_members"]
+    lake, report = run
+    refused = report["details"]["refused_members"]
     assert set(refused) == {f"{EXPORT}.zip/{name}" for name in UNSAFE}
     for name, reason in UNSAFE.items():
         assert reason in refused[f"{EXPORT}.zip/{name}"]
@@ -84,8 +86,8 @@ def test_members_with_unsafe_paths_are_refused_as_rejects_and_the_rest_is_publis
 
 
 def test_timestamps_in_seconds_are_read_as_seconds_and_reported(run, small_spark):
-    lake, _, report = run
-    assert report["timestamps_in_seconds"] == [f"{EXPORT}.zip/{SECONDS}"]
+    lake, report = run
+    assert report["details"]["timestamps_in_seconds"] == [f"{EXPORT}.zip/{SECONDS}"]
     rows = small_spark.read.parquet(str(lake / "clean")).where("ppt_id = 'fc008'").orderBy("time_ms").collect()
     assert [r["time_ms"] for r in rows] == [MIDNIGHT_MS + 1000 * n for n in range(5)]
     assert {str(r["date"]) for r in rows} == {"2024-03-01"}

@@ -64,10 +64,29 @@ def monkeypatch_module():
 def test_failed_archives_are_named_and_the_job_exits_non_zero(job_result):
     code, report = job_result
     assert code == 1
+    assert (report["job"], report["scope"], report["status"]) == ("embrace-dedupe-test", "2024-03-01_2024-03-31", "FAILED")
+    assert report["message"].startswith("2 archive(s) failed, the others were published")
     assert set(report["failed"]) == {CORRUPT[:-4], WRONG_HEADER[:-4]}
     assert "not a readable zip archive" in report["failed"][CORRUPT[:-4]]
     assert "U02/MGH/200/DEV1/eda.csv" in report["failed"][WRONG_HEADER[:-4]]
-    assert report["rejects"] == {f"{NON_NUMERIC[:-4]}.zip/U03/FC/300/DEV2/eda.csv": 1}
+    assert report["details"]["rejects_by_file"] == {f"{NON_NUMERIC[:-4]}.zip/U03/FC/300/DEV2/eda.csv": 1}
+    assert report["rejected"] == {"first value is not a number": 1}
+
+
+def test_the_report_counts_what_was_read_and_written(job_result, generated):
+    _, report = job_result
+    _, _, summary = generated
+    clean = sum(summary.clean.values()) + 2  # the non-numeric archive keeps two EDA rows
+    assert report["read"] == {stream: summary.rows[stream] + (3 if stream == "eda" else 0) for stream in ("acc", "eda", "temp")}
+    assert report["written"]["clean"] == report["written"]["timestream_ready"] == clean
+    assert report["written"]["devices"] == summary.devices
+    assert report["written"]["wear_time"] == summary.devices * 2 + 1
+    details = report["details"]
+    assert details["clean_rows"] == {s: summary.clean[s] + (2 if s == "eda" else 0) for s in ("acc", "eda", "temp")}
+    assert sorted(details["archives"]) == sorted([summary.export, CORRUPT[:-4], WRONG_HEADER[:-4], NON_NUMERIC[:-4]])
+    duplicates = details["duplicates"]
+    assert duplicates["perfect"] == sum(summary.perfect.values())
+    assert duplicates["total_dupes"] == duplicates["perfect"] + duplicates["unclear"]
 
 
 def test_other_archives_complete(job_result, generated, small_spark):

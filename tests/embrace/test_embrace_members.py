@@ -10,8 +10,10 @@ import numpy as np
 import pytest
 
 from job_helpers.embrace.archives import Archive, Selection
-from job_helpers.embrace.members import Targets, UnreadableArchive, member_groups, process_groups
-from job_helpers.embrace.outputs import write_timestream_csv
+from job_helpers.embrace.members import UnreadableArchive
+from job_helpers.embrace.read import member_groups
+from job_helpers.embrace.stream_tasks import Targets, process_groups
+from job_helpers.embrace.write import write_timestream_csv
 from job_helpers.storage import Storage
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
@@ -46,9 +48,8 @@ def test_a_header_only_member_is_empty_and_unreadable_text_fails_its_archive(tmp
         "U02/FC/096/D1/temp.csv": b"Unix Timestamp (UTC),Degrees (\xc2\xb0C)\n17092512\xff00000,30\n",
     }
     found = archive(tmp_path, members)
-    targets = Targets(
-        "run", (tmp_path / "clean").as_uri() + "/", (tmp_path / "ts").as_uri() + "/", (tmp_path / "rej").as_uri() + "/", 1 << 30
-    )
+    outputs = {name: (tmp_path / name).as_uri() + "/" for name in ("clean", "timestream_ready", "rejects")}
+    targets = Targets.of_run(outputs, "run", 1 << 30)
     eda = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "eda"]
     results = list(process_groups(eda, targets))
     assert [(r.error, r.days) for r in results] == [(None, {})]

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from embrace_helpers import chunk_params
+from embrace_helpers import chunk_params, run_chunk
 
 from job_helpers.embrace.archives import Selection
-from job_helpers.embrace.run import run_chunk
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
 

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import Stubber
 
 from job_helpers import cli
-from job_helpers.backoff import Backoff
+from job_helpers.backoff import Backoff, DeadlinePassed
 from job_helpers.control.commands import timestream_cmd
 from job_helpers.embrace.timestream_load import (
     create_tasks,
@@ -202,3 +202,14 @@ def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(m
         "https://hooks.slack.example/x", "done", opener=lambda request, timeout: posted.append(request) or Response()
     )
     assert json.loads(posted[0].data) == {"text": "done"}
+
+
+def test_monitor_stops_at_its_deadline_while_tasks_still_run():
+    class Client:
+        def list_batch_load_tasks(self, TaskStatus, **_):
+            return {"BatchLoadTasks": [{"TaskId": "task-0"}] if TaskStatus == "IN_PROGRESS" else []}
+
+    seen, times = [], iter(range(100))
+    with pytest.raises(DeadlinePassed):
+        wait_for_tasks(Client(), seen.append, Backoff(1.0, 4.0), deadline=2, sleep=lambda _: None, clock=lambda: next(times))
+    assert len(seen) == 4

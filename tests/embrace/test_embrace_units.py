@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 
 from job_helpers.embrace.archives import HEADERS
-from job_helpers.embrace.cleaning import DAY_MS, clean_day
 from job_helpers.embrace.day_buffer import DayBuffer
-from job_helpers.embrace.parsing import REJECT_BATCH, HeaderMismatch, parse_stream
+from job_helpers.embrace.transform import DAY_MS, REJECT_BATCH, HeaderMismatch, clean_day, parse_stream
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 ACC = "Unix Timestamp (UTC),x (g),y (g),z (g)\n"
@@ -113,7 +112,7 @@ def test_a_member_in_seconds_is_read_as_seconds_and_rows_of_the_other_unit_are_r
 
 MEMORY_CHECK = """
 import sys, tracemalloc
-from job_helpers.embrace.parsing import parse_stream
+from job_helpers.embrace.transform import parse_stream
 seen = [0, 0]
 def sink(batch):
     seen[0] += len(batch)

@@ -1,4 +1,5 @@
-"""Reading archives where they lie: a seekable view of an S3 object, and the members an archive holds.
+"""Reading the landing location: which archives a run reads, what their central directories hold, and
+a seekable view of an archive where it lies.
 
 ``zipfile`` needs a seekable file. Locally that is the file itself; on S3 it is ``RangeFile``,
 which fetches only the byte ranges asked for, so listing an archive reads its central directory
@@ -8,8 +9,13 @@ and a task streaming one member moves only that member's bytes.
 from __future__ import annotations
 
 import io
+import zipfile
+from dataclasses import dataclass
+from datetime import date
 from typing import Any, BinaryIO
 
+from job_helpers.embrace.archives import Archive, ArchiveNameError, Selection, select_archives
+from job_helpers.embrace.members import ArchiveMembers, UnreadableArchive, group_entries
 from job_helpers.storage import Storage, local_path, split_s3
 
 RANGE_BUFFER = 8 << 20
@@ -54,3 +60,30 @@ def open_archive(storage: Storage, url: str) -> BinaryIO:
     if url.startswith("file:"):
         return open(local_path(url), "rb")
     return io.BufferedReader(RangeFile(storage.s3, url), buffer_size=RANGE_BUFFER)
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The archives whose export period overlaps a run's dates, and the landing objects that are not archives."""
+
+    archives: list[Archive]
+    ignored: list[str]
+
+
+def landing_archives(storage: Storage, landing_url: str, first: date, last: date) -> Landing:
+    """The archives of ``first..last`` under ``landing_url``; ArchiveNameError names a misnamed one and the fix."""
+    try:
+        archives, ignored = select_archives(storage.list(landing_url), first, last)
+    except ArchiveNameError as error:
+        raise ArchiveNameError(f"{error}; rename or move it out of --landing {landing_url}") from error
+    return Landing(archives, ignored)
+
+
+def member_groups(archive: Archive, selection: Selection, storage: Storage) -> ArchiveMembers:
+    """The selected members of ``archive`` grouped by participant, device and stream, and the refused ones."""
+    try:
+        with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+            infos = archive_zip.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise UnreadableArchive(f"{archive.url}: not a readable zip archive ({error}); replace the file and rerun") from error
+    return group_entries(archive, infos, selection)
