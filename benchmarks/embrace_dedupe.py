@@ -66,7 +66,7 @@ def generate_wrong_width(landing: Path, rows: int) -> dict:
 
 
 def run_ours(landing: Path, lake: Path) -> dict:
-    from job_helpers.embrace import chunk, read
+    from job_helpers.embrace import read, run
     from job_helpers.embrace.outputs import OUTPUTS
     from job_helpers.embrace.parameters import Parameters
     from job_helpers.runtime import local_spark
@@ -80,7 +80,7 @@ def run_ours(landing: Path, lake: Path) -> dict:
         outputs={name: (lake / name).as_uri() + "/" for name in OUTPUTS},
     )
     storage = Storage()
-    summary = chunk.clean_and_publish(
+    summary = run.clean_and_publish(
         spark, storage, read.landing_archives(storage, params.landing, params.first, params.last), params
     )
     if not summary.clean_rows:

@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
-from job_helpers.embrace import chunk, parameters, read
+from job_helpers.embrace import parameters, read, run
 from job_helpers.embrace.archives import ArchiveNameError
 from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
@@ -32,7 +32,7 @@ def main(argv: Sequence[str]) -> None:
         try:
             landing = read.landing_archives(storage, params.landing, params.first, params.last)
             # Per archive: its members read, cleaned and written aside in Spark tasks, then published.
-            done = chunk.clean_and_publish(job.spark, storage, landing, params)
+            done = run.clean_and_publish(job.spark, storage, landing, params)
         except (ArchiveNameError, PublishError) as error:
             raise runtime.JobFailed(str(error)) from error
         job.report.read.update(done.read)

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 from job_helpers import runtime
 from job_helpers.run_report import RunReport, scope_name
-from job_helpers.sitewise import day_merge, parameters, read, transform
-from job_helpers.sitewise.day_merge import RunSummary
+from job_helpers.sitewise import parameters, read, run, transform
+from job_helpers.sitewise.run import RunSummary
 from job_helpers.sitewise.series import SeriesSelectionError
 from job_helpers.storage import Storage, StorageError
 
@@ -32,7 +32,7 @@ def main(argv: Sequence[str]) -> None:
         days = transform.days_between(params.first, params.last)
         # Each day on its own, in parallel: read what it holds and has committed → transform: pick the
         # raw files still to merge and copy their Avro blocks into one file → write: stage, commit, publish.
-        summary = day_merge.merge_days(storage, params.layout, days, series_filter, max_workers=params.max_workers)
+        summary = run.merge_days(storage, params.layout, days, series_filter, max_workers=params.max_workers)
         report(job.report, params, summary)
         if summary.failed:
             failed = "; ".join(f"{day}: {reason}" for day, reason in sorted(summary.failed.items()))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.embrace import chunk, read
+from job_helpers.embrace import read, run
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.outputs import OUTPUTS, STAGED
 from job_helpers.embrace.parameters import Parameters
@@ -23,9 +23,9 @@ def files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def run_chunk(spark, params: Parameters) -> chunk.ChunkResult:
+def run_chunk(spark, params: Parameters) -> run.ChunkResult:
     landing = read.landing_archives(Storage(), params.landing, params.first, params.last)
-    return chunk.clean_and_publish(spark, Storage(), landing, params)
+    return run.clean_and_publish(spark, Storage(), landing, params)
 
 
 def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(spark, tmp_path):

@@ -3,7 +3,7 @@
 The job's steps: ``parameters`` (its typed arguments), ``read`` (the series a run takes, what a
 day holds and has committed, the raw files), ``transform`` (which days and files, what the merged
 file is called; no I/O), ``write`` (staging, the conditional commit, moving into place, clearing
-what dead runs left) and ``day_merge`` (the days in parallel, each read → merged → written on
+what dead runs left) and ``run`` (the days in parallel, each read → merged → written on
 its own). Domain pieces: ``keys`` (where files live and what their names say), ``avro_blocks``
 (container files merged block by block, snappy checksums checked), ``series`` (associated or
 disassociated series), ``day_index`` (the day's manifest, changed only by conditional writes),

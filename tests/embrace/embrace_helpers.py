@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from job_helpers.embrace import chunk, read
+from job_helpers.embrace import read, run
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.embrace.parameters import Parameters
 from job_helpers.storage import Storage
@@ -20,10 +20,10 @@ def chunk_params(landing: Path, lake: Path, first: date, last: date, **options) 
     return Parameters(first=first, last=last, landing=landing.as_uri() + "/", outputs=urls, **options)
 
 
-def run_chunk(spark, storage: Storage, params: Parameters) -> chunk.ChunkResult:
+def run_chunk(spark, storage: Storage, params: Parameters) -> run.ChunkResult:
     """The job's steps after its arguments: the archives of the dates, then each one cleaned and published."""
     landing = read.landing_archives(storage, params.landing, params.first, params.last)
-    return chunk.clean_and_publish(spark, storage, landing, params)
+    return run.clean_and_publish(spark, storage, landing, params)
 
 
 def job_argv(landing: Path, lake: Path, first: str, last: str, **extra: str) -> list[str]:

@@ -30,8 +30,8 @@ from sitewise_helpers import (
 )
 
 from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
-from job_helpers.sitewise.day_merge import RunSummary, merge_days
 from job_helpers.sitewise.keys import Layout, parse_raw_key
+from job_helpers.sitewise.run import RunSummary, merge_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.sitewise.write import staged_url

@@ -35,8 +35,8 @@ from sitewise_helpers import (
 from job_helpers.run_report import read_report, report_url
 from job_helpers.sitewise.avro_blocks import decode_long
 from job_helpers.sitewise.day_index import MANIFEST, read_day_index
-from job_helpers.sitewise.day_merge import merge_days
 from job_helpers.sitewise.keys import Layout, parse_raw_key
+from job_helpers.sitewise.run import merge_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import Storage, join

@@ -24,8 +24,8 @@ from sitewise_helpers import (
     raw_urls,
 )
 
-from job_helpers.sitewise.day_merge import merge_days
 from job_helpers.sitewise.keys import Layout
+from job_helpers.sitewise.run import merge_days
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.sitewise.series import SeriesFilter, from_asset_metadata
 from job_helpers.sitewise.work_dir import RUN_FOLDER_PREFIX
@@ -37,7 +37,7 @@ KILLED_RUN = textwrap.dedent(
     import os, signal, sys
     from datetime import date
     from pathlib import Path
-    from job_helpers.sitewise.day_merge import merge_days
+    from job_helpers.sitewise.run import merge_days
     from job_helpers.sitewise.keys import Layout
     from job_helpers.sitewise.series import from_asset_metadata
     from job_helpers.storage import Storage
