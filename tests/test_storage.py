@@ -168,3 +168,16 @@ def test_s3_uploads_carry_storage_class_and_kms_and_archived_objects_are_restore
     storage.request_restore(url, 1, "Bulk")
     assert storage.head(url).restore_state in ("in-progress", "available")
     storage.close()
+
+
+def test_open_gives_a_seekable_file_that_reads_only_what_is_asked(root):
+    storage, base = root
+    data = bytes(range(256)) * 64
+    storage.write_bytes(base + "archive.zip", data)
+    with storage.open(base + "archive.zip") as handle:
+        handle.seek(-10, 2)
+        assert handle.read() == data[-10:]
+        handle.seek(300)
+        assert handle.read(5) == data[300:305]
+    with pytest.raises(StorageError, match="missing.zip: no such object"):
+        storage.open(base + "missing.zip")

@@ -28,7 +28,6 @@ from job_helpers.embrace.archives import MEASURES, METADATA
 from job_helpers.embrace.day_buffer import DayBuffer
 from job_helpers.embrace.members import MemberGroup
 from job_helpers.embrace.outputs import EXPORT, FROM_TASKS, STREAM, file_stem, load_folder, partition_folder
-from job_helpers.embrace.read import open_archive
 from job_helpers.embrace.transform import (
     DAY_MS,
     DayCounts,
@@ -103,7 +102,7 @@ def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Sto
     for members in by_archive.values():
         archive = members[0].archive
         try:
-            with open_archive(storage, archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+            with storage.open(archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
                 by_offset = {info.header_offset: info for info in archive_zip.infolist()}
                 for group in members:
                     yield _process(archive_zip, by_offset, group, targets, storage)
