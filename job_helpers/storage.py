@@ -9,8 +9,7 @@ runs may update at once: on S3 a conditional PUT (``If-None-Match: *`` to create
 ``If-Match: <ETag>`` to replace); locally a lock on the object's folder around compare and rename.
 
 ``head`` says what an object is without reading it on S3 (size, the SHA-256 its writer recorded,
-storage class, restore state); ``request_restore`` asks S3 to bring an archived object back. Uploads
-and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
+storage class, restore state). Uploads and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
 stays bounded by part size times concurrency.
 """
 
@@ -365,13 +364,6 @@ class Storage:
         bucket, key = split_s3(target)
         self.s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, key, ExtraArgs=self._encryption() or None)
         self.s3.delete_object(Bucket=source_bucket, Key=source_key)
-
-    def request_restore(self, url: str, days: int, tier: str) -> None:
-        """Ask S3 to make an archived object readable for ``days`` days, at retrieval ``tier`` (``Bulk``, ``Standard``)."""
-        if urlparse(url).scheme == "file":
-            raise StorageError(f"{url}: local objects are always available; nothing to restore")
-        bucket, key = split_s3(url)
-        self.s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
 
     def delete(self, url: str) -> None:
         if urlparse(url).scheme == "file":

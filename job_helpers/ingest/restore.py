@@ -23,7 +23,7 @@ from job_helpers.ingest.archive import extract_tar
 from job_helpers.ingest.manifest import Manifest
 from job_helpers.ingest.payload import sha256_of
 from job_helpers.ingest.read import find_manifests
-from job_helpers.storage import Storage, join
+from job_helpers.storage import Storage, join, split_s3
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +104,15 @@ class ArchiveRestore:
     files: tuple[Path, ...] = ()
 
 
+def request_restore(storage: Storage, url: str, days: int, tier: str) -> None:
+    """Ask S3 to make an archived object readable for ``days`` days, at retrieval ``tier`` (``Bulk``, ``Standard``).
+
+    Only the ingest command restores, as the operator; the jobs' storage never needs s3:RestoreObject.
+    """
+    bucket, key = split_s3(url)
+    storage.s3.restore_object(Bucket=bucket, Key=key, RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}})
+
+
 def restore_archive(
     manifest: Manifest, storage: Storage, archive_url: str, dest: Path, days: int = 7, tier: str = "Bulk"
 ) -> ArchiveRestore:
@@ -114,7 +123,7 @@ def restore_archive(
         raise RestoreError(f"{url}: the archive object is missing; run `make verify dataset={manifest.dataset}`")
     state = found.restore_state
     if state == "none":
-        storage.request_restore(url, days, tier)
+        request_restore(storage, url, days, tier)
         log.info("subject %s: restore of %s requested (%s tier, %d days)", manifest.subject, url, tier, days)
         return ArchiveRestore("requested", url)
     if state == "in-progress":
