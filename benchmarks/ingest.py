@@ -99,8 +99,9 @@ def sequential(endpoint: str, src: str, out: multiprocessing.Queue) -> None:
 def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue) -> None:
     from boto3.s3.transfer import TransferConfig
 
+    from job_helpers.ingest.connect import map_storage
     from job_helpers.ingest.read import prepare
-    from job_helpers.ingest.subjects import FileSubjectStore
+    from job_helpers.ingest.subjects import ObjectSubjectStore
     from job_helpers.ingest.write import Targets, ingest, save_codes
     from job_helpers.storage import Storage
 
@@ -120,7 +121,7 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
     config.max_in_memory_upload_chunks = workers
     storage = Storage(s3_client=_client(endpoint), transfer_config=config)
     with tempfile.TemporaryDirectory() as secrets_dir:
-        subjects = FileSubjectStore(Path(secrets_dir, "map.json"))
+        subjects = ObjectSubjectStore(map_storage(None, None), Path(secrets_dir, "map.json").as_uri())
         started = time.perf_counter()
         plan, new = prepare(Path(src), 1, subjects)
         save_codes(subjects, new)

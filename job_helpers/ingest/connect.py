@@ -6,11 +6,15 @@ from typing import Any
 
 from job_helpers.aws import client
 from job_helpers.ingest.settings import IngestSettings
-from job_helpers.ingest.subjects import FileSubjectStore, S3SubjectStore, SsmSubjectStore, SubjectStore
+from job_helpers.ingest.subjects import ObjectSubjectStore, SsmSubjectStore, SubjectStore
 from job_helpers.storage import Storage
 
 # Local landing and archive files are readable by the owner's group only, never world-writable.
 FILE_MODE, FOLDER_MODE = 0o640, 0o750
+# The subject map is its owner's alone; on S3 it is always encrypted with SSE-KMS, by default with
+# the AWS-managed key of the account's S3 (which KMS creates on first use).
+MAP_FILE_MODE, MAP_FOLDER_MODE = 0o600, 0o700
+AWS_MANAGED_S3_KEY = "alias/aws/s3"
 
 
 def transfer_config(options: IngestSettings) -> Any:
@@ -41,9 +45,19 @@ def object_storage(options: IngestSettings, session: Any) -> Storage:
     )
 
 
+def map_storage(session: Any, kms_key_id: str | None) -> Storage:
+    """The Storage of the subject map: owner-only files locally, SSE-KMS on S3 with the given key, else aws/s3."""
+    return Storage(
+        session,
+        kms_key_id=kms_key_id or AWS_MANAGED_S3_KEY,
+        file_mode=MAP_FILE_MODE,
+        folder_mode=MAP_FOLDER_MODE,
+    )
+
+
 def subject_store(options: IngestSettings, session: Any) -> SubjectStore:
-    if options.map_file is not None:
-        return FileSubjectStore(options.map_file)
-    if options.map_store == "s3":
-        return S3SubjectStore(client("s3", session), options.s3_bucket, options.s3_key, options.kms_key_arn)
-    return SsmSubjectStore(client("ssm", session), options.ssm_parameter, options.kms_key_arn)
+    """The map file locally; on aws the S3 object, or the SSM parameter when config.yml says ``store: ssm``."""
+    if options.map_file is None and options.map_store == "ssm":
+        return SsmSubjectStore(client("ssm", session), options.ssm_parameter, options.kms_key_arn)
+    url = options.map_file.as_uri() if options.map_file is not None else f"s3://{options.s3_bucket}/{options.s3_key}"
+    return ObjectSubjectStore(map_storage(session, options.kms_key_arn), url)

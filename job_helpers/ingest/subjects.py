@@ -10,15 +10,15 @@ was read.
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
 import logging
-import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlparse
+
+from job_helpers.storage import Storage, WriteConflict, local_path, split_s3
 
 log = logging.getLogger(__name__)
 
@@ -126,91 +126,55 @@ class _GuardedStore:
         )
 
 
-class FileSubjectStore(_GuardedStore):
-    """A JSON file readable by its owner only (mode 600, in a mode-700 folder), written atomically under a lock."""
+class ObjectSubjectStore(_GuardedStore):
+    """The map as one object in ``storage``, replaced only if unchanged since read (``Storage.write_if``).
 
-    def __init__(self, path: Path) -> None:
+    The Storage decides how it is kept (``connect.map_storage``: a mode-600 file in a mode-700 folder
+    locally, SSE-KMS on S3); the store refuses a local map readable by others and, on S3, a bucket
+    without versioning, so any earlier map can be recovered. It has no size limit.
+    """
+
+    def __init__(self, storage: Storage, url: str) -> None:
         super().__init__()
-        self.path = path
-        self.where = str(path)
+        self.storage, self.url = storage, url
+        self.local = urlparse(url).scheme == "file"
+        self.where = str(local_path(url)) if self.local else url
+        self._bucket_checked = False
 
     def _read(self) -> tuple[str | None, Any]:
-        if not self.path.exists():
-            return None, None
-        if self.path.stat().st_mode & 0o077:
-            raise SubjectMapError(f"{self.path}: the subject map is readable by others; run chmod 600 {self.path}")
-        data = self.path.read_bytes()
-        return data.decode("utf-8"), hashlib.sha256(data).hexdigest()
+        if self.local:
+            self._refuse_shared_file(local_path(self.url))
+        elif not self._bucket_checked:
+            self._refuse_unversioned_bucket(split_s3(self.url)[0])
+            self._bucket_checked = True
+        found = self.storage.read_versioned(self.url)
+        return (found.data.decode("utf-8"), found.version) if found else (None, None)
 
     def _write(self, text: str, version: Any) -> Any:
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = os.open(self.path.with_name(f".{self.path.name}.lock"), os.O_WRONLY | os.O_CREAT, 0o600)
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            current = hashlib.sha256(self.path.read_bytes()).hexdigest() if self.path.exists() else None
-            if current != version:
-                raise self._conflict()
-            data = text.encode("utf-8")
-            temp = self.path.with_name(f".tmp-{secrets.token_hex(8)}-{self.path.name}")
-            descriptor = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(descriptor, "wb") as handle:
-                    handle.write(data)
-                os.replace(temp, self.path)
-            finally:
-                temp.unlink(missing_ok=True)
-            return hashlib.sha256(data).hexdigest()
-        finally:
-            os.close(lock)
+            return self.storage.write_if(self.url, text.encode("utf-8"), version)
+        except WriteConflict as error:
+            raise self._conflict() from error
 
+    @staticmethod
+    def _refuse_shared_file(path: Path) -> None:
+        if path.exists() and path.stat().st_mode & 0o077:
+            raise SubjectMapError(f"{path}: the subject map is readable by others; run chmod 600 {path}")
 
-class S3SubjectStore(_GuardedStore):
-    """One S3 object in a versioned bucket, written with SSE-KMS (the given key, else the bucket's aws/s3 key)
-    and a conditional write (If-Match on the ETag read, If-None-Match when new). It has no size limit."""
-
-    def __init__(self, s3: Any, bucket: str, key: str, kms_key_id: str | None = None) -> None:
-        super().__init__()
-        self.s3, self.bucket, self.key, self.kms_key_id = s3, bucket, key, kms_key_id
-        self.where = f"s3://{bucket}/{key}"
-
-    def _read(self) -> tuple[str | None, Any]:
-        status = self.s3.get_bucket_versioning(Bucket=self.bucket).get("Status")
+    def _refuse_unversioned_bucket(self, bucket: str) -> None:
+        status = self.storage.s3.get_bucket_versioning(Bucket=bucket).get("Status")
         if status != "Enabled":
             raise SubjectMapError(
-                f"{self.where}: bucket {self.bucket} has versioning {(status or 'never enabled').lower()}; the subject "
+                f"{self.where}: bucket {bucket} has versioning {(status or 'never enabled').lower()}; the subject "
                 "map needs a versioned bucket so that any earlier map can be recovered. Run: aws s3api "
-                f"put-bucket-versioning --bucket {self.bucket} --versioning-configuration Status=Enabled"
+                f"put-bucket-versioning --bucket {bucket} --versioning-configuration Status=Enabled"
             )
-        try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=self.key)
-        except self.s3.exceptions.NoSuchKey:
-            return None, None
-        return response["Body"].read().decode("utf-8"), response["ETag"]
-
-    def _write(self, text: str, version: Any) -> Any:
-        condition = {"IfMatch": version} if version else {"IfNoneMatch": "*"}
-        extra = {"SSEKMSKeyId": self.kms_key_id} if self.kms_key_id else {}
-        try:
-            response = self.s3.put_object(
-                Bucket=self.bucket,
-                Key=self.key,
-                Body=text.encode("utf-8"),
-                ServerSideEncryption="aws:kms",
-                ContentType="application/json",
-                **condition,
-                **extra,
-            )
-        except self.s3.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("PreconditionFailed", "ConditionalRequestConflict", "412", "409"):
-                raise self._conflict() from error
-            raise
-        return response["ETag"]
 
 
 class SsmSubjectStore(_GuardedStore):
     """An SSM SecureString parameter, for small maps only: a parameter holds at most 8 KB (advanced tier),
     about 250 subjects, and the map is refused beyond. Its version is checked before writing, which
-    narrows but does not close the window in which two ingests could both write; the s3 store closes it."""
+    narrows but does not close the window in which two ingests could both write; the object store closes it."""
 
     def __init__(self, ssm: Any, name: str, kms_key_id: str | None = None) -> None:
         super().__init__()

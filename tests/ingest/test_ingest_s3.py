@@ -15,9 +15,10 @@ from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
 
 from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import main
+from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.read import prepare
 from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, wait_for_archive
-from job_helpers.ingest.subjects import FileSubjectStore
+from job_helpers.ingest.subjects import ObjectSubjectStore
 from job_helpers.ingest.verify import verify
 from job_helpers.ingest.write import Targets, ingest, save_codes
 from job_helpers.storage import Storage
@@ -51,7 +52,7 @@ def all_objects(s3, bucket: str) -> dict[str, dict]:
 
 
 def run_ingest(src: Path, storage: Storage, map_file: Path):
-    subjects = FileSubjectStore(map_file)
+    subjects = ObjectSubjectStore(map_storage(None, None), map_file.as_uri())
     plan, new = prepare(src, 1, subjects)
     save_codes(subjects, new)
     targets = Targets("eeg", LANDING, ARCHIVE, "DEEP_ARCHIVE")

@@ -1,5 +1,6 @@
-"""The subject map's stores: an S3 object that grows to 10,000 subjects and more, two ingests that
-cannot overwrite each other's codes, a versioned bucket required, and SSM refusing past its 8 KB."""
+"""The subject map's stores: an S3 object that grows to 10,000 subjects and more, always SSE-KMS, two
+ingests that cannot overwrite each other's codes (in S3 and in a local file), a versioned bucket
+required, and SSM refusing past its 8 KB."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.subjects import (
-    FileSubjectStore,
-    S3SubjectStore,
+    ObjectSubjectStore,
     SsmSubjectStore,
     SubjectMapConflict,
     SubjectMapError,
@@ -19,6 +20,7 @@ from job_helpers.ingest.subjects import (
 )
 
 BUCKET, KEY = "map-bucket", "subject-map/subject_map.json"
+URL = f"s3://{BUCKET}/{KEY}"
 
 
 @pytest.fixture
@@ -34,12 +36,20 @@ def kms_key(s3) -> str:
     return boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
 
 
+def s3_store(kms_key: str | None = None, url: str = URL) -> ObjectSubjectStore:
+    return ObjectSubjectStore(map_storage(boto3.Session(region_name="us-east-1"), kms_key), url)
+
+
+def file_store(path: Path) -> ObjectSubjectStore:
+    return ObjectSubjectStore(map_storage(None, None), path.as_uri())
+
+
 def keys(count: int, start: int = 0) -> list[str]:
     return [f"patient{i:05d} name{i % 97:02d}" for i in range(start, start + count)]
 
 
 def test_ten_thousand_subjects_in_s3_with_sse_kms(s3, kms_key: str) -> None:
-    store = S3SubjectStore(s3, BUCKET, KEY, kms_key)
+    store = s3_store(kms_key)
     assert store.load() == {}
     first = assign_codes(keys(10_000), {})
     store.add(first)
@@ -47,36 +57,44 @@ def test_ten_thousand_subjects_in_s3_with_sse_kms(s3, kms_key: str) -> None:
     assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == kms_key
     assert head["ContentLength"] > 8192 * 30
 
-    again = S3SubjectStore(s3, BUCKET, KEY, kms_key)
+    again = s3_store(kms_key)
     loaded = again.load()
     assert loaded == first and len(set(loaded.values())) == 10_000
     more = assign_codes(keys(5, start=10_000), loaded)
     again.add(more)
-    assert S3SubjectStore(s3, BUCKET, KEY).load() == {**first, **more}
+    assert s3_store().load() == {**first, **more}
     versions = s3.list_object_versions(Bucket=BUCKET, Prefix=KEY)["Versions"]
     assert len(versions) == 2
 
 
+def test_without_a_key_the_map_is_encrypted_with_the_aws_managed_key(s3) -> None:
+    store = s3_store()
+    store.load()
+    store.add({"smith john": "11111111"})
+    head = s3.head_object(Bucket=BUCKET, Key=KEY)
+    assert head["ServerSideEncryption"] == "aws:kms" and head["SSEKMSKeyId"] == "alias/aws/s3"
+
+
 def test_two_ingests_cannot_overwrite_each_others_codes(s3) -> None:
-    one, two = S3SubjectStore(s3, BUCKET, KEY), S3SubjectStore(s3, BUCKET, KEY)
+    one, two = s3_store(), s3_store()
     one.load(), two.load()
     one.add({"smith john": "11111111"})
     with pytest.raises(SubjectMapConflict, match="changed since"):
         two.add({"lopez maria": "22222222"})
-    assert S3SubjectStore(s3, BUCKET, KEY).load() == {"smith john": "11111111"}
+    assert s3_store().load() == {"smith john": "11111111"}
 
     # Once both have the map as it is, the second adds its subject next to the first one's.
     two.load()
     two.add({"lopez maria": "22222222"})
     with pytest.raises(SubjectMapConflict):
         one.add({"berg anna": "33333333"})
-    assert S3SubjectStore(s3, BUCKET, KEY).load() == {"smith john": "11111111", "lopez maria": "22222222"}
+    assert s3_store().load() == {"smith john": "11111111", "lopez maria": "22222222"}
 
 
 def test_s3_map_needs_a_versioned_bucket(s3) -> None:
     s3.create_bucket(Bucket="plain")
     with pytest.raises(SubjectMapError, match="versioning"):
-        S3SubjectStore(s3, "plain", KEY).load()
+        s3_store(url=f"s3://plain/{KEY}").load()
 
 
 def test_ssm_refuses_a_map_past_8_kb_and_points_to_s3(s3) -> None:
@@ -92,9 +110,16 @@ def test_ssm_refuses_a_map_past_8_kb_and_points_to_s3(s3) -> None:
 
 
 def test_file_map_refuses_a_change_made_since_it_was_read(tmp_path: Path) -> None:
-    one, two = FileSubjectStore(tmp_path / "s" / "map.json"), FileSubjectStore(tmp_path / "s" / "map.json")
+    path = tmp_path / "s" / "map.json"
+    one, two = file_store(path), file_store(path)
     one.load(), two.load()
     one.add({"smith john": "11111111"})
-    with pytest.raises(SubjectMapConflict):
+    with pytest.raises(SubjectMapConflict, match="changed since"):
         two.add({"lopez maria": "22222222"})
-    assert json.loads((tmp_path / "s" / "map.json").read_text())["subjects"] == {"smith john": "11111111"}
+    assert json.loads(path.read_text())["subjects"] == {"smith john": "11111111"}
+
+    two.load()
+    two.add({"lopez maria": "22222222"})
+    with pytest.raises(SubjectMapConflict):
+        one.add({"berg anna": "33333333"})
+    assert file_store(path).load() == {"smith john": "11111111", "lopez maria": "22222222"}

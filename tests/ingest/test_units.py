@@ -11,10 +11,11 @@ import pytest
 from ingest_helpers import write_edf
 
 from job_helpers.ingest import edf
+from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.names import subject_key, time_from_name
 from job_helpers.ingest.payload import PatchedReader, open_payload, sha256_of
 from job_helpers.ingest.sample_data import build_header
-from job_helpers.ingest.subjects import FileSubjectStore, SubjectMapError, assign_codes
+from job_helpers.ingest.subjects import ObjectSubjectStore, SubjectMapError, assign_codes
 
 
 def test_edf_header_round_trip_and_layout(tmp_path: Path) -> None:
@@ -103,13 +104,14 @@ def test_codes_are_eight_digits_distinct_and_never_reuse_a_taken_code() -> None:
 
 
 def test_subject_map_file_is_private_and_refused_when_readable_by_others(tmp_path: Path) -> None:
-    store = FileSubjectStore(tmp_path / "secret" / "map.json")
+    path = tmp_path / "secret" / "map.json"
+    store = ObjectSubjectStore(map_storage(None, None), path.as_uri())
     assert store.load() == {}
     store.add({"john smith": "12345678"})
-    assert store.path.stat().st_mode & 0o777 == 0o600
-    assert store.path.parent.stat().st_mode & 0o077 == 0
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.parent.stat().st_mode & 0o077 == 0
     assert store.load() == {"john smith": "12345678"}
-    store.path.chmod(0o644)
+    path.chmod(0o644)
     with pytest.raises(SubjectMapError, match="chmod 600"):
         store.load()
 
