@@ -218,7 +218,7 @@ class Storage:
         try:
             if urlparse(url).scheme == "file":
                 return open(local_path(url), "rb")
-            return io.BufferedReader(_RangeReader(self.s3, url), buffer_size=RANGE_BUFFER)
+            return io.BufferedReader(_s3_ranges(self.s3, url), buffer_size=RANGE_BUFFER)
         except FileNotFoundError as error:
             raise StorageError(f"{url}: no such object") from error
         except Exception as error:
@@ -403,13 +403,12 @@ class Storage:
 RANGE_BUFFER = 8 << 20
 
 
-class _RangeReader(io.RawIOBase):
-    """A read-only, seekable view of one S3 object that fetches only the byte ranges asked for."""
+class RangedReader(io.RawIOBase):
+    """A read-only, seekable stream of ``size`` bytes that fetches only the ranges read (``fetch(start, end)``, end excluded)."""
 
-    def __init__(self, s3: Any, url: str) -> None:
-        self._s3 = s3
-        self._bucket, self._key = split_s3(url)
-        self._size = s3.head_object(Bucket=self._bucket, Key=self._key)["ContentLength"]
+    def __init__(self, size: int, fetch: Callable[[int, int], bytes]) -> None:
+        self._size = size
+        self._fetch = fetch
         self._position = 0
 
     def readable(self) -> bool:
@@ -429,12 +428,19 @@ class _RangeReader(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         if self._position >= self._size or len(buffer) == 0:
             return 0
-        end = min(self._size, self._position + len(buffer)) - 1
-        body = self._s3.get_object(Bucket=self._bucket, Key=self._key, Range=f"bytes={self._position}-{end}")["Body"]
-        data = body.read()
+        data = self._fetch(self._position, min(self._size, self._position + len(buffer)))
         buffer[: len(data)] = data
         self._position += len(data)
         return len(data)
+
+
+def _s3_ranges(s3: Any, url: str) -> RangedReader:
+    bucket, key = split_s3(url)
+
+    def fetch(start: int, end: int) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={start}-{end - 1}")["Body"].read()
+
+    return RangedReader(s3.head_object(Bucket=bucket, Key=key)["ContentLength"], fetch)
 
 
 class _local_temp_beside:

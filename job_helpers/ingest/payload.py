@@ -7,41 +7,30 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
+
+from job_helpers.storage import RangedReader
 
 CHUNK = 1024 * 1024
 
 
-class PatchedReader(io.RawIOBase):
+class PatchedReader(RangedReader):
     """Reads ``path`` with its first ``len(patch)`` bytes replaced by ``patch``; seekable, so S3 can retry parts."""
 
     def __init__(self, path: Path, patch: bytes) -> None:
         self._handle = open(path, "rb")
         self._patch = patch
-        self._position = 0
+        super().__init__(os.fstat(self._handle.fileno()).st_size, self._patched)
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        self._position = self._handle.seek(offset, whence)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        self._handle.seek(self._position)
-        count = self._handle.readinto(buffer)
-        if count and self._position < len(self._patch):
-            end = min(len(self._patch), self._position + count)
-            memoryview(buffer)[: end - self._position] = self._patch[self._position : end]
-        self._position += count or 0
-        return count or 0
+    def _patched(self, start: int, end: int) -> bytes:
+        self._handle.seek(start)
+        data = self._handle.read(end - start)
+        if start < len(self._patch):
+            overlay = self._patch[start : min(len(self._patch), start + len(data))]
+            data = overlay + data[len(overlay) :]
+        return data
 
     def close(self) -> None:
         self._handle.close()
