@@ -9,9 +9,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from sensor_lake import sample_lake
 
 from job_helpers.sensors.read import raw_chunk
-from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR, write_sensor_sample
+from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR
 from job_helpers.sensors.transform import STATUSES, hour_grids
 from job_helpers.sensors.write import ExportSummary, export_chunk
 from job_helpers.storage import Storage, local_path
@@ -22,17 +23,7 @@ HOURS = 2
 
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    root = tmp_path_factory.mktemp("sensor-lake").as_uri()
-    urls = {
-        "sensors.raw": f"{root}/raw/",
-        "sensors.sensor_mapping": f"{root}/reference/sensor_mapping/",
-        "sensors.customer_data": f"{root}/reference/customer_data/",
-        "curated": f"{root}/curated/",
-        "overlap": f"{root}/overlap/",
-        "rejects": f"{root}/rejects/",
-    }
-    write_sensor_sample(Storage(), urls, DAY1, days=2, seed=11, sensors=3, hours_per_day=HOURS)
-    return urls
+    return sample_lake(tmp_path_factory.mktemp("sensor-lake"), DAY1, days=2, seed=11, sensors=3, hours_per_day=HOURS)
 
 
 def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:

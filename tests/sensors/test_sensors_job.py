@@ -7,9 +7,10 @@ import shutil
 from datetime import UTC, date, datetime
 
 import pytest
+from sensor_lake import sample_lake
 
 from job_helpers.run_report import FAILED, read_report, report_url
-from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR, write_sensor_sample
+from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR
 from job_helpers.sensors.transform import STATUSES
 from job_helpers.storage import Storage, local_path
 from jobs.sensor_timeseries_export import main
@@ -21,17 +22,7 @@ HOURS = 2
 @pytest.fixture
 def lake(tmp_path, monkeypatch) -> dict[str, str]:
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
-    root = tmp_path.as_uri()
-    urls = {
-        "sensors.raw": f"{root}/raw/",
-        "sensors.sensor_mapping": f"{root}/reference/sensor_mapping/",
-        "sensors.customer_data": f"{root}/reference/customer_data/",
-        "curated": f"{root}/curated/",
-        "rejects": f"{root}/rejects/",
-        "reports": f"{root}/runs/",
-    }
-    write_sensor_sample(Storage(), urls, DAY, days=1, seed=3, sensors=2, hours_per_day=HOURS)
-    return urls
+    return sample_lake(tmp_path, DAY, days=1, seed=3, sensors=2, hours_per_day=HOURS)
 
 
 def run(lake: dict[str, str], run_id: str, source: str = "raw_json") -> None:

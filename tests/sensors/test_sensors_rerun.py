@@ -7,10 +7,10 @@ import shutil
 from datetime import date
 
 import pytest
+from sensor_lake import sample_lake
 
 from job_helpers.publish import ShrinkRefused
 from job_helpers.sensors.read import folder_hour, raw_chunk
-from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sensors.transform import hour_grids
 from job_helpers.sensors.write import ExportSummary, export_chunk
 from job_helpers.storage import Storage, local_path
@@ -21,16 +21,7 @@ EXPIRED = ("dt=2024-03-01/hour=00/", "dt=2024-03-01/hour=01/", "dt=2024-03-01/ho
 
 @pytest.fixture
 def lake(tmp_path) -> dict[str, str]:
-    root = tmp_path.as_uri()
-    urls = {
-        "sensors.raw": f"{root}/raw/",
-        "sensors.sensor_mapping": f"{root}/reference/sensor_mapping/",
-        "sensors.customer_data": f"{root}/reference/customer_data/",
-        "curated": f"{root}/curated/",
-        "rejects": f"{root}/rejects/",
-    }
-    write_sensor_sample(Storage(), urls, DAY, days=1, seed=5, sensors=3, hours_per_day=4)
-    return urls
+    return sample_lake(tmp_path, DAY, days=1, seed=5, sensors=3, hours_per_day=4)
 
 
 def export(spark, lake: dict[str, str], allow_shrink: bool = False) -> ExportSummary:
