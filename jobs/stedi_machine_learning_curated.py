@@ -48,7 +48,7 @@ def main(argv: Sequence[str]) -> None:
             read.read_table(spark, args["step_trainer_trusted"], fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
             params.first,
             params.last,
-        )
+        ).cache()
         accel = transform.in_dates(
             read.read_table(spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
             params.first,
@@ -61,7 +61,8 @@ def main(argv: Sequence[str]) -> None:
             accel = pseudonym.pseudonymise(spark, accel, "user", key)
         else:
             owners, owner = owners.withColumnRenamed("email", "user"), "user"
-        ml = transform.machine_learning_curated(step, accel, owners, owner, join)
+        # Cached: written, then compared with the step readings for the excluded count, joined once.
+        ml = transform.machine_learning_curated(step, accel, owners, owner, join).cache()
 
         report.read[args["step_trainer_trusted"]] = step.count()
         report.read[args["accelerometer_trusted"]] = accel.count()
@@ -69,6 +70,8 @@ def main(argv: Sequence[str]) -> None:
 
         report.written[args["machine_learning_curated"]] = written
         report.excluded = transform.unmatched_step_readings(step, ml).count()
+        ml.unpersist()
+        step.unpersist()
 
 
 if __name__ == "__main__":

@@ -51,7 +51,7 @@ def main(argv: Sequence[str]) -> None:
         write.rejects(landing, storage, args["rejects"], params)
 
         report.written[args["step_trainer_trusted"]] = written
-        report.excluded = landing.records.count() - written
+        report.excluded = landing.kept - written
 
 
 if __name__ == "__main__":

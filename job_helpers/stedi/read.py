@@ -1,7 +1,7 @@
 """Reading the STEDI inputs: landing JSON lines (parsed into records and rejects) and published tables.
 
 Landing files are read as text, so each line keeps its raw form and its source file for the
-rejects location; ``transform.parse_landing`` does the parsing.
+rejects location; ``transform.classify_landing`` does the parsing.
 """
 
 from __future__ import annotations
@@ -17,22 +17,27 @@ from pyspark.sql.utils import AnalysisException
 
 from job_helpers.runtime import JobFailed
 from job_helpers.stedi.schemas import PARTITION_COLUMN
-from job_helpers.stedi.transform import in_dates, parse_landing, reading_date
+from job_helpers.stedi.transform import classify_landing, in_dates, reading_date, split_landing
 
 
 @dataclass(frozen=True)
 class Landing:
     """A landing folder parsed: the records (of the run's dates), the rejects, and what was counted.
 
-    ``read`` counts the records of the run's dates plus every reject; ``lines`` counts every line
-    read; ``rejected`` counts the rejects by reason.
+    ``kept`` counts the records of the run's dates; ``lines`` every non-blank line; ``rejected``
+    the rejects by reason.
     """
 
     records: DataFrame
     rejects: DataFrame
-    read: int
+    kept: int
     lines: int
     rejected: dict[str, int]
+
+    @property
+    def read(self) -> int:
+        """The records of the run's dates plus every reject: what the run took in."""
+        return self.kept + sum(self.rejected.values())
 
 
 def read_lines(spark: SparkSession, url: str) -> DataFrame:
@@ -53,17 +58,17 @@ def landing(
     Rejects have no trustworthy date, so every run counts all of them; the reject share is taken
     over every line read, so a one-day run is not failed by bad lines of other days.
     """
-    records, rejects = parse_landing(read_lines(spark, url), schema, keys)
-    records, rejects = records.cache(), rejects.cache()
-    rejected = {row["reason"]: row["count"] for row in rejects.groupBy("reason").count().collect()}
-    total_rejected = sum(rejected.values())
-    lines = records.count() + total_rejected
+    # One parse, cached: every count below and both outputs come from it.
+    classified = classify_landing(read_lines(spark, url), schema, keys).cache()
+    counts = {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
+    records_in_folder = counts.pop(None, 0)
+    rejected = dict(sorted(counts.items()))
+    records, rejects = split_landing(classified, schema)
+    kept = records_in_folder
     if date_column is not None and days is not None:
         records = in_dates(records.withColumn(PARTITION_COLUMN, reading_date(date_column)), *days)
-        read = records.count() + total_rejected
-    else:
-        read = lines
-    return Landing(records, rejects, read, lines, dict(sorted(rejected.items())))
+        kept = records.count()
+    return Landing(records, rejects, kept, records_in_folder + sum(rejected.values()), rejected)
 
 
 def read_table(spark: SparkSession, url: str, fmt: str, schema: StructType, produced_by: str) -> DataFrame:

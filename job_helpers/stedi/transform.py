@@ -26,8 +26,8 @@ CORRUPT = "_corrupt_record"
 MALFORMED = "malformed JSON"
 
 
-def parse_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -> tuple[DataFrame, DataFrame]:
-    """Split landing lines (``value``, ``source_file``) into records of ``schema`` and rejects (source_file, reason, record).
+def classify_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -> DataFrame:
+    """Each landing line (``value``, ``source_file``) parsed into ``r`` with why it is rejected (``reason``, null for a record).
 
     Blank lines are not records and are skipped. A line that is not a JSON object, or whose fields
     do not fit the schema, is rejected as malformed; one without a key field names the missing
@@ -38,9 +38,13 @@ def parse_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -
     parsed = lines.where(F.trim("value") != "").select(
         "source_file", "value", F.from_json("value", parse_schema, options).alias("r")
     )
-    parsed = parsed.withColumn("reason", _reason(keys))
-    records = parsed.where(F.col("reason").isNull()).select(*[F.col(f"r.{f.name}").alias(f.name) for f in schema.fields])
-    rejects = parsed.where(F.col("reason").isNotNull()).select("source_file", "reason", F.col("value").alias("record"))
+    return parsed.withColumn("reason", _reason(keys))
+
+
+def split_landing(classified: DataFrame, schema: StructType) -> tuple[DataFrame, DataFrame]:
+    """Classified lines as records of ``schema`` and rejects (source_file, reason, record)."""
+    records = classified.where(F.col("reason").isNull()).select(*[F.col(f"r.{f.name}").alias(f.name) for f in schema.fields])
+    rejects = classified.where(F.col("reason").isNotNull()).select("source_file", "reason", F.col("value").alias("record"))
     return records, rejects
 
 

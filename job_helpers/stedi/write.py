@@ -34,6 +34,8 @@ def table(frame: DataFrame, storage: Storage, url: str, params: Parameters, *, p
     The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace
     (landing data that expired or went missing), unless ``--allow-shrink true``.
     """
+    # Counted and written from one computation; a frame the caller cached stays cached for the caller.
+    owned = not frame.is_cached
     frame = frame.cache()
     count = frame.count()
     guard = ShrinkGuard(allowed=params.allow_shrink)
@@ -43,7 +45,8 @@ def table(frame: DataFrame, storage: Storage, url: str, params: Parameters, *, p
         )
     else:
         publish_table(frame, storage, url, params.output_format, shrink_guard=guard)
-    frame.unpersist()
+    if owned:
+        frame.unpersist()
     return count
 
 

@@ -34,7 +34,7 @@ def customer(name, email, serial, consent, updated=1):
     return (name, email, "8015551212", "1399-01-01", serial, 1, updated, consent, None, None)
 
 
-def test_parse_landing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
+def test_landing_parsing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
     lines = small_shuffles.createDataFrame(
         [
             ('{"user":"a@x","timestamp":5,"x":1.0,"y":0.0,"z":-1.0}', "f1"),
@@ -46,7 +46,9 @@ def test_parse_landing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
         ],
         "value string, source_file string",
     )
-    records, rejects = t.parse_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
+    records, rejects = t.split_landing(
+        t.classify_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS), ACCELEROMETER_LANDING
+    )
     assert sorted(map(tuple, records.collect())) == [("a@x", 5, 1.0, 0.0, -1.0), ("b@x", 6, None, None, None)]
     assert sorted((r.source_file, r.reason) for r in rejects.collect()) == [
         ("f2", "malformed JSON"),
