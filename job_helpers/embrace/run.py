@@ -136,7 +136,7 @@ def _publish(
             for folder, names in by_folder.items():
                 staged[name][folder] |= names
     built = tables.small_tables(cleaned, params.selection.streams)
-    result.written += write.publish_outputs(storage, params, run_id, exports, staged, built, refused)
+    result.written.update(write.publish_outputs(storage, params, run_id, exports, staged, built, refused))
     write.write_load_counts(storage, params.outputs["load_counts"], exports, params.selection.streams, per_day)
 
 
@@ -162,7 +162,7 @@ def _count(result: ChunkResult, archives: list[Archive], cleaned: list[GroupResu
         for member, count in found.rejects.items():
             result.rejects_by_file[f"{found.export}.zip/{member}"] = count
             result.read[found.kind] += count
-        result.rejected += found.reasons
+        result.rejected.update(found.reasons)
         result.timestamps_in_seconds += [f"{found.export}.zip/{member}" for member in found.in_seconds]
     result.timestamps_in_seconds.sort()
     result.written["clean"] = result.written["timestream_ready"] = result.clean_rows.total()
