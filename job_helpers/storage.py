@@ -35,6 +35,8 @@ TEMP_PREFIX = ".tmp-"
 COPY_CHUNK = 1024 * 1024
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 OnBytes = Callable[[int], None]
+# Connections of a Storage's S3 client, and requests its default transfer manager runs at once.
+S3_CONNECTIONS = 64
 _MANAGER_LOCK = threading.Lock()  # module-level, so a Storage stays picklable
 
 
@@ -144,17 +146,22 @@ class Storage:
     @property
     def s3(self) -> Any:
         if self._s3 is None:
-            self._s3 = client("s3", self._session, max_pool_connections=64)
+            self._s3 = client("s3", self._session, max_pool_connections=S3_CONNECTIONS)
         return self._s3
 
     @property
     def transfers(self) -> Any:
-        """The one transfer manager of this Storage's uploads and downloads, made on first use."""
+        """The one transfer manager of this Storage's uploads and downloads, made on first use.
+
+        Without a given config it runs as many requests at once as the client has connections, so
+        callers that transfer from many threads (SiteWise's downloads) are not held to boto3's 10.
+        """
         with _MANAGER_LOCK:
             if self._manager is None:
                 from boto3.s3.transfer import TransferConfig, create_transfer_manager
 
-                self._manager = create_transfer_manager(self.s3, self._transfer_config or TransferConfig())
+                config = self._transfer_config or TransferConfig(max_concurrency=S3_CONNECTIONS)
+                self._manager = create_transfer_manager(self.s3, config)
             return self._manager
 
     def close(self) -> None:
