@@ -64,7 +64,11 @@ class RunReport:
 
     @classmethod
     def from_json(cls, text: str) -> RunReport:
-        return cls(**json.loads(text))
+        data = json.loads(text)
+        if isinstance(data.get("read"), int):
+            # The flat counts runs wrote before this report type: status still shows them.
+            return cls(read={"records": data["read"]}, written={"records": data.get("written", 0)})
+        return cls(**data)
 
 
 def reports_prefix(glue_assets_url: str) -> str:

@@ -40,6 +40,14 @@ class JobFailed(Exception):
     """The job ran to its end but part of its work failed; the message says which part."""
 
 
+def failure_message(failure: BaseException) -> str:
+    """One line for a run that raised: a JobFailed's own words, else the error's type and first line."""
+    if isinstance(failure, JobFailed):
+        return str(failure)
+    lines = str(failure).strip().splitlines()
+    return f"{type(failure).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
 @dataclass
 class JobRun:
     """One run as its script sees it: resolved arguments, Spark if asked for, and the report it fills.
@@ -139,7 +147,7 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
         yield run
     except Exception as failure:
         run.report.status = FAILED
-        run.report.message = str(failure) if isinstance(failure, JobFailed) else f"{type(failure).__name__}: {failure}"
+        run.report.message = failure_message(failure)
         _write_reports(argv, run)
         if isinstance(failure, JobFailed):
             log.error("%s failed: %s", name, failure)

@@ -85,3 +85,14 @@ def test_a_failed_run_reports_why_here_and_in_the_jobs_report_folder(local_runti
     for path in (reports / "j" / "jr_9.json", folder / "2024-01-01_2024-01-02.json"):
         report = RunReport.from_json(path.read_text())
         assert (report.status, report.message) == ("FAILED", "day 2024-01-02 failed")
+
+
+def test_a_report_of_the_earlier_flat_form_still_reads_as_counts():
+    report = RunReport.from_json('{"read": 5, "written": 3}')
+    assert (report.records_read, report.records_written, report.status) == (5, 3, "SUCCEEDED")
+
+
+def test_a_failure_is_one_line_whatever_the_error_holds():
+    assert runtime.failure_message(runtime.JobFailed("day 2 failed")) == "day 2 failed"
+    assert runtime.failure_message(ValueError("bad\n  at line 1\n  at line 2")) == "ValueError: bad"
+    assert runtime.failure_message(KeyError()) == "KeyError"

@@ -26,7 +26,7 @@ from job_helpers.control.config import JobSpec, PipelineSpec, Settings
 from job_helpers.control.plan import PlannedRun, job_name, job_tags
 from job_helpers.control.runs import SUCCEEDED, Backend, RunStatus, wait_for_runs
 from job_helpers.run_report import RUN_ID_ARGUMENT, RUN_REPORTS_ARGUMENT, RunReport, read_report, report_url, reports_prefix
-from job_helpers.runtime import RUNTIME_ENV
+from job_helpers.runtime import RUNTIME_ENV, failure_message
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ class LocalRunner:
                     state, error = FAILED, str(stop.code)
             except Exception as failure:  # noqa: BLE001 - any crash ends the pipeline, reported by name
                 log.exception("%s crashed", job.key)
-                state, error = FAILED, f"{type(failure).__name__}: {str(failure).strip().splitlines()[0]}"
+                state, error = FAILED, failure_message(failure)
         return EndedRun(job.key, run_id, state, error)
 
 
