@@ -169,10 +169,11 @@ def _archive_subject(
     key = archive_key(targets.dataset, subject.code, ingest)
     tar_url = join(targets.archive_url, key)
     result.manifest_url = manifest_url(targets.archive_url, targets.dataset, subject.code, ingest)
-    if storage.exists(result.manifest_url):
-        entry = Manifest.from_json(storage.read_bytes(result.manifest_url), result.manifest_url).archive
-        found = storage.head(tar_url)
-        if found is not None and found.sha256 == entry.sha256 and found.size == entry.size:
+    found = storage.head(tar_url)
+    written = storage.read_versioned(result.manifest_url)
+    if written is not None and found is not None:
+        entry = Manifest.from_json(written.data, result.manifest_url).archive
+        if found.sha256 == entry.sha256 and found.size == entry.size:
             progress.advance(subject.size)
             progress.file_done()
             return result
@@ -180,7 +181,6 @@ def _archive_subject(
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         tar_path = Path(scratch, f"{ingest}.tar")
         sha256, size = write_tar(members, tar_path)
-        found = storage.head(tar_url)
         if found is None or found.sha256 != sha256 or found.size != size:
             storage.upload(tar_path, tar_url, sha256=sha256, storage_class=targets.archive_storage_class)
             result.archive_uploaded = True
