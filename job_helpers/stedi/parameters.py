@@ -14,8 +14,7 @@ from datetime import date
 from job_helpers import job_arguments
 from job_helpers.run_report import scope_name
 from job_helpers.runtime import JobFailed
-from job_helpers.stedi.schemas import FORMATS
-from job_helpers.stedi.transform import ML_JOINS
+from job_helpers.stedi.settings import FORMATS, ML_JOINS
 
 OPTIONS = ["output-format", "report", "allow-shrink"]
 OPTIONAL = ["from-date", "to-date"]  # the readings jobs recompute only these dates when given

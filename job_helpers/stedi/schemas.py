@@ -18,7 +18,6 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-FORMATS = ("parquet", "json")  # what trusted and curated tables may be stored as
 # JSON tables carry timestamps in the java.sql.Timestamp form: Athena's JSON SerDes read it, and so
 # does the local engine's JSON table (Spark's default ISO form with "T" and a zone reads back NULL there).
 JSON_TIMESTAMP_FORMAT = "yyyy-MM-dd HH:mm:ss.SSS"

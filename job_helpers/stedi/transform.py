@@ -20,6 +20,7 @@ from job_helpers.stedi.schemas import (
     STEP_TRAINER_LANDING,
     STEP_TRAINER_TRUSTED,
 )
+from job_helpers.stedi.settings import ML_JOINS
 
 MS_PER_DAY = 86_400_000
 CORRUPT = "_corrupt_record"
@@ -113,9 +114,6 @@ def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> D
         .withColumn(PARTITION_COLUMN, reading_date("sensorReadingTime"))
         .select(*STEP_TRAINER_TRUSTED.fieldNames())
     )
-
-
-ML_JOINS = ("owner-and-time", "time-only")
 
 
 def machine_learning_curated(

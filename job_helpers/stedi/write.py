@@ -20,7 +20,8 @@ from job_helpers.run_report import scope_name
 from job_helpers.runtime import JobFailed
 from job_helpers.stedi.parameters import Parameters
 from job_helpers.stedi.read import Landing
-from job_helpers.stedi.schemas import FORMATS, JSON_TIMESTAMP_FORMAT, PARTITION_COLUMN
+from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT, PARTITION_COLUMN
+from job_helpers.stedi.settings import FORMATS
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
