@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.control.config import ConfigError, load_settings, refuse_examples
+from job_helpers.control.config import ConfigError, GluePrices, load_settings, refuse_examples
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
 
@@ -155,12 +155,14 @@ def test_example_values_are_refused_on_real_aws_only():
 
 
 def test_execution_class_and_prices_are_checked(tmp_path):
-    """FLEX runs only on G.1X and G.2X; prices are non-negative numbers with Glue's list prices as defaults."""
+    """FLEX runs only on G.1X and G.2X; prices are non-negative numbers per region, with Glue's us-east-1
+    list prices as defaults; the flat price keys of earlier versions name their replacement."""
     from job_helpers.control.config import ConfigError, load_settings
 
     config = tmp_path / "config.yml"
     config.write_text(
-        "project: {prefix: p, tag: {key: k, value: v}, price_per_dpu_hour: -1}\n"
+        "project: {prefix: p, tag: {key: k, value: v}, price_per_dpu_hour: 0.4,\n"
+        "  glue_prices: {eu-west-1: {standard: -1, flex: 0.3}, eu-central-1: {standard: 0.5}}}\n"
         "jobs:\n  a: {script: jobs/a.py, worker_type: G.4X, execution_class: FLEX}\n"
         "  b: {script: jobs/b.py, execution_class: flexible}\n",
         encoding="utf-8",
@@ -170,11 +172,28 @@ def test_execution_class_and_prices_are_checked(tmp_path):
     message = str(error.value)
     assert "jobs.a.execution_class: Glue runs FLEX on G.1X and G.2X workers only, not G.4X" in message
     assert "jobs.b.execution_class: 'flexible' is not a Glue execution class" in message
-    assert "project.price_per_dpu_hour: -1 must be a price" in message
+    assert "project.glue_prices.eu-west-1.standard: -1 must be a price" in message
+    assert "project.glue_prices.eu-central-1: needs standard and flex" in message
+    assert "project.price_per_dpu_hour: replaced by project.glue_prices.<region>.standard" in message
     config.write_text("project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py, execution_class: FLEX}\n")
     settings = load_settings(config, "local")
     assert settings.jobs["a"].execution_class == "FLEX"
-    assert (settings.price_per_dpu_hour, settings.flex_price_per_dpu_hour, settings.max_project_jobs) == (0.44, 0.29, 900)
+    assert settings.glue_prices["us-east-1"] == GluePrices(0.44, 0.29) and settings.max_project_jobs == 900
+    assert settings.price_region == "us-east-1"
+
+
+def test_the_price_region_is_the_aws_profile_s_region(tmp_path):
+    """A batch in eu-west-1 is priced at eu-west-1's prices, or shown without a price: never at us-east-1's."""
+    config = tmp_path / "config.yml"
+    config.write_text(
+        "project: {prefix: p, tag: {key: k, value: v}, glue_prices: {eu-west-1: {standard: 0.44, flex: 0.29, memory_optimized: 0.52}}}\n"
+        "profiles:\n  aws: {region: eu-west-1, glue_role_arn: 'arn:aws:iam::123456789012:role/r', glue_version: '5.1'}\n"
+        "jobs:\n  a: {script: jobs/a.py}\n",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, "aws", environ={})
+    assert settings.price_region == "eu-west-1"
+    assert settings.glue_prices == {"eu-west-1": GluePrices(0.44, 0.29, 0.52)}
 
 
 def test_each_domain_section_is_parsed_once_and_kept_typed_on_the_settings():

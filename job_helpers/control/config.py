@@ -63,6 +63,24 @@ class JobSpec:
 
 
 @dataclass(frozen=True)
+class GluePrices:
+    """USD per DPU-hour of Glue jobs in one region; ``memory_optimized`` per M-DPU-hour (R workers), if known."""
+
+    standard: float
+    flex: float
+    memory_optimized: float | None = None
+
+
+# Glue's list prices in us-east-1 (https://aws.amazon.com/glue/pricing/), the default table.
+DEFAULT_GLUE_PRICES = {"us-east-1": GluePrices(0.44, 0.29)}
+PRICE_KEYS = ("standard", "flex", "memory_optimized")
+RENAMED_PROJECT_KEYS = {
+    "price_per_dpu_hour": "project.glue_prices.<region>.standard",
+    "flex_price_per_dpu_hour": "project.glue_prices.<region>.flex",
+}
+
+
+@dataclass(frozen=True)
 class Settings:
     """The resolved configuration of one profile."""
 
@@ -80,8 +98,10 @@ class Settings:
     max_jobs_per_batch: int = 400
     # Glue's default quota is 1,000 jobs per account; execute refuses a batch that would pass this.
     max_project_jobs: int = 900
-    price_per_dpu_hour: float = 0.44
-    flex_price_per_dpu_hour: float = 0.29
+    glue_prices: dict[str, GluePrices] = field(default_factory=lambda: dict(DEFAULT_GLUE_PRICES))
+    # The region whose prices a batch's cost is shown at: the aws profile's region; locally
+    # profiles.local.price_region (local runs are estimates of what Glue would bill).
+    price_region: str = "us-east-1"
     aws_profile: str | None = None
     region: str | None = None
     glue_role_arn: str | None = None
@@ -215,12 +235,11 @@ PROJECT_KEYS = (
     "tag",
     "max_jobs_per_batch",
     "max_project_jobs",
-    "price_per_dpu_hour",
-    "flex_price_per_dpu_hour",
+    "glue_prices",
 )
 TAG_KEYS = ("key", "value")
 ATHENA_KEYS = ("database", "workgroup")
-LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments")
+LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments", "price_region")
 
 
 def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: Iterable[str] = ()) -> Settings:
@@ -236,7 +255,10 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     check_keys(profiles.get("aws"), AWS_PROFILE_KEYS, "profiles.aws", problems)
 
     project = document.get("project") or {}
-    check_keys(project, PROJECT_KEYS, "project", problems)
+    for old, new in RENAMED_PROJECT_KEYS.items():
+        if old in project:
+            problems.append(f"project.{old}: replaced by {new} (prices are kept per region)")
+    check_keys({k: v for k, v in project.items() if k not in RENAMED_PROJECT_KEYS}, PROJECT_KEYS, "project", problems)
     prefix = str(project.get("prefix") or "")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", prefix):
         problems.append("project.prefix: must be 1-64 letters, digits, '-' or '_' (it starts every job name)")
@@ -271,13 +293,14 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
     settings: dict[str, Any] = {
         "max_jobs_per_batch": _positive_int(project, "max_jobs_per_batch", 400, "project", problems),
         "max_project_jobs": _positive_int(project, "max_project_jobs", 900, "project", problems),
-        "price_per_dpu_hour": _price(project, "price_per_dpu_hour", 0.44, problems),
-        "flex_price_per_dpu_hour": _price(project, "flex_price_per_dpu_hour", 0.29, problems),
+        "glue_prices": _glue_prices(project.get("glue_prices"), problems),
     }
     if profile == "local":
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
+        settings["price_region"] = str(options.get("price_region") or "us-east-1")
     else:
         settings.update(_aws_settings(options, problems))
+        settings["price_region"] = settings["region"]
         settings["examples"] = example_values(document.get("buckets") or {}, options)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
@@ -548,11 +571,33 @@ def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def _price(node: dict, name: str, default: float, problems: list[str]) -> float:
-    value = node.get(name, default)
+def _glue_prices(node: Any, problems: list[str]) -> dict[str, GluePrices]:
+    """``project.glue_prices``: per region, USD per DPU-hour (standard, flex) and per M-DPU-hour (memory_optimized)."""
+    if node is None:
+        return dict(DEFAULT_GLUE_PRICES)
+    if not isinstance(node, dict):
+        problems.append("project.glue_prices: must map regions to {standard, flex[, memory_optimized]}")
+        return dict(DEFAULT_GLUE_PRICES)
+    prices = {}
+    for region, entry in node.items():
+        where = f"project.glue_prices.{region}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: must be a mapping of {', '.join(PRICE_KEYS)}")
+            continue
+        check_keys(entry, PRICE_KEYS, where, problems)
+        found = {name: _price(entry, name, where, problems) for name in PRICE_KEYS if name in entry}
+        if "standard" not in found or "flex" not in found:
+            problems.append(f"{where}: needs standard and flex (USD per DPU-hour), e.g. {{standard: 0.44, flex: 0.29}}")
+            continue
+        prices[str(region)] = GluePrices(**found)
+    return prices
+
+
+def _price(node: dict, name: str, where: str, problems: list[str]) -> float:
+    value = node[name]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        problems.append(f"project.{name}: {value!r} must be a price in USD per DPU-hour, e.g. {default}")
-        return default
+        problems.append(f"{where}.{name}: {value!r} must be a price in USD, e.g. 0.44")
+        return 0.0
     return float(value)
 
 

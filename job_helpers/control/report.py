@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from job_helpers.control.summary import chunk_label, usd
+from job_helpers.control.summary import chunk_label, cost_line, usd
 
 STATE_COLOURS = {
     "SUCCEEDED": "#2e7d32",
@@ -48,8 +48,7 @@ def render(summary: Mapping[str, Any], now: datetime | None = None) -> str:
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
         f"<title>Batch {escape(summary['batch'])}</title><style>{CSS}</style></head><body>",
         f"<h1>Batch {escape(summary['batch'])} ({escape(', '.join(summary['jobs']))})</h1>",
-        f"<p class=totals>{escape(counts)}; {summary['dpu_hours']:.3f} DPU-hours, about "
-        f"{usd(summary['price_usd'])}. Generated {now:%Y-%m-%d %H:%M} UTC.</p>",
+        f"<p class=totals>{escape(counts)}; {escape(cost_line(summary))}. Generated {now:%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Timeline</h2>",
         _legend(chunks),
         _timeline(chunks, now),

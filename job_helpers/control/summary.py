@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from job_helpers.control.config import JobSpec
-from job_helpers.control.cost import Rates, dpu_hours, execution_class, price
+from job_helpers.control.cost import Cost, Rates, billed, cost, execution_class, rates_summary
 from job_helpers.control.runs import SUCCEEDED, BatchStatus, RunStatus
 
 
@@ -29,13 +29,12 @@ def batch_summary(
     """
     records = records or {}
     chunks: list[dict[str, Any]] = []
-    total_hours = total_price = 0.0
+    total = Cost(estimate=rates.estimated)
     for latest in found.runs:
         job = jobs.get(found.job_of.get(latest.job_name, ""))
         attempts = list(found.attempts_of(latest))
-        hours, cost = price(attempts, job, rates)
-        total_hours += hours
-        total_price += cost
+        spent = cost(attempts, job, rates)
+        total += spent
         duration = latest.duration()
         counted = records.get(latest.run_id) or {}
         chunks.append(
@@ -47,8 +46,9 @@ def batch_summary(
                 "state": latest.state,
                 "attempts": len(attempts),
                 "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
-                "dpu_hours": round(hours, 6),
-                "price_usd": round(cost, 6),
+                "dpu_hours": round(spent.dpu_hours, 6),
+                "price_usd": _price(spent),
+                "estimate": spent.estimate,
                 "error": latest.error,
                 "log": run_log(latest),
                 "records_read": counted.get("read"),
@@ -67,14 +67,41 @@ def batch_summary(
         "never_started": list(found.never_started),
         "counts": dict(sorted(counts.items())),
         "succeeded": all(chunk["state"] == SUCCEEDED for chunk in chunks) and not found.never_started,
-        "dpu_hours": round(total_hours, 6),
-        "price_usd": round(total_price, 6),
-        "rates_usd_per_dpu_hour": {"STANDARD": rates.standard, "FLEX": rates.flex},
+        "dpu_hours": round(total.dpu_hours, 6),
+        "price_usd": _price(total),
+        "unpriced_dpu_hours": round(total.unpriced_dpu_hours, 6),
+        "estimate": total.estimate,
+        "rates_usd_per_dpu_hour": rates_summary(rates),
     }
 
 
-def usd(amount: float) -> str:
-    """Cents, or four decimals for the fractions of a cent that short runs cost."""
+def _price(spent: Cost) -> float | None:
+    """The price, or None when no DPU-hour of it has a price (a region or worker type config.yml has none for)."""
+    if spent.unpriced_dpu_hours and not spent.price_usd:
+        return None
+    return round(spent.price_usd, 6)
+
+
+def cost_line(summary: Mapping[str, Any]) -> str:
+    """The batch's DPU-hours and price in words: what is estimated and what has no price, said."""
+    rates = summary["rates_usd_per_dpu_hour"]
+    hours = f"{summary['dpu_hours']:.3f} DPU-hours"
+    if summary["price_usd"] is None:
+        return f"{hours}; no price: config.yml lists no Glue price for {rates['region']} (project.glue_prices)"
+    kind = "estimate" if summary["estimate"] else "at list prices"
+    line = (
+        f"{hours}, about {usd(summary['price_usd'])} ({kind}, {rates['region']}: ${rates['STANDARD']}/DPU-hour, "
+        f"Flex ${rates['FLEX']}; billed per second, one minute at least per run)"
+    )
+    if summary["unpriced_dpu_hours"]:
+        line += f"; {summary['unpriced_dpu_hours']:.3f} M-DPU-hours of R workers have no price (project.glue_prices.{rates['region']}.memory_optimized)"
+    return line
+
+
+def usd(amount: float | None) -> str:
+    """Cents, or four decimals for the fractions of a cent that short runs cost; ``-`` for no price."""
+    if amount is None:
+        return "-"
     return f"${amount:.2f}" if amount >= 0.01 or amount == 0 else f"${amount:.4f}"
 
 
@@ -87,14 +114,15 @@ def chunk_label(start: str | None, end: str | None) -> str:
 
 def _attempt(run: RunStatus, job: JobSpec | None, run_log: Callable[[RunStatus], str]) -> dict[str, Any]:
     duration = run.duration()
-    hours = dpu_hours(run, job)
+    used = billed(run, job)
     return {
         "run_id": run.run_id,
         "state": run.state,
         "started_on": _iso(run.started_on),
         "completed_on": _iso(run.completed_on),
         "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),
-        "dpu_hours": None if hours is None else round(hours, 6),
+        "dpu_hours": None if used is None else round(used.dpu_hours, 6),
+        "estimate": used is None or used.estimate,
         "execution_class": execution_class(run, job),
         "error": run.error,
         "log": run_log(run),

@@ -61,6 +61,9 @@ def test_every_text_from_a_run_is_escaped():
         "counts": {"FAILED": 1},
         "dpu_hours": 0.1,
         "price_usd": 0.04,
+        "unpriced_dpu_hours": 0.0,
+        "estimate": False,
+        "rates_usd_per_dpu_hour": {"region": "<us-east-1>", "STANDARD": 0.44, "FLEX": 0.29},
         "chunks": [
             {
                 "job_name": "job<&>",
@@ -79,7 +82,7 @@ def test_every_text_from_a_run_is_escaped():
         ],
     }
     page = render(summary, datetime(2022, 1, 2, tzinfo=UTC))
-    assert "<script" not in page and "<b>" not in page and "B<1>" not in page
+    assert "<script" not in page and "<b>" not in page and "B<1>" not in page and "<us-east-1>" not in page
     assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
     assert not re.search(r"(src|href)=|https?://|@import|url\(", page), "the page fetches nothing"
 

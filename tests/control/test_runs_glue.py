@@ -321,7 +321,10 @@ def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
     assert built_on_moto.cli("status", profile="aws") == 0
     table = capsys.readouterr().out
     assert "DPU-hours" in table and "Attempts" in table and f"FAILED {names[1]}: CloudWatch /aws-glue/jobs/error" in table
-    assert f"{summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} ($0.44/DPU-hour, Flex $0.29)" in table
+    assert (
+        f"{summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} (at list prices, us-east-1: $0.44/DPU-hour, "
+        "Flex $0.29; billed per second, one minute at least per run)"
+    ) in " ".join(table.split())
 
 
 def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue, capsys):

@@ -325,10 +325,10 @@ def test_retry_starts_again_only_the_failed_chunks_of_a_batch(built, capsys):
     for chunk in summary["chunks"]:
         runs = history[chunk["job_name"]]
         assert chunk["attempts"] == len(runs) == (2 if chunk["from"] in failing else 1)
-        # fake is configured with 2 G.1X workers: execution seconds x 2 workers x 1 DPU.
-        expected = sum(run.execution_seconds for run in runs) * 2 / 3600
+        # fake is configured with 2 G.1X workers: execution seconds (a minute at least) x 2 workers x 1 DPU.
+        expected = sum(max(run.execution_seconds, 60) for run in runs) * 2 / 3600
         assert chunk["dpu_hours"] == pytest.approx(expected, abs=1e-6) and chunk["dpu_hours"] > 0
-        assert chunk["price_usd"] == pytest.approx(expected * 0.44, abs=1e-5)
+        assert chunk["price_usd"] == pytest.approx(expected * 0.44, abs=1e-5) and chunk["estimate"]
         assert [run["state"] for run in chunk["runs"]] == [run.state for run in runs]
 
     assert built.cli("retry", "--batch", batch, "--json") == 0

@@ -50,7 +50,7 @@ from job_helpers.control.runs import (
     to_retry,
     wait_for_runs,
 )
-from job_helpers.control.summary import batch_summary, chunk_label, usd
+from job_helpers.control.summary import batch_summary, chunk_label, cost_line
 from job_helpers.relative_dates import is_relative, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
 
@@ -522,11 +522,7 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     empty = sum(chunk["nothing_to_read"] for chunk in summary["chunks"])
     if empty:
         counts += f" ({empty} with nothing to read)"
-    console.print(
-        f"{counts}; {summary['dpu_hours']:.3f} DPU-hours, about {usd(summary['price_usd'])} "
-        f"(${summary['rates_usd_per_dpu_hour']['STANDARD']}/DPU-hour, Flex ${summary['rates_usd_per_dpu_hour']['FLEX']})",
-        soft_wrap=True,
-    )
+    console.print(f"{counts}; {cost_line(summary)}", markup=False, soft_wrap=True)
     for chunk in summary["chunks"]:
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
             console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
