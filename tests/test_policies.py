@@ -25,7 +25,7 @@ from job_helpers.control.policy import TEMPLATES, render_policy
 
 SERVICES = ("s3", "glue", "athena", "timestream-write", "timestream-query", "iotsitewise", "secretsmanager", "ssm", "sts")
 # Method names more than one of those services has: the one the project means.
-MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query"}
+MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
 # Operations whose IAM action is not <prefix>:<Operation>; None: no permission needed.
 S3_ACTIONS = {
     "HeadObject": ["s3:GetObject"],

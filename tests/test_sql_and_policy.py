@@ -104,13 +104,64 @@ def test_ddl_replaces_only_the_tables_whose_definition_changed(moto_server):
         *(s.source for s in statements if "stedi-lakehouse" in s.sql and "STORED AS PARQUET" in s.sql),
         *(s.source for s in statements if "sensor-timeseries-lake" in s.sql),
     }
-    by_source = {s.source: s for s in statements}
-    expected = ["CREATE DATABASE IF NOT EXISTS `glue_etl`"]
+    assert sent == ["CREATE DATABASE IF NOT EXISTS `glue_etl`"], "changed tables are updated in the catalog, never dropped"
     for statement in statements:
-        if statement.source in replaced:
-            name = from_ddl(statement.sql).name
-            expected += [f"DROP TABLE IF EXISTS `glue_etl`.`{name}`", by_source[statement.source].sql]
-    assert sent == expected
+        name = from_ddl(statement.sql).name
+        versions = glue.get_table_versions(DatabaseName="glue_etl", TableName=name)["TableVersions"]
+        assert len(versions) == (2 if statement.source in replaced else 1), f"{name}: the old version is kept"
+
+    again = {}
+    run_on_athena(statements, athena, glue, settings, lambda s, outcome, changes: again.__setitem__(s.source, outcome))
+    assert set(again.values()) == {"SUCCEEDED", "UNCHANGED"}, "what the update wrote reads back as the DDL's definition"
+
+
+def test_a_replace_the_catalog_refuses_leaves_the_old_table(moto_server):
+    """The old DROP then CREATE left no table when the CREATE failed; an UpdateTable fails whole."""
+    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    old = load_settings(REPO / "config.yml", "aws", ["buckets.sensors=old-sensors"], environ={})
+    athena, glue, sent = _athena_and_glue()
+    glue.create_database(DatabaseInput={"Name": "glue_etl"})
+    source = "sql/sensors/sensor_mapping.sql"
+    old_statement = next(s for s in render_statements(REPO / "sql", old) if s.source == source)
+    glue.create_table(DatabaseName="glue_etl", TableInput=table_input(from_ddl(old_statement.sql)))
+    statements = [s for s in render_statements(REPO / "sql", settings) if s.source == source]
+
+    def refuse(**_):
+        raise glue.exceptions.ConcurrentModificationException(
+            {"Error": {"Code": "ConcurrentModificationException", "Message": "busy"}}, "UpdateTable"
+        )
+
+    glue.meta.events.register("before-call.glue.UpdateTable", refuse)
+    with pytest.raises(DdlError, match=f"{source}: the Glue catalog refused to update glue_etl.sensor_mapping .*left as it was"):
+        run_on_athena(statements, athena, glue, settings)
+    held = glue.get_table(DatabaseName="glue_etl", Name="sensor_mapping")["Table"]
+    assert held["StorageDescriptor"]["Location"] == "s3://old-sensors/reference/sensor_mapping/"
+    assert sent == ["CREATE DATABASE IF NOT EXISTS `glue_etl`"]
+
+
+@pytest.mark.parametrize("interrupt", [False, True], ids=["deadline", "ctrl-c"])
+def test_a_query_given_up_on_is_stopped_not_left_running(monkeypatch, interrupt):
+    """A query past its deadline, or one whose wait is interrupted, is stopped: Athena bills it while it runs."""
+    from job_helpers.control import ddl
+
+    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    athena = boto3.client("athena", region_name="us-east-1")
+    query_id = "0b6f3ac6-1b8a-4a5e-9e0c-5d0f0b7d2c11"
+    monkeypatch.setattr(ddl, "QUERY_TIMEOUT_SECONDS", 0)
+    if interrupt:
+        monkeypatch.setattr(ddl, "poll", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with Stubber(athena) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": query_id})
+        if not interrupt:
+            stub.add_response(
+                "get_query_execution", {"QueryExecution": {"QueryExecutionId": query_id, "Status": {"State": "RUNNING"}}}
+            )
+        stub.add_response("stop_query_execution", {}, {"QueryExecutionId": query_id})
+        with pytest.raises(
+            KeyboardInterrupt if interrupt else DdlError, match=None if interrupt else "was still RUNNING .* it was stopped"
+        ):
+            ddl.query_on_athena(athena, "SELECT 1", settings)
+        stub.assert_no_pending_responses()
 
 
 def test_a_table_whose_catalog_entry_cannot_be_read_is_named(moto_server):

@@ -14,7 +14,14 @@ from botocore.exceptions import ClientError
 
 from job_helpers.backoff import Backoff, DeadlinePassed, Pending, poll
 from job_helpers.control.config import Settings, render_references
-from job_helpers.control.table_definition import DefinitionError, differences, from_catalog, from_ddl
+from job_helpers.control.table_definition import (
+    DefinitionError,
+    TableDefinition,
+    differences,
+    from_catalog,
+    from_ddl,
+    table_input,
+)
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +112,12 @@ def run_on_athena(
 ) -> None:
     """Create the database, then bring each table in the Glue catalog to its DDL's definition.
 
-    A missing table is created; one whose definition differs (columns, partition keys, location,
-    SerDe and formats, the properties the DDL sets) is dropped and created again (an external
-    table's data stays where it is); an unchanged one is left alone. ``on_done`` gets each
-    statement with ``CREATED``, ``REPLACED`` (and what changed) or ``UNCHANGED``.
+    A missing table is created by Athena; one whose definition differs (columns, partition keys,
+    location, SerDe and formats, the properties the DDL sets) is replaced in one Glue
+    ``UpdateTable``, which is atomic and keeps the table's Lake Formation grants and its earlier
+    versions: a replace that fails leaves the old table as it was (a DROP then CREATE would leave
+    none). An unchanged table is left alone. ``on_done`` gets each statement with ``CREATED``,
+    ``REPLACED`` (and what changed) or ``UNCHANGED``.
     """
     database = Statement("(database)", f"CREATE DATABASE IF NOT EXISTS `{settings.athena_database}`")
     _run_query(athena, settings, database)
@@ -125,9 +134,17 @@ def run_on_athena(
             continue
         changes = differences(wanted, from_catalog(held))
         if changes:
-            _run_query(athena, settings, Statement(statement.source, f"DROP TABLE IF EXISTS `{wanted.database}`.`{wanted.name}`"))
-            _run_query(athena, settings, statement)
+            _replace_table(glue, wanted, statement.source)
         on_done(statement, "REPLACED" if changes else "UNCHANGED", changes)
+
+
+def _replace_table(glue: Any, wanted: TableDefinition, source: str) -> None:
+    try:
+        glue.update_table(DatabaseName=wanted.database, TableInput=table_input(wanted))
+    except ClientError as error:
+        raise DdlError(
+            f"{source}: the Glue catalog refused to update {wanted.database}.{wanted.name} ({error}); the table is left as it was"
+        ) from error
 
 
 def _catalog_table(glue: Any, database: str, name: str, source: str) -> dict | None:
@@ -156,7 +173,11 @@ def _string_literal(value: str) -> str:
 
 
 def _wait_for_query(athena: Any, query_id: str) -> dict:
-    """The query's final status; DdlError if it has not ended within QUERY_TIMEOUT_SECONDS."""
+    """The query's final status; DdlError if it has not ended within QUERY_TIMEOUT_SECONDS.
+
+    A query this command gives up on, at its deadline or on Ctrl-C, is stopped: Athena would
+    otherwise go on running (and billing) it.
+    """
     state = "QUEUED"
 
     def check() -> dict | Pending:
@@ -168,7 +189,13 @@ def _wait_for_query(athena: Any, query_id: str) -> dict:
     try:
         return poll(check, QUERY_POLL, deadline=time.monotonic() + QUERY_TIMEOUT_SECONDS)
     except DeadlinePassed as error:
-        raise DdlError(f"Athena query {query_id} is still {state} after {QUERY_TIMEOUT_SECONDS // 60} minutes") from error
+        athena.stop_query_execution(QueryExecutionId=query_id)
+        raise DdlError(
+            f"Athena query {query_id} was still {state} after {QUERY_TIMEOUT_SECONDS // 60} minutes; it was stopped"
+        ) from error
+    except KeyboardInterrupt:
+        athena.stop_query_execution(QueryExecutionId=query_id)
+        raise
 
 
 def query_on_athena(
