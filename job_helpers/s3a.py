@@ -9,16 +9,23 @@ S3A explicitly, with the region and any endpoint override (``AWS_ENDPOINT_URL_S3
 
 * ``JOB_HELPERS_S3A_JARS``: comma-separated paths of ``hadoop-aws`` and the AWS SDK bundle;
 * ``JOB_HELPERS_S3A_PACKAGES``: Maven coordinates for ``spark.jars.packages`` instead (Spark
-  downloads them, with the SDK bundle as a dependency), e.g. ``org.apache.hadoop:hadoop-aws:3.3.4``.
+  downloads them, with the SDK bundle as a dependency), e.g. ``org.apache.hadoop:hadoop-aws:3.3.4``;
+* ``JOB_HELPERS_S3A_PATH_STYLE_BUCKETS``: buckets whose names hold dots, reached path-style (a
+  dotted name in the host breaks the TLS certificate check of virtual-hosted requests).
 
-Neither set: no S3A settings, and nothing is asked of boto3.
+Neither of the first two set: no S3A settings, and nothing is asked of boto3.
+
+The jars ``make setup`` installs are hadoop-aws 3.3.1 with the AWS SDK bundle 1.11.901, beside
+PySpark 3.5.6's Hadoop 3.3.4 client: the only hadoop-aws this project can install from PyPI. That
+pair is what the suite tests (listing, reading, writing, multipart uploads and deletes through
+S3A on moto's server); Maven's hadoop-aws 3.3.4 matches the client exactly where Maven is reachable.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
@@ -26,6 +33,7 @@ from typing import Any
 
 JARS_ENV = "JOB_HELPERS_S3A_JARS"
 PACKAGES_ENV = "JOB_HELPERS_S3A_PACKAGES"
+PATH_STYLE_ENV = "JOB_HELPERS_S3A_PATH_STYLE_BUCKETS"
 # The sagemaker-pyspark wheel ships hadoop-aws and the SDK bundle it was built against; only these two are taken.
 JARS_WHEEL = "sagemaker_pyspark"
 JAR_PREFIXES = ("hadoop-aws-", "aws-java-sdk-bundle-")
@@ -49,6 +57,12 @@ class AwsIdentity:
     token: str | None = None
     region: str | None = None
     endpoint: str | None = None
+    path_style_buckets: tuple[str, ...] = ()
+
+
+def path_style_buckets(buckets: Iterable[str]) -> tuple[str, ...]:
+    """The buckets S3A must reach path-style: those whose names hold a dot."""
+    return tuple(sorted({bucket for bucket in buckets if "." in bucket}))
 
 
 def installed_jars() -> list[str]:
@@ -105,6 +119,8 @@ def filesystem_settings(identity: AwsIdentity) -> dict[str, str]:
         settings["spark.hadoop.fs.s3a.endpoint"] = f"s3.{identity.region}.{suffix}"
     if identity.region:
         settings["spark.hadoop.fs.s3a.endpoint.region"] = identity.region
+    for bucket in identity.path_style_buckets:
+        settings[f"spark.hadoop.fs.s3a.bucket.{bucket}.path.style.access"] = "true"
     return settings
 
 
@@ -116,11 +132,12 @@ def boto3_identity(environ: Mapping[str, str], session: Any = None) -> AwsIdenti
         session = boto3.Session()
     credentials = session.get_credentials()
     endpoint = environ.get("AWS_ENDPOINT_URL_S3") or environ.get("AWS_ENDPOINT_URL") or None
+    dotted = path_style_buckets(environ.get(PATH_STYLE_ENV, "").split(","))
     if credentials is None:
         log.warning("boto3 found no AWS credentials: S3A falls back to its own credential chain")
-        return AwsIdentity(region=session.region_name, endpoint=endpoint)
+        return AwsIdentity(region=session.region_name, endpoint=endpoint, path_style_buckets=dotted)
     frozen = credentials.get_frozen_credentials()
-    return AwsIdentity(frozen.access_key, frozen.secret_key, frozen.token, session.region_name, endpoint)
+    return AwsIdentity(frozen.access_key, frozen.secret_key, frozen.token, session.region_name, endpoint, dotted)
 
 
 def spark_settings(environ: Mapping[str, str], session: Any = None) -> dict[str, str]:
@@ -131,10 +148,13 @@ def spark_settings(environ: Mapping[str, str], session: Any = None) -> dict[str,
     return {**jars, **filesystem_settings(boto3_identity(environ, session))}
 
 
-def environment(jars: list[str] | None = None, packages: str = "") -> dict[str, str]:
-    """The variables that turn S3A on in a job process: Maven packages, given jars, or the installed ones."""
+def environment(jars: list[str] | None = None, packages: str = "", buckets: Iterable[str] = ()) -> dict[str, str]:
+    """The variables that turn S3A on in a job process: Maven packages, given jars, or the installed ones,
+    and the ``buckets`` among those the jobs use that S3A must reach path-style."""
+    dotted = path_style_buckets(buckets)
+    path_style = {PATH_STYLE_ENV: ",".join(dotted)} if dotted else {}
     if packages.strip():
-        return {PACKAGES_ENV: packages.strip()}
+        return {PACKAGES_ENV: packages.strip(), **path_style}
     chosen = jars if jars else installed_jars()
     missing = [path for path in chosen if not Path(path).is_file()]
     if missing:
@@ -144,4 +164,4 @@ def environment(jars: list[str] | None = None, packages: str = "") -> dict[str, 
             "no S3A jars: run `make setup` (it installs hadoop-aws and the AWS SDK bundle from the "
             "sagemaker-pyspark wheel), or name jars or Maven packages in profiles.aws.local_runner"
         )
-    return {JARS_ENV: ",".join(str(Path(path).resolve()) for path in chosen)}
+    return {JARS_ENV: ",".join(str(Path(path).resolve()) for path in chosen), **path_style}

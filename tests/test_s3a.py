@@ -95,6 +95,26 @@ def test_long_term_keys_use_the_simple_provider_and_the_regional_endpoint():
     assert "spark.hadoop.fs.s3a.path.style.access" not in settings
 
 
+@pytest.mark.parametrize("bucket", ["data.example.com", "a.b", "lake-2024.eu"])
+def test_a_bucket_with_dots_is_reached_path_style_on_aws_and_the_others_virtual_hosted(bucket):
+    """A dotted bucket name in the host name fails the TLS check of *.s3.<region>.amazonaws.com."""
+    environment = s3a.environment(buckets=[bucket, "plain-bucket"])
+    assert environment[s3a.PATH_STYLE_ENV] == bucket
+    identity = s3a.boto3_identity(environment, boto3.Session(region_name="eu-west-1"))
+    settings = s3a.filesystem_settings(identity)
+    assert settings[f"spark.hadoop.fs.s3a.bucket.{bucket}.path.style.access"] == "true"
+    assert not any("plain-bucket" in key for key in settings)
+    assert "spark.hadoop.fs.s3a.path.style.access" not in settings
+    assert s3a.PATH_STYLE_ENV not in s3a.environment(buckets=["plain-bucket"])
+
+
+@pytest.mark.parametrize("bucket", ["lake--usw2-az1--x-s3", "data--use1-az4--x-s3"])
+def test_config_check_refuses_an_s3_express_directory_bucket(tmp_path, bucket):
+    with pytest.raises(ConfigError, match=f"buckets.sitewise: '{bucket}' is an S3 Express One Zone directory bucket"):
+        load_settings(REPO / "config.yml", "aws", [f"buckets.sitewise={bucket}"], environ={})
+    assert load_settings(REPO / "config.yml", "local", [f"buckets.sitewise={bucket}"], environ={}).profile == "local"
+
+
 def test_without_credentials_s3a_keeps_its_own_chain(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name)

@@ -360,6 +360,8 @@ def _name_overrides(problems: list[str], overridden: Iterable[str]) -> list[str]
 
 
 DATASET_KEYS = ("bucket", "prefix")
+# Directory buckets (S3 Express One Zone) are named <base>--<zone id>--x-s3.
+DIRECTORY_BUCKET_SUFFIX = "--x-s3"
 
 
 def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, problems: list[str]) -> dict[str, str]:
@@ -386,6 +388,11 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
                 found[name] = (lake_root / bucket).as_uri() + "/" + prefix
             elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
                 problems.append(f"buckets.{logical}: {bucket!r} is not a valid S3 bucket name")
+            elif bucket.endswith(DIRECTORY_BUCKET_SUFFIX):
+                problems.append(
+                    f"buckets.{logical}: {bucket!r} is an S3 Express One Zone directory bucket; the jobs need general purpose "
+                    "buckets (listing in key order, storage classes, Hadoop S3A), so give a general purpose bucket"
+                )
             else:
                 found[name] = f"s3://{bucket}/{prefix}"
         elif isinstance(node, dict):

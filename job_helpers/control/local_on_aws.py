@@ -8,7 +8,7 @@ Options live under ``profiles.aws.local_runner`` in config.yml.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,10 +78,13 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> LocalRunne
     return LocalRunnerSettings(parallel, jars, packages)
 
 
-def job_environment(options: LocalRunnerSettings, region: str | None, aws_profile: str | None) -> dict[str, str]:
-    """What the runners add to their environment, and so to every job's, on the aws profile."""
+def job_environment(
+    options: LocalRunnerSettings, region: str | None, aws_profile: str | None, buckets: Iterable[str] = ()
+) -> dict[str, str]:
+    """What the runners add to their environment, and so to every job's, on the aws profile;
+    ``buckets`` are those the jobs use (S3A reaches dotted names path-style)."""
     try:
-        environment = s3a.environment(list(options.s3a_jars), options.s3a_packages)
+        environment = s3a.environment(list(options.s3a_jars), options.s3a_packages, buckets)
     except s3a.S3ASetupError as error:
         raise RunnerError(str(error)) from error
     if region:

@@ -205,7 +205,8 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
     settings = context.settings
     try:
         options = settings.local_runner or local_on_aws.LocalRunnerSettings()
-        environment = local_on_aws.job_environment(options, settings.region, settings.aws_profile)
+        buckets = {url.removeprefix("s3://").partition("/")[0] for url in settings.datasets.values() if url.startswith("s3://")}
+        environment = local_on_aws.job_environment(options, settings.region, settings.aws_profile, buckets)
     except RunnerError as error:
         raise UsageError(str(error)) from error
     root = local_on_aws.root(context.build_dir)
