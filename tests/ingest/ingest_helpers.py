@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -34,6 +35,58 @@ def write_edf(
         handle.write(header)
         for _ in range(records * signals):
             handle.write(sample)
+
+
+def tal(onset: str, *texts: str, duration: str | None = None) -> bytes:
+    """One time-stamped annotation list: ``+onset[\x15duration]\x14text\x14…\x00``."""
+    stamp = onset + (f"\x15{duration}" if duration is not None else "")
+    return (stamp + "\x14" + "".join(f"{text}\x14" for text in texts) + "\x00").encode("utf-8")
+
+
+def write_edf_plus(
+    path: Path,
+    start: datetime,
+    areas: Sequence[Sequence[bytes]],
+    *,
+    patient: str = "MCH-0234567 F 02-MAY-1951 Smith_John",
+    recording: str = "Startdate 02-MAR-2024 EEG-1234 Dr_Weiss Nihon",
+    kind: str = "edf",
+    reserved: str = "EDF+C",
+    eeg_labels: Sequence[str] = ("EEG Fp1-Ref", "EEG Cz-Ref"),
+    area_samples: int = 60,
+    transducer: str = "AgAgCl electrode",
+) -> None:
+    """An EDF+/BDF+ recording: EEG signals, then one annotation signal per entry of ``areas[record]``.
+
+    ``areas[r][c]`` holds the TALs of annotation signal ``c`` in data record ``r`` (zero-padded).
+    """
+    channels = len(areas[0])
+    label = "BDF Annotations" if kind == "bdf" else "EDF Annotations"
+    labels = [*eeg_labels, *[label] * channels]
+    samples = [32] * len(eeg_labels) + [area_samples] * channels
+    header = build_header(
+        patient,
+        recording,
+        start,
+        len(areas),
+        1,
+        len(labels),
+        32,
+        labels=labels,
+        samples=samples,
+        reserved=reserved,
+        kind=kind,
+        transducer=transducer,
+    )
+    width = 3 if kind == "bdf" else 2
+    with open(path, "wb") as handle:
+        handle.write(header)
+        for record, texts in enumerate(areas):
+            for signal in range(len(eeg_labels)):
+                handle.write(bytes((record * 7 + signal * 13 + i) % 256 for i in range(32 * width)))
+            for area in texts:
+                assert len(area) <= area_samples * width, "TALs longer than the annotation signal"
+                handle.write(area.ljust(area_samples * width, b"\0"))
 
 
 def make_patient(folder: Path, spellings: tuple[str, str, str], day: int, large: int = 0) -> None:

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import yaml
 from ingest_helpers import assert_no_names, tree_digest
 
 from job_helpers.cli import main
@@ -42,7 +43,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
     assert status == 0
     assert "dry run: 3 subject(s) (3 new), 21 file(s)" in out
-    assert out.count("(new: code drawn at ingest)") == 3 and "***" in out
+    assert out.count("(new: code drawn at ingest)") == 3 and "from folder(s) #1" in out and "#3/#3/#2" in out
     assert "<new-3>" in out and "<new-4>" not in out and "…" not in out
     assert_no_names(out, "printed plan")
     assert_no_names(caplog.text, "log")
@@ -57,19 +58,34 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     assert status == 0 and all(f"subject {code} (known code)" in again for code in codes)
 
 
-def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path, caplog) -> None:
+def config_keeping(tmp_path: Path, **keep: list[str]) -> Path:
+    """A copy of config.yml whose ingest.keep lists are ``keep``'s."""
+    document = yaml.safe_load((REPO / "config.yml").read_text())
+    document["ingest"]["keep"].update(keep)
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_name_in_a_kept_folder_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path, caplog) -> None:
     (src / "Smith_John" / "link.txt").symlink_to(src / "Smith_John" / "reports JohnSmith" / "notes.txt")
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
-    assert status == 0 and "not ingested (1):" in out and "***/link.txt (symbolic link, not followed)" in out
-    assert "not ingested: ***/link.txt (symbolic link, not followed)" in caplog.text
+    assert status == 0 and "not ingested (1):" in out and "#1/#2 (symbolic link, not followed)" in out
+    assert "not ingested: #1/#2 (symbolic link, not followed)" in caplog.text
 
     (src / "maria LOPEZ" / "video" / "drlopez").mkdir()
     (src / "maria LOPEZ" / "video" / "drlopez" / "clip.mp4").write_bytes(b"clip")
-    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    config = config_keeping(tmp_path, folders=["video", "dr.*"])
+    status, out = cli("--config", str(config), "ingest", "--src", str(src), "--dataset", "eeg")
     assert status == 2
-    assert "refusing to upload: 1 file(s)" in out and "***/video/dr***/clip.mp4" in out
+    assert "refusing to upload: 1 file(s)" in out and "#3/#3/#2/#1: a folder kept by ingest.keep.folders holds a word" in out
     assert_no_names(out, "output")
     assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
+
+    # Not kept, the same folder is dropped from the key: nothing of it leaves, nothing is refused.
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 0 and "22 file(s)" in out
+    assert_no_names(out, "output")
 
 
 def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Path, caplog) -> None:
@@ -95,8 +111,15 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     for path in (tmp_path / "lake").rglob("*"):
         assert path.stat().st_mode & 0o002 == 0, f"{path} is world-writable"
     code = sorted(codes)[0]
-    header = edf.read_header(landing / code / "EEG" / f"{code}_1.edf")
+    [first] = (landing / code).glob(f"{code}_2024030?T093000_1.edf")
+    header = edf.read_header(first)
     assert header.patient == code and header.start.hour == 9
+    assert sorted(p.name.split("_", 1)[1] for p in (landing / code).iterdir() if not p.name.endswith(".edf")) == [
+        "1.mp4",
+        "1.txt",
+        "2.mp4",
+        "2.txt",
+    ]
     manifest = json.loads(stored[next(k for k in manifests if f"/{code}/" in k)])
     assert manifest["subject"] == code and len(manifest["files"]) == 7
     assert manifest["archive"]["members"] == [f["key"] for f in manifest["files"]]
@@ -122,7 +145,7 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     assert_no_names(caplog.text, "log")
 
     # Damage: a landing file changed and the archive tar replaced; verify lists both, restore refuses.
-    (landing / code / "video" / f"{code}_1.mp4").write_bytes(b"changed")
+    (landing / code / f"{code}_1.mp4").write_bytes(b"changed")
     tar = next((archive / code).glob("*.tar"))
     tar.write_bytes(tar.read_bytes()[:-1024] + b"\1" * 1024)
     status, out = cli("verify", "--dataset", "eeg")
