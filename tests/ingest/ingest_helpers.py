@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from job_helpers.ingest.connect import map_storage
+from job_helpers.ingest.keep import NOTHING_KEPT, Keep
+from job_helpers.ingest.read import find_manifests, prepare
 from job_helpers.ingest.sample_data import build_header
+from job_helpers.ingest.subjects import ObjectSubjectStore
+from job_helpers.ingest.write import Targets, ingest, save_codes
+from job_helpers.storage import Storage
 
 # folder name -> how the name is spelled in that patient's files.
 PATIENTS = {
@@ -130,3 +136,12 @@ def assert_no_names(text: str, where: str) -> None:
     lowered = text.casefold()
     for word in SENSITIVE:
         assert word not in lowered, f"{word!r} found in {where}"
+
+
+def run_ingest(src: Path, lake: tuple[Storage, str, str], map_file: Path, keep: Keep = NOTHING_KEPT):
+    """The ingest command's steps on a lake (see the ``lake`` fixture): plan, save codes, ingest; returns (plan, result)."""
+    storage, landing, archive_url = lake
+    subjects = ObjectSubjectStore(map_storage(None, None), map_file.as_uri())
+    plan, new = prepare(src, 1, subjects, keep, lambda code: find_manifests(storage, archive_url, "eeg", code), workers=2)
+    save_codes(subjects, new)
+    return plan, ingest(plan, src, Targets("eeg", landing, archive_url, None), storage, workers=2)

@@ -14,43 +14,19 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-import boto3
 import pytest
-from boto3.s3.transfer import TransferConfig
-from ingest_helpers import PATIENTS, assert_no_names, make_patient, write_edf
+from ingest_helpers import PATIENTS, assert_no_names, make_patient, run_ingest, write_edf
 
 from job_helpers.cli import main
 from job_helpers.ingest import archive, write
-from job_helpers.ingest.connect import map_storage
-from job_helpers.ingest.read import prepare
-from job_helpers.ingest.subjects import ObjectSubjectStore
 from job_helpers.ingest.verify import verify
-from job_helpers.ingest.write import Targets, ingest, save_codes
 from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
-MB = 1024 * 1024
-
-
-@pytest.fixture(params=["file", "s3"])
-def lake(request, tmp_path: Path) -> tuple[Storage, str, str]:
-    """Storage, landing URL and archive URL: a local folder, or moto's S3 with 5 MB multipart parts."""
-    if request.param == "file":
-        return Storage(), (tmp_path / "lake" / "landing" / "eeg").as_uri() + "/", (tmp_path / "lake" / "archive").as_uri() + "/"
-    request.getfixturevalue("moto_server")
-    client = boto3.Session(region_name="us-east-1").client("s3")
-    for bucket in ("landing", "archive"):
-        client.create_bucket(Bucket=bucket)
-    config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, max_concurrency=4)
-    return Storage(s3_client=client, transfer_config=config), "s3://landing/eeg/", "s3://archive/"
 
 
 def run(src: Path, lake: tuple[Storage, str, str], tmp_path: Path):
-    storage, landing, archive_url = lake
-    subjects = ObjectSubjectStore(map_storage(None, None), (tmp_path / "map.json").as_uri())
-    plan, new = prepare(src, 1, subjects, workers=2)
-    save_codes(subjects, new)
-    return plan, ingest(plan, src, Targets("eeg", landing, archive_url, None), storage, workers=2)
+    return run_ingest(src, lake, tmp_path / "map.json")
 
 
 def append(path: Path) -> None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import unicodedata
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
-from ingest_helpers import assert_no_names, tree_digest
+from ingest_helpers import assert_no_names, make_patient, tree_digest, write_edf
 
 from job_helpers.cli import main
 from job_helpers.ingest import edf
+from job_helpers.ingest.names import fold
 from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,3 +207,59 @@ def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:
     assert status == 2 and "not an ingest data set" in out
     status, out = cli("restore", "--subject", "12", "--dataset", "eeg", "--dest", str(tmp_path / "d"))
     assert status == 2 and "8-digit" in out
+
+
+def test_the_plan_errors_and_logs_never_print_a_name_part(cli, tmp_path: Path, caplog) -> None:
+    """Source names the matcher cannot know (nicknames, other languages, a date of birth) are never printed."""
+    src = tmp_path / "src"
+    patient = src / "O'Brien_Sean"
+    folders = ["Seans Aufnahmen", "OBRIEN-Familie", "Dr.OBrien Befunde", "Schwester Oona", "Ó Briain", "ОБрайен"]
+    for number, name in enumerate(folders):
+        (patient / name).mkdir(parents=True)
+        (patient / name / f"sean_obrien_1990-01-0{number + 1}.txt").write_text("x")
+        (patient / name / f"{name} Kathleen.mp4").write_bytes(b"x")
+    write_edf(patient / "ОБрайен" / "Sean Kathleen.rec", "Sean OBrien 02-MAY-1951", "Oona", datetime(2024, 3, 1, 8))
+    (patient / "Seans Aufnahmen" / "Grainne.txt").symlink_to(patient / "Seans Aufnahmen" / f"{folders[0]} Kathleen.mp4")
+    words = {w for p in patient.rglob("*") for w in re.findall(r"[a-z]{3,}", fold(p.relative_to(src).as_posix()))}
+    words -= {"txt", "mp4", "rec", "may"}
+    assert {
+        "sean",
+        "obrien",
+        "brien",
+        "aufnahmen",
+        "familie",
+        "befunde",
+        "schwester",
+        "oona",
+        "briain",
+        "kathleen",
+        "grainne",
+    } <= words
+
+    status, dry = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and "not ingested (1):" in dry and "#1/#4/#1 (symbolic link, not followed)" in dry
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 0 and "13 file(s)" in out
+    printed = fold(dry + out + caplog.text + "".join(lake_files(tmp_path / "lake")))
+    assert not {w for w in words if w in printed}
+    assert "1951" not in printed and "1990" not in printed
+
+
+def test_one_patient_copied_from_two_machines_is_one_subject(cli, tmp_path: Path) -> None:
+    nfc, nfd = unicodedata.normalize("NFC", "Müller_Jürgen"), unicodedata.normalize("NFD", "Müller_Jürgen")
+    assert nfc != nfd
+    for root, folder, day in (
+        (tmp_path / "linux", nfc, 1),
+        (tmp_path / "mac", nfd, 2),
+        (tmp_path / "mac", "MUELLER, Dr. Juergen", 3),
+    ):
+        make_patient(root / folder, ("Mueller_Juergen", "müller jürgen", "MÜLLER"), day)
+    assert cli("ingest", "--src", str(tmp_path / "linux"), "--dataset", "eeg")[0] == 0
+    status, out = cli("ingest", "--src", str(tmp_path / "mac"), "--dataset", "eeg")
+    assert status == 0 and "1 subject(s) (0 new)" in out
+    [code] = json.loads(cli.map_file.read_text())["subjects"].values()
+    landing = tmp_path / "lake" / "clinical-ingest-landing" / "eeg"
+    # 7 files from linux; from mac 6 new recordings, and of the 8 other files (the same 4 contents twice)
+    # one copy of each is the content linux landed, kept under its key: 7 + 6 + 4.
+    assert [p.name for p in landing.iterdir()] == [code] and len(list((landing / code).iterdir())) == 17
+    assert "2 manifest(s), 23 object(s) checked, 0 problem(s)" in cli("verify", "--dataset", "eeg")[1]
