@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -48,8 +49,9 @@ def pattern_problem(pattern: object) -> str | None:
 
 @functools.lru_cache(maxsize=64)
 def _compiled(patterns: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+    return re.compile("|".join(f"(?:{unicodedata.normalize('NFC', p)})" for p in patterns), re.IGNORECASE)
 
 
 def _matches(patterns: tuple[str, ...], text: str) -> bool:
-    return bool(patterns) and _compiled(patterns).fullmatch(text) is not None
+    """Whether NFC ``text`` (a folder from macOS and one from Linux match alike) fully matches a pattern."""
+    return bool(patterns) and _compiled(patterns).fullmatch(unicodedata.normalize("NFC", text)) is not None

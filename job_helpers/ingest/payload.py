@@ -83,7 +83,7 @@ class PayloadReader(RangedReader):
     """``path`` as it leaves (see the module); with ``expected`` (size, SHA-256), each pass is checked."""
 
     def __init__(self, path: Path, deid: Deidentification | None, size: int, expected: tuple[int, str] | None = None) -> None:
-        self._handle = open(path, "rb")
+        self._handle = _open(path)
         self._deid = deid
         self._expected = expected
         self._digest = hashlib.sha256()
@@ -157,9 +157,19 @@ def payload_sha256(path: Path, deid: Deidentification | None, size: int, mtime_n
     return digest.hexdigest()
 
 
+def _open(path: Path) -> BinaryIO:
+    try:
+        return open(path, "rb")
+    except OSError as error:
+        raise FileChanged(f"it can no longer be read ({error.strerror or error})") from None
+
+
 def check_unchanged(path: Path, size: int, mtime_ns: int) -> None:
     """``FileChanged`` unless ``path`` still has the size and modified time it was scanned with."""
-    found = os.stat(path)
+    try:
+        found = os.stat(path)
+    except OSError as error:
+        raise FileChanged(f"it can no longer be read ({error.strerror or error})") from None
     if found.st_size != size:
         raise FileChanged(f"its size changed from {size:,} to {found.st_size:,} bytes")
     if found.st_mtime_ns != mtime_ns:

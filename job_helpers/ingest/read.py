@@ -117,7 +117,9 @@ def prepare(
     for entry in plan.skipped:
         log.warning("not ingested: %s", entry)
     digests = payload_digests(src, plan.files, workers)
-    landed = {code: history(code) for code in sorted(set(known.values()))}
+    codes = sorted(set(known.values()))
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest-history") as pool:
+        landed = dict(zip(codes, pool.map(history, codes), strict=True))
     return settle(plan, digests, landed), new
 
 

@@ -175,3 +175,27 @@ def test_annotations_in_data_that_does_not_fill_whole_records_are_refused(tmp_pa
         handle.write(tal("+2", "Smith John"))
     with pytest.raises(PlanError, match="#1/#1: its data records do not fill the file exactly"):
         build_plan(scan_tree(tmp_path / "src").files, CODES)
+
+
+def test_annotations_of_a_recording_whose_record_count_is_unknown_are_replaced(tmp_path: Path) -> None:
+    folder = tmp_path / "src" / "Smith_John"
+    folder.mkdir(parents=True)
+    write_edf_plus(folder / "r.edf", START, [[tal("+0", "")], [tal("+1", "", "Smith John")]])
+    raw = bytearray((folder / "r.edf").read_bytes())
+    raw[236:244] = b"-1      "  # the count a recorder writes while recording
+    (folder / "r.edf").write_bytes(bytes(raw))
+    [planned] = plan_of(tmp_path / "src").files
+    assert planned.deid.annotations.records == 2
+    assert b"Smith" not in payload(tmp_path / "src", planned)
+
+
+def test_kept_folders_and_extensions_from_macos_and_linux_are_one_key_part(tmp_path: Path) -> None:
+    import unicodedata
+
+    for form in ("NFC", "NFD"):
+        folder = tmp_path / "src" / "Smith_John" / unicodedata.normalize(form, "Séance 1")
+        folder.mkdir(parents=True)
+        (folder / f"{form}.TXT").write_text(form)
+    keys = sorted(f.key for f in plan_of(tmp_path / "src", Keep(folders=("séance [0-9]",), extensions=("txt",))).files)
+    assert keys == [f"{keys[0][:8]}/Séance 1/{keys[0][:8]}_{n}.txt" for n in (1, 2)]
+    assert all(unicodedata.is_normalized("NFC", key) for key in keys)

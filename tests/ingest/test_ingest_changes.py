@@ -39,6 +39,10 @@ def touch(path: Path) -> None:
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
 
 
+def remove(path: Path) -> None:
+    path.unlink()
+
+
 def same_size_and_time(path: Path) -> None:
     """Flip the last byte in place and put the modified time back: size and time cannot tell."""
     stat = path.stat()
@@ -120,7 +124,10 @@ def make_src(root: Path) -> Path:
         ("while it is read", append),
         ("after its upload", touch),
         ("after its upload", append),
+        ("after its upload", remove),
+        ("after planning", remove),
         ("before its tar", same_size_and_time),
+        ("before its tar", remove),
     ],
 )
 def test_a_file_changed_while_ingested_fails_its_subject_and_nothing_disagrees(
@@ -151,6 +158,10 @@ def test_a_file_changed_while_ingested_fails_its_subject_and_nothing_disagrees(
 
     # Once the file stops changing, a rerun completes the subject: one copy of everything, nothing unlisted.
     monkeypatch.undo()
+    if not target.exists() and target.suffix == ".edf":
+        write_edf(target, "Smith John", "back again", datetime(2024, 3, 5), records=10)
+    elif not target.exists():
+        target.write_bytes(b"back again")
     _, again = run(src, lake, tmp_path)
     assert again.failures == [] and sorted(s.code for s in again.subjects) == sorted(s.code for s in plan.subjects)
     report = verify("eeg", storage, landing, archive_url)
