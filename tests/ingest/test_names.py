@@ -45,6 +45,16 @@ def test_german_name_found_in_every_spelling(text: str) -> None:
 @pytest.mark.parametrize(
     ("folder", "text"),
     [
+        # The surname alone, with initials, the whole name in any order; accents and case.
+        ("Smith_John", "Smith_J"),
+        ("Smith_John", "J. Smith report"),
+        ("Smith_John", "SMITHJ_1.edf"),
+        ("Smith_John", "smith2024"),
+        ("Smith_John", "x_john smith_y"),
+        ("Smith_John_1985", "smith-john-1985.edf"),
+        ("Élodie DUPRÉ", "elodie_dupre_2024.edf"),
+        ("Élodie DUPRÉ", "Dupré"),
+        ("Van Der Berg, Anna", "anna.berg"),
         # Apostrophes of every kind, written, dropped or spaced; the part after one alone.
         ("O'Brien_Sean", "OBRIEN"),
         ("O'Brien_Sean", "o’brien notes"),
