@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from ingest_helpers import tal, write_edf, write_edf_plus
+from ingest_helpers import run_ingest, tal, write_edf, write_edf_plus
 
 from job_helpers.ingest import edf
 from job_helpers.ingest.connect import map_storage
@@ -199,3 +199,24 @@ def test_kept_folders_and_extensions_from_macos_and_linux_are_one_key_part(tmp_p
     keys = sorted(f.key for f in plan_of(tmp_path / "src", Keep(folders=("séance [0-9]",), extensions=("txt",))).files)
     assert keys == [f"{keys[0][:8]}/Séance 1/{keys[0][:8]}_{n}.txt" for n in (1, 2)]
     assert all(unicodedata.is_normalized("NFC", key) for key in keys)
+
+
+def test_what_lands_and_is_archived_holds_no_name_on_either_store(lake, tmp_path: Path) -> None:
+    """EDF/BDF under other names, with annotations in several signals: landing objects and tars read back."""
+    storage, landing, archive_url = lake
+    folder = tmp_path / "src" / "O'Brien_Sean"
+    folder.mkdir(parents=True)
+    areas = [[tal("+0", "") + tal("+0.5", "Sean OBrien asleep"), tal("+0.1", "Eyes closed", "O’Brien family")]] * 3
+    write_edf_plus(folder / "sean.rec", START, areas, kind="bdf", reserved="BDF+D", patient="Sean O'Brien 02-MAY-1951")
+    write_edf_plus(folder / "OBRIEN", START, areas, reserved="EDF+C", recording="Startdate 01-MAR-2024 Sean_OBrien")
+    write_edf(folder / "copy.edf.bak", "O'Brien Sean", "Sean", START)
+    plan, result = run_ingest(tmp_path / "src", lake, tmp_path / "map.json", Keep(annotations=("Eyes (open|closed)",)))
+    assert result.failures == [] and sorted(f.kind for f in plan.files) == ["bdf", "edf", "edf"]
+    stored = [o.url for o in storage.list(landing)] + [o.url for o in storage.list(archive_url)]
+    assert len(stored) == 3 + 2
+    plain = landing + next(f.key for f in plan.files if f.source.name == "copy.edf.bak")
+    for url in stored:
+        body = storage.read_bytes(url).lower()
+        assert b"brien" not in body and b"sean" not in body and b"1951" not in body, url
+        # The kept annotation text is still there, in landing and in the tar.
+        assert (b"eyes closed" in body) is (url != plain and not url.endswith(".json")), url
