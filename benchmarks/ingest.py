@@ -123,7 +123,7 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
     with tempfile.TemporaryDirectory() as secrets_dir:
         subjects = ObjectSubjectStore(map_storage(None, None), Path(secrets_dir, "map.json").as_uri())
         started = time.perf_counter()
-        plan, new = prepare(Path(src), 1, subjects)
+        plan, new = prepare(Path(src), 1, subjects, workers=workers)
         save_codes(subjects, new)
         ingest(plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"), storage, workers, Phases())
         ended = time.perf_counter()

@@ -1,6 +1,7 @@
 """One tar per subject per ingest: written deterministically (so a rerun gives the same bytes and
-checksum) and unpacked with the standard library's ``data`` filter (no absolute paths, links out of
-the tree or special files)."""
+checksum) from the same de-identified payloads as landing, each member checked against its planned
+SHA-256 as it is read, and unpacked with the standard library's ``data`` filter (no absolute paths,
+links out of the tree or special files)."""
 
 from __future__ import annotations
 
@@ -12,16 +13,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from job_helpers.ingest.payload import CHUNK, open_payload
+from job_helpers.ingest.payload import CHUNK, Deidentification, FileChanged, open_payload
 
 
 @dataclass(frozen=True)
 class TarMember:
     name: str
     path: Path
-    patch: bytes | None
+    deid: Deidentification | None
     size: int
+    sha256: str
     recorded: datetime | None
+
+
+class MemberChanged(FileChanged):
+    """A member's source no longer gives its planned bytes; no tar is published."""
+
+    def __init__(self, member: TarMember, reason: str) -> None:
+        super().__init__(reason)
+        self.member = member
 
 
 class _HashingWriter:
@@ -40,7 +50,8 @@ def write_tar(members: Iterable[TarMember], target: Path) -> tuple[str, int]:
     """Write the members in the given order; return the tar's SHA-256 and size.
 
     Owner, group and mode are fixed (root, 640) and each member's time is its recording time (or
-    the epoch), so the bytes depend only on the content.
+    the epoch), so the bytes depend only on the content. ``MemberChanged`` when a member's bytes
+    differ from its planned SHA-256.
     """
     with open(target, "wb") as handle:
         writer = _HashingWriter(handle)
@@ -52,8 +63,11 @@ def write_tar(members: Iterable[TarMember], target: Path) -> tuple[str, int]:
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""
                 info.mtime = int(member.recorded.replace(tzinfo=UTC).timestamp()) if member.recorded else 0
-                with open_payload(member.path, member.patch) as source:
-                    tar.addfile(info, source)
+                try:
+                    with open_payload(member.path, member.deid, member.size, (member.size, member.sha256)) as source:
+                        tar.addfile(info, source)
+                except FileChanged as error:
+                    raise MemberChanged(member, str(error)) from error
     return writer.digest.hexdigest(), writer.size
 
 

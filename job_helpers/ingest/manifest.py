@@ -1,12 +1,14 @@
 """Per-subject, per-ingest manifests and where ingest puts things.
 
 Layout, for data set ``D`` and subject code ``C``:
-  landing:  <ingest.D>/C/.../C_<n>.<ext>
+  landing:  <ingest.D>/C/<kept folders>/C[_<recording start>]_<n>.<type>   (built, see ``transform``)
   archive:  <ingest_archive>/D/C/<ingest id>.tar            (DEEP_ARCHIVE on aws)
   manifest: <ingest_archive>/D/manifests/C/<ingest id>.json  (STANDARD, readable at once)
 The ingest id is derived from the subject's keys and checksums, so re-running the same ingest
 (after an interruption) finds its own tar and manifest again, and a changed set gets a new one.
-A manifest holds codes, keys, sizes and checksums only: no names, no source paths, no times.
+A manifest holds codes, built keys, sizes and checksums only: no names and no source paths. The
+mapping from a key back to its source file is kept nowhere; ``restore`` and ``verify`` need none
+(they work on keys), and a dry run over the same source shows it again, by position.
 """
 
 from __future__ import annotations

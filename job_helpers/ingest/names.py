@@ -1,70 +1,86 @@
-"""Patient names in file names and EDF headers: the map key, replacement, the leak check, and times in names.
+"""Patient names: the subject map's key, the leak check over every text that leaves, and times in names.
 
-A patient folder's name is split into words on spaces, ``_``, ``-``, ``.`` and ``,``. Its subject key
-(the subject map's lookup key) is the sorted, case-folded words, so ``Smith_John`` and ``john smith``
-are one patient.
+Nothing here produces a landing key: keys are built from codes, times and numbers (``transform``).
+The name is only *looked for*, in the few texts that may leave because ``config.yml`` keeps them
+(folder names, extensions, EDF+ annotation texts) and in EDF header fields.
 
-Names are compared after folding (``fold``): lower case, German umlauts and ß written out (ä→ae,
-ö→oe, ü→ue, ß→ss), every other character transliterated to ASCII (é→e, ø→o, ł→l); and in a name
-word an ``e`` after a, o or u may be there or not, so Müller, Mueller, MULLER and Muller are one
-word. ``PatientName.replace`` replaces:
+Names and texts are compared after folding (``fold``): Unicode NFKC (so NFC and NFD copies of a
+folder, from macOS and Linux, are one name), case folded, German umlauts and ß written out (ä→ae,
+ö→oe, ü→ue, ß→ss), Greek ου as ou, every other character transliterated to ASCII with
+``anyascii`` (é→e, ø→o, Иванов→ivanov, 王伟→wangwei), every apostrophe (' ’ ʼ ‘ ` ´) one.
 
-* the whole name: every word, in any order, with separators or none between them, anywhere, also
-  inside longer names (``EEG_SMITHJOHN_2024``); likewise its name words alone, without numbers
-  and particles (``Van Der Berg, Anna 1985`` → ``Berg Anna``);
-* each word of two letters or more on its own, between non-letters (the surname alone, ``Smith``),
-  with initials of the other words next to it (``Smith_J``, ``J.Smith``, ``SMITHJ``). A single
-  letter is never replaced on its own, nor a particle (van, der, de…) outside the whole name.
+A patient folder's name is split into words on anything that is not a letter, a digit or an
+apostrophe; a run of CJK ideographs or Hangul syllables is its first character (the family name)
+and the rest. Titles (Dr, Prof, Mme, Herr…) are not name words.
 
-``PatientName.leaks`` is the check made after replacement, which refuses the upload: a word of four
-letters or more anywhere, even inside another word (``drsmith``), or a word of three letters
-standing on its own. Two-letter words are replaced when they stand alone but never refused, as they
-turn up inside too many ordinary words.
+* ``subject_key``: the sorted name words, apostrophes dropped: ``Müller_Jürgen`` (NFC or NFD),
+  ``MUELLER juergen``, ``Dr. Müller, Jürgen`` are one subject; ``O'Brien`` ≡ ``O’Brien`` ≡ ``OBrien``.
+* ``PatientName.leaks``: a name word of four letters or more anywhere, even inside another word
+  (``drsmith``), with an ``e`` after a, o or u optional (Müller ≡ Mueller ≡ Muller); a word of three
+  letters standing alone or glued to a title or an initial (``Lee_2``, ``DrLee``, ``JLee``); a word
+  of two letters after a title (``Dr Li``, ``MrsNg``); the whole name, words in any order, with or
+  without separators (``LeeLi``). Apostrophe words count whole and by their parts of three letters
+  or more (``O'Brien``: ``obrien``, ``o brien``, ``brien``). Particles (van, de…) count only inside
+  the whole name, single letters never.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from datetime import datetime
 
 from anyascii import anyascii
 
-SEPARATORS = r"[\s_.,-]"
 MAX_PERMUTED_WORDS = 4
-REDACTED = "***"
 GERMAN = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
+APOSTROPHES = "'’ʼ‘`´′ʻ"
 PARTICLES = frozenset("al bin da das de del della den der di do dos du el ibn la le lo st ten ter van vom von zu zum zur".split())
-_JOIN = f"{SEPARATORS}*"
-_NOT_LETTER_BEFORE, _NOT_LETTER_AFTER = "(?<![a-z])", "(?![a-z])"
+TITLES = frozenset("dr drs dott prof mr mrs ms miss mx mme mlle herr frau hr fr sig sr sra srta sir dame rev jr md phd".split())
+_TITLE = "(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + ")"
+_JOIN = "[^a-z0-9]{0,3}"
+_BEFORE, _AFTER = "(?<![a-z])", "(?![a-z])"
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
+_GREEK_OU = re.compile("ου", re.IGNORECASE)
 
 
 class PatientNameError(Exception):
-    """A patient folder's name cannot serve as a name to replace."""
+    """A patient folder's name cannot serve as a name to look for."""
 
 
-def words(name: str) -> list[str]:
-    return [word for word in re.split(f"{SEPARATORS}+", name) if word]
+def fold(text: str) -> str:
+    """``text`` for comparison: NFKC, case folded, umlauts written out, transliterated to ASCII, one apostrophe."""
+    text = _GREEK_OU.sub("ou", unicodedata.normalize("NFKC", text)).casefold()
+    return "".join("'" if char in APOSTROPHES else GERMAN.get(char) or anyascii(char).lower() for char in text)
 
 
-def subject_key(folder_name: str) -> str:
-    """The subject map's key for a patient folder: sorted, case-folded words."""
-    found = words(folder_name)
+def _split_scripts(text: str) -> str:
+    """A run of CJK ideographs or Hangul syllables as two words: its first character and the rest (王小明 → 王 小明)."""
+    out, run = [], []
+    for char in unicodedata.normalize("NFKC", text) + " ":
+        if unicodedata.name(char, "").startswith(("CJK UNIFIED IDEOGRAPH", "HANGUL SYLLABLE")):
+            run.append(char)
+            continue
+        if run:
+            out.append(f" {run[0]} {''.join(run[1:])} ")
+            run = []
+        out.append(char)
+    return "".join(out)
+
+
+def name_words(name: str) -> list[str]:
+    """The folded words of a name, titles left out; apostrophes kept inside words (``o'brien``)."""
+    found = [word.strip("'") for word in _WORD.findall(fold(_split_scripts(name)))]
+    return [word for word in found if word and word.replace("'", "") not in TITLES]
+
+
+def subject_key(name: str) -> str:
+    """The subject map's key for a patient folder (or an older map key): sorted folded words, apostrophes dropped."""
+    found = [word.replace("'", "") for word in name_words(name)]
     if not found:
         raise PatientNameError("a patient folder name has no letters or digits; rename the folder")
-    return " ".join(sorted(word.casefold() for word in found))
-
-
-def fold(text: str) -> tuple[str, list[int]]:
-    """``text`` lower-cased and in ASCII, with the index in ``text`` of every character it gave."""
-    folded: list[str] = []
-    origin: list[int] = []
-    for index, char in enumerate(text):
-        for lower in char.lower():
-            ascii_text = GERMAN.get(lower) or anyascii(lower).lower()
-            folded.append(ascii_text)
-            origin.extend([index] * len(ascii_text))
-    return "".join(folded), origin
+    return " ".join(sorted(found))
 
 
 def _core(word: str) -> str:
@@ -72,8 +88,10 @@ def _core(word: str) -> str:
     return re.sub(r"([aou])e", r"\1", word)
 
 
-def _word_pattern(core: str) -> str:
-    return "".join(re.escape(char) + ("e?" if char in "aou" else "") for char in core)
+def _word_pattern(word: str) -> str:
+    """The pattern of a folded word: ``e`` after a, o, u optional; separators allowed where it had apostrophes."""
+    parts = [_core(part) for part in word.split("'")]
+    return _JOIN.join("".join(re.escape(char) + ("e?" if char in "aou" else "") for char in part) for part in parts)
 
 
 def _orders(found: list[str]) -> list[tuple[str, ...]]:
@@ -88,60 +106,34 @@ def _alternation(patterns: list[str]) -> str:
 
 
 class PatientName:
-    """One patient folder's name, ready to be replaced in, checked for and masked in any text."""
+    """One patient folder's name, to be looked for in any text that leaves (see the module's rules)."""
 
     def __init__(self, folder_name: str) -> None:
-        found = words(folder_name)
+        found = name_words(folder_name)
         if not found:
             raise PatientNameError("a patient folder name has no letters or digits; rename the folder")
-        cores = [_core(fold(word)[0]) for word in found]
-        names = [core for core in cores if core.isalpha() and core not in PARTICLES]
-        wholes = [cores] + ([names] if len(names) > 1 and names != cores else [])
-        whole = _alternation([_JOIN.join(map(_word_pattern, order)) for found_words in wholes for order in _orders(found_words)])
-        if len(cores) == 1:
-            whole = f"{_NOT_LETTER_BEFORE}(?:{whole}){_NOT_LETTER_AFTER}"
-        alone = []
-        for index, core in enumerate(names):
-            if len(core) < 2:
-                continue
-            initials = "".join(sorted({other[0] for j, other in enumerate(names) if j != index}))
-            around = len(names) - 1
-            pattern = _word_pattern(core)
-            if initials:
-                pattern = f"(?:[{initials}]{_JOIN}){{0,{around}}}{pattern}(?:{_JOIN}[{initials}]){{0,{around}}}"
-            alone.append(f"{_NOT_LETTER_BEFORE}{pattern}{_NOT_LETTER_AFTER}")
-        self._replace = re.compile(f"{whole}|{_alternation(alone)}" if alone else whole)
-        leaking = [_word_pattern(core) for core in names if len(core) >= 4]
-        leaking += [f"{_NOT_LETTER_BEFORE}{_word_pattern(core)}{_NOT_LETTER_AFTER}" for core in names if len(core) == 3]
-        self._leaks = re.compile(_alternation(leaking)) if leaking else None
-        inside = [_word_pattern(core) for core in names if len(core) >= 3]
-        self._inside = re.compile(_alternation(inside)) if inside else None
-
-    def replace(self, text: str, code: str) -> str:
-        """``text`` with every occurrence of the name (see the module's rules) replaced by ``code``."""
-        return _substitute(text, self._replace, code)
+        names = [w for w in found if w.replace("'", "").isalpha() and w.replace("'", "") not in PARTICLES]
+        parts = [p for w in names if "'" in w for p in w.split("'") if len(p) >= 3 and p not in PARTICLES]
+        initials = "".join(sorted({w[0] for w in names}))
+        patterns = []
+        for word in names + parts:
+            size, pattern = len(word.replace("'", "")), _word_pattern(word)
+            if size >= 4:
+                patterns.append(pattern)
+            elif size == 3:
+                glued = f"(?:{_TITLE}|[{initials}])?{pattern}[{initials}]?"
+                patterns.append(f"{_BEFORE}{glued}{_AFTER}")
+            elif size == 2:
+                patterns.append(f"{_BEFORE}{_TITLE}{_JOIN}{pattern}{_AFTER}")
+        for words in {tuple(found), tuple(names)}:
+            if len(words) > 1:
+                whole = _alternation([_JOIN.join(map(_word_pattern, order)) for order in _orders(list(words))])
+                patterns.append(f"(?:{whole})" if sum(map(len, words)) >= 4 else f"{_BEFORE}(?:{whole}){_AFTER}")
+        self._leaks = re.compile(_alternation(patterns)) if patterns else None
 
     def leaks(self, text: str) -> bool:
-        """True when ``text`` still holds a word of the name that the upload must refuse."""
-        return self._leaks is not None and self._leaks.search(fold(text)[0]) is not None
-
-    def mask(self, text: str) -> str:
-        """For display only: the name replaced by ***, and any name word of 3+ letters inside other words too."""
-        text = self.replace(text, REDACTED)
-        return _substitute(text, self._inside, REDACTED) if self._inside is not None else text
-
-
-def _substitute(text: str, pattern: re.Pattern[str], replacement: str) -> str:
-    """Replace the matches of ``pattern`` in ``fold(text)`` by ``replacement`` in ``text`` itself."""
-    folded, origin = fold(text)
-    pieces, done = [], 0
-    for match in pattern.finditer(folded):
-        if match.end() == match.start() or origin[match.start()] < done:
-            continue
-        start, end = origin[match.start()], origin[match.end() - 1] + 1
-        pieces += [text[done:start], replacement]
-        done = end
-    return "".join(pieces) + text[done:]
+        """True when ``text`` holds a word of the name: the text must not leave."""
+        return self._leaks is not None and self._leaks.search(fold(text)) is not None
 
 
 # 2024-03-01T09-30-00, 2024-03-01_093000, 20240301_0930, 20240301, 2024.03.01 ... (seconds optional).
@@ -152,7 +144,7 @@ _TIMESTAMP = re.compile(
 
 
 def time_from_name(name: str) -> datetime | None:
-    """The first valid date (and time, if given) written in a file name, or None."""
+    """The first valid date (and time, if given) written in a file name, or None (used to order files only)."""
     for match in _TIMESTAMP.finditer(name):
         parts = match.groupdict()
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from job_helpers.config_keys import ConfigError, SectionContext, check_keys
+from job_helpers.ingest.keep import NOTHING_KEPT, Keep, pattern_problem
 
 MAP_STORES = ("ssm", "s3")
 RESTORE_TIERS = ("Bulk", "Standard")
@@ -29,7 +30,9 @@ KEYS = (
     "restore_tier",
     "kms_key_arn",
     "subject_map",
+    "keep",
 )
+KEEP_KEYS = ("folders", "extensions", "annotations")
 SUBJECT_MAP_KEYS = ("file", "store", "ssm_parameter", "s3_object")
 S3_OBJECT_KEYS = ("bucket", "key")
 
@@ -54,6 +57,7 @@ class IngestSettings:
     ssm_parameter: str
     s3_bucket: str
     s3_key: str
+    keep: Keep = NOTHING_KEPT
 
     def landing_url(self, dataset: str) -> str:
         if dataset not in self.datasets:
@@ -73,6 +77,7 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
     check_keys(node, KEYS, "ingest", problems)
     check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
     check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
+    check_keys(node.get("keep"), KEEP_KEYS, "ingest.keep", problems)
     landing = {name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")}
     archive_name = str(node.get("archive") or "")
     if archive_name not in datasets:
@@ -134,7 +139,25 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
         ssm_parameter=parameter,
         s3_bucket=bucket,
         s3_key=key,
+        keep=_keep(node.get("keep") or {}, problems),
     )
+
+
+def _keep(node: Any, problems: list[str]) -> Keep:
+    """``ingest.keep``: lists of regular expressions; each entry must compile."""
+    if not isinstance(node, dict):
+        problems.append("ingest.keep: expected a mapping with folders, extensions and annotations lists")
+        return NOTHING_KEPT
+    lists: dict[str, tuple[str, ...]] = {}
+    for name in KEEP_KEYS:
+        value = node.get(name) or []
+        if not isinstance(value, list):
+            problems.append(f"ingest.keep.{name}: expected a list of regular expressions, e.g. ['EEG', 'session [0-9]+']")
+            value = []
+        found = [(index, pattern, pattern_problem(pattern)) for index, pattern in enumerate(value)]
+        problems.extend(f"ingest.keep.{name}[{index}]: {problem}" for index, _, problem in found if problem)
+        lists[name] = tuple(str(pattern) for _, pattern, problem in found if not problem)
+    return Keep(**lists)
 
 
 def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str]) -> int:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlparse
 
+from job_helpers.ingest.names import PatientNameError, subject_key
 from job_helpers.storage import Storage, WriteConflict, local_path, split_s3
 
 log = logging.getLogger(__name__)
@@ -34,11 +35,39 @@ def draw_code() -> int:
     return CODE_LOW + secrets.randbelow(CODE_HIGH - CODE_LOW + 1)
 
 
+def known_codes(stored: Mapping[str, str], keys: Iterable[str]) -> dict[str, str]:
+    """The code of each of ``keys`` (subject keys) that the map holds, its entries compared as subject keys too.
+
+    Entries written before names were normalised (an NFD folder from macOS, a title, an
+    apostrophe, an umlaut) still find their patient. One patient under two codes is refused,
+    naming the codes: the operator keeps one entry.
+    """
+    wanted = set(keys)
+    found: dict[str, set[str]] = {}
+    for entry, code in stored.items():
+        try:
+            key = subject_key(entry)
+        except PatientNameError:
+            continue
+        if key in wanted:
+            found.setdefault(key, set()).add(code)
+    doubled = sorted(sorted(codes) for codes in found.values() if len(codes) > 1)
+    if doubled:
+        raise SubjectMapError(
+            "the subject map gives one patient of this ingest several codes ("
+            + "; ".join(", ".join(codes) for codes in doubled)
+            + "): their entries spell one name differently (written before names were compared after "
+            "normalisation). Keep one entry per patient in the map, then rerun; the other code's data stays under it"
+        )
+    return {key: codes.pop() for key, codes in found.items()}
+
+
 def assign_codes(keys: Iterable[str], existing: Mapping[str, str], draw: Callable[[], int] = draw_code) -> dict[str, str]:
-    """Codes for the keys not yet in ``existing``: new, distinct, never one already given."""
+    """Codes for the keys the map ``existing`` does not hold (``known_codes``): new, distinct, never one already given."""
     taken = set(existing.values())
+    known = known_codes(existing, keys)
     new: dict[str, str] = {}
-    for key in sorted(set(keys) - set(existing)):
+    for key in sorted(set(keys) - set(known)):
         for _ in range(1000):
             code = f"{draw():08d}"
             if code not in taken and len(code) == 8:
@@ -51,8 +80,9 @@ def assign_codes(keys: Iterable[str], existing: Mapping[str, str], draw: Callabl
 
 
 def placeholder_codes(keys: Iterable[str], existing: Mapping[str, str]) -> dict[str, str]:
-    """Stand-ins (``<new-1>``, ``<new-2>``…) for the keys not yet in ``existing``, for a dry run."""
-    return {key: f"<new-{n}>" for n, key in enumerate(sorted(set(keys) - set(existing)), start=1)}
+    """Stand-ins (``<new-1>``, ``<new-2>``…) for the keys the map ``existing`` does not hold, for a dry run."""
+    known = known_codes(existing, keys)
+    return {key: f"<new-{n}>" for n, key in enumerate(sorted(set(keys) - set(known)), start=1)}
 
 
 def _decode(text: str, where: str) -> dict[str, str]:

@@ -1,31 +1,55 @@
-"""The de-identifying rename plan: a pure function of the scanned file tree and the subject codes.
+"""The de-identifying plan: a pure function of the scanned file tree, the subject codes and ``ingest.keep``.
 
 Patient folders sit ``depth`` levels below ``src``; everything beneath one belongs to that patient.
-Each file becomes ``<code>/<folders, name replaced>/<code>_<n>.<ext>``, where ``n`` numbers the
-patient's files of one extension in recording order (EDF header start, else a time in the name,
-else last, by path). Grouping folders above the patient folder are not carried into keys. Both EDF
-identity fields are set to the code. A key or EDF header that still holds a word of the name after
-that is refused (``NameLeakError``), so nothing of such a plan is uploaded.
+Keys are *built*, never cleaned from source text::
+
+    <code>/<kept folders>/<code>_<YYYYMMDD>T<HHMMSS>_<n>.<type>   EDF/BDF with a start date and time
+    <code>/<kept folders>/<code>_<n>.<type>                       every other file
+
+The time is the EDF or BDF header's recording start. ``type`` comes from the content (``edf`` or
+``bdf`` when the version field says so, whatever the file is called), else the extension when
+``ingest.keep.extensions`` keeps it, else ``bin``. Kept folders are the folder names below the
+patient folder that ``ingest.keep.folders`` keeps; every other folder and every file name is
+dropped. ``n`` numbers the subject's files of one stem and type in recording order (header
+start, else a time in the file name, else last, by path), skipping keys earlier ingests used.
+
+EDF/BDF identity fields are set to the code and annotation texts replaced (``payload``). Every
+text that leaves and was not built (kept folders and extensions, header fields, kept annotation
+texts, and the keys themselves) is checked for the patient's name (``names.PatientName.leaks``); a
+hit refuses the whole plan (``NameLeakError``). Source files are shown only by position
+(``locator``), so no printed plan or error holds a name.
+
+``settle`` completes a plan with each file's SHA-256 (read by ``read.prepare``): a file whose
+content an earlier manifest of the subject already lists keeps that key (an earlier key scheme
+too), so a re-ingest never lands a second copy.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import PurePosixPath
 
 from job_helpers.ingest import edf
+from job_helpers.ingest.keep import NOTHING_KEPT, Keep
+from job_helpers.ingest.manifest import Manifest
 from job_helpers.ingest.names import PatientName, subject_key, time_from_name
+from job_helpers.ingest.payload import Annotations, Deidentification
+
+UNKNOWN_TYPE = "bin"
+# Files named as a recording format that must then have its header: refused when they do not.
+HEADER_SUFFIXES = frozenset({".edf", ".bdf"})
 
 
 class PlanError(Exception):
-    """The source tree cannot be planned safely; the message shows paths with names redacted."""
+    """The source tree cannot be planned safely; the message shows files by position, never by name."""
 
 
 class NameLeakError(PlanError):
-    """A key or EDF header would still hold a word of the patient's name; the message names the files, masked."""
+    """A text that would leave holds a word of the patient's name; the message names the files by position."""
 
 
 @dataclass(frozen=True)
@@ -34,31 +58,43 @@ class Skipped:
 
     path: PurePosixPath = field(repr=False)
     reason: str
+    locator: str = ""
 
 
 @dataclass(frozen=True)
 class ScannedFile:
-    """One source file as found: its path below ``src`` and, for EDF files, the parsed header."""
+    """One source file as found: its path below ``src``, size, modified time, EDF/BDF header if its content has one.
+
+    ``locator`` shows where it is without its name: ``#n`` per level, the n-th entry of that folder
+    in byte order (``LC_ALL=C ls -A``).
+    """
 
     path: PurePosixPath = field(repr=False)
     size: int
     header: edf.EdfHeader | None = field(default=None, repr=False)
     header_problem: str | None = field(default=None, repr=False)
+    mtime_ns: int = 0
+    locator: str = ""
 
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """Where one source file goes; ``shown`` is the source path with the patient's name redacted."""
+    """Where one source file goes and how its bytes change; ``sha256`` is set by ``settle``."""
 
     source: PurePosixPath = field(repr=False)
-    shown: str
+    locator: str
     key: str
     kind: str
-    number: int
     size: int
+    mtime_ns: int
     recorded: datetime | None
     time_from: str
-    header_patch: bytes | None = field(default=None, repr=False)
+    deid: Deidentification | None = field(default=None, repr=False)
+    header_rewritten: bool = False
+    folders: tuple[str, ...] = ()
+    stem: str = ""
+    sha256: str = ""
+    landed_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +103,7 @@ class SubjectPlan:
     new: bool
     folders: tuple[str, ...]
     files: tuple[PlannedFile, ...]
+    names: tuple[PatientName, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def size(self) -> int:
@@ -117,10 +154,12 @@ def build_plan(
     depth: int = 1,
     new_keys: Iterable[str] = (),
     skipped: Iterable[Skipped] = (),
+    keep: Keep = NOTHING_KEPT,
 ) -> Plan:
-    """Rename every file of every patient; ``codes`` maps subject keys to 8-digit codes.
+    """Plan every file of every patient; ``codes`` maps subject keys to 8-digit codes.
 
-    ``skipped`` entries are carried into the plan, their paths masked, so that they are shown.
+    Raises ``PlanError`` for headers that cannot be read or checked and ``NameLeakError`` for a
+    text that would leave holding a word of the name, listing every such file by its locator.
     """
     new_keys = set(new_keys)
     by_subject: dict[str, list[tuple[PurePosixPath, ScannedFile]]] = defaultdict(list)
@@ -131,89 +170,178 @@ def build_plan(
             raise PlanError("a patient folder has no subject code; assign codes for every subject_keys() entry first")
         names[key].append(PatientName(folder.name))
         by_subject[key].extend((folder, s) for s in scanned)
-    subjects, leaks = [], []
+    subjects, problems, leaks = [], [], []
     for key, members in by_subject.items():
-        subject, leaked = _subject_plan(codes[key], key in new_keys, members, names[key])
+        subject, found_problems, found_leaks = _subject_plan(codes[key], key in new_keys, members, names[key], keep)
         subjects.append(subject)
-        leaks += leaked
-    if leaks:
-        raise NameLeakError(
-            f"refusing to upload: {len(leaks)} file(s) would still carry a word of the patient's name after "
-            "replacement (shown as ***). Rename them in a copy of src, or pass a --src without them:\n  "
-            + "\n  ".join(sorted(leaks))
+        problems += found_problems
+        leaks += found_leaks
+    if problems:
+        raise PlanError(
+            "files whose EDF/BDF data cannot be checked for the name (shown by position):\n  " + "\n  ".join(problems)
         )
-    every_name = [name for found in names.values() for name in found]
-    shown_skipped = tuple(
-        f"{_mask(str(entry.path), _names_of(entry.path, depth) + every_name)} ({entry.reason})" for entry in skipped
-    )
+    _refuse(leaks)
+    shown_skipped = tuple(f"{entry.locator} ({entry.reason})" for entry in skipped)
     return Plan(tuple(sorted(subjects, key=lambda s: s.code)), shown_skipped)
 
 
-def _names_of(path: PurePosixPath, depth: int) -> list[PatientName]:
-    return [PatientName(path.parts[depth - 1])] if len(path.parts) >= depth else []
+def settle(plan: Plan, digests: Mapping[PurePosixPath, str], landed: Mapping[str, Sequence[Manifest]]) -> Plan:
+    """The plan with every file's SHA-256; files whose content a subject's earlier manifest lists keep that key.
+
+    ``landed`` holds each known subject's manifests, oldest first; a content listed twice takes
+    the latest manifest's key. New files skip every key an earlier manifest used, so a changed
+    file lands beside its earlier version instead of over it.
+    """
+    subjects, leaks = [], []
+    for subject in plan.subjects:
+        manifests = landed.get(subject.code, ())
+        taken = {f.key for manifest in manifests for f in manifest.files}
+        earlier: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+        for manifest in reversed(manifests):
+            for listed in manifest.files:
+                if (listed.key, manifest.ingest_id) not in earlier[(listed.sha256, listed.size)]:
+                    earlier[(listed.sha256, listed.size)].append((listed.key, manifest.ingest_id))
+        used: set[str] = set()
+        reused: dict[PurePosixPath, PlannedFile] = {}
+        for planned in _recording_order(subject.files):
+            sha256 = digests[planned.source]
+            candidates = [c for c in earlier.get((sha256, planned.size), []) if c[0] not in used]
+            if candidates:
+                key, ingest = candidates[0]
+                used.add(key)
+                reused[planned.source] = replace(planned, key=key, sha256=sha256, landed_by=ingest)
+                if any(name.leaks(key) for name in subject.names):
+                    leaks.append(
+                        f"{planned.locator}: in landing under a key of ingest {ingest} (written before keys were built) "
+                        f"that holds a word of the name; delete that object and the manifest of ingest {ingest}, then rerun"
+                    )
+        fresh = [replace(f, sha256=digests[f.source]) for f in _recording_order(subject.files) if f.source not in reused]
+        files = list(reused.values()) + _numbered(subject.code, fresh, taken | used)
+        subjects.append(replace(subject, files=tuple(sorted(files, key=lambda f: f.key))))
+    _refuse(leaks)
+    return replace(plan, subjects=tuple(subjects))
 
 
-def _mask(text: str, names: Iterable[PatientName]) -> str:
-    for name in names:
-        text = name.mask(text)
-    return text
+def _refuse(leaks: list[str]) -> None:
+    """Raise ``NameLeakError`` listing each file once (``leaks`` are ``<locator>: <what leaks>`` lines)."""
+    by_file: dict[str, list[str]] = defaultdict(list)
+    for leak in leaks:
+        locator, _, what = leak.partition(": ")
+        if what not in by_file[locator]:
+            by_file[locator].append(what)
+    if by_file:
+        raise NameLeakError(
+            f"refusing to upload: {len(by_file)} file(s) would carry a word of the patient's name (files shown by "
+            "position, #n = n-th entry of its folder in `LC_ALL=C ls -A` order). Narrow ingest.keep in "
+            "config.yml, or pass a --src without them:\n  "
+            + "\n  ".join(f"{locator}: {'; '.join(whats)}" for locator, whats in sorted(by_file.items()))
+        )
+
+
+def _recording_order(files: Iterable[PlannedFile]) -> list[PlannedFile]:
+    """By type, then recording time (undated last), then source path."""
+    return sorted(
+        files,
+        key=lambda f: (f.kind, f.recorded is None, f.recorded or datetime.min, str(f.source).casefold(), str(f.source)),
+    )
+
+
+def _numbered(code: str, files: list[PlannedFile], taken: set[str]) -> list[PlannedFile]:
+    """Number the files (in order) per stem and type, skipping every key in ``taken``."""
+    taken = set(taken)
+    last: dict[tuple[str, str], int] = defaultdict(int)
+    numbered = []
+    for planned in files:
+        number = last[(planned.stem, planned.kind)] + 1
+        while (key := str(PurePosixPath(code, *planned.folders, f"{planned.stem}_{number}.{planned.kind}"))) in taken:
+            number += 1
+        last[(planned.stem, planned.kind)] = number
+        taken.add(key)
+        numbered.append(replace(planned, key=key))
+    return numbered
 
 
 def _subject_plan(
-    code: str, new: bool, members: list[tuple[PurePosixPath, ScannedFile]], names: list[PatientName]
-) -> tuple[SubjectPlan, list[str]]:
-    """One subject's files, and the (masked) files that would still carry a word of the name."""
+    code: str, new: bool, members: list[tuple[PurePosixPath, ScannedFile]], names: list[PatientName], keep: Keep
+) -> tuple[SubjectPlan, list[str], list[str]]:
+    """One subject's files; and the (located) files that cannot be checked, and those that would leak the name."""
 
-    def rewrite(text: str) -> str:
-        for name in names:
-            text = name.replace(text, code)
-        return text
+    def leaking(text: str) -> bool:
+        return any(name.leaks(text) for name in names)
 
-    def redact(text: str) -> str:
-        return _mask(text, names)
-
-    by_kind: dict[str, list[tuple[PurePosixPath, ScannedFile, datetime | None, str]]] = defaultdict(list)
-    problems = []
+    planned, problems, leaks = [], [], []
     for folder, scanned in members:
         inner = scanned.path.relative_to(folder)
-        kind = inner.suffix[1:].lower()
+        where = scanned.locator
         if scanned.header_problem:
-            problems.append(f"{redact(str(scanned.path))}: {redact(scanned.header_problem)}")
+            problems.append(f"{where}: {scanned.header_problem}")
             continue
-        recorded, time_from = None, "none"
+        if scanned.header is None and inner.suffix.lower() in HEADER_SUFFIXES:
+            problems.append(f"{where}: named as EDF/BDF but its content has no EDF or BDF version field")
+            continue
+        folders = tuple(unicodedata.normalize("NFC", part) for part in inner.parent.parts if keep.folder(part))
+        leaks += [f"{where}: a folder kept by ingest.keep.folders holds a word of the name" for part in folders if leaking(part)]
+        deid, rewritten = None, False
+        if scanned.header is not None:
+            kind = scanned.header.kind
+            deid, rewritten, problem, leaked = _deidentification(scanned, code, keep, leaking)
+            if problem:
+                problems.append(f"{where}: {problem}")
+                continue
+            leaks += [f"{where}: {leak}" for leak in leaked]
+        else:
+            suffix = unicodedata.normalize("NFC", inner.suffix[1:]).lower()
+            kind = suffix if suffix and keep.extension(suffix) else UNKNOWN_TYPE
+            if kind != UNKNOWN_TYPE and leaking(kind):
+                leaks.append(f"{where}: an extension kept by ingest.keep.extensions holds a word of the name")
+        recorded, time_from, stem = None, "none", code
         if scanned.header is not None and scanned.header.start is not None:
             recorded, time_from = scanned.header.start, "header"
+            stem = f"{code}_{recorded:%Y%m%dT%H%M%S}"
         elif (named := time_from_name(inner.name)) is not None:
             recorded, time_from = named, "name"
-        by_kind[kind].append((inner, scanned, recorded, time_from))
-    if problems:
-        raise PlanError("EDF files whose headers cannot be checked for the name:\n  " + "\n  ".join(problems))
-
-    planned, leaks = [], []
-    for kind, entries in sorted(by_kind.items()):
-        entries.sort(key=lambda e: (e[2] is None, e[2] or datetime.min, str(e[0]).casefold(), str(e[0])))
-        for number, (inner, scanned, recorded, time_from) in enumerate(entries, start=1):
-            folders = [rewrite(part) for part in inner.parent.parts]
-            name = f"{code}_{number}.{kind}" if kind else f"{code}_{number}"
-            key = str(PurePosixPath(code, *folders, name))
-            patch = edf.with_identity(scanned.header, code) if scanned.header is not None else None
-            header = (patch or scanned.header.raw).decode("ascii") if scanned.header is not None else ""
-            if any(found.leaks(key) for found in names):
-                leaks.append(f"{redact(str(scanned.path))}: landing key {redact(key)}")
-            elif any(found.leaks(header) for found in names):
-                leaks.append(f"{redact(str(scanned.path))}: EDF header")
-            planned.append(
-                PlannedFile(
-                    source=scanned.path,
-                    shown=redact(str(scanned.path)),
-                    key=key,
-                    kind=kind,
-                    number=number,
-                    size=scanned.size,
-                    recorded=recorded,
-                    time_from=time_from,
-                    header_patch=patch,
-                )
+        planned.append(
+            PlannedFile(
+                source=scanned.path,
+                locator=where,
+                key="",
+                kind=kind,
+                size=scanned.size,
+                mtime_ns=scanned.mtime_ns,
+                recorded=recorded,
+                time_from=time_from,
+                deid=deid,
+                header_rewritten=rewritten,
+                folders=folders,
+                stem=stem,
             )
-    shown_folders = tuple(sorted({redact(str(folder)) for folder, _ in members}))
-    return SubjectPlan(code, new, shown_folders, tuple(sorted(planned, key=lambda f: f.key))), leaks
+        )
+    files = _numbered(code, _recording_order(planned), set())
+    leaks += [f"{f.locator}: its landing key holds a word of the name" for f in files if leaking(f.key)]
+    shown_folders = tuple(sorted({_folder_locator(scanned, folder) for folder, scanned in members}))
+    subject = SubjectPlan(code, new, shown_folders, tuple(sorted(files, key=lambda f: f.key)), tuple(names))
+    return subject, problems, sorted(set(leaks))
+
+
+def _folder_locator(scanned: ScannedFile, folder: PurePosixPath) -> str:
+    return "/".join(scanned.locator.split("/")[: len(folder.parts)])
+
+
+def _deidentification(
+    scanned: ScannedFile, code: str, keep: Keep, leaking: Callable[[str], bool]
+) -> tuple[Deidentification | None, bool, str | None, list[str]]:
+    """The header with identity fields set to the code, the annotation layout, and what cannot be checked or leaks."""
+    header = scanned.header
+    assert header is not None
+    patched = edf.with_identity(header, code)
+    checked = edf.parse_header(patched) if patched is not None else header
+    leaked = [f"EDF header field '{name}' holds a word of the name" for name, text in checked.text_fields() if leaking(text)]
+    channels = header.annotation_channels()
+    found = None
+    if channels:
+        data = scanned.size - header.header_bytes
+        records = header.records if header.records >= 0 else data // max(1, header.record_size)
+        if header.record_size <= 0 or data != records * header.record_size:
+            return None, False, "its data records do not fill the file exactly, so its annotations cannot all be checked", []
+        found = Annotations(header.header_bytes, header.record_size, records, channels, keep.annotation, leaking)
+    return Deidentification(checked.raw, found), patched is not None, None, leaked

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from job_helpers.ingest.archive import TarMember, write_tar
+from job_helpers.ingest.archive import MemberChanged, TarMember, write_tar
 from job_helpers.ingest.manifest import (
     ArchiveEntry,
     Manifest,
@@ -25,7 +25,7 @@ from job_helpers.ingest.manifest import (
     ingest_id,
     manifest_url,
 )
-from job_helpers.ingest.payload import open_payload, sha256_of
+from job_helpers.ingest.payload import FileChanged, check_unchanged, open_payload
 from job_helpers.ingest.subjects import SubjectStore
 from job_helpers.ingest.transform import Plan, PlannedFile, SubjectPlan
 from job_helpers.storage import Storage, join
@@ -64,6 +64,16 @@ class Targets:
     archive_storage_class: str | None = None
 
 
+@dataclass(frozen=True)
+class FileFailure:
+    """A file that changed while it was ingested: shown by its key and position, never its name."""
+
+    code: str
+    key: str
+    locator: str
+    reason: str
+
+
 @dataclass
 class SubjectResult:
     code: str
@@ -78,6 +88,7 @@ class SubjectResult:
 @dataclass
 class IngestResult:
     subjects: list[SubjectResult] = field(default_factory=list)
+    failures: list[FileFailure] = field(default_factory=list)
 
     @property
     def uploaded(self) -> int:
@@ -105,52 +116,93 @@ def ingest(
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> IngestResult:
-    """Upload every planned file to landing, then one tar and one manifest per subject to the archive."""
+    """Upload every planned file to landing, then one tar and one manifest per subject to the archive.
+
+    A file that is no longer as planned (``payload.FileChanged``) is not landed (or taken away again),
+    and its subject gets no tar and no manifest; it is listed in ``IngestResult.failures`` and the
+    other subjects go on.
+    """
     progress = progress or _Quiet()
     now = now or (lambda: datetime.now(UTC))
-    checksums = _upload_landing(plan, src, targets, storage, workers, progress)
     result = IngestResult()
+    uploaded = _upload_landing(plan, src, targets, storage, workers, progress, result.failures)
     progress.start("archive", len(plan.subjects), plan.size)
     for subject in plan.subjects:
-        done = _archive_subject(subject, src, targets, storage, checksums, progress, now)
+        failed = [f for f in result.failures if f.code == subject.code]
+        if failed:
+            log.error("subject %s: %d file(s) changed while ingested; no archive or manifest written", subject.code, len(failed))
+            continue
+        try:
+            done = _archive_subject(subject, src, targets, storage, uploaded, progress, now)
+        except _MemberChanged as changed:
+            result.failures.append(changed.failure)
+            log.error(
+                "subject %s: %s changed before it was archived; no archive or manifest written", subject.code, changed.failure.key
+            )
+            continue
         log.info("subject %s: %d file(s) uploaded, %d already in landing", done.code, done.uploaded, done.skipped)
         result.subjects.append(done)
+    _remove_changed(plan, targets, storage, result.failures)
     return result
 
 
+def _remove_changed(plan: Plan, targets: Targets, storage: Storage, failures: list[FileFailure]) -> None:
+    """Take each changed file's landing object away (whatever its bytes), unless an earlier manifest lists it."""
+    earlier = {f.key for f in plan.files if f.landed_by}
+    storage.delete_many(join(targets.landing_url, f.key) for f in failures if f.key not in earlier)
+
+
+class _MemberChanged(Exception):
+    def __init__(self, failure: FileFailure) -> None:
+        super().__init__(failure.reason)
+        self.failure = failure
+
+
 def _upload_landing(
-    plan: Plan, src: Path, targets: Targets, storage: Storage, workers: int, progress: Progress
-) -> dict[str, tuple[str, bool]]:
-    """SHA-256 and upload every file in parallel; returns key -> (sha256, uploaded).
+    plan: Plan,
+    src: Path,
+    targets: Targets,
+    storage: Storage,
+    workers: int,
+    progress: Progress,
+    failures: list[FileFailure],
+) -> set[str]:
+    """Upload every file in parallel, each checked against its planned SHA-256 as it is read; returns the keys uploaded.
 
     Each subject's landing prefix is listed first (one request per 1,000 objects), and only objects
-    already there are asked for their checksum: a first ingest sends no request per file but its upload.
+    already there are asked for their checksum: a first ingest sends no request per file but its
+    upload. After each file, its size and modified time must still be those it was scanned with.
     """
     progress.start("landing", len(plan.files), plan.size)
+    codes = {f.source: subject.code for subject in plan.subjects for f in subject.files}
 
     def listed(subject: SubjectPlan) -> set[str]:
         return {stored.url for stored in storage.list(join(targets.landing_url, f"{subject.code}/"))}
 
-    def one(planned: PlannedFile) -> tuple[str, tuple[str, bool]]:
+    def one(planned: PlannedFile) -> tuple[str, bool, FileFailure | None]:
         path = src / planned.source
-        sha256 = sha256_of(path, planned.header_patch)
         url = join(targets.landing_url, planned.key)
         found = storage.head(url) if url in existing else None
-        if found is not None and found.sha256 == sha256 and found.size == planned.size:
-            progress.advance(planned.size)
+        sent = False
+        try:
+            if found is None or found.sha256 != planned.sha256 or found.size != planned.size:
+                with open_payload(path, planned.deid, planned.size, (planned.size, planned.sha256)) as payload:
+                    storage.upload(payload, url, sha256=planned.sha256, on_bytes=progress.advance)
+                sent = True
+            else:
+                progress.advance(planned.size)
+            check_unchanged(path, planned.size, planned.mtime_ns)
+        except FileChanged as error:
+            return planned.key, False, FileFailure(codes[planned.source], planned.key, planned.locator, str(error))
+        finally:
             progress.file_done()
-            return planned.key, (sha256, False)
-        if planned.header_patch is None:  # by name, so the transfer manager reads parts straight from the file
-            storage.upload(path, url, sha256=sha256, on_bytes=progress.advance)
-        else:
-            with open_payload(path, planned.header_patch) as payload:
-                storage.upload(payload, url, sha256=sha256, on_bytes=progress.advance)
-        progress.file_done()
-        return planned.key, (sha256, True)
+        return planned.key, sent, None
 
     with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="ingest") as pool:
         existing: set[str] = set().union(*pool.map(listed, plan.subjects))
-        return dict(pool.map(one, plan.files))
+        results = list(pool.map(one, plan.files))
+    failures += [failure for _, _, failure in results if failure is not None]
+    return {key for key, sent, _ in results if sent}
 
 
 def _archive_subject(
@@ -158,13 +210,13 @@ def _archive_subject(
     src: Path,
     targets: Targets,
     storage: Storage,
-    checksums: dict[str, tuple[str, bool]],
+    uploaded_keys: set[str],
     progress: Progress,
     now: Callable[[], datetime],
 ) -> SubjectResult:
-    files = tuple(ManifestFile(f.key, checksums[f.key][0], f.size) for f in subject.files)
+    files = tuple(ManifestFile(f.key, f.sha256, f.size) for f in subject.files)
     ingest = ingest_id((f.key, f.sha256) for f in files)
-    uploaded = [f for f in subject.files if checksums[f.key][1]]
+    uploaded = [f for f in subject.files if f.key in uploaded_keys]
     result = SubjectResult(subject.code, ingest, len(uploaded), len(files) - len(uploaded), sum(f.size for f in uploaded))
     key = archive_key(targets.dataset, subject.code, ingest)
     tar_url = join(targets.archive_url, key)
@@ -177,10 +229,14 @@ def _archive_subject(
             progress.advance(subject.size)
             progress.file_done()
             return result
-    members = [TarMember(f.key, src / f.source, f.header_patch, f.size, f.recorded) for f in subject.files]
+    members = [TarMember(f.key, src / f.source, f.deid, f.size, f.sha256, f.recorded) for f in subject.files]
     with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
         tar_path = Path(scratch, f"{ingest}.tar")
-        sha256, size = write_tar(members, tar_path)
+        try:
+            sha256, size = write_tar(members, tar_path)
+        except MemberChanged as error:
+            planned = next(f for f in subject.files if f.key == error.member.name)
+            raise _MemberChanged(FileFailure(subject.code, planned.key, planned.locator, str(error))) from error
         if found is None or found.sha256 != sha256 or found.size != size:
             storage.upload(tar_path, tar_url, sha256=sha256, storage_class=targets.archive_storage_class)
             result.archive_uploaded = True

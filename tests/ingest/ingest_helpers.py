@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
+from job_helpers.ingest.connect import map_storage
+from job_helpers.ingest.keep import NOTHING_KEPT, Keep
+from job_helpers.ingest.read import find_manifests, prepare
 from job_helpers.ingest.sample_data import build_header
+from job_helpers.ingest.subjects import ObjectSubjectStore
+from job_helpers.ingest.write import Targets, ingest, save_codes
+from job_helpers.storage import Storage
 
 # folder name -> how the name is spelled in that patient's files.
 PATIENTS = {
@@ -34,6 +41,58 @@ def write_edf(
         handle.write(header)
         for _ in range(records * signals):
             handle.write(sample)
+
+
+def tal(onset: str, *texts: str, duration: str | None = None) -> bytes:
+    """One time-stamped annotation list: ``+onset[\x15duration]\x14text\x14…\x00``."""
+    stamp = onset + (f"\x15{duration}" if duration is not None else "")
+    return (stamp + "\x14" + "".join(f"{text}\x14" for text in texts) + "\x00").encode("utf-8")
+
+
+def write_edf_plus(
+    path: Path,
+    start: datetime,
+    areas: Sequence[Sequence[bytes]],
+    *,
+    patient: str = "MCH-0234567 F 02-MAY-1951 Smith_John",
+    recording: str = "Startdate 02-MAR-2024 EEG-1234 Dr_Weiss Nihon",
+    kind: str = "edf",
+    reserved: str = "EDF+C",
+    eeg_labels: Sequence[str] = ("EEG Fp1-Ref", "EEG Cz-Ref"),
+    area_samples: int = 60,
+    transducer: str = "AgAgCl electrode",
+) -> None:
+    """An EDF+/BDF+ recording: EEG signals, then one annotation signal per entry of ``areas[record]``.
+
+    ``areas[r][c]`` holds the TALs of annotation signal ``c`` in data record ``r`` (zero-padded).
+    """
+    channels = len(areas[0])
+    label = "BDF Annotations" if kind == "bdf" else "EDF Annotations"
+    labels = [*eeg_labels, *[label] * channels]
+    samples = [32] * len(eeg_labels) + [area_samples] * channels
+    header = build_header(
+        patient,
+        recording,
+        start,
+        len(areas),
+        1,
+        len(labels),
+        32,
+        labels=labels,
+        samples=samples,
+        reserved=reserved,
+        kind=kind,
+        transducer=transducer,
+    )
+    width = 3 if kind == "bdf" else 2
+    with open(path, "wb") as handle:
+        handle.write(header)
+        for record, texts in enumerate(areas):
+            for signal in range(len(eeg_labels)):
+                handle.write(bytes((record * 7 + signal * 13 + i) % 256 for i in range(32 * width)))
+            for area in texts:
+                assert len(area) <= area_samples * width, "TALs longer than the annotation signal"
+                handle.write(area.ljust(area_samples * width, b"\0"))
 
 
 def make_patient(folder: Path, spellings: tuple[str, str, str], day: int, large: int = 0) -> None:
@@ -77,3 +136,12 @@ def assert_no_names(text: str, where: str) -> None:
     lowered = text.casefold()
     for word in SENSITIVE:
         assert word not in lowered, f"{word!r} found in {where}"
+
+
+def run_ingest(src: Path, lake: tuple[Storage, str, str], map_file: Path, keep: Keep = NOTHING_KEPT):
+    """The ingest command's steps on a lake (see the ``lake`` fixture): plan, save codes, ingest; returns (plan, result)."""
+    storage, landing, archive_url = lake
+    subjects = ObjectSubjectStore(map_storage(None, None), map_file.as_uri())
+    plan, new = prepare(src, 1, subjects, keep, lambda code: find_manifests(storage, archive_url, "eeg", code), workers=2)
+    save_codes(subjects, new)
+    return plan, ingest(plan, src, Targets("eeg", landing, archive_url, None), storage, workers=2)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import unicodedata
+from datetime import datetime
 from pathlib import Path
 
 import pytest
-from ingest_helpers import assert_no_names, tree_digest
+import yaml
+from ingest_helpers import assert_no_names, make_patient, tree_digest, write_edf
 
 from job_helpers.cli import main
 from job_helpers.ingest import edf
+from job_helpers.ingest.names import fold
 from job_helpers.storage import Storage
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,7 +47,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
     assert status == 0
     assert "dry run: 3 subject(s) (3 new), 21 file(s)" in out
-    assert out.count("(new: code drawn at ingest)") == 3 and "***" in out
+    assert out.count("(new: code drawn at ingest)") == 3 and "from folder(s) #1" in out and "#3/#3/#2" in out
     assert "<new-3>" in out and "<new-4>" not in out and "…" not in out
     assert_no_names(out, "printed plan")
     assert_no_names(caplog.text, "log")
@@ -57,19 +62,34 @@ def test_dry_run_prints_the_plan_and_changes_nothing(cli, src: Path, tmp_path: P
     assert status == 0 and all(f"subject {code} (known code)" in again for code in codes)
 
 
-def test_name_left_in_a_key_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path, caplog) -> None:
+def config_keeping(tmp_path: Path, **keep: list[str]) -> Path:
+    """A copy of config.yml whose ingest.keep lists are ``keep``'s."""
+    document = yaml.safe_load((REPO / "config.yml").read_text())
+    document["ingest"]["keep"].update(keep)
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_name_in_a_kept_folder_refuses_the_ingest_and_symlinks_are_reported(cli, src: Path, tmp_path: Path, caplog) -> None:
     (src / "Smith_John" / "link.txt").symlink_to(src / "Smith_John" / "reports JohnSmith" / "notes.txt")
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
-    assert status == 0 and "not ingested (1):" in out and "***/link.txt (symbolic link, not followed)" in out
-    assert "not ingested: ***/link.txt (symbolic link, not followed)" in caplog.text
+    assert status == 0 and "not ingested (1):" in out and "#1/#2 (symbolic link, not followed)" in out
+    assert "not ingested: #1/#2 (symbolic link, not followed)" in caplog.text
 
     (src / "maria LOPEZ" / "video" / "drlopez").mkdir()
     (src / "maria LOPEZ" / "video" / "drlopez" / "clip.mp4").write_bytes(b"clip")
-    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    config = config_keeping(tmp_path, folders=["video", "dr.*"])
+    status, out = cli("--config", str(config), "ingest", "--src", str(src), "--dataset", "eeg")
     assert status == 2
-    assert "refusing to upload: 1 file(s)" in out and "***/video/dr***/clip.mp4" in out
+    assert "refusing to upload: 1 file(s)" in out and "#3/#3/#2/#1: a folder kept by ingest.keep.folders holds a word" in out
     assert_no_names(out, "output")
     assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
+
+    # Not kept, the same folder is dropped from the key: nothing of it leaves, nothing is refused.
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 0 and "22 file(s)" in out
+    assert_no_names(out, "output")
 
 
 def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Path, caplog) -> None:
@@ -95,8 +115,15 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     for path in (tmp_path / "lake").rglob("*"):
         assert path.stat().st_mode & 0o002 == 0, f"{path} is world-writable"
     code = sorted(codes)[0]
-    header = edf.read_header(landing / code / "EEG" / f"{code}_1.edf")
+    [first] = (landing / code).glob(f"{code}_2024030?T093000_1.edf")
+    header = edf.read_header(first)
     assert header.patient == code and header.start.hour == 9
+    assert sorted(p.name.split("_", 1)[1] for p in (landing / code).iterdir() if not p.name.endswith(".edf")) == [
+        "1.mp4",
+        "1.txt",
+        "2.mp4",
+        "2.txt",
+    ]
     manifest = json.loads(stored[next(k for k in manifests if f"/{code}/" in k)])
     assert manifest["subject"] == code and len(manifest["files"]) == 7
     assert manifest["archive"]["members"] == [f["key"] for f in manifest["files"]]
@@ -122,7 +149,7 @@ def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Pa
     assert_no_names(caplog.text, "log")
 
     # Damage: a landing file changed and the archive tar replaced; verify lists both, restore refuses.
-    (landing / code / "video" / f"{code}_1.mp4").write_bytes(b"changed")
+    (landing / code / f"{code}_1.mp4").write_bytes(b"changed")
     tar = next((archive / code).glob("*.tar"))
     tar.write_bytes(tar.read_bytes()[:-1024] + b"\1" * 1024)
     status, out = cli("verify", "--dataset", "eeg")
@@ -180,3 +207,59 @@ def test_bad_input_is_a_usage_error(cli, tmp_path: Path) -> None:
     assert status == 2 and "not an ingest data set" in out
     status, out = cli("restore", "--subject", "12", "--dataset", "eeg", "--dest", str(tmp_path / "d"))
     assert status == 2 and "8-digit" in out
+
+
+def test_the_plan_errors_and_logs_never_print_a_name_part(cli, tmp_path: Path, caplog) -> None:
+    """Source names the matcher cannot know (nicknames, other languages, a date of birth) are never printed."""
+    src = tmp_path / "src"
+    patient = src / "O'Brien_Sean"
+    folders = ["Seans Aufnahmen", "OBRIEN-Familie", "Dr.OBrien Befunde", "Schwester Oona", "Ó Briain", "ОБрайен"]
+    for number, name in enumerate(folders):
+        (patient / name).mkdir(parents=True)
+        (patient / name / f"sean_obrien_1990-01-0{number + 1}.txt").write_text("x")
+        (patient / name / f"{name} Kathleen.mp4").write_bytes(b"x")
+    write_edf(patient / "ОБрайен" / "Sean Kathleen.rec", "Sean OBrien 02-MAY-1951", "Oona", datetime(2024, 3, 1, 8))
+    (patient / "Seans Aufnahmen" / "Grainne.txt").symlink_to(patient / "Seans Aufnahmen" / f"{folders[0]} Kathleen.mp4")
+    words = {w for p in patient.rglob("*") for w in re.findall(r"[a-z]{3,}", fold(p.relative_to(src).as_posix()))}
+    words -= {"txt", "mp4", "rec", "may"}
+    assert {
+        "sean",
+        "obrien",
+        "brien",
+        "aufnahmen",
+        "familie",
+        "befunde",
+        "schwester",
+        "oona",
+        "briain",
+        "kathleen",
+        "grainne",
+    } <= words
+
+    status, dry = cli("ingest", "--src", str(src), "--dataset", "eeg", "--dry-run")
+    assert status == 0 and "not ingested (1):" in dry and "#1/#4/#1 (symbolic link, not followed)" in dry
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")
+    assert status == 0 and "13 file(s)" in out
+    printed = fold(dry + out + caplog.text + "".join(lake_files(tmp_path / "lake")))
+    assert not {w for w in words if w in printed}
+    assert "1951" not in printed and "1990" not in printed
+
+
+def test_one_patient_copied_from_two_machines_is_one_subject(cli, tmp_path: Path) -> None:
+    nfc, nfd = unicodedata.normalize("NFC", "Müller_Jürgen"), unicodedata.normalize("NFD", "Müller_Jürgen")
+    assert nfc != nfd
+    for root, folder, day in (
+        (tmp_path / "linux", nfc, 1),
+        (tmp_path / "mac", nfd, 2),
+        (tmp_path / "mac", "MUELLER, Dr. Juergen", 3),
+    ):
+        make_patient(root / folder, ("Mueller_Juergen", "müller jürgen", "MÜLLER"), day)
+    assert cli("ingest", "--src", str(tmp_path / "linux"), "--dataset", "eeg")[0] == 0
+    status, out = cli("ingest", "--src", str(tmp_path / "mac"), "--dataset", "eeg")
+    assert status == 0 and "1 subject(s) (0 new)" in out
+    [code] = json.loads(cli.map_file.read_text())["subjects"].values()
+    landing = tmp_path / "lake" / "clinical-ingest-landing" / "eeg"
+    # 7 files from linux; from mac 6 new recordings, and of the 8 other files (the same 4 contents twice)
+    # one copy of each is the content linux landed, kept under its key: 7 + 6 + 4.
+    assert [p.name for p in landing.iterdir()] == [code] and len(list((landing / code).iterdir())) == 17
+    assert "2 manifest(s), 23 object(s) checked, 0 problem(s)" in cli("verify", "--dataset", "eeg")[1]

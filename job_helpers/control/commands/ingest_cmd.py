@@ -1,7 +1,7 @@
 """`ingest`, `restore` and `verify`: de-identified raw files into landing and deep archive, and back.
 
-Output shows subject codes, keys, counts and checksums only; source paths are printed with the
-patient's name replaced by ***.
+Output shows subject codes, built keys, counts and checksums only; source files are shown by
+position (``#n`` per level), never by name.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import json
 import threading
 from pathlib import Path
 
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -27,8 +28,9 @@ from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.ingest.connect import object_storage, subject_store
+from job_helpers.ingest.manifest import Manifest
 from job_helpers.ingest.names import PatientNameError
-from job_helpers.ingest.read import SourceError, prepare
+from job_helpers.ingest.read import SourceError, find_manifests, prepare
 from job_helpers.ingest.restore import (
     ArchiveRestore,
     RestoreError,
@@ -39,7 +41,7 @@ from job_helpers.ingest.restore import (
 )
 from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import SubjectMapError
-from job_helpers.ingest.transform import Plan, PlanError
+from job_helpers.ingest.transform import Plan, PlanError, PlannedFile
 from job_helpers.ingest.verify import verify
 from job_helpers.ingest.write import IngestResult, Targets, ingest, save_codes
 
@@ -122,19 +124,33 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
     for subject in plan.subjects:
         status = "known code" if not subject.new else ("new: code drawn at ingest" if dry_run else "new code")
         table = Table(
-            title=Text(f"subject {subject.code} ({status}): {len(subject.files)} file(s) from {', '.join(subject.folders)}"),
+            title=Text(
+                f"subject {subject.code} ({status}): {len(subject.files)} file(s) from folder(s) {', '.join(subject.folders)}"
+            ),
             title_justify="left",
         )
-        for column in ("source (name as ***)", "landing key", "order from", "EDF header"):
+        for column in ("source (by position)", "landing key", "order from", "EDF/BDF header"):
             table.add_column(column, overflow="fold")
         for planned in subject.files:
-            header = "fields set to code" if planned.header_patch else ("kept" if planned.kind == "edf" else "")
-            table.add_row(Text(planned.shown), Text(planned.key), planned.time_from, header)
+            table.add_row(Text(planned.locator), Text(planned.key), _order(planned), _header(planned))
         context.console.print(table)
     if plan.skipped:
         context.console.print(f"[yellow]not ingested ({len(plan.skipped)}):[/]")
         for entry in plan.skipped:
             context.console.print(f"  {entry}", markup=False, highlight=False)
+
+
+def _order(planned: PlannedFile) -> str:
+    return f"landed by ingest {planned.landed_by}" if planned.landed_by else planned.time_from
+
+
+def _header(planned: PlannedFile) -> str:
+    if planned.deid is None:
+        return ""
+    done = ["identity set to code" if planned.header_rewritten else "identity kept (already the code)"]
+    if planned.deid.annotations is not None:
+        done.append(f"annotations of {len(planned.deid.annotations.channels)} signal(s) rewritten")
+    return "; ".join(done)
 
 
 def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
@@ -144,8 +160,13 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     depth = args.depth or options.depth
     workers = args.workers or options.max_workers
     subjects = subject_store(options, context.boto3_session)
+    storage = object_storage(options, context.boto3_session)
+
+    def history(code: str) -> list[Manifest]:
+        return find_manifests(storage, options.archive_url, args.dataset, code)
+
     try:
-        plan, new = prepare(args.src.resolve(), depth, subjects, dry_run=args.dry_run)
+        plan, new = prepare(args.src.resolve(), depth, subjects, options.keep, history, workers, dry_run=args.dry_run)
     except (PlanError, SourceError, SubjectMapError, PatientNameError) as error:
         raise UsageError(str(error)) from error
     print_plan(context, plan, args.dry_run)
@@ -160,11 +181,23 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     except SubjectMapError as error:
         raise UsageError(str(error)) from error
     targets = Targets(args.dataset, landing_url, options.archive_url, options.archive_storage_class)
-    storage = object_storage(options, context.boto3_session)
     with _progress(context) as bar:
         result = ingest(plan, args.src.resolve(), targets, storage, workers, _RichProgress(bar))
     print_result(context, result)
-    context.console.print(f"ingested {summary} into {landing_url}")
+    if result.failures:
+        for failure in result.failures:
+            context.console.print(
+                Text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"), highlight=False
+            )
+        context.console.print(
+            "[bold red]error:[/]",
+            escape(
+                f"{len(result.failures)} file(s) changed while they were ingested; their subjects got no archive or "
+                "manifest (other subjects are complete). Rerun the ingest once the files are complete"
+            ),
+        )
+        return 1
+    context.console.print(f"ingested {summary} into {landing_url}", markup=False)
     return 0
 
 
