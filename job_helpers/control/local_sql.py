@@ -165,6 +165,17 @@ def _spark_message(error: Exception) -> str:
     return text.strip().splitlines()[0]
 
 
+def spark_root_cause(error: Exception) -> str | None:
+    """What went wrong in Java, first line of the innermost cause (``java.lang.RuntimeException: boom``); None for an
+    error that did not come from Spark's JVM. Py4J's own message only names the call that failed."""
+    cause = getattr(error, "java_exception", None)
+    if cause is None:
+        return None
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    return str(cause.toString()).strip().split("\n")[0]
+
+
 def register(spark: Any, statements: Iterable[Statement], database: str) -> list[LocalStatement]:
     """Create the database and (re)create every table in the local metastore, partitions recovered."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
