@@ -116,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     _never_fail_to_encode()
+    output.show_log_warnings_as_text()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

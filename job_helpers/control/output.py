@@ -10,12 +10,14 @@ So every console here has markup, emoji and highlighting off, and every string p
 (printed, a table cell or title) into text, and ``text``, ``status`` and ``ProgressText`` cover the
 places rich builds text itself. Errors go to standard error as one ``error:`` line (``error``);
 data meant for scripts (JSON, YAML, plain lines) goes to standard output through ``data`` and
-``json_data``, so standard output carries data only.
+``json_data``, so standard output carries data only. Warnings the command's code logs without a
+logging set up go through ``visible`` too (``show_log_warnings_as_text``).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import unicodedata
@@ -121,6 +123,21 @@ def data(lines: str) -> None:
 def json_data(value: Any, indent: int | None = 2) -> None:
     """``value`` as JSON on standard output; JSON escapes control and non-ASCII characters itself."""
     data(json.dumps(value, indent=indent, default=str))
+
+
+class _VisibleLastResort(logging.Handler):
+    """Python's handler of last resort (warnings of a process that set up no logging), with data shown as text."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(visible(record.getMessage()) + "\n")
+        except Exception:
+            self.handleError(record)
+
+
+def show_log_warnings_as_text() -> None:
+    """Warnings logged by the code a command runs (a skipped file's name) reach standard error through ``visible``."""
+    logging.lastResort = _VisibleLastResort(logging.WARNING)
 
 
 def _isatty(stream: Any) -> bool:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -167,3 +169,22 @@ def test_no_command_prints_around_the_output_helper():
         if stray.search(line)
     ]
     assert found == [], "\n".join(found)
+
+
+def test_a_warning_logged_without_logging_set_up_is_shown_as_text():
+    """Python prints such warnings through its handler of last resort; the CLI's writes data out as text."""
+    script = (
+        "import logging, sys\n"
+        "from job_helpers import cli\n"
+        "from job_helpers.control import output\n"
+        "output.show_log_warnings_as_text()\n"
+        "logging.getLogger('job_helpers.ingest.read').warning('not ingested: %s', sys.argv[1])\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script, EVIL],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0 and completed.stderr == f"not ingested: {SHOWN}\n"
