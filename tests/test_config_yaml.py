@@ -54,8 +54,9 @@ def test_duplicate_keys_at_any_depth_are_errors(text, line, first, key):
         ("a: *nothing\n", r"line 1: alias \*nothing is not allowed"),
         ("base: {x: 1}\nother:\n  <<: {x: 2}\n  y: 3\n", r"line 3: merge key << is not allowed"),
         ("a: !!set {x, y}\nb: {? [1, 2] : c}\n", r"line 2: a key must be a plain value, not list"),
+        ("a: !!python/object/apply:os.system ['touch /tmp/owned']\n", r"could not determine a constructor"),
     ],
-    ids=["anchor-and-alias", "anchor-in-a-list", "alias-alone", "merge-key", "list-as-key"],
+    ids=["anchor-and-alias", "anchor-in-a-list", "alias-alone", "merge-key", "list-as-key", "python-object"],
 )
 def test_anchors_aliases_merge_keys_and_complex_keys_are_refused(text, refused):
     with pytest.raises(Exception, match=refused):

@@ -68,6 +68,9 @@ REFUSED = {
     "explain-analyze-insert": "EXPLAIN ANALYZE INSERT INTO t SELECT 1",
     "explain-insert": "EXPLAIN INSERT INTO t SELECT 1",
     "explain-formatted-reflect": "EXPLAIN (FORMAT JSON) SELECT reflect('java.lang.System', 'exit', '0')",
+    "explain-comment-analyze-insert": "EXPLAIN /* plan */ ANALYZE INSERT INTO t SELECT 1",
+    "explain-type-io-insert": "EXPLAIN (TYPE IO, FORMAT JSON) INSERT INTO t SELECT 1",
+    "explain-explain-insert": "EXPLAIN EXPLAIN ANALYZE INSERT INTO t SELECT 1",
     "values": "VALUES (1)",
     "reset": "RESET",
 }
@@ -96,6 +99,8 @@ READS = [
     "EXPLAIN SELECT 1",
     "EXPLAIN ANALYZE SELECT count(*) FROM customer_curated",
     "EXPLAIN (FORMAT JSON) SELECT 1",
+    "EXPLAIN /* plan */ SELECT 1",
+    "EXPLAIN EXTENDED SELECT 1",
     "SELECT 'DROP TABLE t; INSERT INTO t SELECT 1' AS text, 'reflect(' AS name",
     "SELECT 1 /* a comment: DROP TABLE t */",
     "SELECT 1;",
