@@ -100,8 +100,14 @@ def test_a_missing_registry_and_a_registry_that_cannot_be_made(lake, capsys):
     ],
     ids=["open-quote", "open-identifier", "open-comment", "syntax", "markup"],
 )
-def test_a_query_that_does_not_parse(lake, capsys, sql, expected):
+def test_a_query_that_does_not_parse(lake, capsys, monkeypatch, sql, expected):
     """Refused before Spark starts: no session is made for a query that does not parse."""
+    from job_helpers.control import local_sql
+
+    def no_spark(*args, **kwargs):
+        raise AssertionError("a Spark session was started for a query that does not parse")
+
+    monkeypatch.setattr(local_sql, "sql_session", no_spark)
     status, out, err = run(capsys, "query", "--sql", sql)
     assert status == 2 and out == ""
     assert_one_error_line(err, expected)

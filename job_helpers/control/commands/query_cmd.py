@@ -13,6 +13,7 @@ from job_helpers.control import output
 from job_helpers.control.config import ConfigError, render_references
 from job_helpers.control.ddl import DdlError, query_on_athena, template_values
 from job_helpers.control.failures import Failure
+from job_helpers.control.read_only_sql import check_read_only
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -57,6 +58,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     sql = query_text(args, context)
     try:
+        check_read_only(sql)  # here too, so a refused query never waits for a Spark session to start
         if settings.profile == "aws":
             athena = client("athena", context.boto3_session)
             columns, rows = query_on_athena(athena, sql, settings, args.params)
