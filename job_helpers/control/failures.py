@@ -59,7 +59,7 @@ def describe_failure(error: BaseException) -> tuple[str, int]:
 def _os_error(error: OSError) -> str:
     if error.errno is None:
         return f"{type(error).__name__}: {error}; {DEBUG_HINT}"
-    where = " ".join(f"{name!s}" for name in (error.filename, error.filename2) if name is not None)
+    where = " ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
     reason = error.strerror or str(error) or type(error).__name__
     subject = f"{reason}: {where}" if where else reason
     if error.errno == errno.ENOSPC:
