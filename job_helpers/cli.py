@@ -1,14 +1,17 @@
 """``python -m job_helpers <command>``: the command line the Makefile wraps.
 
 Each command module registers its own sub-parser and a ``run(args, context)`` handler; this
-module only holds the options every command shares and turns known errors into one clear line
-and exit status 2.
+module holds the options every command shares and the one error boundary: whatever a command
+raises becomes one ``error:`` line on standard error (``control.output``) and an exit status, 2 for
+bad input or configuration, 1 for a failure (``control.failures``), 130 when interrupted; only
+``--debug`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import io
 import os
 import sys
 from collections.abc import Sequence
@@ -17,13 +20,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-from rich.console import Console
-from rich.markup import escape
-
-from job_helpers.control.aws_errors import describe
+from job_helpers.control import output
 from job_helpers.control.config import ConfigError, Settings, load_settings
+from job_helpers.control.failures import describe_failure
 from job_helpers.control.local_registry import RegistryError
+from job_helpers.control.output import TextConsole
 from job_helpers.storage import Storage
 
 COMMAND_MODULES = (
@@ -40,18 +41,12 @@ COMMAND_MODULES = (
 )
 
 
-# Piped output is as wide as its data: a table cut or folded at 80 columns is no use to a script.
-PIPED_WIDTH = 100_000
-
-
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit status 2, nothing created."""
 
 
-def stdout_console() -> Console:
-    """Rich output on standard output: the terminal's width, or unlimited when piped (COLUMNS, if set, wins)."""
-    piped = not sys.stdout.isatty() and not os.environ.get("COLUMNS")
-    return Console(highlight=False, soft_wrap=True, width=PIPED_WIDTH if piped else None)
+# Bad input or configuration: exit status 2.
+SETUP_ERRORS = (UsageError, ConfigError, RegistryError)
 
 
 @dataclass
@@ -61,9 +56,9 @@ class CliContext:
     config_path: Path
     profile: str | None
     overrides: list[str]
-    console: Console = field(default_factory=stdout_console)
+    console: TextConsole = field(default_factory=TextConsole)
     # Warnings and notes go to standard error, so that standard output carries data only.
-    messages: Console = field(default_factory=lambda: Console(stderr=True, highlight=False, soft_wrap=True))
+    messages: TextConsole = field(default_factory=lambda: TextConsole(stderr=True))
 
     @property
     def repo_root(self) -> Path:
@@ -111,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug",
         dest="debug_errors",
         action="store_true",
-        help="show the traceback of an AWS error instead of its one-line summary",
+        help="show the traceback of an error instead of its one-line summary",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="<command>")
     for module in COMMAND_MODULES:
@@ -120,18 +115,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _never_fail_to_encode()
+    output.show_log_warnings_as_text()
     parser = build_parser()
     args = parser.parse_args(argv)
-    context = CliContext(args.config, args.profile, args.overrides)
     try:
-        return args.handler(args, context)
-    except (UsageError, ConfigError, RegistryError) as error:
-        context.console.print("[bold red]error:[/]", escape(str(error)))
-        return 2
-    except (BotoCoreError, ClientError) as error:
-        described = describe(error)
-        if args.debug_errors or described is None:
-            raise
-        line, status = described
-        context.console.print("[bold red]error:[/]", escape(line))
+        status = args.handler(args, CliContext(args.config, args.profile, args.overrides))
+        sys.stdout.flush()
         return status
+    except BrokenPipeError:
+        return _reader_left()
+    except (Exception, KeyboardInterrupt) as error:
+        if args.debug_errors:
+            raise
+        line, status = (str(error), 2) if isinstance(error, SETUP_ERRORS) else describe_failure(error)
+        output.error(line)
+        return status
+
+
+def _never_fail_to_encode() -> None:
+    """A character the terminal's encoding lacks (LANG=C) is written as an escape, never a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def _reader_left() -> int:
+    """Standard output's reader went away (``| head``): stop quietly, and keep Python from failing to flush it at exit."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        pass
+    return 1

@@ -9,12 +9,13 @@ runs may update at once: on S3 a conditional PUT (``If-None-Match: *`` to create
 ``If-Match: <ETag>`` to replace); locally a lock on the object's folder around compare and rename.
 
 ``head`` says what an object is without reading it on S3 (size, the SHA-256 its writer recorded,
-storage class, restore state). Uploads and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
+storage class, restore state); ``stored_sha256`` the SHA-256 S3 itself checked when the object was written. Uploads and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
 stays bounded by part size times concurrency.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import hashlib
 import io
@@ -220,6 +221,28 @@ class Storage:
             restore=response.get("Restore"),
         )
 
+    def stored_sha256(self, url: str) -> str | None:
+        """The SHA-256 (hex) of the object's bytes as the store itself knows it; None without the object or a checksum.
+
+        Locally the file's hash. On S3 the full-object ``ChecksumSHA256`` that S3 checked against the bytes when they
+        were written with it (``write_bytes`` does): unlike the ``x-amz-meta-sha256`` a writer records, it cannot
+        differ from the bytes. An object written without one, or in parts, has none.
+        """
+        if urlparse(url).scheme == "file":
+            info = self.head(url)
+            return info.sha256 if info else None
+        bucket, key = split_s3(url)
+        try:
+            response = self.s3.head_object(Bucket=bucket, Key=key, ChecksumMode="ENABLED")
+        except self.s3.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        checksum = response.get("ChecksumSHA256")
+        if not checksum or "-" in checksum or response.get("ChecksumType", "FULL_OBJECT") != "FULL_OBJECT":
+            return None
+        return base64.b64decode(checksum).hex()
+
     def open(self, url: str) -> BinaryIO:
         """A seekable binary file to read: the file itself locally, ranged GETs on S3 (only the bytes read move)."""
         try:
@@ -258,14 +281,16 @@ class Storage:
         self.transfers.download(bucket, key, str(path)).result()
 
     def write_bytes(self, url: str, data: bytes) -> None:
-        """Publish ``data`` at ``url``; on S3 with its SHA-256 as ``x-amz-meta-sha256``."""
+        """Publish ``data`` at ``url``; on S3 with its SHA-256 as ``x-amz-meta-sha256`` and as the checksum S3 checks and keeps."""
         if urlparse(url).scheme == "file":
             with self._temp_beside(local_path(url)) as temp:
                 temp.write_bytes(data)
             return
         bucket, key = split_s3(url)
         sha256 = hashlib.sha256(data).hexdigest()
-        self.s3.put_object(Bucket=bucket, Key=key, Body=data, Metadata={"sha256": sha256}, **self._encryption())
+        self.s3.put_object(
+            Bucket=bucket, Key=key, Body=data, Metadata={"sha256": sha256}, ChecksumAlgorithm="SHA256", **self._encryption()
+        )
 
     def write_text(self, url: str, text: str) -> None:
         self.write_bytes(url, text.encode("utf-8"))

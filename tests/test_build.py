@@ -1,3 +1,4 @@
+import hashlib
 import json
 import shutil
 import zipfile
@@ -5,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.control.build import BuildMissing, build, current_artifact
-from job_helpers.storage import Storage
+from job_helpers.cli import main
+from job_helpers.control.build import BuildMissing, UploadMismatch, build, current_artifact, differing, uploads
+from job_helpers.storage import Storage, local_path
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -61,3 +63,75 @@ def test_uploads_to_s3(source_tree, tmp_path, s3_storage):
 def test_missing_build_names_the_fix(tmp_path):
     with pytest.raises(BuildMissing, match="run `make build` first"):
         current_artifact(tmp_path / "build", (tmp_path / "assets").as_uri() + "/", Storage())
+
+
+def test_a_swapped_object_on_s3_is_found_uploaded_again_and_refused_by_execute(source_tree, tmp_path, s3_storage):
+    """The swapped zip ran silently and build said "Unchanged": the name was checked, never the bytes.
+
+    The swap even carries the right ``x-amz-meta-sha256``: the check uses the SHA-256 S3 itself verified.
+    """
+    build_dir = tmp_path / "build"
+    artifact = build(source_tree, build_dir, "s3://lake/glue/", s3_storage).artifact
+    built = (build_dir / "job_helpers.zip").read_bytes()
+    bucket, key = "lake", artifact.zip_url.removeprefix("s3://lake/")
+    forged = {"sha256": hashlib.sha256(built).hexdigest()}
+    s3_storage.s3.put_object(Bucket=bucket, Key=key, Body=b"PK evil", Metadata=forged, ChecksumAlgorithm="SHA256")
+    with pytest.raises(BuildMissing, match=r"job_helpers.zip differ\(s\) from the build in .*: run `make build`"):
+        current_artifact(build_dir, "s3://lake/glue/", s3_storage)
+
+    again = build(source_tree, build_dir, "s3://lake/glue/", s3_storage)
+    assert again.uploaded and again.replaced == (artifact.zip_url,)
+    assert s3_storage.read_bytes(artifact.zip_url) == built
+    assert current_artifact(build_dir, "s3://lake/glue/", s3_storage) == artifact
+    unchanged = build(source_tree, build_dir, "s3://lake/glue/", s3_storage)
+    assert (unchanged.uploaded, unchanged.replaced) == (False, ())
+
+
+def test_an_object_uploaded_without_a_checksum_or_deleted_is_uploaded_again(source_tree, tmp_path, s3_storage):
+    build_dir = tmp_path / "build"
+    artifact = build(source_tree, build_dir, "s3://lake/glue/", s3_storage).artifact
+    script = artifact.script_url("jobs/sitewise_repartition.py")
+    s3_storage.s3.put_object(
+        Bucket="lake", Key=script.removeprefix("s3://lake/"), Body=(build_dir / "jobs/sitewise_repartition.py").read_bytes()
+    )
+    s3_storage.delete(artifact.zip_url)
+    again = build(source_tree, build_dir, "s3://lake/glue/", s3_storage)
+    assert set(again.replaced) == {artifact.zip_url, script}
+    assert differing(s3_storage, uploads(artifact, build_dir)) == []
+
+
+def test_a_swapped_file_in_a_local_assets_folder_is_uploaded_again(source_tree, tmp_path):
+    assets = (tmp_path / "assets").as_uri() + "/"
+    artifact = build(source_tree, tmp_path / "build", assets, Storage()).artifact
+    local_path(artifact.manifest_url).write_text("{}", encoding="utf-8")
+    again = build(source_tree, tmp_path / "build", assets, Storage())
+    assert again.replaced == (artifact.manifest_url,)
+    assert json.loads(local_path(artifact.manifest_url).read_text())["content_hash"] == artifact.content_hash
+
+
+def test_an_upload_that_still_differs_fails_naming_the_object(source_tree, tmp_path):
+    class Tampered(Storage):
+        """Something else rewrites the zip as soon as it is written."""
+
+        def write_bytes(self, url: str, data: bytes) -> None:
+            super().write_bytes(url, b"PK other" if url.endswith("job_helpers.zip") else data)
+
+    assets = (tmp_path / "assets").as_uri() + "/"
+    with pytest.raises(UploadMismatch, match=r"job_helpers.zip still differ\(s\) from .* after uploading"):
+        build(source_tree, tmp_path / "build", assets, Tampered())
+
+
+def test_make_build_says_what_it_uploaded_again(source_tree, tmp_path, s3_storage, capsys):
+    shutil.copy(REPO / "config.yml", source_tree / "config.yml")
+    s3_storage.s3.create_bucket(Bucket="glue-etl-assets")
+    command = ["--config", str(source_tree / "config.yml"), "--profile", "aws", "build"]
+    assert main(command) == 0
+    assert "every object's checksum matches the build" in capsys.readouterr().out
+    zip_url = next(o.url for o in s3_storage.list("s3://glue-etl-assets/glue/builds/") if o.url.endswith("job_helpers.zip"))
+    s3_storage.write_bytes(zip_url, b"PK evil")
+    assert main(command) == 0
+    captured = capsys.readouterr()
+    assert captured.err.startswith("warning: 1 object(s) under s3://glue-etl-assets/glue/builds/")
+    assert "were uploaded again: job_helpers.zip" in captured.err
+    assert main(command) == 0
+    assert "Unchanged: already uploaded" in capsys.readouterr().out

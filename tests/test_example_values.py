@@ -24,5 +24,7 @@ from job_helpers.cli import main
 )
 def test_commands_refuse_example_values_on_real_aws(command, capsys):
     assert main(["--profile", "aws", *command]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("error: the aws profile still has example values") and "example account 123456789012" in out
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("error: the aws profile still has example values")
+    assert "example account 123456789012" in captured.err

@@ -1,7 +1,11 @@
 """Build artifacts: a reproducible ``job_helpers.zip``, the job scripts and a manifest.
 
 Uploads go under ``<glue_assets>builds/<content hash>/``, so a new build never changes the code
-of a job already created, and an unchanged tree uploads nothing.
+of a job already created, and an unchanged tree uploads nothing. What is uploaded is checked to be
+what was built, by the SHA-256 the store holds for each object (on S3 the checksum S3 verified on
+upload, not a name or a writer's claim): after an upload, when build finds the build already there,
+and before execute uses it. An object that differs (swapped in the assets bucket) is uploaded again
+by build, and refused by execute.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ import hashlib
 import json
 import logging
 import zipfile
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from job_helpers.control.failures import Failure
 from job_helpers.run_report import reports_prefix
 from job_helpers.storage import Storage, join
 
@@ -26,6 +33,10 @@ FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
 
 class BuildMissing(Exception):
     """No build, or no upload of it for this profile; the message says which make target to run."""
+
+
+class UploadMismatch(Failure):
+    """An uploaded object still differs from the built file after it was uploaded again."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class BuildResult:
     artifact: Artifact
     uploaded: bool
     files: tuple[str, ...]
+    # Objects that were already uploaded but differed from this build, and were uploaded again.
+    replaced: tuple[str, ...] = ()
 
 
 def source_files(repo_root: Path) -> tuple[list[str], list[str]]:
@@ -104,14 +117,49 @@ def build(repo_root: Path, build_dir: Path, glue_assets_url: str, storage: Stora
     (build_dir / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n")
 
     artifact = Artifact(digest, artifact_base(glue_assets_url, digest), tuple(scripts), reports_prefix(glue_assets_url))
+    built = uploads(artifact, build_dir)
+    files = tuple(package_files + scripts)
+    replaced: tuple[str, ...] = ()
+    to_upload = built
     if storage.exists(artifact.manifest_url):
-        log.info("build %s is already uploaded to %s", digest[:12], artifact.base_url)
-        return BuildResult(artifact, uploaded=False, files=tuple(package_files + scripts))
-    storage.upload(build_dir / ZIP_NAME, artifact.zip_url)
-    for script in scripts:
-        storage.upload(build_dir / script, artifact.script_url(script))
-    storage.upload(build_dir / MANIFEST_NAME, artifact.manifest_url)
-    return BuildResult(artifact, uploaded=True, files=tuple(package_files + scripts))
+        replaced = tuple(differing(storage, built))
+        if not replaced:
+            log.info("build %s is already uploaded to %s, every object as built", digest[:12], artifact.base_url)
+            return BuildResult(artifact, uploaded=False, files=files)
+        to_upload = {url: built[url] for url in replaced}
+    _upload(storage, to_upload)
+    still = differing(storage, built)
+    if still:
+        raise UploadMismatch(
+            f"{', '.join(still)} still differ(s) from {build_dir} after uploading: something else writes there "
+            "(check who may write to the assets bucket), then run `make build` again"
+        )
+    return BuildResult(artifact, uploaded=True, files=files, replaced=replaced)
+
+
+def uploads(artifact: Artifact, build_dir: Path) -> dict[str, Path]:
+    """Each object of an artifact and the built file it must hold; the manifest last, as it marks the upload done."""
+    objects = {artifact.zip_url: build_dir / ZIP_NAME}
+    objects.update({artifact.script_url(script): build_dir / script for script in artifact.scripts})
+    objects[artifact.manifest_url] = build_dir / MANIFEST_NAME
+    return objects
+
+
+def differing(storage: Storage, objects: Mapping[str, Path]) -> list[str]:
+    """The URLs whose stored SHA-256 is not that of their built file (missing, swapped, or uploaded without one)."""
+
+    def differs(item: tuple[str, Path]) -> bool:
+        url, path = item
+        return storage.stored_sha256(url) != hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return [url for url, bad in zip(objects, pool.map(differs, objects.items())) if bad]
+
+
+def _upload(storage: Storage, objects: Mapping[str, Path]) -> None:
+    """One whole-object write each, so S3 checks and keeps each object's SHA-256."""
+    for url, path in objects.items():
+        storage.write_bytes(url, path.read_bytes())
 
 
 def current_artifact(build_dir: Path, glue_assets_url: str, storage: Storage) -> Artifact:
@@ -126,4 +174,9 @@ def current_artifact(build_dir: Path, glue_assets_url: str, storage: Storage) ->
     )
     if not storage.exists(artifact.manifest_url):
         raise BuildMissing(f"build {digest[:12]} is not uploaded to {artifact.base_url}: run `make build` for this profile")
+    changed = differing(storage, uploads(artifact, build_dir))
+    if changed:
+        raise BuildMissing(
+            f"{', '.join(changed)} differ(s) from the build in {build_dir}: run `make build`, which uploads them again"
+        )
     return artifact

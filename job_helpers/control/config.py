@@ -19,6 +19,7 @@ import yaml
 
 from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, SectionContext, check_keys
 from job_helpers.control import local_on_aws
+from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.embrace import settings as embrace_settings
 from job_helpers.embrace.settings import EmbraceSettings
@@ -140,11 +141,11 @@ def load_settings(
     """Read config.yml, expand ${VAR}, apply ``dotted.key=value`` overrides, validate, resolve."""
     environ = os.environ if environ is None else environ
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise ConfigError(f"{path}: no such file; run commands from the repository root or pass --config") from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+        raise ConfigError(f"{path}: not valid YAML: {describe_yaml_error(error)}") from error
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
     document = _expand(raw, environ, "")
@@ -191,7 +192,7 @@ def _apply_override(document: dict, override: str) -> None:
         node[parts[-1]] = text
         return
     try:
-        value = yaml.safe_load(text) if text else ""
+        value = load_yaml(text) if text else ""
     except yaml.YAMLError:
         value = text
     node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value

@@ -203,8 +203,12 @@ def query_on_athena(
 ) -> tuple[list[str], list[list[str | None]]]:
     """Run one query in the configured database and return its column names and rows (every page).
 
-    ``params`` fill the query's ``?`` markers as string literals, as Spark binds them locally.
+    ``params`` fill the query's ``?`` markers as string literals, as Spark binds them locally. Only a
+    read is sent (``read_only_sql``); ``make ddl`` runs its statements through ``run_on_athena``.
     """
+    from job_helpers.control.read_only_sql import check_read_only  # it builds on this module's DdlError
+
+    check_read_only(sql)
     execution_parameters = {"ExecutionParameters": [_string_literal(p) for p in params]} if params else {}
     query_id = athena.start_query_execution(
         QueryString=sql,

@@ -20,6 +20,8 @@ DDL
   * other Hive SerDe tables (the SiteWise Avro table) are created as written, as Hive tables.
 
 Queries
+  * only reads run (``read_only_sql``): the query is checked, then Spark runs sqlglot's rendering
+    of the checked tree.
   * sqlglot transpiles Athena's dialect (Trino) to Spark SQL: quoted identifiers, string literals
     with doubled quotes, ``approx_distinct``, ``cardinality``, ``date_diff``, ``to_unixtime``,
     ``from_iso8601_timestamp`` and the rest of what both engines can express.
@@ -37,11 +39,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.spark import Spark
 
 from job_helpers.control.ddl import DdlError, Statement
+from job_helpers.control.read_only_sql import check_read_only, parse_one_statement
 from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
 from job_helpers.storage import local_path
 
@@ -163,6 +165,17 @@ def _spark_message(error: Exception) -> str:
     return text.strip().splitlines()[0]
 
 
+def spark_root_cause(error: Exception) -> str | None:
+    """What went wrong in Java, first line of the innermost cause (``java.lang.RuntimeException: boom``); None for an
+    error that did not come from Spark's JVM. Py4J's own message only names the call that failed."""
+    cause = getattr(error, "java_exception", None)
+    if cause is None:
+        return None
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    return str(cause.toString()).strip().split("\n")[0]
+
+
 def register(spark: Any, statements: Iterable[Statement], database: str) -> list[LocalStatement]:
     """Create the database and (re)create every table in the local metastore, partitions recovered."""
     spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
@@ -195,33 +208,30 @@ def refresh_projected(spark: Any, database: str, tables: Iterable[str]) -> None:
             spark.sql(f"MSCK REPAIR TABLE `{database}`.`{name}`")
 
 
-def _parse(sql: str) -> exp.Expr:
-    try:
-        return sqlglot.parse_one(sql, read="athena")
-    except sqlglot.errors.ParseError as error:
-        detail = error.errors[0]["description"] if error.errors else str(error)
-        raise DdlError(f"the query does not parse as Athena SQL: {detail}") from error
-
-
 def translate_query(sql: str) -> str:
     """Athena query text in Spark SQL's dialect."""
-    return _parse(sql).sql(dialect=_LocalSpark)
+    return parse_one_statement(sql).sql(dialect=_LocalSpark)
 
 
 def query_tables(sql: str, database: str) -> set[str]:
     """The names of the tables a query reads from ``database`` (named with it or with no database)."""
+    return _tables(parse_one_statement(sql), database)
+
+
+def _tables(statement: exp.Expr, database: str) -> set[str]:
     return {
         table.name
-        for table in _parse(sql).find_all(exp.Table)
+        for table in statement.find_all(exp.Table)
         if table.name and (not table.db or table.db.lower() == database.lower())
     }
 
 
 def run_query(spark: Any, sql: str, database: str, params: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
-    """Translate and run one query in ``database``, ``params`` filling its ``?`` markers; returns columns and rows."""
-    sql = sql.strip().rstrip(";")
-    refresh_projected(spark, database, query_tables(sql, database))
+    """Check that the query only reads, then run Spark's rendering of it in ``database``, ``params`` filling its
+    ``?`` markers; returns columns and rows."""
+    statement = check_read_only(sql)
+    refresh_projected(spark, database, _tables(statement, database))
     if spark.catalog.databaseExists(database):
         spark.catalog.setCurrentDatabase(database)
-    frame = spark.sql(translate_query(sql), args=list(params) or None)
+    frame = spark.sql(statement.sql(dialect=_LocalSpark), args=list(params) or None)
     return frame.columns, [list(row) for row in frame.collect()]

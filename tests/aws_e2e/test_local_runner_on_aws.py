@@ -89,4 +89,4 @@ def test_the_local_profile_has_no_glue_runner(project):
     ):
         refused = project.cli(*command, "--runner", "glue", profile="local")
         assert refused.returncode == 2, refused.stdout + refused.stderr
-        assert "--runner glue needs --profile aws" in refused.stdout
+        assert refused.stderr.startswith("error: --runner glue needs --profile aws") and refused.stdout == ""

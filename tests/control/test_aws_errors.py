@@ -61,7 +61,8 @@ def test_commands_print_the_line_and_exit_without_credentials(monkeypatch, capsy
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("GLUE_ROLE_ARN", "arn:aws:iam::111122223333:role/etl")
     assert main(["--profile", "aws", "status"]) == 2
-    out = capsys.readouterr().out
-    assert out.startswith("error: no AWS credentials found") and out.count("\n") == 1
+    captured = capsys.readouterr()
+    assert captured.err.startswith("error: no AWS credentials found") and captured.err.count("\n") == 1
+    assert captured.out == ""
     with pytest.raises(Exception, match="Unable to locate credentials"):
         main(["--profile", "aws", "--debug", "status"])

@@ -78,7 +78,7 @@ def test_values_are_never_evaluated_by_make_or_the_shell(make_env, tmp_path):
 def test_a_failing_command_runs_no_value_either(make_env, tmp_path):
     mark = tmp_path / "ran"
     result = make("-s", "execute", "job=nope", f"from=$(shell touch {mark})2024-03-01", "to=2024-03-01", env=make_env)
-    assert result.returncode == 2 and "unknown job 'nope'" in result.stdout
+    assert result.returncode == 2 and "unknown job 'nope'" in result.stderr and result.stdout == ""
     assert not mark.exists()
 
 
@@ -146,8 +146,8 @@ def test_config_check_warns_of_example_values_and_build_and_execute_refuse_them(
     for arguments in (["build"], ["execute", "job=sitewise_repartition", "from=2024-03-01", "to=2024-03-01"]):
         result = make("-s", *arguments, "profile=aws", env=make_env)
         assert result.returncode == 2, result.stdout + result.stderr
-        assert "the aws profile still has example values" in result.stdout
-        assert "buckets.sitewise: sitewise-cold-tier is the example name" in result.stdout
+        assert "the aws profile still has example values" in result.stderr and result.stdout == ""
+        assert "buckets.sitewise: sitewise-cold-tier is the example name" in result.stderr
 
     real = {**make_env, "GLUE_ROLE_ARN": "arn:aws:iam::210987654321:role/etl"}
     real.update(

@@ -342,7 +342,7 @@ def test_flex_on_a_worker_type_glue_refuses_is_a_usage_error(built_on_moto, glue
         "FLEX",
         profile="aws",
     )
-    assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().out
+    assert code == 2 and "FLEX on G.1X and G.2X workers only, not G.4X" in capsys.readouterr().err
     assert all_job_names(glue) == []
 
 

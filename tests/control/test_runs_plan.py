@@ -215,28 +215,28 @@ class TestCliRefusesBadInput:
     )
     def test_locally(self, built, capsys, arguments):
         assert built.cli("execute", "--job", "fake", *arguments) == 2
-        output = capsys.readouterr().out
-        assert "error:" in output and "Traceback" not in output
+        captured = capsys.readouterr()
+        assert captured.err.startswith("error:") and captured.err.count("\n") == 1 and captured.out == ""
         assert not built.registry.exists()
 
     def test_unknown_job_name_too_long_and_dates_for_an_undated_job(self, built, capsys):
         assert built.cli("execute", "--job", "nope", "--from", "2022-01-01", "--to", "2022-01-01") == 2
-        assert "unknown job 'nope'" in capsys.readouterr().out
+        assert "unknown job 'nope'" in capsys.readouterr().err
         long_prefix = "jobs.fake.name_prefix=" + "p" * 230
         assert built.cli("--set", long_prefix, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01") == 2
-        assert "over Glue's limit of 255" in capsys.readouterr().out
+        assert "over Glue's limit of 255" in capsys.readouterr().err
         assert built.cli("execute", "--job", "once", "--from", "2022-01-01", "--to", "2022-01-02") == 2
-        assert "not date-ranged" in capsys.readouterr().out
+        assert "not date-ranged" in capsys.readouterr().err
         assert not built.registry.exists()
 
     def test_a_batch_over_the_limit_without_yes(self, built, capsys):
         twenty_years = ["--from", "2000-01-01", "--to", "2019-12-31", "--days-per-job", "1"]
         assert built.cli("execute", "--job", "fake", *twenty_years) == 2
-        output = capsys.readouterr().out
+        output = capsys.readouterr().err
         assert "would create 7305 jobs, over the limit of 400" in output and "--yes (make: yes=1)" in output
         three = ["--from", "2022-01-01", "--to", "2022-01-03"]
         assert built.cli("--set", "project.max_jobs_per_batch=2", "execute", "--job", "fake", *three) == 2
-        assert "3 jobs, over the limit of 2" in capsys.readouterr().out
+        assert "3 jobs, over the limit of 2" in capsys.readouterr().err
         assert not built.registry.exists()
         assert built.cli("execute", "--job", "fake", *twenty_years, "--dry-run", "--json") == 0
         assert len(json.loads(capsys.readouterr().out)) == 7305
@@ -245,7 +245,7 @@ class TestCliRefusesBadInput:
 
     def test_without_a_build(self, project, capsys):
         assert project.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02") == 2
-        assert "run `make build` first" in capsys.readouterr().out
+        assert "run `make build` first" in capsys.readouterr().err
         assert not project.registry.exists()
 
     def test_on_glue(self, built_on_moto, capsys):

@@ -106,7 +106,7 @@ def test_execute_counts_the_project_s_jobs_and_creates_nothing_past_the_limit(bu
     assert built.cli(*limit, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--wait") == 0
     capsys.readouterr()
     assert built.cli(*limit, "execute", "--job", "fake", "--from", "2022-02-01", "--to", "2022-02-03") == 2
-    output = capsys.readouterr().out
+    output = capsys.readouterr().err
     assert "the project has 3 job(s) and this batch would add 3, over the limit of 5" in output and "make cleanup" in output
     assert built.cli(*limit, "status", "--json") == 0
     assert len(json.loads(capsys.readouterr().out)["chunks"]) == 3
@@ -136,12 +136,12 @@ def test_schedule_locally_prints_the_crontab_line_and_installs_nothing(project, 
     )
     assert "crontab -e" in captured.err
     assert project.cli("schedule", "--job", "once", "--cron", "30 2 * * ? *") == 2
-    assert "not date-ranged" in capsys.readouterr().out
+    assert "not date-ranged" in capsys.readouterr().err
     for lag in ("-1", "x", "9" * 5000):
         assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * ? *", "--lag-days", lag) == 2
-        assert "--lag-days" in capsys.readouterr().out
+        assert "--lag-days" in capsys.readouterr().err
     assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * *") == 2
-    assert "six fields" in capsys.readouterr().out
+    assert "six fields" in capsys.readouterr().err
 
 
 def test_schedule_creates_a_tagged_trigger_and_job_that_cleanup_leaves_alone(built_on_moto, capsys):
@@ -169,7 +169,7 @@ def test_schedule_creates_a_tagged_trigger_and_job_that_cleanup_leaves_alone(bui
     assert glue.get_job(JobName="test-etl-fake-scheduled")
 
     assert built_on_moto.cli("schedule", "--job", "fake", "--cron", "0 4 * * ? *", profile="aws") == 2
-    assert "already scheduled" in capsys.readouterr().out
+    assert "already scheduled" in capsys.readouterr().err
 
     assert built_on_moto.cli("unschedule", "--job", "fake", profile="aws") == 0
     assert "removed trigger test-etl-fake-scheduled and job test-etl-fake-scheduled" in capsys.readouterr().out

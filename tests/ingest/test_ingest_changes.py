@@ -175,10 +175,11 @@ def test_the_command_names_the_changed_file_by_position_and_exits_1(tmp_path: Pa
     change_at(monkeypatch, src / "Smith_John" / "EEG" / "long.edf", "while it is read", same_size_and_time)
     argv = ["--config", str(REPO / "config.yml"), "--set", f"ingest.subject_map.file={tmp_path / 'map.json'}"]
     assert main([*argv, "ingest", "--src", str(src), "--dataset", "eeg"]) == 1
-    out = capsys.readouterr().out
+    printed = capsys.readouterr()
+    out, err = printed.out, printed.err
     code = json.loads((tmp_path / "map.json").read_text())["subjects"]["john smith"]
     assert f"subject {code}: #1/#1/#4 -> {code}/{code}_20240305T000000_1.edf: its content differs from the plan" in out
-    assert "error: 1 file(s) changed while they were ingested" in out
-    assert_no_names(out, "output")
+    assert "error: 1 file(s) changed while they were ingested" in err
+    assert_no_names(out + err, "output")
     assert not (tmp_path / "lake" / "clinical-ingest-archive" / "eeg" / code).exists()
     assert not (tmp_path / "lake" / "clinical-ingest-landing" / "eeg" / code / f"{code}_20240305T000000_1.edf").exists()

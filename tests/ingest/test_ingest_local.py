@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture):
-    """Run a command on a private lake and subject map; returns (exit status, printed text)."""
+    """Run a command on a private lake and subject map; returns (exit status, standard output then standard error)."""
     monkeypatch.setenv("LAKE_ROOT", str(tmp_path / "lake"))
     caplog.set_level(logging.DEBUG)
     map_file = tmp_path / "secrets" / "subject_map.json"
@@ -32,7 +32,8 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
         status = main(
             ["--config", str(REPO / "config.yml"), "--profile", "local", "--set", f"ingest.subject_map.file={map_file}", *argv]
         )
-        return status, capsys.readouterr().out
+        captured = capsys.readouterr()
+        return status, captured.out + captured.err
 
     run.map_file = map_file  # type: ignore[attr-defined]
     return run
@@ -171,8 +172,8 @@ def test_verify_reports_objects_of_an_interrupted_ingest(cli, src: Path, tmp_pat
         return upload(self, *args, **kwargs)
 
     monkeypatch.setattr(Storage, "upload", failing_after_9)
-    with pytest.raises(ConnectionError):
-        cli("ingest", "--src", str(src), "--dataset", "eeg", "--workers", "1")
+    status, out = cli("ingest", "--src", str(src), "--dataset", "eeg", "--workers", "1")
+    assert status == 1 and "error: ConnectionError: connection lost" in out and "Traceback" not in out
     monkeypatch.setattr(Storage, "upload", upload)
     assert len(lake_files(tmp_path / "lake")) == 9
 

@@ -235,8 +235,9 @@ def test_restore_command_waits_until_its_timeout(
     assert main([*restore, "--from", "archive"]) == 0
     assert "restore requested; run the same command again later to continue" in capsys.readouterr().out
     assert main([*restore, "--from", "archive", "--wait", "--timeout-minutes", "0"]) == 1
-    out = capsys.readouterr().out
-    assert "; polling" in out and "timed out waiting for the archive restore; rerun later" in out
+    captured = capsys.readouterr()
+    assert "; polling" in captured.out
+    assert captured.err.endswith("error: timed out waiting for the archive restore; rerun later\n")
     assert not (tmp_path / "d").exists()
 
 
@@ -271,7 +272,7 @@ def test_aws_profile_cli_keeps_the_map_in_s3(s3, kms_key: str, src: Path, monkey
     monkeypatch.setenv("INGEST_KMS_KEY_ARN", kms_key)
     argv = ["--config", str(REPO / "config.yml"), "--profile", "aws", "ingest", "--src", str(src), "--dataset", "eeg"]
     assert main(argv) == 2
-    assert "versioning" in capsys.readouterr().out
+    assert "versioning" in capsys.readouterr().err
     assert "Contents" not in s3.list_objects_v2(Bucket="landing")
 
     s3.put_bucket_versioning(Bucket="archive", VersioningConfiguration={"Status": "Enabled"})

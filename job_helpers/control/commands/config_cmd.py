@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 import yaml
-from rich.markup import escape
 
 from job_helpers.cli import CliContext
+from job_helpers.control import output
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,12 +28,11 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
     """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute."""
     settings = context.settings
     for example in settings.examples:
-        context.messages.print(f"[yellow]warning:[/] {escape(example)}")
+        output.warning(example)
     if settings.examples:
         context.messages.print("commands that write to AWS refuse to run with these examples")
     context.console.print(
-        f"config.yml is valid for profile [bold]{settings.profile}[/]: "
-        f"{len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"
+        f"config.yml is valid for profile {settings.profile}: {len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"
     )
     return 0
 
@@ -42,18 +40,17 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
 def run_show(args: argparse.Namespace, context: CliContext) -> int:
     resolved = context.settings.resolved
     if args.json:
-        print(json.dumps(resolved, indent=2))
+        output.json_data(resolved)
     else:
-        print(yaml.safe_dump(resolved, sort_keys=False), end="")
+        output.data(yaml.safe_dump(resolved, sort_keys=False))
     return 0
 
 
 def run_paths(args: argparse.Namespace, context: CliContext) -> int:
     datasets = context.settings.datasets
     if args.json:
-        print(json.dumps(datasets, indent=2))
+        output.json_data(datasets)
         return 0
     width = max(map(len, datasets))
-    for name, url in datasets.items():
-        print(f"{name:<{width}}  {url}")
+    output.data("\n".join(f"{name:<{width}}  {url}" for name, url in datasets.items()))
     return 0

@@ -7,26 +7,24 @@ position (``#n`` per level), never by name.
 from __future__ import annotations
 
 import argparse
-import json
 import threading
 from pathlib import Path
 
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
     Progress,
     TaskID,
-    TextColumn,
     TimeElapsedColumn,
     TransferSpeedColumn,
 )
 from rich.table import Table
-from rich.text import Text
 
 from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.config import ConfigError, refuse_examples
+from job_helpers.control.output import ProgressText
 from job_helpers.ingest.connect import object_storage, subject_store
 from job_helpers.ingest.manifest import Manifest
 from job_helpers.ingest.names import PatientNameError
@@ -110,11 +108,11 @@ class _RichProgress:
 
 def _progress(context: CliContext) -> Progress:
     return Progress(
-        TextColumn("{task.description:<8}"),
+        ProgressText("{task.description:<8}"),
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),
-        TextColumn("{task.fields[files]} files"),
+        ProgressText("{task.fields[files]} files"),
         TimeElapsedColumn(),
         console=context.console,
     )
@@ -124,7 +122,7 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
     for subject in plan.subjects:
         status = "known code" if not subject.new else ("new: code drawn at ingest" if dry_run else "new code")
         table = Table(
-            title=Text(
+            title=output.text(
                 f"subject {subject.code} ({status}): {len(subject.files)} file(s) from folder(s) {', '.join(subject.folders)}"
             ),
             title_justify="left",
@@ -132,12 +130,12 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
         for column in ("source (by position)", "landing key", "order from", "EDF/BDF header"):
             table.add_column(column, overflow="fold")
         for planned in subject.files:
-            table.add_row(Text(planned.locator), Text(planned.key), _order(planned), _header(planned))
+            table.add_row(output.text(planned.locator), output.text(planned.key), _order(planned), _header(planned))
         context.console.print(table)
     if plan.skipped:
-        context.console.print(f"[yellow]not ingested ({len(plan.skipped)}):[/]")
+        context.console.print(output.text(f"not ingested ({len(plan.skipped)}):", "yellow"))
         for entry in plan.skipped:
-            context.console.print(f"  {entry}", markup=False, highlight=False)
+            context.console.print(f"  {entry}")
 
 
 def _order(planned: PlannedFile) -> str:
@@ -172,7 +170,7 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     print_plan(context, plan, args.dry_run)
     summary = f"{len(plan.subjects)} subject(s) ({len(new)} new), {len(plan.files)} file(s), {plan.size:,} bytes"
     if args.dry_run:
-        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)", markup=False)
+        context.console.print(f"dry run: {summary}; nothing was changed (new codes are drawn when the ingest runs)")
         return 0
     if not plan.files:
         raise UsageError(f"--src {args.src}: no files found in patient folders; nothing to ingest")
@@ -186,18 +184,13 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     print_result(context, result)
     if result.failures:
         for failure in result.failures:
-            context.console.print(
-                Text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"), highlight=False
-            )
-        context.console.print(
-            "[bold red]error:[/]",
-            escape(
-                f"{len(result.failures)} file(s) changed while they were ingested; their subjects got no archive or "
-                "manifest (other subjects are complete). Rerun the ingest once the files are complete"
-            ),
+            context.console.print(output.text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"))
+        output.error(
+            f"{len(result.failures)} file(s) changed while they were ingested; their subjects got no archive or "
+            "manifest (other subjects are complete). Rerun the ingest once the files are complete"
         )
         return 1
-    context.console.print(f"ingested {summary} into {landing_url}", markup=False)
+    context.console.print(f"ingested {summary} into {landing_url}")
     return 0
 
 
@@ -254,10 +247,10 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
         )
         return 0
     except DeadlinePassed:
-        context.console.print("[red]timed out waiting for the archive restore; rerun later[/]")
+        output.error("timed out waiting for the archive restore; rerun later")
         return 1
     except RestoreError as error:
-        context.console.print(f"[bold red]error:[/] {error}")
+        output.error(error)
         return 1
 
 
@@ -265,16 +258,13 @@ def run_verify(args: argparse.Namespace, context: CliContext) -> int:
     options, landing_url = _options(context, args.dataset)
     report = verify(args.dataset, object_storage(options, context.boto3_session), landing_url, options.archive_url)
     if args.json:
-        print(
-            json.dumps(
-                {
-                    "dataset": args.dataset,
-                    "manifests": report.manifests,
-                    "objects": report.objects,
-                    "problems": [{"problem": p.kind, "object": p.url, "detail": p.detail} for p in report.problems],
-                },
-                indent=2,
-            )
+        output.json_data(
+            {
+                "dataset": args.dataset,
+                "manifests": report.manifests,
+                "objects": report.objects,
+                "problems": [{"problem": p.kind, "object": p.url, "detail": p.detail} for p in report.problems],
+            }
         )
         return 1 if report.problems else 0
     if report.problems:

@@ -7,6 +7,7 @@ import argparse
 from rich.table import Table
 
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.build import BuildMissing
 from job_helpers.control.config import pipeline_spec, refuse_examples
 from job_helpers.control.pipeline import BackendRunner, JobOutcome, LocalRunner, PipelineResult, Runner, run_jobs, table_counts
@@ -28,7 +29,9 @@ def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
 
     def on_job(outcome: JobOutcome) -> None:
         colour = "green" if outcome.state == "SUCCEEDED" else "red"
-        console.print(f"[{colour}]{outcome.state:<10}[/] {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
+        console.print(
+            output.text(f"{outcome.state:<10}", colour) + output.text(f" {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
+        )
 
     runner: Runner
     if settings.profile == "aws":

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from rich.table import Table
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.config import ConfigError, render_references
 from job_helpers.control.ddl import DdlError, query_on_athena, template_values
+from job_helpers.control.failures import Failure
+from job_helpers.control.read_only_sql import check_read_only
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,7 +44,8 @@ def query_text(args: argparse.Namespace, context: CliContext) -> str:
         text = path.read_text(encoding="utf-8")
     else:
         text = args.sql
-    body = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--")).strip().rstrip(";")
+    # Split at newlines only: splitlines() would also split a string literal at \r, \x0c or U+2028.
+    body = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith("--")).strip().rstrip(";")
     if not body:
         raise UsageError("the query is empty")
     try:
@@ -55,6 +58,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     sql = query_text(args, context)
     try:
+        check_read_only(sql)  # here too, so a refused query never waits for a Spark session to start
         if settings.profile == "aws":
             athena = client("athena", context.boto3_session)
             columns, rows = query_on_athena(athena, sql, settings, args.params)
@@ -65,11 +69,17 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     except DdlError as error:
         raise UsageError(str(error)) from error
     except Exception as error:
-        if type(error).__name__ not in ("AnalysisException", "ParseException"):
+        if type(error).__name__ in ("AnalysisException", "ParseException"):
+            first_line = str(error).strip().split("\n")[0]
+            raise UsageError(f"the query failed: {first_line}") from error
+        from job_helpers.control.local_sql import spark_root_cause
+
+        cause = spark_root_cause(error)
+        if cause is None:
             raise
-        raise UsageError(f"the query failed: {str(error).strip().splitlines()[0]}") from error
+        raise Failure(f"the query failed while running: {cause}") from error
     if args.json:
-        print(json.dumps({"columns": columns, "rows": rows}, default=str))
+        output.json_data({"columns": columns, "rows": rows}, indent=None)
         return 0
     table = Table(caption=f"{len(rows)} row(s)")
     for column in columns:

@@ -9,23 +9,21 @@ output (tables, progress) is here; the logic lives in ``plan``, ``runs``, ``clea
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
-from rich.text import Text
 
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control import local_on_aws
+from job_helpers.control import local_on_aws, output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import execution_class_problem, refuse_examples
 from job_helpers.control.cost import Rates
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
+from job_helpers.control.output import ProgressText, TextConsole
 from job_helpers.control.plan import (
     PlanError,
     PlannedRun,
@@ -259,7 +257,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     try:
         with Progress(
             SpinnerColumn(),
-            TextColumn("{task.description}"),
+            ProgressText("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
             console=console,
@@ -270,7 +268,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
                 job, artifact, planned, job_tags(settings.tags, batch, job.key), lambda _: progress.advance(task)
             )
     except StartFailed as error:
-        console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
+        output.error(error)
         _print_started(context.console, backend, batch, error.started)
         return 1
     _print_started(context.console, backend, batch, started)
@@ -307,12 +305,12 @@ def status(args: argparse.Namespace, context: CliContext) -> int:
     found = _find_batch(backend, context, args.batch)
     if found is None:
         if args.json:
-            print(json.dumps(None))
+            output.json_data(None)
         else:
             context.console.print("No batches yet: start one with `make execute`.")
         return 0
     if args.json:
-        print(json.dumps(summarise(context, backend, found), indent=2))
+        output.json_data(summarise(context, backend, found))
     else:
         _print_summary(context, backend, found)
     return 0
@@ -339,7 +337,7 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     try:
         started = retry_batch(backend, found, lambda _: None)
     except StartFailed as error:
-        console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
+        output.error(error)
         _print_started(console, backend, found.batch, error.started)
         if args.json:
             _print_json({"batch": found.batch, "retried": _started_json(error.started), "error": str(error)})
@@ -401,7 +399,7 @@ def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, di
 
 
 def _print_json(data: object) -> int:
-    print(json.dumps(data, indent=2))
+    output.json_data(data)
     return 0
 
 
@@ -433,7 +431,7 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
     return 0
 
 
-def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequence[PlannedRun]) -> None:
+def _print_resolved(console: TextConsole, args: argparse.Namespace, planned: Sequence[PlannedRun]) -> None:
     """Say which days relative dates stood for: they were resolved once, when the batch was planned."""
     chunks = [run.chunk for run in planned if run.chunk is not None]
     given = [
@@ -451,7 +449,7 @@ def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequenc
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:
     if as_json:
-        print(json.dumps([run.as_json() for run in planned], indent=2))
+        output.json_data([run.as_json() for run in planned])
         return
     table = Table(title=f"Plan for {job_key}: {len(planned)} job(s), batch {batch} (dry run, nothing created)")
     table.add_column("#", justify="right")
@@ -464,7 +462,7 @@ def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence
     context.console.print(table)
 
 
-def _print_started(console: Console, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
+def _print_started(console: TextConsole, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
     console.print(f"Started {len(started)} job(s) in batch {batch}:", soft_wrap=True)
     for run in started:
         console.print(f"  {run.job_name}  run {run.run_id}", markup=False, soft_wrap=True)
@@ -472,10 +470,10 @@ def _print_started(console: Console, backend: Backend, batch: str, started: Sequ
     console.print(f"Follow the batch with: make status batch={batch}", markup=False, soft_wrap=True)
 
 
-def _wait(console: Console, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
+def _wait(console: TextConsole, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}"),
+        ProgressText("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -508,15 +506,15 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
         state = f"{chunk['state']}, nothing to read" if chunk["nothing_to_read"] else chunk["state"]
         table.add_row(
             chunk_label(chunk["from"], chunk["to"]),
-            Text(state, style="yellow" if chunk["nothing_to_read"] else STATE_STYLES.get(chunk["state"], "")),
+            output.text(state, "yellow" if chunk["nothing_to_read"] else STATE_STYLES.get(chunk["state"], "")),
             str(chunk["attempts"]),
             _duration(chunk["duration_seconds"]),
             f"{chunk['dpu_hours']:.3f}",
             _records(chunk),
-            Text(chunk["error"] or ""),
+            output.text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, Text("NEVER STARTED", style="yellow"), "0", "-", "-", "-", "")
+        table.add_row(name, output.text("NEVER STARTED", "yellow"), "0", "-", "-", "-", "")
     console = context.console
     console.print(table)
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"

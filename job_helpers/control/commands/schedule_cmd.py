@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import refuse_examples
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days
@@ -108,7 +109,7 @@ def _print_crontab_line(context: CliContext, line: str) -> int:
         "Nothing installed. Add this line with `crontab -e` (crontab runs in the machine's time zone, Glue's cron in UTC):",
         soft_wrap=True,
     )
-    print(line)
+    output.data(line)
     return 0
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.config import load_settings, refuse_examples
 from job_helpers.control.ddl import DdlError, Statement, parse_check, render_statements, run_on_athena
 from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
@@ -38,8 +38,7 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
     try:
         statements = list(render_statements(sql_dir, settings))
         if args.print:
-            for statement in statements:
-                print(f"-- {statement.source}\n{statement.sql};\n")
+            output.data("".join(f"-- {statement.source}\n{statement.sql};\n\n" for statement in statements))
             return 0
         if settings.profile == "aws":
             refuse_examples(settings)
@@ -63,9 +62,9 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _print_outcome(context: CliContext, statement: Statement, outcome: str, changes: list[str]) -> None:
-    context.console.print(f"{outcome:<10} {statement.source}", markup=False)
+    context.console.print(f"{outcome:<10} {statement.source}")
     for change in changes:
-        context.console.print(f"           {change}", markup=False)
+        context.console.print(f"           {change}")
 
 
 def run_policy(args: argparse.Namespace, context: CliContext) -> int:
@@ -76,5 +75,5 @@ def run_policy(args: argparse.Namespace, context: CliContext) -> int:
         document = render_policy(context.repo_root / TEMPLATES[args.who], settings, context.repo_root / "sql")
     except (PolicyError, DdlError) as error:
         raise UsageError(str(error)) from error
-    print(json.dumps(document, indent=2))
+    output.json_data(document)
     return 0
