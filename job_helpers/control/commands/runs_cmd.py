@@ -46,7 +46,6 @@ from job_helpers.control.runs import (
     StartFailed,
     batch_status,
     latest_batch,
-    retry_batch,
     to_retry,
     wait_for_runs,
 )
@@ -129,7 +128,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Starts one new run of each chunk of the batch whose latest run ended FAILED, ERROR, TIMEOUT or "
             "STOPPED, on the job the batch created (same build, same arguments). Succeeded and still "
-            "active chunks are left alone."
+            "active chunks are left alone, and so is a chunk whose run report says it succeeded. Each "
+            "chunk is claimed before it starts, so two retries at once start it once."
         ),
     )
     again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
@@ -180,9 +180,9 @@ def make_backend(context: CliContext, runner: str | None = None) -> Backend:
     runner = _runner(context, runner)
     if settings.profile == "local":
         from job_helpers.control.local_backend import LocalBackend
-        from job_helpers.control.local_registry import Registry, registry_path
+        from job_helpers.control.local_registry import Registry, registry_path, run_report_of
 
-        registry = Registry(registry_path(settings.lake))
+        registry = Registry(registry_path(settings.lake), reports=run_report_of(context.storage))
         return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
     if runner == "local":
         return _local_backend_on_aws(context)
@@ -200,7 +200,7 @@ def _runner(context: CliContext, runner: str | None) -> str:
 
 def _local_backend_on_aws(context: CliContext) -> Backend:
     from job_helpers.control.local_backend import LocalBackend
-    from job_helpers.control.local_registry import Registry, registry_path
+    from job_helpers.control.local_registry import Registry, registry_path, run_report_of
 
     settings = context.settings
     try:
@@ -210,7 +210,7 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
         raise UsageError(str(error)) from error
     root = local_on_aws.root(context.build_dir)
     return LocalBackend(
-        Registry(registry_path(root)),
+        Registry(registry_path(root), reports=run_report_of(context.storage)),
         context.build_dir / "logs",
         context.repo_root,
         options.max_parallel_runs,
@@ -324,11 +324,13 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     console = context.messages if args.json else context.console
     if found is None:
         console.print("No batches yet: start one with `make execute`.")
-        return _print_json({"batch": None, "retried": []}) if args.json else 0
-    failed = to_retry(found)
+        return _print_json({"batch": None, "retried": [], "left_alone": {}}) if args.json else 0
+    failed, reported = _split_by_report(context, to_retry(found))
+    for name, why in reported.items():
+        console.print(f"  {name}: not retried, {why}", markup=False, soft_wrap=True)
     if not failed:
         console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
-        return _print_json({"batch": found.batch, "retried": []}) if args.json else 0
+        return _print_json({"batch": found.batch, "retried": [], "left_alone": reported}) if args.json else 0
     refuse_examples(context.settings)
     console.print(
         f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
@@ -336,15 +338,19 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
         soft_wrap=True,
     )
     try:
-        started = retry_batch(backend, found, lambda _: None)
+        restarted = backend.restart_runs(failed, {}, lambda _: None)
     except StartFailed as error:
         console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
         _print_started(console, backend, found.batch, error.started)
         if args.json:
             _print_json({"batch": found.batch, "retried": _started_json(error.started), "error": str(error)})
         return 1
+    started = restarted.started
+    for name, who in restarted.taken.items():
+        console.print(f"  {name}: not started again, {who}", markup=False, soft_wrap=True)
     _print_started(console, backend, found.batch, started)
-    result: dict = {"batch": found.batch, "retried": _started_json(started)}
+    left_alone = {**reported, **restarted.taken}
+    result: dict = {"batch": found.batch, "retried": _started_json(started), "left_alone": left_alone}
     if not args.wait:
         return _print_json(result) if args.json else 0
     try:
@@ -358,6 +364,26 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     elif after is not None:
         _print_summary(context, backend, after)
     return _exit_status(final)
+
+
+def _split_by_report(context: CliContext, failed: Sequence[RunStatus]) -> tuple[list[RunStatus], dict[str, str]]:
+    """The failed runs to restart, and by job those whose own run report says SUCCEEDED (with why they stay).
+
+    A run can end FAILED or TIMEOUT after its job published everything and reported so (a crash
+    at exit, a timeout while it shut down); running it again would only redo published work.
+    """
+    if not failed:
+        return [], {}
+    prefix = reports_prefix(context.settings.datasets["glue_assets"])
+    storage = context.storage
+    with ThreadPoolExecutor(max_workers=min(16, len(failed))) as pool:
+        reports = list(pool.map(lambda run: read_report(storage, report_url(prefix, run.job_name, run.run_id)), failed))
+    succeeded = {
+        run.job_name: f"its run {run.run_id} ended {run.state}, but its run report says SUCCEEDED"
+        for run, report in zip(failed, reports)
+        if report is not None and report.status == SUCCEEDED
+    }
+    return [run for run in failed if run.job_name not in succeeded], succeeded
 
 
 def write_report(args: argparse.Namespace, context: CliContext) -> int:
