@@ -23,8 +23,9 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import local_on_aws
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.config import execution_class_problem, refuse_examples
+from job_helpers.control.config import Settings, execution_class_problem, load_settings, refuse_examples
 from job_helpers.control.cost import Rates
+from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
 from job_helpers.control.plan import (
     PlanError,
@@ -34,6 +35,7 @@ from job_helpers.control.plan import (
     job_tags,
     new_batch_id,
     plan_runs,
+    retry_arguments,
 )
 from job_helpers.control.report import render
 from job_helpers.control.runs import (
@@ -223,6 +225,7 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
 def execute(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     job = settings.job(args.job)
+    check_job_arguments(settings, context.repo_root, [job.key], context.overrides)
     if args.execution_class:
         problem = execution_class_problem(args.execution_class, job.worker_type)
         if problem:
@@ -325,6 +328,7 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     if found is None:
         console.print("No batches yet: start one with `make execute`.")
         return _print_json({"batch": None, "retried": [], "left_alone": {}}) if args.json else 0
+    overrides = _retry_overrides(context, found)
     failed, reported = _split_by_report(context, to_retry(found))
     for name, why in reported.items():
         console.print(f"  {name}: not retried, {why}", markup=False, soft_wrap=True)
@@ -338,7 +342,7 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
         soft_wrap=True,
     )
     try:
-        restarted = backend.restart_runs(failed, {}, lambda _: None)
+        restarted = backend.restart_runs(failed, overrides, lambda _: None)
     except StartFailed as error:
         console.print(Text(f"error: {error}", style="bold red"), soft_wrap=True)
         _print_started(console, backend, found.batch, error.started)
@@ -364,6 +368,25 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     elif after is not None:
         _print_summary(context, backend, after)
     return _exit_status(final)
+
+
+def _retry_overrides(context: CliContext, found: BatchStatus) -> dict[str, dict[str, str]]:
+    """By job name, the run arguments that apply this command's ``--set`` to the batch's retried runs.
+
+    The overrides are checked like execute's (an argument a job does not declare is refused with
+    the closest name); one a retry cannot apply is refused, never silently dropped.
+    """
+    settings = context.settings
+    keys = [key for key in found.job_keys if key in settings.jobs]
+    check_job_arguments(settings, context.repo_root, keys, context.overrides)
+    if not context.overrides:
+        return {}
+    created: Settings = load_settings(context.config_path, settings.profile)
+    try:
+        by_key = {key: retry_arguments(created.job(key), settings.job(key)) for key in keys}
+    except PlanError as error:
+        raise UsageError(str(error)) from error
+    return {name: by_key[key] for name, key in found.job_of.items() if by_key.get(key)}
 
 
 def _split_by_report(context: CliContext, failed: Sequence[RunStatus]) -> tuple[list[RunStatus], dict[str, str]]:

@@ -15,6 +15,7 @@ from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import refuse_examples
+from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days
 from job_helpers.control.schedule import (
     MAX_DAYS_BACK,
@@ -54,6 +55,7 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     job = settings.job(args.job)
     if not job.date_ranged:
         raise UsageError(f"job {job.key!r} is not date-ranged: a schedule passes it a window of days")
+    check_job_arguments(settings, context.repo_root, [job.key], context.overrides)
     lag = (args.lag_days or "").strip()
     if not lag.isdigit() or len(lag) > len(str(MAX_DAYS_BACK)):
         raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 to {MAX_DAYS_BACK}")
