@@ -52,9 +52,11 @@ from job_helpers.control.runs import (
     wait_for_runs,
 )
 from job_helpers.control.summary import batch_summary, chunk_label, usd
-from job_helpers.relative_dates import is_relative, utc_today
+from job_helpers.relative_dates import is_relative, local_today, local_zone, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
 
+# Where "today" is for relative dates: UTC, or the machine's time zone (a crontab line's).
+DATE_ZONES = ("utc", "local")
 STATE_STYLES = {
     "SUCCEEDED": "green",
     "FAILED": "bold red",
@@ -94,6 +96,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     execute.add_argument(
         "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
+    )
+    execute.add_argument(
+        "--dates-in",
+        dest="dates_in",
+        type=str.lower,
+        choices=DATE_ZONES,
+        default="utc",
+        help="the zone whose today relative dates count from: utc (default) or local, this machine's "
+        "time zone, as a crontab line that make schedule prints fires in",
     )
     execute.add_argument("--wait", action="store_true", help="show progress until every run ends, then a summary")
     execute.add_argument(
@@ -235,7 +246,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError("--json prints the plan: use it with --dry-run")
     _runner(context, args.runner)
     batch = new_batch_id()
-    today = utc_today()
+    today = local_today() if args.dates_in == "local" else utc_today()
     try:
         planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today)
         check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
@@ -494,7 +505,8 @@ def _print_resolved(console: Console, args: argparse.Namespace, planned: Sequenc
     ]
     if given:
         resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
-        console.print(f"Dates resolved in UTC: {resolved}", markup=False, soft_wrap=True)
+        zone = "UTC" if args.dates_in == "utc" else f"local time ({local_zone()})"
+        console.print(f"Dates resolved in {zone}: {resolved}", markup=False, soft_wrap=True)
 
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:

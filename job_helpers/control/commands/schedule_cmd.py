@@ -38,7 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     command.add_argument("--job", required=True, metavar="KEY", help="date-ranged job key from config.yml")
-    command.add_argument("--cron", required=True, help="Glue cron, six fields in UTC, e.g. '0 3 * * ? *'")
+    command.add_argument(
+        "--cron",
+        required=True,
+        help="Glue cron, six fields, e.g. '0 3 * * ? *': in UTC on aws; locally the crontab line it becomes "
+        "fires in the machine's time zone and counts its dates from today there",
+    )
     command.add_argument(
         "--lag-days", default="1", metavar="N", help="the window ends N days before the run date (default 1: yesterday)"
     )
@@ -107,7 +112,8 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
 def _print_crontab_line(context: CliContext, line: str) -> int:
     """The line alone on standard output, so `make schedule … >> mycrontab` works; the advice on standard error."""
     context.messages.print(
-        "Nothing installed. Add this line with `crontab -e` (crontab runs in the machine's time zone, Glue's cron in UTC):",
+        "Nothing installed. Add this line with `crontab -e`. It fires in the machine's time zone, and its relative "
+        "dates count from today in that zone (Glue's trigger reads both in UTC):",
         soft_wrap=True,
     )
     print(line)
