@@ -13,7 +13,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
-          execution_class cron lag_days
+          execution_class cron lag_days dates_in
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -41,7 +41,7 @@ help:
 	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [profile=] [runner=local|glue]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [dates_in=local] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
 	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch  [runner=]"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
@@ -111,7 +111,7 @@ execute: setup
 	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
 	  --days-per-job $(call q,$(call v,days_per_job)) \
 	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) \
-	  $(call opt,execution_class,--execution-class) $(RUNNER)
+	  $(call opt,execution_class,--execution-class) $(call opt,dates_in,--dates-in) $(RUNNER)
 
 status: setup
 	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(RUNNER)

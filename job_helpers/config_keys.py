@@ -21,6 +21,8 @@ class ConfigError(Exception):
 
 
 UNKNOWN_KEY = "unknown key"
+# Dashes a job argument's name may have been typed with: hyphens, or the en or em dash a word processor makes of two.
+DASHES = "-\u2013\u2014"
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,125 @@
 
 ``getResolvedOptions`` hands every value over as a string keyed with ``_`` for ``-``; jobs turn
 them into dates, choices and numbers here, so a bad value fails the run with one clear line.
+
+A job takes only the names it declares (each job script's ``OPTIONS`` and ``OPTIONAL``) and
+those Glue passes or reads itself (``GLUE_ARGUMENTS``): ``getResolvedOptions`` ignores any other
+name, so ``--timeseries-tpye DISASSOCIATED`` would run with the default type. ``undeclared``
+names each stranger with the declared name it was probably meant to be; the job refuses them at
+start-up and ``execute``, ``retry`` and ``config check`` refuse them before any job starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import difflib
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
+from job_helpers.config_keys import DASHES
 from job_helpers.relative_dates import FORMS, NotADate, resolve_day, utc_today
 from job_helpers.runtime import JobFailed
+
+# The job parameters AWS Glue documents ("Using job parameters in AWS Glue jobs", the job parameter
+# reference): a job definition may set them and Glue reads them, or passes them to the script.
+GLUE_JOB_PARAMETERS = frozenset(
+    {
+        "additional-python-modules",
+        "auto-scale-within-microbatch",
+        "class",
+        "continuous-log-conversionPattern",
+        "continuous-log-logGroup",
+        "continuous-log-logStreamPrefix",
+        "customer-driver-env-vars",
+        "customer-executor-env-vars",
+        "datalake-formats",
+        "disable-proxy-v2",
+        "enable-auto-scaling",
+        "enable-continuous-cloudwatch-log",
+        "enable-continuous-log-filter",
+        "enable-glue-datacatalog",
+        "enable-job-insights",
+        "enable-lakeformation-fine-grained-access",
+        "enable-metrics",
+        "enable-observability-metrics",
+        "enable-rename-algorithm-v2",
+        "enable-s3-parquet-optimized-committer",
+        "enable-spark-ui",
+        "encryption-type",
+        "executor-cores",
+        "extra-files",
+        "extra-jars",
+        "extra-py-files",
+        "job-bookmark-option",
+        "job-language",
+        "python-modules-installer-option",
+        "scriptLocation",
+        "spark-event-logs-path",
+        "TempDir",
+        "use-postgres-driver",
+        "user-jars-first",
+        "write-shuffle-files-to-s3",
+        "write-shuffle-spills-to-s3",
+    }
+)
+# Names Glue sets on every run itself: the ones its documentation says never to set, and the ids,
+# bookmark range and options ``awsglue``'s Job and getResolvedOptions reserve.
+GLUE_SETS = frozenset(
+    {
+        "conf",
+        "debug",
+        "mode",
+        "JOB_NAME",
+        "JOB_ID",
+        "JOB_RUN_ID",
+        "SECURITY_CONFIGURATION",
+        "job-bookmark-from",
+        "job-bookmark-to",
+        "continuation-option",
+        "RedshiftTempDir",
+        "enable-data-lineage",
+    }
+)
+GLUE_ARGUMENTS = GLUE_JOB_PARAMETERS | GLUE_SETS
+# What ``execute`` passes every job besides its own arguments: where to write the run report.
+RUN_REPORTS = "run-reports"
+
+
+def argument_names(argv: Sequence[str]) -> list[str]:
+    """The name of every option in a job's argv (``--name=value`` too), in order, without its dashes.
+
+    A name typed with an en or em dash counts too: argparse would pass it over as a value.
+    """
+    names = []
+    for item in argv[1:]:
+        if item.startswith("--") and len(item) > 2:
+            names.append(item[2:].partition("=")[0])
+        elif item[:1] in ("\u2013", "\u2014") and len(item) > 1:
+            names.append(item.partition("=")[0])
+    return names
+
+
+def closest(name: str, declared: Iterable[str]) -> str | None:
+    """The declared name ``name`` was most likely meant to be: the same letters in another case, else
+    the nearest spelling (a transposition, a letter too many or too few), else None."""
+    candidates = sorted(declared)
+    folded = {candidate.lower().replace("_", "-"): candidate for candidate in candidates}
+    key = name.lower().replace("_", "-").lstrip(DASHES)
+    if key in folded:
+        return folded[key]
+    near = difflib.get_close_matches(key, list(folded), n=1, cutoff=0.75)
+    return folded[near[0]] if near else None
+
+
+def undeclared(names: Iterable[str], declared: Collection[str], others: Collection[str] = GLUE_ARGUMENTS) -> list[str]:
+    """One line per name that is neither declared nor in ``others``, naming the closest declared name."""
+    problems = []
+    for name in names:
+        if name in declared or name in others:
+            continue
+        close = closest(name, declared) or closest(name, others)
+        hint = f"did you mean --{close}?" if close else f"it takes {', '.join(f'--{n}' for n in sorted(declared))}"
+        problems.append(f"{name if name[:1] in DASHES else '--' + name}: the job takes no such argument; {hint}")
+    return problems
 
 
 def _value(args: Mapping[str, str], name: str) -> str:

@@ -2,6 +2,8 @@
 
 One daily trigger can then start a job with ``--from-date today-7 --to-date yesterday`` for
 every day; ``execute`` resolves them once when it plans a batch, a job script when it starts.
+A crontab line fires in the machine's time zone, so the ``execute`` it runs counts from today
+there (``local_today``); anything else counts from today in UTC, as Glue's triggers do.
 """
 
 from __future__ import annotations
@@ -19,8 +21,23 @@ class NotADate(ValueError):
     """The text is neither a date nor a relative date; the message gives the accepted forms."""
 
 
+def now() -> datetime:
+    """The current time (the one clock the relative dates read)."""
+    return datetime.now(UTC)
+
+
 def utc_today() -> date:
-    return datetime.now(UTC).date()
+    return now().date()
+
+
+def local_today() -> date:
+    """Today in this machine's time zone (``TZ``, else the system's), the zone cron fires its lines in."""
+    return now().astimezone().date()
+
+
+def local_zone() -> str:
+    """This machine's time zone now, e.g. ``BST, UTC+0100``."""
+    return f"{now().astimezone():%Z, UTC%z}"
 
 
 def is_relative(text: str) -> bool:

@@ -123,10 +123,13 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
 
     ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones).
-    The run's report is written when it ends, failed or not. A ``JobFailed`` raised inside is
-    logged as one clear line and ends the process with status 1.
+    Any other ``--name`` in ``argv`` but Glue's own fails the run before it starts, naming the
+    closest declared name: ``getResolvedOptions`` would ignore it. The run's report is written when
+    it ends, failed or not. A ``JobFailed`` raised inside is logged as one clear line and ends the
+    process with status 1.
     """
     configure_logging()
+    _refuse_undeclared(argv, ["JOB_NAME", *options, *optional])
     given = [name for name in optional if f"--{name}" in argv]
     args = getResolvedOptions(list(argv), ["JOB_NAME", *options, *given])
     name = args["JOB_NAME"]
@@ -156,6 +159,20 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     if job is not None:
         job.commit()
     _write_reports(argv, run)
+
+
+def _refuse_undeclared(argv: Sequence[str], declared: Sequence[str]) -> None:
+    """Fail the run, with its report, when ``argv`` names an argument the job does not declare."""
+    from job_helpers import job_arguments  # job_arguments raises this module's JobFailed
+
+    problems = job_arguments.undeclared(job_arguments.argument_names(argv), {*declared, job_arguments.RUN_REPORTS})
+    if not problems:
+        return
+    name = optional_argument(argv, "--JOB_NAME") or "job"
+    message = "; ".join(problems)
+    _write_reports(argv, JobRun(name, {}, report=RunReport(job=name, status=FAILED, message=message)))
+    log.error("%s failed: %s", name, message)
+    raise SystemExit(1)
 
 
 def _write_reports(argv: Sequence[str], run: JobRun) -> None:

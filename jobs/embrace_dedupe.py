@@ -22,9 +22,12 @@ from job_helpers.embrace.archives import ArchiveNameError
 from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
+OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
+
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, parameters.OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         params = parameters.from_args(job.args)
         job.report.scope = params.scope
         job.report_folder = params.outputs["reports"]

@@ -23,9 +23,12 @@ from job_helpers.sensors import parameters, read, transform, write
 from job_helpers.sensors.timestream import TimestreamError, timestream_client
 from job_helpers.storage import Storage, StorageError
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
+OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
+
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, parameters.OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         params = parameters.from_args(job.args)
         job.report.scope = scope_name(params.first, params.last)
         storage = Storage()

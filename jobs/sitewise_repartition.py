@@ -20,9 +20,12 @@ from job_helpers.sitewise.run import RunSummary
 from job_helpers.sitewise.series import SeriesSelectionError
 from job_helpers.storage import Storage, StorageError
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
+OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
+
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, parameters.OPTIONS, optional=parameters.OPTIONAL, spark=False) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=False) as job:
         params = parameters.from_args(job.args)
         storage = Storage()
         try:

@@ -19,11 +19,13 @@ from job_helpers.stedi import parameters, pseudonym, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from job_helpers.storage import Storage
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
 OPTIONS = [*parameters.OPTIONS, "customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
+OPTIONAL = parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         args, report, spark = job.args, job.report, job.spark
         params = parameters.from_args(args, ranged=False)
         key_source = parameters.pseudonym_key_source(args)

@@ -16,11 +16,13 @@ from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import CUSTOMER_KEYS, CUSTOMER_LANDING
 from job_helpers.storage import Storage
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
 OPTIONS = [*parameters.OPTIONS, "customer-landing", "customer-trusted", "rejects", "max-reject-share"]
+OPTIONAL = parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         args, report = job.args, job.report
         params = parameters.from_args(args, ranged=False)
         max_share = parameters.max_reject_share(args)

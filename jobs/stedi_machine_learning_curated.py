@@ -22,6 +22,7 @@ from job_helpers.stedi import parameters, pseudonym, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED, owners_schema
 from job_helpers.storage import Storage
 
+# The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
 OPTIONS = [
     *parameters.OPTIONS,
     "step-trainer-trusted",
@@ -32,10 +33,11 @@ OPTIONS = [
     "pseudonym-key",
     "ml-join",
 ]
+OPTIONAL = parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, optional=parameters.OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         args, report, spark = job.args, job.report, job.spark
         params = parameters.from_args(args, ranged=True)
         key_source = parameters.pseudonym_key_source(args)

@@ -215,3 +215,10 @@ def test_a_section_absent_from_the_file_is_none(tmp_path):
     settings = load_settings(config, "local", environ={})
     assert (settings.stedi, settings.embrace, settings.ingest, settings.local_runner) == (None, None, None, None)
     assert settings.pipelines == {}
+
+
+@pytest.mark.parametrize("name", ["timeseries-type", "-timeseries-type", "—timeseries-type"])
+def test_an_argument_name_without_its_two_dashes_is_named_with_them(name):
+    with pytest.raises(ConfigError) as refused:
+        load_settings(REPO_CONFIG, "local", [f"jobs.sitewise_repartition.arguments.{name}=DISASSOCIATED"], environ={})
+    assert f"arguments.{name}: argument names start with '--'; did you mean --{name.lstrip('-—')}?" in str(refused.value)

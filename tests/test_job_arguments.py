@@ -50,3 +50,37 @@ def test_optional_values_shares_and_bounded_numbers():
         job_arguments.whole_number({"max_csv_bytes": "10"}, "max-csv-bytes", 1024, "1 GB is 1073741824")
     assert job_arguments.optional_switch({}, "allow-shrink") is False
     assert job_arguments.optional_switch({"allow_shrink": "true"}, "allow-shrink") is True
+
+
+@pytest.mark.parametrize(
+    "name, meant",
+    [
+        ("timeseries-tpye", "timeseries-type"),
+        ("timeseries-typ", "timeseries-type"),
+        ("timeseries-types", "timeseries-type"),
+        ("Timeseries-Type", "timeseries-type"),
+        ("TIMESERIES-TYPE", "timeseries-type"),
+        ("timeseries_type", "timeseries-type"),
+        ("-timeseries-type", "timeseries-type"),
+        ("max-worker", "max-workers"),
+        ("tempdir", "TempDir"),
+        ("ml-join", None),
+        ("x", None),
+    ],
+)
+def test_the_closest_declared_name_is_what_a_typo_was_meant_to_be(name, meant):
+    declared = ["from-date", "to-date", "timeseries-type", "series-source", "max-workers", "TempDir"]
+    assert job_arguments.closest(name, declared) == meant
+
+
+def test_argument_names_are_the_options_of_an_argv():
+    argv = ["script.py", "--JOB_NAME", "j", "--from-date=2024-01-01", "--x", "--", "-y", "value", "--z", "--not-a-value"]
+    assert job_arguments.argument_names(argv) == ["JOB_NAME", "from-date", "x", "z", "not-a-value"]
+
+
+def test_undeclared_names_each_get_one_line_and_glue_s_own_pass():
+    problems = job_arguments.undeclared(["from-date", "TempDir", "JOB_RUN_ID", "fromdate", "zzz"], {"from-date", "to-date"})
+    assert problems == [
+        "--fromdate: the job takes no such argument; did you mean --from-date?",
+        "--zzz: the job takes no such argument; it takes --from-date, --to-date",
+    ]

@@ -20,7 +20,7 @@ def local_runtime(monkeypatch):
 
 
 def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runtime, spark):
-    argv = ["job.py", "--JOB_NAME", "j-1", "--from-date", "2024-01-01", "--extra", "ignored"]
+    argv = ["job.py", "--JOB_NAME", "j-1", "--from-date", "2024-01-01"]
     with runtime.start_job(argv, ["from-date"], spark=False) as run:
         assert run.name == "j-1"
         assert run.args["from_date"] == "2024-01-01"
@@ -29,6 +29,70 @@ def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runti
         assert run.spark is spark
         assert run.spark.conf.get("spark.sql.session.timeZone") == "UTC"
         assert run.spark.range(3).count() == 3
+
+
+@pytest.mark.parametrize(
+    "given, problem",
+    [
+        ("--timeseries-tpye", "--timeseries-tpye: the job takes no such argument; did you mean --timeseries-type?"),
+        ("--Timeseries-Type", "--Timeseries-Type: the job takes no such argument; did you mean --timeseries-type?"),
+        ("--timeseries_type", "--timeseries_type: the job takes no such argument; did you mean --timeseries-type?"),
+        ("--timeseries-types", "--timeseries-types: the job takes no such argument; did you mean --timeseries-type?"),
+        (
+            "--ml-join",
+            "--ml-join: the job takes no such argument; it takes --JOB_NAME, --allow-shrink, --run-reports, --timeseries-type",
+        ),
+        ("--tempdir", "--tempdir: the job takes no such argument; did you mean --TempDir?"),
+        ("--timeseries-tpye=DISASSOCIATED", "--timeseries-tpye: the job takes no such argument; did you mean --timeseries-type?"),
+    ],
+    ids=[
+        "transposed",
+        "other case",
+        "underscore",
+        "letter too many",
+        "another job's option",
+        "Glue's own, other case",
+        "name=value",
+    ],
+)
+def test_an_undeclared_argument_fails_the_run_before_it_starts_naming_the_closest(
+    local_runtime, tmp_path, caplog, given, problem
+):
+    """getResolvedOptions ignores names it was not given: the run would go on with the default type."""
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
+    argv += ["--timeseries-type", "ASSOCIATED", given, *([] if "=" in given else ["DISASSOCIATED"])]
+    with pytest.raises(SystemExit) as exit_info:
+        with runtime.start_job(argv, ["timeseries-type"], optional=["allow-shrink"], spark=False):
+            pytest.fail("the job body must not run")
+    assert exit_info.value.code == 1
+    assert f"j failed: {problem}" in caplog.messages
+    report = RunReport.from_json((reports / "j" / "jr_1.json").read_text())
+    assert (report.status, report.message) == ("FAILED", problem)
+
+
+def test_the_arguments_glue_passes_itself_are_taken(local_runtime):
+    """What Glue 5 puts in a job's argv besides the job's own arguments, and what execute adds."""
+    argv = [
+        "job.py",
+        "--JOB_ID", "j_1",
+        "--JOB_RUN_ID", "jr_1",
+        "--job-bookmark-option", "job-bookmark-disable",
+        "--TempDir", "s3://aws-glue-assets/temporary/",
+        "--enable-glue-datacatalog", "true",
+        "--enable-metrics", "true",
+        "--enable-continuous-cloudwatch-log", "true",
+        "--enable-spark-ui", "true",
+        "--spark-event-logs-path", "s3://aws-glue-assets/sparkHistoryLogs/",
+        "--extra-py-files", "s3://assets/glue/builds/b/job_helpers.zip",
+        "--additional-python-modules", "fastavro==1.13.1",
+        "--job-language", "python",
+        "--run-reports", "s3://assets/glue/runs/",
+        "--JOB_NAME", "j",
+        "--from-date", "2024-01-01",
+    ]  # fmt: skip
+    with runtime.start_job(argv, ["from-date"], spark=False) as run:
+        assert run.args["from_date"] == "2024-01-01"
 
 
 def test_missing_argument_is_named(local_runtime):

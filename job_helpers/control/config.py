@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, SectionContext, check_keys
+from job_helpers.config_keys import DASHES, UNKNOWN_KEY, ConfigError, SectionContext, check_keys
 from job_helpers.control import local_on_aws
 from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
 from job_helpers.control.local_on_aws import LocalRunnerSettings
@@ -484,7 +484,9 @@ def _resolve_arguments(arguments: dict, datasets: dict[str, str], where: str, pr
     resolved: dict[str, str] = {}
     for name, value in arguments.items():
         if not str(name).startswith("--"):
-            problems.append(f"{where}.arguments.{name}: argument names start with '--'")
+            problems.append(
+                f"{where}.arguments.{name}: argument names start with '--'; did you mean --{str(name).lstrip(DASHES)}?"
+            )
             continue
         text = str(value)
         try:

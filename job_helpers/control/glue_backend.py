@@ -4,6 +4,8 @@
 ``GlueBackend`` uses it to create, start, watch and delete the project's jobs concurrently in a
 bounded thread pool. Throttling is left to botocore's adaptive retry mode; the two refusals it
 does not retry (too many concurrent runs, too many jobs) are retried here with jittered backoff.
+A restart is claimed first (``claims``), because StartJobRun has no idempotency token; which job
+was created last is Glue's ``CreatedOn``, the service's clock, not this machine's.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from botocore.exceptions import ClientError
 from job_helpers.aws import client
 from job_helpers.backoff import Backoff, retry
 from job_helpers.control.build import Artifact
+from job_helpers.control.claims import ClaimTaken, RetryClaims
 from job_helpers.control.config import JobSpec, Settings
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import SUCCEEDED, RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import SUCCEEDED, Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
 
 POOL_SIZE = 16
+# Job names per BatchGetJobs call.
+BATCH_GET_JOBS = 25
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
@@ -76,6 +82,11 @@ class GlueJobs:
 
     def job_tags(self, job_name: str) -> dict[str, str]:
         return self.glue.get_tags(ResourceArn=self._job_arn_prefix + job_name).get("Tags", {})
+
+    def created_on(self, job_names: Sequence[str]) -> dict[str, datetime]:
+        """When Glue created each job (``CreatedOn``, Glue's clock); jobs no longer there are left out."""
+        found = self.glue.batch_get_jobs(JobNames=list(job_names))
+        return {job["Name"]: when for job in found.get("Jobs", []) if (when := _aware(job.get("CreatedOn"))) is not None}
 
     def runs(self, job_name: str) -> list[dict[str, Any]]:
         """Every run of the job (every page), oldest first."""
@@ -195,6 +206,7 @@ class GlueBackend:
         role_arn: str,
         glue_version: str,
         region: str,
+        claims: RetryClaims,
         pool_size: int = POOL_SIZE,
         refusal_backoff: Backoff = Backoff(base=1.0, cap=30.0),
         refusal_attempts: int = 8,
@@ -204,6 +216,7 @@ class GlueBackend:
         self.role_arn = role_arn
         self.glue_version = glue_version
         self.region = region
+        self.claims = claims
         self.pool_size = pool_size
         self.refusal_backoff = refusal_backoff
         self.refusal_attempts = refusal_attempts
@@ -211,9 +224,10 @@ class GlueBackend:
 
     @classmethod
     def from_settings(cls, settings: Settings, session: Any) -> GlueBackend:
-        """The backend of the aws profile, on the clients of ``session``."""
+        """The backend of the aws profile, on the clients of ``session``; retry claims live with the build."""
         jobs = GlueJobs(glue_client(session), client("sts", session))
-        return cls(jobs, settings.glue_role_arn or "", settings.glue_version or "", settings.region or "")
+        claims = RetryClaims(Storage(boto3_session=session), settings.datasets["glue_assets"])
+        return cls(jobs, settings.glue_role_arn or "", settings.glue_version or "", settings.region or "", claims)
 
     def start_runs(
         self,
@@ -233,15 +247,34 @@ class GlueBackend:
         failure = "jobs created but never started are deleted by `cleanup --include-never-run`"
         return self._in_pool(planned, create_and_start, on_started, "created or started", failure)
 
-    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
-        """StartJobRun again on each run's job with that run's arguments: same definition, same build."""
-        planned = [rerun_of(run.job_name, dict(run.arguments)) for run in runs]
-        arguments = {run.job_name: dict(run.arguments) for run in runs}
+    def restart_runs(
+        self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]
+    ) -> Restarted:
+        """StartJobRun again on each run's job with that run's arguments (``arguments[job name]`` over them):
+        same definition, same build. Each failed run is claimed first; one another retry claimed is left alone."""
+        run_arguments = {run.job_name: {**run.arguments, **arguments.get(run.job_name, {})} for run in runs}
+        planned = [rerun_of(run.job_name, run_arguments[run.job_name]) for run in runs]
+        failed_run = {run.job_name: run.run_id for run in runs}
+        taken: dict[str, str] = {}
+        lock = threading.Lock()
 
-        def start(run: PlannedRun) -> StartedRun:
-            return self._start(run.name, arguments[run.name], run)
+        def start(run: PlannedRun) -> StartedRun | None:
+            try:
+                claim = self.claims.claim(run.name, failed_run[run.name])
+            except ClaimTaken as other:
+                with lock:
+                    taken[run.name] = str(other)
+                return None
+            try:
+                started = self._start(run.name, run_arguments[run.name], run)
+            except BaseException:
+                self.claims.release(claim)
+                raise
+            self.claims.started(claim, started.run_id)
+            return started
 
-        return self._in_pool(planned, start, on_started, "started again", "run `retry` again for the rest")
+        started = self._in_pool(planned, start, on_started, "started again", "run `retry` again for the rest")
+        return Restarted(started, taken)
 
     def _start(self, job_name: str, arguments: Mapping[str, str], planned: PlannedRun) -> StartedRun:
         run_id = retry_refusals(
@@ -253,17 +286,19 @@ class GlueBackend:
     def _in_pool(
         self,
         planned: Sequence[PlannedRun],
-        start: Callable[[PlannedRun], StartedRun],
+        start: Callable[[PlannedRun], StartedRun | None],
         on_started: Callable[[StartedRun], None],
         what: str,
         hint: str,
     ) -> list[StartedRun]:
-        """Run ``start`` for every planned run in the pool; the first failure stops submitting more."""
+        """Run ``start`` for every planned run in the pool (None: nothing to start); the first failure stops submitting more."""
         started: list[StartedRun] = []
         lock = threading.Lock()
 
         def one(run: PlannedRun) -> None:
             result = start(run)
+            if result is None:
+                return
             with lock:
                 started.append(result)
                 on_started(result)
@@ -294,6 +329,13 @@ class GlueBackend:
         names = sorted(set(self.jobs.job_names(tags)))
         found = dict(zip(names, self._map(self.jobs.job_tags, names)))
         return {name: job_tags for name, job_tags in found.items() if all(job_tags.get(k) == v for k, v in tags.items())}
+
+    def created_last(self, job_names: Iterable[str]) -> str | None:
+        """The job Glue created last (its ``CreatedOn``; the name breaks a tie)."""
+        names = sorted(set(job_names))
+        chunks = [names[i : i + BATCH_GET_JOBS] for i in range(0, len(names), BATCH_GET_JOBS)]
+        created = {name: when for found in self._map(self.jobs.created_on, chunks) for name, when in found.items()}
+        return max(created, key=lambda name: (created[name], name), default=None)
 
     def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
         names = list(job_names)

@@ -24,9 +24,9 @@ import job_helpers
 from job_helpers.backoff import Backoff
 from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
-from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError
+from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError, Rerun
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import Restarted, RunStatus, StartedRun, StartFailed
 from job_helpers.storage import Storage, local_path
 
 log = logging.getLogger(__name__)
@@ -123,19 +123,27 @@ class LocalBackend:
         self._ensure_runners()
         return self.registry.job_runs(job_names)
 
-    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
-        """Queue a new run of each run's job with its arguments; the job keeps its script and package."""
+    def created_last(self, job_names: Iterable[str]) -> str | None:
+        return self.registry.created_last(job_names)
+
+    def restart_runs(
+        self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]
+    ) -> Restarted:
+        """Queue a new run of each run's job, claimed in the registry's transaction; the job keeps its script and package."""
+        reruns = [Rerun(run.job_name, run.run_id, {**run.arguments, **arguments.get(run.job_name, {})}) for run in runs]
         try:
-            run_ids = self.registry.add_reruns([(run.job_name, run.arguments) for run in runs], self.max_parallel)
+            queued, taken = self.registry.add_reruns(reruns, self.max_parallel)
         except RegistryError as error:
             raise StartFailed(str(error), []) from error
         started = [
-            StartedRun(run.job_name, run_id, rerun_of(run.job_name, dict(run.arguments))) for run, run_id in zip(runs, run_ids)
+            StartedRun(rerun.job_name, queued[rerun.job_name], rerun_of(rerun.job_name, dict(rerun.arguments)))
+            for rerun in reruns
+            if rerun.job_name in queued
         ]
         self._ensure_runners()
         for run in started:
             on_started(run)
-        return started
+        return Restarted(started, taken)
 
     def delete_job(self, job_name: str) -> None:
         self.registry.delete_job(job_name)

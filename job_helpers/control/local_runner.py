@@ -6,7 +6,8 @@ how it ended, and repeats; it exits when nothing is left to claim. It outlives t
 started it, so runs go on after ``execute`` returns.
 
 SIGTERM stops the current job (state STOPPED); a job past its timeout is stopped the same way
-(state TIMEOUT).
+(state TIMEOUT). A job that ran to its end is SUCCEEDED or FAILED as its run report says (its
+exit status when it wrote none); the end is journaled when the registry stays busy.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
-from job_helpers.control.local_registry import ClaimedRun, Registry, process_start
-from job_helpers.control.runs import ERROR, FAILED, STOPPED, SUCCEEDED, TIMEOUT
+from job_helpers.control.local_registry import ClaimedRun, Registry, RunEnd, end_by_report, process_start
+from job_helpers.control.runs import ERROR, STOPPED, TIMEOUT
+from job_helpers.run_report import RunReport
 from job_helpers.runtime import RUNTIME_ENV
 
 log = logging.getLogger("job_helpers.control.local_runner")
@@ -111,12 +114,19 @@ def execute(registry: Registry, claimed: ClaimedRun) -> str:
             stop(process)
             registry.finish(claimed.run_id, STOPPED, None, "stopped: the local runner received SIGTERM")
             raise
-    if code == 0:
-        registry.finish(claimed.run_id, SUCCEEDED, 0, None)
-        return SUCCEEDED
-    message = last_error_line(read_tail(log_path)) or f"exited with status {code}"
-    registry.finish(claimed.run_id, FAILED, code, message)
-    return FAILED
+    log_error = last_error_line(read_tail(log_path)) if code != 0 else None
+    end = end_by_report(_report(registry, claimed), code, log_error)
+    registry.finish(claimed.run_id, end.state, end.exit_code, end.error)
+    return end.state
+
+
+def _report(registry: Registry, claimed: ClaimedRun) -> RunReport | None:
+    """The run's report; an error reaching it is logged and counts as none, and the exit status decides."""
+    try:
+        return registry.reports(asdict(claimed.job), claimed.run_id)
+    except Exception as error:  # noqa: BLE001 - the exit status is known, so it decides
+        log.warning("run %s: could not read its run report (%s); its exit status decides", claimed.run_id, error)
+        return None
 
 
 def serve(registry: Registry, pid: int) -> None:
@@ -127,9 +137,19 @@ def serve(registry: Registry, pid: int) -> None:
             state = execute(registry, claimed)
         except Exception as error:
             log.exception("run %s of %s failed in the runner", claimed.run_id, claimed.job.name)
-            registry.finish(claimed.run_id, ERROR, None, f"local runner error: {error}")
+            end = _runner_failed(registry, claimed, error)
+            registry.finish(claimed.run_id, end.state, end.exit_code, end.error)
             continue
         log.info("run %s of %s ended %s", claimed.run_id, claimed.job.name, state)
+
+
+def _runner_failed(registry: Registry, claimed: ClaimedRun, error: Exception) -> RunEnd:
+    """The end of a run the runner lost track of: its report if the job wrote one, else ERROR."""
+    report = _report(registry, claimed)
+    if report is None:
+        return RunEnd(ERROR, None, f"local runner error: {error}")
+    decided = end_by_report(report, None, None)
+    return RunEnd(decided.state, None, f"local runner error: {error}; the end is its job's run report")
 
 
 def _raise_stopped(signum: int, frame: object) -> None:

@@ -7,7 +7,7 @@ before anything is created and can be unit-tested directly.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.control.config import JobSpec
@@ -226,3 +226,24 @@ def default_arguments(job: JobSpec, zip_url: str, run_reports_url: str = "") -> 
     if run_reports_url:
         arguments[RUN_REPORTS_ARGUMENT] = run_reports_url
     return arguments
+
+
+def retry_arguments(created: JobSpec, wanted: JobSpec) -> dict[str, str]:
+    """The run arguments that give a retried run what ``--set`` changed about its job, ``created`` without it.
+
+    A retry restarts the jobs the batch created, so only their arguments can change (a run's
+    arguments win over its job's); any other setting the override changes is refused, never ignored.
+    """
+    changed = [f.name for f in fields(JobSpec) if f.name != "arguments" and getattr(created, f.name) != getattr(wanted, f.name)]
+    if changed:
+        keys = ", ".join(f"jobs.{created.key}.{name}" for name in changed)
+        raise PlanError(
+            f"--set changes {keys}, which a retry cannot: it restarts the jobs the batch created as they are. "
+            "Only their arguments can change for a retry; start a new batch with execute for the rest"
+        )
+    dropped = sorted(set(created.arguments) - set(wanted.arguments))
+    if dropped:
+        raise PlanError(
+            f"--set removes {', '.join(dropped)} from jobs.{created.key}: a retry can change arguments, not remove them"
+        )
+    return {name: value for name, value in wanted.arguments.items() if created.arguments.get(name) != value}

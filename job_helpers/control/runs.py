@@ -43,6 +43,14 @@ class StartFailed(Exception):
 
 
 @dataclass(frozen=True)
+class Restarted:
+    """What one ``retry`` did: the runs it started, and the chunks another retry had claimed first (job → who)."""
+
+    started: list[StartedRun]
+    taken: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class StartedRun:
     """A job created and started by ``execute``."""
 
@@ -115,8 +123,17 @@ class Backend(Protocol):
     def job_runs(self, job_names: Iterable[str]) -> dict[str, list[RunStatus]]:
         """Every run of each job, oldest first (an empty list for a job never started)."""
 
-    def restart_runs(self, runs: Sequence[RunStatus], on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
-        """Start one new run of each run's job with the same run arguments; raises StartFailed on failures."""
+    def created_last(self, job_names: Iterable[str]) -> str | None:
+        """The job created most recently, by the backend's own record of creation (never this machine's clock)."""
+
+    def restart_runs(
+        self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]
+    ) -> Restarted:
+        """Start one new run of each run's job with its run arguments, and ``arguments[job name]`` over them.
+
+        Each failed run is claimed first, so that of two retries at once only one restarts it; the
+        other finds it in ``Restarted.taken``. Raises StartFailed on failures.
+        """
 
     def delete_job(self, job_name: str) -> None:
         """Delete one job (its runs' history goes with it); JobActive if the backend sees a run still active."""
@@ -129,9 +146,14 @@ class Backend(Protocol):
 
 
 def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | None:
-    """The newest batch id among the project's jobs (batch ids sort in time order)."""
-    batches = {tags[BATCH_TAG] for tags in backend.tagged_jobs(project_tags).values() if BATCH_TAG in tags}
-    return max(batches, default=None)
+    """The batch of the project's job that the backend created last.
+
+    Batch ids are this machine's clock when the batch started, and a clock that ran fast once
+    would make an older batch look newest for good: the backend's order of creation decides.
+    """
+    jobs = {name: tags[BATCH_TAG] for name, tags in backend.tagged_jobs(project_tags).items() if BATCH_TAG in tags}
+    newest = backend.created_last(jobs)
+    return None if newest is None else jobs[newest]
 
 
 @dataclass(frozen=True)
@@ -165,11 +187,6 @@ def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) 
 def to_retry(found: BatchStatus) -> list[RunStatus]:
     """The latest runs of a batch that ended without succeeding, in date order."""
     return [run for run in found.runs if run.state in RETRYABLE_STATES]
-
-
-def retry_batch(backend: Backend, found: BatchStatus, on_started: Callable[[StartedRun], None]) -> list[StartedRun]:
-    """Start the failed chunks of a batch again on their own jobs (same build, same arguments)."""
-    return backend.restart_runs(to_retry(found), on_started)
 
 
 def wait_for_runs(

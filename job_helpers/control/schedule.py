@@ -3,23 +3,84 @@
 The trigger starts one job created for the schedule with relative dates (``--from-date today-1
 --to-date today-1``), which the job resolves when it starts, so the same trigger serves every
 day. Pure logic only: names, arguments, the cron checks and the crontab line.
+
+The cron is Glue's, checked field by field as Glue reads it, so what Glue would refuse or read
+otherwise (``99 99 …``, a weekday 0, ``?`` in both day fields, every minute) is refused here with
+the field and the reason. Locally it becomes a crontab line of numbers only (names and Glue's
+Sunday-is-1 weekdays translated; crontab has no ``L``, ``W`` or year, so those are refused). Glue
+reads its cron and the relative dates in UTC; cron reads a crontab line in the machine's time
+zone, so the line's ``execute`` resolves ``today`` in that same zone (``dates_in=local``): the
+day a line stands for never depends on how far the zone is from UTC that day.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import FROM_ARGUMENT, SCHEDULE_TAG, TO_ARGUMENT, PlanError, check_job_name
 
-# Glue's cron: minutes hours day-of-month month day-of-week year, with `?` in one of the day fields.
 # Relative dates go back at most this many days (today-999999), which the jobs resolve.
 MAX_DAYS_BACK = 999_999
-CRON_FIELD = re.compile(r"[0-9A-Za-z*?/,#L-]+")
+EXAMPLE = "e.g. '0 3 * * ? *' for 03:00 every day"
+MONTHS = {name: number for number, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
+# Glue counts the days of the week 1-7 from Sunday; crontab 0-6.
+DAYS = {name: number for number, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
+# Glue runs a schedule at most this often.
+MIN_MINUTES_APART = 5
+
+
+@dataclass(frozen=True)
+class CronField:
+    """One field of Glue's cron: its range, the names it knows, and the wildcards besides , - * / it allows."""
+
+    name: str
+    low: int
+    high: int
+    names: Mapping[str, int] = field(default_factory=dict)
+    specials: str = ""
+
+
+# AWS Glue, "Time-based schedules for jobs and crawlers": six fields, in UTC.
+GLUE_FIELDS = (
+    CronField("minutes", 0, 59),
+    CronField("hours", 0, 23),
+    CronField("day-of-month", 1, 31, specials="?LW"),
+    CronField("month", 1, 12, MONTHS),
+    CronField("day-of-week", 1, 7, DAYS, specials="?L"),
+    CronField("year", 1970, 2199),
+)
+
+
+@dataclass(frozen=True)
+class Term:
+    """``start``-``end`` every ``step``, inclusive, in the field's own numbers; ``special`` is ``?``, ``L``, ``3W``, ``6L``."""
+
+    start: int = 0
+    end: int = 0
+    step: int = 1
+    special: str = ""
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A Glue cron expression, checked field by field; ``fields`` are the terms of each of the six fields."""
+
+    text: str
+    fields: tuple[tuple[Term, ...], ...]
+
+    @property
+    def expression(self) -> str:
+        return f"cron({self.text})"
+
+
+class CronError(PlanError):
+    """A cron expression Glue would refuse or read otherwise than meant; the message says which field and why."""
 
 
 def schedule_name(job: JobSpec) -> str:
@@ -44,15 +105,107 @@ def window_arguments(lag_days: int, days_per_job: int) -> dict[str, str]:
     return {FROM_ARGUMENT: relative_day(lag_days + days_per_job - 1), TO_ARGUMENT: relative_day(lag_days)}
 
 
-def glue_cron(text: str) -> list[str]:
-    """The six fields of a Glue cron expression, or a PlanError saying what Glue expects."""
-    fields = text.strip().removeprefix("cron(").removesuffix(")").split()
-    example = "e.g. '0 3 * * ? *' for 03:00 UTC every day"
-    if len(fields) != 6 or not all(CRON_FIELD.fullmatch(field) for field in fields):
-        raise PlanError(f"--cron {text!r}: Glue wants six fields, minutes hours day-of-month month day-of-week year ({example})")
-    if "?" not in (fields[2], fields[4]):
-        raise PlanError(f"--cron {text!r}: Glue wants '?' in day-of-month or day-of-week ({example})")
-    return fields
+def glue_cron(text: str) -> Cron:
+    """Glue's six-field cron, checked as Glue reads it; CronError names the field and the reason."""
+    inner = text.strip().removeprefix("cron(").removesuffix(")").strip()
+    parts = inner.split()
+    if len(parts) != 6:
+        raise CronError(f"--cron {text!r}: Glue wants six fields, minutes hours day-of-month month day-of-week year ({EXAMPLE})")
+    terms = tuple(_field(spec, part) for spec, part in zip(GLUE_FIELDS, parts))
+    day, weekday = parts[2], parts[4]
+    if (day == "?") == (weekday == "?"):
+        raise CronError(
+            f"--cron {text!r}: Glue wants '?' in day-of-month or day-of-week, exactly one of them "
+            f"(a value in one means '?' in the other; {EXAMPLE})"
+        )
+    cron = Cron(" ".join(parts), terms)
+    _check_rate(cron)
+    return cron
+
+
+def _field(spec: CronField, text: str) -> tuple[Term, ...]:
+    """The terms of one field (comma-separated items), each range, name and step checked."""
+    if text in ("?", "L") or (spec.name == "day-of-month" and text == "LW"):
+        if text[0] not in spec.specials:
+            raise CronError(f"{spec.name} {text!r}: Glue allows {text[0]!r} only in {_fields_allowing(text[0])}")
+        return (Term(special=text),)
+    return tuple(_term(spec, text, item) for item in text.split(","))
+
+
+def _fields_allowing(wildcard: str) -> str:
+    return " and ".join(spec.name for spec in GLUE_FIELDS if wildcard in spec.specials)
+
+
+def _term(spec: CronField, text: str, item: str) -> Term:
+    where = f"{spec.name} {text!r}"
+    if not item:
+        raise CronError(f"{where}: an empty item between commas")
+    for wildcard in ("?", "#"):
+        if wildcard in item:
+            allowed = _fields_allowing(wildcard)
+            why = f"only alone, in {allowed}" if allowed else "nowhere (it is not one of Glue's wildcards)"
+            raise CronError(f"{where}: Glue allows {wildcard!r} {why}")
+    special = re.fullmatch(r"(\d+)([LW])", item)
+    if special:
+        number, letter = special.groups()
+        if (
+            letter not in spec.specials
+            or (letter == "L" and spec.name != "day-of-week")
+            or (letter == "W" and spec.name != "day-of-month")
+        ):
+            raise CronError(
+                f"{where}: Glue allows '{number}{letter}' only in {'day-of-week' if letter == 'L' else 'day-of-month'}"
+            )
+        value = _value(spec, where, number)
+        return Term(value, value, 1, item)
+    base, slash, step_text = item.partition("/")
+    step = 1
+    if slash:
+        if not step_text.isdigit() or int(step_text) < 1:
+            raise CronError(f"{where}: the step after '/' must be a whole number of at least 1, not {step_text!r}")
+        step = int(step_text)
+    if base == "*":
+        return Term(spec.low, spec.high, step)
+    first, dash, last = base.partition("-")
+    start = _value(spec, where, first)
+    end = _value(spec, where, last) if dash else (spec.high if slash else start)
+    if end < start:
+        raise CronError(
+            f"{where}: the range {base} runs backwards; write it as two ranges, e.g. {first}-{spec.high},{spec.low}-{last}"
+        )
+    if step > spec.high - spec.low + 1:
+        raise CronError(f"{where}: a step of {step} is longer than the field's {spec.high - spec.low + 1} values")
+    return Term(start, end, step)
+
+
+def _value(spec: CronField, where: str, text: str) -> int:
+    if text.upper() in spec.names:
+        return spec.names[text.upper()]
+    if not text.isdigit():
+        names = f" or a name ({', '.join(spec.names)})" if spec.names else ""
+        raise CronError(f"{where}: {text!r} is not a number{names}")
+    value = int(text)
+    if not spec.low <= value <= spec.high:
+        hint = " (Glue counts the days of the week 1-7 from Sunday: SUN=1, SAT=7)" if spec.names is DAYS else ""
+        raise CronError(f"{where}: {value} is outside {spec.low}-{spec.high}{hint}")
+    return value
+
+
+def _values(terms: Sequence[Term]) -> set[int]:
+    return {value for term in terms if not term.special for value in range(term.start, term.end + 1, term.step)}
+
+
+def _check_rate(cron: Cron) -> None:
+    """Glue refuses a schedule that would run more often than every five minutes."""
+    minutes, hours = sorted(_values(cron.fields[0])), _values(cron.fields[1])
+    gaps = [later - earlier for earlier, later in zip(minutes, minutes[1:])]
+    if any((hour + 1) % 24 in hours for hour in hours) and minutes:
+        gaps.append(60 - minutes[-1] + minutes[0])
+    if gaps and min(gaps) < MIN_MINUTES_APART:
+        raise CronError(
+            f"minutes {cron.text.split()[0]!r}: Glue runs a schedule at most every {MIN_MINUTES_APART} minutes; "
+            f"this one runs {min(gaps)} minute(s) apart"
+        )
 
 
 def trigger_request(job: JobSpec, cron: str, arguments: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, Any]:
@@ -61,7 +214,7 @@ def trigger_request(job: JobSpec, cron: str, arguments: Mapping[str, str], tags:
     return {
         "Name": name,
         "Type": "SCHEDULED",
-        "Schedule": f"cron({' '.join(glue_cron(cron))})",
+        "Schedule": glue_cron(cron).expression,
         "Actions": [{"JobName": name, "Arguments": dict(arguments)}],
         "Description": f"Daily increment of {job.key}: {arguments[FROM_ARGUMENT]} to {arguments[TO_ARGUMENT]} (UTC)",
         "StartOnCreation": True,
@@ -75,26 +228,42 @@ def schedule_tags(project_tags: Mapping[str, str], job: JobSpec) -> dict[str, st
 
 
 def crontab_line(cron: str, repo_root: Path, job: JobSpec, arguments: Mapping[str, str], days_per_job: int) -> str:
-    """The crontab line running the same ``execute`` locally; Glue's cron fields turned into crontab's five."""
-    minute, hour, day, month, weekday, year = glue_cron(cron)
-    if year != "*":
-        raise PlanError(f"--cron {cron!r}: crontab has no year field; use '*' for the year to schedule locally")
-    fields = [minute, hour, day.replace("?", "*"), month, _crontab_weekday(weekday.replace("?", "*"))]
+    """The crontab line running the same ``execute`` locally.
+
+    Glue's fields become crontab's five, in numbers only: crontab (Debian's and others) takes no
+    ranges or lists of names, and counts the days of the week 0-6 from Sunday. The line fires in
+    the machine's time zone, so its ``execute`` resolves the relative dates in that zone too.
+    """
+    parsed = glue_cron(cron)
+    minute, hour, day, month, weekday, year = parsed.fields
+    if year != (Term(1970, 2199, 1),):
+        raise CronError(f"year {parsed.text.split()[5]!r}: crontab has no year field; use '*' for the year to schedule locally")
+    fields = [
+        _crontab(minute, 0, 59),
+        _crontab(hour, 0, 23),
+        _crontab(day, 1, 31, "day-of-month"),
+        _crontab(month, 1, 12),
+        _crontab(tuple(Term(t.start - 1, t.end - 1, t.step, t.special) for t in weekday), 0, 6, "day-of-week"),
+    ]
     command = (
         f"cd {shlex.quote(str(repo_root))} && make execute job={job.key} from={arguments[FROM_ARGUMENT]} "
-        f"to={arguments[TO_ARGUMENT]} days_per_job={days_per_job} profile=local "
+        f"to={arguments[TO_ARGUMENT]} days_per_job={days_per_job} dates_in=local profile=local "
         f">> build/logs/schedule-{job.key}.log 2>&1"
     )
     return f"{' '.join(fields)} {command}"
 
 
-def _crontab_weekday(field: str) -> str:
-    """Glue counts days of the week 1-7 from Sunday, crontab 0-6: shift the numbers, keep names and steps."""
-
-    def shift(token: str) -> str:
-        base, slash, step = token.partition("/")
-        return re.sub(r"\d+", lambda m: str(int(m.group()) - 1), base) + slash + step
-
-    if re.search(r"[#L]", field):
-        raise PlanError(f"day-of-week {field!r}: crontab has no '#' or 'L'; schedule this one on Glue only")
-    return ",".join(shift(token) for token in field.split(","))
+def _crontab(terms: Sequence[Term], low: int, high: int, name: str = "") -> str:
+    """One crontab field from checked terms: ``?`` is ``*``; Glue's ``L`` and ``W`` have no crontab form."""
+    items = []
+    for term in terms:
+        if term.special == "?":
+            return "*"
+        if term.special:
+            raise CronError(
+                f"{name} {term.special!r}: crontab has no 'L' or 'W' (last day, nearest weekday); schedule this one on Glue only"
+            )
+        whole = (term.start, term.end) == (low, high)
+        span = "*" if whole else str(term.start) if term.start == term.end else f"{term.start}-{term.end}"
+        items.append(span if term.step == 1 else f"{span}/{term.step}")
+    return ",".join(items)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from local_runners import stop_local_runners
 
 from job_helpers import cli
@@ -136,3 +137,16 @@ def built_on_moto(project: Project, moto_server: str) -> Project:
     boto3.Session(region_name="us-east-1").client("s3").create_bucket(Bucket="assets")
     project.build("aws")
     return project
+
+
+@pytest.fixture
+def runs_stay_starting(moto_endpoint):
+    """Make Glue runs stay STARTING (moto otherwise ends them on the first read); ``reads`` lets each
+    run move on one state after that many reads of it instead."""
+
+    def hold(reads: int = 10**6) -> None:
+        transition = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": reads}}
+        requests.post(f"{moto_endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10)
+
+    yield hold
+    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)

@@ -55,9 +55,14 @@ def test_wait_for_runs_asks_only_for_unfinished_runs_and_restarts_its_backoff_wh
 class FakeAthena:
     def __init__(self, states: list[str]) -> None:
         self.states = iter(states)
+        self.stopped: list[str] = []
 
     def get_query_execution(self, QueryExecutionId: str) -> dict:
         return {"QueryExecution": {"Status": {"State": next(self.states)}}}
+
+    def stop_query_execution(self, QueryExecutionId: str) -> dict:
+        self.stopped.append(QueryExecutionId)
+        return {}
 
 
 def test_an_athena_query_is_polled_until_it_ends(monkeypatch):
@@ -68,5 +73,7 @@ def test_an_athena_query_is_polled_until_it_ends(monkeypatch):
 def test_an_athena_query_still_running_at_the_deadline_is_a_ddl_error(monkeypatch):
     monkeypatch.setattr(ddl, "QUERY_POLL", Backoff(0.0, 0.0))
     monkeypatch.setattr(ddl, "QUERY_TIMEOUT_SECONDS", -60)
-    with pytest.raises(ddl.DdlError, match="Athena query q-2 is still RUNNING after"):
-        ddl._wait_for_query(FakeAthena(["RUNNING"] * 3), "q-2")
+    athena = FakeAthena(["RUNNING"] * 3)
+    with pytest.raises(ddl.DdlError, match="Athena query q-2 was still RUNNING after .* it was stopped"):
+        ddl._wait_for_query(athena, "q-2")
+    assert athena.stopped == ["q-2"]

@@ -25,19 +25,6 @@ def glue(moto_server):
     return boto3.client("glue", region_name="us-east-1")
 
 
-@pytest.fixture
-def runs_stay_starting(moto_endpoint):
-    """Make Glue runs stay STARTING (moto otherwise ends them on the first read); ``reads`` lets each
-    run move on one state after that many reads of it instead."""
-
-    def hold(reads: int = 10**6) -> None:
-        transition = {"model_name": "glue::job_run", "transition": {"progression": "manual", "times": reads}}
-        requests.post(f"{moto_endpoint}/moto-api/state-manager/set-transition", json=transition, timeout=10)
-
-    yield hold
-    requests.post(f"{moto_endpoint}/moto-api/state-manager/unset-transition", json={"model_name": "glue::job_run"}, timeout=10)
-
-
 def job_tags(glue, name: str) -> dict[str, str]:
     return glue.get_tags(ResourceArn=f"arn:aws:glue:us-east-1:123456789012:job/{name}")["Tags"]
 

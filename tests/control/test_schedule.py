@@ -87,7 +87,7 @@ def test_the_crontab_line_runs_the_same_execute_with_crontab_s_fields(tmp_path):
     line = crontab_line("0 3 ? * 2-6 *", tmp_path / "my repo", JOB, arguments, 1)
     assert line == (
         f"0 3 * * 1-5 cd '{tmp_path / 'my repo'}' && make execute job=fake from=today-1 to=today-1 days_per_job=1 "
-        "profile=local >> build/logs/schedule-fake.log 2>&1"
+        "dates_in=local profile=local >> build/logs/schedule-fake.log 2>&1"
     )
     with pytest.raises(PlanError, match="no year field"):
         crontab_line("0 3 * * ? 2027", tmp_path, JOB, arguments, 1)
@@ -131,8 +131,8 @@ def test_schedule_locally_prints_the_crontab_line_and_installs_nothing(project, 
     assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * ? *", "--lag-days", "2", "--days-per-job", "3") == 0
     captured = capsys.readouterr()
     assert captured.out == (
-        f"30 2 * * * cd {project.root} && make execute job=fake from=today-4 to=today-2 days_per_job=3 profile=local "
-        ">> build/logs/schedule-fake.log 2>&1\n"
+        f"30 2 * * * cd {project.root} && make execute job=fake from=today-4 to=today-2 days_per_job=3 dates_in=local "
+        "profile=local >> build/logs/schedule-fake.log 2>&1\n"
     )
     assert "crontab -e" in captured.err
     assert project.cli("schedule", "--job", "once", "--cron", "30 2 * * ? *") == 2

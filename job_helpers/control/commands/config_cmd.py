@@ -26,7 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace, context: CliContext) -> int:
     """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute."""
+    from job_helpers.control.job_options import check_job_arguments
+
     settings = context.settings
+    check_job_arguments(settings, context.repo_root, settings.jobs, context.overrides)
     for example in settings.examples:
         output.warning(example)
     if settings.examples:

@@ -10,6 +10,7 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.build import BuildMissing
 from job_helpers.control.config import pipeline_spec, refuse_examples
+from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.pipeline import BackendRunner, JobOutcome, LocalRunner, PipelineResult, Runner, run_jobs, table_counts
 
 
@@ -25,6 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     spec = pipeline_spec(settings, args.name)
+    check_job_arguments(settings, context.repo_root, spec.jobs, context.overrides)
     console = context.console
 
     def on_job(outcome: JobOutcome) -> None:

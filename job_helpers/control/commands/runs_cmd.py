@@ -20,8 +20,9 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import local_on_aws, output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.config import execution_class_problem, refuse_examples
+from job_helpers.control.config import Settings, execution_class_problem, load_settings, refuse_examples
 from job_helpers.control.cost import Rates
+from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
 from job_helpers.control.output import ProgressText, TextConsole
 from job_helpers.control.plan import (
@@ -32,6 +33,7 @@ from job_helpers.control.plan import (
     job_tags,
     new_batch_id,
     plan_runs,
+    retry_arguments,
 )
 from job_helpers.control.report import render
 from job_helpers.control.runs import (
@@ -44,14 +46,15 @@ from job_helpers.control.runs import (
     StartFailed,
     batch_status,
     latest_batch,
-    retry_batch,
     to_retry,
     wait_for_runs,
 )
 from job_helpers.control.summary import batch_summary, chunk_label, cost_line
-from job_helpers.relative_dates import is_relative, utc_today
+from job_helpers.relative_dates import is_relative, local_today, local_zone, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
 
+# Where "today" is for relative dates: UTC, or the machine's time zone (a crontab line's).
+DATE_ZONES = ("utc", "local")
 STATE_STYLES = {
     "SUCCEEDED": "green",
     "FAILED": "bold red",
@@ -92,6 +95,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     execute.add_argument(
         "--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (date-ranged jobs only; default 1)"
     )
+    execute.add_argument(
+        "--dates-in",
+        dest="dates_in",
+        type=str.lower,
+        choices=DATE_ZONES,
+        default="utc",
+        help="the zone whose today relative dates count from: utc (default) or local, this machine's "
+        "time zone, as a crontab line that make schedule prints fires in",
+    )
     execute.add_argument("--wait", action="store_true", help="show progress until every run ends, then a summary")
     execute.add_argument(
         "--dry-run", action="store_true", help="print the plan and create nothing (no build or credentials needed)"
@@ -127,7 +139,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Starts one new run of each chunk of the batch whose latest run ended FAILED, ERROR, TIMEOUT or "
             "STOPPED, on the job the batch created (same build, same arguments). Succeeded and still "
-            "active chunks are left alone."
+            "active chunks are left alone, and so is a chunk whose run report says it succeeded. Each "
+            "chunk is claimed before it starts, so two retries at once start it once."
         ),
     )
     again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
@@ -178,9 +191,9 @@ def make_backend(context: CliContext, runner: str | None = None) -> Backend:
     runner = _runner(context, runner)
     if settings.profile == "local":
         from job_helpers.control.local_backend import LocalBackend
-        from job_helpers.control.local_registry import Registry, registry_path
+        from job_helpers.control.local_registry import Registry, registry_path, run_report_of
 
-        registry = Registry(registry_path(settings.lake))
+        registry = Registry(registry_path(settings.lake), reports=run_report_of(context.storage))
         return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
     if runner == "local":
         return _local_backend_on_aws(context)
@@ -198,7 +211,7 @@ def _runner(context: CliContext, runner: str | None) -> str:
 
 def _local_backend_on_aws(context: CliContext) -> Backend:
     from job_helpers.control.local_backend import LocalBackend
-    from job_helpers.control.local_registry import Registry, registry_path
+    from job_helpers.control.local_registry import Registry, registry_path, run_report_of
 
     settings = context.settings
     try:
@@ -209,7 +222,7 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
         raise UsageError(str(error)) from error
     root = local_on_aws.root(context.build_dir)
     return LocalBackend(
-        Registry(registry_path(root)),
+        Registry(registry_path(root), reports=run_report_of(context.storage)),
         context.build_dir / "logs",
         context.repo_root,
         options.max_parallel_runs,
@@ -222,6 +235,7 @@ def _local_backend_on_aws(context: CliContext) -> Backend:
 def execute(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     job = settings.job(args.job)
+    check_job_arguments(settings, context.repo_root, [job.key], context.overrides)
     if args.execution_class:
         problem = execution_class_problem(args.execution_class, job.worker_type)
         if problem:
@@ -231,7 +245,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
         raise UsageError("--json prints the plan: use it with --dry-run")
     _runner(context, args.runner)
     batch = new_batch_id()
-    today = utc_today()
+    today = local_today() if args.dates_in == "local" else utc_today()
     try:
         planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today)
         check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
@@ -323,11 +337,14 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     console = context.messages if args.json else context.console
     if found is None:
         console.print("No batches yet: start one with `make execute`.")
-        return _print_json({"batch": None, "retried": []}) if args.json else 0
-    failed = to_retry(found)
+        return _print_json({"batch": None, "retried": [], "left_alone": {}}) if args.json else 0
+    overrides = _retry_overrides(context, found)
+    failed, reported = _split_by_report(context, to_retry(found))
+    for name, why in reported.items():
+        console.print(f"  {name}: not retried, {why}", markup=False, soft_wrap=True)
     if not failed:
         console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
-        return _print_json({"batch": found.batch, "retried": []}) if args.json else 0
+        return _print_json({"batch": found.batch, "retried": [], "left_alone": reported}) if args.json else 0
     refuse_examples(context.settings)
     console.print(
         f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
@@ -335,15 +352,19 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
         soft_wrap=True,
     )
     try:
-        started = retry_batch(backend, found, lambda _: None)
+        restarted = backend.restart_runs(failed, overrides, lambda _: None)
     except StartFailed as error:
         output.error(error)
         _print_started(console, backend, found.batch, error.started)
         if args.json:
             _print_json({"batch": found.batch, "retried": _started_json(error.started), "error": str(error)})
         return 1
+    started = restarted.started
+    for name, who in restarted.taken.items():
+        console.print(f"  {name}: not started again, {who}", markup=False, soft_wrap=True)
     _print_started(console, backend, found.batch, started)
-    result: dict = {"batch": found.batch, "retried": _started_json(started)}
+    left_alone = {**reported, **restarted.taken}
+    result: dict = {"batch": found.batch, "retried": _started_json(started), "left_alone": left_alone}
     if not args.wait:
         return _print_json(result) if args.json else 0
     try:
@@ -357,6 +378,45 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     elif after is not None:
         _print_summary(context, backend, after)
     return _exit_status(final)
+
+
+def _retry_overrides(context: CliContext, found: BatchStatus) -> dict[str, dict[str, str]]:
+    """By job name, the run arguments that apply this command's ``--set`` to the batch's retried runs.
+
+    The overrides are checked like execute's (an argument a job does not declare is refused with
+    the closest name); one a retry cannot apply is refused, never silently dropped.
+    """
+    settings = context.settings
+    keys = [key for key in found.job_keys if key in settings.jobs]
+    check_job_arguments(settings, context.repo_root, keys, context.overrides)
+    if not context.overrides:
+        return {}
+    created: Settings = load_settings(context.config_path, settings.profile)
+    try:
+        by_key = {key: retry_arguments(created.job(key), settings.job(key)) for key in keys}
+    except PlanError as error:
+        raise UsageError(str(error)) from error
+    return {name: by_key[key] for name, key in found.job_of.items() if by_key.get(key)}
+
+
+def _split_by_report(context: CliContext, failed: Sequence[RunStatus]) -> tuple[list[RunStatus], dict[str, str]]:
+    """The failed runs to restart, and by job those whose own run report says SUCCEEDED (with why they stay).
+
+    A run can end FAILED or TIMEOUT after its job published everything and reported so (a crash
+    at exit, a timeout while it shut down); running it again would only redo published work.
+    """
+    if not failed:
+        return [], {}
+    prefix = reports_prefix(context.settings.datasets["glue_assets"])
+    storage = context.storage
+    with ThreadPoolExecutor(max_workers=min(16, len(failed))) as pool:
+        reports = list(pool.map(lambda run: read_report(storage, report_url(prefix, run.job_name, run.run_id)), failed))
+    succeeded = {
+        run.job_name: f"its run {run.run_id} ended {run.state}, but its run report says SUCCEEDED"
+        for run, report in zip(failed, reports)
+        if report is not None and report.status == SUCCEEDED
+    }
+    return [run for run in failed if run.job_name not in succeeded], succeeded
 
 
 def write_report(args: argparse.Namespace, context: CliContext) -> int:
@@ -444,7 +504,8 @@ def _print_resolved(console: TextConsole, args: argparse.Namespace, planned: Seq
     ]
     if given:
         resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
-        console.print(f"Dates resolved in UTC: {resolved}", markup=False, soft_wrap=True)
+        zone = "UTC" if args.dates_in == "utc" else f"local time ({local_zone()})"
+        console.print(f"Dates resolved in {zone}: {resolved}", markup=False, soft_wrap=True)
 
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:

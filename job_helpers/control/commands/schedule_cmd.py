@@ -16,6 +16,7 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import refuse_examples
+from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days
 from job_helpers.control.schedule import (
     MAX_DAYS_BACK,
@@ -38,7 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     command.add_argument("--job", required=True, metavar="KEY", help="date-ranged job key from config.yml")
-    command.add_argument("--cron", required=True, help="Glue cron, six fields in UTC, e.g. '0 3 * * ? *'")
+    command.add_argument(
+        "--cron",
+        required=True,
+        help="Glue cron, six fields, e.g. '0 3 * * ? *': in UTC on aws; locally the crontab line it becomes "
+        "fires in the machine's time zone and counts its dates from today there",
+    )
     command.add_argument(
         "--lag-days", default="1", metavar="N", help="the window ends N days before the run date (default 1: yesterday)"
     )
@@ -55,6 +61,7 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     job = settings.job(args.job)
     if not job.date_ranged:
         raise UsageError(f"job {job.key!r} is not date-ranged: a schedule passes it a window of days")
+    check_job_arguments(settings, context.repo_root, [job.key], context.overrides)
     lag = (args.lag_days or "").strip()
     if not lag.isdigit() or len(lag) > len(str(MAX_DAYS_BACK)):
         raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 to {MAX_DAYS_BACK}")
@@ -106,7 +113,8 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
 def _print_crontab_line(context: CliContext, line: str) -> int:
     """The line alone on standard output, so `make schedule … >> mycrontab` works; the advice on standard error."""
     context.messages.print(
-        "Nothing installed. Add this line with `crontab -e` (crontab runs in the machine's time zone, Glue's cron in UTC):",
+        "Nothing installed. Add this line with `crontab -e`. It fires in the machine's time zone, and its relative "
+        "dates count from today in that zone (Glue's trigger reads both in UTC):",
         soft_wrap=True,
     )
     output.data(line)
