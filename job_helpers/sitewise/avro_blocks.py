@@ -4,9 +4,10 @@ A container file is a header (magic, a metadata map holding ``avro.schema`` and 
 a 16-byte sync marker) followed by blocks: record count and byte size as zigzag varints, the
 (compressed) data, then the sync marker again. Files that share schema and codec can therefore
 be merged by writing one header and re-framing every block with the new file's sync marker;
-that is a byte copy, far cheaper than decoding and re-encoding each record. fastavro reads the
-headers; the block framing is done here because fastavro has no block copy that keeps the
-compressed bytes as they are.
+that is a byte copy, far cheaper than decoding and re-encoding each record. Headers and block
+framing are read here, because fastavro has no block copy that keeps the compressed bytes as they
+are (fastavro parses the schema); block headers are walked a chunk at a time by a compiled loop
+(``jit``), as Python would spend more on each block than on copying it.
 
 Readers trust what a block declares, so nothing is copied on trust: every block is decompressed
 (a snappy block's CRC-32 of its uncompressed data checked; cramjam is the library fastavro itself
@@ -27,16 +28,21 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import cramjam
 import fastavro
+import numpy as np
 
+from job_helpers.sitewise import jit
 from job_helpers.sitewise.avro_records import PROBLEMS, SOUND, RecordProgram, UncheckableSchema, compile_schema, scan
 
 MAGIC = b"Obj\x01"
 SYNC_SIZE = 16
 MAX_VARINT_SIZE = 10
+READ_CHUNK = 1 << 22  # read and framed at once: many blocks, few calls
+TABLE_ROWS = 1 << 14  # blocks framed at once at most
+MAX_HEADER_VALUE = 1 << 24  # a metadata entry (the schema) larger than 16 MiB is no Avro writer's
 COPY_CHUNK = 1 << 20
 CRC_SIZE = 4
 CODECS = ("null", "deflate", "snappy")
@@ -70,6 +76,9 @@ def decode_long(data: bytes, offset: int = 0) -> tuple[int, int]:
 
     ``EOFError`` if the bytes end inside the varint, ``ValueError`` if it runs past 10 bytes.
     """
+    first = data[offset] if offset < len(data) else 0x80
+    if first < 0x80:  # one byte: the usual case
+        return (first >> 1) ^ -(first & 1), offset + 1
     zigzag = shift = 0
     for index in range(offset, min(len(data), offset + MAX_VARINT_SIZE)):
         byte = data[index]
@@ -91,17 +100,60 @@ class AvroHeader:
 
 
 def read_header(stream: BinaryIO, label: str) -> AvroHeader:
-    """Read a container header with fastavro, leaving the stream at the first block."""
+    """Read a container header, leaving the stream at the first block.
+
+    The metadata map is read here (a file's header is read for every input, and fastavro's reader
+    parses the schema each time); the schema is parsed by fastavro, once per distinct schema.
+    """
     try:
-        reader = fastavro.reader(stream)
-        meta = reader._header["meta"]
-        sync = reader._header["sync"]
+        if stream.read(len(MAGIC)) != MAGIC:
+            raise ValueError("it does not start with the Avro magic bytes")
+        meta = {}
+        while count := _read_long(stream):
+            if count < 0:  # a negative count is followed by the byte size of the entries
+                count = -count
+                _read_long(stream)
+            for _ in range(count):
+                key = _read_bytes(stream).decode("utf-8")
+                meta[key] = _read_bytes(stream)
+        sync = _read_exactly(stream, SYNC_SIZE)
         schema_json = meta["avro.schema"]
-        schema = reader.writer_schema
-    except Exception as error:
-        raise CorruptAvroFile(f"{label}: not a readable Avro container header ({error})") from error
-    codec = meta.get("avro.codec", b"null").decode("utf-8")
+        codec = meta.get("avro.codec", b"null").decode("utf-8")
+    except (EOFError, ValueError, KeyError) as error:
+        raise CorruptAvroFile(f"{label}: not a readable Avro container header ({type(error).__name__}: {error})") from error
+    try:
+        schema = _parsed_schema(schema_json)
+    except Exception as error:  # fastavro raises errors of many kinds for a schema it cannot parse
+        raise CorruptAvroFile(f"{label}: not a readable Avro container header, its schema does not parse ({error})") from error
     return AvroHeader(schema=schema, schema_json=schema_json, codec=codec, sync=sync)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_schema(schema_json: bytes) -> Any:
+    return fastavro.parse_schema(json.loads(schema_json))
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    data = stream.read(size)
+    if len(data) != size:
+        raise EOFError(f"the file ends {size - len(data)} bytes short")
+    return data
+
+
+def _read_long(stream: BinaryIO) -> int:
+    data = b""
+    while not data or data[-1] & 0x80:
+        if len(data) == MAX_VARINT_SIZE:
+            raise ValueError(f"varint longer than {MAX_VARINT_SIZE} bytes")
+        data += _read_exactly(stream, 1)
+    return decode_long(data)[0]
+
+
+def _read_bytes(stream: BinaryIO) -> bytes:
+    size = _read_long(stream)
+    if not 0 <= size <= MAX_HEADER_VALUE:
+        raise ValueError(f"a metadata entry of {size} bytes (at most {MAX_HEADER_VALUE})")
+    return _read_exactly(stream, size)
 
 
 def write_header(out: BinaryIO, schema_json: bytes, codec: str, sync: bytes) -> None:
@@ -117,52 +169,127 @@ def write_header(out: BinaryIO, schema_json: bytes, codec: str, sync: bytes) -> 
     out.write(sync)
 
 
-@dataclass(frozen=True)
-class Block:
-    """One block as stored: where its header starts in the file, the records it declares, its data."""
+class Block(NamedTuple):
+    """One block as stored: where its header starts in the file, the records it declares, the
+    header's bytes (count and size), its data."""
 
     offset: int
     records: int
-    data: bytes
+    frame: bytes
+    data: memoryview
 
 
 def read_blocks(stream: BinaryIO, header: AvroHeader, label: str) -> Iterator[Block]:
-    """The blocks after a header, each checked for its framing before it is handed on.
+    """The blocks after a header, each checked for its framing (see ``framed_chunks``)."""
+    for chunk, start, table in framed_chunks(stream, header, label):
+        view = memoryview(chunk)
+        for offset, count, data_offset, size in table.tolist():
+            yield Block(start + offset, count, chunk[offset:data_offset], view[data_offset : data_offset + size])
 
-    A block header that does not decode, a block larger than ``MAX_BLOCK_BYTES``, a file that
-    ends inside a block, or a sync marker that differs from the header's raises
-    ``CorruptAvroFile`` naming ``label``. Each block is read whole into memory, as its writer held it.
+
+def framed_chunks(stream: BinaryIO, header: AvroHeader, label: str) -> Iterator[tuple[bytes, int, np.ndarray]]:
+    """The blocks after a header, a chunk of whole blocks at a time: the chunk's bytes, where it
+    starts in the file, and per block a row (header offset, count, data offset, size; offsets in
+    the chunk). The row table is reused for the next chunk.
+
+    A block header that does not decode, a negative count or size, a block larger than
+    ``MAX_BLOCK_BYTES``, a file that ends inside a block, or a sync marker that differs from the
+    header's raises ``CorruptAvroFile`` naming ``label``. A chunk holds at least one whole block,
+    as its writer held it.
     """
     position = stream.tell()
     file_size = stream.seek(0, os.SEEK_END)
     stream.seek(position)
-    while True:
-        head = stream.read(2 * MAX_VARINT_SIZE)
-        if not head:
-            return
-        try:
-            count, after_count = decode_long(head)
-            size, data_offset = decode_long(head, after_count)
-        except (EOFError, ValueError) as error:
-            raise CorruptAvroFile(f"{label}: truncated or corrupt block header at byte {position} ({error})") from error
-        if count < 0 or size < 0:
-            raise CorruptAvroFile(f"{label}: corrupt block header at byte {position} (count {count}, size {size})")
-        if size > MAX_BLOCK_BYTES:
-            raise CorruptAvroFile(
-                f"{label}: the block at byte {position} declares {size} bytes, more than the {MAX_BLOCK_BYTES} a block may hold here"
-            )
-        data_start = position + data_offset
-        if data_start + size + SYNC_SIZE > file_size:
+    sync = np.frombuffer(header.sync, dtype=np.uint8)
+    table = np.empty((TABLE_ROWS, 4), dtype=np.int64)
+    pending = stream.read(READ_CHUNK)
+    while pending:
+        blocks, consumed, stop, count, size, need = jit.compiled(_frame)(
+            np.frombuffer(pending, dtype=np.uint8), sync, MAX_BLOCK_BYTES, table
+        )
+        if blocks:
+            yield pending, position, table[:blocks]
+        position += consumed
+        if stop != NEED_MORE and stop != FRAMED:
+            problem = _FRAME_PROBLEMS[stop].format(at=position, count=count, size=size, limit=MAX_BLOCK_BYTES)
+            raise CorruptAvroFile(f"{label}: {problem}")
+        if need and position + need > file_size:
             raise CorruptAvroFile(
                 f"{label}: truncated; the block at byte {position} needs {size} data bytes and a sync marker "
                 f"but the file ends at byte {file_size}"
             )
-        stream.seek(data_start)
-        data = stream.read(size)
-        if stream.read(SYNC_SIZE) != header.sync:
-            raise CorruptAvroFile(f"{label}: the sync marker after the block at byte {position} does not match the header's")
-        yield Block(position, count, data)
-        position = data_start + size + SYNC_SIZE
+        rest = pending[consumed:]
+        if stop == FRAMED and rest:  # the table was full
+            pending = rest
+            continue
+        more = stream.read(max(READ_CHUNK, need - len(rest)))
+        if not more and rest:
+            raise CorruptAvroFile(f"{label}: truncated or corrupt block header at byte {position} (the file ends inside it)")
+        pending = rest + more
+
+
+# Why ``_frame`` stopped: the buffer's whole blocks are framed, it holds the next only in part, or a problem.
+FRAMED, NEED_MORE, BAD_HEADER, NEGATIVE, TOO_LARGE, BAD_SYNC = range(6)
+_FRAME_PROBLEMS = {
+    BAD_HEADER: "truncated or corrupt block header at byte {at} (varint longer than 10 bytes)",
+    NEGATIVE: "corrupt block header at byte {at} (count {count}, size {size})",
+    TOO_LARGE: "the block at byte {at} declares {size} bytes, more than the {limit} a block may hold here",
+    BAD_SYNC: "the sync marker after the block at byte {at} does not match the header's",
+}
+
+
+def _frame(
+    buffer: Any, sync: Any, max_size: int, table: Any
+) -> tuple[int, int, int, int, int, int]:  # pragma: no cover - runs compiled
+    """Frame the whole blocks at the start of ``buffer`` into rows of ``table`` (see ``framed_chunks``).
+
+    Returns the blocks framed, the bytes they take, why it stopped, and for the block it stopped
+    at its count, size and (NEED_MORE) the bytes it needs, 0 if its header is not whole yet.
+    """
+    value: Any
+    end = buffer.shape[0]
+    blocks = 0
+    position = 0
+    while position < end and blocks < table.shape[0]:
+        at = position
+        count = -1
+        size = -1
+        for number in range(2):
+            raw = np.uint64(0)
+            shift = 0
+            while True:
+                if at >= end:
+                    return blocks, position, NEED_MORE, count, size, 0
+                byte = buffer[at]
+                at += 1
+                if shift == 63 and byte > 1:
+                    return blocks, position, BAD_HEADER, count, size, 0
+                raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
+                if byte < 0x80:
+                    break
+                shift += 7
+            half = np.int64(raw >> np.uint64(1))
+            value = -half - 1 if raw & np.uint64(1) else half
+            if number == 0:
+                count = value
+            else:
+                size = value
+        if count < 0 or size < 0:
+            return blocks, position, NEGATIVE, count, size, 0
+        if size > max_size:
+            return blocks, position, TOO_LARGE, count, size, 0
+        if at + size + SYNC_SIZE > end:
+            return blocks, position, NEED_MORE, count, size, at + size + SYNC_SIZE - position
+        for index in range(SYNC_SIZE):
+            if buffer[at + size + index] != sync[index]:
+                return blocks, position, BAD_SYNC, count, size, 0
+        table[blocks, 0] = position
+        table[blocks, 1] = count
+        table[blocks, 2] = at
+        table[blocks, 3] = size
+        blocks += 1
+        position = at + size + SYNC_SIZE
+    return blocks, position, FRAMED, 0, 0, 0
 
 
 def record_program(header: AvroHeader, label: str) -> RecordProgram:
@@ -180,7 +307,7 @@ def record_program(header: AvroHeader, label: str) -> RecordProgram:
 
 @functools.lru_cache(maxsize=16)
 def _program(schema_json: bytes) -> RecordProgram:
-    return compile_schema(fastavro.parse_schema(json.loads(schema_json)))
+    return compile_schema(_parsed_schema(schema_json))
 
 
 def checked_records(block: Block, codec: str, program: RecordProgram, label: str) -> int:
@@ -218,7 +345,7 @@ def checked_records(block: Block, codec: str, program: RecordProgram, label: str
     )
 
 
-def uncompressed(codec: str, data: bytes) -> tuple[Any, str | None]:
+def uncompressed(codec: str, data: bytes | memoryview) -> tuple[Any, str | None]:
     """A block's data decompressed, and why it is corrupt (None if it is not)."""
     if codec == "deflate":
         inflater = zlib.decompressobj(-15)
@@ -236,7 +363,7 @@ def uncompressed(codec: str, data: bytes) -> tuple[Any, str | None]:
     return data, None
 
 
-def _snappy_uncompressed(data: bytes) -> tuple[Any, str | None]:
+def _snappy_uncompressed(data: bytes | memoryview) -> tuple[Any, str | None]:
     """A snappy block's data and its checksum: the big-endian CRC-32 of the uncompressed data."""
     if len(data) < CRC_SIZE:
         return b"", f"is shorter than its {CRC_SIZE}-byte CRC-32"
@@ -261,15 +388,15 @@ class WrittenBlocks:
     def __init__(self) -> None:
         self._values = array("q")
 
-    def add(self, records: int, data: bytes) -> None:
+    def add(self, records: int, data: bytes | memoryview) -> None:
         self._values.extend((records, len(data), zlib.crc32(data)))
 
     def __len__(self) -> int:
         return len(self._values) // 3
 
-    def __getitem__(self, number: int) -> tuple[int, int, int]:
-        records, size, crc = self._values[3 * number : 3 * number + 3]
-        return records, size, crc
+    def table(self) -> np.ndarray:
+        """One row per block: records, data bytes, CRC-32."""
+        return np.frombuffer(self._values, dtype=np.int64).reshape(-1, 3)
 
 
 @dataclass
@@ -310,17 +437,18 @@ class BlockMerger:
             for block in read_blocks(stream, header, label):
                 count = checked_records(block, header.codec, program, label)
                 if count:
-                    self._write(count, block.data)
+                    self._write(block)
                     records += count
         self.stats.files += 1
         self.stats.records += records
         return records
 
-    def _write(self, records: int, data: bytes) -> None:
-        self.out.write(encode_long(records) + encode_long(len(data)))
-        self.out.write(data)
+    def _write(self, block: Block) -> None:
+        """Copy a checked block, its header as it was, with this file's sync marker."""
+        self.out.write(block.frame)
+        self.out.write(block.data)
         self.out.write(self.sync)
-        self.stats.written.add(records, data)
+        self.stats.written.add(block.records, block.data)
         self.stats.blocks += 1
 
     def _check_compatible(self, header: AvroHeader, label: str) -> None:
@@ -371,21 +499,30 @@ def read_back(stream: BinaryIO, label: str, stats: MergeStats) -> int:
     header = read_header(stream, label)
     if written is None or (header.schema_json, header.codec, header.sync) != (written.schema_json, written.codec, written.sync):
         raise CorruptAvroFile(f"{label}: read back, its header (schema, codec or sync marker) is not the one written")
+    expected = stats.written.table()
     records = number = 0
-    for number, block in enumerate(read_blocks(stream, header, label), start=1):
-        if number > len(stats.written):
-            raise CorruptAvroFile(f"{label}: read back, it holds more than the {len(stats.written)} blocks written")
-        found = (block.records, len(block.data), zlib.crc32(block.data))
-        if found != stats.written[number - 1]:
-            expected = stats.written[number - 1]
-            raise CorruptAvroFile(
-                f"{label}: read back, block {number} (at byte {block.offset}) differs from the block written: "
-                f"{found[0]} records, {found[1]} bytes, CRC-32 {found[2]:08x} instead of "
-                f"{expected[0]}, {expected[1]}, {expected[2]:08x}"
+    for chunk, start, table in framed_chunks(stream, header, label):
+        if number + len(table) > len(expected):
+            raise CorruptAvroFile(f"{label}: read back, it holds more than the {len(expected)} blocks written")
+        view = memoryview(chunk)
+        crcs = [zlib.crc32(view[offset : offset + size]) for offset, size in table[:, 2:4].tolist()]
+        found = np.column_stack((table[:, 1], table[:, 3], crcs))
+        differs = np.flatnonzero((found != expected[number : number + len(table)]).any(axis=1))
+        if len(differs):
+            first = int(differs[0])
+            (records_found, size_found, crc_found), (records_written, size_written, crc_written) = (
+                found[first].tolist(),
+                expected[number + first].tolist(),
             )
-        records += block.records
-    if number < len(stats.written):
-        raise CorruptAvroFile(f"{label}: read back, it ends after {number} of the {len(stats.written)} blocks written")
+            raise CorruptAvroFile(
+                f"{label}: read back, block {number + first + 1} (at byte {start + int(table[first, 0])}) differs from the "
+                f"block written: {records_found} records, {size_found} bytes, CRC-32 {crc_found:08x} instead of "
+                f"{records_written}, {size_written}, {crc_written:08x}"
+            )
+        records += int(table[:, 1].sum())
+        number += len(table)
+    if number < len(expected):
+        raise CorruptAvroFile(f"{label}: read back, it ends after {number} of the {len(expected)} blocks written")
     return records
 
 

@@ -8,7 +8,7 @@ the block is sound only if exactly the declared number of records ends exactly a
 data.
 
 The schema becomes a small program (``compile_schema``) that one loop interprets per record.
-The loop is compiled with numba on first use, so walking a record costs tens of nanoseconds, not
+The loop is compiled with numba (``jit``), so walking a record costs tens of nanoseconds, not
 the microseconds of decoding it in Python. Every record must take at least one byte, so the walk
 is bounded by the data whatever the count claims; schemas whose records (or array items) can be
 empty, or that refer to themselves, are refused, as their counts could not be checked.
@@ -16,19 +16,22 @@ empty, or that refer to themselves, are refused, as their counts could not be ch
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from job_helpers.sitewise.jit import compiled
+
 # Operations of a program; an operand, where there is one, follows its operation.
 # The first six start with a zigzag varint.
-INT, LONG, BYTES, ENUM, UNION, REPEAT, JUMP, AGAIN, BOOLEAN, FLOAT, DOUBLE, FIXED = range(1, 13)
+INT, LONG, BYTES, ENUM, UNION, REPEAT, JUMP, AGAIN, BOOLEAN, FLOAT, DOUBLE, FIXED, OPTIONAL = range(1, 14)
 # BYTES: a length, then that many bytes (strings too). FIXED n, ENUM n (symbols). UNION k, then the
 # k program counters of its branches, each branch ending with JUMP to after the last. REPEAT end:
 # the block counts of an array or map (its items follow); AGAIN start: the next item or block.
+# OPTIONAL end null: a union of null and one other type, the commonest (``null`` is the index byte,
+# 0 or 2, that selects null: then on to ``end``, else into the other type's code that follows).
 
 PRIMITIVE_OPS = {"boolean": BOOLEAN, "int": INT, "long": LONG, "float": FLOAT, "double": DOUBLE, "bytes": BYTES, "string": BYTES}
 PRIMITIVE_MIN_BYTES = {"null": 0, "boolean": 1, "int": 1, "long": 1, "float": 4, "double": 8, "bytes": 1, "string": 1}
@@ -60,8 +63,7 @@ class RecordProgram:
     depth: int
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """What a walk found: ``records`` whole records ending at byte ``end``; if ``problem`` is not
     SOUND, the next record (starting at ``end``) fails to decode at byte ``at``."""
 
@@ -146,6 +148,13 @@ class _Compiler:
 
     def _emit_union(self, branches: list[Any]) -> None:
         """Branches that encode nothing (null) go straight to the end; the last one falls through to it."""
+        if len(branches) == 2 and "null" in branches:
+            start = len(self.ops)
+            null = branches.index("null")
+            self.ops += [OPTIONAL, 0, 2 * null]
+            self.emit(branches[1 - null])
+            self.ops[start + 1] = len(self.ops)
+            return
         start = len(self.ops)
         self.ops += [UNION, len(branches)] + [0] * len(branches)
         to_end = []
@@ -179,22 +188,7 @@ class _Compiler:
 
 def scan(program: RecordProgram, data: Any, limit: int) -> Scan:
     """Walk up to ``limit`` records from the start of ``data`` (bytes-like), stopping at its end."""
-    records, end, problem, at = _compiled()(np.frombuffer(data, dtype=np.uint8), program.ops, program.depth, limit)
-    return Scan(int(records), int(end), int(problem), int(at))
-
-
-_COMPILE_LOCK = threading.Lock()
-_COMPILED: list[Any] = []
-
-
-def _compiled() -> Any:
-    """The walk compiled by numba, made on first use (numba takes a second to import and compile)."""
-    with _COMPILE_LOCK:
-        if not _COMPILED:
-            import numba
-
-            _COMPILED.append(numba.njit(nogil=True)(_walk))
-        return _COMPILED[0]
+    return Scan(*compiled(_walk)(np.frombuffer(data, dtype=np.uint8), program.ops, program.depth, limit))
 
 
 def _walk(data: Any, ops: Any, depth_needed: int, limit: int) -> tuple[int, int, int, int]:  # pragma: no cover - runs compiled
@@ -212,6 +206,27 @@ def _walk(data: Any, ops: Any, depth_needed: int, limit: int) -> tuple[int, int,
         depth = 0
         while pc < length:
             op = ops[pc]
+            if op == OPTIONAL:
+                if position >= size:
+                    return records, start, ENDS_INSIDE, position
+                byte = data[position]
+                position += 1
+                if byte >= 0x80:  # the index written with needless continuation bytes: 0x80… then 0x00
+                    while position < size and data[position] == 0x80:
+                        position += 1
+                    if position >= size:
+                        return records, start, ENDS_INSIDE, position
+                    if data[position] != 0:
+                        return records, start, BAD_UNION, position
+                    position += 1
+                    byte &= 0x7F
+                if byte == ops[pc + 2]:
+                    pc = ops[pc + 1]
+                elif byte == 2 - ops[pc + 2]:
+                    pc += 3
+                else:
+                    return records, start, BAD_UNION, position
+                continue
             if op <= REPEAT:
                 # A zigzag varint: one byte (the usual case) or up to ten.
                 if position >= size:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import avro.datafile
@@ -473,3 +474,68 @@ def test_a_block_whose_count_was_changed_after_the_merge_is_named(tmp_path: Path
 
     with pytest.raises(CorruptAvroFile, match=r"block 2 \(at byte \d+\) differs from the block written: 2147483648 records"):
         read_back_of(output, stats)
+
+
+@pytest.mark.parametrize(("chunk", "rows"), [(64, 1), (1000, 2), (5000, 3)])
+def test_blocks_framed_across_small_reads_and_tables_merge_and_read_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int, rows: int
+) -> None:
+    monkeypatch.setattr(avro_blocks, "READ_CHUNK", chunk)
+    monkeypatch.setattr(avro_blocks, "TABLE_ROWS", rows)
+    expected = write_raw_file(tmp_path / "a.avro", 0, 700) + write_raw_file(tmp_path / "b.avro", 1, 300)
+    output = tmp_path / "merged.avro"
+
+    stats = merge_avro_files([("a", tmp_path / "a.avro"), ("b", tmp_path / "b.avro")], output)
+
+    with open(output, "rb") as stream:
+        assert list(fastavro.reader(stream)) == expected
+    assert read_back_of(output, stats) == count_records(output, "merged") == 1000 and stats.blocks > 4
+    output.write_bytes(output.read_bytes()[:-5])
+    with pytest.raises(CorruptAvroFile, match=r"staged/merged.avro: truncated; the block at byte \d+ needs"):
+        read_back_of(output, stats)
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (b"Obj\x02" + bytes(40), "it does not start with the Avro magic bytes"),
+        (
+            b"Obj\x01" + encode_long(1) + encode_long(11) + b"avro.schema" + encode_long(2**40),
+            "a metadata entry of 1099511627776 bytes",
+        ),
+        (
+            b"Obj\x01" + encode_long(1) + encode_long(10) + b"avro.codec" + encode_long(4) + b"null" + encode_long(0) + bytes(16),
+            "avro.schema",
+        ),
+        (
+            b"Obj\x01"
+            + encode_long(1)
+            + encode_long(11)
+            + b"avro.schema"
+            + encode_long(7)
+            + b'"nope!"'
+            + encode_long(0)
+            + bytes(16),
+            "its schema does not parse",
+        ),
+        (
+            b"Obj\x01"
+            + encode_long(1)
+            + encode_long(11)
+            + b"avro.schema"
+            + encode_long(5)
+            + b"{oops"
+            + encode_long(0)
+            + bytes(16),
+            "its schema does not parse (Expecting property name",
+        ),
+        (b"Obj\x01" + b"\xff" * 11, "varint longer than 10 bytes"),
+        (b"Obj\x01" + encode_long(0) + bytes(5), "the file ends 11 bytes short"),
+    ],
+    ids=["magic", "huge-entry", "no-schema", "unknown-type", "not-json", "long-varint", "short-sync"],
+)
+def test_a_header_that_does_not_read_is_named(tmp_path: Path, data: bytes, problem: str) -> None:
+    (tmp_path / "bad.avro").write_bytes(data)
+
+    with pytest.raises(CorruptAvroFile, match=rf"bad-key: not a readable Avro container header.*{re.escape(problem)}"):
+        count_records(tmp_path / "bad.avro", "bad-key")

@@ -119,10 +119,10 @@ def test_a_staged_file_that_does_not_read_back_is_never_committed(lake: Lake, mo
 def test_records_that_do_not_reconcile_fail_the_day_before_its_commit(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     write_block = avro_blocks.BlockMerger._write
 
-    def loses_the_third_block(merger: avro_blocks.BlockMerger, records: int, data: bytes) -> None:
+    def loses_the_third_block(merger: avro_blocks.BlockMerger, block: avro_blocks.Block) -> None:
         merger.lost = getattr(merger, "lost", 0) + 1
         if merger.lost != 3:
-            write_block(merger, records, data)
+            write_block(merger, block)
 
     monkeypatch.setattr(avro_blocks.BlockMerger, "_write", loses_the_third_block)
 
