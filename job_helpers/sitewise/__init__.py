@@ -8,7 +8,8 @@ commit, moving into place, clearing what dead runs left) and ``run`` (the days i
 read → merged → read back → written on its own). Domain pieces: ``keys`` (where files live and
 what their names say), ``avro_blocks`` (container files merged block by block, every block's
 count and checksum checked), ``avro_records`` (the walk that checks a block's count against its
-data), ``series`` (associated or disassociated series), ``day_index`` (the day's manifest,
-changed only by conditional writes), ``work_dir`` (a run's local folder) and ``sample_data`` (a
-synthetic cold tier).
+data), ``jit`` (their loops over every byte, compiled by numba on first use), ``series``
+(associated or disassociated series), ``day_index`` (the day's manifest, changed only by
+conditional writes), ``work_dir`` (a run's local folder) and ``sample_data`` (a synthetic cold
+tier).
 """
