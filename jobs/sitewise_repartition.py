@@ -55,6 +55,9 @@ def report(run_report: RunReport, params: parameters.Parameters, summary: RunSum
         "days_skipped": len(summary.skipped),
         "files": summary.files,
         "failing_files_rebuilt": summary.rebuilt,
+        "records_by_day": {
+            result.day.isoformat(): {"read": result.records_read, "written": result.records} for result in summary.merged
+        },
     }
 
 

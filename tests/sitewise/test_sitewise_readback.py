@@ -90,6 +90,7 @@ def test_a_raw_block_whose_count_lies_fails_its_day_naming_the_key(lake: Lake, t
     first_day = len(input_records(lake, FIRST_DAY, lake.written.associated))
     assert report.status == "FAILED" and list(report.failed) == [LAST_DAY.isoformat()]
     assert report.read == {lake.layout.cold_tier: first_day} and report.written == {lake.layout.repartitioned: first_day}
+    assert report.details["records_by_day"] == {FIRST_DAY.isoformat(): {"read": first_day, "written": first_day}}
 
 
 # What is staged is read back, and its records reconciled, before the commit.
