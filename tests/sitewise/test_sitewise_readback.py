@@ -14,7 +14,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from avro_builders import blocks_of, with_block_count
+from avro_builders import block, blocks_of, container, with_block_count
 from sitewise_helpers import (
     FIRST_DAY,
     LAST_DAY,
@@ -35,6 +35,7 @@ from job_helpers.sitewise import avro_blocks, write
 from job_helpers.sitewise.day_index import MANIFEST, MergedFile, read_day_index
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.run import RunSummary, merge_days
+from job_helpers.sitewise.sample_data import RAW_SCHEMA
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import Storage, join
 from jobs.sitewise_repartition import main
@@ -91,6 +92,31 @@ def test_a_raw_block_whose_count_lies_fails_its_day_naming_the_key(lake: Lake, t
     assert report.status == "FAILED" and list(report.failed) == [LAST_DAY.isoformat()]
     assert report.read == {lake.layout.cold_tier: first_day} and report.written == {lake.layout.repartitioned: first_day}
     assert report.details["records_by_day"] == {FIRST_DAY.isoformat(): {"read": first_day, "written": first_day}}
+
+
+def test_empty_blocks_and_files_without_blocks_are_merged_as_the_nothing_they_hold(lake: Lake) -> None:
+    first, second = raw_urls(lake, FIRST_DAY, lake.written.associated)[:2]
+    header, blocks, _ = blocks_of(lake.storage.read_bytes(first))
+    lake.storage.write_bytes(first, header)  # no blocks at all
+    empty = block(0, b"", "snappy")  # fastavro, which the test reads inputs with, cannot read a (0, 0) snappy block
+    lake.storage.write_bytes(second, container([empty, *blocks_of(lake.storage.read_bytes(second))[1], empty]))
+
+    main(job_argv(lake.layout, first=FIRST_DAY, last=FIRST_DAY))
+
+    assert_day_published_once(lake, FIRST_DAY)
+    assert parse_raw_key(first).key in read_day_index(lake.storage, lake.layout.index_day(FIRST_DAY)).merged_keys()
+
+
+def test_a_raw_file_of_another_schema_fails_its_day_naming_the_key(lake: Lake) -> None:
+    victim = raw_urls(lake, LAST_DAY, lake.written.associated)[1]
+    other = {**RAW_SCHEMA, "fields": [{**f, "type": "int"} if f["name"] == "timeInSeconds" else f for f in RAW_SCHEMA["fields"]]}
+    lake.storage.write_bytes(victim, container([], "snappy", other))
+
+    message = failure_of(job_argv(lake.layout))
+
+    assert f"{LAST_DAY}: " in message and parse_raw_key(victim).key in message and "schema differs from that of" in message
+    assert_day_untouched(lake, LAST_DAY)
+    assert_day_published_once(lake, FIRST_DAY)
 
 
 # What is staged is read back, and its records reconciled, before the commit.
