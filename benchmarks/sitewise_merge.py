@@ -4,17 +4,21 @@
 
 Generates one day of snappy raw files (one file per series) in a temporary folder, then times:
 
-* our merge (``merge_avro_files``: headers read, every snappy block decompressed to check its
-  CRC-32, blocks copied with a new sync marker);
+* our merge with its read-back, as the job runs it before a commit: ``merge_avro_files`` (headers
+  read, every snappy block decompressed to check its CRC-32 and its records walked to check its
+  count, blocks copied with a new sync marker), then ``read_back`` of the merged file (framing,
+  sync markers, and each block's count, size and CRC-32 against what was written);
 * the record-by-record approach of earlier implementations: the ``avro`` reference library
   decoding and re-encoding every record (timed on a subset and extrapolated per record, as
   the whole day would take minutes);
 * a raw byte copy: the same files concatenated with ``shutil`` (not a valid Avro file; the
   floor for anything that reads every byte).
 
-Peak memory of our merge is the peak RSS of a fresh child process, on the day and on a day four
-times larger (the same files copied four times). Files are read from the page cache in every
-case. Human-readable lines come first; the last line is one JSON object with the figures.
+Ours and the raw copy are timed 3 times each; the minimum and the median are reported, and the
+targets are checked on both. Peak memory of our merge is the peak RSS of a fresh child process,
+on the day and on a day four times larger (the same files copied four times). Files are read
+from the page cache in every case. Human-readable lines come first; the last line is one JSON
+object with the figures.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import json
 import random
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -35,7 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from job_helpers.sitewise.avro_blocks import count_records, merge_avro_files  # noqa: E402
+from job_helpers.sitewise.avro_blocks import count_records, merge_avro_files, read_back  # noqa: E402
 from job_helpers.sitewise.sample_data import encode_raw_file, plan_series, raw_records  # noqa: E402
 
 DAY = date(2024, 1, 5)
@@ -57,17 +62,23 @@ def generate_day(folder: Path, series: int, records: int, seed: int) -> list[Pat
     return paths
 
 
-def best_of(repeats: int, action: Callable[[], object]) -> float:
+REPEATS = 3
+
+
+def timed(repeats: int, action: Callable[[], object]) -> list[float]:
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
         action()
         timings.append(time.perf_counter() - started)
-    return min(timings)
+    return timings
 
 
-def our_merge(paths: list[Path], output: Path) -> None:
-    merge_avro_files(((path.name, path) for path in paths), output)
+def our_merge(paths: list[Path], output: Path) -> int:
+    """Merge the files, then read the merged file back as the job does before its commit."""
+    stats = merge_avro_files(((path.name, path) for path in paths), output)
+    with open(output, "rb") as stream:
+        return read_back(stream, output.name, stats)
 
 
 def raw_copy(paths: list[Path], output: Path) -> None:
@@ -111,10 +122,12 @@ def peak_rss_of_merge(folder: Path, output: Path) -> dict:
 
 
 def measure_memory(folder: Path, output: Path) -> None:
-    """The child's side: RSS after imports, the peak RSS after merging the folder, and the peak
-    of Python allocations during the merge (tracemalloc, started after the RSS reading)."""
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """The child's side: RSS after imports (and the record walk's compilation, on one file), the
+    peak RSS after merging the folder, and the peak of Python allocations during the merge
+    (tracemalloc, started after the RSS reading)."""
     paths = sorted(folder.iterdir())
+    our_merge(paths[:1], output)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     tracemalloc.start()
     our_merge(paths, output)
     _, traced_peak = tracemalloc.get_traced_memory()
@@ -137,8 +150,8 @@ def describe_memory(size: str, figures: dict) -> None:
     print(
         f"our merge of a {size} day ({figures['files']} files, {figures['bytes'] / 1e6:.1f} MB out): "
         f"peak RSS {figures['peak_rss_kib'] / 1024:.1f} MiB (interpreter and imports alone "
-        f"{figures['rss_after_imports_kib'] / 1024:.1f} MiB), peak Python allocations during the merge "
-        f"{figures['python_alloc_peak_kib']} KiB",
+        f"{figures['rss_after_imports_kib'] / 1024:.1f} MiB, numba's compiler included), "
+        f"peak Python allocations during the merge {figures['python_alloc_peak_kib']} KiB",
         flush=True,
     )
 
@@ -156,14 +169,20 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
             flush=True,
         )
 
-        merged = root / "merged.avro"
-        ours = best_of(3, lambda: our_merge(paths, merged))
-        assert count_records(merged, "merged") == total_records, "merged file lost records"
-        print(f"our merge: {ours:.3f} s ({total_records / ours / 1e6:.1f} M records/s), best of 3", flush=True)
-
-        copied = root / "copied.bin"
-        copy = best_of(3, lambda: raw_copy(paths, copied))
-        print(f"raw byte copy: {copy:.3f} s, best of 3", flush=True)
+        merged, copied = root / "merged.avro", root / "copied.bin"
+        our_merge(paths, merged)  # the first merge of a process compiles the record walk
+        ours, copy = [], []
+        for _ in range(REPEATS):  # alternately, so both see the same load
+            ours += timed(1, lambda: our_merge(paths, merged))
+            copy += timed(1, lambda: raw_copy(paths, copied))
+        assert count_records(merged, "merged") == our_merge(paths, merged) == total_records, "merged file lost records"
+        merge_only = min(timed(REPEATS, lambda: merge_avro_files(((path.name, path) for path in paths), merged)))
+        print(
+            f"our merge with read-back: min {min(ours):.3f} s, median {statistics.median(ours):.3f} s of {REPEATS} "
+            f"({total_records / min(ours) / 1e6:.1f} M records/s); the merge alone: min {merge_only:.3f} s",
+            flush=True,
+        )
+        print(f"raw byte copy: min {min(copy):.3f} s, median {statistics.median(copy):.3f} s of {REPEATS}", flush=True)
 
         subset = paths[: max(1, min(baseline_files, len(paths)))]
         started = time.perf_counter()
@@ -186,8 +205,8 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         four_days = peak_rss_of_merge(four, root / "mem-4x.avro")
         describe_memory("4x", four_days)
 
-    speedup = baseline / ours
-    versus_copy = ours / copy
+    speedup, speedup_median = baseline / min(ours), baseline / statistics.median(ours)
+    versus_copy, versus_copy_median = min(ours) / min(copy), statistics.median(ours) / statistics.median(copy)
     memory_ratio = four_days["peak_rss_kib"] / one_day["peak_rss_kib"]
     return {
         "series": series,
@@ -195,15 +214,16 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         "files": len(paths),
         "records": total_records,
         "day_bytes": day_bytes,
-        "our_merge_s": round(ours, 4),
-        "raw_copy_s": round(copy, 4),
+        "our_merge_with_read_back_s": {"min": round(min(ours), 4), "median": round(statistics.median(ours), 4)},
+        "our_merge_alone_min_s": round(merge_only, 4),
+        "raw_copy_s": {"min": round(min(copy), 4), "median": round(statistics.median(copy), 4)},
         "record_baseline_s": round(baseline, 2),
         "record_baseline_extrapolated": True,
         "record_baseline_subset_files": len(subset),
         "record_baseline_subset_records": subset_records,
         "record_baseline_subset_s": round(subset_seconds, 3),
-        "speedup_vs_record_baseline": round(speedup, 1),
-        "slowdown_vs_raw_copy": round(versus_copy, 2),
+        "speedup_vs_record_baseline": {"min": round(speedup, 1), "median": round(speedup_median, 1)},
+        "slowdown_vs_raw_copy": {"min": round(versus_copy, 2), "median": round(versus_copy_median, 2)},
         "peak_rss_1x_kib": one_day["peak_rss_kib"],
         "peak_rss_4x_kib": four_days["peak_rss_kib"],
         "rss_after_imports_kib": one_day["rss_after_imports_kib"],
@@ -211,8 +231,8 @@ def run(series: int, records: int, baseline_files: int, seed: int) -> dict:
         "python_alloc_peak_4x_kib": four_days["python_alloc_peak_kib"],
         "peak_rss_ratio_4x_to_1x": round(memory_ratio, 3),
         "targets": {
-            "speedup_vs_record_baseline_at_least_100": speedup >= SPEEDUP_TARGET,
-            "within_10x_of_raw_copy": versus_copy <= RAW_COPY_TARGET,
+            "speedup_vs_record_baseline_at_least_100": min(speedup, speedup_median) >= SPEEDUP_TARGET,
+            "within_10x_of_raw_copy": max(versus_copy, versus_copy_median) <= RAW_COPY_TARGET,
             "peak_rss_4x_at_most_1_25x_of_1x": memory_ratio <= MEMORY_TARGET,
         },
     }

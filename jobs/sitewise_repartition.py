@@ -3,7 +3,7 @@
     python jobs/sitewise_repartition.py --JOB_NAME sitewise-repartition \\
         --from-date 2024-01-01 --to-date 2024-01-07 \\
         --cold-tier s3://bucket/cold --repartitioned s3://bucket/repartitioned --index s3://bucket/index \\
-        --timeseries-type ASSOCIATED --series-source asset_metadata --max-workers 16
+        --timeseries-type ASSOCIATED --series-source asset_metadata --max-workers 16 [--repair-days true]
 
 Days that fail are named at the end and the job exits non-zero; the others are published.
 """
@@ -35,7 +35,9 @@ def main(argv: Sequence[str]) -> None:
         days = transform.days_between(params.first, params.last)
         # Each day on its own, in parallel: read what it holds and has committed → transform: pick the
         # raw files still to merge and copy their Avro blocks into one file → write: stage, commit, publish.
-        summary = run.merge_days(storage, params.layout, days, series_filter, max_workers=params.max_workers)
+        summary = run.merge_days(
+            storage, params.layout, days, series_filter, max_workers=params.max_workers, repair=params.repair_days
+        )
         report(job.report, params, summary)
         if summary.failed:
             failed = "; ".join(f"{day}: {reason}" for day, reason in sorted(summary.failed.items()))
@@ -43,12 +45,23 @@ def main(argv: Sequence[str]) -> None:
 
 
 def report(run_report: RunReport, params: parameters.Parameters, summary: RunSummary) -> None:
-    """Records merged, counted under the cold tier they came from and the folder they went to."""
+    """Records read from the cold tier and read back from what was published, of the days published.
+
+    Each published day's two counts reconciled before its commit (a merge rejects no record).
+    """
     run_report.scope = scope_name(params.first, params.last)
-    run_report.read[params.layout.cold_tier] = summary.records
+    run_report.read[params.layout.cold_tier] = summary.records_read
     run_report.written[params.layout.repartitioned] = summary.records
     run_report.failed = {day.isoformat(): reason for day, reason in sorted(summary.failed.items())}
-    run_report.details = {"days_merged": len(summary.merged), "days_skipped": len(summary.skipped), "files": summary.files}
+    run_report.details = {
+        "days_merged": len(summary.merged),
+        "days_skipped": len(summary.skipped),
+        "files": summary.files,
+        "failing_files_rebuilt": summary.rebuilt,
+        "records_by_day": {
+            result.day.isoformat(): {"read": result.records_read, "written": result.records} for result in summary.merged
+        },
+    }
 
 
 if __name__ == "__main__":

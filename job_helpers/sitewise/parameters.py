@@ -20,14 +20,15 @@ OPTIONS = (
     "series-source",
     "max-workers",
 )
-OPTIONAL: tuple[str, ...] = ()
+OPTIONAL = ("repair-days",)  # false when absent
 
 
 @dataclass(frozen=True)
 class Parameters:
     """Days ``first`` to ``last`` (both included) of the series of one type, merged under ``layout``.
 
-    ``max_workers`` bounds the downloads in flight across all days of the run.
+    ``max_workers`` bounds the downloads in flight across all days of the run. ``repair_days``
+    reads back every file the days already committed and rebuilds those that fail.
     """
 
     first: date
@@ -36,6 +37,7 @@ class Parameters:
     timeseries_type: str
     series_source: str
     max_workers: int
+    repair_days: bool = False
 
 
 def from_args(args: Mapping[str, str]) -> Parameters:
@@ -48,4 +50,5 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         timeseries_type=job_arguments.choice(args, "timeseries-type", TIMESERIES_TYPES),
         series_source=job_arguments.choice(args, "series-source", SERIES_SOURCES),
         max_workers=job_arguments.positive_int(args, "max-workers"),
+        repair_days=job_arguments.optional_switch(args, "repair-days"),
     )

@@ -43,3 +43,10 @@ def output_identity(keys: list[str]) -> tuple[str, bytes]:
     """
     digest = hashlib.sha256("\n".join(sorted(keys)).encode("utf-8")).digest()
     return f"{OUTPUT_PREFIX}{digest[:8].hex()}{OUTPUT_SUFFIX}", digest[16:32]
+
+
+def files_of(keys: tuple[str, ...], raw_files: list[RawFile]) -> tuple[list[RawFile], list[str]]:
+    """The raw files holding ``keys``, in merge order, and the keys no listed raw file holds."""
+    by_key = {raw.key: raw for raw in raw_files}
+    missing = [key for key in keys if key not in by_key]
+    return not_yet_merged([by_key[key] for key in keys if key in by_key], set()), missing

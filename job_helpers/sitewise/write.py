@@ -67,7 +67,7 @@ def staged_url(layout: Layout, day: date, run: str, name: str) -> str:
 def finish_earlier_runs(storage: Storage, layout: Layout, day: date, state: DayState) -> None:
     """Finish or remove what runs that died left in the day: files committed but not moved,
     files moved but not committed, staged files long abandoned, a series list not rewritten."""
-    finish_committed_moves(storage, layout, day, state.index, set(state.published))
+    finish_committed_moves(storage, layout, day, state.index, set(state.published), set(state.staged))
     remove_uncommitted_outputs(storage, layout.output_day(day), state.published, state.index)
     remove_expired_staging(storage, layout.staging_day(day), state.staged, state.index, datetime.now(UTC))
     if state.index.files and not series_list_is_current(storage, layout.index_day(day), state.index):
@@ -133,13 +133,17 @@ def move_into_place(storage: Storage, layout: Layout, day: date, name: str, merg
     log.info("%s: published %s", day, target)
 
 
-def finish_committed_moves(storage: Storage, layout: Layout, day: date, index: DayIndex, published: set[str]) -> None:
+def finish_committed_moves(
+    storage: Storage, layout: Layout, day: date, index: DayIndex, published: set[str], staged: set[str]
+) -> None:
     """Move the files the manifest commits but the day's folder lacks: a run died after committing them.
 
-    ``published`` holds the names listed in the day's folder before ``index`` was read.
+    ``published`` and ``staged`` hold the names listed in the day's and the staging folder before
+    ``index`` was read. A committed file still staged is moved even over a published one of its
+    name: that is the file it replaced (``--repair-days`` rebuilds a failing file under its name).
     """
     for name, merged in sorted(index.files.items()):
-        if merged.run and name not in published:
+        if merged.run and (name not in published or f"{merged.run}-{name}" in staged):
             log.warning("%s: %s is committed but was not moved into place; moving it now", day, name)
             move_into_place(storage, layout, day, name, merged)
 
