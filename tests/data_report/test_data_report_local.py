@@ -18,7 +18,9 @@ import pytest
 from data_report_pages import fetches, new_project, number, opened, written
 
 from job_helpers.control.commands.sample_cmd import WRITERS
-from job_helpers.control.data_report import REPORTS
+from job_helpers.control.data_report import REPORTS, Source, Window, report_page
+from job_helpers.control.data_report.lake import Lake
+from job_helpers.control.data_report.tables import Catalog
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sensors.transform import STATUSES
 from job_helpers.sitewise.sample_data import encode_raw_file, plan_series, raw_key, raw_records, write_cold_tier
@@ -301,3 +303,13 @@ def test_stedi_report_draws_the_funnel_why_rows_left_and_readings_per_day(stedi,
             if "_staging" not in path.parts:
                 counted[path.parent.name.split("=")[1]] += ds.dataset(str(path), format="parquet").count_rows()
         assert {day: number(row[column]) for day, row in per_day.items()} == counted
+
+
+def test_the_report_says_what_it_is_reading_while_it_reads(embrace):
+    project, _ = embrace
+    settings = project.settings()
+    heard: list[str] = []
+    source = Source(settings, Lake(Storage(), heard.append), Catalog(settings, project.root / "sql"), Window())
+    report_page("embrace", source)
+    for table in ("embrace_wear_time", "embrace_duplicate_log", "embrace_clean", "embrace_rejects"):
+        assert any(message.startswith(f"reading {table} (") and " files, " in message for message in heard), table

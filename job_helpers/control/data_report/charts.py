@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib import rc_context
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 STYLE = {
     "svg.fonttype": "none",
@@ -30,9 +31,10 @@ STYLE = {
 WIDTH = 9.5  # inches at 72 points: about the page's width
 ROW = 0.22  # inches per heatmap row or bar
 PALETTE = ("#3949ab", "#e53935", "#fdd835", "#43a047", "#8e24aa", "#00897b", "#6d4c41", "#757575")
-NO_DATA = "#e0e0e0"
+NO_DATA = "#bdbdbd"
 MAX_LABEL = 40
 NAMESPACES = re.compile(r' xmlns(?::xlink)?="[^"]*"')
+UPRIGHT_CHARACTERS = 90  # column labels of this many characters in all fit upright under a chart
 ANNOTATED_CELLS = 120  # heatmaps this small print each cell's value
 
 
@@ -44,6 +46,11 @@ def shown(text: object) -> str:
 def _short(text: object) -> str:
     label = shown(text)
     return label if len(label) <= MAX_LABEL else label[: MAX_LABEL - 1] + "…"
+
+
+def _rotation(labels: Sequence[str]) -> int:
+    """Upright column labels while they fit side by side, else vertical."""
+    return 0 if sum(len(label) + 2 for label in labels) <= UPRIGHT_CHARACTERS else 90
 
 
 def _svg(figure: Figure) -> str:
@@ -79,8 +86,8 @@ def heatmap(
         image = axes.imshow(masked, aspect="auto", cmap=colours, vmin=0, vmax=top or 1.0, interpolation="nearest")
         axes.set_yticks(range(len(rows)), [_short(row) for row in rows])
         step = max(1, len(columns) // 31)
-        rotation = 90 if len(columns) > 8 else 0
-        axes.set_xticks(range(0, len(columns), step), [_short(column) for column in columns[::step]], rotation=rotation)
+        names = [_short(column) for column in columns[::step]]
+        axes.set_xticks(range(0, len(columns), step), names, rotation=_rotation(names))
         axes.tick_params(length=0)
         if values.size <= ANNOTATED_CELLS:
             for (row, column), value in np.ndenumerate(values):
@@ -132,14 +139,17 @@ def bars(
             if stacked:
                 base = base + data
         names = [_short(label) for label in labels]
+        whole = all(float(value).is_integer() for values in series.values() for value in values)
         if horizontal:
             axes.set_yticks(positions, names)
             axes.invert_yaxis()
             axes.set_xlabel(axis_label)
+            axes.xaxis.set_major_locator(MaxNLocator(integer=whole))
         else:
             step = max(1, len(labels) // 31)
-            axes.set_xticks(positions[::step], names[::step], rotation=90)
+            axes.set_xticks(positions[::step], names[::step], rotation=_rotation(names[::step]))
             axes.set_ylabel(axis_label)
+            axes.yaxis.set_major_locator(MaxNLocator(integer=whole))
         if len(series) > 1:
             axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return _svg(figure)
