@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 
+import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
 from data_report_pages import fetches, new_project, opened, written
 
 from job_helpers.control.data_report.charts import shown
+from job_helpers.sitewise.sample_data import raw_schema
 from job_helpers.storage import local_path
 
 HOSTILE = (
@@ -74,8 +76,16 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
     )
     write_json(datasets["sensors.rejects"], "dt=2024-03-01/hour=00", [{"reason": text, "source": text} for text in ids])
     write_json(datasets["stedi.rejects"], "customer_trusted/all", [{"reason": text, "source_file": text} for text in ids])
+    merged = local_path(datasets["sitewise.repartitioned"]) / "startYear=2024" / "startMonth=3" / "startDay=1" / "merged_x.avro"
+    merged.parent.mkdir(parents=True)
+    with merged.open("wb") as handle:
+        fastavro.writer(
+            handle,
+            raw_schema(),
+            [{"seriesId": text, "timeInSeconds": 1709251200, "offsetInNanos": 0, "quality": "GOOD"} for text in ids],
+        )
 
-    for dataset, pictures in (("embrace", 4), ("sensors", 3), ("stedi", 1)):
+    for dataset, pictures in (("embrace", 4), ("sensors", 3), ("stedi", 1), ("sitewise", 1)):
         page = written(project, capsys, "--dataset", dataset)
         html = page.read_text(encoding="utf-8")
         dom, found = opened(page, tmp_path / "chromium")

@@ -232,6 +232,17 @@ def test_sitewise_report_draws_series_days_late_arrivals_and_files(sitewise, cap
     assert "1 of 2 day(s) had late arrivals merged by a later run: 2024-03-01" in found["sitewise-late"].reading
     assert found["sitewise-files"].pictures == 1
 
+    day_two = next(path for path in merged.rglob("*.avro") if "startDay=2" in path.parts and "_staging" not in path.parts)
+    stray = day_two.with_name("merged_left_by_a_killed_run.avro")
+    stray.write_bytes(day_two.read_bytes())
+    try:
+        _, found = opened(written(project, capsys, "--dataset", "sitewise"), tmp_path / "chromium")
+    finally:
+        stray.unlink()
+    days = {row["day"]: row for row in found["sitewise-files"].table()}
+    assert (number(days["2024-03-02"]["files"]), number(days["2024-03-02"]["committed"])) == (3, 2)
+    assert "1 of them in no day manifest" in found["sitewise-files"].reading
+
 
 # STEDI ----------------------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ class TableFile:
     url: str
     size: int
     partition: dict[str, str]
+    modified: float = 0.0
 
 
 class Lake:
@@ -65,7 +66,7 @@ class Lake:
                 continue
             partition = {key: unquote(value) for key, value in match.groupdict().items()}
             if keep is None or keep(partition):
-                found.append(TableFile(stored.url, stored.size, partition))
+                found.append(TableFile(stored.url, stored.size, partition, stored.modified))
         return found
 
     def dataset(self, table: Table, files: Sequence[TableFile], columns: Sequence[str]) -> ds.Dataset:

@@ -8,7 +8,7 @@ is associated comes from the cold tier's asset metadata.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date
 from typing import cast
 
@@ -102,18 +102,18 @@ def index_pictures(source: Source, files: list[TableFile], kinds: _Kinds) -> lis
         ("sitewise-late", "Late arrivals: records merged by a later run of the day"),
         ("sitewise-files", "Merged files per day"),
     )
-    days = sorted({_day(file.partition) for file in files})
-    if not days:
+    in_folders: dict[date, dict[str, float]] = defaultdict(dict)
+    for file in files:
+        in_folders[_day(file.partition)][file.url.rsplit("/", 1)[-1]] = file.modified
+    if not in_folders:
         reading = f"No merged files for {source.window.label}."
         return [Picture(key, title, reading, None, Numbers(())) for key, title in titles]
     index = source.url("sitewise.index")
     rows = []
-    for done, day in enumerate(days, start=1):
-        source.lake.progress(f"reading the day manifests: {done:,} of {len(days):,}")
+    for done, day in enumerate(sorted(in_folders), start=1):
+        source.lake.progress(f"reading the day manifests: {done:,} of {len(in_folders):,}")
         manifest = read_day_index(source.lake.storage, join(index, day_partition(day)))
-        modified = {
-            stored.url.rsplit("/", 1)[-1]: stored.modified for stored in source.lake.storage.list(_output_day(source, day))
-        }
+        modified = in_folders[day]
         committed = sorted(manifest.files.items(), key=lambda item: (modified.get(item[0], 0.0), item[0]))
         first_of_kind: set[str] = set()
         first = later = 0
@@ -125,30 +125,30 @@ def index_pictures(source: Source, files: list[TableFile], kinds: _Kinds) -> lis
                 first_of_kind.add(kind)
                 first += merged.records
         runs = len({merged.run or name for name, merged in committed})
-        rows.append((day.isoformat(), len(committed), runs, first, later))
+        rows.append((day.isoformat(), len(modified), len(committed), runs, first, later))
     labels = [row[0] for row in rows]
-    late = [row for row in rows if row[4]]
+    late = [row for row in rows if row[5]]
     late_svg = charts.bars(
         labels,
-        {"first run of each type": [row[3] for row in rows], "later runs": [row[4] for row in rows]},
+        {"first run of each type": [row[4] for row in rows], "later runs": [row[5] for row in rows]},
         axis_label="records",
         horizontal=False,
     )
     files_svg = charts.bars(labels, {"files": [row[1] for row in rows]}, axis_label="merged files", horizontal=False)
-    numbers = Numbers(("day", "files", "runs", "records, first run of each type", "records, later runs"), rows)
+    header = ("day", "files", "committed", "runs", "records, first run of each type", "records, later runs")
+    numbers = Numbers(header, rows)
     late_reading = (
         f"{len(late)} of {len(rows)} day(s) had late arrivals merged by a later run: {', '.join(row[0] for row in late)}."
         if late
-        else f"No late arrivals: every one of the {len(rows)} day(s) was merged by one run."
+        else f"No late arrivals: every one of the {len(rows)} day(s) was merged by one run of each type."
     )
+    stray = sum(row[1] - row[2] for row in rows if row[1] > row[2])
+    stray_note = f"; {stray} of them in no day manifest (left by a run that did not commit; Athena reads them)" if stray else ""
     files_reading = (
-        f"{sum(row[1] for row in rows):,} merged file(s) over {len(rows)} day(s), at most {max(row[1] for row in rows)} a day."
+        f"{sum(row[1] for row in rows):,} merged file(s) over {len(rows)} day(s), at most {max(row[1] for row in rows)} a day"
+        f"{stray_note}."
     )
     return [
         Picture(titles[0][0], titles[0][1], late_reading, late_svg, numbers),
         Picture(titles[1][0], titles[1][1], files_reading, files_svg, numbers),
     ]
-
-
-def _output_day(source: Source, day: date) -> str:
-    return join(source.url("sitewise.repartitioned"), day_partition(day))
