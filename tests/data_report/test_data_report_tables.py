@@ -60,3 +60,15 @@ def test_a_changed_layout_in_the_ddl_is_what_the_report_reads(tmp_path):
     assert sorted(file.partition["site"] for file in files) == ["fc", "mgh"]
     summed = lake.aggregate(table, files, ["site", "export"], [("minutes_worn", "sum", "minutes")]).sort_by("site").to_pylist()
     assert summed == [{"site": "fc", "export": "E1", "minutes": 10.0}, {"site": "mgh", "export": "E1", "minutes": 20.0}]
+
+
+def test_a_file_that_is_not_what_its_ddl_says_fails_naming_the_table_and_the_file(tmp_path, capsys):
+    project = new_project(tmp_path / "repo")
+    folder = local_path(project.settings().datasets["embrace.wear_time"]) / "export=E1"
+    folder.mkdir(parents=True)
+    (folder / "part-0.parquet").write_bytes(b"not parquet at all")
+    assert project.cli("data-report", "--dataset", "embrace") == 1
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert len(printed) == 1 and printed[0].startswith("error: embrace_wear_time under file://")
+    assert "export=E1/part-0.parquet" in printed[0]
+    assert not (project.root / "build" / "reports" / "data-embrace.html").exists()
