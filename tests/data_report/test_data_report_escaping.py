@@ -27,8 +27,8 @@ HOSTILE = (
 EXPORT = "Sensors_U02_ALLSITES_20240301_20240302"
 
 
-def write_parquet(url: str, folder: str, table: pa.Table) -> None:
-    target = local_path(url) / folder / "part-0.parquet"
+def write_parquet(url: str, folder: str, table: pa.Table, name: str = "part-0.parquet") -> None:
+    target = local_path(url) / folder / name
     target.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, target)
 
@@ -85,6 +85,18 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
             [{"seriesId": text, "timeInSeconds": 1709251200, "offsetInNanos": 0, "quality": "GOOD"} for text in ids],
         )
 
+    # Values and folders that name no day are left out (as Athena's date projection leaves them), not a crash.
+    not_a_day = pa.table({"ppt_id": ["x"], "dev_id": ["x"], "day": ["not a day"], "minutes_worn": [1.0]})
+    write_parquet(datasets["embrace.wear_time"], f"export={EXPORT}", not_a_day, name="part-1.parquet")
+    write_parquet(
+        datasets["embrace.clean"], f"export={EXPORT}/stream=eda/date=someday", pa.table({"ppt_id": ["x"], "dev_id": ["x"]})
+    )
+    write_parquet(datasets["sensors.curated"], "dt=2024-13-45/hour=00", pa.table({"sensor_id": ["x"], "status": ["OK"]}))
+    write_parquet(datasets["sensors.curated"], "dt=2024-03-01/hour=xx", pa.table({"sensor_id": ["x"], "status": ["OK"]}))
+    stray_day = merged.parent.parent.parent.with_name("startYear=twenty") / "startMonth=3" / "startDay=1"
+    stray_day.mkdir(parents=True)
+    (stray_day / "merged_y.avro").write_bytes(merged.read_bytes())
+
     for dataset, pictures in (("embrace", 4), ("sensors", 3), ("stedi", 1), ("sitewise", 1)):
         page = written(project, capsys, "--dataset", dataset)
         html = page.read_text(encoding="utf-8")
@@ -93,6 +105,7 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
             assert "<script" not in text and "<img" not in text and "</svg><" not in text
             assert "\x07" not in text and "\x00" not in text and "\u202e" not in text
         assert html.count("<svg") == html.count("</svg>"), "every picture closes its own SVG only"
+        assert not [text for text in ("not a day", "someday", "2024-13-45", "twenty") if text in html]
         assert fetches(html) == [], "the page runs and fetches nothing"
         cells = {cell for section in found.values() for row in (section.rows or []) for cell in row}
         drawn = [key for key, section in found.items() if section.pictures]

@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 
 from job_helpers.control.data_report import charts
-from job_helpers.control.data_report.page import Numbers, Picture, percent
+from job_helpers.control.data_report.page import Numbers, Picture, as_day, percent, positions
 from job_helpers.control.data_report.source import Source
 from job_helpers.embrace.archives import ARCHIVE_NAME
 
@@ -30,12 +30,15 @@ def export_period(export: str) -> tuple[date, date] | None:
     match = ARCHIVE_NAME.match(f"{export}.zip")
     if match is None:
         return None
-    return date.fromisoformat(_iso(match["start"])), date.fromisoformat(_iso(match["end"]))
+    first, last = as_day(_iso(match["start"])), as_day(_iso(match["end"]))
+    return (first, last) if first is not None and last is not None else None
 
 
-def month_days(month: str) -> tuple[date, date]:
-    """The first and last day of a ``YYYY-MM`` month."""
-    first = date.fromisoformat(f"{month}-01")
+def month_days(month: str) -> tuple[date, date] | None:
+    """The first and last day of a ``YYYY-MM`` month; None for a value that is no month."""
+    first = as_day(f"{month}-01")
+    if first is None:
+        return None
     return first, first.replace(day=calendar.monthrange(first.year, first.month)[1])
 
 
@@ -62,16 +65,17 @@ def wear_time(source: Source) -> Picture:
     grouped = source.lake.aggregate(table, files, ["ppt_id", "dev_id", "day"], [("minutes_worn", "max", "minutes")])
     minutes: dict[tuple[str, date], float] = defaultdict(float)
     for ppt, day, worn in zip(grouped["ppt_id"].to_pylist(), grouped["day"].to_pylist(), grouped["minutes"].to_pylist()):
-        when = date.fromisoformat(day)
-        if source.window.holds(when):
+        when = as_day(day)
+        if when is not None and source.window.holds(when):
             minutes[(ppt, when)] += worn or 0.0
     if not minutes:
         return _empty("embrace-wear-time", title, table.name, "wear-time rows", source)
     people = sorted({ppt for ppt, _ in minutes})
     days = source.window.days(sorted({day for _, day in minutes}))
     share = np.full((len(people), len(days)), np.nan)
+    row, column = positions(people), positions(days)
     for (ppt, day), worn in minutes.items():
-        share[people.index(ppt), days.index(day)] = min(100.0, 100.0 * worn / DAY_MINUTES)
+        share[row[ppt], column[day]] = min(100.0, 100.0 * worn / DAY_MINUTES)
     missing = int(np.isnan(share).sum())
     median = float(np.nanmedian(share))
     svg = charts.heatmap(people, [day.isoformat() for day in days], share, colour_label="% of the day worn", vmax=100.0)
@@ -96,7 +100,8 @@ def duplicates(source: Source) -> Picture:
     grouped = source.lake.aggregate(table, files, ["ppt_id", "stream", "month"], sums).to_pylist()
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in grouped:
-        if source.window.overlaps(*month_days(row["month"])):
+        days = month_days(row["month"])
+        if days is not None and source.window.overlaps(*days):
             counts = totals[(row["ppt_id"], row["stream"])]
             for index, name in enumerate(("total_rows", "perfect", "nan", "unclear")):
                 counts[index] += row[name] or 0
@@ -127,21 +132,24 @@ def readings(source: Source) -> Picture:
     table = source.table("embrace_clean")
 
     def keep(partition: dict[str, str]) -> bool:
-        return source.window.holds(date.fromisoformat(partition["date"]))
+        return source.window.holds(as_day(partition["date"]))
 
     files = source.lake.files(table, keep)
     grouped = source.lake.aggregate(table, files, ["ppt_id", "dev_id", "stream", "date"], [([], "count_all", "rows")])
     counts: dict[tuple[str, str, date], dict[str, int]] = defaultdict(dict)
     for row in grouped.to_pylist():
-        counts[(row["ppt_id"], row["dev_id"], date.fromisoformat(row["date"]))][row["stream"]] = row["rows"]
+        day = as_day(row["date"])
+        if day is not None:
+            counts[(row["ppt_id"], row["dev_id"], day)][row["stream"]] = row["rows"]
     if not counts:
         return _empty("embrace-readings", title, table.name, "clean readings", source)
     devices = sorted({(ppt, dev) for ppt, dev, _ in counts})
     days = source.window.days(sorted({day for _, _, day in counts}))
     streams = sorted({stream for by_stream in counts.values() for stream in by_stream})
     grid = np.full((len(devices), len(days)), np.nan)
+    row_of, column = positions(devices), positions(days)
     for (ppt, dev, day), by_stream in counts.items():
-        grid[devices.index((ppt, dev)), days.index(day)] = sum(by_stream.values())
+        grid[row_of[(ppt, dev)], column[day]] = sum(by_stream.values())
     svg = charts.heatmap(
         [f"{ppt} / {dev}" for ppt, dev in devices], [day.isoformat() for day in days], grid, colour_label="clean readings"
     )

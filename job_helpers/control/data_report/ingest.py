@@ -14,7 +14,7 @@ from datetime import date
 import numpy as np
 
 from job_helpers.control.data_report import charts
-from job_helpers.control.data_report.page import Numbers, Picture
+from job_helpers.control.data_report.page import Numbers, Picture, positions
 from job_helpers.control.data_report.source import Source
 from job_helpers.ingest.edf import FIXED_HEADER_BYTES, EdfError, parse_header
 from job_helpers.ingest.names import time_from_name
@@ -74,8 +74,9 @@ def recordings(source: Source, dataset: str) -> Picture:
         [UNDATED] if any(day == UNDATED for _, day in counts) else []
     )
     grid = np.full((len(subjects), len(columns)), np.nan)
+    row_of, column_of = positions(subjects), positions(columns)
     for (subject, column), files in counts.items():
-        grid[subjects.index(subject), columns.index(column)] = files
+        grid[row_of[subject], column_of[column]] = files
     svg = charts.heatmap(subjects, columns, grid, colour_label="recordings (files)")
     rows = [(subject, day, counts[(subject, day)]) for subject in subjects for day in columns if (subject, day) in counts]
     undated = sum(files for (_, day), files in counts.items() if day == UNDATED)
@@ -108,7 +109,7 @@ def places(source: Source, dataset: str) -> Picture:
         restore = "missing" if tar is None else ("available" if not tar.archived else tar.restore_state)
         restored = tar is not None and tar.archived and tar.restore_state == "available"
         files = len(manifest.files)
-        grid[subjects.index(subject)] = (100.0 * present / files if files else 0.0, 100.0 * archived, 100.0 * restored)
+        grid[done - 1] = (100.0 * present / files if files else 0.0, 100.0 * archived, 100.0 * restored)
         storage_class = tar.storage_class if tar else "-"
         rows.append((subject, manifest.ingest_id, files, present, archived, storage_class, restore))
     svg = charts.heatmap(subjects, list(PLACES), grid, colour_label="% of the subject's data there", vmax=100.0)

@@ -26,6 +26,20 @@ th{position:sticky;top:0;background:#fafafa}td.num{text-align:right;font-variant
 """
 
 
+def as_day(text: object) -> date | None:
+    """A ``YYYY-MM-DD`` value as a date; None for anything else (a stray folder, a bad value), which
+    the report leaves out, as Athena's date projection does."""
+    try:
+        return date.fromisoformat(str(text)) if len(str(text)) == 10 else None
+    except ValueError:
+        return None
+
+
+def positions(items: Sequence[Any]) -> dict[Any, int]:
+    """Each item's row or column in a picture."""
+    return {item: index for index, item in enumerate(items)}
+
+
 @dataclass(frozen=True)
 class Window:
     """The dates a report covers: ``first``..``last``, either open (all dates)."""
@@ -33,7 +47,10 @@ class Window:
     first: date | None = None
     last: date | None = None
 
-    def holds(self, day: date) -> bool:
+    def holds(self, day: date | None) -> bool:
+        """Whether a day is in the window; a value that is no day never is."""
+        if day is None:
+            return False
         return (self.first is None or day >= self.first) and (self.last is None or day <= self.last)
 
     def overlaps(self, first: date, last: date) -> bool:

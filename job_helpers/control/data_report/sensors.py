@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from job_helpers.control.data_report import charts
-from job_helpers.control.data_report.page import Numbers, Picture, percent
+from job_helpers.control.data_report.page import Numbers, Picture, as_day, percent, positions
 from job_helpers.control.data_report.source import Source
 from job_helpers.control.data_report.tables import folder_table
 from job_helpers.sensors.read import folder_hour, hours_without_raw, list_raw_files, read_raw_file
@@ -36,7 +36,7 @@ def pictures(source: Source) -> list[Picture]:
 
 def _in_window(source: Source):
     def keep(partition: dict[str, str]) -> bool:
-        return source.window.holds(date.fromisoformat(partition["dt"]))
+        return source.window.holds(as_day(partition["dt"])) and partition["hour"].isdigit() and int(partition["hour"]) < 24
 
     return keep
 
@@ -107,8 +107,9 @@ def coverage(source: Source, grid: dict[tuple[str, int], int], real: dict[tuple[
     before = np.full((len(sensors), len(hours)), np.nan)
     after = np.full((len(sensors), len(hours)), np.nan)
     marked = np.zeros((len(sensors), len(hours)), dtype=bool)
+    row_of, column_of = positions(sensors), positions(hours)
     for (sensor, hour), filled in grid.items():
-        row, column = sensors.index(sensor), hours.index(hour)
+        row, column = row_of[sensor], column_of[hour]
         after[row, column] = 100.0 * filled / HOUR_SECONDS
         marked[row, column] = hour in kept
         if hour not in kept:

@@ -17,7 +17,7 @@ import numpy as np
 
 from job_helpers.control.data_report import charts
 from job_helpers.control.data_report.lake import TableFile
-from job_helpers.control.data_report.page import Numbers, Picture
+from job_helpers.control.data_report.page import Numbers, Picture, positions
 from job_helpers.control.data_report.source import Source
 from job_helpers.sitewise.day_index import read_day_index
 from job_helpers.sitewise.keys import Layout, day_partition, parse_raw_key
@@ -33,13 +33,23 @@ def pictures(source: Source) -> list[Picture]:
     return [series_days(source, files, kinds), *index_pictures(source, files, kinds)]
 
 
-def _day(partition: dict[str, str]) -> date:
-    return date(int(partition["startyear"]), int(partition["startmonth"]), int(partition["startday"]))
+def _day(partition: dict[str, str]) -> date | None:
+    """The day a ``startYear=/startMonth=/startDay=`` folder names; None for a folder that names none."""
+    try:
+        return date(int(partition["startyear"]), int(partition["startmonth"]), int(partition["startday"]))
+    except ValueError:
+        return None
 
 
-def _merged_files(source: Source) -> list[TableFile]:
+def _merged_files(source: Source) -> list[tuple[date, TableFile]]:
+    """The merged files of the report's days, each with the day its folder names."""
     table = source.table("sitewise_repartitioned")
-    return source.lake.files(table, lambda partition: source.window.holds(_day(partition)))
+    found = []
+    for file in source.lake.files(table):
+        day = _day(file.partition)
+        if day is not None and source.window.holds(day):
+            found.append((day, file))
+    return found
 
 
 class _Kinds:
@@ -63,12 +73,11 @@ class _Kinds:
         return "associated" if self.associated.keeps(series) else "disassociated"
 
 
-def series_days(source: Source, files: list[TableFile], kinds: _Kinds) -> Picture:
+def series_days(source: Source, files: list[tuple[date, TableFile]], kinds: _Kinds) -> Picture:
     title = "Merged records per series and day"
     counts: Counter[tuple[str, date]] = Counter()
-    for done, file in enumerate(files, start=1):
+    for done, (day, file) in enumerate(files, start=1):
         source.lake.progress(f"reading sitewise_repartitioned: file {done:,} of {len(files):,}")
-        day = _day(file.partition)
         with source.lake.storage.open(file.url) as handle:
             for record in fastavro.reader(handle):
                 counts[(str(cast(dict, record)["seriesId"]), day)] += 1
@@ -77,8 +86,9 @@ def series_days(source: Source, files: list[TableFile], kinds: _Kinds) -> Pictur
     series = sorted({name for name, _ in counts}, key=lambda name: (kinds[name], name))
     days = source.window.days(sorted({day for _, day in counts}))
     grid = np.full((len(series), len(days)), np.nan)
+    row_of, column_of = positions(series), positions(days)
     for (name, day), records in counts.items():
-        grid[series.index(name), days.index(day)] = records
+        grid[row_of[name], column_of[day]] = records
     labels = [f"{name} ({kinds[name][:1].upper()})" if kinds[name] != UNKNOWN else name for name in series]
     svg = charts.heatmap(labels, [day.isoformat() for day in days], grid, colour_label="merged records")
     rows = [(name, kinds[name], day.isoformat(), counts[(name, day)]) for name in series for day in days if (name, day) in counts]
@@ -92,7 +102,7 @@ def series_days(source: Source, files: list[TableFile], kinds: _Kinds) -> Pictur
     return Picture("sitewise-series", title, reading, svg, Numbers(("series", "type", "day", "records"), rows))
 
 
-def index_pictures(source: Source, files: list[TableFile], kinds: _Kinds) -> list[Picture]:
+def index_pictures(source: Source, files: list[tuple[date, TableFile]], kinds: _Kinds) -> list[Picture]:
     """Files per day, and records merged by the day's first run and by later runs, from the day manifests.
 
     Associated and disassociated series are merged by separate runs, so a day's first file is
@@ -103,8 +113,8 @@ def index_pictures(source: Source, files: list[TableFile], kinds: _Kinds) -> lis
         ("sitewise-files", "Merged files per day"),
     )
     in_folders: dict[date, dict[str, float]] = defaultdict(dict)
-    for file in files:
-        in_folders[_day(file.partition)][file.url.rsplit("/", 1)[-1]] = file.modified
+    for day, file in files:
+        in_folders[day][file.url.rsplit("/", 1)[-1]] = file.modified
     if not in_folders:
         reading = f"No merged files for {source.window.label}."
         return [Picture(key, title, reading, None, Numbers(())) for key, title in titles]

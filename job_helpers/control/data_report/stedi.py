@@ -14,7 +14,7 @@ from collections import defaultdict
 from datetime import date
 
 from job_helpers.control.data_report import charts
-from job_helpers.control.data_report.page import Numbers, Picture, percent
+from job_helpers.control.data_report.page import Numbers, Picture, as_day, percent
 from job_helpers.control.data_report.source import Source
 from job_helpers.control.data_report.tables import folder_table
 
@@ -152,7 +152,7 @@ def readings_per_day(source: Source) -> Picture:
     counts: dict[date, dict[str, int]] = defaultdict(dict)
     for name, label in READINGS.items():
         table = source.table(name)
-        files = source.lake.files(table, lambda partition: source.window.holds(date.fromisoformat(partition["reading_date"])))
+        files = source.lake.files(table, lambda partition: source.window.holds(as_day(partition["reading_date"])))
         grouped = source.lake.aggregate(table, files, ["reading_date"], [([], "count_all", "rows")])
         for row in grouped.to_pylist():
             counts[date.fromisoformat(row["reading_date"])][label] = row["rows"]
