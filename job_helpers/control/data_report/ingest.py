@@ -19,6 +19,7 @@ from job_helpers.control.data_report.source import Source
 from job_helpers.ingest.edf import FIXED_HEADER_BYTES, EdfError, parse_header
 from job_helpers.ingest.names import time_from_name
 from job_helpers.ingest.read import find_manifests
+from job_helpers.ingest.settings import IngestSettings
 from job_helpers.storage import join
 
 UNDATED = "undated"
@@ -32,7 +33,7 @@ def pictures(source: Source) -> list[Picture]:
         return [Picture("ingest-recordings", "Recordings per subject and day", empty, None, Numbers(()))]
     found = []
     for name in sorted(ingest.datasets):
-        found += [recordings(source, name), places(source, name)]
+        found += [recordings(source, ingest, name), places(source, ingest, name)]
     return found
 
 
@@ -49,9 +50,9 @@ def _recording_day(source: Source, url: str, key: str) -> date | None:
     return named.date() if named else None
 
 
-def recordings(source: Source, dataset: str) -> Picture:
+def recordings(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     title = f"{dataset}: recordings per subject and day"
-    landing = source.settings.ingest.landing_url(dataset)  # type: ignore[union-attr]
+    landing = ingest.landing_url(dataset)
     source.lake.progress(f"listing {landing}")
     counts: Counter[tuple[str, str]] = Counter()
     stored = list(source.lake.storage.list(landing))
@@ -87,10 +88,8 @@ def recordings(source: Source, dataset: str) -> Picture:
     return Picture(f"ingest-{dataset}-recordings", title, reading, svg, Numbers(("subject", "day", "files"), rows))
 
 
-def places(source: Source, dataset: str) -> Picture:
+def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     title = f"{dataset}: where each subject's data sits"
-    ingest = source.settings.ingest
-    assert ingest is not None
     landing = ingest.landing_url(dataset)
     source.lake.progress(f"reading the manifests of {dataset}")
     latest = {manifest.subject: manifest for manifest in find_manifests(source.lake.storage, ingest.archive_url, dataset)}
