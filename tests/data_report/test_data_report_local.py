@@ -7,19 +7,24 @@ what the sample generator says it wrote).
 
 from __future__ import annotations
 
+import importlib
 import json
 import random
+import subprocess
+import sys
 from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time
 
 import fastavro
 import pyarrow.dataset as ds
 import pytest
-from data_report_pages import fetches, new_project, number, opened, written
+from data_report_pages import REPO, fetches, new_project, number, opened, written
 
 from job_helpers.control.commands.sample_cmd import WRITERS
-from job_helpers.control.data_report import REPORTS, Source, Window, report_page
+from job_helpers.control.data_report import REPORTS, report_page
 from job_helpers.control.data_report.lake import Lake
+from job_helpers.control.data_report.page import Window
+from job_helpers.control.data_report.source import Source
 from job_helpers.control.data_report.tables import Catalog
 from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sensors.transform import STATUSES
@@ -47,6 +52,23 @@ def hive_table(url: str, columns: list[str]) -> list[dict]:
 
 def test_every_data_set_the_project_generates_or_ingests_has_a_report():
     assert set(REPORTS) == set(WRITERS) | {"ingest"}
+    for dataset in REPORTS:
+        assert callable(importlib.import_module(f"job_helpers.control.data_report.{dataset}").pictures), dataset
+
+
+def test_the_cli_loads_neither_arrows_engine_nor_matplotlib_for_its_other_commands():
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from job_helpers.cli import build_parser; build_parser(); print(sorted(sys.modules))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+    ).stdout
+    assert "'matplotlib'" not in loaded and "'pyarrow.acero'" not in loaded
 
 
 # Embrace --------------------------------------------------------------------------------------

@@ -7,9 +7,7 @@ import argparse
 from rich.markup import escape
 
 from job_helpers.cli import CliContext, UsageError
-from job_helpers.control.data_report import REPORTS, Source, Window, report_page
-from job_helpers.control.data_report.lake import Lake, ReadError
-from job_helpers.control.data_report.tables import Catalog, TableError
+from job_helpers.control.data_report import REPORTS
 from job_helpers.relative_dates import day_option
 
 
@@ -30,6 +28,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_data_report(args: argparse.Namespace, context: CliContext) -> int:
     """Read the tables with a progress line on standard error, then write the page aside and move it into place."""
+    from job_helpers.control.data_report import report_page
+    from job_helpers.control.data_report.lake import Lake, ReadError
+    from job_helpers.control.data_report.page import Window
+    from job_helpers.control.data_report.source import Source
+    from job_helpers.control.data_report.tables import Catalog, TableError
+
     if args.first and args.last and args.first > args.last:
         raise UsageError(f"--from {args.first} is after --to {args.last}")
     window = Window(args.first, args.last)
