@@ -33,7 +33,7 @@ S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint demo build execute status retry report schedule unschedule cleanup config config-check paths ddl \
-        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify
+        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
@@ -46,6 +46,7 @@ help:
 	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch  [runner=]"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
 	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
+	@echo "make data-report dataset=embrace|sensors|sitewise|stedi|ingest [from=] [to=]   one HTML page of what its tables hold  [profile=]"
 	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   daily Glue trigger (local: crontab line)"
 	@echo "make unschedule job=      remove the job's trigger and the job it starts"
 	@echo "                          Dates take YYYY-MM-DD, today, yesterday or today-N (UTC): from=today-7 to=yesterday"
@@ -121,6 +122,9 @@ retry: setup
 
 report: setup
 	@$(CLI) report $(call opt,batch,--batch)
+
+data-report: setup
+	@$(CLI) data-report --dataset $(call q,$(call v,dataset)) $(call opt,from,--from) $(call opt,to,--to)
 
 schedule: setup
 	@$(CLI) schedule --job $(call q,$(call v,job)) --cron $(call q,$(call v,cron)) $(call opt,lag_days,--lag-days) \

@@ -1,0 +1,118 @@
+"""Ingest: recordings per subject and day, and where each subject's data sits (landing, archive, restored).
+
+Subjects are their 8-digit codes only: the subject map (names) is never read. A landing object's
+day is its EDF header's start date (the first 256 bytes, one ranged read), else a date in its
+key, else it is undated. Where the data sits comes from each subject's latest manifest: its
+landing keys found in landing, its tar in the archive, and the tar's restore state.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+
+import numpy as np
+
+from job_helpers.control.data_report import charts
+from job_helpers.control.data_report.page import Numbers, Picture, positions
+from job_helpers.control.data_report.source import Source
+from job_helpers.ingest.edf import FIXED_HEADER_BYTES, EdfError, parse_header
+from job_helpers.ingest.names import time_from_name
+from job_helpers.ingest.read import find_manifests
+from job_helpers.ingest.settings import IngestSettings
+from job_helpers.storage import join
+
+UNDATED = "undated"
+PLACES = ("landing", "archive", "restored")
+
+
+def pictures(source: Source) -> list[Picture]:
+    ingest = source.settings.ingest
+    if ingest is None or not ingest.datasets:
+        empty = "No ingest data set is configured (datasets.ingest in config.yml)."
+        return [Picture("ingest-recordings", "Recordings per subject and day", empty, None, Numbers(()))]
+    found = []
+    for name in sorted(ingest.datasets):
+        found += [recordings(source, ingest, name), places(source, ingest, name)]
+    return found
+
+
+def _recording_day(source: Source, url: str, key: str) -> date | None:
+    if key.lower().endswith(".edf"):
+        with source.lake.storage.open(url) as handle:
+            try:
+                start = parse_header(handle.read(FIXED_HEADER_BYTES), url).start
+            except EdfError:
+                start = None
+        if start is not None:
+            return start.date()
+    named = time_from_name(key)
+    return named.date() if named else None
+
+
+def recordings(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
+    title = f"{dataset}: recordings per subject and day"
+    landing = ingest.landing_url(dataset)
+    source.lake.progress(f"listing {landing}")
+    counts: Counter[tuple[str, str]] = Counter()
+    stored = list(source.lake.storage.list(landing))
+    for done, item in enumerate(stored, start=1):
+        source.lake.progress(f"reading recording dates: {done:,} of {len(stored):,} objects")
+        key = item.url[len(landing) :]
+        subject = key.split("/", 1)[0]
+        day = _recording_day(source, item.url, key)
+        if day is None:
+            counts[(subject, UNDATED)] += 1
+        elif source.window.holds(day):
+            counts[(subject, day.isoformat())] += 1
+    if not counts:
+        return Picture(
+            f"ingest-{dataset}-recordings", title, f"No recording in {landing} for {source.window.label}.", None, Numbers(())
+        )
+    subjects = sorted({subject for subject, _ in counts})
+    dated = sorted({date.fromisoformat(day) for _, day in counts if day != UNDATED})
+    columns = [day.isoformat() for day in source.window.days(dated)] + (
+        [UNDATED] if any(day == UNDATED for _, day in counts) else []
+    )
+    grid = np.full((len(subjects), len(columns)), np.nan)
+    row_of, column_of = positions(subjects), positions(columns)
+    for (subject, column), files in counts.items():
+        grid[row_of[subject], column_of[column]] = files
+    svg = charts.heatmap(subjects, columns, grid, colour_label="recordings (files)")
+    rows = [(subject, day, counts[(subject, day)]) for subject in subjects for day in columns if (subject, day) in counts]
+    undated = sum(files for (_, day), files in counts.items() if day == UNDATED)
+    reading = (
+        f"{sum(counts.values()):,} file(s) of {len(subjects)} subject(s) over {len(dated)} recording day(s)"
+        f"{f'; {undated} without a recording date' if undated else ''}."
+    )
+    return Picture(f"ingest-{dataset}-recordings", title, reading, svg, Numbers(("subject", "day", "files"), rows))
+
+
+def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
+    title = f"{dataset}: where each subject's data sits"
+    landing = ingest.landing_url(dataset)
+    source.lake.progress(f"reading the manifests of {dataset}")
+    latest = {manifest.subject: manifest for manifest in find_manifests(source.lake.storage, ingest.archive_url, dataset)}
+    if not latest:
+        return Picture(f"ingest-{dataset}-places", title, f"No manifest for {dataset}: nothing ingested yet.", None, Numbers(()))
+    in_landing = {item.url: item.size for item in source.lake.storage.list(landing)}
+    subjects = sorted(latest)
+    grid = np.zeros((len(subjects), len(PLACES)))
+    rows = []
+    for done, subject in enumerate(subjects, start=1):
+        source.lake.progress(f"checking where subjects' data sits: {done:,} of {len(subjects):,}")
+        manifest = latest[subject]
+        present = sum(1 for entry in manifest.files if in_landing.get(join(landing, entry.key)) == entry.size)
+        tar = source.lake.storage.head(join(ingest.archive_url, manifest.archive.key))
+        archived = tar is not None and tar.size == manifest.archive.size
+        restore = "missing" if tar is None else ("available" if not tar.archived else tar.restore_state)
+        restored = tar is not None and tar.archived and tar.restore_state == "available"
+        files = len(manifest.files)
+        grid[done - 1] = (100.0 * present / files if files else 0.0, 100.0 * archived, 100.0 * restored)
+        storage_class = tar.storage_class if tar else "-"
+        rows.append((subject, manifest.ingest_id, files, present, archived, storage_class, restore))
+    svg = charts.heatmap(subjects, list(PLACES), grid, colour_label="% of the subject's data there", vmax=100.0)
+    whole = sum(1 for row in rows if row[3] == row[2] and row[4])
+    reading = f"{whole} of {len(subjects)} subject(s) have every file in landing and their tar in the archive."
+    header = ("subject", "ingest", "files", "in landing", "tar in archive", "storage class", "restore")
+    return Picture(f"ingest-{dataset}-places", title, reading, svg, Numbers(header, rows))
