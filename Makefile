@@ -13,7 +13,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
-          execution_class cron lag_days
+          execution_class cron lag_days log_lines
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -43,7 +43,7 @@ help:
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
 	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch  [runner=]"
+	@echo "make status [batch=] [json=1] [log_lines=N]   per chunk: state, attempts, duration, DPU-hours, error; cost; N log lines per failure  [runner=]"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
 	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
 	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   daily Glue trigger (local: crontab line)"
@@ -114,7 +114,7 @@ execute: setup
 	  $(call opt,execution_class,--execution-class) $(RUNNER)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(RUNNER)
+	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(call opt,log_lines,--log-lines) $(RUNNER)
 
 retry: setup
 	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)
