@@ -82,6 +82,7 @@ def policy_values(settings: Settings) -> dict[str, str]:
         values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
     timestream = settings.embrace.timestream if settings.embrace else None
     database, table = (timestream.database, timestream.table) if timestream else ("*", "*")
+    values["embrace.timestream_database_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}"
     values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
     ingest = settings.ingest
     parameter = "/" + (ingest.ssm_parameter if ingest else "").lstrip("/")
