@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from job_helpers.control.aws_errors import describe
+from job_helpers.control.aws_region import enter_region
 from job_helpers.control.config import ConfigError, Settings, load_settings
 from job_helpers.control.local_registry import RegistryError
 from job_helpers.storage import Storage
@@ -84,7 +85,9 @@ class CliContext:
 
         settings = self.settings
         if settings.profile == "aws":
-            return boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+            session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+            enter_region(settings, session, lambda line: self.messages.print(line, markup=False))
+            return session
         return boto3.Session()
 
     @cached_property

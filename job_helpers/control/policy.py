@@ -27,6 +27,7 @@ JOBS_STATEMENT = "ManageProjectJobs"
 SCHEDULES_STATEMENT = "ManageProjectSchedules"
 TABLES_STATEMENT = "ReadTableData"
 INGEST_STATEMENT = "IngestObjects"
+BUCKET_REGIONS_STATEMENT = "FindBucketRegions"
 OBJECT_ARN = re.compile(r"^arn:aws:s3:::([^/]+)/")
 LOCATION = re.compile(r"LOCATION\s+'(s3://[^']+)'", re.IGNORECASE)
 
@@ -148,6 +149,9 @@ def render_policy(template: Path, settings: Settings, sql_dir: Path | None = Non
         INGEST_STATEMENT: lambda: _ingest_objects(settings),
         JOB_KMS_STATEMENT: lambda: [settings.kms_key_arn] if settings.kms_key_arn else [],
         OPERATOR_KMS_STATEMENT: lambda: _kms_keys(settings),
+        BUCKET_REGIONS_STATEMENT: lambda: sorted(
+            {f"arn:aws:s3:::{bucket}" for bucket in (settings.resolved.get("buckets") or {}).values()}
+        ),
     }
     for statement in document["Statement"]:
         if statement.get("Sid") in fills:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 import yaml
 from rich.markup import escape
 
+from job_helpers.aws import client
 from job_helpers.cli import CliContext
+from job_helpers.control.aws_region import Region, check_buckets
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,7 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_check(args: argparse.Namespace, context: CliContext) -> int:
-    """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute."""
+    """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute.
+
+    On the aws profile it also says the region, and with credentials checks that every bucket that
+    exists lives in it.
+    """
     settings = context.settings
     for example in settings.examples:
         context.messages.print(f"[yellow]warning:[/] {escape(example)}")
@@ -36,7 +43,29 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
         f"config.yml is valid for profile [bold]{settings.profile}[/]: "
         f"{len(settings.jobs)} job(s), {len(settings.datasets)} data set(s)"
     )
+    if settings.profile == "aws":
+        context.console.print(f"AWS region {settings.region} ({settings.region_source})", markup=False)
+        _check_account(context)
     return 0
+
+
+def _check_account(context: CliContext) -> None:
+    """With credentials: every bucket that exists lives in the region."""
+    import boto3
+
+    settings = context.settings
+    say = context.console.print
+    if settings.examples and not os.environ.get("AWS_ENDPOINT_URL"):
+        say("example values: the account was not checked")
+        return
+    session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+    if session.get_credentials() is None:
+        say("no AWS credentials: the account was not checked")
+        return
+    if not settings.cross_region_buckets:
+        buckets = {str(k): str(v) for k, v in (settings.resolved.get("buckets") or {}).items()}
+        check_buckets(buckets, Region(settings.region or "", settings.region_source or ""), client("s3", session))
+        say(f"every bucket that exists is in {settings.region}")
 
 
 def run_show(args: argparse.Namespace, context: CliContext) -> int:
