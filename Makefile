@@ -33,13 +33,15 @@ S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint demo build execute status retry report schedule unschedule cleanup config config-check paths ddl \
-        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify
+        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify stack stack-delete
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
 	@echo "make test                 run the test suite"
 	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
+	@echo "make stack [yes=1]        set up the AWS account from config.yml (CloudFormation change set, shown first) [profile=aws]"
+	@echo "make stack-delete [yes=1] delete that stack; buckets, their data, the KMS key and the secret are kept      [profile=aws]"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
 	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
@@ -103,6 +105,12 @@ demo: setup
 	@$(CLI) execute --job sitewise_repartition --from 2024-03-01 --to 2024-03-07 --days-per-job 3 --wait
 	@$(CLI) inspect --dataset sitewise.repartitioned
 	@$(CLI) cleanup
+
+stack: setup
+	@$(CLI) stack deploy $(call flag,yes,--yes)
+
+stack-delete: setup
+	@$(CLI) stack delete $(call flag,yes,--yes)
 
 build: setup
 	@$(CLI) build

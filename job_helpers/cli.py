@@ -38,6 +38,7 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.query_cmd",
     "job_helpers.control.commands.timestream_cmd",
     "job_helpers.control.commands.ingest_cmd",
+    "job_helpers.control.commands.stack_cmd",
 )
 
 

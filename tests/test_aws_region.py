@@ -97,6 +97,7 @@ def test_aws_commands_print_the_region_and_create_in_it(moto_server, monkeypatch
     boto3.client("s3", region_name="eu-west-1").create_bucket(
         Bucket="glue-etl-assets", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
+    boto3.client("athena", region_name="eu-west-1").create_work_group(Name="glue-etl")
     assert main(["--profile", "aws", "ddl"]) == 0
     captured = capsys.readouterr()
     assert captured.err.startswith("AWS region eu-west-1 (AWS_DEFAULT_REGION)\n")
@@ -110,6 +111,7 @@ def test_a_bucket_in_another_region_is_refused_unless_allowed(moto_server, capsy
         Bucket="sitewise-cold-tier", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
     )
     boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="glue-etl-assets")
+    boto3.client("athena", region_name="us-east-1").create_work_group(Name="glue-etl")
     assert main(["--profile", "aws", "ddl"]) == 2
     out = capsys.readouterr().out
     assert out.startswith("error: the aws profile works in us-east-1 (AWS_DEFAULT_REGION) but these buckets live elsewhere:")

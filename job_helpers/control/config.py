@@ -18,8 +18,9 @@ from typing import Any
 import yaml
 
 from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, SectionContext, check_keys
-from job_helpers.control import aws_region, local_on_aws
+from job_helpers.control import aws_region, local_on_aws, stack_settings
 from job_helpers.control.local_on_aws import LocalRunnerSettings
+from job_helpers.control.stack_settings import StackSettings
 from job_helpers.embrace import settings as embrace_settings
 from job_helpers.embrace.settings import EmbraceSettings
 from job_helpers.ingest import settings as ingest_settings
@@ -96,6 +97,7 @@ class Settings:
     ingest: IngestSettings | None = None
     embrace: EmbraceSettings | None = None
     local_runner: LocalRunnerSettings | None = None
+    stack: StackSettings | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -198,6 +200,7 @@ SECTIONS = {
     "ingest": ingest_settings.parse,
     "embrace": embrace_settings.parse,
     "profiles.aws.local_runner": local_on_aws.parse,
+    "profiles.aws.stack": stack_settings.parse,
 }
 # The sections of config.yml; each section's own keys are declared next to the code that reads it.
 TOP_LEVEL_KEYS = (
@@ -533,6 +536,7 @@ AWS_PROFILE_KEYS = (
     "kms_key_arn",
     "job_arguments",
     "local_runner",
+    "stack",
 )
 
 

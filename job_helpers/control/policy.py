@@ -198,6 +198,8 @@ def policy_values(settings: Settings) -> dict[str, str]:
     values["embrace.timestream_database_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}"
     values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
     values["glue.output_log_streams_arn"] = f"arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:log-stream:*"
+    name = settings.stack.name if settings.stack else "glue-etl"
+    values["stack_arn"] = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
     ingest = settings.ingest
     parameter = "/" + (ingest.ssm_parameter if ingest else "").lstrip("/")
     values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"

@@ -12,6 +12,8 @@ from rich.markup import escape
 from job_helpers.aws import client
 from job_helpers.cli import CliContext
 from job_helpers.control.aws_region import Region, check_buckets
+from job_helpers.control.stack import find_stack, outputs
+from job_helpers.control.stack_template import KEY_OUTPUT, drift, render_template, setting_hints, stack_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -31,8 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_check(args: argparse.Namespace, context: CliContext) -> int:
     """Valid config exits 0; example values left in the aws profile are warnings here, errors for build and execute.
 
-    On the aws profile it also says the region, and with credentials checks that every bucket that
-    exists lives in it.
+    On the aws profile it also says the region, and with credentials checks the account: every
+    bucket that exists in the region, the stack's outputs as config.yml would render them.
     """
     settings = context.settings
     for example in settings.examples:
@@ -50,7 +52,7 @@ def run_check(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def _check_account(context: CliContext) -> None:
-    """With credentials: every bucket that exists lives in the region."""
+    """With credentials: the buckets' regions, and the stack's outputs against config.yml when the stack exists."""
     import boto3
 
     settings = context.settings
@@ -66,6 +68,17 @@ def _check_account(context: CliContext) -> None:
         buckets = {str(k): str(v) for k, v in (settings.resolved.get("buckets") or {}).items()}
         check_buckets(buckets, Region(settings.region or "", settings.region_source or ""), client("s3", session))
         say(f"every bucket that exists is in {settings.region}")
+    name = stack_settings(settings).name
+    stack = find_stack(client("cloudformation", session), name)
+    if stack is None:
+        say(f"no stack {name} in {settings.region}: `make stack profile=aws` sets up the account")
+        return
+    found = outputs(stack)
+    template = render_template(settings, context.repo_root, found.get(KEY_OUTPUT))
+    problems = setting_hints(found, settings) + drift(found, template)
+    say(f"stack {name}: {stack['StackStatus']}, {len(found)} output(s)" + ("" if problems else ", all as config.yml says"))
+    for problem in problems:
+        context.messages.print(f"[yellow]warning:[/] {escape(problem)}")
 
 
 def run_show(args: argparse.Namespace, context: CliContext) -> int:
