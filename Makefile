@@ -13,7 +13,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
-          execution_class cron lag_days dates_in
+          execution_class cron lag_days dates_in log_lines
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -33,17 +33,20 @@ S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint demo build execute status retry report schedule unschedule cleanup config config-check paths ddl \
-        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report
+        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report \
+        stack stack-delete
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
 	@echo "make test                 run the test suite"
 	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
+	@echo "make stack [yes=1]        set up the AWS account from config.yml (CloudFormation change set, shown first) [profile=aws]"
+	@echo "make stack-delete [yes=1] delete that stack; buckets, their data, the KMS key and the secret are kept      [profile=aws]"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
 	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [dates_in=local] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=] [json=1]   per chunk: state, attempts, duration, DPU-hours, error; cost of the batch  [runner=]"
+	@echo "make status [batch=] [json=1] [log_lines=N]   per chunk: state, attempts, duration, DPU-hours, error; cost; N log lines per failure  [runner=]"
 	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
 	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
 	@echo "make data-report dataset=embrace|sensors|sitewise|stedi|ingest [from=] [to=]   one HTML page of what its tables hold  [profile=]"
@@ -105,6 +108,12 @@ demo: setup
 	@$(CLI) inspect --dataset sitewise.repartitioned
 	@$(CLI) cleanup
 
+stack: setup
+	@$(CLI) stack deploy $(call flag,yes,--yes)
+
+stack-delete: setup
+	@$(CLI) stack delete $(call flag,yes,--yes)
+
 build: setup
 	@$(CLI) build
 
@@ -115,7 +124,7 @@ execute: setup
 	  $(call opt,execution_class,--execution-class) $(call opt,dates_in,--dates-in) $(RUNNER)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(RUNNER)
+	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(call opt,log_lines,--log-lines) $(RUNNER)
 
 retry: setup
 	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from job_helpers.control import output
+from job_helpers.control.aws_region import enter_region
 from job_helpers.control.config import ConfigError, Settings, load_settings
 from job_helpers.control.failures import describe_failure
 from job_helpers.control.local_registry import RegistryError
@@ -39,6 +40,7 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.timestream_cmd",
     "job_helpers.control.commands.ingest_cmd",
     "job_helpers.control.commands.data_report_cmd",
+    "job_helpers.control.commands.stack_cmd",
 )
 
 
@@ -80,7 +82,9 @@ class CliContext:
 
         settings = self.settings
         if settings.profile == "aws":
-            return boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+            session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
+            enter_region(settings, session, lambda line: self.messages.print(line, markup=False))
+            return session
         return boto3.Session()
 
     @cached_property

@@ -6,7 +6,8 @@
         --timestream-database sensors --timestream-table readings --allow-shrink false
 
 ``--source raw_json`` reads the JSON lines under ``--raw``; ``--source timestream`` queries the
-Timestream table instead. Both feed the same transform and write the same outputs. Hours whose raw
+Timestream table instead, for accounts that already use Timestream for LiveAnalytics: it is closed
+to new customers since 2025-06-20. Both feed the same transform and write the same outputs. Hours whose raw
 objects are gone keep their published partitions, and a run whose curated files would hold under
 a tenth of what they replace is refused; ``--allow-shrink true`` publishes what the input holds now.
 """

@@ -93,7 +93,8 @@ def _pins_from_text(text: str) -> dict[str, str]:
 
 
 def _aws_jobs():
-    settings = load_settings(REPO / "config.yml", "aws", environ={})
+    # Read at collection, before the fixtures give every test a region: name one, as AWS_REGION would.
+    settings = load_settings(REPO / "config.yml", "aws", environ={"AWS_REGION": "us-east-1"})
     return settings.jobs
 
 

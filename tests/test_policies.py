@@ -3,7 +3,9 @@
 The actions come from the source: every ``<client>.<operation>(`` call, paginator and S3
 transfer in the files a job can run is checked against the job role's policy; those in the rest
 of job_helpers (the CLI and what only it runs), plus the shared storage layer, against the
-operator's. An operation is mapped to its IAM action through botocore's model.
+operator's. An operation is mapped to its IAM action through botocore's model. Beyond those, a
+policy grants exactly what AWS documents its features need from the caller
+(``policy.PREREQUISITES``, each with its documentation page), and each of those is granted.
 """
 
 from __future__ import annotations
@@ -21,9 +23,21 @@ from parliament import analyze_policy_string
 from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
-from job_helpers.control.policy import TEMPLATES, render_policy
+from job_helpers.control.policy import PREREQUISITES, TEMPLATES, render_policy
 
-SERVICES = ("s3", "glue", "athena", "timestream-write", "timestream-query", "iotsitewise", "secretsmanager", "ssm", "sts")
+SERVICES = (
+    "s3",
+    "glue",
+    "athena",
+    "timestream-write",
+    "timestream-query",
+    "iotsitewise",
+    "secretsmanager",
+    "ssm",
+    "sts",
+    "logs",
+    "cloudformation",
+)
 # Method names more than one of those services has: the one the project means.
 MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
 # Operations whose IAM action is not <prefix>:<Operation>; None: no permission needed.
@@ -48,34 +62,17 @@ TRANSFERS = {
 }
 # Clients of these services discover their endpoint first (DescribeEndpoints).
 DISCOVERY = {"timestream-query", "timestream-write"}
-# What a policy grants beyond the calls in the source, and why: the service or another AWS
-# service acting for the caller needs it.
-INDIRECT = {
-    "glue-role": {
-        "logs:CreateLogGroup": "Glue writes the job's logs as the role",
-        "logs:CreateLogStream": "Glue writes the job's logs as the role",
-        "logs:PutLogEvents": "Glue writes the job's logs as the role",
-        "cloudwatch:PutMetricData": "Glue publishes the job's metrics as the role",
-        "kms:Decrypt": "reading SSE-KMS objects",
-        "kms:GenerateDataKey": "writing SSE-KMS objects",
-    },
-    "operator": {
-        "glue:TagResource": "CreateJob with Tags needs it",
-        "glue:GetDatabase": "Athena DDL and queries read the catalog as the caller",
-        "glue:CreateDatabase": "CREATE DATABASE on Athena",
-        "glue:GetTable": "Athena reads the catalog; make ddl compares tables",
-        "glue:GetTables": "Athena lists the database's tables",
-        "glue:CreateTable": "CREATE EXTERNAL TABLE on Athena",
-        "glue:DeleteTable": "DROP TABLE on Athena when a table's definition changed",
-        "glue:GetPartition": "Athena queries of partitioned tables",
-        "glue:GetPartitions": "Athena queries of partitioned tables",
-        "glue:BatchGetPartition": "Athena queries of partitioned tables",
-        "iam:PassRole": "CreateJob passes the job role to Glue",
-        "s3:GetBucketLocation": "Athena finds the query results bucket",
-        "kms:Decrypt": "reading SSE-KMS objects and SecureString parameters",
-        "kms:Encrypt": "writing a SecureString parameter with the key",
-        "kms:GenerateDataKey": "writing SSE-KMS objects",
-    },
+# What make stack and make stack-delete call: they run once, as an account administrator (they
+# create an IAM role and a KMS key), never with the operator policy, which only reads the stack.
+ADMINISTRATOR = {
+    "cloudformation:CreateChangeSet",
+    "cloudformation:DescribeChangeSet",
+    "cloudformation:ExecuteChangeSet",
+    "cloudformation:DeleteChangeSet",
+    "cloudformation:DeleteStack",
+    "cloudformation:GetTemplate",
+    "cloudformation:ListStackResources",
+    "cloudformation:DescribeStackEvents",
 }
 
 
@@ -187,16 +184,53 @@ def test_the_operator_policy_grants_every_action_make_calls():
     policy = _policy("operator", KMS)
     needed = actions_called(_operator_files())
     assert {"glue:CreateJob", "athena:StartQueryExecution", "timestream:CreateBatchLoadTask", "ssm:PutParameter"} <= set(needed)
-    missing = {action: sorted(places) for action, places in needed.items() if not allowed(policy, action)}
+    assert {"cloudformation:DescribeStacks", "s3:GetBucketLocation", "logs:GetLogEvents", "timestream:DescribeTable"} <= set(
+        needed
+    )
+    assert ADMINISTRATOR <= set(needed), "make stack's calls are found, and left to the administrator"
+    missing = {
+        action: sorted(places) for action, places in needed.items() if action not in ADMINISTRATOR and not allowed(policy, action)
+    }
     assert missing == {}
+    assert not any(allowed(policy, action) for action in ADMINISTRATOR)
+
+
+def _documented(who: str) -> set[str]:
+    return {action for prerequisite in PREREQUISITES[who] for action in prerequisite.actions}
 
 
 @pytest.mark.parametrize("who", sorted(TEMPLATES))
-def test_each_policy_grants_nothing_the_code_does_not_need(who):
+def test_each_policy_grants_nothing_beyond_the_code_and_awss_documented_prerequisites(who):
     files = _job_files() if who == "glue-role" else _operator_files()
-    needed = set(actions_called(files)) | set(INDIRECT[who])
+    needed = set(actions_called(files)) | _documented(who)
     granted = {a for s in _policy(who, KMS)["Statement"] for a in s["Action"]}
     assert sorted(granted - needed) == []
+
+
+@pytest.mark.parametrize("who", sorted(TEMPLATES))
+def test_every_documented_prerequisite_is_granted_where_it_says_and_names_its_source(who):
+    """Issue 19.1: Timestream batch loads need s3:GetBucketAcl on the source and report buckets; an allow-list hid its absence."""
+    statements = {
+        s["Sid"]: s for s in _policy(who, KMS, "ingest.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/i")["Statement"]
+    }
+    for prerequisite in PREREQUISITES[who]:
+        assert prerequisite.source.startswith(("https://docs.aws.amazon.com/", "https://repost.aws/knowledge-center/"))
+        granting = [statements[sid] for sid in prerequisite.statements if sid in statements]
+        assert len(granting) == len(prerequisite.statements), f"{prerequisite.feature}: a statement is missing"
+        for action in prerequisite.actions:
+            assert any(action in s["Action"] for s in granting), f"{prerequisite.feature}: {action} ({prerequisite.source})"
+
+
+def test_timestream_batch_loads_may_read_the_acl_of_their_source_and_report_buckets():
+    policy = _policy("operator", "datasets.embrace.timestream_reports.bucket=assets")
+    acl = [s for s in policy["Statement"] if "s3:GetBucketAcl" in s["Action"]]
+    assert [s["Resource"] for s in acl] == [["arn:aws:s3:::embrace-wearables", "arn:aws:s3:::glue-etl-assets"]]
+    listing = next(s for s in policy["Statement"] if s["Sid"] == "ListBuckets")
+    assert "arn:aws:s3:::embrace-wearables" in listing["Resource"]
+    files = next(s for s in policy["Statement"] if s["Sid"] == "TimestreamLoadFiles")
+    assert "arn:aws:s3:::embrace-wearables/timestream_ready/*" in files["Resource"]
+    reports = next(s for s in policy["Statement"] if s["Sid"] == "TimestreamLoadReports")
+    assert reports["Resource"] == ["arn:aws:s3:::glue-etl-assets/timestream_reports/*"]
 
 
 def test_the_check_notices_an_action_no_policy_grants(tmp_path):

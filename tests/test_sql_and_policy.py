@@ -36,6 +36,7 @@ def test_a_statement_that_does_not_parse_is_named(spark, tmp_path):
 
 def _athena_and_glue():
     athena = boto3.client("athena", region_name="us-east-1")
+    athena.create_work_group(Name="glue-etl")  # make stack creates it; moto's CloudFormation does not model workgroups
     glue = boto3.client("glue", region_name="us-east-1")
     sent = []
     athena.meta.events.register(

@@ -18,9 +18,10 @@ from typing import Any
 import yaml
 
 from job_helpers.config_keys import DASHES, UNKNOWN_KEY, ConfigError, SectionContext, check_keys
-from job_helpers.control import local_on_aws
+from job_helpers.control import aws_region, local_on_aws, stack_settings
 from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
 from job_helpers.control.local_on_aws import LocalRunnerSettings
+from job_helpers.control.stack_settings import StackSettings
 from job_helpers.embrace import settings as embrace_settings
 from job_helpers.embrace.settings import EmbraceSettings
 from job_helpers.ingest import settings as ingest_settings
@@ -104,7 +105,10 @@ class Settings:
     # profiles.local.price_region (local runs are estimates of what Glue would bill).
     price_region: str = "us-east-1"
     aws_profile: str | None = None
+    # The aws profile's region as boto3 resolves it (profiles.aws.region first), and where it came from.
     region: str | None = None
+    region_source: str | None = None
+    cross_region_buckets: bool = False
     glue_role_arn: str | None = None
     glue_version: str | None = None
     kms_key_arn: str | None = None
@@ -114,6 +118,7 @@ class Settings:
     ingest: IngestSettings | None = None
     embrace: EmbraceSettings | None = None
     local_runner: LocalRunnerSettings | None = None
+    stack: StackSettings | None = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -153,7 +158,7 @@ def load_settings(
         _apply_override(document, override)
         _let_job_argument_override_win(document, override)
     overridden = [override.partition("=")[0] for override in overrides]
-    return _resolve(document, profile, base_dir=path.resolve().parent, overridden=overridden)
+    return _resolve(document, profile, base_dir=path.resolve().parent, overridden=overridden, environ=environ)
 
 
 def _expand(value: Any, environ: Mapping[str, str], key: str) -> Any:
@@ -216,6 +221,7 @@ SECTIONS = {
     "ingest": ingest_settings.parse,
     "embrace": embrace_settings.parse,
     "profiles.aws.local_runner": local_on_aws.parse,
+    "profiles.aws.stack": stack_settings.parse,
 }
 # The sections of config.yml; each section's own keys are declared next to the code that reads it.
 TOP_LEVEL_KEYS = (
@@ -243,7 +249,9 @@ ATHENA_KEYS = ("database", "workgroup")
 LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments", "price_region")
 
 
-def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: Iterable[str] = ()) -> Settings:
+def _resolve(
+    document: dict, profile: str | None, base_dir: Path, overridden: Iterable[str] = (), environ: Mapping[str, str] | None = None
+) -> Settings:
     problems: list[str] = []
     check_keys(document, TOP_LEVEL_KEYS, "", problems)
     profile = profile or document.get("default_profile") or "local"
@@ -300,8 +308,8 @@ def _resolve(document: dict, profile: str | None, base_dir: Path, overridden: It
         settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
         settings["price_region"] = str(options.get("price_region") or "us-east-1")
     else:
-        settings.update(_aws_settings(options, problems))
-        settings["price_region"] = settings["region"]
+        settings.update(_aws_settings(options, os.environ if environ is None else environ, problems))
+        settings["price_region"] = settings["region"] or ""
         settings["examples"] = example_values(document.get("buckets") or {}, options)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
@@ -552,10 +560,20 @@ def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None
         )
 
 
-AWS_PROFILE_KEYS = ("aws_profile", "region", "glue_role_arn", "glue_version", "kms_key_arn", "job_arguments", "local_runner")
+AWS_PROFILE_KEYS = (
+    "aws_profile",
+    "region",
+    "cross_region_buckets",
+    "glue_role_arn",
+    "glue_version",
+    "kms_key_arn",
+    "job_arguments",
+    "local_runner",
+    "stack",
+)
 
 
-def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
+def _aws_settings(options: dict, environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
     where = "profiles.aws"
     role = str(options.get("glue_role_arn") or "")
     if not IAM_ROLE_ARN.match(role):
@@ -566,15 +584,23 @@ def _aws_settings(options: dict, problems: list[str]) -> dict[str, Any]:
     version = str(options.get("glue_version") or "")
     if not re.fullmatch(r"\d+\.\d+", version) or tuple(map(int, version.split("."))) < (5, 0):
         problems.append(f"{where}.glue_version: {version!r} must be 5.0 or newer (the jobs need Python 3.11)")
-    region = str(options.get("region") or "")
-    if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region):
-        problems.append(f"{where}.region: {region!r} is not an AWS region such as us-east-1")
+    aws_profile = str(options.get("aws_profile") or "") or None
+    region, problem = aws_region.region_problem(str(options.get("region") or ""), aws_profile, environ)
+    if problem:
+        problems.append(problem)
+    elif region and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region.name):
+        problems.append(f"{where}.region: {region.name!r} ({region.source}) is not an AWS region such as us-east-1")
+    cross_region = options.get("cross_region_buckets", False)
+    if not isinstance(cross_region, bool):
+        problems.append(f"{where}.cross_region_buckets: {cross_region!r} must be true or false")
     kms = str(options.get("kms_key_arn") or "") or None
     if kms and not kms.startswith("arn:aws"):
         problems.append(f"{where}.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
     return {
-        "aws_profile": str(options.get("aws_profile") or "") or None,
-        "region": region,
+        "aws_profile": aws_profile,
+        "region": region.name if region else None,
+        "region_source": region.source if region else None,
+        "cross_region_buckets": cross_region is True,
         "glue_role_arn": role,
         "glue_version": version,
         "kms_key_arn": kms,

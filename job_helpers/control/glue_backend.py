@@ -28,7 +28,7 @@ from job_helpers.control.build import Artifact
 from job_helpers.control.claims import ClaimTaken, RetryClaims
 from job_helpers.control.config import JobSpec, Settings
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import SUCCEEDED, Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import Restarted, RunStatus, StartedRun, StartFailed
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 POOL_SIZE = 16
 # Job names per BatchGetJobs call.
 BATCH_GET_JOBS = 25
+# Glue 5's log groups: its own and Spark's logs, and the job's stdout and stderr.
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
 REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
@@ -189,10 +190,33 @@ def run_console_url(region: str, job_name: str, run_id: str) -> str:
     return f"https://{region}.console.aws.amazon.com/gluestudio/home?region={region}#/job/{quote(job_name)}/run/{run_id}"
 
 
+def driver_stream(run_id: str) -> str:
+    """Glue 5 writes the driver's stdout and stderr (tracebacks included) to this stream of OUTPUT_LOG_GROUP.
+
+    Executors write to ``<run id>-<executor>``; Glue's own and Spark's logs go to ERROR_LOG_GROUP
+    (AWS Glue developer guide, "Logging for AWS Glue jobs"). Glue 5 logs in real time for every job.
+    """
+    return f"{run_id}-driver"
+
+
 def run_log(region: str, run: RunStatus) -> str:
-    """Glue writes a run's stderr to the error log group and its stdout to the output group, stream = run id."""
-    group = ERROR_LOG_GROUP if run.state != SUCCEEDED else OUTPUT_LOG_GROUP
-    return f"CloudWatch {group} stream {run.run_id}; {run_console_url(region, run.job_name, run.run_id)}"
+    """Where a run's output and traceback are: the driver's stream of the output group, and the run's console page."""
+    return (
+        f"CloudWatch {OUTPUT_LOG_GROUP} stream {driver_stream(run.run_id)}; {run_console_url(region, run.job_name, run.run_id)}"
+    )
+
+
+def driver_output(logs: Any, run_id: str, lines: int) -> list[str]:
+    """The last ``lines`` lines the run's driver printed (none when its stream does not exist yet)."""
+    try:
+        events = logs.get_log_events(
+            logGroupName=OUTPUT_LOG_GROUP, logStreamName=driver_stream(run_id), startFromHead=False, limit=lines
+        )["events"]
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return []
+        raise
+    return [event["message"].rstrip("\n") for event in events][-lines:]
 
 
 class GlueBackend:
@@ -203,6 +227,7 @@ class GlueBackend:
     def __init__(
         self,
         jobs: GlueJobs,
+        logs: Any,
         role_arn: str,
         glue_version: str,
         region: str,
@@ -213,6 +238,7 @@ class GlueBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.jobs = jobs
+        self.logs = logs
         self.role_arn = role_arn
         self.glue_version = glue_version
         self.region = region
@@ -227,7 +253,14 @@ class GlueBackend:
         """The backend of the aws profile, on the clients of ``session``; retry claims live with the build."""
         jobs = GlueJobs(glue_client(session), client("sts", session))
         claims = RetryClaims(Storage(boto3_session=session), settings.datasets["glue_assets"])
-        return cls(jobs, settings.glue_role_arn or "", settings.glue_version or "", settings.region or "", claims)
+        return cls(
+            jobs,
+            client("logs", session),
+            settings.glue_role_arn or "",
+            settings.glue_version or "",
+            settings.region or "",
+            claims,
+        )
 
     def start_runs(
         self,
@@ -355,6 +388,9 @@ class GlueBackend:
 
     def run_log(self, run: RunStatus) -> str:
         return run_log(self.region, run)
+
+    def log_tail(self, run: RunStatus, lines: int) -> list[str]:
+        return driver_output(self.logs, run.run_id, lines)
 
     def _map(self, call: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
         if not items:

@@ -12,6 +12,7 @@ folder, as Glue fetches them, and the runners pass the profile's environment on 
 
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import subprocess
@@ -171,6 +172,13 @@ class LocalBackend:
 
     def run_log(self, run: RunStatus) -> str:
         return str(log_path(self.logs_dir, run.job_name))
+
+    def log_tail(self, run: RunStatus, lines: int) -> list[str]:
+        path = log_path(self.logs_dir, run.job_name)
+        if not path.exists():
+            return []
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return [line.rstrip("\n") for line in collections.deque(handle, maxlen=lines)]
 
     def _ensure_runners(self) -> None:
         self._children = [child for child in self._children if child.poll() is None]

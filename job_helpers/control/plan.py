@@ -221,7 +221,6 @@ def default_arguments(job: JobSpec, zip_url: str, run_reports_url: str = "") -> 
         **job.arguments,
         "--extra-py-files": zip_url,
         "--job-language": "python",
-        "--enable-continuous-cloudwatch-log": "true",
     }
     if run_reports_url:
         arguments[RUN_REPORTS_ARGUMENT] = run_reports_url

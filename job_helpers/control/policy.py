@@ -2,7 +2,10 @@
 
 ``glue-role`` (glue_role_policy.json) is what the Glue jobs run as; ``operator``
 (operator_policy.json) is what the person running ``make`` needs for build, execute, status,
-cleanup, ddl, query, pipeline, timestream-load, monitor, ingest, restore and verify.
+cleanup, ddl, query, pipeline, timestream-load, monitor, ingest, restore, verify and config-check
+(every bucket's region, the stack's outputs). ``make stack`` is not theirs: an account
+administrator runs it once. Beyond the API calls the code makes, each policy grants what AWS
+documents its features need from the caller, listed in ``PREREQUISITES`` with the page that says so.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from job_helpers.control.config import Settings, render_references
@@ -27,12 +31,120 @@ JOBS_STATEMENT = "ManageProjectJobs"
 SCHEDULES_STATEMENT = "ManageProjectSchedules"
 TABLES_STATEMENT = "ReadTableData"
 INGEST_STATEMENT = "IngestObjects"
+BUCKET_REGIONS_STATEMENT = "FindBucketRegions"
+TIMESTREAM_BUCKETS_STATEMENT = "TimestreamLoadBuckets"
+# The batch loads' source and report locations: Timestream needs GetBucketAcl on their buckets.
+TIMESTREAM_LOAD_DATASETS = ("embrace.timestream_ready", "embrace.timestream_reports")
 OBJECT_ARN = re.compile(r"^arn:aws:s3:::([^/]+)/")
 LOCATION = re.compile(r"LOCATION\s+'(s3://[^']+)'", re.IGNORECASE)
 
 
 class PolicyError(Exception):
     """The policy cannot be rendered from this configuration; the message names the key."""
+
+
+@dataclass(frozen=True)
+class Prerequisite:
+    """Actions AWS documents a feature needs from the caller beyond the API calls the code makes.
+
+    ``statements`` are the Sids of the template statements that grant them; ``source`` is the page
+    of AWS's documentation that lists them. tests/test_policies.py checks both ways: each of these
+    is granted where it says, and a policy grants nothing beyond the code's calls and these.
+    """
+
+    feature: str
+    actions: tuple[str, ...]
+    statements: tuple[str, ...]
+    source: str
+
+
+PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
+    "glue-role": (
+        Prerequisite(
+            "Glue writes the job's logs as the role",
+            ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"),
+            ("GlueJobLogs",),
+            "https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html",
+        ),
+        Prerequisite(
+            "Glue publishes the job's metrics as the role",
+            ("cloudwatch:PutMetricData",),
+            ("GlueJobMetrics",),
+            "https://docs.aws.amazon.com/glue/latest/dg/create-service-policy.html",
+        ),
+        Prerequisite(
+            "reading and writing SSE-KMS objects",
+            ("kms:Decrypt", "kms:GenerateDataKey"),
+            (JOB_KMS_STATEMENT,),
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+        ),
+    ),
+    "operator": (
+        Prerequisite(
+            "CreateJob with Tags",
+            ("glue:TagResource",),
+            (JOBS_STATEMENT,),
+            "https://docs.aws.amazon.com/glue/latest/dg/monitor-tags.html",
+        ),
+        Prerequisite(
+            "CreateTrigger with Tags",
+            ("glue:TagResource",),
+            (SCHEDULES_STATEMENT,),
+            "https://docs.aws.amazon.com/glue/latest/dg/monitor-tags.html",
+        ),
+        Prerequisite(
+            "CreateJob passes the job role to Glue",
+            ("iam:PassRole",),
+            ("PassTheJobRole",),
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html",
+        ),
+        Prerequisite(
+            "Athena DDL and queries read and change the Glue catalog as the caller",
+            (
+                "glue:GetDatabase",
+                "glue:CreateDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:GetPartition",
+                "glue:GetPartitions",
+                "glue:BatchGetPartition",
+            ),
+            ("ProjectTablesInTheGlueCatalog",),
+            "https://docs.aws.amazon.com/athena/latest/ug/fine-grained-access-to-glue-resources.html",
+        ),
+        Prerequisite(
+            "Athena finds the query results bucket",
+            ("s3:GetBucketLocation",),
+            (BUCKET_REGIONS_STATEMENT,),
+            "https://repost.aws/knowledge-center/athena-output-bucket-error",
+        ),
+        Prerequisite(
+            "Timestream batch load reads each source bucket",
+            ("s3:GetObject", "s3:GetBucketAcl", "s3:ListBucket"),
+            ("TimestreamLoadFiles", TIMESTREAM_BUCKETS_STATEMENT, LIST_STATEMENT),
+            "https://docs.aws.amazon.com/timestream/latest/developerguide/batch-load-prerequisites.html",
+        ),
+        Prerequisite(
+            "Timestream batch load writes its report to each report bucket",
+            ("s3:PutObject", "s3:GetBucketAcl"),
+            ("TimestreamLoadReports", TIMESTREAM_BUCKETS_STATEMENT),
+            "https://docs.aws.amazon.com/timestream/latest/developerguide/batch-load-prerequisites.html",
+        ),
+        Prerequisite(
+            "reading and writing SSE-KMS objects",
+            ("kms:Decrypt", "kms:GenerateDataKey"),
+            (OPERATOR_KMS_STATEMENT,),
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingKMSEncryption.html",
+        ),
+        Prerequisite(
+            "a SecureString subject-map parameter under a customer managed key",
+            ("kms:Encrypt", "kms:Decrypt"),
+            (OPERATOR_KMS_STATEMENT,),
+            "https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-setting-up.html",
+        ),
+    ),
+}
 
 
 def _account(settings: Settings) -> str:
@@ -82,7 +194,11 @@ def policy_values(settings: Settings) -> dict[str, str]:
         values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
     timestream = settings.embrace.timestream if settings.embrace else None
     database, table = (timestream.database, timestream.table) if timestream else ("*", "*")
+    values["embrace.timestream_database_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}"
     values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
+    values["glue.output_log_streams_arn"] = f"arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:log-stream:*"
+    name = settings.stack.name if settings.stack else "glue-etl"
+    values["stack_arn"] = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
     ingest = settings.ingest
     parameter = "/" + (ingest.ssm_parameter if ingest else "").lstrip("/")
     values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
@@ -147,6 +263,16 @@ def render_policy(template: Path, settings: Settings, sql_dir: Path | None = Non
         INGEST_STATEMENT: lambda: _ingest_objects(settings),
         JOB_KMS_STATEMENT: lambda: [settings.kms_key_arn] if settings.kms_key_arn else [],
         OPERATOR_KMS_STATEMENT: lambda: _kms_keys(settings),
+        BUCKET_REGIONS_STATEMENT: lambda: sorted(
+            {f"arn:aws:s3:::{bucket}" for bucket in (settings.resolved.get("buckets") or {}).values()}
+        ),
+        TIMESTREAM_BUCKETS_STATEMENT: lambda: sorted(
+            {
+                f"arn:aws:s3:::{split_s3(settings.datasets[name])[0]}"
+                for name in TIMESTREAM_LOAD_DATASETS
+                if name in settings.datasets
+            }
+        ),
     }
     for statement in document["Statement"]:
         if statement.get("Sid") in fills:

@@ -144,6 +144,9 @@ class Backend(Protocol):
     def run_log(self, run: RunStatus) -> str:
         """Where one run's log is: a CloudWatch group and stream with the run's console URL, or a file."""
 
+    def log_tail(self, run: RunStatus, lines: int) -> list[str]:
+        """The last ``lines`` lines of that log (the driver's output on Glue)."""
+
 
 def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | None:
     """The batch of the project's job that the backend created last.

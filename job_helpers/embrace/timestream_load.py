@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from job_helpers.backoff import Backoff, Pending, poll
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.outputs import load_folder
@@ -27,6 +29,12 @@ from job_helpers.storage import Storage, join, split_s3
 log = logging.getLogger(__name__)
 
 RUNNING = ("CREATED", "IN_PROGRESS", "PENDING_RESUME")
+# Timestream for LiveAnalytics is closed to new customers since 2025-06-20 (the banner of every page
+# of its developer guide): an account that never used it can create no database or table.
+AVAILABILITY = (
+    "https://docs.aws.amazon.com/timestream/latest/developerguide/AmazonTimestreamForLiveAnalytics-availability-change.html"
+)
+UNREACHABLE = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
 COUNTS_FILE = re.compile(r"(?P<export>[^/=]+)/(?P<stream>[a-z]+)\.json")
 
 
@@ -96,6 +104,27 @@ def task_request(load: DayLoad, database: str, table: str, report_prefix: str) -
             "ReportS3Configuration": {"BucketName": report_bucket, "ObjectKeyPrefix": report_key.rstrip("/") or "reports"}
         },
     }
+
+
+def check_target(client: Any, database: str, table: str) -> None:
+    """Before any task is created: the database and table exist and the caller may use them.
+
+    AccessDenied or ResourceNotFound becomes one ``LoadError`` line that names the availability
+    change and where the same rows already are (the clean Parquet table, through Athena).
+    """
+    try:
+        client.describe_database(DatabaseName=database)
+        client.describe_table(DatabaseName=database, TableName=table)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        if code not in UNREACHABLE:
+            raise
+        raise LoadError(
+            f"Timestream table {database}.{table} is out of reach ({code} on {error.operation_name}). Amazon Timestream "
+            f"for LiveAnalytics is closed to new customers since 2025-06-20 ({AVAILABILITY}), so an account that never "
+            "used it cannot create the table; if yours did, create it or grant timestream:DescribeTable (make policy "
+            "who=operator). The same rows are in the Parquet table embrace_clean: make ddl, then make query (Athena)"
+        ) from error
 
 
 def create_tasks(

@@ -53,7 +53,7 @@ class AwsProject:
 
     def settings(self, profile: str) -> Settings:
         """The project's settings; locally the lake the sample data is generated into."""
-        return load_settings(self.root / "config.yml", profile, environ={"LAKE_ROOT": str(self.lake)})
+        return load_settings(self.root / "config.yml", profile, environ={"LAKE_ROOT": str(self.lake), "AWS_REGION": REGION})
 
     def cli(self, *args: str, profile: str = "aws", timeout: int = 600) -> subprocess.CompletedProcess:
         return subprocess.run(

@@ -62,7 +62,8 @@ def test_commands_print_the_line_and_exit_without_credentials(monkeypatch, capsy
     monkeypatch.setenv("GLUE_ROLE_ARN", "arn:aws:iam::111122223333:role/etl")
     assert main(["--profile", "aws", "status"]) == 2
     captured = capsys.readouterr()
-    assert captured.err.startswith("error: no AWS credentials found") and captured.err.count("\n") == 1
+    assert captured.err.splitlines() == ["AWS region us-east-1 (AWS_DEFAULT_REGION)", captured.err.splitlines()[-1]]
+    assert captured.err.splitlines()[-1].startswith("error: no AWS credentials found")
     assert captured.out == ""
     with pytest.raises(Exception, match="Unable to locate credentials"):
         main(["--profile", "aws", "--debug", "status"])

@@ -24,11 +24,17 @@ def make(*arguments: str, env: dict[str, str], timeout: int = 300) -> subprocess
 
 @pytest.fixture
 def make_env(tmp_path: Path) -> dict[str, str]:
-    """The caller's environment with a lake of its own and none of config.yml's variables set."""
+    """The caller's environment with a lake of its own, none of config.yml's variables set, and no AWS
+    credentials from anywhere (config-check would check a real account with them)."""
     env = {k: v for k, v in os.environ.items() if not k.endswith("_BUCKET") and k not in ("GLUE_ROLE_ARN", "JOB_PROFILE")}
-    env.pop("AWS_ENDPOINT_URL", None)
-    env.pop("COLUMNS", None)
-    env["LAKE_ROOT"] = str(tmp_path / "lake")
+    for name in ("AWS_ENDPOINT_URL", "COLUMNS", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        env.pop(name, None)
+    env.update(
+        AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "no-credentials"),
+        AWS_CONFIG_FILE=str(tmp_path / "no-config"),
+        AWS_EC2_METADATA_DISABLED="true",
+        LAKE_ROOT=str(tmp_path / "lake"),
+    )
     return env
 
 
@@ -158,3 +164,5 @@ def test_config_check_warns_of_example_values_and_build_and_execute_refuse_them(
     )
     check = make("-s", "config-check", "profile=aws", env=real)
     assert check.returncode == 0 and check.stderr == ""
+    assert "AWS region us-east-1 (AWS_DEFAULT_REGION)" in check.stdout
+    assert "no AWS credentials: the account was not checked" in check.stdout

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import boto3
 import pytest
@@ -77,9 +78,11 @@ def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, 
             "--sleep-seconds": "0",
             "--extra-py-files": base + "job_helpers.zip",
             "--job-language": "python",
-            "--enable-continuous-cloudwatch-log": "true",
             "--run-reports": "s3://assets/glue/runs/",
         }
+        assert "--enable-continuous-cloudwatch-log" not in job["DefaultArguments"], (
+            "Glue 5 logs in real time; the flag does nothing"
+        )
         assert job_tags(glue, name) == {"source": "test-etl", "batch": batch, "job": "fake"}
         (run,) = glue.get_job_runs(JobName=name)["JobRuns"]
         assert run["Arguments"]["--from-date"] == start and run["Arguments"]["--to-date"] == end
@@ -300,14 +303,16 @@ def test_status_json_gives_attempts_dpu_hours_price_errors_and_logs(
     assert summary["price_usd"] == pytest.approx(summary["dpu_hours"] * 0.29, abs=1e-5)
     run_id = failed["runs"][0]["run_id"]
     assert failed["error"] == "AnalysisException: <Path> does not exist & more"
+    # Glue 5 writes the driver's stdout and stderr, with the traceback, to the output group's <run id>-driver stream.
     assert failed["log"] == (
-        f"CloudWatch /aws-glue/jobs/error stream {run_id}; https://us-east-1.console.aws.amazon.com/gluestudio/home"
+        f"CloudWatch /aws-glue/jobs/output stream {run_id}-driver; https://us-east-1.console.aws.amazon.com/gluestudio/home"
         f"?region=us-east-1#/job/{names[1]}/run/{run_id}"
     )
 
     assert built_on_moto.cli("status", profile="aws") == 0
     table = capsys.readouterr().out
-    assert "DPU-hours" in table and "Attempts" in table and f"FAILED {names[1]}: CloudWatch /aws-glue/jobs/error" in table
+    assert "DPU-hours" in table and "Attempts" in table
+    assert f"FAILED {names[1]}: CloudWatch /aws-glue/jobs/output stream {run_id}-driver" in table
     assert (
         f"{summary['dpu_hours']:.3f} DPU-hours, about ${summary['price_usd']:.2f} (at list prices, us-east-1: $0.44/DPU-hour, "
         "Flex $0.29; billed per second, one minute at least per run)"
@@ -349,3 +354,34 @@ def test_status_reads_the_records_each_glue_run_reported(built_on_moto, glue, ca
     table = capsys.readouterr().out
     assert "SUCCEEDED, nothing to read" in table and "1,234 → 1,234" in table
     assert "2 SUCCEEDED (1 with nothing to read)" in table
+
+
+def test_status_prints_the_last_lines_of_a_failed_runs_driver_output(
+    built_on_moto, glue, capsys, runs_stay_starting, moto_endpoint
+):
+    """status --log-lines N reads the failed run's <run id>-driver stream of /aws-glue/jobs/output (GetLogEvents)."""
+    runs_stay_starting()
+    assert built_on_moto.cli("execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", profile="aws") == 0
+    capsys.readouterr()
+    first, second = all_job_names(glue)
+    failed_run = moto_runs(first)[-1]
+    end_runs_as_glue_would(moto_endpoint, [first, second])
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="/aws-glue/jobs/output")
+    logs.create_log_stream(logGroupName="/aws-glue/jobs/output", logStreamName=f"{failed_run.job_run_id}-driver")
+    now_ms = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+    lines = ["starting", "Traceback (most recent call last):", '  File "fake_job.py", line 9', "ValueError: bad day"]
+    logs.put_log_events(
+        logGroupName="/aws-glue/jobs/output",
+        logStreamName=f"{failed_run.job_run_id}-driver",
+        logEvents=[{"timestamp": now_ms + i, "message": line} for i, line in enumerate(lines)],
+    )
+
+    assert built_on_moto.cli("status", "--log-lines", "2", profile="aws") == 0
+    out = capsys.readouterr().out
+    block = out[out.index(f"FAILED {first}:") :].splitlines()
+    assert block[1:3] == ['      File "fake_job.py", line 9', "    ValueError: bad day"]
+    assert f"FAILED {second}:" in out and "starting" not in out, "a run whose stream is not there yet prints no lines"
+    with pytest.raises(SystemExit) as refused:
+        built_on_moto.cli("status", "--log-lines", "0", profile="aws")
+    assert refused.value.code == 2 and "--log-lines: '0' is not a number of lines from 1 to 10000" in capsys.readouterr().err

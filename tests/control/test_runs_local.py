@@ -354,3 +354,16 @@ def test_a_chunk_that_read_nothing_is_shown_as_such_with_the_records_of_each_chu
     ]
     reports = sorted((built.lake_root / "assets" / "glue" / "runs").glob("*/*.json"))
     assert len(reports) == 3 and {path.stem for path in reports} == {c["runs"][0]["run_id"] for c in chunks.values()}
+
+
+def test_status_prints_the_last_lines_of_a_failed_chunks_log(built, capsys):
+    """status --log-lines N: locally the last N lines of the chunk's log file, as Glue's driver output on aws."""
+    fail = "jobs.fake.arguments.--fail-on=2022-01-02"
+    assert built.cli("--set", fail, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-02", "--wait") == 1
+    capsys.readouterr()
+    assert built.cli("status", "--log-lines", "3") == 0
+    out = capsys.readouterr().out
+    failure = out[out.index("  FAILED ") :].splitlines()
+    log = Path(failure[0].rpartition(": ")[2])
+    assert failure[1:4] == ["    " + line for line in log.read_text().splitlines()[-3:]]
+    assert len(failure) == 4, "only the failed chunk's lines"

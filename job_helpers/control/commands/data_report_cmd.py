@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.markup import escape
-
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import output
 from job_helpers.control.data_report import REPORTS
 from job_helpers.relative_dates import day_option
 
@@ -40,7 +39,7 @@ def run_data_report(args: argparse.Namespace, context: CliContext) -> int:
     with context.messages.status(f"Reading the published tables of {args.dataset}") as status:
 
         def progress(message: str) -> None:
-            status.update(f"{args.dataset}: {escape(message)}")
+            status.update(output.text(f"{args.dataset}: {message}"))
 
         try:
             source = Source(
@@ -48,7 +47,7 @@ def run_data_report(args: argparse.Namespace, context: CliContext) -> int:
             )
             page = report_page(args.dataset, source)
         except (TableError, ReadError) as error:
-            context.console.print("[bold red]error:[/]", escape(str(error)))
+            output.error(error)
             return 1
     reports = context.build_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)

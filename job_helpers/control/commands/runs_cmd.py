@@ -131,6 +131,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
     _add_runner(status)
     status.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on standard output)")
+    status.add_argument(
+        "--log-lines",
+        type=_log_lines,
+        default=0,
+        metavar="N",
+        help="under each failed chunk, the last N lines of its log (Glue: the driver's output, with the traceback)",
+    )
     status.set_defaults(handler=run)
 
     again = subparsers.add_parser(
@@ -326,7 +333,7 @@ def status(args: argparse.Namespace, context: CliContext) -> int:
     if args.json:
         output.json_data(summarise(context, backend, found))
     else:
-        _print_summary(context, backend, found)
+        _print_summary(context, backend, found, args.log_lines)
     return 0
 
 
@@ -552,8 +559,15 @@ def _wait(console: TextConsole, backend: Backend, started: Sequence[StartedRun])
         return wait_for_runs(backend, started, update)
 
 
-def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) -> None:
-    """The batch's table (one row per chunk), its counts and cost, then where each failure's log is."""
+def _log_lines(text: str) -> int:
+    """--log-lines: a whole number from 1 to 10,000 (GetLogEvents returns at most 10,000 events)."""
+    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines from 1 to 10000")
+    return int(text)
+
+
+def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, log_lines: int = 0) -> None:
+    """The batch's table (one row per chunk), its counts and cost, then where each failure's log is (and its last lines)."""
     summary = summarise(context, backend, found)
     table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
     table.add_column("Chunk", no_wrap=True)
@@ -583,9 +597,12 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus) ->
     if empty:
         counts += f" ({empty} with nothing to read)"
     console.print(f"{counts}; {cost_line(summary)}", markup=False, soft_wrap=True)
+    latest = {run.job_name: run for run in found.runs}
     for chunk in summary["chunks"]:
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
             console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
+            for line in backend.log_tail(latest[chunk["job_name"]], log_lines) if log_lines > 0 else []:
+                console.print(f"    {line}", markup=False, soft_wrap=True)
 
 
 def _records(chunk: dict) -> str:

@@ -12,12 +12,33 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.settings import TimestreamSettings
-from job_helpers.embrace.timestream_load import LoadError, create_tasks, estimate_cost, notify_slack, plan_loads, wait_for_tasks
+from job_helpers.embrace.timestream_load import (
+    AVAILABILITY,
+    LoadError,
+    check_target,
+    create_tasks,
+    estimate_cost,
+    notify_slack,
+    plan_loads,
+    wait_for_tasks,
+)
 from job_helpers.relative_dates import day_option
+
+# Said in --help of both commands: a new account cannot use them.
+CLOSED = (
+    "Amazon Timestream for LiveAnalytics is closed to new customers since 2025-06-20 "
+    f"({AVAILABILITY}); accounts that never used it cannot load into it. The same rows are in the Parquet "
+    "table embrace_clean, which Athena queries (make ddl, make query)."
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    load = subparsers.add_parser("timestream-load", help="create one Timestream batch-load task per stream and day")
+    load = subparsers.add_parser(
+        "timestream-load",
+        help="create one Timestream batch-load task per stream and day",
+        description="Creates one Timestream batch-load task per export, stream and day of the embrace_dedupe output, "
+        "after checking that the database and table can be reached. " + CLOSED,
+    )
     load.add_argument(
         "--from", dest="first", required=True, type=day_option, help="first day: YYYY-MM-DD, today, yesterday or today-N"
     )
@@ -27,7 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load.add_argument("--streams", default="all", help="acc,eda,temp (any of them) or all")
     load.add_argument("--dry-run", action="store_true", help="print rows and the cost estimate; create nothing")
     load.set_defaults(handler=run_load)
-    monitor = subparsers.add_parser("monitor", help="list running Timestream batch loads until none is left")
+    monitor = subparsers.add_parser(
+        "monitor",
+        help="list running Timestream batch loads until none is left",
+        description="Lists the account's running Timestream batch-load tasks until none is left. " + CLOSED,
+    )
     monitor.set_defaults(handler=run_monitor)
 
 
@@ -73,8 +98,10 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
     report = datasets["embrace.timestream_reports"]
     if not report.startswith("s3://") or not loads[0].prefix.startswith("s3://"):
         raise UsageError("Timestream loads from S3 only: run with profile=aws (the local profile's data sets are folders)")
+    timestream = _client(context)
     try:
-        for load, task_id in create_tasks(_client(context), loads, options.database, options.table, report):
+        check_target(timestream, options.database, options.table)
+        for load, task_id in create_tasks(timestream, loads, options.database, options.table, report):
             context.console.print(f"{task_id}  {load.stream} {load.day} {load.export}")
     except LoadError as error:
         raise UsageError(str(error)) from error

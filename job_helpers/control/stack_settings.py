@@ -1,0 +1,52 @@
+"""``profiles.aws.stack``: the CloudFormation stack ``make stack`` renders from config.yml and deploys.
+
+Parsed with the rest of config.yml (``make config-check`` reports its mistakes with the others); the
+template itself is rendered by ``control/stack_template.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from job_helpers.config_keys import SectionContext, check_keys
+
+SECTION = "profiles.aws.stack"
+KEYS = ("name", "encryption", "noncurrent_version_days")
+# kms: SSE-KMS with profiles.aws.kms_key_arn, or with a key the stack creates when that is empty; s3: SSE-S3.
+ENCRYPTIONS = ("kms", "s3")
+# CloudFormation's StackName pattern (botocore model), at most 128 characters.
+STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+
+
+@dataclass(frozen=True)
+class StackSettings:
+    """The stack's name, how its buckets are encrypted, and how long replaced object versions are kept."""
+
+    name: str = "glue-etl"
+    encryption: str = "kms"
+    noncurrent_version_days: int = 90
+
+
+def parse(node: Any, context: SectionContext, problems: list[str]) -> StackSettings | None:
+    """The ``stack`` section of the aws profile; each bad value is added to ``problems``."""
+    check_keys(node, KEYS, SECTION, problems)
+    if context.profile != "aws":
+        return None
+    if node is None:
+        node = {}
+    if not isinstance(node, dict):
+        problems.append(f"{SECTION}: expected a mapping ({', '.join(KEYS)})")
+        return StackSettings()
+    name = str(node.get("name") or StackSettings.name)
+    if not STACK_NAME.fullmatch(name):
+        problems.append(f"{SECTION}.name: {name!r} must start with a letter and hold only letters, digits and '-' (128 at most)")
+    encryption = str(node.get("encryption") or StackSettings.encryption)
+    if encryption not in ENCRYPTIONS:
+        problems.append(f"{SECTION}.encryption: {encryption!r} is not one of {', '.join(ENCRYPTIONS)}")
+    days = node.get("noncurrent_version_days", StackSettings.noncurrent_version_days)
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        problems.append(f"{SECTION}.noncurrent_version_days: {days!r} must be a positive whole number of days")
+        days = StackSettings.noncurrent_version_days
+    return StackSettings(name, encryption, days)
