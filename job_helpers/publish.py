@@ -167,6 +167,7 @@ class Record:
         return self.state == PUBLISHING and self.lease_until > now
 
     def to_bytes(self) -> bytes:
+        """The stored form: file paths relative to the scope's folder, so a record reads alone."""
         document = {
             "format": RECORD_FORMAT,
             "scope": self.scope,
@@ -176,29 +177,34 @@ class Record:
             "claimed_at": self.claimed_at,
             "lease_until": self.lease_until,
             "committed_at": self.committed_at,
-            "files": {path: entry.to_json() for path, entry in sorted(self.files.items())},
+            "files": self._relative(self.files),
         }
         if self.state == PUBLISHING:
-            document["previous"] = {path: entry.to_json() for path, entry in sorted(self.previous.items())}
+            document["previous"] = self._relative(self.previous)
         return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
+    def _relative(self, files: Mapping[str, FileEntry]) -> dict[str, Any]:
+        return {path.removeprefix(self.scope): entry.to_json() for path, entry in sorted(files.items())}
+
     @classmethod
-    def from_bytes(cls, data: bytes, version: str, url: str) -> Record:
-        """Read a record; one written before records had a state (a SiteWise manifest) reads as committed."""
+    def from_bytes(cls, data: bytes, version: str, url: str, prefix: str = "") -> Record:
+        """Read a record of the scope ``prefix``; one written before records had a state (a SiteWise
+        manifest, which names no scope) reads as committed."""
         try:
             document = json.loads(data)
             if document.get("format") != RECORD_FORMAT:
                 raise ValueError(f"format {document.get('format')!r} is not {RECORD_FORMAT}")
+            scope = str(document.get("scope", prefix))
             return cls(
-                scope=str(document.get("scope", "")),
+                scope=scope,
                 state=str(document.get("state", COMMITTED)),
                 run=str(document.get("run", "")),
                 who=dict(document.get("who") or {}),
                 claimed_at=float(document.get("claimed_at") or 0),
                 lease_until=float(document.get("lease_until") or 0),
                 committed_at=float(document.get("committed_at") or 0),
-                files={path: FileEntry.from_json(entry) for path, entry in document["files"].items()},
-                previous={path: FileEntry.from_json(entry) for path, entry in (document.get("previous") or {}).items()},
+                files={scope + name: FileEntry.from_json(entry) for name, entry in document["files"].items()},
+                previous={scope + name: FileEntry.from_json(entry) for name, entry in (document.get("previous") or {}).items()},
                 version=version,
                 stored=data,
             )
@@ -341,6 +347,7 @@ def publish(
     mode: str = REPLACE,
     check: Callable[[Record], None] | None = None,
     expected_rows: int | None = None,
+    staging: str | None = None,
     lease: Lease | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Published:
@@ -351,14 +358,17 @@ def publish(
     ``check`` sees each scope's record before it is claimed and may raise to stop the publish
     (nothing changed). ``expected_rows``: the rows the run counted into these files; the rows
     counted from the staged files must match (``run_report.CountsDoNotReconcile`` otherwise,
-    before anything changes). See the module docstring for the steps and what each failure leaves.
+    before anything changes). ``staging``: where the files are staged, when not in the run's own
+    staging folder (the caller then removes what runs leave there). See the module docstring for
+    the steps and what each failure leaves.
     """
     lease = lease or LEASE
     root = table_url.rstrip("/") + "/"
     wanted = sorted({item if isinstance(item, Scope) else scope(root, item) for item in scopes}, key=lambda s: s.prefix)
     _check_disjoint(root, wanted)
     by_scope = _assign(root, files, wanted)
-    staging = staging_url(root, run_id)
+    own_staging = staging is None
+    staging = staging_url(root, run_id) if staging is None else staging
     entries = _staged_entries(storage, staging, files, count_rows)
     if expected_rows is not None:
         reconcile(root, expected_rows, sum(entry.rows or 0 for entry in entries.values()))
@@ -387,7 +397,8 @@ def publish(
         claims.abandon()
         raise
     claims.close_marker()
-    remove_abandoned_staging(storage, root, run_id, claims.taken_over)
+    if own_staging:
+        remove_abandoned_staging(storage, root, run_id, claims.taken_over)
     remove_finished_markers(storage, root)
     published = replace(result, deleted=len(stale))
     log.info("published %s", published.line())
@@ -429,6 +440,8 @@ class _Claims:
             if current.version is None:
                 held = _listed(self.storage, self.root, item.prefix, count_rows)
                 leftovers = set(held)
+            elif current.state == PUBLISHING and mode == ADD and not ours:
+                held, leftovers = self._adopt(current)
             elif current.state == PUBLISHING:
                 held, leftovers = dict(current.previous), {*current.files, *current.previous}
             else:
@@ -443,7 +456,12 @@ class _Claims:
                     _when(current.claimed_at),
                 )
             if check is not None:
-                check(replace(current, files=held))
+                try:
+                    check(replace(current, files=held))
+                except Exception:
+                    if current.state == PUBLISHING and mode == ADD and not ours:
+                        self._settle(item, current, held)
+                    raise
             if mode == ADD:
                 clashes = sorted(path for path in new if path in held and held[path] != new[path])
                 if clashes:
@@ -482,6 +500,25 @@ class _Claims:
                 self.taken_over.add(current.run)
                 self.repaired.append(item.prefix)
             return
+
+    def _adopt(self, dead: Record) -> tuple[dict[str, FileEntry], set[str]]:
+        """What a scope a dead run was adding to holds: its committed files, and the files that run
+        already put in place (its work is finished, not redone); the rest of its files are leftovers."""
+        added = {path: entry for path, entry in dead.files.items() if path not in dead.previous}
+        placed = {path: entry for path, entry in added.items() if self.storage.exists(self.root + path)}
+        if placed:
+            log.info("%s%s: keeping %d file(s) run %s had put in place", self.root, dead.scope, len(placed), dead.run)
+        return {**dead.previous, **placed}, set(added) - set(placed)
+
+    def _settle(self, item: Scope, dead: Record, held: Mapping[str, FileEntry]) -> None:
+        """Commit what a dead run had added and put in place, when this run adds nothing after all."""
+        now = self.clock()
+        settled = replace(dead, state=COMMITTED, lease_until=0.0, committed_at=now, files=held, previous={})
+        try:
+            self.storage.write_if(item.record_url, settled.to_bytes(), dead.version)
+            log.info("%s%s: committed the %d file(s) run %s had put in place", self.root, item.prefix, len(held), dead.run)
+        except WriteConflict:
+            pass  # another run settled it first
 
     def _wait_until_free(self, item: Scope) -> Record:
         """The record once no other run holds a live claim on it."""
@@ -594,7 +631,7 @@ def read_record(storage: Storage, item: Scope) -> Record:
     stored = storage.read_versioned(item.record_url)
     if stored is None:
         return Record(scope=item.prefix)
-    return Record.from_bytes(stored.data, stored.version, item.record_url)
+    return Record.from_bytes(stored.data, stored.version, item.record_url, item.prefix)
 
 
 def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:

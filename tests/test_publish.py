@@ -191,7 +191,8 @@ def test_commit_records_hold_the_state_the_run_and_each_files_bytes_and_rows(lak
     document = json.loads(storage.read_text(record_url(table, "dt=1/")))
     assert document["state"] == COMMITTED and document["run"] == run
     assert document["who"]["job"] == "stedi-accelerometer-trusted-x" and document["who"]["job_run"] == "jr_123"
-    assert document["files"] == {"dt=1/part-00000.json": {"bytes": len(new_files(run)["dt=1/part-00000.json"]), "rows": 3}}
+    assert document["scope"] == "dt=1/"
+    assert document["files"] == {"part-00000.json": {"bytes": len(new_files(run)["dt=1/part-00000.json"]), "rows": 3}}
     assert json.loads(storage.read_text(record_url(table, "dt=3/")))["files"] == {}
     assert (result.rows_before, result.rows_after, result.delta) == (4, 4, 0)
     assert result.summary()["row_delta"] == 0 and "4 → 4 rows (+0" in result.line()
