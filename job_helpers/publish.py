@@ -2,11 +2,12 @@
 
 A table is published **scope** by scope: a partition folder the run decides wholly
 (``reading_date=D/``, ``dt=D/hour=H/``, ``export=E/stream=S/``) or the whole table (``""``). Each
-scope has a **commit record**, a small JSON object at ``<table>/_commits/<scope>.json``
-(``_commits/_table.json`` for the whole table; Spark and Athena skip ``_`` folders), or where its
-caller keeps it (SiteWise: the day's ``manifest.json`` in its index). The record holds the
-scope's state (``committed``, or ``publishing`` while a run replaces it), the run, who (job, job
-run, host, pid) and when, and the files the scope holds with their bytes and rows. It only ever
+scope has a **commit record** (``job_helpers.commit_record``), a small JSON object at
+``<table>/_commits/<scope>.json`` (``_commits/_table.json`` for the whole table; Spark and Athena
+skip ``_`` folders), or where its caller keeps it (SiteWise: the day's ``manifest.json`` in its
+index). The record holds the scope's state (``committed``, or ``publishing`` while a run
+replaces it), the run, who (job, job run, host, pid) and when, and the files the scope holds with
+their bytes and rows (paths relative to the scope's folder). It only ever
 changes by ``Storage.write_if`` from the version its writer read (S3 ``If-None-Match``/``If-Match``,
 a folder lock locally): of two runs that read one version, one writes and the other reads again.
 A write without a commit record is what doubled tables; here no run moves a file into a scope
@@ -14,7 +15,9 @@ before its claim on that scope's record is written.
 
 ``publish`` runs these steps:
 
-1. The tasks have written the run's files under ``<table>/_staging/<run id>/`` (nothing claimed).
+1. The tasks have written the run's files under ``<table>/_staging/<run id>/`` (nothing claimed;
+   ``staging=`` names another folder, whose leftovers its caller then removes). With
+   ``expected_rows``, the rows counted from those files must be what the run counted.
 2. **Claim**, one scope at a time in sorted order: read the record; write it back as
    ``publishing`` by this run, with the files the scope will hold, the files it held
    (``previous``) and a lease (``Lease.seconds``). A scope another run is publishing under a lease
@@ -38,12 +41,26 @@ file is replaced in place, atomically per object: a scope of one file (a STEDI p
 hour) reads wholly old or wholly new during a publish and after a kill; a scope of many files reads
 each file old or new, never a file twice. ``mode=ADD`` keeps the files a scope holds and adds the
 run's (SiteWise: a day gains merged files; ``check`` refuses a claim from what the record holds).
+Taking over an ADD scope from a dead run keeps (finishes) the files that run had already put in
+place, and commits them even if ``check`` then refuses this run's own files.
 
 A run killed between claim and commit leaves its records ``publishing`` and an open-claims
 marker ``<table>/_commits/_open/<run id>.json``: ``open_claims`` finds them, so ``status`` says the
 scope is half-replaced, and the next run of the scope (once the lease ran out; at once if the
-failing run lived to release its lease) takes it over and repairs it. Staging folders of runs
-taken over are removed with them, any other after a week (longer than a Glue job may run).
+failing run lived to end its lease) takes it over and repairs it. Staging folders of runs
+taken over are removed with them, any other after a week (longer than a Glue job may run; a run
+still staging cannot be told from a dead one). A run that stalls longer than its lease between
+renewing it and moving a file may still move that file over the taker's; its commit then fails
+(``ClaimLost``) and the scope needs a rerun.
+
+The API, for a job's ``write.py``: stage files under ``staging_url(table, run_id)``
+(``new_run_id(scope)``), describe them as ``{path below the table: NewFile(staged path, rows)}``
+(``same_names`` when staged under their published names, ``part_name`` for deterministic
+names), then ``publish(storage, table, run_id, files, scopes, shrink_guard=…, count_rows=…,
+expected_rows=…)``; it returns ``Published`` (rows before and after, for ``RunReport.published``)
+and raises ``ShrinkRefused``, ``ScopeBusy``, ``ClaimLost``, ``CountsDoNotReconcile``; call
+``discard_staging`` when done. ``open_claims(storage, table)`` lists what killed runs left.
+``identify(job, job_run)`` (called by ``runtime.start_job``) names who claims.
 """
 
 from __future__ import annotations
@@ -59,18 +76,26 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from job_helpers.backoff import Backoff, DeadlinePassed, Pending, poll
+from job_helpers.commit_record import (
+    COMMITS,
+    COMMITTED,
+    PUBLISHING,
+    FileEntry,
+    Record,
+    Scope,
+    folder_of,
+    read_record,
+    rows_of,
+    scope,
+)
 from job_helpers.run_report import reconcile
 from job_helpers.storage import Storage, WriteConflict, join
 
 log = logging.getLogger(__name__)
 
 STAGING = "_staging"
-COMMITS = "_commits"
 OPEN = "_open"
-TABLE_RECORD = "_table"
 ABANDONED_AFTER_S = 7 * 86_400  # longer than any Glue job may run
-RECORD_FORMAT = 1
-PUBLISHING, COMMITTED = "publishing", "committed"
 REPLACE, ADD = "replace", "add"
 CLAIM_CONFLICTS = 20  # lost writes in a row on one record before a run gives up (runs that never wait)
 WAIT_BACKOFF = Backoff(base=0.2, cap=15.0)
@@ -122,105 +147,6 @@ class NewFile:
     staged: str
     rows: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class FileEntry:
-    """A file in a commit record: bytes, rows (None: not counted) and the caller's extra fields."""
-
-    bytes: int
-    rows: int | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.extra, "bytes": self.bytes, "rows": self.rows}
-
-    @classmethod
-    def from_json(cls, entry: Mapping[str, Any]) -> FileEntry:
-        extra = {key: value for key, value in entry.items() if key not in ("bytes", "rows")}
-        rows = entry.get("rows")
-        return cls(int(entry.get("bytes") or 0), None if rows is None else int(rows), extra)
-
-
-@dataclass(frozen=True)
-class Record:
-    """A scope's commit record as read (``version``: what ``write_if`` compares; None if none is stored)."""
-
-    scope: str
-    state: str = COMMITTED
-    run: str = ""
-    who: Mapping[str, Any] = field(default_factory=dict)
-    claimed_at: float = 0.0
-    lease_until: float = 0.0
-    committed_at: float = 0.0
-    files: Mapping[str, FileEntry] = field(default_factory=dict)
-    previous: Mapping[str, FileEntry] = field(default_factory=dict)
-    version: str | None = None
-    stored: bytes | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def rows(self) -> int | None:
-        return _rows(self.files)
-
-    def live(self, now: float) -> bool:
-        """Claimed by a run whose lease still runs."""
-        return self.state == PUBLISHING and self.lease_until > now
-
-    def to_bytes(self) -> bytes:
-        """The stored form: file paths relative to the scope's folder, so a record reads alone."""
-        document = {
-            "format": RECORD_FORMAT,
-            "scope": self.scope,
-            "state": self.state,
-            "run": self.run,
-            "who": dict(self.who),
-            "claimed_at": self.claimed_at,
-            "lease_until": self.lease_until,
-            "committed_at": self.committed_at,
-            "files": self._relative(self.files),
-        }
-        if self.state == PUBLISHING:
-            document["previous"] = self._relative(self.previous)
-        return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
-
-    def _relative(self, files: Mapping[str, FileEntry]) -> dict[str, Any]:
-        return {path.removeprefix(self.scope): entry.to_json() for path, entry in sorted(files.items())}
-
-    @classmethod
-    def from_bytes(cls, data: bytes, version: str, url: str, prefix: str = "") -> Record:
-        """Read a record of the scope ``prefix``; one written before records had a state (a SiteWise
-        manifest, which names no scope) reads as committed."""
-        try:
-            document = json.loads(data)
-            if document.get("format") != RECORD_FORMAT:
-                raise ValueError(f"format {document.get('format')!r} is not {RECORD_FORMAT}")
-            scope = str(document.get("scope", prefix))
-            return cls(
-                scope=scope,
-                state=str(document.get("state", COMMITTED)),
-                run=str(document.get("run", "")),
-                who=dict(document.get("who") or {}),
-                claimed_at=float(document.get("claimed_at") or 0),
-                lease_until=float(document.get("lease_until") or 0),
-                committed_at=float(document.get("committed_at") or 0),
-                files={scope + name: FileEntry.from_json(entry) for name, entry in document["files"].items()},
-                previous={scope + name: FileEntry.from_json(entry) for name, entry in (document.get("previous") or {}).items()},
-                version=version,
-                stored=data,
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise PublishError(
-                f"{url}: not a readable commit record ({error}); restore it from the bucket's versions, or delete it "
-                "and rerun the scope (the rerun then replaces every file under the scope)"
-            ) from error
-
-
-@dataclass(frozen=True)
-class Scope:
-    """A scope of a table: its folder below the table (``""``: the whole table) and where its record is."""
-
-    prefix: str
-    record_url: str
 
 
 @dataclass(frozen=True)
@@ -315,21 +241,11 @@ def part_name(sequence: int, suffix: str) -> str:
     return f"part-{sequence:05d}{suffix}"
 
 
-def record_url(table_url: str, prefix: str) -> str:
-    """Where the commit record of a scope of the table is: ``_commits/<folder>.json`` (``_table.json`` for ``""``)."""
-    name = prefix.strip("/") or TABLE_RECORD
-    return join(table_url, COMMITS, f"{name}.json")
-
-
-def scope(table_url: str, prefix: str) -> Scope:
-    return Scope(_folder(prefix), record_url(table_url, prefix))
-
-
 def same_names(staged: Mapping[str, Iterable[str]], rows: Mapping[str, int] | None = None) -> dict[str, NewFile]:
     """Files staged under the names they are published as: ``{folder: names}`` → ``{path: NewFile}``."""
     rows = rows or {}
     return {
-        _folder(folder) + name: NewFile(_folder(folder) + name, rows.get(_folder(folder) + name))
+        folder_of(folder) + name: NewFile(folder_of(folder) + name, rows.get(folder_of(folder) + name))
         for folder, names in staged.items()
         for name in names
     }
@@ -549,7 +465,7 @@ class _Claims:
             ) from None
 
     def result(self, files: int) -> Published:
-        known = [prefix for prefix, held in self.before.items() if _rows(held) is not None]
+        known = [prefix for prefix, held in self.before.items() if rows_of(held) is not None]
         unknown = sorted(set(self.before) - set(known))
         if unknown:
             log.info(
@@ -564,7 +480,7 @@ class _Claims:
             scopes=len(self.held),
             files_before=sum(len(held) for held in self.before.values()),
             files_after=sum(len(f) for f in after),
-            rows_before=sum(_rows(self.before[prefix]) or 0 for prefix in known) if known else None,
+            rows_before=sum(rows_of(self.before[prefix]) or 0 for prefix in known) if known else None,
             rows_compared=_sum_rows(self.held[prefix][1].files for prefix in known) if known else None,
             rows_after=_sum_rows(after),
             deleted=0,
@@ -626,14 +542,6 @@ class _Claims:
         log.error("%s: publish stopped part way; %d scope(s) are half-replaced until the next run of them", self.root, left)
 
 
-def read_record(storage: Storage, item: Scope) -> Record:
-    """The scope's record; an empty one (version None) when it has none."""
-    stored = storage.read_versioned(item.record_url)
-    if stored is None:
-        return Record(scope=item.prefix)
-    return Record.from_bytes(stored.data, stored.version, item.record_url, item.prefix)
-
-
 def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:
     """The scopes of a table that runs claimed and did not commit (each still ``publishing`` by that run)."""
     root = table_url.rstrip("/") + "/"
@@ -692,11 +600,6 @@ def discard_staging(storage: Storage, table_url: str, run_id: str) -> None:
     storage.delete_prefix(staging_url(table_url, run_id))
 
 
-def _folder(folder: str) -> str:
-    folder = folder.strip("/")
-    return folder + "/" if folder else ""
-
-
 def _check_disjoint(root: str, scopes: list[Scope]) -> None:
     for first, second in zip(scopes, scopes[1:]):
         if second.prefix.startswith(first.prefix):
@@ -748,15 +651,10 @@ def _listed(storage: Storage, root: str, prefix: str, count_rows: CountRows | No
     return found
 
 
-def _rows(files: Mapping[str, FileEntry]) -> int | None:
-    counts = [entry.rows for entry in files.values()]
-    return None if any(count is None for count in counts) else sum(count for count in counts if count is not None)
-
-
 def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
     total = 0
     for files in groups:
-        rows = _rows(files)
+        rows = rows_of(files)
         if rows is None:
             return None
         total += rows

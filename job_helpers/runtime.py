@@ -19,6 +19,7 @@ from typing import Any
 
 from awsglue.utils import getResolvedOptions
 
+from job_helpers.commit_record import RecordUnreadable
 from job_helpers.publish import PublishError, identify
 from job_helpers.run_report import (
     FAILED,
@@ -43,7 +44,7 @@ class JobFailed(Exception):
 
 
 # Failures whose message says what to fix: one line in the log, exit status 1, no traceback.
-CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile)
+CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile, RecordUnreadable)
 
 
 def failure_message(failure: BaseException) -> str:
@@ -129,8 +130,9 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
 
     ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones).
-    The run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError`` or
-    ``CountsDoNotReconcile`` raised inside is logged as one clear line and ends the process with status 1.
+    The run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
+    ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside is logged as one clear line and
+    ends the process with status 1.
     """
     configure_logging()
     given = [name for name in optional if f"--{name}" in argv]

@@ -9,10 +9,9 @@ import pytest
 from publish_steps import DyingStorage, Killed, SteppedStorage
 
 from job_helpers import publish as publishing
+from job_helpers.commit_record import COMMITTED, PUBLISHING, read_record, record_url, scope
 from job_helpers.file_rows import json_lines_rows
 from job_helpers.publish import (
-    COMMITTED,
-    PUBLISHING,
     Lease,
     NewFile,
     PublishError,
@@ -21,9 +20,6 @@ from job_helpers.publish import (
     new_run_id,
     open_claims,
     publish,
-    read_record,
-    record_url,
-    scope,
     staging_url,
 )
 from job_helpers.run_report import CountsDoNotReconcile

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from job_helpers.publish import PUBLISHING, FileEntry, PublishError, Record, Scope
+from job_helpers.commit_record import PUBLISHING, FileEntry, Record, RecordUnreadable, Scope
 from job_helpers.sitewise.keys import day_partition, parse_raw_key
 from job_helpers.storage import Storage, join
 
@@ -77,7 +77,7 @@ def read_day_index(storage: Storage, index_day_url: str) -> DayIndex:
         record = Record.from_bytes(current.data, current.version, url)
         committed = record.previous if record.state == PUBLISHING else record.files
         files = merged_files(record.scope, committed)
-    except (PublishError, ValueError, KeyError, TypeError) as error:
+    except (RecordUnreadable, ValueError, KeyError, TypeError) as error:
         raise DayIndexError(
             f"{url}: not a readable day manifest ({error}); restore it or delete the day's index and output to redo it"
         ) from error

@@ -24,7 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from job_helpers import publish as protocol
-from job_helpers.publish import ADD, NewFile, PublishError, Record, ScopeBusy
+from job_helpers.commit_record import Record
+from job_helpers.publish import ADD, NewFile, PublishError, ScopeBusy
 from job_helpers.sitewise.day_index import (
     DayIndex,
     DayIndexError,

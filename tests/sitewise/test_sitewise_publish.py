@@ -11,7 +11,8 @@ from publish_steps import Killed, SteppedStorage
 from sitewise_helpers import FIRST_DAY, Lake, input_records, job_argv, output_records, output_urls, raw_urls
 
 from job_helpers import publish as publishing
-from job_helpers.publish import COMMITTED, PUBLISHING, Lease, open_claims
+from job_helpers.commit_record import COMMITTED, PUBLISHING
+from job_helpers.publish import Lease, open_claims
 from job_helpers.sitewise.day_index import MANIFEST, TIMESERIES, read_day_index
 from job_helpers.sitewise.keys import parse_raw_key
 from job_helpers.sitewise.run import merge_days

@@ -14,8 +14,9 @@ from publish_steps import DyingStorage, Killed, SteppedStorage
 from stedi_helpers import REPO, folder_report, lake_settings, write_key
 
 from job_helpers import publish as publishing
+from job_helpers.commit_record import read_record, scope
 from job_helpers.control.pipeline import job_argv, load_script
-from job_helpers.publish import Lease, ScopeBusy, open_claims, read_record, scope
+from job_helpers.publish import Lease, ScopeBusy, open_claims
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
 from job_helpers.stedi.write import publish_table, staged
