@@ -82,6 +82,7 @@ from job_helpers.commit_record import (
     PUBLISHING,
     FileEntry,
     Record,
+    RecordUnreadable,
     Scope,
     folder_of,
     read_record,
@@ -97,7 +98,7 @@ STAGING = "_staging"
 OPEN = "_open"
 ABANDONED_AFTER_S = 7 * 86_400  # longer than any Glue job may run
 REPLACE, ADD = "replace", "add"
-CLAIM_CONFLICTS = 20  # lost writes in a row on one record before a run gives up (runs that never wait)
+CLAIM_CONFLICTS = 20  # conditional writes of one claim lost to other runs before a run gives up
 WAIT_BACKOFF = Backoff(base=0.2, cap=15.0)
 
 CountRows = Callable[[Storage, str], int]
@@ -190,7 +191,7 @@ class Published:
 
 
 def describe_delta(before: int | None, compared: int | None, after: int | None) -> str:
-    """``4,116 → 610 rows (-3,506, -85.2%)``; ``610 rows (none before)`` when nothing was counted before."""
+    """``4,116 → 610 rows (-3,506, -85.2%)``; ``610 rows (no earlier count)`` when the rows before are unknown."""
     if before is None or compared is None:
         return f"{after:,} rows (no earlier count)" if after is not None else "rows not counted"
     change = compared - before
@@ -292,7 +293,7 @@ def publish(
     try:
         for item in wanted:
             claims.claim(item, {path: entries[path] for path in by_scope[item.prefix]}, mode, check, count_rows)
-        result = claims.result(len(files))
+        result = claims.result()
         if shrink_guard is not None and mode == REPLACE:
             _check_shrink(shrink_guard, root, result, sorted(claims.held))
     except BaseException:
@@ -364,7 +365,7 @@ class _Claims:
                 held, leftovers = dict(current.files), set(current.files)
             if current.state == PUBLISHING and not ours:
                 log.warning(
-                    "%s%s: taking over from run %s (%s), which claimed it at %s and did not commit; its files are replaced",
+                    "%s%s: taking over from run %s (%s), which claimed it at %s and did not commit; this run repairs it",
                     self.root,
                     item.prefix,
                     current.run,
@@ -464,7 +465,7 @@ class _Claims:
                 "published nothing. Rerun once that run has ended"
             ) from None
 
-    def result(self, files: int) -> Published:
+    def result(self) -> Published:
         known = [prefix for prefix, held in self.before.items() if rows_of(held) is not None]
         unknown = sorted(set(self.before) - set(known))
         if unknown:
@@ -555,7 +556,7 @@ def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:
             item = Scope("", url)
             try:
                 record = read_record(storage, item)
-            except PublishError as error:
+            except RecordUnreadable as error:
                 log.warning("%s", error)
                 continue
             if record.state == PUBLISHING and record.run == marker.get("run"):
