@@ -37,6 +37,7 @@ SERVICES = (
     "sts",
     "logs",
     "cloudformation",
+    "service-quotas",
 )
 # Method names more than one of those services has: the one the project means.
 MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
@@ -187,6 +188,7 @@ def test_the_operator_policy_grants_every_action_make_calls():
     assert {"cloudformation:DescribeStacks", "s3:GetBucketLocation", "logs:GetLogEvents", "timestream:DescribeTable"} <= set(
         needed
     )
+    assert {"glue:ListJobs", "glue:GetJob", "servicequotas:GetServiceQuota"} <= set(needed), "execute counts the account's jobs"
     assert ADMINISTRATOR <= set(needed), "make stack's calls are found, and left to the administrator"
     missing = {
         action: sorted(places) for action, places in needed.items() if action not in ADMINISTRATOR and not allowed(policy, action)

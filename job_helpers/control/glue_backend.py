@@ -2,10 +2,14 @@
 
 ``GlueJobs`` is a thin layer over the Glue API (one method per call, pagination included);
 ``GlueBackend`` uses it to create, start, watch and delete the project's jobs concurrently in a
-bounded thread pool. Throttling is left to botocore's adaptive retry mode; the two refusals it
-does not retry (too many concurrent runs, too many jobs) are retried here with jittered backoff.
-A restart is claimed first (``claims``), because StartJobRun has no idempotency token; which job
-was created last is Glue's ``CreatedOn``, the service's clock, not this machine's.
+bounded thread pool. Throttling is left to botocore's adaptive retry mode; a run refused for
+too many concurrent runs is retried here with jittered backoff. A job refused for the jobs quota
+is not: only deleting jobs frees a slot, so the batch stops at once saying how many jobs the
+account holds and whose. botocore retries a CreateJob whose answer timed out, and Glue may have
+created the job already: the retry's ``AlreadyExistsException`` counts as created when the job
+there is this one (this batch's tags, the same definition). A restart is claimed first
+(``claims``), because StartJobRun has no idempotency token; which job was created last is Glue's
+``CreatedOn``, the service's clock, not this machine's.
 """
 
 from __future__ import annotations
@@ -15,20 +19,30 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, EndpointConnectionError
 
 from job_helpers.aws import client
 from job_helpers.backoff import Backoff, retry
 from job_helpers.control.build import Artifact
 from job_helpers.control.claims import ClaimTaken, RetryClaims
 from job_helpers.control.config import JobSpec, Settings
-from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.control.job_quota import job_counts
+from job_helpers.control.plan import (
+    BATCH_TAG,
+    DEFAULT_JOBS_QUOTA,
+    JOB_TAG,
+    JOBS_QUOTA_CODE,
+    JOBS_QUOTA_NAME,
+    PlannedRun,
+    default_arguments,
+    rerun_of,
+)
+from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -39,11 +53,19 @@ BATCH_GET_JOBS = 25
 # Glue 5's log groups: its own and Spark's logs, and the job's stdout and stderr.
 ERROR_LOG_GROUP = "/aws-glue/jobs/error"
 OUTPUT_LOG_GROUP = "/aws-glue/jobs/output"
-REFUSALS = frozenset({"ConcurrentRunsExceededException", "ResourceNumberLimitExceededException"})
+CONCURRENT_RUNS = "ConcurrentRunsExceededException"
+QUOTA_REACHED = "ResourceNumberLimitExceededException"
+# Glue's run history: "Job run history is accessible for 90 days" (developer guide, Job runs API;
+# the newer API reference says 365). The shorter one decides when an empty history proves nothing.
+RUN_HISTORY = timedelta(days=90)
 
 
 class GlueRefused(Exception):
-    """Glue kept refusing a job or run after every retry; the message says which quota to look at."""
+    """Glue refused a job or run for a quota (runs: after every retry); the message says which quota to look at."""
+
+
+class JobClash(Exception):
+    """CreateJob found a job of that name that this batch did not create; the message names it and how it differs."""
 
 
 def glue_client(session: Any) -> Any:
@@ -76,10 +98,14 @@ class GlueJobs:
     def get_run(self, job_name: str, run_id: str) -> dict[str, Any]:
         return self.glue.get_job_run(JobName=job_name, RunId=run_id, PredecessorsIncluded=False)["JobRun"]
 
-    def job_names(self, tags: Mapping[str, str]) -> Iterator[str]:
-        """Names from ListJobs filtered by tags on the server side (every page)."""
-        for page in self.glue.get_paginator("list_jobs").paginate(Tags=dict(tags)):
+    def job_names(self, tags: Mapping[str, str] | None = None) -> Iterator[str]:
+        """Names from ListJobs, filtered by tags on the server side when given (every page)."""
+        filters = {"Tags": dict(tags)} if tags else {}
+        for page in self.glue.get_paginator("list_jobs").paginate(**filters):
             yield from page.get("JobNames", [])
+
+    def job(self, job_name: str) -> dict[str, Any]:
+        return self.glue.get_job(JobName=job_name)["Job"]
 
     def job_tags(self, job_name: str) -> dict[str, str]:
         return self.glue.get_tags(ResourceArn=self._job_arn_prefix + job_name).get("Tags", {})
@@ -88,6 +114,16 @@ class GlueJobs:
         """When Glue created each job (``CreatedOn``, Glue's clock); jobs no longer there are left out."""
         found = self.glue.batch_get_jobs(JobNames=list(job_names))
         return {job["Name"]: when for job in found.get("Jobs", []) if (when := _aware(job.get("CreatedOn"))) is not None}
+
+    def last_changed(self, job_names: Sequence[str]) -> dict[str, datetime]:
+        """When Glue created or last modified each job, whichever is later; jobs no longer there are left out."""
+        found = self.glue.batch_get_jobs(JobNames=list(job_names))
+        changed = {}
+        for job in found.get("Jobs", []):
+            times = [when for key in ("CreatedOn", "LastModifiedOn") if (when := _aware(job.get(key))) is not None]
+            if times:
+                changed[job["Name"]] = max(times)
+        return changed
 
     def runs(self, job_name: str) -> list[dict[str, Any]]:
         """Every run of the job (every page), oldest first."""
@@ -152,17 +188,47 @@ def job_definition(
 
 
 def retry_refusals(call: Callable[[], Any], backoff: Backoff, attempts: int, sleep: Callable[[float], None] = time.sleep) -> Any:
-    """Retry a call Glue refuses for a quota with jittered backoff; then fail naming the quota."""
+    """Retry a run Glue refuses for too many concurrent runs, with jittered backoff; then fail naming the quota.
+
+    A refusal for another quota (``ResourceNumberLimitExceededException``) is not retried: it
+    does not lift while the runs go on.
+    """
     try:
-        return retry(call, lambda e: error_code(e) in REFUSALS, backoff, attempts, sleep)
+        return retry(call, lambda e: error_code(e) == CONCURRENT_RUNS, backoff, attempts, sleep)
     except ClientError as error:
-        if error_code(error) == "ResourceNumberLimitExceededException":
-            raise GlueRefused(
-                f"{error}; run `make cleanup` to delete finished jobs or raise the Glue jobs-per-account quota"
-            ) from error
-        if error_code(error) == "ConcurrentRunsExceededException":
+        if error_code(error) == CONCURRENT_RUNS:
             raise GlueRefused(f"{error}; wait for running jobs to end or raise the concurrent-runs quota") from error
+        if error_code(error) == QUOTA_REACHED:
+            raise GlueRefused(f"{error}; a Glue quota is reached (Service Quotas, AWS Glue, shows which)") from error
         raise
+
+
+def jobs_quota(quotas: Any) -> JobsLimit:
+    """Glue's jobs-per-account quota as Service Quotas applies it to this account and region.
+
+    When it cannot be read (no permission, no applied value, no endpoint) the documented default
+    stands in, and a warning says why.
+    """
+    try:
+        quota = quotas.get_service_quota(ServiceCode="glue", QuotaCode=JOBS_QUOTA_CODE)["Quota"]
+        return JobsLimit(int(quota["Value"]), f"{JOBS_QUOTA_NAME!r}, {JOBS_QUOTA_CODE}, from Service Quotas")
+    except (ClientError, EndpointConnectionError) as error:
+        why = error_code(error) or str(error)
+        log.warning(
+            "Glue's %r quota (%s) could not be read from Service Quotas (%s): counting against its documented default, %s",
+            JOBS_QUOTA_NAME,
+            JOBS_QUOTA_CODE,
+            why,
+            f"{DEFAULT_JOBS_QUOTA:,}",
+        )
+        return JobsLimit(DEFAULT_JOBS_QUOTA, f"Glue's documented default; Service Quotas answered {why}")
+
+
+def differences(definition: Mapping[str, Any], job: Mapping[str, Any]) -> list[str]:
+    """The fields of a CreateJob request that the job Glue holds does not have (an empty value and none are the same)."""
+    return sorted(
+        key for key, wanted in definition.items() if key not in ("Name", "Tags") and (job.get(key) or None) != (wanted or None)
+    )
 
 
 def run_status(job_name: str, run: Mapping[str, Any]) -> RunStatus:
@@ -224,10 +290,13 @@ class GlueBackend:
 
     poll_backoff = Backoff(base=2.0, cap=30.0)
 
+    run_history: timedelta | None = RUN_HISTORY
+
     def __init__(
         self,
         jobs: GlueJobs,
         logs: Any,
+        quotas: Any,
         role_arn: str,
         glue_version: str,
         region: str,
@@ -239,6 +308,7 @@ class GlueBackend:
     ) -> None:
         self.jobs = jobs
         self.logs = logs
+        self.quotas = quotas
         self.role_arn = role_arn
         self.glue_version = glue_version
         self.region = region
@@ -256,6 +326,7 @@ class GlueBackend:
         return cls(
             jobs,
             client("logs", session),
+            client("service-quotas", session),
             settings.glue_role_arn or "",
             settings.glue_version or "",
             settings.region or "",
@@ -271,14 +342,56 @@ class GlueBackend:
         on_started: Callable[[StartedRun], None],
     ) -> list[StartedRun]:
         """Create and start every run in the pool; on the first hard failure stop submitting more."""
+        project_tags = {key: value for key, value in tags.items() if key not in (BATCH_TAG, JOB_TAG)}
+        full: list[str] = []
+        lock = threading.Lock()
+
+        def quota_reached(error: ClientError) -> GlueRefused:
+            with lock:
+                if not full:
+                    full.append(job_counts(self, project_tags))
+            return GlueRefused(
+                f"Glue refused to create more jobs, the account's {JOBS_QUOTA_NAME!r} quota is reached ({error}): "
+                f"{full[0]}. Run `make cleanup`, or ask for a higher quota (Service Quotas, AWS Glue, {JOBS_QUOTA_CODE})"
+            )
 
         def create_and_start(run: PlannedRun) -> StartedRun:
             definition = job_definition(job, artifact, run.name, self.role_arn, self.glue_version, tags)
-            retry_refusals(lambda: self.jobs.create_job(definition), self.refusal_backoff, self.refusal_attempts, self.sleep)
+            try:
+                self.jobs.create_job(definition)
+            except ClientError as error:
+                if error_code(error) == QUOTA_REACHED:
+                    raise quota_reached(error) from error
+                if error_code(error) != "AlreadyExistsException":
+                    raise
+                self._created_before(definition)
             return self._start(run.name, run.arguments, run)
 
         failure = "jobs created but never started are deleted by `cleanup --include-never-run`"
         return self._in_pool(planned, create_and_start, on_started, "created or started", failure)
+
+    def _created_before(self, definition: Mapping[str, Any]) -> None:
+        """A job of the definition's name exists: it is this one if it carries its tags and definition, else JobClash.
+
+        botocore retries a CreateJob whose answer did not arrive (a read timeout), and Glue may have
+        created the job before it: that retry meets the job as AlreadyExistsException.
+        """
+        name, wanted = definition["Name"], definition["Tags"]
+        tags = self.jobs.job_tags(name)
+        theirs = {key: tags.get(key) for key, value in wanted.items() if tags.get(key) != value}
+        if theirs:
+            ours = {key: wanted[key] for key in theirs}
+            raise JobClash(
+                f"job {name} already exists and is not this batch's: it carries {theirs}, this batch {ours}; "
+                "start the batch again for a new batch id"
+            )
+        differ = differences(definition, self.jobs.job(name))
+        if differ:
+            raise JobClash(
+                f"job {name} already exists with this batch's tags but another {', '.join(differ)}; "
+                "delete it (`make cleanup --include-never-run` once its runs ended) and start the batch again"
+            )
+        log.info("job %s: a CreateJob retried after a timeout found it created, with this batch's tags and definition", name)
 
     def restart_runs(
         self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]
@@ -369,6 +482,19 @@ class GlueBackend:
         chunks = [names[i : i + BATCH_GET_JOBS] for i in range(0, len(names), BATCH_GET_JOBS)]
         created = {name: when for found in self._map(self.jobs.created_on, chunks) for name, when in found.items()}
         return max(created, key=lambda name: (created[name], name), default=None)
+
+    def last_changed(self, job_names: Iterable[str]) -> dict[str, datetime]:
+        """When Glue created or last modified each job (``CreatedOn``, ``LastModifiedOn``), whichever is later."""
+        names = sorted(set(job_names))
+        chunks = [names[i : i + BATCH_GET_JOBS] for i in range(0, len(names), BATCH_GET_JOBS)]
+        return {name: when for found in self._map(self.jobs.last_changed, chunks) for name, when in found.items()}
+
+    def all_jobs(self) -> set[str]:
+        """Every job of the account in the region: ListJobs without tags, every page."""
+        return set(self.jobs.job_names())
+
+    def jobs_limit(self) -> JobsLimit:
+        return jobs_quota(self.quotas)
 
     def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
         names = list(job_names)

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -27,7 +28,7 @@ from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError, Rerun
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed
 from job_helpers.storage import Storage, local_path
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ class LocalBackend:
     """Jobs in the local registry, run as processes on this machine."""
 
     poll_backoff = Backoff(base=0.2, cap=2.0)
+    # The registry keeps every run as long as its job.
+    run_history: timedelta | None = None
 
     def __init__(
         self,
@@ -126,6 +129,16 @@ class LocalBackend:
 
     def created_last(self, job_names: Iterable[str]) -> str | None:
         return self.registry.created_last(job_names)
+
+    def last_changed(self, job_names: Iterable[str]) -> dict[str, datetime]:
+        return self.registry.created_on(job_names)
+
+    def all_jobs(self) -> set[str]:
+        return set(self.registry.tagged_jobs({}))
+
+    def jobs_limit(self) -> JobsLimit | None:
+        """No quota limits the registry's jobs."""
+        return None
 
     def restart_runs(
         self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]

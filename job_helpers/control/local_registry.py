@@ -389,6 +389,14 @@ class Registry:
             ).fetchone()
         return None if row is None else row["name"]
 
+    def created_on(self, job_names: Iterable[str]) -> dict[str, datetime]:
+        """When each of these jobs was registered (a job is never modified here); jobs not there are left out."""
+        with self._read() as db:
+            rows = db.execute(
+                "SELECT name, created_on FROM jobs WHERE name IN (SELECT value FROM json_each(?))", (json.dumps(list(job_names)),)
+            ).fetchall()
+        return {row["name"]: datetime.fromisoformat(row["created_on"]) for row in rows}
+
     def latest_runs(self, job_names: Iterable[str]) -> dict[str, RunStatus | None]:
         names = list(job_names)
         with self._write() as db:

@@ -27,6 +27,13 @@ JOB_TAG = "job"
 # Carried by the job a schedule starts (its value is the job key); cleanup never deletes such a job.
 SCHEDULE_TAG = "schedule"
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+# A name job_name made: <name_prefix>-<batch id>, then -<from>-<to> for a chunk of days.
+BATCH_NAME = re.compile(r"(?P<prefix>.+)-(?P<batch>\d{8}T\d{6}\.\d{3}Z)(?:-\d{8}-\d{8})?")
+# Service Quotas' name and code of the Glue quota that counts every job of the account, and its
+# default (https://docs.aws.amazon.com/general/latest/gr/glue.html: "Max jobs per account", 1,000).
+JOBS_QUOTA_NAME = "Max jobs per account"
+JOBS_QUOTA_CODE = "L-611FDDE4"
+DEFAULT_JOBS_QUOTA = 1000
 
 
 class PlanError(ValueError):
@@ -193,18 +200,51 @@ def check_batch_size(runs: int, limit: int, confirmed: bool) -> None:
         )
 
 
-def check_project_jobs(existing: int, new: int, limit: int) -> None:
+def check_project_jobs(existing: int, new: int, limit: int, every: int | None = None, removable: int | None = None) -> None:
     """Refuse a batch that would take the project past ``limit`` jobs, before anything is created.
 
-    Glue allows 1,000 jobs per account by default; past it, creation fails halfway through a batch.
+    ``every`` (the jobs there in all) and ``removable`` (the project's that cleanup could delete
+    now) are added to the refusal when known.
     """
     if existing + new > limit:
+        counts = "" if every is None else f"; {every:,} job(s) there in all"
+        if removable is not None:
+            counts += f", `make cleanup` could delete {removable:,} of the project's now"
         raise PlanError(
             f"the project has {existing} job(s) and this batch would add {new}, over the limit of {limit} "
-            "(project.max_project_jobs in config.yml; Glue allows 1,000 jobs per account by default): run "
+            f"(project.max_project_jobs in config.yml{counts}): run "
             "`make cleanup` to delete the jobs whose runs ended, or give a larger --days-per-job (make: days_per_job=) "
             "for fewer, longer chunks"
         )
+
+
+def check_account_jobs(existing: int, project: int, removable: int, new: int, quota: int, source: str) -> None:
+    """Refuse a batch that would take the account past Glue's jobs quota, which counts every job in it.
+
+    Past the quota CreateJob is refused halfway through a batch; the refusal says how many of the
+    ``existing`` jobs are the project's and how many of those cleanup could delete now.
+    """
+    if existing + new > quota:
+        raise PlanError(
+            f"this batch would add {new:,} job(s), over Glue's quota of {quota:,} jobs per account ({source}): "
+            f"{quota_counts(existing, project, removable)}. Run `make cleanup`, give a larger "
+            "--days-per-job (make: days_per_job=) for fewer, longer chunks, or ask for a higher "
+            f"{JOBS_QUOTA_NAME!r} quota (Service Quotas, AWS Glue, {JOBS_QUOTA_CODE})"
+        )
+
+
+def quota_counts(existing: int, project: int, removable: int) -> str:
+    """Whose the account's jobs are, and how many of them cleanup could delete now."""
+    return (
+        f"the account has {existing:,} job(s), {project:,} of them this project's, of which `make cleanup` "
+        f"could delete {removable:,} now (every run ended)"
+    )
+
+
+def prefix_and_batch(name: str) -> tuple[str, str] | None:
+    """The name prefix and batch id of a name ``job_name`` made, or None for any other name."""
+    found = BATCH_NAME.fullmatch(name)
+    return None if found is None else (found["prefix"], found["batch"])
 
 
 def job_tags(project_tags: dict[str, str], batch: str, job_key: str) -> dict[str, str]:

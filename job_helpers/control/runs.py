@@ -60,6 +60,14 @@ class StartedRun:
 
 
 @dataclass(frozen=True)
+class JobsLimit:
+    """How many jobs the backend allows in all (Glue: per account and region), and where that number comes from."""
+
+    jobs: int
+    source: str
+
+
+@dataclass(frozen=True)
 class RunStatus:
     """The latest known state of one job run, with Glue's state names."""
 
@@ -100,6 +108,8 @@ class Backend(Protocol):
     """Where jobs are created and run: AWS Glue, or the local registry and processes."""
 
     poll_backoff: Backoff
+    # How long the backend keeps a job's runs (Glue forgets them); None: as long as the job.
+    run_history: timedelta | None
 
     def start_runs(
         self,
@@ -125,6 +135,15 @@ class Backend(Protocol):
 
     def created_last(self, job_names: Iterable[str]) -> str | None:
         """The job created most recently, by the backend's own record of creation (never this machine's clock)."""
+
+    def last_changed(self, job_names: Iterable[str]) -> dict[str, datetime]:
+        """When each job was created or last modified, whichever is later, by the backend's clock."""
+
+    def all_jobs(self) -> set[str]:
+        """The name of every job there, whoever made it: on Glue every job of the account in the region."""
+
+    def jobs_limit(self) -> JobsLimit | None:
+        """How many jobs may exist there in all (Glue's jobs quota); None where nothing limits them."""
 
     def restart_runs(
         self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]

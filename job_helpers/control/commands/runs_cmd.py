@@ -23,18 +23,19 @@ from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
 from job_helpers.control.config import Settings, execution_class_problem, load_settings, refuse_examples
 from job_helpers.control.cost import Rates
 from job_helpers.control.job_options import check_job_arguments
+from job_helpers.control.job_quota import check_room
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
 from job_helpers.control.output import ProgressText, TextConsole
 from job_helpers.control.plan import (
     PlanError,
     PlannedRun,
     check_batch_size,
-    check_project_jobs,
     job_tags,
     new_batch_id,
     plan_runs,
     retry_arguments,
 )
+from job_helpers.control.renamed import batch_notes, lookalikes_line, missing_batch, untagged_lookalikes
 from job_helpers.control.report import render
 from job_helpers.control.runs import (
     ENDED_STATES,
@@ -272,7 +273,7 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
 
     backend = make_backend(context, args.runner)
     try:
-        check_project_jobs(len(backend.tagged_jobs(settings.tags)), len(planned), settings.max_project_jobs)
+        check_room(backend, settings.tags, len(planned), settings.max_project_jobs)
     except PlanError as error:
         raise UsageError(str(error)) from error
     console = context.console
@@ -318,8 +319,14 @@ def _find_batch(backend: Backend, context: CliContext, batch: str | None) -> Bat
         return None
     found = batch_status(backend, context.settings.tags, batch)
     if found is None:
-        raise UsageError(f"no project job carries batch {batch!r}: check the id, or omit --batch for the latest batch")
+        raise UsageError(missing_batch(backend, context.settings.tags, batch))
+    for note in batch_notes(found, _name_prefixes(context.settings)):
+        context.messages.print(note, soft_wrap=True)
     return found
+
+
+def _name_prefixes(settings: Settings) -> dict[str, str]:
+    return {key: job.name_prefix for key, job in settings.jobs.items()}
 
 
 def status(args: argparse.Namespace, context: CliContext) -> int:
@@ -499,23 +506,31 @@ def run_cleanup(args: argparse.Namespace, context: CliContext) -> int:
     console = context.messages if args.json else context.console
 
     def report(result: CleanupResult) -> None:
-        reason = f" ({result.reason})" if result.action == SKIPPED else ""
+        why = [result.reason] if result.action == SKIPPED else []
+        why += [result.note] if result.note else []
+        reason = f" ({'; '.join(why)})" if why else ""
         console.print(f"{result.action} - Name: {result.job_name}{reason}", markup=False, soft_wrap=True)
 
+    backend = make_backend(context, args.runner)
     results = cleanup(
-        make_backend(context, args.runner),
+        backend,
         context.settings.tags,
         dry_run=args.dry_run,
         include_never_run=args.include_never_run,
+        name_prefixes=_name_prefixes(context.settings),
         on_result=report,
     )
     skipped = sum(result.action == SKIPPED for result in results)
     removed = len(results) - skipped
     verb = "would remove" if args.dry_run else "removed"
     console.print(f"{len(results)} project job(s): {removed} {verb}, {skipped} skipped", soft_wrap=True)
+    lookalikes = untagged_lookalikes(backend, [result.job_name for result in results])
+    if lookalikes:
+        console.print(lookalikes_line(lookalikes, context.settings.tags), markup=False, soft_wrap=True)
     if args.json:
-        rows = [{"job_name": r.job_name, "action": r.action, "reason": r.reason} for r in results]
-        _print_json({"dry_run": args.dry_run, "removed": removed, "skipped": skipped, "jobs": rows})
+        rows = [{"job_name": r.job_name, "action": r.action, "reason": r.reason, "note": r.note} for r in results]
+        data = {"dry_run": args.dry_run, "removed": removed, "skipped": skipped, "jobs": rows, "untagged_lookalikes": lookalikes}
+        _print_json(data)
     return 0
 
 
