@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
 from boto3.s3.transfer import TransferConfig
 from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
 
@@ -166,19 +165,6 @@ def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, t
     again = Counting(s3_client=s3)
     _, result = run_ingest(src, again, map_file)
     assert (again.heads, result.uploaded, result.skipped) == (21, 0, 21)
-
-
-@pytest.fixture
-def restore_in_two_steps(moto_server: str):
-    """moto's restores finish only after being looked at twice, as a real one takes hours."""
-    api = f"{moto_server}/moto-api/state-manager"
-    requests.post(
-        f"{api}/set-transition",
-        timeout=10,
-        json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}},
-    )
-    yield
-    requests.post(f"{api}/unset-transition", timeout=10, json={"model_name": "s3::keyrestore"})
 
 
 def test_restore_from_landing_and_from_deep_archive(s3, src: Path, tmp_path: Path, restore_in_two_steps) -> None:
