@@ -15,7 +15,7 @@ from ingest_helpers import PATIENTS, make_patient, run_ingest, write_edf
 from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.manifest import ArchiveEntry, Manifest, ManifestFile, archive_key, ingest_id, parts_of
 from job_helpers.ingest.read import find_manifests, manifests_with_urls, prepare
-from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing
+from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, resume_folder
 from job_helpers.ingest.subjects import ObjectSubjectStore
 from job_helpers.ingest.verify import verify
 from job_helpers.storage import Storage, join
@@ -155,6 +155,59 @@ def test_an_archive_object_is_never_overwritten(lake, tmp_path: Path) -> None:
     _, result = run_ingest(src, lake, map_file)
     assert result.conflicts == [] and [s.archive_uploaded for s in result.subjects if s.code == smith] == [True]
     assert verify("eeg", storage, landing, archive_url).problems == []
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_an_ingest_stopped_between_its_part_and_its_manifest_reuses_the_part(lake, tmp_path: Path, monkeypatch) -> None:
+    storage, landing, archive_url = lake
+    src, map_file = make_src(tmp_path / "src"), tmp_path / "map.json"
+    run_ingest(src, lake, map_file)
+    smith = json.loads(map_file.read_text())["subjects"]["john smith"]
+    write_edf(src / "Smith_John" / "EEG" / "later.edf", "Smith John", "r", datetime(2024, 4, 1, 8))
+    written = storage.write_bytes
+
+    def stop_at_manifests(url: str, data: bytes) -> None:
+        if "/manifests/" in url:
+            raise Interrupted(url)
+        written(url, data)
+
+    monkeypatch.setattr(storage, "write_bytes", stop_at_manifests)
+    before = archive_objects(lake)
+    with pytest.raises(Interrupted):
+        run_ingest(src, lake, map_file)
+    [part] = set(archive_objects(lake)) - set(before)
+    uploaded = archive_objects(lake)[part]
+    monkeypatch.setattr(storage, "write_bytes", written)
+
+    _, result = run_ingest(src, lake, map_file)
+    assert archive_objects(lake)[part] == uploaded and result.conflicts == []
+    assert [(s.archived, s.archive_uploaded) for s in result.subjects if s.code == smith] == [(1, False)]
+    assert latest(lake, smith).archive is not None and verify("eeg", storage, landing, archive_url).problems == []
+
+
+def test_a_copy_in_the_resume_folder_is_checked_before_anything_reaches_dest(lake, tmp_path: Path) -> None:
+    storage, _, archive_url = lake
+    src, map_file = make_src(tmp_path / "src"), tmp_path / "map.json"
+    run_ingest(src, lake, map_file)
+    write_edf(src / "Smith_John" / "EEG" / "later.edf", "Smith John", "r", datetime(2024, 4, 1, 8))
+    run_ingest(src, lake, map_file)
+    smith = json.loads(map_file.read_text())["subjects"]["john smith"]
+    chosen = choose_manifest(storage, archive_url, "eeg", smith)
+    dest = tmp_path / "dest"
+    # A part left in the resume folder by an earlier run, damaged since (or never what it claims).
+    folder = resume_folder(dest, chosen.manifest)
+    folder.mkdir()
+    first = find_manifests(storage, archive_url, "eeg", smith)[0]
+    assert first.archive is not None
+    with tarfile.open(folder / Path(first.archive.key).name, "w") as tar:
+        tar.add(Path(__file__), arcname=first.archive.members[0])
+    with pytest.raises(RestoreError, match="the tar's members differ from its manifest's list; nothing was restored"):
+        restore_archive(chosen, storage, archive_url, dest)
+    assert not folder.exists() and not dest.exists()
+    assert restored(lake, smith, dest) == landing_bytes(lake, chosen.manifest), "the next run starts over"
 
 
 def test_verify_lists_files_no_part_holds_and_restore_refuses_them(lake, tmp_path: Path) -> None:

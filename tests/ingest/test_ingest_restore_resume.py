@@ -1,7 +1,8 @@
 """`restore --from archive --wait` on moto's S3 outlives its credentials and resumes: a subject archived in
 three parts (a first ingest and two re-ingests), whose restore stops when the credentials expire after
-one part was copied, is completed by the same command run again: no restore is requested twice and
-no part is copied twice."""
+one part was copied (S3 refuses a session token as expired, or the SSO session can give no new
+credentials), is completed by the same command run again: no restore is requested twice and no part
+is copied twice."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
+from botocore.exceptions import UnauthorizedSSOTokenError
 from ingest_helpers import PATIENTS, make_patient, write_edf
 
 from job_helpers.backoff import Backoff
@@ -40,14 +42,16 @@ class _Body:
 class Archive:
     """What the restore sends to the archive bucket: restore requests and tar downloads per key.
 
-    With ``copies_before_expiry``, S3 refuses every tar download after that many as it refuses
-    an expired session token (the request never reaches the bucket).
+    With ``copies_before_expiry``, every tar download after that many fails as ``expiry`` says: S3
+    refusing an expired session token, or the SSO session giving no new credentials (the request
+    never reaches the bucket either way).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, expiry: str) -> None:
         self.restores: Counter[str] = Counter()
         self.copies: Counter[str] = Counter()
         self.copies_before_expiry: int | None = None
+        self.expiry = expiry
 
     def attach(self, monkeypatch: pytest.MonkeyPatch) -> None:
         made = ingest_cmd.object_storage
@@ -68,13 +72,22 @@ class Archive:
             self.restores[key] += 1
         elif request.method == "GET":
             if self.copies_before_expiry is not None and sum(self.copies.values()) >= self.copies_before_expiry:
+                if self.expiry == "sso":
+                    raise UnauthorizedSSOTokenError()
                 return AWSResponse(request.url, 400, {"Content-Type": "application/xml"}, _Body(EXPIRED))
             self.copies[key] += 1
         return None
 
 
+@pytest.mark.parametrize(
+    ("expiry", "reason"),
+    [
+        ("token", "(An error occurred (ExpiredToken) when calling the GetObject operation"),
+        ("sso", "(The SSO session associated with this profile has expired"),
+    ],
+)
 def test_a_restore_stopped_by_expired_credentials_resumes_where_it_stopped(
-    moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, restore_in_two_steps
+    expiry: str, reason: str, moto_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, restore_in_two_steps
 ) -> None:
     s3 = boto3.Session(region_name="us-east-1").client("s3")
     for bucket in ("landing", "archive"):
@@ -102,7 +115,7 @@ def test_a_restore_stopped_by_expired_credentials_resumes_where_it_stopped(
     capsys.readouterr()
     dest = tmp_path / "restored"
     command = [*base, "restore", "--subject", code, "--dataset", "eeg", "--dest", str(dest), "--from", "archive", "--wait"]
-    archive = Archive()
+    archive = Archive(expiry)
     archive.attach(monkeypatch)
 
     # The credentials expire once the first part is copied.
@@ -113,7 +126,7 @@ def test_a_restore_stopped_by_expired_credentials_resumes_where_it_stopped(
     assert "it resumes where it stopped" in first.out
     folder = tmp_path / f".restore-restored-{code}-{manifests[-1].ingest_id}"
     error = first.err.splitlines()[-1]
-    assert error.startswith("error: the AWS credentials expired while restoring (An error occurred (ExpiredToken)")
+    assert error.startswith(f"error: the AWS credentials expired while restoring {reason}")
     assert error.endswith(
         "log in again and run the same command again: restores already requested are not requested again, "
         f"and the 1 part(s) already copied into {folder} are not copied again"
