@@ -4,7 +4,9 @@ Generates patient folders (a few large EDF files and many small text and video f
 latency (0 ms and 20 ms, about S3's time to first byte), each in a fresh child process so peak
 memory is measured per run:
   sequential  one file after another, one request at a time (boto3 with threads off)
-  ingest      the real ingest: hash, parallel (multipart) upload to landing, tar + DEEP_ARCHIVE copy
+  ingest      the real ingest: hash, parallel (multipart) upload to landing, tar + DEEP_ARCHIVE copy;
+              then one recording added to one patient and the same folder ingested again, which
+              archives a tar part of that recording alone (before parts: every subject's files again)
 Both talk to moto's server (its own process) through a proxy on 127.0.0.1 that holds the first bytes
 of every response for the latency: the wait on the network that parallel transfers hide and that
 one moto process on a small machine cannot show by itself. Throughput is source bytes per second.
@@ -100,7 +102,7 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
     from boto3.s3.transfer import TransferConfig
 
     from job_helpers.ingest.connect import map_storage
-    from job_helpers.ingest.read import prepare
+    from job_helpers.ingest.read import find_manifests, prepare
     from job_helpers.ingest.subjects import ObjectSubjectStore
     from job_helpers.ingest.write import Targets, ingest, save_codes
     from job_helpers.storage import Storage
@@ -120,21 +122,47 @@ def ingest_run(endpoint: str, src: str, workers: int, out: multiprocessing.Queue
     config = TransferConfig(multipart_threshold=64 * MB, multipart_chunksize=8 * MB, max_concurrency=workers)
     config.max_in_memory_upload_chunks = workers
     storage = Storage(s3_client=_client(endpoint), transfer_config=config)
+    targets = Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE")
+    added = Path(src, PATIENTS[0], "EEG", "added.edf")
+
+    def archived() -> int:
+        return sum(o.size for o in storage.list("s3://archive/") if o.url.endswith(".tar"))
+
+    def history(code: str) -> list:
+        return find_manifests(storage, "s3://archive/", "eeg", code)
+
+    def ingest_once(subjects: ObjectSubjectStore, phases: Phases) -> None:
+        plan, new = prepare(Path(src), 1, subjects, history=history, workers=workers)
+        save_codes(subjects, new)
+        ingest(plan, Path(src), targets, storage, workers, phases)
+
     with tempfile.TemporaryDirectory() as secrets_dir:
         subjects = ObjectSubjectStore(map_storage(None, None), Path(secrets_dir, "map.json").as_uri())
         started = time.perf_counter()
-        plan, new = prepare(Path(src), 1, subjects, workers=workers)
-        save_codes(subjects, new)
-        ingest(plan, Path(src), Targets("eeg", "s3://landing/eeg/", "s3://archive/", "DEEP_ARCHIVE"), storage, workers, Phases())
+        ingest_once(subjects, Phases())
         ended = time.perf_counter()
-    storage.close()
+        landing_seconds = marks["archive"] - started
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        first_archive = archived()
+        added.write_bytes(build_header(PATIENTS[0].replace(" ", "_"), "EEG", datetime(2024, 4, 1, 8), 1, 1, 1, 8) + b"\0" * 16)
+        try:
+            again = time.perf_counter()
+            ingest_once(subjects, Phases())
+            again_ended = time.perf_counter()
+        finally:
+            added.unlink()
     out.put(
         {
             "seconds": ended - started,
-            "landing_seconds": marks["archive"] - started,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "landing_seconds": landing_seconds,
+            "peak_rss_mb": peak_mb,
+            "reingest_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "archive_bytes": first_archive,
+            "reingest_seconds": again_ended - again,
+            "reingest_archive_bytes": archived() - first_archive,
         }
     )
+    storage.close()
 
 
 def in_child(target, *args) -> dict:
@@ -263,7 +291,9 @@ def measure(moto_port: int, server: subprocess.Popen, src: Path, size: int, work
         f"{latency_ms} ms per answer: sequential upload {seq['seconds']:.1f}s ({seq_rate:.1f} MB/s, "
         f"peak {seq['peak_rss_mb']:.0f} MB, moto busy {moto_share:.0%} of a core); ingest landing phase "
         f"{run['landing_seconds']:.1f}s ({landing_rate:.1f} MB/s, {landing_rate / seq_rate:.1f}x sequential); "
-        f"whole ingest with tar and archive copy {run['seconds']:.1f}s, peak {run['peak_rss_mb']:.0f} MB"
+        f"whole ingest with tar and archive copy {run['seconds']:.1f}s, peak {run['peak_rss_mb']:.0f} MB; "
+        f"re-ingest with one recording added {run['reingest_seconds']:.1f}s (peak {run['reingest_peak_rss_mb']:.0f} MB), "
+        f"archiving {run['reingest_archive_bytes']:,} bytes (the first ingest: {run['archive_bytes']:,})"
     )
     return {
         "latency_ms": latency_ms,
@@ -275,6 +305,10 @@ def measure(moto_port: int, server: subprocess.Popen, src: Path, size: int, work
         "speedup_landing": round(landing_rate / seq_rate, 2),
         "peak_rss_mb_sequential": round(seq["peak_rss_mb"]),
         "peak_rss_mb_ingest": round(run["peak_rss_mb"]),
+        "archive_bytes": run["archive_bytes"],
+        "reingest_s": round(run["reingest_seconds"], 2),
+        "reingest_archive_bytes": run["reingest_archive_bytes"],
+        "peak_rss_mb_reingest": round(run["reingest_peak_rss_mb"]),
         "moto_core_share_sequential": round(moto_share, 2),
     }
 

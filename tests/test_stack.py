@@ -109,7 +109,7 @@ def test_the_template_is_rendered_from_config_and_a_changed_name_changes_it():
 
 
 def test_buckets_block_public_access_encrypt_version_the_subject_map_and_are_never_deleted():
-    template = _template("profiles.aws.stack.noncurrent_version_days=30")
+    template = _template("ingest.subject_map.noncurrent_version_days=30")
     resources = template["Resources"]
     key = {"Fn::GetAtt": ["DataKey", "Arn"]}
     for resource in (r for r in resources.values() if r["Type"] == "AWS::S3::Bucket"):
@@ -143,6 +143,36 @@ def test_buckets_block_public_access_encrypt_version_the_subject_map_and_are_nev
     assert sse_s3["Resources"]["AthenaWorkGroup"]["Properties"]["WorkGroupConfiguration"]["ResultConfiguration"][
         "EncryptionConfiguration"
     ] == {"EncryptionOption": "SSE_S3"}
+
+
+def test_the_subject_maps_old_versions_expire_after_the_ingest_sections_days():
+    def rules(*overrides: str) -> dict[str, list[dict]]:
+        resources = _template(*overrides)["Resources"]
+        return {
+            name: r["Properties"].get("LifecycleConfiguration", {}).get("Rules", [])
+            for name, r in resources.items()
+            if r["Type"] == "AWS::S3::Bucket"
+        }
+
+    def expiry(found: dict[str, list[dict]]) -> dict[str, int]:
+        return {
+            name: rule["NoncurrentVersionExpiration"]["NoncurrentDays"]
+            for name, listed in found.items()
+            for rule in listed
+            if "NoncurrentVersionExpiration" in rule
+        }
+
+    assert expiry(rules()) == {"BucketIngestArchive": 90}, "config.yml's 90 days, on the map's bucket only"
+    moved = rules("ingest.subject_map.s3_object.bucket=assets", "ingest.subject_map.noncurrent_version_days=400")
+    assert expiry(moved) == {"BucketAssets": 400}
+    assert lint(_template("ingest.subject_map.noncurrent_version_days=400")) == []
+    assert expiry(rules("ingest.subject_map.store=ssm")) == {}, "no map object, no versioned bucket"
+    with pytest.raises(ConfigError, match=r"ingest.subject_map.noncurrent_version_days: 0 must be a positive whole number"):
+        _settings("ingest.subject_map.noncurrent_version_days=0")
+    with pytest.raises(ConfigError, match=r"profiles.aws.stack.noncurrent_version_days: unknown key"):
+        _settings("profiles.aws.stack.noncurrent_version_days=30")
+    local = load_settings(REPO / "config.yml", "local", ["ingest.subject_map.noncurrent_version_days=7"], environ={})
+    assert local.ingest is not None and local.ingest.map_versions_days == 7
 
 
 def test_the_job_role_carries_the_policy_make_policy_prints():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    CredentialRetrievalError,
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
@@ -23,6 +24,13 @@ SETUP, REFUSED = 2, 1
 EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "InvalidClientTokenId", "UnrecognizedClientException"}
 DENIED = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"}
 THROTTLED = {"Throttling", "ThrottlingException", "TooManyRequestsException", "SlowDown", "RequestLimitExceeded"}
+
+
+def credentials_expired(error: BaseException) -> bool:
+    """AWS refused the credentials as expired or unknown, or an SSO session or credential process gave none."""
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code")) in EXPIRED
+    return isinstance(error, TokenRetrievalError | SSOTokenLoadError | UnauthorizedSSOTokenError | CredentialRetrievalError)
 
 
 def describe(error: Exception) -> tuple[str, int] | None:

@@ -13,7 +13,7 @@ from typing import Any
 from job_helpers.config_keys import SectionContext, check_keys
 
 SECTION = "profiles.aws.stack"
-KEYS = ("name", "encryption", "noncurrent_version_days")
+KEYS = ("name", "encryption")
 # kms: SSE-KMS with profiles.aws.kms_key_arn, or with a key the stack creates when that is empty; s3: SSE-S3.
 ENCRYPTIONS = ("kms", "s3")
 # CloudFormation's StackName pattern (botocore model), at most 128 characters.
@@ -22,11 +22,10 @@ STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
 
 @dataclass(frozen=True)
 class StackSettings:
-    """The stack's name, how its buckets are encrypted, and how long replaced object versions are kept."""
+    """The stack's name and how its buckets are encrypted."""
 
     name: str = "glue-etl"
     encryption: str = "kms"
-    noncurrent_version_days: int = 90
 
 
 def parse(node: Any, context: SectionContext, problems: list[str]) -> StackSettings | None:
@@ -45,8 +44,4 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> StackSetti
     encryption = str(node.get("encryption") or StackSettings.encryption)
     if encryption not in ENCRYPTIONS:
         problems.append(f"{SECTION}.encryption: {encryption!r} is not one of {', '.join(ENCRYPTIONS)}")
-    days = node.get("noncurrent_version_days", StackSettings.noncurrent_version_days)
-    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
-        problems.append(f"{SECTION}.noncurrent_version_days: {days!r} must be a positive whole number of days")
-        days = StackSettings.noncurrent_version_days
-    return StackSettings(name, encryption, days)
+    return StackSettings(name, encryption)

@@ -7,7 +7,8 @@ and the STEDI key secret from ``stedi.pseudonym_secret``; so a changed name is a
 
 Buckets block public access, encrypt by default (SSE-KMS, or SSE-S3 with
 ``profiles.aws.stack.encryption: s3``), version the bucket the subject map lives in and expire its
-replaced versions, and abort multipart uploads a killed ingest left in the deep archive. Data is
+replaced versions (earlier maps hold names) after ``ingest.subject_map.noncurrent_version_days``,
+and abort multipart uploads a killed ingest left in the deep archive. Data is
 never deleted by CloudFormation: buckets, the KMS key and the secret are retained when the stack
 is deleted or a rename replaces them (DeletionPolicy and UpdateReplacePolicy Retain).
 """
@@ -256,7 +257,7 @@ def _bucket(settings: Settings, options: StackSettings, bucket: str, data_key: A
             {
                 "Id": "ReplacedVersionsExpire",
                 "Status": "Enabled",
-                "NoncurrentVersionExpiration": {"NoncurrentDays": options.noncurrent_version_days},
+                "NoncurrentVersionExpiration": {"NoncurrentDays": ingest.map_versions_days},
             }
         )
     if rules:

@@ -1,4 +1,4 @@
-"""One tar per subject per ingest: written deterministically (so a rerun gives the same bytes and
+"""One tar part per subject per ingest: written deterministically (so a rerun gives the same bytes and
 checksum) from the same de-identified payloads as landing, each member checked against its planned
 SHA-256 as it is read, and unpacked with the standard library's ``data`` filter (no absolute paths,
 links out of the tree or special files)."""
@@ -71,9 +71,12 @@ def write_tar(members: Iterable[TarMember], target: Path) -> tuple[str, int]:
     return writer.digest.hexdigest(), writer.size
 
 
-def extract_tar(tar_path: Path, target: Path) -> list[str]:
-    """Unpack into ``target`` with the ``data`` filter; return the member names."""
+def extract_members(tar_path: Path, target: Path, names: Iterable[str]) -> list[str]:
+    """Unpack the members ``names`` into ``target`` with the ``data`` filter; return every file member's name.
+
+    ``KeyError`` names a member the tar does not hold.
+    """
     with tarfile.open(tar_path, mode="r:") as tar:
-        names = [member.name for member in tar.getmembers() if member.isfile()]
-        tar.extractall(target, filter="data")
-    return names
+        members = {member.name: member for member in tar.getmembers() if member.isfile()}
+        tar.extractall(target, members=[members[name] for name in names], filter="data")
+    return list(members)

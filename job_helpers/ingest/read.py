@@ -152,7 +152,7 @@ def manifests_with_urls(storage: Storage, archive_url: str, dataset: str, code: 
         for stored in storage.list(manifests_prefix(archive_url, dataset, code))
         if stored.url.endswith(".json")
     ]
-    return sorted(found, key=lambda pair: (pair[1].created, pair[1].ingest_id))
+    return sorted(found, key=lambda pair: (pair[1].when, pair[1].ingest_id))
 
 
 def find_manifests(storage: Storage, archive_url: str, dataset: str, code: str | None = None) -> list[Manifest]:

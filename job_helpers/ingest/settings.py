@@ -33,7 +33,7 @@ KEYS = (
     "keep",
 )
 KEEP_KEYS = ("folders", "extensions", "annotations")
-SUBJECT_MAP_KEYS = ("file", "store", "ssm_parameter", "s3_object")
+SUBJECT_MAP_KEYS = ("file", "store", "ssm_parameter", "s3_object", "noncurrent_version_days")
 S3_OBJECT_KEYS = ("bucket", "key")
 
 
@@ -58,6 +58,8 @@ class IngestSettings:
     s3_bucket: str
     s3_key: str
     keep: Keep = NOTHING_KEPT
+    # Days the stack keeps a replaced or deleted object version in the subject map's bucket (earlier maps: names).
+    map_versions_days: int = 90
 
     def landing_url(self, dataset: str) -> str:
         if dataset not in self.datasets:
@@ -103,6 +105,7 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
     if kms and not kms.startswith("arn:aws"):
         problems.append(f"ingest.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
     subject_map = node.get("subject_map") or {}
+    versions_days = _positive(subject_map, "noncurrent_version_days", 90, problems, "ingest.subject_map")
     map_file, store, parameter, bucket, key = None, "file", "", "", ""
     if profile == "local":
         map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
@@ -140,6 +143,7 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
         s3_bucket=bucket,
         s3_key=key,
         keep=_keep(node.get("keep") or {}, problems),
+        map_versions_days=versions_days,
     )
 
 
@@ -160,9 +164,9 @@ def _keep(node: Any, problems: list[str]) -> Keep:
     return Keep(**lists)
 
 
-def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str]) -> int:
+def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str], section: str = "ingest") -> int:
     value = node.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.append(f"ingest.{name}: {value!r} must be a positive whole number")
+        problems.append(f"{section}.{name}: {value!r} must be a positive whole number")
         return default
     return value

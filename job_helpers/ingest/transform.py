@@ -21,7 +21,8 @@ hit refuses the whole plan (``NameLeakError``). Source files are shown only by p
 
 ``settle`` completes a plan with each file's SHA-256 (read by ``read.prepare``): a file whose
 content an earlier manifest of the subject already lists keeps that key (an earlier key scheme
-too), so a re-ingest never lands a second copy.
+too), so a re-ingest never lands a second copy, and one that an earlier archive part holds is
+not archived again (``archived_by``).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pathlib import PurePosixPath
 
 from job_helpers.ingest import edf
 from job_helpers.ingest.keep import NOTHING_KEPT, Keep
-from job_helpers.ingest.manifest import Manifest
+from job_helpers.ingest.manifest import Manifest, ManifestFile, archived_copies
 from job_helpers.ingest.names import PatientName, subject_key, time_from_name
 from job_helpers.ingest.payload import Annotations, Deidentification
 
@@ -79,7 +80,11 @@ class ScannedFile:
 
 @dataclass(frozen=True)
 class PlannedFile:
-    """Where one source file goes and how its bytes change; ``sha256`` is set by ``settle``."""
+    """Where one source file goes and how its bytes change; ``sha256`` is set by ``settle``.
+
+    ``landed_by``: the latest earlier ingest that lists this content under this key;
+    ``archived_by``: the ingest whose tar part already holds it (None: this ingest's part takes it).
+    """
 
     source: PurePosixPath = field(repr=False)
     locator: str
@@ -95,6 +100,7 @@ class PlannedFile:
     stem: str = ""
     sha256: str = ""
     landed_by: str | None = None
+    archived_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,11 +196,13 @@ def settle(plan: Plan, digests: Mapping[PurePosixPath, str], landed: Mapping[str
 
     ``landed`` holds each known subject's manifests, oldest first; a content listed twice takes
     the latest manifest's key. New files skip every key an earlier manifest used, so a changed
-    file lands beside its earlier version instead of over it.
+    file lands beside its earlier version instead of over it. A kept key whose content an earlier
+    tar part holds names that part's ingest in ``archived_by``.
     """
     subjects, leaks = [], []
     for subject in plan.subjects:
         manifests = landed.get(subject.code, ())
+        held = archived_copies(manifests)
         taken = {f.key for manifest in manifests for f in manifest.files}
         earlier: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
         for manifest in reversed(manifests):
@@ -209,7 +217,9 @@ def settle(plan: Plan, digests: Mapping[PurePosixPath, str], landed: Mapping[str
             if candidates:
                 key, ingest = candidates[0]
                 used.add(key)
-                reused[planned.source] = replace(planned, key=key, sha256=sha256, landed_by=ingest)
+                part = held.get(ManifestFile(key, sha256, planned.size))
+                archived_by = part.ingest_id if part else None
+                reused[planned.source] = replace(planned, key=key, sha256=sha256, landed_by=ingest, archived_by=archived_by)
                 if any(name.leaks(key) for name in subject.names):
                     leaks.append(
                         f"{planned.locator}: in landing under a key of ingest {ingest} (written before keys were built) "

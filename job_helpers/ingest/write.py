@@ -1,8 +1,10 @@
-"""Publishing an ingest: persist codes, upload the planned files, write each subject's tar and manifest.
+"""Publishing an ingest: persist codes, upload the planned files, write each subject's tar part and manifest.
 
 Order per subject: landing objects (skipped when already there with the same SHA-256), then the tar
-(skipped likewise), then the manifest last, so a manifest means a complete ingest. The source
-tree is only read.
+part of the files no earlier part holds (none when there are none), then the manifest last, so a
+manifest means a complete ingest. An archive object is never overwritten: one already there with
+other bytes stops that subject (``IngestResult.conflicts``), as a rewritten DEEP_ARCHIVE object
+is billed for 180 days all the same. The source tree is only read.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from job_helpers.ingest.manifest import (
 from job_helpers.ingest.payload import FileChanged, check_unchanged, open_payload
 from job_helpers.ingest.subjects import SubjectStore
 from job_helpers.ingest.transform import Plan, PlannedFile, SubjectPlan
-from job_helpers.storage import Storage, join
+from job_helpers.storage import ObjectInfo, Storage, join
 
 log = logging.getLogger(__name__)
 
@@ -76,19 +78,25 @@ class FileFailure:
 
 @dataclass
 class SubjectResult:
+    """One subject's ingest; ``archived``: the files in its tar part (0: nothing new to archive)."""
+
     code: str
     ingest_id: str
     uploaded: int = 0
     skipped: int = 0
     uploaded_bytes: int = 0
     archive_uploaded: bool = False
+    archived: int = 0
     manifest_url: str = ""
 
 
 @dataclass
 class IngestResult:
+    """Completed subjects; files that changed while ingested; archive objects found holding other bytes."""
+
     subjects: list[SubjectResult] = field(default_factory=list)
     failures: list[FileFailure] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
 
     @property
     def uploaded(self) -> int:
@@ -116,11 +124,12 @@ def ingest(
     progress: Progress | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> IngestResult:
-    """Upload every planned file to landing, then one tar and one manifest per subject to the archive.
+    """Upload every planned file to landing, then per subject a tar part of what no earlier part holds, and a manifest.
 
     A file that is no longer as planned (``payload.FileChanged``) is not landed (or taken away again),
     and its subject gets no tar and no manifest; it is listed in ``IngestResult.failures`` and the
-    other subjects go on.
+    other subjects go on. So does a subject whose part's key already holds other bytes
+    (``IngestResult.conflicts``).
     """
     progress = progress or _Quiet()
     now = now or (lambda: datetime.now(UTC))
@@ -140,6 +149,10 @@ def ingest(
                 "subject %s: %s changed before it was archived; no archive or manifest written", subject.code, changed.failure.key
             )
             continue
+        except ArchiveConflict as conflict:
+            result.conflicts.append(str(conflict))
+            log.error("%s", conflict)
+            continue
         log.info("subject %s: %d file(s) uploaded, %d already in landing", done.code, done.uploaded, done.skipped)
         result.subjects.append(done)
     _remove_changed(plan, targets, storage, result.failures)
@@ -156,6 +169,10 @@ class _MemberChanged(Exception):
     def __init__(self, failure: FileFailure) -> None:
         super().__init__(failure.reason)
         self.failure = failure
+
+
+class ArchiveConflict(Exception):
+    """The key of a subject's tar part already holds other bytes; it is left as it is."""
 
 
 def _upload_landing(
@@ -214,6 +231,7 @@ def _archive_subject(
     progress: Progress,
     now: Callable[[], datetime],
 ) -> SubjectResult:
+    """The subject's tar part (the files no earlier part holds), then its manifest; skipped where a rerun finds them."""
     files = tuple(ManifestFile(f.key, f.sha256, f.size) for f in subject.files)
     ingest = ingest_id((f.key, f.sha256) for f in files)
     uploaded = [f for f in subject.files if f.key in uploaded_keys]
@@ -221,35 +239,82 @@ def _archive_subject(
     key = archive_key(targets.dataset, subject.code, ingest)
     tar_url = join(targets.archive_url, key)
     result.manifest_url = manifest_url(targets.archive_url, targets.dataset, subject.code, ingest)
-    found = storage.head(tar_url)
     written = storage.read_versioned(result.manifest_url)
-    if written is not None and found is not None:
-        entry = Manifest.from_json(written.data, result.manifest_url).archive
-        if found.sha256 == entry.sha256 and found.size == entry.size:
-            progress.advance(subject.size)
-            progress.file_done()
-            return result
-    members = [TarMember(f.key, src / f.source, f.deid, f.size, f.sha256, f.recorded) for f in subject.files]
-    with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
-        tar_path = Path(scratch, f"{ingest}.tar")
-        try:
-            sha256, size = write_tar(members, tar_path)
-        except MemberChanged as error:
-            planned = next(f for f in subject.files if f.key == error.member.name)
-            raise _MemberChanged(FileFailure(subject.code, planned.key, planned.locator, str(error))) from error
-        if found is None or found.sha256 != sha256 or found.size != size:
-            storage.upload(tar_path, tar_url, sha256=sha256, storage_class=targets.archive_storage_class)
-            result.archive_uploaded = True
+    earlier = Manifest.from_json(written.data, result.manifest_url) if written is not None else None
+    listed = earlier.archive if earlier is not None else None
+    if earlier is not None:  # a rerun of this very ingest: the part its manifest lists
+        members = set(listed.members) if listed else set()
+    else:
+        members = {f.key for f in subject.files if f.archived_by is None}
+    part = [f for f in subject.files if f.key in members]
+    result.archived = len(part)
+    sha256, size = "", 0
+    if part:
+        found = storage.head(tar_url)
+        if listed is not None and found is not None and (found.sha256, found.size) == (listed.sha256, listed.size):
+            sha256, size = listed.sha256, listed.size
+        else:
+            sha256, size = _write_part(subject, part, src, tar_url, found, targets, storage, listed)
+            result.archive_uploaded = found is None
     progress.advance(subject.size)
     progress.file_done()
+    if earlier is not None:
+        return result
+    archive = (
+        ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in part)) if part else None
+    )
     manifest = Manifest(
         dataset=targets.dataset,
         subject=subject.code,
         ingest_id=ingest,
-        created=now().isoformat(timespec="seconds"),
+        created=now().isoformat(timespec="microseconds"),
         files=files,
-        archive=ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in subject.files)),
+        archive=archive,
     )
     storage.write_bytes(result.manifest_url, manifest.to_json())
-    log.info("subject %s: archive %s written, manifest %s", subject.code, key, result.manifest_url)
+    if archive is None:
+        log.info(
+            "subject %s: nothing new to archive (every file is in an earlier part); manifest %s",
+            subject.code,
+            result.manifest_url,
+        )
+    else:
+        log.info(
+            "subject %s: archive part %s (%d file(s)) written, manifest %s", subject.code, key, len(part), result.manifest_url
+        )
     return result
+
+
+def _write_part(
+    subject: SubjectPlan,
+    part: list[PlannedFile],
+    src: Path,
+    tar_url: str,
+    found: ObjectInfo | None,
+    targets: Targets,
+    storage: Storage,
+    listed: ArchiveEntry | None,
+) -> tuple[str, int]:
+    """Write the part's tar and upload it where no object is; returns its SHA-256 and size.
+
+    ``ArchiveConflict`` when an object at its key (or the manifest that listed it) holds other bytes:
+    nothing is overwritten.
+    """
+    members = [TarMember(f.key, src / f.source, f.deid, f.size, f.sha256, f.recorded) for f in part]
+    with tempfile.TemporaryDirectory(prefix="ingest-") as scratch:
+        tar_path = Path(scratch, "part.tar")
+        try:
+            sha256, size = write_tar(members, tar_path)
+        except MemberChanged as error:
+            planned = next(f for f in part if f.key == error.member.name)
+            raise _MemberChanged(FileFailure(subject.code, planned.key, planned.locator, str(error))) from error
+        for record, holder in ((found, "the object there"), (listed, "this ingest's manifest")):
+            if record is not None and (record.sha256, record.size) != (sha256, size):
+                raise ArchiveConflict(
+                    f"subject {subject.code}: {tar_url}: {holder} gives other bytes than this ingest's tar part "
+                    f"({size:,} bytes, SHA-256 {sha256[:12]}…); nothing was overwritten. Run `make verify`, delete "
+                    "the object or manifest it lists as unlisted or mismatched, then rerun"
+                )
+        if found is None:
+            storage.upload(tar_path, tar_url, sha256=sha256, storage_class=targets.archive_storage_class)
+    return sha256, size

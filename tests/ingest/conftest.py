@@ -6,6 +6,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 from boto3.s3.transfer import TransferConfig
 from ingest_helpers import make_src
 
@@ -31,3 +32,16 @@ def lake(request, tmp_path: Path) -> tuple[Storage, str, str]:
         client.create_bucket(Bucket=bucket)
     config = TransferConfig(multipart_threshold=5 * MB, multipart_chunksize=5 * MB, max_concurrency=4)
     return Storage(s3_client=client, transfer_config=config), "s3://landing/eeg/", "s3://archive/"
+
+
+@pytest.fixture
+def restore_in_two_steps(moto_server: str):
+    """moto's restores finish only after being looked at twice, as a real one takes hours."""
+    api = f"{moto_server}/moto-api/state-manager"
+    requests.post(
+        f"{api}/set-transition",
+        timeout=10,
+        json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}},
+    )
+    yield
+    requests.post(f"{api}/unset-transition", timeout=10, json={"model_name": "s3::keyrestore"})

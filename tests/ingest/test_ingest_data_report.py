@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from datetime import datetime
 
 import boto3
 from data_report_pages import new_project, number, opened, written
-from ingest_helpers import SENSITIVE, make_src
+from ingest_helpers import SENSITIVE, make_src, write_edf
 
 from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.read import find_manifests, prepare
@@ -19,9 +20,14 @@ from job_helpers.storage import Storage, join, local_path, split_s3
 
 def test_ingest_report_shows_codes_only_recordings_per_day_and_where_data_sits(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
-    assert project.cli("ingest", "--src", str(make_src(tmp_path / "incoming")), "--dataset", "eeg") == 0
+    src = make_src(tmp_path / "incoming")
+    assert project.cli("ingest", "--src", str(src), "--dataset", "eeg") == 0
+    # A later recording of one subject: a second tar part, holding that file alone.
+    write_edf(src / "Smith_John" / "EEG" / "later.edf", "Smith John", "r", datetime(2024, 4, 1, 8))
+    assert project.cli("ingest", "--src", str(src), "--dataset", "eeg") == 0
     capsys.readouterr()
-    codes = set(json.loads((project.root / "map.json").read_text())["subjects"].values())
+    subjects = json.loads((project.root / "map.json").read_text())["subjects"]
+    codes = set(subjects.values())
     datasets = project.settings().datasets
     landing = local_path(datasets["ingest.eeg"])
     next(local_path(datasets["ingest_archive"]).rglob("*.tar")).unlink()
@@ -38,8 +44,11 @@ def test_ingest_report_shows_codes_only_recordings_per_day_and_where_data_sits(t
     places = {row["subject"]: row for row in found["ingest-eeg-places"].table()}
     assert set(places) == codes
     assert sorted(row["tar in archive"] for row in places.values()) == ["no", "yes", "yes"]
+    assert {code: row["tar parts"] for code, row in places.items()} == {
+        code: "2" if code == subjects["john smith"] else "1" for code in codes
+    }
     assert all(row["files"] == row["in landing"] for row in places.values())
-    assert "2 of 3 subject(s) have every file in landing and their tar in the archive." in found["ingest-eeg-places"].reading
+    assert "2 of 3 subject(s) have every file in landing and every tar part in the archive." in found["ingest-eeg-places"].reading
     for word in SENSITIVE:
         assert word not in dom.casefold(), f"{word!r} is in the report"
 

@@ -94,6 +94,8 @@ def test_landings_of_the_old_key_scheme_are_not_doubled_by_a_reingest(lake, tmp_
     assert (result.uploaded, result.skipped) == (1, 14)
     smith = codes["john smith"]
     assert [f.key for f in plan.files if not f.landed_by] == [f"{smith}/{smith}_20240401T080000_1.edf"]
+    # Its tar part holds that file alone: the rest are in the tar the old scheme wrote.
+    assert [(s.archived, s.archive_uploaded) for s in result.subjects if s.code == smith] == [(1, True)]
     report = verify("eeg", storage, landing, archive_url)
     assert (report.manifests, report.problems) == (3, [])
     assert len(list(storage.list(landing))) == 15

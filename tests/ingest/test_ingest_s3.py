@@ -9,7 +9,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
 from boto3.s3.transfer import TransferConfig
 from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
 
@@ -168,35 +167,22 @@ def test_first_ingest_asks_for_no_checksum_and_a_rerun_for_each(s3, src: Path, t
     assert (again.heads, result.uploaded, result.skipped) == (21, 0, 21)
 
 
-@pytest.fixture
-def restore_in_two_steps(moto_server: str):
-    """moto's restores finish only after being looked at twice, as a real one takes hours."""
-    api = f"{moto_server}/moto-api/state-manager"
-    requests.post(
-        f"{api}/set-transition",
-        timeout=10,
-        json={"model_name": "s3::keyrestore", "transition": {"progression": "manual", "times": 2}},
-    )
-    yield
-    requests.post(f"{api}/unset-transition", timeout=10, json={"model_name": "s3::keyrestore"})
-
-
 def test_restore_from_landing_and_from_deep_archive(s3, src: Path, tmp_path: Path, restore_in_two_steps) -> None:
     plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
     code = plan.subjects[0].code
-    manifest = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
-    expected = {f.key: s3.get_object(Bucket="landing", Key=f"eeg/{f.key}")["Body"].read() for f in manifest.files}
+    chosen = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
+    expected = {f.key: s3.get_object(Bucket="landing", Key=f"eeg/{f.key}")["Body"].read() for f in chosen.manifest.files}
 
-    placed = restore_landing(manifest, stores(s3), LANDING, tmp_path / "a")
+    placed = restore_landing(chosen.manifest, stores(s3), LANDING, tmp_path / "a")
     assert {str(p.relative_to(tmp_path / "a")): p.read_bytes() for p in placed} == expected
 
-    states = []
-    while not states or states[-1] != "restored":
-        outcome = restore_archive(manifest, stores(s3), ARCHIVE, tmp_path / "b")
-        states.append(outcome.state)
-        assert len(states) < 10
-    assert states[0] == "requested" and "in-progress" in states
-    assert {str(p.relative_to(tmp_path / "b")): p.read_bytes() for p in outcome.files} == expected
+    steps = []
+    while not steps or steps[-1].state != "restored":
+        steps.append(restore_archive(chosen, stores(s3), ARCHIVE, tmp_path / "b"))
+        assert len(steps) < 10
+    states = [step.parts[0].state for step in steps]
+    assert states[0] == "requested" and "in-progress" in states and states[-1] == "copied"
+    assert {str(p.relative_to(tmp_path / "b")): p.read_bytes() for p in steps[-1].files} == expected
 
 
 def test_waiting_for_the_archive_polls_until_restored_or_the_deadline(
@@ -207,8 +193,8 @@ def test_waiting_for_the_archive_polls_until_restored_or_the_deadline(
 
     pending, slept = [], []
     outcome = wait_for_archive(first, stores(s3), ARCHIVE, tmp_path / "a", 3600, pending.append, sleep=slept.append)
-    assert outcome.state == "restored" and len(outcome.files) == len(first.files)
-    assert pending[0].state == "requested" and len(slept) == len(pending)
+    assert outcome.state == "restored" and len(outcome.files) == len(first.manifest.files)
+    assert pending[0].parts[0].state == "requested" and len(slept) == len(pending)
     assert all(0 <= delay <= 900 for delay in slept)
 
     ticks = iter(range(0, 10_000, 100))
@@ -233,18 +219,22 @@ def test_restore_command_waits_until_its_timeout(
     restore = [*base, "restore", "--subject", min(codes.values()), "--dataset", "eeg", "--dest", str(tmp_path / "d")]
 
     assert main([*restore, "--from", "archive"]) == 0
-    assert "restore requested; run the same command again later to continue" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ": restore requested\n" in out and "0 of 1 archive part(s) copied, 1 being restored; run the same command again" in out
     assert main([*restore, "--from", "archive", "--wait", "--timeout-minutes", "0"]) == 1
     captured = capsys.readouterr()
     assert "; polling" in captured.out
-    assert captured.err.endswith("error: timed out waiting for the archive restore; rerun later\n")
+    assert captured.err.endswith("\n") and captured.err.splitlines()[-1].startswith(
+        "error: timed out waiting for the archive restore; later, run the same command again"
+    )
     assert not (tmp_path / "d").exists()
 
 
 def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, tmp_path: Path) -> None:
     plan, _ = run_ingest(src, stores(s3), tmp_path / "map.json")
     code = plan.subjects[0].code
-    manifest = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
+    chosen = choose_manifest(stores(s3), ARCHIVE, "eeg", code)
+    manifest = chosen.manifest
     key = manifest.archive.key
     head = s3.head_object(Bucket="archive", Key=key)
     # Same size and metadata, one flipped byte: only reading it back can tell.
@@ -254,7 +244,7 @@ def test_damaged_archive_object_is_detected_and_restores_nothing(s3, src: Path, 
     s3.put_object(Bucket="archive", Key=key, Body=bytes(body), Metadata=head["Metadata"])
     assert verify("eeg", stores(s3), LANDING, ARCHIVE).problems == []
     with pytest.raises(RestoreError, match="SHA-256"):
-        restore_archive(manifest, stores(s3), ARCHIVE, tmp_path / "dest")
+        restore_archive(chosen, stores(s3), ARCHIVE, tmp_path / "dest")
     assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
     assert not list(tmp_path.glob(".restore-*"))
 

@@ -280,11 +280,29 @@ def test_content_landed_before_keeps_its_key_and_new_files_skip_used_keys(src: P
     by_source = {f.source: f for f in settled.files}
     assert by_source[notes.source].key == "11111111/reports 11111111/notes.txt"
     assert by_source[notes.source].landed_by == "old2"
+    # None of these manifests has a tar part holding it: this ingest's part takes it.
+    assert by_source[notes.source].archived_by is None
     assert by_source[video.source].key == "11111111/video/11111111_2.mp4" and by_source[video.source].landed_by is None
     keys = [f.key for f in settled.files]
     assert len(keys) == len(set(keys)) == 21 and all(f.sha256 == digests[f.source] for f in settled.files)
     assert settle(plan, digests, {}) == settle(plan, digests, {"99999999": landed["11111111"]})
     assert [f.key for f in settle(plan, digests, {}).files] == [f.key for f in plan.files]
+
+
+def test_content_an_earlier_part_holds_is_not_archived_again(src: Path) -> None:
+    plan = build_plan(scan_tree(src).files, CODES, keep=KEEP)
+    digests = payload_digests(src, plan.files, 2)
+    smith = {f.key: f for f in plan.subjects[0].files}
+    notes, video = smith["11111111/11111111_2.txt"], smith["11111111/video/11111111_1.mp4"]
+    listed = [(notes.key, digests[notes.source], notes.size), (video.key, digests[video.source], video.size)]
+    full = manifest("11111111", "full", listed)
+    held = Manifest(
+        full.dataset, full.subject, "part", full.created, full.files, ArchiveEntry("t", "s", 1, "STANDARD", (notes.key,))
+    )
+    by_key = {f.key: f for f in settle(plan, digests, {"11111111": [held]}).files}
+    assert (by_key[notes.key].landed_by, by_key[notes.key].archived_by) == ("part", "part")
+    assert (by_key[video.key].landed_by, by_key[video.key].archived_by) == ("part", None), "listed, but in no part"
+    assert all(f.archived_by is None for f in by_key.values() if f.key not in (notes.key, video.key))
 
 
 def test_a_key_landed_before_that_holds_the_name_is_refused(src: Path) -> None:

@@ -23,6 +23,7 @@ from rich.table import Table
 from job_helpers.backoff import DeadlinePassed
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
+from job_helpers.control.aws_errors import SETUP, credentials_expired
 from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.control.output import ProgressText
 from job_helpers.ingest.connect import object_storage, subject_store
@@ -31,17 +32,22 @@ from job_helpers.ingest.names import PatientNameError
 from job_helpers.ingest.read import SourceError, find_manifests, prepare
 from job_helpers.ingest.restore import (
     ArchiveRestore,
+    Chosen,
+    PartState,
     RestoreError,
+    archive_parts,
     choose_manifest,
     restore_archive,
     restore_landing,
+    resume_folder,
     wait_for_archive,
 )
 from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import SubjectMapError
 from job_helpers.ingest.transform import Plan, PlanError, PlannedFile
 from job_helpers.ingest.verify import verify
-from job_helpers.ingest.write import IngestResult, Targets, ingest, save_codes
+from job_helpers.ingest.write import IngestResult, SubjectResult, Targets, ingest, save_codes
+from job_helpers.storage import Storage
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -127,10 +133,12 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
             ),
             title_justify="left",
         )
-        for column in ("source (by position)", "landing key", "order from", "EDF/BDF header"):
+        for column in ("source (by position)", "landing key", "order from", "EDF/BDF header", "archive"):
             table.add_column(column, overflow="fold")
         for planned in subject.files:
-            table.add_row(output.text(planned.locator), output.text(planned.key), _order(planned), _header(planned))
+            table.add_row(
+                output.text(planned.locator), output.text(planned.key), _order(planned), _header(planned), _archive(planned)
+            )
         context.console.print(table)
     if plan.skipped:
         context.console.print(output.text(f"not ingested ({len(plan.skipped)}):", "yellow"))
@@ -140,6 +148,10 @@ def print_plan(context: CliContext, plan: Plan, dry_run: bool = False) -> None:
 
 def _order(planned: PlannedFile) -> str:
     return f"landed by ingest {planned.landed_by}" if planned.landed_by else planned.time_from
+
+
+def _archive(planned: PlannedFile) -> str:
+    return f"in the part of ingest {planned.archived_by}" if planned.archived_by else "this ingest's part"
 
 
 def _header(planned: PlannedFile) -> str:
@@ -185,10 +197,16 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     if result.failures:
         for failure in result.failures:
             context.console.print(output.text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"))
-        output.error(
-            f"{len(result.failures)} file(s) changed while they were ingested; their subjects got no archive or "
-            "manifest (other subjects are complete). Rerun the ingest once the files are complete"
-        )
+    for conflict in result.conflicts:
+        context.console.print(output.text(f"  {conflict}"))
+    if result.failures or result.conflicts:
+        problems = [
+            f"{len(result.failures)} file(s) changed while they were ingested (rerun once the files are complete)"
+            if result.failures
+            else "",
+            f"{len(result.conflicts)} archive part(s) found holding other bytes and left as they are" if result.conflicts else "",
+        ]
+        output.error("; ".join(p for p in problems if p) + ": those subjects got no manifest (other subjects are complete)")
         return 1
     context.console.print(f"ingested {summary} into {landing_url}")
     return 0
@@ -196,7 +214,7 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
 
 def print_result(context: CliContext, result: IngestResult) -> None:
     table = Table(title="ingest", title_justify="left")
-    for column in ("subject", "ingest id", "uploaded", "already there", "bytes uploaded", "archive"):
+    for column in ("subject", "ingest id", "uploaded", "already there", "bytes uploaded", "archive part"):
         table.add_column(column, justify="right" if column in ("uploaded", "already there", "bytes uploaded") else "left")
     for subject in result.subjects:
         table.add_row(
@@ -205,9 +223,15 @@ def print_result(context: CliContext, result: IngestResult) -> None:
             str(subject.uploaded),
             str(subject.skipped),
             f"{subject.uploaded_bytes:,}",
-            "written" if subject.archive_uploaded else "already there",
+            _part(subject),
         )
     context.console.print(table)
+
+
+def _part(subject: SubjectResult) -> str:
+    if not subject.archived:
+        return "none: nothing new"
+    return f"{subject.archived} file(s), " + ("written" if subject.archive_uploaded else "already there")
 
 
 def run_restore(args: argparse.Namespace, context: CliContext) -> int:
@@ -217,18 +241,41 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
     storage = object_storage(options, context.boto3_session)
     dest = args.dest.resolve()
     try:
-        manifest = choose_manifest(storage, options.archive_url, args.dataset, args.subject, args.ingest)
+        chosen = choose_manifest(storage, options.archive_url, args.dataset, args.subject, args.ingest)
         if args.source == "landing":
-            placed = restore_landing(manifest, storage, landing_url, dest)
+            placed = restore_landing(chosen.manifest, storage, landing_url, dest)
             context.console.print(f"restored {len(placed)} file(s) of subject {args.subject} from landing into {dest}")
             return 0
+        return _restore_archive(args, context, options, chosen, storage, dest)
+    except RestoreError as error:
+        output.error(error)
+        return 1
 
-        def pending(outcome: ArchiveRestore, next_step: str) -> None:
-            context.console.print(f"archive copy {outcome.url}: restore {outcome.state}; {next_step}")
 
+def _restore_archive(
+    args: argparse.Namespace, context: CliContext, options: IngestSettings, chosen: Chosen, storage: Storage, dest: Path
+) -> int:
+    """Step (or, with ``--wait``, poll) the archive restore; credentials that expire on the way stop it resumably."""
+    shown: dict[str, str] = {}
+
+    def pending(outcome: ArchiveRestore, next_step: str) -> None:
+        changed = [part for part in outcome.parts if shown.get(part.url) != part.state]
+        shown.update((part.url, part.state) for part in outcome.parts)
+        for part in changed:
+            context.console.print(output.text(f"archive part {part.url}: {_state(part)}"))
+        context.console.print(f"{_tally(outcome.parts)}; {next_step}")
+
+    if args.wait and options.archive_storage_class:
+        context.console.print(
+            f"restoring {len(archive_parts(chosen, options.archive_url))} archive part(s) of subject {args.subject}, "
+            f"polling for up to {args.timeout_minutes / 60:g} h: a Deep Archive restore takes up to 12 h (Standard) or "
+            "48 h (Bulk), longer than SSO or assumed-role credentials last (1 to 12 h). If they expire, log in again "
+            "and run the same command: it resumes where it stopped"
+        )
+    try:
         if args.wait:
             outcome = wait_for_archive(
-                manifest,
+                chosen,
                 storage,
                 options.archive_url,
                 dest,
@@ -238,20 +285,47 @@ def run_restore(args: argparse.Namespace, context: CliContext) -> int:
                 options.restore_tier,
             )
         else:
-            outcome = restore_archive(manifest, storage, options.archive_url, dest, options.restore_days, options.restore_tier)
+            outcome = restore_archive(chosen, storage, options.archive_url, dest, options.restore_days, options.restore_tier)
             if outcome.state != "restored":
                 pending(outcome, "run the same command again later to continue")
                 return 0
-        context.console.print(
-            f"restored {len(outcome.files)} file(s) of subject {args.subject} from {outcome.url} (checksum verified) into {dest}"
-        )
-        return 0
     except DeadlinePassed:
-        output.error("timed out waiting for the archive restore; rerun later")
+        output.error(f"timed out waiting for the archive restore; later, {_resume_hint(dest, chosen)}")
         return 1
-    except RestoreError as error:
-        output.error(error)
-        return 1
+    except Exception as error:
+        if not credentials_expired(error):
+            raise
+        output.error(f"the AWS credentials expired while restoring ({error}); log in again and {_resume_hint(dest, chosen)}")
+        return SETUP
+    context.console.print(
+        f"restored {len(outcome.files)} file(s) of subject {args.subject} from {len(outcome.parts)} archive part(s) "
+        f"(checksums verified) into {dest}"
+    )
+    return 0
+
+
+def _state(part: PartState) -> str:
+    return {
+        "requested": "restore requested",
+        "in-progress": "restore in progress",
+        "copied": "restored and copied",
+    }[part.state]
+
+
+def _tally(parts: tuple[PartState, ...]) -> str:
+    counts = {state: sum(1 for part in parts if part.state == state) for state in ("copied", "in-progress", "requested")}
+    return (
+        f"{counts['copied']} of {len(parts)} archive part(s) copied, {counts['in-progress'] + counts['requested']} being restored"
+    )
+
+
+def _resume_hint(dest: Path, chosen: Chosen) -> str:
+    folder = resume_folder(dest, chosen.manifest)
+    copied = len(list(folder.glob("*.tar"))) if folder.is_dir() else 0
+    return (
+        "run the same command again: restores already requested are not requested again, and the "
+        f"{copied} part(s) already copied into {folder} are not copied again"
+    )
 
 
 def run_verify(args: argparse.Namespace, context: CliContext) -> int:

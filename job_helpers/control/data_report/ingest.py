@@ -3,7 +3,8 @@
 Subjects are their 8-digit codes only: the subject map (names) is never read. A landing object's
 day is its EDF header's start date (the first 256 bytes, one ranged read), else a date in its
 key, else it is undated. Where the data sits comes from each subject's latest manifest: its
-landing keys found in landing, its tar in the archive, and the tar's restore state.
+landing keys found in landing, the tar parts holding its files in the archive (its own and earlier
+ingests'), and their restore state.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from job_helpers.control.data_report import charts
 from job_helpers.control.data_report.page import Numbers, Picture, positions
 from job_helpers.control.data_report.source import Source
 from job_helpers.ingest.edf import FIXED_HEADER_BYTES, EdfError, parse_header
+from job_helpers.ingest.manifest import Manifest, parts_of
 from job_helpers.ingest.names import time_from_name
 from job_helpers.ingest.read import find_manifests
 from job_helpers.ingest.settings import IngestSettings
@@ -92,7 +94,10 @@ def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     title = f"{dataset}: where each subject's data sits"
     landing = ingest.landing_url(dataset)
     source.lake.progress(f"reading the manifests of {dataset}")
-    latest = {manifest.subject: manifest for manifest in find_manifests(source.lake.storage, ingest.archive_url, dataset)}
+    history: dict[str, list[Manifest]] = {}
+    for manifest in find_manifests(source.lake.storage, ingest.archive_url, dataset):
+        history.setdefault(manifest.subject, []).append(manifest)
+    latest = {subject: manifests[-1] for subject, manifests in history.items()}
     if not latest:
         return Picture(f"ingest-{dataset}-places", title, f"No manifest for {dataset}: nothing ingested yet.", None, Numbers(()))
     in_landing = {item.url: item.size for item in source.lake.storage.list(landing)}
@@ -103,16 +108,22 @@ def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
         source.lake.progress(f"checking where subjects' data sits: {done:,} of {len(subjects):,}")
         manifest = latest[subject]
         present = sum(1 for entry in manifest.files if in_landing.get(join(landing, entry.key)) == entry.size)
-        tar = source.lake.storage.head(join(ingest.archive_url, manifest.archive.key))
-        archived = tar is not None and tar.size == manifest.archive.size
-        restore = "missing" if tar is None else ("available" if not tar.archived else tar.restore_state)
-        restored = tar is not None and tar.archived and tar.restore_state == "available"
+        parts, unheld = parts_of(history[subject])
+        entries = [owner.archive for owner, _ in parts if owner.archive]
+        tars = [source.lake.storage.head(join(ingest.archive_url, entry.key)) for entry in entries]
+        archived = not unheld and all(
+            tar is not None and tar.size == entry.size for tar, entry in zip(tars, entries, strict=True)
+        )
+        found = [tar for tar in tars if tar is not None]
+        states = sorted({tar.restore_state for tar in found})
+        restore = "missing" if len(found) < len(tars) or unheld else ", ".join(states)
+        restored = archived and bool(found) and all(tar.archived and tar.restore_state == "available" for tar in found)
         files = len(manifest.files)
         grid[done - 1] = (100.0 * present / files if files else 0.0, 100.0 * archived, 100.0 * restored)
-        storage_class = tar.storage_class if tar else "-"
-        rows.append((subject, manifest.ingest_id, files, present, archived, storage_class, restore))
+        storage_class = ", ".join(sorted({tar.storage_class for tar in found})) or "-"
+        rows.append((subject, manifest.ingest_id, files, present, len(entries), archived, storage_class, restore))
     svg = charts.heatmap(subjects, list(PLACES), grid, colour_label="% of the subject's data there", vmax=100.0)
-    whole = sum(1 for row in rows if row[3] == row[2] and row[4])
-    reading = f"{whole} of {len(subjects)} subject(s) have every file in landing and their tar in the archive."
-    header = ("subject", "ingest", "files", "in landing", "tar in archive", "storage class", "restore")
+    whole = sum(1 for row in rows if row[3] == row[2] and row[5])
+    reading = f"{whole} of {len(subjects)} subject(s) have every file in landing and every tar part in the archive."
+    header = ("subject", "ingest", "files", "in landing", "tar parts", "tar in archive", "storage class", "restore")
     return Picture(f"ingest-{dataset}-places", title, reading, svg, Numbers(header, rows))
