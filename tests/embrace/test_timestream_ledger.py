@@ -321,3 +321,20 @@ def test_a_ledger_object_that_is_not_one_is_named(ledger):
         ledger.read(KEY)
     with pytest.raises(LedgerError, match=rf"^{url}: not a batch-load ledger object"):
         ledger.entries("embrace", "readings")
+
+
+def test_a_task_timestream_no_longer_knows_counts_as_failed(account, capsys):
+    assert run(capsys, *load_range("--streams", "eda"))[0] == 0
+    forgotten = account.tasks.pop(next(iter(account.tasks)))
+    code, out, err = run(capsys, "monitor")
+    assert code == 1 and f"{EXPORT}/eda/2024-03-01 {forgotten.task_id} MISSING" in err
+    code, _, err = run(capsys, *load_range("--streams", "eda"))
+    assert code == 1 and f"{forgotten.task_id} MISSING" in err and len(account.created) == 2
+    assert run(capsys, *load_range("--streams", "eda", "--retry-failed"))[0] == 0
+    assert len(account.created) == 3 and account.created[-1]["ClientToken"] != account.created[0]["ClientToken"]
+
+
+def test_monitor_with_an_empty_ledger_says_so(account, capsys):
+    account.add("FOREIGN0001", "embrace", "readings", "IN_PROGRESS")
+    code, out, err = run(capsys, "monitor")
+    assert (code, err) == (0, "") and "the ledger records no batch load into embrace.readings" in out
