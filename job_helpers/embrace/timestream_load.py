@@ -272,6 +272,15 @@ class BatchLoads:
                 entry = self._refresh(entry)
             latest = entry.latest if entry else None
             what = decide(latest, retry_failed, self.ledger.clock())
+            if what == LOADED and entry is not None and entry.rows != load.rows:
+                log.warning(
+                    "%s: task %s loaded %d rows; its files now hold %d (embrace_dedupe ran again since). Timestream "
+                    "keeps what it loaded; nothing is loaded again",
+                    load.prefix,
+                    latest.task_id if latest else None,
+                    entry.rows,
+                    load.rows,
+                )
             if what == CREATE:
                 self._wait_for_a_slot(max_active, tracked)
                 entry = self._create(load, key, latest)
