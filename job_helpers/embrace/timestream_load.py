@@ -51,7 +51,8 @@ from job_helpers.storage import Storage, join, split_s3
 
 log = logging.getLogger(__name__)
 
-RUNNING = ("CREATED", "IN_PROGRESS", "PENDING_RESUME")
+# The active states, in the order ListBatchLoadTasks is asked for them.
+RUNNING = tuple(sorted(ACTIVE))
 # "A table cannot have more than 5 active batch load tasks and an account cannot have more than 10"
 # (https://docs.aws.amazon.com/timestream/latest/developerguide/ts-limits.html, Batch load).
 TABLE_ACTIVE_TASKS = 5

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from rich.table import Table
 
@@ -119,7 +120,8 @@ def _client(context: CliContext):
     return client("timestream-write", context.boto3_session)
 
 
-def _batch_loads(context: CliContext, options: TimestreamSettings, timestream: object = None) -> BatchLoads:
+def _batch_loads(context: CliContext, options: TimestreamSettings, timestream: Any = None) -> BatchLoads:
+    """The table's batch loads with the ledger beside the reports; no client for a dry run, which reads the ledger only."""
     reports = context.settings.datasets["embrace.timestream_reports"]
     ledger = Ledger(context.storage, join(reports, LEDGER_FOLDER))
     return BatchLoads(timestream, ledger, options.database, options.table, reports)
