@@ -13,7 +13,8 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
-          execution_class cron lag_days dates_in log_lines
+          execution_class cron lag_days dates_in log_lines \
+          max_active retry_failed resume
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
 q = '$(subst ','"'"',$(1))'
@@ -62,8 +63,8 @@ help:
 	@echo "make ingest src= dataset= [depth=] [dry_run=1]   de-identify patient folders into landing + archive"
 	@echo "make restore subject= dataset= dest= [from=landing|archive] [wait=1]   restore one subject"
 	@echo "make verify dataset= [json=1]   compare the ingest manifests with landing and archive"
-	@echo "make timestream-load from= to= [streams=acc,eda,temp] [dry_run=1]   Timestream batch loads   [profile=aws]"
-	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
+	@echo "make timestream-load from= to= [streams=acc,eda,temp] [max_active=5] [retry_failed=1] [dry_run=1]   Timestream batch loads, recorded in a ledger   [profile=aws]"
+	@echo "make monitor [resume=1]   follow this project's Timestream batch loads; exit 1 naming failed or stopped ones   [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
 	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: Spark's log too)."
@@ -188,10 +189,10 @@ verify: setup
 
 timestream-load: setup
 	@$(CLI) timestream-load --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) $(call opt,streams,--streams) \
-	  $(call flag,dry_run,--dry-run)
+	  $(call opt,max_active,--max-active) $(call flag,retry_failed,--retry-failed) $(call flag,dry_run,--dry-run)
 
 monitor: setup
-	@$(CLI) monitor
+	@$(CLI) monitor $(call flag,resume,--resume)
 
 benchmark: setup
 	@for script in benchmarks/*.py; do echo "== $$script"; JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) $$script || exit 1; done

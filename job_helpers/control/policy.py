@@ -132,6 +132,12 @@ PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
             "https://docs.aws.amazon.com/timestream/latest/developerguide/batch-load-prerequisites.html",
         ),
         Prerequisite(
+            "CreateBatchLoadTask and ResumeBatchLoadTask write the records with the caller's timestream:WriteRecords",
+            ("timestream:WriteRecords",),
+            ("TimestreamBatchLoads",),
+            "https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazontimestream.html",
+        ),
+        Prerequisite(
             "reading and writing SSE-KMS objects",
             ("kms:Decrypt", "kms:GenerateDataKey"),
             (OPERATOR_KMS_STATEMENT,),

@@ -1,7 +1,8 @@
 """Timestream batch loads: planned from the job's row counts on (moto) S3, one task per stream and day.
 
-moto 5.2.5 does not implement timestream-write's CreateBatchLoadTask or ListBatchLoadTasks, so
-the Timestream client is botocore's Stubber, which also checks every request against the API model.
+moto 5.2.5 implements none of timestream-write's batch-load operations, so they are answered by
+``timestream_fake`` on a real client (every request still checked against the API model), with
+the ledger on moto's S3. The ledger, pacing, reruns and ``monitor`` are in test_timestream_ledger.py.
 """
 
 from __future__ import annotations
@@ -12,19 +13,20 @@ from datetime import date
 
 import boto3
 import pytest
-from botocore.stub import Stubber
+from timestream_fake import FakeBatchLoads
 
 from job_helpers import cli
 from job_helpers.backoff import Backoff, DeadlinePassed
 from job_helpers.control.commands import timestream_cmd
+from job_helpers.embrace.timestream_ledger import Ledger, LoadKey
 from job_helpers.embrace.timestream_load import (
-    create_tasks,
+    BatchLoads,
     estimate_cost,
     notify_slack,
     plan_loads,
     task_request,
-    wait_for_tasks,
 )
+from job_helpers.storage import Storage
 
 BUCKET = "embrace-wearables"
 EXPORT = "Sensors_U02_ALLSITES_20240301_20240331"
@@ -47,16 +49,21 @@ def lake(moto_server):
     return session
 
 
-def _stubbed_client():
-    client = boto3.client(
-        "timestream-write", region_name="us-east-1", endpoint_url="https://ingest.timestream.us-east-1.amazonaws.com"
+def _fake_client(fake: FakeBatchLoads):
+    """A timestream-write client whose batch-load calls ``fake`` answers; its own endpoint URL, so no endpoint
+    discovery (moto's DescribeEndpoints names the real ingest host)."""
+    client = boto3.client("timestream-write", region_name="us-east-1", endpoint_url="https://fake.timestream.invalid")
+    return fake.attach(client)
+
+
+def _batch_loads(lake, fake: FakeBatchLoads, **options) -> BatchLoads:
+    ledger = Ledger(Storage(lake), f"s3://{BUCKET}/timestream_reports/ledger/")
+    return BatchLoads(
+        _fake_client(fake), ledger, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", Backoff(0.0, 0.0), **options
     )
-    return client, Stubber(client)
 
 
 def test_plan_picks_the_days_and_streams_asked_for(lake):
-    from job_helpers.storage import Storage
-
     loads = plan_loads(
         Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 31), ("acc", "eda")
     )
@@ -74,20 +81,18 @@ def test_plan_picks_the_days_and_streams_asked_for(lake):
 
 
 def test_tasks_are_created_with_the_multi_measure_mapping(lake):
-    from job_helpers.storage import Storage
-
     loads = plan_loads(
         Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("acc", "eda")
     )
-    client, stubber = _stubbed_client()
-    for number, load in enumerate(loads):
-        request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
-        stubber.add_response("create_batch_load_task", {"TaskId": f"task-{number}"}, request)
-    with stubber:
-        created = list(create_tasks(client, loads, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/"))
-    stubber.assert_no_pending_responses()
-    assert [task for _, task in created] == ["task-0", "task-1"]
-    acc = task_request(loads[0], "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
+    fake = FakeBatchLoads()
+    outcomes = _batch_loads(lake, fake).load(loads, 5, False, lambda outcome: None)
+    assert [(outcome.what, outcome.attempt.task_id) for outcome in outcomes] == [("created", "TASK0001"), ("created", "TASK0002")]
+    tokens = [LoadKey("embrace", "readings", load.export, load.stream, load.day).client_token(0) for load in loads]
+    assert fake.created == [
+        task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", token)
+        for load, token in zip(loads, tokens, strict=True)
+    ]
+    acc = fake.created[0]
     model = acc["DataModelConfiguration"]["DataModel"]
     assert [m["SourceColumn"] for m in model["DimensionMappings"]] == ["ppt_id", "dev_id"]
     assert model["MultiMeasureMappings"]["TargetMultiMeasureName"] == "acc"
@@ -142,8 +147,6 @@ def model_violations(shape, value, path: str) -> list[str]:
 
 def test_every_create_batch_load_task_parameter_is_one_the_api_accepts(lake):
     """Issue 10.2: the former export=/stream=/date= prefix broke ObjectKeyPrefix's pattern, refusing every load."""
-    from job_helpers.storage import Storage
-
     shape = (
         boto3.client("timestream-write", region_name="us-east-1")
         .meta.service_model.operation_model("CreateBatchLoadTask")
@@ -158,10 +161,11 @@ def test_every_create_batch_load_task_parameter_is_one_the_api_accepts(lake):
         ("acc", "eda", "temp"),
     )
     assert {load.stream for load in loads} == {"acc", "eda"}
+    token = LoadKey("embrace", "readings", EXPORT, "acc", "2024-03-01").client_token(0)
     for load in loads:
-        request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
+        request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", token)
         assert model_violations(shape, request, "CreateBatchLoadTask") == []
-    former = task_request(loads[0], "embrace", "readings", f"s3://{BUCKET}/timestream_reports/")
+    former = task_request(loads[0], "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", token)
     former["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] = (
         f"ready/export={EXPORT}/stream=acc/date=2024-03-01/"
     )
@@ -177,17 +181,17 @@ def test_dry_run_prints_rows_and_cost_and_creates_nothing(lake, monkeypatch, cap
     assert "3 task(s), 1,540 row(s)" in out
 
 
-def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(monkeypatch):
-    client, stubber = _stubbed_client()
-    running = {"TaskId": "task-0", "TaskStatus": "IN_PROGRESS", "DatabaseName": "embrace", "TableName": "readings"}
-    for tasks in ([running], []):
-        for status in ("CREATED", "IN_PROGRESS", "PENDING_RESUME"):
-            found = tasks if status == "IN_PROGRESS" else []
-            stubber.add_response("list_batch_load_tasks", {"BatchLoadTasks": found}, {"TaskStatus": status})
-    seen, delays = [], []
-    with stubber:
-        polls = wait_for_tasks(client, seen.append, Backoff(1.0, 4.0), sleep=delays.append)
-    assert polls == 2 and [len(tasks) for tasks in seen] == [1, 0] and len(delays) == 1
+def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(lake):
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("eda",)
+    )
+    fake, delays = FakeBatchLoads(steps=3), []
+    _batch_loads(lake, fake).load(loads, 5, False, lambda outcome: None)
+    seen = []
+    entries = _batch_loads(lake, fake, sleep=delays.append).follow(seen.append, resume=False)
+    assert [entry.latest.state for entry in entries] == ["SUCCEEDED"]
+    assert [[entry.latest.state for entry in polled] for polled in seen] == [["CREATED"], ["IN_PROGRESS"], ["SUCCEEDED"]]
+    assert len(delays) == 2
     assert notify_slack(None, "done", opener=lambda *a, **k: pytest.fail("no webhook, no call")) is False
     posted = []
 
@@ -204,12 +208,14 @@ def test_monitor_polls_until_no_task_is_left_then_stays_silent_without_webhook(m
     assert json.loads(posted[0].data) == {"text": "done"}
 
 
-def test_monitor_stops_at_its_deadline_while_tasks_still_run():
-    class Client:
-        def list_batch_load_tasks(self, TaskStatus, **_):
-            return {"BatchLoadTasks": [{"TaskId": "task-0"}] if TaskStatus == "IN_PROGRESS" else []}
-
+def test_monitor_stops_at_its_deadline_while_tasks_still_run(lake):
+    loads = plan_loads(
+        Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 3, 1), ("eda",)
+    )
+    fake = FakeBatchLoads(steps=1000)
+    (outcome,) = _batch_loads(lake, fake).load(loads, 5, False, lambda outcome: None)
+    assert (outcome.what, outcome.attempt.state) == ("created", "CREATED")
     seen, times = [], iter(range(100))
     with pytest.raises(DeadlinePassed):
-        wait_for_tasks(Client(), seen.append, Backoff(1.0, 4.0), deadline=2, sleep=lambda _: None, clock=lambda: next(times))
-    assert len(seen) == 4
+        _batch_loads(lake, fake, clock=lambda: next(times)).follow(seen.append, resume=False, deadline=2)
+    assert len(seen) == 4 and [entry.latest.state for entry in seen[-1]] == ["CREATED"]

@@ -1,28 +1,39 @@
-"""`timestream-load` and `monitor`: batch loads of the embrace_dedupe output into Amazon Timestream."""
+"""`timestream-load` and `monitor`: batch loads of the embrace_dedupe output into Amazon Timestream.
+
+Both keep the ledger (``<embrace.timestream_reports>ledger/``, see ``timestream_ledger``) and exit 1
+naming every load whose task failed or stopped, so a script or schedule sees what a person would.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from rich.table import Table
 
 from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
+from job_helpers.control.failures import Failure
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.settings import TimestreamSettings
+from job_helpers.embrace.timestream_ledger import ACTIVE, CREATING, SUCCEEDED, Attempt, Entry, Ledger, LedgerError, LoadKey
 from job_helpers.embrace.timestream_load import (
     AVAILABILITY,
+    CREATE,
+    TABLE_ACTIVE_TASKS,
+    BatchLoads,
+    DayLoad,
     LoadError,
+    Outcome,
     check_target,
-    create_tasks,
     estimate_cost,
     notify_slack,
     plan_loads,
-    wait_for_tasks,
 )
 from job_helpers.relative_dates import day_option
+from job_helpers.storage import join
 
 # Said in --help of both commands: a new account cannot use them.
 CLOSED = (
@@ -32,12 +43,31 @@ CLOSED = (
 )
 
 
+LEDGER_FOLDER = "ledger/"
+
+
+def _max_active(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= TABLE_ACTIVE_TASKS:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of tasks from 1 to {TABLE_ACTIVE_TASKS} (a table holds at most "
+            f"{TABLE_ACTIVE_TASKS} active batch loads)"
+        )
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     load = subparsers.add_parser(
         "timestream-load",
-        help="create one Timestream batch-load task per stream and day",
+        help="create one Timestream batch-load task per stream and day, a few at a time, recorded in a ledger",
         description="Creates one Timestream batch-load task per export, stream and day of the embrace_dedupe output, "
-        "after checking that the database and table can be reached. " + CLOSED,
+        "after checking that the database and table can be reached, never more than --max-active active at once. "
+        "Each task is recorded in the ledger beside the batch-load reports first: a rerun skips the days whose task "
+        "succeeded and never starts a second task for one still running or stopped. Exits 1 naming the days whose "
+        "task failed or stopped. " + CLOSED,
     )
     load.add_argument(
         "--from", dest="first", required=True, type=day_option, help="first day: YYYY-MM-DD, today, yesterday or today-N"
@@ -46,12 +76,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--to", dest="last", required=True, type=day_option, help="last day: YYYY-MM-DD, today, yesterday or today-N"
     )
     load.add_argument("--streams", default="all", help="acc,eda,temp (any of them) or all")
-    load.add_argument("--dry-run", action="store_true", help="print rows and the cost estimate; create nothing")
+    load.add_argument(
+        "--max-active",
+        type=_max_active,
+        default=TABLE_ACTIVE_TASKS,
+        help=f"create a task only while fewer than this many are active on the table (1-{TABLE_ACTIVE_TASKS}, default "
+        f"{TABLE_ACTIVE_TASKS}: Timestream's limit per table; an account holds at most 10)",
+    )
+    load.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="start a new task for the days whose task FAILED (or stopped for good): they are loaded and billed in "
+        "full again; read the task's report first",
+    )
+    load.add_argument(
+        "--dry-run", action="store_true", help="print each day, its ledger state, rows and the cost estimate; create nothing"
+    )
     load.set_defaults(handler=run_load)
     monitor = subparsers.add_parser(
         "monitor",
-        help="list running Timestream batch loads until none is left",
-        description="Lists the account's running Timestream batch-load tasks until none is left. " + CLOSED,
+        help="follow this project's Timestream batch loads until none is active; exit 1 naming failed or stopped ones",
+        description="Follows the batch-load tasks the ledger records for the configured database and table (no other "
+        "task) until none is active, then names those that failed or stopped and exits 1 if there are any. " + CLOSED,
+    )
+    monitor.add_argument(
+        "--resume",
+        action="store_true",
+        help="resume each stopped task still resumable (ResumeBatchLoadTask); Timestream advises resuming only while "
+        "the database has fewer than 250 active magnetic partitions (CloudWatch ActiveMagneticStorePartitions)",
     )
     monitor.set_defaults(handler=run_monitor)
 
@@ -68,6 +120,24 @@ def _client(context: CliContext):
     return client("timestream-write", context.boto3_session)
 
 
+def _batch_loads(context: CliContext, options: TimestreamSettings, timestream: Any = None) -> BatchLoads:
+    """The table's batch loads with the ledger beside the reports; no client for a dry run, which reads the ledger only."""
+    reports = context.settings.datasets["embrace.timestream_reports"]
+    ledger = Ledger(context.storage, join(reports, LEDGER_FOLDER))
+    return BatchLoads(timestream, ledger, options.database, options.table, reports)
+
+
+def _task(attempt: Attempt | None) -> str:
+    """``<task id> <state>`` of a ledger attempt, or nothing for a load never tried."""
+    if attempt is None:
+        return ""
+    return f"{attempt.task_id or '(being created)'} {attempt.state}"
+
+
+def _day(load: DayLoad | LoadKey) -> str:
+    return f"{load.export}/{load.stream}/{load.day}"
+
+
 def run_load(args: argparse.Namespace, context: CliContext) -> int:
     if not args.dry_run:
         refuse_examples(context.settings)
@@ -82,29 +152,52 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
     loads = plan_loads(
         context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams
     )
-    table = Table("day", "stream", "export", "rows", title=f"Timestream loads into {options.database}.{options.table}")
-    for load in loads:
-        table.add_row(load.day, load.stream, load.export, f"{load.rows:,}")
-    context.console.print(table)
-    rows = sum(load.rows for load in loads)
-    context.console.print(
-        f"{len(loads)} task(s), {rows:,} row(s), about ${estimate_cost(loads, options.price_per_write):,.2f} "
-        f"at ${options.price_per_write} per write"
+    if not loads:
+        context.console.print(f"nothing to load for {args.first}..{args.last}; run embrace_dedupe for those dates first")
+        return 0
+    try:
+        planned = _batch_loads(context, options).plan(loads, args.retry_failed)
+    except LedgerError as error:
+        raise Failure(str(error)) from error
+    table = Table(
+        "day", "stream", "export", "rows", "ledger", "plan", title=f"Timestream loads into {options.database}.{options.table}"
     )
-    if args.dry_run or not loads:
-        if not loads:
-            context.console.print(f"nothing to load for {args.first}..{args.last}; run embrace_dedupe for those dates first")
+    for load, entry, what in planned:
+        table.add_row(load.day, load.stream, load.export, f"{load.rows:,}", _task(entry.latest if entry else None), what)
+    context.console.print(table)
+    to_create = [load for load, _, what in planned if what == CREATE]
+    rows = sum(load.rows for load in to_create)
+    context.console.print(
+        f"{len(to_create)} task(s), {rows:,} row(s), about ${estimate_cost(to_create, options.price_per_write):,.2f} "
+        f"at ${options.price_per_write} per write; {len(loads) - len(to_create)} of {len(loads)} day(s) left as the "
+        "ledger records them"
+    )
+    if args.dry_run:
         return 0
     report = datasets["embrace.timestream_reports"]
     if not report.startswith("s3://") or not loads[0].prefix.startswith("s3://"):
         raise UsageError("Timestream loads from S3 only: run with profile=aws (the local profile's data sets are folders)")
     timestream = _client(context)
+    batch_loads = _batch_loads(context, options, timestream)
+
+    def show(outcome: Outcome) -> None:
+        load = outcome.load
+        context.console.print(f"{load.day} {load.stream} {load.export}: {outcome.what} ({_task(outcome.attempt)})")
+
     try:
         check_target(timestream, options.database, options.table)
-        for load, task_id in create_tasks(timestream, loads, options.database, options.table, report):
-            context.console.print(f"{task_id}  {load.stream} {load.day} {load.export}")
+        outcomes = batch_loads.load(loads, args.max_active, args.retry_failed, show)
     except LoadError as error:
         raise UsageError(str(error)) from error
+    except LedgerError as error:
+        raise Failure(str(error)) from error
+    unfinished = [outcome for outcome in outcomes if outcome.what in ("failed", "stopped")]
+    if unfinished:
+        raise Failure(
+            f"{len(unfinished)} day(s) not loaded: "
+            + "; ".join(f"{_day(outcome.load)} {_task(outcome.attempt)}" for outcome in unfinished)
+            + f". {_what_next(context)}"
+        )
     context.console.print("follow them with `make monitor`")
     return 0
 
@@ -112,23 +205,50 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
 def run_monitor(args: argparse.Namespace, context: CliContext) -> int:
     options = _options(context)
 
-    def show(tasks: list[dict]) -> None:
-        if not tasks:
-            context.console.print("no batch load is running")
+    def show(entries: list[Entry]) -> None:
+        active = [entry for entry in entries if entry.latest and entry.latest.state in ACTIVE]
+        if not active:
             return
-        table = Table("task", "status", "database.table", "created")
-        for task in tasks:
-            table.add_row(
-                task["TaskId"],
-                task["TaskStatus"],
-                f"{task.get('DatabaseName')}.{task.get('TableName')}",
-                str(task.get("CreationTime", "")),
-            )
+        table = Table("task", "day", "stream", "export", title=f"{len(active)} active of {len(entries)} load(s)")
+        for entry in active:
+            table.add_row(_task(entry.latest), entry.key.day, entry.key.stream, entry.key.export)
         context.console.print(table)
 
-    polls = wait_for_tasks(_client(context), show)
+    try:
+        entries = _batch_loads(context, options, _client(context)).follow(show, args.resume)
+    except LedgerError as error:
+        raise Failure(str(error)) from error
+    if not entries:
+        context.console.print(f"the ledger records no batch load into {options.database}.{options.table}")
+        return 0
+    unfinished = [entry for entry in entries if entry.latest is None or entry.latest.state != SUCCEEDED]
+    succeeded = len(entries) - len(unfinished)
+    summary = f"Timestream batch loads into {options.database}.{options.table}: {succeeded} succeeded" + (
+        f", {len(unfinished)} not loaded: " + "; ".join(_unfinished(entry) for entry in unfinished) if unfinished else ""
+    )
+    context.console.print(summary)
     webhook = os.environ.get(options.slack_webhook_env) if options.slack_webhook_env else None
-    if notify_slack(webhook, f"Timestream batch loads into {options.database}.{options.table} have finished"):
-        context.console.print("completion notice sent to Slack")
-    context.console.print(f"done after {polls} poll(s)")
+    if notify_slack(webhook, summary):
+        context.console.print("notice sent to Slack")
+    if unfinished:
+        raise Failure(
+            f"{len(unfinished)} batch load(s) into {options.database}.{options.table} did not succeed: "
+            + "; ".join(_unfinished(entry) for entry in unfinished)
+            + f". {_what_next(context)}"
+        )
     return 0
+
+
+def _unfinished(entry: Entry) -> str:
+    attempt = entry.latest
+    if attempt is None or attempt.state == CREATING:
+        return f"{_day(entry.key)} being created (rerun make timestream-load for it)"
+    return f"{_day(entry.key)} {_task(attempt)}"
+
+
+def _what_next(context: CliContext) -> str:
+    return (
+        f"Each task's report is under {context.settings.datasets['embrace.timestream_reports']}; make monitor resume=1 "
+        "resumes stopped tasks; make timestream-load from=… to=… retry_failed=1 starts failed days again (loaded and "
+        "billed in full again)"
+    )
