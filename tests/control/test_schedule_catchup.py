@@ -157,6 +157,13 @@ def test_a_missed_and_a_failed_day_are_shown_retried_and_caught_up_once(on_glue,
     assert "Schedule of fake" in out and "2026-03-05T03:00:00Z" in out
     assert "Missing 2 of 4 due day(s), no succeeded run covers them: 2026-03-02 → 2026-03-03." in out
     assert "make catchup job=fake since=2026-03-02" in out
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="/aws-glue/jobs/output")
+    logs.create_log_stream(logGroupName="/aws-glue/jobs/output", logStreamName=f"{failed}-driver")
+    event = {"timestamp": int(datetime.now(UTC).timestamp() * 1000), "message": "ValueError: chunk 2026-03-03 failed"}
+    logs.put_log_events(logGroupName="/aws-glue/jobs/output", logStreamName=f"{failed}-driver", logEvents=[event])
+    code, out, _ = on_glue.cli("status", "--schedule", "fake", "--log-lines", "1")
+    assert code == 0 and "    ValueError: chunk 2026-03-03 failed" in out, "the failed firing's log, not the job's latest run's"
     summary = json.loads(on_glue.cli("status", "--schedule", "fake", "--json")[1])
     assert chunks(summary) == {
         "2026-03-01": ("2026-03-01", "2026-03-02T03:00:00Z", "SUCCEEDED", 1),

@@ -867,12 +867,12 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
     if empty:
         counts += f" ({empty} with nothing to read)"
     console.print(f"{counts}; {cost_line(summary)}", markup=False, soft_wrap=True)
-    latest = {run.job_name: run for run in found.runs}
-    for chunk in summary["chunks"]:
+    # One chunk per latest run, in order: a schedule's job has a run per firing, so not by job name.
+    for latest, chunk in zip(found.runs, summary["chunks"], strict=True):
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
             name = chunk_name(chunk["job_name"], chunk["logical_time"])
             console.print(f"  {chunk['state']} {name}: {chunk['log']}", markup=False, soft_wrap=True)
-            for line in backend.log_tail(latest[chunk["job_name"]], log_lines) if log_lines > 0 else []:
+            for line in backend.log_tail(latest, log_lines) if log_lines > 0 else []:
                 console.print(f"    {line}", markup=False, soft_wrap=True)
     for half in summary["half_replaced"]:
         by = f"{half['job']} run {half['job_run']}" if half["job_run"] else f"run {half['run']}"
