@@ -13,7 +13,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
           dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
-          execution_class cron lag_days dates_in log_lines \
+          execution_class cron lag_days dates_in log_lines schedule since logical_time \
           max_active retry_failed resume
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
 v = $(value $(1))
@@ -33,7 +33,7 @@ S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
 S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo build execute status retry report schedule unschedule cleanup config config-check paths ddl \
+.PHONY: help setup test lint demo build execute status retry report schedule unschedule catchup cleanup config config-check paths ddl \
         query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report \
         stack stack-delete
 
@@ -45,14 +45,16 @@ help:
 	@echo "make stack [yes=1]        set up the AWS account from config.yml (CloudFormation change set, shown first) [profile=aws]"
 	@echo "make stack-delete [yes=1] delete that stack; buckets, their data, the KMS key and the secret are kept      [profile=aws]"
 	@echo "make build                zip job_helpers, upload it with the job scripts      [profile=]"
-	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [dates_in=local] [profile=] [runner=local|glue]"
+	@echo "make execute job= from= to= days_per_job= [wait=1] [dry_run=1 [json=1]] [yes=1] [execution_class=FLEX] [dates_in=local] [logical_time=] [profile=] [runner=local|glue]"
 	@echo "                          yes=1 starts a batch of more jobs than project.max_jobs_per_batch"
-	@echo "make status [batch=] [json=1] [log_lines=N]   per chunk: state, attempts, duration, DPU-hours, error; cost; N log lines per failure  [runner=]"
-	@echo "make retry [batch=] [wait=1] [json=1]   start again the chunks whose latest run failed"
-	@echo "make report [batch=]      one HTML page under build/reports/: timeline, DPU-hours, failures"
+	@echo "make status [batch=|schedule=JOB] [json=1] [log_lines=N]   per chunk: state, attempts, duration, DPU-hours, error; cost; N log lines per failure  [runner=]"
+	@echo "                          schedule=JOB: the schedule's runs, one row per days covered, and the days still missing"
+	@echo "make retry [batch=|schedule=JOB] [wait=1] [json=1]   start again the chunks whose latest run failed"
+	@echo "make report [batch=|schedule=JOB]   one HTML page under build/reports/: timeline, DPU-hours, failures"
 	@echo "make data-report dataset=embrace|sensors|sitewise|stedi|ingest [from=] [to=]   one HTML page of what its tables hold  [profile=]"
-	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   daily Glue trigger (local: crontab line)"
-	@echo "make unschedule job=      remove the job's trigger and the job it starts"
+	@echo "make schedule job= cron='0 3 * * ? *' [lag_days=1] [days_per_job=1]   EventBridge Scheduler schedule, each firing its own day (local: crontab line)"
+	@echo "make unschedule job=      remove the job's schedule and the job it starts"
+	@echo "make catchup job= since=YYYY-MM-DD [days_per_job=] [dry_run=1 [json=1]] [wait=1] [yes=1]   start the days the schedule missed"
 	@echo "                          Dates take YYYY-MM-DD, today, yesterday or today-N (UTC): from=today-7 to=yesterday"
 	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active  [runner=]"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
@@ -122,16 +124,16 @@ execute: setup
 	@$(CLI) execute --job $(call q,$(call v,job)) --from $(call q,$(call v,from)) --to $(call q,$(call v,to)) \
 	  --days-per-job $(call q,$(call v,days_per_job)) \
 	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes) \
-	  $(call opt,execution_class,--execution-class) $(call opt,dates_in,--dates-in) $(RUNNER)
+	  $(call opt,execution_class,--execution-class) $(call opt,dates_in,--dates-in) $(call opt,logical_time,--logical-time) $(RUNNER)
 
 status: setup
-	@$(CLI) status $(call opt,batch,--batch) $(call flag,json,--json) $(call opt,log_lines,--log-lines) $(RUNNER)
+	@$(CLI) status $(call opt,batch,--batch) $(call opt,schedule,--schedule) $(call flag,json,--json) $(call opt,log_lines,--log-lines) $(RUNNER)
 
 retry: setup
-	@$(CLI) retry $(call opt,batch,--batch) $(call flag,wait,--wait) $(call flag,json,--json)
+	@$(CLI) retry $(call opt,batch,--batch) $(call opt,schedule,--schedule) $(call flag,wait,--wait) $(call flag,json,--json)
 
 report: setup
-	@$(CLI) report $(call opt,batch,--batch)
+	@$(CLI) report $(call opt,batch,--batch) $(call opt,schedule,--schedule)
 
 data-report: setup
 	@$(CLI) data-report --dataset $(call q,$(call v,dataset)) $(call opt,from,--from) $(call opt,to,--to)
@@ -142,6 +144,10 @@ schedule: setup
 
 unschedule: setup
 	@$(CLI) unschedule --job $(call q,$(call v,job))
+
+catchup: setup
+	@$(CLI) catchup --job $(call q,$(call v,job)) --since $(call q,$(call v,since)) $(call opt,days_per_job,--days-per-job) \
+	  $(call flag,wait,--wait) $(call flag,dry_run,--dry-run) $(call flag,json,--json) $(call flag,yes,--yes)
 
 cleanup: setup
 	@$(CLI) cleanup $(call flag,dry_run,--dry-run) $(call flag,include_never_run,--include-never-run) $(call flag,json,--json) $(RUNNER)

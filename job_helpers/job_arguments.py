@@ -18,7 +18,7 @@ from datetime import date
 
 from job_helpers.config_keys import DASHES
 from job_helpers.publish import ShrinkGuard
-from job_helpers.relative_dates import FORMS, NotADate, resolve_day, utc_today
+from job_helpers.relative_dates import FORMS, LOGICAL_TIME, NotADate, logical_day, resolve_day, utc_today
 from job_helpers.runtime import JobFailed
 
 # The job parameters AWS Glue documents ("Using job parameters in AWS Glue jobs", the job parameter
@@ -140,9 +140,24 @@ def day(args: Mapping[str, str], name: str, today: date | None = None) -> date:
         raise JobFailed(f"--{name} {value!r} is not a date; give {FORMS}") from error
 
 
+def scheduled_day(args: Mapping[str, str]) -> date | None:
+    """The day of ``--logical-time`` when a schedule gave one (relative dates count from it), else None."""
+    if LOGICAL_TIME.replace("-", "_") not in args:
+        return None
+    value = _value(args, LOGICAL_TIME)
+    try:
+        return logical_day(value)
+    except NotADate as error:
+        raise JobFailed(f"--{LOGICAL_TIME} {value!r}: {error}") from error
+
+
 def day_range(args: Mapping[str, str], today: date | None = None) -> tuple[date, date]:
-    """``--from-date`` and ``--to-date``, both included, in order; relative ones resolved against one today."""
-    today = today or utc_today()
+    """``--from-date`` and ``--to-date``, both included, in order; relative ones resolved against one today.
+
+    That today is the day of ``--logical-time`` in a run a schedule started, so a re-run of it
+    covers the same days; else today in UTC.
+    """
+    today = today or scheduled_day(args) or utc_today()
     first, last = day(args, "from-date", today), day(args, "to-date", today)
     if last < first:
         raise JobFailed(f"--to-date {last} is before --from-date {first}")

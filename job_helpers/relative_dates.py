@@ -1,9 +1,13 @@
 """Dates given relative to the day they are read: ``today``, ``yesterday``, ``today-N`` (UTC).
 
-One daily trigger can then start a job with ``--from-date today-7 --to-date yesterday`` for
-every day; ``execute`` resolves them once when it plans a batch, a job script when it starts.
-A crontab line fires in the machine's time zone, so the ``execute`` it runs counts from today
-there (``local_today``); anything else counts from today in UTC, as Glue's triggers do.
+One schedule can then start a job with ``--from-date today-7 --to-date yesterday`` for every
+day; ``execute`` resolves them once when it plans a batch, a job script when it starts. A run a
+schedule started also carries ``--logical-time``, the time the schedule meant it for: its
+relative dates count from that time's day (``logical_day``), not from the day the run happens to
+start, so a retry or a console re-run of it a week later covers the same days. EventBridge
+Scheduler passes its ``<aws.scheduler.scheduled-time>`` (UTC); a crontab line the local time cron
+fired it, with its offset. Without one, ``execute`` counts from today in UTC, or in the machine's
+zone (``local_today``) when asked.
 """
 
 from __future__ import annotations
@@ -15,6 +19,11 @@ from typing import NoReturn
 
 RELATIVE = re.compile(r"today(?:-(\d{1,6}))?|yesterday")
 FORMS = "YYYY-MM-DD, today, yesterday or today-N"
+# The job argument naming the time a schedule meant a run for (without its dashes).
+LOGICAL_TIME = "logical-time"
+# ISO 8601 with the time and its offset: 2026-03-02T03:00:00Z, 2026-03-02T03:00+0100.
+TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})")
+TIMESTAMP_FORM = "a time with its offset, e.g. 2026-03-02T03:00:00Z or 2026-03-02T03:00+0100"
 
 
 class NotADate(ValueError):
@@ -59,6 +68,26 @@ def resolve_day(text: str, today: date | None = None) -> date:
         return today - timedelta(days=days)
     except OverflowError:
         raise NotADate(f"{text!r} is before year 1") from None
+
+
+def logical_time(text: str) -> datetime:
+    """The time a schedule meant a run for, with its offset; NotADate for anything else (a time without an offset too)."""
+    value = text.strip()
+    if TIMESTAMP.fullmatch(value) is None:
+        raise NotADate(f"{text!r} is not {TIMESTAMP_FORM}")
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise NotADate(f"{text!r} is not {TIMESTAMP_FORM}") from None
+
+
+def logical_day(text: str) -> date:
+    """The day relative dates count from in a run a schedule meant for ``text``: its date where it was written.
+
+    EventBridge Scheduler writes UTC (``Z``), so a firing at 00:30 UTC counts from that UTC day;
+    a crontab line writes the machine's local time and offset, so it counts from the local day.
+    """
+    return logical_time(text).date()
 
 
 def day_option(text: str) -> date:

@@ -21,6 +21,7 @@ from awsglue.utils import getResolvedOptions
 
 from job_helpers.commit_record import RecordUnreadable
 from job_helpers.publish import PublishError, identify
+from job_helpers.relative_dates import LOGICAL_TIME
 from job_helpers.run_report import (
     FAILED,
     RUN_ID_ARGUMENT,
@@ -129,15 +130,17 @@ def local_spark(app_name: str) -> Any:
 def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence[str] = (), spark: bool) -> Iterator[JobRun]:
     """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
 
-    ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones).
-    Any other ``--name`` in ``argv`` but Glue's own fails the run before it starts, naming the
-    closest declared name: ``getResolvedOptions`` would ignore it. The run's report is written when
-    it ends, failed or not. A ``JobFailed``, ``PublishError``, ``CountsDoNotReconcile`` or
-    ``RecordUnreadable`` raised inside is logged as one clear line and ends the process with status 1.
+    ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones),
+    and so is ``--logical-time``, which a schedule gives any job it starts (``job_arguments.day_range``
+    counts relative dates from it). Any other ``--name`` in ``argv`` but Glue's own fails the run
+    before it starts, naming the closest declared name: ``getResolvedOptions`` would ignore it. The
+    run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
+    ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside is logged as one clear line and
+    ends the process with status 1.
     """
     configure_logging()
-    _refuse_undeclared(argv, ["JOB_NAME", *options, *optional])
-    given = [name for name in optional if f"--{name}" in argv]
+    _refuse_undeclared(argv, ["JOB_NAME", *options, *optional, LOGICAL_TIME])
+    given = [name for name in (*optional, LOGICAL_TIME) if f"--{name}" in argv]
     args = getResolvedOptions(list(argv), ["JOB_NAME", *options, *given])
     name = args["JOB_NAME"]
     if on_glue():

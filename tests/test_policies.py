@@ -38,6 +38,7 @@ SERVICES = (
     "logs",
     "cloudformation",
     "service-quotas",
+    "scheduler",
 )
 # Method names more than one of those services has: the one the project means.
 MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
@@ -156,10 +157,11 @@ def allowed(policy: dict, action: str) -> bool:
 
 
 KMS = "profiles.aws.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/k"
+SCHEDULER = "profiles.aws.scheduler_role_arn=arn:aws:iam::123456789012:role/glue-etl-scheduler"
 
 
 @pytest.mark.parametrize("who", sorted(TEMPLATES))
-@pytest.mark.parametrize("overrides", [(), (KMS,)], ids=["no-kms", "kms"])
+@pytest.mark.parametrize("overrides", [(), (KMS,), (KMS, SCHEDULER)], ids=["no-kms", "kms", "kms-scheduler-role"])
 def test_parliament_finds_nothing_in_the_policy(who, overrides):
     policy = _policy(who, *overrides)
     findings = analyze_policy_string(json.dumps(policy), include_community_auditors=False).findings
@@ -189,6 +191,7 @@ def test_the_operator_policy_grants_every_action_make_calls():
         needed
     )
     assert {"glue:ListJobs", "glue:GetJob", "servicequotas:GetServiceQuota"} <= set(needed), "execute counts the account's jobs"
+    assert {"scheduler:CreateSchedule", "scheduler:GetSchedule", "scheduler:DeleteSchedule"} <= set(needed)
     assert ADMINISTRATOR <= set(needed), "make stack's calls are found, and left to the administrator"
     missing = {
         action: sorted(places) for action, places in needed.items() if action not in ADMINISTRATOR and not allowed(policy, action)
@@ -203,18 +206,18 @@ def _documented(who: str) -> set[str]:
 
 @pytest.mark.parametrize("who", sorted(TEMPLATES))
 def test_each_policy_grants_nothing_beyond_the_code_and_awss_documented_prerequisites(who):
-    files = _job_files() if who == "glue-role" else _operator_files()
+    # EventBridge Scheduler, not the code, calls what the scheduler role grants.
+    files = {"glue-role": _job_files(), "operator": _operator_files()}.get(who, set())
     needed = set(actions_called(files)) | _documented(who)
-    granted = {a for s in _policy(who, KMS)["Statement"] for a in s["Action"]}
+    granted = {a for s in _policy(who, KMS, SCHEDULER)["Statement"] for a in s["Action"]}
     assert sorted(granted - needed) == []
 
 
 @pytest.mark.parametrize("who", sorted(TEMPLATES))
 def test_every_documented_prerequisite_is_granted_where_it_says_and_names_its_source(who):
     """Issue 19.1: Timestream batch loads need s3:GetBucketAcl on the source and report buckets; an allow-list hid its absence."""
-    statements = {
-        s["Sid"]: s for s in _policy(who, KMS, "ingest.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/i")["Statement"]
-    }
+    keys = (KMS, "ingest.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/i", SCHEDULER)
+    statements = {s["Sid"]: s for s in _policy(who, *keys)["Statement"]}
     for prerequisite in PREREQUISITES[who]:
         assert prerequisite.source.startswith(("https://docs.aws.amazon.com/", "https://repost.aws/knowledge-center/"))
         granting = [statements[sid] for sid in prerequisite.statements if sid in statements]
@@ -279,3 +282,25 @@ def test_the_operator_passes_only_the_job_role_and_manages_only_the_project_jobs
     with_key = _policy("operator", "ingest.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/ingest")
     kms = next(s for s in with_key["Statement"] if s["Sid"] == "KmsForEncryptedData")
     assert kms["Resource"] == ["arn:aws:kms:us-east-1:123456789012:key/ingest"]
+
+
+def test_the_operator_passes_the_scheduler_role_to_eventbridge_scheduler_only_and_schedules_in_the_project_group():
+    """Issue 19.2: schedules are EventBridge Scheduler's, in the project's schedule group, run as the scheduler role."""
+    policy = _policy("operator", SCHEDULER)
+    passing = {s["Sid"]: s for s in policy["Statement"] if "iam:PassRole" in s["Action"]}
+    assert passing["PassTheSchedulerRole"]["Resource"] == ["arn:aws:iam::123456789012:role/glue-etl-scheduler"]
+    assert passing["PassTheSchedulerRole"]["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    schedules = next(s for s in policy["Statement"] if s["Sid"] == "ManageProjectSchedules")
+    assert schedules["Resource"] == ["arn:aws:scheduler:us-east-1:123456789012:schedule/glue-etl/*"]
+    group = next(s for s in policy["Statement"] if s["Sid"] == "FindTheScheduleGroup")
+    assert group["Resource"] == ["arn:aws:scheduler:us-east-1:123456789012:schedule-group/glue-etl"]
+    assert "PassTheSchedulerRole" not in {s["Sid"] for s in _policy("operator")["Statement"]}, "no role, no pass"
+    assert not allowed(policy, "glue:CreateTrigger"), "schedule creates no Glue trigger any more"
+
+
+def test_the_scheduler_role_may_only_start_the_jobs_of_schedules():
+    (statement,) = _policy("scheduler")["Statement"]
+    assert statement["Action"] == ["glue:StartJobRun"]
+    assert "arn:aws:glue:us-east-1:123456789012:job/glue-etl-sitewise-repartition-scheduled" in statement["Resource"]
+    assert all(arn.endswith("-scheduled") for arn in statement["Resource"])
+    assert not any("stedi-customer-trusted" in arn for arn in statement["Resource"]), "a job without dates has no schedule"

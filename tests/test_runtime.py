@@ -40,7 +40,8 @@ def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runti
         ("--timeseries-types", "--timeseries-types: the job takes no such argument; did you mean --timeseries-type?"),
         (
             "--ml-join",
-            "--ml-join: the job takes no such argument; it takes --JOB_NAME, --allow-shrink, --run-reports, --timeseries-type",
+            "--ml-join: the job takes no such argument; it takes --JOB_NAME, --allow-shrink, --logical-time, --run-reports, "
+            "--timeseries-type",
         ),
         ("--tempdir", "--tempdir: the job takes no such argument; did you mean --TempDir?"),
         ("--timeseries-tpye=DISASSOCIATED", "--timeseries-tpye: the job takes no such argument; did you mean --timeseries-type?"),

@@ -1,7 +1,7 @@
 """make stack: the account's setup rendered from config.yml, linted with cfn-lint, deployed on moto's CloudFormation.
 
-moto's CloudFormation creates the buckets (with their encryption), the role and the KMS key and
-skips the resource types it does not model (Glue database, Athena workgroup, secret); it applies
+moto's CloudFormation creates the buckets (with their encryption), the roles and the KMS key and
+skips the resource types it does not model (Glue database, Athena workgroup, secret, schedule group); it applies
 neither versioning, lifecycle nor public access blocks, so those are checked in the template,
 which cfn-lint validates against CloudFormation's resource schemas.
 """
@@ -23,10 +23,12 @@ from job_helpers.control.commands.stack_cmd import change_rows
 from job_helpers.control.config import ConfigError, load_settings
 from job_helpers.control.policy import TEMPLATES, render_policy
 from job_helpers.control.stack import Change, Proposal, apply
-from job_helpers.control.stack_template import KEY_OUTPUT, StackError, render_template
+from job_helpers.control.stack_template import KEY_OUTPUT, SCHEDULER_ROLE_OUTPUT, StackError, render_template, setting_hints
 
 REPO = Path(__file__).resolve().parent.parent
 ACCOUNT = "123456789012"
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/schedules/glue-etl-scheduler"
+SCHEDULER = f"profiles.aws.scheduler_role_arn={SCHEDULER_ROLE}"
 BUCKETS = (
     "clinical-ingest-archive",
     "clinical-ingest-landing",
@@ -58,8 +60,9 @@ def lint(template: dict) -> list[str]:
         ("profiles.aws.kms_key_arn=arn:aws:kms:us-east-1:123456789012:key/external",),
         ("ingest.subject_map.store=ssm", "profiles.aws.glue_role_arn=arn:aws:iam::123456789012:role/data/etl/jobs"),
         ("stedi.pseudonymise=false", "datasets.ingest_archive.prefix=archive/"),
+        (SCHEDULER, "profiles.aws.glue_role_arn=arn:aws:iam::123456789012:role/data/etl/jobs"),
     ],
-    ids=["kms-key-of-the-stack", "sse-s3", "external-key", "ssm-map-and-role-path", "no-secret-archive-prefix"],
+    ids=["kms-key-of-the-stack", "sse-s3", "external-key", "ssm-map-and-role-path", "no-secret-archive-prefix", "scheduler"],
 )
 def test_every_rendered_template_passes_cfn_lint(overrides):
     assert lint(_template(*overrides)) == []
@@ -202,6 +205,46 @@ def test_the_job_role_carries_the_policy_make_policy_prints():
     made = "arn:aws:kms:us-east-1:123456789012:key/made-by-the-stack"
     kept = _template(f"profiles.aws.kms_key_arn={made}", stack_key_arn=made)
     assert "DataKey" in kept["Resources"], "a key the stack made stays in it once kms_key_arn names it"
+
+
+def test_with_a_scheduler_role_the_stack_makes_it_and_the_tagged_schedule_group():
+    """Issue 19.2: EventBridge Scheduler starts each schedule's job as a role that may start those jobs only."""
+    assert "SchedulerRole" not in _template()["Resources"] and "ScheduleGroup" not in _template()["Resources"]
+    template = _template(SCHEDULER)
+    role = template["Resources"]["SchedulerRole"]["Properties"]
+    assert (role["RoleName"], role["Path"]) == ("glue-etl-scheduler", "/schedules/")
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "scheduler.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]
+    (policy,) = role["Policies"]
+    assert policy["PolicyDocument"] == render_policy(REPO / TEMPLATES["scheduler"], _settings(SCHEDULER))
+    group = template["Resources"]["ScheduleGroup"]
+    assert group == {
+        "Type": "AWS::Scheduler::ScheduleGroup",
+        "Properties": {"Name": "glue-etl", "Tags": [{"Key": "source", "Value": "glue-etl"}]},
+    }
+    assert template["Outputs"][SCHEDULER_ROLE_OUTPUT]["Value"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+    made = f"arn:aws:iam::{ACCOUNT}:role/glue-etl-scheduler"
+    assert setting_hints({SCHEDULER_ROLE_OUTPUT: made}, _settings()) == [
+        f"the stack's scheduler role is {made} but profiles.aws.scheduler_role_arn is empty: set SCHEDULER_ROLE_ARN={made}"
+    ]
+    with pytest.raises(ConfigError, match="scheduler_role_arn: .* must be an IAM role ARN in the account of glue_role_arn"):
+        _settings("profiles.aws.scheduler_role_arn=arn:aws:iam::210987654321:role/elsewhere")
+
+
+def test_make_stack_creates_the_scheduler_role_with_its_policy(moto_server, capsys):
+    assert main(["--profile", "aws", "--set", SCHEDULER, "stack", "deploy", "--yes"]) == 0
+    assert "stack glue-etl: CREATE_COMPLETE" in capsys.readouterr().err
+    iam = boto3.client("iam", region_name="us-east-1")
+    assert iam.get_role(RoleName="glue-etl-scheduler")["Role"]["Arn"] == SCHEDULER_ROLE
+    policy = iam.get_role_policy(RoleName="glue-etl-scheduler", PolicyName="glue-etl-schedules")["PolicyDocument"]
+    statements = ast.literal_eval(policy)["Statement"] if isinstance(policy, str) else policy["Statement"]
+    assert statements == render_policy(REPO / TEMPLATES["scheduler"], _settings(SCHEDULER))["Statement"]
 
 
 def test_the_stack_refuses_what_it_cannot_create():

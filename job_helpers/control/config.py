@@ -112,6 +112,8 @@ class Settings:
     glue_role_arn: str | None = None
     glue_version: str | None = None
     kms_key_arn: str | None = None
+    # The role EventBridge Scheduler starts the schedules' Glue jobs as (make schedule; make stack creates it).
+    scheduler_role_arn: str | None = None
     examples: tuple[str, ...] = ()
     # The sections of SECTIONS, parsed; None when config.yml has no such section.
     stedi: StediSettings | None = None
@@ -572,6 +574,7 @@ AWS_PROFILE_KEYS = (
     "glue_role_arn",
     "glue_version",
     "kms_key_arn",
+    "scheduler_role_arn",
     "job_arguments",
     "local_runner",
     "stack",
@@ -601,6 +604,12 @@ def _aws_settings(options: dict, environ: Mapping[str, str], problems: list[str]
     kms = str(options.get("kms_key_arn") or "") or None
     if kms and not kms.startswith("arn:aws"):
         problems.append(f"{where}.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
+    scheduler_role = str(options.get("scheduler_role_arn") or "") or None
+    if scheduler_role and not (IAM_ROLE_ARN.match(scheduler_role) and _account_of(scheduler_role) == _account_of(role)):
+        problems.append(
+            f"{where}.scheduler_role_arn: {scheduler_role!r} must be an IAM role ARN in the account of glue_role_arn, "
+            "or empty; set SCHEDULER_ROLE_ARN or edit config.yml"
+        )
     return {
         "aws_profile": aws_profile,
         "region": region.name if region else None,
@@ -609,7 +618,12 @@ def _aws_settings(options: dict, environ: Mapping[str, str], problems: list[str]
         "glue_role_arn": role,
         "glue_version": version,
         "kms_key_arn": kms,
+        "scheduler_role_arn": scheduler_role,
     }
+
+
+def _account_of(role_arn: str) -> str:
+    return role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
 
 
 def _glue_prices(node: Any, problems: list[str]) -> dict[str, GluePrices]:

@@ -42,7 +42,7 @@ from job_helpers.control.plan import (
     default_arguments,
     rerun_of,
 )
-from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed, chunk_name, restart_arguments
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -137,9 +137,6 @@ class GlueJobs:
 
     def delete_job(self, job_name: str) -> None:
         self.glue.delete_job(JobName=job_name)
-
-    def create_trigger(self, request: Mapping[str, Any]) -> None:
-        self.glue.create_trigger(**request)
 
     def trigger(self, name: str) -> dict[str, Any] | None:
         """The trigger, or None when there is none of that name."""
@@ -398,21 +395,25 @@ class GlueBackend:
     ) -> Restarted:
         """StartJobRun again on each run's job with that run's arguments (``arguments[job name]`` over them):
         same definition, same build. Each failed run is claimed first; one another retry claimed is left alone."""
-        run_arguments = {run.job_name: {**run.arguments, **arguments.get(run.job_name, {})} for run in runs}
-        planned = [rerun_of(run.job_name, run_arguments[run.job_name]) for run in runs]
-        failed_run = {run.job_name: run.run_id for run in runs}
+        run_arguments = [restart_arguments(run, arguments.get(run.job_name, {})) for run in runs]
+        planned = [rerun_of(run.job_name, run_args) for run, run_args in zip(runs, run_arguments)]
+        # A schedule's job has a run per firing: each planned run (job, days, logical time) is one failed run.
+        failed = dict(zip(planned, zip(runs, run_arguments)))
+        if len(failed) < len(planned):
+            raise ValueError("two of the runs to restart are the same chunk: restart the latest run of each only")
         taken: dict[str, str] = {}
         lock = threading.Lock()
 
         def start(run: PlannedRun) -> StartedRun | None:
+            failed_run, run_args = failed[run]
             try:
-                claim = self.claims.claim(run.name, failed_run[run.name])
+                claim = self.claims.claim(run.name, failed_run.run_id)
             except ClaimTaken as other:
                 with lock:
-                    taken[run.name] = str(other)
+                    taken[chunk_name(run.name, run.logical_time)] = str(other)
                 return None
             try:
-                started = self._start(run.name, run_arguments[run.name], run)
+                started = self._start(run.name, run_args, run)
             except BaseException:
                 self.claims.release(claim)
                 raise
@@ -464,8 +465,8 @@ class GlueBackend:
                 f"{len(started)} of {len(planned)} started, {skipped} not attempted; {hint}",
                 started,
             )
-        order = {run.name: index for index, run in enumerate(planned)}
-        return sorted(started, key=lambda s: order[s.job_name])
+        order = {run: index for index, run in enumerate(planned)}
+        return sorted(started, key=lambda s: order[s.planned])
 
     def run_states(self, runs: Sequence[StartedRun]) -> list[RunStatus]:
         return self._map(lambda run: run_status(run.job_name, self.jobs.get_run(run.job_name, run.run_id)), runs)

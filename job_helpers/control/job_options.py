@@ -21,9 +21,12 @@ from job_helpers.config_keys import ConfigError
 from job_helpers.control.config import Settings
 from job_helpers.control.pipeline import load_script
 from job_helpers.control.plan import FROM_ARGUMENT, TO_ARGUMENT
+from job_helpers.relative_dates import LOGICAL_TIME
 
 # What execute passes every job from the build, the config and the batch.
-SET_BY_EXECUTE = frozenset({"extra-py-files", "job-language", "enable-continuous-cloudwatch-log", job_arguments.RUN_REPORTS})
+SET_BY_EXECUTE = frozenset(
+    {"extra-py-files", "job-language", "enable-continuous-cloudwatch-log", job_arguments.RUN_REPORTS, LOGICAL_TIME}
+)
 UNKNOWN_ARGUMENT = "unknown argument"
 
 

@@ -28,7 +28,7 @@ from job_helpers.control.build import ZIP_NAME, Artifact
 from job_helpers.control.config import JobSpec
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, RegistryError, Rerun
 from job_helpers.control.plan import PlannedRun, default_arguments, rerun_of
-from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed
+from job_helpers.control.runs import JobsLimit, Restarted, RunStatus, StartedRun, StartFailed, restart_arguments
 from job_helpers.storage import Storage, local_path
 
 log = logging.getLogger(__name__)
@@ -144,7 +144,7 @@ class LocalBackend:
         self, runs: Sequence[RunStatus], arguments: Mapping[str, Mapping[str, str]], on_started: Callable[[StartedRun], None]
     ) -> Restarted:
         """Queue a new run of each run's job, claimed in the registry's transaction; the job keeps its script and package."""
-        reruns = [Rerun(run.job_name, run.run_id, {**run.arguments, **arguments.get(run.job_name, {})}) for run in runs]
+        reruns = [Rerun(run.job_name, run.run_id, restart_arguments(run, arguments.get(run.job_name, {}))) for run in runs]
         try:
             queued, taken = self.registry.add_reruns(reruns, self.max_parallel)
         except RegistryError as error:

@@ -7,11 +7,12 @@ before anything is created and can be unit-tested directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.control.config import JobSpec
-from job_helpers.relative_dates import is_relative, resolve_day, utc_today
+from job_helpers.relative_dates import LOGICAL_TIME, NotADate, is_relative, logical_day, resolve_day, utc_today
 from job_helpers.run_report import RUN_REPORTS_ARGUMENT
 
 DATE_FORMAT = "%Y-%m-%d"
@@ -22,10 +23,14 @@ MAX_DAYS_PER_JOB = (date.max - date.min).days + 1
 MAX_NAME_BYTES = 255
 FROM_ARGUMENT = "--from-date"
 TO_ARGUMENT = "--to-date"
+LOGICAL_TIME_ARGUMENT = f"--{LOGICAL_TIME}"
 BATCH_TAG = "batch"
 JOB_TAG = "job"
 # Carried by the job a schedule starts (its value is the job key); cleanup never deletes such a job.
 SCHEDULE_TAG = "schedule"
+# Carried by the jobs of a batch that ran days of a schedule (value: the job key): a crontab line's
+# firing or a catch-up. Ordinary batch jobs, which cleanup deletes once their runs have ended.
+FOR_SCHEDULE_TAG = "for-schedule"
 UNSAFE_NAME = re.compile(r"[/\\\x00-\x1f\x7f]")
 # A name job_name made: <name_prefix>-<batch id>, then -<from>-<to> for a chunk of days.
 BATCH_NAME = re.compile(r"(?P<prefix>.+)-(?P<batch>\d{8}T\d{6}\.\d{3}Z)(?:-\d{8}-\d{8})?")
@@ -54,17 +59,20 @@ class Chunk:
 
 @dataclass(frozen=True)
 class PlannedRun:
-    """One job to create and start: its full name and, for date-ranged jobs, its chunk."""
+    """One job to create and start: its full name, for date-ranged jobs its chunk, and the
+    ``--logical-time`` of the schedule's firing it runs for, if a schedule started it."""
 
     name: str
     chunk: Chunk | None
+    logical_time: str = ""
 
     @property
     def arguments(self) -> dict[str, str]:
         """The run arguments Glue receives on top of the job's default arguments."""
         if self.chunk is None:
             return {}
-        return {FROM_ARGUMENT: self.chunk.start.strftime(DATE_FORMAT), TO_ARGUMENT: self.chunk.end.strftime(DATE_FORMAT)}
+        dates = {FROM_ARGUMENT: self.chunk.start.strftime(DATE_FORMAT), TO_ARGUMENT: self.chunk.end.strftime(DATE_FORMAT)}
+        return {**dates, LOGICAL_TIME_ARGUMENT: self.logical_time} if self.logical_time else dates
 
     def as_json(self) -> dict[str, str | None]:
         chunk = self.chunk
@@ -75,12 +83,29 @@ class PlannedRun:
         }
 
 
-def rerun_of(name: str, arguments: dict[str, str]) -> PlannedRun:
-    """The planned run behind an existing run of job ``name``, from the dates it was started with."""
+def rerun_of(name: str, arguments: Mapping[str, str]) -> PlannedRun:
+    """The planned run behind an existing run of job ``name``, from the dates and logical time it was started with."""
+    return PlannedRun(name, run_days(arguments), arguments.get(LOGICAL_TIME_ARGUMENT, ""))
+
+
+def run_days(arguments: Mapping[str, str], started_on: datetime | None = None) -> Chunk | None:
+    """The days a run with these arguments covers, as its job counts them; None without (readable) dates.
+
+    Relative dates count from the day of the run's ``--logical-time`` (a schedule's firing); a run
+    without one (a Glue trigger's, before schedules passed their time) resolved them against the
+    UTC day it started on, ``started_on``; unknown while it has not started.
+    """
     start, end = arguments.get(FROM_ARGUMENT), arguments.get(TO_ARGUMENT)
     if not start or not end:
-        return PlannedRun(name, None)
-    return PlannedRun(name, Chunk(parse_date(start, FROM_ARGUMENT), parse_date(end, TO_ARGUMENT)))
+        return None
+    logical = arguments.get(LOGICAL_TIME_ARGUMENT)
+    try:
+        today = logical_day(logical) if logical else started_on.astimezone(UTC).date() if started_on else None
+        if today is None and (is_relative(start) or is_relative(end)):
+            return None
+        return Chunk(resolve_day(start, today), resolve_day(end, today))
+    except NotADate:
+        return None
 
 
 def parse_date(text: str, option: str, today: date | None = None) -> date:
@@ -161,11 +186,13 @@ def plan_runs(
     end: str | None,
     days_per_job: str | None,
     today: date | None = None,
+    logical_time: str = "",
 ) -> list[PlannedRun]:
     """Validate the request for ``job`` and return the runs to create, in date order.
 
     Relative dates (``today-7``, ``yesterday``) are resolved here, once, against ``today``
-    (default: the current UTC date), so every chunk of the batch sees the same day.
+    (default: the current UTC date), so every chunk of the batch sees the same day. A batch a
+    schedule started passes its firing's ``logical_time``, which every run carries.
 
     A date-ranged job needs --from and --to (--days-per-job defaults to 1). A job that is not
     date-ranged runs once without dates, so giving it any of the three is an error rather than
@@ -185,7 +212,28 @@ def plan_runs(
         days = 1 if days_per_job is None else parse_days(days_per_job)
         today = today or utc_today()
         chunks = split_range(parse_date(start, "--from", today), parse_date(end, "--to", today), days)
-        runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk) for chunk in chunks]
+        runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk, logical_time) for chunk in chunks]
+    for run in runs:
+        check_job_name(run.name)
+    return runs
+
+
+def stretches(days: Iterable[date]) -> list[Chunk]:
+    """Consecutive days as ranges, in order: the 1st, 2nd, 3rd and 5th → 1st to 3rd, 5th to 5th."""
+    found: list[Chunk] = []
+    for day in sorted(set(days)):
+        if found and found[-1].end + timedelta(days=1) == day:
+            found[-1] = Chunk(found[-1].start, day)
+        else:
+            found.append(Chunk(day, day))
+    return found
+
+
+def plan_days(job: JobSpec, batch: str, days: Iterable[date], days_per_job: int) -> list[PlannedRun]:
+    """The runs covering exactly ``days`` (gaps allowed), in date order: each stretch of consecutive
+    days cut into chunks of at most ``days_per_job``, never a chunk across a gap."""
+    chunks = [chunk for stretch in stretches(days) for chunk in split_range(stretch.start, stretch.end, days_per_job)]
+    runs = [PlannedRun(job_name(job.name_prefix, batch, chunk), chunk) for chunk in chunks]
     for run in runs:
         check_job_name(run.name)
     return runs

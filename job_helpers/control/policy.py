@@ -1,10 +1,11 @@
-"""The two IAM policies, rendered for the configured buckets: least privilege for what the code does.
+"""The three IAM policies, rendered for the configured buckets: least privilege for what the code does.
 
 ``glue-role`` (glue_role_policy.json) is what the Glue jobs run as; ``operator``
 (operator_policy.json) is what the person running ``make`` needs for build, execute, status,
-cleanup, ddl, query, pipeline, timestream-load, monitor, ingest, restore, verify and config-check
-(every bucket's region, the stack's outputs). ``make stack`` is not theirs: an account
-administrator runs it once. Beyond the API calls the code makes, each policy grants what AWS
+cleanup, schedule, catchup, ddl, query, pipeline, timestream-load, monitor, ingest, restore, verify
+and config-check (every bucket's region, the stack's outputs); ``scheduler``
+(scheduler_role_policy.json) is what EventBridge Scheduler starts the schedules' jobs as. ``make
+stack`` is not theirs: an account administrator runs it once. Beyond the API calls the code makes, each policy grants what AWS
 documents its features need from the caller, listed in ``PREREQUISITES`` with the page that says so.
 """
 
@@ -20,7 +21,7 @@ from job_helpers.control.config import Settings, render_references
 from job_helpers.control.ddl import render_statements
 from job_helpers.storage import split_s3
 
-TEMPLATES = {"glue-role": "glue_role_policy.json", "operator": "operator_policy.json"}
+TEMPLATES = {"glue-role": "glue_role_policy.json", "operator": "operator_policy.json", "scheduler": "scheduler_role_policy.json"}
 # The jobs use the profile's key; the operator also the ingest key (ingest.kms_key_arn).
 JOB_KMS_STATEMENT, OPERATOR_KMS_STATEMENT = "KmsForEncryptedBuckets", "KmsForEncryptedData"
 # Listing is needed on every bucket the policy reads or writes: without it S3 answers 403, not
@@ -28,7 +29,9 @@ JOB_KMS_STATEMENT, OPERATOR_KMS_STATEMENT = "KmsForEncryptedBuckets", "KmsForEnc
 LIST_STATEMENT = "ListBuckets"
 JOB_CODE_STATEMENT = "ReadJobCode"
 JOBS_STATEMENT = "ManageProjectJobs"
-SCHEDULES_STATEMENT = "ManageProjectSchedules"
+TRIGGERS_STATEMENT = "RemoveProjectGlueTriggers"
+PASS_SCHEDULER_ROLE_STATEMENT = "PassTheSchedulerRole"
+SCHEDULED_JOBS_STATEMENT = "StartTheScheduledJobs"
 TABLES_STATEMENT = "ReadTableData"
 INGEST_STATEMENT = "IngestObjects"
 BUCKET_REGIONS_STATEMENT = "FindBucketRegions"
@@ -87,10 +90,10 @@ PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
             "https://docs.aws.amazon.com/glue/latest/dg/monitor-tags.html",
         ),
         Prerequisite(
-            "CreateTrigger with Tags",
-            ("glue:TagResource",),
-            (SCHEDULES_STATEMENT,),
-            "https://docs.aws.amazon.com/glue/latest/dg/monitor-tags.html",
+            "CreateSchedule passes the schedule's execution role to EventBridge Scheduler",
+            ("iam:PassRole",),
+            (PASS_SCHEDULER_ROLE_STATEMENT,),
+            "https://docs.aws.amazon.com/scheduler/latest/UserGuide/security_iam_id-based-policy-examples.html",
         ),
         Prerequisite(
             "CreateJob passes the job role to Glue",
@@ -150,6 +153,14 @@ PREREQUISITES: dict[str, tuple[Prerequisite, ...]] = {
             "https://docs.aws.amazon.com/systems-manager/latest/userguide/parameter-store-setting-up.html",
         ),
     ),
+    "scheduler": (
+        Prerequisite(
+            "EventBridge Scheduler's universal target calls Glue's StartJobRun as the schedule's execution role",
+            ("glue:StartJobRun",),
+            (SCHEDULED_JOBS_STATEMENT,),
+            "https://docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html",
+        ),
+    ),
 }
 
 
@@ -203,6 +214,9 @@ def policy_values(settings: Settings) -> dict[str, str]:
     values["embrace.timestream_database_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}"
     values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
     values["glue.output_log_streams_arn"] = f"arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:log-stream:*"
+    group = settings.resolved["project"]["prefix"]
+    values["scheduler.group_arn"] = f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
+    values["scheduler.schedules_arn"] = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/*"
     name = settings.stack.name if settings.stack else "glue-etl"
     values["stack_arn"] = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
     ingest = settings.ingest
@@ -262,8 +276,16 @@ def render_policy(template: Path, settings: Settings, sql_dir: Path | None = Non
         JOBS_STATEMENT: lambda: sorted(
             {f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-*" for job in settings.jobs.values()}
         ),
-        SCHEDULES_STATEMENT: lambda: sorted(
+        TRIGGERS_STATEMENT: lambda: sorted(
             {f"arn:aws:glue:{region}:{account}:trigger/{job.name_prefix}-scheduled" for job in settings.jobs.values()}
+        ),
+        PASS_SCHEDULER_ROLE_STATEMENT: lambda: [settings.scheduler_role_arn] if settings.scheduler_role_arn else [],
+        SCHEDULED_JOBS_STATEMENT: lambda: sorted(
+            {
+                f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-scheduled"
+                for job in settings.jobs.values()
+                if job.date_ranged
+            }
         ),
         TABLES_STATEMENT: lambda: _table_objects(sql_dir or template.parent / "sql", settings),
         INGEST_STATEMENT: lambda: _ingest_objects(settings),

@@ -43,11 +43,13 @@ def render(summary: Mapping[str, Any], now: datetime | None = None) -> str:
     """The HTML page of one batch summary (as ``summary.batch_summary`` returns it)."""
     now = now or datetime.now(UTC)
     chunks = summary["chunks"]
+    schedule = summary.get("schedule")
+    title = f"Schedule of {schedule['job']}" if schedule else f"Batch {summary['batch']} ({', '.join(summary['jobs'])})"
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
     parts = [
         "<!DOCTYPE html><html lang=en><head><meta charset=utf-8>",
-        f"<title>Batch {escape(summary['batch'])}</title><style>{CSS}</style></head><body>",
-        f"<h1>Batch {escape(summary['batch'])} ({escape(', '.join(summary['jobs']))})</h1>",
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{escape(title)}</h1>",
         f"<p class=totals>{escape(counts)}; {escape(cost_line(summary))}. Generated {now:%Y-%m-%d %H:%M} UTC.</p>",
         "<h2>Timeline</h2>",
         _legend(chunks),

@@ -15,7 +15,16 @@ from typing import Protocol
 from job_helpers.backoff import Backoff, Pending, poll
 from job_helpers.control.build import Artifact
 from job_helpers.control.config import JobSpec
-from job_helpers.control.plan import BATCH_TAG, FROM_ARGUMENT, JOB_TAG, TO_ARGUMENT, PlannedRun
+from job_helpers.control.plan import (
+    BATCH_TAG,
+    FROM_ARGUMENT,
+    JOB_TAG,
+    LOGICAL_TIME_ARGUMENT,
+    TO_ARGUMENT,
+    Chunk,
+    PlannedRun,
+    run_days,
+)
 
 WAITING = "WAITING"
 RUNNING = "RUNNING"
@@ -89,12 +98,24 @@ class RunStatus:
         return self.state in ENDED_STATES
 
     @property
+    def days(self) -> Chunk | None:
+        """The days the run covers (relative dates resolved as its job resolves them); None when unknown."""
+        return run_days(self.arguments, self.started_on)
+
+    @property
     def from_date(self) -> str | None:
-        return self.arguments.get(FROM_ARGUMENT)
+        days = self.days
+        return days.start.isoformat() if days else self.arguments.get(FROM_ARGUMENT)
 
     @property
     def to_date(self) -> str | None:
-        return self.arguments.get(TO_ARGUMENT)
+        days = self.days
+        return days.end.isoformat() if days else self.arguments.get(TO_ARGUMENT)
+
+    @property
+    def logical_time(self) -> str | None:
+        """The time the schedule meant the run for, when a schedule started it."""
+        return self.arguments.get(LOGICAL_TIME_ARGUMENT)
 
     def duration(self, now: datetime | None = None) -> timedelta | None:
         """Time since the run started, up to its end; None while it has not started."""
@@ -167,6 +188,25 @@ class Backend(Protocol):
         """The last ``lines`` lines of that log (the driver's output on Glue)."""
 
 
+def chunk_name(job_name: str, logical_time: str | None) -> str:
+    """How messages name a chunk: its job, and the firing it ran for (a schedule's job has one run per firing)."""
+    return f"{job_name} ({logical_time})" if logical_time else job_name
+
+
+def restart_arguments(run: RunStatus, overrides: Mapping[str, str]) -> dict[str, str]:
+    """The arguments to start ``run`` again with: its own, ``overrides`` over them, and its days pinned.
+
+    A run with a ``--logical-time`` keeps its relative dates (they count from that time, whenever it
+    runs); one without (a Glue trigger's) gets the days it covered written out, or a retry would
+    count them from the day of the retry.
+    """
+    arguments = {**run.arguments, **overrides}
+    days = run.days
+    if days is not None and not run.logical_time and days != run_days(arguments):
+        arguments.update(PlannedRun(run.job_name, days).arguments)
+    return arguments
+
+
 def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | None:
     """The batch of the project's job that the backend created last.
 
@@ -180,7 +220,8 @@ def latest_batch(backend: Backend, project_tags: Mapping[str, str]) -> str | Non
 
 @dataclass(frozen=True)
 class BatchStatus:
-    """A batch's chunks: the latest run of each (``runs``, in date order) and every attempt per job."""
+    """A batch's chunks: the latest run of each (``runs``, in date order) and every attempt of each,
+    by the latest run's id; ``schedule`` names the job key when the chunks are a schedule's runs."""
 
     batch: str
     job_keys: tuple[str, ...]
@@ -188,9 +229,10 @@ class BatchStatus:
     never_started: list[str]
     attempts: Mapping[str, Sequence[RunStatus]] = field(default_factory=dict)
     job_of: Mapping[str, str] = field(default_factory=dict)
+    schedule: str | None = None
 
     def attempts_of(self, run: RunStatus) -> Sequence[RunStatus]:
-        return self.attempts.get(run.job_name) or [run]
+        return self.attempts.get(run.run_id) or [run]
 
 
 def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) -> BatchStatus | None:
@@ -203,7 +245,8 @@ def batch_status(backend: Backend, project_tags: Mapping[str, str], batch: str) 
     never = sorted(name for name, runs in history.items() if not runs)
     keys = tuple(sorted({tags.get(JOB_TAG, "?") for tags in jobs.values()}))
     job_of = {name: tags.get(JOB_TAG, "?") for name, tags in jobs.items()}
-    return BatchStatus(batch, keys, runs, never, history, job_of)
+    attempts = {runs[-1].run_id: runs for runs in history.values() if runs}
+    return BatchStatus(batch, keys, runs, never, attempts, job_of)
 
 
 def to_retry(found: BatchStatus) -> list[RunStatus]:

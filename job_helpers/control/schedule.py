@@ -1,29 +1,45 @@
-"""The daily increment: a Glue scheduled trigger (or, locally, a crontab line) for one job.
+"""The daily increment: an EventBridge Scheduler schedule (or, locally, a crontab line) for one job.
 
-The trigger starts one job created for the schedule with relative dates (``--from-date today-1
---to-date today-1``), which the job resolves when it starts, so the same trigger serves every
-day. Pure logic only: names, arguments, the cron checks and the crontab line.
+Every firing names its own logical date, as Airflow's data interval does. On aws the schedule's
+target is EventBridge Scheduler's universal target for Glue's ``StartJobRun``, on one job created
+for the schedule, with relative dates (``--from-date today-1 --to-date today-1``) and
+``--logical-time <aws.scheduler.scheduled-time>``: the job counts the relative dates from the day
+the firing was meant for, so a retry or a console re-run of a firing covers its own days, and the
+run reports say which days each firing covered. Locally the crontab line's ``execute`` passes the
+time cron fired it (``date`` with its offset) the same way. Pure logic only: names, requests,
+the cron checks, the crontab line and the window a schedule covers.
 
-The cron is Glue's, checked field by field as Glue reads it, so what Glue would refuse or read
-otherwise (``99 99 …``, a weekday 0, ``?`` in both day fields, every minute) is refused here with
-the field and the reason. Locally it becomes a crontab line of numbers only (names and Glue's
-Sunday-is-1 weekdays translated; crontab has no ``L``, ``W`` or year, so those are refused). Glue
-reads its cron and the relative dates in UTC; cron reads a crontab line in the machine's time
-zone, so the line's ``execute`` resolves ``today`` in that same zone (``dates_in=local``): the
-day a line stands for never depends on how far the zone is from UTC that day.
+The cron is the one EventBridge Scheduler and Glue read, checked field by field, so what they
+would refuse or read otherwise (``99 99 …``, a weekday 0, ``?`` in both day fields, every minute)
+is refused here with the field and the reason. Locally it becomes a crontab line of numbers only
+(names and Glue's Sunday-is-1 weekdays translated; crontab has no ``L``, ``W`` or year, so those
+are refused). The schedule reads its cron in UTC, and the logical time it passes is UTC; cron
+fires a crontab line in the machine's zone, and the line's logical time carries that zone's
+offset, so the day a line stands for never depends on how far the zone is from UTC that day.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from job_helpers.control.config import JobSpec
-from job_helpers.control.plan import FROM_ARGUMENT, SCHEDULE_TAG, TO_ARGUMENT, PlanError, check_job_name
+from job_helpers.control.config import JobSpec, Settings
+from job_helpers.control.plan import (
+    FROM_ARGUMENT,
+    LOGICAL_TIME_ARGUMENT,
+    SCHEDULE_TAG,
+    TO_ARGUMENT,
+    Chunk,
+    PlanError,
+    check_job_name,
+)
+from job_helpers.relative_dates import RELATIVE
 
 # Relative dates go back at most this many days (today-999999), which the jobs resolve.
 MAX_DAYS_BACK = 999_999
@@ -33,6 +49,18 @@ MONTHS = {name: number for number, name in enumerate("JAN FEB MAR APR MAY JUN JU
 DAYS = {name: number for number, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
 # Glue runs a schedule at most this often.
 MIN_MINUTES_APART = 5
+# EventBridge Scheduler's universal target for Glue's StartJobRun: the Input is the request.
+STARTJOBRUN_TARGET = "arn:aws:scheduler:::aws-sdk:glue:startJobRun"
+# EventBridge Scheduler writes the time the firing was meant for here, e.g. 2026-03-02T03:00:00Z.
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+# A firing whose StartJobRun fails (throttled, refused) is retried for up to a day: EventBridge
+# Scheduler's defaults, stated. One that never starts is a missed day, which catch-up finds.
+RETRY_POLICY = {"MaximumEventAgeInSeconds": 86_400, "MaximumRetryAttempts": 185}
+# EventBridge Scheduler's Name and GroupName (botocore's model).
+SCHEDULER_NAME = re.compile(r"[0-9a-zA-Z_.-]{1,64}")
+# What a crontab line passes as its logical time: when cron fired it, to the minute, with the
+# machine's offset (`%` is a new line in crontab unless escaped).
+CRONTAB_LOGICAL_TIME = '"$(date +\\%Y-\\%m-\\%dT\\%H:\\%M\\%z)"'
 
 
 @dataclass(frozen=True)
@@ -83,11 +111,49 @@ class CronError(PlanError):
     """A cron expression Glue would refuse or read otherwise than meant; the message says which field and why."""
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """One job's schedule as installed: its cron, the window each firing covers, and when it began.
+
+    ``local``: a crontab line, which fires and counts its days in the machine's zone (else UTC).
+    ``where`` says what holds it, for messages.
+    """
+
+    job_key: str
+    cron: Cron
+    lag_days: int
+    days_per_job: int
+    created: datetime
+    local: bool
+    where: str
+
+    def window(self, day: date) -> Chunk:
+        """The days a firing on ``day`` covers: ``days_per_job`` days ending ``lag_days`` before it."""
+        end = day - timedelta(days=self.lag_days)
+        return Chunk(end - timedelta(days=self.days_per_job - 1), end)
+
+
 def schedule_name(job: JobSpec) -> str:
-    """The name of the schedule's job and of its trigger (Glue keeps the two apart)."""
+    """The name of the schedule's job, and of its schedule (and, before schedules, its Glue trigger)."""
     name = f"{job.name_prefix}-scheduled"
     check_job_name(name)
     return name
+
+
+def scheduler_name(job: JobSpec) -> str:
+    """The schedule's name in EventBridge Scheduler, which takes 64 characters at most."""
+    name = schedule_name(job)
+    if not SCHEDULER_NAME.fullmatch(name):
+        raise PlanError(
+            f"schedule name {name!r}: EventBridge Scheduler takes 1-64 letters, digits, '-', '_' or '.'; "
+            f"shorten jobs.{job.key}.name_prefix in config.yml"
+        )
+    return name
+
+
+def schedule_group(settings: Settings) -> str:
+    """The project's schedule group (``make stack`` creates it, tagged): named after ``project.prefix``."""
+    return str(settings.resolved["project"]["prefix"])
 
 
 def relative_day(days_back: int) -> str:
@@ -208,18 +274,65 @@ def _check_rate(cron: Cron) -> None:
         )
 
 
-def trigger_request(job: JobSpec, cron: str, arguments: Mapping[str, str], tags: Mapping[str, str]) -> dict[str, Any]:
-    """The CreateTrigger request: SCHEDULED, started on creation, tagged like the schedule's job."""
-    name = schedule_name(job)
+def schedule_request(job: JobSpec, cron: str, arguments: Mapping[str, str], group: str, role_arn: str) -> dict[str, Any]:
+    """The CreateSchedule request: the cron in UTC, StartJobRun on the schedule's job with its firing's time.
+
+    Tags belong to the schedule group, not to schedules (CreateSchedule takes none).
+    """
+    name = scheduler_name(job)
+    if not SCHEDULER_NAME.fullmatch(group):
+        raise PlanError(f"project.prefix {group!r}: the schedule group's name takes 1-64 letters, digits, '-', '_' or '.'")
+    start = {"JobName": schedule_name(job), "Arguments": {**arguments, LOGICAL_TIME_ARGUMENT: SCHEDULED_TIME}}
     return {
         "Name": name,
-        "Type": "SCHEDULED",
-        "Schedule": glue_cron(cron).expression,
-        "Actions": [{"JobName": name, "Arguments": dict(arguments)}],
-        "Description": f"Daily increment of {job.key}: {arguments[FROM_ARGUMENT]} to {arguments[TO_ARGUMENT]} (UTC)",
-        "StartOnCreation": True,
-        "Tags": dict(tags),
+        "GroupName": group,
+        "ScheduleExpression": glue_cron(cron).expression,
+        "ScheduleExpressionTimezone": "UTC",
+        "FlexibleTimeWindow": {"Mode": "OFF"},
+        "State": "ENABLED",
+        "ActionAfterCompletion": "NONE",
+        "Description": f"Daily increment of {job.key}: {arguments[FROM_ARGUMENT]} to {arguments[TO_ARGUMENT]} of each firing's UTC day",
+        "Target": {
+            "Arn": STARTJOBRUN_TARGET,
+            "RoleArn": role_arn,
+            "Input": json.dumps(start, sort_keys=True),
+            "RetryPolicy": dict(RETRY_POLICY),
+        },
     }
+
+
+def window_of(arguments: Mapping[str, str], where: str) -> tuple[int, int]:
+    """``(lag_days, days_per_job)`` from a schedule's relative ``--from-date``/``--to-date``; PlanError names ``where``."""
+    start, end = arguments.get(FROM_ARGUMENT, ""), arguments.get(TO_ARGUMENT, "")
+    first, last = _days_back(start), _days_back(end)
+    if first is None or last is None or first < last:
+        raise PlanError(f"{where}: its window {start or '?'} to {end or '?'} is not a schedule's relative window (today-N)")
+    return last, first - last + 1
+
+
+def _days_back(text: str) -> int | None:
+    match = RELATIVE.fullmatch(text.strip())
+    if match is None:
+        return None
+    return 1 if text.strip() == "yesterday" else int(match.group(1) or 0)
+
+
+def scheduled_schedule(job_key: str, found: Mapping[str, Any]) -> Schedule:
+    """The schedule a GetSchedule answer describes (its cron, its target's window, its creation)."""
+    where = f"schedule {found['GroupName']}/{found['Name']}"
+    try:
+        arguments = json.loads(found["Target"]["Input"])["Arguments"]
+    except (KeyError, TypeError, ValueError) as error:
+        raise PlanError(f"{where}: its target's Input is not a StartJobRun request with Arguments ({error})") from None
+    lag, days = window_of(arguments, where)
+    return Schedule(job_key, glue_cron(found["ScheduleExpression"]), lag, days, found["CreationDate"], False, where)
+
+
+def trigger_schedule(job_key: str, trigger: Mapping[str, Any], created: datetime) -> Schedule:
+    """The schedule of a Glue SCHEDULED trigger (before schedules passed their firing's time)."""
+    where = f"Glue trigger {trigger['Name']}"
+    lag, days = window_of(trigger["Actions"][0].get("Arguments", {}), where)
+    return Schedule(job_key, glue_cron(trigger["Schedule"]), lag, days, created, False, where)
 
 
 def schedule_tags(project_tags: Mapping[str, str], job: JobSpec) -> dict[str, str]:
@@ -228,11 +341,12 @@ def schedule_tags(project_tags: Mapping[str, str], job: JobSpec) -> dict[str, st
 
 
 def crontab_line(cron: str, repo_root: Path, job: JobSpec, arguments: Mapping[str, str], days_per_job: int) -> str:
-    """The crontab line running the same ``execute`` locally.
+    """The crontab line running the same ``execute`` locally, with the time cron fired it as its logical time.
 
     Glue's fields become crontab's five, in numbers only: crontab (Debian's and others) takes no
     ranges or lists of names, and counts the days of the week 0-6 from Sunday. The line fires in
-    the machine's time zone, so its ``execute`` resolves the relative dates in that zone too.
+    the machine's time zone and passes that local time with its offset, so its ``execute`` counts
+    the relative dates from the local day the line fired on, and the batch is the schedule's.
     """
     parsed = glue_cron(cron)
     minute, hour, day, month, weekday, year = parsed.fields
@@ -247,7 +361,7 @@ def crontab_line(cron: str, repo_root: Path, job: JobSpec, arguments: Mapping[st
     ]
     command = (
         f"cd {shlex.quote(str(repo_root))} && make execute job={job.key} from={arguments[FROM_ARGUMENT]} "
-        f"to={arguments[TO_ARGUMENT]} days_per_job={days_per_job} dates_in=local profile=local "
+        f"to={arguments[TO_ARGUMENT]} days_per_job={days_per_job} logical_time={CRONTAB_LOGICAL_TIME} profile=local "
         f">> build/logs/schedule-{job.key}.log 2>&1"
     )
     return f"{' '.join(fields)} {command}"

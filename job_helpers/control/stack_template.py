@@ -2,8 +2,10 @@
 
 Every resource is named from config: the job role from ``profiles.aws.glue_role_arn`` (with the
 policy ``make policy`` prints), one bucket per name under ``buckets``, the Glue database and the
-Athena workgroup from ``athena``, the workgroup's result location from ``datasets.athena_results``
-and the STEDI key secret from ``stedi.pseudonym_secret``; so a changed name is a changed template.
+Athena workgroup from ``athena``, the workgroup's result location from ``datasets.athena_results``,
+the STEDI key secret from ``stedi.pseudonym_secret``, and, with ``profiles.aws.scheduler_role_arn``,
+the role EventBridge Scheduler starts the schedules' jobs as (``make policy who=scheduler``) and
+the project's schedule group (``project.prefix``, tagged); so a changed name is a changed template.
 
 Buckets block public access, encrypt by default (SSE-KMS, or SSE-S3 with
 ``profiles.aws.stack.encryption: s3``), version the bucket the subject map lives in and expire its
@@ -24,19 +26,22 @@ from typing import Any
 
 from job_helpers.control.config import ConfigError, Settings
 from job_helpers.control.policy import TEMPLATES, render_policy
+from job_helpers.control.schedule import schedule_group
 from job_helpers.control.stack_settings import StackSettings
 from job_helpers.storage import split_s3
 
-ROLE, KEY, KEY_ALIAS, DATABASE, WORKGROUP, SECRET = (
+ROLE, KEY, KEY_ALIAS, DATABASE, WORKGROUP, SECRET, SCHEDULER_ROLE, SCHEDULE_GROUP = (
     "JobRole",
     "DataKey",
     "DataKeyAlias",
     "GlueDatabase",
     "AthenaWorkGroup",
     "PseudonymKey",
+    "SchedulerRole",
+    "ScheduleGroup",
 )
 # Outputs that name what the account now has; config check compares them with config.yml.
-ROLE_OUTPUT, KEY_OUTPUT = "JobRoleArn", "DataKeyArn"
+ROLE_OUTPUT, KEY_OUTPUT, SCHEDULER_ROLE_OUTPUT = "JobRoleArn", "DataKeyArn", "SchedulerRoleArn"
 RETAIN = {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
 # Days after which S3 aborts an upload a killed ingest left unfinished (its parts are billed until then).
 ABORT_UPLOADS_AFTER_DAYS = 7
@@ -121,6 +126,18 @@ def render_template(settings: Settings, repo_root: Path, stack_key_arn: str | No
     resources[WORKGROUP] = _workgroup(settings, options, results, data_key)
     outputs[WORKGROUP] = _output("the Athena workgroup of make ddl and make query", settings.athena_workgroup)
     outputs["AthenaResults"] = _output("where the workgroup writes query results", results)
+    scheduler = ROLE_ARN.match(settings.scheduler_role_arn or "")
+    if scheduler is not None:
+        resources[SCHEDULER_ROLE] = _scheduler_role(settings, repo_root, options, scheduler)
+        outputs[SCHEDULER_ROLE_OUTPUT] = _output(
+            "the role EventBridge Scheduler starts the schedules' jobs as (SCHEDULER_ROLE_ARN)",
+            {"Fn::GetAtt": [SCHEDULER_ROLE, "Arn"]},
+        )
+        resources[SCHEDULE_GROUP] = {
+            "Type": "AWS::Scheduler::ScheduleGroup",
+            "Properties": {"Name": schedule_group(settings), "Tags": [{"Key": settings.tag_key, "Value": settings.tag_value}]},
+        }
+        outputs[SCHEDULE_GROUP] = _output("the schedule group of make schedule", schedule_group(settings))
     stedi = settings.stedi
     if stedi is not None and stedi.pseudonymise and stedi.pseudonym_secret:
         resources[SECRET] = {
@@ -164,6 +181,35 @@ def _role(settings: Settings, repo_root: Path, options: StackSettings, match: re
                 "Statement": [{"Effect": "Allow", "Principal": {"Service": "glue.amazonaws.com"}, "Action": "sts:AssumeRole"}],
             },
             "Policies": [{"PolicyName": f"{options.name}-jobs", "PolicyDocument": policy}],
+        },
+    }
+
+
+def _scheduler_role(settings: Settings, repo_root: Path, options: StackSettings, match: re.Match) -> dict[str, Any]:
+    """The role EventBridge Scheduler assumes, for this account's schedules only, to start the schedules' jobs."""
+    return {
+        "Type": "AWS::IAM::Role",
+        "Properties": {
+            "RoleName": match["name"],
+            "Path": match["path"],
+            "Description": f"EventBridge Scheduler starts the scheduled Glue jobs of {settings.tag_value} as this role (make stack)",
+            "AssumeRolePolicyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "scheduler.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                    }
+                ],
+            },
+            "Policies": [
+                {
+                    "PolicyName": f"{options.name}-schedules",
+                    "PolicyDocument": render_policy(repo_root / TEMPLATES["scheduler"], settings, repo_root / "sql"),
+                }
+            ],
         },
     }
 
@@ -291,6 +337,12 @@ def setting_hints(outputs: Mapping[str, str], settings: Settings) -> list[str]:
     if role is not None and role != settings.glue_role_arn:
         hints.append(
             f"the stack's job role is {role} but profiles.aws.glue_role_arn is {settings.glue_role_arn}: set GLUE_ROLE_ARN={role}"
+        )
+    scheduler = outputs.get(SCHEDULER_ROLE_OUTPUT)
+    if scheduler is not None and scheduler != settings.scheduler_role_arn:
+        hints.append(
+            f"the stack's scheduler role is {scheduler} but profiles.aws.scheduler_role_arn is "
+            f"{settings.scheduler_role_arn or 'empty'}: set SCHEDULER_ROLE_ARN={scheduler}"
         )
     key = outputs.get(KEY_OUTPUT)
     if key is not None and settings.kms_key_arn != key and stack_settings(settings).encryption == "kms":

@@ -51,6 +51,7 @@ def batch_summary(
                 "job": found.job_of.get(latest.job_name),
                 "from": latest.from_date,
                 "to": latest.to_date,
+                "logical_time": latest.logical_time,
                 "state": latest.state,
                 "attempts": len(attempts),
                 "duration_seconds": None if duration is None else round(duration.total_seconds(), 3),

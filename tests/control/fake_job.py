@@ -1,7 +1,9 @@
 """A tiny job for the local-profile tests.
 
-It records how it was started (arguments, environment, where ``job_helpers`` came from, start
-and end times) as ``<output>/<JOB_NAME>.json``, sleeps ``--sleep-seconds`` to stand in for work,
+It resolves its days as every date-ranged job does (``job_arguments.day_range``: relative dates
+from its ``--logical-time``), reports them as its scope, and records how it was started
+(arguments, environment, where ``job_helpers`` came from, start and end times) as
+``<output>/<JOB_NAME>.json``, sleeps ``--sleep-seconds`` to stand in for work,
 and fails through ``JobFailed`` when its chunk starts on ``--fail-on`` or a file
 ``<output>/fail-<from-date>`` exists (remove the file to "fix" the chunk for a retry). It counts
 10 records read and written, or none when ``<output>/empty-<from-date>`` exists. With
@@ -20,6 +22,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import job_helpers
+from job_helpers import job_arguments
+from job_helpers.run_report import scope_name
 from job_helpers.runtime import JobFailed, start_job
 
 OPTIONS = ["from-date", "to-date", "output", "fail-on", "sleep-seconds"]
@@ -29,7 +33,9 @@ OPTIONAL: list[str] = []
 def main(argv: Sequence[str]) -> None:
     with start_job(argv, OPTIONS, optional=OPTIONAL, spark=False) as run:
         started = datetime.now(UTC).isoformat()
-        logging.getLogger("fake_job").info("working on %s..%s", run.args["from_date"], run.args["to_date"])
+        first, last = job_arguments.day_range(run.args)
+        run.report.scope = scope_name(first, last)
+        logging.getLogger("fake_job").info("working on %s..%s", first, last)
         print("a line on stderr", file=sys.stderr)
         time.sleep(float(run.args["sleep_seconds"]))
         record = {
@@ -43,12 +49,13 @@ def main(argv: Sequence[str]) -> None:
         output = Path(unquote(urlparse(run.args["output"]).path))
         output.mkdir(parents=True, exist_ok=True)
         (output / f"{run.name}.json").write_text(json.dumps(record))
-        read = 0 if (output / f"empty-{run.args['from_date']}").exists() else 10
+        day = first.isoformat()
+        read = 0 if (output / f"empty-{day}").exists() else 10
         run.report.read["input"] = read
         run.report.written[run.args["output"]] = read
-        if run.args["from_date"] == run.args["fail_on"] or (output / f"fail-{run.args['from_date']}").exists():
-            raise JobFailed(f"chunk {run.args['from_date']}..{run.args['to_date']} failed on purpose")
-    if (output / f"crash-after-{run.args['from_date']}").exists():
+        if day == run.args["fail_on"] or (output / f"fail-{day}").exists():
+            raise JobFailed(f"chunk {first}..{last} failed on purpose")
+    if (output / f"crash-after-{day}").exists():
         os._exit(3)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +16,7 @@ from job_helpers import relative_dates
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import PlanError
 from job_helpers.control.schedule import crontab_line, glue_cron, window_arguments
+from job_helpers.relative_dates import logical_day
 
 JOB = JobSpec("fake", "test-etl-fake", "jobs/fake_job.py", "glueetl", "G.1X", 2, 5, 1, True, {})
 
@@ -150,14 +153,20 @@ def firings(line: str, first: date, days: int, zone: ZoneInfo) -> list[datetime]
     ]
 
 
+def fired_at(line: str, when: datetime) -> str:
+    """What the line's ``date`` prints when cron fires it at ``when``: cron turns each ``\\%`` into ``%`` first."""
+    (form,) = re.findall(r"\$\(date \+(\S+)\)", line)
+    return when.astimezone().strftime(form.replace("\\%", "%"))
+
+
 def planned_day(project, capsys, monkeypatch, line: str, when: datetime) -> str:
     """The day the line's ``make execute`` plans when cron runs it at ``when``, through the CLI as make calls it."""
     values = dict(item.split("=", 1) for item in shlex.split(line.split("make execute ")[1].split(" >>")[0]))
     monkeypatch.setattr(relative_dates, "now", lambda: when.astimezone(UTC))
     arguments = ["execute", "--job", values["job"], "--from", values["from"], "--to", values["to"]]
     arguments += ["--days-per-job", values["days_per_job"], "--dry-run", "--json"]
-    if "dates_in" in values:
-        arguments += ["--dates-in", values["dates_in"]]
+    if "logical_time" in values:
+        arguments += ["--logical-time", fired_at(line, when)]
     assert project.cli(*arguments) == 0
     (chunk,) = json.loads(capsys.readouterr().out)
     assert chunk["from"] == chunk["to"]
@@ -173,18 +182,26 @@ def planned_day(project, capsys, monkeypatch, line: str, when: datetime) -> str:
 def test_a_london_crontab_line_covers_each_day_once_across_the_clock_change(
     project, capsys, monkeypatch, london, first, change, cron
 ):
-    """cron fires the line in London time; its today-1 is counted in London too, so no day is skipped or run twice."""
+    """cron fires the line in London time and the line passes that time with its offset; its today-1 is
+    counted from that London day, so no day is skipped or run twice."""
     assert project.cli("schedule", "--job", "fake", "--cron", cron) == 0
     line = capsys.readouterr().out.strip()
-    assert "dates_in=local" in line
+    assert "logical_time=" in line
     days = [planned_day(project, capsys, monkeypatch, line, when) for when in firings(line, first, 8, london)]
     assert days == [str(first + timedelta(days=n - 1)) for n in range(8)], change
+
+
+def test_the_line_passes_the_local_time_cron_fired_it_with_its_offset(london):
+    line = crontab_line("30 0 * * ? *", Path("/repo"), JOB, window_arguments(1, 1), 1)
+    assert fired_at(line, datetime(2024, 10, 26, 0, 30, tzinfo=london)) == "2024-10-26T00:30+0100"
+    assert fired_at(line, datetime(2024, 10, 28, 0, 30, tzinfo=london)) == "2024-10-28T00:30+0000"
+    assert logical_day(fired_at(line, datetime(2024, 10, 26, 0, 30, tzinfo=london))) == date(2024, 10, 26)
 
 
 def test_the_same_line_counting_in_utc_would_skip_the_26th_of_october(project, capsys, monkeypatch, london):
     """The failure this guards against: cron at 00:30 London, today-1 counted in UTC."""
     assert project.cli("schedule", "--job", "fake", "--cron", "30 0 * * ? *") == 0
-    line = capsys.readouterr().out.strip().replace(" dates_in=local", "")
+    line = re.sub(r' logical_time="[^"]*"', "", capsys.readouterr().out.strip())
     days = [planned_day(project, capsys, monkeypatch, line, when) for when in firings(line, date(2024, 10, 24), 5, london)]
     assert days == ["2024-10-22", "2024-10-23", "2024-10-24", "2024-10-25", "2024-10-27"]
 

@@ -340,12 +340,13 @@ def test_monitor_with_an_empty_ledger_says_so(account, capsys):
     assert (code, err) == (0, "") and "the ledger records no batch load into embrace.readings" in out
 
 
-def test_a_loaded_day_whose_files_changed_since_is_named_and_not_loaded_again(account, capsys):
+def test_a_loaded_day_whose_files_changed_since_is_named_and_not_loaded_again(account, capsys, caplog):
     assert run(capsys, *load_range("--streams", "eda"))[0] == 0
     assert run(capsys, "monitor")[0] == 0
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/eda.json", Body=json.dumps({"2024-03-01": 41, "2024-03-02": 7}))
     code = cli.main(["--profile", "aws", *load_range("--streams", "eda")])
-    err = capsys.readouterr().err
     assert code == 0 and len(account.created) == 2
-    assert f"{prefix('eda', '2024-03-01')}: task TASK0001 loaded 40 rows; its files now hold 41" in err
+    # A logged warning; the CLI shows it on standard error (output.show_log_warnings_as_text).
+    warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
+    assert any(f"{prefix('eda', '2024-03-01')}: task TASK0001 loaded 40 rows; its files now hold 41" in w for w in warnings)

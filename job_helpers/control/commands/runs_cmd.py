@@ -9,9 +9,10 @@ output (tables, progress) is here; the logic lives in ``plan``, ``runs``, ``clea
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from datetime import date
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TimeElapsedColumn
 from rich.table import Table
@@ -20,20 +21,25 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import local_on_aws, output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
-from job_helpers.control.config import Settings, execution_class_problem, load_settings, refuse_examples
+from job_helpers.control.config import JobSpec, Settings, execution_class_problem, load_settings, refuse_examples
 from job_helpers.control.cost import Rates
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.job_quota import check_room
 from job_helpers.control.local_on_aws import RUNNERS, RunnerError, choose_runner
 from job_helpers.control.output import ProgressText, TextConsole
 from job_helpers.control.plan import (
+    FOR_SCHEDULE_TAG,
     PlanError,
     PlannedRun,
     check_batch_size,
     job_tags,
     new_batch_id,
+    parse_date,
+    parse_days,
+    plan_days,
     plan_runs,
     retry_arguments,
+    stretches,
 )
 from job_helpers.control.renamed import batch_notes, lookalikes_line, missing_batch, untagged_lookalikes
 from job_helpers.control.report import render
@@ -46,13 +52,23 @@ from job_helpers.control.runs import (
     StartedRun,
     StartFailed,
     batch_status,
+    chunk_name,
     latest_batch,
     to_retry,
     wait_for_runs,
 )
+from job_helpers.control.scheduled_runs import (
+    active_days,
+    due_since,
+    due_since_created,
+    missing_days,
+    reported_days,
+    schedule_now,
+    schedule_status,
+)
 from job_helpers.control.summary import batch_summary, chunk_label, cost_line, rows_published
 from job_helpers.publish import OpenClaim, open_claims
-from job_helpers.relative_dates import is_relative, local_today, local_zone, utc_today
+from job_helpers.relative_dates import NotADate, is_relative, local_today, local_zone, logical_day, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
 
 # Where "today" is for relative dates: UTC, or the machine's time zone (a crontab line's).
@@ -106,6 +122,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the zone whose today relative dates count from: utc (default) or local, this machine's "
         "time zone, as a crontab line that make schedule prints fires in",
     )
+    execute.add_argument(
+        "--logical-time",
+        dest="logical_time",
+        metavar="TIME",
+        help="the time a schedule's firing was meant for, with its offset (the crontab line make schedule prints "
+        "passes it): relative dates count from its day, and the batch is the schedule's (status --schedule)",
+    )
     execute.add_argument("--wait", action="store_true", help="show progress until every run ends, then a summary")
     execute.add_argument(
         "--dry-run", action="store_true", help="print the plan and create nothing (no build or credentials needed)"
@@ -131,6 +154,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     status.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    _add_schedule(status)
     _add_runner(status)
     status.add_argument("--json", action="store_true", help="print the summary as JSON (nothing else on standard output)")
     status.add_argument(
@@ -153,6 +177,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     again.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    _add_schedule(again)
     again.add_argument("--wait", action="store_true", help="show progress until every new run ends, then a summary")
     again.add_argument("--json", action="store_true", help="print the started runs (and the summary) as JSON")
     again.set_defaults(handler=run)
@@ -163,7 +188,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="A self-contained page (inline CSS and SVG, nothing fetched) drawn from the same data as status --json.",
     )
     page.add_argument("--batch", metavar="ID", help="batch id printed by execute (default: the latest batch)")
+    _add_schedule(page)
     page.set_defaults(handler=run)
+
+    catch = subparsers.add_parser(
+        "catchup",
+        help="start the days a job's schedule should have covered since a date but no succeeded run covers",
+        description=(
+            "Compares the days the schedule's firings up to now cover (its cron and window, from --since on) with "
+            "the days covered by succeeded run reports of the job (any run: a firing, a retry, a catch-up, a "
+            "backfill), leaves out days a run is still working on, and starts the rest as one batch tagged "
+            "for-schedule, in chunks of the schedule's days per firing: status --schedule then shows them with "
+            "the firings, and retry works on them. Nothing missing starts nothing."
+        ),
+    )
+    catch.add_argument("--job", required=True, metavar="KEY", help="the scheduled job's key from config.yml")
+    catch.add_argument(
+        "--since",
+        required=True,
+        metavar="DATE",
+        help="first day to check: YYYY-MM-DD, today, yesterday or today-N (where the schedule fires: UTC on aws)",
+    )
+    catch.add_argument("--days-per-job", dest="days_per_job", metavar="N", help="days per chunk (default: the schedule's)")
+    catch.add_argument("--wait", action="store_true", help="show progress until every run ends, then a summary")
+    catch.add_argument("--dry-run", action="store_true", help="print the missing days and the plan; start nothing")
+    catch.add_argument("--json", action="store_true", help="with --dry-run: print the plan as a JSON array")
+    catch.add_argument("--yes", action="store_true", help="start a batch of more jobs than project.max_jobs_per_batch")
+    catch.set_defaults(handler=run)
 
     clean = subparsers.add_parser(
         "cleanup",
@@ -180,6 +231,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     clean.set_defaults(handler=run)
 
 
+def _add_schedule(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--schedule",
+        metavar="KEY",
+        help="the runs of job KEY's schedule instead of a batch: one chunk per range of days its firings, retries "
+        "and catch-ups covered, and the days still missing",
+    )
+
+
 def _add_runner(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--runner",
@@ -190,7 +250,14 @@ def _add_runner(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, context: CliContext) -> int:
-    handlers = {"execute": execute, "status": status, "cleanup": run_cleanup, "retry": retry, "report": write_report}
+    handlers = {
+        "execute": execute,
+        "status": status,
+        "cleanup": run_cleanup,
+        "retry": retry,
+        "report": write_report,
+        "catchup": catchup,
+    }
     return handlers[args.command](args, context)
 
 
@@ -253,10 +320,18 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     if args.json and not args.dry_run:
         raise UsageError("--json prints the plan: use it with --dry-run")
     _runner(context, args.runner)
-    batch = new_batch_id()
-    today = local_today() if args.dates_in == "local" else utc_today()
+    logical_time = (args.logical_time or "").strip()
     try:
-        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today)
+        today = _execute_today(args.dates_in, logical_time)
+    except NotADate as error:
+        raise UsageError(f"--logical-time: {error}") from error
+    batch = new_batch_id()
+    try:
+        if logical_time and not job.date_ranged:
+            raise PlanError(
+                f"--logical-time names a schedule's firing, which passes a window of days: {job.key} is not date-ranged"
+            )
+        planned = plan_runs(job, batch, args.start or None, args.end or None, args.days_per_job or None, today, logical_time)
         check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
     except PlanError as error:
         raise UsageError(str(error)) from error
@@ -264,14 +339,39 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     if args.dry_run:
         _print_plan(context, job.key, batch, planned, as_json=args.json)
         return 0
+    tags = job_tags(settings.tags, batch, job.key)
+    if logical_time:
+        tags[FOR_SCHEDULE_TAG] = job.key
+    return start_batch(context, job, batch, planned, tags, args.wait, args.runner)
+
+
+def _execute_today(dates_in: str, logical_time: str) -> date:
+    """The day relative dates count from: the logical time's, else today in UTC or (``--dates-in local``) here."""
+    if not logical_time:
+        return local_today() if dates_in == "local" else utc_today()
+    if dates_in == "local":
+        raise UsageError("--logical-time carries its own zone (its offset): drop --dates-in")
+    return logical_day(logical_time)
+
+
+def start_batch(
+    context: CliContext,
+    job: JobSpec,
+    batch: str,
+    planned: Sequence[PlannedRun],
+    tags: Mapping[str, str],
+    wait: bool,
+    runner: str | None = None,
+) -> int:
+    """Create and start the planned runs as one batch tagged ``tags``, and follow it when asked: execute's and catchup's end."""
+    settings = context.settings
     refuse_examples(settings)
     try:
         artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
         artifact.script_url(job.script)
     except BuildMissing as error:
         raise UsageError(str(error)) from error
-
-    backend = make_backend(context, args.runner)
+    backend = make_backend(context, runner)
     try:
         check_room(backend, settings.tags, len(planned), settings.max_project_jobs)
     except PlanError as error:
@@ -287,15 +387,13 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
             transient=True,
         ) as progress:
             task = progress.add_task("Creating and starting jobs", total=len(planned))
-            started = backend.start_runs(
-                job, artifact, planned, job_tags(settings.tags, batch, job.key), lambda _: progress.advance(task)
-            )
+            started = backend.start_runs(job, artifact, planned, tags, lambda _: progress.advance(task))
     except StartFailed as error:
         output.error(error)
         _print_started(context.console, backend, batch, error.started)
         return 1
     _print_started(context.console, backend, batch, started)
-    if not args.wait:
+    if not wait:
         return 0
     try:
         final = _wait(context.console, backend, started)
@@ -306,6 +404,59 @@ def execute(args: argparse.Namespace, context: CliContext) -> int:
     if found is not None:
         _print_summary(context, backend, found)
     return _exit_status(final)
+
+
+def catchup(args: argparse.Namespace, context: CliContext) -> int:
+    """Start, as one batch, the days the schedule's firings should have covered since --since and no succeeded run did."""
+    from job_helpers.control.commands.schedule_cmd import installed_schedule
+
+    settings = context.settings
+    job = settings.job(args.job)
+    check_job_arguments(settings, context.repo_root, [job.key], context.overrides)
+    if args.json and not args.dry_run:
+        raise UsageError("--json prints the plan: use it with --dry-run")
+    schedule = installed_schedule(context, job)
+    if schedule is None:
+        raise UsageError(
+            f"{job.key} has no schedule: catchup starts the days its firings should have covered "
+            f"(`make schedule job={job.key} cron=…` first; `make execute` runs any range)"
+        )
+    now = schedule_now(schedule)
+    try:
+        since = parse_date(args.since, "--since", now.date())
+        days_per_job = parse_days(args.days_per_job) if args.days_per_job else schedule.days_per_job
+    except PlanError as error:
+        raise UsageError(str(error)) from error
+    console = context.messages if args.json else context.console
+    due = due_since(schedule, since, now)
+    if not due:
+        console.print(
+            f"Nothing is due: no firing of {job.key}'s schedule up to now covers a day from {since} on.", soft_wrap=True
+        )
+        return _print_json([]) if args.json else 0
+    backend = make_backend(context)
+    covered = reported_days(context.storage, settings.datasets["glue_assets"], job, due[0], due[-1])
+    active = active_days(backend, settings.tags, job.key) & set(due)
+    missing = missing_days(due, covered, active)
+    console.print(
+        f"{len(due)} day(s) due from {due[0]} to {due[-1]} ({schedule.where}): {len(covered)} covered by a succeeded run, "
+        f"{len(active)} being worked on, {len(missing)} missing.",
+        markup=False,
+        soft_wrap=True,
+    )
+    if not missing:
+        return _print_json([]) if args.json else 0
+    batch = new_batch_id()
+    try:
+        planned = plan_days(job, batch, missing, days_per_job)
+        check_batch_size(len(planned), settings.max_jobs_per_batch, confirmed=args.yes or args.dry_run)
+    except PlanError as error:
+        raise UsageError(str(error)) from error
+    if args.dry_run:
+        _print_plan(context, job.key, batch, planned, as_json=args.json)
+        return 0
+    tags = {**job_tags(settings.tags, batch, job.key), FOR_SCHEDULE_TAG: job.key}
+    return start_batch(context, job, batch, planned, tags, args.wait)
 
 
 def _exit_status(final: Sequence[RunStatus]) -> int:
@@ -329,26 +480,99 @@ def _name_prefixes(settings: Settings) -> dict[str, str]:
     return {key: job.name_prefix for key, job in settings.jobs.items()}
 
 
+def _find(backend: Backend, context: CliContext, args: argparse.Namespace) -> BatchStatus | None:
+    """The runs ``--schedule KEY`` names (a schedule's), else the batch ``--batch`` names (the latest by default)."""
+    if not args.schedule:
+        return _find_batch(backend, context, args.batch)
+    if args.batch:
+        raise UsageError("give --batch or --schedule, not both")
+    return schedule_status(backend, context.settings.tags, context.settings.job(args.schedule).key)
+
+
+def _again(backend: Backend, context: CliContext, found: BatchStatus) -> BatchStatus | None:
+    """The same batch or schedule's runs, read again."""
+    if found.schedule:
+        return schedule_status(backend, context.settings.tags, found.schedule)
+    return batch_status(backend, context.settings.tags, found.batch)
+
+
 def status(args: argparse.Namespace, context: CliContext) -> int:
-    backend = make_backend(context, args.runner)
-    found = _find_batch(backend, context, args.batch)
+    backend = make_backend(context, None if args.schedule else args.runner)
+    found = _find(backend, context, args)
     if found is None:
         if args.json:
             output.json_data(None)
         else:
             context.console.print("No batches yet: start one with `make execute`.")
         return 0
+    extra = _schedule_state(context, backend, found.schedule) if found.schedule else None
     if args.json:
-        output.json_data(summarise(context, backend, found))
-    else:
-        _print_summary(context, backend, found, args.log_lines)
+        output.json_data({**summarise(context, backend, found), **({"schedule": extra} if extra is not None else {})})
+        return 0
+    _print_summary(context, backend, found, args.log_lines)
+    if extra is not None:
+        _print_schedule_state(context, extra)
     return 0
+
+
+def _schedule_state(context: CliContext, backend: Backend, job_key: str) -> dict:
+    """The schedule's cron and window, and the days its firings since it was created should have covered but no
+    succeeded run report covers and no run is working on."""
+    from job_helpers.control.commands.schedule_cmd import installed_schedule
+
+    settings = context.settings
+    job = settings.job(job_key)
+    schedule = installed_schedule(context, job)
+    if schedule is None:
+        return {"job": job.key, "installed": None, "missing_days": []}
+    due = due_since_created(schedule, schedule_now(schedule))
+    covered = reported_days(context.storage, settings.datasets["glue_assets"], job, due[0], due[-1]) if due else set()
+    missing = missing_days(due, covered, active_days(backend, settings.tags, job.key))
+    return {
+        "job": job.key,
+        "installed": schedule.where,
+        "cron": schedule.cron.expression,
+        "zone": "local" if schedule.local else "UTC",
+        "lag_days": schedule.lag_days,
+        "days_per_job": schedule.days_per_job,
+        "created": schedule.created.isoformat(),
+        "due_days": len(due),
+        "missing_days": [day.isoformat() for day in missing],
+    }
+
+
+def _print_schedule_state(context: CliContext, state: dict) -> None:
+    console = context.console
+    key = state["job"]
+    if state["installed"] is None:
+        console.print(f"{key} has no schedule now (these are the runs of an earlier one).", markup=False, soft_wrap=True)
+        return
+    window = f"today-{state['lag_days'] + state['days_per_job'] - 1} to today-{state['lag_days']}"
+    console.print(
+        f"Schedule: {state['cron']} ({state['zone']}), each firing covering {window} of its day; {state['installed']}, "
+        f"since {state['created']}",
+        markup=False,
+        soft_wrap=True,
+    )
+    missing = [date.fromisoformat(day) for day in state["missing_days"]]
+    if not missing:
+        console.print(
+            f"No day missing: a succeeded run covers each of the {state['due_days']} day(s) its firings are due.", soft_wrap=True
+        )
+        return
+    ranges = ", ".join(chunk_label(chunk.start.isoformat(), chunk.end.isoformat()) for chunk in stretches(missing))
+    console.print(
+        f"Missing {len(missing)} of {state['due_days']} due day(s), no succeeded run covers them: {ranges}. "
+        f"Start them with: make catchup job={key} since={missing[0]}",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 def retry(args: argparse.Namespace, context: CliContext) -> int:
     """Restart the failed chunks; with --json the talk goes to standard error and the data to standard output."""
     backend = make_backend(context)
-    found = _find_batch(backend, context, args.batch)
+    found = _find(backend, context, args)
     console = context.messages if args.json else context.console
     if found is None:
         console.print("No batches yet: start one with `make execute`.")
@@ -358,11 +582,11 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     for name, why in reported.items():
         console.print(f"  {name}: not retried, {why}", markup=False, soft_wrap=True)
     if not failed:
-        console.print(f"Nothing to retry in batch {found.batch}: no chunk's latest run failed.", soft_wrap=True)
+        console.print(f"Nothing to retry in {_where(found.batch)[0]}: no chunk's latest run failed.", soft_wrap=True)
         return _print_json({"batch": found.batch, "retried": [], "left_alone": reported}) if args.json else 0
     refuse_examples(context.settings)
     console.print(
-        f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of batch {found.batch}; "
+        f"Retrying {len(failed)} of {len(found.runs) + len(found.never_started)} chunk(s) of {_where(found.batch)[0]}; "
         "the others are left alone.",
         soft_wrap=True,
     )
@@ -385,9 +609,9 @@ def retry(args: argparse.Namespace, context: CliContext) -> int:
     try:
         final = _wait(console, backend, started)
     except KeyboardInterrupt:
-        console.print(f"Stopped watching; the runs go on. Follow them with: make status batch={found.batch}", soft_wrap=True)
+        console.print(f"Stopped watching; the runs go on. Follow them with: make status {_where(found.batch)[1]}", soft_wrap=True)
         return 130
-    after = batch_status(backend, context.settings.tags, found.batch)
+    after = _again(backend, context, found)
     if args.json:
         _print_json({**result, "summary": summarise(context, backend, after) if after else None})
     elif after is not None:
@@ -426,24 +650,27 @@ def _split_by_report(context: CliContext, failed: Sequence[RunStatus]) -> tuple[
     storage = context.storage
     with ThreadPoolExecutor(max_workers=min(16, len(failed))) as pool:
         reports = list(pool.map(lambda run: read_report(storage, report_url(prefix, run.job_name, run.run_id)), failed))
+    published = [run for run, report in zip(failed, reports) if report is not None and report.status == SUCCEEDED]
     succeeded = {
-        run.job_name: f"its run {run.run_id} ended {run.state}, but its run report says SUCCEEDED"
-        for run, report in zip(failed, reports)
-        if report is not None and report.status == SUCCEEDED
+        chunk_name(run.job_name, run.logical_time): f"its run {run.run_id} ended {run.state}, but its run report says SUCCEEDED"
+        for run in published
     }
-    return [run for run in failed if run.job_name not in succeeded], succeeded
+    return [run for run in failed if run not in published], succeeded
 
 
 def write_report(args: argparse.Namespace, context: CliContext) -> int:
     """Write the page aside and move it into place, so a reader never sees half a report."""
     backend = make_backend(context)
-    found = _find_batch(backend, context, args.batch)
+    found = _find(backend, context, args)
     if found is None:
         raise UsageError("no batches yet: start one with `make execute`")
-    page = render(summarise(context, backend, found))
+    summary = summarise(context, backend, found)
+    if found.schedule:
+        summary["schedule"] = _schedule_state(context, backend, found.schedule)
+    page = render(summary)
     reports = context.build_dir / "reports"
     reports.mkdir(parents=True, exist_ok=True)
-    target = reports / f"batch-{found.batch}.html"
+    target = reports / (f"schedule-{found.schedule}.html" if found.schedule else f"batch-{found.batch}.html")
     partial = target.with_name(f".{target.name}.partial")
     partial.write_text(page, encoding="utf-8")
     partial.replace(target)
@@ -547,8 +774,10 @@ def _print_resolved(console: TextConsole, args: argparse.Namespace, planned: Seq
     ]
     if given:
         resolved = ", ".join(f"{option} {text} = {day:%Y-%m-%d}" for option, text, day in given)
-        zone = "UTC" if args.dates_in == "utc" else f"local time ({local_zone()})"
-        console.print(f"Dates resolved in {zone}: {resolved}", markup=False, soft_wrap=True)
+        zone = "in UTC" if args.dates_in == "utc" else f"in local time ({local_zone()})"
+        if args.logical_time:
+            zone = f"from the day of the logical time {args.logical_time.strip()}"
+        console.print(f"Dates resolved {zone}: {resolved}", markup=False, soft_wrap=True)
 
 
 def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence[PlannedRun], as_json: bool) -> None:
@@ -567,11 +796,21 @@ def _print_plan(context: CliContext, job_key: str, batch: str, planned: Sequence
 
 
 def _print_started(console: TextConsole, backend: Backend, batch: str, started: Sequence[StartedRun]) -> None:
-    console.print(f"Started {len(started)} job(s) in batch {batch}:", soft_wrap=True)
+    """What was started, and how to follow it: ``batch`` is a batch id, or ``schedule <key>`` for a schedule's runs."""
+    where, follow = _where(batch)
+    console.print(f"Started {len(started)} job(s) in {where}:", soft_wrap=True)
     for run in started:
         console.print(f"  {run.job_name}  run {run.run_id}", markup=False, soft_wrap=True)
         console.print(f"    follow: {backend.follow_hint(run.job_name)}", markup=False, soft_wrap=True)
-    console.print(f"Follow the batch with: make status batch={batch}", markup=False, soft_wrap=True)
+    console.print(f"Follow the {where.split()[0]} with: make status {follow}", markup=False, soft_wrap=True)
+
+
+def _where(batch: str) -> tuple[str, str]:
+    """``(words, make argument)`` naming a batch, or a schedule's runs (``BatchStatus.batch`` is ``schedule <key>``)."""
+    kind, _, key = batch.partition(" ")
+    if kind == "schedule" and key:
+        return f"schedule {key}", f"schedule={key}"
+    return f"batch {batch}", f"batch={batch}"
 
 
 def _wait(console: TextConsole, backend: Backend, started: Sequence[StartedRun]) -> list[RunStatus]:
@@ -605,8 +844,12 @@ def _log_lines(text: str) -> int:
 def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, log_lines: int = 0) -> None:
     """The batch's table (one row per chunk), its counts and cost, then where each failure's log is (and its last lines)."""
     summary = summarise(context, backend, found)
-    table = Table(title=f"Batch {found.batch} ({', '.join(found.job_keys)})")
+    table = Table(
+        title=f"Schedule of {found.schedule}" if found.schedule else f"Batch {found.batch} ({', '.join(found.job_keys)})"
+    )
     table.add_column("Chunk", no_wrap=True)
+    if found.schedule:
+        table.add_column("Firing", no_wrap=True)
     table.add_column("State", no_wrap=True)
     table.add_column("Attempts", justify="right", no_wrap=True)
     table.add_column("Duration", justify="right", no_wrap=True)
@@ -616,8 +859,10 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
     table.add_column("Error", overflow="fold")
     for chunk in summary["chunks"]:
         state = f"{chunk['state']}, nothing to read" if chunk["nothing_to_read"] else chunk["state"]
+        firing = [output.text(chunk["logical_time"] or "-")] if found.schedule else []
         table.add_row(
             chunk_label(chunk["from"], chunk["to"]),
+            *firing,
             output.text(state, "yellow" if chunk["nothing_to_read"] else STATE_STYLES.get(chunk["state"], "")),
             str(chunk["attempts"]),
             _duration(chunk["duration_seconds"]),
@@ -627,7 +872,9 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
             output.text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, output.text("NEVER STARTED", "yellow"), "0", "-", "-", "-", "-", "")
+        table.add_row(
+            name, *([""] if found.schedule else []), output.text("NEVER STARTED", "yellow"), "0", "-", "-", "-", "-", ""
+        )
     console = context.console
     console.print(table)
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
@@ -635,11 +882,12 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
     if empty:
         counts += f" ({empty} with nothing to read)"
     console.print(f"{counts}; {cost_line(summary)}", markup=False, soft_wrap=True)
-    latest = {run.job_name: run for run in found.runs}
-    for chunk in summary["chunks"]:
+    # One chunk per latest run, in order: a schedule's job has a run per firing, so not by job name.
+    for latest, chunk in zip(found.runs, summary["chunks"], strict=True):
         if chunk["state"] in ENDED_STATES and chunk["state"] != SUCCEEDED:
-            console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
-            for line in backend.log_tail(latest[chunk["job_name"]], log_lines) if log_lines > 0 else []:
+            name = chunk_name(chunk["job_name"], chunk["logical_time"])
+            console.print(f"  {chunk['state']} {name}: {chunk['log']}", markup=False, soft_wrap=True)
+            for line in backend.log_tail(latest, log_lines) if log_lines > 0 else []:
                 console.print(f"    {line}", markup=False, soft_wrap=True)
     for half in summary["half_replaced"]:
         by = f"{half['job']} run {half['job_run']}" if half["job_run"] else f"run {half['run']}"

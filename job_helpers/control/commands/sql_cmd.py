@@ -1,4 +1,4 @@
-"""`ddl` and `policy`: the Athena tables and the two IAM policies, rendered from config."""
+"""`ddl` and `policy`: the Athena tables and the three IAM policies, rendered from config."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=sorted(TEMPLATES),
         default="glue-role",
         help="glue-role: what the Glue jobs run as (glue_role_policy.json); operator: what the person running make needs "
-        "(operator_policy.json)",
+        "(operator_policy.json); scheduler: what EventBridge Scheduler starts the schedules' jobs as (scheduler_role_policy.json)",
     )
     policy.set_defaults(handler=run_policy)
 
