@@ -181,12 +181,25 @@ def _add_template_partitions(spark: Any, local: LocalStatement) -> None:
             spark.sql(f"ALTER TABLE {local.table} ADD PARTITION ({values}) LOCATION '{folder.as_uri()}'")
 
 
+def refresh_projected(spark: Any, database: str, tables: Iterable[str]) -> None:
+    """Recover the partitions of those named tables that are projected, as the old engine did before each query."""
+    if not spark.catalog.databaseExists(database):
+        return
+    existing = {row["tableName"].lower() for row in spark.sql(f"SHOW TABLES IN `{database}`").collect()}
+    for name in sorted({table.lower() for table in tables} & existing):
+        properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES `{database}`.`{name}`").collect()}
+        if properties.get(PROJECTION_MARK) == "true" or properties.get("projection.enabled") == "true":
+            spark.sql(f"MSCK REPAIR TABLE `{database}`.`{name}`")
+
+
 def translate_query(sql: str) -> str:
     return parse_one_statement(sql).sql(dialect=_LocalSpark)
 
 
 def run_query(spark: Any, sql: str, database: str, params: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
     statement = check_read_only(sql)
+    named = {t.name for t in statement.find_all(exp.Table) if t.name and (not t.db or t.db.lower() == database.lower())}
+    refresh_projected(spark, database, named)
     spark.catalog.setCurrentDatabase(database)
     frame = spark.sql(statement.sql(dialect=_LocalSpark), args=list(params) or None)
     return frame.columns, [list(row) for row in frame.collect()]
