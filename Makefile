@@ -66,7 +66,7 @@ help:
 	@echo "make monitor              list running Timestream batch loads until none is left        [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
-	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: Spark's log too)."
+	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: what the local engine did too)."
 	@echo "Targets print their data alone on standard output: make paths json=1 | python3 -m json.tool"
 
 setup: $(READY) $(S3A_READY)

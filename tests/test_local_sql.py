@@ -332,3 +332,13 @@ def test_duckdb_is_the_make_commands_own_and_never_reaches_a_job():
         assert not [site for site in sites if site.module.split(".")[0] == "duckdb"], job.script
         assert "duckdb" not in job.arguments.get("--additional-python-modules", ""), job.key
     assert "duckdb==" in (REPO / "requirements.txt").read_text(encoding="utf-8")
+
+
+def test_json_lines_the_engines_read_differently_are_read_as_documented(tmp_path):
+    """Where DuckDB's reading differs from Spark's (README, "SQL and the local engine"): a repeated key gives its
+    first value, a top-level array is one row of nulls; a blank line is no row, a cut line a row of nulls."""
+    folder = tmp_path / "t"
+    folder.mkdir()
+    (folder / "lines").write_text('{"a": 1, "a": 2}\n[{"a": 5}, {"a": 6}]\n\n{"a": \n', encoding="utf-8")
+    register([ddl("t", "`a` bigint", "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'", folder)], tmp_path, DB)
+    assert run_query("SELECT a FROM t", tmp_path, DB)[1] == [[1], [None], [None]]
