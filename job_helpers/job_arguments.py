@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
 from job_helpers.config_keys import DASHES
+from job_helpers.publish import ShrinkGuard
 from job_helpers.relative_dates import FORMS, NotADate, resolve_day, utc_today
 from job_helpers.runtime import JobFailed
 
@@ -200,3 +201,12 @@ def share(args: Mapping[str, str], name: str) -> float:
 def optional_switch(args: Mapping[str, str], name: str) -> bool:
     """A ``switch`` that is false when the argument is not given."""
     return name.replace("-", "_") in args and switch(args, name)
+
+
+def shrink_guard(args: Mapping[str, str]) -> ShrinkGuard:
+    """``--allow-shrink`` (false when absent) and ``--max-row-loss``, the share of a scope's rows a publish
+    may lose (config.yml ``project.max_row_loss``; the guard's default when absent)."""
+    allowed = optional_switch(args, "allow-shrink")
+    if "max_row_loss" not in args:
+        return ShrinkGuard(allowed=allowed)
+    return ShrinkGuard(allowed=allowed, max_loss=share(args, "max-row-loss"))

@@ -19,10 +19,13 @@ from typing import Any
 
 from awsglue.utils import getResolvedOptions
 
+from job_helpers.commit_record import RecordUnreadable
+from job_helpers.publish import PublishError, identify
 from job_helpers.run_report import (
     FAILED,
     RUN_ID_ARGUMENT,
     RUN_REPORTS_ARGUMENT,
+    CountsDoNotReconcile,
     RunReport,
     optional_argument,
     report_url,
@@ -40,9 +43,13 @@ class JobFailed(Exception):
     """The job ran to its end but part of its work failed; the message says which part."""
 
 
+# Failures whose message says what to fix: one line in the log, exit status 1, no traceback.
+CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile, RecordUnreadable)
+
+
 def failure_message(failure: BaseException) -> str:
-    """One line for a run that raised: a JobFailed's own words, else the error's type and first line."""
-    if isinstance(failure, JobFailed):
+    """One line for a run that raised: a clear failure's own words, else the error's type and first line."""
+    if isinstance(failure, CLEAR_FAILURES):
         return str(failure)
     lines = str(failure).strip().splitlines()
     return f"{type(failure).__name__}: {lines[0] if lines else ''}".rstrip(": ")
@@ -125,8 +132,8 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones).
     Any other ``--name`` in ``argv`` but Glue's own fails the run before it starts, naming the
     closest declared name: ``getResolvedOptions`` would ignore it. The run's report is written when
-    it ends, failed or not. A ``JobFailed`` raised inside is logged as one clear line and ends the
-    process with status 1.
+    it ends, failed or not. A ``JobFailed``, ``PublishError``, ``CountsDoNotReconcile`` or
+    ``RecordUnreadable`` raised inside is logged as one clear line and ends the process with status 1.
     """
     configure_logging()
     _refuse_undeclared(argv, ["JOB_NAME", *options, *optional])
@@ -146,13 +153,14 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
         job = None
         run = JobRun(name, args, local_spark(name) if spark else None)
     run.report.job = name
+    identify(name, optional_argument(argv, RUN_ID_ARGUMENT))
     try:
         yield run
     except Exception as failure:
         run.report.status = FAILED
         run.report.message = failure_message(failure)
         _write_reports(argv, run)
-        if isinstance(failure, JobFailed):
+        if isinstance(failure, CLEAR_FAILURES):
             log.error("%s failed: %s", name, failure)
             raise SystemExit(1) from failure
         raise

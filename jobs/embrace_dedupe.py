@@ -42,6 +42,7 @@ def main(argv: Sequence[str]) -> None:
         job.report.written.update(done.written)
         job.report.rejected.update(done.rejected)
         job.report.failed.update(done.failed)
+        job.report.published.update({published.table: published.summary() for published in done.published})
         job.report.details.update(done.details())
         if done.failed:
             names = "; ".join(f"{export}: {message}" for export, message in sorted(done.failed.items()))

@@ -8,8 +8,9 @@
 ``--source raw_json`` reads the JSON lines under ``--raw``; ``--source timestream`` queries the
 Timestream table instead, for accounts that already use Timestream for LiveAnalytics: it is closed
 to new customers since 2025-06-20. Both feed the same transform and write the same outputs. Hours whose raw
-objects are gone keep their published partitions, and a run whose curated files would hold under
-a tenth of what they replace is refused; ``--allow-shrink true`` publishes what the input holds now.
+objects are gone keep their published partitions, and a run that would lose more than
+``--max-row-loss`` of the curated rows it replaces is refused; ``--allow-shrink true`` publishes
+what the input holds now.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
-from job_helpers.publish import PublishError
 from job_helpers.run_report import scope_name
 from job_helpers.sensors import parameters, read, transform, write
 from job_helpers.sensors.timestream import TimestreamError, timestream_client
@@ -37,15 +37,14 @@ def main(argv: Sequence[str]) -> None:
         try:
             # Each task loads one batch of hours, grids them with transform.hour_grids and writes them aside.
             summary = write.export_chunk(
-                job.spark, storage, chunk, transform.hour_grids, params.curated, params.rejects, allow_shrink=params.allow_shrink
+                job.spark, storage, chunk, transform.hour_grids, params.curated, params.rejects, shrink_guard=params.shrink_guard
             )
         except write.NoReadings as error:
             raise runtime.JobFailed(f"{error} (--source {params.source})") from error
-        except PublishError as error:
-            raise runtime.JobFailed(str(error)) from error
         job.report.read[chunk.source] = summary.readings_in
         job.report.written[params.curated] = summary.rows_out
         job.report.rejected = summary.reasons
+        job.report.published.update({published.table: published.summary() for published in summary.published})
         if summary.kept:
             job.report.details["kept_hours_raw_gone"] = list(summary.kept)
 

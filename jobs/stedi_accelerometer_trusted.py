@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
+from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_KEYS, ACCELEROMETER_LANDING, CUSTOMER_TRUSTED
 from job_helpers.storage import Storage
@@ -44,18 +45,22 @@ def main(argv: Sequence[str]) -> None:
         )
         report.read[args["accelerometer_landing"]] = landing.read
         report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
         customers = read.read_table(
             job.spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
         )
 
         trusted = transform.accelerometer_trusted(landing.records, customers)
+        report.excluded = transform.accelerometer_untrusted(landing.records, customers).count()
 
-        written = write.table(trusted, storage, args["accelerometer_trusted"], params, partitioned=True)
-        write.rejects(landing, storage, args["rejects"], params)
-
-        report.written[args["accelerometer_trusted"]] = written
-        report.excluded = landing.kept - written
+        url = args["accelerometer_trusted"]
+        with write.staged(
+            trusted, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
+        ) as table:
+            report.written[url] = table.rows
+            reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no trusted customer": report.excluded})
+            report.published[url] = table.publish(params.shrink_guard).summary()
+        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
+from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, pseudonym, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from job_helpers.storage import Storage
@@ -42,11 +43,17 @@ def main(argv: Sequence[str]) -> None:
         if key is not None:
             curated = pseudonym.pseudonymise(spark, curated, "email", key)
 
-        report.read[args["customer_trusted"]] = customers.count()
-        written = write.table(curated, Storage(), args["customer_curated"], params, partitioned=False)
+        read_rows = report.read[args["customer_trusted"]] = customers.count()
+        drops = transform.curated_drops(customers, readings).collect()[0]
+        dropped = {"without readings": int(drops["without_readings"]), "older duplicates": int(drops["older_duplicates"])}
+        report.excluded = dropped["without readings"]
+        report.details["older_duplicates"] = dropped["older duplicates"]
 
-        report.written[args["customer_curated"]] = written
-        report.excluded = report.read[args["customer_trusted"]] - written
+        url = args["customer_curated"]
+        with write.staged(curated, Storage(), url, fmt) as table:
+            report.written[url] = table.rows
+            reconcile(url, read_rows, table.rows, 0, dropped)
+            report.published[url] = table.publish(params.shrink_guard).summary()
 
 
 if __name__ == "__main__":

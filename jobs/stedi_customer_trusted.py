@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
+from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import CUSTOMER_KEYS, CUSTOMER_LANDING
 from job_helpers.storage import Storage
@@ -32,15 +33,17 @@ def main(argv: Sequence[str]) -> None:
         landing = read.landing(job.spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS)
         report.read[args["customer_landing"]] = landing.read
         report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
 
         trusted = transform.customer_trusted(landing.records)
+        report.excluded = transform.without_consent(landing.records).count()
 
-        written = write.table(trusted, storage, args["customer_trusted"], params, partitioned=False)
-        write.rejects(landing, storage, args["rejects"], params)
-
-        report.written[args["customer_trusted"]] = written
-        report.excluded = landing.kept - written
+        url = args["customer_trusted"]
+        with write.staged(trusted, storage, url, params.output_format) as table:
+            report.written[url] = table.rows
+            reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"without consent": report.excluded})
+            report.published[url] = table.publish(params.shrink_guard).summary()
+        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
 
 
 if __name__ == "__main__":

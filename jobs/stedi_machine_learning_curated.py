@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
+from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, pseudonym, read, transform, write
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED, owners_schema
 from job_helpers.storage import Storage
@@ -68,10 +69,16 @@ def main(argv: Sequence[str]) -> None:
 
         report.read[args["step_trainer_trusted"]] = step.count()
         report.read[args["accelerometer_trusted"]] = accel.count()
-        written = write.table(ml, Storage(), args["machine_learning_curated"], params, partitioned=True)
-
-        report.written[args["machine_learning_curated"]] = written
         report.excluded = transform.unmatched_step_readings(step, ml).count()
+        # A join does not conserve rows (a step reading may pair with several at one instant, with
+        # --ml-join time-only): what must add up is the rows the join gave and the rows written.
+        joined = ml.count()
+
+        url = args["machine_learning_curated"]
+        with write.staged(ml, Storage(), url, fmt, partitioned=True, first=params.first, last=params.last) as table:
+            report.written[url] = table.rows
+            reconcile(url, joined, table.rows)
+            report.published[url] = table.publish(params.shrink_guard).summary()
         ml.unpersist()
         step.unpersist()
 

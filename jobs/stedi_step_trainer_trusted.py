@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
+from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, read, transform, write
 from job_helpers.stedi.schemas import DEVICES, STEP_TRAINER_KEYS, STEP_TRAINER_LANDING
 from job_helpers.storage import Storage
@@ -44,16 +45,20 @@ def main(argv: Sequence[str]) -> None:
         )
         report.read[args["step_trainer_landing"]] = landing.read
         report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params)
+        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
         devices = read.read_table(job.spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
 
         trusted = transform.step_trainer_trusted(landing.records, devices)
+        report.excluded = transform.step_trainer_untrusted(landing.records, devices).count()
 
-        written = write.table(trusted, storage, args["step_trainer_trusted"], params, partitioned=True)
-        write.rejects(landing, storage, args["rejects"], params)
-
-        report.written[args["step_trainer_trusted"]] = written
-        report.excluded = landing.kept - written
+        url = args["step_trainer_trusted"]
+        with write.staged(
+            trusted, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
+        ) as table:
+            report.written[url] = table.rows
+            reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no curated device": report.excluded})
+            report.published[url] = table.publish(params.shrink_guard).summary()
+        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
 
 
 if __name__ == "__main__":

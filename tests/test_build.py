@@ -131,7 +131,9 @@ def test_make_build_says_what_it_uploaded_again(source_tree, tmp_path, s3_storag
     s3_storage.write_bytes(zip_url, b"PK evil")
     assert main(command) == 0
     captured = capsys.readouterr()
-    assert captured.err.startswith("warning: 1 object(s) under s3://glue-etl-assets/glue/builds/")
+    assert captured.err.startswith(
+        "AWS region us-east-1 (AWS_DEFAULT_REGION)\nwarning: 1 object(s) under s3://glue-etl-assets/glue/builds/"
+    )
     assert "were uploaded again: job_helpers.zip" in captured.err
     assert main(command) == 0
     assert "Unchanged: already uploaded" in capsys.readouterr().out

@@ -1,50 +1,46 @@
-"""publish.py on file:// and moto's S3: runs killed after every number of moves and deletes, then rerun."""
+"""publish.py on file:// and moto's S3: killed at every step, watched by a reader at every step, guarded by rows."""
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
+from publish_steps import DyingStorage, Killed, SteppedStorage
 
 from job_helpers import publish as publishing
-from job_helpers.publish import PublishError, ShrinkGuard, ShrinkRefused, new_run_id, publish, staging_url
+from job_helpers.commit_record import COMMITTED, PUBLISHING, read_record, record_url, scope
+from job_helpers.file_rows import json_lines_rows
+from job_helpers.publish import (
+    Lease,
+    NewFile,
+    PublishError,
+    ShrinkGuard,
+    ShrinkRefused,
+    new_run_id,
+    open_claims,
+    publish,
+    staging_url,
+)
+from job_helpers.run_report import CountsDoNotReconcile
 from job_helpers.storage import Storage
 
+# One file per scope, as STEDI's partitions and the sensor hours have: dt=1 and dt=2 are replaced,
+# dt=3 is emptied, dt=9 is not the run's.
 OLD = {
-    "dt=1/part-a.parquet": "old 1a",
-    "dt=1/part-b.parquet": "old 1b",
-    "dt=2/part-00000.parquet": "old 2",
-    "dt=3/part-c.parquet": "old 3",
-    "dt=9/part-z.parquet": "not owned",
+    "dt=1/part-00000.json": "old 1a\nold 1b\n",
+    "dt=2/part-00000.json": "old 2\n",
+    "dt=3/part-00000.json": "old 3\n",
+    "dt=9/part-00000.json": "not owned\n",
 }
 OWNED = ["dt=1/", "dt=2/", "dt=3/"]
 SCOPE = "2024-03-01_2024-03-03"
+LATER = Lease(seconds=300, wait=0)
 
 
-class Killed(Exception):
-    """The process died here."""
-
-
-class DyingStorage:
-    """A Storage that dies after ``budget`` object operations: each move, each key deleted."""
-
-    def __init__(self, inner: Storage, budget: int) -> None:
-        self.inner, self.budget, self.spent = inner, budget, 0
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
-
-    def _spend(self) -> None:
-        if self.spent == self.budget:
-            raise Killed(f"killed after {self.spent} operation(s)")
-        self.spent += 1
-
-    def move(self, source: str, target: str) -> None:
-        self._spend()
-        self.inner.move(source, target)
-
-    def delete_many(self, urls) -> None:
-        for url in urls:
-            self._spend()
-            self.inner.delete_many([url])
+def after_the_lease():
+    """A clock past every lease taken now: the rerun of a killed run need not wait for it."""
+    return time.time() + 3600
 
 
 @pytest.fixture(params=["local", "s3"])
@@ -55,17 +51,14 @@ def lake(request, tmp_path):
 
 
 def new_files(run_id: str) -> dict[str, str]:
-    """What a run produces: Spark-like random names in dt=1, a fixed name in dt=2, nothing for dt=3."""
-    return {f"dt=1/part-{run_id}.parquet": "new 1", "dt=2/part-00000.parquet": "new 2"}
+    """What a run produces: the same names on every run, content naming the run; dt=3 has no rows left."""
+    return {"dt=1/part-00000.json": f"{run_id} 1a\n{run_id} 1b\n{run_id} 1c\n", "dt=2/part-00000.json": f"{run_id} 2\n"}
 
 
-def stage(storage: Storage, table: str, run_id: str, files: dict[str, str]) -> dict[str, set[str]]:
-    staged: dict[str, set[str]] = {}
+def stage(storage: Storage, table: str, run_id: str, files: dict[str, str]) -> dict[str, NewFile]:
     for path, text in files.items():
         storage.write_text(staging_url(table, run_id) + path, text)
-        folder, _, name = path.rpartition("/")
-        staged.setdefault(folder + "/", set()).add(name)
-    return staged
+    return {path: NewFile(path, text.count("\n")) for path, text in files.items()}
 
 
 def contents(storage: Storage, table: str) -> dict[str, str]:
@@ -73,77 +66,222 @@ def contents(storage: Storage, table: str) -> dict[str, str]:
 
 
 def published(storage: Storage, table: str) -> dict[str, str]:
-    return {path: text for path, text in contents(storage, table).items() if not path.startswith("_staging/")}
+    """What a reader of the table sees: every file but those under ``_`` folders."""
+    return {path: text for path, text in contents(storage, table).items() if not path.startswith("_")}
 
 
-def test_a_publish_killed_after_any_operation_is_repaired_by_the_rerun(lake):
+def write_old(storage: Storage, table: str) -> None:
+    """The old table, published through the protocol so its scopes have records."""
+    run = new_run_id("old")
+    publish(storage, table, run, stage(storage, table, run, OLD), [*OWNED, "dt=9/"])
+
+
+def assert_old_or_new_per_scope(seen: dict[str, str], new: dict[str, str], where: object) -> None:
+    for prefix in OWNED:
+        mine = {p: t for p, t in seen.items() if p.startswith(prefix)}
+        old = {p: t for p, t in OLD.items() if p.startswith(prefix)}
+        fresh = {p: t for p, t in new.items() if p.startswith(prefix)}
+        assert mine in (old, fresh), (where, prefix, mine)
+    assert seen["dt=9/part-00000.json"] == "not owned\n"
+
+
+def test_a_reader_sees_each_scope_wholly_old_or_wholly_new_at_every_step(lake):
     storage, table = lake
-    for budget in range(6):  # two moves and three deletes; 5 lets it finish
-        for path, text in OLD.items():
-            storage.write_text(table + path, text)
+    write_old(storage, table)
+    run = new_run_id(SCOPE)
+    files = new_files(run)
+    staged = stage(storage, table, run, files)
+    steps: list[str] = []
+
+    def read_the_table(operation: str, url: str) -> None:
+        steps.append(operation)
+        assert_old_or_new_per_scope(published(storage, table), files, (len(steps), operation, url))
+
+    publish(SteppedStorage(storage, read_the_table), table, run, staged, OWNED)
+    read_the_table("done", "")
+    assert published(storage, table) == {**files, "dt=9/part-00000.json": "not owned\n"}
+    assert {"move", "delete", "write_if"} <= set(steps)
+
+
+def test_a_publish_killed_at_any_step_is_half_replaced_then_repaired_by_the_rerun(lake):
+    storage, table = lake
+    budget = 0
+    while True:
+        for path in list(contents(storage, table)):
+            storage.delete(table + path)
+        write_old(storage, table)
         killed = new_run_id(SCOPE)
         files = new_files(killed)
         staged = stage(storage, table, killed, files)
+        dying = DyingStorage(storage, budget)
         try:
-            publish(DyingStorage(storage, budget), table, killed, staged, OWNED)
+            publish(dying, table, killed, staged, OWNED)
         except Killed:
             pass
-        seen = published(storage, table)
-        for partition in ("dt=1/", "dt=2/"):
-            old = {p: t for p, t in OLD.items() if p.startswith(partition)}
-            new = {p: t for p, t in files.items() if p.startswith(partition)}
-            assert old.items() <= seen.items() or new.items() <= seen.items(), (budget, partition, seen)
-        assert seen["dt=9/part-z.parquet"] == "not owned"
+        else:
+            break
+        assert_old_or_new_per_scope(published(storage, table), files, budget)
+        records = {prefix: read_record(storage, scope(table, prefix)) for prefix in OWNED}
+        half = {prefix for prefix, record in records.items() if record.state == PUBLISHING}
+        changed = {
+            prefix
+            for prefix in OWNED
+            if {p for p in published(storage, table) if p.startswith(prefix)} != {p for p in OLD if p.startswith(prefix)}
+            or any(
+                published(storage, table).get(p) != OLD[p] for p in OLD if p.startswith(prefix) and p in published(storage, table)
+            )
+        }
+        reported = {claim.scope for claim in open_claims(storage, table)}
+        assert changed & half <= reported <= half, (budget, changed, half, reported)  # what status calls half-replaced
+        assert all(claim.run == killed for claim in open_claims(storage, table))
 
         rerun = new_run_id(SCOPE)
-        expected = {**new_files(rerun), "dt=9/part-z.parquet": "not owned"}
-        publish(storage, table, rerun, stage(storage, table, rerun, new_files(rerun)), OWNED)
-        assert contents(storage, table) == expected, budget
-        for path in list(contents(storage, table)):
-            storage.delete(table + path)
+        result = publish(storage, table, rerun, stage(storage, table, rerun, new_files(rerun)), OWNED, clock=after_the_lease)
+        left = contents(storage, table)
+        assert {path: text for path, text in left.items() if not path.startswith("_")} == {
+            **new_files(rerun),
+            "dt=9/part-00000.json": "not owned\n",
+        }, budget
+        staging = {path for path in left if path.startswith("_staging/")}
+        if half:  # a run known dead by its claim loses its staging folder with it
+            assert not staging, budget
+        else:  # one killed before it claimed anything cannot be told from a run still staging
+            assert all(path.startswith(f"_staging/{killed}/") for path in staging), budget
+        assert set(result.repaired) == half
+        assert open_claims(storage, table) == []
+        assert not any(path.startswith("_commits/_open/") for path in contents(storage, table)), budget
+        budget += 1
+    assert budget > 8, "claims, moves, deletes and commits were each killed"
 
 
-def test_staging_of_another_scope_is_kept_until_it_is_a_week_old(lake, monkeypatch):
+def test_a_run_that_fails_part_way_ends_its_lease_so_the_rerun_repairs_at_once(lake):
     storage, table = lake
-    other = new_run_id("2024-03-04_2024-03-04")
-    stage(storage, table, other, {"dt=4/part-00000.parquet": "running elsewhere"})
+    write_old(storage, table)
+    run = new_run_id(SCOPE)
+    moves = []
+
+    def fail_second_move(operation: str, url: str) -> None:
+        if operation == "move":
+            moves.append(url)
+            if len(moves) == 2:
+                raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        publish(SteppedStorage(storage, fail_second_move), table, run, stage(storage, table, run, new_files(run)), OWNED)
+    claims = open_claims(storage, table)
+    assert claims and all(claim.over(time.time()) for claim in claims), "the failed run ended its lease"
+    rerun = new_run_id(SCOPE)
+    publish(storage, table, rerun, stage(storage, table, rerun, new_files(rerun)), OWNED, lease=LATER)
+    assert published(storage, table) == {**new_files(rerun), "dt=9/part-00000.json": "not owned\n"}
+
+
+def test_commit_records_hold_the_state_the_run_and_each_files_bytes_and_rows(lake):
+    storage, table = lake
+    write_old(storage, table)
+    publishing.identify("stedi-accelerometer-trusted-x", "jr_123")
+    try:
+        run = new_run_id(SCOPE)
+        result = publish(storage, table, run, stage(storage, table, run, new_files(run)), OWNED)
+    finally:
+        publishing.identify("", None)
+    document = json.loads(storage.read_text(record_url(table, "dt=1/")))
+    assert document["state"] == COMMITTED and document["run"] == run
+    assert document["who"]["job"] == "stedi-accelerometer-trusted-x" and document["who"]["job_run"] == "jr_123"
+    assert document["scope"] == "dt=1/"
+    assert document["files"] == {"part-00000.json": {"bytes": len(new_files(run)["dt=1/part-00000.json"]), "rows": 3}}
+    assert json.loads(storage.read_text(record_url(table, "dt=3/")))["files"] == {}
+    assert (result.rows_before, result.rows_after, result.delta) == (4, 4, 0)
+    assert result.summary()["row_delta"] == 0 and "4 → 4 rows (+0" in result.line()
+
+
+def test_the_shrink_guard_counts_rows_per_run_and_refuses_naming_the_table_and_the_rows(lake):
+    storage, table = lake
+    write_old(storage, table)
+    run = new_run_id(SCOPE)
+    staged = stage(storage, table, run, {"dt=1/part-00000.json": "one\n"})
+    before = contents(storage, table)
+    with pytest.raises(
+        ShrinkRefused,
+        match=r"table/: this run would replace 4 rows with 1 \(-3, -75.0%\) in 3 scope\(s\) \(dt=1/, dt=2/, dt=3/\).*--allow-shrink true",
+    ):
+        publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard())
+    assert contents(storage, table) == before, "claims released, nothing moved"
+    result = publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard(max_loss=0.8))
+    assert (result.rows_before, result.rows_after, result.delta) == (4, 1, -3)
+    again = new_run_id(SCOPE)
+    publish(storage, table, again, stage(storage, table, again, {}), OWNED, shrink_guard=ShrinkGuard(allowed=True))
+    assert published(storage, table) == {"dt=9/part-00000.json": "not owned\n"}
+
+
+def test_a_table_published_before_commit_records_has_its_old_rows_counted_once(lake):
+    storage, table = lake
+    for path, text in OLD.items():
+        storage.write_text(table + path.replace("part-00000", "part-00000-5e1f-c000"), text)
+    run = new_run_id(SCOPE)
+    staged = stage(storage, table, run, {"dt=1/part-00000.json": "one\n"})
+    with pytest.raises(ShrinkRefused, match="4 rows with 1"):
+        publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard(), count_rows=json_lines_rows)
+    assert read_record(storage, scope(table, "dt=1/")).rows == 2, "the refused run left the counts in records"
+    with pytest.raises(ShrinkRefused, match="4 rows with 1"):
+        publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard())
+    publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard(allowed=True))
+    assert set(published(storage, table)) == {"dt=1/part-00000.json", "dt=9/part-00000-5e1f-c000.json"}
+
+
+def test_old_rows_that_cannot_be_counted_are_unknown_and_not_guarded(lake):
+    storage, table = lake
+    for path, text in OLD.items():
+        storage.write_text(table + path.replace("part-00000", "part-00000-5e1f-c000"), text)
+    run = new_run_id(SCOPE)
+    unknown = publish(
+        storage, table, run, stage(storage, table, run, {"dt=1/part-00000.json": "one\n"}), OWNED, shrink_guard=ShrinkGuard()
+    )
+    assert (unknown.rows_before, unknown.rows_after, unknown.delta) == (None, 1, None)
+    assert "1 rows (no earlier count)" in unknown.line()
+    assert set(published(storage, table)) == {"dt=1/part-00000.json", "dt=9/part-00000-5e1f-c000.json"}
+
+
+def test_rows_counted_from_the_staged_files_must_match_what_the_run_counted(lake):
+    storage, table = lake
+    write_old(storage, table)
+    run = new_run_id(SCOPE)
+    files = {path: NewFile(path) for path in new_files(run)}
+    stage(storage, table, run, new_files(run))
+    before = contents(storage, table)
+    with pytest.raises(CountsDoNotReconcile, match=r"table/: counts do not add up: 5 read but 4 accounted for .*-?1 row"):
+        publish(storage, table, run, files, OWNED, count_rows=json_lines_rows, expected_rows=5)
+    assert contents(storage, table) == before
+    publish(storage, table, run, files, OWNED, count_rows=json_lines_rows, expected_rows=4)
+
+
+def test_staging_of_live_runs_is_kept_and_of_dead_runs_removed(lake, monkeypatch):
+    storage, table = lake
+    other = new_run_id(SCOPE)  # same scope, still staging: runs of one scope may overlap
+    stage(storage, table, other, {"dt=1/part-00000.json": "running elsewhere\n"})
     run = new_run_id(SCOPE)
     publish(storage, table, run, stage(storage, table, run, new_files(run)), OWNED)
-    assert contents(storage, table)[f"_staging/{other}/dt=4/part-00000.parquet"] == "running elsewhere"
+    assert contents(storage, table)[f"_staging/{other}/dt=1/part-00000.json"] == "running elsewhere\n"
     monkeypatch.setattr(publishing, "ABANDONED_AFTER_S", -1)
     again = new_run_id(SCOPE)
     publish(storage, table, again, stage(storage, table, again, new_files(again)), OWNED)
-    assert contents(storage, table) == new_files(again)
-
-
-def test_the_shrink_guard_refuses_naming_the_table_and_sizes_and_changes_nothing(lake):
-    storage, table = lake
-    for path, text in OLD.items():
-        storage.write_text(table + path, text * 100)
-    run = new_run_id(SCOPE)
-    staged = stage(storage, table, run, {"dt=1/part-00000.parquet": "tiny"})
-    before = published(storage, table)
-    with pytest.raises(
-        ShrinkRefused,
-        match=r"table/: this run would replace 4 file\(s\) of 2,200 bytes under 3 owned .* with 1 file\(s\) of 4 bytes.*--allow-shrink true",
-    ):
-        publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard())
-    assert published(storage, table) == before
-    publish(storage, table, run, staged, OWNED, shrink_guard=ShrinkGuard(allowed=True))
-    assert published(storage, table) == {"dt=1/part-00000.parquet": "tiny", "dt=9/part-z.parquet": "not owned" * 100}
+    assert not any(path.startswith("_staging/") for path in contents(storage, table))
 
 
 def test_a_whole_table_publish_keeps_its_staging_out_and_refuses_files_it_does_not_own(lake):
     storage, table = lake
-    storage.write_text(table + "part-old.json", "old")
+    storage.write_text(table + "part-old.json", "old\n")
     storage.write_text(table + "_SUCCESS", "")
     run = new_run_id("all")
-    publish(storage, table, run, stage(storage, table, run, {"part-new.json": "new"}), [""])
-    assert contents(storage, table) == {"part-new.json": "new"}
+    publish(storage, table, run, stage(storage, table, run, {"part-00000.json": "new\n"}), [""])
+    assert {path: text for path, text in contents(storage, table).items() if not path.startswith("_commits/")} == {
+        "part-00000.json": "new\n"
+    }
     run = new_run_id("all")
-    staged = stage(storage, table, run, {"dt=5/part.json": "x"})
+    staged = stage(storage, table, run, {"dt=5/part.json": "x\n"})
     with pytest.raises(PublishError, match="outside the partitions the run owns, e.g. dt=5/part.json"):
         publish(storage, table, run, staged, OWNED)
     with pytest.raises(PublishError, match="staged file missing"):
-        publish(storage, table, run, {"dt=1/": {"absent.json"}}, OWNED)
-    assert published(storage, table) == {"part-new.json": "new"}
+        publish(storage, table, run, {"dt=1/absent.json": NewFile("dt=1/absent.json")}, OWNED)
+    with pytest.raises(PublishError, match="scopes '' and 'dt=1/' overlap"):
+        publish(storage, table, run, {}, ["", "dt=1/"])
+    assert published(storage, table)["part-00000.json"] == "new\n"

@@ -173,6 +173,7 @@ def test_the_local_engine_never_sees_a_refused_query_and_the_table_stays(tmp_pat
 def test_athena_never_receives_a_refused_query(moto_server, capsys, monkeypatch):
     monkeypatch.setenv("GLUE_ROLE_ARN", "arn:aws:iam::111122223333:role/etl")
     athena = boto3.Session(region_name="us-east-1").client("athena")
+    athena.create_work_group(Name="glue-etl")  # make stack creates it
     config = str(REPO / "config.yml")
     for sql in (REFUSED["insert"], REFUSED["unload"], REFUSED["ctas"], REFUSED["two-statements"]):
         assert main(["--config", config, "--profile", "aws", "query", "--sql", sql]) == 2

@@ -243,6 +243,7 @@ PROJECT_KEYS = (
     "max_jobs_per_batch",
     "max_project_jobs",
     "glue_prices",
+    "max_row_loss",
 )
 TAG_KEYS = ("key", "value")
 ATHENA_KEYS = ("database", "workgroup")
@@ -292,7 +293,11 @@ def _resolve(
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
     context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
     sections = _parse_sections(document, context, problems)
-    references = {**datasets, **_stedi_references(sections["stedi"], datasets, problems)}
+    references = {
+        **datasets,
+        **_stedi_references(sections["stedi"], datasets, problems),
+        "project.max_row_loss": repr(_share(project, "max_row_loss", 0.5, problems)),
+    }
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
     for name, node in profiles.items():
         if isinstance(node, dict):
@@ -634,6 +639,14 @@ def _price(node: dict, name: str, where: str, problems: list[str]) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
         problems.append(f"{where}.{name}: {value!r} must be a price in USD, e.g. 0.44")
         return 0.0
+    return float(value)
+
+
+def _share(node: dict, name: str, default: float, problems: list[str]) -> float:
+    value = node.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        problems.append(f"project.{name}: {value!r} must be a share from 0 to 1, e.g. {default} for {default:.0%}")
+        return default
     return float(value)
 
 

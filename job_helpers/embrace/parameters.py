@@ -9,6 +9,7 @@ from datetime import date
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.outputs import OUTPUTS, argument
+from job_helpers.publish import ShrinkGuard
 from job_helpers.run_report import scope_name
 
 OPTIONS = [
@@ -21,7 +22,7 @@ OPTIONS = [
     "participant-regex",
     "max-csv-bytes",
 ]
-OPTIONAL = ["allow-shrink"]  # false when absent
+OPTIONAL = ["allow-shrink", "max-row-loss"]  # false, and the shrink guard's default, when absent
 MIN_CSV_BYTES = 1024
 
 
@@ -36,6 +37,7 @@ class Parameters:
     selection: Selection = field(default_factory=Selection)
     max_csv_bytes: int = 1 << 30
     allow_shrink: bool = False
+    max_row_loss: float = ShrinkGuard().max_loss
 
     def __post_init__(self) -> None:
         missing = sorted(set(OUTPUTS) - set(self.outputs))
@@ -62,4 +64,5 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         selection=selection,
         max_csv_bytes=job_arguments.whole_number(args, "max-csv-bytes", MIN_CSV_BYTES, "1 GB is 1073741824"),
         allow_shrink=job_arguments.optional_switch(args, "allow-shrink"),
+        max_row_loss=job_arguments.shrink_guard(args).max_loss,
     )

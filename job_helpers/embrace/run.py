@@ -25,7 +25,7 @@ from job_helpers.embrace.members import MemberGroup, RefusedMember, UnreadableAr
 from job_helpers.embrace.parameters import Parameters
 from job_helpers.embrace.stream_tasks import GroupResult, Targets, clean_in_tasks
 from job_helpers.embrace.transform import DayCounts
-from job_helpers.publish import new_run_id
+from job_helpers.publish import Published, new_run_id
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ class ChunkResult:
     refused_members: dict[str, str] = field(default_factory=dict)
     repeated_members: dict[str, int] = field(default_factory=dict)
     timestamps_in_seconds: list[str] = field(default_factory=list)
+    published: list[Published] = field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
         """The report's ``details``: what only this job knows."""
@@ -136,7 +137,11 @@ def _publish(
             for folder, names in by_folder.items():
                 staged[name][folder] |= names
     built = tables.small_tables(cleaned, params.selection.streams)
-    result.written.update(write.publish_outputs(storage, params, run_id, exports, staged, built, refused))
+    written, published = write.publish_outputs(
+        storage, params, run_id, exports, staged, built, refused, result.clean_rows.total()
+    )
+    result.written.update(written)
+    result.published += published
     write.write_load_counts(storage, params.outputs["load_counts"], exports, params.selection.streams, per_day)
 
 

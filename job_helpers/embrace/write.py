@@ -3,7 +3,8 @@
 Tasks write each device-day's clean Parquet and batch-load CSVs under the staging folders of the
 run. Once every task is done, the driver stages the small tables and the refused members, then
 publishes every output of the archives that succeeded (see ``job_helpers.publish``): clean goes
-first, so a shrink it refuses publishes nothing. The row counts beside the batch-load files are
+first, its rows read back from the Parquet footers and checked against the rows the tasks
+cleaned, so a shrink it refuses, or a count that does not add up, publishes nothing. The row counts beside the batch-load files are
 written in place, for ``timestream-load``. Where each output's folders are is in ``outputs``.
 """
 
@@ -25,7 +26,8 @@ from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.members import RefusedMember
 from job_helpers.embrace.outputs import EXPORT, FROM_TASKS, STAGED, STREAM, owned_folders, partition_folder
 from job_helpers.embrace.transform import DayCounts
-from job_helpers.publish import ShrinkGuard, discard_staging, publish, staging_url
+from job_helpers.file_rows import parquet_rows
+from job_helpers.publish import NewFile, Published, ShrinkGuard, discard_staging, publish, same_names, staging_url
 from job_helpers.storage import Storage, join
 
 if TYPE_CHECKING:  # the tasks import this module; they need no job arguments
@@ -139,25 +141,45 @@ def publish_outputs(
     staged: Mapping[str, Mapping[str, set[str]]],
     built: Mapping[str, Mapping[str, pa.Table]],
     refused: Mapping[str, Sequence[RefusedMember]],
-) -> Counter[str]:
-    """Publish every staged output of ``exports``; returns the rows written to each small table.
+    clean_rows: int,
+) -> tuple[Counter[str], list[Published]]:
+    """Publish every staged output of ``exports``; returns the rows written to each small table, and what each publish did.
 
     ``staged`` holds, per output the tasks write, the files they staged by folder; ``built`` the
-    small tables (see ``tables``) by output and folder.
+    small tables (see ``tables``) by output and folder; ``clean_rows`` the rows the tasks cleaned.
     """
     streams = params.selection.streams
     refusals = _stage_refused(storage, params.outputs["rejects"], run_id, refused)
+    done: list[Published] = []
     for name in FROM_TASKS:
         files: dict[str, set[str]] = defaultdict(set, {folder: set(names) for folder, names in staged[name].items()})
         if name == "rejects":
             for folder, file in refusals.items():
                 files[folder].add(file)
-        guard = ShrinkGuard(allowed=params.allow_shrink) if name == "clean" else None
-        publish(storage, params.outputs[name], run_id, files, owned_folders(name, exports, streams), shrink_guard=guard)
+        owned = owned_folders(name, exports, streams)
+        if name == "clean":
+            guard = ShrinkGuard(params.allow_shrink, params.max_row_loss)
+            done.append(
+                publish(
+                    storage,
+                    params.outputs[name],
+                    run_id,
+                    same_names(files),
+                    owned,
+                    shrink_guard=guard,
+                    count_rows=parquet_rows,
+                    expected_rows=clean_rows,
+                )
+            )
+        else:
+            done.append(publish(storage, params.outputs[name], run_id, same_names(files), owned))
     written: Counter[str] = Counter()
     for name, by_folder in built.items():
-        written[name] = _publish_small(storage, params.outputs[name], run_id, by_folder, owned_folders(name, exports, streams))
-    return written
+        written[name], published = _publish_small(
+            storage, params.outputs[name], run_id, by_folder, owned_folders(name, exports, streams)
+        )
+        done.append(published)
+    return written, done
 
 
 def write_load_counts(
@@ -204,13 +226,16 @@ def _stage_refused(
     return {folder: name for folder in lines}
 
 
-def _publish_small(storage: Storage, url: str, run_id: str, by_folder: Mapping[str, pa.Table], owned: list[str]) -> int:
-    """Write one Parquet file per partition aside, publish them; returns the rows written."""
+def _publish_small(
+    storage: Storage, url: str, run_id: str, by_folder: Mapping[str, pa.Table], owned: list[str]
+) -> tuple[int, Published]:
+    """Write one Parquet file per partition aside, publish them; returns the rows written and the publish."""
     name = "part-00000.parquet"
     for folder, table in by_folder.items():
         write_parquet(storage, join(staging_url(url, run_id), folder + name), table)
-    publish(storage, url, run_id, {folder: {name} for folder in by_folder}, owned)
-    return sum(table.num_rows for table in by_folder.values())
+    files = {folder + name: NewFile(folder + name, table.num_rows) for folder, table in by_folder.items()}
+    published = publish(storage, url, run_id, files, owned, count_rows=parquet_rows)
+    return sum(table.num_rows for table in by_folder.values()), published
 
 
 def _repeated(text: str, rows: int) -> pa.Array:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from job_helpers import job_arguments
+from job_helpers.publish import ShrinkGuard
 
 RAW_JSON, TIMESTREAM = "raw_json", "timestream"
 SOURCES = (RAW_JSON, TIMESTREAM)
@@ -20,15 +21,16 @@ OPTIONS = (
     "timestream-database",
     "timestream-table",
 )
-OPTIONAL = ("allow-shrink",)
+OPTIONAL = ("allow-shrink", "max-row-loss")
 
 
 @dataclass(frozen=True)
 class Parameters:
     """``source`` is ``raw_json`` (JSON lines under ``raw``) or ``timestream`` (the database's table).
 
-    ``allow_shrink`` (false unless given) publishes what the input holds now: hours whose raw
-    objects are gone are emptied, and the curated table may shrink under a tenth of what it replaces.
+    ``shrink_guard``: ``--allow-shrink`` (false unless given) publishes what the input holds now
+    (hours whose raw objects are gone are emptied, and the curated hours may lose more than
+    ``--max-row-loss`` of their rows).
     """
 
     first: date
@@ -39,7 +41,7 @@ class Parameters:
     rejects: str
     timestream_database: str
     timestream_table: str
-    allow_shrink: bool
+    shrink_guard: ShrinkGuard
 
 
 def from_args(args: Mapping[str, str]) -> Parameters:
@@ -53,5 +55,5 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         args["rejects"],
         args["timestream_database"],
         args["timestream_table"],
-        job_arguments.optional_switch(args, "allow-shrink"),
+        job_arguments.shrink_guard(args),
     )

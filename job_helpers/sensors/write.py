@@ -4,14 +4,15 @@ Ownership makes reruns and overlapping chunks safe: a usable reading belongs to 
 days contain its event time, a reject to the chunk whose days contain its arrival hour. Spark
 runs one task per batch of consecutive hours (``read.HourBatch``); each task loads its readings,
 grids them (the transform it is given) and writes one Parquet file per ``dt/hour`` and one rejects
-file per arrival hour aside. The driver then publishes them (``job_helpers.publish``): every hour
-of the chunk is replaced whole, so an hour that no longer has readings is emptied rather than
-left stale.
+file per arrival hour aside. The driver reads the row count of every file back (Parquet footers,
+JSON lines), checks it against what the tasks counted, then publishes them (``job_helpers.publish``):
+every hour of the chunk is a scope replaced whole, so an hour that no longer has readings is
+emptied rather than left stale, and runs of overlapping chunks queue hour by hour.
 
 Raw objects expire (lifecycle rules) while the curated table is kept, so an hour whose own raw
 folder is empty is not the chunk's to decide: its published partition and rejects are kept and the
-summary names it. ``allow_shrink`` replaces those hours too, and lets the curated table shrink
-under a tenth of what it replaces, which the shrink guard otherwise refuses.
+summary names it. The shrink guard's ``allowed`` replaces those hours too, and lets the curated
+hours lose more rows than the guard allows otherwise.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from job_helpers.publish import ShrinkGuard, discard_staging, new_run_id, publish, staging_url
+from job_helpers.file_rows import json_lines_rows, parquet_rows
+from job_helpers.publish import NewFile, Published, ShrinkGuard, discard_staging, new_run_id, publish, staging_url
+from job_helpers.run_report import reconcile
 from job_helpers.sensors.hours import chunk_hour_starts, partition
 from job_helpers.sensors.read import Chunk, HourBatch
 from job_helpers.sensors.transform import HourGrid, Reject
@@ -56,6 +59,7 @@ class ExportSummary:
     kept: tuple[str, ...] = ()
     reasons: dict[str, int] = field(default_factory=dict)
     """Rejects by reason."""
+    published: tuple[Published, ...] = ()
 
     def line(self) -> str:
         kept = f", {len(self.kept)} published hour(s) kept, their raw objects gone: {' '.join(self.kept)}" if self.kept else ""
@@ -79,7 +83,7 @@ class StagedFiles:
     """What one task wrote aside: curated partitions with their counts, rejects partitions, rejects by reason."""
 
     curated: dict[str, HourCount] = field(default_factory=dict)
-    rejected: list[str] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
 
 
@@ -91,12 +95,13 @@ def export_chunk(
     curated_url: str,
     rejects_url: str,
     *,
-    allow_shrink: bool = False,
+    shrink_guard: ShrinkGuard = ShrinkGuard(),
 ) -> ExportSummary:
     """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts.
 
-    The chunk's hours without raw objects keep their published partitions unless ``allow_shrink``.
+    The chunk's hours without raw objects keep their published partitions unless the guard allows shrinking.
     """
+    allow_shrink = shrink_guard.allowed
     first, last = chunk.first, chunk.last
     if not chunk.batches:
         raise NoReadings(f"no readings at all for {first}..{last}: check the source location or table; nothing was changed")
@@ -111,11 +116,22 @@ def export_chunk(
             .collect()
         )
         counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
-        curated = {folder: {PART + ".parquet"} for folder in counts}
+        curated = read_back(
+            storage, staging_url(curated_url, run_id), {folder + PART + ".parquet" for folder in counts}, parquet_rows
+        )
+        reconcile(curated_url, sum(count.rows for count in counts.values()), sum(new.rows or 0 for new in curated.values()))
+        rejected = {folder: n for r in results for folder, n in r.rejected.items()}
+        rejects = read_back(
+            storage, staging_url(rejects_url, run_id), {folder + PART + ".json" for folder in rejected}, json_lines_rows
+        )
+        reconcile(rejects_url, sum(rejected.values()), sum(new.rows or 0 for new in rejects.values()))
         owned = [partition(hour) for hour in hours if partition(hour) not in kept]
-        publish(storage, curated_url, run_id, curated, owned, shrink_guard=ShrinkGuard(allowed=allow_shrink))
-        read = [partition(hour) for hour in hours if allow_shrink or hour not in unread]
-        publish(storage, rejects_url, run_id, {folder: {PART + ".json"} for r in results for folder in r.rejected}, read)
+        published = (
+            publish(storage, curated_url, run_id, curated, owned, shrink_guard=shrink_guard, count_rows=parquet_rows),
+            publish(
+                storage, rejects_url, run_id, rejects, [partition(hour) for hour in hours if allow_shrink or hour not in unread]
+            ),
+        )
     finally:
         discard_staging(storage, curated_url, run_id)
         discard_staging(storage, rejects_url, run_id)
@@ -129,6 +145,7 @@ def export_chunk(
         reasons.total(),
         tuple(sorted(kept)),
         dict(sorted(reasons.items())),
+        published,
     )
     if summary.rejects:
         log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, first, last, rejects_url)
@@ -160,6 +177,11 @@ def stage_batch(batch: HourBatch, grids: Grids, curated_url: str, rejects_url: s
         folder = partition(hour)
         text = "".join(reject.to_json() + "\n" for reject in found)
         storage.write_text(join(staging_url(rejects_url, run_id), folder + PART + ".json"), text)
-        staged.rejected.append(folder)
+        staged.rejected[folder] = len(found)
         staged.reasons.update(reject.reason for reject in found)
     return staged
+
+
+def read_back(storage: Storage, staging: str, paths: set[str], count: Callable[[Storage, str], int]) -> dict[str, NewFile]:
+    """The staged files, each published under its own name, with the rows read back from it."""
+    return {path: NewFile(path, count(storage, staging + path)) for path in sorted(paths)}

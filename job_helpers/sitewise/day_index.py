@@ -1,24 +1,28 @@
 """What a day has already merged: the index folder's ``manifest.json`` and ``timeseries.txt``.
 
-``manifest.json`` maps every merged output file of the day to the raw keys it holds; it is the
-commit record. Runs of the same day may overlap, so it only ever changes by a conditional write
-from the version its writer read (``Storage.write_if``): a run that lost the race reads it again
-instead of overwriting what the other run committed. ``timeseries.txt`` is the sorted,
-newline-separated list of series ids merged that day, in the form existing consumers read; it is
-derived from the manifest after each commit.
+``manifest.json`` is the day's commit record in the publish protocol every job uses
+(``job_helpers.publish``): the day's output folder is the scope, and a run adds its merged file
+to it (``mode=ADD``). Each file's entry keeps, beside its bytes and rows, the raw keys it holds,
+its record count and the run that staged it (``keys``, ``records``, ``run``, as before, so
+readers of earlier manifests keep working; a manifest written before carries only those and
+reads as committed). While a run adds a file the record is ``publishing``: the files committed
+are then its ``previous`` ones, and the file being added is ``claimed``. ``timeseries.txt`` is
+the sorted, newline-separated list of series ids merged that day, in the form existing
+consumers read; it is derived from the manifest after each commit.
 """
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
-from job_helpers.sitewise.keys import parse_raw_key
+from job_helpers.commit_record import PUBLISHING, FileEntry, Record, RecordUnreadable, Scope
+from job_helpers.sitewise.keys import day_partition, parse_raw_key
 from job_helpers.storage import Storage, join
 
 MANIFEST = "manifest.json"
 TIMESERIES = "timeseries.txt"
-MANIFEST_FORMAT = 1
 SERIES_LIST_ATTEMPTS = 5
 
 
@@ -37,13 +41,19 @@ class MergedFile:
     records: int
     run: str = ""
 
+    def entry(self) -> dict[str, object]:
+        """What the manifest keeps about the file beside its bytes and rows."""
+        return {"keys": list(self.keys), "records": self.records, **({"run": self.run} if self.run else {})}
+
 
 @dataclass(frozen=True)
 class DayIndex:
-    """The day's committed files, and the manifest version they were read from (None: no manifest)."""
+    """The day's committed files, the manifest version they were read from (None: no manifest), and
+    the names of files a run is adding (claimed, not committed: not leftovers, not merged yet)."""
 
     files: dict[str, MergedFile] = field(default_factory=dict)
     version: str | None = None
+    claimed: frozenset[str] = frozenset()
 
     def merged_keys(self) -> set[str]:
         return {key for merged in self.files.values() for key in merged.keys}
@@ -51,8 +61,10 @@ class DayIndex:
     def series(self) -> set[str]:
         return {parse_raw_key(key).series_id for key in self.merged_keys()}
 
-    def with_file(self, name: str, merged: MergedFile) -> DayIndex:
-        return DayIndex({**self.files, name: merged}, self.version)
+
+def day_scope(index_day_url: str, day: date) -> Scope:
+    """The day's output folder (below the repartitioned root) as a publish scope, its record the manifest."""
+    return Scope(day_partition(day), join(index_day_url, MANIFEST))
 
 
 def read_day_index(storage: Storage, index_day_url: str) -> DayIndex:
@@ -62,35 +74,25 @@ def read_day_index(storage: Storage, index_day_url: str) -> DayIndex:
     if current is None:
         return DayIndex()
     try:
-        document = json.loads(current.data)
-        if document.get("format") != MANIFEST_FORMAT:
-            raise ValueError(f"format {document.get('format')!r} is not {MANIFEST_FORMAT}")
-        files = {
-            name: MergedFile(keys=tuple(entry["keys"]), records=int(entry["records"]), run=str(entry.get("run", "")))
-            for name, entry in document["files"].items()
-        }
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        record = Record.from_bytes(current.data, current.version, url)
+        committed = record.previous if record.state == PUBLISHING else record.files
+        files = merged_files(record.scope, committed)
+    except (RecordUnreadable, ValueError, KeyError, TypeError) as error:
         raise DayIndexError(
             f"{url}: not a readable day manifest ({error}); restore it or delete the day's index and output to redo it"
         ) from error
-    return DayIndex(files, current.version)
+    claimed = frozenset(path.removeprefix(record.scope) for path in record.files) if record.state == PUBLISHING else frozenset()
+    return DayIndex(files, current.version, claimed - set(files))
 
 
-def commit_day_index(storage: Storage, index_day_url: str, index: DayIndex) -> DayIndex:
-    """Write the manifest if it is still at ``index.version``; return the index at its new version.
-
-    Raises ``WriteConflict`` when another run committed in between: read the index again.
-    """
-    document = {
-        "format": MANIFEST_FORMAT,
-        "files": {
-            name: {"keys": list(merged.keys), "records": merged.records, **({"run": merged.run} if merged.run else {})}
-            for name, merged in sorted(index.files.items())
-        },
+def merged_files(scope: str, entries: Mapping[str, FileEntry]) -> dict[str, MergedFile]:
+    """The record's file entries as merged files, by name in the day's folder."""
+    return {
+        path.removeprefix(scope): MergedFile(
+            keys=tuple(entry.extra["keys"]), records=int(entry.extra["records"]), run=str(entry.extra.get("run", ""))
+        )
+        for path, entry in entries.items()
     }
-    data = (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
-    version = storage.write_if(join(index_day_url, MANIFEST), data, index.version)
-    return DayIndex(index.files, version)
 
 
 def series_text(index: DayIndex) -> str:

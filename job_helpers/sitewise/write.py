@@ -1,11 +1,15 @@
-"""Publishing a day's merged file: staged, committed by a conditional manifest write, then moved into place.
+"""Publishing a day's merged file through the publish protocol every job uses (``job_helpers.publish``).
 
 A merged file is uploaded to a staging folder that Athena never reads, named
 ``<run>-merged_<hash>.avro``, where ``<run>`` (``YYYYmmddTHHMMSSZ-<hex>``) belongs to one attempt
 of one run: a run that loses a commit race deletes only its own file, and the time in the name
-tells how old a file left by a killed run is. The manifest records the run of each file it
-commits; the file is then moved into the day's folder, so Athena never sees a file that is not
-committed. What a run that died left behind is finished or removed by the next run of the day.
+tells how old a file left by a killed run is. The day's folder is a scope whose commit record is
+the day's manifest (``day_index``); the run adds its file to it (``mode=ADD``): it claims the
+manifest if no file committed there holds any of its raw keys (checked on the version it
+claims), moves the file into the day's folder and commits. Runs of the same day queue on the
+claim; one that died while adding is taken over by the next, which keeps the file that run had
+already put in place. What else a run that died left behind is finished or removed by the next
+run of the day.
 """
 
 from __future__ import annotations
@@ -14,24 +18,28 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from job_helpers import publish as protocol
+from job_helpers.commit_record import Record
+from job_helpers.publish import ADD, NewFile, PublishError, ScopeBusy
 from job_helpers.sitewise.day_index import (
     DayIndex,
     DayIndexError,
     MergedFile,
-    commit_day_index,
+    day_scope,
+    merged_files,
     publish_series_list,
     read_day_index,
     series_list_is_current,
 )
-from job_helpers.sitewise.keys import OUTPUT_PREFIX, OUTPUT_SUFFIX, Layout
+from job_helpers.sitewise.keys import OUTPUT_PREFIX, OUTPUT_SUFFIX, Layout, day_partition
 from job_helpers.sitewise.read import DayState
-from job_helpers.storage import Storage, WriteConflict, join
+from job_helpers.storage import Storage, join
 
-COMMIT_ATTEMPTS = 5
 # Far longer than any run needs between staging a file and committing it (seconds), so a file
 # this old that the manifest does not name was left by a run that no longer exists.
 STAGING_EXPIRY = timedelta(days=2)
@@ -43,6 +51,10 @@ log = logging.getLogger(__name__)
 
 class ConcurrentDayUpdate(Exception):
     """Other runs kept committing the day while this one merged it; the message says what to do."""
+
+
+class KeysCommitted(PublishError):
+    """Another run committed some of the staged file's raw keys: merge again what is still new."""
 
 
 @dataclass(frozen=True)
@@ -84,26 +96,46 @@ def stage(storage: Storage, layout: Layout, day: date, path: Path, merged: Merge
 
 
 def commit_staged(storage: Storage, layout: Layout, day: date, index: DayIndex, staged: Staged) -> DayIndex | None:
-    """Add the staged file to the manifest read as ``index``; None if another run committed some of its keys.
+    """Add the staged file to the day (claim the manifest, move the file into place, commit); return
+    the index committed, or None if another run committed some of its keys (then nothing changed).
 
-    When the manifest changed since it was read, it is read again and, if the other run's files
-    hold none of these keys, the file is committed beside them.
+    ``index`` is the manifest as the run read it; when it changed since, the claim reads it again
+    and, if the other runs' files hold none of these keys, commits the file beside them.
     """
-    for _ in range(COMMIT_ATTEMPTS):
-        if not index.merged_keys().isdisjoint(staged.merged.keys):
-            return None
-        try:
-            return commit_day_index(storage, layout.index_day(day), index.with_file(staged.name, staged.merged))
-        except WriteConflict as conflict:
-            log.info("%s: the manifest changed since it was read (%s); reading it again", day, conflict)
-        index = read_day_index(storage, layout.index_day(day))
-        if index.files.get(staged.name) == staged.merged:
-            return index  # the write had landed; only its answer was lost
-    storage.delete(staged.url)
-    raise ConcurrentDayUpdate(
-        f"{day}: the manifest changed {COMMIT_ATTEMPTS} times in a row while this run tried to commit to it; "
-        "this run published nothing for the day. Run the day again once the other runs have ended."
-    )
+    if not index.merged_keys().isdisjoint(staged.merged.keys):
+        return None
+    merged = staged.merged
+    path = day_partition(day) + staged.name
+    try:
+        protocol.publish(
+            storage,
+            layout.repartitioned,
+            merged.run,
+            {path: NewFile(f"{merged.run}-{staged.name}", merged.records, merged.entry())},
+            [day_scope(layout.index_day(day), day)],
+            mode=ADD,
+            check=keys_free(merged),
+            staging=layout.staging_day(day),
+        )
+    except KeysCommitted:
+        return None
+    except ScopeBusy as busy:
+        storage.delete(staged.url)
+        raise ConcurrentDayUpdate(
+            f"{day}: {busy}. This run published nothing for the day; run the day again once the other runs have ended."
+        ) from busy
+    return read_day_index(storage, layout.index_day(day))
+
+
+def keys_free(merged: MergedFile) -> Callable[[Record], None]:
+    """A check of the manifest a run is about to claim: no committed file may hold any of ``merged``'s keys."""
+
+    def check(record: Record) -> None:
+        taken = {key for file in merged_files(record.scope, record.files).values() for key in file.keys}
+        if not taken.isdisjoint(merged.keys):
+            raise KeysCommitted(f"{len(taken & set(merged.keys))} raw key(s) of this run's file are committed already")
+
+    return check
 
 
 def drop(storage: Storage, staged: Staged) -> None:
@@ -112,8 +144,7 @@ def drop(storage: Storage, staged: Staged) -> None:
 
 
 def publish(storage: Storage, layout: Layout, day: date, staged: Staged, committed: DayIndex) -> str:
-    """Move a committed file into the day's folder and list the day's series; return its URL."""
-    move_into_place(storage, layout, day, staged.name, staged.merged)
+    """List the day's series once a file is committed (and in place); return the file's URL."""
     publish_series_list(storage, layout.index_day(day), committed)
     return join(layout.output_day(day), staged.name)
 
@@ -149,13 +180,18 @@ def finish_committed_moves(
 
 
 def remove_uncommitted_outputs(storage: Storage, output_day_url: str, published: list[str], index: DayIndex) -> None:
-    """Delete merged files in the day's folder that the manifest does not name.
+    """Delete merged files in the day's folder that the manifest neither commits nor has claimed.
 
-    Files are only moved there once committed, so these are leftovers of the job's earlier
+    Files are only moved there once claimed, so these are leftovers of the job's earlier
     versions, which wrote them in place before committing, from a run that died in between.
     """
     for name in published:
-        if name.startswith(OUTPUT_PREFIX) and name.endswith(OUTPUT_SUFFIX) and name not in index.files:
+        if (
+            name.startswith(OUTPUT_PREFIX)
+            and name.endswith(OUTPUT_SUFFIX)
+            and name not in index.files
+            and name not in index.claimed
+        ):
             url = join(output_day_url, name)
             log.warning("deleting %s: not in the day's manifest, left by a run that did not finish", url)
             storage.delete(url)

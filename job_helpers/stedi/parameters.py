@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from job_helpers import job_arguments
+from job_helpers.publish import ShrinkGuard
 from job_helpers.run_report import scope_name
 from job_helpers.runtime import JobFailed
 from job_helpers.stedi.settings import FORMATS, ML_JOINS
 
 OPTIONS = ["output-format", "report", "allow-shrink"]
-OPTIONAL = ["from-date", "to-date"]  # the readings jobs recompute only these dates when given
+# The readings jobs recompute only the dates when given; --max-row-loss is config.yml's project.max_row_loss.
+OPTIONAL = ["from-date", "to-date", "max-row-loss"]
 
 
 @dataclass(frozen=True)
@@ -26,8 +28,12 @@ class Parameters:
 
     output_format: str
     report_folder: str
-    allow_shrink: bool = False
+    shrink_guard: ShrinkGuard = ShrinkGuard()
     days: tuple[date, date] | None = None
+
+    @property
+    def allow_shrink(self) -> bool:
+        return self.shrink_guard.allowed
 
     @property
     def first(self) -> date | None:
@@ -45,14 +51,14 @@ class Parameters:
 
 def from_args(args: Mapping[str, str], *, ranged: bool) -> Parameters:
     """The common parameters; ``ranged`` says whether the job accepts --from-date/--to-date."""
-    given = [name for name in OPTIONAL if name.replace("-", "_") in args]
+    given = [name for name in ("from-date", "to-date") if name.replace("-", "_") in args]
     if given and not ranged:
         raise JobFailed(f"--{given[0]}: this job always recomputes its whole table; drop the dates")
     days = job_arguments.optional_day_range(args)
     return Parameters(
         output_format=job_arguments.choice(args, "output-format", FORMATS),
         report_folder=args["report"],
-        allow_shrink=job_arguments.switch(args, "allow-shrink"),
+        shrink_guard=job_arguments.shrink_guard(args),
         days=days,
     )
 

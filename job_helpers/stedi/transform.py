@@ -78,6 +78,17 @@ def customer_trusted(customers: DataFrame) -> DataFrame:
     return customers.where(F.col("shareWithResearchAsOfDate").isNotNull()).select(*CUSTOMER_LANDING.fieldNames())
 
 
+def without_consent(customers: DataFrame) -> DataFrame:
+    """The customers ``customer_trusted`` leaves out: no consent date."""
+    return customers.where(F.col("shareWithResearchAsOfDate").isNull())
+
+
+def accelerometer_untrusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
+    """The readings ``accelerometer_trusted`` leaves out: their user is no trusted customer."""
+    emails = trusted_customers.select(email_key("email").alias("_key")).distinct()
+    return readings.withColumn("_key", email_key("user")).join(emails, "_key", "left_anti")
+
+
 def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
     """Accelerometer readings of trusted customers (emails compared as keys), accelerometer fields only, dated."""
     emails = trusted_customers.select(email_key("email").alias("_key")).distinct()
@@ -103,6 +114,27 @@ def customer_curated(trusted_customers: DataFrame, trusted_readings: DataFrame) 
     users = trusted_readings.select(email_key("user").alias("_key")).distinct()
     with_readings = trusted_customers.withColumn("_key", email_key("email")).join(users, "_key", "left_semi")
     return latest_per_customer(with_readings).select(*CUSTOMER_LANDING.fieldNames())
+
+
+def curated_drops(trusted_customers: DataFrame, trusted_readings: DataFrame) -> DataFrame:
+    """What ``customer_curated`` leaves out, as one row of counts: ``without_readings`` (customers
+    with no reading) and ``older_duplicates`` (every record of an email key but the one kept)."""
+    users = trusted_readings.select(email_key("user").alias("_key")).distinct().withColumn("_reads", F.lit(True))
+    per_key = (
+        trusted_customers.withColumn("_key", email_key("email"))
+        .join(users, "_key", "left")
+        .groupBy("_key")
+        .agg(F.count(F.lit(1)).alias("n"), F.max(F.col("_reads").isNotNull()).alias("reads"))
+    )
+    return per_key.agg(
+        F.coalesce(F.sum(F.when(~F.col("reads"), F.col("n")).otherwise(0)), F.lit(0)).alias("without_readings"),
+        F.coalesce(F.sum(F.when(F.col("reads"), F.col("n") - 1).otherwise(0)), F.lit(0)).alias("older_duplicates"),
+    )
+
+
+def step_trainer_untrusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
+    """The readings ``step_trainer_trusted`` leaves out: their device belongs to no curated customer."""
+    return readings.join(curated_customers.select("serialNumber").distinct(), "serialNumber", "left_anti")
 
 
 def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
@@ -151,7 +183,11 @@ def machine_learning_curated(
     )
 
 
+def paired_step_readings(machine_learning: DataFrame) -> DataFrame:
+    """The step-trainer readings the ML table holds, each once (one may pair with several accelerometer readings)."""
+    return machine_learning.select("serialNumber", "sensorReadingTime").distinct()
+
+
 def unmatched_step_readings(step_readings: DataFrame, machine_learning: DataFrame) -> DataFrame:
     """Step-trainer readings that no accelerometer reading paired with (the ML table's exclusions)."""
-    matched = machine_learning.select("serialNumber", "sensorReadingTime").distinct()
-    return step_readings.join(matched, ["serialNumber", "sensorReadingTime"], "left_anti")
+    return step_readings.join(paired_step_readings(machine_learning), ["serialNumber", "sensorReadingTime"], "left_anti")

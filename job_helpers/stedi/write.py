@@ -1,74 +1,121 @@
 """Publishing the STEDI tables and rejects through ``job_helpers.publish`` (file:// and s3://).
 
-Spark writes a run's table under ``<table>/_staging/<run id>/`` (readers skip ``_`` folders);
-``publish`` then moves the files into place and deletes what the run's partitions no longer hold:
-the whole table, or the ``reading_date=…`` partitions of a date range (a date of the range without
-rows is emptied). Spark's part files carry a random id, so a rerun, even after a run killed while
-publishing, deletes every file of those partitions that is not its own: one copy is left.
-A reader sees old or new files of a partition throughout, never neither.
+Spark writes a run's table under ``<table>/_staging/<run id>/``: one file per ``reading_date``
+partition (the rows are repartitioned by date first), or one file for a table without partitions.
+Each is published as ``part-00000<suffix>`` of its folder, the same name on every run, so a
+publish replaces the file in place and a reader sees a partition wholly old or wholly new, during
+a publish, after a kill, and while two runs of the same dates overlap (their claims queue).
+The rows of each file are read back from the file written aside (Parquet footer, JSON lines);
+the job reconciles them with what it read before anything is published (``StagedTable.rows``).
+
+Each partition is a scope of the publish protocol: a ranged run's are its dates (a date without
+rows is emptied), a whole-table run's every partition found plus every one it writes; a table
+without partitions is one scope.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from pyspark.sql import DataFrame
 
-from job_helpers.publish import PublishError, ShrinkGuard, discard_staging, new_run_id, publish, staging_url
-from job_helpers.run_report import scope_name
+from job_helpers.file_rows import COUNTERS
+from job_helpers.publish import (
+    NewFile,
+    Published,
+    ShrinkGuard,
+    discard_staging,
+    new_run_id,
+    part_name,
+    publish,
+    staging_url,
+)
+from job_helpers.run_report import reconcile, scope_name
 from job_helpers.runtime import JobFailed
-from job_helpers.stedi.parameters import Parameters
 from job_helpers.stedi.read import Landing
 from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT, PARTITION_COLUMN
 from job_helpers.stedi.settings import FORMATS
-from job_helpers.storage import Storage, join
+from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
 
 OLD_LAYOUT = (".staging-", ".trash-")
 
 
-def table(frame: DataFrame, storage: Storage, url: str, params: Parameters, *, partitioned: bool) -> int:
-    """Publish ``frame`` (the run's dates only when partitioned and ranged) and return its row count.
+@dataclass(frozen=True)
+class StagedTable:
+    """A table written aside, not yet published: its files by published path, and the scopes they replace."""
 
-    The shrink guard refuses a run whose files hold under a tenth of the bytes of those they replace
-    (landing data that expired or went missing), unless ``--allow-shrink true``.
-    """
-    # Counted and written from one computation; a frame the caller cached stays cached for the caller.
-    owned = not frame.is_cached
-    frame = frame.cache()
-    count = frame.count()
-    guard = ShrinkGuard(allowed=params.allow_shrink)
-    if partitioned:
-        publish_table(
-            frame, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last, shrink_guard=guard
+    storage: Storage
+    url: str
+    run_id: str
+    fmt: str
+    files: dict[str, NewFile]
+    scopes: list[str]
+    description: str = field(default="whole table")
+
+    @property
+    def rows(self) -> int:
+        """Rows in the files written aside, as read back from them."""
+        return sum(new.rows or 0 for new in self.files.values())
+
+    def publish(self, guard: ShrinkGuard | None = None) -> Published:
+        published = publish(
+            self.storage, self.url, self.run_id, self.files, self.scopes, shrink_guard=guard, count_rows=COUNTERS[self.fmt]
         )
-    else:
-        publish_table(frame, storage, url, params.output_format, shrink_guard=guard)
-    if owned:
-        frame.unpersist()
-    return count
+        log.info("published %s (%s)", self.url, self.description)
+        return published
 
 
-def rejects(landing: Landing, storage: Storage, rejects_folder: str, params: Parameters) -> None:
-    """Publish the run's rejects at ``<rejects_folder><scope>/``, replacing the last run's however fewer.
+@contextmanager
+def staged(
+    frame: DataFrame,
+    storage: Storage,
+    url: str,
+    fmt: str,
+    *,
+    partitioned: bool = False,
+    first: date | None = None,
+    last: date | None = None,
+    under: str = "",
+) -> Iterator[StagedTable]:
+    """Write ``frame`` aside for ``url`` (the dates first..last only, when partitioned and given), yield
+    it, and remove what is left of the staging folder afterwards, published or not.
 
-    Called after the table, so a refused table leaves them as they were.
+    ``under`` (``folder/``) puts an unpartitioned table in a folder of ``url`` that is its one scope
+    (the rejects of one run scope, ``<rejects>/<job>/<scope>/``).
     """
-    publish_table(landing.rejects, storage, join(rejects_folder, params.scope + "/"), "json")
-
-
-def check_reject_share(landing: Landing, storage: Storage, rejects_folder: str, max_share: float, params: Parameters) -> None:
-    """Fail when the rejects exceed ``max_share`` of the lines, publishing them (and nothing else) to look at."""
-    total = sum(landing.rejected.values())
-    if landing.lines and total / landing.lines > max_share:
-        rejects(landing, storage, rejects_folder, params)
-        reasons = ", ".join(f"{count} {reason}" for reason, count in landing.rejected.items())
-        raise JobFailed(
-            f"{total} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
-            f"{max_share:.2%}; see {rejects_folder}{params.scope}/ and fix the input, or raise stedi.max_reject_share"
-        )
+    if fmt not in FORMATS:
+        raise JobFailed(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
+    days = _days(first, last) if partitioned and first is not None and last is not None else None
+    run_id = new_run_id(scope_name(first, last) if days is not None else "all")
+    staging = staging_url(url, run_id)
+    remove_old_layout(storage, url)
+    try:
+        writer = (frame.repartition(PARTITION_COLUMN) if partitioned else frame.coalesce(1)).write.mode("errorifexists")
+        writer = writer.format(fmt)
+        if fmt == "json":
+            writer = writer.option("timestampFormat", JSON_TIMESTAMP_FORMAT)
+        if partitioned:
+            writer = writer.partitionBy(PARTITION_COLUMN)
+        writer.save(staging + under)
+        files = published_names(storage, staging, fmt)
+        if days is not None:
+            scopes = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in days]
+            description = f"{first}..{last}"
+        elif partitioned:
+            scopes = sorted(partitions(storage, url) | {path.split("/", 1)[0] + "/" for path in files})
+            description = "whole table"
+        else:
+            scopes, description = [under], under or "whole table"
+        yield StagedTable(storage, url, run_id, fmt, files, scopes, description)
+    finally:
+        discard_staging(storage, url, run_id)
 
 
 def publish_table(
@@ -81,39 +128,65 @@ def publish_table(
     first: date | None = None,
     last: date | None = None,
     shrink_guard: ShrinkGuard | None = None,
-) -> None:
+) -> Published:
     """Write ``frame`` aside, then publish it at ``url``: the whole table, or the dates first..last."""
-    if fmt not in FORMATS:
-        raise JobFailed(f"output format {fmt!r} is not one of {', '.join(FORMATS)}")
-    days = _days(first, last) if partitioned and first is not None and last is not None else None
-    ranged = days is not None
-    run_id = new_run_id(scope_name(first, last) if ranged else "all")
-    staging = staging_url(url, run_id)
-    remove_old_layout(storage, url)
-    try:
-        writer = frame.write.mode("errorifexists").format(fmt)
-        if fmt == "json":
-            writer = writer.option("timestampFormat", JSON_TIMESTAMP_FORMAT)
-        if partitioned:
-            writer = writer.partitionBy(PARTITION_COLUMN)
-        writer.save(staging)
-        owned = [f"{PARTITION_COLUMN}={day.isoformat()}/" for day in days] if days is not None else [""]
-        publish(storage, url, run_id, staged_files(storage, staging), owned, shrink_guard=shrink_guard)
-    except PublishError as error:
-        raise JobFailed(str(error)) from error
-    finally:
-        discard_staging(storage, url, run_id)
-    log.info("published %s (%s)", url, f"{first}..{last}" if ranged else "whole table")
+    with staged(frame, storage, url, fmt, partitioned=partitioned, first=first, last=last) as table:
+        return table.publish(shrink_guard)
 
 
-def staged_files(storage: Storage, staging: str) -> dict[str, set[str]]:
-    """The data files Spark wrote under ``staging`` by folder; its markers and checksums (``_*``, ``.*``) left out."""
-    staged: dict[str, set[str]] = {}
+def publish_rejects(landing: Landing, storage: Storage, rejects_folder: str, scope: str) -> Published:
+    """Publish the run's rejects at ``<rejects_folder><scope>/``, replacing the last run's however fewer.
+
+    The rows written aside must be the rejects the landing parse counted. Rejects are not
+    guarded: fewer rejects is good news.
+    """
+    with staged(landing.rejects, storage, rejects_folder, "json", under=scope + "/") as table:
+        reconcile(table.url, read=sum(landing.rejected.values()), written=table.rows)
+        return table.publish()
+
+
+def check_reject_share(landing: Landing, storage: Storage, rejects_folder: str, max_share: float, scope: str) -> None:
+    """Fail when the rejects exceed ``max_share`` of the lines, publishing them (and nothing else) to look at."""
+    total = sum(landing.rejected.values())
+    if landing.lines and total / landing.lines > max_share:
+        publish_rejects(landing, storage, rejects_folder, scope)
+        reasons = ", ".join(f"{count} {reason}" for reason, count in landing.rejected.items())
+        raise JobFailed(
+            f"{total} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
+            f"{max_share:.2%}; see {rejects_folder}{scope}/ and fix the input, or raise stedi.max_reject_share"
+        )
+
+
+def published_names(storage: Storage, staging: str, fmt: str) -> dict[str, NewFile]:
+    """Spark's data files under ``staging`` by the name each is published as, with the rows read back from it.
+
+    The files of a folder become ``part-00000…`` in the order of Spark's names, with Spark's suffix
+    (``.snappy.parquet``, ``.json``); its markers and checksums (``_*``, ``.*``) are left out.
+    """
+    by_folder: dict[str, list[str]] = {}
     for stored in storage.list(staging):
         folder, _, name = stored.url[len(staging) :].rpartition("/")
-        if not name.startswith(("_", ".")):
-            staged.setdefault(folder, set()).add(name)
-    return staged
+        if name and not name.startswith(("_", ".")):
+            by_folder.setdefault(folder, []).append(name)
+    count = COUNTERS[fmt]
+    files: dict[str, NewFile] = {}
+    for folder, names in by_folder.items():
+        for sequence, name in enumerate(sorted(names)):
+            staged_path = f"{folder}/{name}" if folder else name
+            target = part_name(sequence, _suffix(name))
+            files[f"{folder}/{target}" if folder else target] = NewFile(staged_path, count(storage, staging + staged_path))
+    return files
+
+
+def partitions(storage: Storage, url: str) -> set[str]:
+    """The ``reading_date=…/`` folders of a published table that hold files."""
+    root = url.rstrip("/") + "/"
+    found = set()
+    for stored in storage.list(root):
+        path = stored.url[len(root) :]
+        if path.startswith(f"{PARTITION_COLUMN}=") and "/" in path:
+            found.add(path.split("/", 1)[0] + "/")
+    return found
 
 
 def remove_old_layout(storage: Storage, url: str) -> None:
@@ -128,6 +201,12 @@ def remove_old_layout(storage: Storage, url: str) -> None:
             log.warning(
                 "removed %d file(s) of %s/%s%s-* left by an interrupted run of an earlier version", count, parent, kind, leaf
             )
+
+
+def _suffix(name: str) -> str:
+    """Spark's ``part-00000-<id>-c000.snappy.parquet`` or ``part-00000-<id>.c000.snappy.parquet`` → ``.snappy.parquet``."""
+    _, dot, rest = name.partition(".")
+    return re.sub(r"^\.c\d+", "", dot + rest)
 
 
 def _days(first: date, last: date) -> list[date]:

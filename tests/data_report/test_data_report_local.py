@@ -118,7 +118,7 @@ def test_embrace_report_of_a_range_without_data_says_so_in_each_picture(embrace,
 def test_a_range_ending_before_it_starts_is_refused(embrace, capsys):
     project, _ = embrace
     assert project.cli("data-report", "--dataset", "embrace", "--from", "2024-03-02", "--to", "2024-03-01") == 2
-    assert "error: --from 2024-03-02 is after --to 2024-03-01" in capsys.readouterr().out
+    assert "error: --from 2024-03-02 is after --to 2024-03-01" in capsys.readouterr().err
 
 
 def test_a_data_set_with_no_published_table_says_so(tmp_path, capsys):
@@ -298,6 +298,8 @@ def test_stedi_report_draws_the_funnel_why_rows_left_and_readings_per_day(stedi,
 
     rejects: Counter[tuple[str, str]] = Counter()
     for path in local_path(datasets["stedi.rejects"]).rglob("*.json"):
+        if "_commits" in path.parts:
+            continue
         job = path.relative_to(local_path(datasets["stedi.rejects"])).parts[0]
         rejects.update((job, json.loads(line)["reason"]) for line in path.read_text().splitlines() if line.strip())
 

@@ -23,3 +23,10 @@ def sample_lake(root: Path, first: date, *, days: int, seed: int, sensors: int, 
     urls = {name: f"{root.as_uri()}/{folder}" for name, folder in FOLDERS.items()}
     write_sensor_sample(Storage(), urls, first, days=days, seed=seed, sensors=sensors, hours_per_day=hours_per_day)
     return urls
+
+
+def published_files(table: Path, pattern: str) -> list[Path]:
+    """The files of a published table a reader sees: none under ``_`` folders (staging, commit records)."""
+    return sorted(
+        p for p in table.rglob(pattern) if p.is_file() and not any(part.startswith("_") for part in p.relative_to(table).parts)
+    )

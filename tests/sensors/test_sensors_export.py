@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sensor_lake import sample_lake
+from sensor_lake import published_files, sample_lake
 
 from job_helpers.sensors.read import raw_chunk
 from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR
@@ -115,7 +115,7 @@ def test_summary_counts_readings_rows_and_rejects(daily, lake):
     assert [s.rejects for s in summaries] == [HOURS * DEFECTS_PER_HOUR] * 2
     reasons = [
         json.loads(line)["reason"]
-        for path in local_path(lake["rejects"]).rglob("*.json")
+        for path in published_files(local_path(lake["rejects"]), "*.json")
         for line in path.read_text().splitlines()
     ]
     assert len(reasons) == 2 * HOURS * DEFECTS_PER_HOUR
@@ -128,5 +128,5 @@ def test_overlapping_chunk_and_rerun_write_identical_tables(spark, daily, lake):
     assert table(spark, lake["overlap"]) == rows
     run(spark, lake, DAY1, DAY1, "curated")
     assert table(spark, lake["curated"]) == rows
-    files = [p for p in Path(local_path(lake["curated"])).rglob("*.parquet")]
+    files = published_files(Path(local_path(lake["curated"])), "*.parquet")
     assert len(files) == 2 * HOURS, "one file per dt/hour partition, none left from the first run"

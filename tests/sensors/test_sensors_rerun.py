@@ -7,9 +7,9 @@ import shutil
 from datetime import date
 
 import pytest
-from sensor_lake import sample_lake
+from sensor_lake import published_files, sample_lake
 
-from job_helpers.publish import ShrinkRefused
+from job_helpers.publish import ShrinkGuard, ShrinkRefused
 from job_helpers.sensors.read import folder_hour, raw_chunk
 from job_helpers.sensors.transform import hour_grids
 from job_helpers.sensors.write import ExportSummary, export_chunk
@@ -26,7 +26,8 @@ def lake(tmp_path) -> dict[str, str]:
 
 def export(spark, lake: dict[str, str], allow_shrink: bool = False) -> ExportSummary:
     chunk = raw_chunk(Storage(), lake["sensors.raw"], DAY, DAY, tasks=2)
-    return export_chunk(spark, Storage(), chunk, hour_grids, lake["curated"], lake["rejects"], allow_shrink=allow_shrink)
+    guard = ShrinkGuard(allowed=allow_shrink)
+    return export_chunk(spark, Storage(), chunk, hour_grids, lake["curated"], lake["rejects"], shrink_guard=guard)
 
 
 def _event_time(line: str) -> int:
@@ -38,7 +39,7 @@ def _event_time(line: str) -> int:
 
 def files(url: str) -> dict[str, bytes]:
     root = local_path(url)
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in published_files(root, "*")}
 
 
 def test_a_rerun_after_raw_hours_expired_keeps_their_published_hours_and_says_so(spark, lake, caplog):
@@ -75,9 +76,11 @@ def test_a_rerun_whose_raw_objects_were_cut_short_is_refused_unless_allowed(spar
             own = [line for line in path.read_text().splitlines() if _event_time(line) in range(hour, hour + 3_600_000)]
             path.write_text("".join(line + "\n" for line in own[:20]))
     with pytest.raises(
-        ShrinkRefused, match=r"curated/: this run would replace 4 file\(s\) of .* bytes under 24 owned partition\(s\)"
-    ):
+        ShrinkRefused,
+        match=r"curated/: this run would replace [\d,]+ rows with \d+ \(-[\d,]+, -\d+\.\d%\) in 24 scope\(s\) \(dt=2024-03-01/hour=00/",
+    ) as refused:
         export(spark, lake)
+    assert "--allow-shrink true" in str(refused.value)
     assert files(lake["curated"]) == curated
     export(spark, lake, allow_shrink=True)
     assert sum(map(len, files(lake["curated"]).values())) < sum(map(len, curated.values())) / 2

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 from botocore.stub import Stubber
+from sensor_lake import published_files
 
 from job_helpers.sensors.read import Chunk, list_raw_files, raw_batches, timestream_chunk
 from job_helpers.sensors.timestream import hour_queries, timestream_client
@@ -36,7 +37,7 @@ def rejects(url: str) -> list[dict]:
     return sorted(
         (
             json.loads(text)
-            for path in Path(url.removeprefix("file://")).rglob("*.json")
+            for path in published_files(Path(url.removeprefix("file://")), "*.json")
             for text in path.read_text().splitlines()
         ),
         key=lambda reject: reject["reason"],
@@ -97,7 +98,7 @@ def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_
     ]
     assert found[1]["record"] == '{"sensor_id": "s1", "temperature": '
     assert found[1]["source"].endswith("2024/03/02/00/firehose-1-2024-03-02-00-05-00-def")
-    assert sorted(p.parent.name for p in (tmp_path / "rejects").rglob("*.json")) == ["hour=00", "hour=02"]
+    assert sorted(p.parent.name for p in published_files(tmp_path / "rejects", "*.json")) == ["hour=00", "hour=02"]
 
 
 COLUMN_INFO = [

@@ -49,7 +49,8 @@ from job_helpers.control.runs import (
     to_retry,
     wait_for_runs,
 )
-from job_helpers.control.summary import batch_summary, chunk_label, cost_line
+from job_helpers.control.summary import batch_summary, chunk_label, cost_line, rows_published
+from job_helpers.publish import OpenClaim, open_claims
 from job_helpers.relative_dates import is_relative, local_today, local_zone, utc_today
 from job_helpers.run_report import read_report, report_url, reports_prefix
 
@@ -446,7 +447,25 @@ def write_report(args: argparse.Namespace, context: CliContext) -> int:
 def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
     settings = context.settings
     records = _run_reports(context, [run for run in found.runs if run.state == SUCCEEDED])
-    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log, records)
+    claims = _open_claims(context, found)
+    return batch_summary(found, settings.jobs, Rates.from_settings(settings), backend.run_log, records, claims)
+
+
+def _open_claims(context: CliContext, found: BatchStatus) -> list[OpenClaim]:
+    """Uncommitted claims in every table the batch's jobs name (a table no one can list shows none)."""
+    jobs = [context.settings.jobs[key] for key in found.job_keys if key in context.settings.jobs]
+    tables = sorted({value for job in jobs for value in job.arguments.values() if value.startswith(("s3://", "file://"))})
+
+    def claims_of(table: str) -> list[OpenClaim]:
+        try:
+            return open_claims(context.storage, table)
+        except Exception:  # an input bucket this identity cannot list holds none of the batch's publishes
+            return []
+
+    if not tables:
+        return []
+    with ThreadPoolExecutor(max_workers=min(16, len(tables))) as pool:
+        return [claim for found_claims in pool.map(claims_of, tables) for claim in found_claims]
 
 
 def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, dict]:
@@ -458,7 +477,9 @@ def _run_reports(context: CliContext, runs: Sequence[RunStatus]) -> dict[str, di
 
     def read(run: RunStatus) -> dict | None:
         report = read_report(storage, report_url(prefix, run.job_name, run.run_id))
-        return None if report is None else {"read": report.records_read, "written": report.records_written}
+        if report is None:
+            return None
+        return {"read": report.records_read, "written": report.records_written, "published": report.published}
 
     with ThreadPoolExecutor(max_workers=min(16, len(runs))) as pool:
         found = dict(zip((run.run_id for run in runs), pool.map(read, runs)))
@@ -576,6 +597,7 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
     table.add_column("Duration", justify="right", no_wrap=True)
     table.add_column("DPU-hours", justify="right", no_wrap=True)
     table.add_column("Records", justify="right", no_wrap=True)
+    table.add_column("Rows published", overflow="fold")
     table.add_column("Error", overflow="fold")
     for chunk in summary["chunks"]:
         state = f"{chunk['state']}, nothing to read" if chunk["nothing_to_read"] else chunk["state"]
@@ -586,10 +608,11 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
             _duration(chunk["duration_seconds"]),
             f"{chunk['dpu_hours']:.3f}",
             _records(chunk),
+            output.text(rows_published(chunk["published"])),
             output.text(chunk["error"] or ""),
         )
     for name in found.never_started:
-        table.add_row(name, output.text("NEVER STARTED", "yellow"), "0", "-", "-", "-", "")
+        table.add_row(name, output.text("NEVER STARTED", "yellow"), "0", "-", "-", "-", "-", "")
     console = context.console
     console.print(table)
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
@@ -603,6 +626,13 @@ def _print_summary(context: CliContext, backend: Backend, found: BatchStatus, lo
             console.print(f"  {chunk['state']} {chunk['job_name']}: {chunk['log']}", markup=False, soft_wrap=True)
             for line in backend.log_tail(latest[chunk["job_name"]], log_lines) if log_lines > 0 else []:
                 console.print(f"    {line}", markup=False, soft_wrap=True)
+    for half in summary["half_replaced"]:
+        by = f"{half['job']} run {half['job_run']}" if half["job_run"] else f"run {half['run']}"
+        console.print(
+            f"  HALF-REPLACED {half['table']}{half['scope']}: {by} stopped publishing it (claimed {half['claimed_at']}); "
+            "rerun its chunk (make retry) to repair it",
+            soft_wrap=True,
+        )
 
 
 def _records(chunk: dict) -> str:
