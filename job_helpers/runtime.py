@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from awsglue.utils import getResolvedOptions
-
 from job_helpers.commit_record import RecordUnreadable
 from job_helpers.publish import PublishError, identify
 from job_helpers.run_report import (
@@ -135,6 +133,9 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     it ends, failed or not. A ``JobFailed``, ``PublishError``, ``CountsDoNotReconcile`` or
     ``RecordUnreadable`` raised inside is logged as one clear line and ends the process with status 1.
     """
+    # Imported here: awsglue imports pyspark, which the CLI (it imports JobFailed) never needs.
+    from awsglue.utils import getResolvedOptions
+
     configure_logging()
     _refuse_undeclared(argv, ["JOB_NAME", *options, *optional])
     given = [name for name in optional if f"--{name}" in argv]

@@ -269,6 +269,8 @@ QUERY_SCRIPT = textwrap.dedent(
     pq.write_table(pa.table({"user": ["a@b.c"]}), folder / "part-0.parquet")
     assert main(["--profile=local", "query", "--json", "--sql", 'SELECT count(*) AS n FROM "accelerometer_trusted"']) == 0
     assert main(["--profile=local", "query", "--debug", "--sql", 'SELECT "user" FROM accelerometer_trusted']) == 0
+    # Starting a JVM-less command must not pay for importing pyspark (most of a second of make query).
+    assert "pyspark" not in sys.modules, "make ddl or make query imported pyspark"
     """
 )
 

@@ -40,7 +40,6 @@ from sqlglot import exp
 
 from job_helpers.control.ddl import DdlError
 from job_helpers.control.table_definition import LAZY_SIMPLE, PARQUET, TableDefinition
-from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
 from job_helpers.storage import local_path
 
 OPENX_JSON = "org.openx.data.jsonserde.JsonSerDe"
@@ -380,6 +379,9 @@ def _json_value(value: str, column: Column) -> str:
     if kind == "boolean":
         return f"CASE WHEN {of_type} = 'BOOLEAN' THEN {text} = 'true' END"
     if kind == "timestamp":
+        # Imported here: the module imports pyspark, a second of start-up make query does not need.
+        from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
+
         return (
             f"CASE WHEN {of_type} = 'VARCHAR' THEN try_strptime({text}, {quote_text(STRPTIME[JSON_TIMESTAMP_FORMAT])}) "
             f"WHEN {of_type} IN ('BIGINT', 'UBIGINT') THEN CAST(to_timestamp(TRY_CAST({text} AS BIGINT)) AS TIMESTAMP) END"
