@@ -69,7 +69,7 @@ help:
 	@echo "make monitor [resume=1]   follow this project's Timestream batch loads; exit 1 naming failed or stopped ones   [profile=aws]"
 	@echo "make benchmark            run every script in benchmarks/"
 	@echo "Any target takes set='dotted.key=value ...' to override config.yml for one command."
-	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: Spark's log too)."
+	@echo "Any target takes debug=1: the traceback of an AWS error instead of its one-line summary (query: what the local engine did too)."
 	@echo "Targets print their data alone on standard output: make paths json=1 | python3 -m json.tool"
 
 setup: $(READY) $(S3A_READY)

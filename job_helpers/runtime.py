@@ -17,8 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from awsglue.utils import getResolvedOptions
-
 from job_helpers.commit_record import RecordUnreadable
 from job_helpers.publish import PublishError, identify
 from job_helpers.relative_dates import LOGICAL_TIME
@@ -138,6 +136,9 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside is logged as one clear line and
     ends the process with status 1.
     """
+    # Imported here: awsglue imports pyspark, which the CLI (it imports JobFailed) never needs.
+    from awsglue.utils import getResolvedOptions
+
     configure_logging()
     _refuse_undeclared(argv, ["JOB_NAME", *options, *optional, LOGICAL_TIME])
     given = [name for name in (*optional, LOGICAL_TIME) if f"--{name}" in argv]

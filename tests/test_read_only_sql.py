@@ -73,6 +73,14 @@ REFUSED = {
     "explain-explain-insert": "EXPLAIN EXPLAIN ANALYZE INSERT INTO t SELECT 1",
     "values": "VALUES (1)",
     "reset": "RESET",
+    "duckdb-query-function": "SELECT * FROM query('SELECT 1')",
+    "duckdb-query-function-in-a-subquery": "SELECT (SELECT count(*) FROM query('SELECT 1'))",
+    "duckdb-copy-to": "COPY (SELECT 1) TO '/tmp/x.csv'",
+    "duckdb-attach": "ATTACH '/tmp/x.duckdb' AS x",
+    "duckdb-install": "INSTALL avro",
+    "duckdb-load": "LOAD avro",
+    "duckdb-pragma": "PRAGMA enable_profiling",
+    "duckdb-checkpoint": "CHECKPOINT",
 }
 
 
@@ -145,18 +153,21 @@ def test_a_query_that_does_not_parse_is_one_line_naming_where(sql, detail):
     assert "\n" not in str(error.value) and "\x1b" not in str(error.value)
 
 
-def test_spark_never_sees_a_refused_query_and_the_table_stays(spark, tmp_path):
+def test_the_local_engine_never_sees_a_refused_query_and_the_table_stays(tmp_path):
     """The case that wiped customer/trusted: the same statement through the local query path."""
     trusted = tmp_path / "customer" / "trusted"
     trusted.mkdir(parents=True)
     (trusted / "part-0.json").write_text('{"a": 1}\n', encoding="utf-8")
     sql = f"INSERT OVERWRITE DIRECTORY '{trusted.as_uri()}' USING parquet SELECT 1"
     with pytest.raises(QueryRefused, match=r"this query is INSERT …, not a read \(`make ddl` creates"):
-        run_query(spark, sql, "default")
+        run_query(sql, tmp_path, "default")
+    with pytest.raises(QueryRefused, match="is COPY"):
+        run_query(f"COPY (SELECT 1) TO '{trusted / 'part-0.json'}'", tmp_path, "default")
     assert [path.name for path in trusted.iterdir()] == ["part-0.json"]
+    assert (trusted / "part-0.json").read_text(encoding="utf-8") == '{"a": 1}\n'
     with pytest.raises(QueryRefused, match="calls java_method"):
-        run_query(spark, "SELECT java_method('java.lang.System', 'setProperty', 'user.dir', '/')", "default")
-    assert run_query(spark, "SELECT 1 AS n /* */", "default") == (["n"], [[1]])
+        run_query("SELECT java_method('java.lang.System', 'setProperty', 'user.dir', '/')", tmp_path, "default")
+    assert run_query("SELECT 1 AS n /* */", tmp_path, "default") == (["n"], [[1]])
 
 
 def test_athena_never_receives_a_refused_query(moto_server, capsys, monkeypatch):

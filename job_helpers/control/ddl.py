@@ -1,4 +1,4 @@
-"""Athena DDL in sql/: rendered from config, applied to Athena and the Glue catalog, or parse-checked locally by Spark's SQL parser."""
+"""Athena DDL in sql/: rendered from config, applied to Athena and the Glue catalog (``local_sql`` registers it locally)."""
 
 from __future__ import annotations
 
@@ -90,17 +90,6 @@ def render_statements(sql_dir: Path, settings: Settings) -> Iterator[Statement]:
 
 def _strip_comments(text: str) -> str:
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("--"))
-
-
-def parse_check(statements: list[Statement], spark: Any) -> None:
-    """Parse each statement with Spark's SQL parser (Hive DDL grammar) without running it."""
-    parser = spark._jsparkSession.sessionState().sqlParser()
-    for statement in statements:
-        try:
-            parser.parsePlan(statement.sql)
-        except Exception as error:
-            message = str(error).strip().splitlines()[0]
-            raise DdlError(f"{statement.source}: does not parse: {message}") from error
 
 
 def run_on_athena(

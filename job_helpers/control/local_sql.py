@@ -1,216 +1,165 @@
-"""The local stand-in for Athena: Spark SQL over a persistent embedded Hive metastore under the lake root.
+"""The local stand-in for Athena: DuckDB, in memory, over the tables the DDL in sql/ declares.
 
-Tables registered by ``ddl`` survive between commands, as they do in the Glue Data Catalog. Where
-Athena's dialect differs, statements are translated before Spark sees them:
+``make ddl`` registers every table: its DDL is read into a ``TableDefinition`` and from that into
+how the local engine reads it (``local_tables``: files, partition layout, format), and the lot is
+written to ``<lake root>/_catalog/<database>.json``, so tables survive between commands as they do
+in the Glue Data Catalog. Nothing is read from the tables then.
 
-DDL
-  * openx JSON SerDe tables become Spark JSON data-source tables (``USING json``); the SerDe is
-    not on Spark's class path and Spark's reader already turns a malformed line into a null row,
-    as ``ignore.malformed.json`` does.
-  * ``STORED AS PARQUET`` tables become ``USING parquet`` data-source tables, which keep the
-    camel-case field names of the files.
-  * ``PARTITIONED BY (col type)`` moves the column into the column list and partitions by name.
-  * partition projection (``projection.*``, ``storage.location.template``) has no Spark
-    equivalent: the table is marked, and its partitions are recovered from the folder layout
-    after registration and before every query. Only ``col=value`` folders can be recovered; a
-    table whose template uses bare values (``${year}/${month}/``) is registered without
-    partitions and reads as empty locally.
-  * ``CREATE EXTERNAL TABLE IF NOT EXISTS`` replaces the local table (drop, then create), so a
-    changed location or format takes effect; dropping an external table leaves its data alone.
-  * other Hive SerDe tables (the SiteWise Avro table) are created as written, as Hive tables.
+``make query`` checks the query (``read_only_sql``), then declares a DuckDB view for each
+registered table it names, over the files the table holds now (partitions found as Athena's
+projection finds them), and runs sqlglot's rendering of the checked tree in DuckDB's dialect.
+DuckDB can then read files only under the lake root and those tables' folders, and its settings
+are locked. Translations (sqlglot, Athena's dialect to DuckDB's): ``"name"`` stays quoted,
+``approx_distinct`` → ``approx_count_distinct``, ``cardinality`` → ``array_length``,
+``date_diff('day', a, b)`` → ``date_diff('DAY', a, b)``, ``from_iso8601_timestamp(x)`` → a cast, and
+the rest of what both engines express; ``from_unixtime(x)`` gives a timestamp in UTC with its
+fractional seconds. ``?`` markers are bound to the ``--param`` values as strings. Division is
+decimal division (``7 / 2`` is 3.5), as the Spark engine gave; Athena divides integers whole.
 
-Queries
-  * only reads run (``read_only_sql``): the query is checked, then Spark runs sqlglot's rendering
-    of the checked tree.
-  * sqlglot transpiles Athena's dialect (Trino) to Spark SQL: quoted identifiers, string literals
-    with doubled quotes, ``approx_distinct``, ``cardinality``, ``date_diff``, ``to_unixtime``,
-    ``from_iso8601_timestamp`` and the rest of what both engines can express.
-  * ``from_unixtime(x)`` → ``timestamp_seconds(x)``, which keeps fractional seconds as Athena does.
-  * Only the tables a query names have their partitions recovered before it runs.
+SHOW TABLES [IN db] [LIKE 'pattern'], SHOW PARTITIONS t, SHOW CREATE TABLE t, SHOW COLUMNS IN t,
+SHOW TBLPROPERTIES t, SHOW DATABASES and DESCRIBE t are answered from the catalog and the folders;
+EXPLAIN [ANALYZE] shows DuckDB's plan.
 """
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
-from sqlglot.dialects.spark import Spark
+from sqlglot.dialects.duckdb import DuckDB
 
 from job_helpers.control.ddl import DdlError, Statement
-from job_helpers.control.read_only_sql import check_read_only, parse_one_statement
-from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
-from job_helpers.storage import local_path
-
-log = logging.getLogger(__name__)
-
-PROJECTION_MARK = "job_helpers.partition_projection"
-OPENX_SERDE = "org.openx.data.jsonserde.JsonSerDe"
-JSON_OPTIONS = f"OPTIONS (timestampFormat '{JSON_TIMESTAMP_FORMAT}')"
-CREATE = re.compile(
-    r"^CREATE\s+EXTERNAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?P<name>\S+)\s*\((?P<columns>.*?)\)\s*"
-    r"(?=PARTITIONED|ROW\s+FORMAT|STORED)(?:PARTITIONED\s+BY\s*\((?P<partitions>[^)]*)\)\s*)?"
-    r"(?:ROW\s+FORMAT\s+(?:SERDE\s+'(?P<serde>[^']+)'\s*(?:WITH\s+SERDEPROPERTIES\s*\((?P<serdeprops>.*?)\)\s*)?"
-    r"|DELIMITED\s+.*?(?=STORED|LOCATION)))?"
-    r"(?:STORED\s+AS\s+(?P<stored>.*?)\s*)?LOCATION\s+'(?P<location>[^']+)'\s*(?:TBLPROPERTIES\s*\((?P<props>.*)\))?\s*$",
-    re.IGNORECASE | re.DOTALL,
+from job_helpers.control.local_tables import (
+    Column,
+    Folder,
+    LocalTable,
+    TableFile,
+    local_table,
+    parquet_scan,
+    quote_identifier,
+    quote_text,
+    relation_sql,
+    table_files,
 )
-# Spark's log4j settings for the CLI's session: errors only, and not the harmless
-# "Failed to find data source: avro" that every Hive Avro table registration logs.
-QUIET_LOG4J = Path(__file__).with_name("log4j2-quiet.properties")
+from job_helpers.control.read_only_sql import EXPLAIN_OPTIONS, check_read_only, parse_one_statement
+from job_helpers.control.table_definition import DefinitionError, from_ddl
+
+CATALOG_FOLDER = "_catalog"
+CATALOG_VERSION = 1
+Log = Callable[[str], None]
 
 
-class _LocalSpark(Spark):
-    """Spark SQL as sqlglot writes it, but ``from_unixtime`` keeps fractional seconds like Athena's."""
+class LocalQueryError(DdlError):
+    """The query is wrong for the local engine (a table it does not know, a SHOW it does not answer): exit 2."""
 
-    class Generator(Spark.Generator):  # type: ignore[valid-type,misc]  # sqlglot builds its dialect classes at import
+
+class _LocalDuckDB(DuckDB):
+    """DuckDB as sqlglot writes it, but ``from_unixtime`` gives a timestamp without a zone, in UTC, as Spark did."""
+
+    class Generator(DuckDB.Generator):  # type: ignore[valid-type,misc]  # sqlglot builds its dialect classes at import
         TRANSFORMS = {
-            **Spark.Generator.TRANSFORMS,
+            **DuckDB.Generator.TRANSFORMS,
             exp.UnixToTime: lambda self, e: (
-                self.func("TIMESTAMP_SECONDS", e.this)
+                f"CAST(TO_TIMESTAMP({self.sql(e, 'this')}) AS TIMESTAMP)"
                 if e.args.get("scale") is None and e.args.get("format") is None
-                else Spark.Generator.TRANSFORMS[exp.UnixToTime](self, e)
+                else DuckDB.Generator.TRANSFORMS[exp.UnixToTime](self, e)
             ),
         }
 
 
-@dataclass(frozen=True)
-class LocalStatement:
-    """A DDL statement as Spark runs it, and whether the table's partitions come from projection."""
-
-    source: str
-    table: str
-    sql: str
-    projected: bool
-    location: str
+# --- the catalog ------------------------------------------------------------------------------------
 
 
-def metastore_dir(lake_root: Path) -> Path:
-    return lake_root / "_metastore"
+def catalog_path(lake_root: Path, database: str) -> Path:
+    return lake_root / CATALOG_FOLDER / f"{database}.json"
 
 
-def sql_session(lake_root: Path, app_name: str = "job-helpers-sql", *, debug: bool = False) -> Any:
-    """A Spark session on the lake's embedded Derby metastore (one process at a time can open it).
+def register(statements: Iterable[Statement], lake_root: Path, database: str) -> list[LocalTable]:
+    """Read every statement into a local table and (re)register them all under ``database``; DdlError names the file."""
+    tables = []
+    for statement in statements:
+        try:
+            definition = from_ddl(statement.sql)
+        except DefinitionError as error:
+            raise DdlError(f"{statement.source}: {error}") from error
+        table = local_table(statement.source, statement.sql, definition)
+        if table.database != database:
+            raise DdlError(f"{statement.source}: the table is in database {table.database}, not {database} (use {{database}})")
+        if table.kind == "avro":
+            from job_helpers.control import local_avro
 
-    Spark's own log lines and progress bars are off unless ``debug``, so a command prints its result only.
-    """
-    from pyspark.sql import SparkSession
+            local_avro.check(table)
+        tables.append(table)
+    _check_types(tables)
+    registered = {**load_catalog(lake_root, database, missing_ok=True), **{table.name: table for table in tables}}
+    path = catalog_path(lake_root, database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps({"version": CATALOG_VERSION, "tables": [asdict(t) for t in registered.values()]}, indent=1)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(handle.name, path)
+    return tables
 
-    home = metastore_dir(lake_root)
-    home.mkdir(parents=True, exist_ok=True)
-    # A short-lived CLI session: the quick JIT tier and the serial collector start faster.
-    java_options = f"-Dderby.system.home={home} -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-    if not debug:
-        java_options += f" -Dlog4j2.configurationFile={QUIET_LOG4J.as_uri()}"
-    return (
-        SparkSession.builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
-        .appName(app_name)
-        .config("spark.sql.catalogImplementation", "hive")
-        .config("spark.sql.warehouse.dir", (home / "warehouse").as_uri())
-        .config("spark.hadoop.javax.jdo.option.ConnectionURL", f"jdbc:derby:;databaseName={home / 'metastore_db'};create=true")
-        .config("spark.driver.extraJavaOptions", java_options)
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", "8"))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", str(debug).lower())
-        .enableHiveSupport()
-        .getOrCreate()
+
+def _check_types(tables: Sequence[LocalTable]) -> None:
+    """Every column's type is one DuckDB knows (sqlglot writes any name it does not know as it is)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    for table in tables:
+        for column in (*table.columns, *table.partition_keys):
+            try:
+                connection.execute(f"SELECT CAST(NULL AS {column.duckdb_type})")
+            except duckdb.Error as error:
+                raise DdlError(
+                    f"{table.source}: column {column.name} {column.hive_type}: the local engine has no such type"
+                ) from error
+
+
+def load_catalog(lake_root: Path, database: str, *, missing_ok: bool = False) -> dict[str, LocalTable]:
+    """The tables ``make ddl`` registered in ``database``, by name."""
+    path = catalog_path(lake_root, database)
+    if not path.is_file():
+        if missing_ok:
+            return {}
+        raise LocalQueryError(f"no table is registered in {database} under {lake_root}: run make ddl first")
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document.get("version") != CATALOG_VERSION:
+            raise ValueError(f"version {document.get('version')}, not {CATALOG_VERSION}")
+        return {entry["name"]: _table(entry) for entry in document["tables"]}
+    except (ValueError, KeyError, TypeError) as error:
+        if missing_ok:
+            return {}
+        raise LocalQueryError(f"{path} cannot be read ({error}): run make ddl again") from error
+
+
+def _table(entry: dict) -> LocalTable:
+    return LocalTable(
+        **{
+            **entry,
+            "columns": tuple(Column(**c) for c in entry["columns"]),
+            "partition_keys": tuple(Column(**c) for c in entry["partition_keys"]),
+            "folders": tuple(Folder(**f) for f in entry["folders"]),
+            "enums": tuple((key, tuple(values)) for key, values in entry["enums"]),
+        }
     )
 
 
-def translate_ddl(statement: Statement) -> LocalStatement:
-    """The Spark form of one Athena CREATE EXTERNAL TABLE statement (see the module docstring)."""
-    match = CREATE.match(statement.sql.strip())
-    if match is None:
-        raise DdlError(f"{statement.source}: only CREATE EXTERNAL TABLE ... LOCATION '...' statements can be registered locally")
-    name, columns = match["name"], match["columns"].strip()
-    props = match["props"] or ""
-    projected = "'projection.enabled'='true'" in props.replace(" ", "") and _hive_style(match["partitions"] or "", props)
-    serde, stored = (match["serde"] or "").strip(), (match["stored"] or "").strip()
-    if serde == OPENX_SERDE:
-        using = f"json {JSON_OPTIONS}"
-    elif not serde and stored.upper() == "PARQUET":
-        using = "parquet"
-    else:
-        hive = re.sub(r"IF\s+NOT\s+EXISTS\s+", "", statement.sql.strip(), count=1, flags=re.IGNORECASE)
-        return LocalStatement(statement.source, name, hive, projected, match["location"])
-    partition_names = ""
-    if match["partitions"]:
-        partitions = [part.strip() for part in match["partitions"].split(",") if part.strip()]
-        columns += ",\n  " + ",\n  ".join(partitions)
-        partition_names = f"PARTITIONED BY ({', '.join(part.split()[0] for part in partitions)})\n"
-    mark = f"TBLPROPERTIES ('{PROJECTION_MARK}'='true')" if projected else ""
-    sql = f"CREATE TABLE {name} (\n  {columns}\n)\nUSING {using}\n{partition_names}LOCATION '{match['location']}'\n{mark}"
-    return LocalStatement(statement.source, name, sql.strip(), projected, match["location"])
-
-
-def _hive_style(partitions: str, props: str) -> bool:
-    """Whether the location template names folders ``col=value``, the only layout Spark can recover."""
-    template = re.search(r"'storage\.location\.template'\s*=\s*'([^']*)'", props)
-    names = [part.split()[0].strip("`").lower() for part in partitions.split(",") if part.strip()]
-    if template is None:
-        return True
-    text = template.group(1).lower()
-    return all(f"{name}=${{{name}}}" in text for name in names)
-
-
-def _spark_message(error: Exception) -> str:
-    java = getattr(error, "java_exception", None)
-    text = java.toString() if java is not None else str(error)
-    return text.strip().splitlines()[0]
-
-
-def spark_root_cause(error: Exception) -> str | None:
-    """What went wrong in Java, first line of the innermost cause (``java.lang.RuntimeException: boom``); None for an
-    error that did not come from Spark's JVM. Py4J's own message only names the call that failed."""
-    cause = getattr(error, "java_exception", None)
-    if cause is None:
-        return None
-    while cause.getCause() is not None:
-        cause = cause.getCause()
-    return str(cause.toString()).strip().split("\n")[0]
-
-
-def register(spark: Any, statements: Iterable[Statement], database: str) -> list[LocalStatement]:
-    """Create the database and (re)create every table in the local metastore, partitions recovered."""
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS `{database}`")
-    done = []
-    for statement in statements:
-        local = translate_ddl(statement)
-        if local.location.startswith("file:"):
-            # Athena accepts a location with nothing in it yet; a Spark file table needs the folder.
-            local_path(local.location).mkdir(parents=True, exist_ok=True)
-        try:
-            spark.sql(f"DROP TABLE IF EXISTS {local.table}")
-            spark.sql(local.sql)
-            if local.projected:
-                spark.sql(f"MSCK REPAIR TABLE {local.table}")
-        except Exception as error:
-            raise DdlError(f"{statement.source}: Spark could not register it: {_spark_message(error)}") from error
-        done.append(local)
-    return done
-
-
-def refresh_projected(spark: Any, database: str, tables: Iterable[str]) -> None:
-    """Recover the partitions of those named tables that are projected, as Athena finds them at query time."""
-    if not spark.catalog.databaseExists(database):
-        return
-    # SHOW TABLES lists names only; catalog.listTables would fetch every table's definition.
-    existing = {row["tableName"].lower() for row in spark.sql(f"SHOW TABLES IN `{database}`").collect()}
-    for name in sorted({table.lower() for table in tables} & existing):
-        properties = {row["key"]: row["value"] for row in spark.sql(f"SHOW TBLPROPERTIES `{database}`.`{name}`").collect()}
-        if properties.get(PROJECTION_MARK) == "true" or properties.get("projection.enabled") == "true":
-            spark.sql(f"MSCK REPAIR TABLE `{database}`.`{name}`")
+# --- queries --------------------------------------------------------------------------------------
 
 
 def translate_query(sql: str) -> str:
-    """Athena query text in Spark SQL's dialect."""
-    return parse_one_statement(sql).sql(dialect=_LocalSpark)
+    """Athena query text in DuckDB's dialect."""
+    return parse_one_statement(sql).sql(dialect=_LocalDuckDB)
 
 
 def query_tables(sql: str, database: str) -> set[str]:
@@ -220,18 +169,160 @@ def query_tables(sql: str, database: str) -> set[str]:
 
 def _tables(statement: exp.Expr, database: str) -> set[str]:
     return {
-        table.name
+        table.name.lower()
         for table in statement.find_all(exp.Table)
         if table.name and (not table.db or table.db.lower() == database.lower())
     }
 
 
-def run_query(spark: Any, sql: str, database: str, params: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
-    """Check that the query only reads, then run Spark's rendering of it in ``database``, ``params`` filling its
-    ``?`` markers; returns columns and rows."""
+def run_query(
+    sql: str, lake_root: Path, database: str, params: Sequence[str] = (), *, log: Log | None = None
+) -> tuple[list[str], list[list[Any]]]:
+    """Check that the query only reads, then run it on the registered tables; returns columns and rows.
+
+    ``params`` fill the query's ``?`` markers, in order, as strings; ``log`` gets what the engine did
+    (tables, files, the DuckDB SQL, seconds), for ``make query debug=1``.
+    """
     statement = check_read_only(sql)
-    refresh_projected(spark, database, _tables(statement, database))
-    if spark.catalog.databaseExists(database):
-        spark.catalog.setCurrentDatabase(database)
-    frame = spark.sql(statement.sql(dialect=_LocalSpark), args=list(params) or None)
-    return frame.columns, [list(row) for row in frame.collect()]
+    say = log or (lambda line: None)
+    if isinstance(statement, exp.Describe) or (isinstance(statement, exp.Command) and str(statement.this).upper() == "SHOW"):
+        return _metadata(statement, lake_root, database)
+    explain = ""
+    if isinstance(statement, exp.Command):  # EXPLAIN: check_read_only checked the query it explains
+        text = str(statement.expression.this if statement.expression else "")
+        options = EXPLAIN_OPTIONS.match(text)
+        explain = "EXPLAIN ANALYZE " if options and "ANALYZE" in options.group(0).upper() else "EXPLAIN "
+        statement = parse_one_statement(text[options.end() if options else 0 :])
+    catalog = load_catalog(lake_root, database, missing_ok=True)
+    tables = [catalog[name] for name in sorted(_tables(statement, database) & catalog.keys())]
+    duckdb_sql = explain + statement.sql(dialect=_LocalDuckDB)
+    try:
+        return _run(duckdb_sql, tables, lake_root, database, params, say, stream_avro=True)
+    except Exception as error:
+        if "already been consumed" not in str(error):
+            raise
+        say("an Avro table is read more than once: decoding it whole and running again")
+        return _run(duckdb_sql, tables, lake_root, database, params, say, stream_avro=False)
+
+
+def _run(
+    duckdb_sql: str,
+    tables: Sequence[LocalTable],
+    lake_root: Path,
+    database: str,
+    params: Sequence[str],
+    say: Log,
+    *,
+    stream_avro: bool,
+) -> tuple[list[str], list[list[Any]]]:
+    started = time.perf_counter()
+    connection = _connect(lake_root, database, tables, say, stream_avro=stream_avro)
+    say(f"DuckDB runs: {duckdb_sql}" + (f" with {list(params)}" if params else ""))
+    cursor = connection.execute(duckdb_sql, list(params)) if params else connection.execute(duckdb_sql)
+    columns = [description[0] for description in cursor.description or []]
+    rows = [list(row) for row in cursor.fetchall()]
+    say(f"{len(rows)} row(s) in {time.perf_counter() - started:.3f} s")
+    return columns, rows
+
+
+def _connect(lake_root: Path, database: str, tables: Sequence[LocalTable], say: Log, *, stream_avro: bool) -> Any:
+    """An in-memory DuckDB with a view per table, reading files only under the lake and those tables, its settings locked."""
+    import duckdb
+
+    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(f"CREATE SCHEMA {quote_identifier(database)}")
+    folders = {_folder(lake_root), *(_folder(table.root) for table in tables)}
+    for table in tables:
+        started = time.perf_counter()
+        files = table_files(table)
+        # DuckDB checks a file's real path: a table's files may be links to data kept elsewhere.
+        folders |= {_folder(Path(os.path.realpath(file.path)).parent) for file in files}
+        source = _declare_source(connection, table, files, stream_avro=stream_avro)
+        view = f"{quote_identifier(database)}.{quote_identifier(table.name)}"
+        connection.execute(f"CREATE VIEW {view} AS {source}")
+        partitions = len({file.partition for file in files}) if table.partition_keys else 0
+        say(
+            f"{database}.{table.name}: {table.kind}, {len(files)} file(s) in {partitions} partition(s) under {table.root}, "
+            f"listed in {time.perf_counter() - started:.3f} s"
+        )
+    connection.execute(f"SET schema = {quote_text(database)}")
+    connection.execute(f"SET allowed_directories = [{', '.join(quote_text(folder) for folder in sorted(folders))}]")
+    connection.execute("SET enable_external_access = false")
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def _folder(path: Path) -> str:
+    return str(path).rstrip("/") + "/"
+
+
+def _declare_source(connection: Any, table: LocalTable, files: Sequence[TableFile], *, stream_avro: bool) -> str:
+    if not files:
+        return relation_sql(table, files)
+    if table.kind == "parquet":
+        paths = "[" + ", ".join(quote_text(str(file.path)) for file in files) + "]"
+        held = [row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {parquet_scan(paths)}").fetchall()]
+        return relation_sql(table, files, file_columns=held)
+    if table.kind == "avro":
+        import pyarrow as pa
+
+        from job_helpers.control import local_avro
+
+        batches = local_avro.record_batches(table, files)
+        schema = local_avro.arrow_schema(table)
+        rows = pa.RecordBatchReader.from_batches(schema, batches)
+        name = f"avro_{table.database}_{table.name}"
+        connection.register(name, rows if stream_avro else rows.read_all())
+        return relation_sql(table, files, arrow_name=quote_identifier(name))
+    return relation_sql(table, files)
+
+
+# --- SHOW and DESCRIBE ------------------------------------------------------------------------------
+
+SHOW_FORMS = "SHOW TABLES, SHOW PARTITIONS, SHOW CREATE TABLE, SHOW COLUMNS, SHOW TBLPROPERTIES, SHOW DATABASES"
+
+
+def _metadata(statement: exp.Expr, lake_root: Path, database: str) -> tuple[list[str], list[list[Any]]]:
+    if isinstance(statement, exp.Describe):
+        table = _named_table(statement.this, lake_root, database)
+        rows = [[c.name, c.hive_type, ""] for c in table.columns]
+        rows += [[c.name, c.hive_type, "partition key"] for c in table.partition_keys]
+        return ["col_name", "data_type", "comment"], rows
+    text = str(statement.expression.this if statement.expression else "").strip()
+    if re.fullmatch(r"(DATABASES|SCHEMAS)", text, re.IGNORECASE):
+        folder = lake_root / CATALOG_FOLDER
+        return ["database_name"], [[path.stem] for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+    tables = re.fullmatch(r"TABLES(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+(?:LIKE\s+)?'([^']*)')?", text, re.IGNORECASE)
+    if tables:
+        named = exp.to_identifier(tables[1]).name if tables[1] else database
+        pattern = (tables[2] or "*").replace(".", r"\.").replace("*", ".*")
+        names = sorted(name for name in load_catalog(lake_root, named) if re.fullmatch(pattern, name, re.IGNORECASE))
+        return ["tab_name"], [[name] for name in names]
+    about = re.fullmatch(
+        r"(PARTITIONS|CREATE\s+TABLE|TBLPROPERTIES|COLUMNS\s+(?:IN|FROM))\s+(.+)", text, re.IGNORECASE | re.DOTALL
+    )
+    if about is None:
+        raise LocalQueryError(f"locally, make query answers {SHOW_FORMS} and DESCRIBE; not SHOW {text}")
+    kind = " ".join(about[1].upper().split()[:1])
+    table = _named_table(exp.to_table(about[2].strip(), dialect="athena"), lake_root, database)
+    if kind == "PARTITIONS":
+        keys = [key.name.lower() for key in table.partition_keys]
+        found = sorted({file.partition for file in table_files(table)}) if keys else []
+        return ["partition"], [["/".join(f"{k}={'' if v is None else v}" for k, v in zip(keys, values))] for values in found]
+    if kind == "CREATE":
+        return ["createtab_stmt"], [[table.ddl]]
+    if kind == "TBLPROPERTIES":
+        properties = from_ddl(table.ddl).properties
+        return ["prpt_name", "prpt_value"], [[key, value] for key, value in sorted(properties.items())]
+    return ["field"], [[c.name] for c in (*table.columns, *table.partition_keys)]
+
+
+def _named_table(node: Any, lake_root: Path, database: str) -> LocalTable:
+    if not isinstance(node, exp.Table) or not node.name:
+        raise LocalQueryError("name a table: DESCRIBE t, SHOW PARTITIONS t")
+    named = node.db or database
+    catalog = load_catalog(lake_root, named)
+    if node.name.lower() not in catalog:
+        raise LocalQueryError(f"table {named}.{node.name} is not registered: run make ddl, or see SHOW TABLES")
+    return catalog[node.name.lower()]

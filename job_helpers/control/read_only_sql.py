@@ -6,16 +6,18 @@ and runs only if it is one statement that reads:
 * a SELECT (with WITH, UNION/INTERSECT/EXCEPT and subqueries) in which no node is a statement of
   its own (an INSERT in a CTE, a CREATE, a command), no SELECT has an INTO (which creates a table),
   and no function with side effects is called: Spark's ``reflect``, ``java_method`` and
-  ``try_reflect`` call any static Java method (``System.exit`` included), and Athena's table
-  functions (``TABLE(system.query(...))``) hand text to a federated source to run;
+  ``try_reflect`` call any static Java method (``System.exit`` included), Athena's table
+  functions (``TABLE(system.query(...))``) hand text to a federated source to run, and DuckDB's
+  ``query('…')`` runs text this check never sees;
 * DESCRIBE, or SHOW (kept as text by sqlglot; every SHOW of Spark and Athena reads);
 * EXPLAIN of a query that passes this check (Athena's EXPLAIN ANALYZE runs it).
 
 Everything else is refused, whatever the engine would make of it: INSERT (also OVERWRITE
 DIRECTORY), CREATE (also CTAS and functions), DROP, ALTER, DELETE, UPDATE, MERGE, TRUNCATE, MSCK,
 UNLOAD, SET, USE, CACHE, REFRESH, LOAD DATA, ANALYZE, GRANT, transactions, Spark's ADD JAR and
-TRANSFORM … USING (a shell command), and text sqlglot does not parse. Locally Spark runs sqlglot's
-rendering of the checked tree, not the text given, so a comment cannot hide a second statement;
+TRANSFORM … USING (a shell command), DuckDB's COPY, ATTACH, INSTALL and LOAD, and text sqlglot does
+not parse. Locally DuckDB runs sqlglot's rendering of the checked tree, not the text given, so a
+comment cannot hide a second statement (and its settings are locked: see ``local_sql``);
 Athena runs one statement per request. ``make ddl`` is the one writer and does not come here.
 """
 
@@ -46,6 +48,7 @@ SIDE_EFFECT_FUNCTIONS = {
     "java_method": "calls a Java method",
     "try_reflect": "calls a Java method",
     "table": "passes text to a federated source as a table function",
+    "query": "runs SQL text this check cannot see (the local engine's table function)",
 }
 EXPLAIN_OPTIONS = re.compile(
     r"^\s*(?:ANALYZE\s+(?:VERBOSE\s+)?|\(\s*(?:FORMAT|TYPE)\b[^)]*\)\s*|(?:EXTENDED|CODEGEN|COST|FORMATTED|LOGICAL)\s+)*",

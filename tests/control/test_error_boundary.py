@@ -101,28 +101,25 @@ def test_a_missing_registry_and_a_registry_that_cannot_be_made(lake, capsys):
     ids=["open-quote", "open-identifier", "open-comment", "syntax", "markup"],
 )
 def test_a_query_that_does_not_parse(lake, capsys, monkeypatch, sql, expected):
-    """Refused before Spark starts: no session is made for a query that does not parse."""
-    from job_helpers.control import local_sql
+    """Refused before an engine starts: no DuckDB connection is made for a query that does not parse."""
+    import duckdb
 
-    def no_spark(*args, **kwargs):
-        raise AssertionError("a Spark session was started for a query that does not parse")
+    def no_engine(*args, **kwargs):
+        raise AssertionError("an engine was started for a query that does not parse")
 
-    monkeypatch.setattr(local_sql, "sql_session", no_spark)
+    monkeypatch.setattr(duckdb, "connect", no_engine)
     status, out, err = run(capsys, "query", "--sql", sql)
     assert status == 2 and out == ""
     assert_one_error_line(err, expected)
 
 
-def test_a_query_spark_fails_at_run_time_is_one_line(lake, capsys, spark, monkeypatch):
-    from job_helpers.control import local_sql
-
-    monkeypatch.setattr(local_sql, "sql_session", lambda *args, **kwargs: spark)
+def test_a_query_the_local_engine_fails_at_run_time_is_one_line(lake, capsys):
     status, out, err = run(capsys, "query", "--sql", "SELECT nope FROM (SELECT 1 AS n) AS t")
     assert status == 2 and out == ""
-    assert_one_error_line(err, "the query failed")
-    status, out, err = run(capsys, "query", "--sql", "SELECT raise_error('boom [/bold] \x1b[2J')")
+    assert_one_error_line(err, "the query failed: Binder Error")
+    status, out, err = run(capsys, "query", "--sql", "SELECT CAST(x AS INTEGER) FROM (SELECT 'boom [/bold] \x1b[2J' AS x) AS t")
     assert status == 1 and out == ""
-    assert_one_error_line(err, "the query failed while running: ", "boom [/bold] \\x1b[2J")
+    assert_one_error_line(err, "the query failed while running: Conversion Error", "boom [/bold] \\x1b[2J")
 
 
 def test_a_full_disk_during_ingest(lake, capsys, monkeypatch, tmp_path):

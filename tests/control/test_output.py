@@ -107,10 +107,7 @@ def test_status_and_cleanup_show_a_hostile_error_and_job_name(evil_config, capsy
     assert f"WOULD REMOVE - Name: glue-etl-{SHOWN}" in out
 
 
-def test_query_shows_hostile_values_and_column_names(evil_config, capsys, spark, monkeypatch):
-    from job_helpers.control import local_sql
-
-    monkeypatch.setattr(local_sql, "sql_session", lambda *args, **kwargs: spark)
+def test_query_shows_hostile_values_and_column_names(evil_config, capsys):
     literal = EVIL.replace("'", "''")
     status, out, err = run(capsys, evil_config, "query", "--sql", f"SELECT '{literal}' AS \"[/bold]\", ':x:' AS b")
     assert status == 0, err

@@ -11,7 +11,9 @@ from datetime import date
 import pytest
 
 from job_helpers.control.ddl import Statement
-from job_helpers.control.local_sql import translate_ddl, translate_query
+from job_helpers.control.local_sql import translate_query
+from job_helpers.control.local_tables import Folder, local_table
+from job_helpers.control.table_definition import from_ddl
 from job_helpers.stedi import transform as t
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
@@ -148,10 +150,10 @@ def test_publish_replaces_the_table_or_only_the_dates_of_a_range(small_shuffles,
     assert [p.name for p in (tmp_path / "zone" / "table" / "_staging").iterdir()] == []
 
 
-def test_athena_sql_is_translated_for_spark():
+def test_athena_sql_is_translated_for_the_local_engine():
     sql = """SELECT "user", from_unixtime("timestamp" / 1000), approx_distinct(x), date_diff('day', a, b) FROM t WHERE s = 'say "hi" from_unixtime('"""
     assert translate_query(sql) == (
-        "SELECT `user`, TIMESTAMP_SECONDS(`timestamp` / 1000), APPROX_COUNT_DISTINCT(x), DATEDIFF(DAY, a, b) "
+        """SELECT "user", CAST(TO_TIMESTAMP("timestamp" / 1000) AS TIMESTAMP), APPROX_COUNT_DISTINCT(x), DATE_DIFF('DAY', a, b) """
         """FROM t WHERE s = 'say "hi" from_unixtime('"""
     )
     statement = Statement(
@@ -160,9 +162,9 @@ def test_athena_sql_is_translated_for_spark():
         "STORED AS PARQUET\nLOCATION 'file:///l/t/'\nTBLPROPERTIES ('projection.enabled'='true', "
         "'storage.location.template'='file:///l/t/reading_date=${reading_date}/')",
     )
-    local = translate_ddl(statement)
-    assert local.projected and local.table == "`db`.`t`"
-    assert "USING parquet" in local.sql and "PARTITIONED BY (`reading_date`)" in local.sql
+    local = local_table(statement.source, statement.sql, from_ddl(statement.sql))
+    assert (local.database, local.name, local.kind) == ("db", "t", "parquet")
+    assert local.folders == (Folder("reading_date=", "reading_date", ""),)
 
 
 def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffles):

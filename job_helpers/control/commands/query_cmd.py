@@ -1,9 +1,10 @@
-"""`query`: run one SQL query on Athena (aws) or on the local metastore (local) and print the result."""
+"""`query`: run one SQL query on Athena (aws) or on the local engine, DuckDB over the lake (local), and print the result."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -32,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="value for the next ? in the query, as a string literal (repeatable, in order)",
     )
     query.add_argument("--json", action="store_true", help="print one JSON object with columns and rows instead")
-    query.add_argument("--debug", action="store_true", help="show Spark's log lines and progress bars (local profile)")
+    query.add_argument(
+        "--debug",
+        action="store_true",
+        help="show on standard error what the local engine did: each table's files and partitions, the DuckDB SQL, seconds",
+    )
     query.set_defaults(handler=run_query_command)
 
 
@@ -58,26 +63,14 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     settings = context.settings
     sql = query_text(args, context)
     try:
-        check_read_only(sql)  # here too, so a refused query never waits for a Spark session to start
+        check_read_only(sql)  # here too, so a refused query never reaches an engine
         if settings.profile == "aws":
             athena = client("athena", context.boto3_session)
             columns, rows = query_on_athena(athena, sql, settings, args.params)
         else:
-            from job_helpers.control.local_sql import run_query, sql_session
-
-            columns, rows = run_query(sql_session(settings.lake, debug=args.debug), sql, settings.athena_database, args.params)
+            columns, rows = _run_locally(args, context, sql)
     except DdlError as error:
         raise UsageError(str(error)) from error
-    except Exception as error:
-        if type(error).__name__ in ("AnalysisException", "ParseException"):
-            first_line = str(error).strip().split("\n")[0]
-            raise UsageError(f"the query failed: {first_line}") from error
-        from job_helpers.control.local_sql import spark_root_cause
-
-        cause = spark_root_cause(error)
-        if cause is None:
-            raise
-        raise Failure(f"the query failed while running: {cause}") from error
     if args.json:
         output.json_data({"columns": columns, "rows": rows}, indent=None)
         return 0
@@ -88,3 +81,24 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
         table.add_row(*["NULL" if value is None else str(value) for value in row])
     context.console.print(table)
     return 0
+
+
+def _run_locally(args: argparse.Namespace, context: CliContext, sql: str) -> tuple[list[str], list[list[Any]]]:
+    """DuckDB's errors: a query it cannot bind is the user's to fix (2), one that fails while it runs is a failure (1)."""
+    import duckdb
+
+    from job_helpers.control.local_sql import run_query
+
+    settings = context.settings
+    log = context.messages.print if args.debug else None
+    try:
+        return run_query(sql, settings.lake, settings.athena_database, args.params, log=log)
+    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.InvalidInputException) as error:
+        hint = "; make ddl registers the tables of sql/ (SHOW TABLES lists them)" if "Table with name" in str(error) else ""
+        raise UsageError(f"the query failed: {_first_line(error)}{hint}") from error
+    except duckdb.Error as error:
+        raise Failure(f"the query failed while running: {_first_line(error)}") from error
+
+
+def _first_line(error: Exception) -> str:
+    return next((line.strip() for line in str(error).split("\n") if line.strip()), type(error).__name__)

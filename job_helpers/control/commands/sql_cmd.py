@@ -8,14 +8,14 @@ from job_helpers.aws import client
 from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.config import load_settings, refuse_examples
-from job_helpers.control.ddl import DdlError, Statement, parse_check, render_statements, run_on_athena
+from job_helpers.control.ddl import DdlError, Statement, render_statements, run_on_athena
 from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     ddl = subparsers.add_parser(
         "ddl",
-        help="render every sql/ DDL file from config; run it on Athena (aws) or register it in the local metastore (local)",
+        help="render every sql/ DDL file from config; run it on Athena (aws) or register it with the local engine (local)",
     )
     ddl.add_argument("--print", action="store_true", help="print the rendered statements and run nothing")
     ddl.set_defaults(handler=run_ddl)
@@ -49,12 +49,9 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
             )
         else:
             from job_helpers.control.local_sql import register as register_locally
-            from job_helpers.control.local_sql import sql_session
 
-            spark = sql_session(settings.lake)
-            parse_check(statements, spark)
-            for local in register_locally(spark, statements, settings.athena_database):
-                context.console.print(f"REGISTERED {local.source} as {local.table}")
+            for table in register_locally(statements, settings.lake, settings.athena_database):
+                context.console.print(f"REGISTERED {table.source} as {table.database}.{table.name}")
     except DdlError as error:
         raise UsageError(str(error)) from error
     context.console.print(f"{len(statements)} statement(s) from {sql_dir} OK for profile {settings.profile}")
