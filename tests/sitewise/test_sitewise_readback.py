@@ -288,6 +288,7 @@ def test_a_repair_killed_at_each_step_of_its_publish_is_finished_by_the_next_run
         )
         if not killed.failed:
             break
+        assert list(killed.failed) == [FIRST_DAY]
         rebuilt_in_place = lake.storage.exists(url) and lake.storage.read_bytes(url) != old
         assert output_urls(lake, FIRST_DAY) == ([url] if old or rebuilt_in_place else []), (
             "never the old and the new side by side"
