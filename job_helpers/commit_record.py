@@ -3,9 +3,12 @@
 A record names the scope (a folder below the table, ``""`` for the whole table), its state
 (``committed``, or ``publishing`` while a run replaces it), the run, who (job, job run, host, pid)
 and when, its lease, and the files the scope holds with their bytes, rows and whatever else the
-caller keeps about each (SiteWise: the raw keys). File paths are stored relative to the scope's
-folder. It lives at ``<table>/_commits/<scope>.json`` unless its caller keeps it elsewhere
-(SiteWise: the day's ``manifest.json``). ``job_helpers.publish`` is the protocol that writes them.
+caller keeps about each (SiteWise: the raw keys). While a run publishes, the record also keeps
+what the scope held before (``previous``) and where each file the run brings is staged
+(``staged``), so a run that takes the claim over can tell a file moved in from one still to move.
+File paths are stored relative to the scope's folder. It lives at ``<table>/_commits/<scope>.json``
+unless its caller keeps it elsewhere (SiteWise: the day's ``manifest.json``).
+``job_helpers.publish`` is the protocol that writes them.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class Record:
     committed_at: float = 0.0
     files: Mapping[str, FileEntry] = field(default_factory=dict)
     previous: Mapping[str, FileEntry] = field(default_factory=dict)
+    staged: Mapping[str, str] = field(default_factory=dict)
     version: str | None = None
     stored: bytes | None = field(default=None, repr=False, compare=False)
 
@@ -84,6 +88,7 @@ class Record:
         }
         if self.state == PUBLISHING:
             document["previous"] = self._relative(self.previous)
+            document["staged"] = {path.removeprefix(self.scope): url for path, url in sorted(self.staged.items())}
         return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode("utf-8")
 
     def _relative(self, files: Mapping[str, FileEntry]) -> dict[str, Any]:
@@ -108,6 +113,7 @@ class Record:
                 committed_at=float(document.get("committed_at") or 0),
                 files={scope + name: FileEntry.from_json(entry) for name, entry in document["files"].items()},
                 previous={scope + name: FileEntry.from_json(entry) for name, entry in (document.get("previous") or {}).items()},
+                staged={scope + name: str(url) for name, url in (document.get("staged") or {}).items()},
                 version=version,
                 stored=data,
             )

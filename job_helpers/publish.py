@@ -20,7 +20,8 @@ before its claim on that scope's record is written.
    ``expected_rows``, the rows counted from those files must be what the run counted.
 2. **Claim**, one scope at a time in sorted order: read the record; write it back as
    ``publishing`` by this run, with the files the scope will hold, the files it held
-   (``previous``) and a lease (``Lease.seconds``). A scope another run is publishing under a lease
+   (``previous``), where each file the run brings is staged (``staged``) and a lease
+   (``Lease.seconds``). A scope another run is publishing under a lease
    still running is waited for (``Lease.wait``, then ``ScopeBusy`` naming that run); one whose lease
    ran out was left by a run that died, and this run takes it over: its own files replace whatever
    that run left. Sorted, one-at-a-time claims make overlapping runs (a whole table against a date
@@ -39,10 +40,27 @@ before its claim on that scope's record is written.
 File names are the caller's and must be the same on every run of a scope (``part_name``), so a
 file is replaced in place, atomically per object: a scope of one file (a STEDI partition, a sensor
 hour) reads wholly old or wholly new during a publish and after a kill; a scope of many files reads
-each file old or new, never a file twice. ``mode=ADD`` keeps the files a scope holds and adds the
-run's (SiteWise: a day gains merged files; ``check`` refuses a claim from what the record holds).
-Taking over an ADD scope from a dead run keeps (finishes) the files that run had already put in
-place, and commits them even if ``check`` then refuses this run's own files.
+each file old or new, never a file twice.
+
+**Modes.** ``mode=REPLACE`` (the default): the run's files are all a scope holds afterwards.
+``mode=ADD`` keeps the files a scope holds and adds the run's (SiteWise: a day gains merged files;
+``check`` refuses a claim from what the record holds, e.g. a raw key committed already). An ADD
+publish may also **replace named files** of a scope: ``replacing={path: entry}`` names files
+the scope holds, each with its entry as the run read it from the record (SiteWise's
+``--repair-days``: a failing merged file, rebuilt under its name). The claim then holds the
+record less those entries plus the run's files, so the move puts the new file over the old one
+(a reader sees either, never both or neither) and the commit names it once; a replaced file whose
+name the run does not bring again is deleted after the moves (the two then stand side by side
+until the delete). If an entry is no longer in the record as read (another run replaced or
+removed it first), the publish raises ``Superseded`` and changes nothing; ``check`` sees the
+record less ``replacing``. Taking over an ADD scope from a dead run finishes that run's publish:
+its files already moved in are kept, those whose staged copy is still there are moved in by this
+run (a file replaced by name can only be told moved from not moved by its staged copy, which a
+move removes last), and what it replaced without bringing again is deleted; if ``check`` or
+``replacing`` then refuses this run's own files, the dead run's publish is still finished and
+committed (a publish of none of this run's files) before the refusal is raised. A publish of no
+files in ADD mode thus finishes what a dead run left in a scope and changes nothing else
+(SiteWise runs one when a day it has nothing new for was left claimed).
 
 A run killed between claim and commit leaves its records ``publishing`` and an open-claims
 marker ``<table>/_commits/_open/<run id>.json``: ``open_claims`` finds them, so ``status`` says the
@@ -57,8 +75,9 @@ The API, for a job's ``write.py``: stage files under ``staging_url(table, run_id
 (``new_run_id(scope)``), describe them as ``{path below the table: NewFile(staged path, rows)}``
 (``same_names`` when staged under their published names, ``part_name`` for deterministic
 names), then ``publish(storage, table, run_id, files, scopes, shrink_guard=…, count_rows=…,
-expected_rows=…)``; it returns ``Published`` (rows before and after, for ``RunReport.published``)
-and raises ``ShrinkRefused``, ``ScopeBusy``, ``ClaimLost``, ``CountsDoNotReconcile``; call
+expected_rows=…)`` (adding: ``mode=ADD, check=…, replacing=…``); it returns ``Published`` (rows
+before and after, for ``RunReport.published``) and raises ``ShrinkRefused``, ``ScopeBusy``,
+``ClaimLost``, ``CountsDoNotReconcile``, ``Superseded``; call
 ``discard_staging`` when done. ``open_claims(storage, table)`` lists what killed runs left.
 ``identify(job, job_run)`` (called by ``runtime.start_job``) names who claims.
 """
@@ -119,6 +138,10 @@ class ScopeBusy(PublishError):
 
 class ClaimLost(PublishError):
     """Another run took this run's claim over while it published; that run repairs the scope."""
+
+
+class Superseded(PublishError):
+    """A file the run was to replace is no longer in its scope's record as the run read it; nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -263,6 +286,7 @@ def publish(
     count_rows: CountRows | None = None,
     mode: str = REPLACE,
     check: Callable[[Record], None] | None = None,
+    replacing: Mapping[str, FileEntry] | None = None,
     expected_rows: int | None = None,
     staging: str | None = None,
     lease: Lease | None = None,
@@ -271,9 +295,12 @@ def publish(
     """Publish ``files`` (path below the table → staged file) as the new content of ``scopes``.
 
     ``scopes`` are folders below the table (``""``: the whole table) or ``Scope``s with their own
-    record URL; every file must lie in one of them. ``mode=ADD`` keeps what the scopes hold.
-    ``check`` sees each scope's record before it is claimed and may raise to stop the publish
-    (nothing changed). ``expected_rows``: the rows the run counted into these files; the rows
+    record URL; every file must lie in one of them. ``mode=ADD`` keeps what the scopes hold, but
+    for ``replacing`` (path below the table → its entry as the run read it from the record): those
+    are replaced by the run's files, or deleted if the run brings none of their names, and the
+    publish stops with ``Superseded`` (nothing changed) if one is no longer in the record as read.
+    ``check`` sees each scope's record, less ``replacing``, before it is claimed and may raise to
+    stop the publish (nothing changed). ``expected_rows``: the rows the run counted into these files; the rows
     counted from the staged files must match (``run_report.CountsDoNotReconcile`` otherwise,
     before anything changes). ``staging``: where the files are staged, when not in the run's own
     staging folder (the caller then removes what runs leave there). See the module docstring for
@@ -282,17 +309,29 @@ def publish(
     lease = lease or LEASE
     root = table_url.rstrip("/") + "/"
     wanted = sorted({item if isinstance(item, Scope) else scope(root, item) for item in scopes}, key=lambda s: s.prefix)
+    replacing = replacing or {}
+    if replacing and mode != ADD:
+        raise PublishError(f"{root}: files are replaced by name only when adding (mode=ADD); nothing was changed")
     _check_disjoint(root, wanted)
-    by_scope = _assign(root, files, wanted)
+    by_scope = _assign(root, files, wanted, "staged file(s)")
+    replaced_by_scope = _assign(root, replacing, wanted, "file(s) to replace")
     own_staging = staging is None
     staging = staging_url(root, run_id) if staging is None else staging
     entries = _staged_entries(storage, staging, files, count_rows)
     if expected_rows is not None:
         reconcile(root, expected_rows, sum(entry.rows or 0 for entry in entries.values()))
-    claims = _Claims(storage, root, run_id, lease, clock)
+    claims = _Claims(storage, root, run_id, staging, lease, clock)
     try:
         for item in wanted:
-            claims.claim(item, {path: entries[path] for path in by_scope[item.prefix]}, mode, check, count_rows)
+            claims.claim(
+                item,
+                {path: entries[path] for path in by_scope[item.prefix]},
+                {path: staging + files[path].staged for path in by_scope[item.prefix]},
+                {path: replacing[path] for path in replaced_by_scope[item.prefix]},
+                mode,
+                check,
+                count_rows,
+            )
         result = claims.result()
         if shrink_guard is not None and mode == REPLACE:
             _check_shrink(shrink_guard, root, result, sorted(claims.held))
@@ -301,9 +340,9 @@ def publish(
         raise
     try:
         claims.open_marker(wanted)
-        for path in sorted(files):
+        for path, source in sorted(claims.moves.items()):
             claims.keep_alive()
-            storage.move(staging + files[path].staged, root + path)
+            storage.move(source, root + path)
         stale = claims.leftovers()
         claims.keep_alive()
         storage.delete_many(root + path for path in stale)
@@ -325,9 +364,10 @@ def publish(
 class _Claims:
     """The records one run claims, at the versions it wrote, and what they held before."""
 
-    def __init__(self, storage: Storage, root: str, run_id: str, lease: Lease, clock: Callable[[], float]) -> None:
-        self.storage, self.root, self.run_id, self.lease, self.clock = storage, root, run_id, lease, clock
+    def __init__(self, storage: Storage, root: str, run_id: str, staging: str, lease: Lease, clock: Callable[[], float]) -> None:
+        self.storage, self.root, self.run_id, self.staging, self.lease, self.clock = storage, root, run_id, staging, lease, clock
         self.held: dict[str, tuple[Scope, Record, bytes | None]] = {}  # prefix -> (scope, my record, what I replaced)
+        self.moves: dict[str, str] = {}  # path -> the staged file moved there: this run's, and those of runs taken over
         self.leftover: set[str] = set()
         self.taken_over: set[str] = set()
         self.repaired: list[str] = []
@@ -346,24 +386,29 @@ class _Claims:
         self,
         item: Scope,
         new: Mapping[str, FileEntry],
+        sources: Mapping[str, str],
+        replaced: Mapping[str, FileEntry],
         mode: str,
         check: Callable[[Record], None] | None,
         count_rows: CountRows | None,
     ) -> None:
+        """Claim ``item`` for ``new`` (staged at ``sources``), replacing ``replaced`` (each as read)."""
         conflicts = 0
         while True:
             current = self._wait_until_free(item)
             ours = current.state == PUBLISHING and current.run == self.run_id  # a claim whose answer was lost
+            taking_over = current.state == PUBLISHING and not ours
+            finishing: dict[str, tuple[FileEntry, str]] = {}
             if current.version is None:
                 held = _listed(self.storage, self.root, item.prefix, count_rows)
                 leftovers = set(held)
-            elif current.state == PUBLISHING and mode == ADD and not ours:
-                held, leftovers = self._adopt(current)
+            elif taking_over and mode == ADD:
+                held, finishing, leftovers = self._adopt(current)
             elif current.state == PUBLISHING:
                 held, leftovers = dict(current.previous), {*current.files, *current.previous}
             else:
                 held, leftovers = dict(current.files), set(current.files)
-            if current.state == PUBLISHING and not ours:
+            if taking_over:
                 log.warning(
                     "%s%s: taking over from run %s (%s), which claimed it at %s and did not commit; this run repairs it",
                     self.root,
@@ -372,20 +417,23 @@ class _Claims:
                     _describe_who(current.who),
                     _when(current.claimed_at),
                 )
-            if check is not None:
-                try:
-                    check(replace(current, files=held))
-                except Exception:
-                    if current.state == PUBLISHING and mode == ADD and not ours:
-                        self._settle(item, current, held)
-                    raise
+            finishing = {path: staged for path, staged in finishing.items() if path not in new}
+            try:
+                kept = _without(self.root, {**held, **{path: entry for path, (entry, _) in finishing.items()}}, replaced)
+                if check is not None:
+                    check(replace(current, files=kept))
+            except Exception:
+                if taking_over and mode == ADD:
+                    self._settle(item)
+                raise
             if mode == ADD:
-                clashes = sorted(path for path in new if path in held and held[path] != new[path])
+                clashes = sorted(path for path in new if path in kept and kept[path] != new[path])
                 if clashes:
                     raise PublishError(f"{self.root}{clashes[0]}: already published with other content; nothing was changed")
-                files: dict[str, FileEntry] = {**held, **new}
+                files: dict[str, FileEntry] = {**kept, **new}
             else:
                 files = dict(new)
+            moves = {**{path: url for path, (_, url) in finishing.items()}, **sources}
             now = self.clock()
             mine = Record(
                 scope=item.prefix,
@@ -397,6 +445,7 @@ class _Claims:
                 committed_at=current.committed_at,
                 files=files,
                 previous=held,
+                staged=moves,
             )
             try:
                 version = self.storage.write_if(item.record_url, mine.to_bytes(), current.version)
@@ -409,33 +458,53 @@ class _Claims:
                     ) from None
                 continue
             self.renewed = now
-            replaced = current.stored
-            self.held[item.prefix] = (item, replace(mine, version=version), replaced)
+            replaced_record = current.stored
+            self.held[item.prefix] = (item, replace(mine, version=version), replaced_record)
             self.before[item.prefix] = held
-            self.leftover |= {path for path in leftovers if path not in files}
-            if current.state == PUBLISHING and not ours:
+            self.moves.update(moves)
+            self.leftover |= {path for path in {*leftovers, *replaced} if path not in files}
+            if taking_over:
                 self.taken_over.add(current.run)
                 self.repaired.append(item.prefix)
             return
 
-    def _adopt(self, dead: Record) -> tuple[dict[str, FileEntry], set[str]]:
-        """What a scope a dead run was adding to holds: its committed files, and the files that run
-        already put in place (its work is finished, not redone); the rest of its files are leftovers."""
-        added = {path: entry for path, entry in dead.files.items() if path not in dead.previous}
-        placed = {path: entry for path, entry in added.items() if self.storage.exists(self.root + path)}
-        if placed:
-            log.info("%s%s: keeping %d file(s) run %s had put in place", self.root, dead.scope, len(placed), dead.run)
-        return {**dead.previous, **placed}, set(added) - set(placed)
+    def _adopt(self, dead: Record) -> tuple[dict[str, FileEntry], dict[str, tuple[FileEntry, str]], set[str]]:
+        """Finish the publish of a run that died adding to a scope: what the scope holds of its
+        files (moved in, or kept from before), the files whose staged copy is still there (this run
+        moves them in: a file replaced by name cannot be told old or new otherwise), and the paths to
+        delete (files it replaced without bringing their names again; files lost with their staging)."""
+        held = {path: entry for path, entry in dead.previous.items() if dead.files.get(path) == entry}
+        finishing: dict[str, tuple[FileEntry, str]] = {}
+        lost: set[str] = set()
+        placed = 0
+        for path, entry in dead.files.items():
+            if path in held:
+                continue
+            staged = dead.staged.get(path)
+            if staged is not None and self.storage.exists(staged):
+                finishing[path] = (entry, staged)
+            elif path in dead.previous or self.storage.exists(self.root + path):
+                held[path], placed = entry, placed + 1  # moved in: its staged copy is gone
+            else:
+                lost.add(path)
+        log.info(
+            "%s%s: finishing the publish of run %s: %d file(s) it had put in place, %d still to move in, %d lost",
+            self.root,
+            dead.scope,
+            dead.run,
+            placed,
+            len(finishing),
+            len(lost),
+        )
+        return held, finishing, lost | (set(dead.previous) - set(dead.files))
 
-    def _settle(self, item: Scope, dead: Record, held: Mapping[str, FileEntry]) -> None:
-        """Commit what a dead run had added and put in place, when this run adds nothing after all."""
-        now = self.clock()
-        settled = replace(dead, state=COMMITTED, lease_until=0.0, committed_at=now, files=held, previous={})
-        try:
-            self.storage.write_if(item.record_url, settled.to_bytes(), dead.version)
-            log.info("%s%s: committed the %d file(s) run %s had put in place", self.root, item.prefix, len(held), dead.run)
-        except WriteConflict:
-            pass  # another run settled it first
+    def _settle(self, item: Scope) -> None:
+        """Finish the publish of a run that died adding to ``item`` when this run adds nothing to it
+        after all: a publish of none of this run's files takes the claim over, moves in what that run
+        had staged and commits."""
+        publish(
+            self.storage, self.root, self.run_id, {}, [item], mode=ADD, staging=self.staging, lease=self.lease, clock=self.clock
+        )
 
     def _wait_until_free(self, item: Scope) -> Record:
         """The record once no other run holds a live claim on it."""
@@ -505,7 +574,7 @@ class _Claims:
     def commit(self) -> None:
         now = self.clock()
         for prefix, (item, record, replaced) in list(self.held.items()):
-            done = replace(record, state=COMMITTED, lease_until=0.0, committed_at=now, previous={})
+            done = replace(record, state=COMMITTED, lease_until=0.0, committed_at=now, previous={}, staged={})
             self.held[prefix] = (item, self._rewrite(item, record, done), replaced)
 
     def _rewrite(self, item: Scope, record: Record, new: Record) -> Record:
@@ -607,18 +676,18 @@ def _check_disjoint(root: str, scopes: list[Scope]) -> None:
             raise PublishError(f"{root}: scopes {first.prefix!r} and {second.prefix!r} overlap; nothing was changed")
 
 
-def _assign(root: str, files: Mapping[str, NewFile], scopes: list[Scope]) -> dict[str, list[str]]:
-    """Each file's scope (the one folder it lies in)."""
+def _assign(root: str, paths: Iterable[str], scopes: list[Scope], what: str) -> dict[str, list[str]]:
+    """Each path's scope (the one folder it lies in)."""
     by_scope: dict[str, list[str]] = {item.prefix: [] for item in scopes}
     outside = []
-    for path in sorted(files):
+    for path in sorted(paths):
         owner = next((item.prefix for item in scopes if path.startswith(item.prefix)), None)
         if owner is None or path.startswith(STAGING + "/") or path.startswith(COMMITS + "/"):
             outside.append(path)
         else:
             by_scope[owner].append(path)
     if outside:
-        raise PublishError(f"{root}: staged file(s) outside the partitions the run owns, e.g. {outside[0]}; nothing was changed")
+        raise PublishError(f"{root}: {what} outside the partitions the run owns, e.g. {outside[0]}; nothing was changed")
     return by_scope
 
 
@@ -652,6 +721,17 @@ def _listed(storage: Storage, root: str, prefix: str, count_rows: CountRows | No
     return found
 
 
+def _without(root: str, held: Mapping[str, FileEntry], replaced: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
+    """What a scope keeps of ``held`` once the files ``replaced`` (each as the run read it) are taken out."""
+    changed = sorted(path for path, entry in replaced.items() if held.get(path) != entry)
+    if changed:
+        raise Superseded(
+            f"{root}{changed[0]}: no longer in its scope's record as this run read it (another run replaced or removed "
+            "it meanwhile); nothing was changed"
+        )
+    return {path: entry for path, entry in held.items() if path not in replaced}
+
+
 def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
     total = 0
     for files in groups:
@@ -664,7 +744,7 @@ def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
 
 def _committed(record: Record) -> Record:
     """The record a released claim leaves where there was none: the scope's files as they were."""
-    return replace(record, state=COMMITTED, run="", lease_until=0.0, files=record.previous, previous={})
+    return replace(record, state=COMMITTED, run="", lease_until=0.0, files=record.previous, previous={}, staged={})
 
 
 def _check_shrink(guard: ShrinkGuard, root: str, result: Published, prefixes: list[str]) -> None:

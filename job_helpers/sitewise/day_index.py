@@ -6,15 +6,17 @@ to it (``mode=ADD``). Each file's entry keeps, beside its bytes and rows, the ra
 its record count and the run that staged it (``keys``, ``records``, ``run``, as before, so
 readers of earlier manifests keep working; a manifest written before carries only those and
 reads as committed). While a run adds a file the record is ``publishing``: the files committed
-are then its ``previous`` ones, and the file being added is ``claimed``. ``timeseries.txt`` is
-the sorted, newline-separated list of series ids merged that day, in the form existing
-consumers read; it is derived from the manifest after each commit.
+are then its ``previous`` ones, and the file being added is ``claimed``. A file rebuilt by
+``--repair-days`` replaces its failing entry by name (``DayIndex.replacing``): one publish claims
+the manifest, moves the file over the old one and commits it in the entry's place.
+``timeseries.txt`` is the sorted, newline-separated list of series ids merged that day, in the
+form existing consumers read; it is derived from the manifest after each commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from job_helpers.commit_record import PUBLISHING, FileEntry, Record, RecordUnreadable, Scope
@@ -48,18 +50,29 @@ class MergedFile:
 
 @dataclass(frozen=True)
 class DayIndex:
-    """The day's committed files, the manifest version they were read from (None: no manifest), and
-    the names of files a run is adding (claimed, not committed: not leftovers, not merged yet)."""
+    """The day's committed files, the manifest version they were read from (None: no manifest), the
+    names of files a run is adding (claimed, not committed: not leftovers, not merged yet) and when
+    that run's lease ends (None: nothing claimed), each committed file's entry as read (what a
+    publish that replaces it names), and the entries a commit from this index replaces."""
 
     files: dict[str, MergedFile] = field(default_factory=dict)
     version: str | None = None
     claimed: frozenset[str] = frozenset()
+    lease_until: float | None = None
+    entries: Mapping[str, FileEntry] = field(default_factory=dict)
+    replaced: Mapping[str, FileEntry] = field(default_factory=dict)
 
     def merged_keys(self) -> set[str]:
         return {key for merged in self.files.values() for key in merged.keys}
 
     def series(self) -> set[str]:
         return {parse_raw_key(key).series_id for key in self.merged_keys()}
+
+    def replacing(self, name: str) -> DayIndex:
+        """The index less the file ``name``, which a commit from it replaces (a rebuilt file holds
+        the same keys, so it has the same name)."""
+        kept = {other: merged for other, merged in self.files.items() if other != name}
+        return replace(self, files=kept, replaced={**self.replaced, name: self.entries[name]})
 
 
 def day_scope(index_day_url: str, day: date) -> Scope:
@@ -81,8 +94,11 @@ def read_day_index(storage: Storage, index_day_url: str) -> DayIndex:
         raise DayIndexError(
             f"{url}: not a readable day manifest ({error}); restore it or delete the day's index and output to redo it"
         ) from error
-    claimed = frozenset(path.removeprefix(record.scope) for path in record.files) if record.state == PUBLISHING else frozenset()
-    return DayIndex(files, current.version, claimed - set(files))
+    entries = {path.removeprefix(record.scope): entry for path, entry in committed.items()}
+    if record.state != PUBLISHING:
+        return DayIndex(files, current.version, entries=entries)
+    claimed = frozenset(path.removeprefix(record.scope) for path in record.files) - set(files)
+    return DayIndex(files, current.version, claimed, record.lease_until, entries)
 
 
 def merged_files(scope: str, entries: Mapping[str, FileEntry]) -> dict[str, MergedFile]:

@@ -177,8 +177,7 @@ def merge_day(
     """
     result = repair_day(storage, layout, day, downloads, work_dir) if repair else DayResult(day, merged=False)
     for attempt in range(1, MERGE_ATTEMPTS + 1):
-        state = read.day_state(storage, layout, day)
-        write.finish_earlier_runs(storage, layout, day, state)
+        state = write.finish_earlier_runs(storage, layout, day, read.day_state(storage, layout, day))
         new = new_files(day, state, series_filter)
         if not new:
             log.info("%s: skip, nothing new to merge", day)
@@ -201,16 +200,19 @@ def merge_day(
 def repair_day(storage: Storage, layout: Layout, day: date, downloads: Executor, work_dir: Path | None) -> DayResult:
     """Read back every file the day has committed; rebuild each that fails from its raw keys.
 
-    A rebuilt file holds the same raw keys, so it has the same name and replaces the failing one
-    in the manifest (one conditional write) and in the day's folder (one move over it): readers
-    see the old file or the new one, never both. Every key of the day stays committed once.
+    A rebuilt file holds the same raw keys, so it has the same name, and one publish replaces the
+    failing entry as read (``DayIndex.replacing``): it claims the manifest, moves the file over
+    the failing one and commits it in the entry's place. Readers see the old file or the new one,
+    never both, and every key of the day stays committed once. A publish a run that died left
+    claimed (a repair killed part way among them) is finished first, so it is read back finished.
+    If another run replaced the entry first, this run's file is dropped and the day read back again.
     """
     result = DayResult(day, merged=False)
     checked: dict[str, MergedFile] = {}
     rebuilt: set[str] = set()
     lost = 0
     while lost < MERGE_ATTEMPTS:
-        state = read.day_state(storage, layout, day)
+        state = write.finish_abandoned_publish(storage, layout, day, read.day_state(storage, layout, day))
         failing = readback.first_failing_file(storage, layout, day, state.index, checked)
         if failing is None:
             return result
@@ -218,7 +220,7 @@ def repair_day(storage: Storage, layout: Layout, day: date, downloads: Executor,
             raise DayIndexError(f"{day}: {failing.name} was rebuilt by this run but still fails its read-back: {failing.reason}")
         log.warning("%s: rebuilding %s from its %d raw keys: %s", day, failing.name, len(failing.merged.keys), failing.reason)
         files = rebuild_files(layout, day, failing, state.raw_files)
-        published = merge_and_publish(storage, layout, day, files, without(state.index, failing.name), downloads, work_dir)
+        published = merge_and_publish(storage, layout, day, files, state.index.replacing(failing.name), downloads, work_dir)
         if published is None:
             lost += 1
             continue
@@ -228,11 +230,6 @@ def repair_day(storage: Storage, layout: Layout, day: date, downloads: Executor,
         f"{day}: the manifest changed {MERGE_ATTEMPTS} times while this run rebuilt the day's failing files; "
         "run the day again with --repair-days true once the other runs have ended."
     )
-
-
-def without(index: DayIndex, name: str) -> DayIndex:
-    """The index less one file, at the same version, so a commit from it replaces that file."""
-    return DayIndex({other: merged for other, merged in index.files.items() if other != name}, index.version)
 
 
 def new_files(day: date, state: read.DayState, series_filter: SeriesFilter) -> list[RawFile]:
@@ -276,7 +273,8 @@ def merge_and_publish(
 ) -> DayResult | None:
     """Merge ``files`` into one file, stage it, read it back, commit it beside ``index`` and publish it.
 
-    None if another run committed some of the same raw keys first (nothing was published). A
+    None if another run committed some of the same raw keys first, or replaced a file ``index``
+    replaces (``DayIndex.replacing``) first: nothing was published. A
     staged file whose read-back fails, or whose records do not reconcile with those read, is
     deleted and the day fails: nothing that does not read back is ever committed.
     """

@@ -7,9 +7,12 @@ tells how old a file left by a killed run is. The day's folder is a scope whose 
 the day's manifest (``day_index``); the run adds its file to it (``mode=ADD``): it claims the
 manifest if no file committed there holds any of its raw keys (checked on the version it
 claims), moves the file into the day's folder and commits. Runs of the same day queue on the
-claim; one that died while adding is taken over by the next, which keeps the file that run had
-already put in place. What else a run that died left behind is finished or removed by the next
-run of the day.
+claim; one that died while adding is taken over by the next run of the day, which finishes its
+publish (moves in the file that run had staged, if it was not moved yet, and commits it) whether
+or not it has anything new itself. A file rebuilt by ``--repair-days`` is published the same way,
+replacing its failing entry by name (``replacing``): it is moved over the failing file and
+committed in its entry's place, unless another run replaced that entry first. What else a run
+that died left behind is finished or removed by the next run of the day.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 
 from job_helpers import publish as protocol
 from job_helpers.commit_record import Record
-from job_helpers.publish import ADD, NewFile, PublishError, ScopeBusy
+from job_helpers.publish import ADD, NewFile, PublishError, ScopeBusy, Superseded
 from job_helpers.sitewise.day_index import (
     DayIndex,
     DayIndexError,
@@ -37,7 +40,7 @@ from job_helpers.sitewise.day_index import (
     series_list_is_current,
 )
 from job_helpers.sitewise.keys import OUTPUT_PREFIX, OUTPUT_SUFFIX, Layout, day_partition
-from job_helpers.sitewise.read import DayState
+from job_helpers.sitewise.read import DayState, day_state
 from job_helpers.storage import Storage, join
 
 # Far longer than any run needs between staging a file and committing it (seconds), so a file
@@ -76,14 +79,39 @@ def staged_url(layout: Layout, day: date, run: str, name: str) -> str:
     return join(layout.staging_day(day), f"{run}-{name}")
 
 
-def finish_earlier_runs(storage: Storage, layout: Layout, day: date, state: DayState) -> None:
-    """Finish or remove what runs that died left in the day: files committed but not moved,
-    files moved but not committed, staged files long abandoned, a series list not rewritten."""
+def finish_earlier_runs(storage: Storage, layout: Layout, day: date, state: DayState) -> DayState:
+    """Finish or remove what runs that died left in the day: a publish claimed and not committed,
+    files committed but not moved, files moved but not committed, staged files long abandoned, a
+    series list not rewritten; return the day's state after."""
+    state = finish_abandoned_publish(storage, layout, day, state)
     finish_committed_moves(storage, layout, day, state.index, set(state.published), set(state.staged))
     remove_uncommitted_outputs(storage, layout.output_day(day), state.published, state.index)
     remove_expired_staging(storage, layout.staging_day(day), state.staged, state.index, datetime.now(UTC))
     if state.index.files and not series_list_is_current(storage, layout.index_day(day), state.index):
         publish_series_list(storage, layout.index_day(day), state.index)
+    return state
+
+
+def finish_abandoned_publish(storage: Storage, layout: Layout, day: date, state: DayState) -> DayState:
+    """If a run that ended left the day's manifest claimed, take it over and finish that run's
+    publish (a publish of nothing of this run's, mode ADD, moves in what that run had staged and
+    commits); return the day's state after."""
+    if state.index.lease_until is None or state.index.lease_until > time.time():
+        return state
+    log.warning("%s: a run that ended claimed the day's manifest and did not commit; finishing its publish", day)
+    try:
+        protocol.publish(
+            storage,
+            layout.repartitioned,
+            new_run(datetime.now(UTC)),
+            {},
+            [day_scope(layout.index_day(day), day)],
+            mode=ADD,
+            staging=layout.staging_day(day),
+        )
+    except ScopeBusy as busy:
+        raise ConcurrentDayUpdate(f"{day}: {busy}. Run the day again once the other runs have ended.") from busy
+    return day_state(storage, layout, day)
 
 
 def stage(storage: Storage, layout: Layout, day: date, path: Path, merged: MergedFile) -> Staged:
@@ -97,10 +125,13 @@ def stage(storage: Storage, layout: Layout, day: date, path: Path, merged: Merge
 
 def commit_staged(storage: Storage, layout: Layout, day: date, index: DayIndex, staged: Staged) -> DayIndex | None:
     """Add the staged file to the day (claim the manifest, move the file into place, commit); return
-    the index committed, or None if another run committed some of its keys (then nothing changed).
+    the index committed, or None if another run committed some of its keys, or replaced a file this
+    one replaces (then nothing changed).
 
-    ``index`` is the manifest as the run read it; when it changed since, the claim reads it again
-    and, if the other runs' files hold none of these keys, commits the file beside them.
+    ``index`` is the manifest as the run read it, less the files the staged one replaces
+    (``DayIndex.replacing``); when it changed since, the claim reads it again and, if the other
+    runs' files hold none of these keys and those replaced are still as read, commits the file
+    beside them.
     """
     if not index.merged_keys().isdisjoint(staged.merged.keys):
         return None
@@ -115,9 +146,10 @@ def commit_staged(storage: Storage, layout: Layout, day: date, index: DayIndex, 
             [day_scope(layout.index_day(day), day)],
             mode=ADD,
             check=keys_free(merged),
+            replacing={day_partition(day) + name: entry for name, entry in index.replaced.items()},
             staging=layout.staging_day(day),
         )
-    except KeysCommitted:
+    except (KeysCommitted, Superseded):
         return None
     except ScopeBusy as busy:
         storage.delete(staged.url)
@@ -159,7 +191,8 @@ def move_into_place(storage: Storage, layout: Layout, day: date, name: str, merg
             return
         raise DayIndexError(
             f"{target}: committed in the day's manifest, but neither it nor its staged copy {source} can be moved "
-            f"into place ({error}); restore the file, or remove its entry from the manifest to merge its keys again"
+            f"into place ({error}); run the day again with --repair-days true to rebuild it from its raw keys, "
+            "restore the file, or remove its entry from the manifest to merge its keys again"
         ) from error
     log.info("%s: published %s", day, target)
 
@@ -170,8 +203,9 @@ def finish_committed_moves(
     """Move the files the manifest commits but the day's folder lacks: a run died after committing them.
 
     ``published`` and ``staged`` hold the names listed in the day's and the staging folder before
-    ``index`` was read. A committed file still staged is moved even over a published one of its
-    name: that is the file it replaced (``--repair-days`` rebuilds a failing file under its name).
+    ``index`` was read. Versions of the job before the publish protocol committed before moving;
+    one of them (of ``--repair-days``) may have committed a rebuilt file under the name of the one
+    it replaced, so a committed file still staged is moved even over a published one of its name.
     """
     for name, merged in sorted(index.files.items()):
         if merged.run and (name not in published or f"{merged.run}-{name}" in staged):

@@ -173,6 +173,12 @@ def test_committed_file_that_is_nowhere_fails_the_day_naming_it(lake: Lake) -> N
 
     assert f"{output}: committed in the day's manifest" in message
     assert lake.storage.exists(join(lake.layout.index_day(FIRST_DAY), MANIFEST))
+    assert "run the day again with --repair-days true to rebuild it" in message
+
+    main([*one_day_argv(lake), "--repair-days", "true"])
+
+    assert output_urls(lake, FIRST_DAY) == [output]
+    assert output_records(lake, FIRST_DAY) == input_records(lake, FIRST_DAY, lake.written.associated)
 
 
 def test_old_staged_leftovers_are_removed_and_recent_ones_kept(lake: Lake) -> None:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 import pytest
 from avro_builders import block, blocks_of, container, with_block_count
+from publish_steps import Killed, SteppedStorage
 from sitewise_helpers import (
     FIRST_DAY,
     LAST_DAY,
     Lake,
+    add_late_file,
     before_each_commit,
     failure_of,
     input_records,
@@ -30,9 +32,12 @@ from sitewise_helpers import (
     staged_urls,
 )
 
+from job_helpers import publish as publishing
+from job_helpers.commit_record import COMMITTED, PUBLISHING, read_record
+from job_helpers.publish import Lease, open_claims
 from job_helpers.run_report import RunReport, read_report, report_url
 from job_helpers.sitewise import avro_blocks, write
-from job_helpers.sitewise.day_index import MANIFEST, MergedFile, read_day_index
+from job_helpers.sitewise.day_index import MANIFEST, MergedFile, day_scope, read_day_index
 from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.run import RunSummary, merge_days
 from job_helpers.sitewise.sample_data import RAW_SCHEMA
@@ -231,26 +236,93 @@ def test_a_failing_file_whose_raw_keys_are_gone_fails_its_day_and_changes_nothin
     assert snapshot(lake) == before
 
 
-def test_a_repair_that_died_between_its_commit_and_its_move_is_finished_by_a_plain_rerun(
+def restore(lake: Lake, saved: dict[str, bytes]) -> None:
+    """Put the repartitioned and index folders back as ``snapshot`` saw them."""
+    for root in (lake.layout.repartitioned, lake.layout.index):
+        lake.storage.delete_prefix(root)
+    for url, data in saved.items():
+        lake.storage.write_bytes(url, data)
+
+
+@pytest.mark.parametrize("lake", ["local"], indirect=True)
+def test_a_repair_killed_at_each_step_of_its_publish_is_finished_by_the_next_run(
     lake: Lake, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    main(job_argv(lake.layout))
-    poisoned = poison(lake, FIRST_DAY, "count 2^31")
+    """Killed before each change of its publish (claim, open-claims marker, move over the failing
+    file, commit, the series list), the failing file damaged or deleted in turn: the day holds at
+    most one file under its name, old or rebuilt; the next run of the day, plain or repairing, each
+    from the same killed state, finishes it.
+
+    On local files only: the same publish killed at every step on moto's S3, a move cut between its
+    copy and its delete included, is tests/test_publish_replacing.py's, and the takeover of a killed
+    SiteWise publish on S3 is test_sitewise_publish.py's."""
+    monkeypatch.setattr(publishing, "LEASE", Lease(seconds=0, wait=0))  # a dead run's claim is stale at once
+    one_day = job_argv(lake.layout, first=FIRST_DAY, last=FIRST_DAY)
     series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
+    scope = day_scope(lake.layout.index_day(FIRST_DAY), FIRST_DAY)
+    main(one_day)
+    healthy = snapshot(lake)
+    poisoned: dict[str, dict[str, bytes]] = {}
+    for how in ("count 2^31", "missing"):
+        restore(lake, healthy)
+        (url,) = output_urls(lake, FIRST_DAY)
+        assert poison(lake, FIRST_DAY, how) == url
+        poisoned[how] = snapshot(lake)
+    outcomes = set()
+    steps = 0
+    while True:
+        how = ("count 2^31", "missing")[steps % 2]
+        restore(lake, poisoned[how])
+        old = poisoned[how].get(url)
+        changes: list[str] = []
 
-    def dies(*args: object) -> str:
-        raise RuntimeError("simulated crash after the commit")
+        def die(operation: str, target: str, budget: int = steps, changes: list[str] = changes) -> None:
+            if "/_staging/" in target and operation == "write":
+                return  # the rebuilt file's upload, before its publish
+            changes.append(operation)
+            if len(changes) > budget:
+                raise Killed(f"killed before {operation} {target}")
 
-    with monkeypatch.context() as dying:
-        dying.setattr(write, "publish", dies)
-        crashed = merge_days(lake.storage, lake.layout, [FIRST_DAY], series_filter, max_workers=2, repair=True)
-    assert list(crashed.failed) == [FIRST_DAY]
-    (staged,) = staged_urls(lake, FIRST_DAY)
-    assert lake.storage.read_bytes(poisoned) != lake.storage.read_bytes(staged)
+        killed = merge_days(
+            SteppedStorage(lake.storage, die), lake.layout, [FIRST_DAY], series_filter, max_workers=2, repair=True
+        )
+        if not killed.failed:
+            break
+        assert list(killed.failed) == [FIRST_DAY]
+        rebuilt_in_place = lake.storage.exists(url) and lake.storage.read_bytes(url) != old
+        assert output_urls(lake, FIRST_DAY) == ([url] if old or rebuilt_in_place else []), (
+            "never the old and the new side by side"
+        )
+        claim = read_record(lake.storage, scope)
+        staged = staged_urls(lake, FIRST_DAY)
+        if claim.state == PUBLISHING and staged:  # claimed, not moved yet
+            ((_, waiting),) = claim.staged.items()
+            assert staged == [waiting] and lake.storage.read_bytes(waiting) != old and not rebuilt_in_place, steps
+        if claim.state == PUBLISHING and rebuilt_in_place:  # moved over the failing file, not committed
+            assert [c.scope for c in open_claims(lake.storage, lake.layout.repartitioned)] == [scope.prefix], steps
+        outcomes.add((claim.state, rebuilt_in_place))
+        unclaimed = claim.state == COMMITTED and not rebuilt_in_place  # killed before its claim
+        orphans = staged if unclaimed else []
+        assert len(orphans) == unclaimed
+        left = snapshot(lake)
+        for rerun in [REPAIR] if unclaimed else [[], REPAIR]:  # a plain rerun does not repair an unclaimed day
+            restore(lake, left)
 
-    main(job_argv(lake.layout))
+            main([*one_day, *rerun])
 
-    assert_day_published_once(lake, FIRST_DAY)
+            assert staged_urls(lake, FIRST_DAY) == orphans, "a recent staged file may belong to a live run, so it stays"
+            for orphan in orphans:
+                lake.storage.delete(orphan)
+            assert_day_published_once(lake, FIRST_DAY)
+            assert output_urls(lake, FIRST_DAY) == [url]
+            assert read_record(lake.storage, scope).state == COMMITTED
+            assert open_claims(lake.storage, lake.layout.repartitioned) == []
+        steps += 1
+    assert {(PUBLISHING, False), (PUBLISHING, True)} <= outcomes, "killed after its claim, and after its move"
+    assert steps >= 4
+    repaired = snapshot(lake)
+    main([*one_day, *REPAIR])
+    assert snapshot(lake) == repaired
 
 
 def test_repair_days_must_be_true_or_false(lake: Lake) -> None:
@@ -278,3 +350,37 @@ def test_two_repairs_of_a_day_at_once_rebuild_its_failing_file_once(lake: Lake, 
     assert other_runs[0].rebuilt == 1 and not other_runs[0].failed
     assert not first.failed and first.rebuilt == 0, "its rebuilt file lost the commit, and the day then read back"
     assert_day_published_once(lake, FIRST_DAY)
+
+
+def test_a_repair_whose_commit_an_ordinary_run_of_a_late_file_beats_commits_beside_it(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw file arrives late; a plain run merges and commits it while a repair of the same day
+    waits to commit its rebuilt file: the repair still replaces the entry it read (unchanged) and
+    keeps the late file beside it, and the day holds every key once."""
+    main(job_argv(lake.layout))
+    poisoned = poison(lake, FIRST_DAY, "truncated")
+    late = add_late_file(lake, FIRST_DAY)
+    series_filter = from_asset_metadata(lake.storage, lake.layout, "ASSOCIATED")
+    plain_runs: list[RunSummary] = []
+
+    def a_plain_run_commits_the_late_file_first(day: date, _: str) -> None:
+        if plain_runs:
+            return  # the plain run's own commit
+        plain_runs.append(RunSummary())
+        plain_runs[0] = merge_days(lake.storage, lake.layout, [day], series_filter, max_workers=2)
+
+    with monkeypatch.context() as interleaved:
+        before_each_commit(interleaved, a_plain_run_commits_the_late_file_first)
+        repair = merge_days(lake.storage, lake.layout, [FIRST_DAY], series_filter, max_workers=2, repair=True)
+
+    (plain,) = plain_runs
+    assert not plain.failed and plain.records == len(late) and plain.rebuilt == 0
+    assert (
+        not repair.failed
+        and repair.rebuilt == 1
+        and repair.records == len(input_records(lake, FIRST_DAY, lake.written.associated)) - len(late)
+    )
+    assert_day_published_once(lake, FIRST_DAY)
+    assert poisoned in output_urls(lake, FIRST_DAY) and len(output_urls(lake, FIRST_DAY)) == 2
+    assert read_record(lake.storage, day_scope(lake.layout.index_day(FIRST_DAY), FIRST_DAY)).state == COMMITTED
