@@ -8,6 +8,7 @@ from datetime import date
 
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import Selection
+from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.run_report import scope_name
 
@@ -20,6 +21,7 @@ OPTIONS = [
     "participants",
     "participant-regex",
     "max-csv-bytes",
+    *(name.replace("_", "-") for name in MINIMUMS),
 ]
 OPTIONAL = ["allow-shrink"]  # false when absent
 MIN_CSV_BYTES = 1024
@@ -36,6 +38,7 @@ class Parameters:
     selection: Selection = field(default_factory=Selection)
     max_csv_bytes: int = 1 << 30
     allow_shrink: bool = False
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
     def __post_init__(self) -> None:
         missing = sorted(set(OUTPUTS) - set(self.outputs))
@@ -62,4 +65,7 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         selection=selection,
         max_csv_bytes=job_arguments.whole_number(args, "max-csv-bytes", MIN_CSV_BYTES, "1 GB is 1073741824"),
         allow_shrink=job_arguments.optional_switch(args, "allow-shrink"),
+        limits=ArchiveLimits(
+            **{name: job_arguments.whole_number(args, name.replace("_", "-"), least) for name, least in MINIMUMS.items()}
+        ),
     )

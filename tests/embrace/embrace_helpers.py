@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
 from job_helpers.embrace import read, run
+from job_helpers.embrace.limits import DEFAULT_LIMITS
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.embrace.parameters import Parameters
 from job_helpers.storage import Storage
@@ -32,7 +34,8 @@ def job_argv(landing: Path, lake: Path, first: str, last: str, **extra: str) -> 
     argv += ["--landing", landing.as_uri() + "/"]
     for name in OUTPUTS:
         argv += [f"--{argument(name)}", (lake / name).as_uri() + "/"]
-    options = {"streams": "all", "participants": "all", "participant-regex": ".*", "max-csv-bytes": "1073741824", **extra}
+    options = {"streams": "all", "participants": "all", "participant-regex": ".*", "max-csv-bytes": "1073741824"}
+    options.update({name.replace("_", "-"): str(value) for name, value in asdict(DEFAULT_LIMITS).items()}, **extra)
     for name, value in options.items():
         argv += [f"--{name}", value]
     return argv
