@@ -29,10 +29,6 @@ METADATA_BYTES = 1 << 20
 MINIMUMS = {"max_member_bytes": 1024, "max_member_ratio": 2, "max_archive_bytes": 1024, "max_rows_per_day": 1}
 
 
-class LimitExceeded(ValueError):
-    """A member or an archive is over one of the limits; the message names the limit and how to raise it."""
-
-
 @dataclass(frozen=True)
 class ArchiveLimits:
     """The limits of one run, as its job arguments give them."""
