@@ -41,6 +41,12 @@ class Day:
     missing: np.ndarray
     source: np.ndarray
 
+    def release(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The day's arrays, handed over: the Day keeps none, so they go as soon as the caller drops them."""
+        arrays = (self.ts, self.values, self.missing, self.source)
+        self.ts = self.values = self.missing = self.source = np.empty(0)
+        return arrays
+
 
 class DayBuffer:
     """Collects rows by day and source; ``days()`` gives each day's rows once, in day order."""

@@ -29,7 +29,7 @@ from pyspark.sql import SparkSession
 
 from job_helpers.embrace import write
 from job_helpers.embrace.archives import MEASURES
-from job_helpers.embrace.day_buffer import DayBuffer, DayTooLarge
+from job_helpers.embrace.day_buffer import Day, DayBuffer, DayTooLarge
 from job_helpers.embrace.limits import DEFAULT_LIMITS, ArchiveLimits
 from job_helpers.embrace.members import Entry, MemberGroup, RefusedMember
 from job_helpers.embrace.outputs import FROM_TASKS, HELD, day_folder, file_stem, held_url, load_folder, rejects_folder
@@ -214,16 +214,10 @@ def process_stream(stream: DeviceStream, targets: Targets, storage: Storage) -> 
         stem = file_stem(stream.ppt_id, stream.dev_id)
         revisit = set(stream.revisit)
         for day_rows in buffer.days():
-            day = _iso_day(day_rows.number)
-            revisit.discard(day)
-            names = Names(stream.exports)
-            new = Claims(day_rows.ts, day_rows.values, day_rows.missing, _export_numbers(day_rows.source, sources, names))
-            result.read += len(new)
-            del day_rows
-            _combine(stream, day, stem, new, names, targets, storage, result)
+            revisit.discard(_iso_day(day_rows.number))
+            _combine(stream, _iso_day(day_rows.number), stem, day_rows, sources, targets, storage, result)
         for day in sorted(revisit):
-            names = Names(stream.exports)
-            _combine(stream, day, stem, Claims.concat([], width), names, targets, storage, result)
+            _combine(stream, day, stem, None, sources, targets, storage, result)
         for export, path in rejects_paths.items():
             if path.stat().st_size:
                 folder, name = rejects_folder(export, stream.kind), f"{stem}.json"
@@ -260,10 +254,25 @@ def _read_member(
 
 
 def _combine(
-    stream: DeviceStream, day: str, stem: str, new: Claims, names: Names, targets: Targets, storage: Storage, result: StreamResult
+    stream: DeviceStream,
+    day: str,
+    stem: str,
+    rows: Day | None,
+    sources: list[str],
+    targets: Targets,
+    storage: Storage,
+    result: StreamResult,
 ) -> None:
-    """Apply the rules to the device-day's new rows and those published by the other exports; stage its files."""
+    """Apply the rules to the device-day's new ``rows`` (their arrays taken from it, so that they are
+    freed before the files are written) and those published by the other exports; stage its files."""
     width = len(MEASURES[stream.kind])
+    names = Names(stream.exports)
+    new = Claims.concat([], width)
+    if rows is not None:
+        ts, values, missing, source = rows.release()
+        new = Claims(ts, values, missing, _export_numbers(source, sources, names))
+        del ts, values, missing, source
+        result.read += len(new)
     kept = published_claims(storage, targets.clean, stream.kind, day, stem, names, targets.replaced)
     result.carried += int(kept.copies.sum()) if kept.copies is not None else len(kept)
     claims = Claims.concat([new, kept], width)
@@ -276,9 +285,9 @@ def _combine(
         result.holders[day] = sorted(names.names[i] for i in holding)
     readings = combined.holders.sum(axis=0)
     result.held_by[day] = {names.names[i]: int(count) for i, count in enumerate(readings) if count}
-    for (a, b), rows in combined.shared.items():
+    for (a, b), both in combined.shared.items():
         first, second = sorted((names.names[a], names.names[b]))
-        result.shared[(first, second)] += rows
+        result.shared[(first, second)] += both
     folder = day_folder(stream.kind, day)
     name = f"{stem}.parquet"
     if len(combined.held):

@@ -461,36 +461,43 @@ def combine_day(claims: Claims, exports: int) -> CombinedDay:
 
     A row several exports hold is one row: each distinct row counts as many times as the export
     holding it most often holds it, and the rows beyond are ``overlap``. Only rows whose timestamp
-    is shared are grouped, so a day of one export without duplicates costs one sort.
+    is shared are grouped, so a day of one export without duplicates costs one sort and a few masks.
     """
     n, width = len(claims.ts), claims.values.shape[1]
-    copies = claims.copies if claims.copies is not None else np.ones(n, np.int64)
+    copies = claims.copies
     order = np.argsort(claims.ts, kind="stable")
     in_order = claims.ts[order]
     equal_next = in_order[1:] == in_order[:-1]
+    del in_order
     shared_time = np.zeros(n, dtype=bool)
     shared_time[:-1] |= equal_next
     shared_time[1:] |= equal_next
-    del in_order, equal_next
-    alone, together = order[~shared_time], order[shared_time]
-    del order, shared_time
-    alone_missing = claims.missing[alone]
-    kept_alone = alone[~alone_missing]
-    alone_copies = copies[alone]
-    total = int(alone_copies.sum())
-    nan = int(alone_copies[alone_missing].sum())
-    kept_copies = copies[kept_alone]
-    perfect = int(kept_copies[kept_copies > 1].sum())
-    held_rows = [alone[alone_missing], kept_alone[kept_copies > 1]]
-    held_copies = [alone_copies[alone_missing], kept_copies[kept_copies > 1] - 1]
+    together = order[shared_time]
+    del order, shared_time, equal_next
+    keep = ~claims.missing
+    keep[together] = False
+    alone_missing = claims.missing.copy()
+    alone_missing[together] = False
+    missing_rows = np.flatnonzero(alone_missing)
+    del alone_missing
+    if copies is None:
+        total = n - len(together)
+        nan, perfect = len(missing_rows), 0
+        held_rows, held_copies = [missing_rows], [np.ones(len(missing_rows), np.int64)]
+    else:
+        alone = np.ones(n, dtype=bool)
+        alone[together] = False
+        total = int(copies[alone].sum())
+        del alone
+        nan = int(copies[missing_rows].sum())
+        extra = np.flatnonzero(keep & (copies > 1))
+        perfect = int(copies[extra].sum())
+        held_rows, held_copies = [missing_rows, extra], [copies[missing_rows], copies[extra] - 1]
     held_export = [claims.export[rows] for rows in held_rows]
-    del alone, alone_missing, alone_copies, kept_copies
-    holders_alone = np.zeros((len(kept_alone), exports), dtype=bool)
-    holders_alone[np.arange(len(kept_alone)), claims.export[kept_alone]] = True
     unclear = overlap = 0
     shared: dict[tuple[int, int], int] = {}
     kept_together = np.empty(0, np.int64)
-    holders_together = np.zeros((0, exports), dtype=bool)
+    together_export = np.empty(0, np.int32)
     if len(together):
         bits = _row_bits(claims.values[together])
         keys = [
@@ -502,10 +509,11 @@ def combine_day(claims: Claims, exports: int) -> CombinedDay:
         by_row = np.lexsort(keys)
         rows, bits = together[by_row], bits[by_row]
         ts, missing, export = claims.ts[rows], claims.missing[rows], claims.export[rows]
+        row_copies = copies[rows] if copies is not None else np.ones(len(rows), np.int64)
         same_row = (ts[1:] == ts[:-1]) & (missing[1:] == missing[:-1]) & (bits[1:] == bits[:-1]).all(axis=1)
         row_starts = np.flatnonzero(np.r_[True, ~same_row])
         pair_starts = np.flatnonzero(np.r_[True, ~same_row | (export[1:] != export[:-1])])
-        pair_copies = np.add.reduceat(copies[rows], pair_starts)
+        pair_copies = np.add.reduceat(row_copies, pair_starts)
         pair_export = export[pair_starts]
         pair_row = np.searchsorted(row_starts, pair_starts, side="right") - 1
         row_pairs = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
@@ -525,14 +533,14 @@ def combine_day(claims: Claims, exports: int) -> CombinedDay:
         perfect += int(most[kept_row & (most > 1)].sum())
         unclear = int(most[unclear_row].sum())
         kept_together = first[kept_row]
-        kept_index = np.cumsum(kept_row) - 1
+        keep[kept_together] = True
         pair_kept = kept_row[pair_row]
-        holders_together = np.zeros((len(kept_together), exports), dtype=bool)
-        holders_together[kept_index[pair_row[pair_kept]], pair_export[pair_kept]] = True
-        extra = pair_copies - pair_kept
-        beyond = extra > 0
+        kept_pairs = first[pair_row[pair_kept]]
+        together_export = pair_export[pair_kept]
+        extra_copies = pair_copies - pair_kept
+        beyond = extra_copies > 0
         held_rows.append(first[pair_row[beyond]])
-        held_copies.append(extra[beyond])
+        held_copies.append(extra_copies[beyond])
         held_export.append(pair_export[beyond])
         if exports > 1:
             by_export = np.zeros((len(first), exports), dtype=np.int64)
@@ -542,16 +550,25 @@ def combine_day(claims: Claims, exports: int) -> CombinedDay:
                     both = int(np.minimum(by_export[:, a], by_export[:, b]).sum())
                     if both:
                         shared[(a, b)] = both
-    kept = np.concatenate([kept_alone, kept_together])
-    holders = np.concatenate([holders_alone, holders_together])
-    if len(kept_together):
-        by_time = np.argsort(claims.ts[kept], kind="stable")
-        kept, holders = kept[by_time], holders[by_time]
+    kept_ts, kept_values = claims.ts[keep], claims.values[keep]
+    if exports == 1:
+        holders = np.ones((len(kept_ts), 1), dtype=bool)
+    else:
+        position = np.cumsum(keep) - 1
+        holders = np.zeros((len(kept_ts), exports), dtype=bool)
+        single = keep.copy()
+        single[kept_together] = False
+        holders[position[single], claims.export[single]] = True
+        if len(kept_together):
+            holders[position[kept_pairs], together_export] = True
+    if len(kept_ts) > 1 and not (kept_ts[1:] >= kept_ts[:-1]).all():
+        by_time = np.argsort(kept_ts, kind="stable")
+        kept_ts, kept_values, holders = kept_ts[by_time], kept_values[by_time], holders[by_time]
     held = np.concatenate(held_rows)
-    counts = DayCounts(total, perfect + unclear, perfect, nan, unclear, len(kept), overlap)
+    counts = DayCounts(total, perfect + unclear, perfect, nan, unclear, len(kept_ts), overlap)
     return CombinedDay(
-        claims.ts[kept],
-        claims.values[kept],
+        kept_ts,
+        kept_values,
         holders,
         Claims(
             claims.ts[held], claims.values[held], claims.missing[held], np.concatenate(held_export), np.concatenate(held_copies)

@@ -77,18 +77,18 @@ def write_clean_day(
 
     ``holders`` says, per reading and export (``exports``), which exports hold the reading.
     """
-    if holders.shape[1] == 1:
-        sets, which = np.ones((1, 1), dtype=bool), np.zeros(len(ts), np.int64)
-    else:
-        sets, which = np.unique(holders, axis=0, return_inverse=True)
-        which = which.reshape(-1)
+    # Each distinct set of exports once; a day one export holds alone has one set for every reading.
+    sets, which = (
+        (np.ones((1, 1), dtype=bool), None) if holders.shape[1] == 1 else np.unique(holders, axis=0, return_inverse=True)
+    )
     names = pa.array([sorted(exports[i] for i in np.flatnonzero(row)) for row in sets], pa.list_(pa.string()))
 
     def write(path: Path) -> None:
         with pq.ParquetWriter(path, CLEAN_SCHEMA) as writer:
             for start in range(0, len(ts), SLICE_ROWS):
                 piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, start + SLICE_ROWS)
-                writer.write_table(piece.append_column("exports", names.take(pa.array(which[start : start + SLICE_ROWS]))))
+                chosen = np.zeros(piece.num_rows, np.int32) if which is None else which.reshape(-1)[start : start + SLICE_ROWS]
+                writer.write_table(piece.append_column("exports", names.take(pa.array(chosen))))
 
     storage.write_with(url, write)
 
