@@ -43,8 +43,10 @@ from job_helpers.storage import Storage, StorageError, join
 if TYPE_CHECKING:  # the tasks import this module; they need no job arguments
     from job_helpers.embrace.parameters import Parameters
 
-# Rows converted to Arrow at a time when writing, which bounds a writer's memory.
+# Rows converted to Arrow at a time when writing, which bounds a writer's memory. A clean file's
+# slices (its row groups) are smaller: their exports column repeats the export names in every row.
 SLICE_ROWS = 1 << 20
+CLEAN_SLICE_ROWS = 1 << 18
 # pyarrow prints a double in at most 25 characters (-0.0000012345678901234567) and a long in 20.
 DOUBLE_WIDTH = 25
 TIME_WIDTH = 20
@@ -85,9 +87,11 @@ def write_clean_day(
 
     def write(path: Path) -> None:
         with pq.ParquetWriter(path, CLEAN_SCHEMA) as writer:
-            for start in range(0, len(ts), SLICE_ROWS):
-                piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, start + SLICE_ROWS)
-                chosen = np.zeros(piece.num_rows, np.int32) if which is None else which.reshape(-1)[start : start + SLICE_ROWS]
+            for start in range(0, len(ts), CLEAN_SLICE_ROWS):
+                piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, start + CLEAN_SLICE_ROWS)
+                chosen = (
+                    np.zeros(piece.num_rows, np.int32) if which is None else which.reshape(-1)[start : start + CLEAN_SLICE_ROWS]
+                )
                 writer.write_table(piece.append_column("exports", names.take(pa.array(chosen))))
 
     storage.write_with(url, write)
