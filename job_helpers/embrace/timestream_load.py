@@ -1,10 +1,10 @@
 """Timestream batch loads of the batch-load-ready CSVs: plan, create, watch, notify.
 
 Every function takes its client and storage from the caller. One ``CreateBatchLoadTask`` loads
-one export's stream and day (``<export>/<stream>/<date>/``: the API's ObjectKeyPrefix pattern
-allows no ``=``) as multi-measure records named after the stream, with dimensions ``ppt_id`` and
-``dev_id``. The row counts come from the files the job wrote beside the data
-(``load_counts/<export>/<stream>.json``), so a dry run reads no CSV.
+one stream's day (``<stream>/<date>/``: the API's ObjectKeyPrefix pattern allows no ``=``) as
+multi-measure records named after the stream, with dimensions ``ppt_id`` and ``dev_id``; each
+reading is in it once, whatever exports held it. The row counts come from the files the job wrote
+beside the data (``load_counts/<stream>/<date>.json``, rows per device), so a dry run reads no CSV.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ AVAILABILITY = (
     "https://docs.aws.amazon.com/timestream/latest/developerguide/AmazonTimestreamForLiveAnalytics-availability-change.html"
 )
 UNREACHABLE = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
-COUNTS_FILE = re.compile(r"(?P<export>[^/=]+)/(?P<stream>[a-z]+)\.json")
+COUNTS_FILE = re.compile(r"(?P<stream>[a-z]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json")
 
 
 class LoadError(Exception):
@@ -44,9 +44,8 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class DayLoad:
-    """One batch-load task: an export's stream and day, where its files are, and its rows."""
+    """One batch-load task: a stream's day, where its files are, and its rows."""
 
-    export: str
     stream: str
     day: str
     rows: int
@@ -54,19 +53,20 @@ class DayLoad:
 
 
 def plan_loads(storage: Storage, load_counts: str, ready: str, first: date, last: date, streams: Sequence[str]) -> list[DayLoad]:
-    """The days of ``first..last`` that have batch-load-ready rows, per export and stream."""
+    """The days of ``first..last`` that have batch-load-ready rows, per stream."""
     loads = []
     root = load_counts.rstrip("/") + "/"
     for stored in storage.list(load_counts):
         match = COUNTS_FILE.fullmatch(stored.url[len(root) :])
         if not match or match["stream"] not in streams:
             continue
-        counts = json.loads(storage.read_text(stored.url))
-        for day, rows in sorted(counts.items()):
-            if first.isoformat() <= day <= last.isoformat() and rows:
-                prefix = join(ready, load_folder(match["export"], match["stream"], day))
-                loads.append(DayLoad(match["export"], match["stream"], day, int(rows), prefix))
-    return sorted(loads, key=lambda load: (load.day, load.stream, load.export))
+        day = match["day"]
+        if not first.isoformat() <= day <= last.isoformat():
+            continue
+        rows = sum(int(count) for count in json.loads(storage.read_text(stored.url)).values())
+        if rows:
+            loads.append(DayLoad(match["stream"], day, rows, join(ready, load_folder(match["stream"], day))))
+    return sorted(loads, key=lambda load: (load.day, load.stream))
 
 
 def estimate_cost(loads: Sequence[DayLoad], price_per_write: float) -> float:

@@ -82,9 +82,9 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
     loads = plan_loads(
         context.storage, datasets["embrace.load_counts"], datasets["embrace.timestream_ready"], args.first, args.last, streams
     )
-    table = Table("day", "stream", "export", "rows", title=f"Timestream loads into {options.database}.{options.table}")
+    table = Table("day", "stream", "rows", title=f"Timestream loads into {options.database}.{options.table}")
     for load in loads:
-        table.add_row(load.day, load.stream, load.export, f"{load.rows:,}")
+        table.add_row(load.day, load.stream, f"{load.rows:,}")
     context.console.print(table)
     rows = sum(load.rows for load in loads)
     context.console.print(
@@ -102,7 +102,7 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
     try:
         check_target(timestream, options.database, options.table)
         for load, task_id in create_tasks(timestream, loads, options.database, options.table, report):
-            context.console.print(f"{task_id}  {load.stream} {load.day} {load.export}")
+            context.console.print(f"{task_id}  {load.stream} {load.day}")
     except LoadError as error:
         raise UsageError(str(error)) from error
     context.console.print("follow them with `make monitor`")
