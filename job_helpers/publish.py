@@ -42,7 +42,10 @@ hour) reads wholly old or wholly new during a publish and after a kill; a scope 
 each file old or new, never a file twice. ``mode=ADD`` keeps the files a scope holds and adds the
 run's (SiteWise: a day gains merged files; ``check`` refuses a claim from what the record holds).
 Taking over an ADD scope from a dead run keeps (finishes) the files that run had already put in
-place, and commits them even if ``check`` then refuses this run's own files.
+place, and commits them even if ``check`` then refuses this run's own files. ``keep`` lets a
+REPLACE run decide only part of a scope: the files it names stay as they are, with their entries
+(Embrace: a day folder holds a file per device, and a run replaces the devices it recomputed);
+a file a dead run was replacing may hold either run's bytes, so a taker must replace it, not keep it.
 
 A run killed between claim and commit leaves its records ``publishing`` and an open-claims
 marker ``<table>/_commits/_open/<run id>.json``: ``open_claims`` finds them, so ``status`` says the
@@ -267,11 +270,13 @@ def publish(
     staging: str | None = None,
     lease: Lease | None = None,
     clock: Callable[[], float] = time.time,
+    keep: Callable[[str], bool] | None = None,
 ) -> Published:
     """Publish ``files`` (path below the table → staged file) as the new content of ``scopes``.
 
     ``scopes`` are folders below the table (``""``: the whole table) or ``Scope``s with their own
-    record URL; every file must lie in one of them. ``mode=ADD`` keeps what the scopes hold.
+    record URL; every file must lie in one of them. ``mode=ADD`` keeps what the scopes hold;
+    ``keep`` (path below the table → True) the files of them a REPLACE run leaves as they are.
     ``check`` sees each scope's record before it is claimed and may raise to stop the publish
     (nothing changed). ``expected_rows``: the rows the run counted into these files; the rows
     counted from the staged files must match (``run_report.CountsDoNotReconcile`` otherwise,
@@ -292,7 +297,7 @@ def publish(
     claims = _Claims(storage, root, run_id, lease, clock)
     try:
         for item in wanted:
-            claims.claim(item, {path: entries[path] for path in by_scope[item.prefix]}, mode, check, count_rows)
+            claims.claim(item, {path: entries[path] for path in by_scope[item.prefix]}, mode, check, count_rows, keep)
         result = claims.result()
         if shrink_guard is not None and mode == REPLACE:
             _check_shrink(shrink_guard, root, result, sorted(claims.held))
@@ -349,6 +354,7 @@ class _Claims:
         mode: str,
         check: Callable[[Record], None] | None,
         count_rows: CountRows | None,
+        keep: Callable[[str], bool] | None = None,
     ) -> None:
         conflicts = 0
         while True:
@@ -385,7 +391,7 @@ class _Claims:
                     raise PublishError(f"{self.root}{clashes[0]}: already published with other content; nothing was changed")
                 files: dict[str, FileEntry] = {**held, **new}
             else:
-                files = dict(new)
+                files = {**_kept(self.root, current, held, new, keep, ours), **new}
             now = self.clock()
             mine = Record(
                 scope=item.prefix,
@@ -650,6 +656,29 @@ def _listed(storage: Storage, root: str, prefix: str, count_rows: CountRows | No
         rows = count_rows(storage, stored.url) if count_rows is not None else None
         found[path] = FileEntry(stored.size, rows)
     return found
+
+
+def _kept(
+    root: str,
+    current: Record,
+    held: Mapping[str, FileEntry],
+    new: Mapping[str, FileEntry],
+    keep: Callable[[str], bool] | None,
+    ours: bool,
+) -> dict[str, FileEntry]:
+    """The files of ``held`` a REPLACE run keeps (``keep``); none of them may be one a dead run was replacing."""
+    if keep is None:
+        return {}
+    kept = {path: entry for path, entry in held.items() if path not in new and keep(path)}
+    if current.state == PUBLISHING and not ours:
+        unsure = sorted(path for path, entry in kept.items() if current.files.get(path) != entry)
+        if unsure:
+            raise PublishError(
+                f"{root}{unsure[0]}: run {current.run} was replacing it when it stopped, so it may hold that run's "
+                f"bytes or the earlier ones; this run must replace it rather than keep it ({len(unsure)} such file(s)); "
+                "nothing was changed"
+            )
+    return kept
 
 
 def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
