@@ -60,7 +60,10 @@ move removes last), and what it replaced without bringing again is deleted; if `
 ``replacing`` then refuses this run's own files, the dead run's publish is still finished and
 committed (a publish of none of this run's files) before the refusal is raised. A publish of no
 files in ADD mode thus finishes what a dead run left in a scope and changes nothing else
-(SiteWise runs one when a day it has nothing new for was left claimed).
+(SiteWise runs one when a day it has nothing new for was left claimed). ``keep`` lets a
+REPLACE run decide only part of a scope: the files it names stay as they are, with their entries
+(Embrace: a day folder holds a file per device, and a run replaces the devices it recomputed);
+a file a dead run was replacing may hold either run's bytes, so a taker must replace it, not keep it.
 
 A run killed between claim and commit leaves its records ``publishing`` and an open-claims
 marker ``<table>/_commits/_open/<run id>.json``: ``open_claims`` finds them, so ``status`` says the
@@ -291,6 +294,7 @@ def publish(
     staging: str | None = None,
     lease: Lease | None = None,
     clock: Callable[[], float] = time.time,
+    keep: Callable[[str], bool] | None = None,
 ) -> Published:
     """Publish ``files`` (path below the table → staged file) as the new content of ``scopes``.
 
@@ -299,6 +303,7 @@ def publish(
     for ``replacing`` (path below the table → its entry as the run read it from the record): those
     are replaced by the run's files, or deleted if the run brings none of their names, and the
     publish stops with ``Superseded`` (nothing changed) if one is no longer in the record as read.
+    ``keep`` (path below the table → True) names the files of them a REPLACE run leaves as they are.
     ``check`` sees each scope's record, less ``replacing``, before it is claimed and may raise to
     stop the publish (nothing changed). ``expected_rows``: the rows the run counted into these files; the rows
     counted from the staged files must match (``run_report.CountsDoNotReconcile`` otherwise,
@@ -331,6 +336,7 @@ def publish(
                 mode,
                 check,
                 count_rows,
+                keep,
             )
         result = claims.result()
         if shrink_guard is not None and mode == REPLACE:
@@ -391,6 +397,7 @@ class _Claims:
         mode: str,
         check: Callable[[Record], None] | None,
         count_rows: CountRows | None,
+        keep: Callable[[str], bool] | None = None,
     ) -> None:
         """Claim ``item`` for ``new`` (staged at ``sources``), replacing ``replaced`` (each as read)."""
         conflicts = 0
@@ -432,7 +439,7 @@ class _Claims:
                     raise PublishError(f"{self.root}{clashes[0]}: already published with other content; nothing was changed")
                 files: dict[str, FileEntry] = {**kept, **new}
             else:
-                files = dict(new)
+                files = {**_kept(self.root, current, held, new, keep, ours), **new}
             moves = {**{path: url for path, (_, url) in finishing.items()}, **sources}
             now = self.clock()
             mine = Record(
@@ -730,6 +737,29 @@ def _without(root: str, held: Mapping[str, FileEntry], replaced: Mapping[str, Fi
             "it meanwhile); nothing was changed"
         )
     return {path: entry for path, entry in held.items() if path not in replaced}
+
+
+def _kept(
+    root: str,
+    current: Record,
+    held: Mapping[str, FileEntry],
+    new: Mapping[str, FileEntry],
+    keep: Callable[[str], bool] | None,
+    ours: bool,
+) -> dict[str, FileEntry]:
+    """The files of ``held`` a REPLACE run keeps (``keep``); none of them may be one a dead run was replacing."""
+    if keep is None:
+        return {}
+    kept = {path: entry for path, entry in held.items() if path not in new and keep(path)}
+    if current.state == PUBLISHING and not ours:
+        unsure = sorted(path for path, entry in kept.items() if current.files.get(path) != entry)
+        if unsure:
+            raise PublishError(
+                f"{root}{unsure[0]}: run {current.run} was replacing it when it stopped, so it may hold that run's "
+                f"bytes or the earlier ones; this run must replace it rather than keep it ({len(unsure)} such file(s)); "
+                "nothing was changed"
+            )
+    return kept
 
 
 def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:

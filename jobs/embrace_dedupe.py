@@ -34,7 +34,7 @@ def main(argv: Sequence[str]) -> None:
         storage = Storage()
         try:
             landing = read.landing_archives(storage, params.landing, params.first, params.last)
-            # Per archive: its members read, cleaned and written aside in Spark tasks, then published.
+            # Per device stream: its members read and cleaned in Spark tasks against what is published, then published.
             done = run.clean_and_publish(job.spark, storage, landing, params)
         except (ArchiveNameError, PublishError) as error:
             raise runtime.JobFailed(str(error)) from error

@@ -213,7 +213,7 @@ def assert_same_columns(source: str, definition: TableDefinition, written: Colum
     assert not problems, f"{source}: columns differ from {what}: " + "; ".join(problems)
 
 
-PROJECTION_DATE_FORMATS = {"yyyy-MM-dd": "%Y-%m-%d"}
+PROJECTION_DATE_FORMATS = {"yyyy-MM-dd": "%Y-%m-%d", "yyyy-MM": "%Y-%m"}
 
 
 def partition_problems(definition: TableDefinition, folder: str) -> list[str]:

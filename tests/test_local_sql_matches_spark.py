@@ -152,7 +152,7 @@ def write_hostile_files(datasets: dict[str, str]) -> None:
         'sensor_id,customer_id\n"sensor-x, quoted",2001\nsensor-empty,\n"say ""hi""",2002\nsensor-short\n', encoding="utf-8"
     )
     ready = local_path(datasets["embrace.timestream_ready"])
-    folder = next(path for path in sorted(ready.glob("*/eda/*")) if path.is_dir())
+    folder = next(path for path in sorted(ready.glob("eda/*")) if path.is_dir())
     (folder / "hostile.csv").write_text(
         "time,ppt_id,dev_id,x\n1,p,d,0.5\n2,p,d,\n3,p,d,abc\n\\N,\\N,d,1\n4,p\n5,p,d,1,2,3,4\n\n6,p,d,7\r\n", encoding="utf-8"
     )

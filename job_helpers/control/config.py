@@ -297,7 +297,7 @@ def _resolve(
     sections = _parse_sections(document, context, problems)
     references = {
         **datasets,
-        **_stedi_references(sections["stedi"], datasets, problems),
+        **_section_references(sections, datasets, problems),
         "project.max_row_loss": repr(_share(project, "max_row_loss", 0.5, problems)),
     }
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
@@ -351,15 +351,17 @@ def _parse_sections(document: dict, context: SectionContext, problems: list[str]
     return parsed
 
 
-def _stedi_references(stedi: StediSettings | None, datasets: Mapping[str, str], problems: list[str]) -> dict[str, str]:
-    """``{stedi.<option>}`` values for job arguments, checked not to shadow a data set name.
+def _section_references(sections: Mapping[str, Any], datasets: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    """``{stedi.<option>}`` and ``{embrace.limits.<name>}`` values for job arguments, checked not to shadow a data set name.
 
-    A config without a ``stedi:`` block (a project without the STEDI jobs) defines none of them.
+    A config without such a block (a project without the STEDI or Embrace jobs) defines none of them.
     """
-    references = stedi.references() if stedi else {}
+    references: dict[str, str] = {}
+    for section in (sections["stedi"], sections["embrace"]):
+        references.update(section.references() if section else {})
     for name in references:
         if name in datasets:
-            problems.append(f"datasets.{name}: the name is taken by the stedi option {name}; rename the data set")
+            problems.append(f"datasets.{name}: the name is taken by the option {name} of config.yml; rename the data set")
     return references
 
 

@@ -15,10 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from job_helpers.embrace.archives import METADATA, Archive, Selection, UnsafeMemberPath, parse_member
+from job_helpers.embrace.limits import ArchiveLimits
 
 log = logging.getLogger(__name__)
 
 UNSAFE_ID = re.compile(r'[,"\r\n]')
+# Archives inside the export are refused by name here, and by content when named as a CSV (``transform``).
+NESTED_ARCHIVE = re.compile(r"\.(zip|gz|tgz|bz2|xz|7z|rar|tar|zst)$", re.IGNORECASE)
+NESTED = "archive"
 
 
 class UnreadableArchive(Exception):
@@ -68,8 +72,14 @@ class ArchiveMembers:
     repeated: dict[str, int]
 
 
-def group_entries(archive: Archive, infos: Sequence[zipfile.ZipInfo], selection: Selection) -> ArchiveMembers:
-    """The selected entries of ``archive``'s central directory grouped by participant, device and stream, and the refused ones."""
+def group_entries(
+    archive: Archive, infos: Sequence[zipfile.ZipInfo], selection: Selection, limits: ArchiveLimits
+) -> ArchiveMembers:
+    """The selected entries of ``archive``'s central directory grouped by participant, device and stream, and the refused ones.
+
+    Refused: members with unsafe paths, selected members over the ``limits`` and nested archives
+    (never unpacked). UnreadableArchive when the selected members add up to more than the archive limit.
+    """
     entries_of: dict[str, int] = {}
     for info in infos:
         entries_of[info.filename] = entries_of.get(info.filename, 0) + 1
@@ -80,6 +90,12 @@ def group_entries(archive: Archive, infos: Sequence[zipfile.ZipInfo], selection:
     refused: list[RefusedMember] = []
     seen: dict[str, int] = {}
     streams = 0
+    selected_bytes = 0
+
+    def refuse(label: str, kind: str, reason: str) -> None:
+        refused.append(RefusedMember(label, kind, reason))
+        log.warning("%s: %s refused: %s", archive.url, label, reason)
+
     for info in infos:
         seen[info.filename] = seen.get(info.filename, 0) + 1
         label = f"{info.filename}#{seen[info.filename]}" if info.filename in repeated else info.filename
@@ -87,10 +103,11 @@ def group_entries(archive: Archive, infos: Sequence[zipfile.ZipInfo], selection:
             member = parse_member(info.filename)
         except UnsafeMemberPath as error:
             if error.kind == METADATA or error.kind in selection.streams:
-                refused.append(RefusedMember(label, error.kind, str(error)))
-                log.warning("%s: %s refused: %s", archive.url, label, error)
+                refuse(label, error.kind, str(error))
             continue
         if member is None:
+            if NESTED_ARCHIVE.search(info.filename):
+                refuse(label, NESTED, "a nested archive, never unpacked; put its CSVs in the export itself")
             continue
         streams += member.kind != METADATA
         if UNSAFE_ID.search(member.ppt_id + member.dev_id):
@@ -99,8 +116,16 @@ def group_entries(archive: Archive, infos: Sequence[zipfile.ZipInfo], selection:
                 "and cannot hold commas, quotes or line breaks; rename the folders and rerun"
             )
         if selection.wants(member):
+            problem = limits.member_problem(info, metadata=member.kind == METADATA)
+            if problem:
+                refuse(label, member.kind, problem)
+                continue
+            selected_bytes += info.file_size
             entry = Entry(info.filename, info.header_offset, label)
             found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((entry, info.file_size))
+    too_large = limits.archive_problem(selected_bytes)
+    if too_large:
+        raise UnreadableArchive(f"{archive.url}: {too_large}; nothing of it was read")
     if not streams:
         refusals = f" ({len(refused)} refused for their paths)" if refused else ""
         raise UnreadableArchive(

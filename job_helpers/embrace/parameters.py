@@ -8,6 +8,7 @@ from datetime import date
 
 from job_helpers import job_arguments, runtime
 from job_helpers.embrace.archives import Selection
+from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.publish import ShrinkGuard
 from job_helpers.run_report import scope_name
@@ -21,6 +22,7 @@ OPTIONS = [
     "participants",
     "participant-regex",
     "max-csv-bytes",
+    *(name.replace("_", "-") for name in MINIMUMS),
 ]
 OPTIONAL = ["allow-shrink", "max-row-loss"]  # false, and the shrink guard's default, when absent
 MIN_CSV_BYTES = 1024
@@ -38,6 +40,7 @@ class Parameters:
     max_csv_bytes: int = 1 << 30
     allow_shrink: bool = False
     max_row_loss: float = ShrinkGuard().max_loss
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
 
     def __post_init__(self) -> None:
         missing = sorted(set(OUTPUTS) - set(self.outputs))
@@ -65,4 +68,7 @@ def from_args(args: Mapping[str, str]) -> Parameters:
         max_csv_bytes=job_arguments.whole_number(args, "max-csv-bytes", MIN_CSV_BYTES, "1 GB is 1073741824"),
         allow_shrink=job_arguments.optional_switch(args, "allow-shrink"),
         max_row_loss=job_arguments.shrink_guard(args).max_loss,
+        limits=ArchiveLimits(
+            **{name: job_arguments.whole_number(args, name.replace("_", "-"), least) for name, least in MINIMUMS.items()}
+        ),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from job_helpers.embrace.archives import Archive, ArchiveNameError, Selection, select_archives
+from job_helpers.embrace.limits import DEFAULT_LIMITS, ArchiveLimits
 from job_helpers.embrace.members import ArchiveMembers, UnreadableArchive, group_entries
 from job_helpers.storage import Storage, StorageError
 
@@ -34,11 +35,13 @@ def landing_archives(storage: Storage, landing_url: str, first: date, last: date
     return Landing(archives, ignored)
 
 
-def member_groups(archive: Archive, selection: Selection, storage: Storage) -> ArchiveMembers:
-    """The selected members of ``archive`` grouped by participant, device and stream, and the refused ones."""
+def member_groups(
+    archive: Archive, selection: Selection, storage: Storage, limits: ArchiveLimits = DEFAULT_LIMITS
+) -> ArchiveMembers:
+    """The selected members of ``archive`` grouped by participant, device and stream, and the refused ones (see ``limits``)."""
     try:
         with storage.open(archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
             infos = archive_zip.infolist()
     except (zipfile.BadZipFile, OSError, EOFError, StorageError) as error:
         raise UnreadableArchive(f"{archive.url}: not a readable zip archive ({error}); replace the file and rerun") from error
-    return group_entries(archive, infos, selection)
+    return group_entries(archive, infos, selection, limits)

@@ -1,12 +1,22 @@
-"""One chunk of the embrace_dedupe job, archive by archive: members read, cleaned in tasks, every output published.
+"""One chunk of the embrace_dedupe job: the archives' members read and cleaned in tasks, device-day by device-day, and published.
 
-The chunk owns the archives whose export period overlaps its dates. The driver reads each
-archive's central directory; Spark spreads the archives' device streams over tasks (see
-``stream_tasks``), each writing aside; the driver then builds the small tables and publishes
-everything (see ``write``), so reruns and overlapping backfills give the same tables. An archive
-that cannot be read (corrupt zip, bad CRC, a header not matching its stream) fails alone: its old
-outputs stay untouched, the others are published, and the result names it. Members refused for
-their paths are rejects of their stream, written by the driver.
+The chunk reads the archives whose export period overlaps its dates. The driver reads each
+archive's central directory and groups the members by device and stream across the archives;
+Spark spreads the device streams over tasks (see ``stream_tasks``), each combining the new rows
+with the rows other exports already published for the same device-days and writing aside. The
+driver then checks that the counts add up and publishes everything (see ``write``): a reading held
+by several exports (a study's ALLSITES export and a site's export of the same days, a re-export)
+is published once, and reruns and overlapping backfills give the same tables. The run replaces the
+rows of the archives it read: the device-days they held before are revisited (their manifests),
+so an archive that no longer holds a day leaves it. An archive that cannot be read (corrupt zip,
+bad CRC, a header not matching its stream) fails alone: the device streams are read again without
+it, its rows stay as they were published, the others are published, and the result names it.
+Members refused (paths, limits, content) are rejects of their stream, written by the driver.
+
+Two runs may recompute the same device-days at once (chunks whose exports hold the same
+readings): the claim of the clean table's day folders refuses device-days another run published
+after this run's tasks read them (``recomputed.Changed``), and the run reads those device streams
+again and recomputes them against what is published now, up to ``ROUNDS`` times.
 """
 
 from __future__ import annotations
@@ -15,26 +25,39 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from pyspark.sql import SparkSession
 
 from job_helpers.embrace import read, tables, write
-from job_helpers.embrace.archives import Archive
+from job_helpers.embrace.archives import METADATA, Archive, Member
 from job_helpers.embrace.members import MemberGroup, RefusedMember, UnreadableArchive
 from job_helpers.embrace.parameters import Parameters
-from job_helpers.embrace.stream_tasks import GroupResult, Targets, clean_in_tasks
+from job_helpers.embrace.published import DeviceDay, read_manifest, update_manifest
+from job_helpers.embrace.recomputed import Changed, Recomputed
+from job_helpers.embrace.stream_tasks import DeviceStream, MetadataResult, StreamResult, Targets, clean_in_tasks
 from job_helpers.embrace.transform import DayCounts
-from job_helpers.publish import Published, new_run_id
+from job_helpers.publish import Published, PublishError, new_run_id
+from job_helpers.run_report import reconcile
 from job_helpers.storage import Storage
 
 log = logging.getLogger(__name__)
 
+ROUNDS = 5  # recomputations of device-days other runs changed meanwhile before a run gives up
+StreamKey = tuple[str, str, str]
+
 
 @dataclass
 class ChunkResult:
-    """What a chunk did, as the run report holds it: rows read by stream, rows written by output,
-    rejects by reason, failed archives (export → why), and the facts only Embrace has."""
+    """What a chunk did, as the run report holds it: rows read by input, rows written by output,
+    rejects by reason, failed archives (export → why), and the facts only Embrace has.
+
+    ``read`` counts, per stream, the lines of this run's archives (rejects included), and under
+    ``published`` the rows of other exports read back for the device-days the run recomputed;
+    together they are the clean rows written, the rejects and the rows the rules dropped
+    (``dropped``: missing values, unclear, duplicate copies, overlap).
+    """
 
     streams: list[str]
     archives: list[str]
@@ -48,9 +71,13 @@ class ChunkResult:
     rejects_by_file: dict[str, int] = field(default_factory=dict)
     outside_period: Counter[str] = field(default_factory=Counter)
     duplicates: DayCounts = field(default_factory=DayCounts)
+    dropped: Counter[str] = field(default_factory=Counter)
+    overlap_by_exports: Counter[str] = field(default_factory=Counter)
+    overlap_by_participant: Counter[str] = field(default_factory=Counter)
     refused_members: dict[str, str] = field(default_factory=dict)
     repeated_members: dict[str, int] = field(default_factory=dict)
     timestamps_in_seconds: list[str] = field(default_factory=list)
+    recomputed: int = 0
     published: list[Published] = field(default_factory=list)
 
     def details(self) -> dict[str, Any]:
@@ -64,53 +91,54 @@ class ChunkResult:
             "rejects_by_file": self.rejects_by_file,
             "outside_period": dict(self.outside_period),
             "duplicates": self.duplicates.duplicates(),
+            "dropped": dict(self.dropped),
+            "overlap": {"by_exports": dict(self.overlap_by_exports), "by_participant": dict(self.overlap_by_participant)},
             "refused_members": self.refused_members,
             "repeated_members": self.repeated_members,
             "timestamps_in_seconds": self.timestamps_in_seconds,
+            "recomputed": self.recomputed,
         }
 
     def line(self) -> str:
         return (
             f"{len(self.archives)} archive(s), {len(self.failed)} failed, {self.read.total():,} row(s) read, "
             f"{self.clean_rows.total():,} clean, {self.rejected.total():,} reject(s), "
+            f"{self.duplicates.overlap:,} held by more than one export (published once), "
             f"{self.outside_period.total():,} outside their export period, "
-            f"{len(self.refused_members)} member(s) refused for their paths, "
+            f"{len(self.refused_members)} member(s) refused (paths, limits, content), "
             f"{len(self.repeated_members)} name(s) on several members"
         )
 
 
 def clean_and_publish(spark: SparkSession, storage: Storage, landing: read.Landing, params: Parameters) -> ChunkResult:
-    """Read each archive's members, clean them in Spark tasks, publish the archives that succeeded."""
+    """Read each archive's members, clean them device-day by device-day in Spark tasks, publish."""
     result = ChunkResult(list(params.selection.streams), [archive.export for archive in landing.archives], landing.ignored)
     log.info("%s: %d archive(s) overlap the chunk: %s", params.scope, len(result.archives), ", ".join(result.archives) or "none")
     groups: list[MemberGroup] = []
     refused: dict[str, list[RefusedMember]] = {}
+    chosen: list[Archive] = []
     for archive in landing.archives:
         try:
-            members = read.member_groups(archive, params.selection, storage)
+            members = read.member_groups(archive, params.selection, storage, params.limits)
         except UnreadableArchive as error:
             result.failed[archive.export] = str(error)
             continue
         refused[archive.export] = members.refused
         result.refused_members.update({f"{archive.export}.zip/{m.name}": m.reason for m in members.refused})
         result.repeated_members.update({f"{archive.export}.zip/{name}": count for name, count in members.repeated.items()})
-        if not members.groups:
-            # Nothing selected from this archive (a participant filter): leave its outputs alone.
+        if not members.groups and not any(m.kind in params.selection.streams for m in members.refused):
+            # Nothing selected from this archive (a participant filter): leave what it published alone.
             result.unselected.append(archive.export)
             log.info(
                 "%s: no member matches the selected streams and participants; its outputs are left as they are", archive.export
             )
+            continue
+        chosen.append(archive)
         groups += members.groups
     run_id = new_run_id(params.scope)
+    previous = {archive.export: read_manifest(storage, params.outputs["clean"], archive.export) for archive in chosen}
     try:
-        cleaned = clean_in_tasks(spark, groups, Targets.of_run(params.outputs, run_id, params.max_csv_bytes))
-        for found in cleaned:
-            if found.error:
-                result.failed.setdefault(found.export, found.error)
-        good = [a for a in landing.archives if a.export not in result.failed and a.export not in result.unselected]
-        if good:
-            good_results = [r for r in cleaned if r.export not in result.failed]
-            _publish(storage, params, run_id, result, good, good_results, {a.export: refused[a.export] for a in good})
+        _clean_and_publish(spark, storage, params, run_id, result, chosen, groups, refused, previous)
     finally:
         write.discard_run_staging(storage, params, run_id)
     for export, message in result.failed.items():
@@ -119,55 +147,208 @@ def clean_and_publish(spark: SparkSession, storage: Storage, landing: read.Landi
     return result
 
 
+def _clean_and_publish(
+    spark: SparkSession,
+    storage: Storage,
+    params: Parameters,
+    run_id: str,
+    result: ChunkResult,
+    chosen: list[Archive],
+    groups: list[MemberGroup],
+    refused: dict[str, list[RefusedMember]],
+    previous: dict[str, list[DeviceDay]],
+) -> None:
+    """Clean the device streams in tasks and publish; read again without the archives that fail, and
+    recompute the device-days other runs published meanwhile."""
+    cleaned: dict[StreamKey, StreamResult] = {}
+    devices: list[MetadataResult] | None = None
+    revisit: dict[StreamKey, set[str]] = defaultdict(set)
+    while True:
+        exports = [archive.export for archive in chosen if archive.export not in result.failed]
+        streams, metadata = _work(groups, exports, previous, params, revisit)
+        targets = Targets.of_run(params.outputs, run_id, exports, params.max_csv_bytes, params.limits)
+        todo = [stream for stream in streams if stream.key not in cleaned]
+        found = clean_in_tasks(spark, todo, metadata if devices is None else [], targets)
+        failures = _failures(found)
+        if failures:
+            # The device streams are read again without the archives that failed: their rows stay as published.
+            for export, message in failures.items():
+                log.error("archive %s failed: %s; reading the other archives again without it", export, message)
+            result.failed.update(failures)
+            cleaned.clear()
+            devices = None
+            continue
+        problems = [stream.problem for stream in found if isinstance(stream, StreamResult) and stream.problem]
+        if problems:
+            raise PublishError(f"{problems[0]} ({len(problems)} device stream(s) could not read what is published)")
+        cleaned.update({stream.key: stream for stream in found if isinstance(stream, StreamResult)})
+        if devices is None:
+            devices = [found_ for found_ in found if isinstance(found_, MetadataResult)]
+        if not exports:
+            return
+        good = [archive for archive in chosen if archive.export in exports]
+        try:
+            _publish(storage, params, run_id, result, good, list(cleaned.values()), devices, refused, previous)
+            return
+        except Changed as changed:
+            result.recomputed += 1
+            if result.recomputed > ROUNDS:
+                raise PublishError(
+                    f"{changed}; recomputed {ROUNDS} times while other runs kept publishing these days, nothing "
+                    f"was published. Rerun once run {changed.other} has ended"
+                ) from None
+            log.warning("%s; reading those device streams again and recomputing them", changed)
+            for device_day in changed.device_days:
+                key = (device_day.ppt_id, device_day.dev_id, device_day.stream)
+                cleaned.pop(key, None)
+                revisit[key].add(device_day.day)
+
+
+def _work(
+    groups: Sequence[MemberGroup],
+    exports: Sequence[str],
+    previous: dict[str, list[DeviceDay]],
+    params: Parameters,
+    more: dict[StreamKey, set[str]],
+) -> tuple[list[DeviceStream], list[MemberGroup]]:
+    """The device streams of ``exports`` (with the days their manifests list for each, and ``more``
+    days to recompute) and their metadata groups."""
+    parts: dict[tuple[str, str, str], list[MemberGroup]] = defaultdict(list)
+    metadata = []
+    for group in groups:
+        if group.archive.export not in exports:
+            continue
+        if group.kind == METADATA:
+            metadata.append(group)
+        else:
+            parts[(group.ppt_id, group.dev_id, group.kind)].append(group)
+    revisit: dict[StreamKey, set[str]] = defaultdict(set, {key: set(days) for key, days in more.items()})
+    for export in exports:
+        for held in previous[export]:
+            if params.selection.wants(Member("", held.ppt_id, held.dev_id, held.stream)):
+                revisit[(held.ppt_id, held.dev_id, held.stream)].add(held.day)
+    streams = [
+        DeviceStream(
+            ppt_id,
+            dev_id,
+            kind,
+            tuple(parts.get((ppt_id, dev_id, kind), ())),
+            tuple(sorted(revisit.get((ppt_id, dev_id, kind), ()))),
+        )
+        for ppt_id, dev_id, kind in sorted(set(parts) | set(revisit))
+    ]
+    return streams, metadata
+
+
+def _failures(cleaned: Sequence[StreamResult | MetadataResult]) -> dict[str, str]:
+    failures: dict[str, str] = {}
+    for found in cleaned:
+        errors = found.errors if isinstance(found, StreamResult) else ({found.export: found.error} if found.error else {})
+        for export, message in errors.items():
+            failures.setdefault(export, message)
+    return failures
+
+
 def _publish(
     storage: Storage,
     params: Parameters,
     run_id: str,
     result: ChunkResult,
     archives: list[Archive],
-    cleaned: list[GroupResult],
+    streams: list[StreamResult],
+    metadata: list[MetadataResult],
     refused: dict[str, list[RefusedMember]],
+    previous: dict[str, list[DeviceDay]],
 ) -> None:
+    """Count, reconcile and publish; raises ``Changed`` (before anything is published) for device-days
+    other runs published since the tasks read them."""
+    clean_url = params.outputs["clean"]
     exports = [archive.export for archive in archives]
-    per_day = _count_days(cleaned)
-    _count(result, archives, cleaned, per_day)
+    refusals = {export: list(refused[export]) for export in exports}
+    for found in streams:
+        for export, member in found.refused:
+            refusals[export].append(member)
+            result.refused_members[f"{export}.zip/{member.name}"] = member.reason
+    _count(result, archives, streams)
+    reconcile(clean_url, sum(result.read.values()), result.clean_rows.total(), result.rejected.total(), dict(result.dropped))
     staged: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for found in cleaned:
+    for found in streams:
         for name, by_folder in found.files.items():
             for folder, names in by_folder.items():
                 staged[name][folder] |= names
-    built = tables.small_tables(cleaned, params.selection.streams)
-    written, published = write.publish_outputs(
-        storage, params, run_id, exports, staged, built, refused, result.clean_rows.total()
+    seen = {DeviceDay(found.kind, day, found.ppt_id, found.dev_id): found.seen[day] for found in streams for day in found.days}
+    produced = {folder + name for folder, names in staged["clean"].items() for name in names}
+    recomputed = Recomputed.of(run_id, clean_url, seen, produced)
+    stale = recomputed.stale(storage)
+    if stale is not None:
+        raise stale
+    holds: dict[str, set[DeviceDay]] = defaultdict(set)
+    for found in streams:
+        for export, device_days in found.device_days().items():
+            holds[export] |= set(device_days)
+    for export in exports:
+        # Until the publish is done, a manifest lists the days of both the old and the new rows.
+        update_manifest(storage, clean_url, export, holds[export].union)
+    held_rows = sum(found.held_rows for found in streams)
+    try:
+        clean = write.publish_clean(
+            storage, params, run_id, exports, recomputed, staged["clean"], result.clean_rows.total() + held_rows
+        )
+    except Changed as changed:
+        # The claim stops at the first day changed (its claims released): the others are recomputed in the same round.
+        raise changed.joined(recomputed.stale(storage)) from None
+    small = tables.small_tables(
+        params.outputs,
+        streams,
+        recomputed.device_days,
+        params.selection.streams,
+        metadata,
+        lambda row: row["export"] in exports and params.selection.wants(Member("", row["ppt_id"], row["dev_id"], METADATA)),
     )
+    csv_rows = {path: rows for found in streams for path, rows in found.csv_rows.items()}
+    written, derived = write.publish_derived(storage, params, run_id, exports, recomputed, staged, csv_rows, small, refusals)
     result.written.update(written)
-    result.published += published
-    write.write_load_counts(storage, params.outputs["load_counts"], exports, params.selection.streams, per_day)
+    result.published = [clean, *derived]
+    for export in exports:
+        update_manifest(storage, clean_url, export, partial(_settled, storage, recomputed, holds[export]))
 
 
-def _count_days(cleaned: Sequence[GroupResult]) -> dict[tuple[str, str, str], DayCounts]:
-    """The day counts summed per (export, stream, date)."""
-    totals: dict[tuple[str, str, str], DayCounts] = defaultdict(DayCounts)
-    for found in cleaned:
-        for day, counts in found.days.items():
-            totals[(found.export, found.kind, day)] += counts
-    return dict(totals)
+def _settled(storage: Storage, recomputed: Recomputed, held: set[DeviceDay], current: set[DeviceDay]) -> set[DeviceDay]:
+    """An export's manifest once published: the device-days it holds now added, those it no longer holds
+    taken out where they are still this run's (another run that recomputed one since decides it)."""
+    gone = {d for d in current if d in recomputed.device_days and d not in held}
+    return (current - (recomputed.owned(storage, gone) if gone else set())) | held
 
 
-def _count(result: ChunkResult, archives: list[Archive], cleaned: list[GroupResult], per_day: dict) -> None:
+def _count(result: ChunkResult, archives: list[Archive], streams: list[StreamResult]) -> None:
+    """The report's counts of the device streams (afresh: a run may count again after recomputing some)."""
     periods = {archive.export: (archive.start.isoformat(), archive.end.isoformat()) for archive in archives}
-    for (export, stream, day), counts in per_day.items():
-        result.read[stream] += counts.total_rows
-        result.clean_rows[stream] += counts.clean
-        start, end = periods[export]
-        if not start <= day <= end:
-            result.outside_period[export] += counts.clean
-        result.duplicates += counts
-    for found in cleaned:
+    result.read, result.clean_rows, result.rejected = Counter(), Counter(), Counter()
+    result.rejects_by_file, result.outside_period, result.duplicates = {}, Counter(), DayCounts()
+    result.dropped, result.overlap_by_exports, result.overlap_by_participant = Counter(), Counter(), Counter()
+    result.timestamps_in_seconds = []
+    for found in streams:
+        result.read[found.kind] += found.read
+        if found.carried:
+            result.read["published"] += found.carried
+        for day, counts in found.days.items():
+            result.clean_rows[found.kind] += counts.clean
+            result.duplicates += counts
+            result.dropped["nan"] += counts.nan
+            result.dropped["unclear"] += counts.unclear
+            result.dropped["duplicate copies"] += counts.total_rows - counts.clean - counts.nan - counts.unclear
+            result.dropped["overlap"] += counts.overlap
+            result.overlap_by_participant[found.ppt_id] += counts.overlap
+            for export, readings in found.held_by.get(day, {}).items():
+                if export in periods and not periods[export][0] <= day <= periods[export][1]:
+                    result.outside_period[export] += readings
+        for (a, b), rows in found.shared.items():
+            result.overlap_by_exports[f"{a} & {b}"] += rows
         for member, count in found.rejects.items():
-            result.rejects_by_file[f"{found.export}.zip/{member}"] = count
+            result.rejects_by_file[member] = count
             result.read[found.kind] += count
         result.rejected.update(found.reasons)
-        result.timestamps_in_seconds += [f"{found.export}.zip/{member}" for member in found.in_seconds]
+        result.timestamps_in_seconds += found.in_seconds
+    result.overlap_by_participant = Counter({ppt: rows for ppt, rows in result.overlap_by_participant.items() if rows})
     result.timestamps_in_seconds.sort()
     result.written["clean"] = result.written["timestream_ready"] = result.clean_rows.total()

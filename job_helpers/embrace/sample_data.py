@@ -5,6 +5,8 @@ seconds of each day. With ``inject`` every device's first day carries, per strea
 duplicates, two rows with a missing value and one unclear timestamp; its EDA also holds a
 ``-0.0`` reading duplicated as ``0.0`` (one perfect pair once normalised) and one 10-second
 window off the wrist. Participant ``157`` wears two devices recording at the same instants.
+Readings depend only on the seed, the participant and the day, so two archives of the same days
+(a study's ALLSITES export and a site's own export, a re-export) hold the same readings.
 """
 
 from __future__ import annotations
@@ -57,16 +59,19 @@ def write_embrace_sample(
     top_folder: bool = False,
     period_end: date | None = None,
     seed: int = 7,
+    site: str = "ALLSITES",
+    period_start: date | None = None,
 ) -> SampleSummary:
     """Write one archive under ``landing_url`` and return its summary.
 
     Participant ids are ``<site><number>`` in lower case (``fc096``); the period in the name runs
-    from ``start`` to ``period_end`` (default: the last generated day).
+    from ``period_start`` (default ``start``) to ``period_end`` (default: the last generated day), and
+    ``site`` names the export (``ALLSITES`` or a site's own, e.g. ``FC``).
     """
     if days < 1 or seconds_per_day < (INJECT_FROM_SECOND + 6 if inject else 1):
         raise ValueError(f"days must be positive and seconds_per_day at least {INJECT_FROM_SECOND + 6} when injecting")
     end = period_end or start + timedelta(days=days - 1)
-    name = archive_name(study, "ALLSITES", start, end)
+    name = archive_name(study, site, period_start or start, end)
     summary = SampleSummary(join(landing_url, name), name[: -len(".zip")])
     prefix = f"{summary.export}/" if top_folder else ""
     with tempfile.TemporaryDirectory(prefix="embrace-sample-") as scratch:
@@ -76,9 +81,6 @@ def write_embrace_sample(
                 site, number = _split_id(ppt_id)
                 devices = ("ABCDE12345", "12345ABCDE") if number == "157" else ("2M4Y4111FK",)
                 for device in devices:
-                    # The same generator per participant: a second device records the very same
-                    # instants and values, which must still not count as duplicates.
-                    rng = random.Random(f"{seed}-{ppt_id}")
                     summary.devices += 1
                     folder = f"{prefix}{study}/{site.upper()}/{number}/{device}/"
                     archive.writestr(
@@ -87,7 +89,7 @@ def write_embrace_sample(
                     )
                     for stream in RATES:
                         with archive.open(folder + f"{stream}.csv", "w") as handle:
-                            _write_stream(handle, stream, start, days, seconds_per_day, inject, rng, summary)
+                            _write_stream(handle, stream, start, days, seconds_per_day, inject, f"{seed}-{ppt_id}", summary)
         summary.bytes = path.stat().st_size
         storage.upload(path, summary.url)
     return summary
@@ -101,13 +103,16 @@ def _split_id(ppt_id: str) -> tuple[str, str]:
 
 
 def _write_stream(
-    handle, stream: str, start: date, days: int, seconds: int, inject: bool, rng: random.Random, summary: SampleSummary
+    handle, stream: str, start: date, days: int, seconds: int, inject: bool, seed: str, summary: SampleSummary
 ) -> None:
     rate = RATES[stream]
     width = len(HEADERS[stream]) - 1
     handle.write((",".join(HEADERS[stream]) + "\n").encode("utf-8"))
     rows = perfect = nan = unclear = 0
     for day in range(days):
+        # One generator per participant and day: a second device records the very same instants and
+        # values (which must still not count as duplicates), and so does another export of the day.
+        rng = random.Random(f"{seed}-{stream}-{start + timedelta(days=day)}")
         midnight = int(datetime.combine(start + timedelta(days=day), time(), UTC).timestamp() * 1000)
         lines = []
         for index in range(seconds * rate):

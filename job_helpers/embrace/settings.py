@@ -1,15 +1,22 @@
-"""The ``embrace:`` section of config.yml, parsed: where the Timestream batch loads go and what they cost."""
+"""The ``embrace:`` section of config.yml, parsed: how much the job takes out of an archive, and where the
+Timestream batch loads go and what they cost.
+
+The job never reads it: the limits reach it as job arguments through ``{embrace.limits.<name>}``
+references (``EmbraceSettings.references``).
+"""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from job_helpers.config_keys import SectionContext, check_keys
+from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 
-# The keys of embrace: and embrace.timestream; config-check refuses any other.
-KEYS = ("timestream",)
+# The keys of embrace:, embrace.limits and embrace.timestream; config-check refuses any other.
+KEYS = ("limits", "timestream")
+LIMIT_KEYS = tuple(f.name for f in fields(ArchiveLimits))
 TIMESTREAM_KEYS = ("database", "table", "price_per_write", "slack_webhook_env")
 
 
@@ -28,16 +35,22 @@ class EmbraceSettings:
     """The ``embrace:`` block, validated."""
 
     timestream: TimestreamSettings
+    limits: ArchiveLimits = field(default_factory=ArchiveLimits)
+
+    def references(self) -> dict[str, str]:
+        """The ``{embrace.limits.<name>}`` values job arguments may use."""
+        return {f"embrace.limits.{name}": str(getattr(self.limits, name)) for name in LIMIT_KEYS}
 
 
 def parse(node: Any, context: SectionContext, problems: list[str]) -> EmbraceSettings:
-    """Check ``embrace.timestream``; each problem names its key and the fix."""
+    """Check ``embrace.limits`` and ``embrace.timestream``; each problem names its key and the fix."""
     if node is None:
         node = {}
     if not isinstance(node, dict):
-        problems.append("embrace: expected a mapping with timestream")
+        problems.append("embrace: expected a mapping with limits and timestream")
         node = {}
     check_keys(node, KEYS, "embrace", problems)
+    limits = _limits(node.get("limits"), problems)
     timestream = node.get("timestream") or {}
     if not isinstance(timestream, dict):
         problems.append("embrace.timestream: expected a mapping with database, table and price_per_write")
@@ -56,4 +69,24 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> EmbraceSet
     env = str(timestream.get("slack_webhook_env") or "")
     if env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
         problems.append(f"embrace.timestream.slack_webhook_env: {env!r} is not an environment variable name")
-    return EmbraceSettings(TimestreamSettings(names["database"], names["table"], float(price), env))
+    return EmbraceSettings(TimestreamSettings(names["database"], names["table"], float(price), env), limits)
+
+
+def _limits(node: Any, problems: list[str]) -> ArchiveLimits:
+    """``embrace.limits``: whole numbers, each at least its ``MINIMUMS``; absent keys keep their default."""
+    if node is None:
+        return ArchiveLimits()
+    if not isinstance(node, dict):
+        problems.append(f"embrace.limits: expected a mapping with {', '.join(LIMIT_KEYS)}")
+        return ArchiveLimits()
+    check_keys(node, LIMIT_KEYS, "embrace.limits", problems)
+    values = {}
+    for name in LIMIT_KEYS:
+        if name not in node:
+            continue
+        value, least = node[name], MINIMUMS[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            problems.append(f"embrace.limits.{name}: {value!r} must be a whole number of at least {least}")
+            continue
+        values[name] = value
+    return ArchiveLimits(**values)

@@ -1,11 +1,16 @@
-"""The work of one Spark task: clean a device's stream from inside its archive and write it aside.
+"""The work of one Spark task: clean a device's stream from every export of the chunk and write it aside.
 
-The driver deals the member groups out to tasks, one per device stream, largest first. A task
-streams each member out of the zip (ranged GETs on S3, never unpacked to disk), parses it with
-pyarrow, cleans it one UTC day at a time, writes the day's clean Parquet and batch-load CSV
-under the staging folders, and returns the counts the driver needs for the small tables and the
-report. An archive that cannot be read (bad zip, bad CRC, a header that is not its stream's)
-comes back as an error naming it; the driver then publishes nothing of that archive.
+The driver deals the device streams out to tasks, largest first; a device stream holds that
+device's members of that stream in every archive the chunk reads. A task streams each member out
+of its zip (ranged GETs on S3, never unpacked to disk), parses it with pyarrow and sorts its rows
+into UTC days. Then, day by day, it takes the rows already published for the device-day by the
+exports it does not read again (``published``, as the day's commit records list them), applies the
+rules to them and the new rows together (``transform.combine_day``), writes the day's clean Parquet,
+held rows and batch-load CSVs under the staging folders, and returns the counts the driver needs for
+the small tables and the report, with what it saw of each device-day's published files (the
+driver's claim compares them again). An archive that cannot be read (bad zip, bad CRC, a header that
+is not its stream's) comes back as an error naming it; the driver then reads the device stream again
+without it.
 """
 
 from __future__ import annotations
@@ -15,170 +20,366 @@ import logging
 import tempfile
 import zipfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+import numpy as np
 from pyspark.sql import SparkSession
 
 from job_helpers.embrace import write
-from job_helpers.embrace.archives import MEASURES, METADATA
-from job_helpers.embrace.day_buffer import DayBuffer
-from job_helpers.embrace.members import MemberGroup
-from job_helpers.embrace.outputs import EXPORT, FROM_TASKS, STREAM, file_stem, load_folder, partition_folder
+from job_helpers.embrace.archives import MEASURES
+from job_helpers.embrace.day_buffer import Day, DayBuffer, DayTooLarge
+from job_helpers.embrace.limits import DEFAULT_LIMITS, ArchiveLimits
+from job_helpers.embrace.members import Entry, MemberGroup, RefusedMember
+from job_helpers.embrace.outputs import FROM_TASKS, day_folder, file_stem, held_folder, load_folder, rejects_folder
+from job_helpers.embrace.published import DayRecords, DeviceDay, Names, Seen, held_table, published_claims
 from job_helpers.embrace.transform import (
     DAY_MS,
+    Claims,
+    CompressedMember,
     DayCounts,
     HeaderMismatch,
     Reject,
     WearDay,
-    clean_day,
+    combine_day,
     device_records,
     parse_stream,
     wear_day,
 )
-from job_helpers.publish import staging_url
+from job_helpers.publish import PublishError, staging_url
 from job_helpers.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Targets:
-    """Where a task writes: the run's staging folder in each output the tasks write, and the batch-load file size limit."""
+class DeviceStream:
+    """One device's stream across the chunk's archives: its members (one group per archive) and the
+    days to look at again because an export read again held rows of them before."""
 
-    staging: Mapping[str, str]
-    max_csv_bytes: int
-
-    @classmethod
-    def of_run(cls, outputs: Mapping[str, str], run_id: str, max_csv_bytes: int) -> Targets:
-        """The targets of run ``run_id`` given every output's URL."""
-        return cls({name: staging_url(outputs[name], run_id) for name in FROM_TASKS}, max_csv_bytes)
-
-
-@dataclass
-class GroupResult:
-    """What one group produced, for the driver's tables and report.
-
-    ``files`` holds, per output the tasks write (``outputs.FROM_TASKS``), the files staged by folder.
-    """
-
-    export: str
     ppt_id: str
     dev_id: str
     kind: str
-    error: str | None = None
+    parts: tuple[MemberGroup, ...]
+    revisit: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        return sum(part.size for part in self.parts)
+
+    @property
+    def exports(self) -> list[str]:
+        return [part.archive.export for part in self.parts]
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.ppt_id, self.dev_id, self.kind)
+
+
+@dataclass(frozen=True)
+class Targets:
+    """What a task needs besides its members: the run, its staging folder in each output the tasks
+    write, the clean output (to read what is published), the exports whose published rows the run
+    replaces, the batch-load file size limit and the limits on what it takes out of an archive."""
+
+    run_id: str
+    staging: Mapping[str, str]
+    clean: str
+    replaced: frozenset[str]
+    max_csv_bytes: int
+    limits: ArchiveLimits = DEFAULT_LIMITS
+
+    @classmethod
+    def of_run(
+        cls,
+        outputs: Mapping[str, str],
+        run_id: str,
+        replaced: Iterable[str],
+        max_csv_bytes: int,
+        limits: ArchiveLimits = DEFAULT_LIMITS,
+    ) -> Targets:
+        """The targets of run ``run_id`` given every output's URL."""
+        staging = {name: staging_url(outputs[name], run_id) for name in FROM_TASKS}
+        return cls(run_id, staging, outputs["clean"], frozenset(replaced), max_csv_bytes, limits)
+
+
+@dataclass
+class StreamResult:
+    """What one device stream produced, for the driver's tables, manifests and report.
+
+    ``errors`` names the archives that could not be read (export -> why); with any, nothing else
+    here counts. ``problem`` says why a device-day's published files could not be read (nothing here
+    counts either). ``read`` counts the rows parsed from this run's members, ``carried`` the rows of
+    other exports read back from the published files, ``seen`` per day what the task saw of the
+    device-day's published clean and held files. ``holders`` lists, per day, the exports holding
+    rows of the device-day after this run, ``held_by`` the readings each holds; ``shared`` the rows
+    two exports both hold; ``files`` per output the staged files by folder (the held files are the
+    clean output's, under ``_held/``), ``held_rows`` the rows of the held files, ``csv_rows`` those of
+    each batch-load file.
+    """
+
+    ppt_id: str
+    dev_id: str
+    kind: str
+    errors: dict[str, str] = field(default_factory=dict)
+    problem: str | None = None
     days: dict[str, DayCounts] = field(default_factory=dict)
+    seen: dict[str, tuple[Seen, Seen]] = field(default_factory=dict)
+    read: int = 0
     wear: dict[str, WearDay] = field(default_factory=dict)
+    holders: dict[str, list[str]] = field(default_factory=dict)
+    held_by: dict[str, dict[str, int]] = field(default_factory=dict)
+    carried: int = 0
+    held_rows: int = 0
+    shared: Counter[tuple[str, str]] = field(default_factory=Counter)
     rejects: dict[str, int] = field(default_factory=dict)
     reasons: Counter[str] = field(default_factory=Counter)
     in_seconds: list[str] = field(default_factory=list)
-    devices: list[dict] = field(default_factory=list)
+    refused: list[tuple[str, RefusedMember]] = field(default_factory=list)
     files: dict[str, dict[str, set[str]]] = field(default_factory=lambda: {name: {} for name in FROM_TASKS})
+    csv_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.ppt_id, self.dev_id, self.kind)
+
+    def device_days(self) -> dict[str, list[DeviceDay]]:
+        """Per export, the device-days it holds rows of after this run."""
+        found: dict[str, list[DeviceDay]] = defaultdict(list)
+        for day, exports in self.holders.items():
+            for export in exports:
+                found[export].append(DeviceDay(self.kind, day, self.ppt_id, self.dev_id))
+        return found
 
 
-def clean_in_tasks(spark: SparkSession, groups: Sequence[MemberGroup], targets: Targets) -> list[GroupResult]:
-    """One task per device stream, largest first; an archive's metadata files share one task."""
-    if not groups:
+@dataclass
+class MetadataResult:
+    """The devices rows of one archive's metadata files, or why the archive could not be read."""
+
+    export: str
+    devices: list[dict] = field(default_factory=list)
+    error: str | None = None
+
+
+def clean_in_tasks(
+    spark: SparkSession, streams: Sequence[DeviceStream], metadata: Sequence[MemberGroup], targets: Targets
+) -> list[StreamResult | MetadataResult]:
+    """One task per unit of work (``units``)."""
+    work = units(streams, metadata)
+    if not work:
         return []
-    streams = sorted((g for g in groups if g.kind != METADATA), key=lambda g: -g.size)
-    metadata: dict[str, list[MemberGroup]] = defaultdict(list)
-    for group in groups:
-        if group.kind == METADATA:
-            metadata[group.archive.export].append(group)
-    work = [[group] for group in streams] + list(metadata.values())
     log.info("%d device stream(s) in %d task(s)", len(streams), len(work))
-    return spark.sparkContext.parallelize(work, len(work)).flatMap(lambda part: process_groups(part, targets)).collect()
+    return spark.sparkContext.parallelize(work, len(work)).map(lambda unit: process(unit, targets)).collect()
 
 
-def process_groups(groups: Iterable[MemberGroup], targets: Targets, storage: Storage | None = None) -> Iterator[GroupResult]:
-    """Clean every group of a task, opening each archive once for all its groups."""
+def units(streams: Sequence[DeviceStream], metadata: Sequence[MemberGroup]) -> list[DeviceStream | list[MemberGroup]]:
+    """The tasks' work: each device stream, largest first, then each archive's metadata files together."""
+    by_archive: dict[str, list[MemberGroup]] = defaultdict(list)
+    for group in metadata:
+        by_archive[group.archive.export].append(group)
+    return [*sorted(streams, key=lambda s: -s.size), *by_archive.values()]
+
+
+def process(
+    unit: DeviceStream | list[MemberGroup], targets: Targets, storage: Storage | None = None
+) -> StreamResult | MetadataResult:
+    """Clean one device stream, or read one archive's metadata files."""
     storage = storage or Storage()
-    by_archive: dict[str, list[MemberGroup]] = {}
-    for group in groups:
-        by_archive.setdefault(group.archive.url, []).append(group)
-    for members in by_archive.values():
-        archive = members[0].archive
-        try:
-            with storage.open(archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
-                by_offset = {info.header_offset: info for info in archive_zip.infolist()}
-                for group in members:
-                    yield _process(archive_zip, by_offset, group, targets, storage)
-        except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
-            yield GroupResult(archive.export, "", "", "", error=f"{archive.url}: {error}")
-        except Exception as error:  # noqa: BLE001 - any other failure (corrupt deflate data, bad text) fails this archive only
-            yield GroupResult(
-                archive.export,
-                "",
-                "",
-                "",
-                error=f"{archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun",
-            )
+    if isinstance(unit, DeviceStream):
+        return process_stream(unit, targets, storage)
+    return _read_metadata(unit, storage)
 
 
-def _process(
-    archive_zip: zipfile.ZipFile, by_offset: dict[int, zipfile.ZipInfo], group: MemberGroup, targets: Targets, storage: Storage
-) -> GroupResult:
-    result = GroupResult(group.archive.export, group.ppt_id, group.dev_id, group.kind)
-    if group.kind == METADATA:
-        for entry in group.entries:
-            result.devices += device_records(group.ppt_id, group.dev_id, entry.label, archive_zip.read(by_offset[entry.offset]))
-        return result
-    stem = file_stem(group.ppt_id, group.dev_id)
-    stream_folder = partition_folder([(EXPORT, group.archive.export), (STREAM, group.kind)])
+def process_stream(stream: DeviceStream, targets: Targets, storage: Storage) -> StreamResult:
+    """Read the device stream's members from each archive, then combine it day by day with what is published."""
+    result = StreamResult(stream.ppt_id, stream.dev_id, stream.kind)
+    width = len(MEASURES[stream.kind])
     with tempfile.TemporaryDirectory(prefix="embrace-days-") as scratch:
-        buffer = DayBuffer(Path(scratch), len(MEASURES[group.kind]))
-        rejects_path = Path(scratch, "rejects.json")
-        with open(rejects_path, "w", encoding="utf-8") as rejects:
-            for entry in group.entries:
-
-                def keep(found: list[Reject], label: str = entry.label) -> None:
-                    if not found:
-                        return
-                    _write_rejects(rejects, group, label, found)
-                    result.rejects[label] = result.rejects.get(label, 0) + len(found)
-                    result.reasons.update(reject.reason for reject in found)
-
-                with archive_zip.open(by_offset[entry.offset]) as raw:
-                    for block in parse_stream(raw, group.kind, entry.label, keep):
-                        buffer.add(block)
-                        if block.in_seconds and entry.label not in result.in_seconds:
-                            result.in_seconds.append(entry.label)
-        for day_number, ts, values, missing in buffer.days():
-            day = datetime.fromtimestamp(day_number * DAY_MS / 1000, UTC).date().isoformat()
-            kept_ts, kept_values, counts = clean_day(ts, values, missing)
-            del ts, values, missing
-            result.days[day] = counts
-            if not counts.clean:
-                continue
-            folder = stream_folder + partition_folder([("date", day)])
-            name = f"{stem}.parquet"
-            clean_url = join(targets.staging["clean"], folder + name)
-            write.write_clean_day(storage, clean_url, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values)
-            result.files["clean"].setdefault(folder, set()).add(name)
-            ready = load_folder(group.archive.export, group.kind, day)
-            staged = join(targets.staging["timestream_ready"], ready)
-            names = write.write_timestream_csv(
-                storage, staged, stem, group.ppt_id, group.dev_id, group.kind, kept_ts, kept_values, targets.max_csv_bytes
-            )
-            result.files["timestream_ready"].setdefault(ready, set()).update(names)
-            if group.kind == "eda":
-                result.wear[day] = wear_day(kept_ts, kept_values[:, 0])
-        if result.rejects:
-            name = f"{stem}.json"
-            storage.upload(rejects_path, join(targets.staging["rejects"], stream_folder + name))
-            result.files["rejects"][stream_folder] = {name}
+        buffer = DayBuffer(Path(scratch), width, targets.limits.max_rows_per_day)
+        rejects_paths: dict[str, Path] = {}
+        sources: list[str] = []  # the export of each member read, by its number in the buffer
+        for part in stream.parts:
+            export = part.archive.export
+            rejects_paths[export] = Path(scratch, f"rejects-{len(rejects_paths)}.json")
+            try:
+                with (
+                    storage.open(part.archive.url) as handle,
+                    zipfile.ZipFile(handle) as archive_zip,
+                    open(rejects_paths[export], "w", encoding="utf-8") as rejects,
+                ):
+                    by_offset = {info.header_offset: info for info in archive_zip.infolist()}
+                    for entry in part.entries:
+                        sources.append(export)
+                        _read_member(
+                            archive_zip.open(by_offset[entry.offset]),
+                            entry,
+                            len(sources) - 1,
+                            part,
+                            buffer,
+                            rejects,
+                            result,
+                            targets,
+                        )
+            except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, HeaderMismatch) as error:
+                result.errors[export] = f"{part.archive.url}: {error}"
+            except Exception as error:  # noqa: BLE001 - any other failure (corrupt deflate data, bad text) fails this archive only
+                result.errors[export] = (
+                    f"{part.archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun"
+                )
+        if result.errors:
+            return result
+        for export, found in result.refused:
+            log.warning("%s: %s refused: %s", export, found.name, found.reason)
+        stem = file_stem(stream.ppt_id, stream.dev_id)
+        revisit = set(stream.revisit)
+        try:
+            for day_rows in buffer.days():
+                revisit.discard(_iso_day(day_rows.number))
+                _combine(stream, _iso_day(day_rows.number), stem, day_rows, sources, targets, storage, result)
+            for day in sorted(revisit):
+                _combine(stream, day, stem, None, sources, targets, storage, result)
+        except PublishError as error:
+            result.problem = str(error)
+            return result
+        for export, path in rejects_paths.items():
+            if path.stat().st_size:
+                folder, name = rejects_folder(export, stream.kind), f"{stem}.json"
+                storage.upload(path, join(targets.staging["rejects"], folder + name))
+                result.files["rejects"][folder] = {name}
     return result
 
 
-def _write_rejects(handle: TextIO, group: MemberGroup, member: str, rejects: list[Reject]) -> None:
+def _read_member(
+    raw, entry: Entry, source: int, part: MemberGroup, buffer: DayBuffer, rejects: TextIO, result: StreamResult, targets: Targets
+) -> None:
+    """Parse one member into the buffer; its rejects to ``rejects``; refused (its rows left out) when over a limit."""
+    export = part.archive.export
+    label = f"{export}.zip/{entry.label}"
+
+    def keep(found: list[Reject]) -> None:
+        if not found:
+            return
+        _write_rejects(rejects, part, entry.label, found)
+        result.rejects[label] = result.rejects.get(label, 0) + len(found)
+        result.reasons.update(reject.reason for reject in found)
+
+    try:
+        with raw:
+            for block in parse_stream(raw, part.kind, entry.label, keep):
+                buffer.add(block, source)
+                if block.in_seconds and label not in result.in_seconds:
+                    result.in_seconds.append(label)
+    except CompressedMember as error:
+        result.refused.append((export, RefusedMember(entry.label, part.kind, str(error))))
+    except DayTooLarge as error:
+        buffer.drop(source)
+        result.refused.append((export, RefusedMember(entry.label, part.kind, targets.limits.day_problem(_iso_day(error.day)))))
+
+
+def _combine(
+    stream: DeviceStream,
+    day: str,
+    stem: str,
+    rows: Day | None,
+    sources: list[str],
+    targets: Targets,
+    storage: Storage,
+    result: StreamResult,
+) -> None:
+    """Apply the rules to the device-day's new ``rows`` (their arrays taken from it, so that they are
+    freed before the files are written) and those published by the other exports; stage its files."""
+    width = len(MEASURES[stream.kind])
+    names = Names(stream.exports)
+    new = Claims.concat([], width)
+    if rows is not None:
+        ts, values, missing, source = rows.release()
+        new = Claims(ts, values, missing, _export_numbers(source, sources, names))
+        del ts, values, missing, source
+        result.read += len(new)
+    records = DayRecords.read(storage, targets.clean, stream.kind, day)
+    published = published_claims(storage, targets.clean, records, stream.kind, day, stem, names, targets.replaced, targets.run_id)
+    result.seen[day] = (published.clean, published.held)
+    kept = published.claims
+    result.carried += int(kept.copies.sum()) if kept.copies is not None else len(kept)
+    claims = Claims.concat([new, kept], width)
+    del new, kept, published
+    combined = combine_day(claims, len(names.names))
+    del claims
+    result.days[day] = combined.counts
+    holding = set(combined.held.export.tolist()) | {i for i in range(len(names.names)) if combined.holders[:, i].any()}
+    if holding:
+        result.holders[day] = sorted(names.names[i] for i in holding)
+    readings = combined.holders.sum(axis=0)
+    result.held_by[day] = {names.names[i]: int(count) for i, count in enumerate(readings) if count}
+    for (a, b), both in combined.shared.items():
+        first, second = sorted((names.names[a], names.names[b]))
+        result.shared[(first, second)] += both
+    folder, held = day_folder(stream.kind, day), held_folder(stream.kind, day)
+    name = f"{stem}.parquet"
+    if len(combined.held):
+        write.write_parquet(
+            storage, join(targets.staging["clean"], held + name), held_table(stream.kind, combined.held, names.names)
+        )
+        result.files["clean"].setdefault(held, set()).add(name)
+        result.held_rows += len(combined.held)
+    if not combined.counts.clean:
+        return
+    clean_url = join(targets.staging["clean"], folder + name)
+    write.write_clean_day(
+        storage, clean_url, stream.ppt_id, stream.dev_id, stream.kind, combined.ts, combined.values, combined.holders, names.names
+    )
+    result.files["clean"].setdefault(folder, set()).add(name)
+    ready = load_folder(stream.kind, day)
+    staged = join(targets.staging["timestream_ready"], ready)
+    written = write.write_timestream_csv(
+        storage, staged, stem, stream.ppt_id, stream.dev_id, stream.kind, combined.ts, combined.values, targets.max_csv_bytes
+    )
+    result.files["timestream_ready"].setdefault(ready, set()).update(written)
+    result.csv_rows.update({ready + name: rows for name, rows in written.items()})
+    if stream.kind == "eda":
+        result.wear[day] = wear_day(combined.ts, combined.values[:, 0])
+
+
+def _export_numbers(source: np.ndarray, sources: list[str], names: Names) -> np.ndarray:
+    """The export number of each row from the number of the member it came from."""
+    by_source = np.array([names.number(export) for export in sources], dtype=np.int32)
+    return by_source[source]
+
+
+def _read_metadata(groups: list[MemberGroup], storage: Storage) -> MetadataResult:
+    archive = groups[0].archive
+    result = MetadataResult(archive.export)
+    try:
+        with storage.open(archive.url) as handle, zipfile.ZipFile(handle) as archive_zip:
+            by_offset = {info.header_offset: info for info in archive_zip.infolist()}
+            for group in groups:
+                for entry in group.entries:
+                    body = archive_zip.read(by_offset[entry.offset])
+                    result.devices += device_records(group.ppt_id, group.dev_id, _without_top_folder(entry.name), body)
+    except Exception as error:  # noqa: BLE001 - a metadata file that cannot be read fails its archive only
+        result.error = f"{archive.url}: cannot be read ({type(error).__name__}: {error}); replace the file and rerun"
+    return result
+
+
+def _without_top_folder(name: str) -> str:
+    """``<study>/<SITE>/<participant>/<device>/metadata.csv``: the same in every export of the device."""
+    parts = name.replace("\\", "/").split("/")
+    return "/".join(parts[-5:])
+
+
+def _iso_day(number: int) -> str:
+    return datetime.fromtimestamp(number * DAY_MS / 1000, UTC).date().isoformat()
+
+
+def _write_rejects(handle: TextIO, part: MemberGroup, member: str, rejects: list[Reject]) -> None:
     """Append a batch of rejects as JSON lines: rejects go to a local file, not to memory."""
     for r in rejects:
         record = {
-            "ppt_id": group.ppt_id,
-            "dev_id": group.dev_id,
+            "ppt_id": part.ppt_id,
+            "dev_id": part.dev_id,
             "file": member,
             "line": r.line,
             "reason": r.reason,

@@ -1,10 +1,10 @@
-"""The ledger of Timestream batch loads: which task loads which export's stream and day, and how it ended.
+"""The ledger of Timestream batch loads: which task loads which stream's day, and how it ended.
 
-One JSON object per load (database, table, export, stream, day), under ``ledger/`` of the
-batch-load reports data set, beside Timestream's own reports::
+One JSON object per load (database, table, stream, day: a day's readings of every export, each
+once), under ``ledger/`` of the batch-load reports data set, beside Timestream's own reports::
 
-    <embrace.timestream_reports>ledger/<database>/<table>/<export>/<stream>/<day>.json
-    {"load": {"database": …, "table": …, "export": …, "stream": …, "day": …, "prefix": …, "rows": …},
+    <embrace.timestream_reports>ledger/<database>/<table>/<stream>/<day>.json
+    {"load": {"database": …, "table": …, "stream": …, "day": …, "prefix": …, "rows": …},
      "tasks": [{"client_token": …, "task_id": … or null, "state": …, "resumable_until": … or null,
                 "updated_at": …}, …]}
 
@@ -43,17 +43,16 @@ class LedgerError(Exception):
 
 @dataclass(frozen=True)
 class LoadKey:
-    """What a load writes into: one export's stream and day, in one Timestream table."""
+    """What a load writes into: one stream's day, in one Timestream table."""
 
     database: str
     table: str
-    export: str
     stream: str
     day: str
 
     @property
     def path(self) -> str:
-        return f"{self.database}/{self.table}/{self.export}/{self.stream}/{self.day}.json"
+        return f"{self.database}/{self.table}/{self.stream}/{self.day}.json"
 
     def client_token(self, attempt: int) -> str:
         """The CreateBatchLoadTask token of the load's ``attempt``-th task: the same on every rerun (64 hex digits)."""
@@ -95,7 +94,7 @@ class Entry:
 
     def to_json(self) -> dict[str, Any]:
         key = self.key
-        load = {"database": key.database, "table": key.table, "export": key.export, "stream": key.stream, "day": key.day}
+        load = {"database": key.database, "table": key.table, "stream": key.stream, "day": key.day}
         return {
             "load": {**load, "prefix": self.prefix, "rows": self.rows},
             "tasks": [attempt.__dict__ for attempt in self.attempts],
@@ -193,7 +192,7 @@ class Ledger:
         try:
             record = json.loads(stored.data)
             load = record["load"]
-            key = LoadKey(load["database"], load["table"], load["export"], load["stream"], load["day"])
+            key = LoadKey(load["database"], load["table"], load["stream"], load["day"])
             attempts = tuple(Attempt(**task) for task in record["tasks"])
             entry = Entry(url, key, str(load["prefix"]), int(load["rows"]), attempts, stored.version)
         except (ValueError, KeyError, TypeError) as error:

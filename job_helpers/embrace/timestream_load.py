@@ -1,19 +1,22 @@
 """Timestream batch loads of the batch-load-ready CSVs: plan, create at a pace, follow, resume, notify.
 
 Every function takes its client and storage from the caller. One ``CreateBatchLoadTask`` loads
-one export's stream and day (``<export>/<stream>/<date>/``: the API's ObjectKeyPrefix pattern
-allows no ``=``) as multi-measure records named after the stream, with dimensions ``ppt_id`` and
-``dev_id``. The row counts come from the files the job wrote beside the data
-(``load_counts/<export>/<stream>.json``), so a dry run reads no CSV.
+one stream's day (``<stream>/<date>/``: the API's ObjectKeyPrefix pattern allows no ``=``) as
+multi-measure records named after the stream, with dimensions ``ppt_id`` and ``dev_id``; each
+reading is in it once, whatever exports held it. The row counts come from the files the job wrote
+beside the data (``load_counts/<stream>/<date>.json``, rows per device), so a dry run reads no CSV.
 
-Each task is recorded in the ledger (``timestream_ledger``) before it is created, so a rerun
-knows what was loaded: it skips a load whose task SUCCEEDED, never starts a second task for one
-that is still active or stopped (resumable), and starts a new one for a FAILED load only when
-asked (Timestream bills every row it is given, and a task fails on bad rows as often as on
-throttling: read its report first). Tasks are created while fewer than ``max_active`` tasks are
-active on the table: a table holds at most 5 active batch-load tasks and an account 10 (the batch
-load quotas, ``TABLE_ACTIVE_TASKS``), and Timestream advises against loading many at once into
-one database (250 active magnetic partitions). Task states, from the API's BatchLoadStatus:
+Each task is recorded in the ledger (``timestream_ledger``, keyed by stream and day) before it is
+created, so a rerun knows what was loaded: it skips a load whose task SUCCEEDED, never starts a
+second task for one that is still active or stopped (resumable), and starts a new one for a FAILED
+load only when asked (Timestream bills every row it is given, and a task fails on bad rows as often
+as on throttling: read its report first). A day loaded before another export added readings to it
+(embrace_dedupe recomputes the device-day from every export holding it) has a row count other than
+the one loaded: it is named, never loaded again (its earlier readings would be written twice).
+Tasks are created while fewer than ``max_active`` tasks are active on the table: a table holds at
+most 5 active batch-load tasks and an account 10 (the batch load quotas, ``TABLE_ACTIVE_TASKS``),
+and Timestream advises against loading many at once into one database (250 active magnetic
+partitions). Task states, from the API's BatchLoadStatus:
 CREATED, IN_PROGRESS and PENDING_RESUME are active; SUCCEEDED and FAILED have ended (FAILED: "one
 or more errors was detected", some rows may be in); PROGRESS_STOPPED has stopped but can be
 resumed (ResumeBatchLoadTask) until its ResumableUntil.
@@ -64,7 +67,7 @@ AVAILABILITY = (
     "https://docs.aws.amazon.com/timestream/latest/developerguide/AmazonTimestreamForLiveAnalytics-availability-change.html"
 )
 UNREACHABLE = frozenset({"AccessDeniedException", "ResourceNotFoundException"})
-COUNTS_FILE = re.compile(r"(?P<export>[^/=]+)/(?P<stream>[a-z]+)\.json")
+COUNTS_FILE = re.compile(r"(?P<stream>[a-z]+)/(?P<day>\d{4}-\d{2}-\d{2})\.json")
 
 
 class LoadError(Exception):
@@ -73,9 +76,8 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class DayLoad:
-    """One batch-load task: an export's stream and day, where its files are, and its rows."""
+    """One batch-load task: a stream's day, where its files are, and its rows."""
 
-    export: str
     stream: str
     day: str
     rows: int
@@ -83,19 +85,20 @@ class DayLoad:
 
 
 def plan_loads(storage: Storage, load_counts: str, ready: str, first: date, last: date, streams: Sequence[str]) -> list[DayLoad]:
-    """The days of ``first..last`` that have batch-load-ready rows, per export and stream."""
+    """The days of ``first..last`` that have batch-load-ready rows, per stream."""
     loads = []
     root = load_counts.rstrip("/") + "/"
     for stored in storage.list(load_counts):
         match = COUNTS_FILE.fullmatch(stored.url[len(root) :])
         if not match or match["stream"] not in streams:
             continue
-        counts = json.loads(storage.read_text(stored.url))
-        for day, rows in sorted(counts.items()):
-            if first.isoformat() <= day <= last.isoformat() and rows:
-                prefix = join(ready, load_folder(match["export"], match["stream"], day))
-                loads.append(DayLoad(match["export"], match["stream"], day, int(rows), prefix))
-    return sorted(loads, key=lambda load: (load.day, load.stream, load.export))
+        day = match["day"]
+        if not first.isoformat() <= day <= last.isoformat():
+            continue
+        rows = sum(int(count) for count in json.loads(storage.read_text(stored.url)).values())
+        if rows:
+            loads.append(DayLoad(match["stream"], day, rows, join(ready, load_folder(match["stream"], day))))
+    return sorted(loads, key=lambda load: (load.day, load.stream))
 
 
 def estimate_cost(loads: Sequence[DayLoad], price_per_write: float) -> float:
@@ -161,7 +164,7 @@ def check_target(client: Any, database: str, table: str) -> None:
 
 
 def load_key(load: DayLoad, database: str, table: str) -> LoadKey:
-    return LoadKey(database, table, load.export, load.stream, load.day)
+    return LoadKey(database, table, load.stream, load.day)
 
 
 # What a rerun does with a load, from the ledger's latest task for it.
@@ -275,8 +278,8 @@ class BatchLoads:
             what = decide(latest, retry_failed, self.ledger.clock())
             if what == LOADED and entry is not None and entry.rows != load.rows:
                 log.warning(
-                    "%s: task %s loaded %d rows; its files now hold %d (embrace_dedupe ran again since). Timestream "
-                    "keeps what it loaded; nothing is loaded again",
+                    "%s: task %s loaded %d rows; its files now hold %d (embrace_dedupe recomputed the day since, as when "
+                    "another export adds readings to it). Timestream keeps what it loaded; nothing is loaded again",
                     load.prefix,
                     latest.task_id if latest else None,
                     entry.rows,
@@ -319,7 +322,7 @@ class BatchLoads:
                     entries[url] = self._resume(entry)
                     resumed.add(url)
                     unsettled.add(url)
-            shown = sorted(entries.values(), key=lambda entry: (entry.key.day, entry.key.stream, entry.key.export))
+            shown = sorted(entries.values(), key=lambda entry: (entry.key.day, entry.key.stream))
             on_poll(shown)
             states = {url: _task_state(entries[url]) for url in unsettled}
             if not any(state in ACTIVE for state in states.values()):

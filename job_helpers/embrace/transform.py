@@ -16,16 +16,24 @@ the median timestamp of its first block with usable timestamps: 10 or 11 digits 
 are turned into milliseconds; anything else is milliseconds. A line whose timestamp is of the
 other unit than its member's is a reject.
 
-Cleaning works on the readings of one participant, device, stream and UTC day. A timestamp's
-copies decide every rule and feed every count, and copies always share a day, so a day of one
-device is a complete unit:
+Cleaning works on the readings of one participant, device, stream and UTC day (a device-day),
+from every export that holds them. A reading is its participant, device, stream and timestamp,
+whatever export holds it. A timestamp's copies decide every rule and feed every count, and
+copies always share a day, so a device-day is a complete unit:
 
+* a row that several exports hold is one row: it counts as often as the export holding it most
+  often holds it, and the copies in the other exports are ``overlap`` (two exports of the same days,
+  or a re-export, add no row);
 * a timestamp whose non-missing rows all hold the same values keeps one row (perfect duplicates,
   every copy counted in ``perfect``);
-* a timestamp whose non-missing rows disagree is dropped whole (``unclear``, every row counted);
+* a timestamp whose non-missing rows disagree is dropped whole (``unclear``, every row counted),
+  whether one export or two disagree;
 * rows with a missing value are dropped (``nan``) and take no part in the duplicate decision;
 * EDA ``-0.0`` is ``0.0`` before anything is compared (done when parsing);
 * devices are never mixed: the caller cleans each device on its own.
+
+So the result of a device-day depends only on the rows of the exports that hold it, never on the
+order in which they arrived.
 """
 
 from __future__ import annotations
@@ -60,8 +68,27 @@ REJECT_BATCH = 4096
 ORDINALS = ("first", "second", "third")
 
 
+# A header line is a few dozen bytes; reading one is bounded so that a member of one endless line is not read whole.
+HEADER_BYTES = 4096
+# What compressed files and archives start with: a member holding one is refused, never unpacked.
+COMPRESSED = {
+    b"PK\x03\x04": "a zip archive",
+    b"PK\x05\x06": "an empty zip archive",
+    b"\x1f\x8b": "gzip data",
+    b"BZh": "bzip2 data",
+    b"\xfd7zXZ\x00": "xz data",
+    b"7z\xbc\xaf\x27\x1c": "a 7-Zip archive",
+    b"Rar!\x1a\x07": "a RAR archive",
+    b"\x28\xb5\x2f\xfd": "zstd data",
+}
+
+
 class HeaderMismatch(ValueError):
     """A member's header is not its stream's header."""
+
+
+class CompressedMember(ValueError):
+    """A stream member holds compressed data or an archive instead of CSV text; it is refused, never unpacked."""
 
 
 @dataclass(slots=True)
@@ -91,11 +118,14 @@ def parse_stream(raw: IO[bytes], stream: str, name: str, rejects: RejectSink) ->
     """Check the header of ``raw`` (a member opened in binary) and parse the lines after it.
 
     Rejects go to ``rejects`` as they are found. An empty member, or one with only its header,
-    holds no readings and yields nothing.
+    holds no readings and yields nothing. A member holding compressed data raises CompressedMember.
     """
-    first = raw.readline()
+    first = raw.readline(HEADER_BYTES)
     if not first:
         return
+    for magic, what in COMPRESSED.items():
+        if first.startswith(magic):
+            raise CompressedMember(f"holds {what}, not CSV text; nested archives are never unpacked")
     header = first.decode("utf-8-sig").strip()
     expected = ",".join(HEADERS[stream])
     if header != expected:
@@ -330,7 +360,9 @@ class DayCounts:
     """What the rules found in one day: the duplicate log's columns and the rows kept.
 
     ``total_dupes`` counts the non-missing rows that share their timestamp with another one, so
-    it is always ``perfect + unclear``.
+    it is always ``perfect + unclear``. ``overlap`` counts the rows another export also holds, which
+    count once: rows read = ``total_rows + overlap = clean + nan + unclear + perfect copies beyond
+    the first + overlap``.
     """
 
     total_rows: int = 0
@@ -339,6 +371,7 @@ class DayCounts:
     nan: int = 0
     unclear: int = 0
     clean: int = 0
+    overlap: int = 0
 
     def __add__(self, other: DayCounts) -> DayCounts:
         return DayCounts(**{name: getattr(self, name) + getattr(other, name) for name in DAY_COUNTS})
@@ -370,40 +403,186 @@ class WearDay:
         return self.minutes_worn / (24 * 60)
 
 
-def clean_day(ts: np.ndarray, values: np.ndarray, missing: np.ndarray) -> tuple[np.ndarray, np.ndarray, DayCounts]:
-    """The kept readings (sorted by time, one per timestamp) and the day's counts.
+@dataclass
+class Claims:
+    """Rows of one device-day and the exports holding them.
 
-    ``values`` has one column per measure; ``missing`` marks rows with a missing value. Only the
-    rows whose timestamp is shared are compared, so a day without duplicates costs one sort.
+    ``export`` indexes the day's export names; ``copies`` says how many times that export holds the
+    row (None: once each, as parsed rows are). ``values`` has one column per measure and ``missing``
+    marks rows with a missing value.
     """
-    total, nan = len(ts), int(missing.sum())
-    present_rows = np.flatnonzero(~missing) if nan else None
-    times = ts[present_rows] if nan else ts
-    order = np.argsort(times, kind="stable")
-    in_order = times[order]
+
+    ts: np.ndarray
+    values: np.ndarray
+    missing: np.ndarray
+    export: np.ndarray
+    copies: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def concat(cls, parts: list[Claims], width: int) -> Claims:
+        parts = [part for part in parts if len(part)]
+        if not parts:
+            return cls(np.empty(0, np.int64), np.empty((0, width)), np.empty(0, bool), np.empty(0, np.int32))
+        if len(parts) == 1:
+            return parts[0]
+        copies = [part.copies if part.copies is not None else np.ones(len(part), np.int64) for part in parts]
+        return cls(
+            np.concatenate([part.ts for part in parts]),
+            np.concatenate([part.values for part in parts]),
+            np.concatenate([part.missing for part in parts]),
+            np.concatenate([part.export for part in parts]).astype(np.int32, copy=False),
+            np.concatenate(copies),
+        )
+
+
+@dataclass
+class CombinedDay:
+    """A device-day after the rules: its readings, which exports hold each, and what the readings do not say.
+
+    ``holders`` has a row per kept reading and a column per export. ``held`` keeps the rows no
+    reading stands for (missing and unclear rows, and copies beyond one per holding export), so a
+    later run can take one export's rows out of the day and apply the rules again. ``shared`` counts,
+    per pair of exports, the rows both hold.
+    """
+
+    ts: np.ndarray
+    values: np.ndarray
+    holders: np.ndarray
+    held: Claims
+    counts: DayCounts
+    shared: dict[tuple[int, int], int]
+
+
+def combine_day(claims: Claims, exports: int) -> CombinedDay:
+    """The rules applied to one device-day's rows from every export holding it (see the module docstring).
+
+    A row several exports hold is one row: each distinct row counts as many times as the export
+    holding it most often holds it, and the rows beyond are ``overlap``. Only rows whose timestamp
+    is shared are grouped, so a day of one export without duplicates costs one sort and a few masks.
+    """
+    n, width = len(claims.ts), claims.values.shape[1]
+    copies = claims.copies
+    order = np.argsort(claims.ts, kind="stable")
+    in_order = claims.ts[order]
     equal_next = in_order[1:] == in_order[:-1]
-    shared = np.r_[equal_next, False] | np.r_[False, equal_next]
-    keep = ~missing
-    total_dupes = perfect = 0
-    if shared.any():
-        rows = order[shared] if present_rows is None else present_rows[order[shared]]
-        group_times = in_order[shared]
-        starts = np.flatnonzero(np.r_[True, group_times[1:] != group_times[:-1]])
-        copies = np.diff(np.r_[starts, len(rows)])
-        readings = values[rows]
-        same_as_first = (readings == readings[np.repeat(starts, copies)]).all(axis=1)
-        agree = np.logical_and.reduceat(same_as_first, starts)
-        keep[rows] = False
-        keep[rows[starts[agree]]] = True
-        total_dupes, perfect = int(copies.sum()), int(copies[agree].sum())
-    del times, order, in_order, equal_next, shared
-    if not keep.all():
-        ts, values = ts[keep], values[keep]
-    if len(ts) > 1 and not (ts[1:] >= ts[:-1]).all():
-        order = np.argsort(ts, kind="stable")
-        ts, values = ts[order], values[order]
-    counts = DayCounts(total, total_dupes, perfect, nan, total_dupes - perfect, len(ts))
-    return ts, values, counts
+    del in_order
+    shared_time = np.zeros(n, dtype=bool)
+    shared_time[:-1] |= equal_next
+    shared_time[1:] |= equal_next
+    together = order[shared_time]
+    del order, shared_time, equal_next
+    keep = ~claims.missing
+    keep[together] = False
+    alone_missing = claims.missing.copy()
+    alone_missing[together] = False
+    missing_rows = np.flatnonzero(alone_missing)
+    del alone_missing
+    if copies is None:
+        total = n - len(together)
+        nan, perfect = len(missing_rows), 0
+        held_rows, held_copies = [missing_rows], [np.ones(len(missing_rows), np.int64)]
+    else:
+        alone = np.ones(n, dtype=bool)
+        alone[together] = False
+        total = int(copies[alone].sum())
+        del alone
+        nan = int(copies[missing_rows].sum())
+        extra = np.flatnonzero(keep & (copies > 1))
+        perfect = int(copies[extra].sum())
+        held_rows, held_copies = [missing_rows, extra], [copies[missing_rows], copies[extra] - 1]
+    held_export = [claims.export[rows] for rows in held_rows]
+    unclear = overlap = 0
+    shared: dict[tuple[int, int], int] = {}
+    kept_together = np.empty(0, np.int64)
+    together_export = np.empty(0, np.int32)
+    if len(together):
+        bits = _row_bits(claims.values[together])
+        keys = [
+            claims.export[together],
+            *(bits[:, j] for j in reversed(range(width))),
+            claims.missing[together],
+            claims.ts[together],
+        ]
+        by_row = np.lexsort(keys)
+        rows, bits = together[by_row], bits[by_row]
+        ts, missing, export = claims.ts[rows], claims.missing[rows], claims.export[rows]
+        row_copies = copies[rows] if copies is not None else np.ones(len(rows), np.int64)
+        same_row = (ts[1:] == ts[:-1]) & (missing[1:] == missing[:-1]) & (bits[1:] == bits[:-1]).all(axis=1)
+        row_starts = np.flatnonzero(np.r_[True, ~same_row])
+        pair_starts = np.flatnonzero(np.r_[True, ~same_row | (export[1:] != export[:-1])])
+        pair_copies = np.add.reduceat(row_copies, pair_starts)
+        pair_export = export[pair_starts]
+        pair_row = np.searchsorted(row_starts, pair_starts, side="right") - 1
+        row_pairs = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
+        most = np.maximum.reduceat(pair_copies, row_pairs)
+        overlap = int((np.add.reduceat(pair_copies, row_pairs) - most).sum())
+        first = rows[row_starts]
+        row_missing = claims.missing[first]
+        present = np.flatnonzero(~row_missing)
+        present_ts = claims.ts[first[present]]
+        starts = np.flatnonzero(np.r_[True, present_ts[1:] != present_ts[:-1]])
+        values_at = np.diff(np.r_[starts, len(present)])
+        kept_row = np.zeros(len(first), dtype=bool)
+        kept_row[present[np.repeat(values_at == 1, values_at)]] = True
+        unclear_row = ~kept_row & ~row_missing
+        total += int(most.sum())
+        nan += int(most[row_missing].sum())
+        perfect += int(most[kept_row & (most > 1)].sum())
+        unclear = int(most[unclear_row].sum())
+        kept_together = first[kept_row]
+        keep[kept_together] = True
+        pair_kept = kept_row[pair_row]
+        kept_pairs = first[pair_row[pair_kept]]
+        together_export = pair_export[pair_kept]
+        extra_copies = pair_copies - pair_kept
+        beyond = extra_copies > 0
+        held_rows.append(first[pair_row[beyond]])
+        held_copies.append(extra_copies[beyond])
+        held_export.append(pair_export[beyond])
+        if exports > 1:
+            by_export = np.zeros((len(first), exports), dtype=np.int64)
+            by_export[pair_row, pair_export] = pair_copies
+            for a in range(exports):
+                for b in range(a + 1, exports):
+                    both = int(np.minimum(by_export[:, a], by_export[:, b]).sum())
+                    if both:
+                        shared[(a, b)] = both
+    kept_ts, kept_values = claims.ts[keep], claims.values[keep]
+    if exports == 1:
+        holders = np.ones((len(kept_ts), 1), dtype=bool)
+    else:
+        position = np.cumsum(keep) - 1
+        holders = np.zeros((len(kept_ts), exports), dtype=bool)
+        single = keep.copy()
+        single[kept_together] = False
+        holders[position[single], claims.export[single]] = True
+        if len(kept_together):
+            holders[position[kept_pairs], together_export] = True
+    if len(kept_ts) > 1 and not (kept_ts[1:] >= kept_ts[:-1]).all():
+        by_time = np.argsort(kept_ts, kind="stable")
+        kept_ts, kept_values, holders = kept_ts[by_time], kept_values[by_time], holders[by_time]
+    held = np.concatenate(held_rows)
+    counts = DayCounts(total, perfect + unclear, perfect, nan, unclear, len(kept_ts), overlap)
+    return CombinedDay(
+        kept_ts,
+        kept_values,
+        holders,
+        Claims(
+            claims.ts[held], claims.values[held], claims.missing[held], np.concatenate(held_export), np.concatenate(held_copies)
+        ),
+        counts,
+        shared,
+    )
+
+
+def _row_bits(values: np.ndarray) -> np.ndarray:
+    """Values as integers that are equal exactly when the values are (``-0.0`` is ``0.0``, every NaN one NaN)."""
+    canonical = values + 0.0
+    canonical[np.isnan(canonical)] = np.nan
+    return canonical.view(np.int64)
 
 
 def wear_day(ts: np.ndarray, eda: np.ndarray) -> WearDay:

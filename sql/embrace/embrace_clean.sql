@@ -1,6 +1,6 @@
 -- Clean Embrace readings written by the embrace_dedupe job: one row per participant, device,
--- stream and timestamp; x/y/z for acc, eda for eda, temp for temp (null otherwise).
--- export is injected: filter on it (export = 'Sensors_…' or export IN (…)) in every query.
+-- stream and timestamp, whatever exports held it (exports lists them); x/y/z for acc, eda for eda,
+-- temp for temp (null otherwise).
 CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_clean` (
   `ppt_id` string,
   `dev_id` string,
@@ -10,14 +10,14 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_clean` (
   `y` double,
   `z` double,
   `eda` double,
-  `temp` double
+  `temp` double,
+  `exports` array<string>
 )
-PARTITIONED BY (`export` string, `stream` string, `date` string)
+PARTITIONED BY (`stream` string, `date` string)
 STORED AS PARQUET
 LOCATION '{embrace.clean}'
 TBLPROPERTIES (
   'projection.enabled'='true',
-  'projection.export.type'='injected',
   'projection.stream.type'='enum',
   'projection.stream.values'='acc,eda,temp',
   'projection.date.type'='date',
@@ -25,5 +25,5 @@ TBLPROPERTIES (
   'projection.date.range'='2015-01-01,NOW',
   'projection.date.interval'='1',
   'projection.date.interval.unit'='DAYS',
-  'storage.location.template'='{embrace.clean}export=${export}/stream=${stream}/date=${date}/'
+  'storage.location.template'='{embrace.clean}stream=${stream}/date=${date}/'
 );

@@ -1,4 +1,4 @@
--- Devices from each export's metadata.csv files.
+-- Devices from the exports' metadata.csv files: one row per distinct record, with the exports holding it.
 CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_devices` (
   `ppt_id` string,
   `dev_id` string,
@@ -10,13 +10,8 @@ CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_devices` (
   `mobile_os` string,
   `mobile_os_version` string,
   `gtcs_algorithm_version` string,
-  `source_file` string
+  `source_file` string,
+  `exports` array<string>
 )
-PARTITIONED BY (`export` string)
 STORED AS PARQUET
-LOCATION '{embrace.devices}'
-TBLPROPERTIES (
-  'projection.enabled'='true',
-  'projection.export.type'='injected',
-  'storage.location.template'='{embrace.devices}export=${export}/'
-);
+LOCATION '{embrace.devices}';

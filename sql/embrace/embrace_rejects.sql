@@ -1,4 +1,5 @@
--- Lines the job could not use, with their file, line number and reason.
+-- Lines the job could not use, with their file, line number and reason, per export (lines of its
+-- files) and stream. export is injected: filter on it (export = 'Sensors_…' or export IN (…)).
 CREATE EXTERNAL TABLE IF NOT EXISTS `{database}`.`embrace_rejects` (
   `ppt_id` string,
   `dev_id` string,

@@ -41,7 +41,11 @@ GROUPS = {
     "stedi": tuple((job, dates, ()) for job, dates in STEDI_JOBS),
     "sitewise": (("sitewise_repartition", ("2024-02-28", "2024-03-01", "2"), SITEWISE_FROM_METADATA),),
     "sensors": (("sensor_timeseries_export", ("2024-03-01", "2024-03-02", "2"), ()),),
-    "embrace": (("embrace_dedupe", ("2024-03-01", "2024-03-31", "31"), ()),),
+    # March 1 reads the ALLSITES export; April reads the FC re-export (March 1-2 again) against what March published.
+    "embrace": (
+        ("embrace_dedupe", ("2024-03-01", "2024-03-01", "1"), ()),
+        ("embrace_dedupe", ("2024-04-01", "2024-04-30", "30"), ()),
+    ),
 }
 
 
@@ -75,6 +79,17 @@ def project(aws_project: AwsProject) -> AwsProject:
         seconds_per_day=20,
         participants=("fc096", "fc157"),
         period_end=date(2024, 3, 31),
+    )
+    write_embrace_sample(
+        storage,
+        local["embrace.landing"],
+        start=EMBRACE_FIRST,
+        days=2,
+        seconds_per_day=20,
+        participants=("fc096", "fc157"),
+        site="FC",
+        period_start=date(2024, 3, 2),
+        period_end=date(2024, 4, 30),
     )
     aws_project.upload_lake()
     return aws_project
@@ -216,34 +231,37 @@ def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
 
 
 def test_embrace_duplicate_log_and_clean_rows(project, emulated, tmp_path):
-    from oracle import expected
+    """On S3, the re-export's April run reads March's published device-days back: each reading once."""
+    from oracle import expected_union
 
-    emulated["embrace"].succeeded(1)
+    emulated["embrace"].succeeded(2)
 
     aws = project.settings("aws").datasets
     landing = Path(project.settings("local").datasets["embrace.landing"].removeprefix("file://"))
-    (archive,) = landing.glob("*.zip")
-    export = archive.name[: -len(".zip")]
+    archives = sorted(landing.glob("*.zip"))
     log = dataset(project.mirror(aws["embrace.duplicate_log"], tmp_path / "log")).to_table().to_pylist()
-    log = [row for row in log if row["export"] == export]
-    clean = dataset(project.mirror(aws["embrace.clean"], tmp_path / "clean")).to_table(columns=["export", "stream"]).to_pylist()
-    oracle_clean, oracle_log, _ = expected(archive)
-    assert Counter(row["stream"] for row in clean if row["export"] == export) == oracle_clean
-    assert len(log) == len(oracle_log)
-    totals: dict[str, Counter] = defaultdict(Counter)
-    for key, (total, dupes, perfect, nan, unclear) in oracle_log.items():
-        totals[key[3]].update(total_rows=total, total_dupes=dupes, perfect=perfect, nan=nan, unclear=unclear)
-    for stream, expected_totals in totals.items():
-        got = Counter()
-        for row in log:
-            if row["stream"] == stream:
-                got.update({name: row[name] for name in expected_totals})
-        assert got == expected_totals, stream
+    clean = (
+        dataset(project.mirror(aws["embrace.clean"], tmp_path / "clean"))
+        .to_table(columns=["stream", "time_ms", "ppt_id", "dev_id"])
+        .to_pylist()
+    )
+    oracle_clean, oracle_log = expected_union(archives)
+    assert Counter(row["stream"] for row in clean) == oracle_clean
+    assert len({(r["stream"], r["time_ms"], r["ppt_id"], r["dev_id"]) for r in clean}) == len(clean)
+    names = ("total_rows", "total_dupes", "perfect", "nan", "unclear", "overlap")
+    monthly: dict[tuple, Counter] = defaultdict(Counter)
+    for row in log:
+        monthly[(row["ppt_id"], row["dev_id"], row["month"], row["stream"])].update({name: row[name] for name in names})
+    assert {key: tuple(counts[name] for name in names) for key, counts in monthly.items()} == oracle_log
     storage = Storage(boto3_session=project.session, s3_client=project.client("s3"))
-    report = read_report(storage, scope_report_url(aws["embrace.reports"], "2024-03-01_2024-03-31"))
-    assert report is not None and report.status == "SUCCEEDED"
-    assert report.written["clean"] == sum(oracle_clean.values()) and not report.failed
-    assert report.details["archives"] == [export] and report.details["outside_period"] == {}
+    march = read_report(storage, scope_report_url(aws["embrace.reports"], "2024-03-01_2024-03-01"))
+    april = read_report(storage, scope_report_url(aws["embrace.reports"], "2024-04-01_2024-04-30"))
+    assert march is not None and april is not None and march.status == april.status == "SUCCEEDED"
+    assert march.details["archives"] == [archives[0].stem] and april.details["archives"] == [archives[1].stem]
+    assert april.read["published"] > 0 and not april.failed
+    overlap = sum(counts[-1] for counts in oracle_log.values())
+    assert april.details["overlap"]["by_exports"] == {f"{archives[0].stem} & {archives[1].stem}": overlap}
+    assert april.written["clean"] == sum(oracle_clean.values())
 
 
 def test_no_s3a_scheme_reaches_any_output(project, emulated):

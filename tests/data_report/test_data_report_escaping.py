@@ -46,7 +46,7 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
     count = len(ids)
     write_parquet(
         datasets["embrace.wear_time"],
-        f"export={EXPORT}",
+        "month=2024-03",
         pa.table(
             {
                 "ppt_id": ids,
@@ -59,15 +59,13 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
     )
     write_parquet(
         datasets["embrace.duplicate_log"],
-        f"export={EXPORT}/stream=eda",
+        "stream=eda/month=2024-03",
         pa.table(
-            {"ppt_id": ids, "dev_id": ids, "month": ["2024-03"] * count, "total_rows": [100] * count}
+            {"ppt_id": ids, "dev_id": ids, "day": ["2024-03-01"] * count, "total_rows": [100] * count}
             | {name: [1] * count for name in ("total_dupes", "perfect", "nan", "unclear")}
         ),
     )
-    write_parquet(
-        datasets["embrace.clean"], f"export={EXPORT}/stream=eda/date=2024-03-01", pa.table({"ppt_id": ids, "dev_id": ids})
-    )
+    write_parquet(datasets["embrace.clean"], "stream=eda/date=2024-03-01", pa.table({"ppt_id": ids, "dev_id": ids}))
     write_json(datasets["embrace.rejects"], f"export={EXPORT}/stream=eda", [{"ppt_id": text, "reason": text} for text in ids])
     write_parquet(
         datasets["sensors.curated"],
@@ -87,10 +85,8 @@ def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, 
 
     # Values and folders that name no day are left out (as Athena's date projection leaves them), not a crash.
     not_a_day = pa.table({"ppt_id": ["x"], "dev_id": ["x"], "day": ["not a day"], "minutes_worn": [1.0]})
-    write_parquet(datasets["embrace.wear_time"], f"export={EXPORT}", not_a_day, name="part-1.parquet")
-    write_parquet(
-        datasets["embrace.clean"], f"export={EXPORT}/stream=eda/date=someday", pa.table({"ppt_id": ["x"], "dev_id": ["x"]})
-    )
+    write_parquet(datasets["embrace.wear_time"], "month=2024-03", not_a_day, name="part-1.parquet")
+    write_parquet(datasets["embrace.clean"], "stream=eda/date=someday", pa.table({"ppt_id": ["x"], "dev_id": ["x"]}))
     write_parquet(datasets["sensors.curated"], "dt=2024-13-45/hour=00", pa.table({"sensor_id": ["x"], "status": ["OK"]}))
     write_parquet(datasets["sensors.curated"], "dt=2024-03-01/hour=xx", pa.table({"sensor_id": ["x"], "status": ["OK"]}))
     stray_day = merged.parent.parent.parent.with_name("startYear=twenty") / "startMonth=3" / "startDay=1"

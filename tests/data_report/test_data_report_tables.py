@@ -40,35 +40,37 @@ def test_a_changed_layout_in_the_ddl_is_what_the_report_reads(tmp_path):
     ddl = sql / "embrace" / "embrace_wear_time.sql"
     ddl.write_text(
         ddl.read_text()
-        .replace("PARTITIONED BY (`export` string)", "PARTITIONED BY (`site` string, `export` string)")
-        .replace("'{embrace.wear_time}export=${export}/'", "'{embrace.wear_time}by-site/${site}/${export}/'")
+        .replace("PARTITIONED BY (`month` string)", "PARTITIONED BY (`site` string, `month` string)")
+        .replace("'{embrace.wear_time}month=${month}/'", "'{embrace.wear_time}by-site/${site}/${month}/'")
     )
     settings = project.settings()
     table = Catalog(settings, sql).table("embrace_wear_time")
     root = local_path(settings.datasets["embrace.wear_time"])
     for site, minutes in (("fc", 10.0), ("mgh", 20.0)):
-        (root / "by-site" / site / "E1").mkdir(parents=True)
+        (root / "by-site" / site / "2024-03").mkdir(parents=True)
         pq.write_table(
             pa.table({"ppt_id": [f"{site}1"], "day": ["2024-03-01"], "minutes_worn": [minutes]}),
-            root / "by-site" / site / "E1" / "f.parquet",
+            root / "by-site" / site / "2024-03" / "f.parquet",
         )
-    (root / "export=E1").mkdir()
-    pq.write_table(pa.table({"ppt_id": ["old"], "day": ["2024-03-01"], "minutes_worn": [1.0]}), root / "export=E1" / "f.parquet")
+    (root / "month=2024-03").mkdir()
+    pq.write_table(
+        pa.table({"ppt_id": ["old"], "day": ["2024-03-01"], "minutes_worn": [1.0]}), root / "month=2024-03" / "f.parquet"
+    )
 
     lake = Lake(Storage())
     files = lake.files(table)
     assert sorted(file.partition["site"] for file in files) == ["fc", "mgh"]
-    summed = lake.aggregate(table, files, ["site", "export"], [("minutes_worn", "sum", "minutes")]).sort_by("site").to_pylist()
-    assert summed == [{"site": "fc", "export": "E1", "minutes": 10.0}, {"site": "mgh", "export": "E1", "minutes": 20.0}]
+    summed = lake.aggregate(table, files, ["site", "month"], [("minutes_worn", "sum", "minutes")]).sort_by("site").to_pylist()
+    assert summed == [{"site": "fc", "month": "2024-03", "minutes": 10.0}, {"site": "mgh", "month": "2024-03", "minutes": 20.0}]
 
 
 def test_a_file_that_is_not_what_its_ddl_says_fails_naming_the_table_and_the_file(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
-    folder = local_path(project.settings().datasets["embrace.wear_time"]) / "export=E1"
+    folder = local_path(project.settings().datasets["embrace.wear_time"]) / "month=2024-03"
     folder.mkdir(parents=True)
     (folder / "part-0.parquet").write_bytes(b"not parquet at all")
     assert project.cli("data-report", "--dataset", "embrace") == 1
-    printed = capsys.readouterr().out.strip().splitlines()
+    printed = capsys.readouterr().err.strip().splitlines()
     assert len(printed) == 1 and printed[0].startswith("error: embrace_wear_time under file://")
-    assert "export=E1/part-0.parquet" in printed[0]
+    assert "month=2024-03/part-0.parquet" in printed[0]
     assert not (project.root / "build" / "reports" / "data-embrace.html").exists()

@@ -92,7 +92,8 @@ def test_the_report_counts_what_was_read_and_written(job_result, generated):
 def test_other_archives_complete(job_result, generated, small_spark):
     _, _, summary = generated
     lake = generated[1]
-    exports = {r["export"] for r in small_spark.read.parquet(str(lake / "clean")).select("export").distinct().collect()}
+    clean = small_spark.read.parquet(str(lake / "clean"))
+    exports = {r["export"] for r in clean.select(F.explode("exports").alias("export")).distinct().collect()}
     assert exports == {summary.export, NON_NUMERIC[:-4]}
     rejects = small_spark.read.json(str(lake / "rejects")).collect()
     assert [(r["file"], r["line"], r["record"]) for r in rejects] == [("U03/FC/300/DEV2/eda.csv", 3, "1709251200250,abc")]
@@ -100,7 +101,7 @@ def test_other_archives_complete(job_result, generated, small_spark):
 
 def test_every_injected_flaw_is_counted_exactly(job_result, generated, small_spark):
     landing, lake, summary = generated
-    log = small_spark.read.parquet(str(lake / "duplicate_log")).where(f"export = '{summary.export}'")
+    log = small_spark.read.parquet(str(lake / "duplicate_log")).where(f"array_contains(exports, '{summary.export}')")
     totals = {
         r["stream"]: r
         for r in log.groupBy("stream")
@@ -113,19 +114,22 @@ def test_every_injected_flaw_is_counted_exactly(job_result, generated, small_spa
         assert totals[stream]["nan"] == summary.nan[stream]
         assert totals[stream]["unclear"] == summary.unclear[stream]
         assert totals[stream]["total_dupes"] == summary.perfect[stream] + summary.unclear[stream]
-    clean = small_spark.read.parquet(str(lake / "clean")).where(f"export = '{summary.export}'")
+    clean = small_spark.read.parquet(str(lake / "clean")).where(f"array_contains(exports, '{summary.export}')")
     counts = Counter({r["stream"]: r["count"] for r in clean.groupBy("stream").count().collect()})
     assert counts == Counter(summary.clean)
     oracle_clean, oracle_log, _ = expected(landing / f"{summary.export}.zip")
     assert counts == oracle_clean
-    assert len(oracle_log) == log.count()
+    names = ("total_rows", "total_dupes", "perfect", "nan", "unclear")
+    monthly = log.groupBy("ppt_id", "dev_id", "month", "stream").agg(*[F.sum(c).alias(c) for c in names]).collect()
+    assert {(r["ppt_id"], r["dev_id"], r["month"], r["stream"]): tuple(r[c] for c in names) for r in monthly} == oracle_log
+    assert {r["overlap"] for r in log.collect()} == {0}
 
 
 def test_negative_zero_eda_becomes_zero(job_result, generated, small_spark):
     _, lake, summary = generated
     zeros = (
         small_spark.read.parquet(str(lake / "clean"))
-        .where(f"export = '{summary.export}' AND stream = 'eda' AND eda = 0")
+        .where(f"array_contains(exports, '{summary.export}') AND stream = 'eda' AND eda = 0")
         .collect()
     )
     assert len(zeros) == summary.devices
@@ -134,7 +138,9 @@ def test_negative_zero_eda_becomes_zero(job_result, generated, small_spark):
 
 def test_two_devices_at_the_same_instants_are_kept_apart(job_result, generated, small_spark):
     _, lake, summary = generated
-    clean = small_spark.read.parquet(str(lake / "clean")).where(f"export = '{summary.export}' AND ppt_id = 'fc157'")
+    clean = small_spark.read.parquet(str(lake / "clean")).where(
+        f"array_contains(exports, '{summary.export}') AND ppt_id = 'fc157'"
+    )
     per_device = {r["dev_id"]: r["count"] for r in clean.groupBy("dev_id").count().collect()}
     assert per_device == {"ABCDE12345": sum(summary.clean.values()) // 3, "12345ABCDE": sum(summary.clean.values()) // 3}
 
@@ -143,7 +149,7 @@ def test_off_wrist_window_is_dropped_from_wear_time(job_result, generated, small
     _, lake, summary = generated
     worn = {
         (r["ppt_id"], r["dev_id"], r["day"]): r
-        for r in small_spark.read.parquet(str(lake / "wear_time")).where(f"export = '{summary.export}'").collect()
+        for r in small_spark.read.parquet(str(lake / "wear_time")).where("ppt_id IN ('fc096', 'fc157')").collect()
     }
     assert len(worn) == summary.devices * 2
     first_day = worn[("fc096", "2M4Y4111FK", "2024-03-01")]
@@ -156,9 +162,10 @@ def test_off_wrist_window_is_dropped_from_wear_time(job_result, generated, small
 
 def test_timestream_csv_has_the_batch_load_columns(job_result, generated):
     _, lake, summary = generated
-    folder = lake / "timestream_ready" / summary.export / "acc" / "2024-03-01"
+    folder = lake / "timestream_ready" / "acc" / "2024-03-01"
     files = sorted(folder.glob("part-*.csv"))
     header = files[0].read_text().splitlines()[0]
     assert header == "time,ppt_id,dev_id,x,y,z"
-    counts = json.loads((lake / "load_counts" / summary.export / "acc.json").read_text())
-    assert sum(len(f.read_text().splitlines()) - 1 for f in files) == counts["2024-03-01"]
+    counts = json.loads((lake / "load_counts" / "acc" / "2024-03-01.json").read_text())
+    assert set(counts) == {"fc096/2M4Y4111FK", "fc157/ABCDE12345", "fc157/12345ABCDE"}
+    assert sum(len(f.read_text().splitlines()) - 1 for f in files) == sum(counts.values())

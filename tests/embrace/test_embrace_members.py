@@ -12,7 +12,7 @@ import pytest
 from job_helpers.embrace.archives import Archive, Selection
 from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
-from job_helpers.embrace.stream_tasks import Targets, process_groups
+from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
 from job_helpers.embrace.write import write_timestream_csv
 from job_helpers.storage import Storage
 
@@ -49,13 +49,14 @@ def test_a_header_only_member_is_empty_and_unreadable_text_fails_its_archive(tmp
     }
     found = archive(tmp_path, members)
     outputs = {name: (tmp_path / name).as_uri() + "/" for name in ("clean", "timestream_ready", "rejects")}
-    targets = Targets.of_run(outputs, "run", 1 << 30)
-    eda = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "eda"]
-    results = list(process_groups(eda, targets))
-    assert [(r.error, r.days) for r in results] == [(None, {})]
-    temp = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "temp"]
-    (failed,) = process_groups(temp, targets)
-    assert failed.export == found.export and found.url in failed.error and "replace the file" in failed.error
+    targets = Targets.of_run(outputs, "run", [found.export], 1 << 30)
+    (eda,) = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "eda"]
+    result = process(DeviceStream(eda.ppt_id, eda.dev_id, eda.kind, (eda,)), targets)
+    assert (result.errors, result.days) == ({}, {})
+    (temp,) = [g for g in member_groups(found, Selection(), Storage()).groups if g.kind == "temp"]
+    failed = process(DeviceStream(temp.ppt_id, temp.dev_id, temp.kind, (temp,)), targets)
+    assert list(failed.errors) == [found.export]
+    assert found.url in failed.errors[found.export] and "replace the file" in failed.errors[found.export]
 
 
 def test_batch_load_files_stay_within_the_limit_for_the_widest_values(tmp_path):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import date
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from embrace_helpers import chunk_params, run_chunk
 
 from job_helpers.embrace.archives import Selection
@@ -84,25 +87,37 @@ def test_a_day_no_longer_produced_is_removed(small_spark, tmp_path):
 
 
 def test_a_rerun_clears_the_former_batch_load_layout(small_spark, tmp_path):
-    """Batch-load files and counts of the former export=/stream=/date= layout go when their export is rerun."""
+    """Files and counts of the former layouts (per export) go when their export is rerun."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
     sample = write_embrace_sample(
         storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=1, seconds_per_day=20, participants=("fc096",)
     )
-    former = lake / "timestream_ready" / f"export={sample.export}" / "stream=temp" / "date=2024-03-01" / "part-old-0000.csv"
-    former_counts = lake / "load_counts" / f"export={sample.export}" / "stream=temp.json"
-    for path in (former, former_counts):
+    formers = [
+        lake / "timestream_ready" / f"export={sample.export}" / "stream=temp" / "date=2024-03-01" / "part-old-0000.csv",
+        lake / "timestream_ready" / sample.export / "temp" / "2024-03-01" / "part-old-0000.csv",
+        lake / "load_counts" / f"export={sample.export}" / "stream=temp.json",
+        lake / "load_counts" / sample.export / "temp.json",
+        lake / "clean" / f"export={sample.export}" / "stream=temp" / "date=2024-03-01" / "part-old.parquet",
+        lake / "duplicate_log" / f"export={sample.export}" / "stream=temp" / "part-00000.parquet",
+        lake / "devices" / f"export={sample.export}" / "part-00000.parquet",
+    ]
+    for path in formers:
         path.parent.mkdir(parents=True)
-        path.write_text("written by an earlier version\n")
+        if path.suffix == ".parquet":  # the publish counts the rows of the files it replaces
+            pq.write_table(pa.table({"ppt_id": ["fc096"]}), path)
+        else:
+            path.write_text("written by an earlier version\n")
     run_chunk(
         small_spark,
         storage,
         chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 1), selection=Selection(streams=("temp",))),
     )
-    assert not former.exists() and not former_counts.exists()
+    assert [path for path in formers if path.exists()] == []
     ready = sorted(
         path.relative_to(lake / "timestream_ready").parent.as_posix() for path in (lake / "timestream_ready").rglob("*.csv")
     )
-    assert ready == [f"{sample.export}/temp/2024-03-01"]
-    assert (lake / "load_counts" / sample.export / "temp.json").is_file()
+    assert ready == ["temp/2024-03-01"]
+    assert json.loads((lake / "load_counts" / "temp" / "2024-03-01.json").read_text()) == {
+        "fc096/2M4Y4111FK": sample.clean["temp"]
+    }

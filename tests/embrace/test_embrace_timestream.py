@@ -1,4 +1,4 @@
-"""Timestream batch loads: planned from the job's row counts on (moto) S3, one task per stream and day.
+"""Timestream batch loads: planned from the job's row counts on (moto) S3, one task per stream and day (all devices, all exports).
 
 moto 5.2.5 implements none of timestream-write's batch-load operations, so they are answered by
 ``timestream_fake`` on a real client (every request still checked against the API model), with
@@ -37,10 +37,13 @@ def lake(moto_server):
     session = boto3.Session(region_name="us-east-1")
     s3 = session.client("s3")
     s3.create_bucket(Bucket=BUCKET)
-    counts = {"acc": {"2024-03-01": 1000, "2024-03-02": 500}, "eda": {"2024-03-01": 40, "2024-04-01": 7}}
+    counts = {"acc": {"2024-03-01": (600, 400), "2024-03-02": (500,)}, "eda": {"2024-03-01": (40,), "2024-04-01": (7,)}}
     for stream, days in counts.items():
-        s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/{stream}.json", Body=json.dumps(days))
-    # Counts of the former export=/stream= layout name folders no longer written: never planned.
+        for day, rows in days.items():
+            devices = {f"fc096/DEV{number}": count for number, count in enumerate(rows)}
+            s3.put_object(Bucket=BUCKET, Key=f"load_counts/{stream}/{day}.json", Body=json.dumps(devices))
+    # Counts of the former layouts (per export) name folders no longer written: never planned.
+    s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/acc.json", Body=json.dumps({"2024-03-01": 9}))
     s3.put_object(
         Bucket=BUCKET,
         Key="load_counts/export=Sensors_U02_FC_20240301_20240331/stream=acc.json",
@@ -72,7 +75,7 @@ def test_plan_picks_the_days_and_streams_asked_for(lake):
         ("eda", "2024-03-01", 40),
         ("acc", "2024-03-02", 500),
     ]
-    assert loads[0].prefix == f"s3://{BUCKET}/ready/{EXPORT}/acc/2024-03-01/"
+    assert loads[0].prefix == f"s3://{BUCKET}/ready/acc/2024-03-01/"
     assert estimate_cost(loads, 0.5e-6) == pytest.approx(1540 * 0.5e-6)
     only_eda = plan_loads(
         Storage(lake), f"s3://{BUCKET}/load_counts/", f"s3://{BUCKET}/ready/", date(2024, 3, 1), date(2024, 4, 30), ("eda",)
@@ -87,7 +90,7 @@ def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     fake = FakeBatchLoads()
     outcomes = _batch_loads(lake, fake).load(loads, 5, False, lambda outcome: None)
     assert [(outcome.what, outcome.attempt.task_id) for outcome in outcomes] == [("created", "TASK0001"), ("created", "TASK0002")]
-    tokens = [LoadKey("embrace", "readings", load.export, load.stream, load.day).client_token(0) for load in loads]
+    tokens = [LoadKey("embrace", "readings", load.stream, load.day).client_token(0) for load in loads]
     assert fake.created == [
         task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", token)
         for load, token in zip(loads, tokens, strict=True)
@@ -99,7 +102,7 @@ def test_tasks_are_created_with_the_multi_measure_mapping(lake):
     assert [m["SourceColumn"] for m in model["MultiMeasureMappings"]["MultiMeasureAttributeMappings"]] == ["x", "y", "z"]
     assert acc["DataSourceConfiguration"]["DataSourceS3Configuration"] == {
         "BucketName": BUCKET,
-        "ObjectKeyPrefix": f"ready/{EXPORT}/acc/2024-03-01/",
+        "ObjectKeyPrefix": "ready/acc/2024-03-01/",
     }
 
 
@@ -161,7 +164,7 @@ def test_every_create_batch_load_task_parameter_is_one_the_api_accepts(lake):
         ("acc", "eda", "temp"),
     )
     assert {load.stream for load in loads} == {"acc", "eda"}
-    token = LoadKey("embrace", "readings", EXPORT, "acc", "2024-03-01").client_token(0)
+    token = LoadKey("embrace", "readings", "acc", "2024-03-01").client_token(0)
     for load in loads:
         request = task_request(load, "embrace", "readings", f"s3://{BUCKET}/timestream_reports/", token)
         assert model_violations(shape, request, "CreateBatchLoadTask") == []

@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from job_helpers.embrace.archives import HEADERS
-from job_helpers.embrace.day_buffer import DayBuffer
-from job_helpers.embrace.transform import DAY_MS, REJECT_BATCH, HeaderMismatch, clean_day, parse_stream
+from job_helpers.embrace.day_buffer import DayBuffer, DayTooLarge
+from job_helpers.embrace.transform import DAY_MS, REJECT_BATCH, Claims, DayCounts, HeaderMismatch, combine_day, parse_stream
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 ACC = "Unix Timestamp (UTC),x (g),y (g),z (g)\n"
@@ -51,14 +52,60 @@ def test_a_header_of_another_stream_is_refused_with_the_file_name():
         parse(ACC + "1,2,3,4\n", "eda")
 
 
+def claims(rows: list[tuple[int, float, int]]) -> Claims:
+    """``(time, value, export)`` rows, NaN for a missing value."""
+    ts, values, exports = (np.array(column) for column in zip(*rows))
+    values = values.astype(float).reshape(-1, 1)
+    return Claims(ts.astype(np.int64), values, np.isnan(values[:, 0]), exports.astype(np.int32))
+
+
 def test_clean_day_keeps_perfect_copies_once_and_drops_unclear_and_missing_rows():
-    ts = np.array([30, 10, 10, 20, 20, 40, 40, 40])
-    values = np.array([[3.0], [1.0], [1.0], [2.0], [2.5], [4.0], [np.nan], [4.0]])
-    missing = np.isnan(values[:, 0])
-    kept_ts, kept_values, counts = clean_day(ts, values, missing)
-    assert kept_ts.tolist() == [10, 30, 40]
-    assert kept_values[:, 0].tolist() == [1.0, 3.0, 4.0]
-    assert (counts.total_rows, counts.total_dupes, counts.perfect, counts.nan, counts.unclear, counts.clean) == (8, 6, 4, 1, 2, 3)
+    one_export = claims(
+        [(30, 3.0, 0), (10, 1.0, 0), (10, 1.0, 0), (20, 2.0, 0), (20, 2.5, 0), (40, 4.0, 0), (40, np.nan, 0), (40, 4.0, 0)]
+    )
+    day = combine_day(one_export, 1)
+    assert day.ts.tolist() == [10, 30, 40]
+    assert day.values[:, 0].tolist() == [1.0, 3.0, 4.0]
+    assert day.counts == DayCounts(total_rows=8, total_dupes=6, perfect=4, nan=1, unclear=2, clean=3, overlap=0)
+    assert day.holders.tolist() == [[True]] * 3
+
+
+def test_a_row_two_exports_hold_counts_once_and_a_disagreement_between_them_is_unclear():
+    a = [(10, 1.0, 0), (20, 2.0, 0), (20, 2.0, 0), (30, 3.0, 0), (40, np.nan, 0), (50, 5.0, 0)]
+    b = [(10, 1.0, 1), (20, 2.0, 1), (30, 3.5, 1), (40, np.nan, 1), (60, 6.0, 1)]
+    day = combine_day(claims(a + b), 2)
+    assert day.ts.tolist() == [10, 20, 50, 60]
+    assert day.holders.tolist() == [[True, True], [True, True], [True, False], [False, True]]
+    # Rows of the union: 10, 20 twice (export 0 holds it twice), 30 twice (3.0 and 3.5), 40 missing, 50, 60.
+    assert day.counts == DayCounts(total_rows=8, total_dupes=4, perfect=2, nan=1, unclear=2, clean=4, overlap=3)
+    assert day.shared == {(0, 1): 3}
+    same_twice = combine_day(claims(a + [(t, v, 1) for t, v, _ in a]), 2)
+    assert same_twice.counts == replace(combine_day(claims(a), 1).counts, overlap=len(a))
+
+
+def test_an_export_unclear_in_itself_makes_the_timestamp_unclear_in_the_union():
+    day = combine_day(claims([(10, 1.0, 0), (10, 1.5, 0), (10, 1.0, 1), (20, 2.0, 1)]), 2)
+    assert day.ts.tolist() == [20]
+    assert (day.counts.unclear, day.counts.overlap, day.counts.clean) == (2, 1, 1)
+
+
+def test_the_held_rows_and_holders_give_back_every_export_rows_so_one_export_can_be_taken_out():
+    """Published readings (with their holders) plus held rows are the exports' rows: taking export 1 out of
+    them gives the day as export 0 alone gives it, whatever export 1 did to it."""
+    a = [(10, 1.0, 0), (10, 1.0, 0), (20, 2.0, 0), (30, np.nan, 0), (40, 4.0, 0), (40, 4.5, 0), (50, 5.0, 0)]
+    b = [(10, 1.0, 1), (20, 2.5, 1), (30, np.nan, 1), (50, 5.0, 1), (60, 6.0, 1)]
+    both = combine_day(claims(a + b), 2)
+    rows, holder = np.nonzero(both.holders)
+    published = Claims(both.ts[rows], both.values[rows], np.zeros(len(rows), bool), holder.astype(np.int32))
+    back = Claims.concat([published, both.held], 1)
+    without_b = np.flatnonzero(back.export != 1)
+    only_a = Claims(
+        back.ts[without_b], back.values[without_b], back.missing[without_b], back.export[without_b], back.copies[without_b]
+    )
+    again, alone = combine_day(only_a, 1), combine_day(claims(a), 1)
+    assert again.counts == alone.counts
+    assert again.ts.tolist() == alone.ts.tolist() and again.values.tolist() == alone.values.tolist()
+    assert combine_day(back, 2).counts == both.counts
 
 
 def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
@@ -67,15 +114,37 @@ def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
     for start in range(0, 3 * DAY_MS, DAY_MS // 2):
         ts = np.sort(rng.integers(start, start + DAY_MS // 2 + 1000, 500))
         blocks.append(type("Block", (), {"ts": ts, "values": rng.random((500, 3)), "missing": rng.random(500) < 0.1})())
-    kept, spilled = DayBuffer(tmp_path / "a", 3), DayBuffer(tmp_path / "b", 3, budget_bytes=10_000)
-    for block in blocks:
-        kept.add(block)
-        spilled.add(block)
+    kept, spilled = DayBuffer(tmp_path / "a", 3, 10**6), DayBuffer(tmp_path / "b", 3, 10**6, budget_bytes=10_000)
+    for number, block in enumerate(blocks):
+        kept.add(block, number % 2)
+        spilled.add(block, number % 2)
     assert any((tmp_path / "b").iterdir())
-    for (day_a, *arrays_a), (day_b, *arrays_b) in zip(kept.days(), spilled.days(), strict=True):
-        assert day_a == day_b
-        assert all(np.array_equal(a, b) for a, b in zip(arrays_a, arrays_b))
-        assert (arrays_a[0] // DAY_MS == day_a).all()
+    for day_a, day_b in zip(kept.days(), spilled.days(), strict=True):
+        assert day_a.number == day_b.number
+        for column in ("ts", "values", "missing", "source"):
+            assert np.array_equal(getattr(day_a, column), getattr(day_b, column))
+        assert (day_a.ts // DAY_MS == day_a.number).all()
+        assert set(day_a.source.tolist()) == {0, 1}
+
+
+def test_a_dropped_source_leaves_every_day_whether_spilled_or_not_and_a_day_over_the_limit_is_refused(tmp_path):
+    def block(first: int, rows: int):
+        ts = np.arange(first, first + rows, dtype=np.int64)
+        return type("Block", (), {"ts": ts, "values": np.ones((rows, 1)), "missing": np.zeros(rows, dtype=bool)})()
+
+    buffer = DayBuffer(tmp_path, 1, max_rows_per_day=100, budget_bytes=1000)
+    buffer.add(block(0, 60), 0)
+    buffer.add(block(DAY_MS, 60), 1)  # spills: more than 1000 bytes pending
+    buffer.add(block(10, 40), 0)  # 100 rows of day 0 from source 0: at the limit, not over it
+    with pytest.raises(DayTooLarge) as over:
+        buffer.add(block(2 * DAY_MS - 45, 50), 1)  # 45 rows on day 1 (105 in all), 5 on day 2: nothing is added
+    assert over.value.day == 1
+    buffer.add(block(DAY_MS + 100, 30), 2)
+    buffer.drop(1)
+    days = {day.number: (len(day.ts), set(day.source.tolist())) for day in buffer.days()}
+    assert days == {0: (100, {0}), 1: (30, {2})}
+    with pytest.raises(DayTooLarge):
+        DayBuffer(tmp_path / "other", 1, max_rows_per_day=5).add(block(0, 6), 0)
 
 
 def test_empty_and_header_only_members_hold_no_readings():

@@ -64,9 +64,7 @@ def test_timestream_load_checks_the_table_before_creating_anything(moto_server, 
     monkeypatch.setattr(timestream_cmd, "_client", lambda context: _moto_timestream(moto_server))
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
-    s3.put_object(
-        Bucket=BUCKET, Key="load_counts/Sensors_U02_ALLSITES_20240301_20240331/eda.json", Body=json.dumps({"2024-03-01": 40})
-    )
+    s3.put_object(Bucket=BUCKET, Key="load_counts/eda/2024-03-01.json", Body=json.dumps({"fc096/2M4Y4111FK": 40}))
     assert main(["--profile", "aws", "timestream-load", "--from", "2024-03-01", "--to", "2024-03-31"]) == 2
     printed = capsys.readouterr()
     assert "1 task(s), 40 row(s)" in printed.out

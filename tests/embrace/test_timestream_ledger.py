@@ -36,22 +36,30 @@ from job_helpers.embrace.timestream_load import (
 from job_helpers.storage import Storage
 
 BUCKET = "embrace-wearables"
-EXPORT = "Sensors_U02_ALLSITES_20240301_20240331"
-COUNTS = {"acc": {"2024-03-01": 1000, "2024-03-02": 500, "2024-03-03": 20}, "eda": {"2024-03-01": 40, "2024-03-02": 7}}
+# Rows per stream's day, per device (load_counts/<stream>/<date>.json): one load is a stream's day, all devices.
+COUNTS = {
+    "acc": {
+        "2024-03-01": {"fc096/DEV1": 600, "fc097/DEV2": 400},
+        "2024-03-02": {"fc096/DEV1": 500},
+        "2024-03-03": {"fc096/DEV1": 20},
+    },
+    "eda": {"2024-03-01": {"fc096/DEV1": 40}, "2024-03-02": {"fc096/DEV1": 7}},
+}
 LEDGER = f"s3://{BUCKET}/timestream_reports/ledger/"
 
 
 def prefix(stream: str, day: str) -> str:
-    return f"s3://{BUCKET}/timestream_ready/{EXPORT}/{stream}/{day}/"
+    return f"s3://{BUCKET}/timestream_ready/{stream}/{day}/"
 
 
 @pytest.fixture
 def account(moto_server, monkeypatch):
-    """The embrace bucket with one export's row counts, the Timestream table on moto, and the fake batch loads."""
+    """The embrace bucket with the days' row counts, the Timestream table on moto, and the fake batch loads."""
     s3 = boto3.client("s3", region_name="us-east-1")
     s3.create_bucket(Bucket=BUCKET)
     for stream, days in COUNTS.items():
-        s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/{stream}.json", Body=json.dumps(days))
+        for day, devices in days.items():
+            s3.put_object(Bucket=BUCKET, Key=f"load_counts/{stream}/{day}.json", Body=json.dumps(devices))
     timestream = boto3.client("timestream-write", region_name="us-east-1", endpoint_url=moto_server)
     timestream.create_database(DatabaseName="embrace")
     timestream.create_table(DatabaseName="embrace", TableName="readings")
@@ -94,16 +102,14 @@ def test_a_partial_failure_is_named_recorded_and_not_loaded_again(account, capsy
     assert code == 1, "a failed task is a failure, not the end of the loads"
     assert "embrace.readings: 4 succeeded, 1 not loaded" in out
     (eda_task,) = [t.task_id for t in account.tasks.values() if t.prefix == prefix("eda", "2024-03-02")]
-    assert err.startswith(
-        f"error: 1 batch load(s) into embrace.readings did not succeed: {EXPORT}/eda/2024-03-02 {eda_task} FAILED"
-    )
+    assert err.startswith(f"error: 1 batch load(s) into embrace.readings did not succeed: eda/2024-03-02 {eda_task} FAILED")
     assert "retry_failed=1" in err
     assert account.notices == [out.splitlines()[-2]] and out.splitlines()[-1] == "notice sent to Slack"
     assert "1 not loaded" in account.notices[0], "the notice says what the tasks did, not only that they are done"
 
     code, out, err = run(capsys, *load_range())
     assert len(account.created) == 5, "a rerun creates (and bills) nothing: four days are in, one failed"
-    assert code == 1 and f"{EXPORT}/eda/2024-03-02 {eda_task} FAILED" in err
+    assert code == 1 and f"eda/2024-03-02 {eda_task} FAILED" in err
     assert out.count(": loaded (") == 4
 
     account.outcomes[prefix("eda", "2024-03-02")] = "SUCCEEDED"
@@ -111,22 +117,19 @@ def test_a_partial_failure_is_named_recorded_and_not_loaded_again(account, capsy
     assert code == 0
     assert [
         request["DataSourceConfiguration"]["DataSourceS3Configuration"]["ObjectKeyPrefix"] for request in account.created[5:]
-    ] == [f"timestream_ready/{EXPORT}/eda/2024-03-02/"]
+    ] == ["timestream_ready/eda/2024-03-02/"]
     code, out, _ = run(capsys, "monitor")
     assert code == 0 and "embrace.readings: 5 succeeded" in out
 
     objects = ledger_objects()
     assert sorted(objects) == sorted(
-        f"timestream_reports/ledger/embrace/readings/{EXPORT}/{stream}/{day}.json"
-        for stream, days in COUNTS.items()
-        for day in days
+        f"timestream_reports/ledger/embrace/readings/{stream}/{day}.json" for stream, days in COUNTS.items() for day in days
     )
-    retried = objects[f"timestream_reports/ledger/embrace/readings/{EXPORT}/eda/2024-03-02.json"]
+    retried = objects["timestream_reports/ledger/embrace/readings/eda/2024-03-02.json"]
     assert [task["state"] for task in retried["tasks"]] == ["FAILED", "SUCCEEDED"]
     assert retried["load"] == {
         "database": "embrace",
         "table": "readings",
-        "export": EXPORT,
         "stream": "eda",
         "day": "2024-03-02",
         "prefix": prefix("eda", "2024-03-02"),
@@ -203,7 +206,7 @@ def test_monitor_names_a_stopped_task_and_resumes_it_on_request(account, capsys)
     assert run(capsys, *load_range())[0] == 0
     code, _, err = run(capsys, "monitor")
     (stopped,) = [t.task_id for t in account.tasks.values() if t.status == "PROGRESS_STOPPED"]
-    assert code == 1 and f"{EXPORT}/acc/2024-03-03 {stopped} PROGRESS_STOPPED" in err and "resume=1" in err
+    assert code == 1 and f"acc/2024-03-03 {stopped} PROGRESS_STOPPED" in err and "resume=1" in err
 
     code, out, err = run(capsys, *load_range())
     assert code == 1 and len(account.created) == 5, "a stopped task is resumed, never replaced by a second one"
@@ -269,7 +272,7 @@ def ledger(request, tmp_path):
     return Ledger(storage, "s3://lake/timestream_reports/ledger/")
 
 
-KEY = LoadKey("embrace", "readings", EXPORT, "eda", "2024-03-02")
+KEY = LoadKey("embrace", "readings", "eda", "2024-03-02")
 
 
 def test_two_commands_never_both_begin_a_task_for_one_load(ledger):
@@ -327,7 +330,7 @@ def test_a_task_timestream_no_longer_knows_counts_as_failed(account, capsys):
     assert run(capsys, *load_range("--streams", "eda"))[0] == 0
     forgotten = account.tasks.pop(next(iter(account.tasks)))
     code, out, err = run(capsys, "monitor")
-    assert code == 1 and f"{EXPORT}/eda/2024-03-01 {forgotten.task_id} MISSING" in err
+    assert code == 1 and f"eda/2024-03-01 {forgotten.task_id} MISSING" in err
     code, _, err = run(capsys, *load_range("--streams", "eda"))
     assert code == 1 and f"{forgotten.task_id} MISSING" in err and len(account.created) == 2
     assert run(capsys, *load_range("--streams", "eda", "--retry-failed"))[0] == 0
@@ -340,13 +343,19 @@ def test_monitor_with_an_empty_ledger_says_so(account, capsys):
     assert (code, err) == (0, "") and "the ledger records no batch load into embrace.readings" in out
 
 
-def test_a_loaded_day_whose_files_changed_since_is_named_and_not_loaded_again(account, capsys, caplog):
+def test_a_loaded_day_another_export_adds_readings_to_is_named_and_not_loaded_again(account, capsys, caplog):
+    """embrace_dedupe recomputes a device-day from every export holding it: a later export's readings change the
+    day's count (here a device only it holds, and one more reading of a device the first held), not a second load."""
     assert run(capsys, *load_range("--streams", "eda"))[0] == 0
     assert run(capsys, "monitor")[0] == 0
     s3 = boto3.client("s3", region_name="us-east-1")
-    s3.put_object(Bucket=BUCKET, Key=f"load_counts/{EXPORT}/eda.json", Body=json.dumps({"2024-03-01": 41, "2024-03-02": 7}))
+    recomputed = {"fc096/DEV1": 41, "fc099/DEV9": 3}
+    s3.put_object(Bucket=BUCKET, Key="load_counts/eda/2024-03-01.json", Body=json.dumps(recomputed))
+    code, out, _ = run(capsys, *load_range("--streams", "eda", "--dry-run"))
+    assert code == 0 and "44 (40 loaded)" in out and "0 task(s), 0 row(s)" in out
     code = cli.main(["--profile", "aws", *load_range("--streams", "eda")])
     assert code == 0 and len(account.created) == 2
     # A logged warning; the CLI shows it on standard error (output.show_log_warnings_as_text).
     warnings = [record.getMessage() for record in caplog.records if record.levelname == "WARNING"]
-    assert any(f"{prefix('eda', '2024-03-01')}: task TASK0001 loaded 40 rows; its files now hold 41" in w for w in warnings)
+    assert any(f"{prefix('eda', '2024-03-01')}: task TASK0001 loaded 40 rows; its files now hold 44" in w for w in warnings)
+    assert not any("2024-03-02" in w for w in warnings), "a day whose count is as loaded is not named"

@@ -63,7 +63,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     load = subparsers.add_parser(
         "timestream-load",
         help="create one Timestream batch-load task per stream and day, a few at a time, recorded in a ledger",
-        description="Creates one Timestream batch-load task per export, stream and day of the embrace_dedupe output, "
+        description="Creates one Timestream batch-load task per stream and day of the embrace_dedupe output (every export's "
+        "readings of the day, each once), "
         "after checking that the database and table can be reached, never more than --max-active active at once. "
         "Each task is recorded in the ledger beside the batch-load reports first: a rerun skips the days whose task "
         "succeeded and never starts a second task for one still running or stopped. Exits 1 naming the days whose "
@@ -135,7 +136,14 @@ def _task(attempt: Attempt | None) -> str:
 
 
 def _day(load: DayLoad | LoadKey) -> str:
-    return f"{load.export}/{load.stream}/{load.day}"
+    return f"{load.stream}/{load.day}"
+
+
+def _rows(load: DayLoad, entry: Entry | None) -> str:
+    """The day's rows now; for a day a task loaded with another count (embrace_dedupe recomputed it since), both."""
+    if entry is None or entry.latest is None or entry.latest.state != SUCCEEDED or entry.rows == load.rows:
+        return f"{load.rows:,}"
+    return f"{load.rows:,} ({entry.rows:,} loaded)"
 
 
 def run_load(args: argparse.Namespace, context: CliContext) -> int:
@@ -159,11 +167,9 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         planned = _batch_loads(context, options).plan(loads, args.retry_failed)
     except LedgerError as error:
         raise Failure(str(error)) from error
-    table = Table(
-        "day", "stream", "export", "rows", "ledger", "plan", title=f"Timestream loads into {options.database}.{options.table}"
-    )
+    table = Table("day", "stream", "rows", "ledger", "plan", title=f"Timestream loads into {options.database}.{options.table}")
     for load, entry, what in planned:
-        table.add_row(load.day, load.stream, load.export, f"{load.rows:,}", _task(entry.latest if entry else None), what)
+        table.add_row(load.day, load.stream, _rows(load, entry), _task(entry.latest if entry else None), what)
     context.console.print(table)
     to_create = [load for load, _, what in planned if what == CREATE]
     rows = sum(load.rows for load in to_create)
@@ -182,7 +188,7 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
 
     def show(outcome: Outcome) -> None:
         load = outcome.load
-        context.console.print(f"{load.day} {load.stream} {load.export}: {outcome.what} ({_task(outcome.attempt)})")
+        context.console.print(f"{load.day} {load.stream}: {outcome.what} ({_task(outcome.attempt)})")
 
     try:
         check_target(timestream, options.database, options.table)
@@ -209,9 +215,9 @@ def run_monitor(args: argparse.Namespace, context: CliContext) -> int:
         active = [entry for entry in entries if entry.latest and entry.latest.state in ACTIVE]
         if not active:
             return
-        table = Table("task", "day", "stream", "export", title=f"{len(active)} active of {len(entries)} load(s)")
+        table = Table("task", "day", "stream", title=f"{len(active)} active of {len(entries)} load(s)")
         for entry in active:
-            table.add_row(_task(entry.latest), entry.key.day, entry.key.stream, entry.key.export)
+            table.add_row(_task(entry.latest), entry.key.day, entry.key.stream)
         context.console.print(table)
 
     try:

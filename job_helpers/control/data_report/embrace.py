@@ -1,8 +1,9 @@
 """Embrace: wear time per participant and day, duplicate rates, readings per device and day, rejects.
 
-Read from the ``embrace_dedupe`` job's published tables through their DDL (``sql/embrace/``).
-An export's period comes from its name (the archive stem), so tables without a date column
-(rejects) are read for the exports whose period overlaps the report's dates.
+Read from the ``embrace_dedupe`` job's published tables through their DDL (``sql/embrace/``):
+wear time and the duplicate log from the ``month=`` partitions overlapping the report's dates, then
+row by row by ``day``; rejects, the one table partitioned by export, for the exports whose period
+(from the name, the archive stem) overlaps them.
 """
 
 from __future__ import annotations
@@ -54,6 +55,14 @@ def _export_in_window(source: Source):
     return keep
 
 
+def _month_in_window(source: Source):
+    def keep(partition: dict[str, str]) -> bool:
+        days = month_days(partition.get("month", ""))
+        return days is not None and source.window.overlaps(*days)
+
+    return keep
+
+
 def _empty(key: str, title: str, table: str, what: str, source: Source) -> Picture:
     return Picture(key, title, f"No {what} in {table} for {source.window.label}.", None, Numbers(()))
 
@@ -61,7 +70,7 @@ def _empty(key: str, title: str, table: str, what: str, source: Source) -> Pictu
 def wear_time(source: Source) -> Picture:
     title = "Wear time: share of each day a participant wore a device"
     table = source.table("embrace_wear_time")
-    files = source.lake.files(table, _export_in_window(source))
+    files = source.lake.files(table, _month_in_window(source))
     grouped = source.lake.aggregate(table, files, ["ppt_id", "dev_id", "day"], [("minutes_worn", "max", "minutes")])
     minutes: dict[tuple[str, date], float] = defaultdict(float)
     for ppt, day, worn in zip(grouped["ppt_id"].to_pylist(), grouped["day"].to_pylist(), grouped["minutes"].to_pylist()):
@@ -95,13 +104,13 @@ def wear_time(source: Source) -> Picture:
 def duplicates(source: Source) -> Picture:
     title = "Duplicate rates per stream and participant"
     table = source.table("embrace_duplicate_log")
-    files = source.lake.files(table, _export_in_window(source))
+    files = source.lake.files(table, _month_in_window(source))
     sums = [(name, "sum", name) for name in ("total_rows", "perfect", "nan", "unclear")]
-    grouped = source.lake.aggregate(table, files, ["ppt_id", "stream", "month"], sums).to_pylist()
+    grouped = source.lake.aggregate(table, files, ["ppt_id", "stream", "day"], sums).to_pylist()
     totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for row in grouped:
-        days = month_days(row["month"])
-        if days is not None and source.window.overlaps(*days):
+        day = as_day(row["day"])
+        if day is not None and source.window.holds(day):
             counts = totals[(row["ppt_id"], row["stream"])]
             for index, name in enumerate(("total_rows", "perfect", "nan", "unclear")):
                 counts[index] += row[name] or 0
