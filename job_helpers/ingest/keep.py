@@ -4,7 +4,8 @@ Landing keys, tar member names and manifests are built from subject codes, recor
 sequence numbers and content types; EDF+ annotation texts are replaced. Only what matches one of
 these regular expressions (the whole text, case ignored) is kept instead: a folder name below the
 patient folder, a file extension, an annotation text. Whatever is kept is still checked for the
-patient's name (``names.PatientName.leaks``), and refused when it holds a word of it.
+patient's name (``names.PatientName.refusal``), and refused when it holds a word of it or letters
+the check cannot compare with the name.
 """
 
 from __future__ import annotations

@@ -32,6 +32,7 @@ import unicodedata
 from datetime import datetime
 
 from anyascii import anyascii
+from confusable_homoglyphs import categories
 
 MAX_PERMUTED_WORDS = 4
 GERMAN = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"}
@@ -39,10 +40,13 @@ APOSTROPHES = "'’ʼ‘`´′ʻ"
 PARTICLES = frozenset("al bin da das de del della den der di do dos du el ibn la le lo st ten ter van vom von zu zum zur".split())
 TITLES = frozenset("dr drs dott prof mr mrs ms miss mx mme mlle herr frau hr fr sig sr sra srta sir dame rev jr md phd".split())
 _TITLE = "(?:" + "|".join(sorted(TITLES, key=len, reverse=True)) + ")"
-_JOIN = "[^a-z0-9]{0,3}"
+_GAP = "[^a-z]*"
 _BEFORE, _AFTER = "(?<![a-z])", "(?![a-z])"
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
 _GREEK_OU = re.compile("ου", re.IGNORECASE)
+_CJK = frozenset({"HAN", "HIRAGANA", "KATAKANA", "BOPOMOFO", "HANGUL"})
+_NO_SCRIPT = frozenset({"COMMON", "INHERITED"})
+LEAK = "holds a word of the name"
 
 
 class PatientNameError(Exception):
@@ -89,9 +93,25 @@ def _core(word: str) -> str:
 
 
 def _word_pattern(word: str) -> str:
-    """The pattern of a folded word: ``e`` after a, o, u optional; separators allowed where it had apostrophes."""
-    parts = [_core(part) for part in word.split("'")]
-    return _JOIN.join("".join(re.escape(char) + ("e?" if char in "aou" else "") for char in part) for part in parts)
+    """The pattern of a folded word: ``e`` after a, o, u optional; any non-letters between any two letters."""
+    letters = _core(word.replace("'", ""))
+    return _GAP.join(re.escape(char) + (f"(?:{_GAP}e)?" if char in "aou" else "") for char in letters)
+
+
+def _scripts(word: str) -> frozenset[str]:
+    """The scripts of a word's letters (Unicode Scripts.txt), the CJK ones as one."""
+    found = {categories.alias(char) for char in word} - _NO_SCRIPT
+    return frozenset("CJK" if script in _CJK else script for script in found)
+
+
+def _shown(script: str) -> str:
+    return script if script == "CJK" else script.title()
+
+
+def _script_words(text: str) -> list[str]:
+    """The runs of letters and marks of NFKC ``text``: what a reader sees as words."""
+    normal = unicodedata.normalize("NFKC", text)
+    return "".join(c if unicodedata.category(c)[0] in "LM" else " " for c in normal).split()
 
 
 def _orders(found: list[str]) -> list[tuple[str, ...]]:
@@ -124,16 +144,32 @@ class PatientName:
                 glued = f"(?:{_TITLE}|[{initials}])?{pattern}[{initials}]?"
                 patterns.append(f"{_BEFORE}{glued}{_AFTER}")
             elif size == 2:
-                patterns.append(f"{_BEFORE}{_TITLE}{_JOIN}{pattern}{_AFTER}")
+                patterns.append(f"{_BEFORE}{_TITLE}{_GAP}{pattern}{_AFTER}")
         for words in {tuple(found), tuple(names)}:
             if len(words) > 1:
-                whole = _alternation([_JOIN.join(map(_word_pattern, order)) for order in _orders(list(words))])
+                whole = _alternation([_GAP.join(map(_word_pattern, order)) for order in _orders(list(words))])
                 patterns.append(f"(?:{whole})" if sum(map(len, words)) >= 4 else f"{_BEFORE}(?:{whole}){_AFTER}")
         self._leaks = re.compile(_alternation(patterns)) if patterns else None
+        self._comparable = frozenset({"LATIN"}).union(*map(_scripts, _script_words(folder_name)))
 
     def leaks(self, text: str) -> bool:
-        """True when ``text`` holds a word of the name: the text must not leave."""
-        return self._leaks is not None and self._leaks.search(fold(text)) is not None
+        """True when ``text`` holds a word of the name, read either way, separators or not: it must not leave."""
+        folded = fold(text)
+        return self._leaks is not None and any(self._leaks.search(way) for way in (folded, folded[::-1]))
+
+    def unreadable(self, text: str) -> str | None:
+        """Why the name cannot be looked for in ``text`` (look-alike letters of another script), or None."""
+        for word in _script_words(text):
+            scripts = _scripts(word)
+            if len(scripts) > 1:
+                return f"mixes scripts within a word ({' and '.join(map(_shown, sorted(scripts)))}), as look-alike letters do"
+            if not scripts <= self._comparable:
+                return f"has letters of a script ({_shown(next(iter(scripts)))}) the name check cannot compare with the name"
+        return None
+
+    def refusal(self, text: str) -> str | None:
+        """Why ``text`` must not leave: it cannot be compared with the name, or holds a word of it; else None."""
+        return self.unreadable(text) or (LEAK if self.leaks(text) else None)
 
 
 # 2024-03-01T09-30-00, 2024-03-01_093000, 20240301_0930, 20240301, 2024.03.01 ... (seconds optional).

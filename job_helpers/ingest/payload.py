@@ -39,7 +39,7 @@ class Annotations:
     records: int
     channels: tuple[AnnotationChannel, ...]
     keep: Callable[[str], bool] = field(compare=False, repr=False)
-    leaks: Callable[[str], bool] = field(compare=False, repr=False)
+    refusal: Callable[[str], str | None] = field(compare=False, repr=False)
 
     def areas(self, start: int, end: int) -> list[tuple[AnnotationChannel, int]]:
         """The (channel, file offset) of every annotation area that overlaps bytes ``start``..``end``."""
@@ -63,10 +63,9 @@ class Annotations:
             rewritten, kept = tal.rewrite(area, self.keep)
         except tal.AnnotationError as error:
             raise tal.AnnotationError(f"annotation signal {channel.signal}, data record {record}: {error}") from None
-        if any(self.leaks(text) for text in kept):
+        if why := next(filter(None, map(self.refusal, kept)), None):
             raise tal.AnnotationError(
-                f"annotation signal {channel.signal}, data record {record}: a text kept by ingest.keep.annotations "
-                "holds a word of the patient's name"
+                f"annotation signal {channel.signal}, data record {record}: a text kept by ingest.keep.annotations {why}"
             )
         return rewritten
 

@@ -15,8 +15,9 @@ start, else a time in the file name, else last, by path), skipping keys earlier 
 
 EDF/BDF identity fields are set to the code and annotation texts replaced (``payload``). Every
 text that leaves and was not built (kept folders and extensions, header fields, kept annotation
-texts, and the keys themselves) is checked for the patient's name (``names.PatientName.leaks``); a
-hit refuses the whole plan (``NameLeakError``). Source files are shown only by position
+texts, and the keys themselves) is checked for the patient's name (``names.PatientName.refusal``: a
+word of it, or letters of a script it cannot be compared in); a hit refuses the whole plan
+(``NameLeakError``). Source files are shown only by position
 (``locator``), so no printed plan or error holds a name.
 
 ``settle`` completes a plan with each file's SHA-256 (read by ``read.prepare``): a file whose
@@ -241,7 +242,8 @@ def _refuse(leaks: list[str]) -> None:
             by_file[locator].append(what)
     if by_file:
         raise NameLeakError(
-            f"refusing to upload: {len(by_file)} file(s) would carry a word of the patient's name (files shown by "
+            f"refusing to upload: {len(by_file)} file(s) would carry a word of the patient's name or text the name check "
+            "cannot compare with it (files shown by "
             "position, #n = n-th entry of its folder in `LC_ALL=C ls -A` order). Narrow ingest.keep in "
             "config.yml, or pass a --src without them:\n  "
             + "\n  ".join(f"{locator}: {'; '.join(whats)}" for locator, whats in sorted(by_file.items()))
@@ -276,8 +278,8 @@ def _subject_plan(
 ) -> tuple[SubjectPlan, list[str], list[str]]:
     """One subject's files; and the (located) files that cannot be checked, and those that would leak the name."""
 
-    def leaking(text: str) -> bool:
-        return any(name.leaks(text) for name in names)
+    def leaking(text: str) -> str | None:
+        return next(filter(None, (name.refusal(text) for name in names)), None)
 
     planned, problems, leaks = [], [], []
     for folder, scanned in members:
@@ -290,7 +292,7 @@ def _subject_plan(
             problems.append(f"{where}: named as EDF/BDF but its content has no EDF or BDF version field")
             continue
         folders = tuple(unicodedata.normalize("NFC", part) for part in inner.parent.parts if keep.folder(part))
-        leaks += [f"{where}: a folder kept by ingest.keep.folders holds a word of the name" for part in folders if leaking(part)]
+        leaks += [f"{where}: a folder kept by ingest.keep.folders {why}" for part in folders if (why := leaking(part))]
         deid, rewritten = None, False
         if scanned.header is not None:
             kind = scanned.header.kind
@@ -302,8 +304,8 @@ def _subject_plan(
         else:
             suffix = unicodedata.normalize("NFC", inner.suffix[1:]).lower()
             kind = suffix if suffix and keep.extension(suffix) else UNKNOWN_TYPE
-            if kind != UNKNOWN_TYPE and leaking(kind):
-                leaks.append(f"{where}: an extension kept by ingest.keep.extensions holds a word of the name")
+            if kind != UNKNOWN_TYPE and (why := leaking(kind)):
+                leaks.append(f"{where}: an extension kept by ingest.keep.extensions {why}")
         recorded, time_from, stem = None, "none", code
         if scanned.header is not None and scanned.header.start is not None:
             recorded, time_from = scanned.header.start, "header"
@@ -327,7 +329,7 @@ def _subject_plan(
             )
         )
     files = _numbered(code, _recording_order(planned), set())
-    leaks += [f"{f.locator}: its landing key holds a word of the name" for f in files if leaking(f.key)]
+    leaks += [f"{f.locator}: its landing key {why}" for f in files if (why := leaking(f.key))]
     shown_folders = tuple(sorted({_folder_locator(scanned, folder) for folder, scanned in members}))
     subject = SubjectPlan(code, new, shown_folders, tuple(sorted(files, key=lambda f: f.key)), tuple(names))
     return subject, problems, sorted(set(leaks))
@@ -338,14 +340,14 @@ def _folder_locator(scanned: ScannedFile, folder: PurePosixPath) -> str:
 
 
 def _deidentification(
-    scanned: ScannedFile, code: str, keep: Keep, leaking: Callable[[str], bool]
+    scanned: ScannedFile, code: str, keep: Keep, leaking: Callable[[str], str | None]
 ) -> tuple[Deidentification | None, bool, str | None, list[str]]:
     """The header with identity fields set to the code, the annotation layout, and what cannot be checked or leaks."""
     header = scanned.header
     assert header is not None
     patched = edf.with_identity(header, code)
     checked = edf.parse_header(patched) if patched is not None else header
-    leaked = [f"EDF header field '{name}' holds a word of the name" for name, text in checked.text_fields() if leaking(text)]
+    leaked = [f"EDF header field '{name}' {why}" for name, text in checked.text_fields() if (why := leaking(text))]
     channels = header.annotation_channels()
     found = None
     if channels:

@@ -93,6 +93,18 @@ def test_name_in_a_kept_folder_refuses_the_ingest_and_symlinks_are_reported(cli,
     assert_no_names(out, "output")
 
 
+def test_look_alike_letters_in_a_kept_folder_refuse_the_ingest(cli, tmp_path: Path) -> None:
+    """keep.folders ['.*'] and a folder spelling the name with Cyrillic Ѕ (U+0405) and і (U+0456): exit 2, nothing lands."""
+    (tmp_path / "src" / "Smith_John" / "Ѕmіth").mkdir(parents=True)
+    write_edf(tmp_path / "src" / "Smith_John" / "Ѕmіth" / "rec.edf", "X X X X", "Startdate X X X X", datetime(2024, 3, 1, 9, 30))
+    config = config_keeping(tmp_path, folders=[".*"])
+    status, out = cli("--config", str(config), "ingest", "--src", str(tmp_path / "src"), "--dataset", "eeg")
+    assert status == 2
+    assert "#1/#1/#1: a folder kept by ingest.keep.folders mixes scripts within a word" in out
+    assert "ѕmіth" not in out.casefold() and "smith" not in fold(out)
+    assert not (tmp_path / "lake").exists() and not cli.map_file.exists()
+
+
 def test_ingest_restore_verify_on_the_local_profile(cli, src: Path, tmp_path: Path, caplog) -> None:
     before = tree_digest(src)
     status, out = cli("ingest", "--src", str(src), "--dataset", "eeg")

@@ -175,3 +175,77 @@ def test_different_people_keep_different_keys() -> None:
     assert subject_key("Smith_John") != subject_key("Smith_Jane")
     assert subject_key("Smith_John_1985") != subject_key("Smith_John")
     assert subject_key("Van Der Berg, Anna") == "anna berg der van"
+
+
+@pytest.mark.parametrize(
+    ("folder", "text"),
+    [
+        # A word broken by separators of any kind: read as if they were removed.
+        ("Smith_John", "Smi/th"),
+        ("Smith_John", "Smi th"),
+        ("Smith_John", "S_m_i_t_h"),
+        ("Smith_John", "S.M.I.T.H."),
+        ("Smith_John", "Smi2024th"),
+        ("Smith_John", "Smi\u200dth"),  # a zero-width joiner
+        ("Smith_John", "11111111/Smi/11111111_1.th"),  # a kept folder and a kept extension in one key
+        ("Müller_Jürgen", "Mu-el-ler"),
+        ("Lee_Anna", "L/e/e"),  # 3 letters, alone once the separators are gone
+        ("Lee_Anna", "x_L_e_e"),
+        ("Ng_Wei", "Dr N-g"),
+        ("Li Wu", "Li 9 Wu"),  # the whole name, words apart
+        # Backwards: a word, the whole name.
+        ("Smith_John", "htimS"),
+        ("Smith_John", "nhoJ_htimS"),
+        ("Lee_Anna", "eel_2"),
+        # Case games, compatibility forms and marks that fold away.
+        ("Smith_John", "sMiTh"),
+        ("Smith_John", "SMİTH"),
+        ("Smith_John", "Smıth"),
+        ("Smith_John", "\U0001d412\U0001d426\U0001d422\U0001d42d\U0001d421"),  # mathematical bold
+        ("Smith_John", "Ｓｍｉ／ｔｈ"),
+        ("Smith_John", "S\u0301mi\u0308th"),
+    ],
+)
+def test_a_name_broken_up_or_backwards_is_found(folder: str, text: str) -> None:
+    assert PatientName(folder).leaks(text), (folder, text)
+    assert PatientName(folder).refusal(text) == "holds a word of the name"
+
+
+@pytest.mark.parametrize(
+    ("folder", "text", "why"),
+    [
+        # One word, letters of two scripts: look-alikes (Cyrillic Ѕ U+0405, і U+0456; Greek Α, Ο; a Cyrillic mark).
+        ("Smith_John", "Ѕmіth", "mixes scripts within a word (Cyrillic and Latin)"),
+        ("Smith_John", "eeg_Ѕmіth", "mixes scripts within a word (Cyrillic and Latin)"),
+        ("Anna Olsen", "Αnna", "mixes scripts within a word (Greek and Latin)"),
+        ("Anna Olsen", "ΟLSEN", "mixes scripts within a word (Greek and Latin)"),
+        ("Smith_John", "Smi\u0489th", "mixes scripts within a word (Cyrillic and Latin)"),
+        ("Смит Иван", "Cмит", "mixes scripts within a word (Cyrillic and Latin)"),  # Latin C in a Cyrillic name
+        # A script the name is not written in: all-Cyrillic ЅМІТН, Greek ΑΝΝΑ look like Latin capitals.
+        ("Smith_John", "ЅМІТН", "has letters of a script (Cyrillic)"),
+        ("Anna Olsen", "ΑΝΝΑ", "has letters of a script (Greek)"),
+        ("Smith_John", "脳波", "has letters of a script (CJK)"),
+    ],
+)
+def test_look_alike_letters_cannot_be_compared_and_are_refused(folder: str, text: str, why: str) -> None:
+    refusal = PatientName(folder).refusal(text)
+    assert refusal is not None and refusal.startswith(why), refusal
+    assert not {word.casefold() for word in folder.replace("_", " ").split()} & set(refusal.casefold().split())
+
+
+@pytest.mark.parametrize(
+    ("folder", "text"),
+    [
+        ("Smith_John", "session 12"),
+        ("Smith_John", "Sleep stage W"),
+        ("Smith_John", "ＥＥＧ"),  # fullwidth Latin is Latin
+        ("Smith_John", "Élodie_Øster"),
+        ("Иванов Иван", "ЭЭГ сон"),  # the name's own script, and Latin, are compared
+        ("Иванов Иван", "EEG"),
+        ("山田太郎", "脳波データ"),  # Han, Hiragana and Katakana: one script for this check
+        ("Lee_Anna", "sleep"),
+        ("Lee_Anna", "peels"),  # backwards: "sleep"
+    ],
+)
+def test_text_of_the_names_scripts_without_the_name_is_kept(folder: str, text: str) -> None:
+    assert PatientName(folder).refusal(text) is None, (folder, text)

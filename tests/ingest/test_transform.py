@@ -155,6 +155,25 @@ def test_a_kept_extension_holding_the_name_is_refused(tmp_path: Path) -> None:
         build_plan(files, codes, keep=Keep(extensions=("[a-z]+",)))
 
 
+def test_a_name_split_over_kept_parts_or_in_look_alike_letters_is_refused(tmp_path: Path) -> None:
+    """Each kept part alone holds no name word; the key built of them does, or the check cannot read them."""
+    folder = tmp_path / "src" / "Smith_John"
+    for kept, file in [("Smi/th", "a.txt"), ("Smi", "b.th"), ("ok", "c.txt"), ("Ѕmіth", "d.txt")]:
+        (folder / kept).mkdir(parents=True, exist_ok=True)
+        (folder / kept / file).write_text("x")
+    files = scan_tree(tmp_path / "src").files
+    codes = {"john smith": "44444444"}
+    with pytest.raises(NameLeakError) as caught:
+        build_plan(files, codes, keep=Keep(folders=(".*",), extensions=("txt", "th")))
+    message = str(caught.value)
+    # By position (LC_ALL=C order: Smi, ok, Ѕmіth): b.th in Smi, a.txt in Smi/th, d.txt in Ѕmіth; ok/c.txt is fine.
+    assert "3 file(s)" in message and "\n  #1/#2/#1" not in message
+    assert "#1/#1/#1: its landing key holds a word of the name" in message
+    assert "#1/#1/#2/#1: its landing key holds a word of the name" in message
+    assert "#1/#3/#1: a folder kept by ingest.keep.folders mixes scripts within a word (Cyrillic and Latin)" in message
+    assert not {"smi", "ѕmіth", "smith", ".th"} & set(re.split(r"[^\w.]+", message.casefold()))
+
+
 def test_same_patient_in_two_folders_is_one_subject(tmp_path: Path) -> None:
     make_patient(tmp_path / "src" / "Smith_John", PATIENTS["Smith_John"], 1)
     make_patient(tmp_path / "src" / "JOHN smith", PATIENTS["Smith_John"], 3)
