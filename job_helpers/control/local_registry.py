@@ -256,16 +256,17 @@ class Registry:
         alive: Callable[[int, datetime], bool] = pid_alive,
         job_alive: Callable[[int, int | None], bool] = same_process_alive,
         reports: ReportReader | None = None,
-        busy_timeout: float = BUSY_TIMEOUT_SECONDS,
+        busy_timeout: float | None = None,
         end_attempts: int = END_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """``reports`` reads a run's report (default: where its job sent it, through ``Storage()``)."""
+        """``reports`` reads a run's report (default: where its job sent it, through ``Storage()``);
+        ``busy_timeout`` defaults to ``BUSY_TIMEOUT_SECONDS`` as it is when the registry is opened."""
         self.path = path
         self.alive = alive
         self.job_alive = job_alive
         self.reports = reports or run_report_of(Storage())
-        self.busy_timeout = busy_timeout
+        self.busy_timeout = BUSY_TIMEOUT_SECONDS if busy_timeout is None else busy_timeout
         self.end_attempts = end_attempts
         self.sleep = sleep
         self._ready = False
