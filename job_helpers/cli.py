@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from job_helpers.control import output
 from job_helpers.control.aws_region import enter_region
@@ -46,6 +46,19 @@ COMMAND_MODULES = (
 
 class UsageError(Exception):
     """Bad input from the user: reported as one line, exit status 2, nothing created."""
+
+
+class CommandLineParser(argparse.ArgumentParser):
+    """argparse whose errors (an unknown option, a bad value, a missing command) reach the one error boundary.
+
+    Stock argparse prints its usage and the raw message (with any escape sequence typed into an
+    argument) and exits by itself; here the message is raised as a ``UsageError`` and shown as one
+    ``error:`` line with exit status 2. Sub-parsers are made of the same class; ``--help`` still prints
+    the usage on standard output and exits 0.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (`{self.prog} --help` lists the options)")
 
 
 # Bad input or configuration: exit status 2.
@@ -92,8 +105,8 @@ class CliContext:
         return Storage(boto3_session=self.boto3_session)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> CommandLineParser:
+    parser = CommandLineParser(
         prog="python -m job_helpers",
         description="Build, run and clean up the project's Glue jobs, on AWS or on this machine.",
     )
@@ -122,16 +135,16 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     _never_fail_to_encode()
     output.show_log_warnings_as_text()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         status = args.handler(args, CliContext(args.config, args.profile, args.overrides))
         sys.stdout.flush()
         return status
     except BrokenPipeError:
         return _reader_left()
     except (Exception, KeyboardInterrupt) as error:
-        if args.debug_errors:
+        if args is not None and args.debug_errors:
             raise
         line, status = (str(error), 2) if isinstance(error, SETUP_ERRORS) else describe_failure(error)
         output.error(line)

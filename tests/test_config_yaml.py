@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from job_helpers.control.config import ConfigError, load_settings
-from job_helpers.control.config_yaml import load_yaml
+from job_helpers.control.config_yaml import TooDeepError, load_yaml
 
 REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
 MINIMAL = "project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py}\n"
@@ -90,3 +90,45 @@ def test_a_yaml_syntax_error_is_one_line_with_its_position(tmp_path):
         load_settings(config, "local", environ={})
     message = str(error.value)
     assert "\n" not in message and message.startswith(f"{config}: not valid YAML: line 6, column 1:"), message
+
+
+def block_mappings(levels: int) -> str:
+    return "".join(f"{'  ' * level}a:\n" for level in range(levels - 1)) + f"{'  ' * (levels - 1)}a: 1\n"
+
+
+@pytest.mark.parametrize(
+    "deep, line, column",
+    [
+        # The top-level mapping is level 1 and x's value level 2: level 65 is the 64th bracket.
+        ("x: " + "[" * 20_000 + "]" * 20_000, 4, 3 + 64),
+        ("x: " + "{a: " * 5_000 + "1" + "}" * 5_000, 4, 4 + 63 * 4),
+        ("x:\n" + "".join(f"{'  ' * level}-\n" for level in range(1, 2_000)), 4 + 64, 1 + 2 * 64),
+        ("x: " + "[" * 63 + "{a: [", 4, 3 + 64),
+    ],
+    ids=["flow-lists", "flow-mappings", "block-lists", "unclosed-mix"],
+)
+def test_a_document_nested_deeper_than_the_limit_is_refused_naming_its_line(tmp_path, deep, line, column):
+    """PyYAML composes by recursion: these ended in RecursionError, exit 1, naming nothing."""
+    config = write(tmp_path, MINIMAL + deep + "\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, "local", environ={})
+    expected = f"{config}: not valid YAML: line {line}, column {column}: mappings and lists nested deeper than 64 levels"
+    assert str(error.value).startswith(expected), error.value
+
+
+def test_the_nesting_limit_counts_the_top_level_as_one():
+    assert str(load_yaml("[" * 64 + "]" * 64)) == "[" * 64 + "]" * 64
+    assert load_yaml(block_mappings(64))["a"]["a"]["a"] is not None
+    with pytest.raises(TooDeepError, match="line 1, column 65:"):
+        load_yaml("[" * 65 + "]" * 65)
+    with pytest.raises(TooDeepError, match="line 65, column 129:"):
+        load_yaml(block_mappings(65))
+
+
+def test_a_set_value_nested_too_deep_is_a_config_error_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, MINIMAL), "local", ["jobs.a.description=" + "[" * 20_000], environ={})
+    assert (
+        str(error.value)
+        == "--set jobs.a.description: line 1, column 65: mappings and lists nested deeper than 64 levels: flatten them"
+    )

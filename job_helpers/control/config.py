@@ -19,7 +19,7 @@ import yaml
 
 from job_helpers.config_keys import DASHES, UNKNOWN_KEY, ConfigError, SectionContext, check_keys
 from job_helpers.control import aws_region, local_on_aws, stack_settings
-from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
+from job_helpers.control.config_yaml import TooDeepError, describe_yaml_error, load_yaml
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
 from job_helpers.embrace import settings as embrace_settings
@@ -200,6 +200,8 @@ def _apply_override(document: dict, override: str) -> None:
         return
     try:
         value = load_yaml(text) if text else ""
+    except TooDeepError as error:
+        raise ConfigError(f"--set {dotted}: {error}") from error
     except yaml.YAMLError:
         value = text
     node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value

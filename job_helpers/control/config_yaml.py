@@ -5,6 +5,10 @@ dropped the first; and it expands aliases, so a few lines of nested ``*a`` refer
 "billion laughs") build a structure too large to walk. A configuration needs neither: this loader
 refuses a key that appears twice in one mapping (at any depth, naming both lines), every anchor
 and alias (``&a``, ``*a``) and merge keys (``<<:``), before anything is built from them.
+
+PyYAML composes nested collections by recursion, so a line of 20,000 ``[`` ended in Python's
+RecursionError naming nothing. A configuration is a few levels deep: a collection nested deeper than
+``MAX_DEPTH`` levels is refused where it opens, before it is composed.
 """
 
 from __future__ import annotations
@@ -15,13 +19,23 @@ import yaml
 from yaml.nodes import MappingNode, Node
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+# Levels of nested mappings and lists a document may have (config.yml uses six).
+MAX_DEPTH = 64
 
 
 class StrictYamlError(yaml.YAMLError):
     """A construct config.yml does not allow; the message names the line and the fix."""
 
 
+class TooDeepError(StrictYamlError):
+    """A collection nested deeper than ``MAX_DEPTH`` levels."""
+
+
 class _StrictLoader(yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.depth = 0
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         event = self.peek_event()
         if isinstance(event, yaml.AliasEvent):
@@ -31,7 +45,19 @@ class _StrictLoader(yaml.SafeLoader):
             raise StrictYamlError(
                 f"line {event.start_mark.line + 1}: anchor &{anchor} is not allowed (aliases are refused): remove it"
             )
-        return super().compose_node(parent, index)
+        if not isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            return super().compose_node(parent, index)
+        if self.depth == MAX_DEPTH:
+            mark = event.start_mark
+            raise TooDeepError(
+                f"line {mark.line + 1}, column {mark.column + 1}: mappings and lists nested deeper than {MAX_DEPTH} "
+                "levels: flatten them"
+            )
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
         first_line: dict[Any, int] = {}

@@ -15,9 +15,12 @@ from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from functools import cache
 
-from job_helpers.control.schedule import Cron, Term
+from job_helpers.control.schedule import GLUE_FIELDS, Cron, CronError, Term
 
 SATURDAY = 7
+# How far ahead a new schedule must fire: the days of the month and of the week fall on the same
+# dates again every 28 years (1901-2099), so a cron that fires in none of them never fires.
+HORIZON_YEARS = 28
 
 
 def fires_on(cron: Cron, day: date) -> bool:
@@ -52,6 +55,30 @@ def firing_days(cron: Cron, start: datetime, now: datetime) -> list[date]:
             days.append(day)
         day += timedelta(days=1)
     return days
+
+
+def next_firing_day(cron: Cron, today: date) -> date | None:
+    """The first day from ``today`` on that the cron fires on, within ``HORIZON_YEARS``; None when there is none."""
+    day, end = today, date(today.year + HORIZON_YEARS, 1, 1)
+    while day < end:
+        if fires_on(cron, day):
+            return day
+        day += timedelta(days=1)
+    return None
+
+
+def require_a_firing(cron: Cron, today: date) -> date:
+    """The cron's next firing day; CronError naming its day fields when it never fires (``0 3 30 2 ? *``: 30 February)."""
+    first = next_firing_day(cron, today)
+    if first is None:
+        day_fields = [
+            f"{spec.name} {text!r}" for spec, text in zip(GLUE_FIELDS[2:], cron.text.split(" ")[2:]) if text not in ("*", "?")
+        ]
+        raise CronError(
+            f"{', '.join(day_fields)}: no day from {today} to the end of {today.year + HORIZON_YEARS - 1} matches "
+            f"them all: the schedule would not fire in the next {HORIZON_YEARS} years; check the day, month and year"
+        )
+    return first
 
 
 @cache

@@ -47,6 +47,8 @@ EXAMPLE = "e.g. '0 3 * * ? *' for 03:00 every day"
 MONTHS = {name: number for number, name in enumerate("JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split(), start=1)}
 # Glue counts the days of the week 1-7 from Sunday; crontab 0-6.
 DAYS = {name: number for number, name in enumerate("SUN MON TUE WED THU FRI SAT".split(), start=1)}
+# Digits of the largest number a field holds (a year): a longer one is out of every field's range.
+MAX_DIGITS = 4
 # Glue runs a schedule at most this often.
 MIN_MINUTES_APART = 5
 # EventBridge Scheduler's universal target for Glue's StartJobRun: the Input is the request.
@@ -172,9 +174,23 @@ def window_arguments(lag_days: int, days_per_job: int) -> dict[str, str]:
 
 
 def glue_cron(text: str) -> Cron:
-    """Glue's six-field cron, checked as Glue reads it; CronError names the field and the reason."""
-    inner = text.strip().removeprefix("cron(").removesuffix(")").strip()
-    parts = inner.split()
+    """Glue's six-field cron, checked as Glue reads it; CronError names the field and the reason.
+
+    Fields are separated by single spaces and hold ASCII only: a tab, a no-break space or a digit
+    of another script (``٣``, ``３``, ``³``, which ``str.isdigit`` accepts) is refused in its field.
+    """
+    inner = text.strip(" ").removeprefix("cron(").removesuffix(")")
+    parts = inner.split(" ")
+    for spec, part in zip(GLUE_FIELDS, parts):
+        foreign = re.search(r"[^!-~]", part)
+        if foreign:
+            raise CronError(
+                f"{spec.name} {part!r}: {foreign.group()!r} is not part of a cron: fields hold ASCII digits, names "
+                f"and , - * / ? L W, separated by single spaces ({EXAMPLE})"
+            )
+    empty = next((spec.name for spec, part in zip(GLUE_FIELDS, parts) if not part), None)
+    if inner and empty:
+        raise CronError(f"--cron {text!r}: {empty} is empty; separate the six fields by single spaces ({EXAMPLE})")
     if len(parts) != 6:
         raise CronError(f"--cron {text!r}: Glue wants six fields, minutes hours day-of-month month day-of-week year ({EXAMPLE})")
     terms = tuple(_field(spec, part) for spec, part in zip(GLUE_FIELDS, parts))
@@ -211,7 +227,7 @@ def _term(spec: CronField, text: str, item: str) -> Term:
             allowed = _fields_allowing(wildcard)
             why = f"only alone, in {allowed}" if allowed else "nowhere (it is not one of Glue's wildcards)"
             raise CronError(f"{where}: Glue allows {wildcard!r} {why}")
-    special = re.fullmatch(r"(\d+)([LW])", item)
+    special = re.fullmatch(r"([0-9]+)([LW])", item)
     if special:
         number, letter = special.groups()
         if (
@@ -225,11 +241,7 @@ def _term(spec: CronField, text: str, item: str) -> Term:
         value = _value(spec, where, number)
         return Term(value, value, 1, item)
     base, slash, step_text = item.partition("/")
-    step = 1
-    if slash:
-        if not step_text.isdigit() or int(step_text) < 1:
-            raise CronError(f"{where}: the step after '/' must be a whole number of at least 1, not {step_text!r}")
-        step = int(step_text)
+    step = _step(spec, where, step_text) if slash else 1
     if base == "*":
         return Term(spec.low, spec.high, step)
     first, dash, last = base.partition("-")
@@ -239,22 +251,37 @@ def _term(spec: CronField, text: str, item: str) -> Term:
         raise CronError(
             f"{where}: the range {base} runs backwards; write it as two ranges, e.g. {first}-{spec.high},{spec.low}-{last}"
         )
-    if step > spec.high - spec.low + 1:
-        raise CronError(f"{where}: a step of {step} is longer than the field's {spec.high - spec.low + 1} values")
     return Term(start, end, step)
+
+
+def _step(spec: CronField, where: str, text: str) -> int:
+    """The step after '/': at least 1, and no longer than the field's values (``*/99999999999999999999`` is refused)."""
+    step = _number(text)
+    if step is None or step < 1:
+        raise CronError(f"{where}: the step after '/' must be a whole number of at least 1, not {text!r}")
+    if step > spec.high - spec.low + 1:
+        raise CronError(f"{where}: a step of {text} is longer than the field's {spec.high - spec.low + 1} values")
+    return step
 
 
 def _value(spec: CronField, where: str, text: str) -> int:
     if text.upper() in spec.names:
         return spec.names[text.upper()]
-    if not text.isdigit():
+    value = _number(text)
+    if value is None:
         names = f" or a name ({', '.join(spec.names)})" if spec.names else ""
         raise CronError(f"{where}: {text!r} is not a number{names}")
-    value = int(text)
     if not spec.low <= value <= spec.high:
         hint = " (Glue counts the days of the week 1-7 from Sunday: SUN=1, SAT=7)" if spec.names is DAYS else ""
-        raise CronError(f"{where}: {value} is outside {spec.low}-{spec.high}{hint}")
+        raise CronError(f"{where}: {text} is outside {spec.low}-{spec.high}{hint}")
     return value
+
+
+def _number(text: str) -> int | None:
+    """``text`` as a whole number if it is ASCII digits only; a number longer than any field's is read as too large."""
+    if not re.fullmatch(r"[0-9]+", text):
+        return None
+    return int(text) if len(text) <= MAX_DIGITS else 10**MAX_DIGITS
 
 
 def _values(terms: Sequence[Term]) -> set[int]:

@@ -58,6 +58,23 @@ JOB = JobSpec("fake", "test-etl-fake", "jobs/fake_job.py", "glueetl", "G.1X", 2,
         ("0 3 * * ? ;rm", "year ';rm': ';rm' is not a number"),
         ("0 3 * * ?", "Glue wants six fields"),
         ("", "Glue wants six fields"),
+        # Digits are ASCII: str.isdigit() took these, and int() crashed on the superscripts or read ٣ as 3.
+        ("0 \u00b3 * * ? *", "hours '\u00b3': '\u00b3' is not part of a cron"),
+        ("*/\u00b2 * * * ? *", "minutes '*/\u00b2': '\u00b2' is not part of a cron"),
+        ("0 \u0663 * * ? *", "hours '\u0663': '\u0663' is not part of a cron"),
+        ("0 \uff13 * * ? *", "hours '\uff13': '\uff13' is not part of a cron"),
+        ("0 3 ? * \u0666L *", "day-of-week '\u0666L': '\u0666' is not part of a cron"),
+        # Steps are bounded by the field's values, also after '*'.
+        ("*/99999999999999999999 * * * ? *", "minutes '*/99999999999999999999': a step of 99999999999999999999 is longer"),
+        ("0 */25 * * ? *", "hours '*/25': a step of 25 is longer than the field's 24 values"),
+        ("0 3 * * ? */" + "9" * 5000, "is longer than the field's 230 values"),
+        ("0 3 * * ? " + "9" * 5000, "is outside 1970-2199"),
+        ("*/-5 * * * ? *", "minutes '*/-5': the step after '/' must be a whole number of at least 1, not '-5'"),
+        # Fields are separated by single spaces, as EventBridge Scheduler's grammar has it.
+        ("0\t3\t*\t*\t?\t*", r"minutes '0\t3\t*\t*\t?\t*': '\t' is not part of a cron"),
+        ("0 3 * * ?\u00a0*", r"day-of-week '?\xa0*': '\xa0' is not part of a cron"),
+        ("0  3 * * ? *", "hours is empty; separate the six fields by single spaces"),
+        ("0 3 * * ? *\n0 4 * * ? *", r"year '*\n0': '\n' is not part of a cron"),
     ],
 )
 def test_a_cron_glue_would_refuse_or_misread_is_refused_naming_the_field_and_why(cron, reason):
@@ -215,6 +232,15 @@ def test_execute_says_which_zone_its_relative_dates_counted_in(project, capsys, 
     )
     assert project.cli(*arguments) == 0
     assert "Dates resolved in UTC: --from today-1 = 2024-06-30, --to today-1 = 2024-06-30" in capsys.readouterr().out
-    with pytest.raises(SystemExit) as refused:
-        project.cli(*arguments, "--dates-in", "Mars")
-    assert refused.value.code == 2 and "invalid choice: 'mars' (choose from 'utc', 'local')" in capsys.readouterr().err
+    assert project.cli(*arguments, "--dates-in", "Mars") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "invalid choice: 'mars' (choose from 'utc', 'local')" in err
+
+
+def test_schedule_refuses_a_cron_that_never_fires_with_one_error_line(project, capsys):
+    assert project.cli("schedule", "--job", "fake", "--cron", "0 3 31 4 ? *") == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1
+    assert captured.err.startswith("error: day-of-month '31', month '4': no day from ")
+    assert not (project.lake_root / "_registry" / "schedules" / "fake.json").exists()

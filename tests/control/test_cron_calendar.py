@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
-from job_helpers.control.cron_calendar import fires_on, firing_days, firing_times
-from job_helpers.control.schedule import Schedule, glue_cron
+from job_helpers.control.cron_calendar import fires_on, firing_days, firing_times, require_a_firing
+from job_helpers.control.schedule import CronError, Schedule, glue_cron
 from job_helpers.control.scheduled_runs import due_since, due_since_created
 
 
@@ -105,3 +105,33 @@ def test_near_midnight_utc_the_firing_day_not_the_start_day_decides():
     assert due_since(late, date(2026, 2, 27), datetime(2026, 3, 1, 23, 59)) == [date(2026, 2, 27), date(2026, 2, 28)]
     early = schedule("1 0 * * ? *", 0, 1)
     assert due_since(early, date(2026, 3, 1), datetime(2026, 3, 2, 0, 0)) == [date(2026, 3, 1)], "lag 0: its own day"
+
+
+@pytest.mark.parametrize(
+    "cron, fields",
+    [
+        ("0 3 30 2 ? *", "day-of-month '30', month '2'"),
+        ("0 3 31 4 ? *", "day-of-month '31', month '4'"),
+        ("0 3 31 APR,JUN,SEP,NOV ? *", "day-of-month '31', month 'APR,JUN,SEP,NOV'"),
+        ("0 3 30W 2 ? *", "day-of-month '30W', month '2'"),
+        ("0 3 29 2 ? 2027", "day-of-month '29', month '2', year '2027'"),
+        ("0 3 * * ? 2020", "year '2020'"),
+    ],
+)
+def test_a_cron_that_never_fires_is_refused_naming_its_day_fields(cron, fields):
+    with pytest.raises(CronError) as refused:
+        require_a_firing(glue_cron(cron), date(2026, 3, 1))
+    assert str(refused.value).startswith(f"{fields}: no day from 2026-03-01 to the end of 2053 matches them all")
+
+
+@pytest.mark.parametrize(
+    "cron, first",
+    [
+        ("0 3 29 2 ? *", date(2028, 2, 29)),
+        ("0 3 31 * ? *", date(2026, 3, 31)),
+        ("0 3 ? 2 6L 2030", date(2030, 2, 22)),
+        ("0 3 1 1 ? 2053", date(2053, 1, 1)),
+    ],
+)
+def test_a_cron_that_fires_rarely_gives_its_next_day(cron, first):
+    assert require_a_firing(glue_cron(cron), date(2026, 3, 1)) == first

@@ -162,6 +162,45 @@ def test_a_bug_is_one_line_and_debug_shows_the_traceback(lake, capsys, monkeypat
         run(capsys, "--debug", "inspect", "--dataset", "stedi.customer_landing")
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (
+            ["query", "--sql", "select 1", "--bogus\x1b]0;pwned\x1b\\"],
+            "unrecognized arguments: --bogus\\x1b]0;pwned\\x1b\\",
+        ),
+        (["query", "--sql", "select 1", "\x1b[2J"], "unrecognized arguments: \\x1b[2J"),
+        (["status", "--log-lines", "0"], "status: argument --log-lines: '0' is not a number of lines from 1 to 10000"),
+        (["config"], "config: the following arguments are required: <action>"),
+        (["stack", "drop\u202e"], "stack: argument <action>: invalid choice: 'drop\\u202e'"),
+        ([], "the following arguments are required: <command>"),
+        (["--profile", "prod"], "argument --profile: invalid choice: 'prod'"),
+    ],
+    ids=[
+        "osc-in-an-unknown-option",
+        "csi-as-a-stray-positional",
+        "bad-value",
+        "no-action",
+        "bad-action",
+        "no-command",
+        "top-level",
+    ],
+)
+def test_argparse_errors_are_one_escaped_error_line_with_status_2(lake, capsys, arguments, expected):
+    """Stock argparse printed its usage and the raw argument (escape sequences and all) and exited by itself."""
+    status, out, err = run(capsys, *arguments)
+    assert status == 2 and out == ""
+    assert_one_error_line(err, expected, "--help` lists the options")
+    assert "\x1b" not in err and "\u202e" not in err and "usage:" not in err
+
+
+def test_help_still_prints_the_usage_on_standard_output(capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["status", "--help"])
+    captured = capsys.readouterr()
+    assert exited.value.code == 0 and captured.out.startswith("usage: python -m job_helpers status") and captured.err == ""
+
+
 def test_config_errors_exit_2_with_every_problem_listed(tmp_path, capsys):
     document = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))
     document["project"]["max_jobs_per_batchh"] = 3

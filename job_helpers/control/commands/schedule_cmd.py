@@ -20,6 +20,7 @@ from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import JobSpec, Settings, refuse_examples
+from job_helpers.control.cron_calendar import require_a_firing
 from job_helpers.control.installed_schedules import LocalSchedules, SchedulerSchedules, aws_schedule
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days
@@ -81,6 +82,7 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     if not lag.isdigit() or len(lag) > len(str(MAX_DAYS_BACK)):
         raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 to {MAX_DAYS_BACK}")
     try:
+        require_a_firing(glue_cron(args.cron), relative_dates.now().date())
         days = parse_days(args.days_per_job or "1")
         arguments = window_arguments(int(lag), days)
         if settings.profile == "local":
