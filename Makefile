@@ -97,7 +97,7 @@ $(S3A_READY): $(READY)
 	@touch $@
 
 test: setup
-	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q
+	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q -n 2 --dist loadscope
 
 lint: setup
 	@$(PY) -m ruff check job_helpers jobs tests benchmarks
