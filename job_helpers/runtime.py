@@ -73,7 +73,7 @@ def on_glue() -> bool:
     return os.environ.get(RUNTIME_ENV, "glue") != "local"
 
 
-class _CurrentStdoutHandler(logging.StreamHandler):
+class StdoutLogHandler(logging.StreamHandler):
     """Writes to whatever ``sys.stdout`` is when a line is logged; Glue and test runners swap it."""
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -86,8 +86,8 @@ def configure_logging() -> None:
     root = logging.getLogger()
     root.setLevel(logging.INFO)
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    if not any(isinstance(handler, _CurrentStdoutHandler) for handler in root.handlers):
-        handler = _CurrentStdoutHandler()
+    if not any(isinstance(handler, StdoutLogHandler) for handler in root.handlers):
+        handler = StdoutLogHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
 

@@ -25,14 +25,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture(autouse=True)
-def _root_logging_as_it_was() -> Iterator[None]:
-    """A job run in-process adds its stdout log handler to the root logger; later tests' stdout stays data."""
+def _no_job_log_on_stdout() -> Iterator[None]:
+    """A job run in-process (here or in a module's fixture) adds its stdout log handler to the root logger;
+    each test starts without it, so what a command prints on stdout is its data alone."""
+    from job_helpers.runtime import StdoutLogHandler
+
     root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
+    level = root.level
+    for handler in [h for h in root.handlers if isinstance(h, StdoutLogHandler)]:
+        root.removeHandler(handler)
     yield
-    for handler in root.handlers[:]:
-        if handler not in handlers:
-            root.removeHandler(handler)
+    for handler in [h for h in root.handlers if isinstance(h, StdoutLogHandler)]:
+        root.removeHandler(handler)
     root.setLevel(level)
 
 
