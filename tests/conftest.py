@@ -51,6 +51,13 @@ def fake_aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def no_terminal_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist's workers say the terminal is 80 columns; commands here and their subprocesses print as piped."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.delenv("LINES", raising=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _validate_every_client() -> Iterator[Recorder]:
     """Every botocore client made in this process checks its requests against the service model."""
