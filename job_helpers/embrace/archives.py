@@ -144,7 +144,7 @@ class Selection:
             return False
         if self.participants and member.ppt_id.lower() not in self.participants:
             return False
-        return re.fullmatch(self.participant_regex, member.ppt_id) is not None
+        return re.fullmatch(self.participant_regex, member.ppt_id, re.IGNORECASE) is not None
 
     @classmethod
     def from_text(cls, streams: str, participants: str, participant_regex: str) -> Selection:

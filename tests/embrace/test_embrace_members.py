@@ -31,8 +31,9 @@ def archive(tmp_path: Path, members: dict[str, bytes]) -> Archive:
 
 def test_windows_separators_and_participant_case_are_understood(tmp_path):
     found = archive(tmp_path, {"U02\\FC\\P096\\D1\\eda.csv": (EDA + "1709251200000,0.5\n").encode()})
-    groups = member_groups(found, Selection.from_text("all", "FCp096", ".*"), Storage()).groups
-    assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcp096", "D1", "eda")]
+    for selection in (Selection.from_text("all", "FCp096", ".*"), Selection.from_text("all", "all", "fcP0.*")):
+        groups = member_groups(found, selection, Storage()).groups
+        assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcp096", "D1", "eda")]
 
 
 def test_stream_file_names_match_in_any_case_and_each_spelling_is_read():
