@@ -47,11 +47,29 @@ CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile, RecordUnreadabl
 
 
 def failure_message(failure: BaseException) -> str:
-    """One line for a run that raised: a clear failure's own words, else the error's type and first line."""
+    """One line for a run that raised: a clear failure's own words, a failed Spark task's Python error,
+    else the error's type and first line."""
     if isinstance(failure, CLEAR_FAILURES):
         return str(failure)
+    cause = spark_task_cause(failure)
+    if cause:
+        return f"a Spark task failed: {cause}"
     lines = str(failure).strip().splitlines()
     return f"{type(failure).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+
+
+def spark_task_cause(failure: BaseException) -> str | None:
+    """The Python error a Spark task raised (its last traceback line), when ``failure`` is the Java error
+    a Spark action turned it into; None for any other failure. Its own message is a page of JVM stack."""
+    if type(failure).__name__ != "Py4JJavaError":  # py4j comes with pyspark, which the CLI never imports
+        return None
+    lines = str(failure).splitlines()
+    start = next((i for i, line in enumerate(lines) if "PythonException: Traceback" in line), None)
+    if start is None:
+        return next((line.strip(": ") for line in lines[1:] if line.strip()), None) or None
+    end = next((i for i, line in enumerate(lines[start + 1 :]) if line.startswith("\tat ")), len(lines))
+    python = [line for line in lines[start + 1 : start + 1 + end] if line and not line.startswith(" ")]
+    return python[-1].strip() if python else None
 
 
 @dataclass
@@ -133,8 +151,8 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     counts relative dates from it). Any other ``--name`` in ``argv`` but Glue's own fails the run
     before it starts, naming the closest declared name: ``getResolvedOptions`` would ignore it. The
     run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
-    ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside is logged as one clear line and
-    ends the process with status 1.
+    ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside, or a Spark task's error (its
+    Python cause), is logged as one clear line and ends the process with status 1.
     """
     # Imported here: awsglue imports pyspark, which the CLI (it imports JobFailed) never needs.
     from awsglue.utils import getResolvedOptions
@@ -164,8 +182,8 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
         run.report.status = FAILED
         run.report.message = failure_message(failure)
         _write_reports(argv, run)
-        if isinstance(failure, CLEAR_FAILURES):
-            log.error("%s failed: %s", name, failure)
+        if isinstance(failure, CLEAR_FAILURES) or spark_task_cause(failure):
+            log.error("%s failed: %s", name, run.report.message)
             raise SystemExit(1) from failure
         raise
     if job is not None:

@@ -161,3 +161,17 @@ def test_a_failure_is_one_line_whatever_the_error_holds():
     assert runtime.failure_message(runtime.JobFailed("day 2 failed")) == "day 2 failed"
     assert runtime.failure_message(ValueError("bad\n  at line 1\n  at line 2")) == "ValueError: bad"
     assert runtime.failure_message(KeyError()) == "KeyError"
+
+
+def test_a_spark_task_failure_ends_the_run_as_one_line_naming_the_python_cause(local_runtime, spark, tmp_path, caplog):
+    with pytest.raises(Exception) as raised:
+        spark.sparkContext.parallelize([0], 1).map(lambda x: 1 // x).collect()
+    assert type(raised.value).__name__ == "Py4JJavaError" and len(str(raised.value).splitlines()) > 10
+    assert runtime.failure_message(raised.value) == "a Spark task failed: ZeroDivisionError: integer division or modulo by zero"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_5", "--run-reports", (tmp_path / "runs").as_uri() + "/"]
+    with pytest.raises(SystemExit) as ended:
+        with runtime.start_job(argv, [], spark=False):
+            raise raised.value
+    assert ended.value.code == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert line == "j failed: a Spark task failed: ZeroDivisionError: integer division or modulo by zero"

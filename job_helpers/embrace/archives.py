@@ -9,6 +9,7 @@ replaced as a unit.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -98,14 +99,16 @@ def select_archives(objects: Iterable[StoredObject], first: date, last: date) ->
 def parse_member(name: str) -> Member | None:
     """What a zip entry holds, or None for folders, system files and files of other streams.
 
-    A stream or metadata file whose path has a ``.``, ``..`` or empty segment, or is absolute,
-    raises UnsafeMemberPath: its folders would publish ids such as ``..`` or ``fc..``.
+    File names match in any case (``EDA.csv``, ``eda.CSV``). Ids are compared as published: in
+    Unicode NFC, the participant in lower case, so one person's folder spelled two ways in two
+    exports is one participant. A stream or metadata file whose path has a ``.``, ``..`` or empty
+    segment (spaces around one count as none), or is absolute, raises UnsafeMemberPath: its folders
+    would publish ids such as ``..`` or ``fc..``.
     """
-    parts = name.replace("\\", "/").split("/")
-    if not parts[-1].endswith(".csv"):
-        return None
-    kind = parts[-1][: -len(".csv")]
-    if kind not in STREAMS and kind != METADATA:
+    parts = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")
+    stem, dot, extension = parts[-1].rpartition(".")
+    kind = stem.lower()
+    if not dot or extension.lower() != "csv" or (kind not in STREAMS and kind != METADATA):
         return None
     problem = _path_problem(parts)
     if problem:
@@ -113,16 +116,17 @@ def parse_member(name: str) -> Member | None:
     if len(parts) < 5:
         return None
     _study, site, participant, device, _leaf = parts[-5:]
-    return Member(name, f"{site.lower()}{participant}", device, kind)
+    return Member(name, f"{site}{participant}".lower(), device, kind)
 
 
 def _path_problem(parts: list[str]) -> str | None:
     if parts[0] == "" or DRIVE.match(parts[0]):
         return "is absolute"
+    segments = [part.strip() for part in parts]
     for segment in (".", ".."):
-        if segment in parts:
+        if segment in segments:
             return f"has a {segment!r} segment"
-    if "" in parts:
+    if "" in segments:
         return "has an empty segment (//)"
     return None
 
@@ -140,7 +144,7 @@ class Selection:
             return False
         if self.participants and member.ppt_id.lower() not in self.participants:
             return False
-        return re.fullmatch(self.participant_regex, member.ppt_id) is not None
+        return re.fullmatch(self.participant_regex, member.ppt_id, re.IGNORECASE) is not None
 
     @classmethod
     def from_text(cls, streams: str, participants: str, participant_regex: str) -> Selection:

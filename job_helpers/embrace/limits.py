@@ -7,8 +7,9 @@ checked in the zip's central directory before anything is decompressed:
 * a member larger than ``max_member_bytes`` uncompressed, or one over ``RATIO_FROM_BYTES`` whose
   uncompressed size is more than ``max_member_ratio`` times its compressed size, is refused: a
   reject of its stream with the reason, never read; the rest of the archive is read as usual;
-* an archive whose selected members add up to more than ``max_archive_bytes`` fails as a whole
-  (its published outputs stay as they are), as an unreadable archive does;
+* an archive whose selected members add up to more than ``max_archive_bytes``, or number more than
+  ``max_members``, fails as a whole (its published outputs stay as they are), as an unreadable
+  archive does: each member costs a task's start-up, however few rows it holds;
 * a metadata.csv over ``METADATA_BYTES`` is refused (it is read whole; real ones hold a few lines).
 
 The directory can lie, so reading does not trust it either: zipfile never returns more of a member
@@ -26,7 +27,13 @@ from dataclasses import dataclass
 RATIO_FROM_BYTES = 4 << 20
 METADATA_BYTES = 1 << 20
 # The least value of each limit (a ratio of 1 would refuse every deflated member over 4 MiB).
-MINIMUMS = {"max_member_bytes": 1024, "max_member_ratio": 2, "max_archive_bytes": 1024, "max_rows_per_day": 1}
+MINIMUMS = {
+    "max_member_bytes": 1024,
+    "max_member_ratio": 2,
+    "max_archive_bytes": 1024,
+    "max_rows_per_day": 1,
+    "max_members": 1,
+}
 
 
 @dataclass(frozen=True)
@@ -37,6 +44,7 @@ class ArchiveLimits:
     max_member_ratio: int = 100
     max_archive_bytes: int = 1 << 40
     max_rows_per_day: int = 10_000_000
+    max_members: int = 20_000
 
     def member_problem(self, info: zipfile.ZipInfo, metadata: bool = False) -> str | None:
         """Why the directory entry ``info`` must not be read, or None."""
@@ -53,8 +61,10 @@ class ArchiveLimits:
             )
         return None
 
-    def archive_problem(self, selected_bytes: int) -> str | None:
-        """Why an archive whose selected members declare ``selected_bytes`` uncompressed must not be read, or None."""
+    def archive_problem(self, selected_bytes: int, selected_members: int) -> str | None:
+        """Why an archive whose ``selected_members`` declare ``selected_bytes`` uncompressed must not be read, or None."""
+        if selected_members > self.max_members:
+            return f"it holds {selected_members:,} selected members, over {_setting('max_members', self.max_members)}"
         if selected_bytes > self.max_archive_bytes:
             return (
                 f"its selected members declare {selected_bytes:,} bytes uncompressed, "

@@ -78,7 +78,7 @@ def group_entries(
     """The selected entries of ``archive``'s central directory grouped by participant, device and stream, and the refused ones.
 
     Refused: members with unsafe paths, selected members over the ``limits`` and nested archives
-    (never unpacked). UnreadableArchive when the selected members add up to more than the archive limit.
+    (never unpacked). UnreadableArchive when the selected members add up to more than the archive limits.
     """
     entries_of: dict[str, int] = {}
     for info in infos:
@@ -90,7 +90,7 @@ def group_entries(
     refused: list[RefusedMember] = []
     seen: dict[str, int] = {}
     streams = 0
-    selected_bytes = 0
+    selected_bytes = selected_members = 0
 
     def refuse(label: str, kind: str, reason: str) -> None:
         refused.append(RefusedMember(label, kind, reason))
@@ -121,9 +121,10 @@ def group_entries(
                 refuse(label, member.kind, problem)
                 continue
             selected_bytes += info.file_size
+            selected_members += 1
             entry = Entry(info.filename, info.header_offset, label)
             found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((entry, info.file_size))
-    too_large = limits.archive_problem(selected_bytes)
+    too_large = limits.archive_problem(selected_bytes, selected_members)
     if too_large:
         raise UnreadableArchive(f"{archive.url}: {too_large}; nothing of it was read")
     if not streams:

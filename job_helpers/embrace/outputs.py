@@ -37,6 +37,7 @@ MONTH = "month"
 TABLE = "table"
 HELD = "_held"
 EXPORTS = "_exports"
+STEM_IDS = 120
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,11 @@ def former_folders(name: str, exports: Sequence[str], streams: Sequence[str]) ->
 
 
 def file_stem(ppt_id: str, dev_id: str) -> str:
-    """``part-<ppt>-<dev>-<hash>``: readable, safe in any store, and distinct for distinct devices."""
+    """``part-<ppt>-<dev>-<hash>``: readable, safe in any store, and distinct for distinct devices.
+
+    The readable part stops at ``STEM_IDS`` characters (the hash keeps long ids apart), so every
+    file name stays within the 255 bytes file systems allow, whatever the folder names.
+    """
     digest = hashlib.sha1(f"{ppt_id}\0{dev_id}".encode()).hexdigest()[:8]
-    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ppt_id}-{dev_id}")
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ppt_id}-{dev_id}")[:STEM_IDS]
     return f"part-{safe}-{digest}"

@@ -104,7 +104,7 @@ class Names:
     def numbers(self, names: pa.Array) -> np.ndarray:
         for name in pc.unique(names).to_pylist():
             self.number(name)
-        return pc.index_in(names, value_set=pa.array(self.names)).to_numpy(zero_copy_only=False).astype(np.int32)
+        return pc.index_in(names, value_set=pa.array(self.names, pa.string())).to_numpy(zero_copy_only=False).astype(np.int32)
 
 
 @dataclass
@@ -245,7 +245,9 @@ def _read(
 
 def held_table(stream: str, held: Claims, names: Sequence[str]) -> pa.Table:
     """The held rows of a device-day as written: time, missing flag, export, copies and the stream's measures."""
-    export_names = pa.DictionaryArray.from_arrays(pa.array(held.export, pa.int32()), pa.array(names)).cast(pa.string())
+    export_names = pa.DictionaryArray.from_arrays(pa.array(held.export, pa.int32()), pa.array(names, pa.string())).cast(
+        pa.string()
+    )
     columns = {
         "time_ms": pa.array(held.ts, pa.int64()),
         "missing": pa.array(held.missing, pa.bool_()),

@@ -26,8 +26,12 @@ UNSAFE = {
     "U02/FC/./devF/temp.csv": "'.' segment",
     "U02/FC//devF/acc.csv": "empty segment",
     "/U02/FC/007/devH/eda.csv": "absolute",
+    "U02/FC/ ../devF/eda.csv": "'..' segment",
 }
 SECONDS = "U02/FC/008/devS/temp.csv"
+# One device stream spelled two ways (participant and file name in other cases), overlapping by 5 readings.
+SPELLINGS = {"U02/FC/P009/devC/eda.csv": 0, "U02/fc/p009/devC/EDA.CSV": 5}
+LONG_ID = "p" * 300
 
 
 def eda_rows(first_ms: int, count: int) -> str:
@@ -44,6 +48,9 @@ def write_archive(path) -> None:
             archive.writestr(name, header)
         seconds = "".join(f"{MIDNIGHT_MS // 1000 + n},{30 + n / 10:.1f}\n" for n in range(5))
         archive.writestr(SECONDS, TEMP + seconds + f"{MIDNIGHT_MS + 9000},31.0\n")
+        for name, first in SPELLINGS.items():
+            archive.writestr(name, EDA + "".join(eda_rows(MIDNIGHT_MS, 15).splitlines(keepends=True)[first : first + 10]))
+        archive.writestr(f"U02/FC/{LONG_ID}/devL/eda.csv", EDA + eda_rows(MIDNIGHT_MS, 5))
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +89,19 @@ def test_members_with_unsafe_paths_are_refused_as_rejects_and_the_rest_is_publis
     rejects = small_spark.read.json(str(lake / "rejects")).where("record IS NULL").collect()
     assert sorted((r["stream"], r["file"]) for r in rejects) == sorted((n.rsplit("/", 1)[-1][:-4], n) for n in UNSAFE)
     ids = {r["ppt_id"] for r in small_spark.read.parquet(str(lake / "clean")).select("ppt_id").distinct().collect()}
-    assert ids == {"fc006", "fc008"}
+    assert ids == {"fc006", "fc008", "fcp009", f"fc{LONG_ID}"}
+
+
+def test_other_spellings_of_one_stream_are_read_as_one_and_long_ids_are_published(run, small_spark):
+    lake, report = run
+    clean = small_spark.read.parquet(str(lake / "clean"))
+    spelled = clean.where("ppt_id = 'fcp009'")
+    assert {(r["dev_id"], r["stream"]) for r in spelled.select("dev_id", "stream").distinct().collect()} == {("devC", "eda")}
+    assert spelled.count() == 15 and spelled.select("time_ms").distinct().count() == 15
+    (log,) = small_spark.read.parquet(str(lake / "duplicate_log")).where("ppt_id = 'fcp009'").collect()
+    assert (log["total_rows"], log["perfect"]) == (20, 10)  # both copies of the 5 readings the spellings share
+    assert clean.where(f"ppt_id = 'fc{LONG_ID}' AND dev_id = 'devL'").count() == 5
+    assert report["read"]["eda"] == 20 + 20 + 5 + 1
 
 
 def test_timestamps_in_seconds_are_read_as_seconds_and_reported(run, small_spark):
@@ -103,4 +122,9 @@ def test_refusal_happens_only_for_selected_streams(tmp_path):
     assert [m.name for m in members.refused] == ["U02/FC/./devF/temp.csv"]
     assert [(g.ppt_id, g.kind, [e.label for e in g.entries]) for g in members.groups] == [("fc008", "temp", [SECONDS])]
     eda = member_groups(found, Selection(streams=("eda",)), Storage())
-    assert [e.label for g in eda.groups for e in g.entries] == [f"{REPEATED}#1", f"{REPEATED}#2"]
+    assert [e.label for g in eda.groups for e in g.entries] == [
+        f"{REPEATED}#1",
+        f"{REPEATED}#2",
+        *SPELLINGS,
+        f"U02/FC/{LONG_ID}/devL/eda.csv",
+    ]

@@ -16,6 +16,7 @@ from embrace_helpers import REPO, job_argv
 import jobs.embrace_dedupe as job
 from job_helpers.embrace.archives import Archive, Selection
 from job_helpers.embrace.limits import ArchiveLimits
+from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
 from job_helpers.storage import Storage
 
@@ -179,12 +180,28 @@ def test_limits_are_checked_in_the_directory_for_every_spelling(tmp_path):
     assert [g.ppt_id for g in smaller.groups] == ["fc002"]
 
 
+def test_an_archive_of_more_members_than_the_limit_fails_as_a_whole_counting_only_selected_ones(tmp_path):
+    path = tmp_path / "Sensors_U02_FC_20240301_20240331.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for participant in range(3):
+            archive.writestr(f"U02/FC/{participant:03d}/D/eda.csv", good_rows(1))
+        archive.writestr("U02/FC/000/D/temp.csv", TEMP)
+    found = Archive(path.as_uri(), path.stem, "U02", "FC", date(2024, 3, 1), date(2024, 3, 31))
+    assert len(member_groups(found, Selection(), Storage(), ArchiveLimits(max_members=4)).groups) == 4
+    with pytest.raises(
+        UnreadableArchive, match=r"holds 4 selected members, over embrace.limits.max_members \(3; job argument --max-members\)"
+    ):
+        member_groups(found, Selection(), Storage(), ArchiveLimits(max_members=3))
+    assert len(member_groups(found, Selection(streams=("temp",)), Storage(), ArchiveLimits(max_members=1)).groups) == 1
+
+
 MEMORY_CHECK = """
 import os, sys, tracemalloc
 from datetime import date
 from pathlib import Path
 from job_helpers.embrace.archives import Archive, Selection
 from job_helpers.embrace.limits import ArchiveLimits
+from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
 from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
 from job_helpers.storage import Storage

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -9,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from job_helpers.embrace.archives import Archive, Selection
+from job_helpers.embrace.archives import Archive, Selection, UnsafeMemberPath, parse_member
 from job_helpers.embrace.members import UnreadableArchive
+from job_helpers.embrace.outputs import file_stem
 from job_helpers.embrace.read import member_groups
 from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
 from job_helpers.embrace.write import write_timestream_csv
@@ -29,8 +31,37 @@ def archive(tmp_path: Path, members: dict[str, bytes]) -> Archive:
 
 def test_windows_separators_and_participant_case_are_understood(tmp_path):
     found = archive(tmp_path, {"U02\\FC\\P096\\D1\\eda.csv": (EDA + "1709251200000,0.5\n").encode()})
-    groups = member_groups(found, Selection.from_text("all", "FCp096", ".*"), Storage()).groups
-    assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcP096", "D1", "eda")]
+    for selection in (Selection.from_text("all", "FCp096", ".*"), Selection.from_text("all", "all", "fcP0.*")):
+        groups = member_groups(found, selection, Storage()).groups
+        assert [(g.ppt_id, g.dev_id, g.kind) for g in groups] == [("fcp096", "D1", "eda")]
+
+
+def test_stream_file_names_match_in_any_case_and_each_spelling_is_read():
+    names = ["U02/FC/096/D1/eda.csv", "U02/FC/096/D1/EDA.csv", "U02/FC/096/D1/Eda.CSV", "U02/FC/096/D1/METADATA.csv"]
+    assert [(m.ppt_id, m.dev_id, m.kind) for m in map(parse_member, names)] == [("fc096", "D1", "eda")] * 3 + [
+        ("fc096", "D1", "metadata")
+    ]
+    assert [parse_member(name) for name in ("U02/FC/096/D1/eda.csv.bak", "U02/FC/096/D1/eda", "U02/FC/096/D1/notes.csv")] == [
+        None
+    ] * 3
+
+
+def test_one_participant_spelled_in_other_cases_or_unicode_forms_has_one_id():
+    nfc, nfd = unicodedata.normalize("NFC", "café"), unicodedata.normalize("NFD", "café")
+    spellings = [f"U02/FC/{nfc}/Dé/eda.csv", f"U02/fc/{nfd}/D{nfd[-2:]}/eda.csv", f"x/U02/Fc/{nfc.upper()}/Dé/eda.csv"]
+    keys = {(m.ppt_id, m.dev_id) for m in map(parse_member, spellings)}
+    assert keys == {(unicodedata.normalize("NFC", "fccafé"), unicodedata.normalize("NFC", "Dé"))}
+
+
+@pytest.mark.parametrize("segment", [" ..", ".. ", " . ", "  ", "\t..\t"])
+def test_dot_segments_with_spaces_around_them_are_unsafe(segment):
+    with pytest.raises(UnsafeMemberPath):
+        parse_member(f"U02/FC/{segment}/D1/eda.csv")
+
+
+def test_file_names_stay_short_and_distinct_whatever_the_ids():
+    stems = {file_stem("fc" + "p" * 300 + str(n), "D1") for n in range(3)} | {file_stem("fc" + "參" * 300, "D1")}
+    assert len(stems) == 4 and max(len(stem.encode()) for stem in stems) < 200
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,7 @@ ARGS = {
     "max_member_ratio": "50",
     "max_archive_bytes": "2048",
     "max_rows_per_day": "7",
+    "max_members": "9",
 }
 
 
@@ -36,7 +37,7 @@ def test_every_output_is_an_option_and_a_location_of_the_parameters():
     assert params.selection.streams == ("acc", "eda") and params.selection.participants == {"fc096"}
     assert params.allow_shrink is False
     assert params.limits == ArchiveLimits(
-        max_member_bytes=1 << 20, max_member_ratio=50, max_archive_bytes=2048, max_rows_per_day=7
+        max_member_bytes=1 << 20, max_member_ratio=50, max_archive_bytes=2048, max_rows_per_day=7, max_members=9
     )
     assert parameters.from_args({**ARGS, "allow_shrink": "TRUE"}).allow_shrink is True
 
@@ -53,6 +54,7 @@ def test_every_output_is_an_option_and_a_location_of_the_parameters():
         ("max_member_ratio", "1", r"--max-member-ratio '1' must be a whole number of at least 2"),
         ("max_member_bytes", "-5", r"--max-member-bytes '-5' must be a whole number of at least 1024"),
         ("max_rows_per_day", "0", r"--max-rows-per-day '0' must be a whole number of at least 1"),
+        ("max_members", "0", r"--max-members '0' must be a whole number of at least 1"),
     ],
 )
 def test_a_bad_argument_fails_the_run_naming_it(name, value, message):

@@ -62,11 +62,12 @@ def test_rerun_and_overlapping_chunks_give_identical_output(small_spark, tmp_pat
     assert snapshot(small_spark, lake) == before
 
 
-def test_a_day_no_longer_produced_is_removed(small_spark, tmp_path):
+def test_a_day_or_device_no_longer_produced_is_removed(small_spark, tmp_path):
+    """The re-export holds one day of one participant: the other participant's device leaves with every day of it."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
     write_embrace_sample(
-        storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20, participants=("fc096",)
+        storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20, participants=("fc096", "fc157")
     )
     params = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 2), selection=Selection(streams=("temp",)))
     run_chunk(small_spark, storage, params)
@@ -83,7 +84,13 @@ def test_a_day_no_longer_produced_is_removed(small_spark, tmp_path):
     run_chunk(small_spark, storage, replace(params, allow_shrink=True))
     dates = {r["date"] for r in small_spark.read.parquet(str(lake / "clean")).select("date").distinct().collect()}
     assert {str(d) for d in dates} == {"2024-03-01"}
-    assert small_spark.read.parquet(str(lake / "clean")).count() == shorter.clean["temp"]
+    clean = small_spark.read.parquet(str(lake / "clean"))
+    assert clean.count() == shorter.clean["temp"]
+    assert {r["ppt_id"] for r in clean.select("ppt_id").distinct().collect()} == {"fc096"}
+    lines = [line for path in (lake / "timestream_ready").rglob("*.csv") for line in path.read_text().splitlines()[1:]]
+    assert len(lines) == shorter.clean["temp"] and all(",fc096," in line for line in lines)
+    counts = [json.loads(path.read_text()) for path in (lake / "load_counts").rglob("*.json")]
+    assert sum(sum(c.values()) for c in counts) == shorter.clean["temp"]
 
 
 def test_a_rerun_clears_the_former_batch_load_layout(small_spark, tmp_path):
