@@ -555,17 +555,23 @@ def _local_objects(prefix_url: str) -> Iterator[StoredObject]:
         roots = [(entry, base + entry.name) for entry in root.parent.iterdir() if entry.name.startswith(root.name)]
     for top, top_url in roots:
         if top.is_file():
-            if not top.name.startswith(TEMP_PREFIX):
-                stat = top.stat()
+            if not top.name.startswith(TEMP_PREFIX) and (stat := _stat_if_there(top)) is not None:
                 yield StoredObject(top_url, stat.st_size, stat.st_mtime)
             continue
         for dirpath, _, filenames in os.walk(top):
             for name in filenames:
-                if name.startswith(TEMP_PREFIX):
-                    continue
                 path = Path(dirpath, name)
-                stat = path.stat()
+                if name.startswith(TEMP_PREFIX) or (stat := _stat_if_there(path)) is None:
+                    continue
                 yield StoredObject(join(top_url, path.relative_to(top).as_posix()), stat.st_size, stat.st_mtime)
+
+
+def _stat_if_there(path: Path) -> os.stat_result | None:
+    """A file's stat, or None when another process deleted it after the folder was read (S3 lists never fail so)."""
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 def _remove_empty_folders(path: Path, partial: bool) -> None:

@@ -180,3 +180,18 @@ def test_open_gives_a_seekable_file_that_reads_only_what_is_asked(root):
         assert handle.read(5) == data[300:305]
     with pytest.raises(StorageError, match="missing.zip: no such object"):
         storage.open(base + "missing.zip")
+
+
+def test_a_local_listing_skips_a_file_another_process_deletes_while_it_is_read(tmp_path):
+    """As an S3 listing does: two runs at once delete each other's markers while listing them."""
+    from job_helpers import storage as storage_module
+
+    folder = tmp_path / "_open"
+    folder.mkdir()
+    (folder / "a.json").write_text("{}")
+    (folder / "b.json").write_text("{}")
+    listing = storage_module._local_objects(folder.as_uri() + "/")
+    first = next(listing)
+    other = "b.json" if first.url.endswith("a.json") else "a.json"
+    (folder / other).unlink()
+    assert list(listing) == []
