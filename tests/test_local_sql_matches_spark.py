@@ -40,6 +40,8 @@ from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 SQL = REPO / "sql"
 DAY = date(2024, 3, 1)

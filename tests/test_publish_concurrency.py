@@ -15,6 +15,8 @@ from job_helpers.commit_record import COMMITTED, read_record, scope
 from job_helpers.publish import ClaimLost, Lease, Published, ScopeBusy, new_run_id, open_claims, publish
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 WAIT_S = 60
 NO_WAIT = Lease(seconds=300, wait=0)
 

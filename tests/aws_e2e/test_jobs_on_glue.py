@@ -24,6 +24,8 @@ from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 SITEWISE_FIRST = date(2024, 2, 28)
 SENSORS_FIRST = date(2024, 3, 1)
 EMBRACE_FIRST = date(2024, 3, 1)

@@ -16,6 +16,8 @@ from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 SITEWISE_FROM_METADATA = ("jobs.sitewise_repartition.arguments.--series-source=asset_metadata",)
 
 

@@ -24,6 +24,8 @@ from job_helpers import job_arguments, relative_dates
 from job_helpers.run_report import read_report, report_url
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 SCHEDULE = "test-etl-fake-scheduled"
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/test-etl-scheduler"
 CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -27,6 +27,8 @@ from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 FC = ("fc096", "fc157")
 MARCH = (date(2024, 3, 1), date(2024, 3, 31))
 WAIT_S = 900  # a guard against a hook never reached, not a timing

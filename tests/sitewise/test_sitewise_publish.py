@@ -20,6 +20,8 @@ from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import join
 from jobs.sitewise_repartition import main
 
+pytestmark = pytest.mark.slow
+
 
 def one_day(lake: Lake) -> list[str]:
     return job_argv(lake.layout, "ASSOCIATED", first=FIRST_DAY, last=FIRST_DAY)

@@ -19,6 +19,8 @@ from job_helpers.stedi.pseudonym import pseudonym
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 
+pytestmark = pytest.mark.slow
+
 GENERATED_KEY = "generated-test-key-0123456789"
 
 

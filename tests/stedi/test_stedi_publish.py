@@ -22,6 +22,8 @@ from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
 from job_helpers.stedi.write import publish_table, staged
 from job_helpers.storage import Storage, local_path
 
+pytestmark = pytest.mark.slow
+
 DAY1, DAY2, DAY3 = date(2022, 6, 18), date(2022, 6, 19), date(2022, 6, 20)
 RANGED = {"partitioned": True, "first": DAY1, "last": DAY3}
 
