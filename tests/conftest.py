@@ -24,11 +24,6 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow modules first (a stable sort), so that make test's two workers do not end waiting on one of them."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _no_job_log_on_stdout() -> Iterator[None]:
     """A job run in-process (here or in a module's fixture) adds its stdout log handler to the root logger;

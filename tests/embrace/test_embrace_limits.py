@@ -20,6 +20,8 @@ from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.slow
+
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 TEMP = "Unix Timestamp (UTC),Degrees (°C)\n"
 MIDNIGHT_MS = 1709251200000  # 2024-03-01T00:00:00Z
@@ -205,8 +207,6 @@ from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
 from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
 path, lake = Path(sys.argv[1]), Path(sys.argv[2])
 found = Archive(path.as_uri(), path.stem, "U02", "FC", date(2024, 3, 1), date(2024, 3, 31))
 limits = ArchiveLimits(max_rows_per_day=int(sys.argv[3]))
