@@ -1,0 +1,68 @@
+"""Where a command's backend comes from: the one place that turns the profile and ``--runner`` into one.
+
+On aws every chunk is a Glue job (``GlueBackend``); locally a process started by a local runner and
+recorded in the registry under the lake root; ``--runner local`` on aws runs the chunks as local
+processes too, against the profile's S3 locations, with their own registry under the build folder.
+Each backend is built only when a command needs it, so ``--dry-run`` and ``--help`` need no
+credentials.
+"""
+
+from __future__ import annotations
+
+from job_helpers.cli import CliContext, UsageError
+from job_helpers.control import local_on_aws
+from job_helpers.control.local_on_aws import RunnerError, choose_runner
+from job_helpers.control.runs import Backend
+
+
+def runner_of(context: CliContext, runner: str | None) -> str:
+    """The runner ``--runner`` names, or the profile's default; one the profile cannot use is bad input."""
+    try:
+        return choose_runner(context.settings.profile, runner)
+    except RunnerError as error:
+        raise UsageError(str(error)) from error
+
+
+def make_backend(context: CliContext, runner: str | None = None) -> Backend:
+    """The backend of the profile and runner."""
+    settings = context.settings
+    runner = runner_of(context, runner)
+    if settings.profile == "local":
+        return _local_backend(context)
+    if runner == local_on_aws.LOCAL:
+        return _local_backend_on_aws(context)
+    from job_helpers.control.glue_backend import GlueBackend
+
+    return GlueBackend.from_settings(settings, context.boto3_session)
+
+
+def _local_backend(context: CliContext) -> Backend:
+    from job_helpers.control.local_backend import LocalBackend
+    from job_helpers.control.local_registry import Registry, registry_path, run_report_of
+
+    settings = context.settings
+    registry = Registry(registry_path(settings.lake), reports=run_report_of(context.storage))
+    return LocalBackend(registry, context.build_dir / "logs", context.repo_root, settings.max_parallel_runs)
+
+
+def _local_backend_on_aws(context: CliContext) -> Backend:
+    from job_helpers.control.local_backend import LocalBackend
+    from job_helpers.control.local_registry import Registry, registry_path, run_report_of
+
+    settings = context.settings
+    try:
+        options = settings.local_runner or local_on_aws.LocalRunnerSettings()
+        buckets = {url.removeprefix("s3://").partition("/")[0] for url in settings.datasets.values() if url.startswith("s3://")}
+        environment = local_on_aws.job_environment(options, settings.region, settings.aws_profile, buckets)
+    except RunnerError as error:
+        raise UsageError(str(error)) from error
+    root = local_on_aws.root(context.build_dir)
+    return LocalBackend(
+        Registry(registry_path(root), reports=run_report_of(context.storage)),
+        context.build_dir / "logs",
+        context.repo_root,
+        options.max_parallel_runs,
+        environment=environment,
+        storage=context.storage,
+        fetched_builds=root / "builds",
+    )
