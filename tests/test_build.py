@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from job_helpers.cli import main
 from job_helpers.control.build import BuildMissing, UploadMismatch, build, current_artifact, differing, uploads
+from job_helpers.control.cli import main
 from job_helpers.storage import Storage, local_path
 
 REPO = Path(__file__).resolve().parent.parent

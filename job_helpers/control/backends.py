@@ -9,8 +9,9 @@ credentials.
 
 from __future__ import annotations
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import local_on_aws
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.local_on_aws import RunnerError, choose_runner
 from job_helpers.control.runs import Backend
 

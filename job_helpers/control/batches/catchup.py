@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.backends import make_backend
 from job_helpers.control.batches import view
 from job_helpers.control.batches.start import start_batch
 from job_helpers.control.config import JobSpec
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.output import TextConsole
 from job_helpers.control.plan import (

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from job_helpers.cli import CliContext
 from job_helpers.control.backends import make_backend
 from job_helpers.control.batches import view
 from job_helpers.control.batches.lookup import name_prefixes
 from job_helpers.control.cleanup import SKIPPED, CleanupResult, cleanup
+from job_helpers.control.context import CliContext
 from job_helpers.control.renamed import lookalikes_line, untagged_lookalikes
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.backends import runner_of
 from job_helpers.control.batches import view
 from job_helpers.control.batches.start import start_batch
 from job_helpers.control.config import JobSpec, execution_class_problem
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.plan import FOR_SCHEDULE_TAG, PlanError, PlannedRun, check_batch_size, job_tags, new_batch_id, plan_runs
 from job_helpers.relative_dates import NotADate, local_today, logical_day, utc_today

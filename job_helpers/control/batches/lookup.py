@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import Settings
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.renamed import batch_notes, missing_batch
 from job_helpers.control.runs import Backend, BatchStatus, batch_status, latest_batch
 from job_helpers.control.scheduled_runs import schedule_status

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.backends import make_backend
 from job_helpers.control.batches import progress, view
 from job_helpers.control.batches.lookup import find, read_again
 from job_helpers.control.batches.summarise import run_reports, summarise
 from job_helpers.control.config import Settings, load_settings, refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.output import TextConsole
 from job_helpers.control.plan import PlanError, retry_arguments

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from job_helpers.cli import CliContext
+from job_helpers.control.context import CliContext
 from job_helpers.control.runs import Backend
 from job_helpers.control.scheduled_runs import active_days, due_since_created, missing_days, reported_days, schedule_now
 

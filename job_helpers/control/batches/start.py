@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.backends import make_backend
 from job_helpers.control.batches import progress, view
 from job_helpers.control.batches.summarise import summarise
 from job_helpers.control.build import Artifact, BuildMissing, current_artifact
 from job_helpers.control.config import JobSpec, refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.job_quota import check_room
 from job_helpers.control.plan import PlanError, PlannedRun
 from job_helpers.control.runs import Backend, StartFailed, batch_status

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.backends import make_backend
 from job_helpers.control.batches import view
 from job_helpers.control.batches.lookup import find
 from job_helpers.control.batches.schedule_state import schedule_state
 from job_helpers.control.batches.summarise import summarise
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.report import render
 
 

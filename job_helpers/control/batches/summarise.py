@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from job_helpers.cli import CliContext
+from job_helpers.control.context import CliContext
 from job_helpers.control.cost import Rates
 from job_helpers.control.runs import SUCCEEDED, Backend, BatchStatus, RunStatus
 from job_helpers.control.summary import batch_summary

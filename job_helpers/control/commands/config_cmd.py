@@ -8,9 +8,9 @@ import os
 import yaml
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext
 from job_helpers.control import output
 from job_helpers.control.aws_region import Region, check_buckets
+from job_helpers.control.context import CliContext
 from job_helpers.control.stack import find_stack, outputs
 from job_helpers.control.stack_template import KEY_OUTPUT, drift, render_template, setting_hints, stack_settings
 

@@ -21,10 +21,11 @@ from rich.progress import (
 from rich.table import Table
 
 from job_helpers.backoff import DeadlinePassed
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.aws_errors import SETUP, credentials_expired
 from job_helpers.control.config import ConfigError, refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.output import ProgressText
 from job_helpers.ingest.connect import object_storage, subject_store
 from job_helpers.ingest.manifest import Manifest

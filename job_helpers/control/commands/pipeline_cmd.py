@@ -6,10 +6,11 @@ import argparse
 
 from rich.table import Table
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.build import BuildMissing
 from job_helpers.control.config import pipeline_spec, refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.pipeline import BackendRunner, JobOutcome, LocalRunner, PipelineResult, Runner, run_jobs, table_counts
 

@@ -9,11 +9,11 @@ from typing import Any
 from rich.table import Table
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.config import ConfigError, render_references
+from job_helpers.control.context import CliContext
 from job_helpers.control.ddl import DdlError, query_on_athena, template_values
-from job_helpers.control.failures import Failure
+from job_helpers.control.failures import Failure, UsageError
 from job_helpers.control.read_only_sql import check_read_only
 
 

@@ -13,12 +13,12 @@ from collections.abc import Callable
 from dataclasses import fields
 from typing import Any
 
-from job_helpers.cli import CliContext
 from job_helpers.control.batches.catchup import CatchupRequest, catchup
 from job_helpers.control.batches.cleanup_jobs import CleanupRequest, cleanup_jobs
 from job_helpers.control.batches.execute import ExecuteRequest, execute
 from job_helpers.control.batches.retry import RetryRequest, retry
 from job_helpers.control.batches.status import StatusRequest, status, write_report
+from job_helpers.control.context import CliContext
 from job_helpers.control.local_on_aws import RUNNERS
 
 # Where "today" is for relative dates: UTC, or the machine's time zone (a crontab line's).

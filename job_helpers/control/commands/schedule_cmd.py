@@ -16,11 +16,12 @@ from botocore.exceptions import ClientError
 
 from job_helpers import relative_dates
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.build import BuildMissing, current_artifact
 from job_helpers.control.config import JobSpec, Settings, refuse_examples
+from job_helpers.control.context import CliContext
 from job_helpers.control.cron_calendar import require_a_firing
+from job_helpers.control.failures import UsageError
 from job_helpers.control.installed_schedules import LocalSchedules, SchedulerSchedules, aws_schedule
 from job_helpers.control.job_options import check_job_arguments
 from job_helpers.control.plan import SCHEDULE_TAG, PlanError, parse_days

@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.config import load_settings, refuse_examples
+from job_helpers.control.context import CliContext
 from job_helpers.control.ddl import DdlError, Statement, render_statements, run_on_athena
+from job_helpers.control.failures import UsageError
 from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
 
 

@@ -13,9 +13,9 @@ from typing import Any
 from rich.table import Table
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
-from job_helpers.control.failures import Failure
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import Failure, UsageError
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.settings import TimestreamSettings
 from job_helpers.embrace.timestream_ledger import ACTIVE, CREATING, SUCCEEDED, Attempt, Entry, Ledger, LedgerError, LoadKey
