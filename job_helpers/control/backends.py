@@ -1,10 +1,11 @@
-"""Where a command's backend comes from: the one place that turns the profile and ``--runner`` into one.
+"""Where a command's backends come from: the one place that turns the profile (and ``--runner``) into them.
 
-On aws every chunk is a Glue job (``GlueBackend``); locally a process started by a local runner and
-recorded in the registry under the lake root; ``--runner local`` on aws runs the chunks as local
-processes too, against the profile's S3 locations, with their own registry under the build folder.
-Each backend is built only when a command needs it, so ``--dry-run`` and ``--help`` need no
-credentials.
+Job runs (``runs.Backend``): on aws every chunk is a Glue job (``GlueBackend``); locally a process
+started by a local runner and recorded in the registry under the lake root; ``--runner local`` on
+aws runs the chunks as local processes too, against the profile's S3 locations, with their own
+registry under the build folder. SQL (``sql_engines.SqlEngine``): Athena, or DuckDB over the lake.
+Schedules (``schedulers.Scheduler``): EventBridge Scheduler, or a printed crontab line.
+Each is built only when a command needs it, so ``--dry-run`` and ``--help`` need no credentials.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from job_helpers.control.context import CliContext
 from job_helpers.control.failures import UsageError
 from job_helpers.control.local_on_aws import RunnerError, choose_runner
 from job_helpers.control.runs import Backend
+from job_helpers.control.schedulers import CrontabScheduler, Scheduler
+from job_helpers.control.sql_engines import AthenaEngine, LocalSqlEngine, SqlEngine
 
 
 def runner_of(context: CliContext, runner: str | None) -> str:
@@ -35,6 +38,23 @@ def make_backend(context: CliContext, runner: str | None = None) -> Backend:
     from job_helpers.control.glue_backend import GlueBackend
 
     return GlueBackend.from_settings(settings, context.boto3_session)
+
+
+def make_sql_engine(context: CliContext) -> SqlEngine:
+    """Where the profile's SQL runs: Athena on aws, the local engine locally."""
+    settings = context.settings
+    if settings.profile == "aws":
+        return AthenaEngine(settings, lambda: context.boto3_session)
+    return LocalSqlEngine(settings)
+
+
+def make_scheduler(context: CliContext) -> Scheduler:
+    """Where the profile's schedules go: EventBridge Scheduler on aws, a crontab line locally."""
+    if context.settings.profile == "aws":
+        from job_helpers.control.eventbridge_scheduler import EventBridgeScheduler
+
+        return EventBridgeScheduler(context)
+    return CrontabScheduler(context)
 
 
 def _local_backend(context: CliContext) -> Backend:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from job_helpers.control.backends import make_backend
+from job_helpers.control.backends import make_backend, make_scheduler
 from job_helpers.control.batches import view
 from job_helpers.control.batches.start import start_batch
 from job_helpers.control.config import JobSpec
@@ -70,9 +70,7 @@ def catchup(context: CliContext, request: CatchupRequest) -> int:
 
 
 def _schedule(context: CliContext, job: JobSpec) -> Schedule:
-    from job_helpers.control.commands.schedule_cmd import installed_schedule
-
-    schedule = installed_schedule(context, job)
+    schedule = make_scheduler(context).installed(job)
     if schedule is None:
         raise UsageError(
             f"{job.key} has no schedule: catchup starts the days its firings should have covered "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from job_helpers.control.backends import make_scheduler
 from job_helpers.control.context import CliContext
 from job_helpers.control.runs import Backend
 from job_helpers.control.scheduled_runs import active_days, due_since_created, missing_days, reported_days, schedule_now
@@ -10,11 +11,9 @@ from job_helpers.control.scheduled_runs import active_days, due_since_created, m
 def schedule_state(context: CliContext, backend: Backend, job_key: str) -> dict:
     """The schedule's cron and window, and the days its firings since it was created should have covered but no
     succeeded run report covers and no run is working on."""
-    from job_helpers.control.commands.schedule_cmd import installed_schedule
-
     settings = context.settings
     job = settings.job(job_key)
-    schedule = installed_schedule(context, job)
+    schedule = make_scheduler(context).installed(job)
     if schedule is None:
         return {"job": job.key, "installed": None, "missing_days": []}
     due = due_since_created(schedule, schedule_now(schedule))
