@@ -4,16 +4,23 @@ Job runs (``runs.Backend``): on aws every chunk is a Glue job (``GlueBackend``);
 started by a local runner and recorded in the registry under the lake root; ``--runner local`` on
 aws runs the chunks as local processes too, against the profile's S3 locations, with their own
 registry under the build folder. SQL (``sql_engines.SqlEngine``): Athena, or DuckDB over the lake.
-Schedules (``schedulers.Scheduler``): EventBridge Scheduler, or a printed crontab line.
+Schedules (``schedulers.Scheduler``): EventBridge Scheduler, or a printed crontab line. A pipeline's
+jobs (``pipeline.Runner``): one Glue job after another, or each in this process's Spark session.
 Each is built only when a command needs it, so ``--dry-run`` and ``--help`` need no credentials.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from job_helpers.control import local_on_aws
+from job_helpers.control.build import BuildMissing, current_artifact
+from job_helpers.control.config import PipelineSpec, refuse_examples
 from job_helpers.control.context import CliContext
 from job_helpers.control.failures import UsageError
 from job_helpers.control.local_on_aws import RunnerError, choose_runner
+from job_helpers.control.pipeline import BackendRunner, LocalRunner, Runner
+from job_helpers.control.plan import new_batch_id
 from job_helpers.control.runs import Backend
 from job_helpers.control.schedulers import CrontabScheduler, Scheduler
 from job_helpers.control.sql_engines import AthenaEngine, LocalSqlEngine, SqlEngine
@@ -46,6 +53,26 @@ def make_sql_engine(context: CliContext) -> SqlEngine:
     if settings.profile == "aws":
         return AthenaEngine(settings, lambda: context.boto3_session)
     return LocalSqlEngine(settings)
+
+
+def make_pipeline_runner(context: CliContext, spec: PipelineSpec, say: Callable[[str], None]) -> Runner:
+    """What runs a pipeline's jobs: on aws Glue jobs of the current build, one batch; locally this process's Spark."""
+    settings = context.settings
+    if settings.profile == "aws":
+        refuse_examples(settings)
+        try:
+            artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
+        except BuildMissing as error:
+            raise UsageError(str(error)) from error
+        backend = make_backend(context)
+        batch = new_batch_id()
+        say(f"Pipeline {spec.name}: batch {batch}, {len(spec.jobs)} job(s) on AWS Glue")
+        return BackendRunner(settings, backend, artifact, batch)
+    from job_helpers.runtime import local_spark
+
+    say(f"Pipeline {spec.name}: {len(spec.jobs)} job(s) in this process")
+    local_spark(f"pipeline-{spec.name}")
+    return LocalRunner(context.repo_root)
 
 
 def make_scheduler(context: CliContext) -> Scheduler:
