@@ -6,9 +6,10 @@ from job_helpers.control.backends import make_scheduler
 from job_helpers.control.context import CliContext
 from job_helpers.control.runs import Backend
 from job_helpers.control.scheduled_runs import active_days, due_since_created, missing_days, reported_days, schedule_now
+from job_helpers.control.summary import ScheduleState
 
 
-def schedule_state(context: CliContext, backend: Backend, job_key: str) -> dict:
+def schedule_state(context: CliContext, backend: Backend, job_key: str) -> ScheduleState:
     """The schedule's cron and window, and the days its firings since it was created should have covered but no
     succeeded run report covers and no run is working on."""
     settings = context.settings

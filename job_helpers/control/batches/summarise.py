@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from job_helpers.control.context import CliContext
 from job_helpers.control.cost import Rates
 from job_helpers.control.runs import SUCCEEDED, Backend, BatchStatus, RunStatus
-from job_helpers.control.summary import batch_summary
+from job_helpers.control.summary import BatchSummary, batch_summary
 from job_helpers.publish import OpenClaim, open_claims
 from job_helpers.run_report import RunReport, read_report, report_url, reports_prefix
 
@@ -20,7 +20,7 @@ from job_helpers.run_report import RunReport, read_report, report_url, reports_p
 MAX_READERS = 16
 
 
-def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> dict:
+def summarise(context: CliContext, backend: Backend, found: BatchStatus) -> BatchSummary:
     settings = context.settings
     records = run_records(context, [run for run in found.runs if run.state == SUCCEEDED])
     claims = _open_claims(context, found)

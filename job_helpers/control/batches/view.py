@@ -15,7 +15,7 @@ from job_helpers.control import output
 from job_helpers.control.output import TextConsole
 from job_helpers.control.plan import PlannedRun, stretches
 from job_helpers.control.runs import ENDED_STATES, SUCCEEDED, Backend, BatchStatus, StartedRun, chunk_name
-from job_helpers.control.summary import chunk_label, cost_line, rows_published
+from job_helpers.control.summary import BatchSummary, ChunkSummary, ScheduleState, chunk_label, cost_line, rows_published
 from job_helpers.relative_dates import is_relative, local_zone
 
 STATE_STYLES = {
@@ -93,7 +93,7 @@ def print_started(console: TextConsole, backend: Backend, batch: str, started: S
     console.print(f"Follow the {words.split()[0]} with: make status {follow}", markup=False, soft_wrap=True)
 
 
-def print_summary(console: TextConsole, backend: Backend, found: BatchStatus, summary: dict, log_lines: int = 0) -> None:
+def print_summary(console: TextConsole, backend: Backend, found: BatchStatus, summary: BatchSummary, log_lines: int = 0) -> None:
     """The batch's table (one row per chunk), its counts and cost, then where each failure's log is (and its last lines)."""
     console.print(_summary_table(found, summary))
     console.print(f"{_counts(summary)}; {cost_line(summary)}", markup=False, soft_wrap=True)
@@ -101,7 +101,7 @@ def print_summary(console: TextConsole, backend: Backend, found: BatchStatus, su
     _print_half_replaced(console, summary)
 
 
-def _summary_table(found: BatchStatus, summary: dict) -> Table:
+def _summary_table(found: BatchStatus, summary: BatchSummary) -> Table:
     table = Table(
         title=f"Schedule of {found.schedule}" if found.schedule else f"Batch {found.batch} ({', '.join(found.job_keys)})"
     )
@@ -120,7 +120,7 @@ def _summary_table(found: BatchStatus, summary: dict) -> Table:
     return table
 
 
-def _chunk_row(chunk: dict, scheduled: bool) -> list:
+def _chunk_row(chunk: ChunkSummary, scheduled: bool) -> list:
     empty = chunk["nothing_to_read"]
     state = f"{chunk['state']}, nothing to read" if empty else chunk["state"]
     firing = [output.text(chunk["logical_time"] or "-")] if scheduled else []
@@ -137,13 +137,13 @@ def _chunk_row(chunk: dict, scheduled: bool) -> list:
     ]
 
 
-def _counts(summary: dict) -> str:
+def _counts(summary: BatchSummary) -> str:
     counts = ", ".join(f"{count} {state}" for state, count in summary["counts"].items()) or "no runs"
     empty = sum(chunk["nothing_to_read"] for chunk in summary["chunks"])
     return f"{counts} ({empty} with nothing to read)" if empty else counts
 
 
-def _print_failures(console: TextConsole, backend: Backend, found: BatchStatus, summary: dict, log_lines: int) -> None:
+def _print_failures(console: TextConsole, backend: Backend, found: BatchStatus, summary: BatchSummary, log_lines: int) -> None:
     """Where each failed chunk's log is, and its last ``log_lines`` lines."""
     # One chunk per latest run, in order: a schedule's job has a run per firing, so not by job name.
     for latest, chunk in zip(found.runs, summary["chunks"], strict=True):
@@ -154,7 +154,7 @@ def _print_failures(console: TextConsole, backend: Backend, found: BatchStatus, 
                 console.print(f"    {line}", markup=False, soft_wrap=True)
 
 
-def _print_half_replaced(console: TextConsole, summary: dict) -> None:
+def _print_half_replaced(console: TextConsole, summary: BatchSummary) -> None:
     for half in summary["half_replaced"]:
         by = f"{half['job']} run {half['job_run']}" if half["job_run"] else f"run {half['run']}"
         console.print(
@@ -164,7 +164,7 @@ def _print_half_replaced(console: TextConsole, summary: dict) -> None:
         )
 
 
-def _records(chunk: dict) -> str:
+def _records(chunk: ChunkSummary) -> str:
     """``read → written`` from the run's report; ``-`` when its job does not count records."""
     if chunk["records_read"] is None:
         return "-"
@@ -178,7 +178,7 @@ def _duration(seconds: float | None) -> str:
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
 
 
-def print_schedule_state(console: TextConsole, state: dict) -> None:
+def print_schedule_state(console: TextConsole, state: ScheduleState) -> None:
     """The schedule's cron and window, and the days it should have covered that no succeeded run covers."""
     key = state["job"]
     if state["installed"] is None:
