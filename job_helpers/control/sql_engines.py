@@ -1,6 +1,6 @@
 """Where ``ddl`` and ``query`` run their SQL: Athena on aws, the local engine (DuckDB over the lake) locally.
 
-``SqlEngine`` is to SQL what ``runs.Backend`` is to job runs: the commands call it and never ask
+``SqlEngine`` (``apply`` DDL, ``answer`` a query) is to SQL what ``runs.Backend`` is to job runs: the commands call it and never ask
 which profile they are in; ``backends.make_sql_engine`` picks the implementation. Both engines
 refuse what is not read-only before a query reaches them (``read_only_sql``).
 """
@@ -23,7 +23,7 @@ class SqlEngine(Protocol):
     def apply(self, statements: list[Statement], say: Say) -> None:
         """Bring every table to its statement's definition, saying what became of each."""
 
-    def query(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
+    def answer(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
         """Run one read-only query; ``params`` fill its ``?`` markers as strings. Returns column names and rows."""
 
 
@@ -46,7 +46,7 @@ class AthenaEngine:
 
         run_on_athena(statements, athena, glue, self.settings, done)
 
-    def query(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
+    def answer(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
         return query_on_athena(client("athena", self.session()), sql, self.settings, params)
 
 
@@ -62,7 +62,7 @@ class LocalSqlEngine:
         for table in register(statements, self.settings.lake, self.settings.athena_database):
             say(f"REGISTERED {table.source} as {table.database}.{table.name}")
 
-    def query(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
+    def answer(self, sql: str, params: Sequence[str], log: Say | None = None) -> Rows:
         """DuckDB's errors: a query it cannot bind is the user's to fix (2), one that fails while it runs is a failure (1)."""
         import duckdb
 

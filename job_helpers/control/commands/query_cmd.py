@@ -64,7 +64,7 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
     try:
         check_read_only(sql)  # here too, so a refused query never reaches an engine
         log = context.messages.print if args.debug else None
-        columns, rows = engine.query(sql, args.params, log)
+        columns, rows = engine.answer(sql, args.params, log)
     except DdlError as error:
         raise UsageError(str(error)) from error
     if args.json:
