@@ -1,5 +1,5 @@
 import sys
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 
 sys.exit(main())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from browser import chromium
 
-from job_helpers import cli
+from job_helpers.control import cli
 from job_helpers.control.config import Settings, load_settings
 from job_helpers.control.pipeline import job_argv, load_script
 

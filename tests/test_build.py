@@ -1,13 +1,17 @@
 import hashlib
 import json
+import os
 import shutil
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from project_imports import reachable
 
-from job_helpers.cli import main
 from job_helpers.control.build import BuildMissing, UploadMismatch, build, current_artifact, differing, uploads
+from job_helpers.control.cli import main
 from job_helpers.storage import Storage, local_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,6 +42,40 @@ def test_build_is_reproducible_and_holds_the_package_only(source_tree, tmp_path)
     manifest = json.loads((tmp_path / "b1" / "manifest.json").read_text())
     assert manifest["content_hash"] == first.artifact.content_hash
     assert "jobs/sitewise_repartition.py" in manifest["scripts"]
+
+
+def test_the_zip_holds_what_every_job_imports_and_no_control_plane(tmp_path):
+    """Glue imported nothing of the 5k-line control plane it was shipped; a job must still find all it needs in the zip.
+
+    Statically, each job script's reach (every import, lazy ones included) is in the zip; then a Python
+    whose only copy of job_helpers is the zip imports each module a job reaches, from the zip.
+    """
+    build(REPO, tmp_path / "build", (tmp_path / "assets").as_uri() + "/", Storage())
+    package = tmp_path / "build" / "job_helpers.zip"
+    names = set(zipfile.ZipFile(package).namelist())
+    assert sorted(name for name in names if name.startswith("job_helpers/control")) == []
+    reached: set[str] = set()
+    for script in sorted((REPO / "jobs").glob("*.py")):
+        files, _ = reachable(script)
+        needed = {path.relative_to(REPO).as_posix() for path in files if path != script.resolve()}
+        assert needed and sorted(needed - names) == [], f"{script.name} imports modules the zip lacks"
+        reached |= needed
+    modules = sorted(name.removesuffix(".py").removesuffix("/__init__").replace("/", ".") for name in reached)
+    check = (
+        "import importlib, sys\n"
+        "for name in sys.argv[1:]:\n"
+        "    module = importlib.import_module(name)\n"
+        "    assert module.__file__.startswith(sys.path[0]), (name, module.__file__)\n"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    completed = subprocess.run(
+        [sys.executable, "-P", "-c", f"import sys; sys.path.insert(0, {str(package)!r})\n" + check, *modules],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 0, completed.stderr
 
 
 def test_uploads_under_a_content_prefix_so_running_jobs_keep_their_code(source_tree, tmp_path):

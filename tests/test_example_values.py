@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 
 
 @pytest.mark.parametrize(

@@ -260,7 +260,7 @@ QUERY_SCRIPT = textwrap.dedent(
     import sys
     from pathlib import Path
     import pyarrow as pa, pyarrow.parquet as pq
-    from job_helpers.cli import main
+    from job_helpers.control.cli import main
 
     lake = Path(sys.argv[1])
     assert main(["--profile=local", "ddl"]) == 0
@@ -299,7 +299,7 @@ def test_ddl_and_query_print_only_their_results_and_debug_says_what_the_engine_d
 
 
 def test_a_query_before_make_ddl_says_what_to_run(tmp_path, capsys):
-    from job_helpers.cli import main
+    from job_helpers.control.cli import main
 
     config = ["--config", str(REPO / "config.yml"), "--set", f"profiles.local.lake_root={tmp_path}", "--profile", "local"]
     assert main([*config, "query", "--sql", "SELECT count(*) FROM customer_landing"]) == 2

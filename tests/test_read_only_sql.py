@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.control.ddl import DdlError
 from job_helpers.control.local_sql import run_query
 from job_helpers.control.read_only_sql import QueryRefused, check_read_only

@@ -195,7 +195,7 @@ def test_policy_is_scoped_to_the_configured_buckets():
 
 
 def test_make_policy_renders_either_policy(capsys):
-    from job_helpers.cli import main
+    from job_helpers.control.cli import main
 
     assert main(["--profile", "aws", "policy", "--who", "operator"]) == 0
     operator = json.loads(capsys.readouterr().out)

@@ -18,7 +18,7 @@ import cfnlint.api
 import pytest
 from botocore.stub import Stubber
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.control.commands.stack_cmd import change_rows
 from job_helpers.control.config import ConfigError, load_settings
 from job_helpers.control.policy import TEMPLATES, render_policy

@@ -1,5 +1,9 @@
 """Build artifacts: a reproducible ``job_helpers.zip``, the job scripts and a manifest.
 
+The zip holds what jobs import: ``job_helpers`` without its control plane (``job_helpers/control``,
+the command line, which runs here and is never imported by a job), so a change to a command
+neither ships to Glue nor makes a new build.
+
 Uploads go under ``<glue_assets>builds/<content hash>/``, so a new build never changes the code
 of a job already created, and an unchanged tree uploads nothing. What is uploaded is checked to be
 what was built, by the SHA-256 the store holds for each object (on S3 the checksum S3 verified on
@@ -26,6 +30,8 @@ from job_helpers.storage import Storage, join
 log = logging.getLogger(__name__)
 
 PACKAGE = "job_helpers"
+# Left out of the zip: the commands run on this machine; no job imports them (tests/test_layers.py).
+CONTROL_PLANE = "control"
 ZIP_NAME = "job_helpers.zip"
 MANIFEST_NAME = "manifest.json"
 FIXED_TIMESTAMP = (1980, 1, 1, 0, 0, 0)
@@ -73,9 +79,12 @@ class BuildResult:
 
 
 def source_files(repo_root: Path) -> tuple[list[str], list[str]]:
-    """The package's Python files and the job scripts, as sorted repository-relative paths."""
+    """The package's Python files jobs may import (all but the control plane) and the job scripts, as sorted
+    repository-relative paths."""
     package = sorted(
-        path.relative_to(repo_root).as_posix() for path in (repo_root / PACKAGE).rglob("*.py") if "__pycache__" not in path.parts
+        path.relative_to(repo_root).as_posix()
+        for path in (repo_root / PACKAGE).rglob("*.py")
+        if "__pycache__" not in path.parts and path.relative_to(repo_root / PACKAGE).parts[0] != CONTROL_PLANE
     )
     scripts = sorted(path.relative_to(repo_root).as_posix() for path in (repo_root / "jobs").glob("*.py"))
     return package, scripts

@@ -17,6 +17,10 @@ from job_helpers.control.aws_errors import describe
 INTERRUPTED, FAILED = 130, 1
 
 
+class UsageError(Exception):
+    """Bad input from the user: reported as one line, exit status 2, nothing created."""
+
+
 class Failure(Exception):
     """A failure whose message already says what to fix: shown as it is, exit status 1."""
 

@@ -285,37 +285,61 @@ SHOW_FORMS = "SHOW TABLES, SHOW PARTITIONS, SHOW CREATE TABLE, SHOW COLUMNS, SHO
 
 def _metadata(statement: exp.Expr, lake_root: Path, database: str) -> tuple[list[str], list[list[Any]]]:
     if isinstance(statement, exp.Describe):
-        table = _named_table(statement.this, lake_root, database)
-        rows = [[c.name, c.hive_type, ""] for c in table.columns]
-        rows += [[c.name, c.hive_type, "partition key"] for c in table.partition_keys]
-        return ["col_name", "data_type", "comment"], rows
+        return _describe(_named_table(statement.this, lake_root, database))
     text = str(statement.expression.this if statement.expression else "").strip()
     if re.fullmatch(r"(DATABASES|SCHEMAS)", text, re.IGNORECASE):
-        folder = lake_root / CATALOG_FOLDER
-        return ["database_name"], [[path.stem] for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+        return _databases(lake_root)
     tables = re.fullmatch(r"TABLES(?:\s+(?:IN|FROM)\s+(\S+))?(?:\s+(?:LIKE\s+)?'([^']*)')?", text, re.IGNORECASE)
     if tables:
-        named = exp.to_identifier(tables[1]).name if tables[1] else database
-        pattern = (tables[2] or "*").replace(".", r"\.").replace("*", ".*")
-        names = sorted(name for name in load_catalog(lake_root, named) if re.fullmatch(pattern, name, re.IGNORECASE))
-        return ["tab_name"], [[name] for name in names]
+        return _show_tables(lake_root, exp.to_identifier(tables[1]).name if tables[1] else database, tables[2] or "*")
     about = re.fullmatch(
         r"(PARTITIONS|CREATE\s+TABLE|TBLPROPERTIES|COLUMNS\s+(?:IN|FROM))\s+(.+)", text, re.IGNORECASE | re.DOTALL
     )
     if about is None:
         raise LocalQueryError(f"locally, make query answers {SHOW_FORMS} and DESCRIBE; not SHOW {text}")
-    kind = " ".join(about[1].upper().split()[:1])
-    table = _named_table(exp.to_table(about[2].strip(), dialect="athena"), lake_root, database)
-    if kind == "PARTITIONS":
-        keys = [key.name.lower() for key in table.partition_keys]
-        found = sorted({file.partition for file in table_files(table)}) if keys else []
-        return ["partition"], [["/".join(f"{k}={'' if v is None else v}" for k, v in zip(keys, values))] for values in found]
-    if kind == "CREATE":
-        return ["createtab_stmt"], [[table.ddl]]
-    if kind == "TBLPROPERTIES":
-        properties = from_ddl(table.ddl).properties
-        return ["prpt_name", "prpt_value"], [[key, value] for key, value in sorted(properties.items())]
+    kind = about[1].upper().split()[0]
+    return ABOUT_TABLE[kind](_named_table(exp.to_table(about[2].strip(), dialect="athena"), lake_root, database))
+
+
+def _describe(table: LocalTable) -> tuple[list[str], list[list[Any]]]:
+    rows = [[c.name, c.hive_type, ""] for c in table.columns]
+    rows += [[c.name, c.hive_type, "partition key"] for c in table.partition_keys]
+    return ["col_name", "data_type", "comment"], rows
+
+
+def _databases(lake_root: Path) -> tuple[list[str], list[list[Any]]]:
+    folder = lake_root / CATALOG_FOLDER
+    return ["database_name"], [[path.stem] for path in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def _show_tables(lake_root: Path, database: str, like: str) -> tuple[list[str], list[list[Any]]]:
+    """The database's tables whose name matches ``like`` (Athena's pattern: ``*`` any text, case ignored)."""
+    pattern = like.replace(".", r"\.").replace("*", ".*")
+    names = sorted(name for name in load_catalog(lake_root, database) if re.fullmatch(pattern, name, re.IGNORECASE))
+    return ["tab_name"], [[name] for name in names]
+
+
+def _partitions(table: LocalTable) -> tuple[list[str], list[list[Any]]]:
+    keys = [key.name.lower() for key in table.partition_keys]
+    found = sorted({file.partition for file in table_files(table)}) if keys else []
+    return ["partition"], [["/".join(f"{k}={'' if v is None else v}" for k, v in zip(keys, values))] for values in found]
+
+
+def _create_statement(table: LocalTable) -> tuple[list[str], list[list[Any]]]:
+    return ["createtab_stmt"], [[table.ddl]]
+
+
+def _properties(table: LocalTable) -> tuple[list[str], list[list[Any]]]:
+    properties = from_ddl(table.ddl).properties
+    return ["prpt_name", "prpt_value"], [[key, value] for key, value in sorted(properties.items())]
+
+
+def _columns(table: LocalTable) -> tuple[list[str], list[list[Any]]]:
     return ["field"], [[c.name] for c in (*table.columns, *table.partition_keys)]
+
+
+# What SHOW <kind> <table> answers, by the kind's first word.
+ABOUT_TABLE = {"PARTITIONS": _partitions, "CREATE": _create_statement, "TBLPROPERTIES": _properties, "COLUMNS": _columns}
 
 
 def _named_table(node: Any, lake_root: Path, database: str) -> LocalTable:

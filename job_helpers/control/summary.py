@@ -10,12 +10,97 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from job_helpers.control.config import JobSpec
 from job_helpers.control.cost import Cost, Rates, billed, cost, execution_class, rates_summary
 from job_helpers.control.runs import SUCCEEDED, BatchStatus, RunStatus
 from job_helpers.publish import OpenClaim, describe_delta
+
+
+class AttemptSummary(TypedDict):
+    """One run of a chunk."""
+
+    run_id: str
+    state: str
+    started_on: str | None
+    completed_on: str | None
+    duration_seconds: float | None
+    dpu_hours: float | None
+    estimate: bool
+    execution_class: str
+    error: str | None
+    log: str
+
+
+class HalfReplaced(TypedDict):
+    """A scope a publish claimed and never committed, its run over."""
+
+    table: str
+    scope: str
+    run: str
+    job: str | None
+    job_run: str | None
+    claimed_at: str
+
+
+# A chunk's latest run, its attempts and what its run report says ("from" is a keyword, hence this form).
+ChunkSummary = TypedDict(
+    "ChunkSummary",
+    {
+        "job_name": str,
+        "job": str | None,
+        "from": str | None,
+        "to": str | None,
+        "logical_time": str | None,
+        "state": str,
+        "attempts": int,
+        "duration_seconds": float | None,
+        "dpu_hours": float,
+        "price_usd": float | None,
+        "estimate": bool,
+        "error": str | None,
+        "log": str,
+        "records_read": int | None,
+        "records_written": int | None,
+        "published": dict[str, Any] | None,
+        "half_replaced": list[HalfReplaced],
+        "nothing_to_read": bool,
+        "runs": list[AttemptSummary],
+    },
+)
+
+
+class ScheduleState(TypedDict):
+    """A schedule's cron and window, and the days its firings left missing (``status --schedule``, ``report``)."""
+
+    job: str
+    installed: str | None
+    missing_days: list[str]
+    cron: NotRequired[str]
+    zone: NotRequired[str]
+    lag_days: NotRequired[int]
+    days_per_job: NotRequired[int]
+    created: NotRequired[str]
+    due_days: NotRequired[int]
+
+
+class BatchSummary(TypedDict):
+    """What ``status --json`` prints and ``report`` draws: the batch's chunks, counts and cost."""
+
+    batch: str
+    jobs: list[str]
+    chunks: list[ChunkSummary]
+    never_started: list[str]
+    counts: dict[str, int]
+    succeeded: bool
+    half_replaced: list[HalfReplaced]
+    dpu_hours: float
+    price_usd: float | None
+    unpriced_dpu_hours: float
+    estimate: bool
+    rates_usd_per_dpu_hour: Mapping[str, object]
+    schedule: NotRequired[ScheduleState]
 
 
 def batch_summary(
@@ -26,7 +111,7 @@ def batch_summary(
     records: Mapping[str, Mapping[str, Any]] | None = None,
     claims: Sequence[OpenClaim] = (),
     now: float | None = None,
-) -> dict[str, Any]:
+) -> BatchSummary:
     """The JSON-ready summary of a batch.
 
     ``jobs`` are the configured jobs by key, for the local estimate; ``records`` the run reports
@@ -36,7 +121,7 @@ def batch_summary(
     """
     records = records or {}
     half = half_replaced(found, claims, time.time() if now is None else now)
-    chunks: list[dict[str, Any]] = []
+    chunks: list[ChunkSummary] = []
     total = Cost(estimate=rates.estimated)
     for latest in found.runs:
         job = jobs.get(found.job_of.get(latest.job_name, ""))
@@ -110,7 +195,7 @@ def cost_line(summary: Mapping[str, Any]) -> str:
     return line
 
 
-def half_replaced(found: BatchStatus, claims: Sequence[OpenClaim], now: float) -> list[dict[str, Any]]:
+def half_replaced(found: BatchStatus, claims: Sequence[OpenClaim], now: float) -> list[HalfReplaced]:
     """The claims whose run is over: one of the batch's runs that ended, or any run whose lease ran out."""
     ended = {run.run_id for runs in [found.runs, *found.attempts.values()] for run in runs if run.ended}
     over = [claim for claim in claims if claim.over(now) or claim.who.get("job_run") in ended]
@@ -158,7 +243,7 @@ def chunk_label(start: str | None, end: str | None) -> str:
     return start if start == end else f"{start} → {end}"
 
 
-def _attempt(run: RunStatus, job: JobSpec | None, run_log: Callable[[RunStatus], str]) -> dict[str, Any]:
+def _attempt(run: RunStatus, job: JobSpec | None, run_log: Callable[[RunStatus], str]) -> AttemptSummary:
     duration = run.duration()
     used = billed(run, job)
     return {

@@ -13,7 +13,7 @@ import pytest
 import requests
 from local_runners import stop_local_runners
 
-from job_helpers import cli
+from job_helpers.control import cli
 from job_helpers.control.build import build
 from job_helpers.control.config import Settings, load_settings
 from job_helpers.control.local_registry import registry_path
@@ -97,7 +97,7 @@ class Project:
 
     def cli_process(self, *args: str, profile: str = "local") -> list[str]:
         """A command line running the same CLI in a process of its own."""
-        main = f"import sys; from job_helpers import cli; cli.COMMAND_MODULES = {RUNS_COMMANDS!r}; sys.exit(cli.main())"
+        main = f"import sys; from job_helpers.control import cli; cli.COMMAND_MODULES = {RUNS_COMMANDS!r}; sys.exit(cli.main())"
         return [sys.executable, "-c", main, "--config", str(self.config), "--profile", profile, *args]
 
     def build(self, profile: str = "local") -> None:

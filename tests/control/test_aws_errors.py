@@ -7,8 +7,8 @@ import re
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoRegionError, ProfileNotFound
 
-from job_helpers.cli import main
 from job_helpers.control.aws_errors import describe
+from job_helpers.control.cli import main
 
 
 def client_error(code: str, message: str, operation: str = "CreateJob", retries: int = 0) -> ClientError:

@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from job_helpers import cli
-from job_helpers.control import local_registry
+from job_helpers.control import cli, local_registry
 from job_helpers.control.local_registry import registry_path
 from job_helpers.ingest.sample_data import build_header
 from job_helpers.storage import Storage

@@ -17,7 +17,8 @@ import pytest
 from test_retry_claims import failed_batch, failed_batch_on_glue, glue_runs
 from test_runs_local import DEADLINE_SECONDS, all_ended, eventually, records
 
-from job_helpers import cli, runtime
+from job_helpers import runtime
+from job_helpers.control import cli
 from job_helpers.control.config import load_settings
 from job_helpers.control.job_options import argument_problems
 from job_helpers.control.local_registry import Registry

@@ -61,7 +61,7 @@ def test_the_cli_loads_neither_arrows_engine_nor_matplotlib_for_its_other_comman
         [
             sys.executable,
             "-c",
-            "import sys; from job_helpers.cli import build_parser; build_parser(); print(sorted(sys.modules))",
+            "import sys; from job_helpers.control.cli import build_parser; build_parser(); print(sorted(sys.modules))",
         ],
         capture_output=True,
         text=True,

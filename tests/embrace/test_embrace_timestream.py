@@ -15,8 +15,8 @@ import boto3
 import pytest
 from timestream_fake import FakeBatchLoads
 
-from job_helpers import cli
 from job_helpers.backoff import Backoff, DeadlinePassed
+from job_helpers.control import cli
 from job_helpers.control.commands import timestream_cmd
 from job_helpers.embrace.timestream_ledger import Ledger, LoadKey
 from job_helpers.embrace.timestream_load import (

@@ -15,7 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.control.commands import timestream_cmd
 from job_helpers.embrace.timestream_load import AVAILABILITY, LoadError, check_target
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from ingest_helpers import PATIENTS, assert_no_names, make_patient, run_ingest, write_edf
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.ingest import archive, write
 from job_helpers.ingest.verify import verify
 from job_helpers.storage import Storage

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from ingest_helpers import assert_no_names, make_patient, tree_digest, write_edf
 
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.ingest import edf
 from job_helpers.ingest.names import fold
 from job_helpers.storage import Storage

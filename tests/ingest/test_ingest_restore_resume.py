@@ -18,7 +18,7 @@ from botocore.exceptions import UnauthorizedSSOTokenError
 from ingest_helpers import PATIENTS, make_patient, write_edf
 
 from job_helpers.backoff import Backoff
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.control.commands import ingest_cmd
 from job_helpers.ingest import restore
 from job_helpers.ingest.read import find_manifests

@@ -13,7 +13,7 @@ from boto3.s3.transfer import TransferConfig
 from ingest_helpers import PATIENTS, assert_no_names, make_patient, tree_digest
 
 from job_helpers.backoff import DeadlinePassed
-from job_helpers.cli import main
+from job_helpers.control.cli import main
 from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.read import prepare
 from job_helpers.ingest.restore import RestoreError, choose_manifest, restore_archive, restore_landing, wait_for_archive

@@ -194,7 +194,7 @@ def test_too_many_rejects_fail_the_job_and_publish_nothing(small_shuffles, tmp_p
 def test_ddl_registers_and_query_counts_match_the_job_reports(generated):
     settings, _, result, root = generated
     script = (
-        "import sys; from job_helpers.cli import main\n"
+        "import sys; from job_helpers.control.cli import main\n"
         "assert main(sys.argv[1:4] + ['ddl']) == 0\n"
         "assert main(sys.argv[1:4] + ['query', '--json', '--file', 'sql/stedi/checks/row_counts.sql']) == 0\n"
     )

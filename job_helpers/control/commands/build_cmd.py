@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from job_helpers.cli import CliContext
 from job_helpers.control import output
 from job_helpers.control.build import build
 from job_helpers.control.config import refuse_examples
+from job_helpers.control.context import CliContext
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
+from job_helpers.control.context import CliContext
 from job_helpers.control.data_report import REPORTS
+from job_helpers.control.failures import UsageError
 from job_helpers.relative_dates import day_option
 
 

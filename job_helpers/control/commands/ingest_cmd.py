@@ -21,10 +21,11 @@ from rich.progress import (
 from rich.table import Table
 
 from job_helpers.backoff import DeadlinePassed
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.aws_errors import SETUP, credentials_expired
 from job_helpers.control.config import ConfigError, refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.output import ProgressText
 from job_helpers.ingest.connect import object_storage, subject_store
 from job_helpers.ingest.manifest import Manifest
@@ -43,7 +44,7 @@ from job_helpers.ingest.restore import (
     wait_for_archive,
 )
 from job_helpers.ingest.settings import IngestSettings
-from job_helpers.ingest.subjects import SubjectMapError
+from job_helpers.ingest.subjects import SubjectMapError, SubjectStore
 from job_helpers.ingest.transform import Plan, PlanError, PlannedFile
 from job_helpers.ingest.verify import verify
 from job_helpers.ingest.write import IngestResult, SubjectResult, Targets, ingest, save_codes
@@ -167,18 +168,10 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     if not args.dry_run:
         refuse_examples(context.settings)
     options, landing_url = _options(context, args.dataset)
-    depth = args.depth or options.depth
     workers = args.workers or options.max_workers
     subjects = subject_store(options, context.boto3_session)
     storage = object_storage(options, context.boto3_session)
-
-    def history(code: str) -> list[Manifest]:
-        return find_manifests(storage, options.archive_url, args.dataset, code)
-
-    try:
-        plan, new = prepare(args.src.resolve(), depth, subjects, options.keep, history, workers, dry_run=args.dry_run)
-    except (PlanError, SourceError, SubjectMapError, PatientNameError) as error:
-        raise UsageError(str(error)) from error
+    plan, new = _plan(args, options, subjects, storage, workers)
     print_plan(context, plan, args.dry_run)
     summary = f"{len(plan.subjects)} subject(s) ({len(new)} new), {len(plan.files)} file(s), {plan.size:,} bytes"
     if args.dry_run:
@@ -194,22 +187,44 @@ def run_ingest(args: argparse.Namespace, context: CliContext) -> int:
     with _progress(context) as bar:
         result = ingest(plan, args.src.resolve(), targets, storage, workers, _RichProgress(bar))
     print_result(context, result)
-    if result.failures:
-        for failure in result.failures:
-            context.console.print(output.text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"))
-    for conflict in result.conflicts:
-        context.console.print(output.text(f"  {conflict}"))
-    if result.failures or result.conflicts:
-        problems = [
-            f"{len(result.failures)} file(s) changed while they were ingested (rerun once the files are complete)"
-            if result.failures
-            else "",
-            f"{len(result.conflicts)} archive part(s) found holding other bytes and left as they are" if result.conflicts else "",
-        ]
-        output.error("; ".join(p for p in problems if p) + ": those subjects got no manifest (other subjects are complete)")
+    if _print_problems(context, result):
         return 1
     context.console.print(f"ingested {summary} into {landing_url}")
     return 0
+
+
+def _plan(
+    args: argparse.Namespace, options: IngestSettings, subjects: SubjectStore, storage: Storage, workers: int
+) -> tuple[Plan, dict[str, str]]:
+    """The files to ingest by subject and the subjects new to the map; a bad source or map is bad input."""
+
+    def history(code: str) -> list[Manifest]:
+        return find_manifests(storage, options.archive_url, args.dataset, code)
+
+    depth = args.depth or options.depth
+    try:
+        return prepare(args.src.resolve(), depth, subjects, options.keep, history, workers, dry_run=args.dry_run)
+    except (PlanError, SourceError, SubjectMapError, PatientNameError) as error:
+        raise UsageError(str(error)) from error
+
+
+def _print_problems(context: CliContext, result: IngestResult) -> bool:
+    """Each file that changed while it was ingested and each archive part holding other bytes, then one error line;
+    True when there was any (those subjects got no manifest)."""
+    for failure in result.failures:
+        context.console.print(output.text(f"  subject {failure.code}: {failure.locator} -> {failure.key}: {failure.reason}"))
+    for conflict in result.conflicts:
+        context.console.print(output.text(f"  {conflict}"))
+    if not (result.failures or result.conflicts):
+        return False
+    problems = [
+        f"{len(result.failures)} file(s) changed while they were ingested (rerun once the files are complete)"
+        if result.failures
+        else "",
+        f"{len(result.conflicts)} archive part(s) found holding other bytes and left as they are" if result.conflicts else "",
+    ]
+    output.error("; ".join(p for p in problems if p) + ": those subjects got no manifest (other subjects are complete)")
+    return True
 
 
 def print_result(context: CliContext, result: IngestResult) -> None:

@@ -6,12 +6,12 @@ import argparse
 
 from rich.table import Table
 
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
-from job_helpers.control.build import BuildMissing
-from job_helpers.control.config import pipeline_spec, refuse_examples
+from job_helpers.control.backends import make_pipeline_runner
+from job_helpers.control.config import pipeline_spec
+from job_helpers.control.context import CliContext
 from job_helpers.control.job_options import check_job_arguments
-from job_helpers.control.pipeline import BackendRunner, JobOutcome, LocalRunner, PipelineResult, Runner, run_jobs, table_counts
+from job_helpers.control.pipeline import JobOutcome, PipelineResult, run_jobs, table_counts
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,27 +35,7 @@ def run_pipeline(args: argparse.Namespace, context: CliContext) -> int:
             output.text(f"{outcome.state:<10}", colour) + output.text(f" {outcome.job} in {outcome.seconds:.1f}s {outcome.error}")
         )
 
-    runner: Runner
-    if settings.profile == "aws":
-        refuse_examples(settings)
-        from job_helpers.control.build import current_artifact
-        from job_helpers.control.glue_backend import GlueBackend
-        from job_helpers.control.plan import new_batch_id
-
-        try:
-            artifact = current_artifact(context.build_dir, settings.datasets["glue_assets"], context.storage)
-        except BuildMissing as error:
-            raise UsageError(str(error)) from error
-        backend = GlueBackend.from_settings(settings, context.boto3_session)
-        batch = new_batch_id()
-        console.print(f"Pipeline {spec.name}: batch {batch}, {len(spec.jobs)} job(s) on AWS Glue")
-        runner = BackendRunner(settings, backend, artifact, batch)
-    else:
-        from job_helpers.runtime import local_spark
-
-        console.print(f"Pipeline {spec.name}: {len(spec.jobs)} job(s) in this process")
-        local_spark(f"pipeline-{spec.name}")
-        runner = LocalRunner(context.repo_root)
+    runner = make_pipeline_runner(context, spec, console.print)
     result = run_jobs(settings, spec, runner, context.storage, on_job=on_job)
     print_summary(context, result, table_counts(settings.datasets, spec.tables, result.outcomes))
     return 0 if result.succeeded else 1

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
-from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
+from job_helpers.control.backends import make_sql_engine
 from job_helpers.control.config import ConfigError, render_references
-from job_helpers.control.ddl import DdlError, query_on_athena, template_values
-from job_helpers.control.failures import Failure
+from job_helpers.control.context import CliContext
+from job_helpers.control.ddl import DdlError, template_values
+from job_helpers.control.failures import UsageError
 from job_helpers.control.read_only_sql import check_read_only
 
 
@@ -60,15 +59,12 @@ def query_text(args: argparse.Namespace, context: CliContext) -> str:
 
 
 def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
-    settings = context.settings
+    engine = make_sql_engine(context)
     sql = query_text(args, context)
     try:
         check_read_only(sql)  # here too, so a refused query never reaches an engine
-        if settings.profile == "aws":
-            athena = client("athena", context.boto3_session)
-            columns, rows = query_on_athena(athena, sql, settings, args.params)
-        else:
-            columns, rows = _run_locally(args, context, sql)
+        log = context.messages.print if args.debug else None
+        columns, rows = engine.answer(sql, args.params, log)
     except DdlError as error:
         raise UsageError(str(error)) from error
     if args.json:
@@ -81,24 +77,3 @@ def run_query_command(args: argparse.Namespace, context: CliContext) -> int:
         table.add_row(*["NULL" if value is None else str(value) for value in row])
     context.console.print(table)
     return 0
-
-
-def _run_locally(args: argparse.Namespace, context: CliContext, sql: str) -> tuple[list[str], list[list[Any]]]:
-    """DuckDB's errors: a query it cannot bind is the user's to fix (2), one that fails while it runs is a failure (1)."""
-    import duckdb
-
-    from job_helpers.control.local_sql import run_query
-
-    settings = context.settings
-    log = context.messages.print if args.debug else None
-    try:
-        return run_query(sql, settings.lake, settings.athena_database, args.params, log=log)
-    except (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException, duckdb.InvalidInputException) as error:
-        hint = "; make ddl registers the tables of sql/ (SHOW TABLES lists them)" if "Table with name" in str(error) else ""
-        raise UsageError(f"the query failed: {_first_line(error)}{hint}") from error
-    except duckdb.Error as error:
-        raise Failure(f"the query failed while running: {_first_line(error)}") from error
-
-
-def _first_line(error: Exception) -> str:
-    return next((line.strip() for line in str(error).split("\n") if line.strip()), type(error).__name__)

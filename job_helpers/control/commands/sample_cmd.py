@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import urlparse
 
-from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.relative_dates import day_option
 from job_helpers.sensors.sample_data import write_sensor_sample

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
-from job_helpers.control.config import load_settings, refuse_examples
-from job_helpers.control.ddl import DdlError, Statement, render_statements, run_on_athena
+from job_helpers.control.backends import make_sql_engine
+from job_helpers.control.config import load_settings
+from job_helpers.control.context import CliContext
+from job_helpers.control.ddl import DdlError, render_statements
+from job_helpers.control.failures import UsageError
 from job_helpers.control.policy import TEMPLATES, PolicyError, render_policy
 
 
@@ -40,34 +41,15 @@ def run_ddl(args: argparse.Namespace, context: CliContext) -> int:
         if args.print:
             output.data("".join(f"-- {statement.source}\n{statement.sql};\n\n" for statement in statements))
             return 0
-        if settings.profile == "aws":
-            refuse_examples(settings)
-            athena = client("athena", context.boto3_session)
-            glue = client("glue", context.boto3_session)
-            run_on_athena(
-                statements, athena, glue, settings, lambda s, outcome, changes: _print_outcome(context, s, outcome, changes)
-            )
-        else:
-            from job_helpers.control.local_sql import register as register_locally
-
-            for table in register_locally(statements, settings.lake, settings.athena_database):
-                context.console.print(f"REGISTERED {table.source} as {table.database}.{table.name}")
+        make_sql_engine(context).apply(statements, context.console.print)
     except DdlError as error:
         raise UsageError(str(error)) from error
     context.console.print(f"{len(statements)} statement(s) from {sql_dir} OK for profile {settings.profile}")
     return 0
 
 
-def _print_outcome(context: CliContext, statement: Statement, outcome: str, changes: list[str]) -> None:
-    context.console.print(f"{outcome:<10} {statement.source}")
-    for change in changes:
-        context.console.print(f"           {change}")
-
-
 def run_policy(args: argparse.Namespace, context: CliContext) -> int:
-    settings = context.settings
-    if settings.profile != "aws":
-        settings = load_settings(context.config_path, "aws", context.overrides)
+    settings = load_settings(context.config_path, "aws", context.overrides)
     try:
         document = render_policy(context.repo_root / TEMPLATES[args.who], settings, context.repo_root / "sql")
     except (PolicyError, DdlError) as error:

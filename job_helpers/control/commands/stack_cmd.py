@@ -8,9 +8,10 @@ from collections.abc import Sequence
 from rich.table import Table
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control import output
 from job_helpers.control.config import refuse_examples
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError
 from job_helpers.control.stack import Change, Proposal, Resource, apply, delete, discard, find_stack, outputs, propose, resources
 from job_helpers.control.stack_template import KEY_OUTPUT, ROLE_ARN, StackError, render_template, setting_hints, stack_settings
 

@@ -13,9 +13,9 @@ from typing import Any
 from rich.table import Table
 
 from job_helpers.aws import client
-from job_helpers.cli import CliContext, UsageError
 from job_helpers.control.config import ConfigError, refuse_examples
-from job_helpers.control.failures import Failure
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import Failure, UsageError
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.settings import TimestreamSettings
 from job_helpers.embrace.timestream_ledger import ACTIVE, CREATING, SUCCEEDED, Attempt, Entry, Ledger, LedgerError, LoadKey
@@ -151,10 +151,7 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         refuse_examples(context.settings)
     if args.last < args.first:
         raise UsageError(f"--to {args.last} is before --from {args.first}: swap them")
-    try:
-        streams = Selection.from_text(args.streams, "all", ".*").streams
-    except ValueError as error:
-        raise UsageError(str(error)) from error
+    streams = _streams(args.streams)
     options = _options(context)
     datasets = context.settings.datasets
     loads = plan_loads(
@@ -167,6 +164,26 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         planned = _batch_loads(context, options).plan(loads, args.retry_failed)
     except LedgerError as error:
         raise Failure(str(error)) from error
+    _print_plan(context, options, loads, planned)
+    if args.dry_run:
+        return 0
+    _load(args, context, options, loads)
+    context.console.print("follow them with `make monitor`")
+    return 0
+
+
+def _streams(text: str) -> tuple[str, ...]:
+    """The streams ``--streams`` names (``all``, or a list); a bad list is bad input."""
+    try:
+        return Selection.from_text(text, "all", ".*").streams
+    except ValueError as error:
+        raise UsageError(str(error)) from error
+
+
+def _print_plan(
+    context: CliContext, options: TimestreamSettings, loads: list[DayLoad], planned: list[tuple[DayLoad, Entry | None, str]]
+) -> None:
+    """Each day and stream with its rows, what the ledger holds and what happens to it; then the tasks' count and price."""
     table = Table("day", "stream", "rows", "ledger", "plan", title=f"Timestream loads into {options.database}.{options.table}")
     for load, entry, what in planned:
         table.add_row(load.day, load.stream, _rows(load, entry), _task(entry.latest if entry else None), what)
@@ -178,9 +195,11 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
         f"at ${options.price_per_write} per write; {len(loads) - len(to_create)} of {len(loads)} day(s) left as the "
         "ledger records them"
     )
-    if args.dry_run:
-        return 0
-    report = datasets["embrace.timestream_reports"]
+
+
+def _load(args: argparse.Namespace, context: CliContext, options: TimestreamSettings, loads: list[DayLoad]) -> None:
+    """Create the days' batch-load tasks, at most ``--max-active`` at once, saying how each ended; days not loaded fail."""
+    report = context.settings.datasets["embrace.timestream_reports"]
     if not report.startswith("s3://") or not loads[0].prefix.startswith("s3://"):
         raise UsageError("Timestream loads from S3 only: run with profile=aws (the local profile's data sets are folders)")
     timestream = _client(context)
@@ -204,8 +223,6 @@ def run_load(args: argparse.Namespace, context: CliContext) -> int:
             + "; ".join(f"{_day(outcome.load)} {_task(outcome.attempt)}" for outcome in unfinished)
             + f". {_what_next(context)}"
         )
-    context.console.print("follow them with `make monitor`")
-    return 0
 
 
 def run_monitor(args: argparse.Namespace, context: CliContext) -> int:

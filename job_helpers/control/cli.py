@@ -15,18 +15,14 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 from job_helpers.control import output
-from job_helpers.control.aws_region import enter_region
-from job_helpers.control.config import ConfigError, Settings, load_settings
-from job_helpers.control.failures import describe_failure
+from job_helpers.control.config import ConfigError
+from job_helpers.control.context import CliContext
+from job_helpers.control.failures import UsageError, describe_failure
 from job_helpers.control.local_registry import RegistryError
-from job_helpers.control.output import TextConsole
-from job_helpers.storage import Storage
 
 COMMAND_MODULES = (
     "job_helpers.control.commands.config_cmd",
@@ -44,10 +40,6 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
-    """Bad input from the user: reported as one line, exit status 2, nothing created."""
-
-
 class CommandLineParser(argparse.ArgumentParser):
     """argparse whose errors (an unknown option, a bad value, a missing command) reach the one error boundary.
 
@@ -63,46 +55,6 @@ class CommandLineParser(argparse.ArgumentParser):
 
 # Bad input or configuration: exit status 2.
 SETUP_ERRORS = (UsageError, ConfigError, RegistryError)
-
-
-@dataclass
-class CliContext:
-    """What every command needs, loaded once and only when asked for."""
-
-    config_path: Path
-    profile: str | None
-    overrides: list[str]
-    console: TextConsole = field(default_factory=TextConsole)
-    # Warnings and notes go to standard error, so that standard output carries data only.
-    messages: TextConsole = field(default_factory=lambda: TextConsole(stderr=True))
-
-    @property
-    def repo_root(self) -> Path:
-        return self.config_path.resolve().parent
-
-    @property
-    def build_dir(self) -> Path:
-        return self.repo_root / "build"
-
-    @cached_property
-    def settings(self) -> Settings:
-        return load_settings(self.config_path, self.profile, self.overrides)
-
-    @cached_property
-    def boto3_session(self) -> Any:
-        """The AWS session of the profile (its AWS profile and region); boto3 honours AWS_ENDPOINT_URL."""
-        import boto3
-
-        settings = self.settings
-        if settings.profile == "aws":
-            session = boto3.Session(profile_name=settings.aws_profile, region_name=settings.region)
-            enter_region(settings, session, lambda line: self.messages.print(line, markup=False))
-            return session
-        return boto3.Session()
-
-    @cached_property
-    def storage(self) -> Storage:
-        return Storage(boto3_session=self.boto3_session)
 
 
 def build_parser() -> CommandLineParser:
