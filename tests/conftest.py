@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import botocore.session
 import pytest
-from aws_requests import Recorder
 
 from job_helpers.storage import Storage
+from tests.support.aws_requests import Recorder
 
 AWS_REQUESTS = Recorder()
 

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
+from tests.support.project_imports import REPO, reachable
 
 GLUE_MODULES = REPO / "glue_python_modules.txt"
 MODULES_OPTION = "--additional-python-modules"

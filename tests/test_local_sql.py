@@ -326,7 +326,7 @@ def test_registering_keeps_the_tables_of_earlier_runs_and_replaces_changed_ones(
 
 def test_duckdb_is_the_make_commands_own_and_never_reaches_a_job():
     """No job script can reach an import of duckdb, and no job asks Glue for it: it stays out of what Glue runs."""
-    from project_imports import reachable
+    from tests.support.project_imports import reachable
 
     settings = load_settings(REPO / "config.yml", "local")
     for job in settings.jobs.values():

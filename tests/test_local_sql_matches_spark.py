@@ -4,7 +4,7 @@ On one lake of sample data, written by the sample-data writers and the real jobs
 sql/ has rows), both engines register the DDL of sql/ and answer the same requests: every table's
 ``SELECT *``, every ``make query`` example of the README and every named query of
 ``sql/**/queries`` and ``sql/**/checks``. Spark's answers are recorded in this run by
-``tests/spark_sql_reference.py`` in a process of its own (Hive SerDe tables need a Hive-enabled
+``tests/support/spark_sql_reference.py`` in a process of its own (Hive SerDe tables need a Hive-enabled
 session), so nothing here is a number written down. Rows are compared as multisets (in order when
 the query sorts), column names where the query names them, doubles to 12 significant digits
 (sums and averages add in another order).
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spark_sql_reference import comparable
 from sqlglot import exp
 
 from job_helpers.control.config import load_settings, pipeline_spec
@@ -39,6 +38,7 @@ from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
+from tests.support.spark_sql_reference import comparable
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,8 @@ def answers(sample_lake, tmp_path_factory) -> tuple[dict[str, Any], dict[str, An
     done = subprocess.run(
         [
             sys.executable,
-            str(REPO / "tests" / "spark_sql_reference.py"),
+            "-m",
+            "tests.support.spark_sql_reference",
             str(lake),
             str(scratch / "requests.json"),
             str(scratch / "answers.json"),

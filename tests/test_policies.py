@@ -20,10 +20,10 @@ import boto3
 import pytest
 from botocore import xform_name
 from parliament import analyze_policy_string
-from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.policy import PREREQUISITES, TEMPLATES, render_policy
+from tests.support.project_imports import REPO, reachable
 
 SERVICES = (
     "s3",

@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from publish_steps import DyingStorage, Killed, SteppedStorage
 
 from job_helpers import publish as publishing
 from job_helpers.commit_record import COMMITTED, PUBLISHING, read_record, record_url, scope
@@ -24,6 +23,7 @@ from job_helpers.publish import (
 )
 from job_helpers.run_report import CountsDoNotReconcile
 from job_helpers.storage import Storage
+from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
 pytestmark = pytest.mark.slow
 

@@ -6,12 +6,12 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from spark_sql_reference import parse_check
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.ddl import DdlError, render_statements, run_on_athena
 from job_helpers.control.policy import render_policy
 from job_helpers.control.table_definition import from_ddl, table_input
+from tests.support.spark_sql_reference import parse_check
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
-from local_runners import stop_local_runners
 
 from job_helpers import cli
 from job_helpers.control.build import build
 from job_helpers.control.config import Settings, load_settings
 from job_helpers.control.local_registry import registry_path
 from job_helpers.storage import Storage
+from tests.support.local_runners import stop_local_runners
 
 REPO = Path(__file__).resolve().parents[2]
 FAKE_JOB = Path(__file__).resolve().parent / "fake_job.py"

@@ -6,9 +6,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from browser import chromium
-
 from job_helpers.control.report import render
+from tests.support.browser import chromium
 
 
 def run(state: str, start: str, end: str | None, error: str | None = None) -> dict:

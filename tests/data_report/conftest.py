@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from data_report_pages import new_project
 
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
+from tests.support.data_report_pages import new_project
 
 DAY = date(2024, 3, 1)
 

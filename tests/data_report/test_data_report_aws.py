@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import boto3
-from data_report_pages import opened, written
 
 from job_helpers.storage import Storage, local_path, split_s3
+from tests.support.data_report_pages import opened, written
 
 
 def test_embrace_report_on_s3_holds_the_numbers_of_the_local_report(embrace, moto_server, capsys, tmp_path):

@@ -11,11 +11,11 @@ import json
 import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
-from data_report_pages import fetches, new_project, opened, written
 
 from job_helpers.control.data_report.charts import shown
 from job_helpers.sitewise.sample_data import raw_schema
 from job_helpers.storage import local_path
+from tests.support.data_report_pages import fetches, new_project, opened, written
 
 HOSTILE = (
     "<script>alert(1)</script>",

@@ -18,7 +18,6 @@ from datetime import UTC, date, datetime, time
 import fastavro
 import pyarrow.dataset as ds
 import pytest
-from data_report_pages import REPO, fetches, new_project, number, opened, written
 
 from job_helpers.control.commands.sample_cmd import WRITERS
 from job_helpers.control.data_report import REPORTS, report_page
@@ -31,6 +30,7 @@ from job_helpers.sensors.transform import STATUSES
 from job_helpers.sitewise.sample_data import encode_raw_file, plan_series, raw_key, raw_records, write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, join, local_path
+from tests.support.data_report_pages import REPO, fetches, new_project, number, opened, written
 
 DAY = date(2024, 3, 1)
 

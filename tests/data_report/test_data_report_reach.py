@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
+from tests.support.project_imports import REPO, reachable
 
 CHARTING = "matplotlib"
 

@@ -7,12 +7,12 @@ import shutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from data_report_pages import REPO, new_project
 
 from job_helpers.control.data_report.lake import Lake
 from job_helpers.control.data_report.tables import Catalog, TableError, from_definition, layout_pattern
 from job_helpers.control.table_definition import from_ddl
 from job_helpers.storage import Storage, local_path
+from tests.support.data_report_pages import REPO, new_project
 
 
 def test_folders_bind_partition_keys_hive_style_or_as_the_template_names_them():

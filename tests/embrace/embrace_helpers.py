@@ -8,7 +8,6 @@ from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from oracle import expected_union
 from pyspark.sql import functions as F
 
 from job_helpers.embrace import read, run
@@ -16,6 +15,7 @@ from job_helpers.embrace.limits import DEFAULT_LIMITS
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.embrace.parameters import Parameters
 from job_helpers.storage import Storage
+from tests.support.embrace_oracle import expected_union
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "data" / "embrace"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from embrace_helpers import assert_follows_the_rules, chunk_params, run_chunk, tables
-from publish_steps import SteppedStorage
 
 from job_helpers.commit_record import COMMITS
 from job_helpers.embrace import run, stream_tasks
@@ -26,6 +25,7 @@ from job_helpers.embrace.parameters import Parameters
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
+from tests.support.publish_steps import SteppedStorage
 
 pytestmark = pytest.mark.slow
 

@@ -10,12 +10,12 @@ from datetime import date
 
 import pytest
 from embrace_helpers import job_argv
-from oracle import expected
 from pyspark.sql import functions as F
 
 import jobs.embrace_dedupe as job
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
+from tests.support.embrace_oracle import expected
 
 CORRUPT = "Sensors_U02_FC_20240301_20240331.zip"
 WRONG_HEADER = "Sensors_U02_MGH_20240301_20240331.zip"

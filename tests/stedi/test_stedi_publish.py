@@ -10,7 +10,6 @@ from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
-from publish_steps import DyingStorage, Killed, SteppedStorage
 from stedi_helpers import REPO, folder_report, lake_settings, write_key
 
 from job_helpers import publish as publishing
@@ -21,6 +20,7 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
 from job_helpers.stedi.write import publish_table, staged
 from job_helpers.storage import Storage, local_path
+from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
 pytestmark = pytest.mark.slow
 

@@ -9,13 +9,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from browser import chromium
 
 from job_helpers import cli
 from job_helpers.control.config import Settings, load_settings
 from job_helpers.control.pipeline import job_argv, load_script
+from tests.support.browser import chromium
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ compared too rather than read as empty.
 Hive SerDe tables (CSV, Avro) need a Hive-enabled session, which the suite's ``spark`` fixture is
 not, so it runs as a script in a process of its own:
 
-    python tests/spark_sql_reference.py <lake root> <requests.json> <answers.json> [--set key=value]…
+    python -m tests.support.spark_sql_reference <lake root> <requests.json> <answers.json> [--set key=value]…
 
 ``requests.json`` lists ``{"name", "sql", "params"}``; ``answers.json`` gets, by name, the columns and
 rows (values as ``comparable`` writes them) or the error.
@@ -29,17 +29,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
 
-from sqlglot import exp  # noqa: E402
-from sqlglot.dialects.spark import Spark  # noqa: E402
+from job_helpers.control.ddl import DdlError, Statement
+from job_helpers.control.read_only_sql import check_read_only, parse_one_statement
+from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT
+from job_helpers.storage import local_path
 
-from job_helpers.control.ddl import DdlError, Statement  # noqa: E402
-from job_helpers.control.read_only_sql import check_read_only, parse_one_statement  # noqa: E402
-from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT  # noqa: E402
-from job_helpers.storage import local_path  # noqa: E402
-
+REPO = Path(__file__).resolve().parents[2]
 PROJECTION_MARK = "job_helpers.partition_projection"
 OPENX_SERDE = "org.openx.data.jsonserde.JsonSerDe"
 JSON_OPTIONS = f"OPTIONS (timestampFormat '{JSON_TIMESTAMP_FORMAT}')"
