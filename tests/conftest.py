@@ -13,9 +13,11 @@ import botocore.session
 import pytest
 
 from job_helpers.storage import Storage
+from tests.support import groups
 from tests.support.aws_requests import Recorder
 
 AWS_REQUESTS = Recorder()
+pytest_plugins = [groups.__name__]
 
 
 def _free_port() -> int:
@@ -99,9 +101,11 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
     """The moto server, emptied, with ``AWS_ENDPOINT_URL`` pointing every boto3 client at it."""
     import requests
+
+    groups.require(request.node, "moto", "uses moto's server")
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)

@@ -275,6 +275,7 @@ QUERY_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_ddl_and_query_print_only_their_results_and_debug_says_what_the_engine_did(tmp_path):
     lake = tmp_path / "lake"
     completed = subprocess.run(

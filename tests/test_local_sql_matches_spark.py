@@ -40,8 +40,6 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 from tests.support.spark_sql_reference import comparable
 
-pytestmark = pytest.mark.slow
-
 REPO = Path(__file__).resolve().parents[1]
 SQL = REPO / "sql"
 DAY = date(2024, 3, 1)

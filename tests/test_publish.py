@@ -25,8 +25,6 @@ from job_helpers.run_report import CountsDoNotReconcile
 from job_helpers.storage import Storage
 from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
-pytestmark = pytest.mark.slow
-
 # One file per scope, as STEDI's partitions and the sensor hours have: dt=1 and dt=2 are replaced,
 # dt=3 is emptied, dt=9 is not the run's.
 OLD = {

@@ -15,8 +15,6 @@ from job_helpers.storage import Storage
 from tests.support.publish_steps import SteppedStorage
 from tests.test_publish import OWNED, SCOPE, new_files, published, stage, write_old
 
-pytestmark = pytest.mark.slow
-
 WAIT_S = 60
 NO_WAIT = Lease(seconds=300, wait=0)
 

@@ -27,8 +27,6 @@ from tests.support.embrace_oracle import expected_union
 from tests.support.sensors_oracle import raw_buckets
 from tests.support.stedi_oracle import expected_counts
 
-pytestmark = pytest.mark.slow
-
 SITEWISE_FIRST = date(2024, 2, 28)
 SENSORS_FIRST = date(2024, 3, 1)
 EMBRACE_FIRST = date(2024, 3, 1)

@@ -17,8 +17,6 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
 from tests.support.stedi_oracle import expected_counts
 
-pytestmark = pytest.mark.slow
-
 SITEWISE_FROM_METADATA = ("jobs.sitewise_repartition.arguments.--series-source=asset_metadata",)
 
 

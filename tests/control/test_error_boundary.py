@@ -224,6 +224,7 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     [["paths"], ["config", "show"], ["paths", "--json"], ["config", "check"]],
     ids=["plain", "yaml", "json", "rich"],
 )
+@pytest.mark.subprocess
 def test_output_to_a_reader_that_went_away(tmp_path, arguments):
     """`… | head -1` once head has left: no traceback and no 'Exception ignored', exit 1.
 
@@ -245,6 +246,7 @@ def test_output_to_a_reader_that_went_away(tmp_path, arguments):
     assert (completed.returncode, completed.stderr.decode()) == (1, "")
 
 
+@pytest.mark.subprocess
 def test_characters_the_terminal_cannot_encode(tmp_path):
     """LANG=C without Python's UTF-8 mode: an ASCII terminal. Names outside ASCII are written as escapes."""
     document = yaml.safe_load((REPO / "config.yml").read_text(encoding="utf-8"))

@@ -414,6 +414,7 @@ def test_after_the_project_tag_changed_cleanup_and_status_say_which_jobs_it_no_l
     assert "pass --set project.tag.value=<that value>" in err
 
 
+@pytest.mark.subprocess
 def test_locally_the_renamed_jobs_are_named_too_and_the_registry_forgets_no_run(built, capsys):
     """The local profile takes the same path: found by tags, named with the earlier prefix; never-run means never run."""
     from job_helpers.control.local_backend import LocalBackend

@@ -156,6 +156,7 @@ def test_each_job_script_hands_start_job_the_names_it_declares(script, monkeypat
     assert given == {"options": list(module.OPTIONS), "optional": list(module.OPTIONAL)}
 
 
+@pytest.mark.subprocess
 def test_retry_applies_an_argument_override_to_the_runs_it_starts(built, capsys):
     batch = failed_batch(built, capsys)
     assert built.cli("--set", "jobs.fake.arguments.--sleep-seconds=0.25", "retry", "--batch", batch, "--json", "--wait") == 0
@@ -179,6 +180,7 @@ def test_retry_applies_an_argument_override_to_the_runs_it_starts(built, capsys)
         ("jobs.fake.arguments=", "--set removes --fail-on, --output, --sleep-seconds from jobs.fake"),
     ],
 )
+@pytest.mark.subprocess
 def test_retry_refuses_an_override_it_cannot_apply_and_starts_nothing(built, capsys, override, message):
     batch = failed_batch(built, capsys)
     registry = Registry(built.registry)
@@ -198,6 +200,7 @@ def test_retry_on_glue_passes_the_override_as_run_arguments(built_on_moto, capsy
         assert runs[1]["Arguments"] == {**runs[0]["Arguments"], "--fail-on": "2099-01-01"}
 
 
+@pytest.mark.subprocess
 def test_a_job_started_by_hand_refuses_the_typo_too(built, tmp_path):
     """The same check inside the job: a run started outside execute, or by an older build's config."""
     import subprocess

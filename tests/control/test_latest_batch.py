@@ -40,6 +40,7 @@ def execute(project, offset: timedelta, start: str, profile: str, capsys) -> str
     [(timedelta(days=400), timedelta(0)), (timedelta(0), timedelta(days=-400))],
     ids=["the clock ran fast for the older batch", "the clock ran backwards for the newer batch"],
 )
+@pytest.mark.subprocess
 def test_status_retry_and_report_act_on_the_batch_created_last_locally(built, capsys, first_clock, second_clock):
     older = execute(built, first_clock, "2022-01-01", "local", capsys)
     newer = execute(built, second_clock, "2022-02-01", "local", capsys)
@@ -71,6 +72,7 @@ def test_status_and_retry_act_on_the_batch_glue_created_last(built_on_moto, caps
     assert json.loads(capsys.readouterr().out)["batch"] == newer
 
 
+@pytest.mark.subprocess
 def test_a_deleted_newest_batch_makes_the_one_before_it_the_latest(built, capsys):
     """cleanup removes the newest batch's jobs: the latest is then the one created before it, not the largest id."""
     older = execute(built, timedelta(0), "2022-01-01", "local", capsys)

@@ -168,6 +168,7 @@ def test_no_command_prints_around_the_output_helper():
     assert found == [], "\n".join(found)
 
 
+@pytest.mark.subprocess
 def test_a_warning_logged_without_logging_set_up_is_shown_as_text():
     """Python prints such warnings through its handler of last resort; the CLI's writes data out as text."""
     script = (

@@ -6,6 +6,8 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from job_helpers.control.report import render
 from tests.support.browser import chromium
 
@@ -58,6 +60,7 @@ def test_every_text_from_a_run_is_escaped():
     assert not re.search(r"(src|href)=|https?://|@import|url\(", page), "the page fetches nothing"
 
 
+@pytest.mark.subprocess
 def test_report_of_a_retried_batch_shows_every_chunk_attempt_and_failure_in_chromium(built, capsys, tmp_path):
     out = built.lake_root / "scratch" / "out"
     out.mkdir(parents=True)

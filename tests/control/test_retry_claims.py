@@ -48,6 +48,7 @@ def runs_per_chunk(registry: Registry) -> dict[str, list[str]]:
     return {runs[0].from_date: [run.state for run in runs] for runs in history.values()}
 
 
+@pytest.mark.subprocess
 def test_two_retries_that_read_the_batch_at_once_start_each_failed_chunk_once(built, capsys):
     batch = failed_batch(built, capsys)
     first, second = local_backend(built), local_backend(built)
@@ -68,6 +69,7 @@ def test_two_retries_that_read_the_batch_at_once_start_each_failed_chunk_once(bu
     assert {day: states for day, states in counts.items() if len(states) > 1} == {day: ["FAILED", "SUCCEEDED"] for day in FAILING}
 
 
+@pytest.mark.subprocess
 def test_two_retry_commands_at_once_start_each_failed_chunk_once(built, capsys):
     """Two processes race for real; whatever the interleaving, one run per failed chunk is added."""
     batch = failed_batch(built, capsys)
@@ -88,6 +90,7 @@ def test_two_retry_commands_at_once_start_each_failed_chunk_once(built, capsys):
     assert sorted(len(states) for states in runs_per_chunk(registry).values()) == [1, 1, 1, 2, 2]
 
 
+@pytest.mark.subprocess
 def test_a_chunk_whose_run_report_says_succeeded_is_never_retried(built, capsys):
     """The job published and reported SUCCEEDED, then its process crashed at exit (status 3)."""
     out = built.lake_root / "scratch" / "out"

@@ -64,6 +64,7 @@ def hold_the_write_lock(database, until: threading.Event, held: threading.Event,
     return thread
 
 
+@pytest.mark.subprocess
 def test_an_end_the_busy_registry_refused_is_journaled_and_applied_by_the_next_reader(built, tmp_path):
     """Registry locked when the run ends and every retry used up: the end waits in the journal, not lost."""
     registry = quick_registry(built)
@@ -103,6 +104,7 @@ def test_a_journaled_end_is_applied_even_after_its_runner_died(built, tmp_path):
     assert (status.state, status.error) == ("FAILED", "day 3 failed")
 
 
+@pytest.mark.subprocess
 def test_a_runner_killed_after_its_job_published_leaves_the_run_succeeded(built, tmp_path):
     """kill -9 on the runner while its job works; the job publishes, reports and exits: SUCCEEDED, never ERROR."""
     registry = Registry(built.registry)
@@ -117,6 +119,7 @@ def test_a_runner_killed_after_its_job_published_leaves_the_run_succeeded(built,
     assert (tmp_path / "out" / "published.json").exists() and not same_process_alive(job, None)
 
 
+@pytest.mark.subprocess
 def test_a_runner_killed_while_its_job_failed_after_publishing_part_leaves_the_run_failed(built, tmp_path):
     """The job wrote its output, then failed and reported FAILED: the run is FAILED with the report's message."""
     registry = Registry(built.registry)
@@ -133,6 +136,7 @@ def test_a_runner_killed_while_its_job_failed_after_publishing_part_leaves_the_r
     )
 
 
+@pytest.mark.subprocess
 def test_a_dead_runner_s_run_whose_job_left_no_report_is_error(built, tmp_path):
     """The job killed too before it could report: nothing says how it ended, so ERROR, naming both."""
     registry = Registry(built.registry)
@@ -185,6 +189,7 @@ def test_a_corrupt_report_counts_as_none(built, tmp_path):
     assert ended.state == "ERROR" and ended.error.endswith("or a run report (see its log)")
 
 
+@pytest.mark.subprocess
 def test_status_never_shows_error_for_a_batch_whose_runners_were_killed_after_publishing(built, capsys):
     """Through the CLI: both runners killed -9 while their jobs work; the jobs publish and report; status says SUCCEEDED."""
     arguments = ["--set", "jobs.fake.arguments.--sleep-seconds=2", "execute", "--job", "fake"]

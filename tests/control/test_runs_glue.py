@@ -18,8 +18,6 @@ from job_helpers.control.runs import StartFailed
 from job_helpers.run_report import RunReport
 from job_helpers.storage import Storage
 
-pytestmark = pytest.mark.slow
-
 TAGS_OF_PROJECT = {"source": "test-etl"}
 
 

@@ -34,6 +34,8 @@ from job_helpers.control.plan import plan_runs
 from job_helpers.control.runs import ENDED_STATES, JobActive, StartFailed
 from job_helpers.storage import Storage
 
+pytestmark = pytest.mark.subprocess
+
 DEADLINE_SECONDS = 60
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

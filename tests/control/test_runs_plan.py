@@ -229,6 +229,7 @@ class TestCliRefusesBadInput:
         assert "not date-ranged" in capsys.readouterr().err
         assert not built.registry.exists()
 
+    @pytest.mark.subprocess
     def test_a_batch_over_the_limit_without_yes(self, built, capsys):
         twenty_years = ["--from", "2000-01-01", "--to", "2019-12-31", "--days-per-job", "1"]
         assert built.cli("execute", "--job", "fake", *twenty_years) == 2

@@ -106,6 +106,7 @@ def test_a_batch_past_the_project_jobs_limit_is_refused_naming_the_ways_out():
     assert "make cleanup" in str(refused.value) and "--days-per-job" in str(refused.value)
 
 
+@pytest.mark.subprocess
 def test_execute_counts_the_project_s_jobs_and_creates_nothing_past_the_limit(built, capsys):
     limit = ["--set", "project.max_project_jobs=5"]
     assert built.cli(*limit, "execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-03", "--wait") == 0
@@ -341,6 +342,7 @@ def test_a_logical_time_without_its_offset_or_not_a_time_fails_the_run_naming_th
         job_arguments.day_range({"from_date": "today-1", "to_date": "today-1", "logical_time": text})
 
 
+@pytest.mark.subprocess
 def test_execute_with_a_logical_time_counts_from_its_day_and_the_batch_is_the_schedule_s(built, capsys):
     command = ["execute", "--job", "fake", "--from", "today-1", "--to", "today-1", "--days-per-job", "1"]
     assert built.cli(*command, "--logical-time", "2026-03-02T00:30+0100", "--dry-run", "--json") == 0

@@ -24,8 +24,6 @@ from job_helpers import job_arguments, relative_dates
 from job_helpers.run_report import read_report, report_url
 from job_helpers.storage import Storage
 
-pytestmark = pytest.mark.slow
-
 SCHEDULE = "test-etl-fake-scheduled"
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/test-etl-scheduler"
 CREATED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -252,6 +250,7 @@ def test_catchup_without_a_schedule_says_how_to_make_one(built, capsys):
     assert "fake has no schedule: catchup starts the days its firings should have covered" in capsys.readouterr().err
 
 
+@pytest.mark.subprocess
 def test_locally_the_crontab_line_s_firings_are_the_schedule_s_runs_and_catchup_reads_the_reports(built, capsys, clock):
     """The same on the local profile: the crontab line passes the time cron fired it; the registry and the
     run reports say what ran; the reports still count once cleanup has deleted the jobs."""

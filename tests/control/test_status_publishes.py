@@ -7,6 +7,8 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from job_helpers.control.runs import BatchStatus, RunStatus
 from job_helpers.control.summary import half_replaced, rows_published
 from job_helpers.publish import OpenClaim
@@ -24,6 +26,7 @@ JOB = """
 """
 
 
+@pytest.mark.subprocess
 def test_status_names_the_scope_a_killed_publish_left_half_replaced_and_the_rows_of_every_publish(project, capsys):
     shutil.copy(PUBLISHER, project.root / "jobs" / "fake_publisher.py")
     with project.config.open("a", encoding="utf-8") as config:

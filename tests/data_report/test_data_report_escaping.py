@@ -11,6 +11,7 @@ import json
 import fastavro
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 
 from job_helpers.control.data_report.charts import shown
 from job_helpers.sitewise.sample_data import raw_schema
@@ -39,6 +40,7 @@ def write_json(url: str, folder: str, rows: list[dict]) -> None:
     target.write_text("".join(json.dumps(row) + "\n" for row in rows))
 
 
+@pytest.mark.subprocess
 def test_hostile_ids_reasons_and_statuses_are_escaped_in_every_report(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
     datasets = project.settings().datasets

@@ -56,6 +56,7 @@ def test_every_data_set_the_project_generates_or_ingests_has_a_report():
         assert callable(importlib.import_module(f"job_helpers.control.data_report.{dataset}").pictures), dataset
 
 
+@pytest.mark.subprocess
 def test_the_cli_loads_neither_arrows_engine_nor_matplotlib_for_its_other_commands():
     loaded = subprocess.run(
         [
@@ -121,6 +122,7 @@ def test_a_range_ending_before_it_starts_is_refused(embrace, capsys):
     assert "error: --from 2024-03-02 is after --to 2024-03-01" in capsys.readouterr().err
 
 
+@pytest.mark.subprocess
 def test_a_data_set_with_no_published_table_says_so(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
     for dataset, key in (
@@ -229,6 +231,7 @@ def sitewise(tmp_path_factory):
     return project, summary, len(late)
 
 
+@pytest.mark.subprocess
 def test_sitewise_report_draws_series_days_late_arrivals_and_files(sitewise, capsys, tmp_path):
     project, summary, late = sitewise
     merged = local_path(project.settings().datasets["sitewise.repartitioned"])

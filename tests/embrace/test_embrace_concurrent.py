@@ -27,8 +27,6 @@ from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
 from tests.support.publish_steps import SteppedStorage
 
-pytestmark = pytest.mark.slow
-
 FC = ("fc096", "fc157")
 MARCH = (date(2024, 3, 1), date(2024, 3, 31))
 WAIT_S = 900  # a guard against a hook never reached, not a timing

@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 import boto3
+import pytest
 from ingest_helpers import SENSITIVE, make_src, write_edf
 
 from job_helpers.ingest.connect import map_storage
@@ -18,6 +19,7 @@ from job_helpers.storage import Storage, join, local_path, split_s3
 from tests.support.data_report_pages import new_project, number, opened, written
 
 
+@pytest.mark.subprocess
 def test_ingest_report_shows_codes_only_recordings_per_day_and_where_data_sits(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
     src = make_src(tmp_path / "incoming")

@@ -200,6 +200,7 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     assert "--timeseries-type 'BOTH' is not one of ASSOCIATED, DISASSOCIATED" in failure_of(job_argv(layout, "BOTH"))
 
 
+@pytest.mark.subprocess
 def test_script_runs_as_a_process_and_reports_failure_by_exit_code(tmp_path: Path) -> None:
     storage, base = Storage(), tmp_path.as_uri()
     write_cold_tier(storage, f"{base}/cold", FIRST_DAY, 1, 6, 10, seed=SEED)

@@ -20,8 +20,6 @@ from job_helpers.storage import join
 from jobs.sitewise_repartition import main
 from tests.support.publish_steps import Killed, SteppedStorage
 
-pytestmark = pytest.mark.slow
-
 
 def one_day(lake: Lake) -> list[str]:
     return job_argv(lake.layout, "ASSOCIATED", first=FIRST_DAY, last=FIRST_DAY)

@@ -20,8 +20,6 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 from tests.support.stedi_oracle import expected_counts, key, landing_urls, parse_folder
 
-pytestmark = pytest.mark.slow
-
 GENERATED_KEY = "generated-test-key-0123456789"
 
 

@@ -22,8 +22,6 @@ from job_helpers.stedi.write import publish_table, staged
 from job_helpers.storage import Storage, local_path
 from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
-pytestmark = pytest.mark.slow
-
 DAY1, DAY2, DAY3 = date(2022, 6, 18), date(2022, 6, 19), date(2022, 6, 20)
 RANGED = {"partitioned": True, "first": DAY1, "last": DAY3}
 
