@@ -12,6 +12,7 @@ by a failing test, not by a list someone remembers to keep.
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -68,7 +69,7 @@ def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
         raise OutOfGroup(found[-1])
 
     with ExitStack() as stack:
-        if not item.get_closest_marker("spark"):
+        if not item.get_closest_marker("spark") and "pyspark.sql" in sys.modules:  # else Spark would start its JVM, refused below
             from pyspark.sql import SparkSession
 
             def no_spark(*args, **kwargs):
@@ -81,7 +82,10 @@ def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
 
             def no_process(self, args, *rest, **kwargs):
                 command = [args] if isinstance(args, str | bytes) else list(args)
-                if not (jvm_allowed and str(command[0]).endswith(JVM_LAUNCHER)):
+                if str(command[0]).endswith(JVM_LAUNCHER):
+                    if not jvm_allowed:
+                        refuse("starts Spark", "spark")
+                else:
                     refuse(f"starts a process ({' '.join(map(str, command))[:100]})", "subprocess")
                 popen(self, args, *rest, **kwargs)
 
