@@ -64,7 +64,7 @@ def monkeypatch_module():
 def test_failed_archives_are_named_and_the_job_exits_non_zero(job_result):
     code, report = job_result
     assert code == 1
-    assert (report["job"], report["scope"], report["status"]) == ("embrace-dedupe-test", "2024-03-01_2024-03-31", "FAILED")
+    assert (report["job"], report["scope"], report["status"]) == ("embrace_dedupe", "2024-03-01_2024-03-31", "FAILED")
     assert report["message"].startswith("2 archive(s) failed, the others were published")
     assert set(report["failed"]) == {CORRUPT[:-4], WRONG_HEADER[:-4]}
     assert "not a readable zip archive" in report["failed"][CORRUPT[:-4]]

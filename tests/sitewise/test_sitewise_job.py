@@ -147,7 +147,7 @@ def test_run_report_counts_the_records_merged_and_names_the_failed_day(lake: Lak
 
     message = failure_of([*job_argv(lake.layout), "--JOB_RUN_ID", "jr_1", "--run-reports", reports])
 
-    report = read_report(Storage(), report_url(reports, "sitewise-repartition-test", "jr_1"))
+    report = read_report(Storage(), report_url(reports, "sitewise_repartition", "jr_1"))
     assert report is not None and report.status == "FAILED" and report.message == message
     merged = len(input_records(lake, FIRST_DAY, lake.written.associated))
     assert report.read == {lake.layout.cold_tier: merged}

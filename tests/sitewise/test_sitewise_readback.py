@@ -53,7 +53,7 @@ def with_report(argv: list[str], tmp_path: Path, run_id: str) -> list[str]:
 
 
 def report_of(tmp_path: Path, run_id: str) -> RunReport:
-    report = read_report(Storage(), report_url(tmp_path.as_uri() + "/reports/", "sitewise-repartition-test", run_id))
+    report = read_report(Storage(), report_url(tmp_path.as_uri() + "/reports/", "sitewise_repartition", run_id))
     assert report is not None
     return report
 
