@@ -1,12 +1,14 @@
-"""The suite's slow groups, as markers, and the check that keeps every test in its group.
+"""The suite's slow groups, as markers, and the check that keeps the fast loop fast.
 
 ``spark`` (a SparkSession: the ``spark`` fixture, or a job run in-process), ``subprocess`` (a process
 of its own: a job, a local runner, the CLI as a user runs it, make, Chromium), ``moto`` (moto's HTTP
 server) and ``aws_e2e`` (the project of ``tests/aws_e2e``) are what take the suite's minutes; every
 test in one of them is also marked ``slow``, and ``make test-fast`` runs the others. A test that
-uses the ``spark`` or ``moto_endpoint`` fixture or lives in ``tests/aws_e2e`` is marked here; any
-other that starts Spark or a process fails, naming the marker it needs, so the fast loop stays fast
-by a failing test, not by a list someone remembers to keep.
+uses the ``spark`` or ``moto_endpoint`` fixture, names a storage fixture's ``s3`` case or lives in
+``tests/aws_e2e`` is marked here. A test in no group that starts Spark or a process, or asks for
+moto's server, fails, naming the marker it needs, so the fast loop stays fast by a failing test,
+not by a list someone remembers to keep. (A test already in one slow group may do what the others
+do: it is out of the fast loop either way.)
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 GROUPS = ("spark", "subprocess", "moto", "aws_e2e")
 BY_FIXTURE = {"spark": "spark", "moto_endpoint": "moto"}
 MOTO_CASE = "s3"  # the parameter value that names a test's case on moto's S3
-JVM_LAUNCHER = "spark-submit"  # the one process a ``spark`` test starts: Spark's JVM
+JVM_LAUNCHER = "spark-submit"  # the process that starts Spark's JVM
 AWS_E2E = Path(__file__).resolve().parents[1] / "aws_e2e"
 
 
@@ -51,8 +53,8 @@ def _names_the_moto_case(item: pytest.Item) -> bool:
 
 
 def require(item: pytest.Item, group: str, what: str) -> None:
-    """Fail a test that uses what only ``group``'s tests use (a fixture asked for while the test runs)."""
-    if not item.get_closest_marker(group):
+    """Fail a test in no group that uses what only ``group``'s tests use (a fixture asked for while it runs)."""
+    if not item.get_closest_marker("slow"):
         pytest.fail(
             f"this test {what}: mark it pytest.mark.{group}, or call its parameter {MOTO_CASE!r} (tests/support/groups.py)"
         )
@@ -60,7 +62,7 @@ def require(item: pytest.Item, group: str, what: str) -> None:
 
 @contextmanager
 def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
-    """While the item's fixtures and body run, what its groups allow: anything else is refused and
+    """While the fixtures and body of a test in no group run, Spark and processes are refused and
     listed (a job's own error handling may swallow the refusal, the list still fails the test)."""
     found: list[str] = []
 
@@ -68,27 +70,21 @@ def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
         found.append(f"this test {what}: mark it (or its module) pytest.mark.{marker} (tests/support/groups.py)")
         raise OutOfGroup(found[-1])
 
+    def no_spark(*args, **kwargs):
+        refuse("starts Spark", "spark")
+
+    def no_process(self, args, *rest, **kwargs):
+        command = [args] if isinstance(args, str | bytes) else list(args)
+        if str(command[0]).endswith(JVM_LAUNCHER):
+            refuse("starts Spark", "spark")
+        refuse(f"starts a process ({' '.join(map(str, command))[:100]})", "subprocess")
+
     with ExitStack() as stack:
-        if not item.get_closest_marker("spark") and "pyspark.sql" in sys.modules:  # else Spark would start its JVM, refused below
-            from pyspark.sql import SparkSession
+        if not item.get_closest_marker("slow"):
+            if "pyspark.sql" in sys.modules:  # else Spark would start its JVM, a process refused below
+                from pyspark.sql import SparkSession
 
-            def no_spark(*args, **kwargs):
-                refuse("starts Spark", "spark")
-
-            stack.enter_context(mock.patch.object(SparkSession.Builder, "getOrCreate", no_spark))
-        if not item.get_closest_marker("subprocess") and not item.get_closest_marker("aws_e2e"):
-            popen = subprocess.Popen.__init__
-            jvm_allowed = item.get_closest_marker("spark") is not None
-
-            def no_process(self, args, *rest, **kwargs):
-                command = [args] if isinstance(args, str | bytes) else list(args)
-                if str(command[0]).endswith(JVM_LAUNCHER):
-                    if not jvm_allowed:
-                        refuse("starts Spark", "spark")
-                else:
-                    refuse(f"starts a process ({' '.join(map(str, command))[:100]})", "subprocess")
-                popen(self, args, *rest, **kwargs)
-
+                stack.enter_context(mock.patch.object(SparkSession.Builder, "getOrCreate", no_spark))
             stack.enter_context(mock.patch.object(subprocess.Popen, "__init__", no_process))
         yield found
 
