@@ -13,11 +13,10 @@ import botocore.session
 import pytest
 
 from job_helpers.storage import Storage
-from tests.support import groups
 from tests.support.aws_requests import Recorder
 
 AWS_REQUESTS = Recorder()
-pytest_plugins = [groups.__name__]
+pytest_plugins = ["tests.support.groups"]  # the slow groups as markers, and the fast loop's check
 
 
 def _free_port() -> int:
@@ -105,7 +104,9 @@ def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: py
     """The moto server, emptied, with ``AWS_ENDPOINT_URL`` pointing every boto3 client at it."""
     import requests
 
-    groups.require(request.node, "moto", "uses moto's server")
+    from tests.support.groups import require
+
+    require(request.node, "moto", "uses moto's server")
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
