@@ -37,7 +37,7 @@ from job_helpers.storage import Storage
 pytestmark = pytest.mark.subprocess
 
 DEADLINE_SECONDS = 60
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 T = TypeVar("T")
 
 

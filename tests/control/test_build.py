@@ -10,7 +10,7 @@ from job_helpers.cli import main
 from job_helpers.control.build import BuildMissing, UploadMismatch, build, current_artifact, differing, uploads
 from job_helpers.storage import Storage, local_path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from job_helpers.control.config import ConfigError, load_settings
 from job_helpers.control.config_yaml import TooDeepError, load_yaml
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 MINIMAL = "project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py}\n"
 
 

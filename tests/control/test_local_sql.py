@@ -25,7 +25,7 @@ from job_helpers.control.ddl import DdlError, Statement, render_statements
 from job_helpers.control.local_sql import LocalQueryError, query_tables, register, run_query, translate_query
 from job_helpers.control.read_only_sql import QueryRefused
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DB = "db"
 
 

@@ -57,7 +57,7 @@ from job_helpers.stedi.transform import (
 )
 from job_helpers.storage import Storage, local_path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SQL = REPO / "sql"
 SHARED_SENSORS = REPO.parent / "shared" / "data" / "sensors"
 Columns = tuple[tuple[str, str], ...]

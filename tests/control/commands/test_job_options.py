@@ -22,7 +22,7 @@ from job_helpers.control.config import load_settings
 from job_helpers.control.job_options import argument_problems
 from job_helpers.control.local_registry import Registry
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 PLAN = ["execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01", "--dry-run"]
 
 

@@ -16,7 +16,7 @@ from job_helpers.cli import main
 from job_helpers.control.aws_region import Region, bucket_region, check_buckets
 from job_helpers.control.config import ConfigError, load_settings
 
-REPO_CONFIG = Path(__file__).resolve().parents[1] / "config.yml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 
 
 @pytest.fixture

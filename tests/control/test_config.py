@@ -4,7 +4,7 @@ import pytest
 
 from job_helpers.control.config import ConfigError, GluePrices, load_settings, refuse_examples
 
-REPO_CONFIG = Path(__file__).resolve().parent.parent / "config.yml"
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 
 
 def test_local_profile_maps_every_bucket_under_the_lake_root(tmp_path):

@@ -25,7 +25,7 @@ from job_helpers.control.policy import TEMPLATES, render_policy
 from job_helpers.control.stack import Change, Proposal, apply
 from job_helpers.control.stack_template import KEY_OUTPUT, SCHEDULER_ROLE_OUTPUT, StackError, render_template, setting_hints
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"
 SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/schedules/glue-etl-scheduler"
 SCHEDULER = f"profiles.aws.scheduler_role_arn={SCHEDULER_ROLE}"

@@ -19,7 +19,7 @@ from job_helpers.control.local_registry import registry_path
 from job_helpers.storage import Storage
 from tests.support.local_runners import stop_local_runners
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 FAKE_JOB = Path(__file__).resolve().parent / "fake_job.py"
 
 CONFIG = """

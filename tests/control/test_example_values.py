@@ -1,6 +1,6 @@
 """Every command that would create or write AWS resources refuses the example values of config.yml.
 
-With AWS_ENDPOINT_URL set (moto) they are allowed: tests/test_config.py checks that, and the aws
+With AWS_ENDPOINT_URL set (moto) they are allowed: tests/control/test_config.py checks that, and the aws
 tests run every command so."""
 
 from __future__ import annotations

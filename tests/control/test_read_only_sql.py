@@ -13,7 +13,7 @@ from job_helpers.control.ddl import DdlError
 from job_helpers.control.local_sql import run_query
 from job_helpers.control.read_only_sql import QueryRefused, check_read_only
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 REFUSED = {
     "insert-overwrite-directory": "INSERT OVERWRITE DIRECTORY 'file:///tmp/x/customer/trusted' USING parquet SELECT 1",

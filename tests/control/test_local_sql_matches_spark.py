@@ -40,7 +40,7 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
 from tests.support.spark_sql_reference import comparable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SQL = REPO / "sql"
 DAY = date(2024, 3, 1)
 # The values of each named query's ? markers, in order: a query with markers and no entry fails the test.

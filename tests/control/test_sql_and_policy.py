@@ -13,7 +13,7 @@ from job_helpers.control.policy import render_policy
 from job_helpers.control.table_definition import from_ddl, table_input
 from tests.support.spark_sql_reference import parse_check
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_ddl_file_renders_and_parses_with_spark(spark, tmp_path):

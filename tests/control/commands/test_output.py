@@ -26,7 +26,7 @@ from job_helpers.control.pipeline import JobOutcome, PipelineResult
 from job_helpers.ingest.transform import Plan
 from job_helpers.run_report import RunReport
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 EVIL = "[/bold] a[i]b :x: \x1b]52;c;SGVsbG8=\x07 \x1b[2J \u202e \r end"
 SHOWN = r"[/bold] a[i]b :x: \x1b]52;c;SGVsbG8=\x07 \x1b[2J \u202e \r end"
 RAW = ("\x1b", "\x07", "\u202e", "\r")

@@ -20,7 +20,7 @@ from job_helpers.control.local_registry import registry_path
 from job_helpers.ingest.sample_data import build_header
 from job_helpers.storage import Storage
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(autouse=True)
