@@ -33,13 +33,14 @@ S3A_JARS_WHEEL := sagemaker-pyspark==1.4.5
 S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test lint demo build execute status retry report schedule unschedule catchup cleanup config config-check paths ddl \
+.PHONY: help setup test test-fast lint demo build execute status retry report schedule unschedule catchup cleanup config config-check paths ddl \
         query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report \
         stack stack-delete
 
 help:
 	@echo "make demo                 run the SiteWise merge on a generated week, locally"
 	@echo "make test                 run the test suite"
+	@echo "make test-fast            the tests in no slow group: no Spark, no process, no moto server, no aws e2e (under a minute)"
 	@echo "make lint                 ruff (lint, format check) on the code and tests, mypy on job_helpers and jobs"
 	@echo "make setup                create .venv with the pinned requirements (and Java 17 if missing)"
 	@echo "make stack [yes=1]        set up the AWS account from config.yml (CloudFormation change set, shown first) [profile=aws]"
@@ -98,6 +99,10 @@ $(S3A_READY): $(READY)
 
 test: setup
 	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q -n 2 --dist loadscope
+
+# The groups are markers (tests/support/groups.py); a test that starts Spark or a process unmarked fails.
+test-fast: setup
+	@$(PY) -m pytest tests -q -n 2 -m "not slow"
 
 lint: setup
 	@$(PY) -m ruff check job_helpers jobs tests benchmarks

@@ -7,7 +7,7 @@ partitions in every projected table, then times, in rounds that interleave the s
   runs them (the count on the JSON landing table, and on a Parquet table of 30 partitions);
 * the floor: a bare ``python -c 'import duckdb; …'`` process counting the same files;
 * the engine before (Spark SQL on a Hive metastore, kept as the tests' reference in
-  ``tests/spark_sql_reference.py``): registering the tables, then the same count, each in a
+  ``tests/support/spark_sql_reference.py``): registering the tables, then the same count, each in a
   process of its own (``--no-spark`` leaves it out).
 
 Three rounds; min and median of each side's wall time, and of its CPU time (user + system of the
@@ -61,9 +61,8 @@ FLOOR = textwrap.dedent(
 SPARK = textwrap.dedent(
     """
     import sys
-    sys.path.insert(0, sys.argv[1] + "/tests")
     from pathlib import Path
-    import spark_sql_reference as reference
+    from tests.support import spark_sql_reference as reference
     from job_helpers.control.config import load_settings
     from job_helpers.control.ddl import render_statements
 

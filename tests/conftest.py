@@ -11,11 +11,12 @@ from pathlib import Path
 import boto3
 import botocore.session
 import pytest
-from aws_requests import Recorder
 
 from job_helpers.storage import Storage
+from tests.support.aws_requests import Recorder
 
 AWS_REQUESTS = Recorder()
+pytest_plugins = ["tests.support.groups"]  # the slow groups as markers, and the fast loop's check
 
 
 def _free_port() -> int:
@@ -99,9 +100,13 @@ def moto_endpoint() -> Iterator[str]:
 
 
 @pytest.fixture
-def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def moto_server(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
     """The moto server, emptied, with ``AWS_ENDPOINT_URL`` pointing every boto3 client at it."""
     import requests
+
+    from tests.support.groups import require
+
+    require(request.node, "moto", "uses moto's server")
 
     requests.post(f"{moto_endpoint}/moto-api/reset", timeout=10)
     monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)

@@ -1,8 +1,9 @@
 """The suite's request validator: a request the real service refuses fails the test that made it."""
 
 import boto3
-from aws_requests import violations
 from botocore.stub import Stubber
+
+from tests.support.aws_requests import violations
 
 
 def _input(service: str, operation: str):

@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
+from tests.support.project_imports import REPO, reachable
 
 GLUE_MODULES = REPO / "glue_python_modules.txt"
 MODULES_OPTION = "--additional-python-modules"
@@ -113,6 +113,7 @@ def import_failures(script: Path, distributions: set[str]) -> list[str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("name", JOBS)
 def test_the_job_imports_with_only_what_glue_51_provides_and_what_it_requests(name):
     job = _aws_jobs()[name]
@@ -122,6 +123,7 @@ def test_the_job_imports_with_only_what_glue_51_provides_and_what_it_requests(na
     )
 
 
+@pytest.mark.subprocess
 def test_the_check_refuses_a_module_glue_does_not_provide(tmp_path):
     script = tmp_path / "job.py"
     script.write_text("import json\n\ndef later():\n    import fastavro\n")

@@ -31,6 +31,7 @@ def cli(root: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.subprocess
 def test_sample_build_execute_wait_inspect_cleanup(repo_copy):
     sample = cli(
         repo_copy,

@@ -6,7 +6,6 @@ import json
 import time
 
 import pytest
-from publish_steps import DyingStorage, Killed, SteppedStorage
 
 from job_helpers import publish as publishing
 from job_helpers.commit_record import COMMITTED, PUBLISHING, read_record, record_url, scope
@@ -24,8 +23,7 @@ from job_helpers.publish import (
 )
 from job_helpers.run_report import CountsDoNotReconcile
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
+from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
 # One file per scope, as STEDI's partitions and the sensor hours have: dt=1 and dt=2 are replaced,
 # dt=3 is emptied, dt=9 is not the run's.

@@ -8,14 +8,12 @@ import threading
 from collections.abc import Callable
 
 import pytest
-from publish_steps import SteppedStorage
-from test_publish import OWNED, SCOPE, new_files, published, stage, write_old
 
 from job_helpers.commit_record import COMMITTED, read_record, scope
 from job_helpers.publish import ClaimLost, Lease, Published, ScopeBusy, new_run_id, open_claims, publish
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
+from tests.support.publish_steps import SteppedStorage
+from tests.test_publish import OWNED, SCOPE, new_files, published, stage, write_old
 
 WAIT_S = 60
 NO_WAIT = Lease(seconds=300, wait=0)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 
 import pytest
-from publish_steps import DyingStorage, Killed, SteppedStorage
-from test_publish import after_the_lease, contents, published, stage
 
 from job_helpers.commit_record import COMMITTED, PUBLISHING, FileEntry, read_record, scope
 from job_helpers.publish import ADD, Lease, PublishError, ScopeBusy, Superseded, new_run_id, open_claims, publish
 from job_helpers.storage import Storage
+from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
+from tests.test_publish import after_the_lease, contents, published, stage
 
 DAY = "dt=1/"
 OLD = {"dt=1/a.json": "old a 1\nold a 2\n", "dt=1/b.json": "old b\n"}

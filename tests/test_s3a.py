@@ -158,6 +158,7 @@ def test_runner_defaults_and_refusals():
         local_on_aws.choose_runner("local", "glue")
 
 
+@pytest.mark.subprocess
 def test_job_environment_carries_region_profile_and_the_jars():
     options = local_on_aws.LocalRunnerSettings()
     environment = local_on_aws.job_environment(options, "eu-west-1", "analytics")
@@ -192,10 +193,12 @@ def make_dry_run(*args: str) -> str:
     return done.stdout.replace("\\\n", " ")
 
 
+@pytest.mark.subprocess
 def test_make_setup_installs_the_jars_wheel_without_its_dependencies():
     assert re.search(r"pip install .*--no-deps .*sagemaker-pyspark==1\.4\.5", make_dry_run("setup"))
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("target", ["execute", "status", "cleanup"])
 def test_make_passes_the_runner_on(target):
     lines = make_dry_run(

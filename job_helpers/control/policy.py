@@ -51,7 +51,7 @@ class Prerequisite:
     """Actions AWS documents a feature needs from the caller beyond the API calls the code makes.
 
     ``statements`` are the Sids of the template statements that grant them; ``source`` is the page
-    of AWS's documentation that lists them. tests/test_policies.py checks both ways: each of these
+    of AWS's documentation that lists them. tests/control/test_policies.py checks both ways: each of these
     is granted where it says, and a policy grants nothing beyond the code's calls and these.
     """
 

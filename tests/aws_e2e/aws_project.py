@@ -21,18 +21,12 @@ from job_helpers.control.config import Settings, load_settings
 from job_helpers.storage import join
 
 REPO = Path(__file__).resolve().parents[2]
-TESTS = REPO / "tests"
 REGION = "us-east-1"
 PSEUDONYM_SECRET = "glue-etl/stedi/pseudonym-key"
 UNTAGGED_JOB = "someone-elses-job"
 STARTED = re.compile(r"^\s+(\S+)\s+run\s+(\S+)\s*$", re.MULTILINE)
 # Only what a process needs to run; no AWS_* or bucket variables of the developer's shell.
 KEPT_VARIABLES = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "SPARK_DRIVER_MEMORY")
-
-# The oracles of the data sets' local tests, imported as those tests import each other.
-for folder in ("stedi", "sensors", "embrace"):
-    if str(TESTS / folder) not in sys.path:
-        sys.path.append(str(TESTS / folder))
 
 
 @dataclass

@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 from aws_project import PSEUDONYM_SECRET, REPO, UNTAGGED_JOB, AwsProject, environment
-from local_runners import stop_local_runners
 
 from job_helpers.control.local_registry import registry_path
+from tests.support.local_runners import stop_local_runners
 
 
 @pytest.fixture(scope="module")

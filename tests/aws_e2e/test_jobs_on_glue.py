@@ -23,8 +23,9 @@ from job_helpers.sensors.sample_data import write_sensor_sample
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
+from tests.support.embrace_oracle import expected_union
+from tests.support.sensors_oracle import raw_buckets
+from tests.support.stedi_oracle import expected_counts
 
 SITEWISE_FIRST = date(2024, 2, 28)
 SENSORS_FIRST = date(2024, 3, 1)
@@ -161,8 +162,6 @@ def test_sitewise_records_are_merged_exactly_once(project, emulated, tmp_path):
 
 
 def test_sensor_grid_covers_every_second_once_with_the_raw_values(project, emulated, tmp_path):
-    from test_sensors_export import raw_buckets
-
     emulated["sensors"].succeeded(1)
 
     table = dataset(project.mirror(project.settings("aws").datasets["sensors.curated"], tmp_path / "curated")).to_table()
@@ -199,8 +198,6 @@ def test_sensor_grid_covers_every_second_once_with_the_raw_values(project, emula
 
 
 def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
-    from test_stedi_generated import expected_counts
-
     emulated["stedi"].succeeded(len(STEDI_JOBS))
 
     expected = expected_counts(project.settings("local"))
@@ -234,8 +231,6 @@ def test_stedi_pipeline_row_counts_and_rejects(project, emulated, tmp_path):
 
 def test_embrace_duplicate_log_and_clean_rows(project, emulated, tmp_path):
     """On S3, the re-export's April run reads March's published device-days back: each reading once."""
-    from oracle import expected_union
-
     emulated["embrace"].succeeded(2)
 
     aws = project.settings("aws").datasets

@@ -15,8 +15,7 @@ from job_helpers.control.local_registry import Registry, registry_path
 from job_helpers.sitewise.sample_data import write_cold_tier
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
+from tests.support.stedi_oracle import expected_counts
 
 SITEWISE_FROM_METADATA = ("jobs.sitewise_repartition.arguments.--series-source=asset_metadata",)
 
@@ -55,8 +54,6 @@ def test_a_plain_python_job_runs_locally_against_s3(project, tmp_path):
 
 
 def test_a_spark_job_reads_and_writes_s3_through_s3a(project, tmp_path):
-    from test_stedi_generated import expected_counts
-
     names = project.execute("stedi_customer_trusted", runner="local", wait=True)
     assert len(names) == 1
     aws = project.settings("aws").datasets

@@ -10,12 +10,9 @@ import sys
 from pathlib import Path
 
 import boto3
-import pytest
 
 from job_helpers import s3a
 from job_helpers.control import local_on_aws
-
-pytestmark = pytest.mark.slow
 
 PROBE = Path(__file__).with_name("s3a_probe.py")
 REPO = Path(__file__).resolve().parents[2]

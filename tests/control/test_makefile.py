@@ -12,6 +12,8 @@ import pytest
 
 from job_helpers.control.local_registry import LocalJob, NewRun, Registry, registry_path
 
+pytestmark = pytest.mark.subprocess
+
 REPO = Path(__file__).resolve().parents[2]
 MAKEFILE = (REPO / "Makefile").read_text()
 # Variables that are no values from the user: the loop variables of $(foreach).

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import asdict
 from datetime import date
 from pathlib import Path
 
-from oracle import expected_union
 from pyspark.sql import functions as F
 
 from job_helpers.embrace import read, run
-from job_helpers.embrace.limits import DEFAULT_LIMITS
 from job_helpers.embrace.outputs import OUTPUTS, argument
 from job_helpers.embrace.parameters import Parameters
 from job_helpers.storage import Storage
+from tests.support.embrace_oracle import expected_union
+from tests.support.job_argv import job_argv as config_job_argv
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "data" / "embrace"
@@ -35,16 +34,9 @@ def run_chunk(spark, storage: Storage, params: Parameters) -> run.ChunkResult:
 
 
 def job_argv(landing: Path, lake: Path, first: str, last: str, **extra: str) -> list[str]:
-    """The job's command line, as the local runner passes it."""
-    argv = ["embrace_dedupe.py", "--JOB_NAME", "embrace-dedupe-test", "--from-date", first, "--to-date", last]
-    argv += ["--landing", landing.as_uri() + "/"]
-    for name in OUTPUTS:
-        argv += [f"--{argument(name)}", (lake / name).as_uri() + "/"]
-    options = {"streams": "all", "participants": "all", "participant-regex": ".*", "max-csv-bytes": "1073741824"}
-    options.update({name.replace("_", "-"): str(value) for name, value in asdict(DEFAULT_LIMITS).items()}, **extra)
-    for name, value in options.items():
-        argv += [f"--{name}", value]
-    return argv
+    """The job's command line from config.yml, reading ``landing`` and writing every output in its own folder under ``lake``."""
+    folders = {argument(name): (lake / name).as_uri() + "/" for name in OUTPUTS}
+    return config_job_argv("embrace_dedupe", first, last, landing=landing.as_uri() + "/", **folders, **extra)
 
 
 def tables(spark, lake: Path) -> dict[str, list]:

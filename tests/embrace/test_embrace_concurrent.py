@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from embrace_helpers import assert_follows_the_rules, chunk_params, run_chunk, tables
-from publish_steps import SteppedStorage
 
 from job_helpers.commit_record import COMMITS
 from job_helpers.embrace import run, stream_tasks
@@ -26,8 +25,7 @@ from job_helpers.embrace.parameters import Parameters
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.publish import PublishError
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
+from tests.support.publish_steps import SteppedStorage
 
 FC = ("fc096", "fc157")
 MARCH = (date(2024, 3, 1), date(2024, 3, 31))

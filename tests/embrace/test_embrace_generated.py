@@ -10,12 +10,12 @@ from datetime import date
 
 import pytest
 from embrace_helpers import job_argv
-from oracle import expected
 from pyspark.sql import functions as F
 
 import jobs.embrace_dedupe as job
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
+from tests.support.embrace_oracle import expected
 
 CORRUPT = "Sensors_U02_FC_20240301_20240331.zip"
 WRONG_HEADER = "Sensors_U02_MGH_20240301_20240331.zip"
@@ -64,7 +64,7 @@ def monkeypatch_module():
 def test_failed_archives_are_named_and_the_job_exits_non_zero(job_result):
     code, report = job_result
     assert code == 1
-    assert (report["job"], report["scope"], report["status"]) == ("embrace-dedupe-test", "2024-03-01_2024-03-31", "FAILED")
+    assert (report["job"], report["scope"], report["status"]) == ("embrace_dedupe", "2024-03-01_2024-03-31", "FAILED")
     assert report["message"].startswith("2 archive(s) failed, the others were published")
     assert set(report["failed"]) == {CORRUPT[:-4], WRONG_HEADER[:-4]}
     assert "not a readable zip archive" in report["failed"][CORRUPT[:-4]]

@@ -20,8 +20,6 @@ from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.read import member_groups
 from job_helpers.storage import Storage
 
-pytestmark = pytest.mark.slow
-
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 TEMP = "Unix Timestamp (UTC),Degrees (°C)\n"
 MIDNIGHT_MS = 1709251200000  # 2024-03-01T00:00:00Z
@@ -224,6 +222,7 @@ os._exit(0)  # as Spark's workers leave (apache/arrow#34314)
 """
 
 
+@pytest.mark.subprocess
 def test_memory_stays_bounded_by_the_day_limit_whatever_the_member_holds(tmp_path):
     """3,000,000 readings of one instant with distinct values (deflating about 3:1, so no ratio catches
     them): held whole they take about 760 MB at peak; the day limit refuses the member at 200,000 rows.

@@ -11,13 +11,10 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-import pytest
 from embrace_helpers import assert_follows_the_rules, chunk_params, run_chunk, tables
 
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.storage import Storage
-
-pytestmark = pytest.mark.slow
 
 ALL = ("fc096", "mgh096", "fc157")
 FC = ("fc096", "fc157")

@@ -11,10 +11,10 @@ from datetime import date
 
 import pytest
 from embrace_helpers import SHARED, chunk_params, run_chunk
-from oracle import expected, expected_union
 from pyspark.sql import functions as F
 
 from job_helpers.storage import Storage
+from tests.support.embrace_oracle import expected, expected_union
 
 AUGUST = "Sensors_U02_ALLSITES_20190801_20190831"
 SEPTEMBER = "Sensors_U02_ALLSITES_20190901_20190930"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.parquet as pq
 from embrace_helpers import REPO
-from spark_sql_reference import parse_check
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.ddl import render_statements
 from job_helpers.control.local_sql import register, run_query
 from job_helpers.storage import local_path
+from tests.support.spark_sql_reference import parse_check
 
 
 def test_embrace_ddl_renders_and_parses_with_projection(spark):

@@ -196,6 +196,7 @@ os._exit(0)
 """
 
 
+@pytest.mark.subprocess
 def test_memory_stays_bounded_whatever_the_number_of_wrong_width_rows(tmp_path):
     """A member of 400,000 wrong-width rows (issue 9.16): rejects leave in batches, nothing grows with them.
 

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_requests import violations
 from botocore.awsrequest import AWSResponse
+
+from tests.support.aws_requests import violations
 
 ACTIVE = ("CREATED", "IN_PROGRESS", "PENDING_RESUME")
 HANDLED = {"CreateBatchLoadTask", "DescribeBatchLoadTask", "ListBatchLoadTasks", "ResumeBatchLoadTask"}

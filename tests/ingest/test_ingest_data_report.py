@@ -7,7 +7,7 @@ from collections import Counter
 from datetime import datetime
 
 import boto3
-from data_report_pages import new_project, number, opened, written
+import pytest
 from ingest_helpers import SENSITIVE, make_src, write_edf
 
 from job_helpers.ingest.connect import map_storage
@@ -16,8 +16,10 @@ from job_helpers.ingest.restore import request_restore
 from job_helpers.ingest.subjects import ObjectSubjectStore
 from job_helpers.ingest.write import Targets, ingest, save_codes
 from job_helpers.storage import Storage, join, local_path, split_s3
+from tests.support.data_report_pages import new_project, number, opened, written
 
 
+@pytest.mark.subprocess
 def test_ingest_report_shows_codes_only_recordings_per_day_and_where_data_sits(tmp_path, capsys):
     project = new_project(tmp_path / "repo")
     src = make_src(tmp_path / "incoming")

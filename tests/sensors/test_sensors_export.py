@@ -13,9 +13,10 @@ from sensor_lake import published_files, sample_lake
 
 from job_helpers.sensors.read import raw_chunk
 from job_helpers.sensors.sample_data import DEFECTS_PER_HOUR
-from job_helpers.sensors.transform import STATUSES, hour_grids
+from job_helpers.sensors.transform import hour_grids
 from job_helpers.sensors.write import ExportSummary, export_chunk
 from job_helpers.storage import Storage, local_path
+from tests.support.sensors_oracle import raw_buckets
 
 DAY1, DAY2 = date(2024, 3, 1), date(2024, 3, 2)
 HOURS = 2
@@ -29,28 +30,6 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
     chunk = raw_chunk(Storage(), lake["sensors.raw"], first, last, tasks=2)
     return export_chunk(spark, Storage(), chunk, hour_grids, lake[curated], lake["rejects"])
-
-
-def raw_buckets(raw_url: str) -> dict[tuple[str, int], tuple[float, str]]:
-    """Mean temperature and worst status per sensor and second, straight from the generated files."""
-    seen: dict[tuple[str, int], list] = defaultdict(list)
-    for path in sorted(local_path(raw_url).rglob("*")):
-        if not path.is_file():
-            continue
-        for line in path.read_text().splitlines():
-            try:
-                reading = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if reading["status"] in STATUSES and -50 <= reading["temperature"] <= 250:
-                seen[(reading["sensor_id"], reading["event_time"] // 1000)].append(reading)
-    return {
-        key: (
-            sum(r["temperature"] for r in readings) / len(readings),
-            max((r["status"] for r in readings), key=STATUSES.index),
-        )
-        for key, readings in seen.items()
-    }
 
 
 def table(spark, url: str) -> list[tuple]:

@@ -72,6 +72,7 @@ def test_hours_kept_because_their_raw_objects_are_gone_are_in_the_details(spark,
     assert report.details == {"kept_hours_raw_gone": ["dt=2024-03-01/hour=00/"]}
 
 
+@pytest.mark.subprocess
 def test_an_unknown_source_fails_the_run_naming_the_argument(lake):
     with pytest.raises(SystemExit):
         run(lake, "jr_3", source="kafka")

@@ -10,13 +10,13 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from spark_sql_reference import parse_check
 
 from job_helpers.control.config import load_settings, render_references
 from job_helpers.control.ddl import render_statements
 from job_helpers.control.local_sql import register, run_query
 from job_helpers.sensors.transform import READING_SCHEMA, second_grid
 from job_helpers.storage import local_path
+from tests.support.spark_sql_reference import parse_check
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared" / "data" / "sensors"

@@ -18,6 +18,7 @@ from job_helpers.sitewise.keys import Layout, parse_raw_key
 from job_helpers.sitewise.sample_data import ColdTierSummary, encode_raw_file, plan_series, raw_key, raw_records
 from job_helpers.storage import Storage, join
 from jobs.sitewise_repartition import main
+from tests.support.job_argv import job_argv as config_job_argv
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = str(REPO / "jobs" / "sitewise_repartition.py")
@@ -36,31 +37,14 @@ class Lake:
 
 def job_argv(
     layout: Layout,
-    timeseries_type: str = "ASSOCIATED",
+    timeseries_type: str | None = None,
     first: date | str = FIRST_DAY,
     last: date | str = LAST_DAY,
 ) -> list[str]:
-    return [
-        SCRIPT,
-        "--JOB_NAME",
-        "sitewise-repartition-test",
-        "--from-date",
-        str(first),
-        "--to-date",
-        str(last),
-        "--cold-tier",
-        layout.cold_tier,
-        "--repartitioned",
-        layout.repartitioned,
-        "--index",
-        layout.index,
-        "--timeseries-type",
-        timeseries_type,
-        "--series-source",
-        "asset_metadata",
-        "--max-workers",
-        "3",
-    ]
+    """The job's command line from config.yml, on ``layout``'s folders with three merge workers."""
+    chosen = {"timeseries_type": timeseries_type} if timeseries_type else {}
+    folders = {"cold_tier": layout.cold_tier, "repartitioned": layout.repartitioned, "index": layout.index}
+    return config_job_argv("sitewise_repartition", first, last, max_workers="3", **folders, **chosen)
 
 
 def failure_of(argv: list[str]) -> str:

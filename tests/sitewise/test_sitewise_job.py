@@ -147,7 +147,7 @@ def test_run_report_counts_the_records_merged_and_names_the_failed_day(lake: Lak
 
     message = failure_of([*job_argv(lake.layout), "--JOB_RUN_ID", "jr_1", "--run-reports", reports])
 
-    report = read_report(Storage(), report_url(reports, "sitewise-repartition-test", "jr_1"))
+    report = read_report(Storage(), report_url(reports, "sitewise_repartition", "jr_1"))
     assert report is not None and report.status == "FAILED" and report.message == message
     merged = len(input_records(lake, FIRST_DAY, lake.written.associated))
     assert report.read == {lake.layout.cold_tier: merged}
@@ -200,6 +200,7 @@ def test_bad_arguments_are_named(tmp_path: Path) -> None:
     assert "--timeseries-type 'BOTH' is not one of ASSOCIATED, DISASSOCIATED" in failure_of(job_argv(layout, "BOTH"))
 
 
+@pytest.mark.subprocess
 def test_script_runs_as_a_process_and_reports_failure_by_exit_code(tmp_path: Path) -> None:
     storage, base = Storage(), tmp_path.as_uri()
     write_cold_tier(storage, f"{base}/cold", FIRST_DAY, 1, 6, 10, seed=SEED)

@@ -7,7 +7,6 @@ import json
 from collections import Counter
 
 import pytest
-from publish_steps import Killed, SteppedStorage
 from sitewise_helpers import FIRST_DAY, Lake, input_records, job_argv, output_records, output_urls, raw_urls
 
 from job_helpers import publish as publishing
@@ -19,8 +18,7 @@ from job_helpers.sitewise.run import merge_days
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import join
 from jobs.sitewise_repartition import main
-
-pytestmark = pytest.mark.slow
+from tests.support.publish_steps import Killed, SteppedStorage
 
 
 def one_day(lake: Lake) -> list[str]:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from avro_builders import block, blocks_of, container, with_block_count
-from publish_steps import Killed, SteppedStorage
 from sitewise_helpers import (
     FIRST_DAY,
     LAST_DAY,
@@ -44,6 +43,7 @@ from job_helpers.sitewise.sample_data import RAW_SCHEMA
 from job_helpers.sitewise.series import from_asset_metadata
 from job_helpers.storage import Storage, join
 from jobs.sitewise_repartition import main
+from tests.support.publish_steps import Killed, SteppedStorage
 
 REPAIR = ["--repair-days", "true"]
 
@@ -53,7 +53,7 @@ def with_report(argv: list[str], tmp_path: Path, run_id: str) -> list[str]:
 
 
 def report_of(tmp_path: Path, run_id: str) -> RunReport:
-    report = read_report(Storage(), report_url(tmp_path.as_uri() + "/reports/", "sitewise-repartition-test", run_id))
+    report = read_report(Storage(), report_url(tmp_path.as_uri() + "/reports/", "sitewise_repartition", run_id))
     assert report is not None
     return report
 

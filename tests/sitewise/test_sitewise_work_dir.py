@@ -59,6 +59,7 @@ KILLED_RUN = textwrap.dedent(
 )
 
 
+@pytest.mark.subprocess
 def test_folder_of_a_killed_run_is_removed_by_the_next_run(tmp_path: Path) -> None:
     base = tmp_path.as_uri()
     storage, layout = Storage(), Layout(f"{base}/cold", f"{base}/repartitioned", f"{base}/index")

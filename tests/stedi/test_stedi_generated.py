@@ -18,67 +18,9 @@ from job_helpers.control.pipeline import job_argv, load_script, table_counts
 from job_helpers.stedi.pseudonym import pseudonym
 from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.storage import Storage, local_path
-
-pytestmark = pytest.mark.slow
+from tests.support.stedi_oracle import expected_counts, key, landing_urls, parse_folder
 
 GENERATED_KEY = "generated-test-key-0123456789"
-
-
-def landing_urls(settings) -> dict[str, str]:
-    return {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
-
-
-def parse_folder(url: str) -> tuple[list[dict], int]:
-    """Records with their key fields, and the count of every other non-blank line."""
-    records, bad = [], 0
-    for path in sorted(local_path(url).glob("*.json")):
-        for line in path.read_text().splitlines():
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                bad += 1
-                continue
-            records.append(record)
-    return records, bad
-
-
-def key(email: str) -> str:
-    return email.strip().lower()
-
-
-def expected_counts(settings) -> dict[str, int]:
-    urls = landing_urls(settings)
-    customers, bad_customers = parse_folder(urls["customer"])
-    accel, bad_accel = parse_folder(urls["accelerometer"])
-    steps, bad_steps = parse_folder(urls["step_trainer"])
-    bad_accel += sum(1 for r in accel if r.get("user") is None or r.get("timestamp") is None)
-    accel = [r for r in accel if r.get("user") is not None and r.get("timestamp") is not None]
-    consenting = [c for c in customers if c.get("shareWithResearchAsOfDate") is not None]
-    latest: dict[str, dict] = {}
-    for record in sorted(consenting, key=lambda c: c["lastUpdateDate"]):
-        latest[key(record["email"])] = record
-    accel_trusted = [r for r in accel if key(r["user"]) in latest]
-    curated = {key(r["user"]) for r in accel_trusted}
-    devices = {latest[email]["serialNumber"]: email for email in curated}
-    steps_trusted = [r for r in steps if r["serialNumber"] in devices]
-    readings = {(key(r["user"]), r["timestamp"]) for r in accel_trusted}
-    ml = [r for r in steps_trusted if (devices[r["serialNumber"]], r["sensorReadingTime"]) in readings]
-    at_instant = Counter(r["timestamp"] for r in accel_trusted)
-    time_only = sum(at_instant[r["sensorReadingTime"]] for r in steps_trusted)
-    return {
-        "stedi.customer_landing": len(customers) + bad_customers,
-        "stedi.accelerometer_landing": len(accel) + bad_accel,
-        "stedi.step_trainer_landing": len(steps) + bad_steps,
-        "stedi.customer_trusted": len(consenting),
-        "stedi.accelerometer_trusted": len(accel_trusted),
-        "stedi.customer_curated": len(curated),
-        "stedi.step_trainer_trusted": len(steps_trusted),
-        "stedi.machine_learning_curated": len(ml),
-        "rejected": bad_customers + bad_accel + bad_steps,
-        "time_only": time_only,
-    }
 
 
 @pytest.fixture(scope="module")
@@ -146,8 +88,8 @@ def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypa
     monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
     settings = lake_settings(tmp_path / "lake", write_key(tmp_path / "key", "range-test-key-0123456789"))
     write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=5)
-    for key in ("stedi_customer_trusted", "stedi_accelerometer_trusted"):
-        job = settings.job(key)
+    for name in ("stedi_customer_trusted", "stedi_accelerometer_trusted"):
+        job = settings.job(name)
         load_script(REPO / job.script).main(job_argv(job))
     table = settings.datasets["stedi.accelerometer_trusted"]
     before = _per_day(small_shuffles, table)

@@ -10,7 +10,6 @@ from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
-from publish_steps import DyingStorage, Killed, SteppedStorage
 from stedi_helpers import REPO, folder_report, lake_settings, write_key
 
 from job_helpers import publish as publishing
@@ -21,8 +20,7 @@ from job_helpers.stedi.sample_data import write_stedi_landing
 from job_helpers.stedi.schemas import CUSTOMER_TRUSTED
 from job_helpers.stedi.write import publish_table, staged
 from job_helpers.storage import Storage, local_path
-
-pytestmark = pytest.mark.slow
+from tests.support.publish_steps import DyingStorage, Killed, SteppedStorage
 
 DAY1, DAY2, DAY3 = date(2022, 6, 18), date(2022, 6, 19), date(2022, 6, 20)
 RANGED = {"partitioned": True, "first": DAY1, "last": DAY3}

@@ -18,8 +18,6 @@ from job_helpers.stedi.schemas import (
     machine_learning_schema,
 )
 
-pytestmark = pytest.mark.slow
-
 KEY = "first-test-key-0123456789abcdef"
 OTHER_KEY = "second-test-key-fedcba9876543210"
 

@@ -1,0 +1,134 @@
+"""config.yml is plain YAML with every key once: duplicates, anchors, aliases and merge keys are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from job_helpers.control.config import ConfigError, load_settings
+from job_helpers.control.config_yaml import TooDeepError, load_yaml
+
+REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
+MINIMAL = "project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py}\n"
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    config = tmp_path / "config.yml"
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def test_the_repository_config_loads_with_the_strict_loader():
+    assert load_settings(REPO_CONFIG, "local", environ={}).jobs
+
+
+def test_a_second_profiles_block_is_an_error_naming_both_lines(tmp_path):
+    text = MINIMAL + "profiles:\n  local: {lake_root: /tmp/a}\nbuckets: {}\nprofiles:\n  aws: {region: eu-west-1}\n"
+    with pytest.raises(ConfigError, match=r"line 7: duplicate key 'profiles' \(first at line 4\): keep one of them"):
+        load_settings(write(tmp_path, text), "local", environ={})
+
+
+@pytest.mark.parametrize(
+    "text, line, first, key",
+    [
+        ("jobs:\n  a:\n    script: x.py\n    arguments:\n      --x: 1\n      --x: 2\n", 6, 5, "--x"),
+        ("a: {b: 1, c: 2, b: 3}\n", 1, 1, "b"),
+        ("a:\n  - {k: 1}\n  - k: 1\n    k: 2\n", 4, 3, "k"),
+        # Keys equal once read: YAML 1.1 reads yes and true as the same boolean, 1 and 0x1 as the same number.
+        ("flags:\n  yes: 1\n  true: 2\n", 3, 2, True),
+        ("ids:\n  1: a\n  0x1: b\n", 3, 2, 1),
+    ],
+    ids=["job-arguments", "flow-mapping", "in-a-list", "booleans", "numbers"],
+)
+def test_duplicate_keys_at_any_depth_are_errors(text, line, first, key):
+    with pytest.raises(Exception, match=rf"line {line}: duplicate key {key!r} \(first at line {first}\)"):
+        load_yaml(text)
+
+
+@pytest.mark.parametrize(
+    "text, refused",
+    [
+        ("base: &b {x: 1}\nother: *b\n", r"line 1: anchor &b is not allowed"),
+        ("a: [&x 1, 2]\n", r"line 1: anchor &x is not allowed"),
+        ("a: *nothing\n", r"line 1: alias \*nothing is not allowed"),
+        ("base: {x: 1}\nother:\n  <<: {x: 2}\n  y: 3\n", r"line 3: merge key << is not allowed"),
+        ("a: !!set {x, y}\nb: {? [1, 2] : c}\n", r"line 2: a key must be a plain value, not list"),
+        ("a: !!python/object/apply:os.system ['touch /tmp/owned']\n", r"could not determine a constructor"),
+    ],
+    ids=["anchor-and-alias", "anchor-in-a-list", "alias-alone", "merge-key", "list-as-key", "python-object"],
+)
+def test_anchors_aliases_merge_keys_and_complex_keys_are_refused(text, refused):
+    with pytest.raises(Exception, match=refused):
+        load_yaml(text)
+
+
+def billion_laughs(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for level in range(1, levels + 1):
+        previous = f"*a{level - 1}"
+        lines.append(f"a{level}: &a{level} [{', '.join([previous] * 10)}]")
+    return MINIMAL + "\n".join(lines) + "\n"
+
+
+def test_an_alias_bomb_is_refused_before_it_expands(tmp_path):
+    """Nine levels of ten aliases stand for 10^9 strings; the loader stops at the first anchor."""
+    config = write(tmp_path, billion_laughs())
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, "local", environ={})
+    assert str(error.value) == f"{config}: not valid YAML: line 4: anchor &a0 is not allowed (aliases are refused): remove it"
+
+
+def test_an_alias_in_a_set_value_stays_text(tmp_path):
+    settings = load_settings(write(tmp_path, MINIMAL), "local", ["jobs.a.description=*a"], environ={})
+    assert settings.jobs["a"].description == "*a"
+
+
+def test_a_yaml_syntax_error_is_one_line_with_its_position(tmp_path):
+    config = write(tmp_path, MINIMAL + "profiles:\n  local: {lake_root: /tmp\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, "local", environ={})
+    message = str(error.value)
+    assert "\n" not in message and message.startswith(f"{config}: not valid YAML: line 6, column 1:"), message
+
+
+def block_mappings(levels: int) -> str:
+    return "".join(f"{'  ' * level}a:\n" for level in range(levels - 1)) + f"{'  ' * (levels - 1)}a: 1\n"
+
+
+@pytest.mark.parametrize(
+    "deep, line, column",
+    [
+        # The top-level mapping is level 1 and x's value level 2: level 65 is the 64th bracket.
+        ("x: " + "[" * 20_000 + "]" * 20_000, 4, 3 + 64),
+        ("x: " + "{a: " * 5_000 + "1" + "}" * 5_000, 4, 4 + 63 * 4),
+        ("x:\n" + "".join(f"{'  ' * level}-\n" for level in range(1, 2_000)), 4 + 64, 1 + 2 * 64),
+        ("x: " + "[" * 63 + "{a: [", 4, 3 + 64),
+    ],
+    ids=["flow-lists", "flow-mappings", "block-lists", "unclosed-mix"],
+)
+def test_a_document_nested_deeper_than_the_limit_is_refused_naming_its_line(tmp_path, deep, line, column):
+    """PyYAML composes by recursion: these ended in RecursionError, exit 1, naming nothing."""
+    config = write(tmp_path, MINIMAL + deep + "\n")
+    with pytest.raises(ConfigError) as error:
+        load_settings(config, "local", environ={})
+    expected = f"{config}: not valid YAML: line {line}, column {column}: mappings and lists nested deeper than 64 levels"
+    assert str(error.value).startswith(expected), error.value
+
+
+def test_the_nesting_limit_counts_the_top_level_as_one():
+    assert str(load_yaml("[" * 64 + "]" * 64)) == "[" * 64 + "]" * 64
+    assert load_yaml(block_mappings(64))["a"]["a"]["a"] is not None
+    with pytest.raises(TooDeepError, match="line 1, column 65:"):
+        load_yaml("[" * 65 + "]" * 65)
+    with pytest.raises(TooDeepError, match="line 65, column 129:"):
+        load_yaml(block_mappings(65))
+
+
+def test_a_set_value_nested_too_deep_is_a_config_error_naming_the_key(tmp_path):
+    with pytest.raises(ConfigError) as error:
+        load_settings(write(tmp_path, MINIMAL), "local", ["jobs.a.description=" + "[" * 20_000], environ={})
+    assert (
+        str(error.value)
+        == "--set jobs.a.description: line 1, column 65: mappings and lists nested deeper than 64 levels: flatten them"
+    )
