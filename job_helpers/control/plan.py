@@ -111,11 +111,12 @@ def run_days(arguments: Mapping[str, str], started_on: datetime | None = None) -
 def parse_date(text: str, option: str, today: date | None = None) -> date:
     """A ``YYYY-MM-DD`` date, or ``today``, ``yesterday``, ``today-N`` (UTC, against ``today`` when given).
 
-    Anything else is a PlanError naming the option and the accepted forms.
+    The grammar is ``relative_dates``', the jobs' own; anything else is a PlanError naming the option
+    and the accepted forms.
     """
     try:
-        day = resolve_day(text, today) if is_relative(text) else datetime.strptime(text, DATE_FORMAT).date()
-    except (TypeError, ValueError):
+        day = resolve_day(text, today)
+    except NotADate:
         raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
     if day > LAST_DAY:
         raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")

@@ -39,7 +39,7 @@ from job_helpers.control.plan import (
     PlanError,
     check_job_name,
 )
-from job_helpers.relative_dates import RELATIVE
+from job_helpers.relative_dates import days_back
 
 # Relative dates go back at most this many days (today-999999), which the jobs resolve.
 MAX_DAYS_BACK = 999_999
@@ -331,17 +331,10 @@ def schedule_request(job: JobSpec, cron: str, arguments: Mapping[str, str], grou
 def window_of(arguments: Mapping[str, str], where: str) -> tuple[int, int]:
     """``(lag_days, days_per_job)`` from a schedule's relative ``--from-date``/``--to-date``; PlanError names ``where``."""
     start, end = arguments.get(FROM_ARGUMENT, ""), arguments.get(TO_ARGUMENT, "")
-    first, last = _days_back(start), _days_back(end)
+    first, last = days_back(start), days_back(end)
     if first is None or last is None or first < last:
         raise PlanError(f"{where}: its window {start or '?'} to {end or '?'} is not a schedule's relative window (today-N)")
     return last, first - last + 1
-
-
-def _days_back(text: str) -> int | None:
-    match = RELATIVE.fullmatch(text.strip())
-    if match is None:
-        return None
-    return 1 if text.strip() == "yesterday" else int(match.group(1) or 0)
 
 
 def scheduled_schedule(job_key: str, found: Mapping[str, Any]) -> Schedule:
