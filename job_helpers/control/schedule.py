@@ -219,6 +219,7 @@ def _fields_allowing(wildcard: str) -> str:
 
 
 def _term(spec: CronField, text: str, item: str) -> Term:
+    """One comma-separated item: a day's ``nL``/``nW``, or a value, range or ``*``, each with an optional step."""
     where = f"{spec.name} {text!r}"
     if not item:
         raise CronError(f"{where}: an empty item between commas")
@@ -228,18 +229,20 @@ def _term(spec: CronField, text: str, item: str) -> Term:
             why = f"only alone, in {allowed}" if allowed else "nowhere (it is not one of Glue's wildcards)"
             raise CronError(f"{where}: Glue allows {wildcard!r} {why}")
     special = re.fullmatch(r"([0-9]+)([LW])", item)
-    if special:
-        number, letter = special.groups()
-        if (
-            letter not in spec.specials
-            or (letter == "L" and spec.name != "day-of-week")
-            or (letter == "W" and spec.name != "day-of-month")
-        ):
-            raise CronError(
-                f"{where}: Glue allows '{number}{letter}' only in {'day-of-week' if letter == 'L' else 'day-of-month'}"
-            )
-        value = _value(spec, where, number)
-        return Term(value, value, 1, item)
+    return _nearest_or_last(spec, where, *special.groups()) if special else _range(spec, where, item)
+
+
+def _nearest_or_last(spec: CronField, where: str, number: str, letter: str) -> Term:
+    """``nW`` (the weekday nearest day n) in day-of-month, ``nL`` (the last weekday n of the month) in day-of-week."""
+    field_name = "day-of-week" if letter == "L" else "day-of-month"
+    if letter not in spec.specials or spec.name != field_name:
+        raise CronError(f"{where}: Glue allows '{number}{letter}' only in {field_name}")
+    value = _value(spec, where, number)
+    return Term(value, value, 1, f"{number}{letter}")
+
+
+def _range(spec: CronField, where: str, item: str) -> Term:
+    """``*``, ``n`` or ``n-m``, then ``/step`` if given (``n/step`` runs to the field's end)."""
     base, slash, step_text = item.partition("/")
     step = _step(spec, where, step_text) if slash else 1
     if base == "*":
