@@ -96,3 +96,13 @@ def test_a_refused_value_gives_the_default_and_one_problem():
         "x.b: 'yes' must be true or false",
         "x.c: 'x' is not one of a, b",
     ]
+
+
+def test_a_switch_takes_true_or_false_only():
+    """A quoted 'false' was true to bool(): date_ranged and the others are switches, read as one."""
+    message = problems_of(
+        ["jobs.stedi_trusted.date_ranged='false'", "stedi.pseudonymise='no'", "profiles.aws.cross_region_buckets=1"]
+    )
+    assert "jobs.stedi_trusted.date_ranged: 'false' must be true or false" in message
+    assert "stedi.pseudonymise: 'no' must be true or false" in message
+    assert "profiles.aws.cross_region_buckets: 1 must be true or false" in message

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from job_helpers.config_fields import WholeNumber, read_fields
+from job_helpers.config_fields import Switch, WholeNumber, read_fields
 from job_helpers.config_keys import DASHES, ConfigError, check_keys
 
 COMMANDS = ("glueetl",)
@@ -25,6 +25,7 @@ ARGUMENT_CHOICES = {
     "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
     "--series-source": ("asset_metadata", "list_time_series"),
 }
+DATE_RANGED = Switch(False)
 JOB_NUMBERS = {"number_of_workers": WholeNumber(2), "timeout_minutes": WholeNumber(60), "max_concurrent_runs": WholeNumber(1)}
 
 
@@ -73,40 +74,45 @@ def resolve_jobs(
         if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
             problems.append(f"{where}: job keys are lower case letters, digits and '_'")
         check_keys(job, JOB_KEYS, where, problems)
-        command = job.get("command", "glueetl")
-        if command not in COMMANDS:
-            problems.append(
-                f"{where}.command: {command!r} is not supported: Glue 5 runs Python 3.11 only in glueetl jobs "
-                "(Python shell jobs stop at Glue 3.0 and Python 3.9); use glueetl"
-            )
-        worker_type = job.get("worker_type", "G.1X")
-        if worker_type not in WORKER_TYPES:
-            why = f" ({NOT_FOR_BATCH_JOBS[worker_type]})" if worker_type in NOT_FOR_BATCH_JOBS else ""
-            problems.append(
-                f"{where}.worker_type: {worker_type!r} is not a worker type of Glue 5 batch jobs{why}; "
-                f"use one of {', '.join(WORKER_TYPES)}"
-            )
-        execution_class = str(job.get("execution_class", "STANDARD"))
-        problem = execution_class_problem(execution_class, worker_type)
-        if problem:
-            problems.append(f"{where}.execution_class: {problem}")
-        script = job.get("script")
-        if not script or not str(script).endswith(".py"):
-            problems.append(f"{where}.script: give the job's Python file, e.g. jobs/{key}.py")
+        problems.extend(f"{where}.{problem}" for problem in _glue_problems(key, job))
         arguments = {**(job.get("arguments") or {}), **(profile_arguments.get(key) or {})}
         jobs[key] = JobSpec(
             key=key,
             name_prefix=str(job.get("name_prefix") or f"{prefix}-{key.replace('_', '-')}"),
-            script=str(script),
-            command=command,
-            worker_type=worker_type,
+            script=str(job.get("script")),
+            command=job.get("command", "glueetl"),
+            worker_type=job.get("worker_type", "G.1X"),
             **read_fields(job, JOB_NUMBERS, where, problems),
-            date_ranged=bool(job.get("date_ranged", False)),
+            date_ranged=DATE_RANGED.read(job, "date_ranged", where, problems),
             arguments=_resolve_arguments(arguments, datasets, where, problems),
             description=str(job.get("description") or ""),
-            execution_class=execution_class,
+            execution_class=str(job.get("execution_class", "STANDARD")),
         )
     return jobs
+
+
+def _glue_problems(key: str, job: dict) -> list[str]:
+    """What Glue would refuse in the job's command, worker type, execution class or script, each after its key."""
+    problems = []
+    command = job.get("command", "glueetl")
+    if command not in COMMANDS:
+        problems.append(
+            f"command: {command!r} is not supported: Glue 5 runs Python 3.11 only in glueetl jobs "
+            "(Python shell jobs stop at Glue 3.0 and Python 3.9); use glueetl"
+        )
+    worker_type = job.get("worker_type", "G.1X")
+    if worker_type not in WORKER_TYPES:
+        why = f" ({NOT_FOR_BATCH_JOBS[worker_type]})" if worker_type in NOT_FOR_BATCH_JOBS else ""
+        problems.append(
+            f"worker_type: {worker_type!r} is not a worker type of Glue 5 batch jobs{why}; use one of {', '.join(WORKER_TYPES)}"
+        )
+    problem = execution_class_problem(str(job.get("execution_class", "STANDARD")), worker_type)
+    if problem:
+        problems.append(f"execution_class: {problem}")
+    script = job.get("script")
+    if not script or not str(script).endswith(".py"):
+        problems.append(f"script: give the job's Python file, e.g. jobs/{key}.py")
+    return problems
 
 
 def execution_class_problem(execution_class: str, worker_type: str) -> str | None:
