@@ -2,7 +2,9 @@
 
 Nothing else reads the file. Jobs never see it: the control plane resolves locations to URLs and
 hands them to jobs as arguments. The sections a domain owns (``SECTIONS``) are parsed by that
-domain's ``settings.parse`` and kept, typed, on ``Settings``.
+domain's ``settings.parse`` and kept, typed, on ``Settings``. The file is read by ``config_document``;
+jobs and pipelines are resolved by ``config_jobs``, the aws profile by ``aws_profile_settings``; every
+value is read through ``job_helpers.config_fields``.
 """
 
 from __future__ import annotations
@@ -188,9 +190,7 @@ def _resolve(
         "project.max_row_loss": repr(project.max_row_loss),
     }
     jobs = resolve_jobs(document, options.get("job_arguments") or {}, project.prefix, references, problems)
-    for name, node in profiles.items():
-        if isinstance(node, dict):
-            check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
+    _check_profile_job_arguments(profiles, jobs, problems)
     pipelines = resolve_pipelines(document, jobs, datasets, problems)
     chosen = _local_settings(options, problems) if profile == "local" else _aws_settings(document, options, environ, problems)
     if problems:
@@ -224,6 +224,13 @@ def _profile(document: dict, profile: str | None, problems: list[str]) -> str:
     check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
     check_keys(profiles.get("aws"), aws_profile_settings.KEYS, "profiles.aws", problems)
     return profile
+
+
+def _check_profile_job_arguments(profiles: dict, jobs: Mapping[str, JobSpec], problems: list[str]) -> None:
+    """``profiles.<profile>.job_arguments`` may name only jobs under ``jobs``."""
+    for name, node in profiles.items():
+        if isinstance(node, dict):
+            check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
 
 
 def _project(project: dict, problems: list[str]) -> _Project:
