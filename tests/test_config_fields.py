@@ -106,3 +106,24 @@ def test_a_switch_takes_true_or_false_only():
     assert "jobs.stedi_trusted.date_ranged: 'false' must be true or false" in message
     assert "stedi.pseudonymise: 'no' must be true or false" in message
     assert "profiles.aws.cross_region_buckets: 1 must be true or false" in message
+
+
+def test_one_mistake_in_every_section_is_listed_at_once():
+    """Each section's problems reach the one error (an athena check once ran after it was raised)."""
+    wrong = {
+        "athena.database=Plant": "athena.database: 'Plant' must be lower case letters, digits and '_'",
+        "athena.workgroupp=x": "--set athena.workgroupp: unknown key; did you mean athena.workgroup?",
+        "project.prefix=a b": "project.prefix: 'a b' must be 1-64 letters, digits, '-' or '_'",
+        "profiles.aws.glue_version=4.0": "profiles.aws.glue_version: '4.0' must be 5.0 or newer",
+        "profiles.aws.kms_key_arn=key": "profiles.aws.kms_key_arn: 'key' must be a KMS key ARN or empty",
+        "profiles.aws.stack.encryption=sse": "profiles.aws.stack.encryption: 'sse' is not one of kms, s3",
+        "profiles.aws.local_runner.s3a_jars=a.zip": "profiles.aws.local_runner.s3a_jars: 'a.zip' is not a .jar file",
+        "stedi.output_format=csv": "stedi.output_format: 'csv' is not one of parquet, json",
+        "ingest.restore_tier=Fast": "ingest.restore_tier: 'Fast' is not one of Bulk, Standard (DEEP_ARCHIVE's tiers)",
+        "ingest.kms_key_arn=key": "ingest.kms_key_arn: 'key' must be a KMS key ARN or empty",
+        "embrace.timestream.table=x": "embrace.timestream.table: 'x' is not a Timestream name",
+        "embrace.timestream.slack_webhook_env=1X": "embrace.timestream.slack_webhook_env: '1X' is not an environment variable name",
+        "jobs.stedi_trusted.worker_type=G.3X": "jobs.stedi_trusted.worker_type: 'G.3X' is not a worker type of Glue 5 batch jobs",
+    }
+    message = problems_of(list(wrong))
+    assert [problem for problem in wrong.values() if f"\n  {problem}" not in message] == []

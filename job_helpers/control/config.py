@@ -179,6 +179,7 @@ def _resolve(
     profiles = document.get("profiles") or {}
     options = profiles.get(profile) or {}
     project = _project(document.get("project") or {}, problems)
+    athena = _athena(document.get("athena") or {}, problems)
     lake_root = _lake_root(options, base_dir) if profile == "local" else None
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
@@ -207,7 +208,7 @@ def _resolve(
         pipelines=pipelines,
         resolved=resolved,
         lake_root=lake_root,
-        **_athena(document.get("athena") or {}, problems),
+        **athena,
         **project.settings,
         **chosen,
         **sections,
