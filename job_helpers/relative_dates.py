@@ -8,6 +8,11 @@ start, so a retry or a console re-run of it a week later covers the same days. E
 Scheduler passes its ``<aws.scheduler.scheduled-time>`` (UTC); a crontab line the local time cron
 fired it, with its offset. Without one, ``execute`` counts from today in UTC, or in the machine's
 zone (``local_today``) when asked.
+
+This is the one date grammar of the project: the CLI's options, ``execute``'s plans, the schedules'
+windows and the jobs' arguments all read dates here. A date is ``YYYY-MM-DD`` in ASCII digits (a
+real day: ``2024-3-1``, ``2024-02-30``, a time after it or digits of another script are refused) or
+one of the relative words; spaces around either are ignored.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
-RELATIVE = re.compile(r"today(?:-(\d{1,6}))?|yesterday")
+# ``[0-9]``, not ``\d``: ``\d`` takes any script's digits (``today-７``).
+RELATIVE = re.compile(r"today(?:-([0-9]{1,6}))?|yesterday")
+DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 FORMS = "YYYY-MM-DD, today, yesterday or today-N"
 # The job argument naming the time a schedule meant a run for (without its dashes).
 LOGICAL_TIME = "logical-time"
 # ISO 8601 with the time and its offset: 2026-03-02T03:00:00Z, 2026-03-02T03:00+0100.
-TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})")
+TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})")
 TIMESTAMP_FORM = "a time with its offset, e.g. 2026-03-02T03:00:00Z or 2026-03-02T03:00+0100"
 
 
@@ -53,17 +60,25 @@ def is_relative(text: str) -> bool:
     return RELATIVE.fullmatch(text.strip()) is not None
 
 
-def resolve_day(text: str, today: date | None = None) -> date:
-    """The date ``text`` names: a ``YYYY-MM-DD`` date, or one relative to ``today`` (default: today in UTC)."""
+def days_back(text: str) -> int | None:
+    """How many days before today a relative date is (``yesterday`` is 1), or None for any other text."""
     value = text.strip()
     relative = RELATIVE.fullmatch(value)
     if relative is None:
+        return None
+    return 1 if value == "yesterday" else int(relative.group(1) or 0)
+
+
+def resolve_day(text: str, today: date | None = None) -> date:
+    """The date ``text`` names: a ``YYYY-MM-DD`` date, or one relative to ``today`` (default: today in UTC)."""
+    value = text.strip()
+    days = days_back(value)
+    if days is None:
         try:
-            return date.fromisoformat(value) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) else _refuse(text)
+            return date.fromisoformat(value) if DAY.fullmatch(value) else _refuse(text)
         except ValueError:
             _refuse(text)
     today = today or utc_today()
-    days = 1 if value == "yesterday" else int(relative.group(1) or 0)
     try:
         return today - timedelta(days=days)
     except OverflowError:

@@ -2,7 +2,9 @@
 
 Nothing else reads the file. Jobs never see it: the control plane resolves locations to URLs and
 hands them to jobs as arguments. The sections a domain owns (``SECTIONS``) are parsed by that
-domain's ``settings.parse`` and kept, typed, on ``Settings``.
+domain's ``settings.parse`` and kept, typed, on ``Settings``. The file is read by ``config_document``;
+jobs and pipelines are resolved by ``config_jobs``, the aws profile by ``aws_profile_settings``; every
+value is read through ``job_helpers.config_fields``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from job_helpers.config_fields import Share, Text, WholeNumber, read_fields
+from job_helpers.config_keys import UNKNOWN_KEY, ConfigError, SectionContext, check_keys
+from job_helpers.control import aws_profile_settings, glue_prices, local_on_aws, stack_settings
+from job_helpers.control.config_document import read_document
 
-from job_helpers.config_keys import DASHES, UNKNOWN_KEY, ConfigError, SectionContext, check_keys
-from job_helpers.control import aws_region, local_on_aws, stack_settings
-from job_helpers.control.config_yaml import TooDeepError, describe_yaml_error, load_yaml
+# JobSpec, PipelineSpec, render_references and execution_class_problem are imported from here by the commands.
+from job_helpers.control.config_jobs import JobSpec, PipelineSpec, resolve_jobs, resolve_pipelines
+from job_helpers.control.config_jobs import execution_class_problem as execution_class_problem
+from job_helpers.control.config_jobs import render_references as render_references
+from job_helpers.control.glue_prices import DEFAULT_GLUE_PRICES, GluePrices
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
 from job_helpers.embrace import settings as embrace_settings
@@ -30,52 +37,8 @@ from job_helpers.stedi import settings as stedi_settings
 from job_helpers.stedi.settings import StediSettings
 
 PROFILES = ("local", "aws")
-COMMANDS = ("glueetl",)
-# The worker types of Glue 5 Spark batch jobs (AWS Glue docs: worker types, CreateJob's WorkerType).
-WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X")
-# Glue runs Flex (spare capacity, lower price) for glueetl jobs of Glue 3.0+ on these worker types only.
-EXECUTION_CLASSES = ("STANDARD", "FLEX")
-FLEX_WORKER_TYPES = ("G.1X", "G.2X")
-NOT_FOR_BATCH_JOBS = {"G.025X": "Glue runs it for streaming jobs only", "Z.2X": "Glue runs it for Ray jobs only"}
-IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
-ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
-ARGUMENT_CHOICES = {
-    "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
-    "--series-source": ("asset_metadata", "list_time_series"),
-}
 
 
-@dataclass(frozen=True)
-class JobSpec:
-    """One job as the control plane creates it; arguments are resolved for the profile."""
-
-    key: str
-    name_prefix: str
-    script: str
-    command: str
-    worker_type: str
-    number_of_workers: int
-    timeout_minutes: int
-    max_concurrent_runs: int
-    date_ranged: bool
-    arguments: dict[str, str]
-    description: str = ""
-    execution_class: str = "STANDARD"
-
-
-@dataclass(frozen=True)
-class GluePrices:
-    """USD per DPU-hour of Glue jobs in one region; ``memory_optimized`` per M-DPU-hour (R workers), if known."""
-
-    standard: float
-    flex: float
-    memory_optimized: float | None = None
-
-
-# Glue's list prices in us-east-1 (https://aws.amazon.com/glue/pricing/), the default table.
-DEFAULT_GLUE_PRICES = {"us-east-1": GluePrices(0.44, 0.29)}
-PRICE_KEYS = ("standard", "flex", "memory_optimized")
 RENAMED_PROJECT_KEYS = {
     "price_per_dpu_hour": "project.glue_prices.<region>.standard",
     "flex_price_per_dpu_hour": "project.glue_prices.<region>.flex",
@@ -147,75 +110,9 @@ def load_settings(
 ) -> Settings:
     """Read config.yml, expand ${VAR}, apply ``dotted.key=value`` overrides, validate, resolve."""
     environ = os.environ if environ is None else environ
-    try:
-        raw = load_yaml(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as error:
-        raise ConfigError(f"{path}: no such file; run commands from the repository root or pass --config") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {describe_yaml_error(error)}") from error
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    document = _expand(raw, environ, "")
-    for override in overrides:
-        _apply_override(document, override)
-        _let_job_argument_override_win(document, override)
+    document = read_document(path, overrides, environ)
     overridden = [override.partition("=")[0] for override in overrides]
     return _resolve(document, profile, base_dir=path.resolve().parent, overridden=overridden, environ=environ)
-
-
-def _expand(value: Any, environ: Mapping[str, str], key: str) -> Any:
-    if isinstance(value, dict):
-        return {k: _expand(v, environ, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_expand(v, environ, key) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def substitute(match: re.Match) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in environ and environ[name] != "":
-            return environ[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"{key}: environment variable {name} is not set; set it or write ${{{name}:-default}}")
-
-    return ENV_REFERENCE.sub(substitute, value)
-
-
-def _apply_override(document: dict, override: str) -> None:
-    dotted, sep, text = override.partition("=")
-    if not sep or not dotted:
-        raise ConfigError(f"--set {override!r}: expected dotted.key=value")
-    node = document
-    parts = dotted.split(".")
-    for part in parts[:-1]:
-        child = node.get(part)
-        if child is None:
-            child = node[part] = {}
-        if not isinstance(child, dict):
-            raise ConfigError(f"--set {dotted}: {part!r} holds a value, not a section")
-        node = child
-    if len(parts) > 2 and parts[-2] == "arguments":
-        node[parts[-1]] = text
-        return
-    try:
-        value = load_yaml(text) if text else ""
-    except TooDeepError as error:
-        raise ConfigError(f"--set {dotted}: {error}") from error
-    except yaml.YAMLError:
-        value = text
-    node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value
-
-
-def _let_job_argument_override_win(document: dict, override: str) -> None:
-    """``--set jobs.J.arguments.A=V`` beats ``profiles.P.job_arguments.J.A``, which would otherwise be merged over it."""
-    parts = override.partition("=")[0].split(".")
-    if len(parts) != 4 or parts[0] != "jobs" or parts[2] != "arguments":
-        return
-    for options in (document.get("profiles") or {}).values():
-        job_arguments = ((options or {}).get("job_arguments") or {}).get(parts[1])
-        if isinstance(job_arguments, dict):
-            job_arguments.pop(parts[3], None)
 
 
 # Each section a domain owns: where it is in config.yml → the domain's parser. Its result is kept on
@@ -252,6 +149,25 @@ PROJECT_KEYS = (
 TAG_KEYS = ("key", "value")
 ATHENA_KEYS = ("database", "workgroup")
 LOCAL_PROFILE_KEYS = ("lake_root", "max_parallel_runs", "job_arguments", "price_region")
+# Every job's name starts with it.
+PREFIX = Text(
+    re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}"), "must be 1-64 letters, digits, '-' or '_' (it starts every job name)"
+)
+PROJECT_NUMBERS = {"max_jobs_per_batch": WholeNumber(400), "max_project_jobs": WholeNumber(900)}
+MAX_ROW_LOSS = Share(0.5)
+ATHENA_DATABASE = Text(re.compile(r"[a-z0-9_]{1,255}"), "must be lower case letters, digits and '_'", default="glue_etl")
+LOCAL_PARALLEL_RUNS = WholeNumber(2)
+
+
+@dataclass(frozen=True)
+class _Project:
+    """``project:``, checked: the prefix of job names, the tag, the batch limits, prices and the row-loss guard."""
+
+    prefix: str
+    tag_key: str
+    tag_value: str
+    max_row_loss: float
+    settings: dict[str, Any]
 
 
 def _resolve(
@@ -259,40 +175,12 @@ def _resolve(
 ) -> Settings:
     problems: list[str] = []
     check_keys(document, TOP_LEVEL_KEYS, "", problems)
-    profile = profile or document.get("default_profile") or "local"
-    if profile not in PROFILES:
-        raise ConfigError(f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)}")
+    profile = _profile(document, profile, problems)
     profiles = document.get("profiles") or {}
     options = profiles.get(profile) or {}
-    check_keys(profiles, PROFILES, "profiles", problems)
-    check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
-    check_keys(profiles.get("aws"), AWS_PROFILE_KEYS, "profiles.aws", problems)
-
-    project = document.get("project") or {}
-    for old, new in RENAMED_PROJECT_KEYS.items():
-        if old in project:
-            problems.append(f"project.{old}: replaced by {new} (prices are kept per region)")
-    check_keys({k: v for k, v in project.items() if k not in RENAMED_PROJECT_KEYS}, PROJECT_KEYS, "project", problems)
-    prefix = str(project.get("prefix") or "")
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", prefix):
-        problems.append("project.prefix: must be 1-64 letters, digits, '-' or '_' (it starts every job name)")
-    tag = project.get("tag") or {}
-    check_keys(tag, TAG_KEYS, "project.tag", problems)
-    tag_key = str(tag.get("key") or "source")
-    tag_value = str(tag.get("value") or prefix)
-
-    athena = document.get("athena") or {}
-    check_keys(athena, ATHENA_KEYS, "athena", problems)
-    database = str(athena.get("database") or "glue_etl")
-    if not re.fullmatch(r"[a-z0-9_]{1,255}", database):
-        problems.append(f"athena.database: {database!r} must be lower case letters, digits and '_'")
-
-    lake_root = None
-    if profile == "local":
-        lake_root = Path(str(options.get("lake_root") or ".lake"))
-        if not lake_root.is_absolute():
-            lake_root = base_dir / lake_root
-        lake_root = lake_root.resolve()
+    project = _project(document.get("project") or {}, problems)
+    athena = _athena(document.get("athena") or {}, problems)
+    lake_root = _lake_root(options, base_dir) if profile == "local" else None
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
     context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
@@ -300,26 +188,12 @@ def _resolve(
     references = {
         **datasets,
         **_section_references(sections, datasets, problems),
-        "project.max_row_loss": repr(_share(project, "max_row_loss", 0.5, problems)),
+        "project.max_row_loss": repr(project.max_row_loss),
     }
-    jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
-    for name, node in profiles.items():
-        if isinstance(node, dict):
-            check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
-    pipelines = _resolve_pipelines(document, jobs, datasets, problems)
-
-    settings: dict[str, Any] = {
-        "max_jobs_per_batch": _positive_int(project, "max_jobs_per_batch", 400, "project", problems),
-        "max_project_jobs": _positive_int(project, "max_project_jobs", 900, "project", problems),
-        "glue_prices": _glue_prices(project.get("glue_prices"), problems),
-    }
-    if profile == "local":
-        settings["max_parallel_runs"] = _positive_int(options, "max_parallel_runs", 2, f"profiles.{profile}", problems)
-        settings["price_region"] = str(options.get("price_region") or "us-east-1")
-    else:
-        settings.update(_aws_settings(options, os.environ if environ is None else environ, problems))
-        settings["price_region"] = settings["region"] or ""
-        settings["examples"] = example_values(document.get("buckets") or {}, options)
+    jobs = resolve_jobs(document, options.get("job_arguments") or {}, project.prefix, references, problems)
+    _check_profile_job_arguments(profiles, jobs, problems)
+    pipelines = resolve_pipelines(document, jobs, datasets, problems)
+    chosen = _local_settings(options, problems) if profile == "local" else _aws_settings(document, options, environ, problems)
     if problems:
         raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     resolved = copy.deepcopy(document)
@@ -327,18 +201,84 @@ def _resolve(
     resolved["paths"] = datasets
     return Settings(
         profile=profile,
-        tag_key=tag_key,
-        tag_value=tag_value,
+        tag_key=project.tag_key,
+        tag_value=project.tag_value,
         datasets=datasets,
         jobs=jobs,
         pipelines=pipelines,
         resolved=resolved,
         lake_root=lake_root,
-        athena_database=database,
-        athena_workgroup=str(athena.get("workgroup") or "primary"),
-        **settings,
+        **athena,
+        **project.settings,
+        **chosen,
         **sections,
     )
+
+
+def _profile(document: dict, profile: str | None, problems: list[str]) -> str:
+    """The profile asked for (else config.yml's default, else local); the keys of every profile checked."""
+    profile = profile or document.get("default_profile") or "local"
+    if profile not in PROFILES:
+        raise ConfigError(f"profile {profile!r} is unknown: use one of {', '.join(PROFILES)}")
+    profiles = document.get("profiles") or {}
+    check_keys(profiles, PROFILES, "profiles", problems)
+    check_keys(profiles.get("local"), LOCAL_PROFILE_KEYS, "profiles.local", problems)
+    check_keys(profiles.get("aws"), aws_profile_settings.KEYS, "profiles.aws", problems)
+    return profile
+
+
+def _check_profile_job_arguments(profiles: dict, jobs: Mapping[str, JobSpec], problems: list[str]) -> None:
+    """``profiles.<profile>.job_arguments`` may name only jobs under ``jobs``."""
+    for name, node in profiles.items():
+        if isinstance(node, dict):
+            check_keys(node.get("job_arguments"), jobs, f"profiles.{name}.job_arguments", problems)
+
+
+def _project(project: dict, problems: list[str]) -> _Project:
+    for old, new in RENAMED_PROJECT_KEYS.items():
+        if old in project:
+            problems.append(f"project.{old}: replaced by {new} (prices are kept per region)")
+    check_keys({k: v for k, v in project.items() if k not in RENAMED_PROJECT_KEYS}, PROJECT_KEYS, "project", problems)
+    prefix = PREFIX.read(project, "prefix", "project", problems)
+    tag = project.get("tag") or {}
+    check_keys(tag, TAG_KEYS, "project.tag", problems)
+    return _Project(
+        prefix=prefix,
+        tag_key=str(tag.get("key") or "source"),
+        tag_value=str(tag.get("value") or prefix),
+        max_row_loss=MAX_ROW_LOSS.read(project, "max_row_loss", "project", problems),
+        settings={
+            **read_fields(project, PROJECT_NUMBERS, "project", problems),
+            "glue_prices": glue_prices.parse(project.get("glue_prices"), problems),
+        },
+    )
+
+
+def _athena(athena: dict, problems: list[str]) -> dict[str, Any]:
+    check_keys(athena, ATHENA_KEYS, "athena", problems)
+    return {
+        "athena_database": ATHENA_DATABASE.read(athena, "database", "athena", problems),
+        "athena_workgroup": str(athena.get("workgroup") or "primary"),
+    }
+
+
+def _lake_root(options: dict, base_dir: Path) -> Path:
+    """The local profile's lake folder, relative to config.yml's folder unless absolute."""
+    lake_root = Path(str(options.get("lake_root") or ".lake"))
+    return (lake_root if lake_root.is_absolute() else base_dir / lake_root).resolve()
+
+
+def _local_settings(options: dict, problems: list[str]) -> dict[str, Any]:
+    return {
+        "max_parallel_runs": LOCAL_PARALLEL_RUNS.read(options, "max_parallel_runs", "profiles.local", problems),
+        "price_region": str(options.get("price_region") or "us-east-1"),
+    }
+
+
+def _aws_settings(document: dict, options: dict, environ: Mapping[str, str] | None, problems: list[str]) -> dict[str, Any]:
+    """The aws profile's values, its prices' region (its own) and what still holds an example value."""
+    chosen = aws_profile_settings.parse(options, os.environ if environ is None else environ, problems)
+    return {**chosen, "price_region": chosen["region"] or "", "examples": example_values(document.get("buckets") or {}, options)}
 
 
 def _parse_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
@@ -425,112 +365,6 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
     return found
 
 
-JOB_KEYS = (
-    "script",
-    "description",
-    "command",
-    "worker_type",
-    "number_of_workers",
-    "timeout_minutes",
-    "max_concurrent_runs",
-    "date_ranged",
-    "arguments",
-    "name_prefix",
-    "execution_class",
-)
-
-
-def _resolve_jobs(
-    document: dict, profile_arguments: dict, prefix: str, datasets: dict[str, str], problems: list[str]
-) -> dict[str, JobSpec]:
-    jobs: dict[str, JobSpec] = {}
-    for key, job in (document.get("jobs") or {}).items():
-        where = f"jobs.{key}"
-        if not isinstance(job, dict):
-            problems.append(f"{where}: expected a mapping of job settings")
-            continue
-        if not re.fullmatch(r"[a-z][a-z0-9_]*", key):
-            problems.append(f"{where}: job keys are lower case letters, digits and '_'")
-        check_keys(job, JOB_KEYS, where, problems)
-        command = job.get("command", "glueetl")
-        if command not in COMMANDS:
-            problems.append(
-                f"{where}.command: {command!r} is not supported: Glue 5 runs Python 3.11 only in glueetl jobs "
-                "(Python shell jobs stop at Glue 3.0 and Python 3.9); use glueetl"
-            )
-        worker_type = job.get("worker_type", "G.1X")
-        if worker_type not in WORKER_TYPES:
-            why = f" ({NOT_FOR_BATCH_JOBS[worker_type]})" if worker_type in NOT_FOR_BATCH_JOBS else ""
-            problems.append(
-                f"{where}.worker_type: {worker_type!r} is not a worker type of Glue 5 batch jobs{why}; "
-                f"use one of {', '.join(WORKER_TYPES)}"
-            )
-        execution_class = str(job.get("execution_class", "STANDARD"))
-        problem = execution_class_problem(execution_class, worker_type)
-        if problem:
-            problems.append(f"{where}.execution_class: {problem}")
-        script = job.get("script")
-        if not script or not str(script).endswith(".py"):
-            problems.append(f"{where}.script: give the job's Python file, e.g. jobs/{key}.py")
-        arguments = {**(job.get("arguments") or {}), **(profile_arguments.get(key) or {})}
-        jobs[key] = JobSpec(
-            key=key,
-            name_prefix=str(job.get("name_prefix") or f"{prefix}-{key.replace('_', '-')}"),
-            script=str(script),
-            command=command,
-            worker_type=worker_type,
-            number_of_workers=_positive_int(job, "number_of_workers", 2, where, problems),
-            timeout_minutes=_positive_int(job, "timeout_minutes", 60, where, problems),
-            max_concurrent_runs=_positive_int(job, "max_concurrent_runs", 1, where, problems),
-            date_ranged=bool(job.get("date_ranged", False)),
-            arguments=_resolve_arguments(arguments, datasets, where, problems),
-            description=str(job.get("description") or ""),
-            execution_class=execution_class,
-        )
-    return jobs
-
-
-def execution_class_problem(execution_class: str, worker_type: str) -> str | None:
-    """Why Glue would refuse this execution class for the worker type, or None."""
-    if execution_class not in EXECUTION_CLASSES:
-        return f"{execution_class!r} is not a Glue execution class; use {' or '.join(EXECUTION_CLASSES)}"
-    if execution_class == "FLEX" and worker_type not in FLEX_WORKER_TYPES:
-        return f"Glue runs FLEX on {' and '.join(FLEX_WORKER_TYPES)} workers only, not {worker_type}: change worker_type or use STANDARD"
-    return None
-
-
-def _resolve_arguments(arguments: dict, datasets: dict[str, str], where: str, problems: list[str]) -> dict[str, str]:
-    resolved: dict[str, str] = {}
-    for name, value in arguments.items():
-        if not str(name).startswith("--"):
-            problems.append(
-                f"{where}.arguments.{name}: argument names start with '--'; did you mean --{str(name).lstrip(DASHES)}?"
-            )
-            continue
-        text = str(value)
-        try:
-            text = render_references(text, datasets)
-        except ConfigError as error:
-            problems.append(f"{where}.arguments.{name}: {error}")
-        choices = ARGUMENT_CHOICES.get(name)
-        if choices and text not in choices:
-            problems.append(f"{where}.arguments.{name}: {text!r} is not one of {', '.join(choices)}")
-        resolved[name] = text
-    return resolved
-
-
-def render_references(text: str, values: Mapping[str, str]) -> str:
-    """Replace each ``{dotted.name}`` with its value; ``${...}`` (Athena's own templates) is left alone."""
-
-    def substitute(match: re.Match) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ConfigError(f"{{{name}}} is not defined; known names: {', '.join(sorted(values))}")
-        return values[name]
-
-    return REFERENCE.sub(substitute, text)
-
-
 # The example values config.yml ships with: fine against an emulator, never meant for a real account.
 EXAMPLE_ACCOUNT = "123456789012"
 EXAMPLE_BUCKETS = frozenset(
@@ -569,146 +403,6 @@ def refuse_examples(settings: Settings, environ: Mapping[str, str] | None = None
             "the aws profile still has example values from config.yml; give real ones before creating AWS "
             "resources (with AWS_ENDPOINT_URL set, as for moto, examples are allowed):\n  " + "\n  ".join(settings.examples)
         )
-
-
-AWS_PROFILE_KEYS = (
-    "aws_profile",
-    "region",
-    "cross_region_buckets",
-    "glue_role_arn",
-    "glue_version",
-    "kms_key_arn",
-    "scheduler_role_arn",
-    "job_arguments",
-    "local_runner",
-    "stack",
-)
-
-
-def _aws_settings(options: dict, environ: Mapping[str, str], problems: list[str]) -> dict[str, Any]:
-    where = "profiles.aws"
-    role = str(options.get("glue_role_arn") or "")
-    if not IAM_ROLE_ARN.match(role):
-        problems.append(
-            f"{where}.glue_role_arn: {role!r} is not an IAM role ARN "
-            "(arn:aws:iam::<12-digit account>:role/<name>); set GLUE_ROLE_ARN or edit config.yml"
-        )
-    version = str(options.get("glue_version") or "")
-    if not re.fullmatch(r"\d+\.\d+", version) or tuple(map(int, version.split("."))) < (5, 0):
-        problems.append(f"{where}.glue_version: {version!r} must be 5.0 or newer (the jobs need Python 3.11)")
-    aws_profile = str(options.get("aws_profile") or "") or None
-    region, problem = aws_region.region_problem(str(options.get("region") or ""), aws_profile, environ)
-    if problem:
-        problems.append(problem)
-    elif region and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", region.name):
-        problems.append(f"{where}.region: {region.name!r} ({region.source}) is not an AWS region such as us-east-1")
-    cross_region = options.get("cross_region_buckets", False)
-    if not isinstance(cross_region, bool):
-        problems.append(f"{where}.cross_region_buckets: {cross_region!r} must be true or false")
-    kms = str(options.get("kms_key_arn") or "") or None
-    if kms and not kms.startswith("arn:aws"):
-        problems.append(f"{where}.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
-    scheduler_role = str(options.get("scheduler_role_arn") or "") or None
-    if scheduler_role and not (IAM_ROLE_ARN.match(scheduler_role) and _account_of(scheduler_role) == _account_of(role)):
-        problems.append(
-            f"{where}.scheduler_role_arn: {scheduler_role!r} must be an IAM role ARN in the account of glue_role_arn, "
-            "or empty; set SCHEDULER_ROLE_ARN or edit config.yml"
-        )
-    return {
-        "aws_profile": aws_profile,
-        "region": region.name if region else None,
-        "region_source": region.source if region else None,
-        "cross_region_buckets": cross_region is True,
-        "glue_role_arn": role,
-        "glue_version": version,
-        "kms_key_arn": kms,
-        "scheduler_role_arn": scheduler_role,
-    }
-
-
-def _account_of(role_arn: str) -> str:
-    return role_arn.split(":")[4] if role_arn.count(":") >= 5 else ""
-
-
-def _glue_prices(node: Any, problems: list[str]) -> dict[str, GluePrices]:
-    """``project.glue_prices``: per region, USD per DPU-hour (standard, flex) and per M-DPU-hour (memory_optimized)."""
-    if node is None:
-        return dict(DEFAULT_GLUE_PRICES)
-    if not isinstance(node, dict):
-        problems.append("project.glue_prices: must map regions to {standard, flex[, memory_optimized]}")
-        return dict(DEFAULT_GLUE_PRICES)
-    prices = {}
-    for region, entry in node.items():
-        where = f"project.glue_prices.{region}"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a mapping of {', '.join(PRICE_KEYS)}")
-            continue
-        check_keys(entry, PRICE_KEYS, where, problems)
-        found = {name: _price(entry, name, where, problems) for name in PRICE_KEYS if name in entry}
-        if "standard" not in found or "flex" not in found:
-            problems.append(f"{where}: needs standard and flex (USD per DPU-hour), e.g. {{standard: 0.44, flex: 0.29}}")
-            continue
-        prices[str(region)] = GluePrices(**found)
-    return prices
-
-
-def _price(node: dict, name: str, where: str, problems: list[str]) -> float:
-    value = node[name]
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        problems.append(f"{where}.{name}: {value!r} must be a price in USD, e.g. 0.44")
-        return 0.0
-    return float(value)
-
-
-def _share(node: dict, name: str, default: float, problems: list[str]) -> float:
-    value = node.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-        problems.append(f"project.{name}: {value!r} must be a share from 0 to 1, e.g. {default} for {default:.0%}")
-        return default
-    return float(value)
-
-
-def _positive_int(node: dict, name: str, default: int, where: str, problems: list[str]) -> int:
-    value = node.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.append(f"{where}.{name}: {value!r} must be a positive whole number")
-        return default
-    return value
-
-
-@dataclass(frozen=True)
-class PipelineSpec:
-    """Jobs run in order by ``pipeline``, and the tables whose row counts its summary shows."""
-
-    name: str
-    jobs: tuple[str, ...]
-    tables: tuple[str, ...]
-    description: str = ""
-
-
-PIPELINE_KEYS = ("description", "jobs", "tables")
-
-
-def _resolve_pipelines(
-    document: dict, jobs: Mapping[str, JobSpec], datasets: Mapping[str, str], problems: list[str]
-) -> dict[str, PipelineSpec]:
-    pipelines: dict[str, PipelineSpec] = {}
-    for name, node in (document.get("pipelines") or {}).items():
-        where = f"pipelines.{name}"
-        check_keys(node, PIPELINE_KEYS, where, problems)
-        if not isinstance(node, dict) or not isinstance(node.get("jobs"), list) or not node["jobs"]:
-            problems.append(f"{where}.jobs: give the list of job keys to run in order")
-            continue
-        for key in node["jobs"]:
-            if key not in jobs:
-                problems.append(f"{where}.jobs: {key!r} is not a job under jobs ({', '.join(sorted(jobs))})")
-        for table in node.get("tables") or []:
-            if table not in datasets:
-                problems.append(f"{where}.tables: {table!r} is not a data set (see `make paths`)")
-        pipelines[name] = PipelineSpec(
-            name, tuple(node["jobs"]), tuple(node.get("tables") or ()), str(node.get("description") or "")
-        )
-    return pipelines
 
 
 def pipeline_spec(settings: Settings, name: str) -> PipelineSpec:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from job_helpers import s3a
+from job_helpers.config_fields import WholeNumber
 from job_helpers.config_keys import SectionContext, check_keys
 
 GLUE = "glue"
@@ -23,6 +24,7 @@ RUNNERS = (GLUE, LOCAL)
 ROOT = "aws-local"
 SECTION = "profiles.aws.local_runner"
 KEYS = ("max_parallel_runs", "s3a_jars", "s3a_packages")
+MAX_PARALLEL_RUNS = WholeNumber(2)
 
 
 class RunnerError(ValueError):
@@ -62,20 +64,26 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> LocalRunne
     if not isinstance(node, Mapping):
         problems.append(f"{SECTION}: expected a mapping (max_parallel_runs, s3a_jars, s3a_packages)")
         return LocalRunnerSettings()
-    parallel = node.get("max_parallel_runs", 2)
-    if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
-        problems.append(f"{SECTION}.max_parallel_runs: {parallel!r} must be a positive whole number")
-        parallel = 1
-    jars_value = node.get("s3a_jars") or ""
-    jars = tuple(path.strip() for path in str(jars_value).split(",") if path.strip())
+    parallel = MAX_PARALLEL_RUNS.read(node, "max_parallel_runs", SECTION, problems)
+    return LocalRunnerSettings(parallel, _jars(node.get("s3a_jars"), problems), _packages(node.get("s3a_packages"), problems))
+
+
+def _jars(value: Any, problems: list[str]) -> tuple[str, ...]:
+    """``s3a_jars``: comma-separated paths of .jar files."""
+    jars = tuple(path.strip() for path in str(value or "").split(",") if path.strip())
     for path in jars:
         if not path.endswith(".jar"):
             problems.append(f"{SECTION}.s3a_jars: {path!r} is not a .jar file (comma-separated jar paths)")
-    packages = str(node.get("s3a_packages") or "").strip()
+    return jars
+
+
+def _packages(value: Any, problems: list[str]) -> str:
+    """``s3a_packages``: comma-separated Maven coordinates, group:artifact:version."""
+    packages = str(value or "").strip()
     for coordinate in filter(None, (part.strip() for part in packages.split(","))):
         if coordinate.count(":") != 2:
             problems.append(f"{SECTION}.s3a_packages: {coordinate!r} is not Maven coordinates group:artifact:version")
-    return LocalRunnerSettings(parallel, jars, packages)
+    return packages
 
 
 def job_environment(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
+from job_helpers.config_fields import is_number
 from job_helpers.control.config import JobSpec
 from job_helpers.relative_dates import LOGICAL_TIME, NotADate, is_relative, logical_day, resolve_day, utc_today
 from job_helpers.run_report import RUN_REPORTS_ARGUMENT
@@ -111,11 +112,12 @@ def run_days(arguments: Mapping[str, str], started_on: datetime | None = None) -
 def parse_date(text: str, option: str, today: date | None = None) -> date:
     """A ``YYYY-MM-DD`` date, or ``today``, ``yesterday``, ``today-N`` (UTC, against ``today`` when given).
 
-    Anything else is a PlanError naming the option and the accepted forms.
+    The grammar is ``relative_dates``', the jobs' own; anything else is a PlanError naming the option
+    and the accepted forms.
     """
     try:
-        day = resolve_day(text, today) if is_relative(text) else datetime.strptime(text, DATE_FORMAT).date()
-    except (TypeError, ValueError):
+        day = resolve_day(text, today)
+    except NotADate:
         raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
     if day > LAST_DAY:
         raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")
@@ -134,7 +136,7 @@ def parse_days(text: str) -> int:
 
 def split_range(start: date, end: date, days_per_job: int) -> list[Chunk]:
     """Consecutive chunks of at most ``days_per_job`` days covering start..end; the last ends at ``end``."""
-    if isinstance(days_per_job, bool) or not isinstance(days_per_job, int) or days_per_job < 1:
+    if not is_number(days_per_job, whole=True, least=1):
         raise PlanError(f"--days-per-job {days_per_job!r}: expected a positive whole number of days")
     if start > end:
         raise PlanError(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: swap them")

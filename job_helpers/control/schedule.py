@@ -39,7 +39,7 @@ from job_helpers.control.plan import (
     PlanError,
     check_job_name,
 )
-from job_helpers.relative_dates import RELATIVE
+from job_helpers.relative_dates import days_back
 
 # Relative dates go back at most this many days (today-999999), which the jobs resolve.
 MAX_DAYS_BACK = 999_999
@@ -219,6 +219,7 @@ def _fields_allowing(wildcard: str) -> str:
 
 
 def _term(spec: CronField, text: str, item: str) -> Term:
+    """One comma-separated item: a day's ``nL``/``nW``, or a value, range or ``*``, each with an optional step."""
     where = f"{spec.name} {text!r}"
     if not item:
         raise CronError(f"{where}: an empty item between commas")
@@ -228,18 +229,20 @@ def _term(spec: CronField, text: str, item: str) -> Term:
             why = f"only alone, in {allowed}" if allowed else "nowhere (it is not one of Glue's wildcards)"
             raise CronError(f"{where}: Glue allows {wildcard!r} {why}")
     special = re.fullmatch(r"([0-9]+)([LW])", item)
-    if special:
-        number, letter = special.groups()
-        if (
-            letter not in spec.specials
-            or (letter == "L" and spec.name != "day-of-week")
-            or (letter == "W" and spec.name != "day-of-month")
-        ):
-            raise CronError(
-                f"{where}: Glue allows '{number}{letter}' only in {'day-of-week' if letter == 'L' else 'day-of-month'}"
-            )
-        value = _value(spec, where, number)
-        return Term(value, value, 1, item)
+    return _nearest_or_last(spec, where, *special.groups()) if special else _range(spec, where, item)
+
+
+def _nearest_or_last(spec: CronField, where: str, number: str, letter: str) -> Term:
+    """``nW`` (the weekday nearest day n) in day-of-month, ``nL`` (the last weekday n of the month) in day-of-week."""
+    field_name = "day-of-week" if letter == "L" else "day-of-month"
+    if letter not in spec.specials or spec.name != field_name:
+        raise CronError(f"{where}: Glue allows '{number}{letter}' only in {field_name}")
+    value = _value(spec, where, number)
+    return Term(value, value, 1, f"{number}{letter}")
+
+
+def _range(spec: CronField, where: str, item: str) -> Term:
+    """``*``, ``n`` or ``n-m``, then ``/step`` if given (``n/step`` runs to the field's end)."""
     base, slash, step_text = item.partition("/")
     step = _step(spec, where, step_text) if slash else 1
     if base == "*":
@@ -331,17 +334,10 @@ def schedule_request(job: JobSpec, cron: str, arguments: Mapping[str, str], grou
 def window_of(arguments: Mapping[str, str], where: str) -> tuple[int, int]:
     """``(lag_days, days_per_job)`` from a schedule's relative ``--from-date``/``--to-date``; PlanError names ``where``."""
     start, end = arguments.get(FROM_ARGUMENT, ""), arguments.get(TO_ARGUMENT, "")
-    first, last = _days_back(start), _days_back(end)
+    first, last = days_back(start), days_back(end)
     if first is None or last is None or first < last:
         raise PlanError(f"{where}: its window {start or '?'} to {end or '?'} is not a schedule's relative window (today-N)")
     return last, first - last + 1
-
-
-def _days_back(text: str) -> int | None:
-    match = RELATIVE.fullmatch(text.strip())
-    if match is None:
-        return None
-    return 1 if text.strip() == "yesterday" else int(match.group(1) or 0)
 
 
 def scheduled_schedule(job_key: str, found: Mapping[str, Any]) -> Schedule:

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from job_helpers.config_fields import Choice, Text
 from job_helpers.config_keys import SectionContext, check_keys
 
 SECTION = "profiles.aws.stack"
@@ -18,6 +19,7 @@ KEYS = ("name", "encryption")
 ENCRYPTIONS = ("kms", "s3")
 # CloudFormation's StackName pattern (botocore model), at most 128 characters.
 STACK_NAME = re.compile(r"[a-zA-Z][-a-zA-Z0-9]{0,127}")
+NAME_RULE = "must start with a letter and hold only letters, digits and '-' (128 at most)"
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,6 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> StackSetti
     if not isinstance(node, dict):
         problems.append(f"{SECTION}: expected a mapping ({', '.join(KEYS)})")
         return StackSettings()
-    name = str(node.get("name") or StackSettings.name)
-    if not STACK_NAME.fullmatch(name):
-        problems.append(f"{SECTION}.name: {name!r} must start with a letter and hold only letters, digits and '-' (128 at most)")
-    encryption = str(node.get("encryption") or StackSettings.encryption)
-    if encryption not in ENCRYPTIONS:
-        problems.append(f"{SECTION}.encryption: {encryption!r} is not one of {', '.join(ENCRYPTIONS)}")
+    name = Text(STACK_NAME, NAME_RULE, default=StackSettings.name).read(node, "name", SECTION, problems)
+    encryption = Choice(ENCRYPTIONS, StackSettings.encryption).read(node, "encryption", SECTION, problems)
     return StackSettings(name, encryption)

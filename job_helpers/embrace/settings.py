@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from job_helpers.config_fields import VARIABLE_NAME, Price, Text, WholeNumber
 from job_helpers.config_keys import SectionContext, check_keys
 from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 
@@ -18,6 +19,9 @@ from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 KEYS = ("limits", "timestream")
 LIMIT_KEYS = tuple(f.name for f in fields(ArchiveLimits))
 TIMESTREAM_KEYS = ("database", "table", "price_per_write", "slack_webhook_env")
+TIMESTREAM_NAME = Text(re.compile(r"[a-zA-Z0-9_.-]{3,256}"), "is not a Timestream name (3-256 letters, digits, _ . -)")
+PRICE_PER_WRITE = Price(0.0000005, example="0.0000005", per=" per write")
+SLACK_WEBHOOK_ENV = Text(VARIABLE_NAME, "is not an environment variable name", optional=True)
 
 
 @dataclass(frozen=True)
@@ -56,19 +60,9 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> EmbraceSet
         problems.append("embrace.timestream: expected a mapping with database, table and price_per_write")
         timestream = {}
     check_keys(timestream, TIMESTREAM_KEYS, "embrace.timestream", problems)
-    names = {}
-    for key in ("database", "table"):
-        value = str(timestream.get(key) or "")
-        if not re.fullmatch(r"[a-zA-Z0-9_.-]{3,256}", value):
-            problems.append(f"embrace.timestream.{key}: {value!r} is not a Timestream name (3-256 letters, digits, _ . -)")
-        names[key] = value
-    price = timestream.get("price_per_write", 0.0000005)
-    if isinstance(price, bool) or not isinstance(price, (int, float)) or price < 0:
-        problems.append(f"embrace.timestream.price_per_write: {price!r} must be a number of USD per write, e.g. 0.0000005")
-        price = 0.0
-    env = str(timestream.get("slack_webhook_env") or "")
-    if env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", env):
-        problems.append(f"embrace.timestream.slack_webhook_env: {env!r} is not an environment variable name")
+    names = {key: TIMESTREAM_NAME.read(timestream, key, "embrace.timestream", problems) for key in ("database", "table")}
+    price = PRICE_PER_WRITE.read(timestream, "price_per_write", "embrace.timestream", problems)
+    env = SLACK_WEBHOOK_ENV.read(timestream, "slack_webhook_env", "embrace.timestream", problems)
     return EmbraceSettings(TimestreamSettings(names["database"], names["table"], float(price), env), limits)
 
 
@@ -80,13 +74,9 @@ def _limits(node: Any, problems: list[str]) -> ArchiveLimits:
         problems.append(f"embrace.limits: expected a mapping with {', '.join(LIMIT_KEYS)}")
         return ArchiveLimits()
     check_keys(node, LIMIT_KEYS, "embrace.limits", problems)
-    values = {}
-    for name in LIMIT_KEYS:
-        if name not in node:
-            continue
-        value, least = node[name], MINIMUMS[name]
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            problems.append(f"embrace.limits.{name}: {value!r} must be a whole number of at least {least}")
-            continue
-        values[name] = value
+    defaults = ArchiveLimits()
+    values = {
+        name: WholeNumber(getattr(defaults, name), MINIMUMS[name]).read(node, name, "embrace.limits", problems)
+        for name in LIMIT_KEYS
+    }
     return ArchiveLimits(**values)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from job_helpers.config_fields import KMS_KEY_ARN, Choice, Text, WholeNumber, read_fields, section
 from job_helpers.config_keys import ConfigError, SectionContext, check_keys
 from job_helpers.ingest.keep import NOTHING_KEPT, Keep, pattern_problem
 
@@ -68,66 +69,51 @@ class IngestSettings:
         return self.datasets[dataset]
 
 
+# The numbers of ingest:, each with its default.
+NUMBERS = {
+    "depth": WholeNumber(1),
+    "max_workers": WholeNumber(8),
+    "multipart_threshold_mb": WholeNumber(64),
+    "multipart_chunk_mb": WholeNumber(8),
+    "restore_days": WholeNumber(7),
+}
+# S3 takes parts of at least 5 MB (but the last).
+LEAST_PART_MB = 5
+RESTORE_TIER = Choice(RESTORE_TIERS, "Bulk", " (DEEP_ARCHIVE's tiers)")
+MAP_STORE = Choice(MAP_STORES, "s3")
+SSM_PARAMETER = Text(SSM_NAME, "is not an SSM parameter name")
+MAP_VERSIONS_DAYS = WholeNumber(90)
+
+
+@dataclass(frozen=True)
+class _SubjectMap:
+    """Where the subject map is kept: a local file, or an SSM parameter or S3 object on aws."""
+
+    map_file: Path | None = None
+    map_store: str = "file"
+    ssm_parameter: str = ""
+    s3_bucket: str = ""
+    s3_key: str = ""
+
+
 def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSettings:
     """Validate ``ingest:`` against the resolved data sets, appending each problem."""
-    if node is None:
-        node = {}
-    if not isinstance(node, dict):
-        problems.append("ingest: expected a mapping of ingest options")
-        node = {}
+    node = section(node, "ingest", "a mapping of ingest options", problems)
+    _check_keys(node, problems)
     profile, datasets = context.profile, context.datasets
-    check_keys(node, KEYS, "ingest", problems)
-    check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
-    check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
-    check_keys(node.get("keep"), KEEP_KEYS, "ingest.keep", problems)
-    landing = {name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")}
     archive_name = str(node.get("archive") or "")
     if archive_name not in datasets:
         problems.append(f"ingest.archive: {archive_name!r} is not a data set; declare it under datasets (see `make paths`)")
-    numbers = {
-        name: _positive(node, name, default, problems)
-        for name, default in (
-            ("depth", 1),
-            ("max_workers", 8),
-            ("multipart_threshold_mb", 64),
-            ("multipart_chunk_mb", 8),
-            ("restore_days", 7),
-        )
-    }
-    if numbers["multipart_chunk_mb"] < 5:
-        problems.append("ingest.multipart_chunk_mb: S3 parts are at least 5 MB; use 5 or more")
-    tier = str(node.get("restore_tier") or "Bulk")
-    if tier not in RESTORE_TIERS:
-        problems.append(f"ingest.restore_tier: {tier!r} is not one of {', '.join(RESTORE_TIERS)} (DEEP_ARCHIVE's tiers)")
-    kms = str(node.get("kms_key_arn") or "") or None
-    if profile == "aws" and kms is None:
-        kms = context.aws_kms_key_arn
-    if kms and not kms.startswith("arn:aws"):
-        problems.append(f"ingest.kms_key_arn: {kms!r} must be a KMS key ARN or empty")
+    numbers = read_fields(node, NUMBERS, "ingest", problems)
+    if numbers["multipart_chunk_mb"] < LEAST_PART_MB:
+        problems.append(f"ingest.multipart_chunk_mb: S3 parts are at least {LEAST_PART_MB} MB; use {LEAST_PART_MB} or more")
+    # On aws the profile's key (profiles.aws.kms_key_arn, checked with the profile) when ingest names none.
+    kms = KMS_KEY_ARN.read(node, "kms_key_arn", "ingest", problems) or (context.aws_kms_key_arn if profile == "aws" else None)
     subject_map = node.get("subject_map") or {}
-    versions_days = _positive(subject_map, "noncurrent_version_days", 90, problems, "ingest.subject_map")
-    map_file, store, parameter, bucket, key = None, "file", "", "", ""
-    if profile == "local":
-        map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
-        map_file = (map_file if map_file.is_absolute() else context.base_dir / map_file).resolve()
-        if any(map_file.as_uri().startswith(url) for url in datasets.values()):
-            problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
-    else:
-        store = str(subject_map.get("store") or "s3")
-        if store not in MAP_STORES:
-            problems.append(f"ingest.subject_map.store: {store!r} is not one of {', '.join(MAP_STORES)}")
-        parameter = str(subject_map.get("ssm_parameter") or "")
-        if store == "ssm" and not SSM_NAME.fullmatch(parameter):
-            problems.append(f"ingest.subject_map.ssm_parameter: {parameter!r} is not an SSM parameter name")
-        s3_object = subject_map.get("s3_object") or {}
-        logical = s3_object.get("bucket")
-        bucket = str(context.buckets.get(str(logical or ""), ""))
-        key = str(s3_object.get("key") or "")
-        if store == "s3" and (not bucket or not key):
-            problems.append("ingest.subject_map.s3_object: give {bucket: <logical bucket under buckets>, key: <object key>}")
+    where = "ingest.subject_map"
     return IngestSettings(
         profile=profile,
-        datasets=landing,
+        datasets={name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")},
         archive_url=datasets.get(archive_name, ""),
         archive_storage_class="DEEP_ARCHIVE" if profile == "aws" else None,
         depth=numbers["depth"],
@@ -135,16 +121,43 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
         multipart_threshold=numbers["multipart_threshold_mb"] * MB,
         multipart_chunk=numbers["multipart_chunk_mb"] * MB,
         restore_days=numbers["restore_days"],
-        restore_tier=tier,
+        restore_tier=RESTORE_TIER.read(node, "restore_tier", "ingest", problems),
         kms_key_arn=kms,
-        map_file=map_file,
-        map_store=store,
-        ssm_parameter=parameter,
-        s3_bucket=bucket,
-        s3_key=key,
         keep=_keep(node.get("keep") or {}, problems),
-        map_versions_days=versions_days,
+        map_versions_days=MAP_VERSIONS_DAYS.read(subject_map, "noncurrent_version_days", where, problems),
+        **asdict(_local_map(subject_map, context, problems) if profile == "local" else _aws_map(subject_map, context, problems)),
     )
+
+
+def _check_keys(node: dict, problems: list[str]) -> None:
+    check_keys(node, KEYS, "ingest", problems)
+    check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
+    check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
+    check_keys(node.get("keep"), KEEP_KEYS, "ingest.keep", problems)
+
+
+def _local_map(subject_map: Mapping[str, Any], context: SectionContext, problems: list[str]) -> _SubjectMap:
+    """The local profile keeps the map in a file, outside every data set."""
+    map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
+    map_file = (map_file if map_file.is_absolute() else context.base_dir / map_file).resolve()
+    if any(map_file.as_uri().startswith(url) for url in context.datasets.values()):
+        problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
+    return _SubjectMap(map_file=map_file)
+
+
+def _aws_map(subject_map: Mapping[str, Any], context: SectionContext, problems: list[str]) -> _SubjectMap:
+    """The aws profile keeps the map in an SSM parameter or an S3 object of a declared bucket."""
+    where = "ingest.subject_map"
+    store = MAP_STORE.read(subject_map, "store", where, problems)
+    parameter = str(subject_map.get("ssm_parameter") or "")
+    if store == "ssm":
+        SSM_PARAMETER.read(subject_map, "ssm_parameter", where, problems)
+    s3_object = subject_map.get("s3_object") or {}
+    bucket = str(context.buckets.get(str(s3_object.get("bucket") or ""), ""))
+    key = str(s3_object.get("key") or "")
+    if store == "s3" and (not bucket or not key):
+        problems.append(f"{where}.s3_object: give {{bucket: <logical bucket under buckets>, key: <object key>}}")
+    return _SubjectMap(None, store, parameter, bucket, key)
 
 
 def _keep(node: Any, problems: list[str]) -> Keep:
@@ -162,11 +175,3 @@ def _keep(node: Any, problems: list[str]) -> Keep:
         problems.extend(f"ingest.keep.{name}[{index}]: {problem}" for index, _, problem in found if problem)
         lists[name] = tuple(str(pattern) for _, pattern, problem in found if not problem)
     return Keep(**lists)
-
-
-def _positive(node: Mapping[str, Any], name: str, default: int, problems: list[str], section: str = "ingest") -> int:
-    value = node.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        problems.append(f"{section}.{name}: {value!r} must be a positive whole number")
-        return default
-    return value

@@ -11,12 +11,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from job_helpers.config_fields import Choice, Share, Switch
 from job_helpers.config_keys import SectionContext, check_keys
 
 FORMATS = ("parquet", "json")
 ML_JOINS = ("owner-and-time", "time-only")
 # The keys of stedi:; config-check refuses any other.
 KEYS = ("output_format", "pseudonymise", "pseudonym_key_file", "pseudonym_secret", "max_reject_share", "ml_join")
+OUTPUT_FORMAT = Choice(FORMATS, FORMATS[0])
+PSEUDONYMISE = Switch(True)
+MAX_REJECT_SHARE = Share(0.01)
+ML_JOIN = Choice(ML_JOINS, ML_JOINS[0])
 
 
 @dataclass(frozen=True)
@@ -49,20 +54,10 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> StediSetti
         problems.append("stedi: expected a mapping of STEDI job options")
         node = {}
     check_keys(node, KEYS, "stedi", problems)
-    fmt = str(node.get("output_format", "parquet"))
-    if fmt not in FORMATS:
-        problems.append(f"stedi.output_format: {fmt!r} is not one of {', '.join(FORMATS)}")
-    pseudonymise = node.get("pseudonymise", True)
-    if not isinstance(pseudonymise, bool):
-        problems.append(f"stedi.pseudonymise: {pseudonymise!r} must be true or false")
-        pseudonymise = True
-    share = node.get("max_reject_share", 0.01)
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-        problems.append(f"stedi.max_reject_share: {share!r} must be a number from 0 to 1 (0.01 is 1%)")
-        share = 0.01
-    ml_join = str(node.get("ml_join", ML_JOINS[0]))
-    if ml_join not in ML_JOINS:
-        problems.append(f"stedi.ml_join: {ml_join!r} is not one of {', '.join(ML_JOINS)}")
+    fmt = OUTPUT_FORMAT.read(node, "output_format", "stedi", problems)
+    pseudonymise = PSEUDONYMISE.read(node, "pseudonymise", "stedi", problems)
+    share = MAX_REJECT_SHARE.read(node, "max_reject_share", "stedi", problems)
+    ml_join = ML_JOIN.read(node, "ml_join", "stedi", problems)
     secret = str(node.get("pseudonym_secret") or "")
     if context.profile == "local":
         key_file = Path(str(node.get("pseudonym_key_file") or ".secrets/pseudonym.key"))

@@ -171,6 +171,15 @@ def test_command_line_dates_take_relative_forms_too():
         day_option("soon")
 
 
+def test_execute_refuses_a_date_a_job_would_refuse(project, capsys):
+    """Issue 20 §5: the control plane took 2024-3-1 (strptime) and today-７ (any script's digits); the jobs refused both."""
+    for text in ("2024-3-1", "today-\uff17"):
+        assert project.cli("execute", "--job", "fake", "--from", text, "--to", "2024-03-02", "--dry-run") == 2
+        assert capsys.readouterr().err == (
+            f"error: --from {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N\n"
+        )
+
+
 SCHEDULER_ROLE = "arn:aws:iam::123456789012:role/test-etl-scheduler"
 WITH_ROLE = ("--set", f"profiles.aws.scheduler_role_arn={SCHEDULER_ROLE}")
 TAGS = {"source": "test-etl", "schedule": "fake"}

@@ -1,0 +1,147 @@
+"""One parser for each kind of value config.yml holds: whole numbers, shares, prices, switches, choices, names and ARNs.
+
+Every section parser (``control/config.py`` and each data set's ``settings.py``) declares its keys
+as these fields and reads them here, so a kind of value is checked one way and refused with one
+message that names the dotted key and what to write. ``read`` appends the problem to ``problems``
+and returns the field's default, so ``make config-check`` lists every mistake of the file at once.
+The module sits below the control plane and imports nothing heavy: the data set packages that use
+it are shipped to Glue.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+def is_number(value: Any, *, whole: bool = False, least: float | None = None, most: float | None = None) -> bool:
+    """Whether ``value`` is a number (a whole one if asked) within ``least``..``most``; YAML's true and false are not."""
+    kinds = (int,) if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        return False
+    return (least is None or value >= least) and (most is None or value <= most)
+
+
+def section(node: Any, where: str, expected: str, problems: list[str]) -> dict:
+    """A section's mapping; absent, it is empty, and anything else is a problem (``expected`` says what to write)."""
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        problems.append(f"{where}: expected {expected}")
+        return {}
+    return node
+
+
+class Field(Protocol):
+    """A key's kind of value: how it is read, and its default when absent or refused."""
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> Any: ...
+
+
+def read_fields(node: Mapping[str, Any], fields: Mapping[str, Field], where: str, problems: list[str]) -> dict[str, Any]:
+    """Each declared key of the mapping at dotted path ``where``, read by its field."""
+    return {key: field.read(node, key, where, problems) for key, field in fields.items()}
+
+
+@dataclass(frozen=True)
+class WholeNumber:
+    """A whole number of at least ``least`` (1: a positive one)."""
+
+    default: int
+    least: int = 1
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> int:
+        value = node.get(key, self.default)
+        if is_number(value, whole=True, least=self.least):
+            return int(value)
+        wanted = "a positive whole number" if self.least == 1 else f"a whole number of at least {self.least}"
+        problems.append(f"{where}.{key}: {value!r} must be {wanted}")
+        return self.default
+
+
+@dataclass(frozen=True)
+class Share:
+    """A share from 0 to 1 (0.01 is 1%)."""
+
+    default: float
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> float:
+        value = node.get(key, self.default)
+        if is_number(value, least=0, most=1):
+            return float(value)
+        problems.append(f"{where}.{key}: {value!r} must be a number from 0 to 1, e.g. {self.default} for {self.default:.0%}")
+        return self.default
+
+
+@dataclass(frozen=True)
+class Price:
+    """An amount of US dollars, none below 0; ``per`` says for what (``" per write"``), ``example`` a typical one."""
+
+    default: float
+    example: str
+    per: str = ""
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> float:
+        value = node.get(key, self.default)
+        if is_number(value, least=0):
+            return float(value)
+        problems.append(f"{where}.{key}: {value!r} must be a price in USD{self.per}, e.g. {self.example}")
+        return self.default
+
+
+@dataclass(frozen=True)
+class Switch:
+    """true or false."""
+
+    default: bool
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> bool:
+        value = node.get(key, self.default)
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{where}.{key}: {value!r} must be true or false")
+        return self.default
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One of ``choices``; an empty value is the default. ``why`` follows the list, e.g. ``" (DEEP_ARCHIVE's tiers)"``."""
+
+    choices: tuple[str, ...]
+    default: str
+    why: str = ""
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
+        value = str(node.get(key) or self.default)
+        if value not in self.choices:
+            problems.append(f"{where}.{key}: {value!r} is not one of {', '.join(self.choices)}{self.why}")
+        return value
+
+
+@dataclass(frozen=True)
+class Text:
+    """Text the whole of which ``pattern`` matches (names, ARNs); ``refusal`` follows the value in the problem.
+
+    An empty value is the default; an ``optional`` field may stay empty.
+    """
+
+    pattern: re.Pattern[str]
+    refusal: str
+    default: str = ""
+    optional: bool = False
+
+    def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
+        value = str(node.get(key) or self.default)
+        if (value or not self.optional) and not self.pattern.fullmatch(value):
+            problems.append(f"{where}.{key}: {value!r} {self.refusal}")
+        return value
+
+
+# An IAM role's ARN, in any partition.
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+# A KMS key's ARN, or empty (the profile's key, or none).
+KMS_KEY_ARN = Text(re.compile(r"arn:aws.*", re.DOTALL), "must be a KMS key ARN or empty", optional=True)
+# An environment variable's name.
+VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
