@@ -175,7 +175,7 @@ class Claims:
         adopting: bool,
     ) -> dict[str, FileEntry]:
         """What the scope keeps of ``held`` less ``replaced``, as ``check`` sees it. When either refuses this run's files
-        while ``adopting`` a scope a dead ADD run left claimed, that run's publish is finished first (``_settle``)."""
+        while ``adopting`` a scope a dead ADD run left claimed, that run's publish is finished first (``settle``)."""
         try:
             kept = _without(self.root, held, replaced)
             if check is not None:
