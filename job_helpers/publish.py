@@ -83,24 +83,22 @@ before and after, for ``RunReport.published``) and raises ``ShrinkRefused``, ``S
 ``ClaimLost``, ``CountsDoNotReconcile``, ``Superseded``; call
 ``discard_staging`` when done. ``open_claims(storage, table)`` lists what killed runs left.
 ``identify(job, job_run)`` (called by ``runtime.start_job``) names who claims.
+Import every name from here; the claims themselves (step 2, the lease, the commit) are
+``job_helpers.scope_claims``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from job_helpers.backoff import Backoff, DeadlinePassed, Pending, poll
 from job_helpers.commit_record import (
     COMMITS,
-    COMMITTED,
     PUBLISHING,
     FileEntry,
     Record,
@@ -112,39 +110,58 @@ from job_helpers.commit_record import (
     scope,
 )
 from job_helpers.run_report import reconcile
-from job_helpers.storage import Storage, WriteConflict, join
+from job_helpers.scope_claims import (
+    ADD,
+    LEASE,
+    OPEN,
+    REPLACE,
+    STAGING,
+    ClaimLost,
+    Claims,
+    CountRows,
+    Lease,
+    PublishError,
+    ScopeBusy,
+    Superseded,
+    identify,
+)
+from job_helpers.storage import Storage, join
+
+__all__ = [
+    "ADD",
+    "OPEN",
+    "REPLACE",
+    "ClaimLost",
+    "Lease",
+    "NewFile",
+    "OpenClaim",
+    "PublishError",
+    "Published",
+    "ScopeBusy",
+    "ShrinkGuard",
+    "ShrinkRefused",
+    "Superseded",
+    "describe_delta",
+    "discard_staging",
+    "identify",
+    "new_run_id",
+    "open_claims",
+    "part_name",
+    "publish",
+    "remove_abandoned_staging",
+    "remove_finished_markers",
+    "same_names",
+    "staging_url",
+]
+"""Every name a job, the control plane or a test imports: all from here, whichever module defines it."""
 
 log = logging.getLogger(__name__)
 
-STAGING = "_staging"
-OPEN = "_open"
 ABANDONED_AFTER_S = 7 * 86_400  # longer than any Glue job may run
-REPLACE, ADD = "replace", "add"
-CLAIM_CONFLICTS = 20  # conditional writes of one claim lost to other runs before a run gives up
-WAIT_BACKOFF = Backoff(base=0.2, cap=15.0)
-
-CountRows = Callable[[Storage, str], int]
-"""How many rows the file at a URL holds (see ``job_helpers.file_rows``)."""
-
-
-class PublishError(Exception):
-    """A run's files cannot be published; the message says whether anything under the table changed."""
 
 
 class ShrinkRefused(PublishError):
     """The run would lose more rows than allowed; nothing changed. The message names the table and the rows."""
-
-
-class ScopeBusy(PublishError):
-    """Another run kept a scope claimed past the wait; this run changed nothing. The message names that run."""
-
-
-class ClaimLost(PublishError):
-    """Another run took this run's claim over while it published; that run repairs the scope."""
-
-
-class Superseded(PublishError):
-    """A file the run was to replace is no longer in its scope's record as the run read it; nothing changed."""
 
 
 @dataclass(frozen=True)
@@ -153,17 +170,6 @@ class ShrinkGuard:
 
     allowed: bool = False
     max_loss: float = 0.5
-
-
-@dataclass(frozen=True)
-class Lease:
-    """How long a claim stays live without renewal, and how long a run waits for another's live claim (seconds)."""
-
-    seconds: float = 300.0
-    wait: float = 1800.0
-
-
-LEASE = Lease()
 
 
 @dataclass(frozen=True)
@@ -241,19 +247,6 @@ class OpenClaim:
         return self.lease_until <= now
 
 
-_identity: dict[str, str] = {}
-
-
-def identify(job: str, job_run: str | None) -> None:
-    """Name the job and job run every claim of this process is made for (``runtime.start_job`` calls it)."""
-    _identity.clear()
-    _identity.update({"job": job, "job_run": job_run or ""})
-
-
-def who() -> dict[str, Any]:
-    return {**_identity, "host": socket.gethostname(), "pid": os.getpid()}
-
-
 def new_run_id(scope: str) -> str:
     """``<scope>-<random>``: names the run's staging folder and its claims."""
     return f"{scope}-{uuid.uuid4().hex[:12]}"
@@ -313,11 +306,8 @@ def publish(
     """
     lease = lease or LEASE
     root = table_url.rstrip("/") + "/"
-    wanted = sorted({item if isinstance(item, Scope) else scope(root, item) for item in scopes}, key=lambda s: s.prefix)
     replacing = replacing or {}
-    if replacing and mode != ADD:
-        raise PublishError(f"{root}: files are replaced by name only when adding (mode=ADD); nothing was changed")
-    _check_disjoint(root, wanted)
+    wanted = _wanted_scopes(root, scopes, replacing, mode)
     by_scope = _assign(root, files, wanted, "staged file(s)")
     replaced_by_scope = _assign(root, replacing, wanted, "file(s) to replace")
     own_staging = staging is None
@@ -325,25 +315,38 @@ def publish(
     entries = _staged_entries(storage, staging, files, count_rows)
     if expected_rows is not None:
         reconcile(root, expected_rows, sum(entry.rows or 0 for entry in entries.values()))
-    claims = _Claims(storage, root, run_id, staging, lease, clock)
+    claims = Claims(
+        storage,
+        root,
+        run_id,
+        lease,
+        clock,
+        settle=lambda item: publish(storage, root, run_id, {}, [item], mode=ADD, staging=staging, lease=lease, clock=clock),
+    )
     try:
         for item in wanted:
-            claims.claim(
-                item,
-                {path: entries[path] for path in by_scope[item.prefix]},
-                {path: staging + files[path].staged for path in by_scope[item.prefix]},
-                {path: replacing[path] for path in replaced_by_scope[item.prefix]},
-                mode,
-                check,
-                count_rows,
-                keep,
-            )
-        result = claims.result()
+            new = by_scope[item.prefix]
+            sources = {path: staging + files[path].staged for path in new}
+            replaced = {path: replacing[path] for path in replaced_by_scope[item.prefix]}
+            claims.claim(item, {path: entries[path] for path in new}, sources, replaced, mode, check, count_rows, keep)
+        result = _published(claims)
         if shrink_guard is not None and mode == REPLACE:
             _check_shrink(shrink_guard, root, result, sorted(claims.held))
     except BaseException:
         claims.release()
         raise
+    deleted = _put_in_place(storage, root, claims, wanted)
+    if own_staging:
+        remove_abandoned_staging(storage, root, run_id, claims.taken_over)
+    remove_finished_markers(storage, root)
+    published = replace(result, deleted=deleted)
+    log.info("published %s", published.line())
+    return published
+
+
+def _put_in_place(storage: Storage, root: str, claims: Claims, wanted: list[Scope]) -> int:
+    """Steps 4 and 5 under the open-claims marker: move the staged files to their names, delete what the scopes
+    no longer hold, commit; returns the files deleted. A failure ends the claims' leases so the next run repairs them."""
     try:
         claims.open_marker(wanted)
         for path, source in sorted(claims.moves.items()):
@@ -359,264 +362,32 @@ def publish(
         claims.abandon()
         raise
     claims.close_marker()
-    if own_staging:
-        remove_abandoned_staging(storage, root, run_id, claims.taken_over)
-    remove_finished_markers(storage, root)
-    published = replace(result, deleted=len(stale))
-    log.info("published %s", published.line())
-    return published
+    return len(stale)
 
 
-class _Claims:
-    """The records one run claims, at the versions it wrote, and what they held before."""
-
-    def __init__(self, storage: Storage, root: str, run_id: str, staging: str, lease: Lease, clock: Callable[[], float]) -> None:
-        self.storage, self.root, self.run_id, self.staging, self.lease, self.clock = storage, root, run_id, staging, lease, clock
-        self.held: dict[str, tuple[Scope, Record, bytes | None]] = {}  # prefix -> (scope, my record, what I replaced)
-        self.moves: dict[str, str] = {}  # path -> the staged file moved there: this run's, and those of runs taken over
-        self.leftover: set[str] = set()
-        self.taken_over: set[str] = set()
-        self.repaired: list[str] = []
-        self.before: dict[str, Mapping[str, FileEntry]] = {}
-        self.renewed = 0.0
-        self.marker = join(root, COMMITS, OPEN, f"{run_id}.json")
-
-    def open_marker(self, scopes: list[Scope]) -> None:
-        marker = {"run": self.run_id, "who": who(), "since": self.clock(), "records": [s.record_url for s in scopes]}
-        self.storage.write_text(self.marker, json.dumps(marker, indent=1, sort_keys=True) + "\n")
-
-    def close_marker(self) -> None:
-        self.storage.delete(self.marker)
-
-    def claim(
-        self,
-        item: Scope,
-        new: Mapping[str, FileEntry],
-        sources: Mapping[str, str],
-        replaced: Mapping[str, FileEntry],
-        mode: str,
-        check: Callable[[Record], None] | None,
-        count_rows: CountRows | None,
-        keep: Callable[[str], bool] | None = None,
-    ) -> None:
-        """Claim ``item`` for ``new`` (staged at ``sources``), replacing ``replaced`` (each as read)."""
-        conflicts = 0
-        while True:
-            current = self._wait_until_free(item)
-            ours = current.state == PUBLISHING and current.run == self.run_id  # a claim whose answer was lost
-            taking_over = current.state == PUBLISHING and not ours
-            finishing: dict[str, tuple[FileEntry, str]] = {}
-            if current.version is None:
-                held = _listed(self.storage, self.root, item.prefix, count_rows)
-                leftovers = set(held)
-            elif taking_over and mode == ADD:
-                held, finishing, leftovers = self._adopt(current)
-            elif current.state == PUBLISHING:
-                held, leftovers = dict(current.previous), {*current.files, *current.previous}
-            else:
-                held, leftovers = dict(current.files), set(current.files)
-            if taking_over:
-                log.warning(
-                    "%s%s: taking over from run %s (%s), which claimed it at %s and did not commit; this run repairs it",
-                    self.root,
-                    item.prefix,
-                    current.run,
-                    _describe_who(current.who),
-                    _when(current.claimed_at),
-                )
-            finishing = {path: staged for path, staged in finishing.items() if path not in new}
-            try:
-                kept = _without(self.root, {**held, **{path: entry for path, (entry, _) in finishing.items()}}, replaced)
-                if check is not None:
-                    check(replace(current, files=kept))
-            except Exception:
-                if taking_over and mode == ADD:
-                    self._settle(item)
-                raise
-            if mode == ADD:
-                clashes = sorted(path for path in new if path in kept and kept[path] != new[path])
-                if clashes:
-                    raise PublishError(f"{self.root}{clashes[0]}: already published with other content; nothing was changed")
-                files: dict[str, FileEntry] = {**kept, **new}
-            else:
-                files = {**_kept(self.root, current, held, new, keep, ours), **new}
-            moves = {**{path: url for path, (_, url) in finishing.items()}, **sources}
-            now = self.clock()
-            mine = Record(
-                scope=item.prefix,
-                state=PUBLISHING,
-                run=self.run_id,
-                who=who(),
-                claimed_at=now,
-                lease_until=now + self.lease.seconds,
-                committed_at=current.committed_at,
-                files=files,
-                previous=held,
-                staged=moves,
-            )
-            try:
-                version = self.storage.write_if(item.record_url, mine.to_bytes(), current.version)
-            except WriteConflict:
-                conflicts += 1
-                if conflicts >= CLAIM_CONFLICTS:
-                    raise ScopeBusy(
-                        f"{item.record_url}: changed {conflicts} times while this run tried to claim it; nothing was "
-                        "changed by this run. Rerun once the other runs of this scope have ended"
-                    ) from None
-                continue
-            self.renewed = now
-            replaced_record = current.stored
-            self.held[item.prefix] = (item, replace(mine, version=version), replaced_record)
-            self.before[item.prefix] = held
-            self.moves.update(moves)
-            self.leftover |= {path for path in {*leftovers, *replaced} if path not in files}
-            if taking_over:
-                self.taken_over.add(current.run)
-                self.repaired.append(item.prefix)
-            return
-
-    def _adopt(self, dead: Record) -> tuple[dict[str, FileEntry], dict[str, tuple[FileEntry, str]], set[str]]:
-        """Finish the publish of a run that died adding to a scope: what the scope holds of its
-        files (moved in, or kept from before), the files whose staged copy is still there (this run
-        moves them in: a file replaced by name cannot be told old or new otherwise), and the paths to
-        delete (files it replaced without bringing their names again; files lost with their staging)."""
-        held = {path: entry for path, entry in dead.previous.items() if dead.files.get(path) == entry}
-        finishing: dict[str, tuple[FileEntry, str]] = {}
-        lost: set[str] = set()
-        placed = 0
-        for path, entry in dead.files.items():
-            if path in held:
-                continue
-            staged = dead.staged.get(path)
-            if staged is not None and self.storage.exists(staged):
-                finishing[path] = (entry, staged)
-            elif path in dead.previous or self.storage.exists(self.root + path):
-                held[path], placed = entry, placed + 1  # moved in: its staged copy is gone
-            else:
-                lost.add(path)
+def _published(claims: Claims) -> Published:
+    """What the claims held before and hold now (step 3 compares them), before anything is moved."""
+    known = [prefix for prefix, held in claims.before.items() if rows_of(held) is not None]
+    unknown = sorted(set(claims.before) - set(known))
+    if unknown:
         log.info(
-            "%s%s: finishing the publish of run %s: %d file(s) it had put in place, %d still to move in, %d lost",
-            self.root,
-            dead.scope,
-            dead.run,
-            placed,
-            len(finishing),
-            len(lost),
+            "%s: no earlier row count for %d scope(s) (e.g. %r); their rows are not compared",
+            claims.root,
+            len(unknown),
+            unknown[0],
         )
-        return held, finishing, lost | (set(dead.previous) - set(dead.files))
-
-    def _settle(self, item: Scope) -> None:
-        """Finish the publish of a run that died adding to ``item`` when this run adds nothing to it
-        after all: a publish of none of this run's files takes the claim over, moves in what that run
-        had staged and commits."""
-        publish(
-            self.storage, self.root, self.run_id, {}, [item], mode=ADD, staging=self.staging, lease=self.lease, clock=self.clock
-        )
-
-    def _wait_until_free(self, item: Scope) -> Record:
-        """The record once no other run holds a live claim on it."""
-        first = read_record(self.storage, item)
-        if not (first.run != self.run_id and first.live(self.clock())):
-            return first
-        log.info(
-            "%s%s: run %s (%s) is publishing it (lease until %s); waiting for it",
-            self.root,
-            item.prefix,
-            first.run,
-            _describe_who(first.who),
-            _when(first.lease_until),
-        )
-
-        def free() -> Record | Pending:
-            record = read_record(self.storage, item)
-            return Pending() if record.run != self.run_id and record.live(self.clock()) else record
-
-        try:
-            return poll(free, WAIT_BACKOFF, deadline=time.monotonic() + self.lease.wait)
-        except DeadlinePassed:
-            busy = read_record(self.storage, item)
-            raise ScopeBusy(
-                f"{self.root}{item.prefix}: run {busy.run} ({_describe_who(busy.who)}) has been publishing it since "
-                f"{_when(busy.claimed_at)} and still holds it after this run waited {self.lease.wait:.0f} s; this run "
-                "published nothing. Rerun once that run has ended"
-            ) from None
-
-    def result(self) -> Published:
-        known = [prefix for prefix, held in self.before.items() if rows_of(held) is not None]
-        unknown = sorted(set(self.before) - set(known))
-        if unknown:
-            log.info(
-                "%s: no earlier row count for %d scope(s) (e.g. %r); their rows are not compared",
-                self.root,
-                len(unknown),
-                unknown[0],
-            )
-        after = [self.held[prefix][1].files for prefix in self.held]
-        return Published(
-            table=self.root,
-            scopes=len(self.held),
-            files_before=sum(len(held) for held in self.before.values()),
-            files_after=sum(len(f) for f in after),
-            rows_before=sum(rows_of(self.before[prefix]) or 0 for prefix in known) if known else None,
-            rows_compared=_sum_rows(self.held[prefix][1].files for prefix in known) if known else None,
-            rows_after=_sum_rows(after),
-            deleted=0,
-            repaired=tuple(self.repaired),
-        )
-
-    def leftovers(self) -> list[str]:
-        wanted = {path for _, record, _ in self.held.values() for path in record.files}
-        return sorted(self.leftover - wanted)
-
-    def keep_alive(self) -> None:
-        """Renew the lease of every claim once a third of it has passed."""
-        now = self.clock()
-        if now - self.renewed < self.lease.seconds / 3:
-            return
-        for prefix, (item, record, replaced) in list(self.held.items()):
-            renewed = replace(record, lease_until=now + self.lease.seconds)
-            self.held[prefix] = (item, self._rewrite(item, record, renewed), replaced)
-        self.renewed = now
-
-    def commit(self) -> None:
-        now = self.clock()
-        for prefix, (item, record, replaced) in list(self.held.items()):
-            done = replace(record, state=COMMITTED, lease_until=0.0, committed_at=now, previous={}, staged={})
-            self.held[prefix] = (item, self._rewrite(item, record, done), replaced)
-
-    def _rewrite(self, item: Scope, record: Record, new: Record) -> Record:
-        try:
-            return replace(new, version=self.storage.write_if(item.record_url, new.to_bytes(), record.version))
-        except WriteConflict:
-            other = read_record(self.storage, item)
-            raise ClaimLost(
-                f"{self.root}{item.prefix}: run {other.run} ({_describe_who(other.who)}) took this run's claim over "
-                f"(its lease ran out at {_when(record.lease_until)}); that run replaces the scope, this one published "
-                "nothing there"
-            ) from None
-
-    def release(self) -> None:
-        """Put back the records this run claimed as they were (nothing was moved yet); best effort."""
-        for item, record, replaced in self.held.values():
-            try:
-                self.storage.write_if(item.record_url, replaced or _committed(record).to_bytes(), record.version)
-            except Exception as error:  # the failure being raised matters more
-                log.warning("%s: could not release this run's claim (%s); the next run takes it over", item.record_url, error)
-        self.held.clear()
-
-    def abandon(self) -> None:
-        """End the lease of claims that will not be committed, so the next run repairs them at once; best effort."""
-        for item, record, _ in self.held.values():
-            if record.state != PUBLISHING:
-                continue
-            try:
-                self.storage.write_if(item.record_url, replace(record, lease_until=0.0).to_bytes(), record.version)
-            except Exception as error:
-                log.warning(
-                    "%s: could not end this run's lease (%s); the next run waits for it to run out", item.record_url, error
-                )
-        left = sum(record.state == PUBLISHING for _, record, _ in self.held.values())
-        log.error("%s: publish stopped part way; %d scope(s) are half-replaced until the next run of them", self.root, left)
+    after = [claims.held[prefix][1].files for prefix in claims.held]
+    return Published(
+        table=claims.root,
+        scopes=len(claims.held),
+        files_before=sum(len(held) for held in claims.before.values()),
+        files_after=sum(len(f) for f in after),
+        rows_before=sum(rows_of(claims.before[prefix]) or 0 for prefix in known) if known else None,
+        rows_compared=_sum_rows(claims.held[prefix][1].files for prefix in known) if known else None,
+        rows_after=_sum_rows(after),
+        deleted=0,
+        repaired=tuple(claims.repaired),
+    )
 
 
 def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:
@@ -677,6 +448,16 @@ def discard_staging(storage: Storage, table_url: str, run_id: str) -> None:
     storage.delete_prefix(staging_url(table_url, run_id))
 
 
+def _wanted_scopes(root: str, scopes: Iterable[str | Scope], replacing: Mapping[str, FileEntry], mode: str) -> list[Scope]:
+    """The scopes in the order they are claimed (sorted, so overlapping runs queue rather than deadlock), checked
+    to be disjoint; replacing by name is refused outside ADD."""
+    wanted = sorted({item if isinstance(item, Scope) else scope(root, item) for item in scopes}, key=lambda s: s.prefix)
+    if replacing and mode != ADD:
+        raise PublishError(f"{root}: files are replaced by name only when adding (mode=ADD); nothing was changed")
+    _check_disjoint(root, wanted)
+    return wanted
+
+
 def _check_disjoint(root: str, scopes: list[Scope]) -> None:
     for first, second in zip(scopes, scopes[1:]):
         if second.prefix.startswith(first.prefix):
@@ -716,52 +497,6 @@ def _staged_entries(
     return entries
 
 
-def _listed(storage: Storage, root: str, prefix: str, count_rows: CountRows | None) -> dict[str, FileEntry]:
-    """What a scope without a record holds: its files, counted with ``count_rows`` when given."""
-    found: dict[str, FileEntry] = {}
-    for stored in storage.list(root + prefix):
-        path = stored.url[len(root) :]
-        if path.startswith((STAGING + "/", COMMITS + "/")):
-            continue
-        rows = count_rows(storage, stored.url) if count_rows is not None else None
-        found[path] = FileEntry(stored.size, rows)
-    return found
-
-
-def _without(root: str, held: Mapping[str, FileEntry], replaced: Mapping[str, FileEntry]) -> dict[str, FileEntry]:
-    """What a scope keeps of ``held`` once the files ``replaced`` (each as the run read it) are taken out."""
-    changed = sorted(path for path, entry in replaced.items() if held.get(path) != entry)
-    if changed:
-        raise Superseded(
-            f"{root}{changed[0]}: no longer in its scope's record as this run read it (another run replaced or removed "
-            "it meanwhile); nothing was changed"
-        )
-    return {path: entry for path, entry in held.items() if path not in replaced}
-
-
-def _kept(
-    root: str,
-    current: Record,
-    held: Mapping[str, FileEntry],
-    new: Mapping[str, FileEntry],
-    keep: Callable[[str], bool] | None,
-    ours: bool,
-) -> dict[str, FileEntry]:
-    """The files of ``held`` a REPLACE run keeps (``keep``); none of them may be one a dead run was replacing."""
-    if keep is None:
-        return {}
-    kept = {path: entry for path, entry in held.items() if path not in new and keep(path)}
-    if current.state == PUBLISHING and not ours:
-        unsure = sorted(path for path, entry in kept.items() if current.files.get(path) != entry)
-        if unsure:
-            raise PublishError(
-                f"{root}{unsure[0]}: run {current.run} was replacing it when it stopped, so it may hold that run's "
-                f"bytes or the earlier ones; this run must replace it rather than keep it ({len(unsure)} such file(s)); "
-                "nothing was changed"
-            )
-    return kept
-
-
 def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
     total = 0
     for files in groups:
@@ -770,11 +505,6 @@ def _sum_rows(groups: Iterable[Mapping[str, FileEntry]]) -> int | None:
             return None
         total += rows
     return total
-
-
-def _committed(record: Record) -> Record:
-    """The record a released claim leaves where there was none: the scope's files as they were."""
-    return replace(record, state=COMMITTED, run="", lease_until=0.0, files=record.previous, previous={}, staged={})
 
 
 def _check_shrink(guard: ShrinkGuard, root: str, result: Published, prefixes: list[str]) -> None:
@@ -794,13 +524,3 @@ def _check_shrink(guard: ShrinkGuard, root: str, result: Published, prefixes: li
         f"{message}; nothing was changed. If the input really shrank (e.g. landing data deleted on purpose), "
         "rerun with --allow-shrink true"
     )
-
-
-def _describe_who(who: Mapping[str, Any]) -> str:
-    parts = [f"job {who['job']}" if who.get("job") else "", f"job run {who['job_run']}" if who.get("job_run") else ""]
-    parts.append(f"host {who.get('host', '?')} pid {who.get('pid', '?')}")
-    return ", ".join(part for part in parts if part)
-
-
-def _when(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))

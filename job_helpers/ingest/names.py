@@ -125,6 +125,29 @@ def _alternation(patterns: list[str]) -> str:
     return "|".join(sorted(set(patterns), key=len, reverse=True))
 
 
+def _one_word_pattern(word: str, initials: str) -> str | None:
+    """A name word to look for on its own: anywhere at four letters or more, standing alone or glued to a
+    title or an initial at three, after a title at two; never at one."""
+    size, pattern = len(word.replace("'", "")), _word_pattern(word)
+    if size >= 4:
+        return pattern
+    if size == 3:
+        return f"{_BEFORE}(?:{_TITLE}|[{initials}])?{pattern}[{initials}]?{_AFTER}"
+    if size == 2:
+        return f"{_BEFORE}{_TITLE}{_GAP}{pattern}{_AFTER}"
+    return None
+
+
+def _whole_name_patterns(found: list[str], names: list[str]) -> list[str]:
+    """The whole name, words in any order, with or without separators: all its words, and its name words alone."""
+    patterns = []
+    for words in {tuple(found), tuple(names)}:
+        if len(words) > 1:
+            whole = _alternation([_GAP.join(map(_word_pattern, order)) for order in _orders(list(words))])
+            patterns.append(f"(?:{whole})" if sum(map(len, words)) >= 4 else f"{_BEFORE}(?:{whole}){_AFTER}")
+    return patterns
+
+
 class PatientName:
     """One patient folder's name, to be looked for in any text that leaves (see the module's rules)."""
 
@@ -135,20 +158,8 @@ class PatientName:
         names = [w for w in found if w.replace("'", "").isalpha() and w.replace("'", "") not in PARTICLES]
         parts = [p for w in names if "'" in w for p in w.split("'") if len(p) >= 3 and p not in PARTICLES]
         initials = "".join(sorted({w[0] for w in names}))
-        patterns = []
-        for word in names + parts:
-            size, pattern = len(word.replace("'", "")), _word_pattern(word)
-            if size >= 4:
-                patterns.append(pattern)
-            elif size == 3:
-                glued = f"(?:{_TITLE}|[{initials}])?{pattern}[{initials}]?"
-                patterns.append(f"{_BEFORE}{glued}{_AFTER}")
-            elif size == 2:
-                patterns.append(f"{_BEFORE}{_TITLE}{_GAP}{pattern}{_AFTER}")
-        for words in {tuple(found), tuple(names)}:
-            if len(words) > 1:
-                whole = _alternation([_GAP.join(map(_word_pattern, order)) for order in _orders(list(words))])
-                patterns.append(f"(?:{whole})" if sum(map(len, words)) >= 4 else f"{_BEFORE}(?:{whole}){_AFTER}")
+        patterns = [pattern for word in names + parts if (pattern := _one_word_pattern(word, initials))]
+        patterns += _whole_name_patterns(found, names)
         self._leaks = re.compile(_alternation(patterns)) if patterns else None
         self._comparable = frozenset({"LATIN"}).union(*map(_scripts, _script_words(folder_name)))
 

@@ -202,35 +202,62 @@ def settle(plan: Plan, digests: Mapping[PurePosixPath, str], landed: Mapping[str
     """
     subjects, leaks = [], []
     for subject in plan.subjects:
-        manifests = landed.get(subject.code, ())
-        held = archived_copies(manifests)
-        taken = {f.key for manifest in manifests for f in manifest.files}
-        earlier: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
-        for manifest in reversed(manifests):
-            for listed in manifest.files:
-                if (listed.key, manifest.ingest_id) not in earlier[(listed.sha256, listed.size)]:
-                    earlier[(listed.sha256, listed.size)].append((listed.key, manifest.ingest_id))
-        used: set[str] = set()
-        reused: dict[PurePosixPath, PlannedFile] = {}
-        for planned in _recording_order(subject.files):
-            sha256 = digests[planned.source]
-            candidates = [c for c in earlier.get((sha256, planned.size), []) if c[0] not in used]
-            if candidates:
-                key, ingest = candidates[0]
-                used.add(key)
-                part = held.get(ManifestFile(key, sha256, planned.size))
-                archived_by = part.ingest_id if part else None
-                reused[planned.source] = replace(planned, key=key, sha256=sha256, landed_by=ingest, archived_by=archived_by)
-                if any(name.leaks(key) for name in subject.names):
-                    leaks.append(
-                        f"{planned.locator}: in landing under a key of ingest {ingest} (written before keys were built) "
-                        f"that holds a word of the name; delete that object and the manifest of ingest {ingest}, then rerun"
-                    )
-        fresh = [replace(f, sha256=digests[f.source]) for f in _recording_order(subject.files) if f.source not in reused]
-        files = list(reused.values()) + _numbered(subject.code, fresh, taken | used)
-        subjects.append(replace(subject, files=tuple(sorted(files, key=lambda f: f.key))))
+        settled, found_leaks = _settled_subject(subject, digests, landed.get(subject.code, ()))
+        subjects.append(settled)
+        leaks += found_leaks
     _refuse(leaks)
     return replace(plan, subjects=tuple(subjects))
+
+
+def _settled_subject(
+    subject: SubjectPlan, digests: Mapping[PurePosixPath, str], manifests: Sequence[Manifest]
+) -> tuple[SubjectPlan, list[str]]:
+    """One subject of ``settle``: earlier keys kept for contents its manifests list, fresh keys numbered past every used one."""
+    taken = {f.key for manifest in manifests for f in manifest.files}
+    reused, leaks = _reused_keys(subject, digests, _listed_contents(manifests), archived_copies(manifests))
+    used = {planned.key for planned in reused.values()}
+    fresh = [replace(f, sha256=digests[f.source]) for f in _recording_order(subject.files) if f.source not in reused]
+    files = list(reused.values()) + _numbered(subject.code, fresh, taken | used)
+    return replace(subject, files=tuple(sorted(files, key=lambda f: f.key))), leaks
+
+
+def _listed_contents(manifests: Sequence[Manifest]) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """Each (SHA-256, size) the manifests list, with the (key, ingest) pairs that listed it, the latest manifest first."""
+    earlier: dict[tuple[str, int], list[tuple[str, str]]] = defaultdict(list)
+    for manifest in reversed(manifests):
+        for listed in manifest.files:
+            if (listed.key, manifest.ingest_id) not in earlier[(listed.sha256, listed.size)]:
+                earlier[(listed.sha256, listed.size)].append((listed.key, manifest.ingest_id))
+    return earlier
+
+
+def _reused_keys(
+    subject: SubjectPlan,
+    digests: Mapping[PurePosixPath, str],
+    earlier: Mapping[tuple[str, int], list[tuple[str, str]]],
+    held: Mapping[ManifestFile, Manifest],
+) -> tuple[dict[PurePosixPath, PlannedFile], list[str]]:
+    """The files whose content an earlier manifest lists, each on the first of its earlier keys not yet reused,
+    and the (located) files whose earlier key holds a word of the name."""
+    used: set[str] = set()
+    reused: dict[PurePosixPath, PlannedFile] = {}
+    leaks = []
+    for planned in _recording_order(subject.files):
+        sha256 = digests[planned.source]
+        candidates = [c for c in earlier.get((sha256, planned.size), []) if c[0] not in used]
+        if not candidates:
+            continue
+        key, ingest = candidates[0]
+        used.add(key)
+        part = held.get(ManifestFile(key, sha256, planned.size))
+        archived_by = part.ingest_id if part else None
+        reused[planned.source] = replace(planned, key=key, sha256=sha256, landed_by=ingest, archived_by=archived_by)
+        if any(name.leaks(key) for name in subject.names):
+            leaks.append(
+                f"{planned.locator}: in landing under a key of ingest {ingest} (written before keys were built) "
+                f"that holds a word of the name; delete that object and the manifest of ingest {ingest}, then rerun"
+            )
+    return reused, leaks
 
 
 def _refuse(leaks: list[str]) -> None:
@@ -283,56 +310,74 @@ def _subject_plan(
 
     planned, problems, leaks = [], [], []
     for folder, scanned in members:
-        inner = scanned.path.relative_to(folder)
-        where = scanned.locator
-        if scanned.header_problem:
-            problems.append(f"{where}: {scanned.header_problem}")
-            continue
-        if scanned.header is None and inner.suffix.lower() in HEADER_SUFFIXES:
-            problems.append(f"{where}: named as EDF/BDF but its content has no EDF or BDF version field")
-            continue
-        folders = tuple(unicodedata.normalize("NFC", part) for part in inner.parent.parts if keep.folder(part))
-        leaks += [f"{where}: a folder kept by ingest.keep.folders {why}" for part in folders if (why := leaking(part))]
-        deid, rewritten = None, False
-        if scanned.header is not None:
-            kind = scanned.header.kind
-            deid, rewritten, problem, leaked = _deidentification(scanned, code, keep, leaking)
-            if problem:
-                problems.append(f"{where}: {problem}")
-                continue
-            leaks += [f"{where}: {leak}" for leak in leaked]
+        file, problem, found_leaks = _planned_file(folder, scanned, code, keep, leaking)
+        leaks += found_leaks
+        if file is None:
+            problems.append(f"{scanned.locator}: {problem}")
         else:
-            suffix = unicodedata.normalize("NFC", inner.suffix[1:]).lower()
-            kind = suffix if suffix and keep.extension(suffix) else UNKNOWN_TYPE
-            if kind != UNKNOWN_TYPE and (why := leaking(kind)):
-                leaks.append(f"{where}: an extension kept by ingest.keep.extensions {why}")
-        recorded, time_from, stem = None, "none", code
-        if scanned.header is not None and scanned.header.start is not None:
-            recorded, time_from = scanned.header.start, "header"
-            stem = f"{code}_{recorded:%Y%m%dT%H%M%S}"
-        elif (named := time_from_name(inner.name)) is not None:
-            recorded, time_from = named, "name"
-        planned.append(
-            PlannedFile(
-                source=scanned.path,
-                locator=where,
-                key="",
-                kind=kind,
-                size=scanned.size,
-                mtime_ns=scanned.mtime_ns,
-                recorded=recorded,
-                time_from=time_from,
-                deid=deid,
-                header_rewritten=rewritten,
-                folders=folders,
-                stem=stem,
-            )
-        )
+            planned.append(file)
     files = _numbered(code, _recording_order(planned), set())
     leaks += [f"{f.locator}: its landing key {why}" for f in files if (why := leaking(f.key))]
     shown_folders = tuple(sorted({_folder_locator(scanned, folder) for folder, scanned in members}))
     subject = SubjectPlan(code, new, shown_folders, tuple(sorted(files, key=lambda f: f.key)), tuple(names))
     return subject, problems, sorted(set(leaks))
+
+
+def _planned_file(
+    folder: PurePosixPath, scanned: ScannedFile, code: str, keep: Keep, leaking: Callable[[str], str | None]
+) -> tuple[PlannedFile | None, str | None, list[str]]:
+    """One file's plan (no key yet), or None and why it cannot be checked; and the (located) texts it would leak."""
+    inner = scanned.path.relative_to(folder)
+    where = scanned.locator
+    if scanned.header_problem:
+        return None, scanned.header_problem, []
+    if scanned.header is None and inner.suffix.lower() in HEADER_SUFFIXES:
+        return None, "named as EDF/BDF but its content has no EDF or BDF version field", []
+    folders = tuple(unicodedata.normalize("NFC", part) for part in inner.parent.parts if keep.folder(part))
+    leaks = [f"{where}: a folder kept by ingest.keep.folders {why}" for part in folders if (why := leaking(part))]
+    deid, rewritten = None, False
+    if scanned.header is not None:
+        kind = scanned.header.kind
+        deid, rewritten, problem, leaked = _deidentification(scanned, code, keep, leaking)
+        if problem:
+            return None, problem, leaks
+        leaks += [f"{where}: {leak}" for leak in leaked]
+    else:
+        kind = _kept_extension(inner, keep)
+        if kind != UNKNOWN_TYPE and (why := leaking(kind)):
+            leaks.append(f"{where}: an extension kept by ingest.keep.extensions {why}")
+    recorded, time_from, stem = _recording_time(scanned, inner, code)
+    file = PlannedFile(
+        source=scanned.path,
+        locator=where,
+        key="",
+        kind=kind,
+        size=scanned.size,
+        mtime_ns=scanned.mtime_ns,
+        recorded=recorded,
+        time_from=time_from,
+        deid=deid,
+        header_rewritten=rewritten,
+        folders=folders,
+        stem=stem,
+    )
+    return file, None, leaks
+
+
+def _kept_extension(inner: PurePosixPath, keep: Keep) -> str:
+    """A file's type without an EDF/BDF header: its extension if ingest.keep.extensions keeps it, else UNKNOWN_TYPE."""
+    suffix = unicodedata.normalize("NFC", inner.suffix[1:]).lower()
+    return suffix if suffix and keep.extension(suffix) else UNKNOWN_TYPE
+
+
+def _recording_time(scanned: ScannedFile, inner: PurePosixPath, code: str) -> tuple[datetime | None, str, str]:
+    """When the file was recorded and where that came from (its header, else its name, else none), and its key's stem:
+    the code, with the header's start time when there is one."""
+    if scanned.header is not None and scanned.header.start is not None:
+        recorded = scanned.header.start
+        return recorded, "header", f"{code}_{recorded:%Y%m%dT%H%M%S}"
+    named = time_from_name(inner.name)
+    return named, "name" if named is not None else "none", code
 
 
 def _folder_locator(scanned: ScannedFile, folder: PurePosixPath) -> str:

@@ -242,47 +242,61 @@ def _archive_subject(
     written = storage.read_versioned(result.manifest_url)
     earlier = Manifest.from_json(written.data, result.manifest_url) if written is not None else None
     listed = earlier.archive if earlier is not None else None
-    if earlier is not None:  # a rerun of this very ingest: the part its manifest lists
-        members = set(listed.members) if listed else set()
-    else:
-        members = {f.key for f in subject.files if f.archived_by is None}
-    part = [f for f in subject.files if f.key in members]
+    part = [f for f in subject.files if f.key in _part_members(subject, earlier)]
     result.archived = len(part)
     sha256, size = "", 0
     if part:
-        found = storage.head(tar_url)
-        if listed is not None and found is not None and (found.sha256, found.size) == (listed.sha256, listed.size):
-            sha256, size = listed.sha256, listed.size
-        else:
-            sha256, size = _write_part(subject, part, src, tar_url, found, targets, storage, listed)
-            result.archive_uploaded = found is None
+        sha256, size, result.archive_uploaded = _archived_part(subject, part, src, tar_url, targets, storage, listed)
     progress.advance(subject.size)
     progress.file_done()
     if earlier is not None:
         return result
-    archive = (
-        ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in part)) if part else None
-    )
+    archive = ArchiveEntry(key, sha256, size, targets.archive_storage_class or "STANDARD", tuple(f.key for f in part))
     manifest = Manifest(
         dataset=targets.dataset,
         subject=subject.code,
         ingest_id=ingest,
         created=now().isoformat(timespec="microseconds"),
         files=files,
-        archive=archive,
+        archive=archive if part else None,
     )
     storage.write_bytes(result.manifest_url, manifest.to_json())
-    if archive is None:
-        log.info(
-            "subject %s: nothing new to archive (every file is in an earlier part); manifest %s",
-            subject.code,
-            result.manifest_url,
-        )
-    else:
-        log.info(
-            "subject %s: archive part %s (%d file(s)) written, manifest %s", subject.code, key, len(part), result.manifest_url
-        )
+    _log_manifest(manifest, result.manifest_url)
     return result
+
+
+def _log_manifest(manifest: Manifest, url: str) -> None:
+    if manifest.archive is None:
+        log.info("subject %s: nothing new to archive (every file is in an earlier part); manifest %s", manifest.subject, url)
+    else:
+        key, members = manifest.archive.key, len(manifest.archive.members)
+        log.info("subject %s: archive part %s (%d file(s)) written, manifest %s", manifest.subject, key, members, url)
+
+
+def _part_members(subject: SubjectPlan, earlier: Manifest | None) -> set[str]:
+    """The keys the subject's tar part holds: on a rerun of this very ingest, those its manifest lists; else the files
+    no earlier part holds."""
+    if earlier is not None:
+        return set(earlier.archive.members) if earlier.archive else set()
+    return {f.key for f in subject.files if f.archived_by is None}
+
+
+def _archived_part(
+    subject: SubjectPlan,
+    part: list[PlannedFile],
+    src: Path,
+    tar_url: str,
+    targets: Targets,
+    storage: Storage,
+    listed: ArchiveEntry | None,
+) -> tuple[str, int, bool]:
+    """The part's SHA-256 and size, and whether it was uploaded now: the object there is kept when it is the one
+    this ingest's manifest lists; otherwise the tar is written (see ``_write_part``)."""
+    found = storage.head(tar_url)
+    if listed is not None and found is not None and (found.sha256, found.size) == (listed.sha256, listed.size):
+        return listed.sha256, listed.size, False
+    sha256, size = _write_part(subject, part, src, tar_url, found, targets, storage, listed)
+    return sha256, size, found is None
 
 
 def _write_part(

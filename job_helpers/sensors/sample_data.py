@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -125,50 +126,51 @@ class _Walk:
 
     def hour(self, hour: datetime) -> tuple[list[str], list[str], int]:
         """The hour's lines in its own folder, the lines buffered into the next one, and the count."""
-        rng = self.rng
-        draw = rng.random
-        uniform = rng.uniform
-        level, temperature, target = self.level, self.temperature, self.target
-        hot_until, silent_until = self.hot_until, self.silent_until
         quoted = [f'{{"sensor_id": "{sensor}", "temperature": ' for sensor in self.ids]
         first = int(hour.timestamp())
         lines: list[str] = []
         late: list[str] = []
-        count = 0
         for second in range(first, first + 3600):
-            tail = late if second - first >= 3600 - LATE_SECONDS else None
-            for index in range(len(quoted)):
-                if draw() >= 0.5 or second < silent_until[index]:
-                    continue
-                if draw() < 0.0002:
-                    silent_until[index] = second + int(uniform(30, 900))
-                    continue
-                if second >= hot_until[index]:
-                    target[index] = level[index]
-                    if draw() < 0.0005:
-                        target[index] = uniform(140.0, 178.0)
-                        hot_until[index] = second + int(uniform(60, 600))
-                value = temperature[index] + 0.05 * (target[index] - temperature[index]) + (draw() - 0.5)
-                value = 10.0 if value < 10.0 else 180.0 if value > 180.0 else value
-                temperature[index] = value
-                repeats = 2 if draw() < 0.02 else 1
-                for _ in range(repeats):
-                    if value > 160.0:
-                        status = "ERROR"
-                    elif value > 140.0:
-                        status = "WARNING" if draw() < 0.6 else "ERROR"
-                    else:
-                        roll = draw()
-                        status = "OK" if roll >= 0.015 else "WARNING" if roll >= 0.005 else "ERROR"
-                    line = (
-                        f'{quoted[index]}{value:.2f}, "status": "{status}", "event_time": {second * 1000 + int(draw() * 1000)}}}'
-                    )
-                    count += 1
-                    if tail is not None and draw() < 0.5:
-                        tail.append(line)
-                    else:
-                        lines.append(line)
-        return lines, late, count
+            self._second(second, quoted, lines, late if second - first >= 3600 - LATE_SECONDS else None)
+        return lines, late, len(lines) + len(late)
+
+    def _second(self, second: int, quoted: list[str], lines: list[str], tail: list[str] | None) -> None:
+        """One second: about half of the sensors report (unless out), now and then twice; in an hour's last seconds,
+        half of the lines go to ``tail`` (the next hour's folder)."""
+        draw, uniform = self.rng.random, self.rng.uniform
+        level, temperature, target = self.level, self.temperature, self.target
+        hot_until, silent_until = self.hot_until, self.silent_until
+        for index in range(len(quoted)):
+            if draw() >= 0.5 or second < silent_until[index]:
+                continue
+            if draw() < 0.0002:
+                silent_until[index] = second + int(uniform(30, 900))
+                continue
+            if second >= hot_until[index]:
+                target[index] = level[index]
+                if draw() < 0.0005:
+                    target[index] = uniform(140.0, 178.0)
+                    hot_until[index] = second + int(uniform(60, 600))
+            value = temperature[index] + 0.05 * (target[index] - temperature[index]) + (draw() - 0.5)
+            value = 10.0 if value < 10.0 else 180.0 if value > 180.0 else value
+            temperature[index] = value
+            for _ in range(2 if draw() < 0.02 else 1):
+                status = _status(value, draw)
+                line = f'{quoted[index]}{value:.2f}, "status": "{status}", "event_time": {second * 1000 + int(draw() * 1000)}}}'
+                if tail is not None and draw() < 0.5:
+                    tail.append(line)
+                else:
+                    lines.append(line)
+
+
+def _status(value: float, draw: Callable[[], float]) -> str:
+    """ERROR above 160, WARNING or ERROR above 140, otherwise mostly OK with the odd random WARNING or ERROR."""
+    if value > 160.0:
+        return "ERROR"
+    if value > 140.0:
+        return "WARNING" if draw() < 0.6 else "ERROR"
+    roll = draw()
+    return "OK" if roll >= 0.015 else "WARNING" if roll >= 0.005 else "ERROR"
 
 
 def _defects(hour: datetime, ids: list[str], rng: random.Random) -> list[str]:

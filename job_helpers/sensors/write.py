@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -101,14 +101,12 @@ def export_chunk(
 
     The chunk's hours without raw objects keep their published partitions unless the guard allows shrinking.
     """
-    allow_shrink = shrink_guard.allowed
     first, last = chunk.first, chunk.last
     if not chunk.batches:
         raise NoReadings(f"no readings at all for {first}..{last}: check the source location or table; nothing was changed")
     run_id = new_run_id(f"{first}_{last}")
     hours = chunk_hour_starts(first, last)
-    unread = chunk.unread
-    kept = set() if allow_shrink else {partition(h) for h in unread if next(storage.list(join(curated_url, partition(h))), None)}
+    kept = set() if shrink_guard.allowed else _published_hours(storage, curated_url, chunk.unread)
     try:
         results = (
             spark.sparkContext.parallelize(chunk.batches, len(chunk.batches))
@@ -116,29 +114,57 @@ def export_chunk(
             .collect()
         )
         counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
-        curated = read_back(
-            storage, staging_url(curated_url, run_id), {folder + PART + ".parquet" for folder in counts}, parquet_rows
-        )
-        reconcile(curated_url, sum(count.rows for count in counts.values()), sum(new.rows or 0 for new in curated.values()))
+        rows = sum(count.rows for count in counts.values())
+        curated = _read_back_reconciled(storage, curated_url, run_id, set(counts), rows, ".parquet", parquet_rows)
         rejected = {folder: n for r in results for folder, n in r.rejected.items()}
-        rejects = read_back(
-            storage, staging_url(rejects_url, run_id), {folder + PART + ".json" for folder in rejected}, json_lines_rows
+        rejects = _read_back_reconciled(
+            storage, rejects_url, run_id, set(rejected), sum(rejected.values()), ".json", json_lines_rows
         )
-        reconcile(rejects_url, sum(rejected.values()), sum(new.rows or 0 for new in rejects.values()))
         owned = [partition(hour) for hour in hours if partition(hour) not in kept]
         published = (
             publish(storage, curated_url, run_id, curated, owned, shrink_guard=shrink_guard, count_rows=parquet_rows),
             publish(
-                storage, rejects_url, run_id, rejects, [partition(hour) for hour in hours if allow_shrink or hour not in unread]
+                storage,
+                rejects_url,
+                run_id,
+                rejects,
+                [partition(hour) for hour in hours if shrink_guard.allowed or hour not in chunk.unread],
             ),
         )
     finally:
         discard_staging(storage, curated_url, run_id)
         discard_staging(storage, rejects_url, run_id)
-    reasons: Counter[str] = sum((r.reasons for r in results), Counter())
-    summary = ExportSummary(
-        first,
-        last,
+    summary = _summary(chunk, counts, sum((r.reasons for r in results), Counter()), kept, published)
+    _log_export(summary, curated_url, rejects_url)
+    return summary
+
+
+def _published_hours(storage: Storage, curated_url: str, unread: Iterable[int]) -> set[str]:
+    """The partitions of hours without raw objects that already hold published files: kept as they are."""
+    return {partition(hour) for hour in unread if next(storage.list(join(curated_url, partition(hour))), None)}
+
+
+def _read_back_reconciled(
+    storage: Storage,
+    url: str,
+    run_id: str,
+    folders: set[str],
+    expected: int,
+    extension: str,
+    count: Callable[[Storage, str], int],
+) -> dict[str, NewFile]:
+    """The staged files of these partitions, read back; their rows must add up to what the tasks counted."""
+    staged = read_back(storage, staging_url(url, run_id), {folder + PART + extension for folder in folders}, count)
+    reconcile(url, expected, sum(new.rows or 0 for new in staged.values()))
+    return staged
+
+
+def _summary(
+    chunk: Chunk, counts: Mapping[str, HourCount], reasons: Counter[str], kept: set[str], published: tuple[Published, ...]
+) -> ExportSummary:
+    return ExportSummary(
+        chunk.first,
+        chunk.last,
         len(frozenset().union(*(count.sensors for count in counts.values()))),
         sum(count.readings for count in counts.values()),
         sum(count.rows for count in counts.values()),
@@ -147,17 +173,19 @@ def export_chunk(
         dict(sorted(reasons.items())),
         published,
     )
+
+
+def _log_export(summary: ExportSummary, curated_url: str, rejects_url: str) -> None:
     if summary.rejects:
-        log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, first, last, rejects_url)
-    if kept:
+        log.warning("%d reading(s) rejected for %s..%s, see %s", summary.rejects, summary.first, summary.last, rejects_url)
+    if summary.kept:
         log.warning(
             "kept %d published hour(s) of %s whose raw objects are gone (rerun with --allow-shrink true to replace them): %s",
-            len(kept),
+            len(summary.kept),
             curated_url,
-            " ".join(sorted(kept)),
+            " ".join(summary.kept),
         )
     log.info("%s -> %s", summary.line(), curated_url)
-    return summary
 
 
 def stage_batch(batch: HourBatch, grids: Grids, curated_url: str, rejects_url: str, run_id: str) -> StagedFiles:

@@ -246,34 +246,36 @@ def _frame(
     Returns the blocks framed, the bytes they take, why it stopped, and for the block it stopped
     at its count, size and (NEED_MORE) the bytes it needs, 0 if its header is not whole yet.
     """
-    value: Any
     end = buffer.shape[0]
+
+    def header_long(at: int) -> tuple[Any, int, int]:
+        """A zigzag long of a block header at ``at``: its value, where it ends, and FRAMED, or why it cannot be read
+        (NEED_MORE: the buffer ends inside it; BAD_HEADER: longer than 10 bytes)."""
+        raw = np.uint64(0)
+        shift = 0
+        while True:
+            if at >= end:
+                return np.int64(0), at, NEED_MORE
+            byte = buffer[at]
+            at += 1
+            if shift == 63 and byte > 1:
+                return np.int64(0), at, BAD_HEADER
+            raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
+            if byte < 0x80:
+                break
+            shift += 7
+        half = np.int64(raw >> np.uint64(1))
+        return (-half - 1 if raw & np.uint64(1) else half), at, FRAMED
+
     blocks = 0
     position = 0
     while position < end and blocks < table.shape[0]:
-        at = position
-        count = -1
-        size = -1
-        for number in range(2):
-            raw = np.uint64(0)
-            shift = 0
-            while True:
-                if at >= end:
-                    return blocks, position, NEED_MORE, count, size, 0
-                byte = buffer[at]
-                at += 1
-                if shift == 63 and byte > 1:
-                    return blocks, position, BAD_HEADER, count, size, 0
-                raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
-                if byte < 0x80:
-                    break
-                shift += 7
-            half = np.int64(raw >> np.uint64(1))
-            value = -half - 1 if raw & np.uint64(1) else half
-            if number == 0:
-                count = value
-            else:
-                size = value
+        count, at, stop = header_long(position)
+        if stop != FRAMED:
+            return blocks, position, stop, -1, -1, 0
+        size, at, stop = header_long(at)
+        if stop != FRAMED:
+            return blocks, position, stop, count, -1, 0
         if count < 0 or size < 0:
             return blocks, position, NEGATIVE, count, size, 0
         if size > max_size:

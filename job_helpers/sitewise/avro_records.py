@@ -9,7 +9,8 @@ data.
 
 The schema becomes a small program (``compile_schema``) that one loop interprets per record.
 The loop is compiled with numba (``jit``), so walking a record costs tens of nanoseconds, not
-the microseconds of decoding it in Python. Every record must take at least one byte, so the walk
+the microseconds of decoding it in Python; its steps (a varint, an optional, a block count…) are
+closures that numba inlines into the loop, so naming them costs nothing per record. Every record must take at least one byte, so the walk
 is bounded by the data whatever the count claims; schemas whose records (or array items) can be
 empty, or that refer to themselves, are refused, as their counts could not be checked.
 """
@@ -192,12 +193,164 @@ def scan(program: RecordProgram, data: Any, limit: int) -> Scan:
 
 
 def _walk(data: Any, ops: Any, depth_needed: int, limit: int) -> tuple[int, int, int, int]:  # pragma: no cover - runs compiled
-    """Records walked, where the last whole one ends, and why the next fails (SOUND if none did)."""
-    value: Any  # numpy integers: numba keeps every integer here 64 bits wide and signed
-    items_end: Any
+    """Records walked, where the last whole one ends, and why the next fails (SOUND if none did).
+
+    Each step below is a closure numba inlines into the one compiled loop; a step returns the new
+    state (program counter, byte position, open arrays) and SOUND or why the record fails there.
+    """
     size = data.shape[0]
     length = ops.shape[0]
     stack = np.empty((max(1, depth_needed), 2), dtype=np.int64)  # per open array or map: items left, where they end
+
+    def continued(raw: Any, position: int) -> tuple[Any, int, int, int]:
+        """The rest of a varint after its first byte (``raw`` holds its bits): bits, last shift, position, problem."""
+        shift = 0
+        while True:
+            shift += 7
+            if position >= size:
+                return raw, shift, position, ENDS_INSIDE
+            byte = data[position]
+            position += 1
+            if shift == 63 and byte > 1:
+                return raw, shift, position, BAD_VARINT
+            raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
+            if byte < 0x80:
+                return raw, shift, position, SOUND
+
+    def number(op: int, position: int) -> tuple[Any, int, int]:
+        """A zigzag varint: one byte (the usual case) or up to ten; an int's must fit in 32 bits."""
+        if position >= size:
+            return np.int64(0), position, ENDS_INSIDE
+        byte = data[position]
+        position += 1
+        if byte < 0x80:
+            return np.int64(byte >> 1) ^ -np.int64(byte & 1), position, SOUND
+        raw, shift, position, problem = continued(np.uint64(byte & 0x7F), position)
+        if problem != SOUND:
+            return np.int64(0), position, problem
+        if op != LONG and op != BYTES and op != REPEAT and (shift > 28 or raw >= np.uint64(1 << 32)):
+            return np.int64(0), position, BAD_INT
+        half = np.int64(raw >> np.uint64(1))
+        return (-half - 1 if raw & np.uint64(1) else half), position, SOUND
+
+    def optional(pc: int, position: int) -> tuple[int, int, int]:
+        """OPTIONAL: the index byte of a union of null and one other type; on to its end or into the other type."""
+        if position >= size:
+            return pc, position, ENDS_INSIDE
+        byte = data[position]
+        position += 1
+        if byte >= 0x80:  # the index written with needless continuation bytes: 0x80… then 0x00
+            while position < size and data[position] == 0x80:
+                position += 1
+            if position >= size:
+                return pc, position, ENDS_INSIDE
+            if data[position] != 0:
+                return pc, position, BAD_UNION
+            position += 1
+            byte &= 0x7F
+        if byte == ops[pc + 2]:
+            return ops[pc + 1], position, SOUND
+        if byte == 2 - ops[pc + 2]:
+            return pc + 3, position, SOUND
+        return pc, position, BAD_UNION
+
+    def block_bytes(position: int) -> tuple[Any, int, int]:
+        """Where a block's items end, from the byte size that follows a negative block count."""
+        if position >= size:
+            return np.int64(0), position, ENDS_INSIDE
+        byte = data[position]
+        position += 1
+        raw = np.uint64(byte & 0x7F)
+        if byte >= 0x80:
+            raw, _, position, problem = continued(raw, position)
+            if problem != SOUND:
+                return np.int64(0), position, problem
+        if raw & np.uint64(1):
+            return np.int64(0), position, NEGATIVE_LENGTH
+        items_end = position + np.int64(raw >> np.uint64(1))
+        if items_end > size:
+            return np.int64(0), position, ENDS_INSIDE
+        return items_end, position, SOUND
+
+    def repeat(pc: int, count: Any, position: int, depth: int) -> tuple[int, int, int, int]:
+        """REPEAT: a block count; negative, it is followed by the block's byte size. An empty block ends the items."""
+        if count == 0:
+            return ops[pc + 1], position, depth, SOUND
+        # Every item takes at least a byte, so a count larger than the bytes left cannot be right.
+        if count > size - position or count < position - size:
+            return pc, position, depth, ENDS_INSIDE
+        items_end = np.int64(-1)
+        if count < 0:
+            count = -count
+            items_end, position, problem = block_bytes(position)
+            if problem != SOUND:
+                return pc, position, depth, problem
+        stack[depth, 0] = count
+        stack[depth, 1] = items_end
+        return pc + 2, position, depth + 1, SOUND
+
+    def numbered(op: int, pc: int, value: Any, position: int, depth: int) -> tuple[int, int, int, int]:
+        """What the number just read means to INT, LONG, BYTES (a length), UNION, ENUM (an index) and REPEAT."""
+        if op == LONG or op == INT:
+            return pc + 1, position, depth, SOUND
+        if op == BYTES:
+            if value < 0:
+                return pc, position, depth, NEGATIVE_LENGTH
+            if value > size - position:
+                return pc, position, depth, ENDS_INSIDE
+            return pc + 1, position + value, depth, SOUND
+        if op == UNION:
+            if value < 0 or value >= ops[pc + 1]:
+                return pc, position, depth, BAD_UNION
+            return ops[pc + 2 + value], position, depth, SOUND
+        if op == ENUM:
+            if value < 0 or value >= ops[pc + 1]:
+                return pc, position, depth, BAD_ENUM
+            return pc + 2, position, depth, SOUND
+        return repeat(pc, value, position, depth)
+
+    def again(pc: int, position: int, depth: int) -> tuple[int, int, int]:
+        """AGAIN: the next item of the open array or map, or past its end (checked against its byte size)."""
+        top = depth - 1
+        stack[top, 0] -= 1
+        if stack[top, 0] > 0:
+            return ops[pc + 1] + 2, depth, SOUND
+        if stack[top, 1] >= 0 and position != stack[top, 1]:
+            return pc, depth, BAD_ITEM_BYTES
+        return ops[pc + 1], depth - 1, SOUND
+
+    def fixed_width(op: int, pc: int, position: int) -> tuple[int, int, int]:
+        """BOOLEAN (one byte, 0 or 1); FLOAT, DOUBLE, FIXED: a known width."""
+        if op == BOOLEAN:
+            if position >= size:
+                return pc, position, ENDS_INSIDE
+            if data[position] > 1:
+                return pc, position, BAD_BOOLEAN
+            return pc + 1, position + 1, SOUND
+        width = 4 if op == FLOAT else 8 if op == DOUBLE else ops[pc + 1]
+        if position + width > size:
+            return pc, position, ENDS_INSIDE
+        return pc + (1 if op != FIXED else 2), position + width, SOUND
+
+    def step(pc: int, position: int, depth: int) -> tuple[int, int, int, int]:
+        """One operation of the program."""
+        op = ops[pc]
+        if op == OPTIONAL:
+            pc, position, problem = optional(pc, position)
+            return pc, position, depth, problem
+        if op <= REPEAT:
+            value, position, problem = number(op, position)
+            if problem != SOUND:
+                return pc, position, depth, problem
+            return numbered(op, pc, value, position, depth)
+        if op == JUMP:
+            return ops[pc + 1], position, depth, SOUND
+        if op == AGAIN:
+            pc, depth, problem = again(pc, position, depth)
+            return pc, position, depth, problem
+        pc, position, problem = fixed_width(op, pc, position)
+        return pc, position, depth, problem
+
     records = 0
     position = 0
     while records < limit and position < size:
@@ -205,127 +358,8 @@ def _walk(data: Any, ops: Any, depth_needed: int, limit: int) -> tuple[int, int,
         pc = 0
         depth = 0
         while pc < length:
-            op = ops[pc]
-            if op == OPTIONAL:
-                if position >= size:
-                    return records, start, ENDS_INSIDE, position
-                byte = data[position]
-                position += 1
-                if byte >= 0x80:  # the index written with needless continuation bytes: 0x80… then 0x00
-                    while position < size and data[position] == 0x80:
-                        position += 1
-                    if position >= size:
-                        return records, start, ENDS_INSIDE, position
-                    if data[position] != 0:
-                        return records, start, BAD_UNION, position
-                    position += 1
-                    byte &= 0x7F
-                if byte == ops[pc + 2]:
-                    pc = ops[pc + 1]
-                elif byte == 2 - ops[pc + 2]:
-                    pc += 3
-                else:
-                    return records, start, BAD_UNION, position
-                continue
-            if op <= REPEAT:
-                # A zigzag varint: one byte (the usual case) or up to ten.
-                if position >= size:
-                    return records, start, ENDS_INSIDE, position
-                byte = data[position]
-                position += 1
-                if byte < 0x80:
-                    value = np.int64(byte >> 1) ^ -np.int64(byte & 1)
-                else:
-                    raw = np.uint64(byte & 0x7F)
-                    shift = 0
-                    while True:
-                        shift += 7
-                        if position >= size:
-                            return records, start, ENDS_INSIDE, position
-                        byte = data[position]
-                        position += 1
-                        if shift == 63 and byte > 1:
-                            return records, start, BAD_VARINT, position
-                        raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
-                        if byte < 0x80:
-                            break
-                    if op != LONG and op != BYTES and op != REPEAT and (shift > 28 or raw >= np.uint64(1 << 32)):
-                        return records, start, BAD_INT, position
-                    half = np.int64(raw >> np.uint64(1))
-                    value = -half - 1 if raw & np.uint64(1) else half
-                if op == LONG or op == INT:
-                    pc += 1
-                elif op == BYTES:
-                    if value < 0:
-                        return records, start, NEGATIVE_LENGTH, position
-                    if value > size - position:
-                        return records, start, ENDS_INSIDE, position
-                    position += value
-                    pc += 1
-                elif op == UNION:
-                    if value < 0 or value >= ops[pc + 1]:
-                        return records, start, BAD_UNION, position
-                    pc = ops[pc + 2 + value]
-                elif op == ENUM:
-                    if value < 0 or value >= ops[pc + 1]:
-                        return records, start, BAD_ENUM, position
-                    pc += 2
-                else:  # REPEAT: a block count; negative, it is followed by the block's byte size
-                    if value == 0:
-                        pc = ops[pc + 1]
-                        continue
-                    # Every item takes at least a byte, so a count larger than the bytes left cannot be right.
-                    if value > size - position or value < position - size:
-                        return records, start, ENDS_INSIDE, position
-                    items_end = -1
-                    if value < 0:
-                        value = -value
-                        raw = np.uint64(0)
-                        shift = 0
-                        while True:
-                            if position >= size:
-                                return records, start, ENDS_INSIDE, position
-                            byte = data[position]
-                            position += 1
-                            if shift == 63 and byte > 1:
-                                return records, start, BAD_VARINT, position
-                            raw |= np.uint64(byte & 0x7F) << np.uint64(shift)
-                            if byte < 0x80:
-                                break
-                            shift += 7
-                        if raw & np.uint64(1):
-                            return records, start, NEGATIVE_LENGTH, position
-                        items_end = position + np.int64(raw >> np.uint64(1))
-                        if items_end > size:
-                            return records, start, ENDS_INSIDE, position
-                    stack[depth, 0] = value
-                    stack[depth, 1] = items_end
-                    depth += 1
-                    pc += 2
-            elif op == JUMP:
-                pc = ops[pc + 1]
-            elif op == AGAIN:
-                top = depth - 1
-                stack[top, 0] -= 1
-                if stack[top, 0] > 0:
-                    pc = ops[pc + 1] + 2
-                    continue
-                if stack[top, 1] >= 0 and position != stack[top, 1]:
-                    return records, start, BAD_ITEM_BYTES, position
-                depth -= 1
-                pc = ops[pc + 1]
-            elif op == BOOLEAN:
-                if position >= size:
-                    return records, start, ENDS_INSIDE, position
-                if data[position] > 1:
-                    return records, start, BAD_BOOLEAN, position
-                position += 1
-                pc += 1
-            else:  # FLOAT, DOUBLE, FIXED: a known width
-                width = 4 if op == FLOAT else 8 if op == DOUBLE else ops[pc + 1]
-                if position + width > size:
-                    return records, start, ENDS_INSIDE, position
-                position += width
-                pc += 1 if op != FIXED else 2
+            pc, position, depth, problem = step(pc, position, depth)
+            if problem != SOUND:
+                return records, start, problem, position
         records += 1
     return records, position, SOUND, 0

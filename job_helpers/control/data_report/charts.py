@@ -126,30 +126,47 @@ def bars(
             figure = Figure(figsize=(WIDTH, 3.2))
         axes = figure.subplots()
         positions = np.arange(len(labels), dtype=float)
-        base = np.zeros(len(labels))
-        width = 0.8 if stacked else 0.8 / max(len(series), 1)
-        for index, (name, values) in enumerate(series.items()):
-            data = np.asarray(values, dtype=float)
-            offset = positions if stacked else positions - 0.4 + width * (index + 0.5)
-            colour = (colours or {}).get(name, PALETTE[index % len(PALETTE)])
-            if horizontal:
-                axes.barh(offset, data, height=width, left=base if stacked else None, color=colour, label=shown(name))
-            else:
-                axes.bar(offset, data, width=width, bottom=base if stacked else None, color=colour, label=shown(name))
-            if stacked:
-                base = base + data
-        names = [_short(label) for label in labels]
+        _draw_bars(axes, positions, series, horizontal=horizontal, stacked=stacked, colours=colours or {})
         whole = all(float(value).is_integer() for values in series.values() for value in values)
-        if horizontal:
-            axes.set_yticks(positions, names)
-            axes.invert_yaxis()
-            axes.set_xlabel(axis_label)
-            axes.xaxis.set_major_locator(MaxNLocator(integer=whole))
-        else:
-            step = max(1, len(labels) // 31)
-            axes.set_xticks(positions[::step], names[::step], rotation=_rotation(names[::step]))
-            axes.set_ylabel(axis_label)
-            axes.yaxis.set_major_locator(MaxNLocator(integer=whole))
+        _label_bars(axes, positions, [_short(label) for label in labels], axis_label, horizontal=horizontal, whole=whole)
         if len(series) > 1:
             axes.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         return _svg(figure)
+
+
+def _draw_bars(
+    axes,
+    positions: np.ndarray,
+    series: Mapping[str, Sequence[float]],
+    *,
+    horizontal: bool,
+    stacked: bool,
+    colours: Mapping[str, str],
+) -> None:
+    """Each series' bars: stacked on the ones before, or side by side within the label's slot."""
+    base = np.zeros(len(positions))
+    width = 0.8 if stacked else 0.8 / max(len(series), 1)
+    for index, (name, values) in enumerate(series.items()):
+        data = np.asarray(values, dtype=float)
+        offset = positions if stacked else positions - 0.4 + width * (index + 0.5)
+        colour = colours.get(name, PALETTE[index % len(PALETTE)])
+        if horizontal:
+            axes.barh(offset, data, height=width, left=base if stacked else None, color=colour, label=shown(name))
+        else:
+            axes.bar(offset, data, width=width, bottom=base if stacked else None, color=colour, label=shown(name))
+        if stacked:
+            base = base + data
+
+
+def _label_bars(axes, positions: np.ndarray, names: list[str], axis_label: str, *, horizontal: bool, whole: bool) -> None:
+    """Labels along the bars' axis (at most about 31 when upright), the value axis named and in whole steps for counts."""
+    if horizontal:
+        axes.set_yticks(positions, names)
+        axes.invert_yaxis()
+        axes.set_xlabel(axis_label)
+        axes.xaxis.set_major_locator(MaxNLocator(integer=whole))
+    else:
+        step = max(1, len(names) // 31)
+        axes.set_xticks(positions[::step], names[::step], rotation=_rotation(names[::step]))
+        axes.set_ylabel(axis_label)
+        axes.yaxis.set_major_locator(MaxNLocator(integer=whole))

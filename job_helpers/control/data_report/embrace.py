@@ -17,9 +17,11 @@ import numpy as np
 from job_helpers.control.data_report import charts
 from job_helpers.control.data_report.page import Numbers, Picture, as_day, percent, positions
 from job_helpers.control.data_report.source import Source
+from job_helpers.control.data_report.tables import Table
 from job_helpers.embrace.archives import ARCHIVE_NAME
 
 DAY_MINUTES = 1440.0
+DUPLICATE_COUNTS = ("total_rows", "perfect", "nan", "unclear")
 
 
 def pictures(source: Source) -> list[Picture]:
@@ -104,16 +106,7 @@ def wear_time(source: Source) -> Picture:
 def duplicates(source: Source) -> Picture:
     title = "Duplicate rates per stream and participant"
     table = source.table("embrace_duplicate_log")
-    files = source.lake.files(table, _month_in_window(source))
-    sums = [(name, "sum", name) for name in ("total_rows", "perfect", "nan", "unclear")]
-    grouped = source.lake.aggregate(table, files, ["ppt_id", "stream", "day"], sums).to_pylist()
-    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for row in grouped:
-        day = as_day(row["day"])
-        if day is not None and source.window.holds(day):
-            counts = totals[(row["ppt_id"], row["stream"])]
-            for index, name in enumerate(("total_rows", "perfect", "nan", "unclear")):
-                counts[index] += row[name] or 0
+    totals = _duplicate_totals(source, table)
     if not totals:
         return _empty("embrace-duplicates", title, table.name, "duplicate-log rows", source)
     keys = sorted(totals)
@@ -134,6 +127,21 @@ def duplicates(source: Source) -> Picture:
     )
     header = ("participant", "stream", "rows read", "perfect", "nan", "unclear", "perfect %", "nan %", "unclear %")
     return Picture("embrace-duplicates", title, reading, svg, Numbers(header, rows))
+
+
+def _duplicate_totals(source: Source, table: Table) -> dict[tuple[str, str], list[int]]:
+    """Rows read, perfect duplicates, NaN and unclear rows per (participant, stream), summed over the window's days."""
+    files = source.lake.files(table, _month_in_window(source))
+    sums = [(name, "sum", name) for name in DUPLICATE_COUNTS]
+    grouped = source.lake.aggregate(table, files, ["ppt_id", "stream", "day"], sums).to_pylist()
+    totals: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for row in grouped:
+        day = as_day(row["day"])
+        if day is not None and source.window.holds(day):
+            counts = totals[(row["ppt_id"], row["stream"])]
+            for index, name in enumerate(DUPLICATE_COUNTS):
+                counts[index] += row[name] or 0
+    return totals
 
 
 def readings(source: Source) -> Picture:

@@ -10,6 +10,7 @@ ingests'), and their restore state.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
@@ -22,7 +23,7 @@ from job_helpers.ingest.manifest import Manifest, parts_of
 from job_helpers.ingest.names import time_from_name
 from job_helpers.ingest.read import find_manifests
 from job_helpers.ingest.settings import IngestSettings
-from job_helpers.storage import join
+from job_helpers.storage import ObjectInfo, join
 
 UNDATED = "undated"
 PLACES = ("landing", "archive", "restored")
@@ -56,17 +57,7 @@ def recordings(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     title = f"{dataset}: recordings per subject and day"
     landing = ingest.landing_url(dataset)
     source.lake.progress(f"listing {landing}")
-    counts: Counter[tuple[str, str]] = Counter()
-    stored = list(source.lake.storage.list(landing))
-    for done, item in enumerate(stored, start=1):
-        source.lake.progress(f"reading recording dates: {done:,} of {len(stored):,} objects")
-        key = item.url[len(landing) :]
-        subject = key.split("/", 1)[0]
-        day = _recording_day(source, item.url, key)
-        if day is None:
-            counts[(subject, UNDATED)] += 1
-        elif source.window.holds(day):
-            counts[(subject, day.isoformat())] += 1
+    counts = _recordings_per_subject_day(source, landing)
     if not counts:
         return Picture(
             f"ingest-{dataset}-recordings", title, f"No recording in {landing} for {source.window.label}.", None, Numbers(())
@@ -90,6 +81,22 @@ def recordings(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     return Picture(f"ingest-{dataset}-recordings", title, reading, svg, Numbers(("subject", "day", "files"), rows))
 
 
+def _recordings_per_subject_day(source: Source, landing: str) -> Counter[tuple[str, str]]:
+    """Files in landing per (subject, ISO day) within the window, or per (subject, UNDATED) when no date is known."""
+    counts: Counter[tuple[str, str]] = Counter()
+    stored = list(source.lake.storage.list(landing))
+    for done, item in enumerate(stored, start=1):
+        source.lake.progress(f"reading recording dates: {done:,} of {len(stored):,} objects")
+        key = item.url[len(landing) :]
+        subject = key.split("/", 1)[0]
+        day = _recording_day(source, item.url, key)
+        if day is None:
+            counts[(subject, UNDATED)] += 1
+        elif source.window.holds(day):
+            counts[(subject, day.isoformat())] += 1
+    return counts
+
+
 def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
     title = f"{dataset}: where each subject's data sits"
     landing = ingest.landing_url(dataset)
@@ -108,22 +115,48 @@ def places(source: Source, ingest: IngestSettings, dataset: str) -> Picture:
         source.lake.progress(f"checking where subjects' data sits: {done:,} of {len(subjects):,}")
         manifest = latest[subject]
         present = sum(1 for entry in manifest.files if in_landing.get(join(landing, entry.key)) == entry.size)
-        parts, unheld = parts_of(history[subject])
-        entries = [owner.archive for owner, _ in parts if owner.archive]
-        tars = [source.lake.storage.head(join(ingest.archive_url, entry.key)) for entry in entries]
-        archived = not unheld and all(
-            tar is not None and tar.size == entry.size for tar, entry in zip(tars, entries, strict=True)
-        )
-        found = [tar for tar in tars if tar is not None]
-        states = sorted({tar.restore_state for tar in found})
-        restore = "missing" if len(found) < len(tars) or unheld else ", ".join(states)
-        restored = archived and bool(found) and all(tar.archived and tar.restore_state == "available" for tar in found)
+        tars = _TarParts.of(source, ingest.archive_url, history[subject])
         files = len(manifest.files)
-        grid[done - 1] = (100.0 * present / files if files else 0.0, 100.0 * archived, 100.0 * restored)
-        storage_class = ", ".join(sorted({tar.storage_class for tar in found})) or "-"
-        rows.append((subject, manifest.ingest_id, files, present, len(entries), archived, storage_class, restore))
+        grid[done - 1] = (100.0 * present / files if files else 0.0, 100.0 * tars.archived, 100.0 * tars.restored)
+        rows.append((subject, manifest.ingest_id, files, present, tars.count, tars.archived, tars.storage_class, tars.restore))
     svg = charts.heatmap(subjects, list(PLACES), grid, colour_label="% of the subject's data there", vmax=100.0)
     whole = sum(1 for row in rows if row[3] == row[2] and row[5])
     reading = f"{whole} of {len(subjects)} subject(s) have every file in landing and every tar part in the archive."
     header = ("subject", "ingest", "files", "in landing", "tar parts", "tar in archive", "storage class", "restore")
     return Picture(f"ingest-{dataset}-places", title, reading, svg, Numbers(header, rows))
+
+
+@dataclass(frozen=True)
+class _TarParts:
+    """Where a subject's tar parts sit in the archive: all there at their size, restored, in which storage class."""
+
+    count: int
+    archived: bool
+    restored: bool
+    storage_class: str
+    restore: str
+
+    @classmethod
+    def of(cls, source: Source, archive_url: str, manifests: list[Manifest]) -> _TarParts:
+        parts, unheld = parts_of(manifests)
+        entries = [owner.archive for owner, _ in parts if owner.archive]
+        tars = [source.lake.storage.head(join(archive_url, entry.key)) for entry in entries]
+        archived = not unheld and all(
+            tar is not None and tar.size == entry.size for tar, entry in zip(tars, entries, strict=True)
+        )
+        found = [tar for tar in tars if tar is not None]
+        return cls(
+            count=len(entries),
+            archived=archived,
+            restored=archived and _all_restored(found),
+            storage_class=", ".join(sorted({tar.storage_class for tar in found})) or "-",
+            restore=_restore_states(found, every_part_found=len(found) == len(tars) and not unheld),
+        )
+
+
+def _all_restored(found: list[ObjectInfo]) -> bool:
+    return bool(found) and all(tar.archived and tar.restore_state == "available" for tar in found)
+
+
+def _restore_states(found: list[ObjectInfo], *, every_part_found: bool) -> str:
+    return ", ".join(sorted({tar.restore_state for tar in found})) if every_part_found else "missing"

@@ -104,16 +104,7 @@ def coverage(source: Source, grid: dict[tuple[str, int], int], real: dict[tuple[
     sensors = sorted({sensor for sensor, _ in grid})
     first, last = min(hour for _, hour in grid), max(hour for _, hour in grid)
     hours = list(range(first, last + HOUR_SECONDS, HOUR_SECONDS))
-    before = np.full((len(sensors), len(hours)), np.nan)
-    after = np.full((len(sensors), len(hours)), np.nan)
-    marked = np.zeros((len(sensors), len(hours)), dtype=bool)
-    row_of, column_of = positions(sensors), positions(hours)
-    for (sensor, hour), filled in grid.items():
-        row, column = row_of[sensor], column_of[hour]
-        after[row, column] = 100.0 * filled / HOUR_SECONDS
-        marked[row, column] = hour in kept
-        if hour not in kept:
-            before[row, column] = 100.0 * real.get((sensor, hour), 0) / HOUR_SECONDS
+    before, after, marked = _coverage_matrices(sensors, hours, grid, real, kept)
     labels = [_hour_label(hour) for hour in hours]
     svg = "".join(
         charts.heatmap(
@@ -131,30 +122,59 @@ def coverage(source: Source, grid: dict[tuple[str, int], int], real: dict[tuple[
             ("after interpolation: rows of the curated grid", after),
         )
     )
-    rows = [
-        (
-            sensor,
-            _hour_label(hour),
-            None if hour in kept else real.get((sensor, hour), 0),
-            grid[(sensor, hour)],
-            "-" if hour in kept else percent(real.get((sensor, hour), 0), HOUR_SECONDS),
-            percent(grid[(sensor, hour)], HOUR_SECONDS),
-            hour in kept,
-        )
-        for sensor in sensors
-        for hour in hours
-        if (sensor, hour) in grid
-    ]
+    rows = [_coverage_row(sensor, hour, grid, real, kept) for sensor in sensors for hour in hours if (sensor, hour) in grid]
     numbers = Numbers(("sensor", "hour", "seconds with readings", "grid rows", "before", "after", "raw gone"), rows)
-    real_total = sum(value for (sensor, hour), value in real.items() if (sensor, hour) in grid and hour not in kept)
-    grid_total = sum(value for (sensor, hour), value in grid.items() if hour not in kept)
-    kept_note = f"; {len(kept)} hour(s) kept from raw data now gone are marked ×" if kept else ""
-    reading = (
-        f"{len(sensors)} sensor(s) over {len(hours)} hour(s): real readings back {percent(real_total, grid_total)} of the "
-        f"curated grid's rows, which fill {percent(sum(grid.values()), HOUR_SECONDS * len(grid))} of their sensor-hours' "
-        f"seconds; {int(np.isnan(after).sum())} sensor-hour(s) hold no row (grey){kept_note}."
+    reading = _coverage_reading(len(sensors), len(hours), grid, real, kept) + (
+        f"; {int(np.isnan(after).sum())} sensor-hour(s) hold no row (grey)"
+        f"{f'; {len(kept)} hour(s) kept from raw data now gone are marked ×' if kept else ''}."
     )
     return Picture("sensors-coverage", title, reading, svg, numbers)
+
+
+def _coverage_reading(
+    sensors: int, hours: int, grid: dict[tuple[str, int], int], real: dict[tuple[str, int], int], kept: set[int]
+) -> str:
+    """How much of the curated grid real readings back (hours whose raw data is gone left out), and how full it is."""
+    real_total = sum(value for (sensor, hour), value in real.items() if (sensor, hour) in grid and hour not in kept)
+    grid_total = sum(value for (sensor, hour), value in grid.items() if hour not in kept)
+    return (
+        f"{sensors} sensor(s) over {hours} hour(s): real readings back {percent(real_total, grid_total)} of the "
+        f"curated grid's rows, which fill {percent(sum(grid.values()), HOUR_SECONDS * len(grid))} of their sensor-hours' "
+        f"seconds"
+    )
+
+
+def _coverage_matrices(
+    sensors: list[str], hours: list[int], grid: dict[tuple[str, int], int], real: dict[tuple[str, int], int], kept: set[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Percent of each sensor-hour backed by real readings (unknown for kept hours) and filled by the grid, and the kept marks."""
+    before = np.full((len(sensors), len(hours)), np.nan)
+    after = np.full((len(sensors), len(hours)), np.nan)
+    marked = np.zeros((len(sensors), len(hours)), dtype=bool)
+    row_of, column_of = positions(sensors), positions(hours)
+    for (sensor, hour), filled in grid.items():
+        row, column = row_of[sensor], column_of[hour]
+        after[row, column] = 100.0 * filled / HOUR_SECONDS
+        marked[row, column] = hour in kept
+        if hour not in kept:
+            before[row, column] = 100.0 * real.get((sensor, hour), 0) / HOUR_SECONDS
+    return before, after, marked
+
+
+def _coverage_row(
+    sensor: str, hour: int, grid: dict[tuple[str, int], int], real: dict[tuple[str, int], int], kept: set[int]
+) -> tuple:
+    seconds = real.get((sensor, hour), 0)
+    raw_gone = hour in kept
+    return (
+        sensor,
+        _hour_label(hour),
+        None if raw_gone else seconds,
+        grid[(sensor, hour)],
+        "-" if raw_gone else percent(seconds, HOUR_SECONDS),
+        percent(grid[(sensor, hour)], HOUR_SECONDS),
+        raw_gone,
+    )
 
 
 def status_mix(source: Source) -> Picture:

@@ -19,7 +19,7 @@ from job_helpers.control.data_report import charts
 from job_helpers.control.data_report.lake import TableFile
 from job_helpers.control.data_report.page import Numbers, Picture, positions
 from job_helpers.control.data_report.source import Source
-from job_helpers.sitewise.day_index import read_day_index
+from job_helpers.sitewise.day_index import MergedFile, read_day_index
 from job_helpers.sitewise.keys import Layout, day_partition, parse_raw_key
 from job_helpers.sitewise.series import ASSOCIATED, SeriesFilter, SeriesSelectionError, from_asset_metadata
 from job_helpers.storage import join
@@ -125,19 +125,9 @@ def index_pictures(source: Source, files: list[tuple[date, TableFile]], kinds: _
         manifest = read_day_index(source.lake.storage, join(index, day_partition(day)))
         modified = in_folders[day]
         committed = sorted(manifest.files.items(), key=lambda item: (modified.get(item[0], 0.0), item[0]))
-        first_of_kind: set[str] = set()
-        first = later = 0
-        for _, merged in committed:
-            kind = kinds[parse_raw_key(merged.keys[0]).series_id] if merged.keys else UNKNOWN
-            if kind in first_of_kind:
-                later += merged.records
-            else:
-                first_of_kind.add(kind)
-                first += merged.records
         runs = len({merged.run or name for name, merged in committed})
-        rows.append((day.isoformat(), len(modified), len(committed), runs, first, later))
+        rows.append((day.isoformat(), len(modified), len(committed), runs, *_first_and_later(committed, kinds)))
     labels = [row[0] for row in rows]
-    late = [row for row in rows if row[5]]
     late_svg = charts.bars(
         labels,
         {"first run of each type": [row[4] for row in rows], "later runs": [row[5] for row in rows]},
@@ -147,18 +137,38 @@ def index_pictures(source: Source, files: list[tuple[date, TableFile]], kinds: _
     files_svg = charts.bars(labels, {"files": [row[1] for row in rows]}, axis_label="merged files", horizontal=False)
     header = ("day", "files", "committed", "runs", "records, first run of each type", "records, later runs")
     numbers = Numbers(header, rows)
-    late_reading = (
-        f"{len(late)} of {len(rows)} day(s) had late arrivals merged by a later run: {', '.join(row[0] for row in late)}."
-        if late
-        else f"No late arrivals: every one of the {len(rows)} day(s) was merged by one run of each type."
-    )
-    stray = sum(row[1] - row[2] for row in rows if row[1] > row[2])
-    stray_note = f"; {stray} of them in no day manifest (left by a run that did not commit; Athena reads them)" if stray else ""
-    files_reading = (
-        f"{sum(row[1] for row in rows):,} merged file(s) over {len(rows)} day(s), at most {max(row[1] for row in rows)} a day"
-        f"{stray_note}."
-    )
+    late_reading, files_reading = _late_reading(rows), _files_reading(rows)
     return [
         Picture(titles[0][0], titles[0][1], late_reading, late_svg, numbers),
         Picture(titles[1][0], titles[1][1], files_reading, files_svg, numbers),
     ]
+
+
+def _first_and_later(committed: list[tuple[str, MergedFile]], kinds: _Kinds) -> tuple[int, int]:
+    """Records in the first committed file of each series type, and in the later ones (late arrivals)."""
+    first_of_kind: set[str] = set()
+    first = later = 0
+    for _, merged in committed:
+        kind = kinds[parse_raw_key(merged.keys[0]).series_id] if merged.keys else UNKNOWN
+        if kind in first_of_kind:
+            later += merged.records
+        else:
+            first_of_kind.add(kind)
+            first += merged.records
+    return first, later
+
+
+def _late_reading(rows: list[tuple]) -> str:
+    late = [row for row in rows if row[5]]
+    if late:
+        return f"{len(late)} of {len(rows)} day(s) had late arrivals merged by a later run: {', '.join(row[0] for row in late)}."
+    return f"No late arrivals: every one of the {len(rows)} day(s) was merged by one run of each type."
+
+
+def _files_reading(rows: list[tuple]) -> str:
+    stray = sum(row[1] - row[2] for row in rows if row[1] > row[2])
+    stray_note = f"; {stray} of them in no day manifest (left by a run that did not commit; Athena reads them)" if stray else ""
+    return (
+        f"{sum(row[1] for row in rows):,} merged file(s) over {len(rows)} day(s), at most {max(row[1] for row in rows)} a day"
+        f"{stray_note}."
+    )
