@@ -122,12 +122,13 @@ def local_spark(app_name: str) -> Any:
 
     When the environment names the S3A jars (the aws profile's local runner does), the session
     also reads and writes ``s3://`` as the boto3 identity; see ``job_helpers.s3a``. Only this
-    session is tuned for a fast start (``LOCAL_JAVA_OPTIONS``, few shuffle partitions); Glue runs
-    the same job code on its own session.
+    session is tuned for a fast start (``LOCAL_JAVA_OPTIONS``, few shuffle partitions, Spark's classes
+    from a class-data-sharing archive: ``job_helpers.class_archive``); Glue runs the same job code
+    on its own session.
     """
     from pyspark.sql import SparkSession
 
-    from job_helpers import s3a
+    from job_helpers import class_archive, s3a
 
     # Python workers run the driver's interpreter (the venv's), so they see the same packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -136,13 +137,15 @@ def local_spark(app_name: str) -> Any:
     os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     builder = SparkSession.builder
-    for key, value in s3a.spark_settings(os.environ).items():
+    settings = s3a.spark_settings(os.environ)
+    for key, value in settings.items():
         builder = builder.config(key, value)
-    return (
+    archive = class_archive.java_option(LOCAL_JAVA_OPTIONS, settings)
+    session = (
         builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
-        .config("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
+        .config("spark.driver.extraJavaOptions", f"{LOCAL_JAVA_OPTIONS} {archive}".strip())
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", LOCAL_SHUFFLE_PARTITIONS))
@@ -150,6 +153,8 @@ def local_spark(app_name: str) -> Any:
         .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
+    class_archive.note_recording(session, archive)
+    return session
 
 
 @contextmanager
