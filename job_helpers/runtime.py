@@ -151,6 +151,8 @@ def local_spark(app_name: str) -> Any:
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", LOCAL_SHUFFLE_PARTITIONS))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
+        # pandas frames reach the JVM as Arrow batches, without starting Python workers (~50 MB each).
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .getOrCreate()
     )
     class_archive.note_recording(session, archive)
