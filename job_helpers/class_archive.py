@@ -7,9 +7,9 @@ session of a setup records the archive as its JVM exits (``-XX:ArchiveClassesAtE
 name of its own, beside a note of that JVM's pid and class path. A later session moves a recording
 into place once its JVM is gone and a JVM started on it with ``-XX:+VerifySharedSpaces`` is sound
 (a JVM started on a cut-off archive crashes, so nothing unchecked is ever used); every session after
-that starts from it. The archive's name holds what it depends on (the JDK, Spark's version, the JVM
-options and the extra Spark settings of the session), so a change of any makes a new one. Local
-only: Glue starts its own JVMs.
+that starts from it. The archive's name holds what it depends on (the JDK, Spark's version and the
+JVM options), so a change of any makes a new one. Local sessions without S3A only (see
+``runtime.local_spark``): Glue starts its own JVMs.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "job-helpers"
 
 
-def java_option(java_options: str, settings: dict[str, str], folder: Path | None = None) -> str:
+def java_option(java_options: str, folder: Path | None = None) -> str:
     """The option that starts the driver JVM from the archive, or records it; "" when neither can be done."""
     java = _java()
     if java is None:
@@ -44,7 +44,7 @@ def java_option(java_options: str, settings: dict[str, str], folder: Path | None
         folder.mkdir(parents=True, exist_ok=True)
     except OSError:
         return ""
-    archive = folder / f"spark-driver-{_fingerprint(java, java_options, settings)}.jsa"
+    archive = folder / f"spark-driver-{_fingerprint(java, java_options)}.jsa"
     recording = _recording(archive, os.getpid())
     if _settle_recordings(java, java_options, archive, recording):
         return ""  # another session is recording it: one recording is enough
@@ -69,10 +69,10 @@ def _java() -> str | None:
     return os.path.realpath(found) if found and os.path.exists(found) else None
 
 
-def _fingerprint(java: str, java_options: str, settings: dict[str, str]) -> str:
+def _fingerprint(java: str, java_options: str) -> str:
     import pyspark
 
-    described = json.dumps([java, os.path.getmtime(java), pyspark.__version__, java_options, sorted(settings.items())])
+    described = json.dumps([java, os.path.getmtime(java), pyspark.__version__, java_options])
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 

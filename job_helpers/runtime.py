@@ -140,7 +140,9 @@ def local_spark(app_name: str) -> Any:
     settings = s3a.spark_settings(os.environ)
     for key, value in settings.items():
         builder = builder.config(key, value)
-    archive = class_archive.java_option(LOCAL_JAVA_OPTIONS, settings)
+    # A session that reaches S3 (the aws profile's local runner) starts plainly: its settings change per
+    # run (endpoint, identity), and its jobs run one process each, so a recording would rarely be used.
+    archive = "" if settings else class_archive.java_option(LOCAL_JAVA_OPTIONS)
     session = (
         builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)

@@ -21,14 +21,14 @@ def folder(tmp_path):
 
 
 def test_a_first_session_records_the_archive_under_a_name_of_its_own(folder):
-    option = class_archive.java_option(OPTIONS, {}, folder)
+    option = class_archive.java_option(OPTIONS, folder)
     assert option.startswith(f"-XX:ArchiveClassesAtExit={folder}/spark-driver-")
     assert f".{os.getpid()}.recording " in option and "-Xlog:cds=off" in option
-    assert class_archive.java_option(OPTIONS, {"spark.jars": "x.jar"}, folder).split()[0] != option.split()[0]
+    assert class_archive.java_option("-XX:+UseSerialGC", folder).split()[0] != option.split()[0]
 
 
 def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_left_alone(folder):
-    option = class_archive.java_option(OPTIONS, {}, folder)
+    option = class_archive.java_option(OPTIONS, folder)
     recording = folder / option.split("=", 1)[1].split()[0]
     archive = recording.with_name(recording.name.split(".")[0] + ".jsa")
     # A JVM killed while it wrote the archive leaves it cut off: a JVM started on it would crash.
@@ -39,7 +39,7 @@ def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_l
     busy.write_bytes(b"")
     busy.with_name(busy.name + ".json").write_text(json.dumps({"pid": os.getpid(), "class_path": ""}))
 
-    assert class_archive.java_option(OPTIONS, {}, folder) == ""  # another session is recording: start plainly
+    assert class_archive.java_option(OPTIONS, folder) == ""  # another session is recording: start plainly
     assert not recording.exists() and not archive.exists()
     assert busy.exists()
 
