@@ -43,20 +43,20 @@ def main(argv: Sequence[str]) -> None:
         landing = read.landing(
             job.spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params.days, "timestamp"
         )
-        report.read[args["accelerometer_landing"]] = landing.read
-        report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-        customers = read.read_table(
-            job.spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
-        )
-
-        trusted = transform.accelerometer_trusted(landing.records, customers)
-        report.excluded = transform.accelerometer_untrusted(landing.records, customers).count()
+        with write.reject_share_first(landing, storage, args["rejects"], max_share, params.scope):
+            customers = read.read_table(
+                job.spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
+            )
+        trusted = transform.trusted_accelerometer_readings(landing.records, customers)
 
         url = args["accelerometer_trusted"]
         with write.staged(
-            trusted, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
+            trusted.rows, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
         ) as table:
+            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
+            report.read[args["accelerometer_landing"]] = landing.read
+            report.rejected.update(landing.rejected)
+            report.excluded = trusted.left_out["of no trusted customer"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no trusted customer": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()

@@ -39,18 +39,15 @@ def main(argv: Sequence[str]) -> None:
             spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
         ).select("user")
 
-        curated = transform.customer_curated(customers, readings)
-        if key is not None:
-            curated = pseudonym.pseudonymise(spark, curated, "email", key)
-
-        read_rows = report.read[args["customer_trusted"]] = customers.count()
-        drops = transform.curated_drops(customers, readings).collect()[0]
-        dropped = {"without readings": int(drops["without_readings"]), "older duplicates": int(drops["older_duplicates"])}
-        report.excluded = dropped["without readings"]
-        report.details["older_duplicates"] = dropped["older duplicates"]
+        kept = transform.curated_customers(customers, readings)
+        curated = pseudonym.pseudonymise(spark, kept.rows, "email", key) if key is not None else kept.rows
 
         url = args["customer_curated"]
         with write.staged(curated, Storage(), url, fmt) as table:
+            read_rows = report.read[args["customer_trusted"]] = kept.left_out["read"]
+            dropped = {reason: kept.left_out[reason] for reason in ("without readings", "older duplicates")}
+            report.excluded = dropped["without readings"]
+            report.details["older_duplicates"] = dropped["older duplicates"]
             report.written[url] = table.rows
             reconcile(url, read_rows, table.rows, 0, dropped)
             report.published[url] = table.publish(params.shrink_guard).summary()

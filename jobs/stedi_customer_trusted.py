@@ -31,15 +31,15 @@ def main(argv: Sequence[str]) -> None:
         storage = Storage()
 
         landing = read.landing(job.spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS)
-        report.read[args["customer_landing"]] = landing.read
-        report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-
-        trusted = transform.customer_trusted(landing.records)
-        report.excluded = transform.without_consent(landing.records).count()
+        records = transform.without_consent(landing.records)
+        trusted = transform.customer_trusted(records.frame)
 
         url = args["customer_trusted"]
         with write.staged(trusted, storage, url, params.output_format) as table:
+            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
+            report.read[args["customer_landing"]] = landing.read
+            report.rejected.update(landing.rejected)
+            report.excluded = records["without consent"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"without consent": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from job_helpers import runtime
 from job_helpers.run_report import reconcile
 from job_helpers.stedi import parameters, pseudonym, read, transform, write
+from job_helpers.stedi.observed import Counts, every_row
 from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, STEP_TRAINER_TRUSTED, owners_schema
 from job_helpers.storage import Storage
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str]) -> None:
             read.read_table(spark, args["step_trainer_trusted"], fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
             params.first,
             params.last,
-        ).cache()
+        )
         accel = transform.in_dates(
             read.read_table(spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
             params.first,
@@ -60,27 +61,24 @@ def main(argv: Sequence[str]) -> None:
         owner = PSEUDONYM_COLUMN if key is not None else "email"
         owners = read.read_table(spark, args["customer_curated"], fmt, owners_schema(owner), "stedi_customer_curated")
 
+        step_read, accel_read = Counts(step, read=every_row()), Counts(accel, read=every_row())
+        accel = accel_read.frame
         if key is not None:
             accel = pseudonym.pseudonymise(spark, accel, "user", key)
         else:
             owners, owner = owners.withColumnRenamed("email", "user"), "user"
-        # Cached: written, then compared with the step readings for the excluded count, joined once.
-        ml = transform.machine_learning_curated(step, accel, owners, owner, join).cache()
-
-        report.read[args["step_trainer_trusted"]] = step.count()
-        report.read[args["accelerometer_trusted"]] = accel.count()
-        report.excluded = transform.unmatched_step_readings(step, ml).count()
-        # A join does not conserve rows (a step reading may pair with several at one instant, with
-        # --ml-join time-only): what must add up is the rows the join gave and the rows written.
-        joined = ml.count()
+        ml = transform.paired_readings(step_read.frame, accel, owners, owner, join)
 
         url = args["machine_learning_curated"]
-        with write.staged(ml, Storage(), url, fmt, partitioned=True, first=params.first, last=params.last) as table:
+        with write.staged(ml.rows, Storage(), url, fmt, partitioned=True, first=params.first, last=params.last) as table:
+            report.read[args["step_trainer_trusted"]] = step_read["read"]
+            report.read[args["accelerometer_trusted"]] = accel_read["read"]
+            report.excluded = ml.left_out["unpaired"]
             report.written[url] = table.rows
-            reconcile(url, joined, table.rows)
+            # A join does not conserve rows (a step reading may pair with several at one instant, with
+            # --ml-join time-only): what must add up is the rows the join gave and the rows written.
+            reconcile(url, ml.left_out["paired"], table.rows)
             report.published[url] = table.publish(params.shrink_guard).summary()
-        ml.unpersist()
-        step.unpersist()
 
 
 if __name__ == "__main__":

@@ -43,18 +43,20 @@ def main(argv: Sequence[str]) -> None:
         landing = read.landing(
             job.spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params.days, "sensorReadingTime"
         )
-        report.read[args["step_trainer_landing"]] = landing.read
-        report.rejected.update(landing.rejected)
-        write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-        devices = read.read_table(job.spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated")
-
-        trusted = transform.step_trainer_trusted(landing.records, devices)
-        report.excluded = transform.step_trainer_untrusted(landing.records, devices).count()
+        with write.reject_share_first(landing, storage, args["rejects"], max_share, params.scope):
+            devices = read.read_table(
+                job.spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated"
+            )
+        trusted = transform.curated_device_readings(landing.records, devices)
 
         url = args["step_trainer_trusted"]
         with write.staged(
-            trusted, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
+            trusted.rows, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
         ) as table:
+            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
+            report.read[args["step_trainer_landing"]] = landing.read
+            report.rejected.update(landing.rejected)
+            report.excluded = trusted.left_out["of no curated device"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no curated device": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()

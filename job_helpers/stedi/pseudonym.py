@@ -115,10 +115,16 @@ def _secret(name: str, secrets_client: Callable[[], Any] | None) -> bytes:
 
 
 def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, column: str) -> DataFrame:
-    """A small (``column``, customerPseudonym) table for the given distinct values."""
+    """A small (``column``, customerPseudonym) table for the given distinct values.
+
+    Handed over as a pandas frame: with Arrow on (the local session) it reaches the JVM as Arrow
+    batches, starting no Python worker (a list would start one per task to unpickle it).
+    """
+    import pandas
+
     rows = [(value, pseudonym(key, value)) for value in sorted(set(values))]
     schema = StructType([StructField(column, StringType(), False), StructField(PSEUDONYM_COLUMN, StringType(), False)])
-    return spark.createDataFrame(rows, schema)
+    return spark.createDataFrame(pandas.DataFrame(rows, columns=[column, PSEUDONYM_COLUMN], dtype=object), schema)
 
 
 def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:

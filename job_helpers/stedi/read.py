@@ -1,7 +1,8 @@
 """Reading the STEDI inputs: landing JSON lines (parsed into records and rejects) and published tables.
 
 Landing files are read as text, so each line keeps its raw form and its source file for the
-rejects location; ``transform.classify_landing`` does the parsing.
+rejects location; ``transform.classify_landing`` does the parsing, and the write of the run's
+table counts the lines on the way (``observed.Counts``).
 """
 
 from __future__ import annotations
@@ -16,28 +17,54 @@ from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
 from job_helpers.runtime import JobFailed
+from job_helpers.stedi.observed import Counts
 from job_helpers.stedi.schemas import PARTITION_COLUMN
-from job_helpers.stedi.transform import classify_landing, in_dates, reading_date, split_landing
+from job_helpers.stedi.transform import (
+    classify_landing,
+    in_dates,
+    reading_date,
+    reject_reasons,
+    split_landing,
+    utc_date,
+)
 
 
 @dataclass(frozen=True)
 class Landing:
-    """A landing folder parsed: the records (of the run's dates), the rejects, and what was counted.
+    """A landing folder parsed: the records (of the run's dates), the rejects, and their counts.
 
-    ``kept`` counts the records of the run's dates; ``lines`` every non-blank line; ``rejected``
-    the rejects by reason.
+    The counts (``lines``: every non-blank line; ``kept``: the records of the run's dates;
+    ``rejected``: the rejects by reason) are observed by the first action that reads the landing,
+    the write of the run's table: read them after it. ``parsed`` is the cached parse both frames
+    come from; ``release`` frees it.
     """
 
     records: DataFrame
     rejects: DataFrame
-    kept: int
-    lines: int
-    rejected: dict[str, int]
+    counts: Counts
+    parsed: DataFrame
+
+    @property
+    def lines(self) -> int:
+        return self.counts["lines"]
+
+    @property
+    def kept(self) -> int:
+        return self.counts["kept"]
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        """The rejects by reason (reasons with none left out)."""
+        counted = self.counts.as_dict()
+        return {reason: counted[reason] for reason in sorted(counted) if reason not in ("lines", "kept") and counted[reason]}
 
     @property
     def read(self) -> int:
         """The records of the run's dates plus every reject: what the run took in."""
         return self.kept + sum(self.rejected.values())
+
+    def release(self) -> None:
+        self.parsed.unpersist()
 
 
 def read_lines(spark: SparkSession, url: str) -> DataFrame:
@@ -53,22 +80,25 @@ def landing(
     days: tuple[date, date] | None = None,
     date_column: str | None = None,
 ) -> Landing:
-    """Read, parse and count a landing folder; with ``days`` and ``date_column`` keep the records of those dates.
+    """Read and parse a landing folder, counting it on the way; with ``days`` and ``date_column`` keep the
+    records of those dates.
 
     Rejects have no trustworthy date, so every run counts all of them; the reject share is taken
-    over every line read, so a one-day run is not failed by bad lines of other days.
+    over every line read, so a one-day run is not failed by bad lines of other days. The parse is
+    cached: each partition is parsed whole, so the counts cover every line even when a rule
+    downstream stops reading early, and the rejects are written from it without parsing again.
     """
-    # One parse, cached: every count below and both outputs come from it.
-    classified = classify_landing(read_lines(spark, url), schema, keys).cache()
-    counts = {row["reason"]: row["count"] for row in classified.groupBy("reason").count().collect()}
-    records_in_folder = counts.pop(None, 0)
-    rejected = dict(sorted(counts.items()))
-    records, rejects = split_landing(classified, schema)
-    kept = records_in_folder
-    if date_column is not None and days is not None:
-        records = in_dates(records.withColumn(PARTITION_COLUMN, reading_date(date_column)), *days)
-        kept = records.count()
-    return Landing(records, rejects, kept, records_in_folder + sum(rejected.values()), rejected)
+    classified = classify_landing(read_lines(spark, url), schema, keys)
+    record = F.col("reason").isNull()
+    dated = date_column is not None and days is not None
+    in_run = record & utc_date(F.col(f"r.{date_column}")).between(*days) if dated else record  # type: ignore[misc]
+    reasons = {reason: F.col("reason") == reason for reason in reject_reasons(keys)}
+    counts = Counts(classified, lines=F.lit(True), kept=in_run, **reasons)
+    parsed = counts.frame.cache()
+    records, rejects = split_landing(parsed, schema)
+    if dated:
+        records = in_dates(records.withColumn(PARTITION_COLUMN, reading_date(date_column)), *days)  # type: ignore[arg-type,misc]
+    return Landing(records, rejects, counts, parsed)
 
 
 def read_table(spark: SparkSession, url: str, fmt: str, schema: StructType, produced_by: str) -> DataFrame:

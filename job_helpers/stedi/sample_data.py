@@ -25,6 +25,10 @@ FIRST = ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jo")
 LAST = ("Khatib", "Lopez", "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Singh", "Wu")
 
 
+STRANGERS = 3
+BAD_LINES = 3
+
+
 def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, seed: int) -> dict:
     """Write the three landing data sets (one file per day, customers in two files) and say what was written.
 
@@ -34,76 +38,87 @@ def write_stedi_landing(storage: Storage, urls: dict[str, str], customers: int, 
     if customers < 100:
         raise ValueError(f"customers={customers}: give at least 100, so the injected bad lines stay under the 1% reject share")
     rng = random.Random(seed)
-    people = [_customer(rng, index) for index in range(customers)]
-    for index, person in enumerate(people):
-        if index % 5 == 0:
-            person["shareWithResearchAsOfDate"] = None
+    people = _people(rng, customers)
     no_readings = {person["email"] for index, person in enumerate(people) if index % 7 == 3}
     # Customer 1 registered again: same device, its email upper-cased and padded, updated a day later.
     again = {**people[1], "email": f" {people[1]['email'].upper()} ", "lastUpdateDate": people[1]["lastUpdateDate"] + DAY_MS}
-    shouting = people[2]["email"]
-    first_instants: dict[str, int] = {}
-    accelerometer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
-    step_trainer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
-    for person in people:
-        if person["email"] in no_readings:
-            continue
-        for number in range(READINGS_PER_CUSTOMER):
-            day = rng.randrange(DAYS)
-            instant = START_MS + day * DAY_MS + rng.randrange(DAY_MS)
-            if person is people[6] and number == 0:  # the same millisecond as customer 4's first reading
-                instant = first_instants[people[4]["email"]]
-                day = (instant - START_MS) // DAY_MS
-            first_instants.setdefault(person["email"], instant)
-            axes = {axis: float(rng.choice((-1, 0, 1))) for axis in "xyz"}
-            user = person["email"].upper() if person["email"] == shouting and number % 2 else person["email"]
-            accelerometer[day].append(json.dumps({"user": user, "timestamp": instant, **axes}))
-            step_trainer[day].append(
-                json.dumps(
-                    {
-                        "sensorReadingTime": instant,
-                        "serialNumber": person["serialNumber"],
-                        "distanceFromObject": rng.randrange(200, 260),
-                    }
-                )
-            )
-    strangers = 3
-    for number in range(strangers):
-        instant = START_MS + rng.randrange(DAY_MS)
-        accelerometer[0].append(
-            json.dumps({"user": f"stranger{number}@example.com", "timestamp": instant, "x": 0.0, "y": 1.0, "z": 0.0})
-        )
-        step_trainer[0].append(
-            json.dumps(
-                {
-                    "sensorReadingTime": instant,
-                    "serialNumber": str(uuid.UUID(int=rng.getrandbits(128))),
-                    "distanceFromObject": 230,
-                }
-            )
-        )
-    accelerometer[1].append('{"user": "broken@example.com", "timestamp": 16555')
-    accelerometer[1].append(json.dumps({"x": 1.0, "y": 0.0, "z": 0.0}))
-    step_trainer[1].append("not json at all")
+    readings = _Readings()
+    readings.of_customers(rng, [person for person in people if person["email"] not in no_readings], people)
+    readings.of_strangers(rng)
+    readings.broken()
 
     customer_lines = [json.dumps(person) for person in [*people, again]]
     half = len(customer_lines) // 2
     _write(storage, urls["customer"], "customer-1.json", customer_lines[:half])
     _write(storage, urls["customer"], "customer-2.json", customer_lines[half:])
     for day in range(DAYS):
-        _write(storage, urls["accelerometer"], f"accelerometer-day{day + 1}.json", accelerometer[day])
-        _write(storage, urls["step_trainer"], f"step_trainer-day{day + 1}.json", step_trainer[day])
+        _write(storage, urls["accelerometer"], f"accelerometer-day{day + 1}.json", readings.accelerometer[day])
+        _write(storage, urls["step_trainer"], f"step_trainer-day{day + 1}.json", readings.step_trainer[day])
     return {
         "customer": len(customer_lines),
-        "accelerometer": sum(map(len, accelerometer.values())),
-        "step_trainer": sum(map(len, step_trainer.values())),
+        "accelerometer": sum(map(len, readings.accelerometer.values())),
+        "step_trainer": sum(map(len, readings.step_trainer.values())),
         "non_consenting": sum(1 for person in people if person["shareWithResearchAsOfDate"] is None),
         "without_readings": len(no_readings),
-        "unknown_users": strangers,
-        "bad_lines": 3,
+        "unknown_users": STRANGERS,
+        "bad_lines": BAD_LINES,
         "case_variants": 2,
         "shared_instants": 1,
     }
+
+
+def _people(rng: random.Random, customers: int) -> list[dict]:
+    """The customers, every fifth without research consent."""
+    people = [_customer(rng, index) for index in range(customers)]
+    for person in people[::5]:
+        person["shareWithResearchAsOfDate"] = None
+    return people
+
+
+class _Readings:
+    """The accelerometer and step-trainer landing lines, by day."""
+
+    def __init__(self) -> None:
+        self.accelerometer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
+        self.step_trainer: dict[int, list[str]] = {day: [] for day in range(DAYS)}
+
+    def add(self, day: int, accelerometer: dict, step_trainer: dict) -> None:
+        self.accelerometer[day].append(json.dumps(accelerometer))
+        self.step_trainer[day].append(json.dumps(step_trainer))
+
+    def of_customers(self, rng: random.Random, readers: list[dict], people: list[dict]) -> None:
+        """``READINGS_PER_CUSTOMER`` of each reader: customer 2's phone reports every other one under the
+        email upper-cased, and customer 6's first is at the millisecond of customer 4's first."""
+        shouting = people[2]["email"]
+        first_instants: dict[str, int] = {}
+        for person in readers:
+            for number in range(READINGS_PER_CUSTOMER):
+                day = rng.randrange(DAYS)
+                instant = START_MS + day * DAY_MS + rng.randrange(DAY_MS)
+                if person is people[6] and number == 0:
+                    instant = first_instants[people[4]["email"]]
+                    day = (instant - START_MS) // DAY_MS
+                first_instants.setdefault(person["email"], instant)
+                axes = {axis: float(rng.choice((-1, 0, 1))) for axis in "xyz"}
+                user = person["email"].upper() if person["email"] == shouting and number % 2 else person["email"]
+                step = {"sensorReadingTime": instant, "serialNumber": person["serialNumber"]}
+                self.add(
+                    day, {"user": user, "timestamp": instant, **axes}, {**step, "distanceFromObject": rng.randrange(200, 260)}
+                )
+
+    def of_strangers(self, rng: random.Random) -> None:
+        """Readings of unknown users and devices on the first day."""
+        for number in range(STRANGERS):
+            instant = START_MS + rng.randrange(DAY_MS)
+            accelerometer = {"user": f"stranger{number}@example.com", "timestamp": instant, "x": 0.0, "y": 1.0, "z": 0.0}
+            device = str(uuid.UUID(int=rng.getrandbits(128)))
+            self.add(0, accelerometer, {"sensorReadingTime": instant, "serialNumber": device, "distanceFromObject": 230})
+
+    def broken(self) -> None:
+        """``BAD_LINES`` on the second day: cut-off JSON, a reading without its key fields, not JSON at all."""
+        self.accelerometer[1].append('{"user": "broken@example.com", "timestamp": 16555')
+        self.accelerometer[1].append(json.dumps({"x": 1.0, "y": 0.0, "z": 0.0}))
+        self.step_trainer[1].append("not json at all")
 
 
 def _customer(rng: random.Random, index: int) -> dict:

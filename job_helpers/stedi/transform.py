@@ -6,12 +6,15 @@ the five jobs' own transforms follow.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from itertools import combinations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from job_helpers.stedi.observed import Counts
 from job_helpers.stedi.schemas import (
     ACCELEROMETER_LANDING,
     ACCELEROMETER_TRUSTED,
@@ -25,6 +28,9 @@ from job_helpers.stedi.settings import ML_JOINS
 MS_PER_DAY = 86_400_000
 CORRUPT = "_corrupt_record"
 MALFORMED = "malformed JSON"
+MISSING = "missing key field: "
+MATCHED = "_matched"  # set on the rows a rule's left join found a partner for
+OWNED = "_owned"
 
 
 def classify_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]) -> DataFrame:
@@ -52,16 +58,27 @@ def split_landing(classified: DataFrame, schema: StructType) -> tuple[DataFrame,
 def _reason(keys: tuple[str, ...]) -> Column:
     missing = F.concat_ws(", ", *[F.when(F.col(f"r.{key}").isNull(), F.lit(key)) for key in keys])
     return F.when(F.col("r").isNull() | F.col(f"r.{CORRUPT}").isNotNull(), F.lit(MALFORMED)).when(
-        missing != "", F.concat(F.lit("missing key field: "), missing)
+        missing != "", F.concat(F.lit(MISSING), missing)
     )
 
 
-def reading_date(ms_column: str) -> F.Column:
+def reject_reasons(keys: tuple[str, ...]) -> list[str]:
+    """Every reason ``classify_landing`` can give a line with these key fields: malformed, or missing
+    some of them (named in the keys' order)."""
+    return [MALFORMED, *(MISSING + ", ".join(named) for size in range(1, len(keys) + 1) for named in combinations(keys, size))]
+
+
+def reading_date(ms_column: str) -> Column:
     """The UTC date of an epoch-millisecond column, whatever the session time zone."""
-    return F.expr(f"date_from_unix_date(CAST(floor(`{ms_column}` / {MS_PER_DAY}) AS INT))")
+    return utc_date(F.col(ms_column))
 
 
-def email_key(column: str) -> F.Column:
+def utc_date(ms: Column) -> Column:
+    """The UTC date of epoch milliseconds."""
+    return F.date_from_unix_date(F.floor(ms / MS_PER_DAY).cast("int"))
+
+
+def email_key(column: str) -> Column:
     """An email as a key: trimmed and lower-cased, so one customer's casings compare equal."""
     return F.lower(F.trim(F.col(column)))
 
@@ -73,79 +90,129 @@ def in_dates(readings: DataFrame, first: date | None, last: date | None) -> Data
     return readings.where(F.col(PARTITION_COLUMN).between(F.lit(first), F.lit(last)))
 
 
+@dataclass(frozen=True)
+class Kept:
+    """The rows a rule kept, and the rows it left out counted on the way (``left_out[reason]`` once written).
+
+    Each rule marks every input row as kept or not and filters afterwards (left joins, not semi
+    joins), so what it leaves out is counted by the action that writes what it keeps.
+    """
+
+    rows: DataFrame
+    left_out: Counts
+
+
+def without_consent(customers: DataFrame) -> Counts:
+    """Counts the customers ``customer_trusted`` leaves out (``without consent``) on their way to it: apply the
+    rule to ``.frame``."""
+    return Counts(customers, **{"without consent": F.col("shareWithResearchAsOfDate").isNull()})
+
+
 def customer_trusted(customers: DataFrame) -> DataFrame:
     """Customers who agreed to share their data for research (consent date present)."""
     return customers.where(F.col("shareWithResearchAsOfDate").isNotNull()).select(*CUSTOMER_LANDING.fieldNames())
 
 
-def without_consent(customers: DataFrame) -> DataFrame:
-    """The customers ``customer_trusted`` leaves out: no consent date."""
-    return customers.where(F.col("shareWithResearchAsOfDate").isNull())
-
-
-def accelerometer_untrusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
-    """The readings ``accelerometer_trusted`` leaves out: their user is no trusted customer."""
-    emails = trusted_customers.select(email_key("email").alias("_key")).distinct()
-    return readings.withColumn("_key", email_key("user")).join(emails, "_key", "left_anti")
-
-
-def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
-    """Accelerometer readings of trusted customers (emails compared as keys), accelerometer fields only, dated."""
-    emails = trusted_customers.select(email_key("email").alias("_key")).distinct()
-    return (
-        readings.withColumn("_key", email_key("user"))
-        .join(emails, "_key", "left_semi")
+def trusted_accelerometer_readings(readings: DataFrame, trusted_customers: DataFrame) -> Kept:
+    """Accelerometer readings of trusted customers (emails compared as keys), accelerometer fields only, dated;
+    left out ``of no trusted customer``."""
+    emails = trusted_customers.select(email_key("email").alias("_key")).distinct().withColumn(MATCHED, F.lit(True))
+    marked = readings.withColumn("_key", email_key("user")).join(emails, "_key", "left")
+    counted = Counts(marked, **{"of no trusted customer": F.col(MATCHED).isNull()})
+    kept = (
+        counted.frame.where(F.col(MATCHED))
         .withColumn("readingTime", F.timestamp_millis("timestamp"))
         .withColumn(PARTITION_COLUMN, reading_date("timestamp"))
         .select(*ACCELEROMETER_TRUSTED.fieldNames())
     )
+    return Kept(kept, counted)
 
 
-def latest_per_customer(customers: DataFrame) -> DataFrame:
-    """One row per email key: the most recently updated record, ties broken on every other field."""
+def accelerometer_trusted(readings: DataFrame, trusted_customers: DataFrame) -> DataFrame:
+    """Accelerometer readings of trusted customers (emails compared as keys), accelerometer fields only, dated."""
+    return trusted_accelerometer_readings(readings, trusted_customers).rows
+
+
+def curated_customers(trusted_customers: DataFrame, trusted_readings: DataFrame) -> Kept:
+    """Trusted customers with at least one trusted accelerometer reading, one row per email key: the most
+    recently updated record, ties broken on every other field. Counted: ``read`` (every trusted customer),
+    left out ``without readings`` (customers with no reading) and ``older duplicates`` (every record of an
+    email key but the one kept)."""
+    users = trusted_readings.select(email_key("user").alias("_key")).distinct().withColumn(MATCHED, F.lit(True))
     order = [F.col("lastUpdateDate").desc_nulls_last(), F.col("registrationDate").desc_nulls_last()]
     order += [F.col(name).asc_nulls_last() for name in CUSTOMER_LANDING.fieldNames() if name != "email"]
-    ranked = customers.withColumn("_rank", F.row_number().over(Window.partitionBy(email_key("email")).orderBy(*order)))
-    return ranked.where(F.col("_rank") == 1).drop("_rank")
+    ranked = (
+        trusted_customers.withColumn("_key", email_key("email"))
+        .join(users, "_key", "left")
+        .withColumn("_rank", F.row_number().over(Window.partitionBy("_key").orderBy(*order)))
+    )
+    with_readings = F.col(MATCHED).isNotNull()
+    counted = Counts(
+        ranked,
+        read=F.lit(True),
+        **{"without readings": ~with_readings, "older duplicates": with_readings & (F.col("_rank") > 1)},
+    )
+    kept = counted.frame.where(with_readings & (F.col("_rank") == 1)).select(*CUSTOMER_LANDING.fieldNames())
+    return Kept(kept, counted)
 
 
 def customer_curated(trusted_customers: DataFrame, trusted_readings: DataFrame) -> DataFrame:
     """Trusted customers with at least one trusted accelerometer reading, one row per customer."""
-    users = trusted_readings.select(email_key("user").alias("_key")).distinct()
-    with_readings = trusted_customers.withColumn("_key", email_key("email")).join(users, "_key", "left_semi")
-    return latest_per_customer(with_readings).select(*CUSTOMER_LANDING.fieldNames())
+    return curated_customers(trusted_customers, trusted_readings).rows
 
 
-def curated_drops(trusted_customers: DataFrame, trusted_readings: DataFrame) -> DataFrame:
-    """What ``customer_curated`` leaves out, as one row of counts: ``without_readings`` (customers
-    with no reading) and ``older_duplicates`` (every record of an email key but the one kept)."""
-    users = trusted_readings.select(email_key("user").alias("_key")).distinct().withColumn("_reads", F.lit(True))
-    per_key = (
-        trusted_customers.withColumn("_key", email_key("email"))
-        .join(users, "_key", "left")
-        .groupBy("_key")
-        .agg(F.count(F.lit(1)).alias("n"), F.max(F.col("_reads").isNotNull()).alias("reads"))
-    )
-    return per_key.agg(
-        F.coalesce(F.sum(F.when(~F.col("reads"), F.col("n")).otherwise(0)), F.lit(0)).alias("without_readings"),
-        F.coalesce(F.sum(F.when(F.col("reads"), F.col("n") - 1).otherwise(0)), F.lit(0)).alias("older_duplicates"),
-    )
-
-
-def step_trainer_untrusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
-    """The readings ``step_trainer_trusted`` leaves out: their device belongs to no curated customer."""
-    return readings.join(curated_customers.select("serialNumber").distinct(), "serialNumber", "left_anti")
-
-
-def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
-    """Step-trainer readings of devices that belong to a curated customer, dated."""
-    devices = curated_customers.select("serialNumber").distinct()
-    return (
-        readings.join(devices, "serialNumber", "left_semi")
+def curated_device_readings(readings: DataFrame, curated_customers: DataFrame) -> Kept:
+    """Step-trainer readings of devices that belong to a curated customer, dated; left out ``of no curated device``."""
+    devices = curated_customers.select("serialNumber").distinct().withColumn(MATCHED, F.lit(True))
+    counted = Counts(readings.join(devices, "serialNumber", "left"), **{"of no curated device": F.col(MATCHED).isNull()})
+    kept = (
+        counted.frame.where(F.col(MATCHED))
         .withColumn("sensorReadingTimestamp", F.timestamp_millis("sensorReadingTime"))
         .withColumn(PARTITION_COLUMN, reading_date("sensorReadingTime"))
         .select(*STEP_TRAINER_TRUSTED.fieldNames())
     )
+    return Kept(kept, counted)
+
+
+def step_trainer_trusted(readings: DataFrame, curated_customers: DataFrame) -> DataFrame:
+    """Step-trainer readings of devices that belong to a curated customer, dated."""
+    return curated_device_readings(readings, curated_customers).rows
+
+
+def paired_readings(
+    step_readings: DataFrame,
+    accelerometer_readings: DataFrame,
+    owners: DataFrame,
+    owner_column: str,
+    join: str = ML_JOINS[0],
+) -> Kept:
+    """Step-trainer readings joined to accelerometer readings taken at the same instant.
+
+    The join is ``sensorReadingTime = timestamp`` between readings of the same customer: the
+    device's owner (``owners``: serialNumber, ``owner_column``) is the accelerometer's user. Without
+    that condition a step-trainer reading would also pair with other customers' phones that
+    happened to record at the same millisecond. Owners compare as email keys (pseudonyms are
+    lower-case hex already, so the same comparison serves both). ``join="time-only"`` drops the
+    owner condition: the course rubric's join, kept to reproduce its published count. A reading
+    of a device without an owner pairs with nothing. Counted: ``paired`` (the rows of the join)
+    and, left out, ``unpaired`` (step-trainer readings no accelerometer reading paired with).
+    """
+    if join not in ML_JOINS:
+        raise ValueError(f"join {join!r} is not one of {', '.join(ML_JOINS)}")
+    step_fields = [*STEP_TRAINER_LANDING.fieldNames(), "sensorReadingTimestamp"]
+    accel_fields = [owner_column, *[n for n in ACCELEROMETER_LANDING.fieldNames() if n != "user"]]
+    device_owners = owners.select("serialNumber", owner_column).withColumn(OWNED, F.lit(True))
+    step = step_readings.join(device_owners, "serialNumber", "left")
+    accel = accelerometer_readings.select(*[F.col(name).alias(f"_a_{name}") for name in accel_fields], F.lit(True).alias(MATCHED))
+    condition = (step["sensorReadingTime"] == accel["_a_timestamp"]) & step[OWNED].isNotNull()
+    if join == "owner-and-time":
+        condition &= F.lower(F.trim(step[owner_column])) == F.lower(F.trim(accel[f"_a_{owner_column}"]))
+    joined = step.join(accel, condition, "left")
+    counted = Counts(joined, paired=joined[MATCHED].isNotNull(), unpaired=joined[MATCHED].isNull())
+    kept = counted.frame.where(F.col(MATCHED)).select(
+        *step_fields, *[F.col(f"_a_{name}").alias(name) for name in accel_fields], PARTITION_COLUMN
+    )
+    return Kept(kept, counted)
 
 
 def machine_learning_curated(
@@ -155,39 +222,6 @@ def machine_learning_curated(
     owner_column: str,
     join: str = ML_JOINS[0],
 ) -> DataFrame:
-    """Step-trainer readings joined to accelerometer readings taken at the same instant.
-
-    The join is ``sensorReadingTime = timestamp`` between readings of the same customer: the
-    device's owner (``owners``: serialNumber, ``owner_column``) is the accelerometer's user. Without
-    that condition a step-trainer reading would also pair with other customers' phones that
-    happened to record at the same millisecond. Owners compare as email keys (pseudonyms are
-    lower-case hex already, so the same comparison serves both). ``join="time-only"`` drops the
-    owner condition: the course rubric's join, kept to reproduce its published count.
-    """
-    if join not in ML_JOINS:
-        raise ValueError(f"join {join!r} is not one of {', '.join(ML_JOINS)}")
-    step_fields = [*STEP_TRAINER_LANDING.fieldNames(), "sensorReadingTimestamp"]
-    accel_fields = [owner_column, *[n for n in ACCELEROMETER_LANDING.fieldNames() if n != "user"]]
-    step = step_readings.join(owners.select("serialNumber", owner_column), "serialNumber")
-    accel = accelerometer_readings.select(
-        *[F.col(name).alias(f"_a_{name}") for name in accel_fields], F.col(PARTITION_COLUMN).alias("_a_date")
-    )
-    condition = step["sensorReadingTime"] == accel["_a_timestamp"]
-    if join == "owner-and-time":
-        condition &= F.lower(F.trim(step[owner_column])) == F.lower(F.trim(accel[f"_a_{owner_column}"]))
-    joined = step.join(accel, condition)
-    return joined.select(
-        *[step[name] for name in step_fields],
-        *[joined[f"_a_{name}"].alias(name) for name in accel_fields],
-        step[PARTITION_COLUMN],
-    )
-
-
-def paired_step_readings(machine_learning: DataFrame) -> DataFrame:
-    """The step-trainer readings the ML table holds, each once (one may pair with several accelerometer readings)."""
-    return machine_learning.select("serialNumber", "sensorReadingTime").distinct()
-
-
-def unmatched_step_readings(step_readings: DataFrame, machine_learning: DataFrame) -> DataFrame:
-    """Step-trainer readings that no accelerometer reading paired with (the ML table's exclusions)."""
-    return step_readings.join(paired_step_readings(machine_learning), ["serialNumber", "sensorReadingTime"], "left_anti")
+    """Step-trainer readings joined to accelerometer readings of the same customer at the same instant (see
+    ``paired_readings``)."""
+    return paired_readings(step_readings, accelerometer_readings, owners, owner_column, join).rows

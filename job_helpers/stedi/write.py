@@ -137,12 +137,22 @@ def publish_table(
 def publish_rejects(landing: Landing, storage: Storage, rejects_folder: str, scope: str) -> Published:
     """Publish the run's rejects at ``<rejects_folder><scope>/``, replacing the last run's however fewer.
 
-    The rows written aside must be the rejects the landing parse counted. Rejects are not
-    guarded: fewer rejects is good news.
+    The rows written aside must be the rejects the landing parse counted. A run without rejects
+    writes nothing: it publishes an empty scope (the protocol deletes what an earlier run left
+    there). Rejects are not guarded: fewer rejects is good news. The landing's cached parse is
+    released afterwards.
     """
-    with staged(landing.rejects, storage, rejects_folder, "json", under=scope + "/") as table:
-        reconcile(table.url, read=sum(landing.rejected.values()), written=table.rows)
-        return table.publish()
+    try:
+        if not landing.rejected:
+            remove_old_layout(storage, rejects_folder)
+            published = publish(storage, rejects_folder, new_run_id(scope), {}, [scope + "/"])
+            log.info("published %s (%s/, no rejects)", rejects_folder, scope)
+            return published
+        with staged(landing.rejects, storage, rejects_folder, "json", under=scope + "/") as table:
+            reconcile(table.url, read=sum(landing.rejected.values()), written=table.rows)
+            return table.publish()
+    finally:
+        landing.release()
 
 
 def check_reject_share(landing: Landing, storage: Storage, rejects_folder: str, max_share: float, scope: str) -> None:
@@ -155,6 +165,21 @@ def check_reject_share(landing: Landing, storage: Storage, rejects_folder: str, 
             f"{total} of {landing.lines} landing records rejected ({reasons}), over the allowed share "
             f"{max_share:.2%}; see {rejects_folder}{scope}/ and fix the input, or raise stedi.max_reject_share"
         )
+
+
+@contextmanager
+def reject_share_first(landing: Landing, storage: Storage, rejects_folder: str, max_share: float, scope: str) -> Iterator[None]:
+    """Read the run's other inputs inside: when one fails (a table not there yet), the landing is counted now
+    and its reject share checked first, so a run with too many rejects says so, publishing them.
+
+    (A run that goes on has the landing counted by the write of its table, and checks the share then.)
+    """
+    try:
+        yield
+    except JobFailed:
+        landing.counts.aggregated()
+        check_reject_share(landing, storage, rejects_folder, max_share, scope)
+        raise
 
 
 def published_names(storage: Storage, staging: str, fmt: str) -> dict[str, NewFile]:

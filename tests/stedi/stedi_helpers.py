@@ -31,6 +31,22 @@ def write_key(path: Path, text: str) -> Path:
     return path
 
 
+def last_action(spark) -> int:
+    """The id of the session's latest SQL execution (each Spark action that runs a query is one)."""
+    return max(_executions(spark), default=-1)
+
+
+def spark_actions(spark, since: int) -> list[str]:
+    """What started each SQL execution of the session after ``since`` (``save``, ``collect``…), in order."""
+    return [description.split(" at ")[0] for number, description in sorted(_executions(spark).items()) if number > since]
+
+
+def _executions(spark) -> dict[int, str]:
+    spark.sparkContext._jsc.sc().listenerBus().waitUntilEmpty()
+    listed = spark._jsparkSession.sharedState().statusStore().executionsList()
+    return {int(listed.apply(i).executionId()): str(listed.apply(i).description()) for i in range(listed.size())}
+
+
 def run_pipeline(settings: Settings) -> PipelineResult:
     result = run_jobs(settings, pipeline_spec(settings, "stedi"), LocalRunner(REPO), Storage())
     assert result.succeeded, [(o.job, o.state, o.error) for o in result.outcomes]

@@ -11,7 +11,16 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from stedi_helpers import REPO, folder_report, lake_settings, run_pipeline, run_time_only_join, write_key
+from stedi_helpers import (
+    REPO,
+    folder_report,
+    lake_settings,
+    last_action,
+    run_pipeline,
+    run_time_only_join,
+    spark_actions,
+    write_key,
+)
 
 from job_helpers.control.config import pipeline_spec
 from job_helpers.control.pipeline import job_argv, load_script, table_counts
@@ -24,12 +33,34 @@ GENERATED_KEY = "generated-test-key-0123456789"
 
 
 @pytest.fixture(scope="module")
-def generated(small_shuffles, tmp_path_factory):
+def actions_of_the_run() -> list[str]:
+    """Filled by ``generated``: the Spark actions its pipeline run started, in order."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def generated(small_shuffles, tmp_path_factory, actions_of_the_run):
     root = tmp_path_factory.mktemp("stedi-generated")
     settings = lake_settings(root / "lake", write_key(root / "key", GENERATED_KEY))
     written = write_stedi_landing(Storage(), landing_urls(settings), customers=100, seed=11)
+    since = last_action(small_shuffles)
     result = run_pipeline(settings)
+    actions_of_the_run.extend(spark_actions(small_shuffles, since))
     return settings, written, result, root
+
+
+def test_every_spark_action_of_the_pipeline_writes_a_table_or_collects_the_pseudonyms(generated, actions_of_the_run):
+    """No count, cache fill or empty write of its own: the counts are observed by the writes. Rejects are
+    written by the two jobs that have some; the curated jobs collect their emails' keys once each."""
+    jobs = {
+        "stedi_customer_trusted": ["save"],
+        "stedi_accelerometer_trusted": ["save", "save"],
+        "stedi_customer_curated": ["collect", "save"],
+        "stedi_step_trainer_trusted": ["save", "save"],
+        "stedi_machine_learning_curated": ["collect", "save"],
+    }
+    assert [outcome.job for outcome in generated[2].outcomes] == list(jobs)
+    assert actions_of_the_run == [action for actions in jobs.values() for action in actions]
 
 
 def test_counts_match_an_independent_derivation(generated):
@@ -44,14 +75,19 @@ def test_counts_match_an_independent_derivation(generated):
     assert sum(outcome.report.records_rejected for outcome in result.outcomes) == 3
 
 
+def spelled_two_ways(emails: list[str]) -> list[str]:
+    """The email keys that appear in more than one spelling."""
+    forms = defaultdict(set)
+    for email in emails:
+        forms[key(email)].add(email)
+    return sorted(email for email, seen in forms.items() if len(seen) > 1)
+
+
 def test_a_customer_under_two_email_casings_is_one_curated_customer_with_all_readings(generated, small_shuffles):
     settings = generated[0]
     customers, _ = parse_folder(landing_urls(settings)["customer"])
     accel, _ = parse_folder(landing_urls(settings)["accelerometer"])
-    forms = defaultdict(set)
-    for email in [c["email"] for c in customers] + [r["user"] for r in accel if r.get("user")]:
-        forms[key(email)].add(email)
-    mixed = sorted(email for email, seen in forms.items() if len(seen) > 1)
+    mixed = spelled_two_ways([c["email"] for c in customers] + [r["user"] for r in accel if r.get("user")])
     assert len(mixed) == 2  # one registered again in upper case, one whose phone reports in upper case
     names = {pseudonym(GENERATED_KEY.encode(), email): email for email in mixed}
     curated = [r["customerPseudonym"] for r in small_shuffles.read.parquet(settings.datasets["stedi.customer_curated"]).collect()]

@@ -3,6 +3,7 @@ range at once, a reader at every step, the row guard and the reconciliation of c
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections import Counter
@@ -10,7 +11,7 @@ from datetime import date
 
 import pyarrow.parquet as pq
 import pytest
-from stedi_helpers import REPO, folder_report, lake_settings, write_key
+from stedi_helpers import REPO, folder_report, lake_settings, last_action, spark_actions, write_key
 
 from job_helpers import publish as publishing
 from job_helpers.commit_record import read_record, scope
@@ -264,6 +265,37 @@ def test_the_row_guard_is_one_config_key_for_every_job(small_shuffles, tmp_path,
         path.write_text("".join(lines[: len(lines) * 30 // 100]))
     run_job(settings, "stedi_customer_trusted")  # loses about 70 %: under 0.9
     assert folder_report(settings.job("stedi_customer_trusted")).published[table]["row_delta"] < 0
+
+
+def test_a_rerun_without_rejects_writes_none_and_leaves_none_of_the_last_run(small_shuffles, tmp_path, monkeypatch):
+    settings = stedi_lake(tmp_path, monkeypatch)
+    run_job(settings, "stedi_customer_trusted")
+    run_job(settings, "stedi_accelerometer_trusted")
+    job = settings.job("stedi_accelerometer_trusted")
+    rejects = job.arguments["--rejects"]
+    assert data_files(rejects) == ["all/part-00000.json"]
+    landing = local_path(settings.datasets["stedi.accelerometer_landing"])
+    for path in sorted(landing.glob("*.json")):
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if _a_reading(line)))
+
+    since = last_action(small_shuffles)
+    run_job(settings, "stedi_accelerometer_trusted")
+    assert spark_actions(small_shuffles, since) == ["save"]  # the table's write only: no rejects written, no count
+    assert data_files(rejects) == []
+    record = read_record(Storage(), scope(rejects, "all/"))
+    assert (record.state, record.files) == ("committed", {})
+    report = folder_report(job)
+    assert report.records_rejected == 0 and report.published[rejects]["rows_after"] == 0
+    assert report.records_read == report.records_written + report.excluded > 0
+
+
+def _a_reading(line: str) -> bool:
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return False
+    return record.get("user") is not None and record.get("timestamp") is not None
 
 
 def test_counts_that_do_not_reconcile_fail_the_run_before_anything_is_published(small_shuffles, tmp_path, monkeypatch):

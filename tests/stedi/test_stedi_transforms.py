@@ -9,11 +9,13 @@ import stat
 from datetime import date
 
 import pytest
+from pyspark.sql import functions as F
 
 from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_query
 from job_helpers.control.local_tables import Folder, local_table
 from job_helpers.control.table_definition import from_ddl
+from job_helpers.stedi import observed
 from job_helpers.stedi import transform as t
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
@@ -194,3 +196,17 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     owners = curated.selectExpr("serialNumber", "email AS user")
     ml = t.machine_learning_curated(step, accel, owners, "user")
     assert sorted((r.sensorReadingTime, r.user) for r in ml.collect()) == [(DAY, "ANA@X.COM"), (DAY + 1, "ana@x.com")]
+
+
+def test_counts_are_observed_by_the_action_and_taken_by_an_aggregate_where_spark_left_them_out(small_shuffles, monkeypatch):
+    monkeypatch.setattr(observed, "WAIT_S", 0.5)
+    rows = small_shuffles.createDataFrame([(1,), (2,), (3,)], "v int")
+    seen = observed.Counts(rows, odd=F.col("v") % 2 == 1, every=observed.every_row())
+    assert seen.frame.where("v > 1").count() == 2
+    assert seen.as_dict() == {"odd": 2, "every": 3}
+    # Joined with an empty side, or under a filter Spark knows is false, the observed rows are never read.
+    nobody = small_shuffles.createDataFrame([], "v int")
+    for prune in (lambda frame: frame.join(nobody, "v", "left_semi"), lambda frame: frame.where(F.lit(False))):
+        pruned = observed.Counts(rows, odd=F.col("v") % 2 == 1, every=observed.every_row())
+        assert prune(pruned.frame).collect() == []
+        assert (pruned["odd"], pruned["every"]) == (2, 3)

@@ -35,17 +35,29 @@ def key(email: str) -> str:
     return email.strip().lower()
 
 
+def with_keys(records: list[dict]) -> tuple[list[dict], int]:
+    """The accelerometer records with both key fields, and the count of those without."""
+    kept = [r for r in records if r.get("user") is not None and r.get("timestamp") is not None]
+    return kept, len(records) - len(kept)
+
+
+def latest_per_key(consenting: list[dict]) -> dict[str, dict]:
+    """Each consenting customer's latest record, by email key."""
+    latest: dict[str, dict] = {}
+    for record in sorted(consenting, key=lambda c: c["lastUpdateDate"]):
+        latest[key(record["email"])] = record
+    return latest
+
+
 def expected_counts(settings) -> dict[str, int]:
     urls = landing_urls(settings)
     customers, bad_customers = parse_folder(urls["customer"])
     accel, bad_accel = parse_folder(urls["accelerometer"])
     steps, bad_steps = parse_folder(urls["step_trainer"])
-    bad_accel += sum(1 for r in accel if r.get("user") is None or r.get("timestamp") is None)
-    accel = [r for r in accel if r.get("user") is not None and r.get("timestamp") is not None]
+    accel, without_keys = with_keys(accel)
+    bad_accel += without_keys
     consenting = [c for c in customers if c.get("shareWithResearchAsOfDate") is not None]
-    latest: dict[str, dict] = {}
-    for record in sorted(consenting, key=lambda c: c["lastUpdateDate"]):
-        latest[key(record["email"])] = record
+    latest = latest_per_key(consenting)
     accel_trusted = [r for r in accel if key(r["user"]) in latest]
     curated = {key(r["user"]) for r in accel_trusted}
     devices = {latest[email]["serialNumber"]: email for email in curated}

@@ -1,0 +1,50 @@
+"""The local driver's class-data-sharing archive: recorded by a first session, used only once checked sound."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from job_helpers import class_archive
+
+OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+
+
+@pytest.fixture
+def folder(tmp_path):
+    if class_archive._java() is None:
+        pytest.skip("no java")
+    return tmp_path / "cache"
+
+
+def test_a_first_session_records_the_archive_under_a_name_of_its_own(folder):
+    option = class_archive.java_option(OPTIONS, folder)
+    assert option.startswith(f"-XX:ArchiveClassesAtExit={folder}/spark-driver-")
+    assert f".{os.getpid()}.recording " in option and "-Xlog:cds=off" in option
+    assert class_archive.java_option("-XX:+UseSerialGC", folder).split()[0] != option.split()[0]
+
+
+def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_left_alone(folder):
+    option = class_archive.java_option(OPTIONS, folder)
+    recording = folder / option.split("=", 1)[1].split()[0]
+    archive = recording.with_name(recording.name.split(".")[0] + ".jsa")
+    # A JVM killed while it wrote the archive leaves it cut off: a JVM started on it would crash.
+    recording.write_bytes(b"\xc0\xfe\xba\xbe" + b"\0" * 4096)
+    gone = _a_dead_pid()
+    recording.with_name(recording.name + ".json").write_text(json.dumps({"pid": gone, "class_path": ""}))
+    busy = recording.with_name(recording.name.replace(str(os.getpid()), "1"))
+    busy.write_bytes(b"")
+    busy.with_name(busy.name + ".json").write_text(json.dumps({"pid": os.getpid(), "class_path": ""}))
+
+    assert class_archive.java_option(OPTIONS, folder) == ""  # another session is recording: start plainly
+    assert not recording.exists() and not archive.exists()
+    assert busy.exists()
+
+
+def _a_dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
