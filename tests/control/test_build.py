@@ -8,11 +8,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from project_imports import reachable
 
 from job_helpers.control.build import BuildMissing, UploadMismatch, build, current_artifact, differing, uploads
 from job_helpers.control.cli import main
 from job_helpers.storage import Storage, local_path
+from tests.support.project_imports import reachable
 
 REPO = Path(__file__).resolve().parents[2]
 
