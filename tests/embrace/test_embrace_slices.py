@@ -1,13 +1,10 @@
-"""A device-day cleaned an hour slice at a time: the same files and counts as the day cleaned whole, in bounded memory."""
+"""A device-day cleaned an hour slice at a time: the same files and counts as the day cleaned whole."""
 
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 import zipfile
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pyarrow.csv as pa_csv
@@ -20,7 +17,6 @@ from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
 from job_helpers.embrace.transform import Claims, combine_day, parse_stream, wear_day
 from job_helpers.storage import Storage, local_path
 
-REPO = Path(__file__).resolve().parents[2]
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
 MIDNIGHT_MS = 1_709_251_200_000  # 2024-03-01
 
@@ -77,45 +73,3 @@ def test_a_day_cleaned_hour_by_hour_gives_what_the_rules_give_for_the_whole_day(
     loaded = [pa_csv.read_csv(file) for file in files]
     assert np.concatenate([table.column("time").to_numpy() for table in loaded]).tolist() == whole.ts.tolist()
     assert sum(rows for name, rows in result.csv_rows.items() if "/2024-03-01/" in name) == len(whole.ts)
-
-
-MEMORY_CHECK = """
-import os, sys, tracemalloc
-from datetime import date
-from pathlib import Path
-from job_helpers.embrace.archives import Archive, Selection
-from job_helpers.embrace.read import member_groups
-from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
-from job_helpers.storage import Storage
-path, lake = Path(sys.argv[1]), Path(sys.argv[2])
-found = Archive(path.as_uri(), path.stem, "U02", "FC", date(2024, 3, 1), date(2024, 3, 31))
-groups = sorted(member_groups(found, Selection(), Storage()).groups, key=lambda group: group.size)
-targets = Targets.of_run({n: (lake / n).as_uri() + "/" for n in ("clean", "timestream_ready", "rejects")}, "run", [found.export], 1 << 30)
-streams = [DeviceStream(g.ppt_id, g.dev_id, g.kind, (g,)) for g in groups]
-process(streams[0], targets)  # the small member first: every module the task imports is loaded
-tracemalloc.start()
-result = process(streams[1], targets)
-print(sum(c.clean for c in result.days.values()), tracemalloc.get_traced_memory()[1], flush=True)
-os._exit(0)  # as Spark's workers leave (apache/arrow#34314)
-"""
-
-
-def test_a_task_holds_slices_not_days_whatever_the_member_length(tmp_path):
-    """Two days of 8 Hz EDA (1.4 M readings, 29 MB as arrays): held by day, as before, they take 75 MB of
-    Python-visible memory at peak; by hour slice, the task holds the spill budget and one slice."""
-    rows_per_day = 8 * 86_400
-    path = tmp_path / "Sensors_U02_FC_20240301_20240331.zip"
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        with archive.open("U02/FC/001/D/eda.csv", "w") as member:
-            member.write(EDA.encode())
-            for day in range(2):
-                ts = MIDNIGHT_MS + day * 86_400_000 + np.arange(rows_per_day) * 125
-                member.write("".join(f"{t},{(t % 997) / 100 + 0.1:.2f}\n" for t in ts.tolist()).encode())
-        archive.writestr("U02/FC/002/D/eda.csv", EDA + f"{MIDNIGHT_MS},0.5\n")
-    done = subprocess.run(
-        [sys.executable, "-c", MEMORY_CHECK, str(path), str(tmp_path / "lake")], capture_output=True, text=True, cwd=REPO
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    clean, peak_bytes = map(int, done.stdout.split())
-    assert clean == 2 * rows_per_day
-    assert peak_bytes < 40 << 20, f"the task held {peak_bytes / 1e6:.0f} MB for two days of one device"
