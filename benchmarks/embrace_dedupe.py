@@ -8,6 +8,13 @@ give the same clean rows. Human lines first, then one JSON object on the last li
 
     python benchmarks/embrace_dedupe.py [--participants 8] [--days 1] [--seconds-per-day 86400]
 
+``--sweep`` measures our chunk at 1, 4 (2 participants x 2 days) and 16 (4 x 4) participant-days at the
+real rates, the baseline at 4, and how flat our peak memory is (issue 21: peak at 16 within 1.15x of
+the peak at 1, and at 4 at most a third of the 2,350 MB the Timestone tool took on the same export).
+CPU seconds are those of the whole process tree; compare them, not wall time, on a busy machine.
+
+    python benchmarks/embrace_dedupe.py --sweep
+
 ``--wrong-width-rows N`` instead measures our chunk alone on an archive whose one EDA member holds
 N lines of three fields (issue 9.16: each is a reject, and memory must not grow with them).
 
@@ -28,9 +35,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from process_memory import run_measured  # noqa: E402
+from process_memory import Measured, run_measured  # noqa: E402
 
 SITES = ("fc", "mgh", "bwh", "chop", "nyu", "ucsf")
+# Participants x days of the size sweep, and what issue 21 asks of it.
+SWEEP = ((1, 1), (2, 2), (4, 4))
+TIMESTONE_PEAK_MB = 2350  # the Timestone tool on 2 participants x 2 days, measured for issue 21
+TARGET_PEAK_MB = 780  # issue 21: at most a third of it, rounded down
+FLAT_WITHIN = 1.15
 
 
 def generate(landing: Path, participants: int, days: int, seconds: int) -> dict:
@@ -66,6 +78,7 @@ def generate_wrong_width(landing: Path, rows: int) -> dict:
 
 
 def run_ours(landing: Path, lake: Path) -> dict:
+    """The job's chunk, as the job runs it; what it published is checked by the caller, outside the process measured."""
     from job_helpers.embrace import read, run
     from job_helpers.embrace.outputs import OUTPUTS
     from job_helpers.embrace.parameters import Parameters
@@ -83,20 +96,22 @@ def run_ours(landing: Path, lake: Path) -> dict:
     summary = run.clean_and_publish(
         spark, storage, read.landing_archives(storage, params.landing, params.first, params.last), params
     )
-    if not summary.clean_rows:
-        spark.stop()
-        return {"clean": dict(summary.clean_rows), "rejects": summary.rejected.total(), "failed": summary.failed}
-    clean = spark.read.parquet(params.outputs["clean"])
-    check = {
-        r["stream"]: [r["n"], r["ts"]]
-        for r in clean.groupBy("stream")
-        .agg({"*": "count", "time_ms": "sum"})
-        .withColumnRenamed("count(1)", "n")
-        .withColumnRenamed("sum(time_ms)", "ts")
-        .collect()
-    }
     spark.stop()
-    return {"clean": dict(summary.clean_rows), "check": check}
+    return {"clean": dict(summary.clean_rows), "rejects": summary.rejected.total(), "failed": summary.failed}
+
+
+def clean_check(lake: Path) -> dict:
+    """Rows and the sum of their times per stream of the published clean table, read a batch at a time."""
+    import pyarrow.dataset as ds
+
+    check = {}
+    for folder in sorted((lake / "clean").glob("stream=*")):
+        rows = total = 0
+        for batch in ds.dataset(folder, format="parquet", exclude_invalid_files=True).to_batches(columns=["time_ms"]):
+            rows += batch.num_rows
+            total += int(batch.column(0).to_numpy().sum())
+        check[folder.name.split("=", 1)[1]] = [rows, total]
+    return check
 
 
 def run_baseline(landing: Path, stage: Path) -> dict:
@@ -146,10 +161,80 @@ def run_baseline(landing: Path, stage: Path) -> dict:
 def measured(role: str, *args: str) -> tuple[dict, float, float]:
     """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB
     (the whole process tree: for ours the driver, the JVM and Spark's Python workers)."""
+    result, run = measured_run(role, *args)
+    return result, run.seconds, run.peak_mb
+
+
+def measured_run(role: str, *args: str) -> tuple[dict, Measured]:
+    """As ``measured``, with the CPU seconds of the process tree too."""
     run = run_measured([sys.executable, __file__, "--role", role, *args])
     if run.returncode:
         raise SystemExit(f"the {role} run failed:\n" + "\n".join(run.stderr.splitlines()[-30:]))
-    return json.loads(run.stdout.strip().splitlines()[-1]), run.seconds, run.peak_mb
+    return json.loads(run.stdout.strip().splitlines()[-1]), run
+
+
+def sweep() -> None:
+    """Our chunk at each size of ``SWEEP`` (the baseline at 2 x 2): seconds, CPU seconds, peak MB, flatness."""
+    sizes, baseline = [], {}
+    for participants, days in SWEEP:
+        with tempfile.TemporaryDirectory(prefix="embrace-bench-") as scratch:
+            landing = Path(scratch, "landing")
+            sample = generate(landing, participants, days, 86_400)
+            rows = sum(sample["rows"].values())
+            work = ("--landing", str(landing), "--work")
+            ours, run = measured_run("ours", *work, str(Path(scratch, "lake")))
+            ours["check"] = clean_check(Path(scratch, "lake"))
+            if ours["clean"] != sample["clean"]:
+                raise SystemExit(f"{participants} x {days}: clean rows {ours['clean']}, expected {sample['clean']}")
+            size = {
+                "participant_days": participants * days,
+                "participants": participants,
+                "days": days,
+                "rows": rows,
+                "zip_mb": round(sample["bytes"] / 1e6, 1),
+                "seconds": round(run.seconds, 1),
+                "cpu_seconds": round(run.cpu_seconds, 1),
+                "peak_mb": round(run.peak_mb),
+            }
+            sizes.append(size)
+            print(
+                f"{participants} x {days} ({rows:,} rows, {size['zip_mb']} MB zipped): {size['seconds']} s, "
+                f"{size['cpu_seconds']} CPU s, peak {size['peak_mb']} MB (driver, JVM and workers)"
+            )
+            if (participants, days) == (2, 2):
+                base, base_run = measured_run("baseline", *work, str(Path(scratch, "stage")))
+                if base["check"] != ours["check"]:
+                    raise SystemExit(f"outputs differ: ours {ours['check']} baseline {base['check']}")
+                baseline = {
+                    "seconds": round(base_run.seconds, 1),
+                    "cpu_seconds": round(base_run.cpu_seconds, 1),
+                    "peak_mb": round(base_run.peak_mb),
+                }
+                print(
+                    f"  baseline (unzip + pandas + stage + combine): {baseline['seconds']} s, "
+                    f"{baseline['cpu_seconds']} CPU s, peak {baseline['peak_mb']} MB; Timestone: {TIMESTONE_PEAK_MB} MB"
+                )
+    flat = sizes[-1]["peak_mb"] / sizes[0]["peak_mb"]
+    reference = next(size for size in sizes if (size["participants"], size["days"]) == (2, 2))
+    print(
+        f"peak at {sizes[-1]['participant_days']} participant-days / at 1: {flat:.2f} (at most {FLAT_WITHIN}); "
+        f"at 2 x 2: {reference['peak_mb']} MB (at most {TARGET_PEAK_MB}, a third of Timestone's {TIMESTONE_PEAK_MB})"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "embrace_dedupe_sweep",
+                "sizes": sizes,
+                "baseline_2x2": baseline,
+                "timestone_peak_mb": TIMESTONE_PEAK_MB,
+                "target_peak_mb": TARGET_PEAK_MB,
+                "flat_ratio": round(flat, 2),
+                "flat": flat <= FLAT_WITHIN,
+                "within_target": reference["peak_mb"] <= TARGET_PEAK_MB,
+                "cores": os.cpu_count(),
+            }
+        )
+    )
 
 
 def wrong_width(rows: int) -> None:
@@ -185,6 +270,7 @@ def main() -> None:
     parser.add_argument("--role", choices=("ours", "baseline"))
     parser.add_argument("--landing", type=Path)
     parser.add_argument("--work", type=Path)
+    parser.add_argument("--sweep", action="store_true", help="measure ours at 1, 4 and 16 participant-days")
     parser.add_argument(
         "--wrong-width-rows", type=int, default=0, help="measure ours on one member of this many wrong-width lines"
     )
@@ -198,6 +284,9 @@ def main() -> None:
     if args.wrong_width_rows:
         wrong_width(args.wrong_width_rows)
         return
+    if args.sweep:
+        sweep()
+        return
     with tempfile.TemporaryDirectory(prefix="embrace-bench-") as scratch:
         landing = Path(scratch, "landing")
         started = time.perf_counter()
@@ -207,6 +296,7 @@ def main() -> None:
         base, base_s, base_mb = measured("baseline", "--landing", str(landing), "--work", str(Path(scratch, "stage")))
         print(f"baseline (unzip + pandas + stage + combine): {base_s:.1f} s, peak {base_mb:.0f} MB")
         ours, ours_s, ours_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
+        ours["check"] = clean_check(Path(scratch, "lake"))
         print(
             f"embrace_dedupe (Spark tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver, JVM and workers)"
         )

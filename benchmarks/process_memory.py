@@ -23,25 +23,29 @@ class Measured:
     returncode: int
     seconds: float
     peak_mb: float
+    cpu_seconds: float = 0.0
 
 
 def run_measured(command: Sequence[str], env: dict[str, str] | None = None) -> Measured:
-    """Run ``command`` to the end; its output, wall time and the peak resident MB of its process tree."""
+    """Run ``command`` to the end; its output, wall time, the peak resident MB of its process tree and
+    the CPU seconds (user + system) its processes used, as last sampled (wall time means little on a busy machine)."""
     started = time.perf_counter()
     child = subprocess.Popen(list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     peak = 0
+    cpu: dict[int, float] = {}
     while child.poll() is None:
-        peak = max(peak, tree_rss(child.pid))
+        peak = max(peak, tree_rss(child.pid, cpu))
         time.sleep(SAMPLE_SECONDS)
     out, err = child.communicate()
-    return Measured(out, err, child.returncode, time.perf_counter() - started, peak / 1e6)
+    return Measured(out, err, child.returncode, time.perf_counter() - started, peak / 1e6, sum(cpu.values()))
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and every process below it."""
+def tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
+    """Resident bytes of ``root`` and every process below it; ``cpu`` gets each one's CPU seconds so far."""
     parents: dict[int, int] = {}
     rss: dict[int, int] = {}
-    page = os.sysconf("SC_PAGE_SIZE")
+    used: dict[int, float] = {}
+    page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -51,9 +55,12 @@ def tree_rss(root: int) -> int:
             continue
         parents[int(entry.name)] = int(fields[1])
         rss[int(entry.name)] = int(fields[21]) * page
+        used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
     total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
         total += rss.get(pid, 0)
+        if cpu is not None and pid in used:
+            cpu[pid] = max(cpu.get(pid, 0.0), used[pid])
         frontier += [child for child, parent in parents.items() if parent == pid]
     return total

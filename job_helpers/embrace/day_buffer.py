@@ -1,11 +1,14 @@
-"""A device stream's parsed readings split by UTC day, kept in memory up to a budget and spilled beyond it.
+"""A device stream's parsed readings sorted into hour slices on local disk, read back one slice at a time.
 
-Every cleaning rule works within one device and one day, so a month-long member is cleaned one day
-at a time: blocks are sorted into days as they are parsed, and when the buffer passes its budget
-the pending arrays go to one raw file per day and column on local disk. Each row keeps the number
-of the member (its "source") it came from, so a member refused half-way is left out whole
-(``drop``), and no member may bring more than ``max_rows_per_day`` rows to one day: memory stays
-near the budget plus one day of one device, whatever the size or content of the members.
+Every cleaning rule compares only rows sharing a timestamp, and the wear rule only rows of one
+10-second window, so a device-day can be cleaned one hour at a time (an hour is a whole number of
+windows, and a day a whole number of hours). Blocks are sorted into hour slices as they are
+parsed, whatever order the member's lines come in; pending rows go to one file per slice on local
+disk whenever they pass a small budget, and ``take`` reads one slice back. A task so holds a parse
+block, the budget and one hour of one device at a time, whatever the length of the members.
+
+Each row keeps the number of the member (its "source") it came from, so a member refused half-way
+is left out whole (``drop``), and no member may bring more than ``max_rows_per_day`` rows to one day.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import numpy as np
 
 from job_helpers.embrace.transform import DAY_MS, ParsedBlock
 
-BUDGET_BYTES = 256 << 20
-COLUMNS = ("ts", "values", "missing", "source")
+SLICE_MS = 3_600_000
+SLICES_PER_DAY = DAY_MS // SLICE_MS
+BUDGET_BYTES = 16 << 20
 
 
 class DayTooLarge(ValueError):
@@ -32,31 +36,25 @@ class DayTooLarge(ValueError):
 
 
 @dataclass
-class Day:
-    """One day's rows: epoch ms, values (one column per measure), missing rows, and each row's source."""
+class Rows:
+    """One slice's rows: epoch ms, values (one column per measure), missing rows, and each row's source."""
 
-    number: int
     ts: np.ndarray
     values: np.ndarray
     missing: np.ndarray
     source: np.ndarray
 
-    def release(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The day's arrays, handed over: the Day keeps none, so they go as soon as the caller drops them."""
-        arrays = (self.ts, self.values, self.missing, self.source)
-        self.ts = self.values = self.missing = self.source = np.empty(0)
-        return arrays
-
 
 class DayBuffer:
-    """Collects rows by day and source; ``days()`` gives each day's rows once, in day order."""
+    """Collects rows by hour slice and source; ``days()`` gives each day with rows and its slices, in order."""
 
     def __init__(self, directory: Path, width: int, max_rows_per_day: int, budget_bytes: int = BUDGET_BYTES) -> None:
         self._directory = directory
+        self._record = np.dtype([("ts", np.int64), ("values", np.float64, (width,)), ("missing", bool), ("source", np.int32)])
         self._width = width
         self._max_rows = max_rows_per_day
         self._budget = budget_bytes
-        self._pending: dict[int, list[tuple[int, np.ndarray, np.ndarray, np.ndarray]]] = defaultdict(list)
+        self._pending: dict[int, list[np.ndarray]] = defaultdict(list)
         self._pending_bytes = 0
         self._spilled: set[int] = set()
         self._rows: dict[tuple[int, int], int] = defaultdict(int)
@@ -66,79 +64,64 @@ class DayBuffer:
         """Add a block of member ``source``; DayTooLarge (nothing of the block added) when it passes the day limit."""
         if not len(block.ts):
             return
-        days = block.ts // DAY_MS
-        if days[0] == days[-1] and (days == days[0]).all():
-            parts = [(int(days[0]), (block.ts, block.values, block.missing))]
-        else:
-            order = np.argsort(days, kind="stable")
-            found, starts = np.unique(days[order], return_index=True)
-            ends = np.r_[starts[1:], len(order)]
-            parts = []
-            for day, start, end in zip(found, starts, ends):
-                rows = order[start:end]
-                parts.append((int(day), (block.ts[rows], block.values[rows], block.missing[rows])))
-        for day, (ts, _, _) in parts:
-            if self._rows[(day, source)] + len(ts) > self._max_rows:
+        days, counts = np.unique(block.ts // DAY_MS, return_counts=True)
+        for day, rows in zip(days.tolist(), counts.tolist()):
+            if self._rows[(day, source)] + rows > self._max_rows:
                 raise DayTooLarge(day)
-        for day, arrays in parts:
-            self._rows[(day, source)] += len(arrays[0])
-            self._pending[day].append((source, *arrays))
-            self._pending_bytes += sum(array.nbytes for array in arrays)
+        for day, rows in zip(days.tolist(), counts.tolist()):
+            self._rows[(day, source)] += rows
+        records = np.empty(len(block.ts), self._record)
+        records["ts"], records["values"], records["missing"], records["source"] = block.ts, block.values, block.missing, source
+        slices = block.ts // SLICE_MS
+        if slices[0] == slices[-1] and (slices == slices[0]).all():
+            self._pending[int(slices[0])].append(records)
+        else:
+            order = np.argsort(slices, kind="stable")
+            found, starts = np.unique(slices[order], return_index=True)
+            for number, rows in zip(found.tolist(), np.split(order, starts[1:])):
+                self._pending[number].append(records[rows])
+        self._pending_bytes += records.nbytes
         if self._pending_bytes > self._budget:
             self._spill()
 
     def drop(self, source: int) -> None:
         """Leave every row of ``source`` out, those added and those spilled."""
         self._dropped.add(source)
-        for day, pieces in self._pending.items():
-            kept = [piece for piece in pieces if piece[0] != source]
-            self._pending_bytes -= sum(a.nbytes for piece in pieces if piece[0] == source for a in piece[1:])
-            self._pending[day] = kept
 
-    def days(self) -> Iterator[Day]:
-        # Each day is built in the yield expression, so the buffer keeps no reference to it and
-        # the caller can free a day before the next one is read.
-        for day in sorted(set(self._pending) | self._spilled):
-            taken = self._take(day)
-            if len(taken.ts):
-                yield taken
+    def days(self) -> Iterator[tuple[int, list[int]]]:
+        """Each day holding rows of a member not dropped, with its slices (numbers for ``take``), in time order."""
+        held = {day for (day, source), rows in self._rows.items() if rows and source not in self._dropped}
+        slices = sorted(set(self._pending) | self._spilled)
+        for day in sorted(held):
+            yield day, [number for number in slices if number // SLICES_PER_DAY == day]
 
-    def _take(self, day: int) -> Day:
-        pieces = self._read_spilled(day) if day in self._spilled else []
-        pieces += [
-            (np.full(len(ts), source, dtype=np.int32), ts, values, missing)
-            for source, ts, values, missing in self._pending.pop(day, [])
-            if source not in self._dropped
-        ]
-        if not pieces:
-            return Day(day, np.empty(0, np.int64), np.empty((0, self._width)), np.empty(0, bool), np.empty(0, np.int32))
-        source, ts, values, missing = (np.concatenate([piece[index] for piece in pieces]) for index in range(4))
+    def take(self, number: int) -> Rows:
+        """The rows of slice ``number``, in the order they were added; the buffer keeps none of them."""
+        pieces = [np.fromfile(self._path(number), dtype=self._record)] if number in self._spilled else []
+        if number in self._spilled:
+            self._path(number).unlink()
+            self._spilled.discard(number)
+        pieces += self._pending.pop(number, [])
+        records = np.concatenate(pieces) if pieces else np.empty(0, self._record)
+        del pieces
         if self._dropped:
-            kept = ~np.isin(source, list(self._dropped))
-            source, ts, values, missing = source[kept], ts[kept], values[kept], missing[kept]
-        return Day(day, ts, values.reshape(-1, self._width), missing, source)
+            records = records[~np.isin(records["source"], list(self._dropped))]
+        return Rows(
+            np.ascontiguousarray(records["ts"]),
+            np.ascontiguousarray(records["values"]).reshape(-1, self._width),
+            np.ascontiguousarray(records["missing"]),
+            np.ascontiguousarray(records["source"]),
+        )
+
+    def _path(self, number: int) -> Path:
+        return self._directory / f"{number}.rows"
 
     def _spill(self) -> None:
         self._directory.mkdir(parents=True, exist_ok=True)
-        for day, pieces in self._pending.items():
-            if not pieces:
-                continue
-            with open(self._directory / f"{day}.source", "ab") as handle:
-                for source, ts, _, _ in pieces:
-                    handle.write(np.full(len(ts), source, dtype=np.int32).tobytes())
-            for index, suffix in enumerate(COLUMNS[:3], start=1):
-                with open(self._directory / f"{day}.{suffix}", "ab") as handle:
-                    for piece in pieces:
-                        handle.write(np.ascontiguousarray(piece[index]).tobytes())
-            self._spilled.add(day)
+        for number, pieces in self._pending.items():
+            with open(self._path(number), "ab") as handle:
+                for piece in pieces:
+                    piece.tofile(handle)
+            self._spilled.add(number)
         self._pending.clear()
         self._pending_bytes = 0
-
-    def _read_spilled(self, day: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        source = np.fromfile(self._directory / f"{day}.source", dtype=np.int32)
-        ts = np.fromfile(self._directory / f"{day}.ts", dtype=np.int64)
-        values = np.fromfile(self._directory / f"{day}.values", dtype=np.float64).reshape(-1, self._width)
-        missing = np.fromfile(self._directory / f"{day}.missing", dtype=bool)
-        for suffix in COLUMNS:
-            (self._directory / f"{day}.{suffix}").unlink()
-        return [(source, ts, values, missing)]

@@ -80,61 +80,79 @@ def group_entries(
     Refused: members with unsafe paths, selected members over the ``limits`` and nested archives
     (never unpacked). UnreadableArchive when the selected members add up to more than the archive limits.
     """
+    repeated = _repeated_names(archive, infos)
+    grouping = _Grouping(archive, selection, limits)
+    seen: dict[str, int] = {}
+    for info in infos:
+        seen[info.filename] = seen.get(info.filename, 0) + 1
+        grouping.add(info, f"{info.filename}#{seen[info.filename]}" if info.filename in repeated else info.filename)
+    return ArchiveMembers(grouping.groups(), grouping.refused, repeated)
+
+
+def _repeated_names(archive: Archive, infos: Sequence[zipfile.ZipInfo]) -> dict[str, int]:
+    """The names several entries carry, with how many."""
     entries_of: dict[str, int] = {}
     for info in infos:
         entries_of[info.filename] = entries_of.get(info.filename, 0) + 1
     repeated = {name: count for name, count in entries_of.items() if count > 1}
     for name, count in sorted(repeated.items()):
         log.warning("%s: %d entries are named %s; all are read, as one stream of that device", archive.url, count, name)
-    found: dict[tuple[str, str, str], list[tuple[Entry, int]]] = {}
-    refused: list[RefusedMember] = []
-    seen: dict[str, int] = {}
-    streams = 0
-    selected_bytes = selected_members = 0
+    return repeated
 
-    def refuse(label: str, kind: str, reason: str) -> None:
-        refused.append(RefusedMember(label, kind, reason))
-        log.warning("%s: %s refused: %s", archive.url, label, reason)
 
-    for info in infos:
-        seen[info.filename] = seen.get(info.filename, 0) + 1
-        label = f"{info.filename}#{seen[info.filename]}" if info.filename in repeated else info.filename
+class _Grouping:
+    """The entries of one central directory sorted into groups and refusals as they are read."""
+
+    def __init__(self, archive: Archive, selection: Selection, limits: ArchiveLimits) -> None:
+        self.archive, self.selection, self.limits = archive, selection, limits
+        self.found: dict[tuple[str, str, str], list[tuple[Entry, int]]] = {}
+        self.refused: list[RefusedMember] = []
+        self.streams = self.selected_bytes = self.selected_members = 0
+
+    def add(self, info: zipfile.ZipInfo, label: str) -> None:
         try:
             member = parse_member(info.filename)
         except UnsafeMemberPath as error:
-            if error.kind == METADATA or error.kind in selection.streams:
-                refuse(label, error.kind, str(error))
-            continue
+            if error.kind == METADATA or error.kind in self.selection.streams:
+                self._refuse(label, error.kind, str(error))
+            return
         if member is None:
             if NESTED_ARCHIVE.search(info.filename):
-                refuse(label, NESTED, "a nested archive, never unpacked; put its CSVs in the export itself")
-            continue
-        streams += member.kind != METADATA
+                self._refuse(label, NESTED, "a nested archive, never unpacked; put its CSVs in the export itself")
+            return
+        self.streams += member.kind != METADATA
         if UNSAFE_ID.search(member.ppt_id + member.dev_id):
             raise UnreadableArchive(
-                f"{archive.url}: {info.filename}: participant and device folder names go into the batch-load CSVs "
+                f"{self.archive.url}: {info.filename}: participant and device folder names go into the batch-load CSVs "
                 "and cannot hold commas, quotes or line breaks; rename the folders and rerun"
             )
-        if selection.wants(member):
-            problem = limits.member_problem(info, metadata=member.kind == METADATA)
-            if problem:
-                refuse(label, member.kind, problem)
-                continue
-            selected_bytes += info.file_size
-            selected_members += 1
-            entry = Entry(info.filename, info.header_offset, label)
-            found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((entry, info.file_size))
-    too_large = limits.archive_problem(selected_bytes, selected_members)
-    if too_large:
-        raise UnreadableArchive(f"{archive.url}: {too_large}; nothing of it was read")
-    if not streams:
-        refusals = f" ({len(refused)} refused for their paths)" if refused else ""
-        raise UnreadableArchive(
-            f"{archive.url}: no member is laid out as [<top folder>/]<study>/<SITE>/<participant>/<device>/"
-            f"{{acc,eda,temp}}.csv{refusals}; check the archive's contents and rerun"
-        )
-    groups = [
-        MemberGroup(archive, ppt_id, dev_id, kind, tuple(entry for entry, _ in files), sum(size for _, size in files))
-        for (ppt_id, dev_id, kind), files in sorted(found.items())
-    ]
-    return ArchiveMembers(groups, refused, repeated)
+        if not self.selection.wants(member):
+            return
+        problem = self.limits.member_problem(info, metadata=member.kind == METADATA)
+        if problem:
+            self._refuse(label, member.kind, problem)
+            return
+        self.selected_bytes += info.file_size
+        self.selected_members += 1
+        entry = Entry(info.filename, info.header_offset, label)
+        self.found.setdefault((member.ppt_id, member.dev_id, member.kind), []).append((entry, info.file_size))
+
+    def groups(self) -> list[MemberGroup]:
+        """The groups, once every entry is added; UnreadableArchive past the archive limits or with no stream member."""
+        too_large = self.limits.archive_problem(self.selected_bytes, self.selected_members)
+        if too_large:
+            raise UnreadableArchive(f"{self.archive.url}: {too_large}; nothing of it was read")
+        if not self.streams:
+            refusals = f" ({len(self.refused)} refused for their paths)" if self.refused else ""
+            raise UnreadableArchive(
+                f"{self.archive.url}: no member is laid out as [<top folder>/]<study>/<SITE>/<participant>/<device>/"
+                f"{{acc,eda,temp}}.csv{refusals}; check the archive's contents and rerun"
+            )
+        return [
+            MemberGroup(self.archive, ppt_id, dev_id, kind, tuple(entry for entry, _ in files), sum(size for _, size in files))
+            for (ppt_id, dev_id, kind), files in sorted(self.found.items())
+        ]
+
+    def _refuse(self, label: str, kind: str, reason: str) -> None:
+        self.refused.append(RefusedMember(label, kind, reason))
+        log.warning("%s: %s refused: %s", self.archive.url, label, reason)

@@ -164,44 +164,62 @@ def _clean_and_publish(
     devices: list[MetadataResult] | None = None
     revisit: dict[StreamKey, set[str]] = defaultdict(set)
     while True:
-        exports = [archive.export for archive in chosen if archive.export not in result.failed]
+        good = [archive for archive in chosen if archive.export not in result.failed]
+        exports = [archive.export for archive in good]
         streams, metadata = _work(groups, exports, previous, params, revisit)
         targets = Targets.of_run(params.outputs, run_id, exports, params.max_csv_bytes, params.limits)
         todo = [stream for stream in streams if stream.key not in cleaned]
         found = clean_in_tasks(spark, todo, metadata if devices is None else [], targets)
-        failures = _failures(found)
-        if failures:
+        if _archives_failed(result, found):
             # The device streams are read again without the archives that failed: their rows stay as published.
-            for export, message in failures.items():
-                log.error("archive %s failed: %s; reading the other archives again without it", export, message)
-            result.failed.update(failures)
             cleaned.clear()
             devices = None
             continue
-        problems = [stream.problem for stream in found if isinstance(stream, StreamResult) and stream.problem]
-        if problems:
-            raise PublishError(f"{problems[0]} ({len(problems)} device stream(s) could not read what is published)")
-        cleaned.update({stream.key: stream for stream in found if isinstance(stream, StreamResult)})
+        cleaned.update({stream.key: stream for stream in _stream_results(found)})
         if devices is None:
             devices = [found_ for found_ in found if isinstance(found_, MetadataResult)]
         if not exports:
             return
-        good = [archive for archive in chosen if archive.export in exports]
         try:
             _publish(storage, params, run_id, result, good, list(cleaned.values()), devices, refused, previous)
             return
         except Changed as changed:
-            result.recomputed += 1
-            if result.recomputed > ROUNDS:
-                raise PublishError(
-                    f"{changed}; recomputed {ROUNDS} times while other runs kept publishing these days, nothing "
-                    f"was published. Rerun once run {changed.other} has ended"
-                ) from None
-            log.warning("%s; reading those device streams again and recomputing them", changed)
-            for device_day in changed.device_days:
-                key = (device_day.ppt_id, device_day.dev_id, device_day.stream)
-                cleaned.pop(key, None)
-                revisit[key].add(device_day.day)
+            _recompute(changed, result, cleaned, revisit)
+
+
+def _stream_results(found: Sequence[StreamResult | MetadataResult]) -> list[StreamResult]:
+    """The device streams' results; PublishError when a task could not read what is published."""
+    streams = [stream for stream in found if isinstance(stream, StreamResult)]
+    problems = [stream.problem for stream in streams if stream.problem]
+    if problems:
+        raise PublishError(f"{problems[0]} ({len(problems)} device stream(s) could not read what is published)")
+    return streams
+
+
+def _archives_failed(result: ChunkResult, found: Sequence[StreamResult | MetadataResult]) -> bool:
+    """Whether a task could not read an archive; the archives that failed go into the result."""
+    failures = _failures(found)
+    for export, message in failures.items():
+        log.error("archive %s failed: %s; reading the other archives again without it", export, message)
+    result.failed.update(failures)
+    return bool(failures)
+
+
+def _recompute(
+    changed: Changed, result: ChunkResult, cleaned: dict[StreamKey, StreamResult], revisit: dict[StreamKey, set[str]]
+) -> None:
+    """Mark the device streams of the device-days other runs changed to be read again, up to ``ROUNDS`` times."""
+    result.recomputed += 1
+    if result.recomputed > ROUNDS:
+        raise PublishError(
+            f"{changed}; recomputed {ROUNDS} times while other runs kept publishing these days, nothing "
+            f"was published. Rerun once run {changed.other} has ended"
+        ) from None
+    log.warning("%s; reading those device streams again and recomputing them", changed)
+    for device_day in changed.device_days:
+        key = (device_day.ppt_id, device_day.dev_id, device_day.stream)
+        cleaned.pop(key, None)
+        revisit[key].add(device_day.day)
 
 
 def _work(
@@ -264,31 +282,17 @@ def _publish(
     other runs published since the tasks read them."""
     clean_url = params.outputs["clean"]
     exports = [archive.export for archive in archives]
-    refusals = {export: list(refused[export]) for export in exports}
-    for found in streams:
-        for export, member in found.refused:
-            refusals[export].append(member)
-            result.refused_members[f"{export}.zip/{member.name}"] = member.reason
+    refusals = _refusals(result, exports, streams, refused)
     _count(result, archives, streams)
     reconcile(clean_url, sum(result.read.values()), result.clean_rows.total(), result.rejected.total(), dict(result.dropped))
-    staged: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for found in streams:
-        for name, by_folder in found.files.items():
-            for folder, names in by_folder.items():
-                staged[name][folder] |= names
+    staged = _staged(streams)
     seen = {DeviceDay(found.kind, day, found.ppt_id, found.dev_id): found.seen[day] for found in streams for day in found.days}
     produced = {folder + name for folder, names in staged["clean"].items() for name in names}
     recomputed = Recomputed.of(run_id, clean_url, seen, produced)
     stale = recomputed.stale(storage)
     if stale is not None:
         raise stale
-    holds: dict[str, set[DeviceDay]] = defaultdict(set)
-    for found in streams:
-        for export, device_days in found.device_days().items():
-            holds[export] |= set(device_days)
-    for export in exports:
-        # Until the publish is done, a manifest lists the days of both the old and the new rows.
-        update_manifest(storage, clean_url, export, holds[export].union)
+    holds = _hold(storage, clean_url, exports, streams)
     held_rows = sum(found.held_rows for found in streams)
     try:
         clean = write.publish_clean(
@@ -311,6 +315,40 @@ def _publish(
     result.published = [clean, *derived]
     for export in exports:
         update_manifest(storage, clean_url, export, partial(_settled, storage, recomputed, holds[export]))
+
+
+def _refusals(
+    result: ChunkResult, exports: Sequence[str], streams: Sequence[StreamResult], refused: dict[str, list[RefusedMember]]
+) -> dict[str, list[RefusedMember]]:
+    """The members refused by export: from the central directories and from the tasks (also into the report)."""
+    refusals = {export: list(refused[export]) for export in exports}
+    for found in streams:
+        for export, member in found.refused:
+            refusals[export].append(member)
+            result.refused_members[f"{export}.zip/{member.name}"] = member.reason
+    return refusals
+
+
+def _staged(streams: Sequence[StreamResult]) -> dict[str, dict[str, set[str]]]:
+    """The files the tasks staged, by output and folder."""
+    staged: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for found in streams:
+        for name, by_folder in found.files.items():
+            for folder, names in by_folder.items():
+                staged[name][folder] |= names
+    return staged
+
+
+def _hold(storage: Storage, clean_url: str, exports: Sequence[str], streams: Sequence[StreamResult]) -> dict[str, set[DeviceDay]]:
+    """The device-days each export holds after this run, added to its manifest before anything is published."""
+    holds: dict[str, set[DeviceDay]] = defaultdict(set)
+    for found in streams:
+        for export, device_days in found.device_days().items():
+            holds[export] |= set(device_days)
+    for export in exports:
+        # Until the publish is done, a manifest lists the days of both the old and the new rows.
+        update_manifest(storage, clean_url, export, holds[export].union)
+    return holds
 
 
 def _settled(storage: Storage, recomputed: Recomputed, held: set[DeviceDay], current: set[DeviceDay]) -> set[DeviceDay]:

@@ -29,13 +29,13 @@ from typing import TextIO
 import numpy as np
 from pyspark.sql import SparkSession
 
-from job_helpers.embrace import write
 from job_helpers.embrace.archives import MEASURES
-from job_helpers.embrace.day_buffer import Day, DayBuffer, DayTooLarge
+from job_helpers.embrace.day_buffer import SLICE_MS, DayBuffer, DayTooLarge
+from job_helpers.embrace.day_output import DayOutput, DayTarget
 from job_helpers.embrace.limits import DEFAULT_LIMITS, ArchiveLimits
 from job_helpers.embrace.members import Entry, MemberGroup, RefusedMember
-from job_helpers.embrace.outputs import FROM_TASKS, day_folder, file_stem, held_folder, load_folder, rejects_folder
-from job_helpers.embrace.published import DayRecords, DeviceDay, Names, Seen, held_table, published_claims
+from job_helpers.embrace.outputs import FROM_TASKS, file_stem, rejects_folder
+from job_helpers.embrace.published import DayRecords, DeviceDay, Names, Seen, published_claims
 from job_helpers.embrace.transform import (
     DAY_MS,
     Claims,
@@ -47,7 +47,6 @@ from job_helpers.embrace.transform import (
     combine_day,
     device_records,
     parse_stream,
-    wear_day,
 )
 from job_helpers.publish import PublishError, staging_url
 from job_helpers.storage import Storage, join
@@ -233,17 +232,17 @@ def process_stream(stream: DeviceStream, targets: Targets, storage: Storage) -> 
             return result
         for export, found in result.refused:
             log.warning("%s: %s refused: %s", export, found.name, found.reason)
-        stem = file_stem(stream.ppt_id, stream.dev_id)
         revisit = set(stream.revisit)
         try:
-            for day_rows in buffer.days():
-                revisit.discard(_iso_day(day_rows.number))
-                _combine(stream, _iso_day(day_rows.number), stem, day_rows, sources, targets, storage, result)
+            for number, slices in buffer.days():
+                revisit.discard(_iso_day(number))
+                _combine(stream, _iso_day(number), slices, buffer, sources, targets, storage, result)
             for day in sorted(revisit):
-                _combine(stream, day, stem, None, sources, targets, storage, result)
+                _combine(stream, day, (), buffer, sources, targets, storage, result)
         except PublishError as error:
             result.problem = str(error)
             return result
+        stem = file_stem(stream.ppt_id, stream.dev_id)
         for export, path in rejects_paths.items():
             if path.stat().st_size:
                 folder, name = rejects_folder(export, stream.kind), f"{stem}.json"
@@ -282,65 +281,73 @@ def _read_member(
 def _combine(
     stream: DeviceStream,
     day: str,
-    stem: str,
-    rows: Day | None,
+    slices: Sequence[int],
+    buffer: DayBuffer,
     sources: list[str],
     targets: Targets,
     storage: Storage,
     result: StreamResult,
 ) -> None:
-    """Apply the rules to the device-day's new ``rows`` (their arrays taken from it, so that they are
-    freed before the files are written) and those published by the other exports; stage its files."""
+    """Apply the rules to the device-day's new rows (``slices`` of ``buffer``) and those published by
+    the other exports, one hour slice at a time; stage its files as the slices are cleaned."""
     width = len(MEASURES[stream.kind])
     names = Names(stream.exports)
-    new = Claims.concat([], width)
-    if rows is not None:
-        ts, values, missing, source = rows.release()
-        new = Claims(ts, values, missing, _export_numbers(source, sources, names))
-        del ts, values, missing, source
-        result.read += len(new)
+    stem = file_stem(stream.ppt_id, stream.dev_id)
     records = DayRecords.read(storage, targets.clean, stream.kind, day)
     published = published_claims(storage, targets.clean, records, stream.kind, day, stem, names, targets.replaced, targets.run_id)
     result.seen[day] = (published.clean, published.held)
     kept = published.claims
     result.carried += int(kept.copies.sum()) if kept.copies is not None else len(kept)
-    claims = Claims.concat([new, kept], width)
-    del new, kept, published
-    combined = combine_day(claims, len(names.names))
-    del claims
-    result.days[day] = combined.counts
-    holding = set(combined.held.export.tolist()) | {i for i in range(len(names.names)) if combined.holders[:, i].any()}
-    if holding:
-        result.holders[day] = sorted(names.names[i] for i in holding)
-    readings = combined.holders.sum(axis=0)
-    result.held_by[day] = {names.names[i]: int(count) for i, count in enumerate(readings) if count}
-    for (a, b), both in combined.shared.items():
-        first, second = sorted((names.names[a], names.names[b]))
-        result.shared[(first, second)] += both
-    folder, held = day_folder(stream.kind, day), held_folder(stream.kind, day)
-    name = f"{stem}.parquet"
-    if len(combined.held):
-        write.write_parquet(
-            storage, join(targets.staging["clean"], held + name), held_table(stream.kind, combined.held, names.names)
+    others = _by_slice(kept)
+    del kept, published
+    with tempfile.TemporaryDirectory(prefix="embrace-day-") as scratch:
+        target = DayTarget(
+            stream.ppt_id, stream.dev_id, stream.kind, day, stem, dict(targets.staging), targets.max_csv_bytes, Path(scratch)
         )
-        result.files["clean"].setdefault(held, set()).add(name)
-        result.held_rows += len(combined.held)
-    if not combined.counts.clean:
-        return
-    clean_url = join(targets.staging["clean"], folder + name)
-    write.write_clean_day(
-        storage, clean_url, stream.ppt_id, stream.dev_id, stream.kind, combined.ts, combined.values, combined.holders, names.names
-    )
-    result.files["clean"].setdefault(folder, set()).add(name)
-    ready = load_folder(stream.kind, day)
-    staged = join(targets.staging["timestream_ready"], ready)
-    written = write.write_timestream_csv(
-        storage, staged, stem, stream.ppt_id, stream.dev_id, stream.kind, combined.ts, combined.values, targets.max_csv_bytes
-    )
-    result.files["timestream_ready"].setdefault(ready, set()).update(written)
-    result.csv_rows.update({ready + name: rows for name, rows in written.items()})
-    if stream.kind == "eda":
-        result.wear[day] = wear_day(combined.ts, combined.values[:, 0])
+        output = DayOutput(target, names.names)
+        for number in sorted(set(slices) | set(others)):
+            new = Claims.concat([], width)
+            if number in slices:
+                rows = buffer.take(number)
+                new = Claims(rows.ts, rows.values, rows.missing, _export_numbers(rows.source, sources, names))
+                result.read += len(new)
+                del rows
+            claims = Claims.concat([new, others.pop(number)] if number in others else [new], width)
+            del new
+            if len(claims):
+                output.add(storage, combine_day(claims, len(names.names)))
+        output.finish(storage)
+    _record_day(result, day, output)
+
+
+def _by_slice(claims: Claims) -> dict[int, Claims]:
+    """Published rows by hour slice, each slice's rows in their published order."""
+    if not len(claims):
+        return {}
+    numbers = claims.ts // SLICE_MS
+    order = np.argsort(numbers, kind="stable")
+    found, starts = np.unique(numbers[order], return_index=True)
+    copies = claims.copies if claims.copies is not None else np.ones(len(claims), np.int64)
+    return {
+        int(number): Claims(claims.ts[rows], claims.values[rows], claims.missing[rows], claims.export[rows], copies[rows])
+        for number, rows in zip(found, np.split(order, starts[1:]))
+    }
+
+
+def _record_day(result: StreamResult, day: str, output: DayOutput) -> None:
+    """What the device-day's slices found, for the driver."""
+    result.days[day] = output.counts
+    if output.holding:
+        result.holders[day] = sorted(output.exports[i] for i in output.holding)
+    result.held_by[day] = {output.exports[i]: int(count) for i, count in enumerate(output.readings) if count}
+    result.shared.update(output.shared)
+    result.held_rows += output.held_rows
+    for name, folders in output.files.items():
+        for folder, files in folders.items():
+            result.files[name].setdefault(folder, set()).update(files)
+    result.csv_rows.update(output.csv_rows)
+    if result.kind == "eda" and output.counts.clean:
+        result.wear[day] = output.wear
 
 
 def _export_numbers(source: np.ndarray, sources: list[str], names: Names) -> np.ndarray:

@@ -270,31 +270,36 @@ class BatchLoads:
         tracked: dict[str, Entry] = {}
         outcomes = []
         for load in loads:
-            key = load_key(load, self.database, self.table)
-            entry = self.ledger.read(key)
-            if entry is not None and entry.latest is not None and entry.latest.task_id:
-                entry = self._refresh(entry)
-            latest = entry.latest if entry else None
-            what = decide(latest, retry_failed, self.ledger.clock())
-            if what == LOADED and entry is not None and entry.rows != load.rows:
-                log.warning(
-                    "%s: task %s loaded %d rows; its files now hold %d (embrace_dedupe recomputed the day since, as when "
-                    "another export adds readings to it). Timestream keeps what it loaded; nothing is loaded again",
-                    load.prefix,
-                    latest.task_id if latest else None,
-                    entry.rows,
-                    load.rows,
-                )
-            if what == CREATE:
-                self._wait_for_a_slot(max_active, tracked)
-                entry = self._create(load, key, latest)
-                what = "created"
-            if entry is not None and entry.latest is not None and entry.latest.state in ACTIVE and entry.latest.task_id:
-                tracked[entry.latest.task_id] = entry
-            outcome = Outcome(load, what, entry.latest if entry else None)
+            outcome = self._load_one(load, max_active, retry_failed, tracked)
             outcomes.append(outcome)
             show(outcome)
         return outcomes
+
+    def _load_one(self, load: DayLoad, max_active: int, retry_failed: bool, tracked: dict[str, Entry]) -> Outcome:
+        """What the ledger says of one load, refreshed from Timestream; a task created when it is due.
+        ``tracked`` holds the tasks this run knows are active."""
+        key = load_key(load, self.database, self.table)
+        entry = self.ledger.read(key)
+        if entry is not None and entry.latest is not None and entry.latest.task_id:
+            entry = self._refresh(entry)
+        latest = entry.latest if entry else None
+        what = decide(latest, retry_failed, self.ledger.clock())
+        if what == LOADED and entry is not None and entry.rows != load.rows:
+            log.warning(
+                "%s: task %s loaded %d rows; its files now hold %d (embrace_dedupe recomputed the day since, as when "
+                "another export adds readings to it). Timestream keeps what it loaded; nothing is loaded again",
+                load.prefix,
+                latest.task_id if latest else None,
+                entry.rows,
+                load.rows,
+            )
+        if what == CREATE:
+            self._wait_for_a_slot(max_active, tracked)
+            entry = self._create(load, key, latest)
+            what = "created"
+        if entry is not None and entry.latest is not None and entry.latest.state in ACTIVE and entry.latest.task_id:
+            tracked[entry.latest.task_id] = entry
+        return Outcome(load, what, entry.latest if entry else None)
 
     def follow(self, on_poll: Callable[[list[Entry]], None], resume: bool, deadline: float | None = None) -> list[Entry]:
         """Poll the ledger's unfinished tasks of this table until none is active; returns every entry of the table.

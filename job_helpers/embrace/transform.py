@@ -123,15 +123,7 @@ def parse_stream(raw: IO[bytes], stream: str, name: str, rejects: RejectSink) ->
     first = raw.readline(HEADER_BYTES)
     if not first:
         return
-    for magic, what in COMPRESSED.items():
-        if first.startswith(magic):
-            raise CompressedMember(f"holds {what}, not CSV text; nested archives are never unpacked")
-    header = first.decode("utf-8-sig").strip()
-    expected = ",".join(HEADERS[stream])
-    if header != expected:
-        raise HeaderMismatch(
-            f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun"
-        )
+    _check_header(first, stream, name)
     width = len(HEADERS[stream])
     names = [f"f{i}" for i in range(width)]
     skipped = _SkippedLines()
@@ -165,10 +157,7 @@ def parse_stream(raw: IO[bytes], stream: str, name: str, rejects: RejectSink) ->
         parsed, found, in_seconds = parse_block(batch, stream, in_seconds)
         if in_seconds and not decided:
             log.info("%s: timestamps are epoch seconds; they are read as seconds x 1000", name)
-        if found:
-            lines = skipped.lines_of(rows_before + np.array([reject.line for reject in found], dtype=np.int64))
-            for reject, line in zip(found, lines.tolist()):
-                reject.line = line
+        skipped.number(found, rows_before)
         found += pending
         pending.clear()
         if found:
@@ -179,6 +168,19 @@ def parse_stream(raw: IO[bytes], stream: str, name: str, rejects: RejectSink) ->
         yield parsed
     if pending:
         rejects(pending)
+
+
+def _check_header(first: bytes, stream: str, name: str) -> None:
+    """CompressedMember for compressed data or an archive, HeaderMismatch for another header than the stream's."""
+    for magic, what in COMPRESSED.items():
+        if first.startswith(magic):
+            raise CompressedMember(f"holds {what}, not CSV text; nested archives are never unpacked")
+    header = first.decode("utf-8-sig").strip()
+    expected = ",".join(HEADERS[stream])
+    if header != expected:
+        raise HeaderMismatch(
+            f"{name}: header {header[:200]!r} is not the {stream} header {expected!r}; fix or remove the file and rerun"
+        )
 
 
 class _SkippedLines:
@@ -211,6 +213,14 @@ class _SkippedLines:
         skipped = np.r_[0, np.cumsum(np.fromiter(self._counts, dtype=np.int64, count=len(self._counts)))]
         return rows + self._folded + skipped[np.searchsorted(shifts, rows, side="right")] + 1
 
+    def number(self, rejects: list[Reject], rows_before: int) -> None:
+        """Turn the rejects' rows in their block (after ``rows_before`` rows) into lines in the file."""
+        if not rejects:
+            return
+        lines = self.lines_of(rows_before + np.array([reject.line for reject in rejects], dtype=np.int64))
+        for reject, line in zip(rejects, lines.tolist()):
+            reject.line = line
+
     def forget_before(self, row: int) -> None:
         """Fold the runs that come before ``row``, the first row still to be numbered."""
         while self._shifts and self._shifts[0] <= row:
@@ -234,6 +244,24 @@ def parse_block(
         median = np.median(ts[well_formed])
         in_seconds = bool(SECONDS_FROM <= median < SECONDS_UNTIL)
     other_unit = well_formed & (seconds_like != bool(in_seconds))
+    reason = _reasons(ts_checked, measures, other_unit, bool(in_seconds))
+    reason = pc.if_else(blank, pa.scalar(None, pa.string()), reason)
+    rejected = pc.is_valid(reason).to_numpy(zero_copy_only=False)
+    usable = ~rejected & ~blank.to_numpy(zero_copy_only=False)
+    rejects = _rejects(raw, reason, rejected) if rejected.any() else []
+    matrix = np.column_stack([measure.values for measure in measures])
+    missing = _any(measure.missing for measure in measures).to_numpy(zero_copy_only=False)
+    if not usable.all():
+        ts, matrix, missing = ts[usable], matrix[usable], missing[usable]
+    if in_seconds:
+        ts = ts * 1000
+    if stream == "eda":
+        matrix[matrix == 0] = 0.0
+    return ParsedBlock(ts, matrix, missing, bool(in_seconds)), rejects, in_seconds
+
+
+def _reasons(ts_checked: _Checked, measures: list[_Checked], other_unit: np.ndarray, in_seconds: bool) -> pa.Array:
+    """Per row, why it is a reject (the first reason that applies), or null."""
     unit_reason = (
         "timestamp is not in seconds like the member's"
         if in_seconds
@@ -248,25 +276,18 @@ def parse_block(
     for ordinal, measure in zip(ORDINALS, measures):
         bad = pc.and_(pc.invert(measure.missing), pc.invert(measure.ok))
         reason = pc.coalesce(reason, pc.if_else(bad, pa.scalar(f"{ordinal} value is not a number"), pa.scalar(None, pa.string())))
-    reason = pc.if_else(blank, pa.scalar(None, pa.string()), reason)
-    rejected = pc.is_valid(reason).to_numpy(zero_copy_only=False)
-    usable = ~rejected & ~blank.to_numpy(zero_copy_only=False)
-    rejects = []
-    if rejected.any():
-        where = pa.array(rejected)
-        reasons = pc.filter(reason, where).to_pylist()
-        columns = [pc.filter(column, where).to_pylist() for column in raw]
-        for index, row in enumerate(np.flatnonzero(rejected).tolist()):
-            rejects.append(Reject(row + 1, reasons[index], ",".join(column[index] for column in columns)))
-    matrix = np.column_stack([measure.values for measure in measures])
-    missing = _any(measure.missing for measure in measures).to_numpy(zero_copy_only=False)
-    if not usable.all():
-        ts, matrix, missing = ts[usable], matrix[usable], missing[usable]
-    if in_seconds:
-        ts = ts * 1000
-    if stream == "eda":
-        matrix[matrix == 0] = 0.0
-    return ParsedBlock(ts, matrix, missing, bool(in_seconds)), rejects, in_seconds
+    return reason
+
+
+def _rejects(raw: list[pa.Array], reason: pa.Array, rejected: np.ndarray) -> list[Reject]:
+    """The rejected rows with their 1-based row in the block, reason and text."""
+    where = pa.array(rejected)
+    reasons = pc.filter(reason, where).to_pylist()
+    columns = [pc.filter(column, where).to_pylist() for column in raw]
+    return [
+        Reject(row + 1, reasons[index], ",".join(column[index] for column in columns))
+        for index, row in enumerate(np.flatnonzero(rejected).tolist())
+    ]
 
 
 @dataclass

@@ -18,7 +18,6 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,37 +75,57 @@ PART = "part-00000.parquet"
 REBUILDS = 10  # builds of one publish lost to other runs' publishes of its scopes before a run gives up
 
 
-def write_clean_day(
-    storage: Storage,
-    url: str,
-    ppt_id: str,
-    dev_id: str,
-    stream: str,
-    ts: np.ndarray,
-    values: np.ndarray,
-    holders: np.ndarray,
-    exports: Sequence[str],
-) -> None:
-    """One device-day of clean readings as Parquet, built and written a slice at a time.
+class CleanDayFile:
+    """One device-day of clean readings as Parquet, written a row group at a time as its slices come.
 
-    ``holders`` says, per reading and export (``exports``), which exports hold the reading.
+    Row groups hold ``CLEAN_SLICE_ROWS`` rows (the last one the rest), however the rows arrive; the
+    file is written in ``scratch`` and published at ``url`` when closed. ``holders`` says, per reading
+    and export (``exports``), which exports hold the reading.
     """
-    # Each distinct set of exports once; a day one export holds alone has one set for every reading.
-    sets, which = (
-        (np.ones((1, 1), dtype=bool), None) if holders.shape[1] == 1 else np.unique(holders, axis=0, return_inverse=True)
-    )
-    names = pa.array([sorted(exports[i] for i in np.flatnonzero(row)) for row in sets], pa.list_(pa.string()))
 
-    def write(path: Path) -> None:
-        with pq.ParquetWriter(path, CLEAN_SCHEMA) as writer:
-            for start in range(0, len(ts), CLEAN_SLICE_ROWS):
-                piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, start + CLEAN_SLICE_ROWS)
-                chosen = (
-                    np.zeros(piece.num_rows, np.int32) if which is None else which.reshape(-1)[start : start + CLEAN_SLICE_ROWS]
-                )
-                writer.write_table(piece.append_column("exports", names.take(pa.array(chosen))))
+    def __init__(
+        self, storage: Storage, url: str, scratch: Path, ids: tuple[str, str], stream: str, exports: Sequence[str]
+    ) -> None:
+        self._storage, self._url, self._path = storage, url, scratch / "clean.parquet"
+        self._ids, self._stream, self._exports = ids, stream, exports
+        self._writer: pq.ParquetWriter | None = None
+        self._pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self._rows = 0
 
-    storage.write_with(url, write)
+    def add(self, ts: np.ndarray, values: np.ndarray, holders: np.ndarray) -> None:
+        self._pending.append((ts, values, holders))
+        self._rows += len(ts)
+        if self._rows >= CLEAN_SLICE_ROWS:
+            ts, values, holders = (np.concatenate([piece[i] for piece in self._pending]) for i in range(3))
+            whole = len(ts) - len(ts) % CLEAN_SLICE_ROWS
+            for start in range(0, whole, CLEAN_SLICE_ROWS):
+                end = start + CLEAN_SLICE_ROWS
+                self._write(ts[start:end], values[start:end], holders[start:end])
+            self._pending = [(ts[whole:], values[whole:], holders[whole:])]
+            self._rows = len(ts) - whole
+
+    def close(self) -> None:
+        """Write the rows left and publish the file (nothing when no row came)."""
+        if self._rows:
+            self._write(*(np.concatenate([piece[i] for piece in self._pending]) for i in range(3)))
+        if self._writer is None:
+            return
+        self._writer.close()
+        self._storage.upload(self._path, self._url)
+        self._path.unlink()
+
+    def _write(self, ts: np.ndarray, values: np.ndarray, holders: np.ndarray) -> None:
+        # Each distinct set of exports once; a day one export holds alone has one set for every reading.
+        sets, which = (
+            (np.ones((1, 1), dtype=bool), np.zeros(len(ts), np.int32))
+            if holders.shape[1] == 1
+            else np.unique(holders, axis=0, return_inverse=True)
+        )
+        names = pa.array([sorted(self._exports[i] for i in np.flatnonzero(row)) for row in sets], pa.list_(pa.string()))
+        piece = _clean_slice(*self._ids, self._stream, ts, values, 0, len(ts))
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._path, CLEAN_SCHEMA)
+        self._writer.write_table(piece.append_column("exports", names.take(pa.array(which.reshape(-1)))))
 
 
 def _clean_slice(ppt_id: str, dev_id: str, stream: str, ts: np.ndarray, values: np.ndarray, start: int, end: int) -> pa.Table:
@@ -142,37 +161,50 @@ def rows_per_file(stream: str, id_width: int, max_bytes: int) -> int:
     return (max_bytes - header) // row
 
 
-def write_timestream_csv(
-    storage: Storage,
-    folder_url: str,
-    stem: str,
-    ppt_id: str,
-    dev_id: str,
-    stream: str,
-    ts: np.ndarray,
-    values: np.ndarray,
-    max_bytes: int,
-) -> dict[str, int]:
-    """The batch-load CSV files of one device-day, each within ``max_bytes``; returns their names and rows."""
-    limit = rows_per_file(stream, len(ppt_id.encode()) + len(dev_id.encode()), max_bytes)
-    header = (",".join(timestream_columns(stream)) + "\n").encode()
-    options = csv.WriteOptions(include_header=False, quoting_style="none")
-    columns = ["time_ms", "ppt_id", "dev_id", *MEASURES[stream]]
+class TimestreamFiles:
+    """The batch-load CSV files of one device-day, each within ``max_bytes``, written as its slices come.
 
-    def write(path: Path, first: int, last: int) -> None:
-        # pyarrow quotes header names whatever the quoting style, so the header is written here.
-        with pa.OSFile(str(path), "wb") as sink:
-            sink.write(header)
-            for start in range(first, last, SLICE_ROWS):
-                piece = _clean_slice(ppt_id, dev_id, stream, ts, values, start, min(start + SLICE_ROWS, last))
-                csv.write_csv(piece.select(columns), sink, options)
+    Files are ``<stem>-NNNN.csv`` in ``folder_url``, each written in ``scratch`` and published when
+    full or closed; ``written`` holds their names and rows.
+    """
 
-    written = {}
-    for number, first in enumerate(range(0, len(ts), limit)):
-        name, last = f"{stem}-{number:04d}.csv", min(first + limit, len(ts))
-        storage.write_with(join(folder_url, name), partial(write, first=first, last=last))
-        written[name] = last - first
-    return written
+    def __init__(
+        self, storage: Storage, folder_url: str, scratch: Path, stem: str, ids: tuple[str, str], stream: str, max_bytes: int
+    ) -> None:
+        self._storage, self._folder, self._scratch, self._stem = storage, folder_url, scratch, stem
+        self._ids, self._stream = ids, stream
+        self._limit = rows_per_file(stream, sum(len(text.encode()) for text in ids), max_bytes)
+        self._header = (",".join(timestream_columns(stream)) + "\n").encode()
+        self._columns = ["time_ms", "ppt_id", "dev_id", *MEASURES[stream]]
+        self._sink: pa.NativeFile | None = None
+        self._rows = 0
+        self.written: dict[str, int] = {}
+
+    def add(self, ts: np.ndarray, values: np.ndarray) -> None:
+        options = csv.WriteOptions(include_header=False, quoting_style="none")
+        start = 0
+        while start < len(ts):
+            if self._sink is None:
+                # pyarrow quotes header names whatever the quoting style, so the header is written here.
+                self._sink = pa.OSFile(str(self._scratch / "batch-load.csv"), "wb")
+                self._sink.write(self._header)
+            end = min(len(ts), start + self._limit - self._rows, start + SLICE_ROWS)
+            piece = _clean_slice(*self._ids, self._stream, ts, values, start, end)
+            csv.write_csv(piece.select(self._columns), self._sink, options)
+            self._rows += end - start
+            start = end
+            if self._rows == self._limit:
+                self.close()
+
+    def close(self) -> None:
+        """Publish the file being written, if any."""
+        if self._sink is None:
+            return
+        self._sink.close()
+        name = f"{self._stem}-{len(self.written):04d}.csv"
+        self._storage.upload(self._scratch / "batch-load.csv", join(self._folder, name))
+        self.written[name] = self._rows
+        self._sink, self._rows = None, 0
 
 
 def write_parquet(storage: Storage, url: str, table: pa.Table) -> None:

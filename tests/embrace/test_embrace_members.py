@@ -15,7 +15,7 @@ from job_helpers.embrace.members import UnreadableArchive
 from job_helpers.embrace.outputs import file_stem
 from job_helpers.embrace.read import member_groups
 from job_helpers.embrace.stream_tasks import DeviceStream, Targets, process
-from job_helpers.embrace.write import write_timestream_csv
+from job_helpers.embrace.write import TimestreamFiles
 from job_helpers.storage import Storage
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
@@ -94,7 +94,11 @@ def test_batch_load_files_stay_within_the_limit_for_the_widest_values(tmp_path):
     ts = np.arange(1709251200000, 1709251200000 + 500, dtype=np.int64)
     values = np.full((500, 3), -1.2345678901234567e-6)
     folder = tmp_path / "ts"
-    names = write_timestream_csv(Storage(), folder.as_uri() + "/", "part-x", "fc096", "設備設備設備", "acc", ts, values, 4096)
+    files = TimestreamFiles(Storage(), folder.as_uri() + "/", tmp_path, "part-x", ("fc096", "設備設備設備"), "acc", 4096)
+    for start in range(0, 500, 70):  # the rows come in slices, as a day's hours do
+        files.add(ts[start : start + 70], values[start : start + 70])
+    files.close()
+    names = files.written
     sizes = [(folder / name).stat().st_size for name in names]
     assert len(sizes) > 1 and max(sizes) <= 4096
     assert sum(len((folder / name).read_text().splitlines()) - 1 for name in names) == 500

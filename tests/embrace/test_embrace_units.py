@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from job_helpers.embrace.archives import HEADERS
-from job_helpers.embrace.day_buffer import DayBuffer, DayTooLarge
+from job_helpers.embrace.day_buffer import SLICE_MS, DayBuffer, DayTooLarge, Rows
 from job_helpers.embrace.transform import DAY_MS, REJECT_BATCH, Claims, DayCounts, HeaderMismatch, combine_day, parse_stream
 
 EDA = "Unix Timestamp (UTC),EDA (microS)\n"
@@ -119,12 +119,21 @@ def test_the_day_buffer_gives_the_same_days_whether_it_spills_or_not(tmp_path):
         kept.add(block, number % 2)
         spilled.add(block, number % 2)
     assert any((tmp_path / "b").iterdir())
-    for day_a, day_b in zip(kept.days(), spilled.days(), strict=True):
-        assert day_a.number == day_b.number
+    for (day_a, slices_a), (day_b, slices_b) in zip(kept.days(), spilled.days(), strict=True):
+        assert (day_a, slices_a) == (day_b, slices_b)
+        rows_a, rows_b = whole_day(kept, slices_a), whole_day(spilled, slices_b)
         for column in ("ts", "values", "missing", "source"):
-            assert np.array_equal(getattr(day_a, column), getattr(day_b, column))
-        assert (day_a.ts // DAY_MS == day_a.number).all()
-        assert set(day_a.source.tolist()) == {0, 1}
+            assert np.array_equal(getattr(rows_a, column), getattr(rows_b, column))
+        assert (rows_a.ts // DAY_MS == day_a).all()
+        assert set(rows_a.source.tolist()) == {0, 1}
+
+
+def whole_day(buffer: DayBuffer, slices: list[int]) -> Rows:
+    """A day's slices taken and put together, checking that each slice holds only its hour, in time order."""
+    taken = [buffer.take(number) for number in slices]
+    for number, rows in zip(slices, taken):
+        assert len(rows.ts) and (rows.ts // SLICE_MS == number).all()
+    return Rows(*(np.concatenate([getattr(rows, column) for rows in taken]) for column in ("ts", "values", "missing", "source")))
 
 
 def test_a_dropped_source_leaves_every_day_whether_spilled_or_not_and_a_day_over_the_limit_is_refused(tmp_path):
@@ -141,7 +150,9 @@ def test_a_dropped_source_leaves_every_day_whether_spilled_or_not_and_a_day_over
     assert over.value.day == 1
     buffer.add(block(DAY_MS + 100, 30), 2)
     buffer.drop(1)
-    days = {day.number: (len(day.ts), set(day.source.tolist())) for day in buffer.days()}
+    days = {
+        day: (len(rows.ts), set(rows.source.tolist())) for day, slices in buffer.days() for rows in [whole_day(buffer, slices)]
+    }
     assert days == {0: (100, {0}), 1: (30, {2})}
     with pytest.raises(DayTooLarge):
         DayBuffer(tmp_path / "other", 1, max_rows_per_day=5).add(block(0, 6), 0)
