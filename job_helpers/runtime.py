@@ -17,7 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from job_helpers import job_arguments
 from job_helpers.commit_record import RecordUnreadable
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import PublishError, identify
 from job_helpers.relative_dates import LOGICAL_TIME
 from job_helpers.run_report import (
@@ -36,10 +38,6 @@ from job_helpers.storage import Storage
 RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
 
 log = logging.getLogger(__name__)
-
-
-class JobFailed(Exception):
-    """The job ran to its end but part of its work failed; the message says which part."""
 
 
 # Failures whose message says what to fix: one line in the log, exit status 1, no traceback.
@@ -154,7 +152,7 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside, or a Spark task's error (its
     Python cause), is logged as one clear line and ends the process with status 1.
     """
-    # Imported here: awsglue imports pyspark, which the CLI (it imports JobFailed) never needs.
+    # Imported here: awsglue imports pyspark, which the CLI (it imports failure_message) never needs.
     from awsglue.utils import getResolvedOptions
 
     configure_logging()
@@ -193,8 +191,6 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
 
 def _refuse_undeclared(argv: Sequence[str], declared: Sequence[str]) -> None:
     """Fail the run, with its report, when ``argv`` names an argument the job does not declare."""
-    from job_helpers import job_arguments  # job_arguments raises this module's JobFailed
-
     problems = job_arguments.undeclared(job_arguments.argument_names(argv), {*declared, job_arguments.RUN_REPORTS})
     if not problems:
         return

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from job_helpers import job_arguments
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import ShrinkGuard
 from job_helpers.run_report import scope_name
-from job_helpers.runtime import JobFailed
 from job_helpers.stedi.settings import FORMATS, ML_JOINS
 
 OPTIONS = ["output-format", "report", "allow-shrink"]
