@@ -96,6 +96,31 @@ def test_the_arguments_glue_passes_itself_are_taken(local_runtime, tmp_path):
         assert run.args["from_date"] == "2024-01-01"
 
 
+def test_every_argument_is_resolved_in_its_name_equals_value_spelling_too(local_runtime, tmp_path):
+    """argv is read once, by getResolvedOptions: an optional switch, the run id and where the report goes
+    given as ``--name=value`` count as given (a ``--allow-shrink=true`` once ran as false, and the report
+    of ``--run-reports=…`` was never written)."""
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME=j", "--JOB_RUN_ID=jr_7", f"--run-reports={reports.as_uri()}/"]
+    argv += ["--from-date=2024-01-01", "--allow-shrink=true", "--logical-time=2024-01-02T00:00:00Z"]
+    with runtime.start_job(argv, ["from-date"], optional=["allow-shrink", "max-row-loss"], spark=False) as run:
+        assert (run.name, run.args["from_date"], run.args["allow_shrink"]) == ("j", "2024-01-01", "true")
+        assert run.args["logical_time"] == "2024-01-02T00:00:00Z" and "max_row_loss" not in run.args
+        run.report.read["in"] = 2
+    assert RunReport.from_json((reports / "j" / "jr_7.json").read_text()).read == {"in": 2}
+
+
+def test_a_misspelt_required_argument_is_named_as_misspelt_not_as_missing(local_runtime, tmp_path, caplog):
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_8", "--run-reports", reports.as_uri() + "/"]
+    with pytest.raises(SystemExit):
+        with runtime.start_job([*argv, "--timeseries-tpye", "ASSOCIATED"], ["timeseries-type"], spark=False):
+            pytest.fail("the job body must not run")
+    problem = "--timeseries-tpye: the job takes no such argument; did you mean --timeseries-type?"
+    assert f"j failed: {problem}" in caplog.messages
+    assert RunReport.from_json((reports / "j" / "jr_8.json").read_text()).message == problem
+
+
 def test_missing_argument_is_named(local_runtime):
     with pytest.raises(GlueArgumentError, match="--to-date"):
         with runtime.start_job(["job.py", "--JOB_NAME", "j"], ["to-date"], spark=False):
