@@ -21,35 +21,33 @@ from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [*parameters.OPTIONS, "customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.CustomerCurated.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report, spark = job.args, job.report, job.spark
-        params = parameters.from_args(args, ranged=False)
-        key_source = parameters.pseudonym_key_source(args)
+        params = parameters.CustomerCurated.from_args(job.args)
+        report, spark = job.report, job.spark
         report.scope, job.report_folder = params.scope, params.report_folder
         fmt = params.output_format
 
-        key = pseudonym.resolve_key(key_source) if key_source is not None else None
-        customers = read.read_table(spark, args["customer_trusted"], fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
+        key = pseudonym.resolve_key(params.pseudonym_key_source) if params.pseudonym_key_source is not None else None
+        customers = read.read_table(spark, params.customer_trusted, fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
         readings = read.read_table(
-            spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
+            spark, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
         ).select("user")
 
         curated = transform.customer_curated(customers, readings)
         if key is not None:
             curated = pseudonym.pseudonymise(spark, curated, "email", key)
 
-        read_rows = report.read[args["customer_trusted"]] = customers.count()
+        read_rows = report.read[params.customer_trusted] = customers.count()
         drops = transform.curated_drops(customers, readings).collect()[0]
         dropped = {"without readings": int(drops["without_readings"]), "older duplicates": int(drops["older_duplicates"])}
         report.excluded = dropped["without readings"]
         report.details["older_duplicates"] = dropped["older duplicates"]
 
-        url = args["customer_curated"]
+        url = params.customer_curated
         with write.staged(curated, Storage(), url, fmt) as table:
             report.written[url] = table.rows
             reconcile(url, read_rows, table.rows, 0, dropped)
