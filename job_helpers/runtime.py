@@ -73,7 +73,9 @@ def spark_task_cause(failure: BaseException) -> str | None:
 class JobRun:
     """One run as its script sees it: resolved arguments, Spark if asked for, and the report it fills.
 
-    ``report_folder``, when the job sets it, is where the report is also kept beside the data.
+    The script fills ``report`` as it learns each count, so a run that fails part way reports what
+    it did, and ends with ``end``. ``report_folder``, when the job sets it, is where the report is
+    also kept beside the data.
     """
 
     name: str
@@ -82,6 +84,15 @@ class JobRun:
     glue_context: Any = field(default=None, repr=False)
     report: RunReport = field(default_factory=RunReport)
     report_folder: str | None = None
+
+    def end(self, unit: str = "unit") -> None:
+        """Every script's last step: the run fails, naming each ``unit`` (day, archive…) in
+        ``report.failed`` with why, when any failed; the others were published. The runtime writes
+        the report either way."""
+        failed = self.report.failed
+        if failed:
+            names = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
+            raise JobFailed(f"{len(failed)} {unit}(s) failed, the others were published: {names}")
 
 
 def on_glue() -> bool:

@@ -52,6 +52,7 @@ def main(argv: Sequence[str]) -> None:
             report.written[url] = table.rows
             reconcile(url, read_rows, table.rows, 0, dropped)
             report.published[url] = table.publish(params.shrink_guard).summary()
+        job.end()
 
 
 if __name__ == "__main__":

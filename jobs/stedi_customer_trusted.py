@@ -42,6 +42,7 @@ def main(argv: Sequence[str]) -> None:
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"without consent": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()
         report.published[params.rejects] = write.publish_rejects(landing, storage, params.rejects, params.scope).summary()
+        job.end()
 
 
 if __name__ == "__main__":

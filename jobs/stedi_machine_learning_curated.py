@@ -69,6 +69,7 @@ def main(argv: Sequence[str]) -> None:
             report.published[url] = table.publish(params.shrink_guard).summary()
         ml.unpersist()
         step.unpersist()
+        job.end()
 
 
 if __name__ == "__main__":

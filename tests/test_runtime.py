@@ -135,6 +135,28 @@ def test_job_failed_exits_with_status_1_and_one_line(local_runtime, caplog):
     assert "j failed: day 2024-01-02: truncated file raw/x.avro" in caplog.messages
 
 
+def test_a_run_ends_failed_naming_each_failed_unit_and_reports_what_the_others_did(local_runtime, tmp_path, caplog):
+    """``job.end`` is every script's last step: a unit recorded as failed always fails the run."""
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.report.written["out"] = 3
+        run.end("day")
+    assert RunReport.from_json((reports / "j" / "jr_1.json").read_text()).status == "SUCCEEDED"
+
+    failed = {"2024-01-02": "truncated raw/x.avro", "2024-01-01": "unreadable raw/y.avro"}
+    argv[4] = "jr_2"
+    with pytest.raises(SystemExit) as exit_info:
+        with runtime.start_job(argv, [], spark=False) as run:
+            run.report.written["out"] = 3
+            run.report.failed.update(failed)
+            run.end("day")
+    message = "2 day(s) failed, the others were published: 2024-01-01: unreadable raw/y.avro; 2024-01-02: truncated raw/x.avro"
+    assert exit_info.value.code == 1 and f"j failed: {message}" in caplog.messages
+    report = RunReport.from_json((reports / "j" / "jr_2.json").read_text())
+    assert (report.status, report.message, report.written, report.failed) == ("FAILED", message, {"out": 3}, failed)
+
+
 def test_glue_is_the_default_runtime(monkeypatch):
     monkeypatch.delenv(runtime.RUNTIME_ENV, raising=False)
     assert runtime.on_glue()
