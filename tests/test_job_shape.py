@@ -14,12 +14,17 @@ The shape (``jobs/sitewise_repartition.py`` is the model):
 from __future__ import annotations
 
 import ast
+import dataclasses
 import re
+from functools import cache
 from pathlib import Path
 
 import pytest
 
 from job_helpers import job_failed, runtime
+from job_helpers.control.config import Settings, load_settings
+from job_helpers.control.pipeline import job_argv, load_script
+from job_helpers.relative_dates import LOGICAL_TIME
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "jobs").glob("*.py"))
@@ -219,3 +224,41 @@ def test_a_job_that_leaves_the_shape_is_named_with_what_to_do(source, expected):
     problems = shape_problems(source)
     assert all(any(part in problem for problem in problems) for part in expected), problems
     assert len(problems) == len(expected), problems
+
+
+@cache
+def local_settings() -> Settings:
+    return load_settings(REPO / "config.yml", "local", environ={})
+
+
+class Recorded(dict):
+    """Resolved arguments that remember each name a parser looked at."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        super().__init__(values)
+        self.looked_at: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.looked_at.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.looked_at.add(str(key))
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("key", sorted(local_settings().jobs))
+def test_each_jobs_parameters_read_exactly_the_names_its_script_declares(key):
+    """From the argv config.yml gives the job: no declared name goes unread, none is read undeclared."""
+    job = local_settings().job(key)
+    script = load_script(REPO / job.script)
+    argv = [*job_argv(job), *(["--from-date", "2024-03-01", "--to-date", "2024-03-02"] if job.date_ranged else [])]
+    args = Recorded(runtime.resolve_arguments(argv, script.OPTIONS, script.OPTIONAL))
+    # The script's own first step (`params = ….from_args(job.args)`), evaluated in the script's namespace.
+    first_step = job_block(ast.parse((REPO / job.script).read_text(encoding="utf-8"))).body[0]  # type: ignore[union-attr]
+    params = eval(
+        compile(ast.Expression(first_step.value), job.script, "eval"), {**vars(script), "job": runtime.JobRun(key, args)}
+    )
+    assert dataclasses.is_dataclass(params) and not isinstance(params, type)
+    keys = {name.replace("-", "_") for name in script.OPTIONS}
+    assert keys <= args.looked_at <= keys | {name.replace("-", "_") for name in (*script.OPTIONAL, LOGICAL_TIME)}
