@@ -17,9 +17,9 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
 from job_helpers.config_keys import DASHES
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import ShrinkGuard
 from job_helpers.relative_dates import FORMS, LOGICAL_TIME, NotADate, logical_day, resolve_day, utc_today
-from job_helpers.runtime import JobFailed
 
 # The job parameters AWS Glue documents ("Using job parameters in AWS Glue jobs", the job parameter
 # reference): a job definition may set them and Glue reads them, or passes them to the script.

@@ -13,7 +13,7 @@ files written aside), so rows lost or doubled on the way fail the run before any
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
@@ -107,14 +107,6 @@ def report_url(prefix: str, job_name: str, run_id: str) -> str:
 
 def scope_report_url(folder: str, scope: str) -> str:
     return join(folder, f"{scope}.json")
-
-
-def optional_argument(argv: Sequence[str], name: str) -> str | None:
-    """The value after ``name`` in argv, if given: getResolvedOptions only takes required options."""
-    for index, item in enumerate(argv[:-1]):
-        if item == name:
-            return argv[index + 1]
-    return None
 
 
 def write_report(storage: Storage, url: str, report: RunReport) -> None:

@@ -1,6 +1,6 @@
 """Job start-up on AWS Glue or on a laptop: the only module that knows which one it is on.
 
-Job scripts resolve their arguments here with ``awsglue.utils.getResolvedOptions`` in both
+Job scripts resolve their arguments here, once, with ``awsglue.utils.getResolvedOptions`` in both
 places. On Glue they also get a ``GlueContext`` and a ``Job`` that is initialised and committed
 around the work; locally (the local job runner sets ``JOB_HELPERS_RUNTIME=local``) they get a
 ``SparkSession`` only when they ask for Spark. Job logic only ever sees plain values and, if
@@ -17,16 +17,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from job_helpers import job_arguments
 from job_helpers.commit_record import RecordUnreadable
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import PublishError, identify
 from job_helpers.relative_dates import LOGICAL_TIME
 from job_helpers.run_report import (
     FAILED,
-    RUN_ID_ARGUMENT,
-    RUN_REPORTS_ARGUMENT,
     CountsDoNotReconcile,
     RunReport,
-    optional_argument,
     report_url,
     scope_report_url,
     write_report,
@@ -34,12 +33,10 @@ from job_helpers.run_report import (
 from job_helpers.storage import Storage
 
 RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
+# Keys of the resolved arguments: the run's id (Glue sets it, the local runner too) and --run-reports.
+RUN_ID, RUN_REPORTS = "JOB_RUN_ID", job_arguments.RUN_REPORTS.replace("-", "_")
 
 log = logging.getLogger(__name__)
-
-
-class JobFailed(Exception):
-    """The job ran to its end but part of its work failed; the message says which part."""
 
 
 # Failures whose message says what to fix: one line in the log, exit status 1, no traceback.
@@ -76,7 +73,9 @@ def spark_task_cause(failure: BaseException) -> str | None:
 class JobRun:
     """One run as its script sees it: resolved arguments, Spark if asked for, and the report it fills.
 
-    ``report_folder``, when the job sets it, is where the report is also kept beside the data.
+    The script fills ``report`` as it learns each count, so a run that fails part way reports what
+    it did, and ends with ``end``. ``report_folder``, when the job sets it, is where the report is
+    also kept beside the data.
     """
 
     name: str
@@ -85,6 +84,15 @@ class JobRun:
     glue_context: Any = field(default=None, repr=False)
     report: RunReport = field(default_factory=RunReport)
     report_folder: str | None = None
+
+    def end(self, unit: str = "unit") -> None:
+        """Every script's last step: the run fails, naming each ``unit`` (day, archive…) in
+        ``report.failed`` with why, when any failed; the others were published. The runtime writes
+        the report either way."""
+        failed = self.report.failed
+        if failed:
+            names = "; ".join(f"{name}: {why}" for name, why in sorted(failed.items()))
+            raise JobFailed(f"{len(failed)} {unit}(s) failed, the others were published: {names}")
 
 
 def on_glue() -> bool:
@@ -163,23 +171,14 @@ def local_spark(app_name: str) -> Any:
 
 @contextmanager
 def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence[str] = (), spark: bool) -> Iterator[JobRun]:
-    """Resolve ``--name value`` arguments, start the job's context, and commit it on success.
+    """Resolve ``--name value`` arguments (``resolve_arguments``), start the job's context, and commit it on success.
 
-    ``optional`` options are resolved when given (``getResolvedOptions`` only knows required ones),
-    and so is ``--logical-time``, which a schedule gives any job it starts (``job_arguments.day_range``
-    counts relative dates from it). Any other ``--name`` in ``argv`` but Glue's own fails the run
-    before it starts, naming the closest declared name: ``getResolvedOptions`` would ignore it. The
-    run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
+    The run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
     ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside, or a Spark task's error (its
     Python cause), is logged as one clear line and ends the process with status 1.
     """
-    # Imported here: awsglue imports pyspark, which the CLI (it imports JobFailed) never needs.
-    from awsglue.utils import getResolvedOptions
-
     configure_logging()
-    _refuse_undeclared(argv, ["JOB_NAME", *options, *optional, LOGICAL_TIME])
-    given = [name for name in (*optional, LOGICAL_TIME) if f"--{name}" in argv]
-    args = getResolvedOptions(list(argv), ["JOB_NAME", *options, *given])
+    args = resolve_arguments(argv, options, optional)
     name = args["JOB_NAME"]
     if on_glue():
         from awsglue.context import GlueContext
@@ -194,42 +193,62 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
         job = None
         run = JobRun(name, args, local_spark(name) if spark else None)
     run.report.job = name
-    identify(name, optional_argument(argv, RUN_ID_ARGUMENT))
+    identify(name, args.get(RUN_ID))
     try:
         yield run
     except Exception as failure:
         run.report.status = FAILED
         run.report.message = failure_message(failure)
-        _write_reports(argv, run)
+        _write_reports(run)
         if isinstance(failure, CLEAR_FAILURES) or spark_task_cause(failure):
             log.error("%s failed: %s", name, run.report.message)
             raise SystemExit(1) from failure
         raise
     if job is not None:
         job.commit()
-    _write_reports(argv, run)
+    _write_reports(run)
 
 
-def _refuse_undeclared(argv: Sequence[str], declared: Sequence[str]) -> None:
-    """Fail the run, with its report, when ``argv`` names an argument the job does not declare."""
-    from job_helpers import job_arguments  # job_arguments raises this module's JobFailed
+def resolve_arguments(argv: Sequence[str], options: Sequence[str], optional: Sequence[str]) -> dict[str, str]:
+    """``argv`` read once: the values of the names it holds that the job takes, by ``getResolvedOptions``.
 
-    problems = job_arguments.undeclared(job_arguments.argument_names(argv), {*declared, job_arguments.RUN_REPORTS})
+    Besides ``options`` (required) and ``optional``, a job takes ``--logical-time``, which a schedule
+    gives any job it starts (``job_arguments.day_range`` counts relative dates from it), and
+    ``--run-reports``, where ``execute`` wants the run's report. Any other ``--name`` but Glue's own
+    fails the run before it starts, with its report, naming the closest declared name:
+    ``getResolvedOptions`` would ignore it. A required option missing raises ``GlueArgumentError``.
+    """
+    # Imported here: awsglue imports pyspark, which the CLI (it imports failure_message) never needs.
+    from awsglue.utils import GlueArgumentError, getResolvedOptions
+
+    required = ["JOB_NAME", *options]
+    declared = [*required, *optional, LOGICAL_TIME, job_arguments.RUN_REPORTS]
+    given = job_arguments.argument_names(argv)
+    args = getResolvedOptions(list(argv), [name for name in dict.fromkeys(declared) if name in given])
+    _refuse_undeclared(args, job_arguments.undeclared(given, set(declared)))
+    missing = [f"--{name}" for name in required if name not in given]
+    if missing:
+        raise GlueArgumentError(f"the following arguments are required: {', '.join(missing)}")
+    return args
+
+
+def _refuse_undeclared(args: dict[str, str], problems: Sequence[str]) -> None:
+    """Fail the run, with its report, when its argv names arguments the job does not declare."""
     if not problems:
         return
-    name = optional_argument(argv, "--JOB_NAME") or "job"
+    name = args.get("JOB_NAME") or "job"
     message = "; ".join(problems)
-    _write_reports(argv, JobRun(name, {}, report=RunReport(job=name, status=FAILED, message=message)))
+    _write_reports(JobRun(name, args, report=RunReport(job=name, status=FAILED, message=message)))
     log.error("%s failed: %s", name, message)
     raise SystemExit(1)
 
 
-def _write_reports(argv: Sequence[str], run: JobRun) -> None:
+def _write_reports(run: JobRun) -> None:
     """Write the report where ``execute`` asked (``--run-reports``) and in the job's own report folder.
 
     The work is committed by then, so a report that cannot be written is a warning, not a failed run.
     """
-    prefix, run_id = optional_argument(argv, RUN_REPORTS_ARGUMENT), optional_argument(argv, RUN_ID_ARGUMENT)
+    prefix, run_id = run.args.get(RUN_REPORTS), run.args.get(RUN_ID)
     urls = [report_url(prefix, run.name, run_id)] if prefix and run_id else []
     if run.report_folder:
         urls.append(scope_report_url(run.report_folder, run.report.scope))

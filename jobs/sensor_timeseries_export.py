@@ -19,10 +19,9 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
-from job_helpers.run_report import scope_name
+from job_helpers.job_failed import JobFailed
 from job_helpers.sensors import parameters, read, transform, write
-from job_helpers.sensors.timestream import TimestreamError, timestream_client
-from job_helpers.storage import Storage, StorageError
+from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
 OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
@@ -31,34 +30,23 @@ OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
         params = parameters.from_args(job.args)
-        job.report.scope = scope_name(params.first, params.last)
+        job.report.scope = params.scope
         storage = Storage()
-        chunk = read_chunk(storage, params, tasks=2 * job.spark.sparkContext.defaultParallelism)
+        chunk = read.chunk(storage, params, tasks=2 * job.spark.sparkContext.defaultParallelism)
         try:
             # Each task loads one batch of hours, grids them with transform.hour_grids and writes them aside.
             summary = write.export_chunk(
                 job.spark, storage, chunk, transform.hour_grids, params.curated, params.rejects, shrink_guard=params.shrink_guard
             )
         except write.NoReadings as error:
-            raise runtime.JobFailed(f"{error} (--source {params.source})") from error
+            raise JobFailed(f"{error} (--source {params.source})") from error
         job.report.read[chunk.source] = summary.readings_in
         job.report.written[params.curated] = summary.rows_out
         job.report.rejected = summary.reasons
         job.report.published.update({published.table: published.summary() for published in summary.published})
         if summary.kept:
             job.report.details["kept_hours_raw_gone"] = list(summary.kept)
-
-
-def read_chunk(storage: Storage, params: parameters.Parameters, tasks: int) -> read.Chunk:
-    """The chunk's readings from ``--source``, in about ``tasks`` batches of hours."""
-    try:
-        if params.source == parameters.RAW_JSON:
-            return read.raw_chunk(storage, params.raw, params.first, params.last, tasks)
-        return read.timestream_chunk(
-            timestream_client(), params.timestream_database, params.timestream_table, params.first, params.last
-        )
-    except (StorageError, TimestreamError) as error:
-        raise runtime.JobFailed(f"cannot read the {params.source} readings: {error}") from error
+        job.end()
 
 
 if __name__ == "__main__":

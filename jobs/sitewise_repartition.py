@@ -14,7 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from job_helpers import runtime
-from job_helpers.run_report import RunReport, scope_name
+from job_helpers.job_failed import JobFailed
+from job_helpers.run_report import RunReport
 from job_helpers.sitewise import parameters, read, run, transform
 from job_helpers.sitewise.run import RunSummary
 from job_helpers.sitewise.series import SeriesSelectionError
@@ -27,11 +28,12 @@ OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=False) as job:
         params = parameters.from_args(job.args)
+        job.report.scope = params.scope
         storage = Storage()
         try:
             series_filter = read.series_filter(storage, params)
         except (SeriesSelectionError, StorageError) as error:
-            raise runtime.JobFailed(f"cannot select the series to merge: {error}") from error
+            raise JobFailed(f"cannot select the series to merge: {error}") from error
         days = transform.days_between(params.first, params.last)
         # Each day on its own, in parallel: read what it holds and has committed → transform: pick the
         # raw files still to merge and copy their Avro blocks into one file → write: stage, commit, publish.
@@ -39,17 +41,15 @@ def main(argv: Sequence[str]) -> None:
             storage, params.layout, days, series_filter, max_workers=params.max_workers, repair=params.repair_days
         )
         report(job.report, params, summary)
-        if summary.failed:
-            failed = "; ".join(f"{day}: {reason}" for day, reason in sorted(summary.failed.items()))
-            raise runtime.JobFailed(f"{len(summary.failed)} of the days failed, the others were published. {failed}")
+        job.end("day")
 
 
 def report(run_report: RunReport, params: parameters.Parameters, summary: RunSummary) -> None:
-    """Records read from the cold tier and read back from what was published, of the days published.
+    """Records read from the cold tier and read back from what was published, of the days published,
+    and the days that failed, with why.
 
     Each published day's two counts reconciled before its commit (a merge rejects no record).
     """
-    run_report.scope = scope_name(params.first, params.last)
     run_report.read[params.layout.cold_tier] = summary.records_read
     run_report.written[params.layout.repartitioned] = summary.records
     run_report.failed = {day.isoformat(): reason for day, reason in sorted(summary.failed.items())}

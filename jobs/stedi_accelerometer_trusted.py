@@ -21,46 +21,38 @@ from job_helpers.stedi.schemas import ACCELEROMETER_KEYS, ACCELEROMETER_LANDING,
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [
-    *parameters.OPTIONS,
-    "accelerometer-landing",
-    "customer-trusted",
-    "accelerometer-trusted",
-    "rejects",
-    "max-reject-share",
-]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.AccelerometerTrusted.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report = job.args, job.report
-        params = parameters.from_args(args, ranged=True)
-        max_share = parameters.max_reject_share(args)
+        params = parameters.AccelerometerTrusted.from_args(job.args)
+        report = job.report
         report.scope, job.report_folder = params.scope, params.report_folder
         storage = Storage()
 
         landing = read.landing(
-            job.spark, args["accelerometer_landing"], ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params.days, "timestamp"
+            job.spark, params.accelerometer_landing, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, params.days, "timestamp"
         )
-        with write.reject_share_first(landing, storage, args["rejects"], max_share, params.scope):
+        with write.reject_share_first(landing, storage, params.rejects, params.max_reject_share, params.scope):
             customers = read.read_table(
-                job.spark, args["customer_trusted"], params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
+                job.spark, params.customer_trusted, params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
             )
         trusted = transform.trusted_accelerometer_readings(landing.records, customers)
 
-        url = args["accelerometer_trusted"]
+        url = params.accelerometer_trusted
         with write.staged(
             trusted.rows, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
         ) as table:
-            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-            report.read[args["accelerometer_landing"]] = landing.read
+            write.check_reject_share(landing, storage, params.rejects, params.max_reject_share, params.scope)
+            report.read[params.accelerometer_landing] = landing.read
             report.rejected.update(landing.rejected)
             report.excluded = trusted.left_out["of no trusted customer"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no trusted customer": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()
-        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
+        report.published[params.rejects] = write.publish_rejects(landing, storage, params.rejects, params.scope).summary()
+        job.end()
 
 
 if __name__ == "__main__":

@@ -21,36 +21,35 @@ from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, CUSTOMER_TRUSTED
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [*parameters.OPTIONS, "customer-trusted", "accelerometer-trusted", "customer-curated", "pseudonymise", "pseudonym-key"]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.CustomerCurated.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report, spark = job.args, job.report, job.spark
-        params = parameters.from_args(args, ranged=False)
-        key_source = parameters.pseudonym_key_source(args)
+        params = parameters.CustomerCurated.from_args(job.args)
+        report, spark = job.report, job.spark
         report.scope, job.report_folder = params.scope, params.report_folder
         fmt = params.output_format
 
-        key = pseudonym.resolve_key(key_source) if key_source is not None else None
-        customers = read.read_table(spark, args["customer_trusted"], fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
+        key = pseudonym.resolve_key(params.pseudonym_key_source) if params.pseudonym_key_source is not None else None
+        customers = read.read_table(spark, params.customer_trusted, fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
         readings = read.read_table(
-            spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
+            spark, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
         ).select("user")
 
         kept = transform.curated_customers(customers, readings)
         curated = pseudonym.pseudonymise(spark, kept.rows, "email", key) if key is not None else kept.rows
 
-        url = args["customer_curated"]
+        url = params.customer_curated
         with write.staged(curated, Storage(), url, fmt) as table:
-            read_rows = report.read[args["customer_trusted"]] = kept.left_out["read"]
+            read_rows = report.read[params.customer_trusted] = kept.left_out["read"]
             dropped = {reason: kept.left_out[reason] for reason in ("without readings", "older duplicates")}
             report.excluded = dropped["without readings"]
             report.details["older_duplicates"] = dropped["older duplicates"]
             report.written[url] = table.rows
             reconcile(url, read_rows, table.rows, 0, dropped)
             report.published[url] = table.publish(params.shrink_guard).summary()
+        job.end()
 
 
 if __name__ == "__main__":

@@ -18,32 +18,31 @@ from job_helpers.stedi.schemas import CUSTOMER_KEYS, CUSTOMER_LANDING
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [*parameters.OPTIONS, "customer-landing", "customer-trusted", "rejects", "max-reject-share"]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.CustomerTrusted.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report = job.args, job.report
-        params = parameters.from_args(args, ranged=False)
-        max_share = parameters.max_reject_share(args)
+        params = parameters.CustomerTrusted.from_args(job.args)
+        report = job.report
         report.scope, job.report_folder = params.scope, params.report_folder
         storage = Storage()
 
-        landing = read.landing(job.spark, args["customer_landing"], CUSTOMER_LANDING, CUSTOMER_KEYS)
+        landing = read.landing(job.spark, params.customer_landing, CUSTOMER_LANDING, CUSTOMER_KEYS)
         records = transform.without_consent(landing.records)
         trusted = transform.customer_trusted(records.frame)
 
-        url = args["customer_trusted"]
+        url = params.customer_trusted
         with write.staged(trusted, storage, url, params.output_format) as table:
-            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-            report.read[args["customer_landing"]] = landing.read
+            write.check_reject_share(landing, storage, params.rejects, params.max_reject_share, params.scope)
+            report.read[params.customer_landing] = landing.read
             report.rejected.update(landing.rejected)
             report.excluded = records["without consent"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"without consent": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()
-        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
+        report.published[params.rejects] = write.publish_rejects(landing, storage, params.rejects, params.scope).summary()
+        job.end()
 
 
 if __name__ == "__main__":

@@ -25,41 +25,29 @@ from job_helpers.stedi.schemas import ACCELEROMETER_TRUSTED, PSEUDONYM_COLUMN, S
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [
-    *parameters.OPTIONS,
-    "step-trainer-trusted",
-    "accelerometer-trusted",
-    "customer-curated",
-    "machine-learning-curated",
-    "pseudonymise",
-    "pseudonym-key",
-    "ml-join",
-]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.MachineLearningCurated.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report, spark = job.args, job.report, job.spark
-        params = parameters.from_args(args, ranged=True)
-        key_source = parameters.pseudonym_key_source(args)
-        join = parameters.ml_join(args)
+        params = parameters.MachineLearningCurated.from_args(job.args)
+        report, spark = job.report, job.spark
         report.scope, job.report_folder = params.scope, params.report_folder
         fmt = params.output_format
 
-        key = pseudonym.resolve_key(key_source) if key_source is not None else None
+        key = pseudonym.resolve_key(params.pseudonym_key_source) if params.pseudonym_key_source is not None else None
         step = transform.in_dates(
-            read.read_table(spark, args["step_trainer_trusted"], fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
+            read.read_table(spark, params.step_trainer_trusted, fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
             params.first,
             params.last,
         )
         accel = transform.in_dates(
-            read.read_table(spark, args["accelerometer_trusted"], fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
+            read.read_table(spark, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
             params.first,
             params.last,
         )
         owner = PSEUDONYM_COLUMN if key is not None else "email"
-        owners = read.read_table(spark, args["customer_curated"], fmt, owners_schema(owner), "stedi_customer_curated")
+        owners = read.read_table(spark, params.customer_curated, fmt, owners_schema(owner), "stedi_customer_curated")
 
         step_read, accel_read = Counts(step, read=every_row()), Counts(accel, read=every_row())
         accel = accel_read.frame
@@ -67,18 +55,19 @@ def main(argv: Sequence[str]) -> None:
             accel = pseudonym.pseudonymise(spark, accel, "user", key)
         else:
             owners, owner = owners.withColumnRenamed("email", "user"), "user"
-        ml = transform.paired_readings(step_read.frame, accel, owners, owner, join)
+        ml = transform.paired_readings(step_read.frame, accel, owners, owner, params.ml_join)
 
-        url = args["machine_learning_curated"]
+        url = params.machine_learning_curated
         with write.staged(ml.rows, Storage(), url, fmt, partitioned=True, first=params.first, last=params.last) as table:
-            report.read[args["step_trainer_trusted"]] = step_read["read"]
-            report.read[args["accelerometer_trusted"]] = accel_read["read"]
+            report.read[params.step_trainer_trusted] = step_read["read"]
+            report.read[params.accelerometer_trusted] = accel_read["read"]
             report.excluded = ml.left_out["unpaired"]
             report.written[url] = table.rows
             # A join does not conserve rows (a step reading may pair with several at one instant, with
             # --ml-join time-only): what must add up is the rows the join gave and the rows written.
             reconcile(url, ml.left_out["paired"], table.rows)
             report.published[url] = table.publish(params.shrink_guard).summary()
+        job.end()
 
 
 if __name__ == "__main__":

@@ -21,46 +21,36 @@ from job_helpers.stedi.schemas import DEVICES, STEP_TRAINER_KEYS, STEP_TRAINER_L
 from job_helpers.storage import Storage
 
 # The arguments the job takes: start_job refuses any other, and execute reads these to refuse them first.
-OPTIONS = [
-    *parameters.OPTIONS,
-    "step-trainer-landing",
-    "customer-curated",
-    "step-trainer-trusted",
-    "rejects",
-    "max-reject-share",
-]
-OPTIONAL = parameters.OPTIONAL
+OPTIONS, OPTIONAL = parameters.StepTrainerTrusted.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
     with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
-        args, report = job.args, job.report
-        params = parameters.from_args(args, ranged=True)
-        max_share = parameters.max_reject_share(args)
+        params = parameters.StepTrainerTrusted.from_args(job.args)
+        report = job.report
         report.scope, job.report_folder = params.scope, params.report_folder
         storage = Storage()
 
         landing = read.landing(
-            job.spark, args["step_trainer_landing"], STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params.days, "sensorReadingTime"
+            job.spark, params.step_trainer_landing, STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params.days, "sensorReadingTime"
         )
-        with write.reject_share_first(landing, storage, args["rejects"], max_share, params.scope):
-            devices = read.read_table(
-                job.spark, args["customer_curated"], params.output_format, DEVICES, "stedi_customer_curated"
-            )
+        with write.reject_share_first(landing, storage, params.rejects, params.max_reject_share, params.scope):
+            devices = read.read_table(job.spark, params.customer_curated, params.output_format, DEVICES, "stedi_customer_curated")
         trusted = transform.curated_device_readings(landing.records, devices)
 
-        url = args["step_trainer_trusted"]
+        url = params.step_trainer_trusted
         with write.staged(
             trusted.rows, storage, url, params.output_format, partitioned=True, first=params.first, last=params.last
         ) as table:
-            write.check_reject_share(landing, storage, args["rejects"], max_share, params.scope)
-            report.read[args["step_trainer_landing"]] = landing.read
+            write.check_reject_share(landing, storage, params.rejects, params.max_reject_share, params.scope)
+            report.read[params.step_trainer_landing] = landing.read
             report.rejected.update(landing.rejected)
             report.excluded = trusted.left_out["of no curated device"]
             report.written[url] = table.rows
             reconcile(url, landing.read, table.rows, sum(landing.rejected.values()), {"of no curated device": report.excluded})
             report.published[url] = table.publish(params.shrink_guard).summary()
-        report.published[args["rejects"]] = write.publish_rejects(landing, storage, args["rejects"], params.scope).summary()
+        report.published[params.rejects] = write.publish_rejects(landing, storage, params.rejects, params.scope).summary()
+        job.end()
 
 
 if __name__ == "__main__":

@@ -96,6 +96,31 @@ def test_the_arguments_glue_passes_itself_are_taken(local_runtime, tmp_path):
         assert run.args["from_date"] == "2024-01-01"
 
 
+def test_every_argument_is_resolved_in_its_name_equals_value_spelling_too(local_runtime, tmp_path):
+    """argv is read once, by getResolvedOptions: an optional switch, the run id and where the report goes
+    given as ``--name=value`` count as given (a ``--allow-shrink=true`` once ran as false, and the report
+    of ``--run-reports=…`` was never written)."""
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME=j", "--JOB_RUN_ID=jr_7", f"--run-reports={reports.as_uri()}/"]
+    argv += ["--from-date=2024-01-01", "--allow-shrink=true", "--logical-time=2024-01-02T00:00:00Z"]
+    with runtime.start_job(argv, ["from-date"], optional=["allow-shrink", "max-row-loss"], spark=False) as run:
+        assert (run.name, run.args["from_date"], run.args["allow_shrink"]) == ("j", "2024-01-01", "true")
+        assert run.args["logical_time"] == "2024-01-02T00:00:00Z" and "max_row_loss" not in run.args
+        run.report.read["in"] = 2
+    assert RunReport.from_json((reports / "j" / "jr_7.json").read_text()).read == {"in": 2}
+
+
+def test_a_misspelt_required_argument_is_named_as_misspelt_not_as_missing(local_runtime, tmp_path, caplog):
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_8", "--run-reports", reports.as_uri() + "/"]
+    with pytest.raises(SystemExit):
+        with runtime.start_job([*argv, "--timeseries-tpye", "ASSOCIATED"], ["timeseries-type"], spark=False):
+            pytest.fail("the job body must not run")
+    problem = "--timeseries-tpye: the job takes no such argument; did you mean --timeseries-type?"
+    assert f"j failed: {problem}" in caplog.messages
+    assert RunReport.from_json((reports / "j" / "jr_8.json").read_text()).message == problem
+
+
 def test_missing_argument_is_named(local_runtime):
     with pytest.raises(GlueArgumentError, match="--to-date"):
         with runtime.start_job(["job.py", "--JOB_NAME", "j"], ["to-date"], spark=False):
@@ -108,6 +133,28 @@ def test_job_failed_exits_with_status_1_and_one_line(local_runtime, caplog):
             raise runtime.JobFailed("day 2024-01-02: truncated file raw/x.avro")
     assert exit_info.value.code == 1
     assert "j failed: day 2024-01-02: truncated file raw/x.avro" in caplog.messages
+
+
+def test_a_run_ends_failed_naming_each_failed_unit_and_reports_what_the_others_did(local_runtime, tmp_path, caplog):
+    """``job.end`` is every script's last step: a unit recorded as failed always fails the run."""
+    reports = tmp_path / "runs"
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_1", "--run-reports", reports.as_uri() + "/"]
+    with runtime.start_job(argv, [], spark=False) as run:
+        run.report.written["out"] = 3
+        run.end("day")
+    assert RunReport.from_json((reports / "j" / "jr_1.json").read_text()).status == "SUCCEEDED"
+
+    failed = {"2024-01-02": "truncated raw/x.avro", "2024-01-01": "unreadable raw/y.avro"}
+    argv[4] = "jr_2"
+    with pytest.raises(SystemExit) as exit_info:
+        with runtime.start_job(argv, [], spark=False) as run:
+            run.report.written["out"] = 3
+            run.report.failed.update(failed)
+            run.end("day")
+    message = "2 day(s) failed, the others were published: 2024-01-01: unreadable raw/y.avro; 2024-01-02: truncated raw/x.avro"
+    assert exit_info.value.code == 1 and f"j failed: {message}" in caplog.messages
+    report = RunReport.from_json((reports / "j" / "jr_2.json").read_text())
+    assert (report.status, report.message, report.written, report.failed) == ("FAILED", message, {"out": 3}, failed)
 
 
 def test_glue_is_the_default_runtime(monkeypatch):

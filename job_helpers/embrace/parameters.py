@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from job_helpers import job_arguments, runtime
+from job_helpers import job_arguments
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.limits import MINIMUMS, ArchiveLimits
 from job_helpers.embrace.outputs import OUTPUTS, argument
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import ShrinkGuard
 from job_helpers.run_report import scope_name
 
@@ -58,7 +59,7 @@ def from_args(args: Mapping[str, str]) -> Parameters:
     try:
         selection = Selection.from_text(args["streams"], args["participants"], args["participant_regex"])
     except ValueError as error:
-        raise runtime.JobFailed(str(error)) from error
+        raise JobFailed(str(error)) from error
     return Parameters(
         first=first,
         last=last,

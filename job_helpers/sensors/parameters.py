@@ -8,6 +8,7 @@ from datetime import date
 
 from job_helpers import job_arguments
 from job_helpers.publish import ShrinkGuard
+from job_helpers.run_report import scope_name
 
 RAW_JSON, TIMESTREAM = "raw_json", "timestream"
 SOURCES = (RAW_JSON, TIMESTREAM)
@@ -42,6 +43,11 @@ class Parameters:
     timestream_database: str
     timestream_table: str
     shrink_guard: ShrinkGuard
+
+    @property
+    def scope(self) -> str:
+        """``<from>_<to>``: names the run in its report."""
+        return scope_name(self.first, self.last)
 
 
 def from_args(args: Mapping[str, str]) -> Parameters:

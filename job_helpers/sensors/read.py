@@ -29,11 +29,13 @@ from urllib.parse import urlparse
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from job_helpers.job_failed import JobFailed
 from job_helpers.sensors.hours import chunk_hour_starts
 from job_helpers.sensors.json_lines import parse_readings
-from job_helpers.sensors.timestream import hour_queries, query_rows, readings_table
+from job_helpers.sensors.parameters import RAW_JSON, Parameters
+from job_helpers.sensors.timestream import TimestreamError, hour_queries, query_rows, readings_table, timestream_client
 from job_helpers.sensors.transform import READING_SCHEMA, Reject, reject_reasons, split_rejects
-from job_helpers.storage import Storage, join
+from job_helpers.storage import Storage, StorageError, join
 
 log = logging.getLogger(__name__)
 
@@ -181,3 +183,15 @@ def timestream_chunk(client: Any, database: str, table: str, first: date, last: 
         batches.append(QueriedBatch((hour,), usable, tuple(rejects)))
     log.info("%d reading(s) from Timestream %s.%s for %s..%s", total, database, table, first, last)
     return Chunk(source, first, last, batches)
+
+
+def chunk(storage: Storage, params: Parameters, tasks: int) -> Chunk:
+    """The chunk's readings from ``--source``, in about ``tasks`` batches of hours; JobFailed says why they cannot be read."""
+    try:
+        if params.source == RAW_JSON:
+            return raw_chunk(storage, params.raw, params.first, params.last, tasks)
+        return timestream_chunk(
+            timestream_client(), params.timestream_database, params.timestream_table, params.first, params.last
+        )
+    except (StorageError, TimestreamError) as error:
+        raise JobFailed(f"cannot read the {params.source} readings: {error}") from error

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from job_helpers import job_arguments
+from job_helpers.run_report import scope_name
 from job_helpers.sitewise.keys import Layout
 from job_helpers.sitewise.series import SERIES_SOURCES, TIMESERIES_TYPES
 
@@ -38,6 +39,11 @@ class Parameters:
     series_source: str
     max_workers: int
     repair_days: bool = False
+
+    @property
+    def scope(self) -> str:
+        """``<from>_<to>``: names the run in its report."""
+        return scope_name(self.first, self.last)
 
 
 def from_args(args: Mapping[str, str]) -> Parameters:

@@ -29,7 +29,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers.aws import client
-from job_helpers.runtime import JobFailed
+from job_helpers.job_failed import JobFailed
 from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
 from job_helpers.stedi.transform import email_key
 

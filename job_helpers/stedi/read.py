@@ -16,7 +16,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
-from job_helpers.runtime import JobFailed
+from job_helpers.job_failed import JobFailed
 from job_helpers.stedi.observed import Counts
 from job_helpers.stedi.schemas import PARTITION_COLUMN
 from job_helpers.stedi.transform import (

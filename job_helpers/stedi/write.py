@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from pyspark.sql import DataFrame
 
 from job_helpers.file_rows import COUNTERS
+from job_helpers.job_failed import JobFailed
 from job_helpers.publish import (
     NewFile,
     Published,
@@ -36,7 +37,6 @@ from job_helpers.publish import (
     staging_url,
 )
 from job_helpers.run_report import reconcile, scope_name
-from job_helpers.runtime import JobFailed
 from job_helpers.stedi.read import Landing
 from job_helpers.stedi.schemas import JSON_TIMESTAMP_FORMAT, PARTITION_COLUMN
 from job_helpers.stedi.settings import FORMATS
