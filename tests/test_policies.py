@@ -24,22 +24,11 @@ from project_imports import REPO, reachable
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.policy import PREREQUISITES, TEMPLATES, render_policy
+from job_helpers.datasets import registered
 
-SERVICES = (
-    "s3",
-    "glue",
-    "athena",
-    "timestream-write",
-    "timestream-query",
-    "iotsitewise",
-    "secretsmanager",
-    "ssm",
-    "sts",
-    "logs",
-    "cloudformation",
-    "service-quotas",
-    "scheduler",
-)
+# The control plane's services, then those each registered data set calls (its DataSet.services).
+CONTROL_SERVICES = ("s3", "glue", "athena", "sts", "logs", "cloudformation", "service-quotas", "scheduler")
+SERVICES = tuple(dict.fromkeys((*CONTROL_SERVICES, *(service for dataset in registered() for service in dataset.services))))
 # Method names more than one of those services has: the one the project means.
 MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
 # Operations whose IAM action is not <prefix>:<Operation>; None: no permission needed.

@@ -22,12 +22,7 @@ from job_helpers.control import aws_region, local_on_aws, stack_settings
 from job_helpers.control.config_yaml import TooDeepError, describe_yaml_error, load_yaml
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
-from job_helpers.embrace import settings as embrace_settings
-from job_helpers.embrace.settings import EmbraceSettings
-from job_helpers.ingest import settings as ingest_settings
-from job_helpers.ingest.settings import IngestSettings
-from job_helpers.stedi import settings as stedi_settings
-from job_helpers.stedi.settings import StediSettings
+from job_helpers.datasets import registered
 
 PROFILES = ("local", "aws")
 COMMANDS = ("glueetl",)
@@ -40,10 +35,8 @@ NOT_FOR_BATCH_JOBS = {"G.025X": "Glue runs it for streaming jobs only", "Z.2X": 
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
-ARGUMENT_CHOICES = {
-    "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
-    "--series-source": ("asset_metadata", "list_time_series"),
-}
+# The values a job argument may take, as the data sets declare them.
+ARGUMENT_CHOICES = {name: choices for dataset in registered() for name, choices in dataset.argument_choices.items()}
 
 
 @dataclass(frozen=True)
@@ -115,10 +108,9 @@ class Settings:
     # The role EventBridge Scheduler starts the schedules' Glue jobs as (make schedule; make stack creates it).
     scheduler_role_arn: str | None = None
     examples: tuple[str, ...] = ()
-    # The sections of SECTIONS, parsed; None when config.yml has no such section.
-    stedi: StediSettings | None = None
-    ingest: IngestSettings | None = None
-    embrace: EmbraceSettings | None = None
+    # The sections of SECTIONS, parsed; None when config.yml has no such section. A data set's
+    # section (its name, e.g. stedi:) is kept under ``sections``, typed by its package.
+    sections: Mapping[str, Any] = field(default_factory=dict)
     local_runner: LocalRunnerSettings | None = None
     stack: StackSettings | None = None
 
@@ -132,6 +124,10 @@ class Settings:
         if self.lake_root is None:
             raise ConfigError(f"profile {self.profile} has no local lake folder (profiles.local.lake_root)")
         return self.lake_root
+
+    def section(self, name: str) -> Any:
+        """The parsed section a data set owns in config.yml (``stedi``, ``embrace``, ``ingest``…), or None."""
+        return self.sections.get(name)
 
     def job(self, key: str) -> JobSpec:
         if key not in self.jobs:
@@ -218,12 +214,12 @@ def _let_job_argument_override_win(document: dict, override: str) -> None:
             job_arguments.pop(parts[3], None)
 
 
-# Each section a domain owns: where it is in config.yml → the domain's parser. Its result is kept on
-# Settings under the last part of the path.
+# The sections the data sets own, by name (the top-level key of config.yml) → the data set's parser;
+# each result is kept in Settings.sections.
+DATASET_SECTIONS = {dataset.name: dataset.settings for dataset in registered() if dataset.settings}
+# The control plane's own sections: where each is in config.yml → its parser; each result is kept
+# on Settings under the last part of the path.
 SECTIONS = {
-    "stedi": stedi_settings.parse,
-    "ingest": ingest_settings.parse,
-    "embrace": embrace_settings.parse,
     "profiles.aws.local_runner": local_on_aws.parse,
     "profiles.aws.stack": stack_settings.parse,
 }
@@ -237,9 +233,7 @@ TOP_LEVEL_KEYS = (
     "profiles",
     "jobs",
     "pipelines",
-    "stedi",
-    "ingest",
-    "embrace",
+    *DATASET_SECTIONS,
 )
 PROJECT_KEYS = (
     "prefix",
@@ -296,10 +290,11 @@ def _resolve(
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
     context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
+    owned = _parse_dataset_sections(document, context, problems)
     sections = _parse_sections(document, context, problems)
     references = {
         **datasets,
-        **_section_references(sections, datasets, problems),
+        **_section_references(owned, datasets, problems),
         "project.max_row_loss": repr(_share(project, "max_row_loss", 0.5, problems)),
     }
     jobs = _resolve_jobs(document, options.get("job_arguments") or {}, prefix, references, problems)
@@ -338,7 +333,15 @@ def _resolve(
         athena_workgroup=str(athena.get("workgroup") or "primary"),
         **settings,
         **sections,
+        sections=owned,
     )
+
+
+def _parse_dataset_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
+    """Each data set's section that config.yml has, parsed by its package; None for one it lacks."""
+    return {
+        name: parse(document[name], context, problems) if name in document else None for name, parse in DATASET_SECTIONS.items()
+    }
 
 
 def _parse_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
@@ -354,13 +357,14 @@ def _parse_sections(document: dict, context: SectionContext, problems: list[str]
 
 
 def _section_references(sections: Mapping[str, Any], datasets: Mapping[str, str], problems: list[str]) -> dict[str, str]:
-    """``{stedi.<option>}`` and ``{embrace.limits.<name>}`` values for job arguments, checked not to shadow a data set name.
+    """The values a data set's section lends job arguments (``{stedi.<option>}``, ``{embrace.limits.<name>}``).
 
-    A config without such a block (a project without the STEDI or Embrace jobs) defines none of them.
+    A section defines them with a ``references()`` method; each is checked not to shadow a data set
+    name. A config without the section (a project without those jobs) defines none of them.
     """
     references: dict[str, str] = {}
-    for section in (sections["stedi"], sections["embrace"]):
-        references.update(section.references() if section else {})
+    for section in sections.values():
+        references.update(section.references() if hasattr(section, "references") else {})
     for name in references:
         if name in datasets:
             problems.append(f"datasets.{name}: the name is taken by the option {name} of config.yml; rename the data set")
@@ -533,17 +537,7 @@ def render_references(text: str, values: Mapping[str, str]) -> str:
 
 # The example values config.yml ships with: fine against an emulator, never meant for a real account.
 EXAMPLE_ACCOUNT = "123456789012"
-EXAMPLE_BUCKETS = frozenset(
-    {
-        "glue-etl-assets",
-        "sitewise-cold-tier",
-        "stedi-lakehouse",
-        "sensor-timeseries-lake",
-        "embrace-wearables",
-        "clinical-ingest-landing",
-        "clinical-ingest-archive",
-    }
-)
+EXAMPLE_BUCKETS = frozenset({"glue-etl-assets", *(bucket for dataset in registered() for bucket in dataset.example_buckets)})
 
 
 def example_values(buckets: Mapping[str, Any], aws_options: Mapping[str, Any]) -> tuple[str, ...]:
