@@ -34,7 +34,7 @@ S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test lint demo build execute status retry report schedule unschedule catchup cleanup config config-check paths ddl \
-        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report \
+        query pipeline policy sample-data new-job inspect benchmark clean timestream-load monitor ingest restore verify data-report \
         stack stack-delete
 
 help:
@@ -59,6 +59,7 @@ help:
 	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active  [runner=]"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
 	@echo "make sample-data dataset=$$($(PY) -m job_helpers.datasets 2>/dev/null || echo NAME) [days=] [start=] [series=] [records_per_file=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
+	@echo "make new-job name= dataset=   scaffold a job, and its data set when new (README: Add a job)"
 	@echo "make inspect dataset=      list a data set's files with sizes and Avro record counts (e.g. sitewise.repartitioned)"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
@@ -178,6 +179,9 @@ sample-data: setup
 	@$(CLI) sample-data --dataset $(call q,$(call v,dataset)) $(call opt,days,--days) $(call opt,start,--start) \
 	  $(call opt,series,--series) $(call opt,records_per_file,--records-per-file) $(call opt,customers,--customers) $(call opt,sensors,--sensors) \
 	  $(call opt,hours,--hours) $(call opt,seconds_per_day,--seconds-per-day)
+
+new-job: setup
+	@$(CLI) new-job --name $(call q,$(call v,name)) --dataset $(call q,$(call v,dataset))
 
 ingest: setup
 	@$(CLI) ingest --src $(call q,$(call v,src)) --dataset $(call q,$(call v,dataset)) $(call opt,depth,--depth) \

@@ -125,3 +125,14 @@ def test_the_makefile_passes_and_shows_every_sample_data_option():
         variable = option.replace("-", "_")
         assert f"$(call opt,{variable},--{option})" in recipe, f"the Makefile's sample-data recipe does not pass {variable}="
         assert f"[{variable}=]" in help_line, f"make help does not show sample-data's {variable}="
+
+
+def test_the_readmes_package_shape_table_names_the_modules_the_packages_have():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("| module | holds |") :].split("\n\n")[0]
+    named = set(re.findall(r"^\| `(\w+\.py)` \|", table, re.MULTILINE))
+    held = {path.name for package in PACKAGES for path in (PACKAGE / package).glob("*.py")}
+    assert sorted(named - held) == [], "the README names a module no data set package has"
+    made = {path.name.removesuffix(".tmpl") for path in (PACKAGE / "control" / "job_template" / "package").glob("*.tmpl")}
+    assert sorted(made - named - {"__init__.py"}) == [], "make new-job writes a module the README's table does not name"
+    assert all((PACKAGE / package / "dataset.py").is_file() for package in PACKAGES)

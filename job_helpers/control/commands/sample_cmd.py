@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from job_helpers.cli import CliContext, UsageError
+from job_helpers.control.commands import new_job_cmd
 from job_helpers.dataset import SampleData, SampleOption, SampleRequest
 from job_helpers.datasets import registered
 from job_helpers.relative_dates import day_option
@@ -34,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inspect = subparsers.add_parser("inspect", help="list a data set's files with sizes and Avro record counts")
     inspect.add_argument("--dataset", required=True, help="dotted data set name, as `paths` prints it")
     inspect.set_defaults(handler=run_inspect)
+    # new-job writes data sets too; it belongs in cli.COMMAND_MODULES once the command layer moves cli.py.
+    new_job_cmd.register(subparsers)
 
 
 def _samples() -> dict[str, SampleData]:
