@@ -10,12 +10,16 @@ and its key to the data set's ``JOBS``. The files come from ``job_template/``, w
 
 from __future__ import annotations
 
+import keyword
 import re
 import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 TEMPLATES = Path(__file__).parent / "job_template"
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -25,6 +29,9 @@ REGISTRY = "job_helpers/datasets.py"
 REGISTRY_END = "\n)\n"
 JOBS_LINE = re.compile(r"^JOBS = \((?P<jobs>[^)]*)\)$", re.MULTILINE)
 TOP_LEVEL_KEY = re.compile(r"^[a-z_]+:", re.MULTILINE)
+CREATE_TABLE = re.compile(r"CREATE\s+EXTERNAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`\{database\}`\.`(\w+)`", re.IGNORECASE)
+# The locations every data set new-job makes has: a job cannot take their names.
+LOCATIONS = ("landing", "rejects")
 
 
 class NewJobError(Exception):
@@ -51,17 +58,11 @@ class Plan:
 
 def plan_new_job(root: Path, job: str, dataset: str) -> Plan:
     """The files to write for ``job`` of ``dataset`` in the repository at ``root``; ``NewJobError`` if it cannot be."""
-    for what, name in (("name", job), ("dataset", dataset)):
-        if not NAME.fullmatch(name):
-            raise NewJobError(f"{what}={name!r}: use lower case letters, digits and '_', starting with a letter (at most 40)")
-    if dataset in RESERVED:
-        raise NewJobError(f"dataset={dataset!r} is a name the project uses already; choose another")
-    if (root / "jobs" / f"{job}.py").exists() or re.search(rf"^  {job}:$", _read(root, "config.yml"), re.MULTILINE):
-        raise NewJobError(f"name={job!r}: jobs/{job}.py or config.yml's jobs.{job} exists already; choose another name")
+    _check_names(root, job, dataset)
     values = _values(job, dataset)
-    package = root / "job_helpers" / dataset
-    plan = Plan() if package.exists() else _new_dataset(root, values)
-    if package.exists():
+    existing = _made(root, dataset)
+    plan = Plan() if existing else _new_dataset(root, values)
+    if existing:
         plan.changed[f"job_helpers/{dataset}/dataset.py"] = _with_job(root, dataset, job)
     config = plan.changed.get("config.yml", _read(root, "config.yml"))
     plan.changed["config.yml"] = _with_job_config(config, values)
@@ -77,6 +78,48 @@ def plan_new_job(root: Path, job: str, dataset: str) -> Plan:
     if taken:
         raise NewJobError(f"{', '.join(taken)} exist(s) already; remove or rename before making {job}")
     return plan
+
+
+def _check_names(root: Path, job: str, dataset: str) -> None:
+    """Refuse names the job or data set cannot take: not identifiers, or taken by a module, a location, a test or a table."""
+    for what, name in (("name", job), ("dataset", dataset)):
+        if not NAME.fullmatch(name) or keyword.iskeyword(name):
+            raise NewJobError(
+                f"{what}={name!r}: use lower case letters, digits and '_', starting with a letter (at most 40), not a Python keyword"
+            )
+    if dataset in RESERVED:
+        raise NewJobError(f"dataset={dataset!r} is a name the project uses already; choose another")
+    config = yaml.safe_load(_read(root, "config.yml")) or {}
+    _check_job_is_free(root, config, job)
+    if not _made(root, dataset):
+        _check_dataset_is_free(root, config, dataset)
+
+
+def _check_job_is_free(root: Path, config: Mapping[str, Any], job: str) -> None:
+    if job in (config.get("jobs") or {}) or job in ddl_tables(root) or job in LOCATIONS:
+        raise NewJobError(f"name={job!r} is taken (a job, a table, or a location of the data set); choose another name")
+    if any(path.name == f"test_{job}.py" for path in (root / "tests").rglob("test_*.py")):
+        raise NewJobError(
+            f"name={job!r}: a test module test_{job}.py exists already (test file names are unique); choose another"
+        )
+
+
+def _check_dataset_is_free(root: Path, config: Mapping[str, Any], dataset: str) -> None:
+    taken = [f"{section}.{dataset}" for section in ("buckets", "datasets") if dataset in (config.get(section) or {})]
+    taken += [f"{folder}/{dataset}/" for folder in ("sql", "tests") if (root / folder / dataset).exists()]
+    taken += [path for path in (f"job_helpers/{dataset}.py", f"job_helpers/{dataset}/") if (root / path).exists()]
+    if taken:
+        raise NewJobError(f"dataset={dataset!r}: {', '.join(taken)} exist(s) already; choose another name")
+
+
+def _made(root: Path, dataset: str) -> bool:
+    """Whether the data set exists already: its package declares a DataSet."""
+    return (root / "job_helpers" / dataset / "dataset.py").is_file()
+
+
+def ddl_tables(root: Path) -> set[str]:
+    """The tables of every DDL file under ``root``/sql (a new job's table must not take one)."""
+    return {table for path in (root / "sql").rglob("*.sql") for table in CREATE_TABLE.findall(path.read_text(encoding="utf-8"))}
 
 
 def _values(job: str, dataset: str) -> dict[str, str]:
