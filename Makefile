@@ -12,7 +12,7 @@ JAVA_HOME_FILE := $(VENV)/java_home
 # recipes' environment, where make would expand them ($(shell …) in a value would run). Every value
 # reaches the shell single-quoted, so $, `, ; and | stay literal too.
 VALUES := PYTHON_BIN profile set job from to days_per_job wait dry_run json yes batch include_never_run name sql file params \
-          dataset days start series customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
+          dataset days start series records_per_file customers sensors hours seconds_per_day src depth subject dest streams debug who runner \
           execution_class cron lag_days dates_in log_lines schedule since logical_time \
           max_active retry_failed resume
 unexport $(VALUES) $(foreach VAR,$(.VARIABLES),$(if $(filter command line,$(origin $(VAR))),$(VAR)))
@@ -34,7 +34,7 @@ S3A_READY := $(VENV)/.s3a-jars
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-fast lint demo build execute status retry report schedule unschedule catchup cleanup config config-check paths ddl \
-        query pipeline policy sample-data inspect benchmark clean timestream-load monitor ingest restore verify data-report \
+        query pipeline policy sample-data new-job inspect benchmark clean timestream-load monitor ingest restore verify data-report \
         stack stack-delete
 
 help:
@@ -59,7 +59,8 @@ help:
 	@echo "                          Dates take YYYY-MM-DD, today, yesterday or today-N (UTC): from=today-7 to=yesterday"
 	@echo "make cleanup [dry_run=1] [include_never_run=1] [json=1]   delete tagged jobs none of whose runs is active  [runner=]"
 	@echo "make config [json=1] | config-check | paths [json=1] | policy [who=operator] | ddl      [profile=]"
-	@echo "make sample-data dataset=sitewise|stedi|sensors|embrace [days=] [start=] [series=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
+	@echo "make sample-data dataset=$$($(PY) -m job_helpers.datasets 2>/dev/null || echo NAME) [days=] [start=] [series=] [records_per_file=] [customers=] [sensors=] [hours=] [seconds_per_day=]"
+	@echo "make new-job name= dataset=   scaffold a job, and its data set when new (README: Add a job)"
 	@echo "make inspect dataset=      list a data set's files with sizes and Avro record counts (e.g. sitewise.repartitioned)"
 	@echo "make pipeline name=stedi  run a pipeline's jobs in order and summarise every table       [profile=]"
 	@echo "make query sql='…' | file=sql/… [params='2024-03-01 2024-03-02'] [json=1] [debug=1]              [profile=]"
@@ -181,8 +182,11 @@ policy: setup
 
 sample-data: setup
 	@$(CLI) sample-data --dataset $(call q,$(call v,dataset)) $(call opt,days,--days) $(call opt,start,--start) \
-	  $(call opt,series,--series) $(call opt,customers,--customers) $(call opt,sensors,--sensors) \
+	  $(call opt,series,--series) $(call opt,records_per_file,--records-per-file) $(call opt,customers,--customers) $(call opt,sensors,--sensors) \
 	  $(call opt,hours,--hours) $(call opt,seconds_per_day,--seconds-per-day)
+
+new-job: setup
+	@$(CLI) new-job --name $(call q,$(call v,name)) --dataset $(call q,$(call v,dataset))
 
 ingest: setup
 	@$(CLI) ingest --src $(call q,$(call v,src)) --dataset $(call q,$(call v,dataset)) $(call opt,depth,--depth) \

@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from job_helpers.datasets import PACKAGES
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "job_helpers"
-DOMAINS = ("sitewise", "stedi", "embrace", "sensors", "ingest")
+# Every registered data set's package (job_helpers/datasets.py; tests/test_datasets.py checks none is left out).
+DOMAINS = PACKAGES
 UPPER = ("job_helpers.control",)
 
 

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "job_helpers.control.commands.schedule_cmd",
     "job_helpers.control.commands.sql_cmd",
     "job_helpers.control.commands.sample_cmd",
+    "job_helpers.control.commands.new_job_cmd",
     "job_helpers.control.commands.pipeline_cmd",
     "job_helpers.control.commands.query_cmd",
     "job_helpers.control.commands.timestream_cmd",

@@ -29,12 +29,7 @@ from job_helpers.control.config_jobs import render_references as render_referenc
 from job_helpers.control.glue_prices import DEFAULT_GLUE_PRICES, GluePrices
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
-from job_helpers.embrace import settings as embrace_settings
-from job_helpers.embrace.settings import EmbraceSettings
-from job_helpers.ingest import settings as ingest_settings
-from job_helpers.ingest.settings import IngestSettings
-from job_helpers.stedi import settings as stedi_settings
-from job_helpers.stedi.settings import StediSettings
+from job_helpers.datasets import registered
 
 PROFILES = ("local", "aws")
 
@@ -78,10 +73,9 @@ class Settings:
     # The role EventBridge Scheduler starts the schedules' Glue jobs as (make schedule; make stack creates it).
     scheduler_role_arn: str | None = None
     examples: tuple[str, ...] = ()
-    # The sections of SECTIONS, parsed; None when config.yml has no such section.
-    stedi: StediSettings | None = None
-    ingest: IngestSettings | None = None
-    embrace: EmbraceSettings | None = None
+    # The sections of SECTIONS, parsed; None when config.yml has no such section. A data set's
+    # section (its name, e.g. stedi:) is kept under ``sections``, typed by its package.
+    sections: Mapping[str, Any] = field(default_factory=dict)
     local_runner: LocalRunnerSettings | None = None
     stack: StackSettings | None = None
 
@@ -95,6 +89,10 @@ class Settings:
         if self.lake_root is None:
             raise ConfigError(f"profile {self.profile} has no local lake folder (profiles.local.lake_root)")
         return self.lake_root
+
+    def section(self, name: str) -> Any:
+        """The parsed section a data set owns in config.yml (``stedi``, ``embrace``, ``ingest``…), or None."""
+        return self.sections.get(name)
 
     def job(self, key: str) -> JobSpec:
         if key not in self.jobs:
@@ -115,12 +113,12 @@ def load_settings(
     return _resolve(document, profile, base_dir=path.resolve().parent, overridden=overridden, environ=environ)
 
 
-# Each section a domain owns: where it is in config.yml → the domain's parser. Its result is kept on
-# Settings under the last part of the path.
+# The sections the data sets own, by name (the top-level key of config.yml) → the data set's parser;
+# each result is kept in Settings.sections.
+DATASET_SECTIONS = {dataset.name: dataset.settings for dataset in registered() if dataset.settings}
+# The control plane's own sections: where each is in config.yml → its parser; each result is kept
+# on Settings under the last part of the path.
 SECTIONS = {
-    "stedi": stedi_settings.parse,
-    "ingest": ingest_settings.parse,
-    "embrace": embrace_settings.parse,
     "profiles.aws.local_runner": local_on_aws.parse,
     "profiles.aws.stack": stack_settings.parse,
 }
@@ -134,9 +132,7 @@ TOP_LEVEL_KEYS = (
     "profiles",
     "jobs",
     "pipelines",
-    "stedi",
-    "ingest",
-    "embrace",
+    *DATASET_SECTIONS,
 )
 PROJECT_KEYS = (
     "prefix",
@@ -184,10 +180,11 @@ def _resolve(
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
     context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
+    owned = _parse_dataset_sections(document, context, problems)
     sections = _parse_sections(document, context, problems)
     references = {
         **datasets,
-        **_section_references(sections, datasets, problems),
+        **_section_references(owned, datasets, problems),
         "project.max_row_loss": repr(project.max_row_loss),
     }
     jobs = resolve_jobs(document, options.get("job_arguments") or {}, project.prefix, references, problems)
@@ -212,6 +209,7 @@ def _resolve(
         **project.settings,
         **chosen,
         **sections,
+        sections=owned,
     )
 
 
@@ -281,6 +279,13 @@ def _aws_settings(document: dict, options: dict, environ: Mapping[str, str] | No
     return {**chosen, "price_region": chosen["region"] or "", "examples": example_values(document.get("buckets") or {}, options)}
 
 
+def _parse_dataset_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
+    """Each data set's section that config.yml has, parsed by its package; None for one it lacks."""
+    return {
+        name: parse(document[name], context, problems) if name in document else None for name, parse in DATASET_SECTIONS.items()
+    }
+
+
 def _parse_sections(document: dict, context: SectionContext, problems: list[str]) -> dict[str, Any]:
     """Each section of SECTIONS that config.yml has, parsed by its domain, by its Settings name."""
     parsed: dict[str, Any] = {}
@@ -294,13 +299,14 @@ def _parse_sections(document: dict, context: SectionContext, problems: list[str]
 
 
 def _section_references(sections: Mapping[str, Any], datasets: Mapping[str, str], problems: list[str]) -> dict[str, str]:
-    """``{stedi.<option>}`` and ``{embrace.limits.<name>}`` values for job arguments, checked not to shadow a data set name.
+    """The values a data set's section lends job arguments (``{stedi.<option>}``, ``{embrace.limits.<name>}``).
 
-    A config without such a block (a project without the STEDI or Embrace jobs) defines none of them.
+    A section defines them with a ``references()`` method; each is checked not to shadow a data set
+    name. A config without the section (a project without those jobs) defines none of them.
     """
     references: dict[str, str] = {}
-    for section in (sections["stedi"], sections["embrace"]):
-        references.update(section.references() if section else {})
+    for section in sections.values():
+        references.update(section.references() if hasattr(section, "references") else {})
     for name in references:
         if name in datasets:
             problems.append(f"datasets.{name}: the name is taken by the option {name} of config.yml; rename the data set")
@@ -367,17 +373,7 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
 
 # The example values config.yml ships with: fine against an emulator, never meant for a real account.
 EXAMPLE_ACCOUNT = "123456789012"
-EXAMPLE_BUCKETS = frozenset(
-    {
-        "glue-etl-assets",
-        "sitewise-cold-tier",
-        "stedi-lakehouse",
-        "sensor-timeseries-lake",
-        "embrace-wearables",
-        "clinical-ingest-landing",
-        "clinical-ingest-archive",
-    }
-)
+EXAMPLE_BUCKETS = frozenset({"glue-etl-assets", *(bucket for dataset in registered() for bucket in dataset.example_buckets)})
 
 
 def example_values(buckets: Mapping[str, Any], aws_options: Mapping[str, Any]) -> tuple[str, ...]:

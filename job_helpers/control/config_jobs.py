@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from job_helpers.config_fields import Switch, WholeNumber, read_fields
 from job_helpers.config_keys import DASHES, ConfigError, check_keys
+from job_helpers.datasets import registered
 
 COMMANDS = ("glueetl",)
 # The worker types of Glue 5 Spark batch jobs (AWS Glue docs: worker types, CreateJob's WorkerType).
@@ -21,10 +22,8 @@ EXECUTION_CLASSES = ("STANDARD", "FLEX")
 FLEX_WORKER_TYPES = ("G.1X", "G.2X")
 NOT_FOR_BATCH_JOBS = {"G.025X": "Glue runs it for streaming jobs only", "Z.2X": "Glue runs it for Ray jobs only"}
 REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
-ARGUMENT_CHOICES = {
-    "--timeseries-type": ("ASSOCIATED", "DISASSOCIATED"),
-    "--series-source": ("asset_metadata", "list_time_series"),
-}
+# The values a job argument may take, as the data sets declare them.
+ARGUMENT_CHOICES = {name: choices for dataset in registered() for name, choices in dataset.argument_choices.items()}
 DATE_RANGED = Switch(False)
 JOB_NUMBERS = {"number_of_workers": WholeNumber(2), "timeout_minutes": WholeNumber(60), "max_concurrent_runs": WholeNumber(1)}
 

@@ -22,6 +22,7 @@ from job_helpers.control.table_definition import (
     from_ddl,
     table_input,
 )
+from job_helpers.datasets import registered
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,6 @@ class Statement:
 
 
 QUERY_FOLDERS = ("queries", "checks")
-JSON_SERDE_STORAGE = (
-    "ROW FORMAT SERDE 'org.openx.data.jsonserde.JsonSerDe'\n"
-    "STORED AS\n"
-    "  INPUTFORMAT 'org.apache.hadoop.mapred.TextInputFormat'\n"
-    "  OUTPUTFORMAT 'org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat'"
-)
-STORAGE_CLAUSES = {"parquet": "STORED AS PARQUET", "json": JSON_SERDE_STORAGE}
 
 
 def ddl_files(sql_dir: Path) -> list[Path]:
@@ -57,22 +51,12 @@ def ddl_files(sql_dir: Path) -> list[Path]:
 
 
 def template_values(settings: Settings) -> dict[str, str]:
-    """Every ``{name}`` a SQL file may use: data set URLs, ``{database}`` and the STEDI table shapes.
-
-    The STEDI trusted and curated tables are stored as ``stedi.output_format`` says, and the
-    curated ones carry a pseudonym or the raw identifiers as ``stedi.pseudonymise`` says.
-    """
-    pseudonymised = settings.stedi.pseudonymise if settings.stedi else True
-    output_format = settings.stedi.output_format if settings.stedi else "parquet"
-    return {
-        **settings.datasets,
-        "database": settings.athena_database,
-        "stedi.storage": STORAGE_CLAUSES[output_format],
-        "stedi.customer_identity_columns": "`customerPseudonym` string"
-        if pseudonymised
-        else "`customerName` string,\n  `email` string,\n  `phone` string,\n  `birthDay` string",
-        "stedi.reading_owner_column": "`customerPseudonym` string" if pseudonymised else "`user` string",
-    }
+    """Every ``{name}`` a SQL file may use: data set URLs, ``{database}`` and what each data set adds (its ``sql_values``)."""
+    values = {**settings.datasets, "database": settings.athena_database}
+    for dataset in registered():
+        if dataset.sql_values:
+            values.update(dataset.sql_values(settings.section(dataset.name)))
+    return values
 
 
 def render_statements(sql_dir: Path, settings: Settings) -> Iterator[Statement]:

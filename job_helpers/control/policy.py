@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from job_helpers.control.config import Settings, render_references
 from job_helpers.control.ddl import render_statements
+from job_helpers.dataset import PolicyContext
+from job_helpers.datasets import registered
 from job_helpers.storage import split_s3
 
 TEMPLATES = {"glue-role": "glue_role_policy.json", "operator": "operator_policy.json", "scheduler": "scheduler_role_policy.json"}
@@ -28,6 +30,10 @@ JOB_KMS_STATEMENT, OPERATOR_KMS_STATEMENT = "KmsForEncryptedBuckets", "KmsForEnc
 # 404, for a missing key. Filled in with the buckets of the policy's own object ARNs.
 LIST_STATEMENT = "ListBuckets"
 JOB_CODE_STATEMENT = "ReadJobCode"
+# The job role's reads and writes: each registered data set's, filled in from the registry; every
+# job also writes its run report under the assets' runs/ folder.
+READ_INPUTS_STATEMENT, WRITE_OUTPUTS_STATEMENT = "ReadInputs", "WriteOutputs"
+JOB_RUNS_RESOURCE = "{glue_assets.prefix_arn}runs/*"
 JOBS_STATEMENT = "ManageProjectJobs"
 TRIGGERS_STATEMENT = "RemoveProjectGlueTriggers"
 PASS_SCHEDULER_ROLE_STATEMENT = "PassTheSchedulerRole"
@@ -182,10 +188,13 @@ def policy_values(settings: Settings) -> dict[str, str]:
     ``<name>.prefix_arn`` is the data set's folder without the trailing ``*`` (for narrower
     folders below it); ``<name>.staging_arn`` covers the hidden sibling folders
     (``.staging-<leaf>-…``, ``.trash-<leaf>-…``) that earlier STEDI publishes renamed through and
-    left behind after a crash; a run deletes what it finds there.
+    left behind after a crash; a run deletes what it finds there. Each registered data set adds the
+    values of its own statements (its ``RolePolicy.values``).
     """
     region = settings.region or ""
     account = _account(settings)
+    group = settings.resolved["project"]["prefix"]
+    stack = settings.stack.name if settings.stack else "glue-etl"
     values = {
         "region": region,
         "account": account,
@@ -194,48 +203,43 @@ def policy_values(settings: Settings) -> dict[str, str]:
         "glue.catalog_arn": f"arn:aws:glue:{region}:{account}:catalog",
         "glue.database_arn": f"arn:aws:glue:{region}:{account}:database/{settings.athena_database}",
         "glue.tables_arn": f"arn:aws:glue:{region}:{account}:table/{settings.athena_database}/*",
+        "glue.output_log_streams_arn": f"arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:log-stream:*",
+        "scheduler.group_arn": f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}",
+        "scheduler.schedules_arn": f"arn:aws:scheduler:{region}:{account}:schedule/{group}/*",
+        "stack_arn": f"arn:aws:cloudformation:{region}:{account}:stack/{stack}/*",
     }
     for name, url in settings.datasets.items():
-        bucket, prefix = split_s3(url)
-        parent, _, leaf = prefix.rstrip("/").rpartition("/")
-        values[f"{name}.bucket_arn"] = f"arn:aws:s3:::{bucket}"
-        values[f"{name}.prefix_arn"] = f"arn:aws:s3:::{bucket}/{prefix}"
-        values[f"{name}.objects_arn"] = f"arn:aws:s3:::{bucket}/{prefix}*"
-        values[f"{name}.staging_arn"] = f"arn:aws:s3:::{bucket}/{parent + '/' if parent else ''}.*-{leaf}-*"
-    secret = settings.stedi.pseudonym_secret if settings.stedi else ""
-    values["stedi.pseudonym_secret_arn"] = f"arn:aws:secretsmanager:{region}:{account}:secret:{secret}-*"
-    sensors = settings.jobs.get("sensor_timeseries_export")
-    if sensors is not None:
-        database = sensors.arguments.get("--timestream-database", "*")
-        table = sensors.arguments.get("--timestream-table", "*")
-        values["sensors.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
-    timestream = settings.embrace.timestream if settings.embrace else None
-    database, table = (timestream.database, timestream.table) if timestream else ("*", "*")
-    values["embrace.timestream_database_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}"
-    values["embrace.timestream_table_arn"] = f"arn:aws:timestream:{region}:{account}:database/{database}/table/{table}"
-    values["glue.output_log_streams_arn"] = f"arn:aws:logs:{region}:{account}:log-group:/aws-glue/jobs/output:log-stream:*"
-    group = settings.resolved["project"]["prefix"]
-    values["scheduler.group_arn"] = f"arn:aws:scheduler:{region}:{account}:schedule-group/{group}"
-    values["scheduler.schedules_arn"] = f"arn:aws:scheduler:{region}:{account}:schedule/{group}/*"
-    name = settings.stack.name if settings.stack else "glue-etl"
-    values["stack_arn"] = f"arn:aws:cloudformation:{region}:{account}:stack/{name}/*"
-    ingest = settings.ingest
-    parameter = "/" + (ingest.ssm_parameter if ingest else "").lstrip("/")
-    values["ingest.subject_map_parameter_arn"] = f"arn:aws:ssm:{region}:{account}:parameter{parameter}"
-    values["ingest.subject_map_bucket_arn"] = f"arn:aws:s3:::{(ingest.s3_bucket if ingest else '') or '*'}"
+        values.update(_dataset_arns(name, url))
+    job_arguments = {key: job.arguments for key, job in settings.jobs.items()}
+    for dataset in registered():
+        if dataset.role.values:
+            values.update(dataset.role.values(PolicyContext(region, account, settings.section(dataset.name), job_arguments)))
     return values
+
+
+def _dataset_arns(name: str, url: str) -> dict[str, str]:
+    bucket, prefix = split_s3(url)
+    parent, _, leaf = prefix.rstrip("/").rpartition("/")
+    return {
+        f"{name}.bucket_arn": f"arn:aws:s3:::{bucket}",
+        f"{name}.prefix_arn": f"arn:aws:s3:::{bucket}/{prefix}",
+        f"{name}.objects_arn": f"arn:aws:s3:::{bucket}/{prefix}*",
+        f"{name}.staging_arn": f"arn:aws:s3:::{bucket}/{parent + '/' if parent else ''}.*-{leaf}-*",
+    }
 
 
 def _ingest_objects(settings: Settings) -> list[str]:
     urls = [url for name, url in settings.datasets.items() if name.startswith("ingest.")]
-    if settings.ingest and settings.ingest.archive_url:
-        urls.append(settings.ingest.archive_url)
+    ingest = settings.section("ingest")
+    if ingest and ingest.archive_url:
+        urls.append(ingest.archive_url)
     return sorted({_objects_arn(url) for url in urls})
 
 
 def _kms_keys(settings: Settings) -> list[str]:
     """The profile's key and the ingest one (``ingest.kms_key_arn``, which falls back to the profile's)."""
-    ingest_key = settings.ingest.kms_key_arn if settings.ingest else None
+    ingest = settings.section("ingest")
+    ingest_key = ingest.kms_key_arn if ingest else None
     return sorted({key for key in (settings.kms_key_arn, ingest_key) if key})
 
 
@@ -265,29 +269,62 @@ def _buckets(statements: Iterable[dict]) -> list[str]:
 def render_policy(template: Path, settings: Settings, sql_dir: Path | None = None) -> dict:
     """The policy document of ``template`` for ``settings``.
 
-    Statements whose resources depend on more than one value are filled in here: the project's
-    job names, the tables' locations (from ``sql_dir``), the ingest data sets and, last, listing
-    on every bucket the other statements touch. A statement left with no resource (a KMS one
-    when no key is set) is dropped.
+    The registered data sets' statements are added to the job role's (after its listing statement),
+    and statements whose resources depend on more than one value are filled in here: the job
+    role's reads and writes (from the registry), the project's job names, the tables' locations
+    (from ``sql_dir``), the ingest data sets and, last, listing on every bucket the other statements
+    touch. A statement left with no resource (a KMS one when no key is set) is dropped.
     """
-    document = json.loads(render_references(template.read_text(encoding="utf-8"), policy_values(settings)))
-    account, region = _account(settings), settings.region
-    fills = {
-        JOBS_STATEMENT: lambda: sorted(
-            {f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-*" for job in settings.jobs.values()}
-        ),
+    values = policy_values(settings)
+    document = json.loads(render_references(template.read_text(encoding="utf-8"), values))
+    if template.name == TEMPLATES["glue-role"]:
+        document["Statement"] = _with_dataset_statements(document["Statement"], values)
+    fills = _fills(settings, values, sql_dir or template.parent / "sql")
+    for statement in document["Statement"]:
+        if statement.get("Sid") in fills:
+            statement["Resource"] = fills[statement["Sid"]]()
+    document["Statement"] = [s for s in document["Statement"] if s["Resource"] != []]
+    for statement in document["Statement"]:
+        if statement.get("Sid") == LIST_STATEMENT:
+            statement["Resource"] = _buckets(document["Statement"])
+    return document
+
+
+def _with_dataset_statements(statements: list[dict], values: Mapping[str, str]) -> list[dict]:
+    """The job role's statements with each registered data set's own, rendered, after the listing one."""
+    own = [
+        json.loads(render_references(json.dumps(statement), values))
+        for dataset in registered()
+        for statement in dataset.role.statements
+    ]
+    at = next(index for index, statement in enumerate(statements) if statement.get("Sid") == LIST_STATEMENT) + 1
+    return [*statements[:at], *own, *statements[at:]]
+
+
+def _registered_objects(kind: str, values: Mapping[str, str]) -> list[str]:
+    """The ``reads`` or ``writes`` of every registered data set, rendered; the job role's run reports are written too."""
+    declared = [arn for dataset in registered() for arn in getattr(dataset.role, kind)]
+    if kind == "writes":
+        declared.insert(0, JOB_RUNS_RESOURCE)
+    return [render_references(arn, values) for arn in declared]
+
+
+def _fills(settings: Settings, values: Mapping[str, str], sql_dir: Path) -> dict[str, Callable[[], list[str]]]:
+    """How each statement filled in here gets its resources (called only for statements the template has)."""
+    account, region = values["account"], values["region"]
+    jobs = settings.jobs.values()
+    return {
+        READ_INPUTS_STATEMENT: lambda: _registered_objects("reads", values),
+        WRITE_OUTPUTS_STATEMENT: lambda: _registered_objects("writes", values),
+        JOBS_STATEMENT: lambda: sorted({f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-*" for job in jobs}),
         TRIGGERS_STATEMENT: lambda: sorted(
-            {f"arn:aws:glue:{region}:{account}:trigger/{job.name_prefix}-scheduled" for job in settings.jobs.values()}
+            {f"arn:aws:glue:{region}:{account}:trigger/{job.name_prefix}-scheduled" for job in jobs}
         ),
         PASS_SCHEDULER_ROLE_STATEMENT: lambda: [settings.scheduler_role_arn] if settings.scheduler_role_arn else [],
         SCHEDULED_JOBS_STATEMENT: lambda: sorted(
-            {
-                f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-scheduled"
-                for job in settings.jobs.values()
-                if job.date_ranged
-            }
+            {f"arn:aws:glue:{region}:{account}:job/{job.name_prefix}-scheduled" for job in jobs if job.date_ranged}
         ),
-        TABLES_STATEMENT: lambda: _table_objects(sql_dir or template.parent / "sql", settings),
+        TABLES_STATEMENT: lambda: _table_objects(sql_dir, settings),
         INGEST_STATEMENT: lambda: _ingest_objects(settings),
         JOB_KMS_STATEMENT: lambda: [settings.kms_key_arn] if settings.kms_key_arn else [],
         OPERATOR_KMS_STATEMENT: lambda: _kms_keys(settings),
@@ -302,11 +339,3 @@ def render_policy(template: Path, settings: Settings, sql_dir: Path | None = Non
             }
         ),
     }
-    for statement in document["Statement"]:
-        if statement.get("Sid") in fills:
-            statement["Resource"] = fills[statement["Sid"]]()
-    document["Statement"] = [s for s in document["Statement"] if s["Resource"] != []]
-    for statement in document["Statement"]:
-        if statement.get("Sid") == LIST_STATEMENT:
-            statement["Resource"] = _buckets(document["Statement"])
-    return document

@@ -138,7 +138,7 @@ def render_template(settings: Settings, repo_root: Path, stack_key_arn: str | No
             "Properties": {"Name": schedule_group(settings), "Tags": [{"Key": settings.tag_key, "Value": settings.tag_value}]},
         }
         outputs[SCHEDULE_GROUP] = _output("the schedule group of make schedule", schedule_group(settings))
-    stedi = settings.stedi
+    stedi = settings.section("stedi")
     if stedi is not None and stedi.pseudonymise and stedi.pseudonym_secret:
         resources[SECRET] = {
             "Type": "AWS::SecretsManager::Secret",
@@ -250,7 +250,7 @@ def _key(options: StackSettings) -> dict[str, Any]:
 def _encryption(settings: Settings, options: StackSettings, bucket: str, data_key: Any) -> dict[str, Any]:
     if options.encryption == "s3":
         return {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
-    ingest = settings.ingest
+    ingest = settings.section("ingest")
     own_key = (
         ingest.kms_key_arn
         if ingest and bucket in _ingest_buckets(settings) and ingest.kms_key_arn != settings.kms_key_arn
@@ -268,8 +268,8 @@ def _encryption(settings: Settings, options: StackSettings, bucket: str, data_ke
 
 def _ingest_buckets(settings: Settings) -> set[str]:
     urls = [url for name, url in settings.datasets.items() if name.startswith("ingest.")]
-    if settings.ingest:
-        urls.append(settings.ingest.archive_url)
+    if settings.section("ingest"):
+        urls.append(settings.section("ingest").archive_url)
     return {split_s3(url)[0] for url in urls if url.startswith("s3://")}
 
 
@@ -286,7 +286,7 @@ def _bucket(settings: Settings, options: StackSettings, bucket: str, data_key: A
         "BucketEncryption": _encryption(settings, options, bucket, data_key),
     }
     rules = []
-    ingest = settings.ingest
+    ingest = settings.section("ingest")
     if ingest and ingest.archive_url.startswith("s3://") and split_s3(ingest.archive_url)[0] == bucket:
         prefix = split_s3(ingest.archive_url)[1]
         rules.append(

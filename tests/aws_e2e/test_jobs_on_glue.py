@@ -17,6 +17,7 @@ from aws_project import UNTAGGED_JOB, AwsProject
 from glue_emulator import EmulatedRun, run_job
 
 from job_helpers.control.ddl import render_statements
+from job_helpers.datasets import registered
 from job_helpers.embrace.sample_data import write_embrace_sample
 from job_helpers.run_report import read_report, scope_report_url
 from job_helpers.sensors.sample_data import write_sensor_sample
@@ -50,6 +51,15 @@ GROUPS = {
         ("embrace_dedupe", ("2024-04-01", "2024-04-30", "30"), ()),
     ),
 }
+
+
+def test_every_registered_job_runs_in_a_group_or_in_its_data_sets_own_aws_test():
+    """A job of a registered data set is run on moto here, or by its data set's own test (make new-job writes one)."""
+    grouped = {job for steps in GROUPS.values() for job, _, _ in steps}
+    for dataset in registered():
+        own = "".join(path.read_text(encoding="utf-8") for path in Path(__file__).parent.glob(f"test_{dataset.name}_*.py"))
+        missing = [job for job in dataset.jobs if job not in grouped and f'"{job}"' not in own]
+        assert missing == [], f"{dataset.name}: add {missing} to GROUPS (with sample data in `project`)"
 
 
 @dataclass

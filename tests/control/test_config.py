@@ -3,6 +3,9 @@ from pathlib import Path
 import pytest
 
 from job_helpers.control.config import ConfigError, GluePrices, load_settings, refuse_examples
+from job_helpers.embrace.settings import EmbraceSettings
+from job_helpers.ingest.settings import IngestSettings
+from job_helpers.stedi.settings import StediSettings
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 
@@ -198,13 +201,18 @@ def test_the_price_region_is_the_aws_profile_s_region(tmp_path):
 
 def test_each_domain_section_is_parsed_once_and_kept_typed_on_the_settings():
     aws = load_settings(REPO_CONFIG, "aws", environ={"STEDI_PSEUDONYM_SECRET": "stedi/key"})
-    assert aws.stedi is not None and aws.stedi.pseudonym_key == "secretsmanager:stedi/key"
-    assert aws.job("stedi_customer_curated").arguments["--pseudonym-key"] == aws.stedi.pseudonym_key
-    assert aws.embrace is not None and aws.embrace.timestream.database
-    assert aws.ingest is not None and aws.ingest.archive_storage_class == "DEEP_ARCHIVE"
+    assert [type(aws.section(name)) for name in ("stedi", "embrace", "ingest")] == [
+        StediSettings,
+        EmbraceSettings,
+        IngestSettings,
+    ]
+    assert aws.section("stedi") is not None and aws.section("stedi").pseudonym_key == "secretsmanager:stedi/key"
+    assert aws.job("stedi_customer_curated").arguments["--pseudonym-key"] == aws.section("stedi").pseudonym_key
+    assert aws.section("embrace") is not None and aws.section("embrace").timestream.database
+    assert aws.section("ingest") is not None and aws.section("ingest").archive_storage_class == "DEEP_ARCHIVE"
     assert aws.local_runner is not None and aws.local_runner.max_parallel_runs == 2
     local = load_settings(REPO_CONFIG, "local", environ={})
-    assert local.ingest is not None and local.ingest.map_file is not None
+    assert local.section("ingest") is not None and local.section("ingest").map_file is not None
     assert local.local_runner is None
     assert local.pipelines["stedi"].jobs
 
@@ -213,7 +221,12 @@ def test_a_section_absent_from_the_file_is_none(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text("project: {prefix: p}\njobs:\n  a: {script: jobs/a.py}\n", encoding="utf-8")
     settings = load_settings(config, "local", environ={})
-    assert (settings.stedi, settings.embrace, settings.ingest, settings.local_runner) == (None, None, None, None)
+    assert (settings.section("stedi"), settings.section("embrace"), settings.section("ingest"), settings.local_runner) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert settings.pipelines == {}
 
 

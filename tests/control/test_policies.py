@@ -23,23 +23,13 @@ from parliament import analyze_policy_string
 
 from job_helpers.control.config import load_settings
 from job_helpers.control.policy import PREREQUISITES, TEMPLATES, render_policy
+from job_helpers.datasets import registered
 from tests.support.project_imports import REPO, reachable
 
-SERVICES = (
-    "s3",
-    "glue",
-    "athena",
-    "timestream-write",
-    "timestream-query",
-    "iotsitewise",
-    "secretsmanager",
-    "ssm",
-    "sts",
-    "logs",
-    "cloudformation",
-    "service-quotas",
-    "scheduler",
-)
+# The control plane's services, then those each registered data set calls (its DataSet.services).
+CONTROL_SERVICES = ("s3", "glue", "athena", "sts", "logs", "cloudformation", "service-quotas", "scheduler")
+SHIPPED_DATASETS = ("sitewise", "stedi", "sensors", "embrace", "ingest")
+SERVICES = tuple(dict.fromkeys((*CONTROL_SERVICES, *(service for dataset in registered() for service in dataset.services))))
 # Method names more than one of those services has: the one the project means.
 MEANT = {"get_query_results": "athena", "describe_endpoints": "timestream-query", "update_table": "glue"}
 # Operations whose IAM action is not <prefix>:<Operation>; None: no permission needed.
@@ -260,13 +250,18 @@ def test_the_job_role_reads_only_what_the_jobs_read():
     assert not any("clinical-ingest" in r for r in resources), "no job touches the ingest buckets"
     listing = next(s for s in policy["Statement"] if s["Sid"] == "ListBuckets")
     assert "arn:aws:s3:::glue-etl-assets/glue/runs/*" in resources, "jobs write their run reports (records read and written)"
-    assert listing["Resource"] == [
-        "arn:aws:s3:::embrace-wearables",
-        "arn:aws:s3:::glue-etl-assets",
-        "arn:aws:s3:::sensor-timeseries-lake",
-        "arn:aws:s3:::sitewise-cold-tier",
-        "arn:aws:s3:::stedi-lakehouse",
-    ]
+    # A data set added since (make new-job) brings its own bucket, and only that.
+    added = {f"arn:aws:s3:::{bucket}" for d in registered() if d.name not in SHIPPED_DATASETS for bucket in d.example_buckets}
+    assert listing["Resource"] == sorted(
+        {
+            "arn:aws:s3:::embrace-wearables",
+            "arn:aws:s3:::glue-etl-assets",
+            "arn:aws:s3:::sensor-timeseries-lake",
+            "arn:aws:s3:::sitewise-cold-tier",
+            "arn:aws:s3:::stedi-lakehouse",
+            *added,
+        }
+    )
 
 
 def test_the_operator_passes_only_the_job_role_and_manages_only_the_project_jobs():

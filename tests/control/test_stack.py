@@ -175,7 +175,7 @@ def test_the_subject_maps_old_versions_expire_after_the_ingest_sections_days():
     with pytest.raises(ConfigError, match=r"profiles.aws.stack.noncurrent_version_days: unknown key"):
         _settings("profiles.aws.stack.noncurrent_version_days=30")
     local = load_settings(REPO / "config.yml", "local", ["ingest.subject_map.noncurrent_version_days=7"], environ={})
-    assert local.ingest is not None and local.ingest.map_versions_days == 7
+    assert local.section("ingest") is not None and local.section("ingest").map_versions_days == 7
 
 
 def test_the_job_role_carries_the_policy_make_policy_prints():

@@ -57,7 +57,7 @@ def test_ingest_report_shows_codes_only_recordings_per_day_and_where_data_sits(t
 
 def test_ingest_report_on_s3_shows_deep_archive_tars_and_a_restored_one(moto_server, tmp_path, capsys):
     project = new_project(tmp_path / "repo")
-    options = project.settings("aws").ingest
+    options = project.settings("aws").section("ingest")
     assert options is not None
     landing, archive = options.landing_url("eeg"), options.archive_url
     s3 = boto3.Session(region_name="us-east-1").client("s3")

@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _options(context: CliContext, dataset: str) -> tuple[IngestSettings, str]:
     """The ``ingest:`` settings (parsed with config.yml) and the landing URL of ``dataset``."""
-    options = context.settings.ingest
+    options = context.settings.section("ingest")
     if options is None:
         raise ConfigError("config.yml has no ingest: section; add one (see README, De-identified ingest)")
     return options, options.landing_url(dataset)

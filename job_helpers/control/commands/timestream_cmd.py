@@ -111,7 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _options(context: CliContext) -> TimestreamSettings:
     """``embrace.timestream`` (parsed with config.yml)."""
-    embrace = context.settings.embrace
+    embrace = context.settings.section("embrace")
     if embrace is None:
         raise ConfigError("config.yml has no embrace: section; add embrace.timestream (database, table)")
     return embrace.timestream

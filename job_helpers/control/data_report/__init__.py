@@ -1,25 +1,26 @@
 """``make data-report``: what a data set's published tables hold, drawn as one self-contained HTML page.
 
-Each data set has one module here, named after it, with ``pictures(source) -> list[Picture]``;
-``REPORTS`` is the one list of them (a test checks that every data set ``sample-data`` writes, and
-ingest, has one). A module is imported when its report is drawn, so the CLI's other commands never
-load Arrow's engine or matplotlib.
+A data set's report is one module here, named after it, with ``pictures(source) -> list[Picture]``;
+``REPORTS`` lists the registered data sets that have one (a test checks that every data set the
+project ships has one; a data set ``make new-job`` made has none until you write it). A module is
+imported when its report is drawn, so the CLI's other commands never load Arrow's engine or
+matplotlib.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from job_helpers.datasets import registered
 
 if TYPE_CHECKING:
     from job_helpers.control.data_report.source import Source
 
+# Each registered data set that has its module here, by name → its title (job_helpers/<name>/dataset.py).
 REPORTS: dict[str, str] = {
-    "embrace": "Embrace wearable exports",
-    "sensors": "Sensor time series",
-    "sitewise": "IoT SiteWise cold tier, merged by day",
-    "stedi": "STEDI lakehouse",
-    "ingest": "De-identified ingest",
+    dataset.name: dataset.title for dataset in registered() if (Path(__file__).parent / f"{dataset.name}.py").is_file()
 }
 
 

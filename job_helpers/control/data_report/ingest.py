@@ -30,7 +30,7 @@ PLACES = ("landing", "archive", "restored")
 
 
 def pictures(source: Source) -> list[Picture]:
-    ingest = source.settings.ingest
+    ingest = source.settings.section("ingest")
     if ingest is None or not ingest.datasets:
         empty = "No ingest data set is configured (datasets.ingest in config.yml)."
         return [Picture("ingest-recordings", "Recordings per subject and day", empty, None, Numbers(()))]

@@ -1,0 +1,42 @@
+"""``make new-job`` refuses, before writing anything, a job or data set name it cannot take (the plan is made on the repository itself)."""
+
+from __future__ import annotations
+
+import pytest
+from project_imports import REPO
+
+from job_helpers.control.new_job import NewJobError, plan_new_job
+
+
+@pytest.mark.parametrize(
+    ("job", "dataset", "says"),
+    [
+        ("Orders", "orders", "lower case"),
+        ("orders-daily", "orders", "lower case"),
+        ("orders_daily", "class", "Python keyword"),
+        ("import", "orders", "Python keyword"),
+        ("1st", "orders", "lower case"),
+        ("x" * 41, "orders", "at most 40"),
+        ("orders_daily", "control", "uses already"),
+        ("sitewise_repartition", "orders", "is taken"),  # a job of config.yml
+        ("customer_data", "orders", "is taken"),  # a table of sql/
+        ("landing", "orders", "is taken"),  # a location every made data set has
+        ("sensors_job", "orders", "test_sensors_job.py exists"),  # test file names are unique under tests/
+        ("orders_daily", "storage", "job_helpers/storage.py"),  # a module of job_helpers
+        ("orders_daily", "aws_e2e", "tests/aws_e2e/"),
+        ("orders_daily", "ingest_archive", "buckets.ingest_archive"),
+        ("orders_daily", "glue_assets", "datasets.glue_assets"),
+        ("orders_daily", "sensors", "no `JOBS = (...)` line"),  # a hand-written data set
+    ],
+)
+def test_a_name_it_cannot_take_is_refused_with_what_to_change(job, dataset, says):
+    with pytest.raises(NewJobError) as refused:
+        plan_new_job(REPO, job, dataset)
+    assert says in str(refused.value)
+
+
+def test_a_free_name_is_planned_without_writing_anything():
+    plan = plan_new_job(REPO, "orders_daily", "orders")
+    assert len(plan.created) + len(plan.changed) == 13
+    assert sorted(plan.changed) == ["config.yml", "job_helpers/datasets.py"]
+    assert not any((REPO / path).exists() for path in plan.created)
