@@ -14,14 +14,15 @@ import re
 import subprocess
 import sys
 
+import pytest
 import yaml
-from project_imports import REPO
 
 from job_helpers.control.commands.sample_cmd import sample_options
 from job_helpers.control.config import EXAMPLE_BUCKETS, TOP_LEVEL_KEYS, load_settings
 from job_helpers.control.ddl import ddl_files
 from job_helpers.control.policy import TEMPLATES, render_policy
 from job_helpers.datasets import PACKAGES, by_name, registered
+from tests.support.project_imports import REPO
 
 PACKAGE = REPO / "job_helpers"
 CREATE_TABLE = re.compile(r"CREATE\s+EXTERNAL\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?`\{database\}`\.`(\w+)`", re.IGNORECASE)
@@ -108,6 +109,7 @@ def test_the_sample_data_writers_and_policy_values_resolve():
     assert set(by_name()) == set(PACKAGES)
 
 
+@pytest.mark.subprocess
 def test_listing_the_data_sets_loads_neither_spark_nor_an_aws_client():
     code = (
         "import sys; from job_helpers.datasets import registered; registered(); "

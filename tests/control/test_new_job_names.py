@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from project_imports import REPO
 
 from job_helpers.control.new_job import NewJobError, plan_new_job
+from tests.support.project_imports import REPO
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from project_imports import REPO
 
-pytestmark = pytest.mark.slow
+from tests.support.project_imports import REPO
+
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 JOB, DATASET = "orders_daily", "orders"
 OWN_FOLDERS = (f"job_helpers/{DATASET}/", f"sql/{DATASET}/", f"tests/{DATASET}/")
@@ -70,6 +71,7 @@ def test_a_generated_data_set_passes_its_tests_and_lint_and_touches_one_shared_l
         "tests/test_datasets.py",
         "tests/test_layers.py",
         "tests/test_glue_modules.py",
+        "tests/test_job_shape.py",
         "tests/aws_e2e/test_jobs_on_glue.py::test_every_registered_job_runs_in_a_group_or_in_its_data_sets_own_aws_test",
         "-rA",
         "-k",
@@ -83,6 +85,8 @@ def test_a_generated_data_set_passes_its_tests_and_lint_and_touches_one_shared_l
         f"test_{JOB}_publishes_each_day_once_on_glue",
         f"test_the_job_imports_with_only_what_glue_51_provides_and_what_it_requests[{JOB}]",
         "test_every_registered_job_runs_in_a_group_or_in_its_data_sets_own_aws_test",
+        f"test_every_job_script_has_the_one_shape[{JOB}.py]",
+        f"test_each_jobs_parameters_read_exactly_the_names_its_script_declares[{JOB}]",
     } <= passed, sorted(passed)
 
     registry_path = root / "job_helpers" / "datasets.py"
