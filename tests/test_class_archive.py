@@ -27,6 +27,7 @@ def test_a_first_session_records_the_archive_under_a_name_of_its_own(folder):
     assert class_archive.java_option("-XX:+UseSerialGC", folder).split()[0] != option.split()[0]
 
 
+@pytest.mark.subprocess
 def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_left_alone(folder):
     option = class_archive.java_option(OPTIONS, folder)
     recording = folder / option.split("=", 1)[1].split()[0]

@@ -44,6 +44,7 @@ def test_build_is_reproducible_and_holds_the_package_only(source_tree, tmp_path)
     assert "jobs/sitewise_repartition.py" in manifest["scripts"]
 
 
+@pytest.mark.subprocess
 def test_the_zip_holds_what_every_job_imports_and_no_control_plane(tmp_path):
     """Glue imported nothing of the 5k-line control plane it was shipped; a job must still find all it needs in the zip.
 
