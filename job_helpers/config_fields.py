@@ -114,7 +114,8 @@ class Choice:
     why: str = ""
 
     def read(self, node: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str:
-        value = str(node.get(key) or self.default)
+        given = node.get(key)
+        value = self.default if given is None or given == "" else given
         if value not in self.choices:
             problems.append(f"{where}.{key}: {value!r} is not one of {', '.join(self.choices)}{self.why}")
         return value
@@ -140,8 +141,12 @@ class Text:
 
 
 # An IAM role's ARN, in any partition.
-IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}")
+IAM_ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", re.ASCII)
 # A KMS key's ARN, or empty (the profile's key, or none).
-KMS_KEY_ARN = Text(re.compile(r"arn:aws.*", re.DOTALL), "must be a KMS key ARN or empty", optional=True)
+KMS_KEY_ARN = Text(
+    re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[\w/+=,.@-]+", re.ASCII),
+    "must be a KMS key ARN or empty",
+    optional=True,
+)
 # An environment variable's name.
 VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

@@ -13,6 +13,7 @@ start-up and ``execute``, ``retry`` and ``config check`` refuse them before any 
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
@@ -84,6 +85,10 @@ GLUE_SETS = frozenset(
 GLUE_ARGUMENTS = GLUE_JOB_PARAMETERS | GLUE_SETS
 # What ``execute`` passes every job besides its own arguments: where to write the run report.
 RUN_REPORTS = "run-reports"
+
+
+# A whole number in ASCII digits, short enough for int() (Python refuses more than 4,300 digits).
+DIGITS = re.compile(r"[0-9]{1,18}")
 
 
 def argument_names(argv: Sequence[str]) -> list[str]:
@@ -196,7 +201,7 @@ def optional_day_range(args: Mapping[str, str], today: date | None = None) -> tu
 def whole_number(args: Mapping[str, str], name: str, minimum: int, hint: str = "") -> int:
     """A whole number of at least ``minimum``; ``hint`` shows the user a sensible value."""
     value = _value(args, name)
-    if not value.isdigit() or int(value) < minimum:
+    if not DIGITS.fullmatch(value) or int(value) < minimum:
         raise JobFailed(f"--{name} {value!r} must be a whole number of at least {minimum}{f' ({hint})' if hint else ''}")
     return int(value)
 

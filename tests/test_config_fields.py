@@ -108,6 +108,21 @@ def test_a_switch_takes_true_or_false_only():
     assert "profiles.aws.cross_region_buckets: 1 must be true or false" in message
 
 
+def test_a_choice_or_an_arn_is_read_as_written_never_as_its_default():
+    """``false`` for a choice became the default silently; a KMS ARN was any text after ``arn:aws``, and a
+    role ARN's digits could be another script's."""
+    message = problems_of(
+        [
+            "profiles.aws.stack.encryption=false",
+            "profiles.aws.kms_key_arn=arn:awsfoo",
+            "profiles.aws.glue_role_arn=arn:aws:iam::１２３４５６７８９０１２:role/x",
+        ]
+    )
+    assert "profiles.aws.stack.encryption: False is not one of kms, s3" in message
+    assert "profiles.aws.kms_key_arn: 'arn:awsfoo' must be a KMS key ARN or empty" in message
+    assert "profiles.aws.glue_role_arn: 'arn:aws:iam::１２３４５６７８９０１２:role/x'" in message
+
+
 def test_one_mistake_in_every_section_is_listed_at_once():
     """Each section's problems reach the one error (an athena check once ran after it was raised)."""
     wrong = {

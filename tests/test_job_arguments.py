@@ -84,3 +84,10 @@ def test_undeclared_names_each_get_one_line_and_glue_s_own_pass():
         "--fromdate: the job takes no such argument; did you mean --from-date?",
         "--zzz: the job takes no such argument; it takes --from-date, --to-date",
     ]
+
+
+@pytest.mark.parametrize("given", ["²", "３", "٣", "1" * 5000])
+def test_a_whole_number_is_ascii_digits_and_a_foreign_or_endless_one_is_refused_by_name(given):
+    """``isdigit()`` took superscripts (then int() crashed) and other scripts' digits; 5,000 digits crashed int()."""
+    with pytest.raises(JobFailed, match="--max-csv-bytes .* must be a whole number of at least 1"):
+        job_arguments.whole_number({"max_csv_bytes": given}, "max-csv-bytes", 1)

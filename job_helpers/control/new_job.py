@@ -10,6 +10,7 @@ and its key to the data set's ``JOBS``. The files come from ``job_template/``, w
 
 from __future__ import annotations
 
+import importlib.util
 import keyword
 import re
 import subprocess
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from job_helpers.control.config_yaml import load_yaml
 
 TEMPLATES = Path(__file__).parent / "job_template"
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -87,6 +90,11 @@ def _check_names(root: Path, job: str, dataset: str) -> None:
             raise NewJobError(
                 f"{what}={name!r}: use lower case letters, digits and '_', starting with a letter (at most 40), not a Python keyword"
             )
+    for what, name in (("name", job), ("dataset", dataset)):
+        if load_yaml(name) != name:
+            raise NewJobError(f"{what}={name!r}: config.yml would read it as {load_yaml(name)!r}, not as a name; choose another")
+    if job in sys.stdlib_module_names or importlib.util.find_spec(job) is not None:
+        raise NewJobError(f"name={job!r} is the name of a module jobs import (job scripts run beside each other); choose another")
     if dataset in RESERVED:
         raise NewJobError(f"dataset={dataset!r} is a name the project uses already; choose another")
     config = yaml.safe_load(_read(root, "config.yml")) or {}

@@ -27,6 +27,12 @@ from tests.support.project_imports import REPO
         ("orders_daily", "ingest_archive", "buckets.ingest_archive"),
         ("orders_daily", "glue_assets", "datasets.glue_assets"),
         ("orders_daily", "sensors", "no `JOBS = (...)` line"),  # a hand-written data set
+        ("orders_daily", "yes", "config.yml would read it as True"),  # YAML 1.1 words are not names
+        ("null", "orders", "config.yml would read it as None"),
+        ("on", "off", "config.yml would read it as True"),
+        ("job_helpers", "orders", "a module jobs import"),  # jobs/ is on a job's sys.path
+        ("json", "orders", "a module jobs import"),
+        ("pyspark", "orders", "a module jobs import"),
     ],
 )
 def test_a_name_it_cannot_take_is_refused_with_what_to_change(job, dataset, says):
