@@ -11,6 +11,11 @@ runs may update at once: on S3 a conditional PUT (``If-None-Match: *`` to create
 ``head`` says what an object is without reading it on S3 (size, the SHA-256 its writer recorded,
 storage class, restore state); ``stored_sha256`` the SHA-256 S3 itself checked when the object was written. Uploads and downloads on S3 share one transfer manager, so large files move in parallel parts and memory
 stays bounded by part size times concurrency.
+
+A ``file://`` URL is ``file://`` and an absolute path taken literally, as Hadoop (and so Spark) reads
+it: ``%``, ``#`` and ``?`` are characters of a name, never escapes, a query or a fragment, just as
+in an S3 key. ``file_url`` makes one from a path; ``Path.as_uri()`` percent-encodes and would name
+another folder for Spark.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import unquote, urlparse
+from urllib.parse import urlparse
 
 from job_helpers.aws import client
 
 TEMP_PREFIX = ".tmp-"
+FILE_SCHEME = "file://"
 COPY_CHUNK = 1024 * 1024
 ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 OnBytes = Callable[[int], None]
@@ -103,10 +109,16 @@ def join(base: str, *parts: str) -> str:
 
 
 def local_path(url: str) -> Path:
-    parsed = urlparse(url)
-    if parsed.scheme != "file":
-        raise StorageError(f"{url}: not a file:// URL")
-    return Path(unquote(parsed.path))
+    """The file or folder a ``file://`` URL names, its path read literally (see the module's docstring)."""
+    path = url.removeprefix(FILE_SCHEME)
+    if not url.startswith(FILE_SCHEME) or not path.startswith("/"):
+        raise StorageError(f"{url}: not a file:///absolute/path URL")
+    return Path(path)
+
+
+def file_url(path: Path) -> str:
+    """The ``file://`` URL of a path, absolute and unescaped, so Spark and this module name the same file."""
+    return FILE_SCHEME + path.absolute().as_posix()
 
 
 def split_s3(url: str) -> tuple[str, str]:

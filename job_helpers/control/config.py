@@ -30,6 +30,7 @@ from job_helpers.control.glue_prices import DEFAULT_GLUE_PRICES, GluePrices
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
 from job_helpers.datasets import registered
+from job_helpers.storage import file_url
 
 PROFILES = ("local", "aws")
 
@@ -351,7 +352,7 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
                 problems.append(f"{key}.prefix: {prefix!r} must not start with '/'")
                 return
             if lake_root is not None:
-                found[name] = (lake_root / bucket).as_uri() + "/" + prefix
+                found[name] = file_url(lake_root / bucket) + "/" + prefix
             elif not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", bucket):
                 problems.append(f"buckets.{logical}: {bucket!r} is not a valid S3 bucket name")
             elif bucket.endswith(DIRECTORY_BUCKET_SUFFIX):

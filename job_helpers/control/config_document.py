@@ -64,7 +64,7 @@ def _apply_override(document: dict, override: str) -> None:
         if not isinstance(child, dict):
             raise ConfigError(f"--set {dotted}: {part!r} holds a value, not a section")
         node = child
-    if len(parts) > 2 and parts[-2] == "arguments":
+    if len(parts) > 2 and parts[-2] == "arguments" or _holds_comment_mark(text):
         node[parts[-1]] = text
         return
     try:
@@ -74,6 +74,12 @@ def _apply_override(document: dict, override: str) -> None:
     except yaml.YAMLError:
         value = text
     node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value
+
+
+def _holds_comment_mark(text: str) -> bool:
+    """YAML reads an unquoted `` #`` as the start of a comment and drops the rest (``/Users/Jane Doe #2/key``
+    would become ``/Users/Jane Doe``): a value typed on the command line keeps every character instead."""
+    return "#" in text and not text.lstrip().startswith(("'", '"'))
 
 
 def _let_job_argument_override_win(document: dict, override: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from job_helpers.aws import client
 from job_helpers.ingest.settings import IngestSettings
 from job_helpers.ingest.subjects import ObjectSubjectStore, SsmSubjectStore, SubjectStore
-from job_helpers.storage import Storage
+from job_helpers.storage import Storage, file_url
 
 # Local landing and archive files are readable by the owner's group only, never world-writable.
 FILE_MODE, FOLDER_MODE = 0o640, 0o750
@@ -59,5 +59,5 @@ def subject_store(options: IngestSettings, session: Any) -> SubjectStore:
     """The map file locally; on aws the S3 object, or the SSM parameter when config.yml says ``store: ssm``."""
     if options.map_file is None and options.map_store == "ssm":
         return SsmSubjectStore(client("ssm", session), options.ssm_parameter, options.kms_key_arn)
-    url = options.map_file.as_uri() if options.map_file is not None else f"s3://{options.s3_bucket}/{options.s3_key}"
+    url = file_url(options.map_file) if options.map_file is not None else f"s3://{options.s3_bucket}/{options.s3_key}"
     return ObjectSubjectStore(map_storage(session, options.kms_key_arn), url)

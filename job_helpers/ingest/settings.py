@@ -15,6 +15,7 @@ from typing import Any
 from job_helpers.config_fields import KMS_KEY_ARN, Choice, Text, WholeNumber, read_fields, section
 from job_helpers.config_keys import ConfigError, SectionContext, check_keys
 from job_helpers.ingest.keep import NOTHING_KEPT, Keep, pattern_problem
+from job_helpers.storage import file_url
 
 MAP_STORES = ("ssm", "s3")
 RESTORE_TIERS = ("Bulk", "Standard")
@@ -140,7 +141,7 @@ def _local_map(subject_map: Mapping[str, Any], context: SectionContext, problems
     """The local profile keeps the map in a file, outside every data set."""
     map_file = Path(str(subject_map.get("file") or ".secrets/subject_map.json"))
     map_file = (map_file if map_file.is_absolute() else context.base_dir / map_file).resolve()
-    if any(map_file.as_uri().startswith(url) for url in context.datasets.values()):
+    if any(file_url(map_file).startswith(url) for url in context.datasets.values()):
         problems.append("ingest.subject_map.file: the map must not lie inside a data set location; keep it in .secrets/")
     return _SubjectMap(map_file=map_file)
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import PurePosixPath
 from typing import Any, Protocol
-from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -61,7 +60,7 @@ def list_raw_files(storage: Storage, raw_url: str, first: date, last: date) -> l
     for hour in chunk_hours(first, last):
         prefix = hour_prefix(raw_url, hour)
         for stored in storage.list(prefix):
-            parts = PurePosixPath(urlparse(stored.url[len(prefix) :]).path).parts
+            parts = PurePosixPath(stored.url[len(prefix) :]).parts
             if not any(part.startswith((".", "_")) for part in parts) and stored.size > 0:
                 files.append(stored.url)
     log.info("%d raw file(s) under %s for %s..%s", len(files), raw_url, first, last)

@@ -23,7 +23,6 @@ import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
@@ -32,6 +31,7 @@ from job_helpers.aws import client
 from job_helpers.job_failed import JobFailed
 from job_helpers.stedi.schemas import IDENTIFIER_COLUMNS, PSEUDONYM_COLUMN
 from job_helpers.stedi.transform import email_key
+from job_helpers.storage import local_path
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def resolve_key(
     if environ.get(KEY_ENV):
         return _checked(environ[KEY_ENV].encode("utf-8"), f"environment variable {KEY_ENV}")
     if source.startswith("file://"):
-        return _checked(_key_file(Path(unquote(urlparse(source).path))), source)
+        return _checked(_key_file(local_path(source)), source)
     if source.startswith(SECRETS_PREFIX):
         return _checked(_secret(source[len(SECRETS_PREFIX) :], secrets_client), source)
     raise PseudonymKeyError(

@@ -13,6 +13,7 @@ from typing import Any
 
 from job_helpers.config_fields import Choice, Share, Switch
 from job_helpers.config_keys import SectionContext, check_keys
+from job_helpers.storage import file_url
 
 FORMATS = ("parquet", "json")
 ML_JOINS = ("owner-and-time", "time-only")
@@ -61,7 +62,7 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> StediSetti
     secret = str(node.get("pseudonym_secret") or "")
     if context.profile == "local":
         key_file = Path(str(node.get("pseudonym_key_file") or ".secrets/pseudonym.key"))
-        key = (key_file if key_file.is_absolute() else context.base_dir / key_file).resolve().as_uri()
+        key = file_url((key_file if key_file.is_absolute() else context.base_dir / key_file).resolve())
     else:
         if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,512}", secret):
             problems.append(

@@ -35,6 +35,17 @@ def test_set_overrides_one_value_with_its_yaml_type():
     assert settings.tags == {"source": "team-x"}
 
 
+@pytest.mark.parametrize("value", ["/Users/Jane Doe #2/key", "#1", "a#b", "7 # workers"])
+def test_set_keeps_a_value_with_a_hash_whole_instead_of_reading_a_yaml_comment(value):
+    settings = load_settings(REPO_CONFIG, "local", [f"stedi.pseudonym_key_file={value}"], environ={"LAKE_ROOT": "/lake"})
+    assert settings.section("stedi").pseudonym_key.endswith(value)
+
+
+def test_set_reads_a_quoted_value_as_yaml_even_with_a_hash():
+    settings = load_settings(REPO_CONFIG, "aws", ["project.tag.value='team #7'"], environ={})
+    assert settings.tags == {"source": "team #7"}
+
+
 def test_environment_variables_are_expanded_and_a_missing_one_is_named(tmp_path):
     config = tmp_path / "config.yml"
     config.write_text(REPO_CONFIG.read_text().replace("${ASSETS_BUCKET:-glue-etl-assets}", "${ASSETS_BUCKET}"))

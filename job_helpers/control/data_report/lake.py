@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
 from job_helpers.control.data_report.tables import Table
-from job_helpers.storage import Storage
+from job_helpers.storage import Storage, local_path
 
 Progress = Callable[[str], None]
 Keep = Callable[[dict[str, str]], bool]
@@ -174,7 +174,7 @@ class _StorageFiles(pafs.FileSystemHandler):
     @staticmethod
     def path(url: str) -> str:
         parsed = urlparse(url)
-        return f"{parsed.netloc}{parsed.path}" if parsed.scheme == "s3" else unquote(parsed.path)
+        return f"{parsed.netloc}{parsed.path}" if parsed.scheme == "s3" else str(local_path(url))
 
     def get_type_name(self) -> str:
         return "job-helpers-storage"
