@@ -34,7 +34,8 @@ class ArchiveNameError(ValueError):
 
 
 class UnsafeMemberPath(ValueError):
-    """A stream or metadata member whose path cannot name a participant and device (``..``, ``.``, ``//``, absolute)."""
+    """A stream or metadata member whose path cannot name a participant and device (``..``, ``.``, ``//``,
+    absolute, too few folders)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -103,7 +104,8 @@ def parse_member(name: str) -> Member | None:
     Unicode NFC, the participant in lower case, so one person's folder spelled two ways in two
     exports is one participant. A stream or metadata file whose path has a ``.``, ``..`` or empty
     segment (spaces around one count as none), or is absolute, raises UnsafeMemberPath: its folders
-    would publish ids such as ``..`` or ``fc..``.
+    would publish ids such as ``..`` or ``fc..``. So does one with fewer than four folders: it names
+    no participant and device, and its rows would otherwise be left out unseen.
     """
     parts = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")
     stem, dot, extension = parts[-1].rpartition(".")
@@ -114,7 +116,10 @@ def parse_member(name: str) -> Member | None:
     if problem:
         raise UnsafeMemberPath(kind, f"member path {problem}; the folders must be <study>/<SITE>/<participant>/<device>/")
     if len(parts) < 5:
-        return None
+        # Named like a stream but not in a device's folder: refused and counted, never skipped unseen.
+        raise UnsafeMemberPath(
+            kind, f"member path has {len(parts) - 1} folder(s); the file must sit in <study>/<SITE>/<participant>/<device>/"
+        )
     _study, site, participant, device, _leaf = parts[-5:]
     return Member(name, f"{site}{participant}".lower(), device, kind)
 

@@ -59,6 +59,20 @@ def test_dot_segments_with_spaces_around_them_are_unsafe(segment):
         parse_member(f"U02/FC/{segment}/D1/eda.csv")
 
 
+@pytest.mark.parametrize("name", ["FC/096/D1/eda.csv", "096/D1/ACC.csv", "D1/temp.csv", "eda.csv", "096/D1/metadata.csv"])
+def test_a_stream_file_outside_a_device_folder_is_refused_not_skipped(tmp_path, name):
+    found = archive(tmp_path, {"U02/FC/096/D1/eda.csv": (EDA + "1709251200000,0.5\n").encode(), name: EDA.encode()})
+    members = member_groups(found, Selection(), Storage())
+    assert [(g.ppt_id, g.dev_id, g.kind) for g in members.groups] == [("fc096", "D1", "eda")]
+    assert [(m.name, m.kind) for m in members.refused] == [(name, name.rsplit("/", 1)[-1][:-4].lower())]
+    assert "the file must sit in <study>/<SITE>/<participant>/<device>/" in members.refused[0].reason
+
+
+def test_an_archive_of_stream_files_outside_device_folders_alone_is_unreadable(tmp_path):
+    with pytest.raises(UnreadableArchive, match=r"no member is laid out .* \(1 refused for their paths\)"):
+        member_groups(archive(tmp_path, {"FC/096/eda.csv": EDA.encode()}), Selection(), Storage())
+
+
 def test_file_names_stay_short_and_distinct_whatever_the_ids():
     stems = {file_stem("fc" + "p" * 300 + str(n), "D1") for n in range(3)} | {file_stem("fc" + "參" * 300, "D1")}
     assert len(stems) == 4 and max(len(stem.encode()) for stem in stems) < 200
