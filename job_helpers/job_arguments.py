@@ -20,7 +20,7 @@ from datetime import date
 from job_helpers.config_keys import DASHES
 from job_helpers.job_failed import JobFailed
 from job_helpers.publish import ShrinkGuard
-from job_helpers.relative_dates import FORMS, LOGICAL_TIME, NotADate, logical_day, resolve_day, utc_today
+from job_helpers.relative_dates import FORMS, LOGICAL_TIME, DayOutOfRange, NotADate, logical_day, resolve_day, utc_today
 
 # The job parameters AWS Glue documents ("Using job parameters in AWS Glue jobs", the job parameter
 # reference): a job definition may set them and Glue reads them, or passes them to the script.
@@ -141,6 +141,8 @@ def day(args: Mapping[str, str], name: str, today: date | None = None) -> date:
     value = _value(args, name)
     try:
         return resolve_day(value, today)
+    except DayOutOfRange as error:
+        raise JobFailed(f"--{name} {error}") from error
     except NotADate as error:
         raise JobFailed(f"--{name} {value!r} is not a date; give {FORMS}") from error
 
