@@ -89,6 +89,9 @@ RUN_REPORTS = "run-reports"
 
 # A whole number in ASCII digits, short enough for int() (Python refuses more than 4,300 digits).
 DIGITS = re.compile(r"[0-9]{1,18}")
+# A decimal in ASCII digits, with an exponent as Python writes small floats (1e-05): float() alone also
+# took other scripts' digits (０.５), underscores (0.0_1), spaces, nan and inf.
+DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 def argument_names(argv: Sequence[str]) -> list[str]:
@@ -211,12 +214,9 @@ def whole_number(args: Mapping[str, str], name: str, minimum: int, hint: str = "
 def share(args: Mapping[str, str], name: str) -> float:
     """A share from 0 to 1 (0.01 is 1%)."""
     value = _value(args, name)
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
+    number = float(value) if DECIMAL.fullmatch(value) else -1.0
     if not 0.0 <= number <= 1.0:
-        raise JobFailed(f"--{name} {value!r} must be a number from 0 to 1, e.g. 0.01 for 1%")
+        raise JobFailed(f"--{name} {value!r} must be a number from 0 to 1 in ASCII digits, e.g. 0.01 for 1%")
     return number
 
 

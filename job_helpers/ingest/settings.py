@@ -69,12 +69,15 @@ class IngestSettings:
         return self.datasets[dataset]
 
 
+# S3 takes one upload or one part of at most 5 GiB.
+MOST_PART_MB = 5 * 1024
+S3_MOST = " (5 GiB, S3's largest single upload and part)"
 # The numbers of ingest:, each with its default.
 NUMBERS = {
     "depth": WholeNumber(1),
     "max_workers": WholeNumber(8),
-    "multipart_threshold_mb": WholeNumber(64),
-    "multipart_chunk_mb": WholeNumber(8),
+    "multipart_threshold_mb": WholeNumber(64, most=MOST_PART_MB, why=S3_MOST),
+    "multipart_chunk_mb": WholeNumber(8, most=MOST_PART_MB, why=S3_MOST),
     "restore_days": WholeNumber(7),
 }
 # S3 takes parts of at least 5 MB (but the last).
