@@ -158,6 +158,8 @@ class Choice:
         value = self.default if given is None or given == "" else given
         if value not in self.choices:
             problems.append(f"{where}.{key}: {value!r} is not one of {', '.join(self.choices)}{self.why}")
+            # Refused, so the file is invalid; text stays as written for the messages that quote it.
+            return value if isinstance(value, str) else self.default
         return value
 
 
