@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from job_helpers.control.config_yaml import load_yaml
+from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
 
 TEMPLATES = Path(__file__).parent / "job_template"
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -104,7 +104,10 @@ def _check_names(root: Path, job: str, dataset: str) -> None:
             f"dataset={dataset!r} is a folder or module at the top of the repository (or one it makes, such as build/); "
             "choose another"
         )
-    config = yaml.safe_load(_read(root, "config.yml")) or {}
+    try:
+        config = load_yaml(_read(root, "config.yml")) or {}
+    except yaml.YAMLError as error:
+        raise NewJobError(f"config.yml: {describe_yaml_error(error)}; fix it (make config-check) before making a job") from None
     _check_job_is_free(root, config, job)
     if not _made(root, dataset):
         _check_dataset_is_free(root, config, dataset)

@@ -67,3 +67,23 @@ def test_the_top_level_names_come_from_the_repository_itself(tmp_path):
     (tmp_path / ".gitignore").write_text(".venv\nout/\n/cache\n*.pyc\n__pycache__/\n", encoding="utf-8")
     assert top_level_names(tmp_path) == {"reports", "tool", "out", "cache"}
     assert {"tests", "sql", "docs", "jobs", "benchmarks", "job_helpers", "build"} <= top_level_names(REPO)
+
+
+@pytest.mark.parametrize(
+    "config, says",
+    [
+        (
+            "jobs:\n  a: {script: jobs/a.py}\n  yes: {script: jobs/b.py}\n",
+            "line 3: key jobs.yes is read as a boolean (true), not as text",
+        ),
+        ("jobs: {}\njobs: {}\n", "line 2: duplicate key 'jobs' (first at line 1)"),
+    ],
+)
+def test_new_job_reads_config_yml_with_the_one_strict_reader(tmp_path, config, says):
+    """It read config.yml with yaml.safe_load, a second reader that took what config check refuses."""
+    (tmp_path / "config.yml").write_text(config, encoding="utf-8")
+    with pytest.raises(NewJobError) as refused:
+        plan_new_job(tmp_path, "orders_daily", "orders")
+    assert str(refused.value) == f"config.yml: {says}; fix it (make config-check) before making a job" or says in str(
+        refused.value
+    )
