@@ -23,6 +23,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from job_helpers.processes import process_alive
+
 log = logging.getLogger(__name__)
 
 VERIFY_TIMEOUT_S = 60
@@ -88,7 +90,7 @@ def _settle_recordings(java: str, java_options: str, archive: Path, own: Path) -
         recording = note_file.with_suffix("")
         try:
             note = json.loads(note_file.read_text())
-            if _alive(int(note["pid"])):
+            if process_alive(int(note["pid"])):
                 recording_now = recording_now or recording != own
                 continue
             if not archive.exists() and recording.exists() and _sound(java, java_options, recording, note["class_path"]):
@@ -99,16 +101,6 @@ def _settle_recordings(java: str, java_options: str, archive: Path, own: Path) -
         for leftover in (recording, note_file):
             leftover.unlink(missing_ok=True)
     return recording_now and not archive.exists()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bool:

@@ -20,7 +20,7 @@ from datetime import date
 from job_helpers.config_keys import DASHES
 from job_helpers.job_failed import JobFailed
 from job_helpers.publish import ShrinkGuard
-from job_helpers.relative_dates import FORMS, LOGICAL_TIME, NotADate, logical_day, resolve_day, utc_today
+from job_helpers.relative_dates import FORMS, LOGICAL_TIME, DayOutOfRange, NotADate, logical_day, resolve_day, utc_today
 
 # The job parameters AWS Glue documents ("Using job parameters in AWS Glue jobs", the job parameter
 # reference): a job definition may set them and Glue reads them, or passes them to the script.
@@ -89,6 +89,9 @@ RUN_REPORTS = "run-reports"
 
 # A whole number in ASCII digits, short enough for int() (Python refuses more than 4,300 digits).
 DIGITS = re.compile(r"[0-9]{1,18}")
+# A decimal in ASCII digits, with an exponent as Python writes small floats (1e-05): float() alone also
+# took other scripts' digits (０.５), underscores (0.0_1), spaces, nan and inf.
+DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?")
 
 
 def argument_names(argv: Sequence[str]) -> list[str]:
@@ -141,6 +144,8 @@ def day(args: Mapping[str, str], name: str, today: date | None = None) -> date:
     value = _value(args, name)
     try:
         return resolve_day(value, today)
+    except DayOutOfRange as error:
+        raise JobFailed(f"--{name} {error}") from error
     except NotADate as error:
         raise JobFailed(f"--{name} {value!r} is not a date; give {FORMS}") from error
 
@@ -209,12 +214,9 @@ def whole_number(args: Mapping[str, str], name: str, minimum: int, hint: str = "
 def share(args: Mapping[str, str], name: str) -> float:
     """A share from 0 to 1 (0.01 is 1%)."""
     value = _value(args, name)
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1.0
+    number = float(value) if DECIMAL.fullmatch(value) else -1.0
     if not 0.0 <= number <= 1.0:
-        raise JobFailed(f"--{name} {value!r} must be a number from 0 to 1, e.g. 0.01 for 1%")
+        raise JobFailed(f"--{name} {value!r} must be a number from 0 to 1 in ASCII digits, e.g. 0.01 for 1%")
     return number
 
 

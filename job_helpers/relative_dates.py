@@ -13,6 +13,11 @@ This is the one date grammar of the project: the CLI's options, ``execute``'s pl
 windows and the jobs' arguments all read dates here. A date is ``YYYY-MM-DD`` in ASCII digits (a
 real day: ``2024-3-1``, ``2024-02-30``, a time after it or digits of another script are refused) or
 one of the relative words; spaces around either are ignored.
+
+Every date is from ``FIRST_DAY`` (1000-01-01) on, ``--logical-time`` too: ``strftime('%Y')``
+writes year 999 as ``999``, so a plan wrote ``--from-date 999-01-01`` that the job then refused,
+and a job name's ``%Y%m%d`` was no longer eight digits. A date before it, written or counted back
+(``today-999999`` lands before year 1), is refused with ``DayOutOfRange``, naming where it lands.
 """
 
 from __future__ import annotations
@@ -31,10 +36,17 @@ LOGICAL_TIME = "logical-time"
 # ISO 8601 with the time and its offset: 2026-03-02T03:00:00Z, 2026-03-02T03:00+0100.
 TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:?[0-9]{2})")
 TIMESTAMP_FORM = "a time with its offset, e.g. 2026-03-02T03:00:00Z or 2026-03-02T03:00+0100"
+# The first day a date may name: every year from here on has four digits however it is written.
+FIRST_DAY = date(1000, 1, 1)
+FIRST_DAY_RULE = f"the first day a date can name is {FIRST_DAY}"
 
 
 class NotADate(ValueError):
     """The text is neither a date nor a relative date; the message gives the accepted forms."""
+
+
+class DayOutOfRange(NotADate):
+    """The text is a date, or counts back to one, before ``FIRST_DAY``; the message says where it lands."""
 
 
 def now() -> datetime:
@@ -74,15 +86,27 @@ def resolve_day(text: str, today: date | None = None) -> date:
     value = text.strip()
     days = days_back(value)
     if days is None:
-        try:
-            return date.fromisoformat(value) if DAY.fullmatch(value) else _refuse(text)
-        except ValueError:
-            _refuse(text)
+        return _from_first_day(text, _written_day(text))
     today = today or utc_today()
+    counted = f"{days} days before {today}"
+    if days > (today - date.min).days:
+        raise DayOutOfRange(f"{text!r} lands before year 1 ({counted}); {FIRST_DAY_RULE}")
+    day = today - timedelta(days=days)
+    return _from_first_day(text, day, f"lands on {day.isoformat()} ({counted}),")
+
+
+def _written_day(text: str) -> date:
+    value = text.strip()
     try:
-        return today - timedelta(days=days)
-    except OverflowError:
-        raise NotADate(f"{text!r} is before year 1") from None
+        return date.fromisoformat(value) if DAY.fullmatch(value) else _refuse(text)
+    except ValueError:
+        _refuse(text)
+
+
+def _from_first_day(text: str, day: date, landing: str = "is") -> date:
+    if day < FIRST_DAY:
+        raise DayOutOfRange(f"{text!r} {landing} before year 1000; {FIRST_DAY_RULE}")
+    return day
 
 
 def logical_time(text: str) -> datetime:
@@ -91,9 +115,11 @@ def logical_time(text: str) -> datetime:
     if TIMESTAMP.fullmatch(value) is None:
         raise NotADate(f"{text!r} is not {TIMESTAMP_FORM}")
     try:
-        return datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value)
     except ValueError:
         raise NotADate(f"{text!r} is not {TIMESTAMP_FORM}") from None
+    _from_first_day(text, moment.date())
+    return moment
 
 
 def logical_day(text: str) -> date:

@@ -142,3 +142,80 @@ def test_one_mistake_in_every_section_is_listed_at_once():
     }
     message = problems_of(list(wrong))
     assert [problem for problem in wrong.values() if f"\n  {problem}" not in message] == []
+
+
+def test_numbers_are_finite_and_bounded_and_a_price_or_share_written_as_text_says_why():
+    """.inf passed as a price and 10^11 workers passed config check; 1e-3, which YAML 1.1 reads as text, was
+    refused without saying so."""
+    message = problems_of(
+        [
+            "project.glue_prices.us-east-1.standard=.inf",
+            "project.glue_prices.us-east-1.flex=1000.01",
+            "embrace.timestream.price_per_write=1e-7",
+            "project.max_row_loss=1e-3",
+            "project.glue_prices.us-east-1.memory_optimized=2E+2",
+            "stedi.max_reject_share=.nan",
+            "jobs.stedi_trusted.number_of_workers=100000000000",
+            "jobs.stedi_customer_curated.number_of_workers=300",
+            "jobs.stedi_trusted.timeout_minutes=10081",
+            "jobs.stedi_trusted.max_concurrent_runs=2147483648",
+            "ingest.multipart_chunk_mb=5121",
+            "ingest.multipart_threshold_mb='64'",
+        ]
+    )
+    for problem in [
+        "project.glue_prices.us-east-1.standard: inf must be a price in USD, e.g. 0.44",
+        "project.glue_prices.us-east-1.flex: 1000.01 is more than 1,000 USD, the most a price may be",
+        "embrace.timestream.price_per_write: '1e-7' must be a price in USD per write, e.g. 0.0000005 "
+        "(YAML 1.1 reads 1e-7 as text: write 0.0000001 or 1.0e-7)",
+        "project.max_row_loss: '1e-3' must be a number from 0 to 1, e.g. 0.5 for 50% "
+        "(YAML 1.1 reads 1e-3 as text: write 0.001 or 1.0e-3)",
+        "project.glue_prices.us-east-1.memory_optimized: '2E+2' must be a price in USD, e.g. 0.44 "
+        "(YAML 1.1 reads 2E+2 as text: write 200 or 2.0e+2)",
+        "stedi.max_reject_share: nan must be a number from 0 to 1",
+        "jobs.stedi_trusted.number_of_workers: 100000000000 is more than 299, the most it may be "
+        "(Glue's most workers of a job, for G.1X)",
+        "jobs.stedi_customer_curated.number_of_workers: 300 is more than 299",
+        "jobs.stedi_trusted.timeout_minutes: 10081 is more than 10,080, the most it may be (7 days, Glue's longest job timeout)",
+        "jobs.stedi_trusted.max_concurrent_runs: 2147483648 is more than 2,147,483,647, the most it may be "
+        "(the largest Integer Glue's API takes)",
+        "ingest.multipart_chunk_mb: 5121 is more than 5,120, the most it may be (5 GiB, S3's largest single upload and part)",
+        "ingest.multipart_threshold_mb: '64' must be a positive whole number (it is text: write it without quotes)",
+    ]:
+        assert f"\n  {problem}" in message, problem
+
+
+def test_the_largest_value_of_each_bound_is_taken():
+    settings = load_settings(
+        REPO_CONFIG,
+        "aws",
+        [
+            "project.glue_prices.us-east-1.standard=1000",
+            "jobs.stedi_customer_trusted.number_of_workers=299",
+            "jobs.stedi_customer_trusted.timeout_minutes=10080",
+            "jobs.stedi_customer_trusted.max_concurrent_runs=2147483647",
+            "ingest.multipart_chunk_mb=5120",
+            "ingest.multipart_threshold_mb=5120",
+            "embrace.limits.max_archive_bytes=9223372036854775807",
+        ],
+        environ=AWS,
+    )
+    job = settings.jobs["stedi_customer_trusted"]
+    assert (job.number_of_workers, job.timeout_minutes, job.max_concurrent_runs) == (299, 10080, 2147483647)
+    ingest = settings.section("ingest")
+    assert ingest.multipart_chunk == ingest.multipart_threshold == 5120 * 1024 * 1024
+    assert settings.section("embrace").limits.max_archive_bytes == 2**63 - 1
+    assert "embrace.limits.max_archive_bytes: 9223372036854775808 is more than 9,223,372,036,854,775,807" in problems_of(
+        ["embrace.limits.max_archive_bytes=9223372036854775808"]
+    )
+
+
+def test_a_name_or_arn_yaml_read_as_something_else_is_refused_as_it_was_read():
+    """glue_role_arn: false was shown as '' and athena.database: 12 became the text '12'."""
+    message = problems_of(["profiles.aws.glue_role_arn=false", "athena.database=12", "project.prefix=1.5"])
+    assert "\n  profiles.aws.glue_role_arn: False (YAML read a bool, not text: quote it) is not an IAM role ARN" in message, (
+        message
+    )
+    assert "\n  athena.database: 12 (YAML read a int, not text: quote it) must be lower case letters" in message
+    assert "\n  project.prefix: 1.5 (YAML read a float, not text: quote it) must be" in message
+    assert "glue_role_arn: ''" not in message

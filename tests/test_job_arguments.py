@@ -91,3 +91,19 @@ def test_a_whole_number_is_ascii_digits_and_a_foreign_or_endless_one_is_refused_
     """``isdigit()`` took superscripts (then int() crashed) and other scripts' digits; 5,000 digits crashed int()."""
     with pytest.raises(JobFailed, match="--max-csv-bytes .* must be a whole number of at least 1"):
         job_arguments.whole_number({"max_csv_bytes": given}, "max-csv-bytes", 1)
+
+
+@pytest.mark.parametrize(
+    "given", ["０.５", "0.0_1", "0.٥", " 0.5", "0.5\n", "nan", "inf", "1e400", "0x1", "-0", "+0.5", "½", "0,5", "1.0000001"]
+)
+def test_a_share_is_ascii_decimal_text_and_anything_else_is_refused_by_name(given):
+    """float() took other scripts' digits (０.５), underscores (0.0_1) and spaces, as whole numbers no longer do."""
+    with pytest.raises(JobFailed, match="^--max-row-loss .* must be a number from 0 to 1 in ASCII digits, e.g. 0.01 for 1%$"):
+        job_arguments.share({"max_row_loss": given}, "max-row-loss")
+
+
+@pytest.mark.parametrize("given, share", [("0", 0.0), ("1", 1.0), (".5", 0.5), ("1.", 1.0), ("1e-05", 1e-05), ("2.5E-3", 0.0025)])
+def test_a_share_as_config_writes_it_is_read(given, share):
+    """config.yml's shares reach the jobs as Python writes floats: 1e-05 for 0.00001."""
+    assert job_arguments.share({"max_row_loss": given}, "max-row-loss") == share
+    assert job_arguments.share({"max_row_loss": repr(share)}, "max-row-loss") == share

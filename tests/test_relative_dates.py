@@ -4,6 +4,7 @@ read every date alike (issue 20 §5: the control plane took ``2024-3-1``, which 
 from __future__ import annotations
 
 import argparse
+import re
 from datetime import date
 
 import pytest
@@ -12,7 +13,7 @@ from job_helpers import job_arguments
 from job_helpers.control.config import JobSpec
 from job_helpers.control.plan import PlanError, plan_runs, run_days
 from job_helpers.control.schedule import window_of
-from job_helpers.relative_dates import NotADate, day_option, resolve_day
+from job_helpers.relative_dates import DayOutOfRange, NotADate, day_option, logical_time, resolve_day
 from job_helpers.runtime import JobFailed
 
 TODAY = date(2026, 3, 1)
@@ -100,3 +101,63 @@ def test_relative_dates_mean_the_same_in_a_plan_a_schedule_and_a_job(text, back)
 def test_a_schedule_s_window_takes_only_relative_dates_of_the_grammar(text):
     with pytest.raises(PlanError, match="is not a schedule's relative window"):
         window_of({"--from-date": text, "--to-date": "today"}, "schedule s")
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("0999-12-31", "'0999-12-31' is before year 1000"),
+        ("0001-01-01", "'0001-01-01' is before year 1000"),
+        ("today-374799", "'today-374799' lands on 0999-12-31 (374799 days before 2026-03-01), before year 1000"),
+        ("today-700000", "'today-700000' lands on 0109-08-18 (700000 days before 2026-03-01), before year 1000"),
+        ("today-739675", "'today-739675' lands on 0001-01-01 (739675 days before 2026-03-01), before year 1000"),
+        ("today-739676", "'today-739676' lands before year 1 (739676 days before 2026-03-01)"),
+        ("today-999999", "'today-999999' lands before year 1 (999999 days before 2026-03-01)"),
+    ],
+)
+def test_every_entry_point_refuses_a_day_before_year_1000_saying_where_it_lands(text, says):
+    """strftime('%Y') writes year 999 as 999: execute planned --from-date 999-01-01, which the job refused."""
+    assert read_everywhere(text) == {
+        "grammar": "DayOutOfRange",
+        "execute --from/--to": "PlanError",
+        "a run's arguments (status, retry)": "unreadable or relative without a day",
+        "job argument --from-date": "JobFailed",
+    }
+    rule = "; the first day a date can name is 1000-01-01"
+    with pytest.raises(PlanError) as planned:
+        plan_runs(JOB, "B", text, "2024-01-01", "1", TODAY)
+    with pytest.raises(JobFailed) as started:
+        job_arguments.day({"from_date": text}, "from-date", TODAY)
+    assert str(planned.value).startswith(f"--from {says}") and str(planned.value).endswith(rule)
+    assert str(started.value).startswith(f"--from-date {says}") and str(started.value).endswith(rule)
+
+
+def test_command_line_date_options_say_where_a_day_before_year_1000_lands():
+    """day_option counts from the real today, so only days before year 1000 whatever today is."""
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'0999-12-31' is before year 1000; the first day"):
+        day_option("0999-12-31")
+    with pytest.raises(argparse.ArgumentTypeError, match=r"^'today-999999' lands before year 1 \(999999 days before "):
+        day_option("today-999999")
+
+
+def test_the_first_day_is_read_everywhere_and_written_back_with_four_digit_years():
+    first = date(1000, 1, 1)
+    assert read_everywhere("1000-01-01") == {
+        "grammar": first,
+        "execute --from/--to": first,
+        "a run's arguments (status, retry)": (first, first),
+        "job argument --from-date": first,
+    }
+    assert resolve_day("today-374798", TODAY) == first
+    (run,) = plan_runs(JOB, "B", "1000-01-01", "1000-01-03", "3", TODAY)
+    assert run.arguments == {"--from-date": "1000-01-01", "--to-date": "1000-01-03"}
+    assert run.as_json() == {"name": "test-etl-fake-B-10000101-10000103", "from": "1000-01-01", "to": "1000-01-03"}
+
+
+@pytest.mark.parametrize("logical", ["0999-12-31T23:00:00Z", "0001-01-01T00:00+0100"])
+def test_a_logical_time_before_year_1000_is_refused_and_relative_dates_cannot_count_from_it(logical):
+    with pytest.raises(DayOutOfRange, match=re.escape(f"'{logical}' is before year 1000")):
+        logical_time(logical)
+    with pytest.raises(JobFailed, match=re.escape(f"--logical-time '{logical}': '{logical}' is before year 1000")):
+        job_arguments.scheduled_day({"logical_time": logical})
+    assert run_days({"--from-date": "today", "--to-date": "today", "--logical-time": logical}) is None

@@ -26,6 +26,7 @@ from job_helpers.control.config_document import read_document
 from job_helpers.control.config_jobs import JobSpec, PipelineSpec, resolve_jobs, resolve_pipelines
 from job_helpers.control.config_jobs import execution_class_problem as execution_class_problem
 from job_helpers.control.config_jobs import render_references as render_references
+from job_helpers.control.config_shape import mapping_problems
 from job_helpers.control.glue_prices import DEFAULT_GLUE_PRICES, GluePrices
 from job_helpers.control.local_on_aws import LocalRunnerSettings
 from job_helpers.control.stack_settings import StackSettings
@@ -170,7 +171,9 @@ class _Project:
 def _resolve(
     document: dict, profile: str | None, base_dir: Path, overridden: Iterable[str] = (), environ: Mapping[str, str] | None = None
 ) -> Settings:
-    problems: list[str] = []
+    problems = mapping_problems(document, DATASET_SECTIONS)
+    if problems:
+        raise ConfigError("config.yml is invalid:\n  " + "\n  ".join(_name_overrides(problems, overridden)))
     check_keys(document, TOP_LEVEL_KEYS, "", problems)
     profile = _profile(document, profile, problems)
     profiles = document.get("profiles") or {}

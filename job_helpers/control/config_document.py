@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from job_helpers.config_keys import ConfigError
-from job_helpers.control.config_yaml import TooDeepError, describe_yaml_error, load_yaml
+from job_helpers.control.config_yaml import NonTextKeyError, TooDeepError, describe_yaml_error, load_yaml
 
 ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -21,6 +21,8 @@ def read_document(path: Path, overrides: Iterable[str], environ: Mapping[str, st
         raw = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError as error:
         raise ConfigError(f"{path}: no such file; run commands from the repository root or pass --config") from error
+    except NonTextKeyError as error:
+        raise ConfigError(f"{path}: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {describe_yaml_error(error)}") from error
     if not isinstance(raw, dict):

@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from job_helpers.config_fields import Switch, WholeNumber, read_fields
+from job_helpers.config_fields import MOST_API_INTEGER, Switch, WholeNumber, read_fields
 from job_helpers.config_keys import DASHES, ConfigError, check_keys
 from job_helpers.datasets import registered
 
@@ -25,7 +25,15 @@ REFERENCE = re.compile(r"(?<!\$)\{([a-z_][a-z0-9_.]*)\}")
 # The values a job argument may take, as the data sets declare them.
 ARGUMENT_CHOICES = {name: choices for dataset in registered() for name, choices in dataset.argument_choices.items()}
 DATE_RANGED = Switch(False)
-JOB_NUMBERS = {"number_of_workers": WholeNumber(2), "timeout_minutes": WholeNumber(60), "max_concurrent_runs": WholeNumber(1)}
+# Glue's own limits: the most workers its API reference gives (NumberOfWorkers: 299 G.1X, 149 G.2X), and
+# CreateJob's Timeout: "less than 7 days or 10080 minutes".
+MOST_WORKERS = 299
+MOST_TIMEOUT_MINUTES = 7 * 24 * 60
+JOB_NUMBERS = {
+    "number_of_workers": WholeNumber(2, most=MOST_WORKERS, why=" (Glue's most workers of a job, for G.1X)"),
+    "timeout_minutes": WholeNumber(60, most=MOST_TIMEOUT_MINUTES, why=" (7 days, Glue's longest job timeout)"),
+    "max_concurrent_runs": WholeNumber(1, most=MOST_API_INTEGER, why=" (the largest Integer Glue's API takes)"),
+}
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,11 @@ dropped the first; and it expands aliases, so a few lines of nested ``*a`` refer
 refuses a key that appears twice in one mapping (at any depth, naming both lines), every anchor
 and alias (``&a``, ``*a``) and merge keys (``<<:``), before anything is built from them.
 
+Every key of config.yml is a name, but YAML 1.1 reads ``yes:``, ``on:``, ``null:``, ``1:`` or
+``2024-01-01:`` as a boolean, null, number or date, and each name check downstream then ended in a
+TypeError. Once the document is built, every key that is not text is refused, naming its path of
+keys, its line and the quoted spelling to write instead.
+
 PyYAML composes nested collections by recursion, so a line of 20,000 ``[`` ended in Python's
 RecursionError naming nothing. A configuration is a few levels deep: a collection nested deeper than
 ``MAX_DEPTH`` levels is refused where it opens, before it is composed.
@@ -13,12 +18,15 @@ RecursionError naming nothing. A configuration is a few levels deep: a collectio
 
 from __future__ import annotations
 
+import datetime
+import json
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import MappingNode, Node, SequenceNode
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
 # Levels of nested mappings and lists a document may have (config.yml uses six).
 MAX_DEPTH = 64
 
@@ -29,6 +37,10 @@ class StrictYamlError(yaml.YAMLError):
 
 class TooDeepError(StrictYamlError):
     """A collection nested deeper than ``MAX_DEPTH`` levels."""
+
+
+class NonTextKeyError(StrictYamlError):
+    """A mapping key YAML reads as something other than text (``yes:``, ``null:``, ``1:``)."""
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -78,7 +90,47 @@ class _StrictLoader(yaml.SafeLoader):
 
 def load_yaml(text: str) -> Any:
     """The document in ``text``; raises ``yaml.YAMLError`` (``StrictYamlError`` for what is refused)."""
-    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no Python objects
+    loader = _StrictLoader(text)  # a SafeLoader subclass: no Python objects
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        document = loader.construct_document(node)
+        _refuse_non_text_keys(loader, node, "")
+        return document
+    finally:
+        loader.dispose()
+
+
+def _refuse_non_text_keys(loader: _StrictLoader, node: Node, where: str) -> None:
+    """Walk the composed document, which (unlike the built one) keeps each key's spelling and line."""
+    if isinstance(node, SequenceNode):
+        for index, item in enumerate(node.value):
+            _refuse_non_text_keys(loader, item, f"{where}[{index}]")
+    if not isinstance(node, MappingNode):
+        return
+    for key_node, value_node in node.value:
+        path = f"{where}.{key_node.value}" if where else key_node.value
+        if key_node.tag != STR_TAG:
+            read_as = _read_as(loader.construct_object(key_node))
+            raise NonTextKeyError(
+                f"line {key_node.start_mark.line + 1}: key {path} is read as {read_as}, not as text: "
+                f"quote it ({json.dumps(key_node.value)}:)"
+            )
+        _refuse_non_text_keys(loader, value_node, path)
+
+
+def _read_as(value: Any) -> str:
+    """What YAML made of a key, in words: ``a boolean (true)``, ``null``, ``a number (1)``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value!r})"
+    if isinstance(value, (datetime.date, datetime.datetime)):
+        return f"a date ({value.isoformat()})"
+    return f"a {type(value).__name__} value"
 
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:

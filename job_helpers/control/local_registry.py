@@ -34,6 +34,7 @@ from pathlib import Path
 
 from job_helpers.backoff import Backoff, retry
 from job_helpers.control.runs import ENDED_STATES, ERROR, FAILED, RUNNING, SUCCEEDED, WAITING, JobActive, RunStatus
+from job_helpers.processes import process_alive
 from job_helpers.run_report import RUN_REPORTS_ARGUMENT, RunReport, read_report, report_url
 from job_helpers.storage import Storage
 
@@ -109,12 +110,8 @@ def utcnow() -> datetime:
 def pid_alive(pid: int, since: datetime) -> bool:
     """Whether the process recorded at ``since`` still runs: it exists, is not a zombie, and did
     not start after ``since`` (which would make it another process that got the pid again)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        return True
     fields = _stat_fields(pid)
     try:
         boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
@@ -148,12 +145,8 @@ def same_process_alive(pid: int, start: int | None) -> bool:
 
     Without /proc (or without a recorded start) only the pid can be checked.
     """
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not process_alive(pid):
         return False
-    except PermissionError:
-        pass
     fields = _stat_fields(pid)
     if fields is None:
         return not Path("/proc/self/stat").exists()

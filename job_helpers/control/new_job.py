@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from job_helpers.control.config_yaml import load_yaml
+from job_helpers.control.config_yaml import describe_yaml_error, load_yaml
 
 TEMPLATES = Path(__file__).parent / "job_template"
 NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
@@ -97,7 +97,17 @@ def _check_names(root: Path, job: str, dataset: str) -> None:
         raise NewJobError(f"name={job!r} is the name of a module jobs import (job scripts run beside each other); choose another")
     if dataset in RESERVED:
         raise NewJobError(f"dataset={dataset!r} is a name the project uses already; choose another")
-    config = yaml.safe_load(_read(root, "config.yml")) or {}
+    if job == dataset:
+        raise NewJobError(f"name={job!r} is the data set's own name: name the job for what it makes of it, e.g. {dataset}_daily")
+    if dataset in top_level_names(root):
+        raise NewJobError(
+            f"dataset={dataset!r} is a folder or module at the top of the repository (or one it makes, such as build/); "
+            "choose another"
+        )
+    try:
+        config = load_yaml(_read(root, "config.yml")) or {}
+    except yaml.YAMLError as error:
+        raise NewJobError(f"config.yml: {describe_yaml_error(error)}; fix it (make config-check) before making a job") from None
     _check_job_is_free(root, config, job)
     if not _made(root, dataset):
         _check_dataset_is_free(root, config, dataset)
@@ -118,6 +128,19 @@ def _check_dataset_is_free(root: Path, config: Mapping[str, Any], dataset: str) 
     taken += [path for path in (f"job_helpers/{dataset}.py", f"job_helpers/{dataset}/") if (root / path).exists()]
     if taken:
         raise NewJobError(f"dataset={dataset!r}: {', '.join(taken)} exist(s) already; choose another name")
+
+
+def top_level_names(root: Path) -> set[str]:
+    """The folders and modules at the top of the repository at ``root``, and those its .gitignore says it makes there.
+
+    A data set's files go into ``tests/<name>/``, ``sql/<name>/`` and ``job_helpers/<name>/``, and the repository's
+    root is on the path of its tests: a data set ``tests``, ``jobs`` or ``build`` would be found where those are.
+    """
+    names = {path.name if path.is_dir() else path.stem for path in root.iterdir() if path.is_dir() or path.suffix == ".py"}
+    ignored = root / ".gitignore"
+    if ignored.is_file():
+        names.update(line.strip().strip("/") for line in ignored.read_text(encoding="utf-8").splitlines())
+    return {name for name in names if NAME.fullmatch(name)}
 
 
 def _made(root: Path, dataset: str) -> bool:

@@ -13,10 +13,17 @@ from datetime import UTC, date, datetime, timedelta
 
 from job_helpers.config_fields import is_number
 from job_helpers.control.config import JobSpec
-from job_helpers.relative_dates import LOGICAL_TIME, NotADate, is_relative, logical_day, resolve_day, utc_today
+from job_helpers.relative_dates import (
+    LOGICAL_TIME,
+    DayOutOfRange,
+    NotADate,
+    is_relative,
+    logical_day,
+    resolve_day,
+    utc_today,
+)
 from job_helpers.run_report import RUN_REPORTS_ARGUMENT
 
-DATE_FORMAT = "%Y-%m-%d"
 # Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
 LAST_DAY = date.max - timedelta(days=1)
 # A chunk never needs more days than the calendar holds.
@@ -72,15 +79,15 @@ class PlannedRun:
         """The run arguments Glue receives on top of the job's default arguments."""
         if self.chunk is None:
             return {}
-        dates = {FROM_ARGUMENT: self.chunk.start.strftime(DATE_FORMAT), TO_ARGUMENT: self.chunk.end.strftime(DATE_FORMAT)}
+        dates = {FROM_ARGUMENT: self.chunk.start.isoformat(), TO_ARGUMENT: self.chunk.end.isoformat()}
         return {**dates, LOGICAL_TIME_ARGUMENT: self.logical_time} if self.logical_time else dates
 
     def as_json(self) -> dict[str, str | None]:
         chunk = self.chunk
         return {
             "name": self.name,
-            "from": chunk.start.strftime(DATE_FORMAT) if chunk else None,
-            "to": chunk.end.strftime(DATE_FORMAT) if chunk else None,
+            "from": chunk.start.isoformat() if chunk else None,
+            "to": chunk.end.isoformat() if chunk else None,
         }
 
 
@@ -117,6 +124,8 @@ def parse_date(text: str, option: str, today: date | None = None) -> date:
     """
     try:
         day = resolve_day(text, today)
+    except DayOutOfRange as error:
+        raise PlanError(f"{option} {error}") from None
     except NotADate:
         raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
     if day > LAST_DAY:
@@ -139,7 +148,7 @@ def split_range(start: date, end: date, days_per_job: int) -> list[Chunk]:
     if not is_number(days_per_job, whole=True, least=1):
         raise PlanError(f"--days-per-job {days_per_job!r}: expected a positive whole number of days")
     if start > end:
-        raise PlanError(f"--from {start:%Y-%m-%d} is after --to {end:%Y-%m-%d}: swap them")
+        raise PlanError(f"--from {start.isoformat()} is after --to {end.isoformat()}: swap them")
     chunks = []
     chunk_start = start
     while True:

@@ -70,12 +70,15 @@ class IngestSettings:
         return self.datasets[dataset]
 
 
+# S3 takes one upload or one part of at most 5 GiB.
+MOST_PART_MB = 5 * 1024
+S3_MOST = " (5 GiB, S3's largest single upload and part)"
 # The numbers of ingest:, each with its default.
 NUMBERS = {
     "depth": WholeNumber(1),
     "max_workers": WholeNumber(8),
-    "multipart_threshold_mb": WholeNumber(64),
-    "multipart_chunk_mb": WholeNumber(8),
+    "multipart_threshold_mb": WholeNumber(64, most=MOST_PART_MB, why=S3_MOST),
+    "multipart_chunk_mb": WholeNumber(8, most=MOST_PART_MB, why=S3_MOST),
     "restore_days": WholeNumber(7),
 }
 # S3 takes parts of at least 5 MB (but the last).
@@ -110,8 +113,8 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
         problems.append(f"ingest.multipart_chunk_mb: S3 parts are at least {LEAST_PART_MB} MB; use {LEAST_PART_MB} or more")
     # On aws the profile's key (profiles.aws.kms_key_arn, checked with the profile) when ingest names none.
     kms = KMS_KEY_ARN.read(node, "kms_key_arn", "ingest", problems) or (context.aws_kms_key_arn if profile == "aws" else None)
-    subject_map = node.get("subject_map") or {}
     where = "ingest.subject_map"
+    subject_map = section(node.get("subject_map"), where, "a mapping: file on local; store and its place on aws", problems)
     return IngestSettings(
         profile=profile,
         datasets={name[len("ingest.") :]: url for name, url in datasets.items() if name.startswith("ingest.")},
@@ -131,9 +134,13 @@ def parse(node: Any, context: SectionContext, problems: list[str]) -> IngestSett
 
 
 def _check_keys(node: dict, problems: list[str]) -> None:
+    where = "ingest.subject_map"
     check_keys(node, KEYS, "ingest", problems)
-    check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, "ingest.subject_map", problems)
-    check_keys((node.get("subject_map") or {}).get("s3_object"), S3_OBJECT_KEYS, "ingest.subject_map.s3_object", problems)
+    check_keys(node.get("subject_map"), SUBJECT_MAP_KEYS, where, problems)
+    subject_map = node.get("subject_map")
+    check_keys(
+        subject_map.get("s3_object") if isinstance(subject_map, dict) else None, S3_OBJECT_KEYS, f"{where}.s3_object", problems
+    )
     check_keys(node.get("keep"), KEEP_KEYS, "ingest.keep", problems)
 
 
@@ -153,7 +160,8 @@ def _aws_map(subject_map: Mapping[str, Any], context: SectionContext, problems: 
     parameter = str(subject_map.get("ssm_parameter") or "")
     if store == "ssm":
         SSM_PARAMETER.read(subject_map, "ssm_parameter", where, problems)
-    s3_object = subject_map.get("s3_object") or {}
+    s3_object = subject_map.get("s3_object")
+    s3_object = s3_object if isinstance(s3_object, dict) else {}
     bucket = str(context.buckets.get(str(s3_object.get("bucket") or ""), ""))
     key = str(s3_object.get("key") or "")
     if store == "s3" and (not bucket or not key):

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from job_helpers.processes import process_alive
+
 RUN_FOLDER_PREFIX = "sitewise-run-"
 _RUN_FOLDER = re.compile(rf"^{RUN_FOLDER_PREFIX}(?P<pid>\d+)-")
 
@@ -38,17 +40,7 @@ def remove_abandoned_run_dirs(parent: Path) -> None:
     """Remove run folders under ``parent`` whose owning process no longer exists."""
     for path in parent.glob(f"{RUN_FOLDER_PREFIX}*"):
         match = _RUN_FOLDER.match(path.name)
-        if match is None or not path.is_dir() or process_exists(int(match["pid"])):
+        if match is None or not path.is_dir() or process_alive(int(match["pid"])):
             continue
         log.warning("removing %s: left by run process %s, which no longer exists", path, match["pid"])
         shutil.rmtree(path, ignore_errors=True)
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # it exists, under another user
-    return True

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from job_helpers.control import cli
 from job_helpers.control.config import ConfigError, load_settings
 from job_helpers.control.config_yaml import TooDeepError, load_yaml
 
@@ -131,4 +132,76 @@ def test_a_set_value_nested_too_deep_is_a_config_error_naming_the_key(tmp_path):
     assert (
         str(error.value)
         == "--set jobs.a.description: line 1, column 65: mappings and lists nested deeper than 64 levels: flatten them"
+    )
+
+
+# Spellings YAML 1.1 reads as something other than text, with what the error says it was read as.
+NON_TEXT_KEYS = {
+    "yes": "a boolean (true)",
+    "Off": "a boolean (false)",
+    "on": "a boolean (true)",
+    "null": "null",
+    "~": "null",
+    "1": "a number (1)",
+    "0x1f": "a number (31)",
+    "1_000": "a number (1000)",
+    "2.5": "a number (2.5)",
+    ".inf": "a number (inf)",
+    "2024-01-01": "a date (2024-01-01)",
+}
+
+
+def repository_config_with(section: str, key: str) -> str:
+    """The repository's config.yml with ``key: 1`` written as the first key under the top-level ``section``."""
+    text = REPO_CONFIG.read_text(encoding="utf-8")
+    if not section:
+        return f"{key}: 1\n{text}"
+    header = f"\n{section}:\n"
+    assert header in text, f"{section} is not a block section of config.yml"
+    return text.replace(header, f"{header}  {key}: 1\n", 1)
+
+
+def block_sections() -> list[str]:
+    text = REPO_CONFIG.read_text(encoding="utf-8")
+    return [line[:-1] for line in text.splitlines() if line[:1].isalpha() and line.endswith(":")]
+
+
+def test_a_key_that_is_not_text_is_refused_in_every_section_naming_its_path_and_the_quoted_spelling(tmp_path):
+    """``yes:``, ``null:`` or ``1:`` ended in a TypeError in config check; now one message names the key and the fix."""
+    sections = ["", *block_sections()]
+    assert {"project", "buckets", "datasets", "profiles", "jobs", "stedi", "ingest", "embrace"} <= set(sections)
+    spellings = list(NON_TEXT_KEYS.items())
+    for index, section in enumerate(sections):
+        spelling, read_as = spellings[index % len(spellings)]
+        config = write(tmp_path, repository_config_with(section, spelling))
+        with pytest.raises(ConfigError) as error:
+            load_settings(config, "local", environ={})
+        path = f"{section}.{spelling}" if section else spelling
+        assert f': key {path} is read as {read_as}, not as text: quote it ("{spelling}":)' in str(error.value)
+        assert str(error.value).startswith(f"{config}: line "), error.value
+
+
+@pytest.mark.parametrize("spelling, read_as", NON_TEXT_KEYS.items(), ids=NON_TEXT_KEYS)
+def test_every_non_text_spelling_is_named_with_its_line_at_any_depth(spelling, read_as):
+    text = f"jobs:\n  a:\n    script: x.py\n    arguments:\n      --x: 1\n  b:\n    steps: [{{ok: 1}}, {{{spelling}: 2}}]\n"
+    with pytest.raises(Exception, match="line 7: key jobs.b.steps\\[1\\]") as error:
+        load_yaml(text)
+    assert str(error.value).endswith(f'is read as {read_as}, not as text: quote it ("{spelling}":)')
+
+
+@pytest.mark.parametrize("spelling", ['"yes"', "'null'", "!!str 1", "'2024-01-01'", "yes please", "--from-date"])
+def test_quoted_or_plain_text_keys_are_kept_as_text(spelling):
+    assert list(load_yaml(f"a:\n  {spelling}: 1\n")["a"]) == [load_yaml(spelling)]
+
+
+def test_a_non_text_key_in_config_check_is_one_error_line_with_status_2(tmp_path, capsys):
+    text = repository_config_with("profiles", "on")
+    line = text.splitlines().index("profiles:") + 2
+    config = write(tmp_path, text)
+    assert cli.main(["--config", str(config), "--profile", "local", "config", "check"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert (
+        captured.err
+        == f'error: {config}: line {line}: key profiles.on is read as a boolean (true), not as text: quote it ("on":)\n'
     )

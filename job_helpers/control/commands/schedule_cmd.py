@@ -14,7 +14,7 @@ from job_helpers.control.context import CliContext
 from job_helpers.control.cron_calendar import require_a_firing
 from job_helpers.control.failures import UsageError
 from job_helpers.control.job_options import check_job_arguments
-from job_helpers.control.plan import PlanError, parse_days
+from job_helpers.control.plan import FROM_ARGUMENT, PlanError, parse_date, parse_days
 from job_helpers.control.schedule import MAX_DAYS_BACK, glue_cron, window_arguments
 
 
@@ -58,10 +58,12 @@ def schedule(args: argparse.Namespace, context: CliContext) -> int:
     lag = (args.lag_days or "").strip()
     if not lag.isdigit() or len(lag) > len(str(MAX_DAYS_BACK)):
         raise UsageError(f"--lag-days {args.lag_days!r}: give a whole number of days, 0 to {MAX_DAYS_BACK}")
+    today = relative_dates.now().date()
     try:
-        require_a_firing(glue_cron(args.cron), relative_dates.now().date())
+        require_a_firing(glue_cron(args.cron), today)
         days = parse_days(args.days_per_job or "1")
         arguments = window_arguments(int(lag), days)
+        parse_date(arguments[FROM_ARGUMENT], "--lag-days plus --days-per-job: the window's first day", today)
     except PlanError as error:
         raise UsageError(str(error)) from error
     make_scheduler(context).install(job, args.cron, int(lag), days, arguments)

@@ -95,6 +95,11 @@ class Project:
     def cli(self, *args: str, profile: str = "local") -> int:
         return cli.main(["--config", str(self.config), "--profile", profile, *args])
 
+    def execute_a_week(self, *settings: str, profile: str = "local") -> int:
+        """``execute --wait`` of the fake job over 2022-01-01..07 in chunks of 3 days (three runs), after ``settings``."""
+        week = ("--job", "fake", "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait")
+        return self.cli(*settings, "execute", *week, profile=profile)
+
     def cli_process(self, *args: str, profile: str = "local") -> list[str]:
         """A command line running the same CLI in a process of its own."""
         main = f"import sys; from job_helpers.control import cli; cli.COMMAND_MODULES = {RUNS_COMMANDS!r}; sys.exit(cli.main())"

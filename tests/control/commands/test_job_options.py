@@ -15,13 +15,14 @@ from pathlib import Path
 import boto3
 import pytest
 from test_retry_claims import failed_batch, failed_batch_on_glue, glue_runs
-from test_runs_local import DEADLINE_SECONDS, all_ended, eventually, records
+from test_runs_local import all_ended, records
 
 from job_helpers import runtime
 from job_helpers.control import cli
 from job_helpers.control.config import load_settings
 from job_helpers.control.job_options import argument_problems
 from job_helpers.control.local_registry import Registry
+from tests.support.local_runners import DEADLINE_SECONDS, eventually
 
 REPO = Path(__file__).resolve().parents[3]
 PLAN = ["execute", "--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01", "--dry-run"]

@@ -12,7 +12,7 @@ import subprocess
 import boto3
 import pytest
 from test_runs_glue import all_job_names, batch_of, end_runs_as_glue_would, moto_runs
-from test_runs_local import DEADLINE_SECONDS, REPO, all_ended, eventually
+from test_runs_local import all_ended
 
 from job_helpers.control.claims import RetryClaims
 from job_helpers.control.glue_backend import GlueBackend
@@ -21,6 +21,7 @@ from job_helpers.control.local_registry import Registry
 from job_helpers.control.runs import batch_status, to_retry
 from job_helpers.run_report import FAILED, RunReport, report_url, reports_prefix, write_report
 from job_helpers.storage import Storage
+from tests.support.local_runners import DEADLINE_SECONDS, REPO, eventually
 
 FAILING = ["2022-01-02", "2022-01-04"]
 TAGS = {"source": "test-etl"}
@@ -46,6 +47,17 @@ def local_backend(project) -> LocalBackend:
 def runs_per_chunk(registry: Registry) -> dict[str, list[str]]:
     history = registry.job_runs(list(registry.tagged_jobs({})))
     return {runs[0].from_date: [run.state for run in runs] for runs in history.values()}
+
+
+def race_twice(command: list[str]) -> list[dict]:
+    """Run ``command`` in two processes at once; each must exit 0 and print JSON, returned in start order."""
+    racers = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    answers = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=DEADLINE_SECONDS)
+        assert racer.returncode == 0, out + err
+        answers.append(json.loads(out))
+    return answers
 
 
 @pytest.mark.subprocess
@@ -74,12 +86,7 @@ def test_two_retry_commands_at_once_start_each_failed_chunk_once(built, capsys):
     """Two processes race for real; whatever the interleaving, one run per failed chunk is added."""
     batch = failed_batch(built, capsys)
     command = built.cli_process("retry", "--batch", batch, "--json")
-    racers = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    answers = []
-    for racer in racers:
-        out, err = racer.communicate(timeout=DEADLINE_SECONDS)
-        assert racer.returncode == 0, out + err
-        answers.append(json.loads(out))
+    answers = race_twice(command)
     # The later command either finds the new runs (nothing to retry) or loses the claim (left alone).
     started = [run["job_name"] for answer in answers for run in answer["retried"]]
     left = [name for answer in answers for name in answer["left_alone"]]
@@ -137,14 +144,24 @@ def failed_batch_on_glue(project, capsys, moto_endpoint, hold) -> tuple[str, lis
     return batch, failing
 
 
+@pytest.fixture
+def two_failed_on_glue(built_on_moto, capsys, runs_stay_starting, moto_endpoint) -> tuple[str, list[str]]:
+    """A batch of five one-day chunks on moto's Glue whose 2nd and 4th ended FAILED: (batch, their job names)."""
+    return failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
+
+
+def seen_by_this_machine(project, batch: str) -> tuple[GlueBackend, list]:
+    """This machine's aws backend and the runs of ``batch`` it would retry."""
+    backend = glue_backend(project, "this machine")
+    return backend, to_retry(batch_status(backend, TAGS, batch))
+
+
 def glue_runs(name: str) -> list[str]:
     return [run.status for run in moto_runs(name)]
 
 
-def test_two_operators_retrying_at_once_start_each_failed_chunk_once_on_glue(
-    built_on_moto, capsys, runs_stay_starting, moto_endpoint
-):
-    batch, failing = failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
+def test_two_operators_retrying_at_once_start_each_failed_chunk_once_on_glue(built_on_moto, two_failed_on_glue):
+    batch, failing = two_failed_on_glue
     alice, bob = glue_backend(built_on_moto, "alice-laptop pid 1"), glue_backend(built_on_moto, "bob-ci pid 2")
     seen_by_alice, seen_by_bob = batch_status(alice, TAGS, batch), batch_status(bob, TAGS, batch)
     assert sorted(run.job_name for run in to_retry(seen_by_bob)) == failing
@@ -161,30 +178,20 @@ def test_two_operators_retrying_at_once_start_each_failed_chunk_once_on_glue(
         assert (claim["holder"], claim["run_id"], claim["released"]) == ("alice-laptop pid 1", started[name], False)
 
 
-def test_two_retry_commands_on_glue_at_once_add_one_run_per_failed_chunk(
-    built_on_moto, capsys, runs_stay_starting, moto_endpoint
-):
+def test_two_retry_commands_on_glue_at_once_add_one_run_per_failed_chunk(built_on_moto, two_failed_on_glue):
     """Two processes (two operators' machines, as far as the claims know) race against moto's S3 and Glue."""
-    batch, failing = failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
+    batch, failing = two_failed_on_glue
     command = built_on_moto.cli_process("retry", "--batch", batch, "--json", profile="aws")
-    racers = [subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    answers = []
-    for racer in racers:
-        out, err = racer.communicate(timeout=DEADLINE_SECONDS)
-        assert racer.returncode == 0, out + err
-        answers.append(json.loads(out))
+    answers = race_twice(command)
     started = sorted(run["job_name"] for answer in answers for run in answer["retried"])
     left = {name for answer in answers for name in answer["left_alone"]}
     assert started == failing and left <= set(failing)
     assert all(len(glue_runs(name)) == 2 for name in failing)
 
 
-def test_a_claim_whose_start_failed_is_released_and_taken_by_the_next_retry(
-    built_on_moto, capsys, runs_stay_starting, moto_endpoint
-):
-    batch, failing = failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
-    backend = glue_backend(built_on_moto, "this machine")
-    failed = to_retry(batch_status(backend, TAGS, batch))
+def test_a_claim_whose_start_failed_is_released_and_taken_by_the_next_retry(built_on_moto, two_failed_on_glue):
+    batch, failing = two_failed_on_glue
+    backend, failed = seen_by_this_machine(built_on_moto, batch)
 
     def refused(job_name, arguments):
         raise RuntimeError("Glue refused the start")
@@ -204,13 +211,10 @@ def test_a_claim_whose_start_failed_is_released_and_taken_by_the_next_retry(
     assert all(len(glue_runs(name)) == 2 for name in failing)
 
 
-def test_a_claim_held_by_a_retry_that_started_nothing_is_left_alone_naming_how_to_free_it(
-    built_on_moto, capsys, runs_stay_starting, moto_endpoint
-):
+def test_a_claim_held_by_a_retry_that_started_nothing_is_left_alone_naming_how_to_free_it(built_on_moto, two_failed_on_glue):
     """A retry killed between its claim and StartJobRun: no second run, and the message says what to delete."""
-    batch, failing = failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
-    backend = glue_backend(built_on_moto, "this machine")
-    failed = to_retry(batch_status(backend, TAGS, batch))
+    batch, failing = two_failed_on_glue
+    backend, failed = seen_by_this_machine(built_on_moto, batch)
     killed = RetryClaims(Storage(), "s3://assets/glue/", holder="ci-runner-7 pid 99")
     killed.claim(failed[0].job_name, failed[0].run_id)
 
@@ -222,9 +226,9 @@ def test_a_claim_held_by_a_retry_that_started_nothing_is_left_alone_naming_how_t
     assert len(glue_runs(failed[0].job_name)) == 1
 
 
-def test_retry_on_glue_leaves_a_failed_run_whose_report_says_succeeded(built_on_moto, capsys, runs_stay_starting, moto_endpoint):
+def test_retry_on_glue_leaves_a_failed_run_whose_report_says_succeeded(built_on_moto, capsys, two_failed_on_glue):
     """A run that TIMED OUT or FAILED after its job reported SUCCEEDED is not started again; one whose report says FAILED is."""
-    batch, failing = failed_batch_on_glue(built_on_moto, capsys, moto_endpoint, runs_stay_starting)
+    batch, failing = two_failed_on_glue
     storage, prefix = Storage(), reports_prefix("s3://assets/glue/")
     published, broken = failing
     (published_run,) = [run.job_run_id for run in moto_runs(published)]

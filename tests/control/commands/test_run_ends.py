@@ -9,12 +9,13 @@ import sqlite3
 import threading
 
 import pytest
-from test_runs_local import all_ended, eventually, job_pid, make_job, start_runner
+from test_runs_local import all_ended, make_job
 
 from job_helpers.control.local_registry import Registry, RunEnd, end_by_report, same_process_alive
 from job_helpers.control.local_runner import execute
 from job_helpers.run_report import FAILED, RunReport, report_url
 from job_helpers.storage import Storage
+from tests.support.local_runners import eventually, job_pid, kill_runner_under_its_job, run_end
 
 
 @pytest.mark.parametrize(
@@ -109,11 +110,8 @@ def test_a_runner_killed_after_its_job_published_leaves_the_run_succeeded(built,
     """kill -9 on the runner while its job works; the job publishes, reports and exits: SUCCEEDED, never ERROR."""
     registry = Registry(built.registry)
     (run_id,) = registry.add_runs([reporting_job(built, "published", tmp_path, **{"--sleep-seconds": "2"})], 1)
-    runner = start_runner(built)
-    job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
-    runner.kill()
-    runner.wait()
-    ended = eventually(lambda: next((s for s in registry.run_states([run_id]) if s.state != "RUNNING"), None), "the run ending")
+    runner, job = kill_runner_under_its_job(built, run_id)
+    ended = run_end(registry, run_id)
     assert ended.state == "SUCCEEDED"
     assert ended.error == f"local runner (pid {runner.pid}) died; the end is its job's run report"
     assert (tmp_path / "out" / "published.json").exists() and not same_process_alive(job, None)
@@ -125,11 +123,8 @@ def test_a_runner_killed_while_its_job_failed_after_publishing_part_leaves_the_r
     registry = Registry(built.registry)
     job = reporting_job(built, "half", tmp_path, **{"--sleep-seconds": "2", "--fail-on": "2022-01-01"})
     (run_id,) = registry.add_runs([job], 1)
-    runner = start_runner(built)
-    eventually(lambda: job_pid(built.registry, run_id), "the job starting")
-    runner.kill()
-    runner.wait()
-    ended = eventually(lambda: next((s for s in registry.run_states([run_id]) if s.state != "RUNNING"), None), "the run ending")
+    runner, _ = kill_runner_under_its_job(built, run_id)
+    ended = run_end(registry, run_id)
     assert ended.state == "FAILED" and (tmp_path / "out" / "half.json").exists()
     assert ended.error == (
         f"chunk 2022-01-01..2022-01-01 failed on purpose (local runner (pid {runner.pid}) died; the end is its job's run report)"
@@ -141,12 +136,9 @@ def test_a_dead_runner_s_run_whose_job_left_no_report_is_error(built, tmp_path):
     """The job killed too before it could report: nothing says how it ended, so ERROR, naming both."""
     registry = Registry(built.registry)
     (run_id,) = registry.add_runs([reporting_job(built, "lost", tmp_path, **{"--sleep-seconds": "60"})], 1)
-    runner = start_runner(built)
-    job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
-    runner.kill()
-    runner.wait()
+    runner, job = kill_runner_under_its_job(built, run_id)
     os.kill(job, signal.SIGKILL)
-    ended = eventually(lambda: next((s for s in registry.run_states([run_id]) if s.state != "RUNNING"), None), "the run ending")
+    ended = run_end(registry, run_id)
     assert ended.state == "ERROR"
     assert ended.error == (
         f"local runner (pid {runner.pid}) died; its job process {job} ended without a recorded exit status "

@@ -39,22 +39,7 @@ def batch_of(output: str) -> str:
 
 
 def test_execute_creates_tagged_jobs_with_one_run_each_and_waits(built_on_moto, glue, capsys):
-    assert (
-        built_on_moto.cli(
-            "execute",
-            "--job",
-            "fake",
-            "--from",
-            "2022-01-01",
-            "--to",
-            "2022-01-07",
-            "--days-per-job",
-            "3",
-            "--wait",
-            profile="aws",
-        )
-        == 0
-    )
+    assert built_on_moto.execute_a_week(profile="aws") == 0
     output = capsys.readouterr().out
     batch = batch_of(output)
     names = all_job_names(glue)

@@ -6,18 +6,12 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
-from job_helpers.backoff import Backoff
 from job_helpers.control.build import current_artifact
 from job_helpers.control.local_backend import LocalBackend
 from job_helpers.control.local_registry import (
@@ -33,12 +27,17 @@ from job_helpers.control.local_runner import serve
 from job_helpers.control.plan import plan_runs
 from job_helpers.control.runs import ENDED_STATES, JobActive, StartFailed
 from job_helpers.storage import Storage
+from tests.support.local_runners import (
+    DEADLINE_SECONDS,
+    REPO,
+    eventually,
+    job_pid,
+    kill_runner_under_its_job,
+    run_end,
+    start_runner,
+)
 
 pytestmark = pytest.mark.subprocess
-
-DEADLINE_SECONDS = 60
-REPO = Path(__file__).resolve().parents[3]
-T = TypeVar("T")
 
 
 def batch_of(output: str) -> str:
@@ -50,37 +49,11 @@ def records(project) -> dict[str, dict]:
     return {path.stem: json.loads(path.read_text()) for path in out.glob("*.json")}
 
 
-def eventually(check: Callable[[], T | None], what: str) -> T:
-    """Poll ``check`` with jittered backoff until it returns something, failing after a deadline."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    backoff = Backoff(0.05, 1.0)
-    attempt = 0
-    while (result := check()) is None:
-        assert time.monotonic() < deadline, f"{what} did not happen within {DEADLINE_SECONDS}s"
-        time.sleep(backoff.delay(attempt))
-        attempt += 1
-    return result
-
-
 def all_ended(registry: Registry, count: int) -> dict | None:
     """The latest run of every job once there are ``count`` of them and all have ended, as `status` reads them."""
     latest = registry.latest_runs(list(registry.tagged_jobs({})))
     ended = len(latest) == count and all(run is not None and run.state in ENDED_STATES for run in latest.values())
     return latest if ended else None
-
-
-def job_pid(database: Path, run_id: str) -> int | None:
-    with sqlite3.connect(database) as db:
-        row = db.execute("SELECT job_pid FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    return row[0] if row else None
-
-
-def start_runner(project) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "job_helpers.control.local_runner", "--registry", str(project.registry)],
-        cwd=REPO,
-        start_new_session=True,
-    )
 
 
 def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
@@ -93,8 +66,7 @@ def max_overlap(intervals: list[tuple[datetime, datetime]]) -> int:
 
 
 def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, capsys):
-    arguments = ["--set", "jobs.fake.arguments.--sleep-seconds=0.5", "execute", "--job", "fake"]
-    assert built.cli(*arguments, "--from", "2022-01-01", "--to", "2022-01-07", "--days-per-job", "3", "--wait") == 0
+    assert built.execute_a_week("--set", "jobs.fake.arguments.--sleep-seconds=0.5") == 0
     output = capsys.readouterr().out
     batch = batch_of(output)
     assert output.count("SUCCEEDED") >= 3 and "2022-01-07" in output
@@ -134,24 +106,7 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
 
 
 def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
-    fail = "jobs.fake.arguments.--fail-on=2022-01-04"
-    assert (
-        built.cli(
-            "--set",
-            fail,
-            "execute",
-            "--job",
-            "fake",
-            "--from",
-            "2022-01-01",
-            "--to",
-            "2022-01-07",
-            "--days-per-job",
-            "3",
-            "--wait",
-        )
-        == 1
-    )
+    assert built.execute_a_week("--set", "jobs.fake.arguments.--fail-on=2022-01-04") == 1
     output = capsys.readouterr().out
     assert "FAILED" in output and "chunk 2022-01-04..2022-01-06 failed on purpose" in output
     assert "1 FAILED, 2 SUCCEEDED" in output
@@ -213,10 +168,7 @@ def test_a_run_whose_runner_died_stays_running_while_its_job_lives_and_is_never_
     """The runner is killed while its job sleeps: the run is RUNNING until the job process is gone, then ERROR."""
     registry = Registry(built.registry)
     (run_id,) = registry.add_runs([make_job(built, "orphan", tmp_path, **{"--sleep-seconds": "60"})], 1)
-    runner = start_runner(built)
-    job = eventually(lambda: job_pid(built.registry, run_id), "the job starting")
-    runner.kill()
-    runner.wait()
+    runner, job = kill_runner_under_its_job(built, run_id)
     (status,) = registry.run_states([run_id])
     assert status.state == "RUNNING" and f"its job process {job} still runs" in status.error
     assert built.cli("cleanup") == 0
@@ -226,7 +178,7 @@ def test_a_run_whose_runner_died_stays_running_while_its_job_lives_and_is_never_
     assert list(registry.tagged_jobs({})) == ["orphan"]
 
     os.kill(job, signal.SIGKILL)
-    ended = eventually(lambda: next((s for s in registry.run_states([run_id]) if s.state != "RUNNING"), None), "the run ending")
+    ended = run_end(registry, run_id)
     assert ended.state == "ERROR" and f"local runner (pid {runner.pid}) died" in ended.error
     assert f"job process {job} ended without a recorded exit status" in ended.error
     assert built.cli("cleanup") == 0

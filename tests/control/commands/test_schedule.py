@@ -153,6 +153,12 @@ def test_schedule_locally_prints_the_crontab_line_records_it_and_installs_nothin
     for lag in ("-1", "x", "9" * 5000):
         assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * ? *", "--lag-days", lag) == 2
         assert "--lag-days" in capsys.readouterr().err
+    # A window every run's job would refuse: it reaches back before year 1000 (or year 1).
+    for lag, lands in (("400000", "lands on 09"), ("999999", "lands before year 1 (")):
+        assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * ? *", "--lag-days", lag) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: --lag-days plus --days-per-job: the window's first day 'today-{lag}' {lands}"), err
+        assert err.endswith("the first day a date can name is 1000-01-01\n") and err.count("\n") == 1, err
     assert project.cli("schedule", "--job", "fake", "--cron", "30 2 * * *") == 2
     assert "six fields" in capsys.readouterr().err
     assert project.cli("unschedule", "--job", "fake") == 0
