@@ -97,37 +97,47 @@ def iam_actions(service: str, operation: str) -> list[str]:
 def actions_called(files) -> dict[str, set[str]]:
     """IAM action -> the ``file:line`` places in ``files`` whose AWS calls need it."""
     found: dict[str, set[str]] = {}
-    methods = _operations()
     for path in files:
-        where = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
-                continue
-            name = node.func.attr
-            if name in ("get_paginator", "can_paginate") and node.args and isinstance(node.args[0], ast.Constant):
-                name = node.args[0].value
-            actions: list[str] = []
-            if name in TRANSFERS:
-                actions = TRANSFERS[name]
-            elif name in methods:
-                candidates = [c for c in methods[name] if name not in MEANT or c[0] == MEANT[name]]
-                assert len(candidates) == 1, f"{where}:{node.lineno}: {name} is an operation of {candidates}; add it to MEANT"
-                actions = iam_actions(*candidates[0])
-            for action in actions:
-                found.setdefault(action, set()).add(f"{where}:{node.lineno}")
+        for action, place in _actions_in(path):
+            found.setdefault(action, set()).add(place)
     return found
 
 
-def _job_files() -> set[Path]:
+@cache
+def _actions_in(path: Path) -> tuple[tuple[str, str], ...]:
+    """The (IAM action, ``file:line``) pairs of one file's AWS calls; each file is parsed once per session."""
+    methods = _operations()
+    where = path.relative_to(REPO).as_posix() if path.is_relative_to(REPO) else path.name
+    found: list[tuple[str, str]] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            continue
+        name = node.func.attr
+        if name in ("get_paginator", "can_paginate") and node.args and isinstance(node.args[0], ast.Constant):
+            name = node.args[0].value
+        actions: list[str] = []
+        if name in TRANSFERS:
+            actions = TRANSFERS[name]
+        elif name in methods:
+            candidates = [c for c in methods[name] if name not in MEANT or c[0] == MEANT[name]]
+            assert len(candidates) == 1, f"{where}:{node.lineno}: {name} is an operation of {candidates}; add it to MEANT"
+            actions = iam_actions(*candidates[0])
+        found += [(action, f"{where}:{node.lineno}") for action in actions]
+    return tuple(found)
+
+
+@cache
+def _job_files() -> frozenset[Path]:
     files: set[Path] = set()
     for script in (REPO / "jobs").glob("*.py"):
         files |= set(reachable(script)[0])
-    return files
+    return frozenset(files)
 
 
-def _operator_files() -> set[Path]:
+@cache
+def _operator_files() -> frozenset[Path]:
     every = {path.resolve() for path in (REPO / "job_helpers").rglob("*.py")}
-    return (every - _job_files()) | {(REPO / "job_helpers" / "storage.py").resolve()}
+    return frozenset((every - _job_files()) | {(REPO / "job_helpers" / "storage.py").resolve()})
 
 
 def _settings(*overrides: str):
