@@ -90,7 +90,7 @@ def _settle_recordings(java: str, java_options: str, archive: Path, own: Path) -
         recording = note_file.with_suffix("")
         try:
             note = json.loads(note_file.read_text())
-            if process_alive(int(note["pid"])):
+            if process_alive(note["pid"]):
                 recording_now = recording_now or recording != own
                 continue
             if not archive.exists() and recording.exists() and _sound(java, java_options, recording, note["class_path"]):

@@ -22,11 +22,12 @@ SectionParser = Callable[[Any, SectionContext, list[str]], Any]
 
 @dataclass(frozen=True)
 class SampleOption:
-    """One option of ``make sample-data`` that a data set's writer reads (a positive whole number)."""
+    """One option of ``make sample-data`` that a data set's writer reads: a whole number from 1 to ``most``."""
 
     name: str
     default: int
     help: str
+    most: int = 2**63 - 1
 
 
 # Every writer is given these; a data set lists only the options of its own.

@@ -5,14 +5,15 @@ from __future__ import annotations
 import os
 
 
-def process_alive(pid: int) -> bool:
+def process_alive(pid: object) -> bool:
     """Whether a process with ``pid`` exists, another user's too (signal 0 checks without sending anything).
 
     Only a positive pid names one process: ``os.kill`` takes 0 and -1 for process groups, which always
-    "exist", and a pid past the kernel's range for none. Whether it is the process that was recorded
+    "exist", and a pid past the kernel's range for none. A pid read from a file may be anything: ``true``
+    (``int(True)`` is init's pid 1, alive for ever), ``null`` or a list name no process. Whether it is the process that was recorded
     (not a zombie, not a later one given the same pid) is the caller's question.
     """
-    if pid <= 0:
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)

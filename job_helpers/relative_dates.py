@@ -18,6 +18,8 @@ Every date is from ``FIRST_DAY`` (1000-01-01) on, ``--logical-time`` too: ``strf
 writes year 999 as ``999``, so a plan wrote ``--from-date 999-01-01`` that the job then refused,
 and a job name's ``%Y%m%d`` was no longer eight digits. A date before it, written or counted back
 (``today-999999`` lands before year 1), is refused with ``DayOutOfRange``, naming where it lands.
+So is one after ``LAST_DAY`` (9999-12-30), written or as the day of ``--logical-time``: a job reads up
+to the day after its last, which 9999-12-31 does not have (the job ended in OverflowError).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ TIMESTAMP_FORM = "a time with its offset, e.g. 2026-03-02T03:00:00Z or 2026-03-0
 # The first day a date may name: every year from here on has four digits however it is written.
 FIRST_DAY = date(1000, 1, 1)
 FIRST_DAY_RULE = f"the first day a date can name is {FIRST_DAY}"
+# The last: a job reads up to the day after the last day it covers, and the calendar's last day has none.
+LAST_DAY = date.max - timedelta(days=1)
+LAST_DAY_RULE = f"the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)"
 
 
 class NotADate(ValueError):
@@ -46,7 +51,8 @@ class NotADate(ValueError):
 
 
 class DayOutOfRange(NotADate):
-    """The text is a date, or counts back to one, before ``FIRST_DAY``; the message says where it lands."""
+    """The text is a date, or counts back to one, before ``FIRST_DAY`` or after ``LAST_DAY``; the message says
+    where it lands."""
 
 
 def now() -> datetime:
@@ -86,13 +92,13 @@ def resolve_day(text: str, today: date | None = None) -> date:
     value = text.strip()
     days = days_back(value)
     if days is None:
-        return _from_first_day(text, _written_day(text))
+        return _in_range(text, _written_day(text))
     today = today or utc_today()
     counted = f"{days} days before {today}"
     if days > (today - date.min).days:
         raise DayOutOfRange(f"{text!r} lands before year 1 ({counted}); {FIRST_DAY_RULE}")
     day = today - timedelta(days=days)
-    return _from_first_day(text, day, f"lands on {day.isoformat()} ({counted}),")
+    return _in_range(text, day, f"lands on {day.isoformat()} ({counted}),")
 
 
 def _written_day(text: str) -> date:
@@ -103,9 +109,11 @@ def _written_day(text: str) -> date:
         _refuse(text)
 
 
-def _from_first_day(text: str, day: date, landing: str = "is") -> date:
+def _in_range(text: str, day: date, landing: str = "is") -> date:
     if day < FIRST_DAY:
         raise DayOutOfRange(f"{text!r} {landing} before year 1000; {FIRST_DAY_RULE}")
+    if day > LAST_DAY:
+        raise DayOutOfRange(f"{text!r}: {LAST_DAY_RULE}")
     return day
 
 
@@ -118,7 +126,7 @@ def logical_time(text: str) -> datetime:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise NotADate(f"{text!r} is not {TIMESTAMP_FORM}") from None
-    _from_first_day(text, moment.date())
+    _in_range(text, moment.date())
     return moment
 
 

@@ -43,6 +43,18 @@ def test_a_recording_note_with_a_pid_of_no_process_is_cleared_not_awaited(tmp_pa
     assert not note.exists()
 
 
+@pytest.mark.parametrize("pid", ["true", "null", "[1]", '"1"', "1.0"])
+def test_a_recording_note_whose_pid_is_not_a_whole_number_is_cleared_not_awaited_or_a_crash(tmp_path, pid):
+    """int(True) is init's pid 1, alive for ever, so a note reading true was awaited by every later session;
+    null or a list ended the session's start in TypeError. Only a JSON whole number names a process."""
+    archive = tmp_path / "spark-driver-x.jsa"
+    note = tmp_path / "spark-driver-x.1.recording.json"
+    note.write_text(f'{{"pid": {pid}, "class_path": ""}}', encoding="utf-8")
+    assert class_archive._settle_recordings("java", "", archive, tmp_path / "own.recording") is False
+    assert not note.exists()
+    assert not process_alive(True) and process_alive(1)
+
+
 def test_a_sitewise_run_folder_of_pid_0_is_abandoned_and_a_live_run_s_is_kept(tmp_path):
     """The SiteWise work folders had a third copy of the probe: a folder named for pid 0 was kept forever."""
     abandoned = tmp_path / f"{RUN_FOLDER_PREFIX}0-abc"

@@ -161,3 +161,23 @@ def test_a_logical_time_before_year_1000_is_refused_and_relative_dates_cannot_co
     with pytest.raises(JobFailed, match=re.escape(f"--logical-time '{logical}': '{logical}' is before year 1000")):
         job_arguments.scheduled_day({"logical_time": logical})
     assert run_days({"--from-date": "today", "--to-date": "today", "--logical-time": logical}) is None
+
+
+@pytest.mark.parametrize("text, today", [("9999-12-31", TODAY), ("today", date(9999, 12, 31)), ("today-0", date.max)])
+def test_every_entry_point_refuses_a_day_after_the_last_a_job_can_cover(text, today):
+    """A job reads up to the day after its last; the job's own arguments took 9999-12-31 (only execute's plan
+    refused it) and the job then ended in OverflowError instead of naming the argument."""
+    rule = f"'{text}': the last day a job can cover is 9999-12-30 (jobs read up to the day after --to)"
+    with pytest.raises(DayOutOfRange, match=re.escape(rule)):
+        resolve_day(text, today)
+    with pytest.raises(PlanError, match=re.escape(f"--from {rule}")):
+        plan_runs(JOB, "B", text, text, "1", today)
+    with pytest.raises(JobFailed, match=re.escape(f"--from-date {rule}")):
+        job_arguments.day({"from_date": text}, "from-date", today)
+    assert resolve_day("9999-12-30") == date(9999, 12, 30)
+
+
+def test_a_logical_time_on_the_calendar_s_last_day_is_refused_where_the_job_reads_it():
+    logical = "9999-12-31T00:00:00Z"
+    with pytest.raises(JobFailed, match=re.escape(f"--logical-time '{logical}': '{logical}': the last day a job can")):
+        job_arguments.day_range({"from_date": "today-1", "to_date": "today-1", "logical_time": logical})

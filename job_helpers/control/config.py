@@ -180,7 +180,7 @@ def _resolve(
     options = profiles.get(profile) or {}
     project = _project(document.get("project") or {}, problems)
     athena = _athena(document.get("athena") or {}, problems)
-    lake_root = _lake_root(options, base_dir) if profile == "local" else None
+    lake_root = _lake_root(options, base_dir, document.get("buckets") or {}, problems) if profile == "local" else None
     datasets = _resolve_datasets(document, profile, lake_root, problems)
     aws_kms_key = str((profiles.get("aws") or {}).get("kms_key_arn") or "") or None
     context = SectionContext(profile, base_dir, datasets, document.get("buckets") or {}, aws_kms_key)
@@ -264,10 +264,24 @@ def _athena(athena: dict, problems: list[str]) -> dict[str, Any]:
     }
 
 
-def _lake_root(options: dict, base_dir: Path) -> Path:
-    """The local profile's lake folder, relative to config.yml's folder unless absolute."""
+def _lake_root(options: dict, base_dir: Path, buckets: dict, problems: list[str]) -> Path:
+    """The local profile's lake folder, relative to config.yml's folder unless absolute; its folders, as the
+    bucket folders under it, are named without Spark's pattern characters."""
     lake_root = Path(str(options.get("lake_root") or ".lake"))
-    return (lake_root if lake_root.is_absolute() else base_dir / lake_root).resolve()
+    lake_root = (lake_root if lake_root.is_absolute() else base_dir / lake_root).resolve()
+    named = {"profiles.local.lake_root": str(lake_root)} | {f"buckets.{name}": str(bucket) for name, bucket in buckets.items()}
+    for key, text in named.items():
+        if pattern := _pattern_characters(text):
+            problems.append(
+                f"{key}: {text!r} holds {pattern}, which Spark reads as a file name pattern, so the jobs would find "
+                "no data or another folder's; name its folders without them (LAKE_ROOT=/path puts the lake elsewhere)"
+            )
+    return lake_root
+
+
+def _pattern_characters(text: str) -> str:
+    """The characters of ``text`` Spark would read as a glob (see SPARK_PATTERN_CHARACTERS), in order."""
+    return " ".join(sorted(set(text) & set(SPARK_PATTERN_CHARACTERS)))
 
 
 def _local_settings(options: dict, problems: list[str]) -> dict[str, Any]:
@@ -330,6 +344,10 @@ def _name_overrides(problems: list[str], overridden: Iterable[str]) -> list[str]
 
 
 DATASET_KEYS = ("bucket", "prefix")
+# Spark (Hadoop's globStatus) reads every path it is given as a pattern, on S3 as in a folder: a name with
+# [, { or \ matches no folder, and * or ? match its neighbours too, so a job would read nothing or another
+# folder's files. Data set locations are refused with them, naming the key, not read.
+SPARK_PATTERN_CHARACTERS = "[{\\*?"
 # Directory buckets (S3 Express One Zone) are named <base>--<zone id>--x-s3.
 DIRECTORY_BUCKET_SUFFIX = "--x-s3"
 
@@ -353,6 +371,9 @@ def _resolve_datasets(document: dict, profile: str, lake_root: Path | None, prob
                 return
             if prefix.startswith("/"):
                 problems.append(f"{key}.prefix: {prefix!r} must not start with '/'")
+                return
+            if pattern := _pattern_characters(prefix):
+                problems.append(f"{key}.prefix: {prefix!r} holds {pattern}, which Spark reads as a file name pattern")
                 return
             if lake_root is not None:
                 found[name] = file_url(lake_root / bucket) + "/" + prefix

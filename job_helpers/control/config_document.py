@@ -75,7 +75,16 @@ def _apply_override(document: dict, override: str) -> None:
         raise ConfigError(f"--set {dotted}: {error}") from error
     except yaml.YAMLError:
         value = text
-    node[parts[-1]] = text if isinstance(value, (dict, list)) or value is None else value
+    node[parts[-1]] = value if _typed_by_yaml(value, text) else text
+
+
+def _typed_by_yaml(value: Any, text: str) -> bool:
+    """Whether YAML's reading of a ``--set`` value replaces the text typed: a number, boolean or date, or text
+    written as YAML (quoted, or tagged ``!!str``). Read as plain text, YAML would rewrite it without a word:
+    ``--- x`` is ``x``, ``|`` is empty, lines are folded into one, spaces around it dropped."""
+    if isinstance(value, str):
+        return text.lstrip().startswith(("'", '"', "!!"))
+    return not isinstance(value, (dict, list)) and value is not None
 
 
 def _holds_comment_mark(text: str) -> bool:

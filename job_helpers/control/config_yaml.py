@@ -11,6 +11,10 @@ Every key of config.yml is a name, but YAML 1.1 reads ``yes:``, ``on:``, ``null:
 TypeError. Once the document is built, every key that is not text is refused, naming its path of
 keys, its line and the quoted spelling to write instead.
 
+YAML 1.1 also reads a plain ``010`` as octal 8, ``0x10`` as 16, ``0b10`` as 2 and ``1:30`` as 90 (base
+60): ``timeout_minutes: 1:30`` meant 90 minutes and ``number_of_workers: 010`` eight workers, without a
+word. Such a number is refused, naming its line and the decimal to write (or quotes, for text).
+
 PyYAML composes nested collections by recursion, so a line of 20,000 ``[`` ended in Python's
 RecursionError naming nothing. A configuration is a few levels deep: a collection nested deeper than
 ``MAX_DEPTH`` levels is refused where it opens, before it is composed.
@@ -20,13 +24,18 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, SequenceNode
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
 STR_TAG = "tag:yaml.org,2002:str"
+INT_TAG = "tag:yaml.org,2002:int"
+FLOAT_TAG = "tag:yaml.org,2002:float"
+# How YAML 1.1 writes a number in another base than ten: 0-prefixed octal, 0x, 0b, or base 60 (1:30).
+OTHER_BASE = re.compile(r"[-+]?(0[0-9_]*[0-9]|0[xXbB]|[0-9][0-9_]*:)")
 # Levels of nested mappings and lists a document may have (config.yml uses six).
 MAX_DEPTH = 64
 
@@ -97,6 +106,7 @@ def load_yaml(text: str) -> Any:
             return None
         document = loader.construct_document(node)
         _refuse_non_text_keys(loader, node, "")
+        _refuse_other_bases(loader, node)
         return document
     finally:
         loader.dispose()
@@ -142,3 +152,21 @@ def describe_yaml_error(error: yaml.YAMLError) -> str:
         context = f"{error.context}, " if error.context else ""
         return f"line {mark.line + 1}, column {mark.column + 1}: {context}{error.problem}"
     return " ".join(str(error).split())
+
+
+def _refuse_other_bases(loader: _StrictLoader, node: Node) -> None:
+    """Refuse a value YAML 1.1 reads as a number in another base than ten (see the module's docstring)."""
+    if isinstance(node, SequenceNode):
+        for item in node.value:
+            _refuse_other_bases(loader, item)
+    elif isinstance(node, MappingNode):
+        for _, value_node in node.value:
+            _refuse_other_bases(loader, value_node)
+    elif isinstance(node, ScalarNode) and node.style is None and node.tag in (INT_TAG, FLOAT_TAG):
+        other_base = OTHER_BASE.match(node.value) if node.tag == INT_TAG else ":" in node.value
+        if other_base:
+            value = loader.construct_object(node)
+            raise StrictYamlError(
+                f"line {node.start_mark.line + 1}: {node.value} is {value!r} in YAML 1.1 (octal, hexadecimal, binary or "
+                f"base 60); write {value!r} in decimal digits, or quote it ('{node.value}') for text"
+            )

@@ -81,7 +81,7 @@ class LocalBackend:
     ) -> list[StartedRun]:
         """Register every job and queue its run in one transaction, then start runners."""
         script = str(self._local_copy(artifact, artifact.script_url(job.script), job.script))
-        package = str(self._local_copy(artifact, artifact.zip_url, ZIP_NAME))
+        package = import_path(self._local_copy(artifact, artifact.zip_url, ZIP_NAME), self.workdir)
         arguments = default_arguments(job, artifact.zip_url, artifact.run_reports_url)
         new_runs = [
             NewRun(
@@ -201,7 +201,7 @@ class LocalBackend:
     def _spawn_runner(self) -> int:
         """A runner in its own session (Ctrl-C on the command does not reach it), logging to the logs folder."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        package_root = str(Path(job_helpers.__file__).resolve().parent.parent)
+        package_root = import_path(Path(job_helpers.__file__).resolve().parent.parent, self.workdir)
         python_path = os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))
         with (self.logs_dir / RUNNER_LOG).open("ab") as runner_log:
             child = subprocess.Popen(
@@ -215,3 +215,23 @@ class LocalBackend:
             )
         self._children.append(child)
         return child.pid
+
+
+def import_path(path: Path, cwd: Path) -> str:
+    """``path`` as one PYTHONPATH entry of a process started in ``cwd``.
+
+    PYTHONPATH splits at ``os.pathsep`` and has no escape, so a lake or repository under a folder named
+    with one (``/Users/jane/a:b/``) would put two folders that do not exist on it, and every job
+    ended in ModuleNotFoundError. Such a path is given relative to ``cwd`` instead; when that holds
+    one too, nothing is started.
+    """
+    if os.pathsep not in str(path):
+        return str(path)
+    relative = os.path.relpath(path, cwd)
+    if os.pathsep in relative:
+        raise StartFailed(
+            f"{path}: Python cannot import from a folder named with {os.pathsep!r}; "
+            "rename that folder or put the lake elsewhere (LAKE_ROOT); nothing was created",
+            [],
+        )
+    return relative

@@ -24,8 +24,6 @@ from job_helpers.relative_dates import (
 )
 from job_helpers.run_report import RUN_REPORTS_ARGUMENT
 
-# Jobs work up to the day after --to, so the calendar's last day cannot be a chunk's end.
-LAST_DAY = date.max - timedelta(days=1)
 # A chunk never needs more days than the calendar holds.
 MAX_DAYS_PER_JOB = (date.max - date.min).days + 1
 MAX_NAME_BYTES = 255
@@ -123,14 +121,11 @@ def parse_date(text: str, option: str, today: date | None = None) -> date:
     and the accepted forms.
     """
     try:
-        day = resolve_day(text, today)
+        return resolve_day(text, today)
     except DayOutOfRange as error:
         raise PlanError(f"{option} {error}") from None
     except NotADate:
         raise PlanError(f"{option} {text!r}: expected a date like 2022-01-31 (YYYY-MM-DD), today, yesterday or today-N") from None
-    if day > LAST_DAY:
-        raise PlanError(f"{option} {text!r}: the last day a job can cover is {LAST_DAY} (jobs read up to the day after --to)")
-    return day
 
 
 def parse_days(text: str) -> int:

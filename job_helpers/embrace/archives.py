@@ -102,13 +102,14 @@ def parse_member(name: str) -> Member | None:
 
     File names match in any case (``EDA.csv``, ``eda.CSV``). Ids are compared as published: in
     Unicode NFC, the participant in lower case, so one person's folder spelled two ways in two
-    exports is one participant. A stream or metadata file whose path has a ``.``, ``..`` or empty
-    segment (spaces around one count as none), or is absolute, raises UnsafeMemberPath: its folders
+    exports is one participant; spaces around a folder or file name count as none (``FC /096 /`` is
+    ``FC/096/``, `` eda.csv `` is a stream file, not skipped unseen). A stream or metadata file whose path
+    has a ``.``, ``..`` or empty segment, or is absolute, raises UnsafeMemberPath: its folders
     would publish ids such as ``..`` or ``fc..``. So does one with fewer than four folders: it names
     no participant and device, and its rows would otherwise be left out unseen.
     """
     parts = unicodedata.normalize("NFC", name).replace("\\", "/").split("/")
-    stem, dot, extension = parts[-1].rpartition(".")
+    stem, dot, extension = parts[-1].strip().rpartition(".")
     kind = stem.lower()
     if not dot or extension.lower() != "csv" or (kind not in STREAMS and kind != METADATA):
         return None
@@ -120,7 +121,7 @@ def parse_member(name: str) -> Member | None:
         raise UnsafeMemberPath(
             kind, f"member path has {len(parts) - 1} folder(s); the file must sit in <study>/<SITE>/<participant>/<device>/"
         )
-    _study, site, participant, device, _leaf = parts[-5:]
+    _study, site, participant, device, _leaf = (part.strip() for part in parts[-5:])
     return Member(name, f"{site}{participant}".lower(), device, kind)
 
 

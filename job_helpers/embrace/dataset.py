@@ -53,7 +53,7 @@ DATASET = DataSet(
     settings=settings.parse,
     sample=SampleData(
         sample,
-        (SampleOption("seconds-per-day", 600, "seconds recorded per day at real rates (up to 86400)"),),
+        (SampleOption("seconds-per-day", 600, "seconds recorded per day at real rates (up to 86400)", most=86_400),),
     ),
     role=RolePolicy(
         reads=("{embrace.landing.objects_arn}",),

@@ -41,6 +41,21 @@ def test_set_keeps_a_value_with_a_hash_whole_instead_of_reading_a_yaml_comment(v
     assert settings.section("stedi").pseudonym_key.endswith(value)
 
 
+@pytest.mark.parametrize("value", ["--- key", "|\n  key", ">\n  folded\n  key", "first line\nsecond line", "  padded key  "])
+def test_set_keeps_text_yaml_would_rewrite_as_typed(value):
+    """YAML reads these as other text (a document start dropped, a block scalar, lines folded, spaces trimmed)."""
+    settings = load_settings(REPO_CONFIG, "local", [f"stedi.pseudonym_key_file={value}"], environ={"LAKE_ROOT": "/lake"})
+    assert settings.section("stedi").pseudonym_key.endswith("/" + value)
+
+
+def test_set_still_types_numbers_booleans_and_quoted_or_tagged_text():
+    overrides = ["jobs.sitewise_repartition.number_of_workers= 7", "project.tag.value=!!str 5", "stedi.pseudonymise=false"]
+    settings = load_settings(REPO_CONFIG, "aws", overrides, environ={})
+    assert settings.job("sitewise_repartition").number_of_workers == 7
+    assert settings.tags == {"source": "5"}
+    assert settings.section("stedi").pseudonymise is False
+
+
 def test_set_reads_a_quoted_value_as_yaml_even_with_a_hash():
     settings = load_settings(REPO_CONFIG, "aws", ["project.tag.value='team #7'"], environ={})
     assert settings.tags == {"source": "team #7"}

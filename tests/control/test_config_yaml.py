@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from job_helpers.control import cli
 from job_helpers.control.config import ConfigError, load_settings
-from job_helpers.control.config_yaml import TooDeepError, load_yaml
+from job_helpers.control.config_yaml import StrictYamlError, TooDeepError, load_yaml
 
 REPO_CONFIG = Path(__file__).resolve().parents[2] / "config.yml"
 MINIMAL = "project: {prefix: p, tag: {key: k, value: v}}\njobs:\n  a: {script: jobs/a.py}\n"
@@ -62,6 +63,27 @@ def test_duplicate_keys_at_any_depth_are_errors(text, line, first, key):
 def test_anchors_aliases_merge_keys_and_complex_keys_are_refused(text, refused):
     with pytest.raises(Exception, match=refused):
         load_yaml(text)
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("jobs:\n  j:\n    number_of_workers: 010\n", "line 3: 010 is 8 in YAML 1.1"),
+        ("a: [1, 0x10]\n", "line 1: 0x10 is 16 in YAML 1.1"),
+        ("a: +0b11\n", "line 1: +0b11 is 3 in YAML 1.1"),
+        ("timeout_minutes: 1:30\n", "line 1: 1:30 is 90 in YAML 1.1"),
+        ("price: 1:00.5\n", "line 1: 1:00.5 is 60.5 in YAML 1.1"),
+    ],
+    ids=["octal", "hexadecimal-in-a-list", "signed-binary", "base-60", "base-60-float"],
+)
+def test_a_number_yaml_reads_in_another_base_than_ten_is_refused(text, says):
+    """YAML 1.1 read them silently: ``timeout_minutes: 1:30`` was 90, ``number_of_workers: 010`` eight."""
+    with pytest.raises(StrictYamlError, match=re.escape(says) + r" .*write \S+ in decimal digits, or quote it"):
+        load_yaml(text)
+
+
+def test_decimal_numbers_and_quoted_text_are_read_as_written():
+    assert load_yaml("a: [0, -0, 10, 1_000, 0.5, 05.5, '010', \"1:30\"]\n") == {"a": [0, 0, 10, 1000, 0.5, 5.5, "010", "1:30"]}
 
 
 def billion_laughs(levels: int = 9) -> str:

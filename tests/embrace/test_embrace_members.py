@@ -53,6 +53,25 @@ def test_one_participant_spelled_in_other_cases_or_unicode_forms_has_one_id():
     assert keys == {(unicodedata.normalize("NFC", "fccafé"), unicodedata.normalize("NFC", "Dé"))}
 
 
+def test_spaces_around_a_folder_or_file_name_count_as_none(tmp_path):
+    """A stream file named ' eda.csv ' was skipped unseen, and 'FC /096' published the participant 'fc 096'
+    beside 'fc096'; both are read as the names without the spaces, as the dot segments are."""
+    found = archive(
+        tmp_path,
+        {
+            "U02/FC/096/D1/eda.csv": (EDA + "1709251200000,0.5\n").encode(),
+            "U02/FC /\t096 / D1/ EDA.csv\t": (EDA + "1709251201000,0.6\n").encode(),
+            "U02/FC/096/D1/ metadata.csv": b"",
+        },
+    )
+    read = member_groups(found, Selection.from_text("all", "FC096", ".*"), Storage())
+    assert read.refused == []
+    assert sorted((g.ppt_id, g.dev_id, g.kind, len(g.entries)) for g in read.groups) == [
+        ("fc096", "D1", "eda", 2),
+        ("fc096", "D1", "metadata", 1),
+    ]
+
+
 @pytest.mark.parametrize("segment", [" ..", ".. ", " . ", "  ", "\t..\t"])
 def test_dot_segments_with_spaces_around_them_are_unsafe(segment):
     with pytest.raises(UnsafeMemberPath):

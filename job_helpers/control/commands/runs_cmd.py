@@ -20,6 +20,7 @@ from job_helpers.control.batches.retry import RetryRequest, retry
 from job_helpers.control.batches.status import StatusRequest, status, write_report
 from job_helpers.control.context import CliContext
 from job_helpers.control.local_on_aws import RUNNERS
+from job_helpers.control.number_options import ascii_whole_number
 
 # Where "today" is for relative dates: UTC, or the machine's time zone (a crontab line's).
 DATE_ZONES = ("utc", "local")
@@ -204,6 +205,7 @@ def run(args: argparse.Namespace, context: CliContext) -> int:
 
 def _log_lines(text: str) -> int:
     """--log-lines: a whole number from 1 to 10,000 (GetLogEvents returns at most 10,000 events)."""
-    if not text.isdigit() or not 1 <= int(text) <= 10_000:
+    lines = ascii_whole_number(text)
+    if lines is None or not 1 <= lines <= 10_000:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of lines from 1 to 10000")
-    return int(text)
+    return lines

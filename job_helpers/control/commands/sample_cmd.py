@@ -10,9 +10,10 @@ from urllib.parse import urlparse
 
 from job_helpers.control.context import CliContext
 from job_helpers.control.failures import UsageError
+from job_helpers.control.number_options import whole_number
 from job_helpers.dataset import SampleData, SampleOption, SampleRequest
 from job_helpers.datasets import registered
-from job_helpers.relative_dates import day_option
+from job_helpers.relative_dates import LAST_DAY, day_option
 from job_helpers.sitewise.avro_blocks import count_records
 from job_helpers.storage import local_path
 
@@ -20,14 +21,19 @@ from job_helpers.storage import local_path
 def register(subparsers: argparse._SubParsersAction) -> None:
     sample = subparsers.add_parser("sample-data", help="write generated input data into a data set's landing location")
     sample.add_argument("--dataset", required=True, choices=tuple(_samples()), help="which data set to generate")
-    sample.add_argument("--days", type=int, default=7, help="days of data (default 7)")
+    sample.add_argument(
+        "--days", type=whole_number(1, (LAST_DAY - date.min).days + 1), default=7, help="days of data (default 7)"
+    )
     sample.add_argument(
         "--start", type=day_option, default=date(2024, 3, 1), help="first day: YYYY-MM-DD, today, yesterday or today-N"
     )
     for name, option in sample_options().items():
         owners = "/".join(dataset for dataset, sample_data in _samples().items() if option in sample_data.options)
         sample.add_argument(
-            f"--{name}", type=int, default=option.default, help=f"{owners}: {option.help} (default {option.default})"
+            f"--{name}",
+            type=whole_number(1, option.most),
+            default=option.default,
+            help=f"{owners}: {option.help} (default {option.default})",
         )
     sample.add_argument("--seed", type=int, default=7, help="random seed; the same seed writes the same data")
     sample.set_defaults(handler=run_sample)
@@ -49,10 +55,9 @@ def sample_options() -> dict[str, SampleOption]:
 
 def run_sample(args: argparse.Namespace, context: CliContext) -> int:
     sample = _samples()[args.dataset]
-    counts = {name: getattr(args, name.replace("-", "_")) for name in ("days", *sample_options())}
-    if min(counts.values()) < 1:
-        raise UsageError(f"{', '.join('--' + name for name in counts)} must be positive")
-    own = {option.name: counts[option.name] for option in sample.options}
+    if (LAST_DAY - args.start).days + 1 < args.days:
+        raise UsageError(f"--start {args.start} and --days {args.days} end after {LAST_DAY}, the last day a job can cover")
+    own = {option.name: getattr(args, option.name.replace("-", "_")) for option in sample.options}
     request = SampleRequest(start=args.start, days=args.days, seed=args.seed, options=own)
     try:
         with context.console.status(f"Writing {args.dataset} sample data"):

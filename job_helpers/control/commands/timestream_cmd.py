@@ -16,6 +16,7 @@ from job_helpers.aws import client
 from job_helpers.control.config import ConfigError, refuse_examples
 from job_helpers.control.context import CliContext
 from job_helpers.control.failures import Failure, UsageError
+from job_helpers.control.number_options import ascii_whole_number
 from job_helpers.embrace.archives import Selection
 from job_helpers.embrace.settings import TimestreamSettings
 from job_helpers.embrace.timestream_ledger import ACTIVE, CREATING, SUCCEEDED, Attempt, Entry, Ledger, LedgerError, LoadKey
@@ -47,10 +48,7 @@ LEDGER_FOLDER = "ledger/"
 
 
 def _max_active(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
+    value = ascii_whole_number(text) or 0
     if not 1 <= value <= TABLE_ACTIVE_TASKS:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of tasks from 1 to {TABLE_ACTIVE_TASKS} (a table holds at most "

@@ -111,13 +111,15 @@ class Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project]:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[Project]:
     """A repository with a copy of job_helpers, the fake job in jobs/ and a config using tmp_path.
 
     Wide output keeps rich from folding long job names in what the tests read. Afterwards any
-    runner or job process the test left behind is killed, found through the registry.
+    runner or job process the test left behind is killed, found through the registry. Parametrized
+    indirectly, the repository and lake lie in a folder of that name under tmp_path.
     """
     monkeypatch.setenv("COLUMNS", "250")
+    tmp_path = tmp_path / getattr(request, "param", "")
     root = tmp_path / "repo"
     shutil.copytree(REPO / "job_helpers", root / "job_helpers", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "jobs").mkdir()

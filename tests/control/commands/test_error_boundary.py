@@ -193,6 +193,34 @@ def test_argparse_errors_are_one_escaped_error_line_with_status_2(lake, capsys, 
     assert "\x1b" not in err and "\u202e" not in err and "usage:" not in err
 
 
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["--days", "99999999999"], "argument --days: '99999999999' is not a whole number from 1 to 3,652,058 in ASCII digits"),
+        (["--days", "1_0"], "argument --days: '1_0' is not a whole number from 1 to 3,652,058"),
+        (["--series", "\uff13"], "argument --series: '\uff13' is not a whole number from 1 to 9,223,372,036,854,775,807"),
+        (["--dataset", "embrace", "--seconds-per-day", "86401"], "'86401' is not a whole number from 1 to 86,400"),
+        (["--start", "9999-12-30", "--days", "2"], "--start 9999-12-30 and --days 2 end after 9999-12-30, the last day"),
+    ],
+    ids=["days-past-the-calendar", "underscore", "full-width-digit", "more-seconds-than-a-day", "last-day-and-one"],
+)
+def test_sample_data_numbers_are_ascii_and_bounded_before_anything_is_written(lake, capsys, arguments, expected):
+    """int() took ３ and 1_0; --days 99999999999 ended in OverflowError, --seconds-per-day had no most
+    (86401 ran on), and --start 9999-12-30 --days 2 wrote a day no job can cover."""
+    options = arguments if "--dataset" in arguments else ["--dataset", "sitewise", *arguments]
+    status, out, err = run(capsys, "sample-data", *options)
+    assert status == 2 and out == ""
+    assert expected in err and err.count("error:") == 1
+    assert not lake.exists() or not any(path.is_file() for path in lake.rglob("*"))
+
+
+@pytest.mark.parametrize("lines", ["\u00b2", "\uff13"])
+def test_status_log_lines_take_only_ascii_digits(lake, capsys, lines):
+    """isdigit() took ² (which int() then refused: 'invalid _log_lines value') and ３."""
+    status, _, err = run(capsys, "status", "--log-lines", lines)
+    assert status == 2 and f"argument --log-lines: '{lines}' is not a number of lines from 1 to 10000" in err
+
+
 def test_help_still_prints_the_usage_on_standard_output(capsys):
     with pytest.raises(SystemExit) as exited:
         cli.main(["status", "--help"])

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from job_helpers.control.build import current_artifact
-from job_helpers.control.local_backend import LocalBackend
+from job_helpers.control.local_backend import LocalBackend, import_path
 from job_helpers.control.local_registry import (
     LocalJob,
     NewRun,
@@ -103,6 +103,24 @@ def test_execute_wait_runs_chunks_as_glue_would_then_status_and_cleanup(built, c
     output = capsys.readouterr().out
     assert output.count("REMOVED - Name: ") == 3 and "3 removed, 0 skipped" in output
     assert Registry(built.registry).tagged_jobs({}) == {}
+
+
+@pytest.mark.parametrize("project", ["a:b c"], indirect=True)
+def test_a_repository_and_lake_under_a_folder_named_with_a_colon_run_their_jobs(built, capsys):
+    """PYTHONPATH splits at ':', so the runner gave the job two folders that do not exist and every run
+    ended in ModuleNotFoundError; the package is now given relative to the job's working folder."""
+    week = ("--job", "fake", "--from", "2022-01-01", "--to", "2022-01-01", "--wait")
+    assert built.cli("--set", "jobs.fake.arguments.--sleep-seconds=0", "execute", *week) == 0
+    assert "1 SUCCEEDED" in capsys.readouterr().out
+    (ran,) = records(built).values()
+    assert ":" not in ran["pythonpath"] and Path(ran["package"]).is_relative_to(built.lake_root)
+
+
+def test_an_import_path_that_holds_the_separator_even_relative_to_the_working_folder_starts_nothing(tmp_path):
+    assert import_path(tmp_path / "a b", tmp_path) == str(tmp_path / "a b")
+    assert import_path(tmp_path / "a:b" / "x.zip", tmp_path / "a:b" / "repo") == "../x.zip"
+    with pytest.raises(StartFailed, match=r"a:b/x.zip: Python cannot import from a folder named with ':'; .*nothing was created"):
+        import_path(tmp_path / "a:b" / "x.zip", tmp_path / "repo")
 
 
 def test_a_failing_chunk_exits_1_with_its_error_in_the_table(built, capsys):
