@@ -52,25 +52,25 @@ def test_lines_pyarrow_cannot_take_become_rejects_and_the_rest_is_kept(tmp_path)
     assert {r.arrival for r in rejects} == {int(HOUR3.timestamp())}
 
 
-def test_late_readings_of_an_hour_without_its_own_folder_are_kept(spark, tmp_path):
+def test_late_readings_of_an_hour_without_its_own_folder_are_kept(tasks, tmp_path):
     raw = tmp_path / "raw"
     write(raw, "2024/03/01/04/firehose-1", (reading("s1", 3590) + "\n" + reading("s1", 3599) + "\n").encode())
     write(raw, "2024/03/01/04/_temporary/part-0", b"not json\n")
     files = list_raw_files(Storage(), raw.as_uri() + "/", DAY, DAY)
     assert [url.rsplit("/", 1)[1] for url in files] == ["firehose-1"]
     chunk = raw_chunk(Storage(), raw.as_uri() + "/", DAY, DAY, tasks=24)
-    summary = export_chunk(spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+    summary = export_chunk(tasks, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
     assert (summary.readings_in, summary.rows_out, summary.rejects) == (2, 10, 0)
     assert [p.parent.name for p in (tmp_path / "c").rglob("*.parquet")] == ["hour=03"]
 
 
-def test_a_chunk_with_nothing_to_read_stops_before_emptying_its_hours(spark, tmp_path):
+def test_a_chunk_with_nothing_to_read_stops_before_emptying_its_hours(tasks, tmp_path):
     curated = tmp_path / "c" / "dt=2024-03-01" / "hour=05" / "part-00000.parquet"
     curated.parent.mkdir(parents=True)
     curated.write_bytes(b"kept")
     with pytest.raises(NoReadings, match="2024-03-01..2024-03-01"):
         chunk = Chunk((tmp_path / "raw").as_uri() + "/", DAY, DAY, [])
-        export_chunk(spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
+        export_chunk(tasks, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/")
     assert curated.read_bytes() == b"kept"
 
 
