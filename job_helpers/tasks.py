@@ -84,8 +84,8 @@ class ProcessTasks:
     def map(self, function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
         if not items:
             return []
-        environment = dict(os.environ)
         pool = self._started()
+        environment = dict(os.environ)  # after the start, which adds WORKER_ENVIRONMENT for the tasks too
         futures = [pool.submit(_run_task, environment, function, item) for item in items]
         wait(futures, return_when=FIRST_EXCEPTION)
         failed = [(number, error) for number, error in enumerate(map(_error, futures), 1) if error is not None]
