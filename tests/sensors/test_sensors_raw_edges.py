@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from job_helpers.sensors import json_lines
 from job_helpers.sensors.read import Chunk, folder_hour, list_raw_files, raw_chunk, read_raw_file
 from job_helpers.sensors.transform import hour_grids
 from job_helpers.sensors.write import NoReadings, export_chunk
@@ -50,6 +51,23 @@ def test_lines_pyarrow_cannot_take_become_rejects_and_the_rest_is_kept(tmp_path)
         "missing field: sensor_id"
     ]
     assert {r.arrival for r in rejects} == {int(HOUR3.timestamp())}
+
+
+@pytest.mark.parametrize("piece_bytes", [1, 200, 10_000])
+def test_an_object_read_in_pieces_gives_the_readings_and_rejects_of_reading_it_whole(tmp_path, monkeypatch, piece_bytes):
+    """Pieces end at line ends: a bad line costs a second parse of its piece only, and whatever the piece
+    size (a line each, a few lines, the whole object) the same readings in the same order and the same rejects."""
+    lines = [reading("s1", n, 20.0 + n).encode() for n in range(40)]
+    lines[3] = b'{"sensor_id": "s1", "temperature": "warm", "status": "OK"'
+    lines[25] = b"   "
+    lines[31] = b"not json at all"
+    body = b"\r\n".join(lines[:10]) + b"\n" + b"\n".join(lines[10:])  # no newline at the end
+    whole_readings, whole_rejects = json_lines.parse_readings(body, "u", 0)
+    monkeypatch.setattr(json_lines, "PIECE_BYTES", piece_bytes)
+    readings, rejects = json_lines.parse_readings(body, "u", 0)
+    assert readings.to_pylist() == whole_readings.to_pylist() and readings.num_rows == 37
+    assert [reading["temperature"] for reading in readings.to_pylist()][:4] == [20.0, 21.0, 22.0, 24.0]
+    assert rejects == whole_rejects and [r.record for r in rejects] == [lines[3].decode() + "\r", "not json at all"]
 
 
 def test_late_readings_of_an_hour_without_its_own_folder_are_kept(tasks, tmp_path):
