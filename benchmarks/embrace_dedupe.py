@@ -1,4 +1,4 @@
-"""Benchmark: embrace_dedupe (Spark tasks on pyarrow, streamed from the zip) against the unzip-and-pandas way.
+"""Benchmark: embrace_dedupe (tasks on pyarrow, streamed from the zip) against the unzip-and-pandas way.
 
 Generates a month-shaped archive at the real rates (acc 32 Hz, eda 4 Hz, temp 1 Hz) with flaws
 injected, then runs, each in its own process so peak memory is its own: our job's chunk, and a
@@ -82,10 +82,9 @@ def run_ours(landing: Path, lake: Path) -> dict:
     from job_helpers.embrace import read, run
     from job_helpers.embrace.outputs import OUTPUTS
     from job_helpers.embrace.parameters import Parameters
-    from job_helpers.runtime import local_spark
+    from job_helpers.runtime import local_tasks
     from job_helpers.storage import Storage
 
-    spark = local_spark("embrace-benchmark")
     params = Parameters(
         first=date(2024, 3, 1),
         last=date(2024, 3, 31),
@@ -94,9 +93,8 @@ def run_ours(landing: Path, lake: Path) -> dict:
     )
     storage = Storage()
     summary = run.clean_and_publish(
-        spark, storage, read.landing_archives(storage, params.landing, params.first, params.last), params
+        local_tasks(), storage, read.landing_archives(storage, params.landing, params.first, params.last), params
     )
-    spark.stop()
     return {"clean": dict(summary.clean_rows), "rejects": summary.rejected.total(), "failed": summary.failed}
 
 
@@ -161,7 +159,7 @@ def run_baseline(landing: Path, stage: Path) -> dict:
 
 def measured(role: str, *args: str) -> tuple[dict, float, float]:
     """Run this script as ``role`` in a child process: its JSON result, seconds and peak memory in MB
-    (the whole process tree: for ours the driver, the JVM and Spark's Python workers)."""
+    (the whole process tree: for ours the driver and its task workers)."""
     result, run = measured_run(role, *args)
     return result, run.seconds, run.peak_mb
 
@@ -200,7 +198,7 @@ def sweep() -> None:
             sizes.append(size)
             print(
                 f"{participants} x {days} ({rows:,} rows, {size['zip_mb']} MB zipped): {size['seconds']} s, "
-                f"{size['cpu_seconds']} CPU s, peak {size['peak_mb']} MB (driver, JVM and workers)"
+                f"{size['cpu_seconds']} CPU s, peak {size['peak_mb']} MB (driver and workers)"
             )
             if (participants, days) == (2, 2):
                 base, base_run = measured_run("baseline", *work, str(Path(scratch, "stage")))
@@ -245,7 +243,7 @@ def wrong_width(rows: int) -> None:
         sample = generate_wrong_width(landing, rows)
         print(f"generated {rows:,} wrong-width lines ({sample['bytes'] / 1e3:.0f} KB zipped)")
         ours, seconds, peak_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
-        print(f"embrace_dedupe: {seconds:.1f} s, peak {peak_mb:.0f} MB (driver, JVM and workers), {ours['rejects']:,} reject(s)")
+        print(f"embrace_dedupe: {seconds:.1f} s, peak {peak_mb:.0f} MB (driver and workers), {ours['rejects']:,} reject(s)")
         print(
             json.dumps(
                 {
@@ -299,7 +297,7 @@ def main() -> None:
         ours, ours_s, ours_mb = measured("ours", "--landing", str(landing), "--work", str(Path(scratch, "lake")))
         ours["check"] = clean_check(Path(scratch, "lake"))
         print(
-            f"embrace_dedupe (Spark tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver, JVM and workers)"
+            f"embrace_dedupe (tasks on pyarrow, streamed from the zip): {ours_s:.1f} s, peak {ours_mb:.0f} MB (driver and workers)"
         )
         same = ours["check"] == base["check"] and ours["clean"] == sample["clean"]
         print(f"same clean rows: {same}; speed-up {base_s / ours_s:.2f}x, memory ratio {ours_mb / base_mb:.2f}")

@@ -4,7 +4,7 @@
 
 Generates two days of raw JSON lines in a temporary folder, then, each in its own child process:
 
-* our job (``jobs/sensor_timeseries_export.py``, local Spark) on day 1;
+* our job (``jobs/sensor_timeseries_export.py``, its tasks in local worker processes) on day 1;
 * the pandas baseline on day 1: read the hour files, bucket to seconds, then per sensor and hour
   ``resample('1s')``, ``interpolate()`` the temperature and forward-fill the status;
 * the single-machine floor on day 1, without Spark: DuckDB reads the same hour folders, our numpy
@@ -13,9 +13,9 @@ Generates two days of raw JSON lines in a temporary folder, then, each in its ow
 * day 1 again (an overlapping rerun) and day 2 as two chunks in parallel, as ``make execute``
   runs them.
 
-Seconds are wall time of the child, Spark's start-up included. Peak memory is the largest
-resident total of the child's whole process tree (driver, JVM and Spark's Python workers),
-sampled every 20 ms. Our job and the floor run three times, interleaved (job, floor, job, …); the
+Seconds are wall time of the child, its workers' start-up included; CPU seconds are those of the
+child's whole process tree (compare them on a busy machine). Peak memory is the largest resident
+total of that tree (for our job: the driver and its task workers), sampled every 20 ms. Our job and the floor run three times, interleaved (job, floor, job, …); the
 ratio is of their minimums and of their medians. Human lines first;
 the last line is one JSON object with the figures.
 """
@@ -47,11 +47,10 @@ STATUSES = ("OK", "WARNING", "ERROR")
 
 
 def child_job(root: Path, day: str) -> dict:
-    """Run the real job script in this process, then stop the JVM."""
+    """Run the real job script in this process."""
     os.environ["JOB_HELPERS_RUNTIME"] = "local"
     sys.path.insert(0, str(REPO / "jobs"))
     import sensor_timeseries_export
-    from pyspark import SparkContext
 
     sensor_timeseries_export.main(
         [
@@ -76,7 +75,6 @@ def child_job(root: Path, day: str) -> dict:
             "unused",
         ]
     )
-    _stop_jvm(SparkContext)
     return {}
 
 
@@ -207,7 +205,7 @@ def in_child(kind: str, root: Path, day: date) -> dict:
     if run.returncode != 0:
         raise SystemExit(f"{kind} for {day} failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}")
     figures = json.loads(run.stdout.strip().splitlines()[-1])
-    return {"seconds": round(run.seconds, 1), "peak_mb": run.peak_mb, **figures}
+    return {"seconds": round(run.seconds, 1), "cpu_seconds": round(run.cpu_seconds, 1), "peak_mb": run.peak_mb, **figures}
 
 
 def main() -> None:
@@ -240,8 +238,9 @@ def main() -> None:
             jobs.append(in_child("job", root, DAY1))
             floors.append(in_child("floor", root, DAY1))
             print(
-                f"our job, day 1:       {jobs[-1]['seconds']:7.1f} s  peak {jobs[-1]['peak_mb']:7.0f} MB   "
-                f"floor (DuckDB + numpy + pyarrow): {floors[-1]['seconds']:7.1f} s  peak {floors[-1]['peak_mb']:7.0f} MB"
+                f"our job, day 1:       {jobs[-1]['seconds']:7.1f} s  {jobs[-1]['cpu_seconds']:5.1f} CPU s  "
+                f"peak {jobs[-1]['peak_mb']:7.0f} MB   floor (DuckDB + numpy + pyarrow): {floors[-1]['seconds']:7.1f} s  "
+                f"{floors[-1]['cpu_seconds']:5.1f} CPU s  peak {floors[-1]['peak_mb']:7.0f} MB"
             )
         job = min(jobs, key=lambda run: run["seconds"])
         baseline = in_child("pandas", root, DAY1)
@@ -268,9 +267,11 @@ def main() -> None:
         "generate_seconds_2_days": round(generate, 1),
         "job_seconds": job["seconds"],
         "job_seconds_median": statistics.median(run["seconds"] for run in jobs),
+        "job_cpu_seconds_median": statistics.median(run["cpu_seconds"] for run in jobs),
         "job_peak_mb": round(max(run["peak_mb"] for run in jobs)),
         "floor_seconds": min(run["seconds"] for run in floors),
         "floor_seconds_median": statistics.median(run["seconds"] for run in floors),
+        "floor_cpu_seconds_median": statistics.median(run["cpu_seconds"] for run in floors),
         "floor_peak_mb": round(max(run["peak_mb"] for run in floors)),
         "ratio_to_floor_min": round(job["seconds"] / min(run["seconds"] for run in floors), 2),
         "ratio_to_floor_median": round(

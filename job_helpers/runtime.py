@@ -3,8 +3,10 @@
 Job scripts resolve their arguments here, once, with ``awsglue.utils.getResolvedOptions`` in both
 places. On Glue they also get a ``GlueContext`` and a ``Job`` that is initialised and committed
 around the work; locally (the local job runner sets ``JOB_HELPERS_RUNTIME=local``) they get a
-``SparkSession`` only when they ask for Spark. Job logic only ever sees plain values and, if
-it needs one, a ``SparkSession``.
+``SparkSession`` only when they ask for Spark. A job that uses Spark only to run Python functions in
+parallel asks for ``tasks`` instead (``job_helpers.tasks``): Spark on Glue, local worker processes and
+no JVM on a laptop. Job logic only ever sees plain values and, if it needs them, a ``SparkSession``
+and a task runner.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from job_helpers import job_arguments
@@ -31,6 +34,7 @@ from job_helpers.run_report import (
     write_report,
 )
 from job_helpers.storage import Storage
+from job_helpers.tasks import ProcessTasks, SparkTasks, TaskFailed, describe
 
 RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
 # Keys of the resolved arguments: the run's id (Glue sets it, the local runner too) and --run-reports.
@@ -40,19 +44,18 @@ log = logging.getLogger(__name__)
 
 
 # Failures whose message says what to fix: one line in the log, exit status 1, no traceback.
-CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile, RecordUnreadable)
+CLEAR_FAILURES = (JobFailed, PublishError, CountsDoNotReconcile, RecordUnreadable, TaskFailed)
 
 
 def failure_message(failure: BaseException) -> str:
-    """One line for a run that raised: a clear failure's own words, a failed Spark task's Python error,
-    else the error's type and first line."""
+    """One line for a run that raised: a clear failure's own words (a local task's error is one), a
+    failed Spark task's Python error, else the error's type and first line."""
     if isinstance(failure, CLEAR_FAILURES):
         return str(failure)
     cause = spark_task_cause(failure)
     if cause:
         return f"a Spark task failed: {cause}"
-    lines = str(failure).strip().splitlines()
-    return f"{type(failure).__name__}: {lines[0] if lines else ''}".rstrip(": ")
+    return describe(failure)
 
 
 def spark_task_cause(failure: BaseException) -> str | None:
@@ -71,7 +74,7 @@ def spark_task_cause(failure: BaseException) -> str | None:
 
 @dataclass
 class JobRun:
-    """One run as its script sees it: resolved arguments, Spark if asked for, and the report it fills.
+    """One run as its script sees it: resolved arguments, Spark and a task runner if asked for, and the report it fills.
 
     The script fills ``report`` as it learns each count, so a run that fails part way reports what
     it did, and ends with ``end``. ``report_folder``, when the job sets it, is where the report is
@@ -82,6 +85,7 @@ class JobRun:
     args: dict[str, str]
     spark: Any = None
     glue_context: Any = field(default=None, repr=False)
+    tasks: Any = None  # a Tasks runner when the job asks for one
     report: RunReport = field(default_factory=RunReport)
     report_folder: str | None = None
 
@@ -170,28 +174,21 @@ def local_spark(app_name: str) -> Any:
 
 
 @contextmanager
-def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence[str] = (), spark: bool) -> Iterator[JobRun]:
+def start_job(
+    argv: Sequence[str], options: Sequence[str], *, optional: Sequence[str] = (), spark: bool, tasks: bool = False
+) -> Iterator[JobRun]:
     """Resolve ``--name value`` arguments (``resolve_arguments``), start the job's context, and commit it on success.
 
-    The run's report is written when it ends, failed or not. A ``JobFailed``, ``PublishError``,
-    ``CountsDoNotReconcile`` or ``RecordUnreadable`` raised inside, or a Spark task's error (its
-    Python cause), is logged as one clear line and ends the process with status 1.
+    ``spark`` gives the job a ``SparkSession``, ``tasks`` a task runner (``job_helpers.tasks``): Spark's
+    on Glue, the process's local workers (``local_tasks``) on a laptop. The run's report is
+    written when it ends, failed or not. A ``JobFailed``, ``PublishError``, ``CountsDoNotReconcile``,
+    ``RecordUnreadable`` or ``TaskFailed`` raised inside, or a Spark task's error (its Python cause),
+    is logged as one clear line and ends the process with status 1.
     """
     configure_logging()
     args = resolve_arguments(argv, options, optional)
     name = args["JOB_NAME"]
-    if on_glue():
-        from awsglue.context import GlueContext
-        from awsglue.job import Job
-        from pyspark.context import SparkContext
-
-        glue_context = GlueContext(SparkContext.getOrCreate())
-        job = Job(glue_context)
-        job.init(name, args)
-        run = JobRun(name, args, glue_context.spark_session, glue_context)
-    else:
-        job = None
-        run = JobRun(name, args, local_spark(name) if spark else None)
+    job, run = _started(name, args, spark=spark, tasks=tasks)
     run.report.job = name
     identify(name, args.get(RUN_ID))
     try:
@@ -207,6 +204,29 @@ def start_job(argv: Sequence[str], options: Sequence[str], *, optional: Sequence
     if job is not None:
         job.commit()
     _write_reports(run)
+
+
+def _started(name: str, args: dict[str, str], *, spark: bool, tasks: bool) -> tuple[Any, JobRun]:
+    """Glue's ``Job`` (initialised) and the run with what the job asked for; locally no ``Job``, and
+    Spark only when asked for (tasks run in local processes)."""
+    if on_glue():
+        from awsglue.context import GlueContext
+        from awsglue.job import Job
+        from pyspark.context import SparkContext
+
+        context = SparkContext.getOrCreate()
+        glue_context = GlueContext(context)
+        job = Job(glue_context)
+        job.init(name, args)
+        return job, JobRun(name, args, glue_context.spark_session, glue_context, SparkTasks(context) if tasks else None)
+    return None, JobRun(name, args, local_spark(name) if spark else None, tasks=local_tasks() if tasks else None)
+
+
+@cache
+def local_tasks() -> ProcessTasks:
+    """The local task runner: one per process, as a SparkContext is, so runs in one process (tests) share its
+    workers. They start with its first tasks and stop when the process exits."""
+    return ProcessTasks()
 
 
 def resolve_arguments(argv: Sequence[str], options: Sequence[str], optional: Sequence[str]) -> dict[str, str]:

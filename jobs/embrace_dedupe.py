@@ -27,15 +27,15 @@ OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=False, tasks=True) as job:
         params = parameters.from_args(job.args)
         job.report.scope = params.scope
         job.report_folder = params.outputs["reports"]
         storage = Storage()
         try:
             landing = read.landing_archives(storage, params.landing, params.first, params.last)
-            # Per device stream: its members read and cleaned in Spark tasks against what is published, then published.
-            done = run.clean_and_publish(job.spark, storage, landing, params)
+            # Per device stream: its members read and cleaned in tasks against what is published, then published.
+            done = run.clean_and_publish(job.tasks, storage, landing, params)
         except (ArchiveNameError, PublishError) as error:
             raise runtime.JobFailed(str(error)) from error
         job.report.read.update(done.read)

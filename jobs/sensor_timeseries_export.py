@@ -28,15 +28,15 @@ OPTIONS, OPTIONAL = parameters.OPTIONS, parameters.OPTIONAL
 
 
 def main(argv: Sequence[str]) -> None:
-    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=True) as job:
+    with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=False, tasks=True) as job:
         params = parameters.from_args(job.args)
         job.report.scope = params.scope
         storage = Storage()
-        chunk = read.chunk(storage, params, tasks=2 * job.spark.sparkContext.defaultParallelism)
+        chunk = read.chunk(storage, params, tasks=2 * job.tasks.parallelism)
         try:
             # Each task loads one batch of hours, grids them with transform.hour_grids and writes them aside.
             summary = write.export_chunk(
-                job.spark, storage, chunk, transform.hour_grids, params.curated, params.rejects, shrink_guard=params.shrink_guard
+                job.tasks, storage, chunk, transform.hour_grids, params.curated, params.rejects, shrink_guard=params.shrink_guard
             )
         except write.NoReadings as error:
             raise JobFailed(f"{error} (--source {params.source})") from error

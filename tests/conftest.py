@@ -122,6 +122,14 @@ def s3_storage(moto_server: str) -> Storage:
 
 
 @pytest.fixture(scope="session")
+def tasks():
+    """The local task runner the jobs get (``runtime.local_tasks``): its worker processes serve the whole session."""
+    from job_helpers.runtime import local_tasks
+
+    return local_tasks()
+
+
+@pytest.fixture(scope="session")
 def spark():
     """The suite's one SparkSession, started as the local runtime starts it."""
     from job_helpers.runtime import local_spark

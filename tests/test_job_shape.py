@@ -4,6 +4,7 @@ The shape (``jobs/sitewise_repartition.py`` is the model):
 
 - ``OPTIONS, OPTIONAL`` come from the data set's ``parameters`` module (the names the parser reads);
 - ``main(argv)`` is one ``with runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark=…) as job:``
+  (``spark=False, tasks=True`` for a job that runs its work as tasks)
   whose first statement builds the typed ``params`` from ``job.args`` with that module's
   ``from_args`` and whose last statement is ``job.end(…)``;
 - ``sys.argv`` is read only by ``if __name__ == "__main__": main(sys.argv)``;
@@ -30,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = sorted((REPO / "jobs").glob("*.py"))
 MODEL = REPO / "jobs" / "sitewise_repartition.py"
 START = "runtime.start_job(argv, OPTIONS, optional=OPTIONAL, spark={})"
+STARTS = (START.format(True), START.format(False), START.format("False, tasks=True"))
 # Names a script must not reach for: the runtime and the data set packages hold them.
 FORBIDDEN_NAMES = {
     "getResolvedOptions": "argv is resolved by runtime.start_job",
@@ -92,8 +94,8 @@ def main_problems(tree: ast.Module, owner: str | None) -> list[str]:
     problems = []
     item = block.items[0]
     started = f"{ast.unparse(item.context_expr)} as {ast.unparse(item.optional_vars) if item.optional_vars else '?'}"
-    if started not in (f"{START.format(True)} as job", f"{START.format(False)} as job"):
-        problems.append(f"main must run as `with {START.format('True|False')} as job:`, not `{started}`")
+    if started not in (f"{start} as job" for start in STARTS):
+        problems.append(f"main must run as `with {START.format('True|False|False, tasks=True')} as job:`, not `{started}`")
     first, last = ast.unparse(block.body[0]), ast.unparse(block.body[-1])
     if owner is not None and first != f"params = {owner}.from_args(job.args)":
         problems.append(f"the job's first step must be `params = {owner}.from_args(job.args)`")

@@ -23,12 +23,12 @@ def files(folder: Path) -> dict[str, bytes]:
     }
 
 
-def run_chunk(spark, params: Parameters) -> run.ChunkResult:
+def run_chunk(tasks, params: Parameters) -> run.ChunkResult:
     landing = read.landing_archives(Storage(), params.landing, params.first, params.last)
-    return run.clean_and_publish(spark, Storage(), landing, params)
+    return run.clean_and_publish(tasks, Storage(), landing, params)
 
 
-def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(spark, tmp_path):
+def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(tasks, spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     params = Parameters(
         first=date(2024, 3, 1),
@@ -39,12 +39,12 @@ def test_an_archive_cut_short_is_refused_unless_shrinking_is_allowed(spark, tmp_
     )
     sample = {"start": date(2024, 3, 1), "days": 2, "participants": ("fc096",), "period_end": date(2024, 3, 2)}
     write_embrace_sample(Storage(), landing.as_uri() + "/", seconds_per_day=3000, **sample)
-    run_chunk(spark, params)
+    run_chunk(tasks, params)
     before = files(lake / "clean")
     write_embrace_sample(Storage(), landing.as_uri() + "/", seconds_per_day=20, **sample)
     published = {name: files(lake / name) for name in STAGED}
     with pytest.raises(ShrinkRefused, match=r"clean/: this run would replace .*--allow-shrink true"):
-        run_chunk(spark, params)
+        run_chunk(tasks, params)
     assert {name: files(lake / name) for name in published} == published
-    run_chunk(spark, replace(params, allow_shrink=True))
+    run_chunk(tasks, replace(params, allow_shrink=True))
     assert sum(map(len, files(lake / "clean").values())) < sum(map(len, before.values())) / 10

@@ -1,4 +1,6 @@
 import logging
+import operator
+from functools import partial
 
 import pytest
 from awsglue.utils import GlueArgumentError
@@ -24,7 +26,7 @@ def test_local_job_gets_resolved_arguments_and_spark_only_when_asked(local_runti
     with runtime.start_job(argv, ["from-date"], spark=False) as run:
         assert run.name == "j-1"
         assert run.args["from_date"] == "2024-01-01"
-        assert run.spark is None
+        assert run.spark is None and run.tasks is None
     with runtime.start_job(argv, ["from-date"], spark=True) as run:
         assert run.spark is spark
         assert run.spark.conf.get("spark.sql.session.timeZone") == "UTC"
@@ -222,3 +224,16 @@ def test_a_spark_task_failure_ends_the_run_as_one_line_naming_the_python_cause(l
     assert ended.value.code == 1
     (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert line == "j failed: a Spark task failed: ZeroDivisionError: integer division or modulo by zero"
+
+
+def test_a_local_task_failure_ends_the_run_as_one_line_naming_the_python_cause(local_runtime, tasks, tmp_path, caplog):
+    argv = ["job.py", "--JOB_NAME", "j", "--JOB_RUN_ID", "jr_7", "--run-reports", (tmp_path / "runs").as_uri() + "/"]
+    with pytest.raises(SystemExit) as ended:
+        with runtime.start_job(argv, [], spark=False, tasks=True) as run:
+            assert run.tasks is tasks and run.spark is None, "the process's local workers, and no JVM"
+            run.tasks.map(partial(operator.floordiv, 1), [3, 0])
+    assert ended.value.code == 1
+    (line,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert line == "j failed: a task failed: ZeroDivisionError: integer division or modulo by zero"
+    report = RunReport.from_json((tmp_path / "runs" / "j" / "jr_7.json").read_text())
+    assert (report.status, report.message) == ("FAILED", "a task failed: ZeroDivisionError: integer division or modulo by zero")

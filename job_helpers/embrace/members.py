@@ -1,7 +1,7 @@
 """The members of an archive a run reads, grouped by the key every cleaning rule works within.
 
 The driver groups the selected members by export, participant, device and stream and deals the
-groups out to Spark tasks (see ``stream_tasks``). Members are known by their entry in the
+groups out to tasks (see ``stream_tasks``). Members are known by their entry in the
 central directory, never by name: an archive may hold two entries of the same name (an export
 appended to), and both are read, as one stream of that device.
 """

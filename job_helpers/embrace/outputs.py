@@ -45,7 +45,7 @@ class Output:
     """How one output is written.
 
     ``owns`` is what a run replaces as a unit (one of the constants above), or None for an output
-    written in place, never staged (reports, row counts). ``from_tasks``: the Spark tasks write its
+    written in place, never staged (reports, row counts). ``from_tasks``: the tasks write its
     files; the others are written by the driver.
     """
 

@@ -2,7 +2,7 @@
 
 The chunk reads the archives whose export period overlaps its dates. The driver reads each
 archive's central directory and groups the members by device and stream across the archives;
-Spark spreads the device streams over tasks (see ``stream_tasks``), each combining the new rows
+the job's task runner spreads the device streams over tasks (see ``stream_tasks``), each combining the new rows
 with the rows other exports already published for the same device-days and writing aside. The
 driver then checks that the counts add up and publishes everything (see ``write``): a reading held
 by several exports (a study's ALLSITES export and a site's export of the same days, a re-export)
@@ -28,8 +28,6 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from pyspark.sql import SparkSession
-
 from job_helpers.embrace import read, tables, write
 from job_helpers.embrace.archives import METADATA, Archive, Member
 from job_helpers.embrace.members import MemberGroup, RefusedMember, UnreadableArchive
@@ -41,6 +39,7 @@ from job_helpers.embrace.transform import DayCounts
 from job_helpers.publish import Published, PublishError, new_run_id
 from job_helpers.run_report import reconcile
 from job_helpers.storage import Storage
+from job_helpers.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +109,8 @@ class ChunkResult:
         )
 
 
-def clean_and_publish(spark: SparkSession, storage: Storage, landing: read.Landing, params: Parameters) -> ChunkResult:
-    """Read each archive's members, clean them device-day by device-day in Spark tasks, publish."""
+def clean_and_publish(tasks: Tasks, storage: Storage, landing: read.Landing, params: Parameters) -> ChunkResult:
+    """Read each archive's members, clean them device-day by device-day in ``tasks``, publish."""
     result = ChunkResult(list(params.selection.streams), [archive.export for archive in landing.archives], landing.ignored)
     log.info("%s: %d archive(s) overlap the chunk: %s", params.scope, len(result.archives), ", ".join(result.archives) or "none")
     groups: list[MemberGroup] = []
@@ -138,7 +137,7 @@ def clean_and_publish(spark: SparkSession, storage: Storage, landing: read.Landi
     run_id = new_run_id(params.scope)
     previous = {archive.export: read_manifest(storage, params.outputs["clean"], archive.export) for archive in chosen}
     try:
-        _clean_and_publish(spark, storage, params, run_id, result, chosen, groups, refused, previous)
+        _clean_and_publish(tasks, storage, params, run_id, result, chosen, groups, refused, previous)
     finally:
         write.discard_run_staging(storage, params, run_id)
     for export, message in result.failed.items():
@@ -148,7 +147,7 @@ def clean_and_publish(spark: SparkSession, storage: Storage, landing: read.Landi
 
 
 def _clean_and_publish(
-    spark: SparkSession,
+    tasks: Tasks,
     storage: Storage,
     params: Parameters,
     run_id: str,
@@ -169,7 +168,7 @@ def _clean_and_publish(
         streams, metadata = _work(groups, exports, previous, params, revisit)
         targets = Targets.of_run(params.outputs, run_id, exports, params.max_csv_bytes, params.limits)
         todo = [stream for stream in streams if stream.key not in cleaned]
-        found = clean_in_tasks(spark, todo, metadata if devices is None else [], targets)
+        found = clean_in_tasks(tasks, todo, metadata if devices is None else [], targets)
         if _archives_failed(result, found):
             # The device streams are read again without the archives that failed: their rows stay as published.
             cleaned.clear()

@@ -1,4 +1,4 @@
-"""The work of one Spark task: clean a device's stream from every export of the chunk and write it aside.
+"""The work of one task: clean a device's stream from every export of the chunk and write it aside.
 
 The driver deals the device streams out to tasks, largest first; a device stream holds that
 device's members of that stream in every archive the chunk reads. A task streams each member out
@@ -23,11 +23,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from pyspark.sql import SparkSession
 
 from job_helpers.embrace.archives import MEASURES
 from job_helpers.embrace.day_buffer import SLICE_MS, DayBuffer, DayTooLarge
@@ -50,6 +50,7 @@ from job_helpers.embrace.transform import (
 )
 from job_helpers.publish import PublishError, staging_url
 from job_helpers.storage import Storage, join
+from job_helpers.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -164,14 +165,14 @@ class MetadataResult:
 
 
 def clean_in_tasks(
-    spark: SparkSession, streams: Sequence[DeviceStream], metadata: Sequence[MemberGroup], targets: Targets
+    tasks: Tasks, streams: Sequence[DeviceStream], metadata: Sequence[MemberGroup], targets: Targets
 ) -> list[StreamResult | MetadataResult]:
-    """One task per unit of work (``units``)."""
+    """One task per unit of work (``units``), run by ``tasks``."""
     work = units(streams, metadata)
     if not work:
         return []
     log.info("%d device stream(s) in %d task(s)", len(streams), len(work))
-    return spark.sparkContext.parallelize(work, len(work)).map(lambda unit: process(unit, targets)).collect()
+    return tasks.map(partial(process, targets=targets), work)
 
 
 def units(streams: Sequence[DeviceStream], metadata: Sequence[MemberGroup]) -> list[DeviceStream | list[MemberGroup]]:

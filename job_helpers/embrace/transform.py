@@ -63,7 +63,10 @@ MAX_MS = 253_402_300_799_999
 # Timestamps in [SECONDS_FROM, SECONDS_UNTIL) are epoch seconds (10 or 11 digits).
 SECONDS_FROM = 10**9
 SECONDS_UNTIL = 10**11
-BLOCK_BYTES = 4 << 20
+# Text parsed at a time. pyarrow's streaming CSV reader reads up to 32 blocks ahead of the parser on a
+# thread of its own, so this also bounds what a task holds ahead: 4 MiB blocks let a member's first
+# ~130 MB of text pile up while the first blocks were cleaned, 1 MiB keeps it near 32 MB.
+BLOCK_BYTES = 1 << 20
 REJECT_BATCH = 4096
 ORDINALS = ("first", "second", "third")
 

@@ -70,6 +70,7 @@ CLEAN_SCHEMA = pa.schema(
         ("exports", pa.list_(pa.string())),
     ]
 )
+REPEATED_COLUMNS = ("ppt_id", "dev_id", "exports")
 SLICE_SCHEMA = CLEAN_SCHEMA.remove(CLEAN_SCHEMA.get_field_index("exports"))
 PART = "part-00000.parquet"
 REBUILDS = 10  # builds of one publish lost to other runs' publishes of its scopes before a run gives up
@@ -124,7 +125,9 @@ class CleanDayFile:
         names = pa.array([sorted(self._exports[i] for i in np.flatnonzero(row)) for row in sets], pa.list_(pa.string()))
         piece = _clean_slice(*self._ids, self._stream, ts, values, 0, len(ts))
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._path, CLEAN_SCHEMA)
+            # Dictionaries for the columns that repeat; times and measures are nearly all distinct, and a
+            # dictionary of them costs about 30 MB per row group before the writer gives it up.
+            self._writer = pq.ParquetWriter(self._path, CLEAN_SCHEMA, use_dictionary=list(REPEATED_COLUMNS))
         self._writer.write_table(piece.append_column("exports", names.take(pa.array(which.reshape(-1)))))
 
 

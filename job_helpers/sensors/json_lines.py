@@ -1,8 +1,9 @@
-"""One raw object's JSON lines to readings: pyarrow's JSON reader at once, line by line only when it must.
+"""One raw object's JSON lines to readings: pyarrow's JSON reader a piece at a time, line by line only when it must.
 
-Firehose writes one reading a line. Nearly always pyarrow takes the whole object; a line it
-refuses (broken JSON, a field of the wrong type) becomes a reject with the object's URL, and the
-rest is parsed again.
+Firehose writes one reading a line. The object is read in pieces of whole lines (``PIECE_BYTES``);
+nearly always pyarrow takes a whole piece; a line it refuses (broken JSON, a field of the wrong type)
+becomes a reject with the object's URL, and the rest of that piece is parsed again, so a bad line
+costs a second parse of its piece, not of the object.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Iterator
 
 import pyarrow as pa
 from pyarrow import json as pj
@@ -17,22 +19,37 @@ from pyarrow import json as pj
 from job_helpers.sensors.transform import MALFORMED, READING_SCHEMA, Reject
 
 MAX_REPARSES = 10
+PIECE_BYTES = 1 << 20
 _KINDS = {"sensor_id": (str,), "temperature": (int, float), "status": (str,), "event_time": (int,)}
 
 
 def parse_readings(body: bytes, url: str, arrival: int) -> tuple[pa.Table, list[Reject]]:
     """The readings of one object, and the lines no reading could be made of, filed under ``arrival`` (epoch s).
 
-    pyarrow parses the whole object at once, and nearly always that is all. Otherwise the object
-    is split into lines: a line pyarrow refuses is named by its row in the error, checked, set
+    pyarrow parses each piece of the object at once, and nearly always that is all. Otherwise the
+    piece is split into lines: a line pyarrow refuses is named by its row in the error, checked, set
     aside as a reject and the rest parsed again. Anything else (an error without a row, a row
     that is not one line, text that is not UTF-8, too many bad lines) sends the object through
     the line-by-line parser instead.
     """
-    table, row = _parse(body, body.count(b"\n") + (not body.endswith(b"\n")))
-    if table is not None:
-        return table, []
-    return _parse_by_lines([line for line in body.split(b"\n") if line.strip()], row, url, arrival)
+    tables, rejects = [], []
+    for piece in _pieces(body):
+        table, row = _parse(piece, piece.count(b"\n") + (not piece.endswith(b"\n")))
+        if table is None:
+            table, found = _parse_by_lines([line for line in piece.split(b"\n") if line.strip()], row, url, arrival)
+            rejects += found
+        tables.append(table)
+    return (pa.concat_tables(tables) if tables else READING_SCHEMA.empty_table()), rejects
+
+
+def _pieces(body: bytes) -> Iterator[bytes]:
+    """``body`` in pieces of whole lines, each ``PIECE_BYTES`` or a line more."""
+    start = 0
+    while start < len(body):
+        end = body.find(b"\n", start + PIECE_BYTES)
+        end = len(body) if end < 0 else end + 1
+        yield body[start:end]
+        start = end
 
 
 def _parse(body: bytes, lines: int) -> tuple[pa.Table | None, int | None]:

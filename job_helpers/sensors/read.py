@@ -1,4 +1,4 @@
-"""What a chunk of days reads, as batches of consecutive hours whose readings are loaded inside Spark tasks.
+"""What a chunk of days reads, as batches of consecutive hours whose readings are loaded inside tasks.
 
 ``raw_json``: readings as Firehose lands them, JSON lines under ``YYYY/MM/DD/HH/`` by arrival hour.
 

@@ -1,8 +1,8 @@
 """Publishing one chunk of days: the curated hours and the rejects, written aside in tasks, then published whole.
 
 Ownership makes reruns and overlapping chunks safe: a usable reading belongs to the chunk whose
-days contain its event time, a reject to the chunk whose days contain its arrival hour. Spark
-runs one task per batch of consecutive hours (``read.HourBatch``); each task loads its readings,
+days contain its event time, a reject to the chunk whose days contain its arrival hour. The job's
+task runner runs one task per batch of consecutive hours (``read.HourBatch``); each task loads its readings,
 grids them (the transform it is given) and writes one Parquet file per ``dt/hour`` and one rejects
 file per arrival hour aside. The driver reads the row count of every file back (Parquet footers,
 JSON lines), checks it against what the tasks counted, then publishes them (``job_helpers.publish``):
@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
-from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -35,6 +34,7 @@ from job_helpers.sensors.hours import chunk_hour_starts, partition
 from job_helpers.sensors.read import Chunk, HourBatch
 from job_helpers.sensors.transform import HourGrid, Reject
 from job_helpers.storage import Storage, join
+from job_helpers.tasks import Tasks
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class StagedFiles:
 
 
 def export_chunk(
-    spark: Any,
+    tasks: Tasks,
     storage: Storage,
     chunk: Chunk,
     grids: Grids,
@@ -97,7 +97,7 @@ def export_chunk(
     *,
     shrink_guard: ShrinkGuard = ShrinkGuard(),
 ) -> ExportSummary:
-    """Grid the chunk's readings into ``curated_url``, file its rejects under ``rejects_url``; return the counts.
+    """Grid the chunk's readings into ``curated_url`` in ``tasks``, file its rejects under ``rejects_url``; return the counts.
 
     The chunk's hours without raw objects keep their published partitions unless the guard allows shrinking.
     """
@@ -108,10 +108,8 @@ def export_chunk(
     hours = chunk_hour_starts(first, last)
     kept = set() if shrink_guard.allowed else _published_hours(storage, curated_url, chunk.unread)
     try:
-        results = (
-            spark.sparkContext.parallelize(chunk.batches, len(chunk.batches))
-            .map(lambda batch: stage_batch(batch, grids, curated_url, rejects_url, run_id))
-            .collect()
+        results = tasks.map(
+            partial(stage_batch, grids=grids, curated_url=curated_url, rejects_url=rejects_url, run_id=run_id), chunk.batches
         )
         counts = {folder: count for r in results for folder, count in r.curated.items() if folder not in kept}
         rows = sum(count.rows for count in counts.values())

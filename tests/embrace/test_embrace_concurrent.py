@@ -87,16 +87,16 @@ def landings(tmp_path: Path, second: dict) -> tuple[Path, Path, list[Path]]:
 
 
 @pytest.mark.parametrize("step", ["read", "write_if"], ids=["before-it-checks-the-days", "as-it-claims-the-first-day"])
-def test_two_runs_recomputing_the_same_device_days_at_once_keep_each_others_rows(small_spark, tmp_path, step):
+def test_two_runs_recomputing_the_same_device_days_at_once_keep_each_others_rows(tasks, small_spark, tmp_path, step):
     """The site export's run reads the days before the ALLSITES run publishes them; it must not write its
     days back over them: it recomputes them against what is published, and each reading is published once."""
     allsites, site, archives = landings(tmp_path, {"site": "FC", "participants": FC})
     lake = tmp_path / "lake"
     pausing = PausingStorage(Storage(), at(step, "clean"))
     held, first = held_then_finished(
-        lambda: run_chunk(small_spark, pausing, chunk_params(site, lake, *MARCH)),
+        lambda: run_chunk(tasks, pausing, chunk_params(site, lake, *MARCH)),
         pausing,
-        lambda: run_chunk(small_spark, Storage(), chunk_params(allsites, lake, *MARCH)),
+        lambda: run_chunk(tasks, Storage(), chunk_params(allsites, lake, *MARCH)),
     )
     assert first.recomputed == 0 and held.recomputed == 1
     log = assert_follows_the_rules(small_spark, lake, archives)
@@ -106,7 +106,7 @@ def test_two_runs_recomputing_the_same_device_days_at_once_keep_each_others_rows
     assert not list((lake / "clean" / "_staging").glob("*")), "a run left staged files"
 
 
-def test_runs_of_other_devices_of_the_same_days_keep_each_others_files_without_recomputing(small_spark, tmp_path):
+def test_runs_of_other_devices_of_the_same_days_keep_each_others_files_without_recomputing(tasks, small_spark, tmp_path):
     """A site's export and another site's share the day folders and month partitions: the claims of the held run
     keep the other's files, and its month partitions are built again from what the other published meanwhile."""
     fc, mgh = tmp_path / "fc", tmp_path / "mgh"
@@ -116,9 +116,9 @@ def test_runs_of_other_devices_of_the_same_days_keep_each_others_files_without_r
     lake = tmp_path / "lake"
     pausing = PausingStorage(Storage(), at("write_if", "duplicate_log"))
     held, first = held_then_finished(
-        lambda: run_chunk(small_spark, pausing, chunk_params(mgh, lake, *MARCH)),
+        lambda: run_chunk(tasks, pausing, chunk_params(mgh, lake, *MARCH)),
         pausing,
-        lambda: run_chunk(small_spark, Storage(), chunk_params(fc, lake, *MARCH)),
+        lambda: run_chunk(tasks, Storage(), chunk_params(fc, lake, *MARCH)),
     )
     assert first.recomputed == held.recomputed == 0
     assert_follows_the_rules(small_spark, lake, [*fc.glob("*.zip"), *mgh.glob("*.zip")])
@@ -126,7 +126,7 @@ def test_runs_of_other_devices_of_the_same_days_keep_each_others_files_without_r
     assert {row["ppt_id"] for row in devices} == {*FC, "mgh096"}
 
 
-def test_a_run_that_recomputed_a_device_day_later_keeps_its_derived_rows(small_spark, tmp_path):
+def test_a_run_that_recomputed_a_device_day_later_keeps_its_derived_rows(tasks, small_spark, tmp_path):
     """The ALLSITES run has published its clean files when the site export's run recomputes the same device-days
     over them; the batch-load files, duplicate log and wear time the first run publishes afterwards must not
     bring back its older rows of those device-days."""
@@ -134,9 +134,9 @@ def test_a_run_that_recomputed_a_device_day_later_keeps_its_derived_rows(small_s
     lake = tmp_path / "lake"
     pausing = PausingStorage(Storage(), at("write_if", "timestream_ready"))
     held, later = held_then_finished(
-        lambda: run_chunk(small_spark, pausing, chunk_params(allsites, lake, *MARCH)),
+        lambda: run_chunk(tasks, pausing, chunk_params(allsites, lake, *MARCH)),
         pausing,
-        lambda: run_chunk(small_spark, Storage(), chunk_params(site, lake, *MARCH)),
+        lambda: run_chunk(tasks, Storage(), chunk_params(site, lake, *MARCH)),
     )
     assert held.recomputed == later.recomputed == 0 and later.read["published"] > 0
     assert_follows_the_rules(small_spark, lake, archives)
@@ -144,24 +144,24 @@ def test_a_run_that_recomputed_a_device_day_later_keeps_its_derived_rows(small_s
     assert exports == {tuple(sorted(path.stem for path in archives)), (next(allsites.glob("*.zip")).stem,)}
 
 
-def test_a_run_that_cannot_catch_up_fails_naming_the_other_run_and_publishes_nothing(small_spark, tmp_path, monkeypatch):
+def test_a_run_that_cannot_catch_up_fails_naming_the_other_run_and_publishes_nothing(tasks, small_spark, tmp_path, monkeypatch):
     allsites, site, _ = landings(tmp_path, {"site": "FC", "participants": FC})
     lake, alone = tmp_path / "lake", tmp_path / "alone"
     monkeypatch.setattr(run, "ROUNDS", 0)
     pausing = PausingStorage(Storage(), at("write_if", "clean"))
     with pytest.raises(PublishError) as failed:
         held_then_finished(
-            lambda: run_chunk(small_spark, pausing, chunk_params(site, lake, *MARCH)),
+            lambda: run_chunk(tasks, pausing, chunk_params(site, lake, *MARCH)),
             pausing,
-            lambda: run_chunk(small_spark, Storage(), chunk_params(allsites, lake, *MARCH)),
+            lambda: run_chunk(tasks, Storage(), chunk_params(allsites, lake, *MARCH)),
         )
     record = json.loads(next((lake / "clean" / COMMITS).glob("stream=*/date=*.json")).read_text())
     assert f"changed by run {record['run']} (" in str(failed.value) and "nothing was published" in str(failed.value)
-    run_chunk(small_spark, Storage(), chunk_params(allsites, alone, *MARCH))
+    run_chunk(tasks, Storage(), chunk_params(allsites, alone, *MARCH))
     assert tables(small_spark, lake) == tables(small_spark, alone), "the failed run changed a table"
 
 
-def test_a_run_that_failed_while_moving_its_files_is_repaired_by_the_next_run_of_the_same_days(small_spark, tmp_path):
+def test_a_run_that_failed_while_moving_its_files_is_repaired_by_the_next_run_of_the_same_days(tasks, small_spark, tmp_path):
     """The ALLSITES run fails after moving its held files and before any clean file: every device-day is half
     replaced. Its staged files stay; the site export's run reads the ALLSITES run's version of those days, takes
     every claim it left over, and the tables are those of both archives."""
@@ -173,16 +173,16 @@ def test_a_run_that_failed_while_moving_its_files_is_repaired_by_the_next_run_of
             raise OSError(f"connection reset while moving {url}")
 
     with pytest.raises(OSError, match="connection reset"):
-        run_chunk(small_spark, SteppedStorage(Storage(), fail_at_the_first_clean_file), chunk_params(allsites, lake, *MARCH))
+        run_chunk(tasks, SteppedStorage(Storage(), fail_at_the_first_clean_file), chunk_params(allsites, lake, *MARCH))
     assert list((lake / "clean" / "_staging").glob("*/stream=*")), "the failed run's staged clean files are kept"
     assert list((lake / "clean" / "_held").rglob("*.parquet")) and not list((lake / "clean").glob("stream=*/date=*/*"))
-    repaired = run_chunk(small_spark, Storage(), chunk_params(site, lake, *MARCH))
+    repaired = run_chunk(tasks, Storage(), chunk_params(site, lake, *MARCH))
     assert repaired.recomputed == 1, "the device-days of the failed run the site export does not hold are recomputed too"
     assert_follows_the_rules(small_spark, lake, archives)
     assert not list((lake / "clean" / "_staging").glob("*")) and not list((lake / "clean" / COMMITS / "_open").glob("*"))
 
 
-def test_a_rerun_after_a_failure_while_moving_gives_the_tables_of_one_clean_run(small_spark, tmp_path):
+def test_a_rerun_after_a_failure_while_moving_gives_the_tables_of_one_clean_run(tasks, small_spark, tmp_path):
     allsites, _, _ = landings(tmp_path, {"site": "FC", "participants": FC})
     lake, once = tmp_path / "lake", tmp_path / "once"
     moves = []
@@ -194,16 +194,16 @@ def test_a_rerun_after_a_failure_while_moving_gives_the_tables_of_one_clean_run(
                 raise OSError(f"connection reset while moving {url}")
 
     with pytest.raises(OSError):
-        run_chunk(small_spark, SteppedStorage(Storage(), fail_half_way), chunk_params(allsites, lake, *MARCH))
-    run_chunk(small_spark, Storage(), chunk_params(allsites, lake, *MARCH))
-    run_chunk(small_spark, Storage(), chunk_params(allsites, once, *MARCH))
+        run_chunk(tasks, SteppedStorage(Storage(), fail_half_way), chunk_params(allsites, lake, *MARCH))
+    run_chunk(tasks, Storage(), chunk_params(allsites, lake, *MARCH))
+    run_chunk(tasks, Storage(), chunk_params(allsites, once, *MARCH))
     assert tables(small_spark, lake) == tables(small_spark, once)
 
 
 def test_two_runs_at_once_on_s3_keep_each_others_rows(small_spark, s3_storage, tmp_path, monkeypatch):
     """The first test's interleaving on moto's S3: conditional writes by ETag, records and files read back by ranged GETs."""
 
-    def in_process(spark, streams, metadata, targets):
+    def in_process(tasks, streams, metadata, targets):
         return [stream_tasks.process(unit, targets, s3_storage) for unit in stream_tasks.units(streams, metadata)]
 
     monkeypatch.setattr(run, "clean_in_tasks", in_process)

@@ -28,7 +28,7 @@ def snapshot(spark, lake):
     return tables
 
 
-def test_rerun_and_overlapping_chunks_give_identical_output(small_spark, tmp_path):
+def test_rerun_and_overlapping_chunks_give_identical_output(tasks, small_spark, tmp_path):
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
     march = write_embrace_sample(
@@ -51,18 +51,18 @@ def test_rerun_and_overlapping_chunks_give_identical_output(small_spark, tmp_pat
     )
     options = {"selection": Selection(streams=("eda",))}
     whole = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 4, 30), **options)
-    first = run_chunk(small_spark, storage, whole)
+    first = run_chunk(tasks, storage, whole)
     assert sorted(first.archives) == sorted([march.export, april.export])
     before = snapshot(small_spark, lake)
     assert len(before["clean"]) == march.clean["eda"] + april.clean["eda"]
 
-    run_chunk(small_spark, storage, chunk_params(landing, lake, date(2024, 3, 31), date(2024, 4, 2), **options))
-    again = run_chunk(small_spark, storage, chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 31), **options))
+    run_chunk(tasks, storage, chunk_params(landing, lake, date(2024, 3, 31), date(2024, 4, 2), **options))
+    again = run_chunk(tasks, storage, chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 31), **options))
     assert again.archives == [march.export]
     assert snapshot(small_spark, lake) == before
 
 
-def test_a_day_or_device_no_longer_produced_is_removed(small_spark, tmp_path):
+def test_a_day_or_device_no_longer_produced_is_removed(tasks, small_spark, tmp_path):
     """The re-export holds one day of one participant: the other participant's device leaves with every day of it."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
@@ -70,7 +70,7 @@ def test_a_day_or_device_no_longer_produced_is_removed(small_spark, tmp_path):
         storage, landing.as_uri() + "/", start=date(2024, 3, 1), days=2, seconds_per_day=20, participants=("fc096", "fc157")
     )
     params = chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 2), selection=Selection(streams=("temp",)))
-    run_chunk(small_spark, storage, params)
+    run_chunk(tasks, storage, params)
     shorter = write_embrace_sample(
         storage,
         landing.as_uri() + "/",
@@ -81,7 +81,7 @@ def test_a_day_or_device_no_longer_produced_is_removed(small_spark, tmp_path):
         period_end=date(2024, 3, 2),
     )
     # Half the archive's days went: more than the row guard lets a run lose unless allowed.
-    run_chunk(small_spark, storage, replace(params, allow_shrink=True))
+    run_chunk(tasks, storage, replace(params, allow_shrink=True))
     dates = {r["date"] for r in small_spark.read.parquet(str(lake / "clean")).select("date").distinct().collect()}
     assert {str(d) for d in dates} == {"2024-03-01"}
     clean = small_spark.read.parquet(str(lake / "clean"))
@@ -93,7 +93,7 @@ def test_a_day_or_device_no_longer_produced_is_removed(small_spark, tmp_path):
     assert sum(sum(c.values()) for c in counts) == shorter.clean["temp"]
 
 
-def test_a_rerun_clears_the_former_batch_load_layout(small_spark, tmp_path):
+def test_a_rerun_clears_the_former_batch_load_layout(tasks, tmp_path):
     """Files and counts of the former layouts (per export) go when their export is rerun."""
     landing, lake = tmp_path / "landing", tmp_path / "lake"
     storage = Storage()
@@ -116,7 +116,7 @@ def test_a_rerun_clears_the_former_batch_load_layout(small_spark, tmp_path):
         else:
             path.write_text("written by an earlier version\n")
     run_chunk(
-        small_spark,
+        tasks,
         storage,
         chunk_params(landing, lake, date(2024, 3, 1), date(2024, 3, 1), selection=Selection(streams=("temp",))),
     )

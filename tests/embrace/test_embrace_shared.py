@@ -21,12 +21,12 @@ SEPTEMBER = "Sensors_U02_ALLSITES_20190901_20190930"
 
 
 @pytest.fixture(scope="module")
-def shared_run(small_spark, tmp_path_factory):
+def shared_run(tasks, small_spark, tmp_path_factory):
     if not (SHARED / f"{AUGUST}.zip").is_file():
         pytest.skip(f"reference data not found at {SHARED.resolve()} (the shared folder beside the repository)")
     lake = tmp_path_factory.mktemp("embrace-shared")
     params = chunk_params(SHARED, lake, date(2019, 8, 1), date(2019, 9, 30))
-    return params, run_chunk(small_spark, Storage(), params)
+    return params, run_chunk(tasks, Storage(), params)
 
 
 @pytest.mark.parametrize("export", [AUGUST, SEPTEMBER])

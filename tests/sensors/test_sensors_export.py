@@ -27,9 +27,9 @@ def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return sample_lake(tmp_path_factory.mktemp("sensor-lake"), DAY1, days=2, seed=11, sensors=3, hours_per_day=HOURS)
 
 
-def run(spark, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
+def run(tasks, lake: dict[str, str], first: date, last: date, curated: str) -> ExportSummary:
     chunk = raw_chunk(Storage(), lake["sensors.raw"], first, last, tasks=2)
-    return export_chunk(spark, Storage(), chunk, hour_grids, lake[curated], lake["rejects"])
+    return export_chunk(tasks, Storage(), chunk, hour_grids, lake[curated], lake["rejects"])
 
 
 def table(spark, url: str) -> list[tuple]:
@@ -45,8 +45,8 @@ def table(spark, url: str) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def daily(spark, lake) -> tuple[list[ExportSummary], list[tuple]]:
-    summaries = [run(spark, lake, day, day, "curated") for day in (DAY1, DAY2)]
+def daily(tasks, spark, lake) -> tuple[list[ExportSummary], list[tuple]]:
+    summaries = [run(tasks, lake, day, day, "curated") for day in (DAY1, DAY2)]
     return summaries, table(spark, lake["curated"])
 
 
@@ -101,11 +101,11 @@ def test_summary_counts_readings_rows_and_rejects(daily, lake):
     assert {reason.split(" ")[0] for reason in reasons} == {"malformed", "bad", "temperature"}
 
 
-def test_overlapping_chunk_and_rerun_write_identical_tables(spark, daily, lake):
+def test_overlapping_chunk_and_rerun_write_identical_tables(tasks, spark, daily, lake):
     _, rows = daily
-    run(spark, lake, DAY1, DAY2, "overlap")
+    run(tasks, lake, DAY1, DAY2, "overlap")
     assert table(spark, lake["overlap"]) == rows
-    run(spark, lake, DAY1, DAY1, "curated")
+    run(tasks, lake, DAY1, DAY1, "curated")
     assert table(spark, lake["curated"]) == rows
     files = published_files(Path(local_path(lake["curated"])), "*.parquet")
     assert len(files) == 2 * HOURS, "one file per dt/hour partition, none left from the first run"

@@ -44,7 +44,7 @@ def rejects(url: str) -> list[dict]:
     )
 
 
-def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_path):
+def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(tasks, spark, tmp_path):
     raw = tmp_path / "raw"
     files = {
         "2024/03/01/23/firehose-1-2024-03-01-23-00-00-abc": [line("s1", 10.0, "OK", -2), ""],
@@ -73,7 +73,7 @@ def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_
         "firehose-1-2024-03-02-00-05-00-def",
     ]
     first = export_chunk(
-        spark, storage, Chunk(raw.as_uri(), day1, day1, raw_batches(listed, day1, day1, tasks=2)), hour_grids, out, bad
+        tasks, storage, Chunk(raw.as_uri(), day1, day1, raw_batches(listed, day1, day1, tasks=2)), hour_grids, out, bad
     )
     assert (first.readings_in, first.rows_out, first.rejects) == (2, 2, 0)
     assert curated(spark, out) == [
@@ -83,7 +83,7 @@ def test_raw_chunks_take_late_arrivals_from_the_next_days_first_hour(spark, tmp_
 
     listed = list_raw_files(storage, raw.as_uri() + "/", day2, day2)
     second = export_chunk(
-        spark, storage, Chunk(raw.as_uri(), day2, day2, raw_batches(listed, day2, day2, tasks=2)), hour_grids, out, bad
+        tasks, storage, Chunk(raw.as_uri(), day2, day2, raw_batches(listed, day2, day2, tasks=2)), hour_grids, out, bad
     )
     assert (second.sensors, second.readings_in, second.rejects) == (1, 2, 3)
     assert curated(spark, out)[2:] == [
@@ -123,7 +123,7 @@ def page(rows: list[tuple], token: str | None = None) -> dict:
     return response
 
 
-def test_timestream_pages_feed_the_same_export(spark, tmp_path):
+def test_timestream_pages_feed_the_same_export(tasks, spark, tmp_path):
     client = timestream_client(boto3.Session(region_name="us-east-1"))
     assert client.meta.config.retries["mode"] == "adaptive"
     day = date(2024, 3, 1)
@@ -149,7 +149,7 @@ def test_timestream_pages_feed_the_same_export(spark, tmp_path):
                 stub.add_response("query", page([]), {"QueryString": query})
         chunk = timestream_chunk(client, "sensors", "readings", day, day)
         summary = export_chunk(
-            spark, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/"
+            tasks, Storage(), chunk, hour_grids, (tmp_path / "c").as_uri() + "/", (tmp_path / "r").as_uri() + "/"
         )
         stub.assert_no_pending_responses()
     assert (summary.sensors, summary.readings_in, summary.rows_out, summary.rejects) == (1, 2, 4, 2)

@@ -1,11 +1,11 @@
 """The suite's slow groups, as markers, and the check that keeps the fast loop fast.
 
 ``spark`` (a SparkSession: the ``spark`` fixture, or a job run in-process), ``subprocess`` (a process
-of its own: a job, a local runner, the CLI as a user runs it, make, Chromium), ``moto`` (moto's HTTP
-server) and ``aws_e2e`` (the project of ``tests/aws_e2e``) are what take the suite's minutes; every
-test in one of them is also marked ``slow``, and ``make test-fast`` runs the others. A test that
-uses the ``spark`` or ``moto_endpoint`` fixture, names a storage fixture's ``s3`` case or lives in
-``tests/aws_e2e`` is marked here. A test in no group that starts Spark or a process, or asks for
+of its own: a job, a local runner, the CLI as a user runs it, make, Chromium, the task runner's
+workers), ``moto`` (moto's HTTP server) and ``aws_e2e`` (the project of ``tests/aws_e2e``) are what
+take the suite's minutes; every test in one of them is also marked ``slow``, and ``make test-fast``
+runs the others. A test that uses the ``spark``, ``tasks`` or ``moto_endpoint`` fixture, names a
+storage fixture's ``s3`` case or lives in ``tests/aws_e2e`` is marked here. A test in no group that starts Spark or a process, or asks for
 moto's server, fails, naming the marker it needs, so the fast loop stays fast by a failing test,
 not by a list someone remembers to keep. (A test already in one slow group may do what the others
 do: it is out of the fast loop either way.)
@@ -13,6 +13,7 @@ do: it is out of the fast loop either way.)
 
 from __future__ import annotations
 
+import multiprocessing.process
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,7 +24,7 @@ from unittest import mock
 import pytest
 
 GROUPS = ("spark", "subprocess", "moto", "aws_e2e")
-BY_FIXTURE = {"spark": "spark", "moto_endpoint": "moto"}
+BY_FIXTURE = {"spark": "spark", "tasks": "subprocess", "moto_endpoint": "moto"}
 MOTO_CASE = "s3"  # the parameter value that names a test's case on moto's S3
 JVM_LAUNCHER = "spark-submit"  # the process that starts Spark's JVM
 AWS_E2E = Path(__file__).resolve().parents[1] / "aws_e2e"
@@ -79,6 +80,9 @@ def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
             refuse("starts Spark", "spark")
         refuse(f"starts a process ({' '.join(map(str, command))[:100]})", "subprocess")
 
+    def no_worker(self):
+        refuse(f"starts a worker process ({self.name})", "subprocess")
+
     with ExitStack() as stack:
         if not item.get_closest_marker("slow"):
             if "pyspark.sql" in sys.modules:  # else Spark would start its JVM, a process refused below
@@ -86,6 +90,7 @@ def _kept_in_group(item: pytest.Item) -> Iterator[list[str]]:
 
                 stack.enter_context(mock.patch.object(SparkSession.Builder, "getOrCreate", no_spark))
             stack.enter_context(mock.patch.object(subprocess.Popen, "__init__", no_process))
+            stack.enter_context(mock.patch.object(multiprocessing.process.BaseProcess, "start", no_worker))
         yield found
 
 

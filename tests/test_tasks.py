@@ -1,0 +1,60 @@
+"""The task runners: Spark's (Glue's) and the local worker processes give the same results, in item
+order, and a failed task or a dead worker ends the run with one line naming the cause.
+
+Functions are builtins, which both runners pickle by reference, so no worker needs the tests' modules.
+"""
+
+import operator
+import os
+import signal
+from functools import partial
+
+import pytest
+
+from job_helpers import runtime
+from job_helpers.tasks import WORKER_DIED, SparkTasks, TaskFailed
+
+# Items whose results differ from one another, the largest first, so a runner that returned results
+# as tasks finish rather than in item order would be caught.
+ITEMS = [12, 0, 7, 3, 30, 1]
+POWERS = [2**item for item in ITEMS]
+
+
+def test_spark_and_local_workers_give_the_same_results_in_item_order(spark, tasks):
+    glue = SparkTasks(spark.sparkContext)
+    assert glue.parallelism == spark.sparkContext.defaultParallelism
+    assert tasks.parallelism == os.cpu_count()
+    for runner in (glue, tasks):
+        assert runner.map(partial(pow, 2), ITEMS) == POWERS
+        assert runner.map(partial(pow, 2), []) == []
+        assert runner.map(len, [(), "ab", [1, 2, 3]]) == [0, 2, 3]
+
+
+def test_a_local_task_sees_the_environment_of_the_driver_when_it_was_given(tasks, monkeypatch):
+    """The workers outlive a test that sets an endpoint (moto's), so each task takes the driver's environment."""
+    monkeypatch.setenv("JOB_HELPERS_TASK_PROBE", "first")
+    assert tasks.map(os.getenv, ["JOB_HELPERS_TASK_PROBE"] * 3) == ["first"] * 3
+    monkeypatch.setenv("JOB_HELPERS_TASK_PROBE", "second")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    assert tasks.map(os.getenv, ["JOB_HELPERS_TASK_PROBE", "AWS_DEFAULT_REGION"]) == ["second", None]
+
+
+def test_a_failing_task_is_one_line_naming_its_error_and_the_workers_keep_serving(tasks):
+    with pytest.raises(TaskFailed) as raised:
+        tasks.map(partial(operator.floordiv, 1), [1, 2, 0, 4])
+    assert str(raised.value) == "a task failed: ZeroDivisionError: integer division or modulo by zero"
+    assert tasks.map(partial(operator.floordiv, 12), [1, 2, 3]) == [12, 6, 4]
+
+
+def test_a_worker_killed_mid_task_ends_the_run_as_one_line_and_the_next_tasks_get_new_workers(tasks):
+    with pytest.raises(TaskFailed) as raised:
+        tasks.map(signal.raise_signal, [signal.SIGKILL])
+    assert str(raised.value) == WORKER_DIED
+    assert runtime.failure_message(raised.value) == WORKER_DIED
+    assert "\n" not in WORKER_DIED and "killed" in WORKER_DIED
+    assert tasks.map(partial(pow, 2), ITEMS) == POWERS
+
+
+def test_a_function_the_workers_cannot_receive_fails_naming_it(tasks):
+    with pytest.raises(TaskFailed, match=r"^task 1 of 2 failed: (AttributeError|PicklingError): .*lambda"):
+        tasks.map(lambda item: item, [1, 2])
