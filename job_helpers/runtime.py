@@ -134,9 +134,9 @@ def local_spark(app_name: str) -> Any:
 
     When the environment names the S3A jars (the aws profile's local runner does), the session
     also reads and writes ``s3://`` as the boto3 identity; see ``job_helpers.s3a``. Only this
-    session is tuned for a fast start (``LOCAL_JAVA_OPTIONS``, few shuffle partitions, Spark's classes
-    from a class-data-sharing archive: ``job_helpers.class_archive``); Glue runs the same job code
-    on its own session.
+    session is tuned for a fast start (``LOCAL_JAVA_OPTIONS``, few shuffle partitions, no adaptive
+    execution, Spark's classes from a class-data-sharing archive: ``job_helpers.class_archive``);
+    Glue runs the same job code on its own session.
     """
     from pyspark.sql import SparkSession
 
@@ -165,8 +165,10 @@ def local_spark(app_name: str) -> Any:
         .config("spark.sql.shuffle.partitions", os.environ.get("SPARK_SHUFFLE_PARTITIONS", LOCAL_SHUFFLE_PARTITIONS))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        # pandas frames reach the JVM as Arrow batches, without starting Python workers (~50 MB each).
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Plans fixed before they run: adaptive execution runs every shuffle stage and cache fill as a Spark
+        # job of its own and re-plans after each (the STEDI pipeline: 31 jobs, 14 without), which on small
+        # local data costs more than it finds. Glue keeps it.
+        .config("spark.sql.adaptive.enabled", "false")
         .getOrCreate()
     )
     class_archive.note_recording(session, archive)

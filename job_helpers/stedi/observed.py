@@ -1,23 +1,21 @@
 """Row counts taken on the way by the action that writes a table (Spark's observed metrics), not by a count each.
 
 ``Counts(frame, name=condition, …)`` puts one count per condition in ``frame``'s plan; use
-``counts.frame`` downstream and read ``counts[name]`` once an action ran it. Spark reports an
-observation when the first action through it ends. It leaves an observed part of a plan out when it
-can tell that part is empty (a join with an empty side, a filter it knows is false), and the metrics
-then never come: after ``WAIT_S`` the same counts are taken by one aggregate of the same frame. The
-numbers are the same either way; only that rare case costs an action.
+``counts.frame`` downstream and read ``counts[name]`` once an action ran it. Spark hands an
+observation its metrics when the first action through it ends, on its listener bus. It leaves an
+observed part of a plan out when it can tell that part is empty (a join with an empty side, a filter
+it knows is false), and the metrics then never come. So reading the counts first lets the listener
+bus deliver what the finished actions observed, then looks: observed, or taken by one aggregate of
+the same frame. The numbers are the same either way; only that rare case costs an action, and
+nothing waits on metrics that will not come.
 """
 
 from __future__ import annotations
 
-import threading
 import uuid
 
 from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
-
-# How long a finished action's metrics may take to arrive (Spark's listener bus posts them a moment later).
-WAIT_S = 5.0
 
 
 class Counts:
@@ -36,10 +34,9 @@ class Counts:
     def as_dict(self) -> dict[str, int]:
         """The counts, as observed by the first action through ``frame`` (or aggregated, see the module)."""
         if self._values is None:
-            observed = self._observed()
-            if observed is None:
+            if not observed(self._source, self._observation):
                 return self.aggregated()
-            self._values = {name: int(value or 0) for name, value in observed.items()}
+            self._values = {name: int(value or 0) for name, value in self._observation.get.items()}
         return self._values
 
     def aggregated(self) -> dict[str, int]:
@@ -48,13 +45,23 @@ class Counts:
         self._values = {name: int(value or 0) for name, value in (row.asDict() if row is not None else {}).items()}
         return self._values
 
-    def _observed(self) -> dict[str, int] | None:
-        """The observed metrics, or None when none came within ``WAIT_S`` (``Observation.get`` waits forever)."""
-        found: dict[str, int] = {}
-        reader = threading.Thread(target=lambda: found.update(self._observation.get), daemon=True)
-        reader.start()
-        reader.join(WAIT_S)
-        return None if reader.is_alive() else found
+
+def observed(frame: DataFrame, observation: Observation) -> bool:
+    """Whether an action that ended has handed ``observation`` its metrics, so ``observation.get`` returns at once.
+
+    The actions' ends are delivered first (the listener bus emptied), so a finished action's metrics
+    are there; when none are, no action ran the observed part and none will hand them later without
+    another action. (``Observation.get`` would wait for them for ever, and Spark 3.5 has no call
+    that asks without waiting: the observation's ``metrics`` field is read instead.)
+    """
+    jvm_context = frame.sparkSession.sparkContext._jsc.sc()
+    jvm_context.listenerBus().waitUntilEmpty()
+    handle = observation._jo
+    if handle is None:  # never put in a plan
+        return False
+    field = handle.getClass().getDeclaredField("metrics")
+    field.setAccessible(True)
+    return bool(field.get(handle).isDefined())
 
 
 def every_row() -> Column:

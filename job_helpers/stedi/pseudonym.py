@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import os
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
 
 from job_helpers.aws import client
 from job_helpers.job_failed import JobFailed
@@ -117,14 +117,16 @@ def _secret(name: str, secrets_client: Callable[[], Any] | None) -> bytes:
 def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, column: str) -> DataFrame:
     """A small (``column``, customerPseudonym) table for the given distinct values.
 
-    Handed over as a pandas frame: with Arrow on (the local session) it reaches the JVM as Arrow
-    batches, starting no Python worker (a list would start one per task to unpickle it).
+    Handed to the JVM as JSON lines in one string and read there, so it starts no Python worker (a
+    list would start one per task to unpickle it) and needs no pandas (a pandas frame cost its
+    import and the setuptools pyspark's Arrow checks load: half a second, more than the rest of
+    the job's Python). The rows are data, not literals of the query plan.
     """
-    import pandas
-
-    rows = [(value, pseudonym(key, value)) for value in sorted(set(values))]
-    schema = StructType([StructField(column, StringType(), False), StructField(PSEUDONYM_COLUMN, StringType(), False)])
-    return spark.createDataFrame(pandas.DataFrame(rows, columns=[column, PSEUDONYM_COLUMN], dtype=object), schema)
+    rows = "\n".join(json.dumps({column: value, PSEUDONYM_COLUMN: pseudonym(key, value)}) for value in sorted(set(values)))
+    session, jvm = spark._jsparkSession, cast(Any, spark._jvm)
+    lines = jvm.java.util.regex.Pattern.compile("\n").splitAsStream(rows).collect(jvm.java.util.stream.Collectors.toList())
+    dataset = session.createDataset(lines, jvm.org.apache.spark.sql.Encoders.STRING())
+    return DataFrame(session.read().schema(f"`{column}` STRING, `{PSEUDONYM_COLUMN}` STRING").json(dataset), spark)
 
 
 def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:

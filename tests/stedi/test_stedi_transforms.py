@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import os
 import stat
+import threading
 from datetime import date
 
 import pytest
@@ -198,15 +199,34 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     assert sorted((r.sensorReadingTime, r.user) for r in ml.collect()) == [(DAY, "ANA@X.COM"), (DAY + 1, "ana@x.com")]
 
 
-def test_counts_are_observed_by_the_action_and_taken_by_an_aggregate_where_spark_left_them_out(small_shuffles, monkeypatch):
-    monkeypatch.setattr(observed, "WAIT_S", 0.5)
+def test_counts_are_observed_by_the_action_and_taken_by_an_aggregate_where_spark_left_them_out(small_shuffles):
+    threads = set(threading.enumerate())
     rows = small_shuffles.createDataFrame([(1,), (2,), (3,)], "v int")
     seen = observed.Counts(rows, odd=F.col("v") % 2 == 1, every=observed.every_row())
     assert seen.frame.where("v > 1").count() == 2
+    assert observed.observed(rows, seen._observation)  # the action's metrics, nothing aggregated
     assert seen.as_dict() == {"odd": 2, "every": 3}
-    # Joined with an empty side, or under a filter Spark knows is false, the observed rows are never read.
-    nobody = small_shuffles.createDataFrame([], "v int")
-    for prune in (lambda frame: frame.join(nobody, "v", "left_semi"), lambda frame: frame.where(F.lit(False))):
-        pruned = observed.Counts(rows, odd=F.col("v") % 2 == 1, every=observed.every_row())
-        assert prune(pruned.frame).collect() == []
-        assert (pruned["odd"], pruned["every"]) == (2, 3)
+    # Joined with a side Spark knows is empty (when planning, or once it ran, as adaptive execution on Glue
+    # does), or under a filter it knows is false, the observed rows are never read: that is known as soon
+    # as the action ended (no metrics came), and an aggregate takes the counts.
+    planned_empty, found_empty = rows.where(F.lit(False)), small_shuffles.createDataFrame([], "v int")
+    prunes = [
+        (lambda frame: frame.join(planned_empty, "v", "left_semi"), "false"),
+        (lambda frame: frame.join(found_empty, "v", "left_semi"), "true"),
+        (lambda frame: frame.where(F.lit(False)), "false"),
+    ]
+    adaptive = small_shuffles.conf.get("spark.sql.adaptive.enabled")
+    for prune, adaptive_execution in prunes:
+        small_shuffles.conf.set("spark.sql.adaptive.enabled", adaptive_execution)
+        try:
+            pruned = observed.Counts(rows, odd=F.col("v") % 2 == 1, every=observed.every_row())
+            assert prune(pruned.frame).collect() == []
+            assert not observed.observed(rows, pruned._observation)
+            assert (pruned["odd"], pruned["every"]) == (2, 3)
+        finally:
+            small_shuffles.conf.set("spark.sql.adaptive.enabled", adaptive)
+    # Counts read before any action ran are aggregated too.
+    unread = observed.Counts(rows, every=observed.every_row())
+    assert unread["every"] == 3
+    # Nothing is left waiting for metrics that never come (a reader thread blocked on Observation.get).
+    assert set(threading.enumerate()) <= threads
