@@ -148,7 +148,7 @@ def test_each_job_script_hands_start_job_the_names_it_declares(script, monkeypat
     class Declared(Exception):
         pass
 
-    def start_job(argv, options, *, optional=(), spark):
+    def start_job(argv, options, *, optional=(), spark=False, tasks=False):
         given.update(options=list(options), optional=list(optional))
         raise Declared
 
@@ -179,7 +179,7 @@ def test_retry_applies_an_argument_override_to_the_runs_it_starts(built, capsys)
         ("jobs.fake.arguments.--sleep-secnods=1", "--set jobs.fake.arguments.--sleep-secnods: unknown argument"),
         ("jobs.fake.worker_type=G.2X", "--set changes jobs.fake.worker_type, which a retry cannot"),
         ("jobs.fake.timeout_minutes=9", "--set changes jobs.fake.timeout_minutes, which a retry cannot"),
-        ("jobs.fake.arguments=", "--set removes --fail-on, --output, --sleep-seconds from jobs.fake"),
+        ("jobs.fake.arguments=", "jobs.fake.arguments: '' where a mapping of keys belongs"),
     ],
 )
 @pytest.mark.subprocess
