@@ -67,7 +67,8 @@ class SparkTasks:
 
 class ProcessTasks:
     """Items run by ``workers`` local worker processes (one per core by default), kept for the
-    runner's life; each task sees the environment the driver had when ``map`` was called.
+    runner's life; each task sees the environment and working directory the driver had when ``map``
+    was called, whatever an earlier task in its worker changed.
 
     ``function`` and the items are pickled, so ``function`` is a module-level function or a
     ``functools.partial`` of one. ``close`` stops the workers.
@@ -86,7 +87,8 @@ class ProcessTasks:
             return []
         pool = self._started()
         environment = dict(os.environ)  # after the start, which adds WORKER_ENVIRONMENT for the tasks too
-        futures = [pool.submit(_run_task, environment, function, item) for item in items]
+        directory = os.getcwd()
+        futures = [pool.submit(_run_task, environment, directory, function, item) for item in items]
         wait(futures, return_when=FIRST_EXCEPTION)
         failed = [(number, error) for number, error in enumerate(map(_error, futures), 1) if error is not None]
         if failed:
@@ -123,11 +125,12 @@ def _error(future: Future) -> BaseException | None:
     return future.exception() if future.done() and not future.cancelled() else None
 
 
-def _run_task(environment: Mapping[str, str], function: Callable[[Item], Result], item: Item) -> Result:
-    """In a worker: ``function(item)`` with the driver's environment; an error comes back as one line,
-    its traceback logged here."""
+def _run_task(environment: Mapping[str, str], directory: str, function: Callable[[Item], Result], item: Item) -> Result:
+    """In a worker: ``function(item)`` with the driver's environment and working directory (relative paths
+    mean what they mean to the driver); an error comes back as one line, its traceback logged here."""
     os.environ.clear()
     os.environ.update(environment)
+    os.chdir(directory)
     try:
         return function(item)
     except Exception as error:

@@ -58,3 +58,9 @@ def test_a_worker_killed_mid_task_ends_the_run_as_one_line_and_the_next_tasks_ge
 def test_a_function_the_workers_cannot_receive_fails_naming_it(tasks):
     with pytest.raises(TaskFailed, match=r"^task 1 of 2 failed: (AttributeError|PicklingError): .*lambda"):
         tasks.map(lambda item: item, [1, 2])
+
+
+def test_a_task_that_changes_directory_leaves_the_next_task_in_the_drivers(tasks, tmp_path):
+    """A relative path (a local lake's, a staging file's) means the same in every task: the driver's directory."""
+    tasks.map(os.chdir, [str(tmp_path)] * 2 * tasks.parallelism)
+    assert tasks.map(os.path.abspath, ["."] * 2 * tasks.parallelism) == [os.getcwd()] * 2 * tasks.parallelism
