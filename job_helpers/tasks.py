@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
@@ -108,7 +109,7 @@ class ProcessTasks:
             for name, value in WORKER_ENVIRONMENT.items():
                 os.environ.setdefault(name, value)
             context = multiprocessing.get_context(START_METHOD)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_end_with_the_driver)
         return self._pool
 
     def _failure(self, number: int, error: BaseException, count: int) -> TaskFailed:
@@ -118,6 +119,19 @@ class ProcessTasks:
         if isinstance(error, TaskFailed):
             return error
         return TaskFailed(f"task {number} of {count} failed: {describe(error)}")
+
+
+def _end_with_the_driver() -> None:
+    """In a new worker: exit as soon as the driver process is gone (killed, say, by SIGKILL or SIGTERM), so
+    no task goes on writing into a run's staging after it and no worker is left running on its own."""
+    driver = multiprocessing.parent_process()
+    if driver is not None:
+        threading.Thread(target=_exit_after, args=(driver,), name="end-with-the-driver", daemon=True).start()
+
+
+def _exit_after(driver: multiprocessing.process.BaseProcess) -> None:
+    driver.join()  # a spawned worker's parent: returns when the driver's end of their pipe closes, as it exits
+    os._exit(1)
 
 
 def _error(future: Future) -> BaseException | None:
