@@ -89,8 +89,12 @@ class ProcessTasks:
         pool = self._started()
         environment = dict(os.environ)  # after the start, which adds WORKER_ENVIRONMENT for the tasks too
         directory = os.getcwd()
-        futures = [pool.submit(_run_task, environment, directory, function, item) for item in items]
-        wait(futures, return_when=FIRST_EXCEPTION)
+        try:
+            futures = [pool.submit(_run_task, environment, directory, function, item) for item in items]
+            wait(futures, return_when=FIRST_EXCEPTION)
+        except BaseException:  # the driver interrupted (Ctrl-C): its tasks stop with it
+            self._halt()
+            raise
         failed = [(number, error) for number, error in enumerate(map(_error, futures), 1) if error is not None]
         if failed:
             for future in futures:
@@ -103,6 +107,19 @@ class ProcessTasks:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
             self._pool = None
+
+    def _halt(self) -> None:
+        """End the workers now, their tasks unfinished and the queued ones dropped, so none writes after the
+        driver stopped; the next ``map`` starts new ones."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        workers = list(pool._processes.values())  # the executor ends its workers itself only from Python 3.14 on
+        pool.shutdown(wait=False, cancel_futures=True)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.join()
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:

@@ -69,26 +69,29 @@ def test_a_task_that_changes_directory_leaves_the_next_task_in_the_drivers(tasks
     assert tasks.map(os.path.abspath, ["."] * 2 * tasks.parallelism) == [os.getcwd()] * 2 * tasks.parallelism
 
 
-# A driver with one worker: it prints the worker's process id, then runs a task that would outlast the test.
+# A driver with one worker: it prints the worker's process id, then runs tasks that would outlast the test.
 DRIVER = """
 import operator, os, time
 from job_helpers.tasks import ProcessTasks
 tasks = ProcessTasks(1)
 print(tasks.map(operator.call, [os.getpid])[0], flush=True)
-tasks.map(time.sleep, [3600])
+tasks.map(time.sleep, [3600] * 3)
 """
 
 
 @pytest.mark.subprocess
-def test_workers_end_with_a_driver_killed_while_its_tasks_run():
-    """A job killed mid-run (SIGKILL, or SIGTERM, which Python does not catch) leaves no worker writing into its
-    staging: every process that holds the driver's standard output has ended once that pipe reads to its end."""
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["killed", "interrupted"])
+def test_no_worker_outlives_a_driver_stopped_while_its_tasks_run(stop):
+    """A job killed mid-run (SIGKILL, or SIGTERM, which Python does not catch) or interrupted (Ctrl-C) leaves no
+    worker writing into its staging, running or queued: every process that holds the driver's standard output
+    has ended once that pipe reads to its end."""
     root = Path(__file__).resolve().parents[1]
     driver = subprocess.Popen([sys.executable, "-c", DRIVER], cwd=root, stdout=subprocess.PIPE, text=True)
     worker = int(driver.stdout.readline())
-    driver.kill()
+    driver.send_signal(stop)
     try:
         driver.communicate(timeout=60)
     except subprocess.TimeoutExpired:
+        driver.kill()
         os.kill(worker, signal.SIGKILL)
-        pytest.fail(f"worker {worker} still ran after its driver was killed")
+        pytest.fail(f"worker {worker} still ran after its driver was stopped by {stop.name}")
