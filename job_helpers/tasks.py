@@ -29,6 +29,8 @@ START_METHOD = "spawn"
 # A worker hands large arrays back to the OS as soon as they are freed, so its memory follows the
 # task it runs, not the largest it has run (glibc reads this when the worker starts).
 WORKER_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": "131072", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+# Linux starts no process whose environment holds a ``NAME=value`` string of 128 KiB or more (MAX_ARG_STRLEN).
+LONGEST_VARIABLE = 128 * 1024 - 1
 WORKER_DIED = (
     "a task's worker process ended abruptly (killed by a signal, for example out of memory): "
     "run the job again, with fewer or smaller items per task if it recurs"
@@ -123,6 +125,7 @@ class ProcessTasks:
 
     def _started(self) -> ProcessPoolExecutor:
         if self._pool is None:
+            _refuse_unstartable(os.environ)
             for name, value in WORKER_ENVIRONMENT.items():
                 os.environ.setdefault(name, value)
             context = multiprocessing.get_context(START_METHOD)
@@ -136,6 +139,17 @@ class ProcessTasks:
         if isinstance(error, TaskFailed):
             return error
         return TaskFailed(f"task {number} of {count} failed: {describe(error)}")
+
+
+def _refuse_unstartable(environment: Mapping[str, str]) -> None:
+    """Name a variable no worker could be started with (spawning one would fail on a broken pipe)."""
+    for name, value in environment.items():
+        size = len(os.fsencode(f"{name}={value}"))
+        if size > LONGEST_VARIABLE:
+            raise TaskFailed(
+                f"the environment variable {name} is {size} bytes, more than a task's worker process can be started "
+                f"with ({LONGEST_VARIABLE}): unset it, or pass its value another way (a file, an argument)"
+            )
 
 
 def _end_with_the_driver() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from job_helpers import runtime
-from job_helpers.tasks import WORKER_DIED, SparkTasks, TaskFailed
+from job_helpers.tasks import WORKER_DIED, ProcessTasks, SparkTasks, TaskFailed
 
 # Items whose results differ from one another, the largest first, so a runner that returned results
 # as tasks finish rather than in item order would be caught.
@@ -95,3 +95,15 @@ def test_no_worker_outlives_a_driver_stopped_while_its_tasks_run(stop):
         driver.kill()
         os.kill(worker, signal.SIGKILL)
         pytest.fail(f"worker {worker} still ran after its driver was stopped by {stop.name}")
+
+
+def test_an_environment_variable_too_long_to_start_a_worker_with_is_named(monkeypatch):
+    """Linux starts no process whose environment holds a ``NAME=value`` of 128 KiB or more: the run says which
+    variable, before any worker is started, rather than failing on a broken pipe."""
+    monkeypatch.setenv("JOB_HELPERS_TASK_HUGE", "é" * 65536)
+    with pytest.raises(TaskFailed) as raised:
+        ProcessTasks(1).map(len, ["item"])
+    assert str(raised.value) == (
+        "the environment variable JOB_HELPERS_TASK_HUGE is 131094 bytes, more than a task's worker process can be "
+        "started with (131071): unset it, or pass its value another way (a file, an argument)"
+    )
