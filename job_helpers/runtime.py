@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
 # Keys of the resolved arguments: the run's id (Glue sets it, the local runner too) and --run-reports.
 RUN_ID, RUN_REPORTS = "JOB_RUN_ID", job_arguments.RUN_REPORTS.replace("-", "_")
 
+# The module before an error's type in a Python traceback's last line (json.decoder.JSONDecodeError: ...).
+QUALIFIED_TYPE = re.compile(r"^(?:\w+\.)+(?=\w+(?::|$))")
+
 log = logging.getLogger(__name__)
 
 
@@ -59,8 +63,9 @@ def failure_message(failure: BaseException) -> str:
 
 
 def spark_task_cause(failure: BaseException) -> str | None:
-    """The Python error a Spark task raised (its last traceback line), when ``failure`` is the Java error
-    a Spark action turned it into; None for any other failure. Its own message is a page of JVM stack."""
+    """The Python error a Spark task raised, as a local task's is named (``describe``: its type without the
+    module, the first line of its message), when ``failure`` is the Java error a Spark action turned it into;
+    None for any other failure. Its own message is a page of JVM stack."""
     if type(failure).__name__ != "Py4JJavaError":  # py4j comes with pyspark, which the CLI never imports
         return None
     lines = str(failure).splitlines()
@@ -68,8 +73,15 @@ def spark_task_cause(failure: BaseException) -> str | None:
     if start is None:
         return next((line.strip(": ") for line in lines[1:] if line.strip()), None) or None
     end = next((i for i, line in enumerate(lines[start + 1 :]) if line.startswith("\tat ")), len(lines))
-    python = [line for line in lines[start + 1 : start + 1 + end] if line and not line.startswith(" ")]
-    return python[-1].strip() if python else None
+    return _raised(lines[start + 1 : start + 1 + end])
+
+
+def _raised(traceback_lines: Sequence[str]) -> str | None:
+    """A Python traceback's error: the first line after its last (indented) frame, its type without the module."""
+    frames = [i for i, line in enumerate(traceback_lines) if line.startswith(" ")]
+    after = traceback_lines[frames[-1] + 1 if frames else 0 :]
+    error = next((line.strip() for line in after if line.strip()), None)
+    return QUALIFIED_TYPE.sub("", error) if error else None
 
 
 @dataclass

@@ -178,7 +178,7 @@ def _run_task(environment: Mapping[str, str], directory: str, function: Callable
     os.chdir(directory)
     try:
         return function(item)
-    except Exception as error:
+    except BaseException as error:  # sys.exit in a task too: Spark names it the same way
         log.error("a task failed:\n%s", traceback.format_exc())
         raise TaskFailed(f"a task failed: {describe(error)}") from None
 

@@ -49,6 +49,24 @@ def test_a_failing_task_is_one_line_naming_its_error_and_the_workers_keep_servin
     assert tasks.map(partial(operator.floordiv, 12), [1, 2, 3]) == [12, 6, 4]
 
 
+# Statements a task runs (``exec``, a builtin both runners send by reference) and the one-line cause each
+# failure must be named by: the first line of a message of several, the type without its module, an exit.
+FAILURES = {
+    "raise ValueError('first line\\nsecond line')": "ValueError: first line",
+    "import json; json.loads('{')": "JSONDecodeError: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+    "import sys; sys.exit(3)": "SystemExit: 3",
+}
+
+
+def test_spark_and_local_workers_name_a_failed_task_alike(spark, tasks):
+    glue = SparkTasks(spark.sparkContext)
+    for statement, cause in FAILURES.items():
+        for runner, prefix in ((glue, "a Spark task failed: "), (tasks, "a task failed: ")):
+            with pytest.raises(Exception) as raised:
+                runner.map(exec, [statement])
+            assert runtime.failure_message(raised.value) == prefix + cause
+
+
 def test_a_worker_killed_mid_task_ends_the_run_as_one_line_and_the_next_tasks_get_new_workers(tasks):
     with pytest.raises(TaskFailed) as raised:
         tasks.map(signal.raise_signal, [signal.SIGKILL])
