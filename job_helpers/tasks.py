@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 Item = TypeVar("Item")
@@ -29,6 +30,9 @@ START_METHOD = "spawn"
 # A worker hands large arrays back to the OS as soon as they are freed, so its memory follows the
 # task it runs, not the largest it has run (glibc reads this when the worker starts).
 WORKER_ENVIRONMENT = {"MALLOC_MMAP_THRESHOLD_": "131072", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+# Spark tasks one map asks for at most, per core: a Spark task costs tens of milliseconds to schedule, so
+# beyond that items go in groups, dealt round-robin (items given largest first stay spread over the tasks).
+TASKS_PER_CORE = 4
 # Linux starts no process whose environment holds a ``NAME=value`` string of 128 KiB or more (MAX_ARG_STRLEN).
 LONGEST_VARIABLE = 128 * 1024 - 1
 WORKER_DIED = (
@@ -53,7 +57,8 @@ class Tasks(Protocol):
 
 
 class SparkTasks:
-    """Each item a Spark task of its own on ``context`` (a ``SparkContext``): Glue's way."""
+    """Items as Spark tasks on ``context`` (a ``SparkContext``): Glue's way. Each item is a task of its own,
+    up to ``TASKS_PER_CORE`` tasks per core; more items are dealt round-robin to that many tasks."""
 
     def __init__(self, context: Any) -> None:
         self.context = context
@@ -65,7 +70,12 @@ class SparkTasks:
     def map(self, function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
         if not items:
             return []
-        return self.context.parallelize(list(items), len(items)).map(function).collect()
+        count = min(len(items), self.parallelism * TASKS_PER_CORE)
+        dealt = [list(items[first::count]) for first in range(count)]
+        results: list[Any] = [None] * len(items)
+        for first, group in enumerate(self.context.parallelize(dealt, count).map(partial(_run_group, function)).collect()):
+            results[first::count] = group
+        return results
 
 
 class ProcessTasks:
@@ -139,6 +149,11 @@ class ProcessTasks:
         if isinstance(error, TaskFailed):
             return error
         return TaskFailed(f"task {number} of {count} failed: {describe(error)}")
+
+
+def _run_group(function: Callable[[Item], Result], items: Sequence[Item]) -> list[Result]:
+    """In a Spark task: ``function`` over the items dealt to it, in their order."""
+    return [function(item) for item in items]
 
 
 def _refuse_unstartable(environment: Mapping[str, str]) -> None:

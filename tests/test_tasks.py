@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from job_helpers import runtime
-from job_helpers.tasks import WORKER_DIED, ProcessTasks, SparkTasks, TaskFailed
+from job_helpers.tasks import TASKS_PER_CORE, WORKER_DIED, ProcessTasks, SparkTasks, TaskFailed
 
 # Items whose results differ from one another, the largest first, so a runner that returned results
 # as tasks finish rather than in item order would be caught.
@@ -31,6 +31,18 @@ def test_spark_and_local_workers_give_the_same_results_in_item_order(spark, task
         assert runner.map(partial(pow, 2), ITEMS) == POWERS
         assert runner.map(partial(pow, 2), []) == []
         assert runner.map(len, [(), "ab", [1, 2, 3]]) == [0, 2, 3]
+
+
+def test_thousands_of_small_items_are_a_few_spark_tasks_each_and_keep_their_order(spark):
+    """Spark spends tens of milliseconds on a task: items beyond a few per core go in groups, not one task each."""
+    context = spark.sparkContext
+    glue = SparkTasks(context)
+    items = list(range(10 * glue.parallelism * TASKS_PER_CORE + 3))
+    context.setJobGroup("many-small-items", "a map of many small items")
+    assert glue.map(partial(pow, 2), items) == [2**item for item in items]
+    tracker = context.statusTracker()
+    stages = [stage for job in tracker.getJobIdsForGroup("many-small-items") for stage in tracker.getJobInfo(job).stageIds]
+    assert [tracker.getStageInfo(stage).numTasks for stage in stages] == [glue.parallelism * TASKS_PER_CORE]
 
 
 def test_a_local_task_sees_the_environment_of_the_driver_when_it_was_given(tasks, monkeypatch):
