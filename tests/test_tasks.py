@@ -39,7 +39,11 @@ def test_thousands_of_small_items_are_a_few_spark_tasks_each_and_keep_their_orde
     glue = SparkTasks(context)
     items = list(range(10 * glue.parallelism * TASKS_PER_CORE + 3))
     context.setJobGroup("many-small-items", "a map of many small items")
-    assert glue.map(partial(pow, 2), items) == [2**item for item in items]
+    try:
+        assert glue.map(partial(pow, 2), items) == [2**item for item in items]
+    finally:  # the group is a property of this thread: later tests' Spark actions must not carry it
+        for key in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            context.setLocalProperty(key, None)  # type: ignore[arg-type]
     tracker = context.statusTracker()
     stages = [stage for job in tracker.getJobIdsForGroup("many-small-items") for stage in tracker.getJobInfo(job).stageIds]
     assert [tracker.getStageInfo(stage).numTasks for stage in stages] == [glue.parallelism * TASKS_PER_CORE]
