@@ -35,7 +35,7 @@ from job_helpers.run_report import (
     write_report,
 )
 from job_helpers.storage import Storage
-from job_helpers.tasks import ProcessTasks, SparkTasks, TaskFailed, describe
+from job_helpers.tasks import WORKER_ENVIRONMENT, ProcessTasks, SparkTasks, TaskFailed, describe
 
 RUNTIME_ENV = "JOB_HELPERS_RUNTIME"
 # Keys of the resolved arguments: the run's id (Glue sets it, the local runner too) and --run-reports.
@@ -156,10 +156,9 @@ def local_spark(app_name: str) -> Any:
 
     # Python workers run the driver's interpreter (the venv's), so they see the same packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    # Workers (and pyarrow in them) hand large arrays back to the OS as soon as they are freed,
-    # so a worker's memory follows the day of readings it is cleaning, not the largest it has seen.
-    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", "131072")
-    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
+    # Spark's Python workers hand memory back to the OS as local task workers do (tasks.WORKER_ENVIRONMENT).
+    for name, value in WORKER_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
     builder = SparkSession.builder
     settings = s3a.spark_settings(os.environ)
     for key, value in settings.items():
