@@ -11,6 +11,7 @@ and a task runner.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import re
@@ -183,7 +184,15 @@ def local_spark(app_name: str) -> Any:
         .getOrCreate()
     )
     class_archive.note_recording(session, archive)
+    _close_gateway_at_exit(session.sparkContext._gateway)
     return session
+
+
+@cache
+def _close_gateway_at_exit(gateway: Any) -> None:
+    """Close the py4j gateway when this process exits, before its JVM sees it go: a JVM exits 0.3 s late when
+    a thread of it is blocked in a native call (HotSpot waits for them), as the gateway's socket threads are."""
+    atexit.register(gateway.shutdown)
 
 
 @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import tempfile
 
 import pytest
 
@@ -49,3 +50,28 @@ def _a_dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
     return child.pid
+
+
+def test_a_recording_session_first_runs_the_exercise_then_notes_its_jvm_and_no_other_session_runs_it(
+    spark, tmp_path, monkeypatch
+):
+    ran = []
+    monkeypatch.setattr(class_archive, "exercise", ran.append)
+    recording = tmp_path / "spark-driver-0123456789abcdef.1.recording"
+    class_archive.note_recording(spark, f"-XX:ArchiveClassesAtExit={recording} {class_archive.QUIET}")
+    class_archive.note_recording(
+        spark, f"-XX:SharedArchiveFile={tmp_path / 'spark-driver-0123456789abcdef.jsa'} {class_archive.QUIET}"
+    )
+    class_archive.note_recording(spark, "")
+
+    note = json.loads(recording.with_name(recording.name + ".json").read_text())
+    assert ran == [spark]
+    assert note["pid"] == spark._jvm.java.lang.ProcessHandle.current().pid()
+    assert "spark-sql" in note["class_path"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [recording.name + ".json"]
+
+
+def test_the_exercise_runs_each_kind_of_work_on_a_session_and_leaves_no_files(spark, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    class_archive.exercise(spark)
+    assert list(tmp_path.iterdir()) == []

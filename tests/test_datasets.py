@@ -119,6 +119,17 @@ def test_listing_the_data_sets_loads_neither_spark_nor_an_aws_client():
     assert loaded.strip() == "[]"
 
 
+@pytest.mark.subprocess
+def test_the_command_line_starts_without_spark_numpy_or_avro():
+    """Every command pays for what the parser imports; `pipeline` starts its JVM only after it."""
+    code = (
+        "import sys; from job_helpers.control import cli; cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'boto3', 'numpy', 'fastavro', 'pyarrow')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert loaded.strip() == "[]"
+
+
 def test_the_makefile_passes_and_shows_every_sample_data_option():
     makefile = (REPO / "Makefile").read_text(encoding="utf-8")
     recipe = makefile[makefile.index("\nsample-data: setup") :].split("\n\n")[0]

@@ -237,3 +237,12 @@ def test_a_local_task_failure_ends_the_run_as_one_line_naming_the_python_cause(l
     assert line == "j failed: a task failed: ZeroDivisionError: integer division or modulo by zero"
     report = RunReport.from_json((tmp_path / "runs" / "j" / "jr_7.json").read_text())
     assert (report.status, report.message) == ("FAILED", "a task failed: ZeroDivisionError: integer division or modulo by zero")
+
+
+def test_a_local_session_closes_its_py4j_gateway_once_when_the_process_exits(spark, monkeypatch):
+    registered = []
+    monkeypatch.setattr(runtime.atexit, "register", registered.append)
+    runtime._close_gateway_at_exit.cache_clear()
+    assert runtime.local_spark("first") is spark
+    assert runtime.local_spark("second") is spark
+    assert registered == [spark.sparkContext._gateway.shutdown]

@@ -14,7 +14,6 @@ from job_helpers.control.number_options import whole_number
 from job_helpers.dataset import SampleData, SampleOption, SampleRequest
 from job_helpers.datasets import registered
 from job_helpers.relative_dates import LAST_DAY, day_option
-from job_helpers.sitewise.avro_blocks import count_records
 from job_helpers.storage import local_path
 
 
@@ -70,6 +69,8 @@ def run_sample(args: argparse.Namespace, context: CliContext) -> int:
 
 
 def run_inspect(args: argparse.Namespace, context: CliContext) -> int:
+    from job_helpers.sitewise.avro_blocks import count_records  # numpy and fastavro: only inspect needs them
+
     datasets = context.settings.datasets
     if args.dataset not in datasets:
         raise UsageError(f"unknown data set {args.dataset!r}; `python -m job_helpers paths` lists them")
