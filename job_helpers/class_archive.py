@@ -5,10 +5,11 @@ them maps them ready-made instead, which halved the CPU of a local session's sta
 2-core machine (3.6-4.0 s against 6.8-8.0 s for a session and one small query). The first local
 session of a setup records the archive as its JVM exits (``-XX:ArchiveClassesAtExit``), under a
 name of its own, beside a note of that JVM's pid and class path. An archive holds only the classes
-its recording session loaded, so that session first runs a little of each kind of work the local
-jobs do (``exercise``): an archive recorded by a session that did little left the STEDI pipeline
-loading 8,500 of its 20,000 classes from the jars (11.1 s median against 9.4 s, interleaved); after
-the exercise 6,100 are left, mostly code Spark generates as it runs and the compiler that builds it.
+its recording session loaded, so that session, as its process exits, runs a little of each kind of
+work the local jobs do (``exercise``, from ``runtime.end_local_spark``): an archive recorded by a
+session that did little left the STEDI pipeline loading 8,500 of its 20,000 classes from the jars
+(11.1 s median against 9.4 s, interleaved); after the exercise 6,100 are left, mostly code Spark
+generates as it runs and the compiler that builds it.
 
 A later session moves a recording into place once its JVM is gone and a JVM started on it with
 ``-XX:+VerifySharedSpaces`` is sound (a JVM started on a cut-off archive crashes, so nothing
@@ -38,6 +39,7 @@ VERIFY_TIMEOUT_S = 60
 RECIPE = 2
 # Recording prints a warning per class it cannot keep (thousands); using the archive says nothing either.
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
+RECORD = "-XX:ArchiveClassesAtExit="
 
 
 def cache_folder() -> Path:
@@ -60,19 +62,21 @@ def java_option(java_options: str, folder: Path | None = None) -> str:
         return ""  # another session is recording it: one recording is enough
     if archive.exists():
         return f"-XX:SharedArchiveFile={archive} {QUIET}"
-    return f"-XX:ArchiveClassesAtExit={recording} {QUIET}"
+    return f"{RECORD}{recording} {QUIET}"
+
+
+def records(option: str) -> bool:
+    """Whether a JVM started with ``option`` (from ``java_option``) records the archive."""
+    return option.startswith(RECORD)
 
 
 def note_recording(spark: Any, option: str) -> None:
-    """When this session's JVM records the archive: run ``exercise`` in it, and beside the recording note that
-    JVM's pid and class path (for the check)."""
-    prefix = "-XX:ArchiveClassesAtExit="
-    if not option.startswith(prefix):
+    """Beside a recording this session's JVM makes, note that JVM's pid and class path (for the check)."""
+    if not records(option):
         return
-    exercise(spark)
     jvm = spark._jvm
     note = {"pid": int(jvm.java.lang.ProcessHandle.current().pid()), "class_path": str(jvm.System.getProperty("java.class.path"))}
-    Path(option[len(prefix) :].split()[0] + ".json").write_text(json.dumps(note))
+    Path(option[len(RECORD) :].split()[0] + ".json").write_text(json.dumps(note))
 
 
 def exercise(spark: Any) -> None:

@@ -135,9 +135,11 @@ def configure_logging() -> None:
         root.addHandler(handler)
 
 
-# The local driver JVM starts and warms up fast rather than peaking late: C1-compiled code only and one
-# serial collector (a local run is seconds of small jobs; C2 and G1 spend a core on a peak it never reaches).
-LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+# The local driver JVM starts and warms up fast rather than peaking late: C1-compiled code only, one compiler
+# thread and one serial collector (a local run is seconds of small jobs; C2 and G1 spend a core on a peak it
+# never reaches, and a second compiler thread takes a 2-core machine's time from the driver: the STEDI
+# pipeline took 9.1 s median with one, 10.3 s with two, over eight interleaved rounds).
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
 # Shuffles locally: one partition per core of a laptop or a 2-core runner (Spark's 200 are for clusters).
 LOCAL_SHUFFLE_PARTITIONS = "2"
 
@@ -151,6 +153,7 @@ def local_spark(app_name: str) -> Any:
     execution, Spark's classes from a class-data-sharing archive: ``job_helpers.class_archive``);
     Glue runs the same job code on its own session.
     """
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     from job_helpers import class_archive, s3a
@@ -164,9 +167,10 @@ def local_spark(app_name: str) -> Any:
     settings = s3a.spark_settings(os.environ)
     for key, value in settings.items():
         builder = builder.config(key, value)
+    launching = SparkContext._gateway is None  # this call starts the JVM, so its options are decided here
     # A session that reaches S3 (the aws profile's local runner) starts plainly: its settings change per
     # run (endpoint, identity), and its jobs run one process each, so a recording would rarely be used.
-    archive = "" if settings else class_archive.java_option(LOCAL_JAVA_OPTIONS)
+    archive = class_archive.java_option(LOCAL_JAVA_OPTIONS) if launching and not settings else ""
     session = (
         builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)
@@ -183,16 +187,29 @@ def local_spark(app_name: str) -> Any:
         .config("spark.sql.adaptive.enabled", "false")
         .getOrCreate()
     )
-    class_archive.note_recording(session, archive)
-    _close_gateway_at_exit(session.sparkContext._gateway)
+    if launching:
+        class_archive.note_recording(session, archive)
+        atexit.register(end_local_spark, session, SparkContext._gateway, archive)
     return session
 
 
-@cache
-def _close_gateway_at_exit(gateway: Any) -> None:
-    """Close the py4j gateway when this process exits, before its JVM sees it go: a JVM exits 0.3 s late when
-    a thread of it is blocked in a native call (HotSpot waits for them), as the gateway's socket threads are."""
-    atexit.register(gateway.shutdown)
+def end_local_spark(session: Any, gateway: Any, archive: str) -> None:
+    """What a process that started a local session does as it exits.
+
+    A session recording the class archive that still runs first runs ``class_archive.exercise`` (a stopped
+    one, as the test suite's, has done its work and recorded it). Then the py4j gateway closes, before
+    the JVM sees the process go: a JVM exits 0.3 s late when a thread of it is blocked in a native call
+    (HotSpot waits for them), as the gateway's socket threads are.
+    """
+    from job_helpers import class_archive
+
+    if class_archive.records(archive) and session.sparkContext._jsc is not None:
+        log.info("recording the local Spark driver's class archive, once for this setup (see job_helpers/class_archive.py)")
+        try:
+            class_archive.exercise(session)
+        except Exception as error:
+            log.warning("the class archive will hold only what this session ran: its exercise failed: %s", error)
+    gateway.shutdown()
 
 
 @contextmanager

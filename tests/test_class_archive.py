@@ -52,20 +52,16 @@ def _a_dead_pid() -> int:
     return child.pid
 
 
-def test_a_recording_session_first_runs_the_exercise_then_notes_its_jvm_and_no_other_session_runs_it(
-    spark, tmp_path, monkeypatch
-):
-    ran = []
-    monkeypatch.setattr(class_archive, "exercise", ran.append)
+def test_only_a_recording_session_notes_its_jvm_beside_the_recording(spark, tmp_path):
     recording = tmp_path / "spark-driver-0123456789abcdef.1.recording"
-    class_archive.note_recording(spark, f"-XX:ArchiveClassesAtExit={recording} {class_archive.QUIET}")
-    class_archive.note_recording(
-        spark, f"-XX:SharedArchiveFile={tmp_path / 'spark-driver-0123456789abcdef.jsa'} {class_archive.QUIET}"
-    )
-    class_archive.note_recording(spark, "")
+    option = f"-XX:ArchiveClassesAtExit={recording} {class_archive.QUIET}"
+    using = f"-XX:SharedArchiveFile={tmp_path / 'spark-driver-0123456789abcdef.jsa'} {class_archive.QUIET}"
+    assert class_archive.records(option) and not class_archive.records(using) and not class_archive.records("")
+
+    for each in (option, using, ""):
+        class_archive.note_recording(spark, each)
 
     note = json.loads(recording.with_name(recording.name + ".json").read_text())
-    assert ran == [spark]
     assert note["pid"] == spark._jvm.java.lang.ProcessHandle.current().pid()
     assert "spark-sql" in note["class_path"]
     assert sorted(path.name for path in tmp_path.iterdir()) == [recording.name + ".json"]

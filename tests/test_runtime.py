@@ -1,11 +1,12 @@
 import logging
 import operator
 from functools import partial
+from types import SimpleNamespace
 
 import pytest
 from awsglue.utils import GlueArgumentError
 
-from job_helpers import runtime
+from job_helpers import class_archive, runtime
 from job_helpers.run_report import RunReport
 
 
@@ -239,10 +240,52 @@ def test_a_local_task_failure_ends_the_run_as_one_line_naming_the_python_cause(l
     assert (report.status, report.message) == ("FAILED", "a task failed: ZeroDivisionError: integer division or modulo by zero")
 
 
-def test_a_local_session_closes_its_py4j_gateway_once_when_the_process_exits(spark, monkeypatch):
+def test_a_session_of_a_running_jvm_decides_no_archive_and_registers_nothing_at_exit(spark, monkeypatch):
     registered = []
-    monkeypatch.setattr(runtime.atexit, "register", registered.append)
-    runtime._close_gateway_at_exit.cache_clear()
-    assert runtime.local_spark("first") is spark
-    assert runtime.local_spark("second") is spark
-    assert registered == [spark.sparkContext._gateway.shutdown]
+    monkeypatch.setattr(runtime.atexit, "register", lambda *call: registered.append(call))
+    monkeypatch.setattr(class_archive, "java_option", lambda *_: pytest.fail("the JVM runs: its options are decided"))
+    assert runtime.local_spark("again") is spark
+    assert registered == []
+
+
+class Gateway:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def shutdown(self):
+        self.calls.append("gateway closed")
+
+
+RECORDING = "-XX:ArchiveClassesAtExit=/cache/spark-driver-0123456789abcdef.7.recording -Xlog:cds=off"
+
+
+@pytest.mark.parametrize(
+    ("archive", "running", "expected"),
+    [
+        (RECORDING, True, ["exercise", "gateway closed"]),
+        (RECORDING, False, ["gateway closed"]),  # stopped (the test suite's session): it recorded what it ran
+        ("-XX:SharedArchiveFile=/cache/spark-driver-0123456789abcdef.jsa", True, ["gateway closed"]),
+        ("", True, ["gateway closed"]),
+    ],
+)
+def test_at_exit_a_running_recording_session_runs_the_exercise_then_every_session_closes_its_gateway(
+    monkeypatch, archive, running, expected
+):
+    calls = []
+    session = SimpleNamespace(sparkContext=SimpleNamespace(_jsc=object() if running else None))
+    monkeypatch.setattr(class_archive, "exercise", lambda given: calls.append("exercise" if given is session else given))
+    runtime.end_local_spark(session, Gateway(calls), archive)
+    assert calls == expected
+
+
+def test_a_failed_exercise_is_a_warning_and_the_gateway_still_closes(monkeypatch, caplog):
+    calls = []
+
+    def fails(session):
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(class_archive, "exercise", fails)
+    session = SimpleNamespace(sparkContext=SimpleNamespace(_jsc=object()))
+    runtime.end_local_spark(session, Gateway(calls), RECORDING)
+    assert calls == ["gateway closed"]
+    assert "its exercise failed: No space left on device" in caplog.text
