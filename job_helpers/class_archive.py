@@ -14,8 +14,9 @@ generates as it runs and the compiler that builds it.
 A later session moves a recording into place once its JVM is gone and a JVM started on it with
 ``-XX:+VerifySharedSpaces`` is sound (a JVM started on a cut-off archive crashes, so nothing
 unchecked is ever used); every session after that starts from it. The archive's name holds what it
-depends on (the JDK, Spark's version, the JVM options and ``RECIPE``), so a change of any makes a
-new one. Local sessions without S3A only (see ``runtime.local_spark``): Glue starts its own JVMs.
+depends on (the JDK, Spark's version, the JVM options, the jars a session adds, as the aws profile's
+local runner adds S3A's, and ``RECIPE``), so a change of any makes a new one. Local sessions only:
+Glue starts its own JVMs.
 """
 
 from __future__ import annotations
@@ -46,17 +47,21 @@ def cache_folder() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "job-helpers"
 
 
-def java_option(java_options: str, folder: Path | None = None) -> str:
-    """The option that starts the driver JVM from the archive, or records it; "" when neither can be done."""
+def java_option(java_options: str, extra_class_path: str = "", folder: Path | None = None) -> str:
+    """The option that starts the driver JVM from the archive, or records it; "" when neither can be done.
+
+    ``extra_class_path`` is what the session adds to Spark's jars (the S3A jars): their classes are
+    archived too, so each class path has an archive of its own.
+    """
     java = _java()
     if java is None:
         return ""
     folder = folder or cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        archive = folder / f"spark-driver-{_fingerprint(java, java_options, extra_class_path)}.jsa"
     except OSError:
         return ""
-    archive = folder / f"spark-driver-{_fingerprint(java, java_options)}.jsa"
     recording = _recording(archive, os.getpid())
     if _settle_recordings(java, java_options, archive, recording):
         return ""  # another session is recording it: one recording is enough
@@ -106,10 +111,11 @@ def _java() -> str | None:
     return os.path.realpath(found) if found and os.path.exists(found) else None
 
 
-def _fingerprint(java: str, java_options: str) -> str:
+def _fingerprint(java: str, java_options: str, extra_class_path: str) -> str:
     import pyspark
 
-    described = json.dumps([java, os.path.getmtime(java), pyspark.__version__, java_options, RECIPE])
+    jars = [(jar, os.path.getmtime(jar), os.path.getsize(jar)) for jar in extra_class_path.split(os.pathsep) if jar]
+    described = json.dumps([java, os.path.getmtime(java), pyspark.__version__, java_options, RECIPE, jars])
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 

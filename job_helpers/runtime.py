@@ -168,9 +168,10 @@ def local_spark(app_name: str) -> Any:
     for key, value in settings.items():
         builder = builder.config(key, value)
     launching = SparkContext._gateway is None  # this call starts the JVM, so its options are decided here
-    # A session that reaches S3 (the aws profile's local runner) starts plainly: its settings change per
-    # run (endpoint, identity), and its jobs run one process each, so a recording would rarely be used.
-    archive = class_archive.java_option(LOCAL_JAVA_OPTIONS) if launching and not settings else ""
+    # A session with S3A's jars on its class path has an archive of its own; jars Spark fetches itself
+    # (spark.jars.packages) are loaded apart from the class path, where no archive can hold them.
+    archived = launching and s3a.PACKAGES_SETTING not in settings
+    archive = class_archive.java_option(LOCAL_JAVA_OPTIONS, settings.get(s3a.CLASS_PATH_SETTING, "")) if archived else ""
     session = (
         builder.master(os.environ.get("SPARK_MASTER", "local[*]"))
         .appName(app_name)

@@ -34,6 +34,8 @@ from typing import Any
 JARS_ENV = "JOB_HELPERS_S3A_JARS"
 PACKAGES_ENV = "JOB_HELPERS_S3A_PACKAGES"
 PATH_STYLE_ENV = "JOB_HELPERS_S3A_PATH_STYLE_BUCKETS"
+PACKAGES_SETTING = "spark.jars.packages"
+CLASS_PATH_SETTING = "spark.driver.extraClassPath"
 # The sagemaker-pyspark wheel ships hadoop-aws and the SDK bundle it was built against; only these two are taken.
 JARS_WHEEL = "sagemaker_pyspark"
 JAR_PREFIXES = ("hadoop-aws-", "aws-java-sdk-bundle-")
@@ -79,7 +81,7 @@ def jar_settings(environ: Mapping[str, str]) -> dict[str, str]:
     """The jars on Spark's class path, or ``spark.jars.packages``, from the environment; {} when neither is set."""
     packages = environ.get(PACKAGES_ENV, "").strip()
     if packages:
-        return {"spark.jars.packages": packages}
+        return {PACKAGES_SETTING: packages}
     jars = [path.strip() for path in environ.get(JARS_ENV, "").split(",") if path.strip()]
     if not jars:
         return {}
@@ -91,7 +93,7 @@ def jar_settings(environ: Mapping[str, str]) -> dict[str, str]:
         )
     # On the class path rather than in spark.jars, which copies them (185 MB) into every application's folder.
     class_path = os.pathsep.join(jars)
-    return {"spark.driver.extraClassPath": class_path, "spark.executor.extraClassPath": class_path}
+    return {CLASS_PATH_SETTING: class_path, "spark.executor.extraClassPath": class_path}
 
 
 def filesystem_settings(identity: AwsIdentity) -> dict[str, str]:

@@ -22,15 +22,30 @@ def folder(tmp_path):
 
 
 def test_a_first_session_records_the_archive_under_a_name_of_its_own(folder):
-    option = class_archive.java_option(OPTIONS, folder)
+    option = class_archive.java_option(OPTIONS, folder=folder)
     assert option.startswith(f"-XX:ArchiveClassesAtExit={folder}/spark-driver-")
     assert f".{os.getpid()}.recording " in option and "-Xlog:cds=off" in option
-    assert class_archive.java_option("-XX:+UseSerialGC", folder).split()[0] != option.split()[0]
+    assert class_archive.java_option("-XX:+UseSerialGC", folder=folder).split()[0] != option.split()[0]
+
+
+def test_each_extra_class_path_has_an_archive_of_its_own_named_by_its_jars_contents(folder, tmp_path):
+    jar, other = tmp_path / "hadoop-aws.jar", tmp_path / "aws-java-sdk-bundle.jar"
+    jar.write_bytes(b"PK one")
+    other.write_bytes(b"PK two")
+
+    def archive_name(extra: str) -> str:
+        return class_archive.java_option(OPTIONS, extra, folder=folder).split()[0].rsplit("/", 1)[1].split(".")[0]
+
+    plain, with_jar, with_both = archive_name(""), archive_name(str(jar)), archive_name(f"{jar}{os.pathsep}{other}")
+    assert len({plain, with_jar, with_both}) == 3
+    jar.write_bytes(b"PK one, rebuilt")
+    assert archive_name(str(jar)) != with_jar
+    assert class_archive.java_option(OPTIONS, str(tmp_path / "gone.jar"), folder=folder) == ""
 
 
 @pytest.mark.subprocess
 def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_left_alone(folder):
-    option = class_archive.java_option(OPTIONS, folder)
+    option = class_archive.java_option(OPTIONS, folder=folder)
     recording = folder / option.split("=", 1)[1].split()[0]
     archive = recording.with_name(recording.name.split(".")[0] + ".jsa")
     # A JVM killed while it wrote the archive leaves it cut off: a JVM started on it would crash.
@@ -41,7 +56,7 @@ def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_l
     busy.write_bytes(b"")
     busy.with_name(busy.name + ".json").write_text(json.dumps({"pid": os.getpid(), "class_path": ""}))
 
-    assert class_archive.java_option(OPTIONS, folder) == ""  # another session is recording: start plainly
+    assert class_archive.java_option(OPTIONS, folder=folder) == ""  # another session is recording: start plainly
     assert not recording.exists() and not archive.exists()
     assert busy.exists()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import boto3
 
 from job_helpers.control.config import Settings, load_settings
+from job_helpers.runtime import LOCAL_JAVA_OPTIONS
 from job_helpers.storage import join
 
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +115,6 @@ def environment(endpoint: str, root: Path) -> dict[str, str]:
         # Small inputs on two cores: few shuffle partitions, and a JVM that starts fast rather than
         # compiling for a long run (these JVMs live seconds), keep each Spark job short.
         SPARK_SHUFFLE_PARTITIONS="2",
-        JAVA_TOOL_OPTIONS="-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+        JAVA_TOOL_OPTIONS=LOCAL_JAVA_OPTIONS,
     )
     return env
