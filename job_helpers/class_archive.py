@@ -7,9 +7,9 @@ session of a setup records the archive as its JVM exits (``-XX:ArchiveClassesAtE
 name of its own, beside a note of that JVM's pid and class path. An archive holds only the classes
 its recording session loaded, so that session, as its process exits, runs a little of each kind of
 work the local jobs do (``exercise``, from ``runtime.end_local_spark``): an archive recorded by a
-session that did little left the STEDI pipeline loading 8,500 of its 20,000 classes from the jars
-(11.1 s median against 9.4 s, interleaved); after the exercise 6,100 are left, mostly code Spark
-generates as it runs and the compiler that builds it.
+session that did little left the STEDI pipeline loading 8,500 of its 20,000 classes from the jars;
+after the exercise 6,100 are left, mostly code Spark generates as it runs and the compiler that
+builds it.
 
 A later session moves a recording into place once its JVM is gone and a JVM started on it with
 ``-XX:+VerifySharedSpaces`` is sound (a JVM started on a cut-off archive crashes, so nothing

@@ -137,8 +137,8 @@ def configure_logging() -> None:
 
 # The local driver JVM starts and warms up fast rather than peaking late: C1-compiled code only, one compiler
 # thread and one serial collector (a local run is seconds of small jobs; C2 and G1 spend a core on a peak it
-# never reaches, and a second compiler thread takes a 2-core machine's time from the driver: the STEDI
-# pipeline took 9.1 s median with one, 10.3 s with two, over eight interleaved rounds).
+# never reaches, and a second compiler thread takes a 2-core machine's time from the driver: tests/stedi ran
+# in 67-68 s with one, 75-81 s with two).
 LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC -XX:CICompilerCount=1"
 # Shuffles locally: one partition per core of a laptop or a 2-core runner (Spark's 200 are for clusters).
 LOCAL_SHUFFLE_PARTITIONS = "2"
