@@ -28,6 +28,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,9 @@ from job_helpers.processes import process_alive
 log = logging.getLogger(__name__)
 
 VERIFY_TIMEOUT_S = 60
+# An archive no session started from for this long is deleted: each JDK, Spark or option change leaves one
+# of about 150 MB behind.
+UNUSED_DAYS = 30
 # Part of every archive's name: a change of what a recording session does makes new archives.
 RECIPE = 2
 # Recording prints a warning per class it cannot keep (thousands); using the archive says nothing either.
@@ -66,6 +70,7 @@ def java_option(java_options: str, extra_class_path: str = "", folder: Path | No
     if _settle_recordings(java, java_options, archive, recording):
         return ""  # another session is recording it: one recording is enough
     if archive.exists():
+        _forget_unused(archive)
         return f"-XX:SharedArchiveFile={archive} {QUIET}"
     return f"{RECORD}{recording} {QUIET}"
 
@@ -151,3 +156,19 @@ def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bo
     finished = subprocess.run(command, capture_output=True, timeout=VERIFY_TIMEOUT_S, check=False)
     Path(f"{recording}.crash.log").unlink(missing_ok=True)
     return finished.returncode == 0
+
+
+def _forget_unused(archive: Path) -> None:
+    """Mark ``archive`` used now, and delete the folder's archives no session has started from for ``UNUSED_DAYS``."""
+    now = time.time()
+    try:
+        os.utime(archive, (now, now))
+    except OSError:
+        return
+    for other in archive.parent.glob("spark-driver-*.jsa"):
+        try:
+            if other != archive and now - other.stat().st_mtime > UNUSED_DAYS * 86_400:
+                other.unlink()
+                log.info("deleted the class archive %s: no session started from it for %d days", other, UNUSED_DAYS)
+        except OSError as error:
+            log.info("left the class archive %s: %s", other, error)

@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import tempfile
+import time
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +88,24 @@ def test_the_exercise_runs_each_kind_of_work_on_a_session_and_leaves_no_files(sp
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     class_archive.exercise(spark)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_archive_used_is_marked_so_and_those_unused_for_30_days_are_deleted(folder):
+    recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
+    archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
+    archive.write_bytes(b"archive")
+    stale, recent, unrelated = (
+        folder / "spark-driver-00000000000000aa.jsa",
+        folder / "spark-driver-00000000000000bb.jsa",
+        folder / "notes.txt",
+    )
+    for path in (stale, recent, unrelated):
+        path.write_bytes(b"x")
+    month_and_a_day = time.time() - 31 * 86_400
+    for path in (archive, stale, unrelated):
+        os.utime(path, (month_and_a_day, month_and_a_day))
+    os.utime(recent, (time.time() - 29 * 86_400,) * 2)
+
+    assert class_archive.java_option(OPTIONS, folder=folder) == f"-XX:SharedArchiveFile={archive} {class_archive.QUIET}"
+    assert sorted(path.name for path in folder.iterdir()) == sorted([archive.name, recent.name, unrelated.name])
+    assert time.time() - archive.stat().st_mtime < 3600
