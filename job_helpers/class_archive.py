@@ -45,6 +45,11 @@ RECIPE = 2
 # Recording prints a warning per class it cannot keep (thousands); using the archive says nothing either.
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 RECORD = "-XX:ArchiveClassesAtExit="
+# Options the environment can give the driver JVM that load an agent with a class-file hook (Flight Recorder,
+# a Java agent): such a JVM started on a dynamic archive crashed (SIGSEGV in
+# KlassFactory::check_shared_class_file_load_hook, OpenJDK 17.0.15), so it starts without one.
+AGENTS = ("-javaagent", "-agentlib", "-agentpath", "FlightRecord")
+OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "SPARK_SUBMIT_OPTS", "PYSPARK_SUBMIT_ARGS")
 
 
 def cache_folder() -> Path:
@@ -58,7 +63,7 @@ def java_option(java_options: str, extra_class_path: str = "", folder: Path | No
     archived too, so each class path has an archive of its own.
     """
     java = _java()
-    if java is None:
+    if java is None or _agent_given():
         return ""
     folder = folder or cache_folder()
     try:
@@ -108,6 +113,15 @@ def exercise(spark: Any) -> None:
         )
         rows.repartition("day").write.partitionBy("day").parquet(f"{root}/table")
         spark.read.schema(rows.schema).parquet(f"{root}/table").groupBy("k").count().collect()
+
+
+def _agent_given() -> bool:
+    for name in OPTION_VARIABLES:
+        agent = next((agent for agent in AGENTS if agent in os.environ.get(name, "")), None)
+        if agent:
+            log.info("the local Spark driver starts without its class archive: %s in %s", agent, name)
+            return True
+    return False
 
 
 def _java() -> str | None:

@@ -45,6 +45,25 @@ def test_each_extra_class_path_has_an_archive_of_its_own_named_by_its_jars_conte
     assert class_archive.java_option(OPTIONS, str(tmp_path / "gone.jar"), folder=folder) == ""
 
 
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("JAVA_TOOL_OPTIONS", "-XX:StartFlightRecording=filename=/tmp/run.jfr"),
+        ("_JAVA_OPTIONS", "-Xmx1g -javaagent:/opt/profiler/agent.jar"),
+        ("JDK_JAVA_OPTIONS", "-agentlib:jdwp=transport=dt_socket,server=y"),
+        ("SPARK_SUBMIT_OPTS", "-agentpath:/opt/async-profiler/libasyncProfiler.so"),
+        ("PYSPARK_SUBMIT_ARGS", "--driver-java-options -XX:+FlightRecorder pyspark-shell"),
+    ],
+)
+def test_a_jvm_given_an_agent_by_the_environment_starts_without_an_archive(folder, monkeypatch, variable, value):
+    """A class-file hook (Flight Recorder, a Java agent) crashed a JVM started on the archive."""
+    assert class_archive.java_option(OPTIONS, folder=folder)
+    monkeypatch.setenv(variable, value)
+    assert class_archive.java_option(OPTIONS, folder=folder) == ""
+    monkeypatch.setenv(variable, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")  # options without an agent keep it
+    assert class_archive.java_option(OPTIONS, folder=folder)
+
+
 @pytest.mark.subprocess
 def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_left_alone(folder):
     option = class_archive.java_option(OPTIONS, folder=folder)
