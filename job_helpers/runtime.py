@@ -190,26 +190,33 @@ def local_spark(app_name: str) -> Any:
     )
     if launching:
         class_archive.note_recording(session, archive)
-        atexit.register(end_local_spark, session, SparkContext._gateway, archive)
+        atexit.register(end_local_spark, SparkContext._gateway, archive)
     return session
 
 
-def end_local_spark(session: Any, gateway: Any, archive: str) -> None:
+def end_local_spark(gateway: Any, archive: str) -> None:
     """What a process that started a local session does as it exits.
 
-    A session recording the class archive that still runs first runs ``class_archive.exercise`` (a stopped
-    one, as the test suite's, has done its work and recorded it). Then the py4j gateway closes, before
-    the JVM sees the process go: a JVM exits 0.3 s late when a thread of it is blocked in a native call
-    (HotSpot waits for them), as the gateway's socket threads are.
+    A process recording the class archive first runs ``class_archive.exercise`` on the session that runs
+    then (not the first one, if the process stopped it and started another), unless none runs (the test
+    suite stops its own: it has done its work and recorded it) or the process ends on Ctrl-C (it ends
+    now; a second Ctrl-C during the exercise ends that). Then the py4j gateway closes, before the JVM
+    sees the process go: a JVM exits 0.3 s late when a thread of it is blocked in a native call (HotSpot
+    waits for them), as the gateway's socket threads are.
     """
+    from pyspark.sql import SparkSession
+
     from job_helpers import class_archive
 
-    if class_archive.records(archive) and session.sparkContext._jsc is not None:
+    session = SparkSession._instantiatedSession
+    running = session is not None and session.sparkContext._jsc is not None
+    interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+    if class_archive.records(archive) and running and not interrupted:
         log.info("recording the local Spark driver's class archive, once for this setup (see job_helpers/class_archive.py)")
         try:
             class_archive.exercise(session)
-        except Exception as error:
-            log.warning("the class archive will hold only what this session ran: its exercise failed: %s", error)
+        except (Exception, KeyboardInterrupt) as error:
+            log.warning("the class archive will hold only what this session ran: its exercise failed: %s", describe(error))
     gateway.shutdown()
 
 

@@ -1,10 +1,12 @@
 import logging
 import operator
+import sys
 from functools import partial
 from types import SimpleNamespace
 
 import pytest
 from awsglue.utils import GlueArgumentError
+from pyspark.sql import SparkSession
 
 from job_helpers import class_archive, runtime
 from job_helpers.run_report import RunReport
@@ -259,33 +261,54 @@ class Gateway:
 RECORDING = "-XX:ArchiveClassesAtExit=/cache/spark-driver-0123456789abcdef.7.recording -Xlog:cds=off"
 
 
+def a_session(running: bool) -> SimpleNamespace:
+    return SimpleNamespace(sparkContext=SimpleNamespace(_jsc=object() if running else None))
+
+
 @pytest.mark.parametrize(
-    ("archive", "running", "expected"),
+    ("archive", "at_exit", "expected"),
     [
-        (RECORDING, True, ["exercise", "gateway closed"]),
-        (RECORDING, False, ["gateway closed"]),  # stopped (the test suite's session): it recorded what it ran
-        ("-XX:SharedArchiveFile=/cache/spark-driver-0123456789abcdef.jsa", True, ["gateway closed"]),
-        ("", True, ["gateway closed"]),
+        # The session running at exit, whichever it is: a process that stopped its first session and started
+        # another on the same JVM had the exercise skipped (the handler held the first, stopped one).
+        (RECORDING, "running", ["exercise", "gateway closed"]),
+        (RECORDING, "stopped", ["gateway closed"]),  # the test suite's session: it recorded what it ran
+        (RECORDING, "none", ["gateway closed"]),  # SparkSession.stop forgets it
+        # Ctrl-C: the process ends now, not after 20 CPU seconds of Spark work (it ran them).
+        (RECORDING, "running, interrupted", ["gateway closed"]),
+        ("-XX:SharedArchiveFile=/cache/spark-driver-0123456789abcdef.jsa", "running", ["gateway closed"]),
+        ("", "running", ["gateway closed"]),
     ],
 )
-def test_at_exit_a_running_recording_session_runs_the_exercise_then_every_session_closes_its_gateway(
-    monkeypatch, archive, running, expected
+def test_at_exit_the_running_session_of_a_recording_process_runs_the_exercise_then_every_process_closes_its_gateway(
+    monkeypatch, archive, at_exit, expected
 ):
     calls = []
-    session = SimpleNamespace(sparkContext=SimpleNamespace(_jsc=object() if running else None))
+    session = None if at_exit == "none" else a_session(running="running" in at_exit)
+    monkeypatch.setattr(SparkSession, "_instantiatedSession", session)
+    if "interrupted" in at_exit:
+        monkeypatch.setattr(sys, "last_value", KeyboardInterrupt(), raising=False)  # as Python sets it for atexit
     monkeypatch.setattr(class_archive, "exercise", lambda given: calls.append("exercise" if given is session else given))
-    runtime.end_local_spark(session, Gateway(calls), archive)
+    runtime.end_local_spark(Gateway(calls), archive)
     assert calls == expected
 
 
-def test_a_failed_exercise_is_a_warning_and_the_gateway_still_closes(monkeypatch, caplog):
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (OSError("No space left on device"), "its exercise failed: OSError: No space left on device"),
+        # A second Ctrl-C (Spark's handler cancels the jobs and raises): it escaped, the gateway stayed open and
+        # Python printed a traceback of the exit handler.
+        (KeyboardInterrupt(), "its exercise failed: KeyboardInterrupt"),
+    ],
+)
+def test_a_failed_or_interrupted_exercise_is_a_warning_and_the_gateway_still_closes(monkeypatch, caplog, failure, said):
     calls = []
 
     def fails(session):
-        raise OSError("No space left on device")
+        raise failure
 
     monkeypatch.setattr(class_archive, "exercise", fails)
-    session = SimpleNamespace(sparkContext=SimpleNamespace(_jsc=object()))
-    runtime.end_local_spark(session, Gateway(calls), RECORDING)
+    monkeypatch.setattr(SparkSession, "_instantiatedSession", a_session(running=True))
+    runtime.end_local_spark(Gateway(calls), RECORDING)
     assert calls == ["gateway closed"]
-    assert "its exercise failed: No space left on device" in caplog.text
+    assert said in caplog.text
