@@ -82,7 +82,9 @@ def jar_settings(environ: Mapping[str, str]) -> dict[str, str]:
     packages = environ.get(PACKAGES_ENV, "").strip()
     if packages:
         return {PACKAGES_SETTING: packages}
-    jars = [path.strip() for path in environ.get(JARS_ENV, "").split(",") if path.strip()]
+    # Each jar once and absolute: the JVM's class path, and the class archive named by it, are then the same
+    # from any folder (a relative one named another file, or none, when a later session checked the archive).
+    jars = list(dict.fromkeys(os.path.abspath(path.strip()) for path in environ.get(JARS_ENV, "").split(",") if path.strip()))
     if not jars:
         return {}
     missing = [path for path in jars if not Path(path).is_file()]

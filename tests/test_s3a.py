@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from importlib.metadata import version
@@ -140,6 +141,18 @@ def test_a_missing_jar_is_named(tmp_path):
         s3a.jar_settings({s3a.JARS_ENV: missing})
     with pytest.raises(s3a.S3ASetupError, match=re.escape(missing)):
         s3a.environment([missing])
+
+
+def test_each_jar_reaches_spark_once_and_absolute_whatever_folder_named_it(tmp_path, monkeypatch):
+    """A relative jar named another file, or none, from another folder: the class archive of its class path
+    was checked from there and thrown away; a jar named twice made an archive of its own."""
+    for name in ("hadoop-aws.jar", "sdk.jar"):
+        (tmp_path / name).write_bytes(b"PK")
+    monkeypatch.chdir(tmp_path)
+    here = Path.cwd()
+    settings = s3a.jar_settings({s3a.JARS_ENV: f"hadoop-aws.jar, ./sdk.jar,{here}/hadoop-aws.jar,../{here.name}/sdk.jar"})
+    class_path = os.pathsep.join([str(here / "hadoop-aws.jar"), str(here / "sdk.jar")])
+    assert settings == {s3a.CLASS_PATH_SETTING: class_path, "spark.executor.extraClassPath": class_path}
 
 
 def test_without_the_wheel_the_error_says_to_run_make_setup(monkeypatch):
