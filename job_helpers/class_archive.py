@@ -14,9 +14,12 @@ builds it.
 A later session moves a recording into place once its JVM is gone and a JVM started on it with
 ``-XX:+VerifySharedSpaces`` is sound (a JVM started on a cut-off archive crashes, so nothing
 unchecked is ever used); every session after that starts from it. The archive's name holds what it
-depends on (the JDK, Spark's version, the JVM options, the jars a session adds, as the aws profile's
-local runner adds S3A's, and ``RECIPE``), so a change of any makes a new one. Local sessions only:
-Glue starts its own JVMs.
+depends on (the JDK, Spark's version, the JVM options, those the environment gives every JVM, each jar
+of the class path, Spark's and those a session adds, as the aws profile's local runner adds S3A's, and
+``RECIPE``), so a change of any makes a new one. A recording is claimed, by a note, before its JVM
+starts, so a session that starts meanwhile starts plainly rather than recording a second one. The
+archive only speeds a start: nothing of it ever fails a session. Local sessions only: Glue starts
+its own JVMs.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from job_helpers.processes import process_alive
+from job_helpers.storage import Storage, file_url
 
 log = logging.getLogger(__name__)
 
@@ -45,11 +49,11 @@ RECIPE = 2
 # Recording prints a warning per class it cannot keep (thousands); using the archive says nothing either.
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 RECORD = "-XX:ArchiveClassesAtExit="
-# Options the environment can give the driver JVM that load an agent with a class-file hook (Flight Recorder,
-# a Java agent): such a JVM started on a dynamic archive crashed (SIGSEGV in
-# KlassFactory::check_shared_class_file_load_hook, OpenJDK 17.0.15), so it starts without one.
-AGENTS = ("-javaagent", "-agentlib", "-agentpath", "FlightRecord")
-OPTION_VARIABLES = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "SPARK_SUBMIT_OPTS", "PYSPARK_SUBMIT_ARGS")
+# Options every JVM takes from the environment, the driver's too (the java launcher reads the last two).
+ENVIRONMENT_OPTIONS = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
+# A JVM that rewrites classes as they load (a Java agent, a flight recording) crashed as it started from an
+# archive (JDK 17: SIGSEGV in KlassFactory::check_shared_class_file_load_hook), so it starts without one.
+REWRITING_CLASSES = ("-javaagent", "-agentlib", "-agentpath", "StartFlightRecording", "FlightRecorder")
 
 
 def cache_folder() -> Path:
@@ -60,23 +64,28 @@ def java_option(java_options: str, extra_class_path: str = "", folder: Path | No
     """The option that starts the driver JVM from the archive, or records it; "" when neither can be done.
 
     ``extra_class_path`` is what the session adds to Spark's jars (the S3A jars): their classes are
-    archived too, so each class path has an archive of its own.
+    archived too, so each class path has an archive of its own. A cache folder that cannot be read or
+    written (read-only, full, gone) starts the session plainly.
     """
     java = _java()
-    if java is None or _agent_given():
+    environment_options = " ".join(os.environ.get(name, "") for name in ENVIRONMENT_OPTIONS)
+    if java is None or any(option in environment_options for option in REWRITING_CLASSES):
         return ""
     folder = folder or cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        archive = folder / f"spark-driver-{_fingerprint(java, java_options, extra_class_path)}.jsa"
-    except OSError:
+        archive = folder / f"spark-driver-{_fingerprint(java, f'{java_options} {environment_options}', extra_class_path)}.jsa"
+        recording = _recording(archive, os.getpid())
+        if _settle_recordings(java, java_options, archive, recording):
+            return ""  # another session is recording it: one recording is enough
+        if archive.exists():
+            _forget_unused(archive)
+            return f"-XX:SharedArchiveFile={archive} {QUIET}"
+        if not _claimed(archive, recording):
+            return ""
+    except OSError as error:
+        log.info("the local Spark driver starts without a class archive: %s", error)
         return ""
-    recording = _recording(archive, os.getpid())
-    if _settle_recordings(java, java_options, archive, recording):
-        return ""  # another session is recording it: one recording is enough
-    if archive.exists():
-        _forget_unused(archive)
-        return f"-XX:SharedArchiveFile={archive} {QUIET}"
     return f"{RECORD}{recording} {QUIET}"
 
 
@@ -86,12 +95,41 @@ def records(option: str) -> bool:
 
 
 def note_recording(spark: Any, option: str) -> None:
-    """Beside a recording this session's JVM makes, note that JVM's pid and class path (for the check)."""
+    """Beside a recording this session's JVM makes, note that JVM's pid and class path (for the check),
+    in place of this process's claim; a note that cannot be written is a warning (the claim's recording
+    is then deleted unused)."""
     if not records(option):
         return
     jvm = spark._jvm
     note = {"pid": int(jvm.java.lang.ProcessHandle.current().pid()), "class_path": str(jvm.System.getProperty("java.class.path"))}
-    Path(option[len(RECORD) :].split()[0] + ".json").write_text(json.dumps(note))
+    try:
+        _write_note(Path(option[len(RECORD) :].split()[0]), note)
+    except OSError as error:
+        log.warning("the class archive this session records will not be used: its note could not be written: %s", error)
+
+
+def _claimed(archive: Path, own: Path) -> bool:
+    """Claim the recording with this process's note before its JVM starts (which takes seconds); withdrawn
+    when another process has a live note too: of two that claim at once, one or both see the other (each
+    writes before it looks), so at most one records."""
+    _write_note(own, {"pid": os.getpid()})
+    others = [note for note in archive.parent.glob(f"{archive.stem}.*.recording.json") if note.with_suffix("") != own]
+    if any(process_alive(_pid(note)) for note in others):
+        Path(f"{own}.json").unlink()
+        return False
+    return True
+
+
+def _pid(note: Path) -> object:
+    try:
+        return json.loads(note.read_text()).get("pid")
+    except (OSError, ValueError, AttributeError):  # gone meanwhile, or not a note
+        return None
+
+
+def _write_note(recording: Path, note: dict[str, Any]) -> None:
+    """Whole or not at all (a later session reads it while this one runs)."""
+    Storage().write_text(file_url(Path(f"{recording}.json")), json.dumps(note))
 
 
 def exercise(spark: Any) -> None:
@@ -115,15 +153,6 @@ def exercise(spark: Any) -> None:
         spark.read.schema(rows.schema).parquet(f"{root}/table").groupBy("k").count().collect()
 
 
-def _agent_given() -> bool:
-    for name in OPTION_VARIABLES:
-        agent = next((agent for agent in AGENTS if agent in os.environ.get(name, "")), None)
-        if agent:
-            log.info("the local Spark driver starts without its class archive: %s in %s", agent, name)
-            return True
-    return False
-
-
 def _java() -> str | None:
     home = os.environ.get("JAVA_HOME")
     found = str(Path(home) / "bin" / "java") if home else shutil.which("java")
@@ -131,11 +160,22 @@ def _java() -> str | None:
 
 
 def _fingerprint(java: str, java_options: str, extra_class_path: str) -> str:
+    """What the archive depends on. The JVM uses an archive only while each jar of its class path has the
+    size and modification time it had when recorded, and otherwise silently starts without it, so every
+    jar is named by those and by what no copy keeps (inode, change time): a venv rebuilt with the same
+    Spark, or a jar replaced by one of the same size and time, makes a new archive."""
     import pyspark
 
-    jars = [(jar, os.path.getmtime(jar), os.path.getsize(jar)) for jar in extra_class_path.split(os.pathsep) if jar]
-    described = json.dumps([java, os.path.getmtime(java), pyspark.__version__, java_options, RECIPE, jars])
+    spark_jars = sorted(Path(os.environ.get("SPARK_HOME") or Path(pyspark.__file__).parent, "jars").glob("*.jar"))
+    class_path = [*map(str, spark_jars), *(jar for jar in extra_class_path.split(os.pathsep) if jar)]
+    jars = [(jar, *_identity(jar)) for jar in class_path]
+    described = json.dumps([java, *_identity(java), pyspark.__version__, java_options, RECIPE, jars])
     return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+def _identity(path: str) -> tuple[int, int, int, int]:
+    found = os.stat(path)
+    return found.st_size, found.st_mtime_ns, found.st_ctime_ns, found.st_ino
 
 
 def _recording(archive: Path, pid: int) -> Path:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 from job_helpers import class_archive
 
 OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -62,6 +65,76 @@ def test_a_jvm_given_an_agent_by_the_environment_starts_without_an_archive(folde
     assert class_archive.java_option(OPTIONS, folder=folder) == ""
     monkeypatch.setenv(variable, "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")  # options without an agent keep it
     assert class_archive.java_option(OPTIONS, folder=folder)
+
+
+def test_the_archive_is_named_by_each_jar_of_the_class_path_and_the_jvm_options_of_the_environment(folder, tmp_path, monkeypatch):
+    """The JVM uses an archive only while its jars keep the size and time they had, and else silently starts
+    without it: Spark's own jars were not in the name (a venv rebuilt with the same Spark kept the name of an
+    archive no JVM would use), nor what tells a replaced jar of the same size and time, nor the options every
+    JVM takes from the environment; a flight recording there crashed the JVM started from an archive."""
+    spark_jar, extra = tmp_path / "spark" / "jars" / "spark-core.jar", tmp_path / "hadoop-aws.jar"
+    spark_jar.parent.mkdir(parents=True)
+    for jar in (spark_jar, extra):
+        jar.write_bytes(b"PK classes")
+    monkeypatch.setenv("SPARK_HOME", str(spark_jar.parents[1]))
+    for name in class_archive.ENVIRONMENT_OPTIONS:
+        monkeypatch.delenv(name, raising=False)
+
+    def archive_name() -> str:
+        return class_archive.java_option(OPTIONS, str(extra), folder=folder).split()[0].rsplit("/", 1)[1].split(".")[0]
+
+    def replace_keeping_size_and_time(jar) -> None:
+        before = jar.stat()
+        copy = jar.with_name("copy")
+        copy.write_bytes(b"PK CLASSES")
+        os.utime(copy, ns=(before.st_atime_ns, before.st_mtime_ns))
+        os.replace(copy, jar)
+
+    names = [archive_name()]
+    for jar in (spark_jar, extra):
+        replace_keeping_size_and_time(jar)
+        names.append(archive_name())
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-Xss2m")
+    names.append(archive_name())
+    assert len(set(names)) == len(names) == 4
+    for rewriting in ("-javaagent:/opt/agent.jar", "-XX:StartFlightRecording=filename=/tmp/run.jfr"):
+        monkeypatch.setenv("JDK_JAVA_OPTIONS", rewriting)
+        assert class_archive.java_option(OPTIONS, str(extra), folder=folder) == ""
+
+
+def test_a_cache_folder_that_fails_a_write_starts_the_session_plainly_and_never_fails_it(spark, folder, caplog):
+    """The archive only speeds a start, but a note that could not be written or cleared (a read-only or full
+    disk; here a folder or a file in the way) ended local_spark in OSError, the second after its JVM started."""
+    option = class_archive.java_option(OPTIONS, folder=folder)
+    note = Path(option[len(class_archive.RECORD) :].split()[0] + ".json")
+    note.unlink(missing_ok=True)
+    note.mkdir()
+    assert class_archive.java_option(OPTIONS, folder=folder) == ""
+
+    shutil.rmtree(folder)
+    folder.write_bytes(b"")
+    class_archive.note_recording(spark, option)
+    assert "its note could not be written" in caplog.text
+
+
+@pytest.mark.subprocess
+def test_a_recording_is_claimed_before_its_jvm_starts_so_a_session_starting_meanwhile_starts_plainly(folder):
+    """Two sessions starting at once (the suite's two workers, two S3A jobs) both recorded: a recording's note
+    was written only once its JVM ran, seconds after its session chose to record. A claim whose process ended
+    without a JVM is cleared, and the next session records."""
+    claim = (
+        "import sys; from pathlib import Path; from job_helpers import class_archive; "
+        "print(class_archive.java_option(sys.argv[1], folder=Path(sys.argv[2])), flush=True); sys.stdin.read()"
+    )
+    command = [sys.executable, "-c", claim, OPTIONS, str(folder)]
+    with subprocess.Popen(command, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as other:
+        assert other.stdout and other.stdin
+        assert class_archive.records(other.stdout.readline())
+        assert class_archive.java_option(OPTIONS, folder=folder) == ""
+        other.stdin.close()
+    option = class_archive.java_option(OPTIONS, folder=folder)
+    assert class_archive.records(option)
+    assert [path.name for path in folder.iterdir()] == [Path(option.split("=", 1)[1].split()[0]).name + ".json"]
 
 
 @pytest.mark.subprocess
