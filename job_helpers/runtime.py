@@ -15,7 +15,9 @@ import atexit
 import logging
 import os
 import re
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -190,8 +192,27 @@ def local_spark(app_name: str) -> Any:
     )
     if launching:
         class_archive.note_recording(session, archive)
+        _remember_interrupts()
         atexit.register(end_local_spark, SparkContext._gateway, archive)
     return session
+
+
+# Set once this process is interrupted (Ctrl-C) after it started its local session, however it then catches
+# the KeyboardInterrupt (the CLI reports it and exits 130): it exits at once, without the class archive's exercise.
+_interrupted = threading.Event()
+
+
+def _remember_interrupts() -> None:
+    """Wrap the SIGINT handler (Spark's, which cancels the running jobs) so that an interrupt is remembered."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is not threading.main_thread() or not callable(previous):
+        return  # only the main thread sets handlers; a process ignoring SIGINT is never interrupted
+
+    def remember(number: int, frame: Any) -> Any:
+        _interrupted.set()
+        return previous(number, frame)
+
+    signal.signal(signal.SIGINT, remember)
 
 
 def end_local_spark(gateway: Any, archive: str) -> None:
@@ -199,8 +220,8 @@ def end_local_spark(gateway: Any, archive: str) -> None:
 
     A process recording the class archive first runs ``class_archive.exercise`` on the session that runs
     then (not the first one, if the process stopped it and started another), unless none runs (the test
-    suite stops its own: it has done its work and recorded it) or the process ends on Ctrl-C (it ends
-    now; a second Ctrl-C during the exercise ends that). Then the py4j gateway closes, before the JVM
+    suite stops its own: it has done its work and recorded it) or the process was interrupted (Ctrl-C:
+    it ends now, whether it caught the interrupt or not; a Ctrl-C during the exercise ends that). Then the py4j gateway closes, before the JVM
     sees the process go: a JVM exits 0.3 s late when a thread of it is blocked in a native call (HotSpot
     waits for them), as the gateway's socket threads are.
     """
@@ -210,7 +231,7 @@ def end_local_spark(gateway: Any, archive: str) -> None:
 
     session = SparkSession._instantiatedSession
     running = session is not None and session.sparkContext._jsc is not None
-    interrupted = isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
+    interrupted = _interrupted.is_set() or isinstance(getattr(sys, "last_value", None), KeyboardInterrupt)
     if class_archive.records(archive) and running and not interrupted:
         log.info("recording the local Spark driver's class archive, once for this setup (see job_helpers/class_archive.py)")
         try:

@@ -1,6 +1,8 @@
 import logging
 import operator
+import signal
 import sys
+import threading
 from functools import partial
 from types import SimpleNamespace
 
@@ -290,6 +292,23 @@ def test_at_exit_the_running_session_of_a_recording_process_runs_the_exercise_th
     monkeypatch.setattr(class_archive, "exercise", lambda given: calls.append("exercise" if given is session else given))
     runtime.end_local_spark(Gateway(calls), archive)
     assert calls == expected
+
+
+def test_a_process_interrupted_after_its_session_started_exits_without_the_exercise_however_it_caught_it(monkeypatch):
+    """The CLI catches Ctrl-C (error: interrupted, exit 130), so Python never saw it end the process: the
+    exercise still ran its 20 CPU seconds after the user stopped the run. Spark's own handler still runs."""
+    calls = []
+    monkeypatch.setattr(runtime, "_interrupted", threading.Event())
+    spark_s = signal.signal(signal.SIGINT, lambda *_: calls.append("Spark's handler"))
+    try:
+        runtime._remember_interrupts()
+        signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGINT, spark_s)
+    monkeypatch.setattr(SparkSession, "_instantiatedSession", a_session(running=True))
+    monkeypatch.setattr(class_archive, "exercise", lambda given: calls.append("exercise"))
+    runtime.end_local_spark(Gateway(calls), RECORDING)
+    assert calls == ["Spark's handler", "gateway closed"]
 
 
 @pytest.mark.parametrize(
