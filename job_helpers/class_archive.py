@@ -49,8 +49,9 @@ RECIPE = 2
 # Recording prints a warning per class it cannot keep (thousands); using the archive says nothing either.
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 RECORD = "-XX:ArchiveClassesAtExit="
-# Options every JVM takes from the environment, the driver's too (the java launcher reads the last two).
-ENVIRONMENT_OPTIONS = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS")
+# Options the driver JVM takes from the environment: every JVM's, the java launcher's, and those spark-submit
+# adds to the driver's command (PYSPARK_SUBMIT_ARGS can hold --driver-java-options).
+ENVIRONMENT_OPTIONS = ("JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "SPARK_SUBMIT_OPTS", "PYSPARK_SUBMIT_ARGS")
 # A JVM that rewrites classes as they load (a Java agent, a flight recording) crashed as it started from an
 # archive (JDK 17: SIGSEGV in KlassFactory::check_shared_class_file_load_hook), so it starts without one.
 REWRITING_CLASSES = ("-javaagent", "-agentlib", "-agentpath", "StartFlightRecording", "FlightRecorder")
