@@ -9,6 +9,7 @@ data sets loads neither Spark nor an AWS client.
 
 from __future__ import annotations
 
+import ast
 import fnmatch
 import re
 import subprocess
@@ -109,25 +110,25 @@ def test_the_sample_data_writers_and_policy_values_resolve():
     assert set(by_name()) == set(PACKAGES)
 
 
+def loaded_packages(statement: str, packages: tuple[str, ...]) -> list[str]:
+    """Which of ``packages`` a fresh interpreter has imported after running ``statement``."""
+    code = f"import sys; {statement}; print(sorted(m for m in sys.modules if m.split('.')[0] in {packages!r}))"
+    return ast.literal_eval(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    )
+
+
 @pytest.mark.subprocess
 def test_listing_the_data_sets_loads_neither_spark_nor_an_aws_client():
-    code = (
-        "import sys; from job_helpers.datasets import registered; registered(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'boto3', 'botocore', 'fastavro')))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
-    assert loaded.strip() == "[]"
+    statement = "from job_helpers.datasets import registered; registered()"
+    assert loaded_packages(statement, ("pyspark", "boto3", "botocore", "fastavro")) == []
 
 
 @pytest.mark.subprocess
 def test_the_command_line_starts_without_spark_numpy_or_avro():
     """Every command pays for what the parser imports; `pipeline` starts its JVM only after it."""
-    code = (
-        "import sys; from job_helpers.control import cli; cli.build_parser(); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'boto3', 'numpy', 'fastavro', 'pyarrow')))"
-    )
-    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
-    assert loaded.strip() == "[]"
+    statement = "from job_helpers.control import cli; cli.build_parser()"
+    assert loaded_packages(statement, ("pyspark", "boto3", "numpy", "fastavro", "pyarrow")) == []
 
 
 def test_the_makefile_passes_and_shows_every_sample_data_option():
