@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import botocore.loaders
 import botocore.session
 import pytest
 
@@ -77,6 +78,37 @@ def _validate_every_client() -> Iterator[Recorder]:
         Path(os.environ["AWS_REQUESTS_LOG"]).write_text("\n".join(sorted(lines)) + "\n", encoding="utf-8")
 
 
+class _SearchPaths(list):
+    """A shared loader's search paths: boto3 appends its own data folder once per session, kept once here."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_botocore_loader() -> Iterator[None]:
+    """Every botocore session in this process reads the service models through one loader.
+
+    Each new session otherwise parses its service's model and the endpoint rules again (about 0.1 s of
+    JSON per client): a test that makes a Storage or a command's clients paid it every time. The models
+    are read-only data, so a shared loader changes no request.
+    """
+    create_loader = botocore.session.create_loader
+    loaders: dict[str | None, botocore.loaders.Loader] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> botocore.loaders.Loader:
+        if search_path_string not in loaders:
+            loader = create_loader(search_path_string)
+            loader._search_paths = _SearchPaths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+    yield
+    botocore.session.create_loader = create_loader
+
+
 @pytest.fixture(autouse=True)
 def aws_requests_follow_the_model(_validate_every_client: Recorder) -> Iterator[Recorder]:
     """Fails the test when a request it made breaks the model (length, pattern, enum, …)."""
@@ -90,13 +122,19 @@ def aws_requests_follow_the_model(_validate_every_client: Recorder) -> Iterator[
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     """A moto server on a free local port, shared by the session; tests reset it as they need."""
+    from moto import backends
     from moto.server import ThreadedMotoServer
 
+    # The server lists moto's package folder under its one lock on every request to find the service;
+    # the folder does not change while the suite runs.
+    modules = tuple(backends.list_of_moto_modules())
+    list_of_moto_modules, backends.list_of_moto_modules = backends.list_of_moto_modules, lambda: modules
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+    backends.list_of_moto_modules = list_of_moto_modules
 
 
 @pytest.fixture
