@@ -38,7 +38,8 @@ def main(argv: Sequence[str]) -> None:
         ).select("user")
 
         kept = transform.curated_customers(customers, readings)
-        curated = pseudonym.pseudonymise(spark, kept.rows, "email", key) if key is not None else kept.rows
+        # The curated customers are trusted ones: their emails are collected from the table read, not the rule's result.
+        curated = pseudonym.pseudonymise(spark, kept.rows, "email", key, customers) if key is not None else kept.rows
 
         url = params.customer_curated
         with write.staged(curated, Storage(), url, fmt) as table:

@@ -129,14 +129,19 @@ def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, colu
     return DataFrame(session.read().schema(f"`{column}` STRING, `{PSEUDONYM_COLUMN}` STRING").json(dataset), spark)
 
 
-def pseudonymise(spark: SparkSession, frame: DataFrame, column: str, key: bytes) -> DataFrame:
+def pseudonymise(
+    spark: SparkSession, frame: DataFrame, column: str, key: bytes, values_from: DataFrame | None = None
+) -> DataFrame:
     """Replace ``column`` (an email) by the keyed pseudonym of its key form, and drop direct identifiers.
 
     Pseudonyms are computed on the driver for the distinct keys and joined in (an inner join on
-    a table built from the same rows, so nothing is lost but rows without an email).
+    a table built from the same rows, so nothing is lost but rows without an email). ``values_from``
+    is a cheaper frame holding every email of ``frame`` in the same column (the table ``frame`` was
+    filtered from): its keys are collected instead of running ``frame``'s plan twice.
     """
     keyed = frame.withColumn(KEY_COLUMN, email_key(column))
-    values = [row[0] for row in keyed.select(KEY_COLUMN).distinct().collect() if row[0] is not None]
+    source = keyed if values_from is None else values_from.select(email_key(column).alias(KEY_COLUMN))
+    values = [row[0] for row in source.select(KEY_COLUMN).distinct().collect() if row[0] is not None]
     joined = keyed.join(pseudonym_table(spark, values, key, KEY_COLUMN), KEY_COLUMN)
     kept = [name for name in frame.columns if name not in IDENTIFIER_COLUMNS]
     return joined.select(PSEUDONYM_COLUMN, *kept)

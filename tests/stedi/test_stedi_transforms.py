@@ -190,6 +190,9 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     assert [(r.customerName, r.email) for r in curated.collect()] == [("A new", " ana@x.COM ")]
     expected = hmac.new(key, b"ana@x.com", hashlib.sha256).hexdigest()
     assert [r.customerPseudonym for r in pseudonymise(small_shuffles, curated, "email", key).collect()] == [expected]
+    # The keys collected from the trusted table the curated rows were filtered from: the same rows, none added.
+    from_trusted = pseudonymise(small_shuffles, curated, "email", key, values_from=trusted).collect()
+    assert [(r.lastUpdateDate, r.customerPseudonym) for r in from_trusted] == [(2, expected)]
     assert {r.customerPseudonym for r in pseudonymise(small_shuffles, accel, "user", key).collect()} == {expected}
     step = t.step_trainer_trusted(
         small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 1, "s1", 231)], STEP_TRAINER_LANDING), curated
