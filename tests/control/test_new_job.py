@@ -2,7 +2,7 @@
 
 One generation, its tests run once (they are slow: a local run, a build and a Glue run on moto).
 The copy holds the repository's files (tracked and new, not ignored) with their times, and links
-the shared .venv, so make finds it ready.
+the shared .venv, so make finds it ready (and a copy of mypy's cache, when there is one).
 """
 
 from __future__ import annotations
@@ -34,6 +34,8 @@ def _copy(target: Path) -> None:
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, target / name)
     (target / ".venv").symlink_to((REPO / ".venv").resolve(), target_is_directory=True)
+    if (REPO / ".mypy_cache").is_dir():  # mypy re-checks what changed, not the whole venv's stubs (9 s to 0.6 s)
+        shutil.copytree(REPO / ".mypy_cache", target / ".mypy_cache")
     for command in (["init", "-q"], ["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@e", "commit", "-qm", "copy"]):
         subprocess.run(["git", *command], cwd=target, check=True)
 

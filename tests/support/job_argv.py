@@ -9,21 +9,28 @@ root that is not a folder, so a job that reaches for it fails rather than writin
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from pathlib import Path
 
-from job_helpers.control.config import load_settings
+from job_helpers.control.config import Settings, load_settings
 from job_helpers.control.plan import FROM_ARGUMENT, TO_ARGUMENT
 
 REPO = Path(__file__).resolve().parents[2]
 NO_LAKE = "/dev/null/lake"
 
 
+@functools.cache
+def _local_settings() -> Settings:
+    """config.yml for the local profile, read once: the suite never changes the repository's config.yml."""
+    return load_settings(REPO / "config.yml", "local", environ={"LAKE_ROOT": NO_LAKE})
+
+
 def job_argv(job: str, first: date | str | None = None, last: date | str | None = None, **arguments: str) -> list[str]:
     """``job``'s argv: its script, ``--JOB_NAME`` (the job's key), its config.yml arguments with ``arguments``
     over them (``max_workers="3"`` sets ``--max-workers``), then ``--from-date first --to-date last`` if given
     (as given: a test of the job's own date checks passes bad ones)."""
-    spec = load_settings(REPO / "config.yml", "local", environ={"LAKE_ROOT": NO_LAKE}).job(job)
+    spec = _local_settings().job(job)
     given = {f"--{name.replace('_', '-')}": value for name, value in arguments.items()}
     unknown = sorted(set(given) - set(spec.arguments))
     if unknown:
