@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from job_helpers.aws import client
 from job_helpers.job_failed import JobFailed
@@ -134,14 +135,17 @@ def pseudonymise(
 ) -> DataFrame:
     """Replace ``column`` (an email) by the keyed pseudonym of its key form, and drop direct identifiers.
 
-    Pseudonyms are computed on the driver for the distinct keys and joined in (an inner join on
-    a table built from the same rows, so nothing is lost but rows without an email). ``values_from``
-    is a cheaper frame holding every email of ``frame`` in the same column (the table ``frame`` was
-    filtered from): its keys are collected instead of running ``frame``'s plan twice.
+    Pseudonyms are computed on the driver for the distinct keys and joined in, so nothing is lost
+    but rows without an email. ``values_from`` is a cheaper frame holding every email of ``frame`` in
+    the same column (the table ``frame`` was filtered from): its keys are collected instead of
+    running ``frame``'s plan twice. A row whose email it lacks fails the action that reads the
+    result (naming the column, never the email) rather than being left out.
     """
-    keyed = frame.withColumn(KEY_COLUMN, email_key(column))
+    keyed = frame.withColumn(KEY_COLUMN, email_key(column)).where(F.col(KEY_COLUMN).isNotNull())
     source = keyed if values_from is None else values_from.select(email_key(column).alias(KEY_COLUMN))
     values = [row[0] for row in source.select(KEY_COLUMN).distinct().collect() if row[0] is not None]
-    joined = keyed.join(pseudonym_table(spark, values, key, KEY_COLUMN), KEY_COLUMN)
+    joined = keyed.join(pseudonym_table(spark, values, key, KEY_COLUMN), KEY_COLUMN, "left")
+    unknown = F.raise_error(F.lit(f"{column}: a row's value is not among the values pseudonymised (values_from lacks it)"))
+    found = F.when(F.col(PSEUDONYM_COLUMN).isNull(), unknown).otherwise(F.col(PSEUDONYM_COLUMN))
     kept = [name for name in frame.columns if name not in IDENTIFIER_COLUMNS]
-    return joined.select(PSEUDONYM_COLUMN, *kept)
+    return joined.select(found.alias(PSEUDONYM_COLUMN), *kept)

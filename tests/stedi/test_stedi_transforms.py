@@ -193,6 +193,11 @@ def test_emails_are_keys_whatever_their_case_and_surrounding_spaces(small_shuffl
     # The keys collected from the trusted table the curated rows were filtered from: the same rows, none added.
     from_trusted = pseudonymise(small_shuffles, curated, "email", key, values_from=trusted).collect()
     assert [(r.lastUpdateDate, r.customerPseudonym) for r in from_trusted] == [(2, expected)]
+    # A values_from that lacks a row's email fails the action, naming the column, not the email: no row is left out.
+    lacking = trusted.where(F.col("customerName") == "B")
+    with pytest.raises(Exception, match="email: a row's value is not among the values pseudonymised") as failure:
+        pseudonymise(small_shuffles, curated, "email", key, values_from=lacking).collect()
+    assert "ana@x" not in str(failure.value).lower()
     assert {r.customerPseudonym for r in pseudonymise(small_shuffles, accel, "user", key).collect()} == {expected}
     step = t.step_trainer_trusted(
         small_shuffles.createDataFrame([(DAY, "s1", 230), (DAY + 1, "s1", 231)], STEP_TRAINER_LANDING), curated
