@@ -98,8 +98,10 @@ $(S3A_READY): $(READY)
 	@$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps '$(S3A_JARS_WHEEL)' >&2
 	@touch $@
 
+# Bytecode is cached even where the shell says not to (PYTHONDONTWRITEBYTECODE=1): the suite starts some
+# hundreds of Python processes, and each compiled the project's modules from source again.
 test: setup
-	@JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q -n 2 --dist loadscope
+	@PYTHONDONTWRITEBYTECODE= JAVA_HOME="$$(cat $(JAVA_HOME_FILE))" $(PY) -m pytest tests -q -n 2 --dist loadscope
 
 # The groups are markers (tests/support/groups.py); a test that starts Spark or a process unmarked fails.
 test-fast: setup
