@@ -51,9 +51,10 @@ def test_landing_parsing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
         ],
         "value string, source_file string",
     )
-    records, rejects = t.split_landing(
-        t.classify_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS), ACCELEROMETER_LANDING
-    )
+    classified = t.classify_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
+    kept_text = {(r.reason is None, r.value is not None, r.source_file is not None) for r in classified.collect()}
+    assert kept_text == {(True, False, False), (False, True, True)}  # a record's raw line and file are not kept
+    records, rejects = t.split_landing(classified, ACCELEROMETER_LANDING)
     assert sorted(map(tuple, records.collect())) == [("a@x", 5, 1.0, 0.0, -1.0), ("b@x", 6, None, None, None)]
     assert sorted((r.source_file, r.reason) for r in rejects.collect()) == [
         ("f2", "malformed JSON"),
