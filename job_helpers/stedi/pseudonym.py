@@ -27,6 +27,7 @@ from typing import Any, cast
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructField, StructType
 
 from job_helpers.aws import client
 from job_helpers.job_failed import JobFailed
@@ -118,16 +119,22 @@ def _secret(name: str, secrets_client: Callable[[], Any] | None) -> bytes:
 def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, column: str) -> DataFrame:
     """A small (``column``, customerPseudonym) table for the given distinct values.
 
-    Handed to the JVM as JSON lines in one string and read there, so it starts no Python worker (a
-    list would start one per task to unpickle it) and needs no pandas (a pandas frame cost its
-    import and the setuptools pyspark's Arrow checks load: half a second, more than the rest of
-    the job's Python). The rows are data, not literals of the query plan.
+    Handed to the JVM as JSON lines in one string, split there into the array of a one-row frame
+    and exploded, so it starts no Python worker (a list would start one per task to unpickle it),
+    needs no pandas (its import and the setuptools pyspark's Arrow checks load cost half a second)
+    and no encoder (Spark's String encoder starts Scala's runtime reflection: 0.3-0.5 s in a fresh
+    JVM). The rows are data, not literals of the query plan.
     """
     rows = "\n".join(json.dumps({column: value, PSEUDONYM_COLUMN: pseudonym(key, value)}) for value in sorted(set(values)))
-    session, jvm = spark._jsparkSession, cast(Any, spark._jvm)
+    jvm = cast(Any, spark._jvm)
     lines = jvm.java.util.regex.Pattern.compile("\n").splitAsStream(rows).collect(jvm.java.util.stream.Collectors.toList())
-    dataset = session.createDataset(lines, jvm.org.apache.spark.sql.Encoders.STRING())
-    return DataFrame(session.read().schema(f"`{column}` STRING, `{PSEUDONYM_COLUMN}` STRING").json(dataset), spark)
+    cells = cast(Any, spark.sparkContext._gateway).new_array(jvm.java.lang.Object, 1)
+    cells[0] = lines if rows else jvm.java.util.ArrayList()
+    one_row = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(cells))
+    schema = jvm.org.apache.spark.sql.types.DataType.fromJson(StructType([StructField("lines", ArrayType(StringType()))]).json())
+    batch = DataFrame(spark._jsparkSession.createDataFrame(one_row, schema), spark)
+    exploded = batch.select(F.explode("lines").alias("line"))
+    return exploded.select(F.from_json("line", f"`{column}` STRING, `{PSEUDONYM_COLUMN}` STRING").alias("row")).select("row.*")
 
 
 def pseudonymise(

@@ -18,7 +18,7 @@ from job_helpers.control.local_tables import Folder, local_table
 from job_helpers.control.table_definition import from_ddl
 from job_helpers.stedi import observed
 from job_helpers.stedi import transform as t
-from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonymise, resolve_key
+from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonym_table, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
     ACCELEROMETER_KEYS,
     ACCELEROMETER_LANDING,
@@ -118,6 +118,15 @@ def test_pseudonymise_replaces_email_and_drops_identifiers(small_shuffles):
     row = pseudonymise(small_shuffles, frame, "email", key).collect()[0].asDict()
     assert row["customerPseudonym"] == hmac.new(key, b"a@x", hashlib.sha256).hexdigest()
     assert not {"customerName", "email", "phone", "birthDay"} & row.keys()
+
+
+def test_the_pseudonym_table_holds_each_value_once_however_it_is_written(small_shuffles):
+    key = b"k" * 32
+    values = ["a@x", "a@x", 'q"uote\\@x', "line\nbreak@x", "\u00fcn\u00ef@x", "", "tab\t@x", "{}", "null"]
+    table = pseudonym_table(small_shuffles, values, key, "_key")
+    rows = [(r["_key"], r["customerPseudonym"]) for r in table.collect()]
+    assert sorted(rows) == sorted((v, hmac.new(key, v.encode(), hashlib.sha256).hexdigest()) for v in set(values))
+    assert pseudonym_table(small_shuffles, [], key, "_key").collect() == []
 
 
 def test_key_comes_from_environment_then_a_private_generated_file(tmp_path):
