@@ -16,7 +16,7 @@ from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_query
 from job_helpers.control.local_tables import Folder, local_table
 from job_helpers.control.table_definition import from_ddl
-from job_helpers.stedi import observed
+from job_helpers.stedi import observed, read
 from job_helpers.stedi import transform as t
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonym_table, pseudonymise, resolve_key
 from job_helpers.stedi.schemas import (
@@ -61,6 +61,58 @@ def test_landing_parsing_keeps_good_lines_and_rejects_bad_ones(small_shuffles):
         ("f2", "malformed JSON"),
         ("f3", "missing key field: user, timestamp"),
     ]
+
+
+def test_hostile_landing_files_keep_every_rejects_line_and_file_and_count_every_line(small_shuffles, tmp_path):
+    """Through ``read.landing``, as a job reads: CRLF endings, a BOM, JSON that is no object, a key null or absent,
+    a wrong type, nested and extra fields, a raw NUL, 100,000-character lines, a file of rejects only."""
+    long_user = "\u00e9" * 100_000 + "@x"
+    files = {
+        "crlf.json": (
+            "\r\n",
+            [
+                "\ufeff" + f'{{"user":"a@x","timestamp":{DAY},"x":1.0}}',
+                "   ",
+                "[]",
+                "null",
+                '"text"',
+                "5",
+                f'{{"user":null,"timestamp":{DAY}}}',
+                f'{{"timestamp":{DAY}}}',
+                '{"user":"b@x","timestamp":"soon"}',
+                f'{{"user":"c@x","timestamp":{DAY + 1},"extra":{{"n":[1,{{"m":null}}]}}}}',
+                f'{{"user":"d@x","timestamp":{DAY + 86_400_000}}}',
+            ],
+        ),
+        "rejects-only.json": ("\n", ["{", '{"x":1.0}', f'{{"user":"n\u0000ul@x","timestamp":{DAY}}}']),
+        "long.json": ("\n", [f'{{"user":"{long_user}","timestamp":{DAY}}}', '{"user":"' + "\u00fc" * 100_000 + '","timestamp":']),
+    }
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    for name, (ending, lines) in files.items():
+        (folder / name).write_bytes((ending.join(lines) + ending).encode("utf-8"))
+    landing = read.landing(
+        small_shuffles, folder.as_uri() + "/", ACCELEROMETER_LANDING, ACCELEROMETER_KEYS, (date(2022, 6, 18),) * 2, "timestamp"
+    )
+    records = sorted((r.user, r.timestamp, r.x) for r in landing.records.collect())  # the action that counts
+    assert records == [("a@x", DAY, 1.0), ("c@x", DAY + 1, None), (long_user, DAY, None)]
+    assert (landing.lines, landing.kept) == (15, 3)  # d@x is a record of another day: neither kept nor rejected
+    assert landing.rejected == {"malformed JSON": 8, "missing key field: user": 2, "missing key field: user, timestamp": 1}
+    rejects = sorted((r.source_file.rsplit("/", 1)[1], r.reason, r.record) for r in landing.rejects.collect())
+    landing.release()
+    reasons = {
+        f'{{"user":null,"timestamp":{DAY}}}': "missing key field: user",
+        f'{{"timestamp":{DAY}}}': "missing key field: user",
+        '{"x":1.0}': "missing key field: user, timestamp",
+    }
+    is_record = ("a@x", "c@x", "d@x", long_user)
+    expected = [
+        (name, reasons.get(line, "malformed JSON"), line)
+        for name, (_, lines) in files.items()
+        for line in lines
+        if line.strip() and not any(f'"user":"{user}"' in line for user in is_record)
+    ]
+    assert rejects == sorted(expected)  # each reject's whole raw line (without its CR) and its own file
 
 
 def test_customer_trusted_keeps_consenting_customers(small_shuffles):
@@ -127,6 +179,19 @@ def test_the_pseudonym_table_holds_each_value_once_however_it_is_written(small_s
     rows = [(r["_key"], r["customerPseudonym"]) for r in table.collect()]
     assert sorted(rows) == sorted((v, hmac.new(key, v.encode(), hashlib.sha256).hexdigest()) for v in set(values))
     assert pseudonym_table(small_shuffles, [], key, "_key").collect() == []
+
+
+def test_hostile_emails_find_their_pseudonyms_through_the_table(small_shuffles):
+    """Spark's own strings and the table's, parsed from JSON escapes, must be equal for the join: surrogate pairs,
+    line and paragraph separators, NUL, escapes written as text, values that are JSON themselves."""
+    key = b"k" * 32
+    emails = ['q"@x', "b\\s@x", "t\t@x", "n\nl@x", "\u2028\u2029@x", "nul\u0000@x", "\U0001f600@x", "\\u0000@x"]
+    emails += ["{}", "null", "[1]", '"', "", " ", " Pad@X ", "pad@x", "e\u0301@x", "\ufeff@x", "\x7f\x1f@x"]
+    frame = small_shuffles.createDataFrame([(email,) for email in [*emails, None]], "email string")
+    rows = pseudonymise(small_shuffles, frame, "email", key, values_from=frame).collect()
+    assert sorted(r.customerPseudonym for r in rows) == sorted(
+        hmac.new(key, email.strip(" ").lower().encode(), hashlib.sha256).hexdigest() for email in emails
+    )  # every row but the one without an email, none failed as missing from the table
 
 
 def test_key_comes_from_environment_then_a_private_generated_file(tmp_path):
