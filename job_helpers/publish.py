@@ -411,6 +411,23 @@ def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:
     return found
 
 
+def has_published(storage: Storage, table_url: str) -> bool:
+    """Whether a run has published at ``table_url``: a scope's commit record is there, or a data file of a
+    table published before commit records.
+
+    What a run leaves before it publishes (its staging folder, an open-claims marker) is no table: a job
+    reading an upstream table whose first run failed must not read it as an empty one.
+    """
+    root = table_url.rstrip("/") + "/"
+    for stored in storage.list(root):
+        path = stored.url[len(root) :]
+        if path.startswith((f"{STAGING}/", f"{COMMITS}/{OPEN}/")):
+            continue
+        if path.startswith(f"{COMMITS}/") or not any(part.startswith(("_", ".")) for part in path.split("/")):
+            return True
+    return False
+
+
 def remove_abandoned_staging(storage: Storage, table_url: str, run_id: str, dead_runs: Iterable[str] = ()) -> None:
     """Remove the staging folders of runs known dead (their claims were taken over) and any older than a week.
 

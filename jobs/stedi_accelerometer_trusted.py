@@ -36,7 +36,7 @@ def main(argv: Sequence[str]) -> None:
         )
         with write.reject_share_first(landing, storage, params.rejects, params.max_reject_share, params.scope):
             customers = read.read_table(
-                job.spark, params.customer_trusted, params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
+                job.spark, storage, params.customer_trusted, params.output_format, CUSTOMER_TRUSTED, "stedi_customer_trusted"
             )
         trusted = transform.trusted_accelerometer_readings(landing.records, customers)
 

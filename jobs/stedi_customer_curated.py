@@ -29,12 +29,12 @@ def main(argv: Sequence[str]) -> None:
         params = parameters.CustomerCurated.from_args(job.args)
         report, spark = job.report, job.spark
         report.scope, job.report_folder = params.scope, params.report_folder
-        fmt = params.output_format
+        fmt, storage = params.output_format, Storage()
 
         key = pseudonym.resolve_key(params.pseudonym_key_source) if params.pseudonym_key_source is not None else None
-        customers = read.read_table(spark, params.customer_trusted, fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
+        customers = read.read_table(spark, storage, params.customer_trusted, fmt, CUSTOMER_TRUSTED, "stedi_customer_trusted")
         readings = read.read_table(
-            spark, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
+            spark, storage, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
         ).select("user")
 
         kept = transform.curated_customers(customers, readings)
@@ -42,7 +42,7 @@ def main(argv: Sequence[str]) -> None:
         curated = pseudonym.pseudonymise(spark, kept.rows, "email", key, customers) if key is not None else kept.rows
 
         url = params.customer_curated
-        with write.staged(curated, Storage(), url, fmt) as table:
+        with write.staged(curated, storage, url, fmt) as table:
             read_rows = report.read[params.customer_trusted] = kept.left_out["read"]
             dropped = {reason: kept.left_out[reason] for reason in ("without readings", "older duplicates")}
             report.excluded = dropped["without readings"]

@@ -33,21 +33,23 @@ def main(argv: Sequence[str]) -> None:
         params = parameters.MachineLearningCurated.from_args(job.args)
         report, spark = job.report, job.spark
         report.scope, job.report_folder = params.scope, params.report_folder
-        fmt = params.output_format
+        fmt, storage = params.output_format, Storage()
 
         key = pseudonym.resolve_key(params.pseudonym_key_source) if params.pseudonym_key_source is not None else None
         step = transform.in_dates(
-            read.read_table(spark, params.step_trainer_trusted, fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
+            read.read_table(spark, storage, params.step_trainer_trusted, fmt, STEP_TRAINER_TRUSTED, "stedi_step_trainer_trusted"),
             params.first,
             params.last,
         )
         accel = transform.in_dates(
-            read.read_table(spark, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"),
+            read.read_table(
+                spark, storage, params.accelerometer_trusted, fmt, ACCELEROMETER_TRUSTED, "stedi_accelerometer_trusted"
+            ),
             params.first,
             params.last,
         )
         owner = PSEUDONYM_COLUMN if key is not None else "email"
-        owners = read.read_table(spark, params.customer_curated, fmt, owners_schema(owner), "stedi_customer_curated")
+        owners = read.read_table(spark, storage, params.customer_curated, fmt, owners_schema(owner), "stedi_customer_curated")
 
         step_read, accel_read = Counts(step, read=every_row()), Counts(accel, read=every_row())
         accel = accel_read.frame
@@ -58,7 +60,7 @@ def main(argv: Sequence[str]) -> None:
         ml = transform.paired_readings(step_read.frame, accel, owners, owner, params.ml_join)
 
         url = params.machine_learning_curated
-        with write.staged(ml.rows, Storage(), url, fmt, partitioned=True, first=params.first, last=params.last) as table:
+        with write.staged(ml.rows, storage, url, fmt, partitioned=True, first=params.first, last=params.last) as table:
             report.read[params.step_trainer_trusted] = step_read["read"]
             report.read[params.accelerometer_trusted] = accel_read["read"]
             report.excluded = ml.left_out["unpaired"]

@@ -35,7 +35,9 @@ def main(argv: Sequence[str]) -> None:
             job.spark, params.step_trainer_landing, STEP_TRAINER_LANDING, STEP_TRAINER_KEYS, params.days, "sensorReadingTime"
         )
         with write.reject_share_first(landing, storage, params.rejects, params.max_reject_share, params.scope):
-            devices = read.read_table(job.spark, params.customer_curated, params.output_format, DEVICES, "stedi_customer_curated")
+            devices = read.read_table(
+                job.spark, storage, params.customer_curated, params.output_format, DEVICES, "stedi_customer_curated"
+            )
         trusted = transform.curated_device_readings(landing.records, devices)
 
         url = params.step_trainer_trusted

@@ -229,6 +229,24 @@ def test_a_table_published_before_commit_records_has_its_old_rows_counted_once(l
     assert set(published(storage, table)) == {"dt=1/part-00000.json", "dt=9/part-00000-5e1f-c000.json"}
 
 
+def test_a_table_is_there_once_a_run_published_it_not_when_a_run_only_staged_or_claimed(lake):
+    storage, table = lake
+    storage.write_text(table.rstrip("/") + "x/dt=1/part-00000.json", "a table beside, named alike\n")
+    storage.write_text(table + "_SUCCESS", "")
+    assert not publishing.has_published(storage, table)
+    run = new_run_id(SCOPE)
+    staged = stage(storage, table, run, new_files(run))
+    storage.write_text(f"{table}_commits/_open/{run}.json", json.dumps({"run": run, "records": []}))
+    assert not publishing.has_published(storage, table), "a run's staging and its open-claims marker are no table"
+    publish(storage, table, run, staged, OWNED)
+    assert publishing.has_published(storage, table)
+    emptied, legacy = table.rstrip("/") + "-empty/", table.rstrip("/") + "-legacy/"
+    publish(storage, emptied, new_run_id("all"), {}, [""])
+    storage.write_text(legacy + "dt=1/part-00000-5e1f-c000.json", "old\n")
+    assert publishing.has_published(storage, emptied), "a table published empty is there, empty"
+    assert publishing.has_published(storage, legacy), "a table published before commit records is there"
+
+
 def test_old_rows_that_cannot_be_counted_are_unknown_and_not_guarded(lake):
     storage, table = lake
     for path, text in OLD.items():

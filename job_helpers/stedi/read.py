@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -17,6 +16,7 @@ from pyspark.sql.types import StructType
 from pyspark.sql.utils import AnalysisException
 
 from job_helpers.job_failed import JobFailed
+from job_helpers.publish import has_published
 from job_helpers.stedi.observed import Counts
 from job_helpers.stedi.schemas import PARTITION_COLUMN
 from job_helpers.stedi.transform import (
@@ -27,6 +27,7 @@ from job_helpers.stedi.transform import (
     split_landing,
     utc_date,
 )
+from job_helpers.storage import Storage
 
 
 @dataclass(frozen=True)
@@ -101,20 +102,12 @@ def landing(
     return Landing(records, rejects, counts, parsed)
 
 
-def read_table(spark: SparkSession, url: str, fmt: str, schema: StructType, produced_by: str) -> DataFrame:
-    """A published table with its declared schema; a clear error naming the job when it is missing."""
-    if not _filesystem(spark, url).exists(_path(spark, url)):
+def read_table(spark: SparkSession, storage: Storage, url: str, fmt: str, schema: StructType, produced_by: str) -> DataFrame:
+    """A published table with its declared schema; a clear error naming the job when none was published there
+    (a failed first run of that job leaves its staging folder, which is no table)."""
+    if not has_published(storage, url):
         raise JobFailed(f"{url}: no table there yet; run {produced_by} first")
     try:
         return spark.read.schema(schema).format(fmt).load(url)
     except AnalysisException as error:
         raise JobFailed(f"{url}: cannot read it as {fmt}: {error}") from error
-
-
-def _path(spark: SparkSession, url: str) -> Any:
-    jvm: Any = spark._jvm
-    return jvm.org.apache.hadoop.fs.Path(url)
-
-
-def _filesystem(spark: SparkSession, url: str) -> Any:
-    return _path(spark, url).getFileSystem(spark._jsc.hadoopConfiguration())

@@ -16,6 +16,7 @@ from job_helpers.control.ddl import Statement
 from job_helpers.control.local_sql import translate_query
 from job_helpers.control.local_tables import Folder, local_table
 from job_helpers.control.table_definition import from_ddl
+from job_helpers.job_failed import JobFailed
 from job_helpers.stedi import observed, read
 from job_helpers.stedi import transform as t
 from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonym_table, pseudonymise, resolve_key
@@ -23,6 +24,7 @@ from job_helpers.stedi.schemas import (
     ACCELEROMETER_KEYS,
     ACCELEROMETER_LANDING,
     CUSTOMER_LANDING,
+    CUSTOMER_TRUSTED,
     STEP_TRAINER_LANDING,
 )
 from job_helpers.stedi.write import publish_table
@@ -192,6 +194,15 @@ def test_hostile_emails_find_their_pseudonyms_through_the_table(small_shuffles):
     assert sorted(r.customerPseudonym for r in rows) == sorted(
         hmac.new(key, email.strip(" ").lower().encode(), hashlib.sha256).hexdigest() for email in emails
     )  # every row but the one without an email, none failed as missing from the table
+
+
+def test_a_table_whose_first_run_failed_is_not_read_as_an_empty_one(small_shuffles, tmp_path):
+    table = tmp_path / "customer" / "trusted"
+    (table / "_staging").mkdir(parents=True)  # what a failed first run leaves locally
+    with pytest.raises(JobFailed, match=r"trusted/: no table there yet; run stedi_customer_trusted first"):
+        read.read_table(small_shuffles, Storage(), table.as_uri() + "/", "parquet", CUSTOMER_TRUSTED, "stedi_customer_trusted")
+    publish_table(small_shuffles.createDataFrame([], CUSTOMER_TRUSTED), Storage(), table.as_uri() + "/", "parquet")
+    assert read.read_table(small_shuffles, Storage(), table.as_uri() + "/", "parquet", CUSTOMER_TRUSTED, "x").count() == 0
 
 
 def test_key_comes_from_environment_then_a_private_generated_file(tmp_path):
