@@ -151,21 +151,27 @@ def duckdb_chain(source: Path, out: Path) -> dict[str, int]:
             f"CREATE TABLE {name}_landing AS SELECT * FROM read_json('{source / name / 'landing'}/*.json', "
             f"format='newline_delimited', columns={struct}, ignore_errors=true) WHERE {required}"
         )
+    # Email keys as the jobs make them: ASCII whitespace stripped from both ends, lower-cased.
+    whitespace = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
+
+    def as_key(column: str) -> str:
+        return f"lower(trim({column}, {whitespace}))"
+
     day = "DATE '1970-01-01' + CAST(floor({} / 86400000) AS INTEGER)"
     sql.execute("CREATE TABLE customer_trusted AS SELECT * FROM customer_landing WHERE shareWithResearchAsOfDate IS NOT NULL")
     sql.execute(
         "CREATE TABLE accelerometer_trusted AS SELECT a.*, make_timestamp(a.timestamp * 1000) AS readingTime, "
         f"{day.format('a.timestamp')} AS reading_date FROM accelerometer_landing a "
-        "WHERE lower(trim(a.user)) IN (SELECT lower(trim(email)) FROM customer_trusted)"
+        f"WHERE {as_key('a.user')} IN (SELECT {as_key('email')} FROM customer_trusted)"
     )
     sql.execute(
-        "CREATE TABLE curated_keys AS SELECT *, lower(trim(email)) AS email_key FROM customer_trusted "
-        "WHERE lower(trim(email)) IN (SELECT DISTINCT lower(trim(user)) FROM accelerometer_trusted) "
-        "QUALIFY row_number() OVER (PARTITION BY lower(trim(email)) ORDER BY lastUpdateDate DESC NULLS LAST, "
+        f"CREATE TABLE curated_keys AS SELECT *, {as_key('email')} AS email_key FROM customer_trusted "
+        f"WHERE {as_key('email')} IN (SELECT DISTINCT {as_key('user')} FROM accelerometer_trusted) "
+        f"QUALIFY row_number() OVER (PARTITION BY {as_key('email')} ORDER BY lastUpdateDate DESC NULLS LAST, "
         "registrationDate DESC NULLS LAST, customerName, phone, birthDay, serialNumber, shareWithResearchAsOfDate, "
         "shareWithPublicAsOfDate, shareWithFriendsAsOfDate) = 1"
     )
-    users = [row[0] for row in sql.execute("SELECT DISTINCT lower(trim(user)) FROM accelerometer_trusted").fetchall()]
+    users = [row[0] for row in sql.execute(f"SELECT DISTINCT {as_key('user')} FROM accelerometer_trusted").fetchall()]
     key = KEY.encode()
     pseudonyms = [(user, hmac.new(key, user.encode(), hashlib.sha256).hexdigest()) for user in users]
     sql.execute("CREATE TABLE pseudonyms (email_key VARCHAR, customerPseudonym VARCHAR)")
@@ -185,7 +191,7 @@ def duckdb_chain(source: Path, out: Path) -> dict[str, int]:
         "s.sensorReadingTimestamp, p.customerPseudonym, a.timestamp, a.x, a.y, a.z, s.reading_date "
         "FROM step_trainer_trusted s JOIN customer_curated o USING (serialNumber) "
         "JOIN accelerometer_trusted a ON a.timestamp = s.sensorReadingTime "
-        "JOIN pseudonyms p ON p.email_key = lower(trim(a.user)) AND p.customerPseudonym = o.customerPseudonym"
+        f"JOIN pseudonyms p ON p.email_key = {as_key('a.user')} AND p.customerPseudonym = o.customerPseudonym"
     )
     rows = {}
     out.mkdir(parents=True, exist_ok=True)

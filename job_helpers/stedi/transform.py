@@ -29,6 +29,9 @@ MS_PER_DAY = 86_400_000
 CORRUPT = "_corrupt_record"
 MALFORMED = "malformed JSON"
 MISSING = "missing key field: "
+# What a blank line and the ends of an email key are made of (Spark's trim takes spaces only, so a tab-only
+# line was a malformed reject and "\tana@x.com" another customer than "ana@x.com").
+WHITESPACE = " \t\n\r\f\v"
 MATCHED = "_matched"  # set on the rows a rule's left join found a partner for
 OWNED = "_owned"
 
@@ -45,7 +48,7 @@ def classify_landing(lines: DataFrame, schema: StructType, keys: tuple[str, ...]
     """
     parse_schema = StructType([*schema.fields, StructField(CORRUPT, StringType(), True)])
     options = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT}
-    parsed = lines.where(F.trim("value") != "").select(
+    parsed = lines.where(stripped(F.col("value")) != "").select(
         "source_file", "value", F.from_json("value", parse_schema, options).alias("r")
     )
     rejected = F.col("reason").isNotNull()
@@ -87,9 +90,14 @@ def utc_date(ms: Column) -> Column:
     return F.date_from_unix_date(F.floor(ms / MS_PER_DAY).cast("int"))
 
 
-def email_key(column: str) -> Column:
-    """An email as a key: trimmed and lower-cased, so one customer's casings compare equal."""
-    return F.lower(F.trim(F.col(column)))
+def stripped(text: Column) -> Column:
+    """``text`` without whitespace (``WHITESPACE``) at either end."""
+    return F.btrim(text, F.lit(WHITESPACE))
+
+
+def email_key(column: str | Column) -> Column:
+    """An email as a key: stripped of whitespace and lower-cased, so one customer's writings compare equal."""
+    return F.lower(stripped(F.col(column) if isinstance(column, str) else column))
 
 
 def in_dates(readings: DataFrame, first: date | None, last: date | None) -> DataFrame:
@@ -215,7 +223,7 @@ def paired_readings(
     accel = accelerometer_readings.select(*[F.col(name).alias(f"_a_{name}") for name in accel_fields], F.lit(True).alias(MATCHED))
     condition = (step["sensorReadingTime"] == accel["_a_timestamp"]) & step[OWNED].isNotNull()
     if join == "owner-and-time":
-        condition &= F.lower(F.trim(step[owner_column])) == F.lower(F.trim(accel[f"_a_{owner_column}"]))
+        condition &= email_key(step[owner_column]) == email_key(accel[f"_a_{owner_column}"])
     joined = step.join(accel, condition, "left")
     counted = Counts(joined, paired=joined[MATCHED].isNotNull(), unpaired=joined[MATCHED].isNull())
     kept = counted.frame.where(F.col(MATCHED)).select(

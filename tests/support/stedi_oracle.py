@@ -10,6 +10,8 @@ from collections import Counter
 
 from job_helpers.storage import local_path
 
+WHITESPACE = " \t\n\r\f\v"  # a blank line and the ends of an email key: ASCII whitespace only
+
 
 def landing_urls(settings) -> dict[str, str]:
     return {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
@@ -20,7 +22,7 @@ def parse_folder(url: str) -> tuple[list[dict], int]:
     records, bad = [], 0
     for path in sorted(local_path(url).glob("*.json")):
         for line in path.read_text().splitlines():
-            if not line.strip():
+            if not line.strip(WHITESPACE):
                 continue
             try:
                 record = json.loads(line)
@@ -32,7 +34,7 @@ def parse_folder(url: str) -> tuple[list[dict], int]:
 
 
 def key(email: str) -> str:
-    return email.strip().lower()
+    return email.strip(WHITESPACE).lower()
 
 
 def with_keys(records: list[dict]) -> tuple[list[dict], int]:
