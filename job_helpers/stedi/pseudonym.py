@@ -127,9 +127,10 @@ def pseudonym_table(spark: SparkSession, values: Iterable[str], key: bytes, colu
     """
     rows = "\n".join(json.dumps({column: value, PSEUDONYM_COLUMN: pseudonym(key, value)}) for value in sorted(set(values)))
     jvm = cast(Any, spark._jvm)
-    lines = jvm.java.util.regex.Pattern.compile("\n").splitAsStream(rows).collect(jvm.java.util.stream.Collectors.toList())
+    # No values make no lines ("" would split into one empty line).
+    split = jvm.java.util.regex.Pattern.compile("\n").splitAsStream(rows) if rows else jvm.java.util.stream.Stream.empty()
     cells = cast(Any, spark.sparkContext._gateway).new_array(jvm.java.lang.Object, 1)
-    cells[0] = lines if rows else jvm.java.util.ArrayList()
+    cells[0] = split.collect(jvm.java.util.stream.Collectors.toList())
     one_row = jvm.java.util.Collections.singletonList(jvm.org.apache.spark.sql.RowFactory.create(cells))
     schema = jvm.org.apache.spark.sql.types.DataType.fromJson(StructType([StructField("lines", ArrayType(StringType()))]).json())
     batch = DataFrame(spark._jsparkSession.createDataFrame(one_row, schema), spark)
