@@ -412,20 +412,30 @@ def open_claims(storage: Storage, table_url: str) -> list[OpenClaim]:
 
 
 def has_published(storage: Storage, table_url: str) -> bool:
-    """Whether a run has published at ``table_url``: a scope's commit record is there, or a data file of a
-    table published before commit records.
+    """Whether a run has published at ``table_url``: a scope's commit record was committed once, or a data
+    file of a table published before commit records is there.
 
-    What a run leaves before it publishes (its staging folder, an open-claims marker) is no table: a job
-    reading an upstream table whose first run failed must not read it as an empty one.
+    What a run leaves before it publishes (its staging folder, an open-claims marker, a claim released
+    or left publishing by a first run that failed) is no table: a job reading an upstream table whose
+    first run failed must not read it as an empty one.
     """
     root = table_url.rstrip("/") + "/"
     for stored in storage.list(root):
         path = stored.url[len(root) :]
         if path.startswith((f"{STAGING}/", f"{COMMITS}/{OPEN}/")):
             continue
-        if path.startswith(f"{COMMITS}/") or not any(part.startswith(("_", ".")) for part in path.split("/")):
+        if path.startswith(f"{COMMITS}/"):
+            if _committed_once(storage, stored.url):
+                return True
+        elif not any(part.startswith(("_", ".")) for part in path.split("/")):
             return True
     return False
+
+
+def _committed_once(storage: Storage, url: str) -> bool:
+    """A record's scope was committed by some run (a claim keeps the time of the commit it replaces)."""
+    stored = storage.read_versioned(url)
+    return stored is not None and Record.from_bytes(stored.data, stored.version, url).committed_at > 0
 
 
 def remove_abandoned_staging(storage: Storage, table_url: str, run_id: str, dead_runs: Iterable[str] = ()) -> None:

@@ -247,6 +247,26 @@ def test_a_table_is_there_once_a_run_published_it_not_when_a_run_only_staged_or_
     assert publishing.has_published(storage, legacy), "a table published before commit records is there"
 
 
+def test_a_table_whose_only_records_were_never_committed_is_not_there(lake):
+    """A first run that failed after claiming leaves records, not a table: a released claim (committed,
+    no run, no files) or a claim of a run that died publishing; neither was ever committed."""
+    storage, table = lake
+    run = new_run_id(SCOPE)
+    released = record_url(table, "dt=1/")
+    storage.write_text(released, json.dumps({"format": 1, "scope": "dt=1/", "state": COMMITTED, "files": {}}))
+    storage.write_text(f"{table}_SUCCESS", "")
+    storage.write_text(f"{table}dt=1/.part-00000.json.crc", "")
+    storage.write_text(f"{table}_temporary/0/part-00000.json", "x\n")
+    storage.write_text(table.rstrip("/") + "_old/dt=1/part-00000.json", "a sibling named alike\n")
+    assert not publishing.has_published(storage, table), "a released first claim is no table"
+    dying = record_url(table, "dt=2/")
+    storage.write_text(dying, json.dumps({"format": 1, "scope": "dt=2/", "state": PUBLISHING, "run": run, "files": {}}))
+    assert not publishing.has_published(storage, table), "a first run that died publishing published nothing"
+    assert not publishing.has_published(storage, table.rstrip("/")), "the same without its trailing slash"
+    publish(storage, table, run, stage(storage, table, run, new_files(run)), OWNED)
+    assert publishing.has_published(storage, table.rstrip("/"))
+
+
 def test_old_rows_that_cannot_be_counted_are_unknown_and_not_guarded(lake):
     storage, table = lake
     for path, text in OLD.items():
