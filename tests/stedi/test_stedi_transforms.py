@@ -258,6 +258,29 @@ def test_athena_sql_is_translated_for_the_local_engine():
     assert local.folders == (Folder("reading_date=", "reading_date", ""),)
 
 
+def test_an_email_key_strips_ascii_whitespace_at_its_ends_only_and_a_blank_line_is_ascii_whitespace(small_shuffles):
+    """Inside an email whitespace is kept; NBSP is no whitespace here (Python's ``strip`` would take it);
+    only whitespace is the empty key, null stays null. A line of NBSP is a malformed reject, not a blank."""
+    emails = {
+        "\f\v Ana@X.com \t\r\n": "ana@x.com",
+        " an a@x \t": "an a@x",
+        "a\t\n@x": "a\t\n@x",
+        "\u00a0ana@x\u00a0": "\u00a0ana@x\u00a0",
+        " \t\n\r\f\v": "",
+        None: None,
+    }
+    frame = small_shuffles.createDataFrame([(email,) for email in emails], "email string")
+    keys = {r.email: r.key for r in frame.select("email", t.email_key("email").alias("key")).collect()}
+    assert keys == emails
+    lines = small_shuffles.createDataFrame(
+        [("\u00a0", "f1"), ("\v\f\t \r", "f1"), (None, "f1"), ('\t{"user":"a@x","timestamp":5}\r', "f2")],
+        "value string, source_file string",
+    )
+    classified = t.classify_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
+    rows = [(r.source_file, r.reason, r.r.user if r.reason is None else r.value) for r in classified.collect()]
+    assert sorted(rows, key=repr) == [("f1", "malformed JSON", "\u00a0"), (None, None, "a@x")]
+
+
 def test_emails_are_keys_whatever_their_case_and_surrounding_whitespace(small_shuffles):
     key = b"k" * 32
     trusted = customers(
