@@ -416,26 +416,32 @@ def has_published(storage: Storage, table_url: str) -> bool:
     file of a table published before commit records is there.
 
     What a run leaves before it publishes (its staging folder, an open-claims marker, a claim released
-    or left publishing by a first run that failed) is no table: a job reading an upstream table whose
-    first run failed must not read it as an empty one.
+    or left `publishing` by a first run that failed, the files that run moved in before it was killed)
+    is no table: a job reading an upstream table whose first run failed must not read it as an empty
+    or a partial one.
     """
     root = table_url.rstrip("/") + "/"
+    data: list[str] = []
+    moved_in: set[str] = set()
     for stored in storage.list(root):
         path = stored.url[len(root) :]
         if path.startswith((f"{STAGING}/", f"{COMMITS}/{OPEN}/")):
             continue
         if path.startswith(f"{COMMITS}/"):
-            if _committed_once(storage, stored.url):
+            record = _stored_record(storage, stored.url)
+            if record.committed_at > 0 or (record.previous if record.state == PUBLISHING else record.files):
                 return True
+            moved_in.update(record.files)
         elif not any(part.startswith(("_", ".")) for part in path.split("/")):
-            return True
-    return False
+            data.append(path)
+    return any(path not in moved_in for path in data)
 
 
-def _committed_once(storage: Storage, url: str) -> bool:
-    """A record's scope was committed by some run (a claim keeps the time of the commit it replaces)."""
+def _stored_record(storage: Storage, url: str) -> Record:
+    """A record as stored; one never committed held files of a table from before commit records if it
+    replaces some (``previous``) or, released, holds some."""
     stored = storage.read_versioned(url)
-    return stored is not None and Record.from_bytes(stored.data, stored.version, url).committed_at > 0
+    return Record(scope="") if stored is None else Record.from_bytes(stored.data, stored.version, url)
 
 
 def remove_abandoned_staging(storage: Storage, table_url: str, run_id: str, dead_runs: Iterable[str] = ()) -> None:

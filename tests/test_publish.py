@@ -267,6 +267,34 @@ def test_a_table_whose_only_records_were_never_committed_is_not_there(lake):
     assert publishing.has_published(storage, table.rstrip("/"))
 
 
+def test_a_first_publish_killed_at_any_step_is_no_table_until_a_scope_is_committed(lake):
+    """Killed after moving files in but before committing, a first run leaves a partial table: not read as one.
+    A table from before commit records stays a table while a killed run was claiming its scopes."""
+    storage, table = lake
+    legacy = table.rstrip("/") + "-legacy/"
+    storage.write_text(legacy + "dt=1/part-00000-5e1f-c000.json", "old\n")
+    storage.write_text(legacy + "dt=9/part-00000-5e1f-c000.json", "old\n")
+    seen = []
+    for budget in range(20):
+        run = new_run_id(SCOPE)
+        staged = {name: stage(storage, name, run, new_files(run)) for name in (table, legacy)}
+        try:
+            publish(DyingStorage(storage, budget), table, run, staged[table], OWNED)
+            publish(DyingStorage(storage, budget), legacy, run, staged[legacy], OWNED)
+        except Killed:
+            committed = any(read_record(storage, scope(table, p)).committed_at for p in OWNED)
+            seen.append((publishing.has_published(storage, table), committed))
+            assert publishing.has_published(storage, legacy), f"a killed claim hid the old table (budget {budget})"
+            for name in (table, legacy):
+                storage.delete_prefix(name + "_commits/")
+            storage.delete_prefix(table + "dt=")
+            continue
+        break
+    assert (False, False) in seen and (True, True) in seen
+    assert all(there == committed for there, committed in seen), seen
+    assert publishing.has_published(storage, table)
+
+
 def test_old_rows_that_cannot_be_counted_are_unknown_and_not_guarded(lake):
     storage, table = lake
     for path, text in OLD.items():
