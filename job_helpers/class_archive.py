@@ -41,8 +41,8 @@ from job_helpers.storage import Storage, file_url
 log = logging.getLogger(__name__)
 
 VERIFY_TIMEOUT_S = 60
-# An archive no session started from for this long is deleted: each JDK, Spark or option change leaves one
-# of about 150 MB behind.
+# An archive no session started from for this long is deleted, and so is a recording no session settled: each
+# JDK, Spark or option change leaves one of about 150 MB behind.
 UNUSED_DAYS = 30
 # Part of every archive's name: a change of what a recording session does makes new archives.
 RECIPE = 2
@@ -214,16 +214,22 @@ def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bo
 
 
 def _forget_unused(archive: Path) -> None:
-    """Mark ``archive`` used now, and delete the folder's archives no session has started from for ``UNUSED_DAYS``."""
+    """Mark ``archive`` used now, and delete what no session has used for ``UNUSED_DAYS``: other archives, and
+    recordings with their notes, which only a later session of their own name settles, and none comes once
+    the venv, JDK or options they were named by change. A note whose process still runs is kept."""
     now = time.time()
     try:
         os.utime(archive, (now, now))
     except OSError:
         return
-    for other in archive.parent.glob("spark-driver-*.jsa"):
+    kinds = ("spark-driver-*.jsa", "spark-driver-*.recording", "spark-driver-*.recording.json")
+    for other in (path for kind in kinds for path in archive.parent.glob(kind)):
         try:
-            if other != archive and now - other.stat().st_mtime > UNUSED_DAYS * 86_400:
-                other.unlink()
-                log.info("deleted the class archive %s: no session started from it for %d days", other, UNUSED_DAYS)
+            if other == archive or now - other.stat().st_mtime <= UNUSED_DAYS * 86_400:
+                continue
+            if other.name.endswith(".json") and process_alive(_pid(other)):
+                continue
+            other.unlink()
+            log.info("deleted %s: no session used it for %d days", other, UNUSED_DAYS)
         except OSError as error:
             log.info("left the class archive %s: %s", other, error)

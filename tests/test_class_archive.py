@@ -202,3 +202,31 @@ def test_an_archive_used_is_marked_so_and_those_unused_for_30_days_are_deleted(f
     kept = sorted(path.name for path in folder.iterdir() if not path.name.endswith(".recording.json"))  # this process's claim
     assert kept == sorted([archive.name, recent.name, unrelated.name])
     assert time.time() - archive.stat().st_mtime < 3600
+
+
+@pytest.mark.subprocess
+def test_recordings_and_notes_no_session_settled_for_30_days_are_deleted_unless_their_process_runs(folder):
+    """A recording is settled only by a later session of its name; after a venv, JDK or option change none
+    comes, and each left ~150 MB in the cache for ever."""
+    recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
+    archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
+    archive.write_bytes(b"archive")
+    Path(f"{recording}.json").unlink()  # this process's claim, settled as the archive above
+    stale = folder / "spark-driver-00000000000000aa.77.recording"
+    stale_note = folder / "spark-driver-00000000000000aa.77.recording.json"
+    claim_only = folder / "spark-driver-00000000000000cc.78.recording.json"
+    running = folder / "spark-driver-00000000000000dd.79.recording.json"
+    recent = folder / "spark-driver-00000000000000bb.80.recording"
+    recent_note = folder / "spark-driver-00000000000000bb.80.recording.json"
+    stale.write_bytes(b"recording")
+    recent.write_bytes(b"recording")
+    gone = _a_dead_pid()
+    for note, pid in ((stale_note, gone), (claim_only, gone), (running, os.getpid()), (recent_note, gone)):
+        note.write_text(json.dumps({"pid": pid}))
+    month_and_a_day = time.time() - 31 * 86_400
+    for path in (stale, stale_note, claim_only, running):
+        os.utime(path, (month_and_a_day, month_and_a_day))
+    os.utime(recent, (time.time() - 29 * 86_400,) * 2)
+
+    assert class_archive.java_option(OPTIONS, folder=folder) == f"-XX:SharedArchiveFile={archive} {class_archive.QUIET}"
+    assert sorted(path.name for path in folder.iterdir()) == sorted([archive.name, running.name, recent.name, recent_note.name])
