@@ -216,20 +216,35 @@ def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bo
 def _forget_unused(archive: Path) -> None:
     """Mark ``archive`` used now, and delete what no session has used for ``UNUSED_DAYS``: other archives, and
     recordings with their notes, which only a later session of their own name settles, and none comes once
-    the venv, JDK or options they were named by change. A note whose process still runs is kept."""
+    the venv, JDK or options they were named by change. A note whose process still runs is kept, with its recording."""
     now = time.time()
     try:
         os.utime(archive, (now, now))
     except OSError:
         return
-    kinds = ("spark-driver-*.jsa", "spark-driver-*.recording", "spark-driver-*.recording.json")
-    for other in (path for kind in kinds for path in archive.parent.glob(kind)):
+    folder = archive.parent
+    recordings = {
+        *folder.glob("spark-driver-*.recording"),
+        *(note.with_suffix("") for note in folder.glob("spark-driver-*.recording.json")),
+    }
+    kept_together = [[other] for other in folder.glob("spark-driver-*.jsa") if other != archive]
+    kept_together += [[recording, Path(f"{recording}.json")] for recording in sorted(recordings)]
+    for paths in kept_together:
         try:
-            if other == archive or now - other.stat().st_mtime <= UNUSED_DAYS * 86_400:
+            if not _unused(paths, now):
                 continue
-            if other.name.endswith(".json") and process_alive(_pid(other)):
-                continue
-            other.unlink()
-            log.info("deleted %s: no session used it for %d days", other, UNUSED_DAYS)
+            for path in paths:
+                path.unlink(missing_ok=True)
+            log.info("deleted %s: no session used it for %d days", paths[0], UNUSED_DAYS)
         except OSError as error:
-            log.info("left the class archive %s: %s", other, error)
+            log.info("left the class archive %s: %s", paths[0], error)
+
+
+def _unused(paths: list[Path], now: float) -> bool:
+    """None of ``paths`` changed for ``UNUSED_DAYS`` and no process of a note among them runs. A recording and its
+    note go together: the note is written as its JVM starts and the recording as it exits, so a session that
+    ran that long leaves a fresh recording beside an old note, and a recording without its note is never settled."""
+    present = [path for path in paths if path.exists()]
+    if any(now - path.stat().st_mtime <= UNUSED_DAYS * 86_400 for path in present):
+        return False
+    return not any(path.name.endswith(".json") and process_alive(_pid(path)) for path in present)
