@@ -24,6 +24,7 @@ its own JVMs.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -69,18 +70,19 @@ def java_option(java_options: str, extra_class_path: str = "", folder: Path | No
     written (read-only, full, gone) starts the session plainly.
     """
     java = _java()
-    environment_options = " ".join(os.environ.get(name, "") for name in ENVIRONMENT_OPTIONS)
-    if java is None or any(option in environment_options for option in REWRITING_CLASSES):
+    if java is None:
         return ""
+    environment_options = " ".join(os.environ.get(name, "") for name in ENVIRONMENT_OPTIONS)
     folder = folder or cache_folder()
     try:
         folder.mkdir(parents=True, exist_ok=True)
         archive = folder / f"spark-driver-{_fingerprint(java, f'{java_options} {environment_options}', extra_class_path)}.jsa"
         recording = _recording(archive, os.getpid())
-        if _settle_recordings(java, java_options, archive, recording):
-            return ""  # another session is recording it: one recording is enough
+        recording_now = _settle_recordings(java, java_options, archive, recording)
+        _forget_unused(archive)  # by every session, whether it starts from an archive, records one or neither
+        if recording_now or any(option in environment_options for option in REWRITING_CLASSES):
+            return ""  # another session is recording it (one recording is enough), or this JVM rewrites classes
         if archive.exists():
-            _forget_unused(archive)
             return f"-XX:SharedArchiveFile={archive} {QUIET}"
         if not _claimed(archive, recording):
             return ""
@@ -214,30 +216,40 @@ def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bo
 
 
 def _forget_unused(archive: Path) -> None:
-    """Mark ``archive`` used now, and delete what no session has used for ``UNUSED_DAYS``: other archives, and
-    recordings with their notes, which only a later session of their own name settles, and none comes once
-    the venv, JDK or options they were named by change. A note whose process still runs is kept, with its recording."""
+    """Mark ``archive`` used now (when there is one), and delete what no session has used for ``UNUSED_DAYS``:
+    other archives, and recordings with their notes, which only a later session of their own name settles, and
+    none comes once the venv, JDK or options they were named by change. A note whose process still runs is kept,
+    with its recording."""
     now = time.time()
     try:
-        os.utime(archive, (now, now))
+        if archive.exists():
+            os.utime(archive, (now, now))
     except OSError:
         return
+    for paths in _kept_together(archive):
+        try:
+            if _unused(paths, now):
+                _delete(paths)
+        except OSError as error:
+            log.info("left the class archive %s: %s", paths[0], error)
+
+
+def _kept_together(archive: Path) -> list[list[Path]]:
+    """The folder's other archives, each alone, and each recording with its note (either may be missing)."""
     folder = archive.parent
     recordings = {
         *folder.glob("spark-driver-*.recording"),
         *(note.with_suffix("") for note in folder.glob("spark-driver-*.recording.json")),
     }
-    kept_together = [[other] for other in folder.glob("spark-driver-*.jsa") if other != archive]
-    kept_together += [[recording, Path(f"{recording}.json")] for recording in sorted(recordings)]
-    for paths in kept_together:
-        try:
-            if not _unused(paths, now):
-                continue
-            for path in paths:
-                path.unlink(missing_ok=True)
-            log.info("deleted %s: no session used it for %d days", paths[0], UNUSED_DAYS)
-        except OSError as error:
-            log.info("left the class archive %s: %s", paths[0], error)
+    others = [[other] for other in folder.glob("spark-driver-*.jsa") if other != archive]
+    return others + [[recording, Path(f"{recording}.json")] for recording in sorted(recordings)]
+
+
+def _delete(paths: list[Path]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):  # never there, or another session deleted it meanwhile
+            path.unlink()
+            log.info("deleted %s: no session used it for %d days", path, UNUSED_DAYS)
 
 
 def _unused(paths: list[Path], now: float) -> bool:

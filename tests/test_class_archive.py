@@ -251,3 +251,26 @@ def test_a_session_that_ran_longer_than_30_days_keeps_its_note_beside_the_record
 
     assert class_archive.java_option(OPTIONS, folder=folder) == f"-XX:SharedArchiveFile={archive} {class_archive.QUIET}"
     assert sorted(path.name for path in folder.iterdir()) == sorted([archive.name, long_run.name, long_run_note.name])
+
+
+def test_a_session_that_starts_from_no_archive_deletes_what_no_session_used_for_30_days_too(folder, monkeypatch):
+    """Only a session starting from an archive cleaned the folder: a setup none of whose sessions ever does
+    (each records and its recording never proves sound, its name changes every run, a Java agent in the
+    environment) left every earlier setup's archives and recordings, ~150 MB each, in the cache for good."""
+    month_and_a_day = time.time() - 31 * 86_400
+
+    def stale(name: str) -> Path:
+        path = folder / name
+        path.write_bytes(b"x")
+        os.utime(path, (month_and_a_day, month_and_a_day))
+        return path
+
+    folder.mkdir()
+    archive, recording = stale("spark-driver-00000000000000aa.jsa"), stale("spark-driver-00000000000000bb.77.recording")
+    assert class_archive.records(class_archive.java_option(OPTIONS, folder=folder))
+    assert not archive.exists() and not recording.exists()
+
+    archive = stale("spark-driver-00000000000000aa.jsa")
+    monkeypatch.setenv("JAVA_TOOL_OPTIONS", "-javaagent:/opt/agent.jar")
+    assert class_archive.java_option(OPTIONS, folder=folder) == ""
+    assert not archive.exists()
