@@ -24,7 +24,6 @@ its own JVMs.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
@@ -218,45 +217,32 @@ def _sound(java: str, java_options: str, recording: Path, class_path: str) -> bo
 def _forget_unused(archive: Path) -> None:
     """Mark ``archive`` used now (when there is one), and delete what no session has used for ``UNUSED_DAYS``:
     other archives, and recordings with their notes, which only a later session of their own name settles, and
-    none comes once the venv, JDK or options they were named by change. A note whose process still runs is kept,
-    with its recording."""
+    none comes once the venv, JDK or options they were named by change. A note whose process still runs is kept."""
     now = time.time()
     try:
         if archive.exists():
             os.utime(archive, (now, now))
     except OSError:
         return
-    for paths in _kept_together(archive):
+    kinds = ("spark-driver-*.jsa", "spark-driver-*.recording", "spark-driver-*.recording.json")
+    for other in (path for kind in kinds for path in archive.parent.glob(kind)):
         try:
-            if _unused(paths, now):
-                _delete(paths)
+            if other != archive and _unused(other, now):
+                other.unlink()
+                log.info("deleted %s: no session used it for %d days", other, UNUSED_DAYS)
+        except FileNotFoundError:
+            continue  # another session deleted it meanwhile
         except OSError as error:
-            log.info("left the class archive %s: %s", paths[0], error)
+            log.info("left the class archive %s: %s", other, error)
 
 
-def _kept_together(archive: Path) -> list[list[Path]]:
-    """The folder's other archives, each alone, and each recording with its note (either may be missing)."""
-    folder = archive.parent
-    recordings = {
-        *folder.glob("spark-driver-*.recording"),
-        *(note.with_suffix("") for note in folder.glob("spark-driver-*.recording.json")),
-    }
-    others = [[other] for other in folder.glob("spark-driver-*.jsa") if other != archive]
-    return others + [[recording, Path(f"{recording}.json")] for recording in sorted(recordings)]
-
-
-def _delete(paths: list[Path]) -> None:
-    for path in paths:
-        with contextlib.suppress(FileNotFoundError):  # never there, or another session deleted it meanwhile
-            path.unlink()
-            log.info("deleted %s: no session used it for %d days", path, UNUSED_DAYS)
-
-
-def _unused(paths: list[Path], now: float) -> bool:
-    """None of ``paths`` changed for ``UNUSED_DAYS`` and no process of a note among them runs. A recording and its
-    note go together: the note is written as its JVM starts and the recording as it exits, so a session that
-    ran that long leaves a fresh recording beside an old note, and a recording without its note is never settled."""
-    present = [path for path in paths if path.exists()]
-    if any(now - path.stat().st_mtime <= UNUSED_DAYS * 86_400 for path in present):
+def _unused(path: Path, now: float) -> bool:
+    """Whether nothing changed ``path`` for ``UNUSED_DAYS``, and, for a note, no process of it runs. A note is written
+    as its JVM starts and its recording as the JVM exits, so a note is as old as its recording: a session that ran
+    that long leaves a fresh recording beside an old note, and only the note leads a session of its setup to check
+    it. An old recording beside a live note is not that process's (its JVM writes one as it exits, fresh)."""
+    note = path.name.endswith(".json")
+    changed = [path, path.with_suffix("")] if note else [path]
+    if any(now - each.stat().st_mtime <= UNUSED_DAYS * 86_400 for each in changed if each.exists()):
         return False
-    return not any(path.name.endswith(".json") and process_alive(_pid(path)) for path in present)
+    return not (note and process_alive(_pid(path)))

@@ -237,20 +237,27 @@ def test_a_session_that_ran_longer_than_30_days_keeps_its_note_beside_the_record
     """A note is written as its JVM starts and the recording as it exits: a session of another setup that
     ran for 31 days leaves a fresh recording beside a 31-day-old note, and the clean-up deleted the note
     alone. Only a note leads a session of that setup to check a recording, so its recording then lay unused
-    for 30 more days while that setup recorded another. A recording and its note are kept or deleted together."""
+    for 30 more days while that setup recorded another. A live process's JVM has written no recording yet
+    (or is writing it, fresh), so an old recording beside its live note is another's, and goes."""
     recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
     archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
     archive.write_bytes(b"archive")
     Path(f"{recording}.json").unlink()
     long_run = folder / "spark-driver-00000000000000ee.81.recording"
     long_run_note = folder / "spark-driver-00000000000000ee.81.recording.json"
+    earlier = folder / "spark-driver-00000000000000ff.82.recording"
+    running = folder / "spark-driver-00000000000000ff.82.recording.json"
     long_run.write_bytes(b"recording")
+    earlier.write_bytes(b"recording")
     long_run_note.write_text(json.dumps({"pid": _a_dead_pid(), "class_path": ""}))
+    running.write_text(json.dumps({"pid": os.getpid(), "class_path": ""}))
     month_and_a_day = time.time() - 31 * 86_400
-    os.utime(long_run_note, (month_and_a_day, month_and_a_day))
+    for path in (long_run_note, earlier, running):
+        os.utime(path, (month_and_a_day, month_and_a_day))
 
     assert class_archive.java_option(OPTIONS, folder=folder) == f"-XX:SharedArchiveFile={archive} {class_archive.QUIET}"
-    assert sorted(path.name for path in folder.iterdir()) == sorted([archive.name, long_run.name, long_run_note.name])
+    kept = [archive, long_run, long_run_note, running]
+    assert sorted(path.name for path in folder.iterdir()) == sorted(path.name for path in kept)
 
 
 def test_a_session_that_starts_from_no_archive_deletes_what_no_session_used_for_30_days_too(folder, monkeypatch):
