@@ -155,6 +155,15 @@ def test_a_cut_off_recording_is_deleted_never_used_and_one_still_being_made_is_l
     assert busy.exists()
 
 
+def _an_archive_in_place(folder: Path) -> Path:
+    """The archive of this setup, as if this process's recording had been settled (its claim gone)."""
+    recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
+    archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
+    archive.write_bytes(b"archive")
+    Path(f"{recording}.json").unlink()
+    return archive
+
+
 def _a_dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
@@ -208,10 +217,7 @@ def test_an_archive_used_is_marked_so_and_those_unused_for_30_days_are_deleted(f
 def test_recordings_and_notes_no_session_settled_for_30_days_are_deleted_unless_their_process_runs(folder):
     """A recording is settled only by a later session of its name; after a venv, JDK or option change none
     comes, and each left ~150 MB in the cache for ever."""
-    recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
-    archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
-    archive.write_bytes(b"archive")
-    Path(f"{recording}.json").unlink()  # this process's claim, settled as the archive above
+    archive = _an_archive_in_place(folder)
     stale = folder / "spark-driver-00000000000000aa.77.recording"
     stale_note = folder / "spark-driver-00000000000000aa.77.recording.json"
     claim_only = folder / "spark-driver-00000000000000cc.78.recording.json"
@@ -239,10 +245,7 @@ def test_a_session_that_ran_longer_than_30_days_keeps_its_note_beside_the_record
     alone. Only a note leads a session of that setup to check a recording, so its recording then lay unused
     for 30 more days while that setup recorded another. A live process's JVM has written no recording yet
     (or is writing it, fresh), so an old recording beside its live note is another's, and goes."""
-    recording = class_archive.java_option(OPTIONS, folder=folder).split()[0].split("=", 1)[1]
-    archive = folder / (Path(recording).name.split(".")[0] + ".jsa")
-    archive.write_bytes(b"archive")
-    Path(f"{recording}.json").unlink()
+    archive = _an_archive_in_place(folder)
     long_run = folder / "spark-driver-00000000000000ee.81.recording"
     long_run_note = folder / "spark-driver-00000000000000ee.81.recording.json"
     earlier = folder / "spark-driver-00000000000000ff.82.recording"
