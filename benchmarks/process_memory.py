@@ -50,8 +50,7 @@ def tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
     STEDI pipeline's 600 MB JVM was once in a while sampled twice: a peak of 1.1-1.5 GB.
     """
     parents: dict[int, int] = {}
-    size: dict[int, tuple[int, int]] = {}
-    rss: dict[int, int] = {}
+    size: dict[int, tuple[int, int]] = {}  # address space bytes, resident pages
     used: dict[int, float] = {}
     page, tick = os.sysconf("SC_PAGE_SIZE"), os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
@@ -62,14 +61,13 @@ def tree_rss(root: int, cpu: dict[int, float] | None = None) -> int:
         except OSError:
             continue
         parents[int(entry.name)] = int(fields[1])
-        rss[int(entry.name)] = int(fields[21]) * page
         size[int(entry.name)] = (int(fields[20]), int(fields[21]))
         used[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
     total, frontier = 0, [root]
     while frontier:
         pid = frontier.pop()
         if pid == root or size.get(pid) != size.get(parents.get(pid, -1)):
-            total += rss.get(pid, 0)
+            total += size.get(pid, (0, 0))[1] * page
         if cpu is not None and pid in used:
             cpu[pid] = max(cpu.get(pid, 0.0), used[pid])
         frontier += [child for child, parent in parents.items() if parent == pid]

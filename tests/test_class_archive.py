@@ -164,6 +164,12 @@ def _an_archive_in_place(folder: Path) -> Path:
     return archive
 
 
+def _recording_and_note(folder: Path, name: str, pid: int) -> tuple[Path, Path]:
+    """The paths of another setup's recording (its archive name ending in ``name``) and its note."""
+    recording = folder / f"spark-driver-{name:0>16}.{pid}.recording"
+    return recording, recording.with_name(recording.name + ".json")
+
+
 def _a_dead_pid() -> int:
     child = subprocess.Popen(["true"])
     child.wait()
@@ -218,12 +224,10 @@ def test_recordings_and_notes_no_session_settled_for_30_days_are_deleted_unless_
     """A recording is settled only by a later session of its name; after a venv, JDK or option change none
     comes, and each left ~150 MB in the cache for ever."""
     archive = _an_archive_in_place(folder)
-    stale = folder / "spark-driver-00000000000000aa.77.recording"
-    stale_note = folder / "spark-driver-00000000000000aa.77.recording.json"
-    claim_only = folder / "spark-driver-00000000000000cc.78.recording.json"
-    running = folder / "spark-driver-00000000000000dd.79.recording.json"
-    recent = folder / "spark-driver-00000000000000bb.80.recording"
-    recent_note = folder / "spark-driver-00000000000000bb.80.recording.json"
+    stale, stale_note = _recording_and_note(folder, "aa", 77)
+    claim_only = _recording_and_note(folder, "cc", 78)[1]
+    running = _recording_and_note(folder, "dd", 79)[1]
+    recent, recent_note = _recording_and_note(folder, "bb", 80)
     stale.write_bytes(b"recording")
     recent.write_bytes(b"recording")
     gone = _a_dead_pid()
@@ -246,10 +250,8 @@ def test_a_session_that_ran_longer_than_30_days_keeps_its_note_beside_the_record
     for 30 more days while that setup recorded another. A live process's JVM has written no recording yet
     (or is writing it, fresh), so an old recording beside its live note is another's, and goes."""
     archive = _an_archive_in_place(folder)
-    long_run = folder / "spark-driver-00000000000000ee.81.recording"
-    long_run_note = folder / "spark-driver-00000000000000ee.81.recording.json"
-    earlier = folder / "spark-driver-00000000000000ff.82.recording"
-    running = folder / "spark-driver-00000000000000ff.82.recording.json"
+    long_run, long_run_note = _recording_and_note(folder, "ee", 81)
+    earlier, running = _recording_and_note(folder, "ff", 82)
     long_run.write_bytes(b"recording")
     earlier.write_bytes(b"recording")
     long_run_note.write_text(json.dumps({"pid": _a_dead_pid(), "class_path": ""}))
