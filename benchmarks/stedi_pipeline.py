@@ -144,15 +144,20 @@ def duckdb_chain(source: Path, out: Path) -> dict[str, int]:
         "accelerometer": "user, timestamp",
         "step_trainer": "sensorReadingTime, serialNumber",
     }
+    # Email keys as the jobs make them: ASCII whitespace stripped from both ends, lower-cased; a text key of
+    # only that whitespace is missing.
+    whitespace = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
     for name, columns in landing.items():
-        struct = "{" + ", ".join(f"'{c.split()[0]}': '{c.split()[1]}'" for c in columns.split(", ")) + "}"
-        required = " AND ".join(f"{key} IS NOT NULL" for key in keys[name].split(", "))
+        types = dict(column.split() for column in columns.split(", "))
+        struct = "{" + ", ".join(f"'{column}': '{kind}'" for column, kind in types.items()) + "}"
+        required = " AND ".join(
+            f"trim({key}, {whitespace}) <> ''" if types[key] == "VARCHAR" else f"{key} IS NOT NULL"
+            for key in keys[name].split(", ")
+        )
         sql.execute(
             f"CREATE TABLE {name}_landing AS SELECT * FROM read_json('{source / name / 'landing'}/*.json', "
             f"format='newline_delimited', columns={struct}, ignore_errors=true) WHERE {required}"
         )
-    # Email keys as the jobs make them: ASCII whitespace stripped from both ends, lower-cased.
-    whitespace = "' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13)"
 
     def as_key(column: str) -> str:
         return f"lower(trim({column}, {whitespace}))"

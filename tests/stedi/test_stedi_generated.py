@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 from stedi_helpers import (
     REPO,
     folder_report,
@@ -118,6 +119,53 @@ def test_rejects_carry_reason_and_source_file(generated, small_shuffles):
     assert all(row["source_file"].endswith("accelerometer-day2.json") for row in rejects)
     report = folder_report(settings.jobs["stedi_step_trainer_trusted"])
     assert report.rejected == {"malformed JSON": 1}
+
+
+def test_blank_keys_are_rejects_so_nobody_s_readings_join_a_consenting_customer_with_a_blank_email(
+    small_shuffles, tmp_path, monkeypatch
+):
+    """A blank email would be the key every blank ``user`` shares: readings of people who never consented
+    would be trusted and curated as that customer's. Blank serial numbers would pair devices the same way."""
+    monkeypatch.setenv("JOB_HELPERS_RUNTIME", "local")
+    settings = lake_settings(
+        tmp_path / "lake", write_key(tmp_path / "key", "blank-key-test-0123456789"), "stedi.max_reject_share=0.5"
+    )
+    urls = landing_urls(settings)
+    write_stedi_landing(Storage(), urls, customers=100, seed=3)
+    customer = {"customerName": "Blank", "phone": "1", "birthDay": "1990-01-01", "registrationDate": 1, "lastUpdateDate": 1}
+    lines = {
+        "customer": [
+            {**customer, "email": " \t", "serialNumber": "device-of-blank", "shareWithResearchAsOfDate": 1},
+            {**customer, "email": "no-device@example.com", "serialNumber": "", "shareWithResearchAsOfDate": 1},
+        ],
+        "accelerometer": [{"user": user, "timestamp": 1655510400000, "x": 1.0, "y": 0.0, "z": 0.0} for user in ("", "\r\n")],
+        "step_trainer": [
+            {"sensorReadingTime": 1655510400000, "serialNumber": serial, "distanceFromObject": 1}
+            for serial in ("device-of-blank", " ")
+        ],
+    }
+    for name, records in lines.items():
+        (local_path(urls[name]) / f"{name}-blank.json").write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = run_pipeline(settings)
+    rejected = {outcome.job: outcome.report.rejected for outcome in result.outcomes if outcome.report.rejected}
+    assert rejected == {  # beside the generated data's own bad lines
+        "stedi_customer_trusted": {"missing key field: email": 1, "missing key field: serialNumber": 1},
+        "stedi_accelerometer_trusted": {
+            "malformed JSON": 1,
+            "missing key field: user, timestamp": 1,
+            "missing key field: user": 2,
+        },
+        "stedi_step_trainer_trusted": {"malformed JSON": 1, "missing key field: serialNumber": 1},
+    }
+    counts = table_counts(settings.datasets, pipeline_spec(settings, "stedi").tables, result.outcomes)
+    assert counts == {name: count for name, count in expected_counts(settings).items() if name.startswith("stedi.")}
+    trusted = small_shuffles.read.parquet(settings.datasets["stedi.accelerometer_trusted"])
+    assert trusted.where(F.trim(F.col("user")) == "").count() == 0
+    steps = small_shuffles.read.parquet(settings.datasets["stedi.step_trainer_trusted"])
+    assert steps.where(F.col("serialNumber") == "device-of-blank").count() == 0
+    rejects = small_shuffles.read.json(settings.datasets["stedi.rejects"] + "customer_trusted/all/").collect()
+    assert sorted(json.loads(r["record"])["customerName"] for r in rejects) == ["Blank", "Blank"]
+    assert all(r["source_file"].endswith("customer-blank.json") for r in rejects)
 
 
 def test_date_range_recomputes_only_its_dates(small_shuffles, tmp_path, monkeypatch):

@@ -23,8 +23,10 @@ from job_helpers.stedi.pseudonym import PseudonymKeyError, pseudonym_table, pseu
 from job_helpers.stedi.schemas import (
     ACCELEROMETER_KEYS,
     ACCELEROMETER_LANDING,
+    CUSTOMER_KEYS,
     CUSTOMER_LANDING,
     CUSTOMER_TRUSTED,
+    STEP_TRAINER_KEYS,
     STEP_TRAINER_LANDING,
 )
 from job_helpers.stedi.write import publish_table
@@ -279,6 +281,41 @@ def test_an_email_key_strips_ascii_whitespace_at_its_ends_only_and_a_blank_line_
     classified = t.classify_landing(lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS)
     rows = [(r.source_file, r.reason, r.r.user if r.reason is None else r.value) for r in classified.collect()]
     assert sorted(rows, key=repr) == [("f1", "malformed JSON", "\u00a0"), (None, None, "a@x")]
+
+
+def test_a_text_key_that_is_empty_or_whitespace_is_missing_and_other_values_are_kept(small_shuffles):
+    """Each landing's text keys (email, serialNumber, user): blank is missing, as null is; NBSP is no
+    whitespace here, so it is a value; a number key of 0 is a value."""
+    customer_lines = [
+        '{"email":"","serialNumber":"s1","shareWithResearchAsOfDate":1}',
+        '{"email":" \\t\\r\\n\\f\\u000b","serialNumber":"s2"}',
+        '{"email":"a@x","serialNumber":"   "}',
+        '{"email":"\\t","serialNumber":""}',
+        '{"email":"\\u00a0","serialNumber":"s3"}',
+        '{"email":" b@x ","serialNumber":" s4"}',
+    ]
+    step_lines = ['{"sensorReadingTime":0,"serialNumber":"s1"}', '{"sensorReadingTime":5,"serialNumber":"\\n"}']
+    accel_lines = ['{"user":"","timestamp":0}', '{"user":" ","timestamp":null}', '{"user":"a@x","timestamp":0}']
+
+    def reasons(lines, schema, keys):
+        frame = small_shuffles.createDataFrame([(line, "f") for line in lines], "value string, source_file string")
+        return [r.reason for r in t.classify_landing(frame, schema, keys).collect()]
+
+    assert reasons(customer_lines, CUSTOMER_LANDING, CUSTOMER_KEYS) == [
+        "missing key field: email",
+        "missing key field: email",
+        "missing key field: serialNumber",
+        "missing key field: email, serialNumber",
+        None,
+        None,
+    ]
+    assert reasons(step_lines, STEP_TRAINER_LANDING, STEP_TRAINER_KEYS) == [None, "missing key field: serialNumber"]
+    assert reasons(accel_lines, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS) == [
+        "missing key field: user",
+        "missing key field: user, timestamp",
+        None,
+    ]
+    assert set(reasons(customer_lines, CUSTOMER_LANDING, CUSTOMER_KEYS)) - {None} <= set(t.reject_reasons(CUSTOMER_KEYS))
 
 
 def test_emails_are_keys_whatever_their_case_and_surrounding_whitespace(small_shuffles):

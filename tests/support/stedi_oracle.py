@@ -37,10 +37,14 @@ def key(email: str) -> str:
     return email.strip(WHITESPACE).lower()
 
 
-def with_keys(records: list[dict]) -> tuple[list[dict], int]:
-    """The accelerometer records with both key fields, and the count of those without."""
-    kept = [r for r in records if r.get("user") is not None and r.get("timestamp") is not None]
+def with_keys(records: list[dict], keys: tuple[str, ...]) -> tuple[list[dict], int]:
+    """The records with every key field, and the count of those without (null, absent, or text of only whitespace)."""
+    kept = [r for r in records if all(_present(r.get(name)) for name in keys)]
     return kept, len(records) - len(kept)
+
+
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip(WHITESPACE))
 
 
 def latest_per_key(consenting: list[dict]) -> dict[str, dict]:
@@ -56,8 +60,12 @@ def expected_counts(settings) -> dict[str, int]:
     customers, bad_customers = parse_folder(urls["customer"])
     accel, bad_accel = parse_folder(urls["accelerometer"])
     steps, bad_steps = parse_folder(urls["step_trainer"])
-    accel, without_keys = with_keys(accel)
-    bad_accel += without_keys
+    customers, customers_without_keys = with_keys(customers, ("email", "serialNumber"))
+    accel, accel_without_keys = with_keys(accel, ("user", "timestamp"))
+    steps, steps_without_keys = with_keys(steps, ("sensorReadingTime", "serialNumber"))
+    bad_customers += customers_without_keys
+    bad_accel += accel_without_keys
+    bad_steps += steps_without_keys
     consenting = [c for c in customers if c.get("shareWithResearchAsOfDate") is not None]
     latest = latest_per_key(consenting)
     accel_trusted = [r for r in accel if key(r["user"]) in latest]
