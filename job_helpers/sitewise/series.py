@@ -83,8 +83,9 @@ def _series_in_metadata(storage: Storage, url: str) -> list[str]:
         except json.JSONDecodeError as error:
             raise SeriesSelectionError(f"{url} line {number}: not a JSON object ({error})") from error
         series_id = entry.get("timeSeriesId") if isinstance(entry, dict) else None
-        if not isinstance(series_id, str) or not series_id:
-            raise SeriesSelectionError(f"{url} line {number}: no timeSeriesId string in this property entry")
+        # A blank id names no series: listed, it would match no raw file and an associated run would take nothing.
+        if not isinstance(series_id, str) or not series_id.strip():
+            raise SeriesSelectionError(f"{url} line {number}: no timeSeriesId string in this property entry (or a blank one)")
         found.append(series_id)
     return found
 

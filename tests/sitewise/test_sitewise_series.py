@@ -50,6 +50,16 @@ def test_asset_metadata_line_without_series_id_is_named(tmp_path) -> None:
         from_asset_metadata(storage, Layout(cold, "", ""), "ASSOCIATED")
 
 
+@pytest.mark.parametrize("blank", ["", "  ", "\t", "\r\n"])
+def test_asset_metadata_line_with_a_blank_series_id_is_named(tmp_path, blank) -> None:
+    """A blank id matches no raw file: listed, it would make an associated run take nothing without a word."""
+    storage, cold = Storage(), tmp_path.as_uri() + "/cold"
+    storage.write_text(join(cold, "asset_metadata/asset_x.ndjson"), json.dumps({"timeSeriesId": blank}) + "\n")
+
+    with pytest.raises(SeriesSelectionError, match=r"asset_x.ndjson line 1: no timeSeriesId"):
+        from_asset_metadata(storage, Layout(cold, "", ""), "ASSOCIATED")
+
+
 def test_associated_with_no_asset_metadata_is_an_error_not_an_empty_run(tmp_path) -> None:
     layout = Layout(tmp_path.as_uri() + "/cold", "", "")
 
