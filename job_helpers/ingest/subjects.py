@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -24,6 +25,7 @@ from job_helpers.storage import Storage, WriteConflict, local_path, split_s3
 log = logging.getLogger(__name__)
 
 CODE_LOW, CODE_HIGH = 10_000_000, 99_999_999
+CODE = re.compile(r"[0-9]{8}")
 SSM_STANDARD_LIMIT, SSM_ADVANCED_LIMIT = 4096, 8192
 
 
@@ -91,6 +93,15 @@ def _decode(text: str, where: str) -> dict[str, str]:
         subjects = document["subjects"]
     except (ValueError, KeyError, TypeError) as error:
         raise SubjectMapError(f"{where}: not a subject map (expected JSON with a 'subjects' object)") from error
+    if not isinstance(subjects, dict):
+        raise SubjectMapError(f"{where}: not a subject map (expected JSON with a 'subjects' object)")
+    # A code is the subject's folder and file names: blank, it put the files at the dataset's root; "../x" outside it.
+    odd = [code for code in subjects.values() if not (isinstance(code, str) and CODE.fullmatch(code))]
+    if odd:
+        raise SubjectMapError(
+            f"{where}: {len(odd)} subject code(s) not of 8 digits (not shown: the map is never printed); "
+            "restore the map from its backup, or give those entries their 8-digit codes"
+        )
     if len(set(subjects.values())) != len(subjects):
         raise SubjectMapError(f"{where}: two subjects share a code; restore the map from its backup")
     return dict(subjects)

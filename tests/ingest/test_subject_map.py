@@ -9,6 +9,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from ingest_helpers import run_ingest
 
 from job_helpers.ingest.connect import map_storage
 from job_helpers.ingest.subjects import (
@@ -18,6 +19,7 @@ from job_helpers.ingest.subjects import (
     SubjectMapError,
     assign_codes,
 )
+from job_helpers.storage import Storage
 
 BUCKET, KEY = "map-bucket", "subject-map/subject_map.json"
 URL = f"s3://{BUCKET}/{KEY}"
@@ -123,3 +125,26 @@ def test_file_map_refuses_a_change_made_since_it_was_read(tmp_path: Path) -> Non
     with pytest.raises(SubjectMapConflict):
         one.add({"berg anna": "33333333"})
     assert file_store(path).load() == {"smith john": "11111111", "lopez maria": "22222222"}
+
+
+@pytest.mark.parametrize("code", ["", "  ", "../x", 12345678, "1234"])
+def test_a_map_with_a_code_that_is_not_8_digits_is_refused_before_anything_is_uploaded(src, tmp_path: Path, code) -> None:
+    """A code becomes the subject's folder and file names: a hand-edited map with a blank one put the patient's
+    files at the dataset's root (``eeg/_1.bin``), ``../x`` put them outside it (``landing/x_1.bin``), a number
+    failed with an AttributeError."""
+    map_file = tmp_path / "map.json"
+    map_file.write_text(json.dumps({"version": 1, "subjects": {"john smith": code, "lopez maria": "22222222"}}))
+    map_file.chmod(0o600)
+    lake = tmp_path / "lake"
+    with pytest.raises(SubjectMapError, match=r"map.json: 1 subject code\(s\) not of 8 digits .*restore the map"):
+        run_ingest(src, (Storage(), (lake / "landing" / "eeg").as_uri() + "/", (lake / "archive").as_uri() + "/"), map_file)
+    assert not lake.exists()
+    assert json.loads(map_file.read_text())["subjects"]["john smith"] == code
+
+
+def test_a_map_whose_subjects_are_not_an_object_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "map.json"
+    path.write_text(json.dumps({"version": 1, "subjects": ["11111111"]}))
+    path.chmod(0o600)
+    with pytest.raises(SubjectMapError, match="not a subject map"):
+        file_store(path).load()
