@@ -318,6 +318,33 @@ def test_a_text_key_that_is_empty_or_whitespace_is_missing_and_other_values_are_
     assert set(reasons(customer_lines, CUSTOMER_LANDING, CUSTOMER_KEYS)) - {None} <= set(t.reject_reasons(CUSTOMER_KEYS))
 
 
+def test_a_line_is_a_record_only_when_it_holds_one_json_object_and_nothing_after_it(small_shuffles):
+    """Spark's parser reads a line's first value and never looks further: records written back to back (a
+    stream without delimiters) kept the first and lost the others unseen; text after an object was ignored."""
+    malformed = [
+        '{"user":"a@x","timestamp":1}{"user":"b@x","timestamp":2}',
+        '{"user":"a@x","timestamp":1} {"user":"b@x","timestamp":2}',
+        '{"user":"a@x","timestamp":1},{"user":"b@x","timestamp":2}',
+        '{"user":"a@x","timestamp":1} and more',
+        '{"user":"a@x","timestamp":1}]',
+        '{"user":"a@x","timestamp":1}}',
+        '{"user":"a@x","timestamp":1},',
+        '{"user":"a@x","timestamp":1}0',
+        '{"user":"a@x","timestamp":1} null',
+        '{"user":"a@x","timestamp":1} // a comment',
+    ]
+    records = [
+        '{"user":"a@x","timestamp":1}',
+        ' \t{"user":"a}{b@x","timestamp":2}\r',
+        '{"user":"[c@x],0]","timestamp":3} ',
+        '{"user":"d@x","timestamp":4,"x":null,"extra":[{"y":"}{"}]}',
+    ]
+    frame = small_shuffles.createDataFrame([(line, "f") for line in malformed + records], "value string, source_file string")
+    kept, rejects = t.split_landing(t.classify_landing(frame, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS), ACCELEROMETER_LANDING)
+    assert sorted((r.record, r.reason) for r in rejects.collect()) == sorted((line, "malformed JSON") for line in malformed)
+    assert sorted(r.user for r in kept.collect()) == ["[c@x],0]", "a@x", "a}{b@x", "d@x"]
+
+
 def test_emails_are_keys_whatever_their_case_and_surrounding_whitespace(small_shuffles):
     key = b"k" * 32
     trusted = customers(

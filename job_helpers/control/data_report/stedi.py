@@ -18,7 +18,7 @@ from job_helpers.control.data_report.page import Numbers, Picture, as_day, perce
 from job_helpers.control.data_report.source import Source
 from job_helpers.control.data_report.tables import folder_table
 
-REJECT_COLUMNS = (("reason", "string"), ("source_file", "string"))
+REJECT_COLUMNS = (("reason", "string"), ("source_file", "string"), ("record", "string"))
 READINGS = {
     "accelerometer_trusted": "accelerometer",
     "step_trainer_trusted": "step trainer",
@@ -38,12 +38,18 @@ def _rows(source: Source, name: str) -> int:
 
 
 def _rejects(source: Source) -> dict[str, dict[str, int]]:
-    """Rejected landing records per job and reason."""
+    """Rejected landing lines per job and reason. Each run publishes every reject of the landing it read under
+    its own scope (``all``, ``<from>_<to>``), so a line counts once: as often as the scope holding it most."""
     table = folder_table("stedi_rejects", source.url("stedi.rejects"), "json", REJECT_COLUMNS, template="${job}/${scope}/")
-    grouped = source.lake.aggregate(table, source.lake.files(table), ["job", "reason"], [([], "count_all", "rows")])
-    found: dict[str, dict[str, int]] = defaultdict(dict)
+    lines = ["job", "reason", "source_file", "record"]
+    grouped = source.lake.aggregate(table, source.lake.files(table), ["scope", *lines], [([], "count_all", "rows")])
+    most: dict[tuple[str, ...], int] = {}
     for row in grouped.to_pylist():
-        found[row["job"]][row["reason"] or "(no reason)"] = row["rows"]
+        line = tuple(row[column] for column in lines)
+        most[line] = max(most.get(line, 0), row["rows"])
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for (job, reason, _, _), rows in most.items():
+        found[job][reason or "(no reason)"] += rows
     return found
 
 

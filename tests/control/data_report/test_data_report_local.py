@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from job_helpers.control.data_report import REPORTS, report_page
+from job_helpers.control.data_report import stedi as stedi_report
 from job_helpers.control.data_report.lake import Lake
 from job_helpers.control.data_report.page import Window
 from job_helpers.control.data_report.source import Source
@@ -352,3 +353,27 @@ def test_the_report_says_what_it_is_reading_while_it_reads(embrace):
     report_page("embrace", source)
     for table in ("embrace_wear_time", "embrace_duplicate_log", "embrace_clean", "embrace_rejects"):
         assert any(message.startswith(f"reading {table} (") and " files, " in message for message in heard), table
+
+
+def test_stedi_rejects_are_counted_once_when_a_date_range_run_published_them_again(tmp_path_factory, spark):
+    """A date-range run counts and publishes every reject of the landing (rejects have no trustworthy date) under
+    its own scope beside the whole run's: the funnel must still say each rejected landing line once."""
+    project = new_project(tmp_path_factory.mktemp("stedi-ranged") / "repo")
+    settings = project.settings()
+    urls = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
+    write_stedi_landing(Storage(), urls, 100, 7)
+    for job in settings.pipelines["stedi"].jobs:
+        project.run_job(job)
+    project.run_job("stedi_accelerometer_trusted", "2022-06-18", "2022-06-18")
+    scopes = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted"
+    lines = {
+        scope.name: sorted(json.loads(line)["record"] for path in scope.glob("*.json") for line in path.read_text().splitlines())
+        for scope in scopes.iterdir()
+        if scope.name in ("all", "2022-06-18_2022-06-18")
+    }
+    assert len(lines) == 2 and lines["all"] == lines["2022-06-18_2022-06-18"] and lines["all"], "both scopes hold every reject"
+
+    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
+    funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
+    step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
+    assert step[3] == len(lines["all"])
