@@ -78,10 +78,16 @@ def _reason(schema: StructType, keys: tuple[str, ...]) -> Column:
 
 def _one_value(line: Column) -> Column:
     """Whether the line holds one JSON value and nothing after it. Its only ``}`` at its end says so at once
-    (a flat record, the usual line); else ``[line,0]`` must be an array of two: text after the value breaks
-    the array or adds to it, and what follows the array's end is not read."""
+    (a flat record, the usual line); else ``[line]`` must be an array of one and ``[line,0]`` of two. What
+    follows an array's end is not read, so one probe alone is fooled by a line that closes it itself
+    (``{..},0] {..}`` made ``[line,0]`` two long); such a line closes both probes at the same place, with
+    the same length, and cannot pass both."""
     text = stripped(line)
-    return (F.instr(text, "}") == F.length(text)) | F.json_array_length(F.concat(F.lit("["), line, F.lit(",0]"))).eqNullSafe(2)
+
+    def length(tail: str) -> Column:
+        return F.json_array_length(F.concat(F.lit("["), line, F.lit(tail)))
+
+    return (F.instr(text, "}") == F.length(text)) | (length("]").eqNullSafe(1) & length(",0]").eqNullSafe(2))
 
 
 def _absent(value: Column, kind: DataType) -> Column:

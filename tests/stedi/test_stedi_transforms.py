@@ -345,6 +345,26 @@ def test_a_line_is_a_record_only_when_it_holds_one_json_object_and_nothing_after
     assert sorted(r.user for r in kept.collect()) == ["[c@x],0]", "a@x", "a}{b@x", "d@x"]
 
 
+def test_a_line_whose_text_after_its_object_closes_the_probing_array_is_still_malformed(small_shuffles):
+    """A value followed by ``,<value>]`` makes ``[line,0]`` an array of two that ends inside the line, so what
+    follows was never read: the line kept its first record and lost the rest unseen (found by comparing the
+    job with Python's json.loads on fuzzed lines)."""
+    malformed = [
+        '{"user":"a@x","timestamp":1},0] {"user":"b@x","timestamp":2}',
+        '{"user":"a@x","timestamp":1},0]',
+        '{"user":"a@x","timestamp":1},0]]',
+        '{"user":"a@x","timestamp":1},[0]] and more',
+        '{"user":"a@x","timestamp":1},"b"],[1',
+        '{"user":"a@x","timestamp":1}, {"user":"b@x","timestamp":2}]',
+        '{"user":"a@x","timestamp":1}],[{"user":"b@x","timestamp":2}',
+    ]
+    records = ['{"user":"],0]","timestamp":3}', ' {"user":"}","timestamp":4,"extra":[0,[1]]}\t']
+    frame = small_shuffles.createDataFrame([(line, "f") for line in malformed + records], "value string, source_file string")
+    kept, rejects = t.split_landing(t.classify_landing(frame, ACCELEROMETER_LANDING, ACCELEROMETER_KEYS), ACCELEROMETER_LANDING)
+    assert sorted((r.record, r.reason) for r in rejects.collect()) == sorted((line, "malformed JSON") for line in malformed)
+    assert sorted(r.user for r in kept.collect()) == ["],0]", "}"]
+
+
 def test_emails_are_keys_whatever_their_case_and_surrounding_whitespace(small_shuffles):
     key = b"k" * 32
     trusted = customers(
