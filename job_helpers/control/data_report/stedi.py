@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 
+from job_helpers.commit_record import COMMITS, read_record, scope
 from job_helpers.control.data_report import charts
 from job_helpers.control.data_report.page import Numbers, Picture, as_day, percent
 from job_helpers.control.data_report.source import Source
 from job_helpers.control.data_report.tables import folder_table
+from job_helpers.storage import Storage, join
 
-REJECT_COLUMNS = (("reason", "string"), ("source_file", "string"), ("record", "string"))
+REJECT_COLUMNS = (("reason", "string"), ("source_file", "string"))
 READINGS = {
     "accelerometer_trusted": "accelerometer",
     "step_trainer_trusted": "step trainer",
@@ -38,19 +40,31 @@ def _rows(source: Source, name: str) -> int:
 
 
 def _rejects(source: Source) -> dict[str, dict[str, int]]:
-    """Rejected landing lines per job and reason. Each run publishes every reject of the landing it read under
-    its own scope (``all``, ``<from>_<to>``), so a line counts once: as often as the scope holding it most."""
-    table = folder_table("stedi_rejects", source.url("stedi.rejects"), "json", REJECT_COLUMNS, template="${job}/${scope}/")
-    lines = ["job", "reason", "source_file", "record"]
-    grouped = source.lake.aggregate(table, source.lake.files(table), ["scope", *lines], [([], "count_all", "rows")])
-    most: dict[tuple[str, ...], int] = {}
+    """Rejected landing lines per job and reason, from each job's latest published scope. Every run publishes
+    all the rejects of the landing it read under its own scope (``all``, ``<from>_<to>``): the latest holds
+    the landing's as it is now, and an older one is neither counted again nor kept after the landing was
+    mended."""
+    url = source.url("stedi.rejects")
+    table = folder_table("stedi_rejects", url, "json", REJECT_COLUMNS, template="${job}/${scope}/")
+    files = source.lake.files(table)
+    latest = {job: _latest_scope(source.lake.storage, join(url, job)) for job in {file.partition["job"] for file in files}}
+    current = [file for file in files if file.partition["scope"] == latest[file.partition["job"]]]
+    grouped = source.lake.aggregate(table, current, ["job", "reason"], [([], "count_all", "rows")])
+    found: dict[str, dict[str, int]] = defaultdict(dict)
     for row in grouped.to_pylist():
-        line = tuple(row[column] for column in lines)
-        most[line] = max(most.get(line, 0), row["rows"])
-    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    for (job, reason, _, _), rows in most.items():
-        found[job][reason or "(no reason)"] += rows
+        found[row["job"]][row["reason"] or "(no reason)"] = row["rows"]
     return found
+
+
+def _latest_scope(storage: Storage, job_url: str) -> str:
+    """The scope folder of the job's rejects its latest run committed ("" when none has a commit record)."""
+    committed = {}
+    for stored in storage.list(join(job_url, COMMITS) + "/"):
+        file_name = stored.url.rsplit("/", 1)[-1]
+        if file_name.endswith(".json"):
+            name = file_name.removesuffix(".json")
+            committed[name] = read_record(storage, scope(job_url, name)).committed_at
+    return max(committed, key=lambda name: (committed[name], name), default="")
 
 
 def funnel(source: Source, rejected: dict[str, dict[str, int]]) -> Picture:

@@ -377,3 +377,34 @@ def test_stedi_rejects_are_counted_once_when_a_date_range_run_published_them_aga
     funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
     step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
     assert step[3] == len(lines["all"])
+
+
+def test_stedi_rejects_of_a_date_range_run_before_the_landing_was_fixed_are_not_counted_after_it(tmp_path_factory, spark):
+    """A date-range run published the landing's rejects under its scope; the bad lines were then fixed and the whole
+    run found none. The range scope still holds them: the report counted them as rejects of the landing, though no
+    line of it is rejected any more, and the funnel's rows in no longer add up to kept + rejected + left out."""
+    project = new_project(tmp_path_factory.mktemp("stedi-stale") / "repo")
+    settings = project.settings()
+    urls = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
+    write_stedi_landing(Storage(), urls, 100, 7)
+    for job in settings.pipelines["stedi"].jobs:
+        project.run_job(job)
+    project.run_job("stedi_accelerometer_trusted", "2022-06-18", "2022-06-18")
+    landing = local_path(urls["accelerometer"])
+    for path in landing.glob("*.json"):
+        good = []
+        for line in path.read_text().splitlines():
+            try:
+                if json.loads(line)["user"].strip() and json.loads(line)["timestamp"] is not None:
+                    good.append(line)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                pass
+        path.write_text("".join(line + "\n" for line in good))
+    project.run_job("stedi_accelerometer_trusted")
+    rejects = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted"
+    assert not list((rejects / "all").glob("*.json")) and list((rejects / "2022-06-18_2022-06-18").glob("*.json"))
+
+    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
+    funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
+    step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
+    assert step[3] == 0, step
