@@ -47,7 +47,11 @@ def _rejects(source: Source) -> dict[str, dict[str, int]]:
     url = source.url("stedi.rejects")
     table = folder_table("stedi_rejects", url, "json", REJECT_COLUMNS, template="${job}/${scope}/")
     files = source.lake.files(table)
-    latest = {job: _latest_scope(source.lake.storage, join(url, job)) for job in {file.partition["job"] for file in files}}
+    written: dict[str, dict[str, float]] = defaultdict(dict)
+    for file in files:
+        job, folder = file.partition["job"], file.partition["scope"]
+        written[job][folder] = max(written[job].get(folder, 0.0), file.modified)
+    latest = {job: _latest_scope(source.lake.storage, join(url, job), scopes) for job, scopes in written.items()}
     current = [file for file in files if file.partition["scope"] == latest[file.partition["job"]]]
     grouped = source.lake.aggregate(table, current, ["job", "reason"], [([], "count_all", "rows")])
     found: dict[str, dict[str, int]] = defaultdict(dict)
@@ -56,15 +60,16 @@ def _rejects(source: Source) -> dict[str, dict[str, int]]:
     return found
 
 
-def _latest_scope(storage: Storage, job_url: str) -> str:
-    """The scope folder of the job's rejects its latest run committed ("" when none has a commit record)."""
-    committed = {}
+def _latest_scope(storage: Storage, job_url: str, written: dict[str, float]) -> str:
+    """The scope folder of the job's rejects its latest run committed; a scope without a commit record (rejects
+    written before there were records) is as recent as its newest file."""
+    committed = dict(written)
     for stored in storage.list(join(job_url, COMMITS) + "/"):
         file_name = stored.url.rsplit("/", 1)[-1]
         if file_name.endswith(".json"):
             name = file_name.removesuffix(".json")
             committed[name] = read_record(storage, scope(job_url, name)).committed_at
-    return max(committed, key=lambda name: (committed[name], name), default="")
+    return max(committed, key=lambda name: (committed[name], name))
 
 
 def funnel(source: Source, rejected: dict[str, dict[str, int]]) -> Picture:

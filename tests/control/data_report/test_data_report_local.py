@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import random
 import subprocess
 import sys
@@ -408,3 +409,21 @@ def test_stedi_rejects_of_a_date_range_run_before_the_landing_was_fixed_are_not_
     funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
     step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
     assert step[3] == 0, step
+
+
+def test_stedi_rejects_without_commit_records_count_from_the_scope_written_last(tmp_path):
+    """Rejects written before scopes had commit records (or by hand) still count: a scope without a record is as
+    recent as its newest file."""
+    project = new_project(tmp_path / "repo")
+    settings = project.settings()
+    folder = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted"
+    for scope, reasons, written_at in (
+        ("all", ["malformed JSON"] * 3, 1_000),
+        ("2022-06-18_2022-06-18", ["malformed JSON"], 2_000),
+    ):
+        (folder / scope).mkdir(parents=True)
+        part = folder / scope / "part-00000.json"
+        part.write_text("".join(json.dumps({"reason": reason, "source_file": "f", "record": "{"}) + "\n" for reason in reasons))
+        os.utime(part, (written_at, written_at))
+    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
+    assert stedi_report._rejects(source) == {"accelerometer_trusted": {"malformed JSON": 1}}
