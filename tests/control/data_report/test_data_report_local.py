@@ -356,16 +356,31 @@ def test_the_report_says_what_it_is_reading_while_it_reads(embrace):
         assert any(message.startswith(f"reading {table} (") and " files, " in message for message in heard), table
 
 
-def test_stedi_rejects_are_counted_once_when_a_date_range_run_published_them_again(tmp_path_factory, spark):
-    """A date-range run counts and publishes every reject of the landing (rejects have no trustworthy date) under
-    its own scope beside the whole run's: the funnel must still say each rejected landing line once."""
-    project = new_project(tmp_path_factory.mktemp("stedi-ranged") / "repo")
+def _after_a_whole_run_and_a_range_run(root):
+    """A STEDI lake on generated data after every job ran over all of it and the accelerometer job over one day."""
+    project = new_project(root / "repo")
     settings = project.settings()
     urls = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
     write_stedi_landing(Storage(), urls, 100, 7)
     for job in settings.pipelines["stedi"].jobs:
         project.run_job(job)
     project.run_job("stedi_accelerometer_trusted", "2022-06-18", "2022-06-18")
+    return project, settings, urls
+
+
+def _source(project, settings) -> Source:
+    return Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
+
+
+def _accelerometer_funnel_step(project, settings) -> tuple:
+    funnel = next(picture for picture in stedi_report.pictures(_source(project, settings)) if picture.key == "stedi-funnel")
+    return next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
+
+
+def test_stedi_rejects_are_counted_once_when_a_date_range_run_published_them_again(tmp_path_factory, spark):
+    """A date-range run counts and publishes every reject of the landing (rejects have no trustworthy date) under
+    its own scope beside the whole run's: the funnel must still say each rejected landing line once."""
+    project, settings, _ = _after_a_whole_run_and_a_range_run(tmp_path_factory.mktemp("stedi-ranged"))
     scopes = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted"
     lines = {
         scope.name: sorted(json.loads(line)["record"] for path in scope.glob("*.json") for line in path.read_text().splitlines())
@@ -374,9 +389,7 @@ def test_stedi_rejects_are_counted_once_when_a_date_range_run_published_them_aga
     }
     assert len(lines) == 2 and lines["all"] == lines["2022-06-18_2022-06-18"] and lines["all"], "both scopes hold every reject"
 
-    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
-    funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
-    step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
+    step = _accelerometer_funnel_step(project, settings)
     assert step[3] == len(lines["all"])
 
 
@@ -384,13 +397,7 @@ def test_stedi_rejects_of_a_date_range_run_before_the_landing_was_fixed_are_not_
     """A date-range run published the landing's rejects under its scope; the bad lines were then fixed and the whole
     run found none. The range scope still holds them: the report counted them as rejects of the landing, though no
     line of it is rejected any more, and the funnel's rows in no longer add up to kept + rejected + left out."""
-    project = new_project(tmp_path_factory.mktemp("stedi-stale") / "repo")
-    settings = project.settings()
-    urls = {name: settings.datasets[f"stedi.{name}_landing"] for name in ("customer", "accelerometer", "step_trainer")}
-    write_stedi_landing(Storage(), urls, 100, 7)
-    for job in settings.pipelines["stedi"].jobs:
-        project.run_job(job)
-    project.run_job("stedi_accelerometer_trusted", "2022-06-18", "2022-06-18")
+    project, settings, urls = _after_a_whole_run_and_a_range_run(tmp_path_factory.mktemp("stedi-stale"))
     landing = local_path(urls["accelerometer"])
     for path in landing.glob("*.json"):
         good = []
@@ -405,9 +412,7 @@ def test_stedi_rejects_of_a_date_range_run_before_the_landing_was_fixed_are_not_
     rejects = local_path(settings.datasets["stedi.rejects"]) / "accelerometer_trusted"
     assert not list((rejects / "all").glob("*.json")) and list((rejects / "2022-06-18_2022-06-18").glob("*.json"))
 
-    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
-    funnel = next(picture for picture in stedi_report.pictures(source) if picture.key == "stedi-funnel")
-    step = next(row for row in funnel.numbers.rows if row[0] == "accelerometer: landing → trusted")
+    step = _accelerometer_funnel_step(project, settings)
     assert step[3] == 0, step
 
 
@@ -425,5 +430,4 @@ def test_stedi_rejects_without_commit_records_count_from_the_scope_written_last(
         part = folder / scope / "part-00000.json"
         part.write_text("".join(json.dumps({"reason": reason, "source_file": "f", "record": "{"}) + "\n" for reason in reasons))
         os.utime(part, (written_at, written_at))
-    source = Source(settings, Lake(Storage(), lambda _: None), Catalog(settings, project.root / "sql"), Window())
-    assert stedi_report._rejects(source) == {"accelerometer_trusted": {"malformed JSON": 1}}
+    assert stedi_report._rejects(_source(project, settings)) == {"accelerometer_trusted": {"malformed JSON": 1}}
