@@ -64,9 +64,10 @@ def _latest_scope(storage: Storage, job_url: str, written: dict[str, float]) -> 
     """The scope folder of the job's rejects its latest run committed; a scope without a commit record (rejects
     written before there were records) is as recent as its newest file."""
     committed = dict(written)
-    for stored in storage.list(join(job_url, COMMITS) + "/"):
-        file_name = stored.url.rsplit("/", 1)[-1]
-        if file_name.endswith(".json"):
+    records = join(job_url, COMMITS) + "/"
+    for stored in storage.list(records):
+        file_name = stored.url[len(records) :]
+        if file_name.endswith(".json") and "/" not in file_name:  # not the open-claims markers below
             name = file_name.removesuffix(".json")
             committed[name] = read_record(storage, scope(job_url, name)).committed_at
     return max(committed, key=lambda name: (committed[name], name))
